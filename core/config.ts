@@ -1,0 +1,93 @@
+import { hostname } from "node:os";
+import { ConfigError } from "./errors";
+
+/** Connection and topology settings shared by every role. Validated once, then frozen. */
+export interface WeftConfig {
+  readonly kafkaBrokers: readonly string[];
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  /** Topic names start with this prefix: `<prefix>.commands`, `<prefix>.history`, … */
+  readonly topicPrefix: string;
+  readonly commandPartitions: number;
+  readonly taskPartitions: number;
+  readonly replicationFactor: number;
+  readonly logLevel: string;
+  readonly clientId: string;
+}
+
+export const DEFAULTS = {
+  kafkaBrokers: "127.0.0.1:9092",
+  redisUrl: "redis://127.0.0.1:63799",
+  databaseUrl: "postgres://weft:weft@127.0.0.1:54329/weft",
+  topicPrefix: "weft",
+  commandPartitions: 8,
+  taskPartitions: 8,
+  replicationFactor: 1,
+  logLevel: "info",
+} as const;
+
+export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
+  kafkaBrokers?: readonly string[] | string;
+};
+
+/** Reads `KAFKA_BROKERS`, `REDIS_URL`, `DATABASE_URL`, `WEFT_*`; explicit options win. */
+export function loadConfig(
+  options: ConfigInput = {},
+  env: NodeJS.ProcessEnv = process.env,
+): WeftConfig {
+  const brokers = options.kafkaBrokers ?? env.KAFKA_BROKERS ?? DEFAULTS.kafkaBrokers;
+  const config: WeftConfig = {
+    kafkaBrokers: (typeof brokers === "string" ? brokers.split(",") : [...brokers])
+      .map((b) => b.trim())
+      .filter(Boolean),
+    redisUrl: options.redisUrl ?? env.REDIS_URL ?? DEFAULTS.redisUrl,
+    databaseUrl: options.databaseUrl ?? env.DATABASE_URL ?? DEFAULTS.databaseUrl,
+    topicPrefix: options.topicPrefix ?? env.WEFT_TOPIC_PREFIX ?? DEFAULTS.topicPrefix,
+    commandPartitions: intOption(
+      "commandPartitions / WEFT_COMMAND_PARTITIONS",
+      options.commandPartitions ?? env.WEFT_COMMAND_PARTITIONS,
+      DEFAULTS.commandPartitions,
+    ),
+    taskPartitions: intOption(
+      "taskPartitions / WEFT_TASK_PARTITIONS",
+      options.taskPartitions ?? env.WEFT_TASK_PARTITIONS,
+      DEFAULTS.taskPartitions,
+    ),
+    replicationFactor: intOption(
+      "replicationFactor / WEFT_REPLICATION_FACTOR",
+      options.replicationFactor ?? env.WEFT_REPLICATION_FACTOR,
+      DEFAULTS.replicationFactor,
+    ),
+    logLevel: options.logLevel ?? env.WEFT_LOG_LEVEL ?? DEFAULTS.logLevel,
+    clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
+  };
+  if (config.kafkaBrokers.length === 0 || config.kafkaBrokers.some((b) => !/^[^:\s]+:\d+$/.test(b))) {
+    throw new ConfigError(
+      `KAFKA_BROKERS must be a comma-separated list of host:port, got ${JSON.stringify(brokers)}`,
+    );
+  }
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(config.topicPrefix)) {
+    throw new ConfigError(
+      `WEFT_TOPIC_PREFIX must be 1–100 characters of [A-Za-z0-9._-], got ${JSON.stringify(config.topicPrefix)}`,
+    );
+  }
+  return Object.freeze(config);
+}
+
+function intOption(name: string, raw: unknown, fallback: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = typeof raw === "number" ? raw : Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 10_000) {
+    throw new ConfigError(`${name} must be an integer from 1 to 10000, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+export const topics = {
+  commands: (c: WeftConfig) => `${c.topicPrefix}.commands`,
+  history: (c: WeftConfig) => `${c.topicPrefix}.history`,
+  tasks: (c: WeftConfig, queue: string) => `${c.topicPrefix}.tasks.${queue}`,
+  dlq: (c: WeftConfig) => `${c.topicPrefix}.dlq`,
+  deciderGroup: (c: WeftConfig) => `${c.topicPrefix}.deciders`,
+  workerGroup: (c: WeftConfig, queue: string) => `${c.topicPrefix}.workers.${queue}`,
+};

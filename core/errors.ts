@@ -1,0 +1,146 @@
+/**
+ * Every error Weft raises has a stable code from this table. `instanceof` checks use a
+ * symbol marker so they still work when two copies of the package are loaded.
+ */
+export const ErrorCodes = {
+  INVALID_CONFIG: "Configuration is invalid; the message says which option and how to fix it.",
+  INVALID_INPUT: "An input, result or payload is not JSON-serialisable or is too large.",
+  INVALID_WORKFLOW_ID: "A workflow ID is empty, too long or has characters outside [A-Za-z0-9._:@/-].",
+  UNKNOWN_WORKFLOW_TYPE: "No workflow of that type is defined in the decider that owns the run.",
+  UNKNOWN_STEP: "A worker received a task for a step it does not host.",
+  UNDECODABLE_RECORD: "A Kafka record does not decode against its schema; it went to weft.dlq.",
+  DETERMINISM_VIOLATION: "Replaying history through the workflow code issued different commands.",
+  STEP_FAILED: "A step failed for good: a terminal error or its retries were exhausted.",
+  STEP_TIMEOUT: "A step attempt ran longer than its timeoutMs.",
+  TERMINAL: "A step threw TerminalError: never retried.",
+  WORKFLOW_FAILED: "The run ended because the workflow code threw.",
+  WORKFLOW_CANCELLED: "The run was cancelled.",
+  WORKFLOW_BLOCKED: "The run is parked: see the reason; fix the code and restart its decider.",
+  WAIT_TIMEOUT: "Waiting for a run's result took longer than the given timeout.",
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+const WEFT_ERROR = Symbol.for("weft.error");
+
+export class WeftError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = Object.freeze({ ...details });
+    Object.defineProperty(this, WEFT_ERROR, { value: true });
+  }
+
+  static is(value: unknown): value is WeftError {
+    return typeof value === "object" && value !== null && WEFT_ERROR in value;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (!WeftError.is(value)) return false;
+    // Subclasses match by name, so copies from another package instance still match.
+    return (this as unknown) === WeftError || (value as Error).name === this.name;
+  }
+}
+
+export class ConfigError extends WeftError {
+  constructor(message: string) {
+    super("INVALID_CONFIG", message);
+  }
+}
+
+export class InvalidInputError extends WeftError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("INVALID_INPUT", message, details);
+  }
+}
+
+export class InvalidWorkflowIdError extends WeftError {
+  constructor(workflowId: string) {
+    super(
+      "INVALID_WORKFLOW_ID",
+      `invalid workflow ID ${JSON.stringify(workflowId.slice(0, 80))}: use 1–200 characters of [A-Za-z0-9._:@/-]`,
+      { workflowId },
+    );
+  }
+}
+
+export class UndecodableRecordError extends WeftError {
+  constructor(message: string) {
+    super("UNDECODABLE_RECORD", message);
+  }
+}
+
+/** Thrown into workflow code when replay diverges from history. */
+export class DeterminismViolationError extends WeftError {
+  constructor(
+    readonly workflowId: string,
+    readonly position: number,
+    readonly expected: string,
+    readonly found: string,
+  ) {
+    super(
+      "DETERMINISM_VIOLATION",
+      `workflow ${workflowId} diverged from its history at command ${position}: history has ${expected}, the code now asks for ${found}. ` +
+        "Deploy code that replays the recorded history (branch on ctx.version, or start new runs under a new type).",
+      { workflowId, position, expected, found },
+    );
+  }
+}
+
+/** Throw from a step to fail it without retries. */
+export class TerminalError extends WeftError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("TERMINAL", message, details);
+  }
+}
+
+/** What `ctx.step` rejects with when a step failed for good. */
+export class StepFailedError extends WeftError {
+  constructor(
+    readonly stepName: string,
+    readonly attempts: number,
+    override readonly cause: { name: string; message: string; code: string | null },
+  ) {
+    super("STEP_FAILED", `step ${stepName} failed after ${attempts} attempt(s): ${cause.message}`, {
+      stepName,
+      attempts,
+      causeName: cause.name,
+      causeCode: cause.code,
+    });
+  }
+}
+
+export class WorkflowFailedError extends WeftError {
+  constructor(workflowId: string, message: string, details: Record<string, unknown> = {}) {
+    super("WORKFLOW_FAILED", `workflow ${workflowId} failed: ${message}`, { workflowId, ...details });
+  }
+}
+
+export class WorkflowCancelledError extends WeftError {
+  constructor(workflowId: string, reason: string | null) {
+    super("WORKFLOW_CANCELLED", `workflow ${workflowId} was cancelled${reason ? `: ${reason}` : ""}`, {
+      workflowId,
+      reason,
+    });
+  }
+}
+
+export class WorkflowBlockedError extends WeftError {
+  constructor(workflowId: string, blockedCode: string, reason: string) {
+    super("WORKFLOW_BLOCKED", `workflow ${workflowId} is blocked (${blockedCode}): ${reason}`, {
+      workflowId,
+      blockedCode,
+      reason,
+    });
+  }
+}
+
+export class WaitTimeoutError extends WeftError {
+  constructor(what: string, timeoutMs: number) {
+    super("WAIT_TIMEOUT", `${what} did not happen within ${timeoutMs} ms`, { timeoutMs });
+  }
+}

@@ -1,0 +1,374 @@
+import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/execution";
+import { retryDelayMs, shouldRetry } from "../core/retry";
+import { stepIdempotencyKey } from "../core/ids";
+import type { Logger } from "../core/logger";
+import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
+import type { Registry } from "./registry";
+import { Run, type TimerEntry } from "./run";
+import { TimerQueue } from "./timer-queue";
+
+export interface OutgoingTask {
+  queue: string;
+  task: StepTask;
+}
+
+/** What one decision batch produces; committed in one Kafka transaction or not at all. */
+export interface Decisions {
+  events: HistoryEvent[];
+  tasks: OutgoingTask[];
+}
+
+/**
+ * The open runs of one partition of `weft.commands`, and the decisions made on them. Nothing
+ * here does I/O: the caller commits `takeDecisions()` atomically, or throws this state away.
+ */
+export class PartitionState {
+  readonly runs = new Map<string, Run>();
+  readonly timers = new TimerQueue();
+  private out: Decisions = { events: [], tasks: [] };
+  private now = 0;
+
+  constructor(
+    readonly partition: number,
+    private readonly registry: Registry,
+    private readonly log: Logger,
+  ) {}
+
+  /** Rebuilds state from the partition's history (restore after assignment). */
+  restore(event: HistoryEvent): void {
+    let run = this.runs.get(event.workflowId);
+    if (!run) {
+      if (event.body.type !== "WorkflowStarted") {
+        this.log.warn({ workflowId: event.workflowId, seq: event.seq }, "history without a start; skipped");
+        return;
+      }
+      run = new Run(event.workflowId, event.body.workflowType, event.body.input, event.at);
+      this.runs.set(event.workflowId, run);
+    }
+    run.fold(event, (t) => this.timers.push(t));
+  }
+
+  /** After restore, blocked runs get one more try: the code may have been fixed. */
+  reopenBlocked(): Run[] {
+    const reopened: Run[] = [];
+    for (const run of this.runs.values()) {
+      if (run.status === "blocked") {
+        run.status = "running";
+        reopened.push(run);
+      }
+    }
+    return reopened;
+  }
+
+  takeDecisions(): Decisions {
+    const out = this.out;
+    this.out = { events: [], tasks: [] };
+    return out;
+  }
+
+  get openRuns(): number {
+    let n = 0;
+    for (const run of this.runs.values()) if (!run.closed) n++;
+    return n;
+  }
+
+  async resume(run: Run, now: number): Promise<void> {
+    this.now = now;
+    await this.advance(run);
+  }
+
+  async apply(command: Command, now: number): Promise<void> {
+    this.now = now;
+    const run = this.runs.get(command.workflowId);
+    const body = command.body;
+    const log = this.log.child({ workflowId: command.workflowId });
+    if (body.type === "StartWorkflow") {
+      if (run) {
+        log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
+        return;
+      }
+      const created = new Run(command.workflowId, body.workflowType, body.input, now);
+      this.runs.set(command.workflowId, created);
+      this.append(created, {
+        type: "WorkflowStarted",
+        workflowType: body.workflowType,
+        input: body.input,
+        idempotencyKey: body.idempotencyKey,
+        requestId: body.requestId,
+      });
+      await this.advance(created);
+      return;
+    }
+    if (!run || run.closed) {
+      log.info({ command: body.type, status: run?.status ?? "unknown" }, "command for a run that is not open; dropped");
+      return;
+    }
+    switch (body.type) {
+      case "SignalWorkflow":
+        this.append(run, {
+          type: "SignalReceived",
+          signalName: body.signalName,
+          payload: body.payload,
+          requestId: body.requestId,
+        });
+        break;
+      case "CancelWorkflow":
+        this.append(run, { type: "WorkflowCancelled", reason: body.reason });
+        return;
+      case "ReportStepStarted": {
+        const step = run.steps.get(body.stepSeq);
+        if (!step || step.attempt !== body.attempt || (step.status !== "scheduled" && step.status !== "started")) {
+          log.debug({ stepSeq: body.stepSeq, attempt: body.attempt }, "stale step start; dropped");
+          return;
+        }
+        this.append(run, { type: "StepStarted", stepSeq: body.stepSeq, attempt: body.attempt, workerId: body.workerId });
+        return;
+      }
+      case "ReportStepCompleted":
+      case "ReportStepFailed": {
+        const outcome = body.type === "ReportStepCompleted" ? "completed" : "failed";
+        const ignored = this.checkReport(run, body.stepSeq, body.attempt);
+        if (ignored) {
+          this.append(run, {
+            type: "StepResultIgnored",
+            stepSeq: body.stepSeq,
+            attempt: body.attempt,
+            workerId: body.workerId,
+            outcome,
+            reason: ignored,
+          });
+          return;
+        }
+        if (body.type === "ReportStepCompleted") {
+          this.append(run, {
+            type: "StepCompleted",
+            stepSeq: body.stepSeq,
+            attempt: body.attempt,
+            workerId: body.workerId,
+            result: body.result,
+          });
+        } else {
+          this.failAttempt(run, body.stepSeq, body.attempt, body.workerId, body.error);
+        }
+        break;
+      }
+    }
+    await this.advance(run);
+  }
+
+  /** Fires every timer due by `now`, in due order. */
+  async fireDue(now: number): Promise<number> {
+    this.now = now;
+    let fired = 0;
+    for (let timer = this.timers.popDue(now); timer; timer = this.timers.popDue(now)) {
+      const run = this.runs.get(timer.workflowId);
+      if (!run || run.closed || run.timers.get(timer.key) !== timer) continue;
+      if (await this.fire(run, timer)) fired++;
+    }
+    return fired;
+  }
+
+  private async fire(run: Run, timer: TimerEntry): Promise<boolean> {
+    switch (timer.kind) {
+      case "sleep":
+        this.append(run, { type: "TimerFired", timerSeq: timer.seq });
+        break;
+      case "signalTimeout": {
+        if (run.status === "blocked") return false;
+        const execution = await this.ensureExecution(run);
+        if (!execution || !execution.isWaiting(timer.seq)) {
+          run.timers.delete(timer.key);
+          return false;
+        }
+        this.append(run, { type: "SignalWaitTimedOut", waitSeq: timer.seq, signalName: timer.signalName ?? "" });
+        break;
+      }
+      case "retry": {
+        const step = run.steps.get(timer.seq);
+        if (!step || step.status !== "backoff" || step.attempt + 1 !== timer.attempt) return false;
+        this.schedule(run, step.seq, step.name, timer.attempt, step.input, step.taskQueue, step.timeoutMs, JSON.stringify(step.retry));
+        return true;
+      }
+      case "stepTimeout": {
+        const step = run.steps.get(timer.seq);
+        if (!step || step.attempt !== timer.attempt || (step.status !== "started" && step.status !== "scheduled")) {
+          return false;
+        }
+        this.failAttempt(run, step.seq, step.attempt, null, {
+          name: "StepTimeoutError",
+          message: `attempt ${step.attempt} of step ${step.name} ran longer than ${step.timeoutMs} ms`,
+          stack: null,
+          terminal: false,
+          code: "STEP_TIMEOUT",
+        });
+        break;
+      }
+    }
+    await this.advance(run);
+    return true;
+  }
+
+  /** Why a step report must be ignored, or undefined when it is the one to apply. */
+  private checkReport(run: Run, stepSeq: number, attempt: number): string | undefined {
+    const step = run.steps.get(stepSeq);
+    if (!step) return `no step ${stepSeq} was scheduled`;
+    if (attempt !== step.attempt) return `stale attempt ${attempt}: the current attempt is ${step.attempt}`;
+    if (step.status === "completed") return `attempt ${attempt} already completed`;
+    if (step.status === "failed" || step.status === "backoff") {
+      return `attempt ${attempt} already failed (timed out or reported)`;
+    }
+    return undefined;
+  }
+
+  private failAttempt(run: Run, stepSeq: number, attempt: number, workerId: string | null, error: ErrorInfo): void {
+    const step = run.steps.get(stepSeq)!;
+    const willRetry = shouldRetry(step.retry, attempt, error);
+    this.append(run, { type: "StepFailed", stepSeq, attempt, workerId, error, willRetry });
+    if (willRetry) {
+      const delayMs = retryDelayMs(step.retry, attempt);
+      this.append(run, {
+        type: "StepRetryScheduled",
+        stepSeq,
+        nextAttempt: attempt + 1,
+        delayMs,
+        dueAt: this.now + delayMs,
+      });
+    }
+  }
+
+  /**
+   * Lets the workflow code see the new events and records what it decides next, until it
+   * waits on something that has not happened yet.
+   */
+  private async advance(run: Run): Promise<void> {
+    if (run.closed || run.status === "blocked") {
+      run.undelivered = [];
+      return;
+    }
+    const execution = await this.ensureExecution(run);
+    if (!execution) return;
+    for (;;) {
+      while (run.undelivered.length > 0 && !execution.outcome) {
+        await execution.deliver(run.undelivered.shift()!);
+      }
+      run.undelivered = [];
+      const outcome = execution.outcome;
+      if (outcome?.kind === "blocked") {
+        this.block(run, outcome.code, outcome.reason);
+        return;
+      }
+      if (outcome?.kind === "completed") {
+        this.append(run, { type: "WorkflowCompleted", result: outcome.result });
+        return;
+      }
+      if (outcome?.kind === "failed") {
+        this.append(run, { type: "WorkflowFailed", error: outcome.error });
+        return;
+      }
+      const commands = execution.newCommands();
+      if (commands.length === 0) return;
+      for (const command of commands) this.record(run, command);
+    }
+  }
+
+  /** Creates the run's execution, replaying its history, unless it is cached. */
+  private async ensureExecution(run: Run): Promise<WorkflowExecution | undefined> {
+    if (run.execution) return run.execution;
+    const definition = this.registry.workflows.get(run.workflowType);
+    if (!definition) {
+      this.block(run, "UNKNOWN_WORKFLOW_TYPE", `no workflow type ${JSON.stringify(run.workflowType)} is defined in this decider`);
+      return undefined;
+    }
+    const execution = new WorkflowExecution(definition, run.workflowId, run.input, run.startedAt);
+    try {
+      await execution.begin();
+      const replayed = run.events.filter((e) => !run.undelivered.includes(e));
+      for (const event of replayed) {
+        if (execution.outcome) break;
+        await execution.deliver(event);
+      }
+    } catch (err) {
+      this.block(run, "REPLAY_FAILED", `replay threw: ${errorInfo(err).message}`);
+      return undefined;
+    }
+    if (execution.outcome?.kind === "blocked") {
+      this.block(run, execution.outcome.code, execution.outcome.reason);
+      return undefined;
+    }
+    run.execution = execution;
+    return execution;
+  }
+
+  private block(run: Run, code: string, reason: string): void {
+    run.execution = undefined;
+    run.undelivered = [];
+    if (run.blockedReason === reason) {
+      run.status = "blocked";
+      return;
+    }
+    this.log.warn({ workflowId: run.workflowId, code, reason }, "run blocked");
+    this.append(run, { type: "WorkflowBlocked", code, reason });
+  }
+
+  private record(run: Run, command: WorkflowCommand): void {
+    switch (command.kind) {
+      case "step": {
+        const definition = this.registry.workflows.get(run.workflowType)!;
+        const policy = this.registry.stepPolicy(definition, command.stepName, command.options);
+        this.schedule(run, command.seq, command.stepName, 1, command.input, policy.taskQueue, policy.timeoutMs, JSON.stringify(policy.retry));
+        break;
+      }
+      case "sleep":
+        this.append(run, {
+          type: "TimerStarted",
+          timerSeq: command.seq,
+          durationMs: command.durationMs,
+          dueAt: this.now + command.durationMs,
+        });
+        break;
+      case "signalWait":
+        this.append(run, {
+          type: "SignalWaitStarted",
+          waitSeq: command.seq,
+          signalName: command.signalName,
+          timeoutMs: command.timeoutMs,
+          dueAt: command.timeoutMs === null ? null : this.now + command.timeoutMs,
+        });
+        break;
+    }
+  }
+
+  private schedule(
+    run: Run,
+    stepSeq: number,
+    stepName: string,
+    attempt: number,
+    input: string,
+    taskQueue: string,
+    timeoutMs: number | null,
+    retryPolicy: string,
+  ): void {
+    this.append(run, { type: "StepScheduled", stepSeq, stepName, attempt, input, taskQueue, timeoutMs, retryPolicy });
+    this.out.tasks.push({
+      queue: taskQueue,
+      task: {
+        workflowId: run.workflowId,
+        workflowType: run.workflowType,
+        stepSeq,
+        stepName,
+        attempt,
+        input,
+        idempotencyKey: stepIdempotencyKey(run.workflowId, stepSeq),
+        timeoutMs,
+        dispatchedAt: this.now,
+      },
+    });
+  }
+
+  private append(run: Run, body: EventBody): void {
+    const event: HistoryEvent = { workflowId: run.workflowId, seq: run.lastSeq + 1, at: this.now, body };
+    run.fold(event, (t) => this.timers.push(t));
+    this.out.events.push(event);
+    if (!run.closed) run.undelivered.push(event);
+  }
+}

@@ -1,0 +1,35 @@
+import { resolveRetryPolicy, type ResolvedRetryPolicy } from "../core/retry";
+import type { StepDefinition, StepOptions, WorkflowDefinition } from "../workflow/definitions";
+
+export const DEFAULT_TASK_QUEUE = "default";
+
+/** The workflow and step types one process hosts, looked up by name. */
+export class Registry {
+  readonly workflows = new Map<string, WorkflowDefinition>();
+  readonly steps = new Map<string, StepDefinition>();
+
+  constructor(workflows: readonly WorkflowDefinition[] = [], steps: readonly StepDefinition[] = []) {
+    for (const w of workflows) {
+      if (this.workflows.has(w.name)) throw new TypeError(`workflow ${w.name} is defined twice`);
+      this.workflows.set(w.name, w as WorkflowDefinition);
+    }
+    for (const s of steps) {
+      if (this.steps.has(s.name)) throw new TypeError(`step ${s.name} is defined twice`);
+      this.steps.set(s.name, s as StepDefinition);
+    }
+  }
+
+  /** Call options beat the step's definition, which beats the workflow's defaults. */
+  stepPolicy(
+    workflow: WorkflowDefinition,
+    stepName: string,
+    call: StepOptions | undefined,
+  ): { taskQueue: string; timeoutMs: number | null; retry: ResolvedRetryPolicy } {
+    const defined = this.steps.get(stepName)?.options;
+    return {
+      taskQueue: call?.taskQueue ?? defined?.taskQueue ?? workflow.options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      timeoutMs: call?.timeoutMs ?? defined?.timeoutMs ?? workflow.options.stepTimeoutMs ?? null,
+      retry: resolveRetryPolicy(workflow.options.retry, defined?.retry, call?.retry),
+    };
+  }
+}

@@ -1,0 +1,173 @@
+import type { ResolvedRetryPolicy } from "../core/retry";
+import type { HistoryEvent, JsonText } from "../schemas/types";
+import type { WorkflowExecution } from "../workflow/execution";
+
+export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled";
+
+export type TimerKind = "sleep" | "signalTimeout" | "retry" | "stepTimeout";
+
+export interface TimerEntry {
+  readonly key: string;
+  readonly workflowId: string;
+  readonly kind: TimerKind;
+  readonly seq: number;
+  readonly attempt: number;
+  readonly dueAt: number;
+  readonly signalName?: string;
+}
+
+export type StepStatus = "scheduled" | "started" | "backoff" | "completed" | "failed";
+
+export interface StepState {
+  readonly seq: number;
+  readonly name: string;
+  readonly taskQueue: string;
+  readonly input: JsonText;
+  readonly timeoutMs: number | null;
+  readonly retry: ResolvedRetryPolicy;
+  attempt: number;
+  status: StepStatus;
+}
+
+/** A run as its decider holds it: folded from history, plus the live execution when cached. */
+export class Run {
+  status: RunStatus = "running";
+  lastSeq = 0;
+  /** History of an open run, kept for replay; dropped when the run closes. */
+  events: HistoryEvent[] = [];
+  readonly steps = new Map<number, StepState>();
+  readonly timers = new Map<string, TimerEntry>();
+  execution: WorkflowExecution | undefined;
+  /** Events appended since the execution last saw history. */
+  undelivered: HistoryEvent[] = [];
+  blockedReason: string | undefined;
+
+  constructor(
+    readonly workflowId: string,
+    readonly workflowType: string,
+    readonly input: JsonText,
+    readonly startedAt: number,
+  ) {}
+
+  get closed(): boolean {
+    return this.status === "completed" || this.status === "failed" || this.status === "cancelled";
+  }
+
+  /**
+   * Applies one event to the run's state. Used for live decisions and for restore alike, so
+   * the state after restore is the state before the crash.
+   */
+  fold(event: HistoryEvent, onTimer: (timer: TimerEntry) => void): void {
+    if (event.seq !== this.lastSeq + 1) {
+      throw new Error(
+        `history of ${this.workflowId} has a gap: event ${event.seq} follows ${this.lastSeq}`,
+      );
+    }
+    this.lastSeq = event.seq;
+    if (!this.closed) this.events.push(event);
+    const body = event.body;
+    const addTimer = (timer: Omit<TimerEntry, "key" | "workflowId">) => {
+      const entry: TimerEntry = {
+        ...timer,
+        workflowId: this.workflowId,
+        key: `${timer.kind}:${timer.seq}:${timer.attempt}`,
+      };
+      this.timers.set(entry.key, entry);
+      onTimer(entry);
+    };
+    switch (body.type) {
+      case "StepScheduled": {
+        const existing = this.steps.get(body.stepSeq);
+        if (existing) {
+          existing.attempt = body.attempt;
+          existing.status = "scheduled";
+          this.timers.delete(`retry:${body.stepSeq}:${body.attempt}`);
+        } else {
+          this.steps.set(body.stepSeq, {
+            seq: body.stepSeq,
+            name: body.stepName,
+            taskQueue: body.taskQueue,
+            input: body.input,
+            timeoutMs: body.timeoutMs,
+            retry: JSON.parse(body.retryPolicy) as ResolvedRetryPolicy,
+            attempt: body.attempt,
+            status: "scheduled",
+          });
+        }
+        break;
+      }
+      case "StepStarted": {
+        const step = this.steps.get(body.stepSeq);
+        if (!step) break;
+        step.status = "started";
+        if (step.timeoutMs !== null) {
+          addTimer({
+            kind: "stepTimeout",
+            seq: body.stepSeq,
+            attempt: body.attempt,
+            dueAt: event.at + step.timeoutMs,
+          });
+        }
+        break;
+      }
+      case "StepCompleted":
+      case "StepFailed": {
+        const step = this.steps.get(body.stepSeq);
+        if (!step) break;
+        this.timers.delete(`stepTimeout:${body.stepSeq}:${body.attempt}`);
+        step.status =
+          body.type === "StepCompleted" ? "completed" : body.willRetry ? "backoff" : "failed";
+        break;
+      }
+      case "StepRetryScheduled":
+        addTimer({ kind: "retry", seq: body.stepSeq, attempt: body.nextAttempt, dueAt: body.dueAt });
+        break;
+      case "TimerStarted":
+        addTimer({ kind: "sleep", seq: body.timerSeq, attempt: 0, dueAt: body.dueAt });
+        break;
+      case "TimerFired":
+        this.timers.delete(`sleep:${body.timerSeq}:0`);
+        break;
+      case "SignalWaitStarted":
+        if (body.dueAt !== null) {
+          addTimer({
+            kind: "signalTimeout",
+            seq: body.waitSeq,
+            attempt: 0,
+            dueAt: body.dueAt,
+            signalName: body.signalName,
+          });
+        }
+        break;
+      case "SignalWaitTimedOut":
+        this.timers.delete(`signalTimeout:${body.waitSeq}:0`);
+        break;
+      case "WorkflowBlocked":
+        this.status = "blocked";
+        this.blockedReason = body.reason;
+        break;
+      case "WorkflowCompleted":
+      case "WorkflowFailed":
+      case "WorkflowCancelled":
+        this.status =
+          body.type === "WorkflowCompleted"
+            ? "completed"
+            : body.type === "WorkflowFailed"
+              ? "failed"
+              : "cancelled";
+        this.release();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A closed run keeps only what deduplication and late reports need. */
+  private release(): void {
+    this.events = [];
+    this.undelivered = [];
+    this.steps.clear();
+    this.timers.clear();
+    this.execution = undefined;
+  }
+}

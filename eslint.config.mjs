@@ -1,0 +1,51 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+import importX from "eslint-plugin-import-x";
+import prettier from "eslint-config-prettier";
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", ".infra/**", "coverage/**", "bin/**", "*.js", "*.mjs"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { "import-x": importX },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/only-throw-error": "off",
+      "import-x/no-cycle": "error",
+    },
+  },
+  {
+    // Workflow code runs inside deterministic replay: no I/O, no clocks, no transports.
+    files: ["workflow/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*", "fs", "net", "http", "child_process", "crypto"], message: "workflow/ runs inside replay and must not do I/O" },
+            { group: ["kafkajs", "ioredis", "redlock", "pg", "pino", "**/transport/**", "**/deciders/**", "**/workers/**", "**/producers/**"], message: "workflow/ must not reach transports or roles" },
+          ],
+        },
+      ],
+      "no-restricted-globals": ["error", { name: "setTimeout", message: "use ctx.wait" }, { name: "setInterval", message: "use ctx.wait" }],
+      "no-restricted-properties": [
+        "error",
+        { object: "Date", property: "now", message: "use ctx.now()" },
+        { object: "Math", property: "random", message: "use ctx.random()" },
+      ],
+    },
+  },
+  {
+    files: ["test/**/*.ts", "bench/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+      "@typescript-eslint/no-non-null-assertion": "off",
+    },
+  },
+  prettier,
+);

@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import avro from "avsc";
+import { UndecodableRecordError } from "../core/errors";
+import type { Command, DeadLetter, HistoryEvent, StepTask } from "./types";
+
+export const SCHEMA_HEADER = "weft-schema";
+export const SCHEMA_VERSION_HEADER = "weft-schema-version";
+
+export type RecordHeaders = Record<string, string>;
+
+/**
+ * Encodes and decodes one record type. Records whose body is a union carry it in the
+ * TypeScript shape `{ type: "Kind", ...fields }` and in Avro's wrapped-union shape on the wire.
+ */
+export class RecordCodec<T> {
+  readonly headers: RecordHeaders;
+  private readonly type: avro.Type;
+  private readonly namespace: string;
+
+  constructor(
+    readonly schemaName: string,
+    readonly version: number,
+    file: string,
+    private readonly hasBody: boolean,
+  ) {
+    const schema = JSON.parse(readFileSync(join(schemaDir(), file), "utf8")) as avro.Schema;
+    this.type = avro.Type.forSchema(schema, { wrapUnions: true });
+    this.namespace = schemaName.slice(0, schemaName.lastIndexOf("."));
+    this.headers = Object.freeze({
+      [SCHEMA_HEADER]: schemaName,
+      [SCHEMA_VERSION_HEADER]: String(version),
+    });
+  }
+
+  encode(value: T): Buffer {
+    const wire = this.hasBody ? this.wrapBody(value as WithBody) : value;
+    return this.type.toBuffer(wire);
+  }
+
+  /** Decodes a record, checking its headers name this schema. Throws UndecodableRecordError. */
+  decode(value: Buffer | null, headers?: Record<string, unknown>): T {
+    if (value === null) throw new UndecodableRecordError("record has no value");
+    if (headers) {
+      const name = headerString(headers[SCHEMA_HEADER]);
+      const version = headerString(headers[SCHEMA_VERSION_HEADER]);
+      if (name !== this.schemaName || version !== String(this.version)) {
+        throw new UndecodableRecordError(
+          `expected schema ${this.schemaName} v${this.version}, record names ${name ?? "none"} v${version ?? "none"}`,
+        );
+      }
+    }
+    let wire: unknown;
+    try {
+      wire = this.type.fromBuffer(value);
+    } catch (err) {
+      throw new UndecodableRecordError(`not a valid ${this.schemaName}: ${(err as Error).message}`);
+    }
+    return (this.hasBody ? this.unwrapBody(wire as WireWithBody) : wire) as T;
+  }
+
+  private wrapBody(value: WithBody): WireWithBody {
+    const { type, ...fields } = value.body;
+    return { ...value, body: { [`${this.namespace}.${type}`]: fields } };
+  }
+
+  private unwrapBody(wire: WireWithBody): WithBody {
+    const [[branch, fields]] = Object.entries(wire.body) as [[string, Record<string, unknown>]];
+    return { ...wire, body: { type: branch.slice(this.namespace.length + 1), ...fields } };
+  }
+}
+
+interface WithBody {
+  body: { type: string } & Record<string, unknown>;
+}
+interface WireWithBody {
+  body: Record<string, Record<string, unknown>>;
+}
+
+function headerString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Buffer.isBuffer(value)) return value.toString("utf8");
+  if (Array.isArray(value)) return headerString(value[0]);
+  return typeof value === "string" ? value : undefined;
+}
+
+function schemaDir(): string {
+  // Compiled code lives in dist/schemas; the .avsc files stay in schemas/.
+  return __dirname.includes(`${join("dist", "schemas")}`) ? join(__dirname, "..", "..", "schemas") : __dirname;
+}
+
+export const commandCodec = new RecordCodec<Command>("weft.commands.Command", 1, "command.avsc", true);
+export const historyCodec = new RecordCodec<HistoryEvent>(
+  "weft.events.HistoryEvent",
+  1,
+  "history-event.avsc",
+  true,
+);
+export const taskCodec = new RecordCodec<StepTask>("weft.tasks.StepTask", 1, "step-task.avsc", false);
+export const deadLetterCodec = new RecordCodec<DeadLetter>(
+  "weft.dlq.DeadLetter",
+  1,
+  "dead-letter.avsc",
+  false,
+);

@@ -1,0 +1,144 @@
+/**
+ * TypeScript view of the wire contract in the .avsc files beside this one.
+ * Payloads (inputs, results, signal payloads) travel as JSON text: Weft never interprets them.
+ */
+
+export type JsonText = string;
+
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  stack: string | null;
+  /** A terminal error is never retried. */
+  terminal: boolean;
+  code: string | null;
+}
+
+export type CommandBody =
+  | {
+      type: "StartWorkflow";
+      workflowType: string;
+      input: JsonText;
+      idempotencyKey: string | null;
+      requestId: string;
+    }
+  | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
+  | { type: "CancelWorkflow"; reason: string | null; requestId: string }
+  | { type: "ReportStepStarted"; stepSeq: number; attempt: number; workerId: string }
+  | {
+      type: "ReportStepCompleted";
+      stepSeq: number;
+      attempt: number;
+      workerId: string;
+      result: JsonText;
+    }
+  | { type: "ReportStepFailed"; stepSeq: number; attempt: number; workerId: string; error: ErrorInfo };
+
+export type CommandType = CommandBody["type"];
+
+/** Input to a decider. The Kafka key is `workflowId`. */
+export interface Command {
+  workflowId: string;
+  sentAt: number;
+  body: CommandBody;
+}
+
+export type EventBody =
+  | {
+      type: "WorkflowStarted";
+      workflowType: string;
+      input: JsonText;
+      idempotencyKey: string | null;
+      requestId: string | null;
+    }
+  | {
+      type: "StepScheduled";
+      stepSeq: number;
+      stepName: string;
+      attempt: number;
+      input: JsonText;
+      taskQueue: string;
+      timeoutMs: number | null;
+      retryPolicy: JsonText;
+    }
+  | { type: "StepStarted"; stepSeq: number; attempt: number; workerId: string }
+  | {
+      type: "StepCompleted";
+      stepSeq: number;
+      attempt: number;
+      workerId: string | null;
+      result: JsonText;
+    }
+  | {
+      type: "StepFailed";
+      stepSeq: number;
+      attempt: number;
+      workerId: string | null;
+      error: ErrorInfo;
+      willRetry: boolean;
+    }
+  | { type: "StepRetryScheduled"; stepSeq: number; nextAttempt: number; delayMs: number; dueAt: number }
+  | {
+      type: "StepResultIgnored";
+      stepSeq: number;
+      attempt: number;
+      workerId: string | null;
+      outcome: string;
+      reason: string;
+    }
+  | { type: "TimerStarted"; timerSeq: number; durationMs: number; dueAt: number }
+  | { type: "TimerFired"; timerSeq: number }
+  | {
+      type: "SignalWaitStarted";
+      waitSeq: number;
+      signalName: string;
+      timeoutMs: number | null;
+      dueAt: number | null;
+    }
+  | { type: "SignalWaitTimedOut"; waitSeq: number; signalName: string }
+  | { type: "SignalReceived"; signalName: string; payload: JsonText; requestId: string }
+  | { type: "WorkflowCompleted"; result: JsonText }
+  | { type: "WorkflowFailed"; error: ErrorInfo }
+  | { type: "WorkflowCancelled"; reason: string | null }
+  | { type: "WorkflowBlocked"; code: string; reason: string };
+
+export type EventType = EventBody["type"];
+
+/** One record of a run's history. `seq` is gapless per run, starting at 1. */
+export interface HistoryEvent {
+  workflowId: string;
+  seq: number;
+  at: number;
+  body: EventBody;
+}
+
+/** Asks a worker to run one attempt of a step. The Kafka key is `workflowId/stepSeq`. */
+export interface StepTask {
+  workflowId: string;
+  workflowType: string;
+  stepSeq: number;
+  stepName: string;
+  attempt: number;
+  input: JsonText;
+  idempotencyKey: string;
+  timeoutMs: number | null;
+  dispatchedAt: number;
+}
+
+export interface DeadLetter {
+  sourceTopic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  reason: string;
+  consumer: string;
+  at: number;
+}
+
+export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
+  "WorkflowCompleted",
+  "WorkflowFailed",
+  "WorkflowCancelled",
+]);

@@ -1,0 +1,76 @@
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type IHeaders } from "kafkajs";
+import type { WeftConfig } from "../core/config";
+import { topics } from "../core/config";
+import type { Logger } from "../core/logger";
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [KafkaLogLevel.ERROR]: "error",
+  [KafkaLogLevel.WARN]: "warn",
+  [KafkaLogLevel.INFO]: "info",
+  [KafkaLogLevel.DEBUG]: "debug",
+};
+
+/** A kafkajs client whose logs go to pino (warnings and errors only: kafkajs is chatty). */
+export function createKafka(config: WeftConfig, logger: Logger, clientId = config.clientId): Kafka {
+  const log = logger.child({ component: "kafka" });
+  return new Kafka({
+    clientId,
+    brokers: [...config.kafkaBrokers],
+    logLevel: KafkaLogLevel.WARN,
+    retry: { initialRetryTime: 100, retries: 8 },
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? "info"](rest, message);
+      },
+  });
+}
+
+/** Creates Weft's topics when missing; never shrinks or alters existing ones. */
+export async function ensureTopics(admin: Admin, config: WeftConfig, taskQueues: readonly string[] = []): Promise<void> {
+  const rf = config.replicationFactor;
+  const durable = rf > 1 ? [{ name: "min.insync.replicas", value: "2" }] : [];
+  const wanted: ITopicConfig[] = [
+    { topic: topics.commands(config), numPartitions: config.commandPartitions, replicationFactor: rf, configEntries: durable },
+    {
+      topic: topics.history(config),
+      numPartitions: config.commandPartitions,
+      replicationFactor: rf,
+      // The event store: kept forever.
+      configEntries: [{ name: "retention.ms", value: "-1" }, ...durable],
+    },
+    { topic: topics.dlq(config), numPartitions: 1, replicationFactor: rf, configEntries: durable },
+    ...taskQueues.map((q) => ({
+      topic: topics.tasks(config, q),
+      numPartitions: config.taskPartitions,
+      replicationFactor: rf,
+      configEntries: durable,
+    })),
+  ];
+  const existing = new Set(await admin.listTopics());
+  const missing = wanted.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // Another process may have created them at the same moment.
+    if (!/already exists/i.test((err as Error).message)) throw err;
+  }
+}
+
+export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    out[k] = Buffer.isBuffer(first) ? first.toString("utf8") : String(first);
+  }
+  return out;
+}
+
+export function isFencingError(err: unknown): boolean {
+  const e = err as { type?: string; name?: string; message?: string } | undefined;
+  const text = `${e?.type ?? ""} ${e?.name ?? ""} ${e?.message ?? ""}`;
+  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced|INVALID_TXN_STATE|TRANSACTIONAL_ID_AUTHORIZATION/i.test(text);
+}

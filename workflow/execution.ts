@@ -1,0 +1,293 @@
+import { DeterminismViolationError, StepFailedError, WeftError } from "../core/errors";
+import { toJsonText } from "../core/json";
+import type { ErrorInfo, HistoryEvent, JsonText } from "../schemas/types";
+import type {
+  StepDefinition,
+  StepOptions,
+  WaitForSignalOptions,
+  WorkflowContext,
+  WorkflowDefinition,
+} from "./definitions";
+import { seededRandom, uuidFrom } from "./random";
+
+/** What workflow code asked for that history does not hold yet. */
+export type WorkflowCommand =
+  | { kind: "step"; seq: number; stepName: string; input: JsonText; options: StepOptions | undefined }
+  | { kind: "sleep"; seq: number; durationMs: number }
+  | {
+      kind: "signalWait";
+      seq: number;
+      signalName: string;
+      timeoutMs: number | null;
+      /** A buffered signal satisfied the wait at once: no timer needed. */
+      satisfied: boolean;
+    };
+
+export type ExecutionOutcome =
+  | { kind: "completed"; result: JsonText }
+  | { kind: "failed"; error: ErrorInfo }
+  | { kind: "blocked"; code: string; reason: string };
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  descriptor: string;
+}
+
+/**
+ * Runs one workflow's code against its history, deterministically. Events are delivered in
+ * history order; after each, every microtask the code can run is drained before the next, so
+ * the code observes the same interleaving on every replay. Each call on `ctx` takes the next
+ * sequence number; a scheduling event in history must match the call with that number.
+ */
+export class WorkflowExecution {
+  private seq = 0;
+  private currentTime: number;
+  private readonly random: () => number;
+  private readonly issued = new Map<number, { descriptor: string; command: WorkflowCommand }>();
+  private readonly recorded = new Set<number>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly bufferedSignals = new Map<string, JsonText[]>();
+  private readonly signalWaiters: { seq: number; name: string }[] = [];
+  private result: ExecutionOutcome | undefined;
+
+  constructor(
+    private readonly definition: WorkflowDefinition,
+    readonly workflowId: string,
+    private readonly input: JsonText,
+    startedAt: number,
+  ) {
+    this.currentTime = startedAt;
+    this.random = seededRandom(workflowId);
+  }
+
+  get outcome(): ExecutionOutcome | undefined {
+    return this.result;
+  }
+
+  /** Calls the workflow function and lets it run until it waits on something. */
+  async begin(): Promise<void> {
+    const ctx = this.context();
+    let input: unknown;
+    try {
+      input = JSON.parse(this.input) as unknown;
+    } catch {
+      input = undefined;
+    }
+    Promise.resolve()
+      .then(() => this.definition.fn(ctx, input))
+      .then(
+        (value) => this.finish(value),
+        (error) => this.fail(error),
+      );
+    await drain();
+  }
+
+  /** Feeds one history event to the code. */
+  async deliver(event: HistoryEvent): Promise<void> {
+    if (this.result?.kind === "blocked") return;
+    this.currentTime = event.at;
+    const body = event.body;
+    switch (body.type) {
+      case "StepScheduled":
+        if (body.attempt === 1) this.match(body.stepSeq, stepDescriptor(body.stepName));
+        return;
+      case "TimerStarted":
+        this.match(body.timerSeq, waitDescriptor());
+        return;
+      case "SignalWaitStarted":
+        this.match(body.waitSeq, signalDescriptor(body.signalName));
+        return;
+      case "StepCompleted":
+        this.settle(body.stepSeq, (p) => p.resolve(JSON.parse(body.result)));
+        break;
+      case "StepFailed":
+        if (body.willRetry) return;
+        this.settle(body.stepSeq, (p) =>
+          p.reject(
+            new StepFailedError(p.descriptor.slice(6, -1), body.attempt, {
+              name: body.error.name,
+              message: body.error.message,
+              code: body.error.code,
+            }),
+          ),
+        );
+        break;
+      case "TimerFired":
+        this.settle(body.timerSeq, (p) => p.resolve(undefined));
+        break;
+      case "SignalWaitTimedOut":
+        this.removeWaiter(body.waitSeq);
+        this.settle(body.waitSeq, (p) => p.resolve(undefined));
+        break;
+      case "SignalReceived": {
+        const index = this.signalWaiters.findIndex((w) => w.name === body.signalName);
+        if (index >= 0) {
+          const [waiter] = this.signalWaiters.splice(index, 1);
+          this.settle(waiter!.seq, (p) => p.resolve(JSON.parse(body.payload)));
+        } else {
+          const queue = this.bufferedSignals.get(body.signalName) ?? [];
+          queue.push(body.payload);
+          this.bufferedSignals.set(body.signalName, queue);
+        }
+        break;
+      }
+      default:
+        return;
+    }
+    await drain();
+  }
+
+  /** Commands the code issued that history does not hold yet, in the order issued. */
+  newCommands(): WorkflowCommand[] {
+    if (this.result?.kind === "blocked") return [];
+    const out: WorkflowCommand[] = [];
+    for (const [seq, entry] of this.issued) if (!this.recorded.has(seq)) out.push(entry.command);
+    return out;
+  }
+
+  /** Whether a signal wait is still open (its timeout timer is then still meaningful). */
+  isWaiting(seq: number): boolean {
+    return this.pending.has(seq);
+  }
+
+  private match(seq: number, expected: string): void {
+    const found = this.issued.get(seq);
+    if (!found || found.descriptor !== expected) {
+      this.block(new DeterminismViolationError(this.workflowId, seq, expected, found?.descriptor ?? "nothing"));
+      return;
+    }
+    this.recorded.add(seq);
+  }
+
+  private settle(seq: number, action: (p: Pending) => void): void {
+    const pending = this.pending.get(seq);
+    if (!pending) return;
+    this.pending.delete(seq);
+    action(pending);
+  }
+
+  private removeWaiter(seq: number): void {
+    const index = this.signalWaiters.findIndex((w) => w.seq === seq);
+    if (index >= 0) this.signalWaiters.splice(index, 1);
+  }
+
+  private issue<T>(descriptor: string, build: (seq: number) => WorkflowCommand): Promise<T> {
+    if (this.result) return new Promise<T>(() => undefined);
+    const seq = ++this.seq;
+    const command = build(seq);
+    this.issued.set(seq, { descriptor, command });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject, descriptor });
+    });
+  }
+
+  private context(): WorkflowContext {
+    const wait = (ms: number): Promise<void> => {
+      if (!Number.isFinite(ms) || ms < 0) {
+        return Promise.reject(new TypeError(`ctx.wait: duration must be a finite number ≥ 0, got ${ms}`));
+      }
+      return this.issue(waitDescriptor(), (seq) => ({ kind: "sleep", seq, durationMs: Math.round(ms) }));
+    };
+    return {
+      workflowId: this.workflowId,
+      workflowType: this.definition.name,
+      step: <O, I>(step: string | StepDefinition<I, O>, input?: I, options?: StepOptions) => {
+        const stepName = typeof step === "string" ? step : step.name;
+        let inputText: JsonText;
+        try {
+          inputText = toJsonText(input, `input of step ${stepName}`);
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+        return this.issue<O>(stepDescriptor(stepName), (seq) => ({
+          kind: "step",
+          seq,
+          stepName,
+          input: inputText,
+          options,
+        }));
+      },
+      wait,
+      sleep: wait,
+      waitForSignal: <T>(name: string, options: WaitForSignalOptions = {}) => {
+        const timeoutMs = options.timeoutMs ?? null;
+        if (timeoutMs !== null && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+          return Promise.reject(new TypeError(`ctx.waitForSignal: timeoutMs must be ≥ 0, got ${timeoutMs}`));
+        }
+        const buffered = this.bufferedSignals.get(name);
+        const satisfied = buffered !== undefined && buffered.length > 0;
+        const promise = this.issue<T | undefined>(signalDescriptor(name), (seq) => ({
+          kind: "signalWait",
+          seq,
+          signalName: name,
+          timeoutMs: satisfied ? null : timeoutMs,
+          satisfied,
+        }));
+        if (this.result) return promise;
+        const seq = this.seq;
+        if (satisfied) {
+          const payload = buffered.shift()!;
+          this.settle(seq, (p) => p.resolve(JSON.parse(payload)));
+        } else {
+          this.signalWaiters.push({ seq, name });
+        }
+        return promise;
+      },
+      now: () => this.currentTime,
+      random: () => this.random(),
+      uuid: () => uuidFrom(this.random),
+    };
+  }
+
+  private finish(value: unknown): void {
+    if (this.result) return;
+    try {
+      this.result = { kind: "completed", result: toJsonText(value, "workflow result") };
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.result) return;
+    if (error instanceof DeterminismViolationError) {
+      this.block(error);
+      return;
+    }
+    this.result = { kind: "failed", error: errorInfo(error) };
+  }
+
+  private block(error: DeterminismViolationError): void {
+    if (this.result?.kind === "blocked") return;
+    this.result = { kind: "blocked", code: error.code, reason: error.message };
+  }
+}
+
+export function stepDescriptor(name: string): string {
+  return `step "${name}"`;
+}
+function waitDescriptor(): string {
+  return "wait";
+}
+function signalDescriptor(name: string): string {
+  return `signal "${name}"`;
+}
+
+/** Lets every microtask the workflow code can run finish: its code awaits nothing else. */
+function drain(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    return {
+      name: error.name,
+      message: error.message,
+      stack: error.stack ?? null,
+      terminal: WeftError.is(error) && error.code === "TERMINAL",
+      code: WeftError.is(error) ? error.code : null,
+    };
+  }
+  return { name: "Error", message: String(error), stack: null, terminal: false, code: null };
+}
