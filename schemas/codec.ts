@@ -25,7 +25,7 @@ export class RecordCodec<T> {
     private readonly hasBody: boolean,
   ) {
     const schema = JSON.parse(readFileSync(join(schemaDir(), file), "utf8")) as avro.Schema;
-    this.type = avro.Type.forSchema(schema, { wrapUnions: true });
+    this.type = avro.Type.forSchema(schema, { wrapUnions: "auto" });
     this.namespace = schemaName.slice(0, schemaName.lastIndexOf("."));
     this.headers = Object.freeze({
       [SCHEMA_HEADER]: schemaName,

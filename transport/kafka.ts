@@ -10,6 +10,9 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.DEBUG]: "debug",
 };
 
+/** Start-up notices that do not apply: Weft picks its partitioner and retries on purpose. */
+const QUIET = ["KafkaJS v2.0.0 switched default partitioner", "Limiting retries for the idempotent producer"];
+
 /** A kafkajs client whose logs go to pino (warnings and errors only: kafkajs is chatty). */
 export function createKafka(config: WeftConfig, logger: Logger, clientId = config.clientId): Kafka {
   const log = logger.child({ component: "kafka" });
@@ -22,6 +25,7 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
       () =>
       ({ level, log: entry }) => {
         const { message, ...rest } = entry;
+        if (QUIET.some((q) => message.startsWith(q))) return;
         log[LEVELS[level] ?? "info"](rest, message);
       },
   });

@@ -1,0 +1,166 @@
+import type { Consumer, Kafka } from "kafkajs";
+import { topics, type WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import { ensureTopics } from "../transport/kafka";
+import type { StepDefinition, WorkflowDefinition } from "../workflow/definitions";
+import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
+import { PartitionOwner } from "./partition-owner";
+import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
+
+export interface DeciderOptions {
+  config: WeftConfig;
+  kafka: Kafka;
+  logger: Logger;
+  workflows: readonly WorkflowDefinition[];
+  /** Step definitions whose policies (retry, timeout, queue) the decider should apply. */
+  steps?: readonly StepDefinition[];
+  metrics?: DeciderMetrics;
+}
+
+/**
+ * A member of the `deciders` consumer group over `weft.commands`. Kafka assigns partitions;
+ * for each, a PartitionOwner restores the partition's open runs and applies its commands.
+ */
+export class Decider {
+  readonly metrics: DeciderMetrics;
+  private readonly registry: Registry;
+  private readonly owners = new Map<number, PartitionOwner>();
+  private readonly log: Logger;
+  private consumer: Consumer | undefined;
+  private readonly groupId: string;
+
+  constructor(private readonly options: DeciderOptions) {
+    this.registry = new Registry(options.workflows, options.steps);
+    this.metrics = options.metrics ?? createDeciderMetrics();
+    this.log = options.logger.child({ role: "decider" });
+    this.groupId = topics.deciderGroup(options.config);
+  }
+
+  /** Partitions this decider owns right now. */
+  get ownedPartitions(): number[] {
+    return [...this.owners.keys()].sort((a, b) => a - b);
+  }
+
+  async start(): Promise<void> {
+    const { kafka, config } = this.options;
+    const admin = kafka.admin();
+    await admin.connect();
+    const queues = new Set([DEFAULT_TASK_QUEUE]);
+    for (const w of this.options.workflows) if (w.options.taskQueue) queues.add(w.options.taskQueue);
+    for (const s of this.options.steps ?? []) if (s.options.taskQueue) queues.add(s.options.taskQueue);
+    try {
+      await ensureTopics(admin, config, [...queues]);
+    } finally {
+      await admin.disconnect();
+    }
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 20_000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assigned = new Set(payload.memberAssignment[topics.commands(config)] ?? []);
+      this.onAssignment(assigned);
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.log.error({ err: payload.error, restart: payload.restart }, "decider consumer crashed");
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.commands(config), fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.commandPartitions,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
+        if (batch.messages.length === 0 || isStale()) return;
+        const owner = this.owner(batch.partition);
+        const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+        try {
+          await owner.processBatch(batch.messages);
+          resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        } catch (err) {
+          // Not committed: consume again from the committed offset after the state rebuilds.
+          this.log.warn({ partition: batch.partition, err }, "batch not committed; will retry");
+          const committed = await this.committedOffset(batch.partition);
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: committed });
+        } finally {
+          clearInterval(beat);
+        }
+      },
+    });
+    this.log.info({ groupId: this.groupId }, "decider started");
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    await Promise.all([...this.owners.values()].map((o) => o.close()));
+    this.owners.clear();
+    this.log.info("decider stopped");
+  }
+
+  /** Resolves once every owned partition has restored its runs. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.owners.values()].map((o) => o.ensureOpen()));
+  }
+
+  private onAssignment(assigned: Set<number>): void {
+    for (const [partition, owner] of this.owners) {
+      if (!assigned.has(partition)) {
+        this.owners.delete(partition);
+        void owner.close();
+        this.log.info({ partition }, "partition revoked");
+      }
+    }
+    for (const partition of assigned) {
+      const owner = this.owner(partition);
+      // Restore eagerly so timers fire even when no command arrives.
+      owner.ensureOpen().catch((err) => this.log.error({ partition, err }, "restoring partition failed"));
+    }
+    this.updateGauges();
+  }
+
+  private owner(partition: number): PartitionOwner {
+    let owner = this.owners.get(partition);
+    if (!owner) {
+      owner = new PartitionOwner(partition, {
+        kafka: this.options.kafka,
+        config: this.options.config,
+        registry: this.registry,
+        log: this.log,
+        groupId: this.groupId,
+        metrics: this.metrics,
+      });
+      this.owners.set(partition, owner);
+      this.log.info({ partition }, "partition assigned");
+    }
+    return owner;
+  }
+
+  private updateGauges(): void {
+    let open = 0;
+    let timers = 0;
+    for (const o of this.owners.values()) {
+      open += o.openRuns;
+      timers += o.pendingTimers;
+    }
+    this.metrics.openRuns.set(open);
+    this.metrics.pendingTimers.set(timers);
+  }
+
+  private async committedOffset(partition: number): Promise<string> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const [entry] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topics.commands(this.options.config)] });
+      const found = entry?.partitions.find((p) => p.partition === partition);
+      return found && found.offset !== "-1" ? found.offset : "0";
+    } finally {
+      await admin.disconnect();
+    }
+  }
+}

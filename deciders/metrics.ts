@@ -1,0 +1,21 @@
+import { Counter, Gauge, Registry as MetricsRegistry } from "prom-client";
+
+/** Decider metrics; each decider gets its own registry (no process-wide singletons). */
+export function createDeciderMetrics(registry: MetricsRegistry = new MetricsRegistry()) {
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    commands: counter("weft_decider_commands_total", "Commands applied by deciders"),
+    events: counter("weft_history_events_total", "History events committed"),
+    tasks: counter("weft_tasks_dispatched_total", "Step tasks dispatched to workers"),
+    deadLetters: counter("weft_dlq_records_total", "Records sent to the dead-letter topic"),
+    timersFired: counter("weft_timers_fired_total", "Durable timers fired"),
+    runsStarted: counter("weft_runs_started_total", "Runs started"),
+    runsClosed: counter("weft_runs_closed_total", "Runs closed, by status", ["status"]),
+    openRuns: new Gauge({ name: "weft_decider_open_runs", help: "Open runs held by this decider", registers: [registry] }),
+    pendingTimers: new Gauge({ name: "weft_timers_pending", help: "Timers pending in this decider", registers: [registry] }),
+  };
+}
+
+export type DeciderMetrics = ReturnType<typeof createDeciderMetrics>;

@@ -1,0 +1,269 @@
+import type { Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import { topics, type WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import { deadLetterMessage } from "../producers/dead-letter";
+import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
+import { readHistoryPartitions } from "../transport/history-reader";
+import { isFencingError } from "../transport/kafka";
+import { PartitionState, type Decisions } from "./partition-state";
+import type { Registry } from "./registry";
+import type { DeciderMetrics } from "./metrics";
+
+export type OwnerPhase = "idle" | "opening" | "ready" | "closed";
+
+/** Legal phase changes; anything else is a bug and throws. */
+const TRANSITIONS: Record<OwnerPhase, readonly OwnerPhase[]> = {
+  idle: ["opening", "closed"],
+  opening: ["ready", "idle", "closed"],
+  ready: ["idle", "closed"],
+  closed: [],
+};
+
+export interface OwnerDeps {
+  kafka: Kafka;
+  config: WeftConfig;
+  registry: Registry;
+  log: Logger;
+  groupId: string;
+  metrics: DeciderMetrics;
+}
+
+/**
+ * Owns one partition of `weft.commands` while the group assigns it here. A transactional
+ * producer whose ID names the partition fences any previous owner; every decision (history,
+ * tasks, dead letters, consumed offset) commits in one transaction. Commands and timers of the
+ * partition run one at a time through `serial`.
+ */
+export class PartitionOwner {
+  private phase: OwnerPhase = "idle";
+  private state: PartitionState | undefined;
+  private producer: Producer | undefined;
+  private opening: Promise<void> | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly commandsTopic: string;
+  private readonly historyTopic: string;
+
+  constructor(
+    readonly partition: number,
+    private readonly deps: OwnerDeps,
+  ) {
+    this.log = deps.log.child({ partition });
+    this.commandsTopic = topics.commands(deps.config);
+    this.historyTopic = topics.history(deps.config);
+  }
+
+  get isReady(): boolean {
+    return this.phase === "ready";
+  }
+
+  get openRuns(): number {
+    return this.state?.openRuns ?? 0;
+  }
+
+  get pendingTimers(): number {
+    return this.state?.timers.size ?? 0;
+  }
+
+  /** Fences the previous owner and restores the partition's runs from history. */
+  ensureOpen(): Promise<void> {
+    if (this.phase === "ready") return Promise.resolve();
+    if (this.phase === "closed") return Promise.reject(new Error(`partition ${this.partition} is closed`));
+    this.opening ??= this.open().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  /** Applies a batch of commands; resolves with the next offset to consume once committed. */
+  processBatch(messages: KafkaMessage[]): Promise<void> {
+    return this.serial(async () => {
+      await this.ensureOpen();
+      const state = this.state!;
+      const now = Date.now();
+      const deadLetters: Message[] = [];
+      for (const message of messages) {
+        let command;
+        try {
+          command = commandCodec.decode(message.value, message.headers);
+        } catch (err) {
+          this.deps.metrics.deadLetters.inc();
+          this.log.warn({ offset: message.offset, reason: (err as Error).message }, "undecodable command sent to the DLQ");
+          deadLetters.push(
+            deadLetterMessage({ topic: this.commandsTopic, partition: this.partition, message }, (err as Error).message, this.deps.groupId),
+          );
+          continue;
+        }
+        await state.apply(command, now);
+      }
+      const last = messages[messages.length - 1]!;
+      await this.commit(state.takeDecisions(), deadLetters, (BigInt(last.offset) + 1n).toString());
+      this.deps.metrics.commands.inc(messages.length);
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.phase === "closed") return Promise.resolve();
+    this.transition("closed");
+    this.clearTimer();
+    this.state = undefined;
+    const producer = this.producer;
+    this.producer = undefined;
+    return this.chain.then(
+      () => producer?.disconnect(),
+      () => producer?.disconnect(),
+    );
+  }
+
+  private async open(): Promise<void> {
+    this.transition("opening");
+    try {
+      if (!this.producer) {
+        this.producer = this.deps.kafka.producer({
+          transactionalId: `${this.deps.config.topicPrefix}.decider.p${this.partition}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: 30_000,
+          allowAutoTopicCreation: false,
+        });
+        await this.producer.connect();
+      }
+      // Starting a transaction initialises the producer ID: the previous owner is now fenced
+      // and its open transaction, if any, aborted.
+      const fence = await this.producer.transaction();
+      await fence.abort();
+      const state = new PartitionState(this.partition, this.deps.registry, this.log);
+      const started = Date.now();
+      let events = 0;
+      await readHistoryPartitions(
+        this.deps.kafka,
+        this.historyTopic,
+        [this.partition],
+        (_, event) => {
+          events++;
+          state.restore(event);
+        },
+        this.log,
+      );
+      if (this.phase !== "opening") return;
+      this.state = state;
+      this.transition("ready");
+      this.log.info({ events, openRuns: state.openRuns, ms: Date.now() - started }, "partition restored");
+      const reopened = state.reopenBlocked();
+      if (reopened.length > 0) {
+        void this.serial(async () => {
+          for (const run of reopened) await state.resume(run, Date.now());
+          await this.commit(state.takeDecisions(), [], undefined);
+        }).catch((err) => this.log.error({ err }, "resuming blocked runs failed"));
+      }
+      this.armTimer();
+    } catch (err) {
+      if (this.phase === "opening") this.transition("idle");
+      await this.discardProducer();
+      throw err;
+    }
+  }
+
+  private async commit(decisions: Decisions, deadLetters: Message[], nextOffset: string | undefined): Promise<void> {
+    const producer = this.producer!;
+    const topicMessages: { topic: string; messages: Message[] }[] = [];
+    if (decisions.events.length > 0) {
+      topicMessages.push({
+        topic: this.historyTopic,
+        messages: decisions.events.map((event) => ({
+          key: event.workflowId,
+          partition: this.partition,
+          value: historyCodec.encode(event),
+          headers: { ...historyCodec.headers, "weft-event": event.body.type },
+        })),
+      });
+    }
+    const byQueue = new Map<string, Message[]>();
+    for (const { queue, task } of decisions.tasks) {
+      const list = byQueue.get(queue) ?? [];
+      list.push({ key: `${task.workflowId}/${task.stepSeq}`, value: taskCodec.encode(task), headers: { ...taskCodec.headers } });
+      byQueue.set(queue, list);
+    }
+    for (const [queue, messages] of byQueue) topicMessages.push({ topic: topics.tasks(this.deps.config, queue), messages });
+    if (deadLetters.length > 0) topicMessages.push({ topic: topics.dlq(this.deps.config), messages: deadLetters });
+    if (topicMessages.length === 0 && nextOffset === undefined) return;
+
+    const tx = await producer.transaction();
+    try {
+      if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
+      if (nextOffset !== undefined) {
+        await tx.sendOffsets({
+          consumerGroupId: this.deps.groupId,
+          topics: [{ topic: this.commandsTopic, partitions: [{ partition: this.partition, offset: nextOffset }] }],
+        });
+      }
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      // The in-memory state holds decisions that did not commit: rebuild it from history.
+      await this.reset(err);
+      throw err;
+    }
+    this.deps.metrics.events.inc(decisions.events.length);
+    this.deps.metrics.tasks.inc(decisions.tasks.length);
+    for (const event of decisions.events) {
+      if (event.body.type === "WorkflowStarted") this.deps.metrics.runsStarted.inc();
+      else if (event.body.type === "WorkflowCompleted") this.deps.metrics.runsClosed.inc({ status: "completed" });
+      else if (event.body.type === "WorkflowFailed") this.deps.metrics.runsClosed.inc({ status: "failed" });
+      else if (event.body.type === "WorkflowCancelled") this.deps.metrics.runsClosed.inc({ status: "cancelled" });
+    }
+    this.armTimer();
+  }
+
+  private async reset(cause: unknown): Promise<void> {
+    this.log.warn({ fenced: isFencingError(cause), err: cause }, "decision not committed; partition state discarded");
+    this.clearTimer();
+    this.state = undefined;
+    if (this.phase === "ready") this.transition("idle");
+    await this.discardProducer();
+  }
+
+  private async discardProducer(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  private armTimer(): void {
+    this.clearTimer();
+    const due = this.state?.timers.peekDueAt();
+    if (due === undefined || this.phase !== "ready") return;
+    const delay = Math.max(0, Math.min(due - Date.now(), 2 ** 31 - 1));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.serial(async () => {
+        if (this.phase !== "ready" || !this.state) return;
+        const state = this.state;
+        const fired = await state.fireDue(Date.now());
+        if (fired > 0) this.deps.metrics.timersFired.inc(fired);
+        await this.commit(state.takeDecisions(), [], undefined);
+        this.armTimer();
+      }).catch((err) => {
+        this.log.error({ err }, "firing timers failed; retrying after restore");
+        setTimeout(() => void this.ensureOpen().catch(() => undefined), 500);
+      });
+    }, delay);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private transition(to: OwnerPhase): void {
+    if (!TRANSITIONS[this.phase].includes(to)) {
+      throw new Error(`partition ${this.partition}: illegal transition ${this.phase} → ${to}`);
+    }
+    this.phase = to;
+  }
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from "node:crypto";
+import type { Kafka } from "kafkajs";
+import { loadConfig, topics, type ConfigInput, type WeftConfig } from "../core/config";
+import {
+  WaitTimeoutError,
+  WorkflowBlockedError,
+  WorkflowCancelledError,
+  WorkflowFailedError,
+} from "../core/errors";
+import { assertWorkflowId, newWorkflowId, workflowIdFromIdempotencyKey } from "../core/ids";
+import { toJsonText } from "../core/json";
+import { createLogger, type Logger } from "../core/logger";
+import { CommandProducer } from "../producers/command-producer";
+import type { CommandBody, HistoryEvent } from "../schemas/types";
+import { HistoryTail } from "../transport/history-tail";
+import { createKafka, ensureTopics } from "../transport/kafka";
+import type { WorkflowDefinition } from "../workflow/definitions";
+
+export interface StartOptions<I> {
+  /** Names the run; a second start with the same ID returns the same run. */
+  workflowId?: string;
+  input?: I;
+  /** Without a workflowId, the ID is derived from this key: the same key, the same run. */
+  idempotencyKey?: string;
+}
+
+export interface ClientOptions {
+  config?: WeftConfig | ConfigInput;
+  logger?: Logger;
+}
+
+/** Starts, signals and cancels runs, and waits for their results. */
+export class WeftClient {
+  private readonly producer: CommandProducer;
+  private readonly history: HistoryTail;
+
+  private constructor(
+    readonly config: WeftConfig,
+    private readonly kafka: Kafka,
+    logger: Logger,
+  ) {
+    this.producer = new CommandProducer(kafka, config);
+    this.history = new HistoryTail(kafka, topics.history(config), logger.child({ component: "client" }));
+  }
+
+  static async connect(options: ClientOptions = {}): Promise<WeftClient> {
+    const config = isConfig(options.config) ? options.config : loadConfig(options.config);
+    const logger = options.logger ?? createLogger(config.logLevel);
+    const kafka = createKafka(config, logger);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, config);
+    } finally {
+      await admin.disconnect();
+    }
+    const client = new WeftClient(config, kafka, logger);
+    await client.producer.connect();
+    return client;
+  }
+
+  /** Accepts the start durably (the command is in Kafka) and returns the run's ID. */
+  async start<I>(workflow: string | WorkflowDefinition<I>, options: StartOptions<I> = {}): Promise<{ workflowId: string }> {
+    const workflowType = typeof workflow === "string" ? workflow : workflow.name;
+    const workflowId = assertWorkflowId(
+      options.workflowId ??
+        (options.idempotencyKey !== undefined
+          ? workflowIdFromIdempotencyKey(workflowType, options.idempotencyKey)
+          : newWorkflowId(workflowType)),
+    );
+    const input = toJsonText(options.input, "workflow input");
+    await this.send(workflowId, {
+      type: "StartWorkflow",
+      workflowType,
+      input,
+      idempotencyKey: options.idempotencyKey ?? null,
+      requestId: randomUUID(),
+    });
+    return { workflowId };
+  }
+
+  async signal(workflowId: string, signalName: string, payload?: unknown): Promise<void> {
+    assertWorkflowId(workflowId);
+    await this.send(workflowId, {
+      type: "SignalWorkflow",
+      signalName,
+      payload: toJsonText(payload, `payload of signal ${signalName}`),
+      requestId: randomUUID(),
+    });
+  }
+
+  async cancel(workflowId: string, reason?: string): Promise<void> {
+    assertWorkflowId(workflowId);
+    await this.send(workflowId, { type: "CancelWorkflow", reason: reason ?? null, requestId: randomUUID() });
+  }
+
+  /**
+   * Waits for the run to close and returns its result; rejects with WorkflowFailedError,
+   * WorkflowCancelledError, WorkflowBlockedError or WaitTimeoutError.
+   */
+  async result<T = unknown>(workflowId: string, options: { timeoutMs?: number } = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    await this.history.start();
+    return new Promise<T>((resolve, reject) => {
+      let unsubscribe: () => void = () => undefined;
+      const timer = setTimeout(() => {
+        unsubscribe();
+        reject(new WaitTimeoutError(`result of ${workflowId}`, timeoutMs));
+      }, timeoutMs);
+      const settle = (fn: () => void) => {
+        clearTimeout(timer);
+        queueMicrotask(() => unsubscribe());
+        fn();
+      };
+      unsubscribe = this.history.subscribe(workflowId, (event) => {
+        const body = event.body;
+        if (body.type === "WorkflowCompleted") settle(() => resolve(JSON.parse(body.result) as T));
+        else if (body.type === "WorkflowFailed") {
+          settle(() => reject(new WorkflowFailedError(workflowId, body.error.message, { errorName: body.error.name, errorCode: body.error.code })));
+        } else if (body.type === "WorkflowCancelled") settle(() => reject(new WorkflowCancelledError(workflowId, body.reason)));
+        else if (body.type === "WorkflowBlocked") settle(() => reject(new WorkflowBlockedError(workflowId, body.code, body.reason)));
+      });
+    });
+  }
+
+  /** The run's history as committed so far. */
+  async getHistory(workflowId: string): Promise<HistoryEvent[]> {
+    await this.history.catchUp();
+    return [...this.history.events(workflowId)];
+  }
+
+  async close(): Promise<void> {
+    await this.history.close();
+    await this.producer.close();
+  }
+
+  private send(workflowId: string, body: CommandBody): Promise<void> {
+    return this.producer.send({ workflowId, sentAt: Date.now(), body });
+  }
+}
+
+function isConfig(value: unknown): value is WeftConfig {
+  return typeof value === "object" && value !== null && Object.isFrozen(value) && "kafkaBrokers" in value;
+}

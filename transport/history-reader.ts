@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import type { Kafka } from "kafkajs";
+import type { Logger } from "../core/logger";
+import { historyCodec } from "../schemas/codec";
+import type { HistoryEvent } from "../schemas/types";
+
+/**
+ * Reads the committed records of some partitions of a topic from the beginning up to the end
+ * they had when the read began (read_committed: aborted decisions are never seen).
+ * kafkajs has no manual assignment, so a throw-away consumer group does the reading.
+ */
+export async function readHistoryPartitions(
+  kafka: Kafka,
+  topic: string,
+  partitions: readonly number[],
+  onEvent: (partition: number, event: HistoryEvent) => void,
+  log: Logger,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let targets: Map<number, bigint>;
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    targets = new Map();
+    for (const o of offsets) {
+      if (!partitions.includes(o.partition)) continue;
+      const high = BigInt(o.high);
+      if (high > BigInt(o.low)) targets.set(o.partition, high);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  if (targets.size === 0) return;
+
+  const groupId = `${topic}.reader.${randomUUID()}`;
+  const consumer = kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxWaitTimeInMs: 50,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+    allowAutoTopicCreation: false,
+  });
+  const position = new Map<number, bigint>();
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const advance = (partition: number, next: bigint) => {
+    if (next > (position.get(partition) ?? 0n)) position.set(partition, next);
+    for (const [p, high] of targets) if ((position.get(p) ?? 0n) < high) return;
+    finish();
+  };
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.topic === topic && targets.has(payload.partition)) {
+      advance(payload.partition, BigInt(payload.lastOffset) + 1n);
+    }
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: Math.max(1, targets.size),
+      eachBatch: async ({ batch }) => {
+        if (!targets.has(batch.partition)) {
+          consumer.pause([{ topic, partitions: [batch.partition] }]);
+          return;
+        }
+        const high = targets.get(batch.partition)!;
+        for (const message of batch.messages) {
+          const offset = BigInt(message.offset);
+          if (offset >= high || offset < (position.get(batch.partition) ?? 0n)) continue;
+          try {
+            onEvent(batch.partition, historyCodec.decode(message.value, message.headers));
+          } catch (err) {
+            log.error({ partition: batch.partition, offset: message.offset, err }, "history record skipped");
+          }
+        }
+        await Promise.resolve();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`reading ${topic} partitions ${[...targets.keys()].join(",")} timed out`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } finally {
+    await consumer.disconnect();
+    const cleanup = kafka.admin();
+    await cleanup.connect();
+    await cleanup.deleteGroups([groupId]).catch(() => undefined);
+    await cleanup.disconnect();
+  }
+}

@@ -1,0 +1,114 @@
+import { randomUUID } from "node:crypto";
+import type { Consumer, Kafka } from "kafkajs";
+import type { Logger } from "../core/logger";
+import { historyCodec } from "../schemas/codec";
+import type { HistoryEvent } from "../schemas/types";
+
+type Listener = (event: HistoryEvent) => void;
+
+/**
+ * Follows every partition of `weft.history` from the beginning (read_committed) and keeps the
+ * events per run in memory: what the client and the tests use to wait for results and read
+ * histories. The read-side projections are the scalable way to query runs.
+ */
+export class HistoryTail {
+  private readonly runs = new Map<string, HistoryEvent[]>();
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly position = new Map<number, bigint>();
+  private consumer: Consumer | undefined;
+  private starting: Promise<void> | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): Promise<void> {
+    this.starting ??= this.run();
+    return this.starting;
+  }
+
+  events(workflowId: string): readonly HistoryEvent[] {
+    return this.runs.get(workflowId) ?? [];
+  }
+
+  get workflowIds(): string[] {
+    return [...this.runs.keys()];
+  }
+
+  /** Calls `listener` for each event of the run, past and future; returns an unsubscribe. */
+  subscribe(workflowId: string, listener: Listener): () => void {
+    for (const e of this.events(workflowId)) listener(e);
+    const set = this.listeners.get(workflowId) ?? new Set();
+    set.add(listener);
+    this.listeners.set(workflowId, set);
+    return () => set.delete(listener);
+  }
+
+  /** Resolves when everything committed to history before this call has been read. */
+  async catchUp(timeoutMs = 30_000): Promise<void> {
+    await this.start();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let targets: { partition: number; high: bigint }[];
+    try {
+      targets = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({ partition: o.partition, high: BigInt(o.high) }));
+    } finally {
+      await admin.disconnect();
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (targets.some((t) => (this.position.get(t.partition) ?? 0n) < t.high)) {
+      if (Date.now() > deadline) throw new Error(`history tail did not catch up within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = undefined;
+  }
+
+  private async run(): Promise<void> {
+    const groupId = `${this.topic}.tail.${randomUUID()}`;
+    const consumer = this.kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      maxWaitTimeInMs: 50,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const next = BigInt(payload.lastOffset) + 1n;
+      if (next > (this.position.get(payload.partition) ?? 0n)) this.position.set(payload.partition, next);
+    });
+    let joined: () => void = () => undefined;
+    const hasJoined = new Promise<void>((resolve) => (joined = resolve));
+    consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    await consumer.connect();
+    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          let event: HistoryEvent;
+          try {
+            event = historyCodec.decode(message.value, message.headers);
+          } catch (err) {
+            this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
+            continue;
+          }
+          const list = this.runs.get(event.workflowId) ?? [];
+          list.push(event);
+          this.runs.set(event.workflowId, list);
+          for (const listener of this.listeners.get(event.workflowId) ?? []) listener(event);
+        }
+        await Promise.resolve();
+      },
+    });
+    await hasJoined;
+  }
+}
