@@ -2,7 +2,7 @@ import type { Consumer, Kafka } from "kafkajs";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { ensureTopics } from "../transport/kafka";
-import type { StepDefinition, WorkflowDefinition } from "../workflow/definitions";
+import type { AnyStepDefinition, AnyWorkflowDefinition, StepDefinition, WorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
 import { PartitionOwner } from "./partition-owner";
 import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
@@ -11,9 +11,9 @@ export interface DeciderOptions {
   config: WeftConfig;
   kafka: Kafka;
   logger: Logger;
-  workflows: readonly WorkflowDefinition[];
+  workflows: readonly AnyWorkflowDefinition[];
   /** Step definitions whose policies (retry, timeout, queue) the decider should apply. */
-  steps?: readonly StepDefinition[];
+  steps?: readonly AnyStepDefinition[];
   metrics?: DeciderMetrics;
 }
 

@@ -1,5 +1,5 @@
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from "../core/retry";
-import type { StepDefinition, StepOptions, WorkflowDefinition } from "../workflow/definitions";
+import type { AnyStepDefinition, AnyWorkflowDefinition, StepDefinition, StepOptions, WorkflowDefinition } from "../workflow/definitions";
 
 export const DEFAULT_TASK_QUEUE = "default";
 
@@ -8,7 +8,7 @@ export class Registry {
   readonly workflows = new Map<string, WorkflowDefinition>();
   readonly steps = new Map<string, StepDefinition>();
 
-  constructor(workflows: readonly WorkflowDefinition[] = [], steps: readonly StepDefinition[] = []) {
+  constructor(workflows: readonly AnyWorkflowDefinition[] = [], steps: readonly AnyStepDefinition[] = []) {
     for (const w of workflows) {
       if (this.workflows.has(w.name)) throw new TypeError(`workflow ${w.name} is defined twice`);
       this.workflows.set(w.name, w as WorkflowDefinition);

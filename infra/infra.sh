@@ -356,7 +356,7 @@ wait_kafka() {
 # coordinators (one FindCoordinator each for a group and a transactional id),
 # so the first test does not pay for that or see coordinator-loading retries.
 metadata_check() {
-  local out
+  local out warm=()
   if ! out=$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$1" --list 2>&1); then
     printf '%s\n' "$out" | tail -n 20 >&2
     die "Kafka at $1 listens but does not answer metadata requests"
@@ -364,12 +364,15 @@ metadata_check() {
   if ! grep -qx '__consumer_offsets' <<<"$out"; then
     kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$1" \
       --describe --group weft-infra-warmup --timeout 60000 >/dev/null 2>&1 &
+    warm+=($!)
   fi
   if ! grep -qx '__transaction_state' <<<"$out"; then
     kafka_tool org.apache.kafka.tools.TransactionsCommand --bootstrap-server "$1" \
       describe --transactional-id weft-infra-warmup >/dev/null 2>&1 &
+    warm+=($!)
   fi
-  wait || true
+  local w
+  for w in "${warm[@]}"; do wait "$w" || true; done
 }
 
 up_kafka_single() {

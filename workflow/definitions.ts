@@ -33,6 +33,13 @@ export interface StepDefinition<I = unknown, O = unknown> {
   readonly options: Readonly<StepOptions>;
 }
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- definitions of any shape go in one list */
+export type AnyStepDefinition = StepDefinition<any, any>;
+export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+export type StepInput<D> = D extends StepDefinition<infer I, unknown> ? I : never;
+export type StepOutput<D> = D extends StepDefinition<unknown, infer O> ? Awaited<O> : never;
+
 export interface WaitForSignalOptions {
   /** Resolve with `undefined` when no signal arrives within this time. */
   timeoutMs?: number;
@@ -43,11 +50,8 @@ export interface WorkflowContext {
   readonly workflowId: string;
   readonly workflowType: string;
   /** Runs a step on a worker and resolves with its result (recorded once in history). */
-  step<O = unknown, I = unknown>(
-    step: string | StepDefinition<I, O>,
-    input?: I,
-    options?: StepOptions,
-  ): Promise<O>;
+  step<D extends AnyStepDefinition>(step: D, input: StepInput<D>, options?: StepOptions): Promise<StepOutput<D>>;
+  step<O = unknown>(step: string | AnyStepDefinition, input?: unknown, options?: StepOptions): Promise<O>;
   /** A durable timer: survives restarts; resolves after `ms`. */
   wait(ms: number): Promise<void>;
   /** Alias of `wait`. */

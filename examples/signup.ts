@@ -1,0 +1,39 @@
+/**
+ * The example from the README: a signup flow with a step, a durable wait, a signal with a
+ * timeout and a follow-up step. `WEFT_EXAMPLE_WAIT_MS` shortens the hour-long wait.
+ */
+import { defineStep, defineWorkflow } from "../sdk";
+
+const waitMs = Number(process.env.WEFT_EXAMPLE_WAIT_MS ?? 60 * 60 * 1000);
+const confirmTimeoutMs = Number(process.env.WEFT_EXAMPLE_CONFIRM_TIMEOUT_MS ?? 86_400_000);
+
+export interface SignupInput {
+  email: string;
+}
+
+/** Stands in for a mail service: records what it would send, once per idempotency key. */
+export const outbox = new Map<string, { to: string; kind: string }>();
+
+export const sendWelcomeEmail = defineStep(
+  "sendWelcomeEmail",
+  (input: SignupInput, step) => {
+    outbox.set(step.idempotencyKey, { to: input.email, kind: "welcome" });
+    return { sent: true };
+  },
+  { retry: { maximumAttempts: 5, backoff: "exponential", initialIntervalMs: 1000 } },
+);
+
+export const sendFollowupEmail = defineStep(
+  "sendFollowupEmail",
+  (input: SignupInput & { confirmed: boolean }, step) => {
+    outbox.set(step.idempotencyKey, { to: input.email, kind: input.confirmed ? "thanks" : "reminder" });
+    return { sent: true, confirmed: input.confirmed };
+  },
+);
+
+export const userSignupFlow = defineWorkflow("userSignupFlow", async (ctx, input: SignupInput) => {
+  await ctx.step(sendWelcomeEmail, input);
+  await ctx.wait(waitMs); // durable: survives restarts
+  const answer = await ctx.waitForSignal("confirmed", { timeoutMs: confirmTimeoutMs });
+  return ctx.step(sendFollowupEmail, { ...input, confirmed: answer !== undefined });
+});

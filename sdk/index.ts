@@ -1,0 +1,35 @@
+/** Weft's public API. Everything else is internal and may change. */
+export { defineWorkflow, defineStep } from "../workflow/definitions";
+export type {
+  WorkflowContext,
+  WorkflowDefinition,
+  WorkflowOptions,
+  StepContext,
+  StepDefinition,
+  StepOptions,
+  StepHandler,
+  WaitForSignalOptions,
+} from "../workflow/definitions";
+export type { RetryPolicy } from "../core/retry";
+export { WeftClient } from "./client";
+export type { ClientOptions, StartOptions } from "./client";
+export { startRuntime, ROLES } from "./runtime";
+export type { Runtime, RuntimeOptions, Role } from "./runtime";
+export { loadConfig } from "../core/config";
+export type { WeftConfig, ConfigInput } from "../core/config";
+export {
+  ErrorCodes,
+  WeftError,
+  ConfigError,
+  InvalidInputError,
+  InvalidWorkflowIdError,
+  DeterminismViolationError,
+  TerminalError,
+  StepFailedError,
+  WorkflowFailedError,
+  WorkflowCancelledError,
+  WorkflowBlockedError,
+  WaitTimeoutError,
+} from "../core/errors";
+export type { ErrorCode } from "../core/errors";
+export type { HistoryEvent, EventBody, EventType } from "../schemas/types";

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import type { WeftConfig } from "../../core/config";
+
+export interface RoleProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  output(): string;
+  /** Real crash: SIGKILL, no cleanup. */
+  kill9(): Promise<void>;
+  /** Graceful stop: SIGTERM, drains. */
+  stop(): Promise<void>;
+}
+
+const ROOT = join(__dirname, "..", "..");
+
+/** Starts test/support/role-process.ts as a child and waits until it says READY. */
+export async function spawnRoles(
+  config: WeftConfig,
+  roles: string,
+  env: Record<string, string> = {},
+  readyTimeoutMs = 60_000,
+): Promise<RoleProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "test", "support", "role-process.ts")], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: config.kafkaBrokers.join(","),
+      REDIS_URL: config.redisUrl,
+      WEFT_TOPIC_PREFIX: config.topicPrefix,
+      WEFT_COMMAND_PARTITIONS: String(config.commandPartitions),
+      WEFT_TASK_PARTITIONS: String(config.taskPartitions),
+      WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
+      WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
+      WEFT_ROLES: roles,
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`role process not ready in ${readyTimeoutMs} ms:\n${out}`)), readyTimeoutMs);
+    const onData = () => {
+      if (out.includes("READY")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`role process exited (${code}) before ready:\n${out}`));
+    });
+  });
+  return {
+    pid: child.pid!,
+    child,
+    output: () => out,
+    async kill9() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

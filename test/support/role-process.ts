@@ -1,0 +1,28 @@
+/** A decider and/or worker process for fault tests: started as a child, killed with SIGKILL. */
+import { loadConfig } from "../../core/config";
+import { createLogger } from "../../core/logger";
+import { startRuntime, type Role } from "../../sdk/runtime";
+import { steps, workflows } from "../fixtures/workflows";
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const roles = (process.env.WEFT_ROLES ?? "decider,worker").split(",") as Role[];
+  const runtime = await startRuntime({
+    config,
+    logger: createLogger(config.logLevel, { role: roles.join("+") }),
+    workflows,
+    steps,
+    roles,
+    worker: { leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000) },
+  });
+  await runtime.decider?.ready();
+  process.stdout.write(`READY ${process.pid}\n`);
+  process.on("SIGTERM", () => {
+    void runtime.stop().then(() => process.exit(0));
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`role process failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

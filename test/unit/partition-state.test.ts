@@ -1,0 +1,152 @@
+import { createLogger } from "../../core/logger";
+import { PartitionState } from "../../deciders/partition-state";
+import { Registry } from "../../deciders/registry";
+import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
+import { defineWorkflow, type AnyWorkflowDefinition } from "../../workflow/definitions";
+import { approval, echo, parallel, versionedV1, versionedV2 } from "../fixtures/workflows";
+import { expectGapless, types } from "../support/history";
+
+const log = createLogger("silent");
+
+function harness(workflows: AnyWorkflowDefinition[] = [approval, parallel, versionedV1]) {
+  const state = new PartitionState(0, new Registry(workflows, [echo]), log);
+  const history: HistoryEvent[] = [];
+  const tasks: { stepSeq: number; attempt: number; stepName: string }[] = [];
+  let clock = 1_000;
+  const apply = async (workflowId: string, body: CommandBody, at = (clock += 10)) => {
+    const command: Command = { workflowId, sentAt: at, body };
+    await state.apply(command, at);
+    const out = state.takeDecisions();
+    history.push(...out.events);
+    tasks.push(...out.tasks.map((t) => t.task));
+    return out;
+  };
+  const fire = async (at: number) => {
+    await state.fireDue(at);
+    const out = state.takeDecisions();
+    history.push(...out.events);
+    return out;
+  };
+  return { state, history, tasks, apply, fire };
+}
+
+const start = (workflowType: string, input: unknown = {}): CommandBody => ({
+  type: "StartWorkflow",
+  workflowType,
+  input: JSON.stringify(input),
+  idempotencyKey: null,
+  requestId: "r",
+});
+const completed = (stepSeq: number, result: unknown, attempt = 1): CommandBody => ({
+  type: "ReportStepCompleted",
+  stepSeq,
+  attempt,
+  workerId: "w1",
+  result: JSON.stringify(result),
+});
+
+describe("PartitionState decisions", () => {
+  it("records parallel steps and completes when all results arrive in any order", async () => {
+    const h = harness();
+    await h.apply("p1", start("parallel"));
+    expect(types(h.history)).toEqual(["WorkflowStarted", "StepScheduled", "StepScheduled", "StepScheduled"]);
+    await h.apply("p1", completed(3, { n: 3 }));
+    await h.apply("p1", completed(1, { n: 1 }));
+    await h.apply("p1", completed(2, { n: 2 }));
+    const last = h.history[h.history.length - 1]!;
+    expect(last.body).toEqual({ type: "WorkflowCompleted", result: "[1,2,3]" });
+    expectGapless(h.history);
+  });
+
+  it("applies a step result once and records a duplicate as ignored", async () => {
+    const h = harness();
+    await h.apply("p2", start("parallel"));
+    await h.apply("p2", completed(1, { n: 1 }));
+    await h.apply("p2", completed(1, { n: 99 }));
+    await h.apply("p2", completed(2, { n: 2 }, 7));
+    const ignored = h.history.filter((e) => e.body.type === "StepResultIgnored").map((e) => e.body);
+    expect(ignored).toEqual([
+      expect.objectContaining({ stepSeq: 1, reason: "attempt 1 already completed" }),
+      expect.objectContaining({ stepSeq: 2, reason: "stale attempt 7: the current attempt is 1" }),
+    ]);
+    expect(h.history.filter((e) => e.body.type === "StepCompleted")).toHaveLength(1);
+  });
+
+  it("deduplicates a start with the same workflow ID", async () => {
+    const h = harness();
+    await h.apply("same", start("approval", { timeoutMs: 1000 }));
+    const before = h.history.length;
+    const out = await h.apply("same", start("approval", { timeoutMs: 5 }));
+    expect(out.events).toHaveLength(0);
+    expect(h.history).toHaveLength(before);
+  });
+
+  it("times a signal wait out once, and a signal that comes first wins", async () => {
+    const h = harness();
+    await h.apply("s1", start("approval", { timeoutMs: 500 }), 0);
+    await h.apply("s2", start("approval", { timeoutMs: 500 }), 0);
+    await h.apply("s2", { type: "SignalWorkflow", signalName: "approve", payload: '{"approvedBy":"ann"}', requestId: "x" }, 100);
+    await h.fire(499);
+    expect(h.history.filter((e) => e.body.type === "SignalWaitTimedOut")).toHaveLength(0);
+    await h.fire(600);
+    await h.fire(700);
+    const s1 = h.history.filter((e) => e.workflowId === "s1");
+    const s2 = h.history.filter((e) => e.workflowId === "s2");
+    expect(types(s1)).toEqual(["WorkflowStarted", "SignalWaitStarted", "SignalWaitTimedOut", "WorkflowCompleted"]);
+    expect(s1[3]!.body).toEqual({ type: "WorkflowCompleted", result: '{"approved":false}' });
+    expect(types(s2)).toEqual(["WorkflowStarted", "SignalWaitStarted", "SignalReceived", "WorkflowCompleted"]);
+  });
+
+  it("rebuilds the same state from history and continues where it stopped", async () => {
+    const h = harness();
+    await h.apply("r1", start("parallel"));
+    await h.apply("r1", completed(1, { n: 1 }));
+    const restored = new PartitionState(0, new Registry([parallel], [echo]), log);
+    for (const e of h.history) restored.restore(e);
+    await restored.apply({ workflowId: "r1", sentAt: 0, body: completed(2, { n: 2 }) }, 5000);
+    await restored.apply({ workflowId: "r1", sentAt: 0, body: completed(3, { n: 3 }) }, 5001);
+    const events = restored.takeDecisions().events;
+    expect(types(events)).toEqual(["StepCompleted", "StepCompleted", "WorkflowCompleted"]);
+    expect(events.map((e) => e.seq)).toEqual([6, 7, 8]);
+  });
+
+  it("parks a run whose code diverged from history, naming both commands, and leaves history alone", async () => {
+    const h = harness([versionedV1]);
+    await h.apply("v1", start("versioned"));
+    await h.apply("v1", completed(1, { step: "a" }));
+    const recorded = [...h.history];
+    const v2 = new PartitionState(0, new Registry([versionedV2], [echo]), log);
+    for (const e of recorded) v2.restore(e);
+    await v2.apply({ workflowId: "v1", sentAt: 0, body: { type: "SignalWorkflow", signalName: "continue", payload: "null", requestId: "q" } }, 9000);
+    const events = v2.takeDecisions().events;
+    expect(types(events)).toEqual(["SignalReceived", "WorkflowBlocked"]);
+    const blocked = events[1]!.body as { code: string; reason: string };
+    expect(blocked.code).toBe("DETERMINISM_VIOLATION");
+    expect(blocked.reason).toContain('history has step "echo"');
+    expect(blocked.reason).toContain('the code now asks for step "flaky"');
+  });
+
+  it("blocks a run of an unknown type instead of failing the batch", async () => {
+    const h = harness();
+    await h.apply("u1", start("noSuchWorkflow"));
+    expect(types(h.history)).toEqual(["WorkflowStarted", "WorkflowBlocked"]);
+    expect(h.history[1]!.body).toMatchObject({ code: "UNKNOWN_WORKFLOW_TYPE" });
+  });
+
+  it("gives workflow code a replay-stable clock and random numbers", async () => {
+    const seen: unknown[] = [];
+    const probe = defineWorkflow("probe", async (ctx) => {
+      seen.push([ctx.now(), ctx.random(), ctx.uuid()]);
+      await ctx.step(echo, {});
+      return null;
+    });
+    const h = harness([probe]);
+    await h.apply("rnd", start("probe"), 4242);
+    const again = new PartitionState(0, new Registry([probe], [echo]), log);
+    for (const e of h.history) again.restore(e);
+    await again.apply({ workflowId: "rnd", sentAt: 0, body: completed(1, {}) }, 9999);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]).toEqual(seen[0]);
+    expect((seen[0] as unknown[])[0]).toBe(4242);
+  });
+});

@@ -1,0 +1,2 @@
+export { Worker, type WorkerOptions } from "./worker";
+export { workerKeys } from "./redis-keys";

@@ -1,0 +1,65 @@
+import type { Redis } from "ioredis";
+
+/*
+ * redlock 5's package exports hide its type declarations from `moduleResolution: node16`, so
+ * the few parts Weft uses are typed here (after its dist/index.d.ts) and loaded at runtime.
+ */
+
+export interface RedlockSettings {
+  readonly driftFactor: number;
+  readonly retryCount: number;
+  readonly retryDelay: number;
+  readonly retryJitter: number;
+  readonly automaticExtensionThreshold: number;
+}
+
+export interface ExecutionStats {
+  readonly membershipSize: number;
+  readonly quorumSize: number;
+  readonly votesFor: Set<Redis>;
+  readonly votesAgainst: Map<Redis, Error>;
+}
+
+export interface Lock {
+  readonly resources: string[];
+  readonly value: string;
+  expiration: number;
+  /** Resolves with the extended lock (the old one is invalid afterwards). */
+  extend(duration: number): Promise<Lock>;
+  release(): Promise<unknown>;
+}
+
+export interface Redlock {
+  acquire(
+    resources: string[],
+    duration: number,
+    settings?: Partial<RedlockSettings>,
+  ): Promise<Lock>;
+  on(event: "error", listener: (err: unknown) => void): this;
+}
+
+interface RedlockModule {
+  default: new (clients: Iterable<Redis>, settings?: Partial<RedlockSettings>) => Redlock;
+  ResourceLockedError: new (message: string) => Error;
+  ExecutionError: new (
+    message: string,
+    attempts: ReadonlyArray<Promise<ExecutionStats>>,
+  ) => Error & {
+    readonly attempts: ReadonlyArray<Promise<ExecutionStats>>;
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const redlockModule = require("redlock") as RedlockModule;
+
+export function createRedlock(
+  clients: Iterable<Redis>,
+  settings?: Partial<RedlockSettings>,
+): Redlock {
+  return new redlockModule.default(clients, settings);
+}
+
+/** Thrown (or voted) when a resource is locked by someone else. */
+export const ResourceLockedError = redlockModule.ResourceLockedError;
+/** Thrown when an operation did not reach a quorum; `attempts` holds the votes. */
+export const ExecutionError = redlockModule.ExecutionError;

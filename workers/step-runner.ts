@@ -1,0 +1,253 @@
+import { InvalidInputError, WeftError } from "../core/errors";
+import { toJsonText } from "../core/json";
+import type { Logger } from "../core/logger";
+import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types";
+import type { StepContext, StepDefinition } from "../workflow/definitions";
+import { errorInfo } from "../workflow/execution";
+import type { AttemptRef } from "./redis-keys";
+import { sleep } from "./sleep";
+import type { StepLease, StepLeases } from "./step-lease";
+
+/**
+ * What became of a task:
+ * - reported: its result was reported (its offset may be committed);
+ * - skipped: an earlier run already reported it (its offset may be committed);
+ * - abandoned: nothing was reported (stopping, or the report could not be sent): its offset
+ *   must stay uncommitted so the task is delivered again.
+ */
+export type TaskOutcome = "reported" | "skipped" | "abandoned";
+
+export interface CommandSender {
+  send(command: Command): Promise<void>;
+}
+
+export interface StepRunnerOptions {
+  workerId: string;
+  steps: ReadonlyMap<string, StepDefinition>;
+  leases: StepLeases;
+  commands: CommandSender;
+  /** Aborted when the worker starts stopping: no new attempt starts. */
+  stopping: AbortSignal;
+  /** Aborted when the shutdown grace is over: running steps see their signal abort. */
+  shutdown: AbortSignal;
+  /** Tries to send one report before it is given up. */
+  reportAttempts?: number;
+}
+
+/** The reason a step's signal carries when the worker shuts down under it. */
+export class WorkerShutdownError extends Error {
+  constructor() {
+    super("the worker is shutting down");
+    this.name = "WorkerShutdownError";
+  }
+}
+
+/** Runs one attempt of a step: done-marker, lease, started report, handler, result report. */
+export class StepRunner {
+  /** Attempts running in this process, so a redelivery waits for the local run. */
+  private readonly local = new Map<string, Promise<TaskOutcome>>();
+  private readonly reportAttempts: number;
+
+  constructor(private readonly options: StepRunnerOptions) {
+    this.reportAttempts = options.reportAttempts ?? 5;
+  }
+
+  /** Never rejects. */
+  run(task: StepTask, log: Logger): Promise<TaskOutcome> {
+    const key = `${task.workflowId}/${task.stepSeq}/${task.attempt}`;
+    const previous = this.local.get(key);
+    const run = (async (): Promise<TaskOutcome> => {
+      if (previous) {
+        log.debug("attempt delivered again while it runs here; waiting for the local run");
+        await previous;
+      }
+      try {
+        return await this.runOnce(task, log);
+      } catch (err) {
+        log.error({ err }, "unexpected error running the task; it will be delivered again");
+        return "abandoned";
+      }
+    })();
+    this.local.set(key, run);
+    const forget = (): void => {
+      if (this.local.get(key) === run) this.local.delete(key);
+    };
+    void run.then(forget, forget);
+    return run;
+  }
+
+  private async runOnce(task: StepTask, log: Logger): Promise<TaskOutcome> {
+    const { leases, stopping } = this.options;
+    const ref: AttemptRef = task;
+    const taken = await leases.acquire(ref, log, stopping);
+    if (taken.kind === "done") {
+      log.info("attempt already reported; skipping");
+      return "skipped";
+    }
+    if (taken.kind === "stopped") {
+      log.info("worker is stopping; leaving the task to be delivered again");
+      return "abandoned";
+    }
+    const lease = taken.lease;
+    let started: Promise<boolean> | undefined;
+    const reportStarted = (): void => {
+      started = this.send(task, { type: "ReportStepStarted", ...this.ids(task) }, log, 1);
+    };
+    try {
+      const body = await this.execute(task, lease, log, reportStarted);
+      // The started report goes first; its failure alone does not hold the result back.
+      if (started) await started;
+      if (body === undefined) return "abandoned";
+      if (!(await this.report(task, body, log))) return "abandoned";
+      try {
+        await leases.markDone(ref);
+      } catch (err) {
+        log.warn(
+          { err },
+          "could not set the done-marker; a redelivery would run the attempt again",
+        );
+      }
+      return "reported";
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Runs the handler; resolves with the report to send, or undefined when shut down under it. */
+  private async execute(
+    task: StepTask,
+    lease: StepLease,
+    log: Logger,
+    reportStarted: () => void,
+  ): Promise<CommandBody | undefined> {
+    const { workerId, steps, shutdown } = this.options;
+    const ids = this.ids(task);
+    const failed = (error: ErrorInfo): CommandBody => ({ type: "ReportStepFailed", ...ids, error });
+
+    const step = steps.get(task.stepName);
+    if (!step) {
+      log.error("no step of this name is hosted by this worker; failing the attempt for good");
+      return failed(
+        terminal(
+          new WeftError(
+            "UNKNOWN_STEP",
+            `worker ${workerId} does not host a step named ${task.stepName}`,
+          ),
+        ),
+      );
+    }
+    let input: unknown;
+    try {
+      input = JSON.parse(task.input);
+    } catch (err) {
+      return failed(
+        terminal(
+          new InvalidInputError(
+            `input of step ${task.stepName} is not JSON: ${(err as Error).message}`,
+          ),
+        ),
+      );
+    }
+
+    reportStarted();
+
+    const controller = new AbortController();
+    const onShutdown = (): void => controller.abort(new WorkerShutdownError());
+    if (shutdown.aborted) onShutdown();
+    else shutdown.addEventListener("abort", onShutdown, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      if (task.timeoutMs === null || task.timeoutMs <= 0) return;
+      const ms = task.timeoutMs;
+      timer = setTimeout(() => {
+        const error = new WeftError(
+          "STEP_TIMEOUT",
+          `step ${task.stepName} attempt ${task.attempt} ran longer than its timeout of ${ms} ms`,
+          { timeoutMs: ms },
+        );
+        controller.abort(error);
+        reject(error);
+      }, ms);
+    });
+    const context: StepContext = {
+      workflowId: task.workflowId,
+      workflowType: task.workflowType,
+      stepName: task.stepName,
+      stepSeq: task.stepSeq,
+      attempt: task.attempt,
+      idempotencyKey: task.idempotencyKey,
+      signal: controller.signal,
+      heartbeat: () => lease.extend(),
+    };
+
+    const began = Date.now();
+    log.debug("step started");
+    let result: unknown;
+    try {
+      result = await Promise.race([
+        Promise.resolve().then(() => step.handler(input, context)),
+        timedOut,
+      ]);
+    } catch (err) {
+      if (controller.signal.reason instanceof WorkerShutdownError) {
+        log.info(
+          { err },
+          "step stopped by the worker shutting down; the task will be delivered again",
+        );
+        return undefined;
+      }
+      log.info({ err, durationMs: Date.now() - began }, "step failed");
+      return failed(errorInfo(err));
+    } finally {
+      clearTimeout(timer);
+      shutdown.removeEventListener("abort", onShutdown);
+    }
+    let text: string;
+    try {
+      text = toJsonText(result, `result of step ${task.stepName}`);
+    } catch (err) {
+      log.warn({ err }, "step result is not serialisable; failing the attempt for good");
+      return failed(terminal(err));
+    }
+    log.debug({ durationMs: Date.now() - began }, "step completed");
+    return { type: "ReportStepCompleted", ...ids, result: text };
+  }
+
+  private ids(task: StepTask): { stepSeq: number; attempt: number; workerId: string } {
+    return { stepSeq: task.stepSeq, attempt: task.attempt, workerId: this.options.workerId };
+  }
+
+  private async report(task: StepTask, body: CommandBody, log: Logger): Promise<boolean> {
+    const sent = await this.send(task, body, log, this.reportAttempts);
+    if (!sent)
+      log.error(
+        { report: body.type },
+        "could not report the step; the task will be delivered again",
+      );
+    return sent;
+  }
+
+  /** Sends a command, retrying with backoff; resolves false when every try failed. */
+  private async send(
+    task: StepTask,
+    body: CommandBody,
+    log: Logger,
+    attempts: number,
+  ): Promise<boolean> {
+    for (let i = 1; ; i++) {
+      try {
+        await this.options.commands.send({ workflowId: task.workflowId, sentAt: Date.now(), body });
+        return true;
+      } catch (err) {
+        log.warn({ err, report: body.type, try: i }, "could not send a step report");
+        if (i >= attempts) return false;
+        await sleep(Math.min(250 * 2 ** (i - 1), 4000));
+      }
+    }
+  }
+}
+
+/** A failure that must not be retried. */
+function terminal(err: unknown): ErrorInfo {
+  return { ...errorInfo(err), terminal: true };
+}

@@ -1,0 +1,204 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { topics, type WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import { taskCodec } from "../schemas/codec";
+import type { StepTask } from "../schemas/types";
+import { OffsetTracker } from "./offset-tracker";
+import type { SlotPool } from "./slot-pool";
+
+export const COMMIT_INTERVAL_MS = 200;
+
+export interface TaskConsumerOptions {
+  kafka: Kafka;
+  config: WeftConfig;
+  queue: string;
+  pool: SlotPool;
+  log: Logger;
+  /** Aborted when the worker starts stopping: no more tasks are dispatched. */
+  stopping: AbortSignal;
+  /** Runs a task; resolves true when its offset may be committed. Must not reject. */
+  runTask(task: StepTask, log: Logger): Promise<boolean>;
+  /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
+  deadLetter(
+    source: { topic: string; partition: number; message: KafkaMessage },
+    reason: string,
+  ): Promise<boolean>;
+}
+
+/**
+ * Consumes one task queue (`<prefix>.tasks.<queue>`, group `<prefix>.workers.<queue>`).
+ * Tasks are handed to the worker's pool without awaiting them, so many run at once; offsets
+ * are committed only up to the lowest task of each partition that is not finished.
+ */
+export class TaskConsumer {
+  readonly topic: string;
+  readonly groupId: string;
+  private readonly consumer: Consumer;
+  private readonly log: Logger;
+  /** Per assigned partition; replaced on every group join (kafkajs then restarts from commits). */
+  private trackers = new Map<number, OffsetTracker>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private running = false;
+
+  constructor(private readonly options: TaskConsumerOptions) {
+    const { kafka, config, queue } = options;
+    this.topic = topics.tasks(config, queue);
+    this.groupId = topics.workerGroup(config, queue);
+    this.log = options.log.child({ queue, topic: this.topic });
+    this.consumer = kafka.consumer({
+      groupId: this.groupId,
+      // Deciders write tasks in transactions: only committed ones may run.
+      readUncommitted: false,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.onGroupJoin(payload.memberAssignment[this.topic] ?? []);
+    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.log.error({ err: payload.error, restart: payload.restart }, "task consumer crashed");
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    // A new group must see tasks written before any worker of the queue ever ran.
+    await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.config.taskPartitions,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.running = true;
+    this.commitTimer = setInterval(() => void this.commit(), COMMIT_INTERVAL_MS);
+    this.commitTimer.unref();
+  }
+
+  /** Stops fetching; tasks already dispatched go on. */
+  pause(): void {
+    if (!this.running) return;
+    try {
+      this.consumer.pause([{ topic: this.topic }]);
+    } catch (err) {
+      this.log.debug({ err }, "could not pause the task consumer");
+    }
+  }
+
+  /** Commits what finished, then leaves the group. Never rejects. */
+  async stop(): Promise<void> {
+    clearInterval(this.commitTimer);
+    this.commitTimer = undefined;
+    if (this.running) await this.commit();
+    this.running = false;
+    try {
+      await this.consumer.disconnect();
+    } catch (err) {
+      this.log.warn({ err }, "could not disconnect the task consumer");
+    }
+  }
+
+  /** Commits, per partition, up to the lowest unfinished offset. Never rejects. */
+  commit(): Promise<void> {
+    this.committing ??= this.commitNow().finally(() => {
+      this.committing = undefined;
+    });
+    return this.committing;
+  }
+
+  private async commitNow(): Promise<void> {
+    const due: Array<{ tracker: OffsetTracker; partition: number; offset: string }> = [];
+    for (const [partition, tracker] of this.trackers) {
+      const offset = tracker.committable();
+      if (offset !== undefined) due.push({ tracker, partition, offset });
+    }
+    if (due.length === 0) return;
+    try {
+      await this.consumer.commitOffsets(
+        due.map(({ partition, offset }) => ({ topic: this.topic, partition, offset })),
+      );
+      for (const { tracker, offset } of due) tracker.markCommitted(offset);
+    } catch (err) {
+      // A rebalance in progress refuses commits; the next generation starts from the last one.
+      this.log.warn({ err }, "could not commit task offsets");
+    }
+  }
+
+  private onGroupJoin(assigned: readonly number[]): void {
+    // kafkajs restarts every assigned partition from its committed offset after a join, so
+    // the old trackers cannot go on: tasks still running finish and report, but their offsets
+    // are no longer ours to commit. Redeliveries of them wait for the local run (or find its
+    // done-marker) instead of running twice.
+    const pending = [...this.trackers.values()].reduce((n, t) => n + t.pending, 0);
+    this.trackers = new Map();
+    this.log.info(
+      { partitions: [...assigned].sort((a, b) => a - b), pendingDropped: pending },
+      "task partitions assigned",
+    );
+  }
+
+  private tracker(partition: number, offset: string): OffsetTracker {
+    const current = this.trackers.get(partition);
+    const highest = current?.highestTracked;
+    if (current && (highest === undefined || BigInt(offset) > BigInt(highest))) return current;
+    if (current)
+      this.log.info({ partition, offset, highest }, "partition rewound; tracking it afresh");
+    const fresh = new OffsetTracker();
+    this.trackers.set(partition, fresh);
+    return fresh;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const { pool, stopping } = this.options;
+    const { topic, partition } = batch;
+    let dispatchedAll = true;
+    let tracker: OffsetTracker | undefined;
+    for (const message of batch.messages) {
+      if (stopping.aborted || !payload.isRunning() || payload.isStale()) {
+        dispatchedAll = false;
+        break;
+      }
+      if (pool.full && !(await pool.waitForSlot(() => payload.heartbeat()))) {
+        dispatchedAll = false;
+        break;
+      }
+      if (stopping.aborted || !payload.isRunning() || payload.isStale()) {
+        dispatchedAll = false;
+        break;
+      }
+      tracker ??= this.tracker(partition, message.offset);
+      const owner = tracker;
+      const { offset } = message;
+      owner.track(offset);
+      let task: StepTask;
+      try {
+        task = taskCodec.decode(message.value, message.headers);
+      } catch (err) {
+        const reason = (err as Error).message;
+        this.log.error({ partition, offset, reason }, "undecodable task; sending it to the DLQ");
+        pool.run(async () => {
+          if (await this.options.deadLetter({ topic, partition, message }, reason))
+            owner.finish(offset);
+        });
+        payload.resolveOffset(offset);
+        continue;
+      }
+      const log = this.log.child({
+        workflowId: task.workflowId,
+        stepSeq: task.stepSeq,
+        attempt: task.attempt,
+        stepName: task.stepName,
+      });
+      pool.run(async () => {
+        if (await this.options.runTask(task, log)) owner.finish(offset);
+      });
+      payload.resolveOffset(offset);
+    }
+    // Offsets past the last record (transaction markers) have nothing left to do.
+    if (dispatchedAll && tracker && batch.messages.length > 0) tracker.skipTo(batch.lastOffset());
+  }
+}
