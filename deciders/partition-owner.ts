@@ -124,6 +124,9 @@ export class PartitionOwner {
           maxInFlightRequests: 1,
           transactionTimeout: 30_000,
           allowAutoTopicCreation: false,
+          // The coordinator answers CONCURRENT_TRANSACTIONS while it still writes the markers
+          // of the previous commit: retry soon rather than after kafkajs's default 300 ms.
+          retry: { initialRetryTime: 5, maxRetryTime: 100, retries: 30 },
         });
         await this.producer.connect();
       }
@@ -191,10 +194,11 @@ export class PartitionOwner {
     try {
       if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
       if (nextOffset !== undefined) {
-        await tx.sendOffsets({
+        const offsets = {
           consumerGroupId: this.deps.groupId,
           topics: [{ topic: this.commandsTopic, partitions: [{ partition: this.partition, offset: nextOffset }] }],
-        });
+        };
+        await retryConcurrentTransactions(() => tx.sendOffsets(offsets));
       }
       await tx.commit();
     } catch (err) {
@@ -265,5 +269,18 @@ export class PartitionOwner {
       throw new Error(`partition ${this.partition}: illegal transition ${this.phase} → ${to}`);
     }
     this.phase = to;
+  }
+}
+
+/** kafkajs does not retry AddOffsetsToTxn on CONCURRENT_TRANSACTIONS; the broker expects it. */
+async function retryConcurrentTransactions(operation: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await operation();
+      return;
+    } catch (err) {
+      if ((err as { type?: string }).type !== "CONCURRENT_TRANSACTIONS" || attempt >= 50) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2 * attempt, 20)));
+    }
   }
 }

@@ -4,9 +4,6 @@
  */
 import { defineStep, defineWorkflow } from "../sdk";
 
-const waitMs = Number(process.env.WEFT_EXAMPLE_WAIT_MS ?? 60 * 60 * 1000);
-const confirmTimeoutMs = Number(process.env.WEFT_EXAMPLE_CONFIRM_TIMEOUT_MS ?? 86_400_000);
-
 export interface SignupInput {
   email: string;
 }
@@ -31,9 +28,17 @@ export const sendFollowupEmail = defineStep(
   },
 );
 
-export const userSignupFlow = defineWorkflow("userSignupFlow", async (ctx, input: SignupInput) => {
-  await ctx.step(sendWelcomeEmail, input);
-  await ctx.wait(waitMs); // durable: survives restarts
-  const answer = await ctx.waitForSignal("confirmed", { timeoutMs: confirmTimeoutMs });
-  return ctx.step(sendFollowupEmail, { ...input, confirmed: answer !== undefined });
+/** The flow with its waits as parameters, so tests and demos can shorten them. */
+export function createUserSignupFlow(waits: { waitMs: number; confirmTimeoutMs: number }) {
+  return defineWorkflow("userSignupFlow", async (ctx, input: SignupInput) => {
+    await ctx.step(sendWelcomeEmail, input);
+    await ctx.wait(waits.waitMs); // durable: survives restarts
+    const answer = await ctx.waitForSignal("confirmed", { timeoutMs: waits.confirmTimeoutMs });
+    return ctx.step(sendFollowupEmail, { ...input, confirmed: answer !== undefined });
+  });
+}
+
+export const userSignupFlow = createUserSignupFlow({
+  waitMs: Number(process.env.WEFT_EXAMPLE_WAIT_MS ?? 60 * 60 * 1000),
+  confirmTimeoutMs: Number(process.env.WEFT_EXAMPLE_CONFIRM_TIMEOUT_MS ?? 86_400_000),
 });

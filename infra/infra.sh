@@ -345,6 +345,7 @@ wait_kafka() {
         dir=$(kafka_dir "$mode" "$id")
         log_tail "$dir/logs/server.log"
       done
+      stop_kafka_nodes "$mode" "${pending[@]}" || true
       die "$(kafka_name "$mode" "${pending[0]}") not ready after ${READY_TIMEOUT}s (log: $(kafka_dir "$mode" "${pending[0]}")/logs/server.log)"
     fi
     sleep 0.5
@@ -377,6 +378,7 @@ metadata_check() {
 
 up_kafka_single() {
   if kafka_running single 1; then
+    wait_kafka single 1
     say "kafka already running on $(kafka_brokers) (pid $(<"$(kafka_dir single 1)/kafka.pid"))"
     return 0
   fi
@@ -395,6 +397,7 @@ up_kafka_cluster() {
     kafka_running cluster "$id" || todo+=("$id")
   done
   if ((${#todo[@]} == 0)); then
+    wait_kafka cluster $(seq 1 "$CLUSTER_SIZE")
     say "kafka cluster already running on $(cluster_brokers)"
     return 0
   fi
@@ -704,7 +707,7 @@ status() {
 }
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"
 }
 
 # ---------------------------------------------------------------- main

@@ -47,7 +47,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const decider = roles.includes("decider") ? new Decider({ config, kafka, logger, workflows, steps }) : undefined;
   const worker = roles.includes("worker")
-    ? new Worker({ config, logger, steps: [...steps], ...options.worker })
+    ? new Worker({ config, logger, kafka, steps: [...steps], ...options.worker })
     : undefined;
   await decider?.start();
   await worker?.start();
