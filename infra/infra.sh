@@ -70,7 +70,9 @@ pid_alive() {
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   proc_alive "$pid" || return 1
   if [[ -n $marker ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
+    local cmdline
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmdline == *"$marker"* ]] || return 1
   fi
 }
 
@@ -301,6 +303,7 @@ launch_kafka() {
   format_kafka "$mode" "$id"
   LAUNCH_OFFSET=$(file_size "$dir/logs/server.log")
   echo "$LAUNCH_OFFSET" >"$dir/launch.offset"
+  rm -f "$dir/ready.pid"
   # shellcheck disable=SC2086 # heap/jvm opts are word lists on purpose
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/kafka.pid" \
     java $heap $KAFKA_JVM_OPTS \
@@ -316,15 +319,24 @@ launch_kafka() {
 kafka_started() {
   local dir off log
   dir=$(kafka_dir "$1" "$2")
+  # Seen ready before (the log may have rolled since): same pid, still listening.
+  if [[ -s $dir/ready.pid && $(<"$dir/ready.pid") == "$(cat "$dir/kafka.pid" 2>/dev/null)" ]]; then
+    port_open "$(kafka_port "$1" "$2")"
+    return
+  fi
   log=$dir/logs/server.log
   off=$(cat "$dir/launch.offset" 2>/dev/null || echo 0)
   (($(file_size "$log") >= off)) || off=0
-  tail -c +$((off + 1)) "$log" 2>/dev/null | grep -q 'Kafka Server started' || return 1
+  # (no `tail | grep -q`: grep's early exit would fail the pipe under pipefail)
+  grep -q 'Kafka Server started' < <(tail -c +$((off + 1)) "$log" 2>/dev/null) || return 1
   port_open "$(kafka_port "$1" "$2")"
 }
 
-# wait_kafka MODE ID...: wait (bounded) until every listed node is ready.
+# wait_kafka [--stop-on-timeout] MODE ID...: wait (bounded) until every listed
+# node is ready; with --stop-on-timeout, nodes still not ready are stopped.
 wait_kafka() {
+  local stop_on_timeout=0
+  if [[ $1 == --stop-on-timeout ]]; then stop_on_timeout=1; shift; fi
   local mode=$1
   shift
   local deadline=$((SECONDS + READY_TIMEOUT)) id pending dir
@@ -337,7 +349,11 @@ wait_kafka() {
         rm -f "$dir/kafka.pid"
         die "$(kafka_name "$mode" "$id") exited during startup (logs: $dir/logs/server.log, $dir/stdout.log)"
       fi
-      kafka_started "$mode" "$id" || pending+=("$id")
+      if kafka_started "$mode" "$id"; then
+        cp "$dir/kafka.pid" "$dir/ready.pid"
+      else
+        pending+=("$id")
+      fi
     done
     ((${#pending[@]} == 0)) && return 0
     if ((SECONDS >= deadline)); then
@@ -345,7 +361,7 @@ wait_kafka() {
         dir=$(kafka_dir "$mode" "$id")
         log_tail "$dir/logs/server.log"
       done
-      stop_kafka_nodes "$mode" "${pending[@]}" || true
+      ((stop_on_timeout)) && { stop_kafka_nodes "$mode" "${pending[@]}" || true; }
       die "$(kafka_name "$mode" "${pending[0]}") not ready after ${READY_TIMEOUT}s (log: $(kafka_dir "$mode" "${pending[0]}")/logs/server.log)"
     fi
     sleep 0.5
@@ -386,7 +402,7 @@ up_kafka_single() {
   local t0=$SECONDS
   say "starting kafka on $(kafka_brokers) (controller $HOST:$KAFKA_CONTROLLER_PORT)"
   launch_kafka single 1
-  wait_kafka single 1
+  wait_kafka --stop-on-timeout single 1
   metadata_check "$(kafka_brokers)"
   say "kafka ready in $((SECONDS - t0))s"
 }
@@ -416,7 +432,7 @@ up_kafka_cluster() {
   done
   for j in "${jobs[@]}"; do wait "$j" || exit 1; done
   for id in "${todo[@]}"; do launch_kafka cluster "$id"; done
-  wait_kafka cluster "${todo[@]}"
+  wait_kafka --stop-on-timeout cluster "${todo[@]}"
   metadata_check "$(cluster_brokers)"
   say "kafka cluster ready in $((SECONDS - t0))s"
 }
@@ -488,7 +504,7 @@ broker_start() {
   ensure_kafka_libs
   local t0=$SECONDS
   launch_kafka cluster "$1"
-  wait_kafka cluster "$1"
+  wait_kafka --stop-on-timeout cluster "$1"
   say "kafka cluster broker $1 ready on $HOST:$(cluster_broker_port "$1") in $((SECONDS - t0))s"
 }
 
