@@ -13,6 +13,8 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
 /** Start-up notices that do not apply: Weft picks its partitioner and retries on purpose. */
 const QUIET = ["KafkaJS v2.0.0 switched default partitioner", "Limiting retries for the idempotent producer"];
 
+const RETRIED = ["another concurrent operation on the same transaction", "coordinator is loading"];
+
 /** A kafkajs client whose logs go to pino (warnings and errors only: kafkajs is chatty). */
 export function createKafka(config: WeftConfig, logger: Logger, clientId = config.clientId): Kafka {
   const log = logger.child({ component: "kafka" });
@@ -26,7 +28,9 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
       ({ level, log: entry }) => {
         const { message, ...rest } = entry;
         if (QUIET.some((q) => message.startsWith(q))) return;
-        log[LEVELS[level] ?? "info"](rest, message);
+        // Retried at once and expected between back-to-back transactions: not an error.
+        const routine = RETRIED.some((r) => message.includes(r) || String(rest.error ?? "").includes(r));
+        log[routine ? "debug" : (LEVELS[level] ?? "info")](rest, message);
       },
   });
 }

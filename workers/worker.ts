@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
@@ -71,6 +72,8 @@ export class Worker {
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: WorkerOptions) {
+    // Every in-flight task listens on these two signals: many listeners are expected.
+    setMaxListeners(0, this.stopping.signal, this.shutdown.signal);
     this.config = options.config;
     this.workerId =
       options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;

@@ -29,14 +29,21 @@ it("finishes every run after kill -9 of the decider: timers fire once, histories
   const sleepers = await Promise.all(
     Array.from({ length: 8 }, (_, i) => weft.client.start(sleepy, { input: { ms: 5000 }, workflowId: `sleeper-${i}` })),
   );
+  // These are inside a 2 s step when the decider dies: their results wait in Kafka for the next one.
+  const midStep = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => weft.client.start(sleepy, { input: { ms: 0, stepMs: 2000 }, workflowId: `mid-${i}` })),
+  );
   const chains = await Promise.all(
     Array.from({ length: 30 }, (_, i) => weft.client.start(threeSteps, { input: { n: i }, workflowId: `chain-${i}` })),
   );
 
   // Every sleeper is inside its 5 s wait; some chains are done, some are mid-run.
-  await waitFor("all waits pending", async () => {
+  await waitFor("all waits pending and the slow steps running", async () => {
     for (const { workflowId } of sleepers) {
       if (!types(await weft.client.getHistory(workflowId)).includes("TimerStarted")) return false;
+    }
+    for (const { workflowId } of midStep) {
+      if (types(await weft.client.getHistory(workflowId)).filter((t) => t === "StepStarted").length < 2) return false;
     }
     return true;
   });
@@ -47,9 +54,11 @@ it("finishes every run after kill -9 of the decider: timers fire once, histories
 
   const results = await Promise.all(chains.map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })));
   expect(results).toEqual(chains.map((_, i) => ({ n: i + 3 })));
-  await Promise.all(sleepers.map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })));
+  await Promise.all(
+    [...sleepers, ...midStep].map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })),
+  );
 
-  for (const { workflowId } of [...sleepers, ...chains]) {
+  for (const { workflowId } of [...sleepers, ...midStep, ...chains]) {
     const history = await weft.client.getHistory(workflowId);
     expectGapless(history);
     expectEachStepCompletedOnce(history);
