@@ -4,16 +4,23 @@ import importX from "eslint-plugin-import-x";
 import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".infra/**", "coverage/**", "bin/**", "*.js", "*.mjs"] },
+  {
+    ignores: ["dist/**", "node_modules/**", ".infra/**", "coverage/**", "bin/**", "*.js", "*.mjs"],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     plugins: { "import-x": importX },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       "@typescript-eslint/only-throw-error": "off",
       "import-x/no-cycle": "error",
     },
@@ -26,12 +33,32 @@ export default tseslint.config(
         "error",
         {
           patterns: [
-            { group: ["node:*", "fs", "net", "http", "child_process", "crypto"], message: "workflow/ runs inside replay and must not do I/O" },
-            { group: ["kafkajs", "ioredis", "redlock", "pg", "pino", "**/transport/**", "**/deciders/**", "**/workers/**", "**/producers/**"], message: "workflow/ must not reach transports or roles" },
+            {
+              group: ["node:*", "fs", "net", "http", "child_process", "crypto"],
+              message: "workflow/ runs inside replay and must not do I/O",
+            },
+            {
+              group: [
+                "kafkajs",
+                "ioredis",
+                "redlock",
+                "pg",
+                "pino",
+                "**/transport/**",
+                "**/deciders/**",
+                "**/workers/**",
+                "**/producers/**",
+              ],
+              message: "workflow/ must not reach transports or roles",
+            },
           ],
         },
       ],
-      "no-restricted-globals": ["error", { name: "setTimeout", message: "use ctx.wait" }, { name: "setInterval", message: "use ctx.wait" }],
+      "no-restricted-globals": [
+        "error",
+        { name: "setTimeout", message: "use ctx.wait" },
+        { name: "setInterval", message: "use ctx.wait" },
+      ],
       "no-restricted-properties": [
         "error",
         { object: "Date", property: "now", message: "use ctx.now()" },

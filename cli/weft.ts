@@ -4,7 +4,9 @@ import { registerWorkflow } from "./commands/workflow";
 
 const program = new Command()
   .name("weft")
-  .description("Weft: durable workflows on Kafka. Connection settings come from KAFKA_BROKERS, REDIS_URL, DATABASE_URL.")
+  .description(
+    "Weft: durable workflows on Kafka. Connection settings come from KAFKA_BROKERS, REDIS_URL, DATABASE_URL.",
+  )
   .showHelpAfterError();
 
 registerStart(program);

@@ -61,7 +61,10 @@ export function loadConfig(
     logLevel: options.logLevel ?? env.WEFT_LOG_LEVEL ?? DEFAULTS.logLevel,
     clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
   };
-  if (config.kafkaBrokers.length === 0 || config.kafkaBrokers.some((b) => !/^[^:\s]+:\d+$/.test(b))) {
+  if (
+    config.kafkaBrokers.length === 0 ||
+    config.kafkaBrokers.some((b) => !/^[^:\s]+:\d+$/.test(b))
+  ) {
     throw new ConfigError(
       `KAFKA_BROKERS must be a comma-separated list of host:port, got ${JSON.stringify(brokers)}`,
     );

@@ -5,7 +5,8 @@
 export const ErrorCodes = {
   INVALID_CONFIG: "Configuration is invalid; the message says which option and how to fix it.",
   INVALID_INPUT: "An input, result or payload is not JSON-serialisable or is too large.",
-  INVALID_WORKFLOW_ID: "A workflow ID is empty, too long or has characters outside [A-Za-z0-9._:@/-].",
+  INVALID_WORKFLOW_ID:
+    "A workflow ID is empty, too long or has characters outside [A-Za-z0-9._:@/-].",
   UNKNOWN_WORKFLOW_TYPE: "No workflow of that type is defined in the decider that owns the run.",
   UNKNOWN_STEP: "A worker received a task for a step it does not host.",
   UNDECODABLE_RECORD: "A Kafka record does not decode against its schema; it went to weft.dlq.",
@@ -116,16 +117,23 @@ export class StepFailedError extends WeftError {
 
 export class WorkflowFailedError extends WeftError {
   constructor(workflowId: string, message: string, details: Record<string, unknown> = {}) {
-    super("WORKFLOW_FAILED", `workflow ${workflowId} failed: ${message}`, { workflowId, ...details });
+    super("WORKFLOW_FAILED", `workflow ${workflowId} failed: ${message}`, {
+      workflowId,
+      ...details,
+    });
   }
 }
 
 export class WorkflowCancelledError extends WeftError {
   constructor(workflowId: string, reason: string | null) {
-    super("WORKFLOW_CANCELLED", `workflow ${workflowId} was cancelled${reason ? `: ${reason}` : ""}`, {
-      workflowId,
-      reason,
-    });
+    super(
+      "WORKFLOW_CANCELLED",
+      `workflow ${workflowId} was cancelled${reason ? `: ${reason}` : ""}`,
+      {
+        workflowId,
+        reason,
+      },
+    );
   }
 }
 

@@ -23,7 +23,7 @@ export const DEFAULT_RETRY_POLICY: ResolvedRetryPolicy = Object.freeze({
   maximumIntervalMs: 60_000,
   jitter: 0,
   nonRetryableErrors: [],
-}) as ResolvedRetryPolicy;
+});
 
 /** Later policies override earlier ones field by field; the result is validated. */
 export function resolveRetryPolicy(...layers: (RetryPolicy | undefined)[]): ResolvedRetryPolicy {
@@ -49,9 +49,12 @@ function validate(p: ResolvedRetryPolicy): void {
     bad(`backoff must be "fixed" or "exponential", got ${JSON.stringify(p.backoff)}`);
   }
   if (!(p.initialIntervalMs >= 0)) bad(`initialIntervalMs must be ≥ 0, got ${p.initialIntervalMs}`);
-  if (!(p.backoffCoefficient >= 1)) bad(`backoffCoefficient must be ≥ 1, got ${p.backoffCoefficient}`);
+  if (!(p.backoffCoefficient >= 1))
+    bad(`backoffCoefficient must be ≥ 1, got ${p.backoffCoefficient}`);
   if (!(p.maximumIntervalMs >= p.initialIntervalMs)) {
-    bad(`maximumIntervalMs (${p.maximumIntervalMs}) must be ≥ initialIntervalMs (${p.initialIntervalMs})`);
+    bad(
+      `maximumIntervalMs (${p.maximumIntervalMs}) must be ≥ initialIntervalMs (${p.initialIntervalMs})`,
+    );
   }
   if (!(p.jitter >= 0 && p.jitter <= 1)) bad(`jitter must be within 0–1, got ${p.jitter}`);
 }

@@ -2,7 +2,7 @@ import type { Consumer, Kafka } from "kafkajs";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { ensureTopics } from "../transport/kafka";
-import type { AnyStepDefinition, AnyWorkflowDefinition, StepDefinition, WorkflowDefinition } from "../workflow/definitions";
+import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
 import { PartitionOwner } from "./partition-owner";
 import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
@@ -46,8 +46,10 @@ export class Decider {
     const admin = kafka.admin();
     await admin.connect();
     const queues = new Set([DEFAULT_TASK_QUEUE]);
-    for (const w of this.options.workflows) if (w.options.taskQueue) queues.add(w.options.taskQueue);
-    for (const s of this.options.steps ?? []) if (s.options.taskQueue) queues.add(s.options.taskQueue);
+    for (const w of this.options.workflows)
+      if (w.options.taskQueue) queues.add(w.options.taskQueue);
+    for (const s of this.options.steps ?? [])
+      if (s.options.taskQueue) queues.add(s.options.taskQueue);
     try {
       await ensureTopics(admin, config, [...queues]);
     } finally {
@@ -76,13 +78,14 @@ export class Decider {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.commandPartitions,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isStale }) => {
-        if (batch.messages.length === 0 || isStale()) return;
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        if (batch.messages.length === 0 || payload.isStale()) return;
         const owner = this.owner(batch.partition);
-        const beat = setInterval(() => void heartbeat().catch(() => undefined), 1000);
+        const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 1000);
         try {
           await owner.processBatch(batch.messages);
-          resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+          payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
         } catch (err) {
           // Not committed: consume again from the committed offset after the state rebuilds.
           this.log.warn({ partition: batch.partition, err }, "batch not committed; will retry");
@@ -119,7 +122,9 @@ export class Decider {
     for (const partition of assigned) {
       const owner = this.owner(partition);
       // Restore eagerly so timers fire even when no command arrives.
-      owner.ensureOpen().catch((err) => this.log.error({ partition, err }, "restoring partition failed"));
+      owner
+        .ensureOpen()
+        .catch((err) => this.log.error({ partition, err }, "restoring partition failed"));
     }
     this.updateGauges();
   }
@@ -156,7 +161,10 @@ export class Decider {
     const admin = this.options.kafka.admin();
     await admin.connect();
     try {
-      const [entry] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topics.commands(this.options.config)] });
+      const [entry] = await admin.fetchOffsets({
+        groupId: this.groupId,
+        topics: [topics.commands(this.options.config)],
+      });
       const found = entry?.partitions.find((p) => p.partition === partition);
       return found && found.offset !== "-1" ? found.offset : "0";
     } finally {

@@ -13,8 +13,16 @@ export function createDeciderMetrics(registry: MetricsRegistry = new MetricsRegi
     timersFired: counter("weft_timers_fired_total", "Durable timers fired"),
     runsStarted: counter("weft_runs_started_total", "Runs started"),
     runsClosed: counter("weft_runs_closed_total", "Runs closed, by status", ["status"]),
-    openRuns: new Gauge({ name: "weft_decider_open_runs", help: "Open runs held by this decider", registers: [registry] }),
-    pendingTimers: new Gauge({ name: "weft_timers_pending", help: "Timers pending in this decider", registers: [registry] }),
+    openRuns: new Gauge({
+      name: "weft_decider_open_runs",
+      help: "Open runs held by this decider",
+      registers: [registry],
+    }),
+    pendingTimers: new Gauge({
+      name: "weft_timers_pending",
+      help: "Timers pending in this decider",
+      registers: [registry],
+    }),
   };
 }
 

@@ -69,7 +69,8 @@ export class PartitionOwner {
   /** Fences the previous owner and restores the partition's runs from history. */
   ensureOpen(): Promise<void> {
     if (this.phase === "ready") return Promise.resolve();
-    if (this.phase === "closed") return Promise.reject(new Error(`partition ${this.partition} is closed`));
+    if (this.phase === "closed")
+      return Promise.reject(new Error(`partition ${this.partition} is closed`));
     this.opening ??= this.open().finally(() => (this.opening = undefined));
     return this.opening;
   }
@@ -87,9 +88,16 @@ export class PartitionOwner {
           command = commandCodec.decode(message.value, message.headers);
         } catch (err) {
           this.deps.metrics.deadLetters.inc();
-          this.log.warn({ offset: message.offset, reason: (err as Error).message }, "undecodable command sent to the DLQ");
+          this.log.warn(
+            { offset: message.offset, reason: (err as Error).message },
+            "undecodable command sent to the DLQ",
+          );
           deadLetters.push(
-            deadLetterMessage({ topic: this.commandsTopic, partition: this.partition, message }, (err as Error).message, this.deps.groupId),
+            deadLetterMessage(
+              { topic: this.commandsTopic, partition: this.partition, message },
+              (err as Error).message,
+              this.deps.groupId,
+            ),
           );
           continue;
         }
@@ -150,7 +158,10 @@ export class PartitionOwner {
       if (this.phase !== "opening") return;
       this.state = state;
       this.transition("ready");
-      this.log.info({ events, openRuns: state.openRuns, ms: Date.now() - started }, "partition restored");
+      this.log.info(
+        { events, openRuns: state.openRuns, ms: Date.now() - started },
+        "partition restored",
+      );
       const reopened = state.reopenBlocked();
       if (reopened.length > 0) {
         void this.serial(async () => {
@@ -166,7 +177,11 @@ export class PartitionOwner {
     }
   }
 
-  private async commit(decisions: Decisions, deadLetters: Message[], nextOffset: string | undefined): Promise<void> {
+  private async commit(
+    decisions: Decisions,
+    deadLetters: Message[],
+    nextOffset: string | undefined,
+  ): Promise<void> {
     const producer = this.producer!;
     const topicMessages: { topic: string; messages: Message[] }[] = [];
     if (decisions.events.length > 0) {
@@ -183,11 +198,17 @@ export class PartitionOwner {
     const byQueue = new Map<string, Message[]>();
     for (const { queue, task } of decisions.tasks) {
       const list = byQueue.get(queue) ?? [];
-      list.push({ key: `${task.workflowId}/${task.stepSeq}`, value: taskCodec.encode(task), headers: { ...taskCodec.headers } });
+      list.push({
+        key: `${task.workflowId}/${task.stepSeq}`,
+        value: taskCodec.encode(task),
+        headers: { ...taskCodec.headers },
+      });
       byQueue.set(queue, list);
     }
-    for (const [queue, messages] of byQueue) topicMessages.push({ topic: topics.tasks(this.deps.config, queue), messages });
-    if (deadLetters.length > 0) topicMessages.push({ topic: topics.dlq(this.deps.config), messages: deadLetters });
+    for (const [queue, messages] of byQueue)
+      topicMessages.push({ topic: topics.tasks(this.deps.config, queue), messages });
+    if (deadLetters.length > 0)
+      topicMessages.push({ topic: topics.dlq(this.deps.config), messages: deadLetters });
     if (topicMessages.length === 0 && nextOffset === undefined) return;
 
     const tx = await producer.transaction();
@@ -196,7 +217,12 @@ export class PartitionOwner {
       if (nextOffset !== undefined) {
         const offsets = {
           consumerGroupId: this.deps.groupId,
-          topics: [{ topic: this.commandsTopic, partitions: [{ partition: this.partition, offset: nextOffset }] }],
+          topics: [
+            {
+              topic: this.commandsTopic,
+              partitions: [{ partition: this.partition, offset: nextOffset }],
+            },
+          ],
         };
         await retryConcurrentTransactions(() => tx.sendOffsets(offsets));
       }
@@ -211,15 +237,21 @@ export class PartitionOwner {
     this.deps.metrics.tasks.inc(decisions.tasks.length);
     for (const event of decisions.events) {
       if (event.body.type === "WorkflowStarted") this.deps.metrics.runsStarted.inc();
-      else if (event.body.type === "WorkflowCompleted") this.deps.metrics.runsClosed.inc({ status: "completed" });
-      else if (event.body.type === "WorkflowFailed") this.deps.metrics.runsClosed.inc({ status: "failed" });
-      else if (event.body.type === "WorkflowCancelled") this.deps.metrics.runsClosed.inc({ status: "cancelled" });
+      else if (event.body.type === "WorkflowCompleted")
+        this.deps.metrics.runsClosed.inc({ status: "completed" });
+      else if (event.body.type === "WorkflowFailed")
+        this.deps.metrics.runsClosed.inc({ status: "failed" });
+      else if (event.body.type === "WorkflowCancelled")
+        this.deps.metrics.runsClosed.inc({ status: "cancelled" });
     }
     this.armTimer();
   }
 
   private async reset(cause: unknown): Promise<void> {
-    this.log.warn({ fenced: isFencingError(cause), err: cause }, "decision not committed; partition state discarded");
+    this.log.warn(
+      { fenced: isFencingError(cause), err: cause },
+      "decision not committed; partition state discarded",
+    );
     this.clearTimer();
     this.state = undefined;
     if (this.phase === "ready") this.transition("idle");

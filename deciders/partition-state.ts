@@ -39,7 +39,10 @@ export class PartitionState {
     let run = this.runs.get(event.workflowId);
     if (!run) {
       if (event.body.type !== "WorkflowStarted") {
-        this.log.warn({ workflowId: event.workflowId, seq: event.seq }, "history without a start; skipped");
+        this.log.warn(
+          { workflowId: event.workflowId, seq: event.seq },
+          "history without a start; skipped",
+        );
         return;
       }
       run = new Run(event.workflowId, event.body.workflowType, event.body.input, event.at);
@@ -100,7 +103,10 @@ export class PartitionState {
       return;
     }
     if (!run || run.closed) {
-      log.info({ command: body.type, status: run?.status ?? "unknown" }, "command for a run that is not open; dropped");
+      log.info(
+        { command: body.type, status: run?.status ?? "unknown" },
+        "command for a run that is not open; dropped",
+      );
       return;
     }
     switch (body.type) {
@@ -117,11 +123,20 @@ export class PartitionState {
         return;
       case "ReportStepStarted": {
         const step = run.steps.get(body.stepSeq);
-        if (!step || step.attempt !== body.attempt || (step.status !== "scheduled" && step.status !== "started")) {
+        if (
+          !step ||
+          step.attempt !== body.attempt ||
+          (step.status !== "scheduled" && step.status !== "started")
+        ) {
           log.debug({ stepSeq: body.stepSeq, attempt: body.attempt }, "stale step start; dropped");
           return;
         }
-        this.append(run, { type: "StepStarted", stepSeq: body.stepSeq, attempt: body.attempt, workerId: body.workerId });
+        this.append(run, {
+          type: "StepStarted",
+          stepSeq: body.stepSeq,
+          attempt: body.attempt,
+          workerId: body.workerId,
+        });
         return;
       }
       case "ReportStepCompleted":
@@ -180,18 +195,35 @@ export class PartitionState {
           run.timers.delete(timer.key);
           return false;
         }
-        this.append(run, { type: "SignalWaitTimedOut", waitSeq: timer.seq, signalName: timer.signalName ?? "" });
+        this.append(run, {
+          type: "SignalWaitTimedOut",
+          waitSeq: timer.seq,
+          signalName: timer.signalName ?? "",
+        });
         break;
       }
       case "retry": {
         const step = run.steps.get(timer.seq);
         if (!step || step.status !== "backoff" || step.attempt + 1 !== timer.attempt) return false;
-        this.schedule(run, step.seq, step.name, timer.attempt, step.input, step.taskQueue, step.timeoutMs, JSON.stringify(step.retry));
+        this.schedule(
+          run,
+          step.seq,
+          step.name,
+          timer.attempt,
+          step.input,
+          step.taskQueue,
+          step.timeoutMs,
+          JSON.stringify(step.retry),
+        );
         return true;
       }
       case "stepTimeout": {
         const step = run.steps.get(timer.seq);
-        if (!step || step.attempt !== timer.attempt || (step.status !== "started" && step.status !== "scheduled")) {
+        if (
+          !step ||
+          step.attempt !== timer.attempt ||
+          (step.status !== "started" && step.status !== "scheduled")
+        ) {
           return false;
         }
         this.failAttempt(run, step.seq, step.attempt, null, {
@@ -212,7 +244,8 @@ export class PartitionState {
   private checkReport(run: Run, stepSeq: number, attempt: number): string | undefined {
     const step = run.steps.get(stepSeq);
     if (!step) return `no step ${stepSeq} was scheduled`;
-    if (attempt !== step.attempt) return `stale attempt ${attempt}: the current attempt is ${step.attempt}`;
+    if (attempt !== step.attempt)
+      return `stale attempt ${attempt}: the current attempt is ${step.attempt}`;
     if (step.status === "completed") return `attempt ${attempt} already completed`;
     if (step.status === "failed" || step.status === "backoff") {
       return `attempt ${attempt} already failed (timed out or reported)`;
@@ -220,7 +253,13 @@ export class PartitionState {
     return undefined;
   }
 
-  private failAttempt(run: Run, stepSeq: number, attempt: number, workerId: string | null, error: ErrorInfo): void {
+  private failAttempt(
+    run: Run,
+    stepSeq: number,
+    attempt: number,
+    workerId: string | null,
+    error: ErrorInfo,
+  ): void {
     const step = run.steps.get(stepSeq)!;
     const willRetry = shouldRetry(step.retry, attempt, error);
     this.append(run, { type: "StepFailed", stepSeq, attempt, workerId, error, willRetry });
@@ -276,7 +315,11 @@ export class PartitionState {
     if (run.execution) return run.execution;
     const definition = this.registry.workflows.get(run.workflowType);
     if (!definition) {
-      this.block(run, "UNKNOWN_WORKFLOW_TYPE", `no workflow type ${JSON.stringify(run.workflowType)} is defined in this decider`);
+      this.block(
+        run,
+        "UNKNOWN_WORKFLOW_TYPE",
+        `no workflow type ${JSON.stringify(run.workflowType)} is defined in this decider`,
+      );
       return undefined;
     }
     const execution = new WorkflowExecution(definition, run.workflowId, run.input, run.startedAt);
@@ -315,7 +358,16 @@ export class PartitionState {
       case "step": {
         const definition = this.registry.workflows.get(run.workflowType)!;
         const policy = this.registry.stepPolicy(definition, command.stepName, command.options);
-        this.schedule(run, command.seq, command.stepName, 1, command.input, policy.taskQueue, policy.timeoutMs, JSON.stringify(policy.retry));
+        this.schedule(
+          run,
+          command.seq,
+          command.stepName,
+          1,
+          command.input,
+          policy.taskQueue,
+          policy.timeoutMs,
+          JSON.stringify(policy.retry),
+        );
         break;
       }
       case "sleep":
@@ -348,7 +400,16 @@ export class PartitionState {
     timeoutMs: number | null,
     retryPolicy: string,
   ): void {
-    this.append(run, { type: "StepScheduled", stepSeq, stepName, attempt, input, taskQueue, timeoutMs, retryPolicy });
+    this.append(run, {
+      type: "StepScheduled",
+      stepSeq,
+      stepName,
+      attempt,
+      input,
+      taskQueue,
+      timeoutMs,
+      retryPolicy,
+    });
     this.out.tasks.push({
       queue: taskQueue,
       task: {
@@ -366,7 +427,12 @@ export class PartitionState {
   }
 
   private append(run: Run, body: EventBody): void {
-    const event: HistoryEvent = { workflowId: run.workflowId, seq: run.lastSeq + 1, at: this.now, body };
+    const event: HistoryEvent = {
+      workflowId: run.workflowId,
+      seq: run.lastSeq + 1,
+      at: this.now,
+      body,
+    };
     run.fold(event, (t) => this.timers.push(t));
     this.out.events.push(event);
     if (!run.closed) run.undelivered.push(event);

@@ -1,5 +1,11 @@
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from "../core/retry";
-import type { AnyStepDefinition, AnyWorkflowDefinition, StepDefinition, StepOptions, WorkflowDefinition } from "../workflow/definitions";
+import type {
+  AnyStepDefinition,
+  AnyWorkflowDefinition,
+  StepDefinition,
+  StepOptions,
+  WorkflowDefinition,
+} from "../workflow/definitions";
 
 export const DEFAULT_TASK_QUEUE = "default";
 
@@ -8,7 +14,10 @@ export class Registry {
   readonly workflows = new Map<string, WorkflowDefinition>();
   readonly steps = new Map<string, StepDefinition>();
 
-  constructor(workflows: readonly AnyWorkflowDefinition[] = [], steps: readonly AnyStepDefinition[] = []) {
+  constructor(
+    workflows: readonly AnyWorkflowDefinition[] = [],
+    steps: readonly AnyStepDefinition[] = [],
+  ) {
     for (const w of workflows) {
       if (this.workflows.has(w.name)) throw new TypeError(`workflow ${w.name} is defined twice`);
       this.workflows.set(w.name, w as WorkflowDefinition);
@@ -27,7 +36,8 @@ export class Registry {
   ): { taskQueue: string; timeoutMs: number | null; retry: ResolvedRetryPolicy } {
     const defined = this.steps.get(stepName)?.options;
     return {
-      taskQueue: call?.taskQueue ?? defined?.taskQueue ?? workflow.options.taskQueue ?? DEFAULT_TASK_QUEUE,
+      taskQueue:
+        call?.taskQueue ?? defined?.taskQueue ?? workflow.options.taskQueue ?? DEFAULT_TASK_QUEUE,
       timeoutMs: call?.timeoutMs ?? defined?.timeoutMs ?? workflow.options.stepTimeoutMs ?? null,
       retry: resolveRetryPolicy(workflow.options.retry, defined?.retry, call?.retry),
     };

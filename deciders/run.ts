@@ -120,7 +120,12 @@ export class Run {
         break;
       }
       case "StepRetryScheduled":
-        addTimer({ kind: "retry", seq: body.stepSeq, attempt: body.nextAttempt, dueAt: body.dueAt });
+        addTimer({
+          kind: "retry",
+          seq: body.stepSeq,
+          attempt: body.nextAttempt,
+          dueAt: body.dueAt,
+        });
         break;
       case "TimerStarted":
         addTimer({ kind: "sleep", seq: body.timerSeq, attempt: 0, dueAt: body.dueAt });

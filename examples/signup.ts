@@ -23,7 +23,10 @@ export const sendWelcomeEmail = defineStep(
 export const sendFollowupEmail = defineStep(
   "sendFollowupEmail",
   (input: SignupInput & { confirmed: boolean }, step) => {
-    outbox.set(step.idempotencyKey, { to: input.email, kind: input.confirmed ? "thanks" : "reminder" });
+    outbox.set(step.idempotencyKey, {
+      to: input.email,
+      kind: input.confirmed ? "thanks" : "reminder",
+    });
     return { sent: true, confirmed: input.confirmed };
   },
 );

@@ -15,7 +15,11 @@ export class CommandProducer {
 
   constructor(kafka: Kafka, config: WeftConfig) {
     // Idempotent: a retried send never duplicates a command.
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     this.batching = new BatchingProducer(this.producer);
     this.topic = topics.commands(config);
   }

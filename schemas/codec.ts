@@ -86,17 +86,29 @@ function headerString(value: unknown): string | undefined {
 
 function schemaDir(): string {
   // Compiled code lives in dist/schemas; the .avsc files stay in schemas/.
-  return __dirname.includes(`${join("dist", "schemas")}`) ? join(__dirname, "..", "..", "schemas") : __dirname;
+  return __dirname.includes(`${join("dist", "schemas")}`)
+    ? join(__dirname, "..", "..", "schemas")
+    : __dirname;
 }
 
-export const commandCodec = new RecordCodec<Command>("weft.commands.Command", 1, "command.avsc", true);
+export const commandCodec = new RecordCodec<Command>(
+  "weft.commands.Command",
+  1,
+  "command.avsc",
+  true,
+);
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
   1,
   "history-event.avsc",
   true,
 );
-export const taskCodec = new RecordCodec<StepTask>("weft.tasks.StepTask", 1, "step-task.avsc", false);
+export const taskCodec = new RecordCodec<StepTask>(
+  "weft.tasks.StepTask",
+  1,
+  "step-task.avsc",
+  false,
+);
 export const deadLetterCodec = new RecordCodec<DeadLetter>(
   "weft.dlq.DeadLetter",
   1,

@@ -32,7 +32,13 @@ export type CommandBody =
       workerId: string;
       result: JsonText;
     }
-  | { type: "ReportStepFailed"; stepSeq: number; attempt: number; workerId: string; error: ErrorInfo };
+  | {
+      type: "ReportStepFailed";
+      stepSeq: number;
+      attempt: number;
+      workerId: string;
+      error: ErrorInfo;
+    };
 
 export type CommandType = CommandBody["type"];
 
@@ -77,7 +83,13 @@ export type EventBody =
       error: ErrorInfo;
       willRetry: boolean;
     }
-  | { type: "StepRetryScheduled"; stepSeq: number; nextAttempt: number; delayMs: number; dueAt: number }
+  | {
+      type: "StepRetryScheduled";
+      stepSeq: number;
+      nextAttempt: number;
+      delayMs: number;
+      dueAt: number;
+    }
   | {
       type: "StepResultIgnored";
       stepSeq: number;

@@ -40,7 +40,11 @@ export class WeftClient {
     logger: Logger,
   ) {
     this.producer = new CommandProducer(kafka, config);
-    this.history = new HistoryTail(kafka, topics.history(config), logger.child({ component: "client" }));
+    this.history = new HistoryTail(
+      kafka,
+      topics.history(config),
+      logger.child({ component: "client" }),
+    );
   }
 
   static async connect(options: ClientOptions = {}): Promise<WeftClient> {
@@ -60,7 +64,10 @@ export class WeftClient {
   }
 
   /** Accepts the start durably (the command is in Kafka) and returns the run's ID. */
-  async start<I>(workflow: string | WorkflowDefinition<I>, options: StartOptions<I> = {}): Promise<{ workflowId: string }> {
+  async start<I>(
+    workflow: string | WorkflowDefinition<I>,
+    options: StartOptions<I> = {},
+  ): Promise<{ workflowId: string }> {
     const workflowType = typeof workflow === "string" ? workflow : workflow.name;
     const workflowId = assertWorkflowId(
       options.workflowId ??
@@ -91,7 +98,11 @@ export class WeftClient {
 
   async cancel(workflowId: string, reason?: string): Promise<void> {
     assertWorkflowId(workflowId);
-    await this.send(workflowId, { type: "CancelWorkflow", reason: reason ?? null, requestId: randomUUID() });
+    await this.send(workflowId, {
+      type: "CancelWorkflow",
+      reason: reason ?? null,
+      requestId: randomUUID(),
+    });
   }
 
   /**
@@ -116,9 +127,18 @@ export class WeftClient {
         const body = event.body;
         if (body.type === "WorkflowCompleted") settle(() => resolve(JSON.parse(body.result) as T));
         else if (body.type === "WorkflowFailed") {
-          settle(() => reject(new WorkflowFailedError(workflowId, body.error.message, { errorName: body.error.name, errorCode: body.error.code })));
-        } else if (body.type === "WorkflowCancelled") settle(() => reject(new WorkflowCancelledError(workflowId, body.reason)));
-        else if (body.type === "WorkflowBlocked") settle(() => reject(new WorkflowBlockedError(workflowId, body.code, body.reason)));
+          settle(() =>
+            reject(
+              new WorkflowFailedError(workflowId, body.error.message, {
+                errorName: body.error.name,
+                errorCode: body.error.code,
+              }),
+            ),
+          );
+        } else if (body.type === "WorkflowCancelled")
+          settle(() => reject(new WorkflowCancelledError(workflowId, body.reason)));
+        else if (body.type === "WorkflowBlocked")
+          settle(() => reject(new WorkflowBlockedError(workflowId, body.code, body.reason)));
       });
     });
   }
@@ -140,5 +160,7 @@ export class WeftClient {
 }
 
 function isConfig(value: unknown): value is WeftConfig {
-  return typeof value === "object" && value !== null && Object.isFrozen(value) && "kafkaBrokers" in value;
+  return (
+    typeof value === "object" && value !== null && Object.isFrozen(value) && "kafkaBrokers" in value
+  );
 }

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { AnyStepDefinition, AnyWorkflowDefinition, StepDefinition, WorkflowDefinition } from "../workflow/definitions";
+import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 
 export interface LoadedModule {
   workflows: AnyWorkflowDefinition[];
@@ -25,8 +25,8 @@ export function loadDefinitions(modulePath: string): LoadedModule {
     if (value === null || typeof value !== "object" || seen.has(value) || depth > 3) return;
     seen.add(value);
     const kind = (value as { kind?: unknown }).kind;
-    if (kind === "workflow") found.workflows.push(value as WorkflowDefinition);
-    else if (kind === "step") found.steps.push(value as StepDefinition);
+    if (kind === "workflow") found.workflows.push(value as AnyWorkflowDefinition);
+    else if (kind === "step") found.steps.push(value as AnyStepDefinition);
     else for (const v of Array.isArray(value) ? value : Object.values(value)) visit(v, depth + 1);
   };
   visit(exported, 0);

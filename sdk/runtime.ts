@@ -4,7 +4,7 @@ import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
 import { createKafka } from "../transport/kafka";
-import type { AnyStepDefinition, AnyWorkflowDefinition, StepDefinition, WorkflowDefinition } from "../workflow/definitions";
+import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
 
 export const ROLES = ["decider", "worker"] as const;
@@ -31,10 +31,13 @@ export interface Runtime {
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const roles = options.roles ?? ROLES;
   for (const role of roles) {
-    if (!ROLES.includes(role)) throw new ConfigError(`unknown role ${JSON.stringify(role)}: use ${ROLES.join(", ")}`);
+    if (!ROLES.includes(role))
+      throw new ConfigError(`unknown role ${JSON.stringify(role)}: use ${ROLES.join(", ")}`);
   }
   const config =
-    options.config && Object.isFrozen(options.config) ? (options.config as WeftConfig) : loadConfig(options.config as ConfigInput);
+    options.config && Object.isFrozen(options.config)
+      ? (options.config as WeftConfig)
+      : loadConfig(options.config);
   const logger = options.logger ?? createLogger(config.logLevel);
   const kafka: Kafka = createKafka(config, logger);
   const workflows = options.workflows ?? [];
@@ -45,7 +48,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (roles.includes("worker") && steps.length === 0) {
     throw new ConfigError("the worker role needs at least one step definition");
   }
-  const decider = roles.includes("decider") ? new Decider({ config, kafka, logger, workflows, steps }) : undefined;
+  const decider = roles.includes("decider")
+    ? new Decider({ config, kafka, logger, workflows, steps })
+    : undefined;
   const worker = roles.includes("worker")
     ? new Worker({ config, logger, kafka, steps: [...steps], ...options.worker })
     : undefined;

@@ -73,7 +73,10 @@ export async function readHistoryPartitions(
           try {
             onEvent(batch.partition, historyCodec.decode(message.value, message.headers));
           } catch (err) {
-            log.error({ partition: batch.partition, offset: message.offset, err }, "history record skipped");
+            log.error(
+              { partition: batch.partition, offset: message.offset, err },
+              "history record skipped",
+            );
           }
         }
         await Promise.resolve();
@@ -82,7 +85,10 @@ export async function readHistoryPartitions(
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`reading ${topic} partitions ${[...targets.keys()].join(",")} timed out`)),
+        () =>
+          reject(
+            new Error(`reading ${topic} partitions ${[...targets.keys()].join(",")} timed out`),
+          ),
         timeoutMs,
       );
     });

@@ -53,13 +53,17 @@ export class HistoryTail {
     await admin.connect();
     let targets: { partition: number; high: bigint }[];
     try {
-      targets = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({ partition: o.partition, high: BigInt(o.high) }));
+      targets = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({
+        partition: o.partition,
+        high: BigInt(o.high),
+      }));
     } finally {
       await admin.disconnect();
     }
     const deadline = Date.now() + timeoutMs;
     while (targets.some((t) => (this.position.get(t.partition) ?? 0n) < t.high)) {
-      if (Date.now() > deadline) throw new Error(`history tail did not catch up within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`history tail did not catch up within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -82,7 +86,8 @@ export class HistoryTail {
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const next = BigInt(payload.lastOffset) + 1n;
-      if (next > (this.position.get(payload.partition) ?? 0n)) this.position.set(payload.partition, next);
+      if (next > (this.position.get(payload.partition) ?? 0n))
+        this.position.set(payload.partition, next);
     });
     let joined: () => void = () => undefined;
     const hasJoined = new Promise<void>((resolve) => (joined = resolve));

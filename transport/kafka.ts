@@ -1,4 +1,10 @@
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type ITopicConfig, type IHeaders } from "kafkajs";
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type ITopicConfig,
+  type IHeaders,
+} from "kafkajs";
 import type { WeftConfig } from "../core/config";
 import { topics } from "../core/config";
 import type { Logger } from "../core/logger";
@@ -11,7 +17,10 @@ const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
 };
 
 /** Start-up notices that do not apply: Weft picks its partitioner and retries on purpose. */
-const QUIET = ["KafkaJS v2.0.0 switched default partitioner", "Limiting retries for the idempotent producer"];
+const QUIET = [
+  "KafkaJS v2.0.0 switched default partitioner",
+  "Limiting retries for the idempotent producer",
+];
 
 const RETRIED = ["another concurrent operation on the same transaction", "coordinator is loading"];
 
@@ -29,18 +38,29 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
         const { message, ...rest } = entry;
         if (QUIET.some((q) => message.startsWith(q))) return;
         // Retried at once and expected between back-to-back transactions: not an error.
-        const routine = RETRIED.some((r) => message.includes(r) || String(rest.error ?? "").includes(r));
+        const routine = RETRIED.some(
+          (r) => message.includes(r) || String(rest.error ?? "").includes(r),
+        );
         log[routine ? "debug" : (LEVELS[level] ?? "info")](rest, message);
       },
   });
 }
 
 /** Creates Weft's topics when missing; never shrinks or alters existing ones. */
-export async function ensureTopics(admin: Admin, config: WeftConfig, taskQueues: readonly string[] = []): Promise<void> {
+export async function ensureTopics(
+  admin: Admin,
+  config: WeftConfig,
+  taskQueues: readonly string[] = [],
+): Promise<void> {
   const rf = config.replicationFactor;
   const durable = rf > 1 ? [{ name: "min.insync.replicas", value: "2" }] : [];
   const wanted: ITopicConfig[] = [
-    { topic: topics.commands(config), numPartitions: config.commandPartitions, replicationFactor: rf, configEntries: durable },
+    {
+      topic: topics.commands(config),
+      numPartitions: config.commandPartitions,
+      replicationFactor: rf,
+      configEntries: durable,
+    },
     {
       topic: topics.history(config),
       numPartitions: config.commandPartitions,
@@ -80,5 +100,7 @@ export function headersToStrings(headers: IHeaders | undefined): Record<string, 
 export function isFencingError(err: unknown): boolean {
   const e = err as { type?: string; name?: string; message?: string } | undefined;
   const text = `${e?.type ?? ""} ${e?.name ?? ""} ${e?.message ?? ""}`;
-  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced|INVALID_TXN_STATE|TRANSACTIONAL_ID_AUTHORIZATION/i.test(text);
+  return /PRODUCER_FENCED|INVALID_PRODUCER_EPOCH|fenced|INVALID_TXN_STATE|TRANSACTIONAL_ID_AUTHORIZATION/i.test(
+    text,
+  );
 }

@@ -50,8 +50,16 @@ export interface WorkflowContext {
   readonly workflowId: string;
   readonly workflowType: string;
   /** Runs a step on a worker and resolves with its result (recorded once in history). */
-  step<D extends AnyStepDefinition>(step: D, input: StepInput<D>, options?: StepOptions): Promise<StepOutput<D>>;
-  step<O = unknown>(step: string | AnyStepDefinition, input?: unknown, options?: StepOptions): Promise<O>;
+  step<D extends AnyStepDefinition>(
+    step: D,
+    input: StepInput<D>,
+    options?: StepOptions,
+  ): Promise<StepOutput<D>>;
+  step<O = unknown>(
+    step: string | AnyStepDefinition,
+    input?: unknown,
+    options?: StepOptions,
+  ): Promise<O>;
   /** A durable timer: survives restarts; resolves after `ms`. */
   wait(ms: number): Promise<void>;
   /** Alias of `wait`. */
@@ -98,7 +106,8 @@ export function defineWorkflow<I = unknown, O = unknown>(
   options: WorkflowOptions = {},
 ): WorkflowDefinition<I, O> {
   checkName("workflow", name);
-  if (typeof fn !== "function") throw new TypeError(`workflow ${name}: the body must be a function`);
+  if (typeof fn !== "function")
+    throw new TypeError(`workflow ${name}: the body must be a function`);
   return Object.freeze({ kind: "workflow", name, fn, options: Object.freeze({ ...options }) });
 }
 
@@ -108,7 +117,8 @@ export function defineStep<I = unknown, O = unknown>(
   options: StepOptions = {},
 ): StepDefinition<I, O> {
   checkName("step", name);
-  if (typeof handler !== "function") throw new TypeError(`step ${name}: the handler must be a function`);
+  if (typeof handler !== "function")
+    throw new TypeError(`step ${name}: the handler must be a function`);
   if (options.taskQueue !== undefined) checkName("task queue", options.taskQueue);
   return Object.freeze({ kind: "step", name, handler, options: Object.freeze({ ...options }) });
 }

@@ -12,7 +12,13 @@ import { seededRandom, uuidFrom } from "./random";
 
 /** What workflow code asked for that history does not hold yet. */
 export type WorkflowCommand =
-  | { kind: "step"; seq: number; stepName: string; input: JsonText; options: StepOptions | undefined }
+  | {
+      kind: "step";
+      seq: number;
+      stepName: string;
+      input: JsonText;
+      options: StepOptions | undefined;
+    }
   | { kind: "sleep"; seq: number; durationMs: number }
   | {
       kind: "signalWait";
@@ -154,7 +160,14 @@ export class WorkflowExecution {
   private match(seq: number, expected: string): void {
     const found = this.issued.get(seq);
     if (!found || found.descriptor !== expected) {
-      this.block(new DeterminismViolationError(this.workflowId, seq, expected, found?.descriptor ?? "nothing"));
+      this.block(
+        new DeterminismViolationError(
+          this.workflowId,
+          seq,
+          expected,
+          found?.descriptor ?? "nothing",
+        ),
+      );
       return;
     }
     this.recorded.add(seq);
@@ -185,9 +198,15 @@ export class WorkflowExecution {
   private context(): WorkflowContext {
     const wait = (ms: number): Promise<void> => {
       if (!Number.isFinite(ms) || ms < 0) {
-        return Promise.reject(new TypeError(`ctx.wait: duration must be a finite number ≥ 0, got ${ms}`));
+        return Promise.reject(
+          new TypeError(`ctx.wait: duration must be a finite number ≥ 0, got ${ms}`),
+        );
       }
-      return this.issue(waitDescriptor(), (seq) => ({ kind: "sleep", seq, durationMs: Math.round(ms) }));
+      return this.issue(waitDescriptor(), (seq) => ({
+        kind: "sleep",
+        seq,
+        durationMs: Math.round(ms),
+      }));
     };
     return {
       workflowId: this.workflowId,
@@ -213,7 +232,9 @@ export class WorkflowExecution {
       waitForSignal: <T>(name: string, options: WaitForSignalOptions = {}) => {
         const timeoutMs = options.timeoutMs ?? null;
         if (timeoutMs !== null && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
-          return Promise.reject(new TypeError(`ctx.waitForSignal: timeoutMs must be ≥ 0, got ${timeoutMs}`));
+          return Promise.reject(
+            new TypeError(`ctx.waitForSignal: timeoutMs must be ≥ 0, got ${timeoutMs}`),
+          );
         }
         const buffered = this.bufferedSignals.get(name);
         const satisfied = buffered !== undefined && buffered.length > 0;

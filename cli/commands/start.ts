@@ -8,7 +8,9 @@ import { fail } from "../output";
 export function registerStart(program: Command): void {
   program
     .command("start")
-    .description("run Weft roles against Kafka and Redis, hosting the workflows and steps a module exports")
+    .description(
+      "run Weft roles against Kafka and Redis, hosting the workflows and steps a module exports",
+    )
     .argument("<module>", "a .ts or .js module exporting defineWorkflow/defineStep definitions")
     .option("--roles <roles>", `comma-separated roles: ${ROLES.join(",")}`, ROLES.join(","))
     .option("--concurrency <n>", "steps a worker runs at once", "32")
@@ -26,7 +28,10 @@ export function registerStart(program: Command): void {
           roles,
           worker: { concurrency: Number(opts.concurrency) },
         });
-        logger.info({ roles, workflows: workflows.map((w) => w.name), steps: steps.map((s) => s.name) }, "weft ready");
+        logger.info(
+          { roles, workflows: workflows.map((w) => w.name), steps: steps.map((s) => s.name) },
+          "weft ready",
+        );
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;

@@ -12,7 +12,9 @@ async function withClient<T>(fn: (client: WeftClient) => Promise<T>): Promise<T>
 }
 
 export function registerWorkflow(program: Command): void {
-  const workflow = program.command("workflow").description("start, signal, cancel and inspect runs");
+  const workflow = program
+    .command("workflow")
+    .description("start, signal, cancel and inspect runs");
 
   workflow
     .command("start")
@@ -24,23 +26,39 @@ export function registerWorkflow(program: Command): void {
     .option("--wait", "wait for the result")
     .option("--timeout <ms>", "how long --wait waits", "60000")
     .option("--json", "print JSON")
-    .action(async (type: string, opts: { input?: string; id?: string; idempotencyKey?: string; wait?: boolean; timeout: string; json?: boolean }) => {
-      try {
-        await withClient(async (client) => {
-          const { workflowId } = await client.start(type, {
-            workflowId: opts.id,
-            idempotencyKey: opts.idempotencyKey,
-            input: parseJsonOption(opts.input, "--input"),
+    .action(
+      async (
+        type: string,
+        opts: {
+          input?: string;
+          id?: string;
+          idempotencyKey?: string;
+          wait?: boolean;
+          timeout: string;
+          json?: boolean;
+        },
+      ) => {
+        try {
+          await withClient(async (client) => {
+            const { workflowId } = await client.start(type, {
+              workflowId: opts.id,
+              idempotencyKey: opts.idempotencyKey,
+              input: parseJsonOption(opts.input, "--input"),
+            });
+            if (!opts.wait) return print({ workflowId }, opts, () => `started ${workflowId}`);
+            process.stderr.write(`started ${workflowId}; waiting for its result…\n`);
+            const result = await client.result(workflowId, { timeoutMs: Number(opts.timeout) });
+            print(
+              { workflowId, result },
+              opts,
+              () => `${workflowId} completed: ${JSON.stringify(result)}`,
+            );
           });
-          if (!opts.wait) return print({ workflowId }, opts, () => `started ${workflowId}`);
-          process.stderr.write(`started ${workflowId}; waiting for its result…\n`);
-          const result = await client.result(workflowId, { timeoutMs: Number(opts.timeout) });
-          print({ workflowId, result }, opts, () => `${workflowId} completed: ${JSON.stringify(result)}`);
-        });
-      } catch (err) {
-        fail(err);
-      }
-    });
+        } catch (err) {
+          fail(err);
+        }
+      },
+    );
 
   workflow
     .command("signal")
@@ -50,7 +68,9 @@ export function registerWorkflow(program: Command): void {
     .argument("[payload]", "payload as JSON")
     .action(async (workflowId: string, name: string, payload?: string) => {
       try {
-        await withClient((client) => client.signal(workflowId, name, parseJsonOption(payload, "payload")));
+        await withClient((client) =>
+          client.signal(workflowId, name, parseJsonOption(payload, "payload")),
+        );
         process.stdout.write(`signal ${name} sent to ${workflowId}\n`);
       } catch (err) {
         fail(err);
@@ -79,8 +99,14 @@ export function registerWorkflow(program: Command): void {
     .option("--json", "print JSON")
     .action(async (workflowId: string, opts: { timeout: string; json?: boolean }) => {
       try {
-        const result = await withClient((client) => client.result(workflowId, { timeoutMs: Number(opts.timeout) }));
-        print({ workflowId, result }, opts, () => `${workflowId} completed: ${JSON.stringify(result)}`);
+        const result = await withClient((client) =>
+          client.result(workflowId, { timeoutMs: Number(opts.timeout) }),
+        );
+        print(
+          { workflowId, result },
+          opts,
+          () => `${workflowId} completed: ${JSON.stringify(result)}`,
+        );
       } catch (err) {
         fail(err);
       }
@@ -96,7 +122,10 @@ export function registerWorkflow(program: Command): void {
         const events = await withClient((client) => client.getHistory(workflowId));
         print(events, opts, () =>
           events
-            .map((e) => `${String(e.seq).padStart(4)}  ${new Date(e.at).toISOString()}  ${e.body.type.padEnd(20)} ${summary(e.body)}`)
+            .map(
+              (e) =>
+                `${String(e.seq).padStart(4)}  ${new Date(e.at).toISOString()}  ${e.body.type.padEnd(20)} ${summary(e.body)}`,
+            )
             .join("\n"),
         );
       } catch (err) {

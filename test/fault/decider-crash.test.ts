@@ -4,7 +4,13 @@
  */
 import { closeFixtures, sleepy, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, waitFor } from "../support/env";
-import { count, eventsOf, expectEachStepCompletedOnce, expectGapless, types } from "../support/history";
+import {
+  count,
+  eventsOf,
+  expectEachStepCompletedOnce,
+  expectGapless,
+  types,
+} from "../support/history";
 import { spawnRoles, type RoleProcess } from "../support/processes";
 import { startTestWeft, type TestWeft } from "../support/weft";
 
@@ -27,14 +33,20 @@ it("finishes every run after kill -9 of the decider: timers fire once, histories
   children.push(first);
 
   const sleepers = await Promise.all(
-    Array.from({ length: 8 }, (_, i) => weft.client.start(sleepy, { input: { ms: 5000 }, workflowId: `sleeper-${i}` })),
+    Array.from({ length: 8 }, (_, i) =>
+      weft.client.start(sleepy, { input: { ms: 5000 }, workflowId: `sleeper-${i}` }),
+    ),
   );
   // These are inside a 2 s step when the decider dies: their results wait in Kafka for the next one.
   const midStep = await Promise.all(
-    Array.from({ length: 6 }, (_, i) => weft.client.start(sleepy, { input: { ms: 0, stepMs: 2000 }, workflowId: `mid-${i}` })),
+    Array.from({ length: 6 }, (_, i) =>
+      weft.client.start(sleepy, { input: { ms: 0, stepMs: 2000 }, workflowId: `mid-${i}` }),
+    ),
   );
   const chains = await Promise.all(
-    Array.from({ length: 30 }, (_, i) => weft.client.start(threeSteps, { input: { n: i }, workflowId: `chain-${i}` })),
+    Array.from({ length: 30 }, (_, i) =>
+      weft.client.start(threeSteps, { input: { n: i }, workflowId: `chain-${i}` }),
+    ),
   );
 
   // Every sleeper is inside its 5 s wait; some chains are done, some are mid-run.
@@ -43,7 +55,11 @@ it("finishes every run after kill -9 of the decider: timers fire once, histories
       if (!types(await weft.client.getHistory(workflowId)).includes("TimerStarted")) return false;
     }
     for (const { workflowId } of midStep) {
-      if (types(await weft.client.getHistory(workflowId)).filter((t) => t === "StepStarted").length < 2) return false;
+      if (
+        types(await weft.client.getHistory(workflowId)).filter((t) => t === "StepStarted").length <
+        2
+      )
+        return false;
     }
     return true;
   });
@@ -52,10 +68,14 @@ it("finishes every run after kill -9 of the decider: timers fire once, histories
   const second = await spawnRoles(config, "decider");
   children.push(second);
 
-  const results = await Promise.all(chains.map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })));
+  const results = await Promise.all(
+    chains.map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })),
+  );
   expect(results).toEqual(chains.map((_, i) => ({ n: i + 3 })));
   await Promise.all(
-    [...sleepers, ...midStep].map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })),
+    [...sleepers, ...midStep].map(({ workflowId }) =>
+      weft.client.result(workflowId, { timeoutMs: 90_000 }),
+    ),
   );
 
   for (const { workflowId } of [...sleepers, ...midStep, ...chains]) {

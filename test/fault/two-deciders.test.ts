@@ -29,18 +29,28 @@ it("splits partitions between two deciders and moves them when one stops", async
   deciders.push(await spawnRoles(config, "decider"));
   deciders.push(await spawnRoles(config, "decider"));
   const split = await waitFor("two members owning two partitions each", async () => {
-    const members = await groupAssignment(kafka, topics.deciderGroup(config), topics.commands(config));
+    const members = await groupAssignment(
+      kafka,
+      topics.deciderGroup(config),
+      topics.commands(config),
+    );
     return members.length === 2 && members.every((m) => m.length === 2) ? members : undefined;
   });
   expect(split.flat().sort()).toEqual([0, 1, 2, 3]);
 
   const runs = [
-    ...(await Promise.all(Array.from({ length: 40 }, (_, i) => weft.client.start(threeSteps, { input: { n: i } })))),
-    ...(await Promise.all(Array.from({ length: 6 }, () => weft.client.start(sleepy, { input: { ms: 1500 } })))),
+    ...(await Promise.all(
+      Array.from({ length: 40 }, (_, i) => weft.client.start(threeSteps, { input: { n: i } })),
+    )),
+    ...(await Promise.all(
+      Array.from({ length: 6 }, () => weft.client.start(sleepy, { input: { ms: 1500 } })),
+    )),
   ];
   await deciders[0]!.stop();
 
-  await Promise.all(runs.map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })));
+  await Promise.all(
+    runs.map(({ workflowId }) => weft.client.result(workflowId, { timeoutMs: 90_000 })),
+  );
   const after = await groupAssignment(kafka, topics.deciderGroup(config), topics.commands(config));
   expect(after).toEqual([[0, 1, 2, 3]]);
 

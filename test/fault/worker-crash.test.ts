@@ -17,7 +17,8 @@ const workers: RoleProcess[] = [];
 beforeAll(async () => {
   redis = new Redis(config.redisUrl);
   weft = await startTestWeft(config, { roles: ["decider"], workflows });
-  for (let i = 0; i < 2; i++) workers.push(await spawnRoles(config, "worker", { WEFT_LEASE_MS: "3000" }));
+  for (let i = 0; i < 2; i++)
+    workers.push(await spawnRoles(config, "worker", { WEFT_LEASE_MS: "3000" }));
 });
 
 afterAll(async () => {
@@ -31,7 +32,10 @@ it("reruns a step elsewhere after its worker is killed mid-step; one StepComplet
   const markKey = `${config.topicPrefix}:marks:slow`;
   const { workflowId } = await weft.client.start(slowStep, { input: { ms: 4000, markKey } });
 
-  const firstRun = await waitFor("the step to start", async () => (await redis.lrange(markKey, 0, -1))[0]);
+  const firstRun = await waitFor(
+    "the step to start",
+    async () => (await redis.lrange(markKey, 0, -1))[0],
+  );
   const victimPid = Number(firstRun.split(":")[0]);
   const victim = workers.find((w) => w.pid === victimPid);
   expect(victim).toBeDefined();

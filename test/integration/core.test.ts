@@ -4,7 +4,12 @@
  */
 import { Partitioners } from "kafkajs";
 import { topics } from "../../core/config";
-import { InvalidInputError, InvalidWorkflowIdError, WorkflowBlockedError, WorkflowFailedError } from "../../core/errors";
+import {
+  InvalidInputError,
+  InvalidWorkflowIdError,
+  WorkflowBlockedError,
+  WorkflowFailedError,
+} from "../../core/errors";
 import { deadLetterCodec } from "../../schemas/codec";
 import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../../examples/signup";
 import {
@@ -19,7 +24,13 @@ import {
   timedOut,
 } from "../fixtures/workflows";
 import { isolatedConfig, waitFor } from "../support/env";
-import { count, eventsOf, expectEachStepCompletedOnce, expectGapless, types } from "../support/history";
+import {
+  count,
+  eventsOf,
+  expectEachStepCompletedOnce,
+  expectGapless,
+  types,
+} from "../support/history";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
 
 const signupFlow = createUserSignupFlow({ waitMs: 400, confirmTimeoutMs: 300 });
@@ -28,7 +39,16 @@ let weft: TestWeft;
 
 beforeAll(async () => {
   weft = await startTestWeft(config, {
-    workflows: [signupFlow, threeSteps, retryFixed, retryExponential, terminalFailure, approval, parallel, timedOut],
+    workflows: [
+      signupFlow,
+      threeSteps,
+      retryFixed,
+      retryExponential,
+      terminalFailure,
+      approval,
+      parallel,
+      timedOut,
+    ],
     steps: [...steps, sendWelcomeEmail, sendFollowupEmail],
   });
 });
@@ -40,7 +60,9 @@ afterAll(async () => {
 
 describe("userSignupFlow", () => {
   it("completes, and its history holds exactly the expected events in order", async () => {
-    const { workflowId } = await weft.client.start(signupFlow, { input: { email: "ada@example.com" } });
+    const { workflowId } = await weft.client.start(signupFlow, {
+      input: { email: "ada@example.com" },
+    });
     const result = await weft.client.result(workflowId, { timeoutMs: 30_000 });
     expect(result).toEqual({ sent: true, confirmed: false });
     const history = await weft.client.getHistory(workflowId);
@@ -63,13 +85,18 @@ describe("userSignupFlow", () => {
     const [timerFired] = eventsOf(history, "TimerFired");
     expect(timerFired!.at - timerStarted!.at).toBeGreaterThanOrEqual(400);
     const scheduled = eventsOf(history, "StepScheduled");
-    expect(scheduled.map((e) => e.body.stepName)).toEqual(["sendWelcomeEmail", "sendFollowupEmail"]);
+    expect(scheduled.map((e) => e.body.stepName)).toEqual([
+      "sendWelcomeEmail",
+      "sendFollowupEmail",
+    ]);
   });
 
   it("takes the confirmed branch when the signal arrives", async () => {
     const flow = createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 20_000 });
     expect(flow.name).toBe(signupFlow.name);
-    const { workflowId } = await weft.client.start(signupFlow, { input: { email: "bob@example.com" } });
+    const { workflowId } = await weft.client.start(signupFlow, {
+      input: { email: "bob@example.com" },
+    });
     await waitFor("the signal wait", async () =>
       types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
     );
@@ -115,20 +142,28 @@ describe("retries", () => {
 
   it("fails the run at once on a terminal error", async () => {
     const { workflowId } = await weft.client.start(terminalFailure);
-    const error = await weft.client.result(workflowId, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const error = await weft.client
+      .result(workflowId, { timeoutMs: 30_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect((error as Error).message).toContain("the card was declined");
     const history = await weft.client.getHistory(workflowId);
-    expect(eventsOf(history, "StepFailed").map((e) => [e.body.attempt, e.body.willRetry, e.body.error.terminal])).toEqual([
-      [1, false, true],
-    ]);
+    expect(
+      eventsOf(history, "StepFailed").map((e) => [
+        e.body.attempt,
+        e.body.willRetry,
+        e.body.error.terminal,
+      ]),
+    ).toEqual([[1, false, true]]);
     expect(count(history, "StepRetryScheduled")).toBe(0);
     expect(types(history).at(-1)).toBe("WorkflowFailed");
   });
 
   it("fails an attempt that outlives its timeout and ignores its late result", async () => {
     const { workflowId } = await weft.client.start(timedOut);
-    await expect(weft.client.result(workflowId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(WorkflowFailedError);
+    await expect(weft.client.result(workflowId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
+      WorkflowFailedError,
+    );
     const history = await weft.client.getHistory(workflowId);
     const failed = eventsOf(history, "StepFailed");
     expect(failed.map((e) => e.body.error.code)).toEqual(["STEP_TIMEOUT", "STEP_TIMEOUT"]);
@@ -139,22 +174,37 @@ describe("retries", () => {
 describe("signals", () => {
   it("resolves waitForSignal with the payload", async () => {
     const { workflowId } = await weft.client.start(approval, { input: { timeoutMs: 60_000 } });
-    await waitFor("the signal wait", async () => types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"));
+    await waitFor("the signal wait", async () =>
+      types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+    );
     await weft.client.signal(workflowId, "approve", { approvedBy: "grace" });
-    expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ approved: true, by: "grace" });
+    expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({
+      approved: true,
+      by: "grace",
+    });
   });
 
   it("runs the timeout branch when no signal comes", async () => {
     const { workflowId } = await weft.client.start(approval, { input: { timeoutMs: 300 } });
-    expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ approved: false });
+    expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({
+      approved: false,
+    });
     const history = await weft.client.getHistory(workflowId);
-    expect(types(history)).toEqual(["WorkflowStarted", "SignalWaitStarted", "SignalWaitTimedOut", "WorkflowCompleted"]);
+    expect(types(history)).toEqual([
+      "WorkflowStarted",
+      "SignalWaitStarted",
+      "SignalWaitTimedOut",
+      "WorkflowCompleted",
+    ]);
   });
 
   it("delivers a signal sent before the wait began", async () => {
     const { workflowId } = await weft.client.start(approval, { input: { timeoutMs: 60_000 } });
     await weft.client.signal(workflowId, "approve", { approvedBy: "early" });
-    expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ approved: true, by: "early" });
+    expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({
+      approved: true,
+      by: "early",
+    });
   });
 });
 
@@ -195,14 +245,22 @@ describe("bad input", () => {
   it("refuses input that is not JSON-serialisable, before anything is sent", async () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    await expect(weft.client.start("threeSteps", { input: circular })).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(weft.client.start("threeSteps", { input: { n: 10n } })).rejects.toThrow(/not JSON-serialisable: BigInt/);
-    await expect(weft.client.start(threeSteps, { workflowId: "no spaces allowed" })).rejects.toBeInstanceOf(InvalidWorkflowIdError);
+    await expect(weft.client.start("threeSteps", { input: circular })).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
+    await expect(weft.client.start("threeSteps", { input: { n: 10n } })).rejects.toThrow(
+      /not JSON-serialisable: BigInt/,
+    );
+    await expect(
+      weft.client.start(threeSteps, { workflowId: "no spaces allowed" }),
+    ).rejects.toBeInstanceOf(InvalidWorkflowIdError);
   });
 
   it("parks a run of an unknown workflow type with a clear reason", async () => {
     const { workflowId } = await weft.client.start("noSuchWorkflow", { input: {} });
-    const error = await weft.client.result(workflowId, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const error = await weft.client
+      .result(workflowId, { timeoutMs: 30_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowBlockedError);
     expect((error as WorkflowBlockedError).details.blockedCode).toBe("UNKNOWN_WORKFLOW_TYPE");
     expect((error as Error).message).toContain('no workflow type "noSuchWorkflow"');
@@ -215,7 +273,11 @@ describe("bad input", () => {
     await producer.send({
       topic: topics.commands(config),
       messages: [
-        { key: "poison-1", value: Buffer.from("definitely not avro"), headers: { "weft-schema": "weft.commands.Command", "weft-schema-version": "1" } },
+        {
+          key: "poison-1",
+          value: Buffer.from("definitely not avro"),
+          headers: { "weft-schema": "weft.commands.Command", "weft-schema-version": "1" },
+        },
         { key: "poison-2", value: Buffer.from("{}") },
       ],
     });
@@ -235,7 +297,9 @@ describe("bad input", () => {
     await waitFor("two dead letters", () => dead.length >= 2);
     await consumer.disconnect();
     expect(dead.map((d) => d.key).sort()).toEqual(["poison-1", "poison-2"]);
-    expect(dead.find((d) => d.key === "poison-1")!.reason).toMatch(/not a valid weft.commands.Command/);
+    expect(dead.find((d) => d.key === "poison-1")!.reason).toMatch(
+      /not a valid weft.commands.Command/,
+    );
     expect(dead.find((d) => d.key === "poison-2")!.reason).toMatch(/record names none/);
 
     const { workflowId } = await weft.client.start(threeSteps, { input: { n: 1 } });

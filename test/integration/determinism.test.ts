@@ -24,7 +24,9 @@ it("parks a run whose code changed, naming the expected and the found step", asy
   const v2 = await startTestWeft(config, { workflows: [versionedV2], steps });
   try {
     await v2.client.signal(workflowId, "continue", {});
-    const error = await v2.client.result(workflowId, { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    const error = await v2.client
+      .result(workflowId, { timeoutMs: 60_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkflowBlockedError);
     const message = (error as Error).message;
     expect(message).toContain('history has step "echo"');

@@ -7,5 +7,7 @@ import { join } from "node:path";
  */
 export default function globalSetup(): void {
   if (process.env.KAFKA_BROKERS && process.env.REDIS_URL) return;
-  execFileSync("bash", [join(__dirname, "..", "..", "infra", "infra.sh"), "up"], { stdio: "inherit" });
+  execFileSync("bash", [join(__dirname, "..", "..", "infra", "infra.sh"), "up"], {
+    stdio: "inherit",
+  });
 }

@@ -1,7 +1,11 @@
 import { AssignerProtocol, type Kafka } from "kafkajs";
 
 /** Partitions of `topic` each live member of `groupId` owns, by member client host/id. */
-export async function groupAssignment(kafka: Kafka, groupId: string, topic: string): Promise<number[][]> {
+export async function groupAssignment(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+): Promise<number[][]> {
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -15,7 +15,9 @@ export function count(events: readonly HistoryEvent[], type: EventType): number 
 
 /** Invariant 3: no step has two StepCompleted events. */
 export function expectEachStepCompletedOnce(events: readonly HistoryEvent[]): void {
-  const completed = events.flatMap((e) => (e.body.type === "StepCompleted" ? [e.body.stepSeq] : []));
+  const completed = events.flatMap((e) =>
+    e.body.type === "StepCompleted" ? [e.body.stepSeq] : [],
+  );
   expect(new Set(completed).size).toBe(completed.length);
 }
 

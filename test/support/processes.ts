@@ -21,28 +21,35 @@ export async function spawnRoles(
   env: Record<string, string> = {},
   readyTimeoutMs = 60_000,
 ): Promise<RoleProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "test", "support", "role-process.ts")], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: config.kafkaBrokers.join(","),
-      REDIS_URL: config.redisUrl,
-      WEFT_TOPIC_PREFIX: config.topicPrefix,
-      WEFT_COMMAND_PARTITIONS: String(config.commandPartitions),
-      WEFT_TASK_PARTITIONS: String(config.taskPartitions),
-      WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
-      WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
-      WEFT_ROLES: roles,
-      ...env,
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "test", "support", "role-process.ts")],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: config.kafkaBrokers.join(","),
+        REDIS_URL: config.redisUrl,
+        WEFT_TOPIC_PREFIX: config.topicPrefix,
+        WEFT_COMMAND_PARTITIONS: String(config.commandPartitions),
+        WEFT_TASK_PARTITIONS: String(config.taskPartitions),
+        WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
+        WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
+        WEFT_ROLES: roles,
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`role process not ready in ${readyTimeoutMs} ms:\n${out}`)), readyTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`role process not ready in ${readyTimeoutMs} ms:\n${out}`)),
+      readyTimeoutMs,
+    );
     const onData = () => {
       if (out.includes("READY")) {
         clearTimeout(timer);

@@ -11,7 +11,10 @@ export interface TestWeft {
 }
 
 /** Decider, worker and client in this process, on the config's own topics. */
-export async function startTestWeft(config: WeftConfig, options: Omit<RuntimeOptions, "config">): Promise<TestWeft> {
+export async function startTestWeft(
+  config: WeftConfig,
+  options: Omit<RuntimeOptions, "config">,
+): Promise<TestWeft> {
   const logger = testLogger(config);
   const runtime = await startRuntime({ ...options, config, logger });
   await runtime.decider?.ready();

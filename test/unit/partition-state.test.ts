@@ -49,7 +49,12 @@ describe("PartitionState decisions", () => {
   it("records parallel steps and completes when all results arrive in any order", async () => {
     const h = harness();
     await h.apply("p1", start("parallel"));
-    expect(types(h.history)).toEqual(["WorkflowStarted", "StepScheduled", "StepScheduled", "StepScheduled"]);
+    expect(types(h.history)).toEqual([
+      "WorkflowStarted",
+      "StepScheduled",
+      "StepScheduled",
+      "StepScheduled",
+    ]);
     await h.apply("p1", completed(3, { n: 3 }));
     await h.apply("p1", completed(1, { n: 1 }));
     await h.apply("p1", completed(2, { n: 2 }));
@@ -85,16 +90,35 @@ describe("PartitionState decisions", () => {
     const h = harness();
     await h.apply("s1", start("approval", { timeoutMs: 500 }), 0);
     await h.apply("s2", start("approval", { timeoutMs: 500 }), 0);
-    await h.apply("s2", { type: "SignalWorkflow", signalName: "approve", payload: '{"approvedBy":"ann"}', requestId: "x" }, 100);
+    await h.apply(
+      "s2",
+      {
+        type: "SignalWorkflow",
+        signalName: "approve",
+        payload: '{"approvedBy":"ann"}',
+        requestId: "x",
+      },
+      100,
+    );
     await h.fire(499);
     expect(h.history.filter((e) => e.body.type === "SignalWaitTimedOut")).toHaveLength(0);
     await h.fire(600);
     await h.fire(700);
     const s1 = h.history.filter((e) => e.workflowId === "s1");
     const s2 = h.history.filter((e) => e.workflowId === "s2");
-    expect(types(s1)).toEqual(["WorkflowStarted", "SignalWaitStarted", "SignalWaitTimedOut", "WorkflowCompleted"]);
+    expect(types(s1)).toEqual([
+      "WorkflowStarted",
+      "SignalWaitStarted",
+      "SignalWaitTimedOut",
+      "WorkflowCompleted",
+    ]);
     expect(s1[3]!.body).toEqual({ type: "WorkflowCompleted", result: '{"approved":false}' });
-    expect(types(s2)).toEqual(["WorkflowStarted", "SignalWaitStarted", "SignalReceived", "WorkflowCompleted"]);
+    expect(types(s2)).toEqual([
+      "WorkflowStarted",
+      "SignalWaitStarted",
+      "SignalReceived",
+      "WorkflowCompleted",
+    ]);
   });
 
   it("rebuilds the same state from history and continues where it stopped", async () => {
@@ -117,7 +141,14 @@ describe("PartitionState decisions", () => {
     const recorded = [...h.history];
     const v2 = new PartitionState(0, new Registry([versionedV2], [echo]), log);
     for (const e of recorded) v2.restore(e);
-    await v2.apply({ workflowId: "v1", sentAt: 0, body: { type: "SignalWorkflow", signalName: "continue", payload: "null", requestId: "q" } }, 9000);
+    await v2.apply(
+      {
+        workflowId: "v1",
+        sentAt: 0,
+        body: { type: "SignalWorkflow", signalName: "continue", payload: "null", requestId: "q" },
+      },
+      9000,
+    );
     const events = v2.takeDecisions().events;
     expect(types(events)).toEqual(["SignalReceived", "WorkflowBlocked"]);
     const blocked = events[1]!.body as { code: string; reason: string };

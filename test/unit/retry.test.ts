@@ -5,7 +5,11 @@ describe("retry policies", () => {
   it("computes fixed and exponential delays with a cap", () => {
     const fixed = resolveRetryPolicy({ backoff: "fixed", initialIntervalMs: 250 });
     expect([1, 2, 3].map((a) => retryDelayMs(fixed, a))).toEqual([250, 250, 250]);
-    const exp = resolveRetryPolicy({ initialIntervalMs: 100, backoffCoefficient: 3, maximumIntervalMs: 500 });
+    const exp = resolveRetryPolicy({
+      initialIntervalMs: 100,
+      backoffCoefficient: 3,
+      maximumIntervalMs: 500,
+    });
     expect([1, 2, 3, 4].map((a) => retryDelayMs(exp, a))).toEqual([100, 300, 500, 500]);
   });
 
@@ -24,8 +28,12 @@ describe("retry policies", () => {
   });
 
   it("later layers override earlier ones and bad values are refused with the fix", () => {
-    expect(resolveRetryPolicy({ maximumAttempts: 9 }, { maximumAttempts: 2 }).maximumAttempts).toBe(2);
+    expect(resolveRetryPolicy({ maximumAttempts: 9 }, { maximumAttempts: 2 }).maximumAttempts).toBe(
+      2,
+    );
     expect(() => resolveRetryPolicy({ backoffCoefficient: 0.5 })).toThrow(ConfigError);
-    expect(() => resolveRetryPolicy({ maximumAttempts: 0 })).toThrow(/maximumAttempts must be an integer ≥ 1/);
+    expect(() => resolveRetryPolicy({ maximumAttempts: 0 })).toThrow(
+      /maximumAttempts must be an integer ≥ 1/,
+    );
   });
 });
