@@ -217,7 +217,7 @@ export class WorkflowExecution {
         try {
           inputText = toJsonText(input, `input of step ${stepName}`);
         } catch (err) {
-          return Promise.reject(err as Error);
+          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
         }
         return this.issue<O>(stepDescriptor(stepName), (seq) => ({
           kind: "step",
