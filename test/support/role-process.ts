@@ -13,7 +13,10 @@ async function main(): Promise<void> {
     workflows,
     steps,
     roles,
-    worker: { leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000) },
+    worker: {
+      leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000),
+      concurrency: Number(process.env.WEFT_WORKER_CONCURRENCY ?? 32),
+    },
   });
   await runtime.decider?.ready();
   process.stdout.write(`READY ${process.pid}\n`);
