@@ -18,7 +18,7 @@ const { values } = parseArgs({
     workflows: { type: "string", default: "5000" },
     rate: { type: "string", default: "100" },
     seconds: { type: "string", default: "20" },
-    partitions: { type: "string", default: "8" },
+    partitions: { type: "string", default: "4" },
     deciders: { type: "string", default: "1" },
     workers: { type: "string", default: "1" },
   },
@@ -43,7 +43,8 @@ function stepTimes(events: readonly HistoryEvent[]) {
   const started = new Map<number, number>();
   const completed = new Map<number, number>();
   for (const e of events) {
-    if (e.body.type === "StepStarted" && !started.has(e.body.stepSeq)) started.set(e.body.stepSeq, e.at);
+    if (e.body.type === "StepStarted" && !started.has(e.body.stepSeq))
+      started.set(e.body.stepSeq, e.at);
     if (e.body.type === "StepCompleted") completed.set(e.body.stepSeq, e.at);
   }
   return { started, completed };
@@ -62,7 +63,10 @@ async function main(): Promise<void> {
     processes.push({ name: `decider-${i + 1}`, proc: await spawnRoles(config, "decider") });
   }
   for (let i = 0; i < Number(values.workers); i++) {
-    processes.push({ name: `worker-${i + 1}`, proc: await spawnRoles(config, "worker", { WEFT_WORKER_CONCURRENCY: "256" }) });
+    processes.push({
+      name: `worker-${i + 1}`,
+      proc: await spawnRoles(config, "worker", { WEFT_WORKER_CONCURRENCY: "256" }),
+    });
   }
   const client = await WeftClient.connect({ config, logger });
 
@@ -85,7 +89,9 @@ async function main(): Promise<void> {
   const accepted = Date.now();
   await Promise.all(ids.map((id) => client.result(id, { timeoutMs: 600_000 })));
   const elapsed = (Date.now() - t0) / 1000;
-  console.log(`throughput: ${N} workflows × 3 steps in ${elapsed.toFixed(1)} s (starts accepted in ${((accepted - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `throughput: ${N} workflows × 3 steps in ${elapsed.toFixed(1)} s (starts accepted in ${((accepted - t0) / 1000).toFixed(1)} s)`,
+  );
   console.log(`  completed steps/s: ${Math.round((3 * N) / elapsed)}`);
   console.log(`  workflows/s:       ${Math.round(N / elapsed)}`);
 
@@ -123,14 +129,25 @@ async function main(): Promise<void> {
   }
   for (const list of [firstStep, nextStep, thirdDone, decided]) list.sort((a, b) => a - b);
   console.log(`open loop: ${total} workflows at ${RATE} starts/s`);
-  console.log(`  start→decided           p50 ${percentile(decided, 50)} ms  p99 ${percentile(decided, 99)} ms`);
-  console.log(`  start→first-step        p50 ${percentile(firstStep, 50)} ms  p99 ${percentile(firstStep, 99)} ms`);
-  console.log(`  step→next-step          p50 ${percentile(nextStep, 50)} ms  p99 ${percentile(nextStep, 99)} ms`);
-  console.log(`  start→third-step-done   p50 ${percentile(thirdDone, 50)} ms  p99 ${percentile(thirdDone, 99)} ms`);
+  console.log(
+    `  start→decided           p50 ${percentile(decided, 50)} ms  p99 ${percentile(decided, 99)} ms`,
+  );
+  console.log(
+    `  start→first-step        p50 ${percentile(firstStep, 50)} ms  p99 ${percentile(firstStep, 99)} ms`,
+  );
+  console.log(
+    `  step→next-step          p50 ${percentile(nextStep, 50)} ms  p99 ${percentile(nextStep, 99)} ms`,
+  );
+  console.log(
+    `  start→third-step-done   p50 ${percentile(thirdDone, 50)} ms  p99 ${percentile(thirdDone, 99)} ms`,
+  );
 
   console.log("peak RSS:");
-  for (const { name, proc } of processes) console.log(`  ${name.padEnd(12)} ${peakRssMb(proc.pid)} MB`);
-  console.log(`  ${"bench client".padEnd(12)} ${peakRssMb(process.pid)} MB (holds every history in memory)`);
+  for (const { name, proc } of processes)
+    console.log(`  ${name.padEnd(12)} ${peakRssMb(proc.pid)} MB`);
+  console.log(
+    `  ${"bench client".padEnd(12)} ${peakRssMb(process.pid)} MB (holds every history in memory)`,
+  );
 
   await client.close();
   await Promise.all(processes.map(({ proc }) => proc.stop()));

@@ -28,6 +28,7 @@ export class Decider {
   private readonly log: Logger;
   private consumer: Consumer | undefined;
   private readonly groupId: string;
+  private readonly taskTopics = new Map<string, Promise<number>>();
 
   constructor(private readonly options: DeciderOptions) {
     this.registry = new Registry(options.workflows, options.steps);
@@ -61,7 +62,7 @@ export class Decider {
       sessionTimeout: 10_000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: Number(process.env.WEFT_FETCH_WAIT_MS ?? 100),
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
@@ -81,25 +82,17 @@ export class Decider {
       eachBatch: async (payload) => {
         const { batch } = payload;
         if (batch.messages.length === 0 || payload.isStale()) return;
-        const owner = this.owner(batch.partition);
-        const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 1000);
-        try {
-          await owner.processBatch(batch.messages);
-          payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-        } catch (err) {
-          // Not committed: consume again from the committed offset after the state rebuilds.
-          this.log.warn({ partition: batch.partition, err }, "batch not committed; will retry");
-          const committed = await this.committedOffset(batch.partition);
-          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: committed });
-        } finally {
-          clearInterval(beat);
-        }
+        await this.owner(batch.partition).accept(batch.messages);
+        payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
       },
     });
     this.log.info({ groupId: this.groupId }, "decider started");
   }
 
   async stop(): Promise<void> {
+    // Stop fetching, commit what is pending while still owning the partitions, then leave.
+    this.consumer?.pause([{ topic: topics.commands(this.options.config) }]);
+    await Promise.all([...this.owners.values()].map((o) => o.flush(10_000)));
     await this.consumer?.disconnect();
     await Promise.all([...this.owners.values()].map((o) => o.close()));
     this.owners.clear();
@@ -139,6 +132,16 @@ export class Decider {
         log: this.log,
         groupId: this.groupId,
         metrics: this.metrics,
+        taskPartitions: (queue) => this.taskPartitions(queue),
+        rewind: async (p) => {
+          const offset = await this.committedOffset(p);
+          this.consumer?.seek({
+            topic: topics.commands(this.options.config),
+            partition: p,
+            offset,
+          });
+          return offset;
+        },
       });
       this.owners.set(partition, owner);
       this.log.info({ partition }, "partition assigned");
@@ -155,6 +158,29 @@ export class Decider {
     }
     this.metrics.openRuns.set(open);
     this.metrics.pendingTimers.set(timers);
+  }
+
+  /** Task topics are created on first use, so a step on a new queue never fails a commit. */
+  private taskPartitions(queue: string): Promise<number> {
+    let known = this.taskTopics.get(queue);
+    if (!known) {
+      known = (async () => {
+        const { kafka, config } = this.options;
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          await ensureTopics(admin, config, [queue]);
+          const topic = topics.tasks(config, queue);
+          const { topics: meta } = await admin.fetchTopicMetadata({ topics: [topic] });
+          return Math.max(1, meta[0]?.partitions.length ?? 1);
+        } finally {
+          await admin.disconnect();
+        }
+      })();
+      known.catch(() => this.taskTopics.delete(queue));
+      this.taskTopics.set(queue, known);
+    }
+    return known;
   }
 
   private async committedOffset(partition: number): Promise<string> {

@@ -26,7 +26,15 @@ export interface OwnerDeps {
   log: Logger;
   groupId: string;
   metrics: DeciderMetrics;
+  /** Partition count of a task queue's topic, creating the topic when it is new. */
+  taskPartitions(queue: string): Promise<number>;
+  /** Seeks the consumer back to the partition's committed offset and returns it. */
+  rewind(partition: number): Promise<string>;
 }
+
+/** Commands decided in one transaction at most, and pending before fetching waits. */
+const MAX_BATCH = 1000;
+const MAX_PENDING = 5000;
 
 /**
  * Owns one partition of `weft.commands` while the group assigns it here. A transactional
@@ -41,6 +49,10 @@ export class PartitionOwner {
   private opening: Promise<void> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private pending: KafkaMessage[] = [];
+  private nextOffset: bigint | undefined;
+  private resumeAt: bigint | undefined;
+  private draining: Promise<void> | undefined;
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
@@ -75,38 +87,104 @@ export class PartitionOwner {
     return this.opening;
   }
 
-  /** Applies a batch of commands; resolves with the next offset to consume once committed. */
-  processBatch(messages: KafkaMessage[]): Promise<void> {
-    return this.serial(async () => {
-      await this.ensureOpen();
-      const state = this.state!;
-      const now = Date.now();
-      const deadLetters: Message[] = [];
-      for (const message of messages) {
-        let command;
-        try {
-          command = commandCodec.decode(message.value, message.headers);
-        } catch (err) {
-          this.deps.metrics.deadLetters.inc();
-          this.log.warn(
-            { offset: message.offset, reason: (err as Error).message },
-            "undecodable command sent to the DLQ",
-          );
-          deadLetters.push(
-            deadLetterMessage(
-              { topic: this.commandsTopic, partition: this.partition, message },
-              (err as Error).message,
-              this.deps.groupId,
-            ),
-          );
-          continue;
-        }
-        await state.apply(command, now);
+  /**
+   * Takes a fetched batch of commands. They are decided and committed in the background,
+   * together with whatever else arrives meanwhile (group commit), so fetching never waits on a
+   * transaction. Resolves at once unless too much is pending.
+   */
+  async accept(messages: readonly KafkaMessage[]): Promise<void> {
+    for (const message of messages) {
+      const offset = BigInt(message.offset);
+      if (this.resumeAt !== undefined) {
+        // After a failed commit the consumer was rewound: skip what was fetched before that.
+        if (offset !== this.resumeAt) continue;
+        this.resumeAt = undefined;
       }
-      const last = messages[messages.length - 1]!;
-      await this.commit(state.takeDecisions(), deadLetters, (BigInt(last.offset) + 1n).toString());
-      this.deps.metrics.commands.inc(messages.length);
-    });
+      // A rebalance re-fetches from the committed offset what is already pending here.
+      if (this.nextOffset !== undefined && offset < this.nextOffset) continue;
+      this.pending.push(message);
+      this.nextOffset = offset + 1n;
+    }
+    this.kick();
+    while (this.pending.length > MAX_PENDING && this.phase !== "closed") await this.draining;
+  }
+
+  /** Resolves when everything accepted so far is committed, or after `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.draining || this.pending.length > 0) && Date.now() < deadline) {
+      await Promise.race([this.draining, new Promise((r) => setTimeout(r, 50))]);
+    }
+  }
+
+  private kick(): void {
+    if (this.draining || this.pending.length === 0) return;
+    this.draining = this.serial(() => this.drain())
+      .catch((err) => this.rewind(err))
+      .finally(() => {
+        this.draining = undefined;
+        this.kick();
+      });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0 && this.phase !== "closed") {
+      await this.ensureOpen();
+      const linger = this.deps.config.deciderLingerMs;
+      if (linger > 0 && this.pending.length < MAX_BATCH)
+        await new Promise((r) => setTimeout(r, linger));
+      const messages = this.pending.splice(0, MAX_BATCH);
+      await this.decideAndCommit(messages);
+    }
+  }
+
+  /** A batch did not commit: drop what is pending and consume again from the committed offset. */
+  private async rewind(cause: unknown): Promise<void> {
+    this.pending = [];
+    this.nextOffset = undefined;
+    if (this.phase === "closed") return;
+    this.log.warn({ err: cause }, "commands not committed; consuming them again");
+    try {
+      this.resumeAt = BigInt(await this.deps.rewind(this.partition));
+    } catch (err) {
+      this.log.error({ err }, "could not rewind the consumer");
+    }
+  }
+
+  private async decideAndCommit(messages: KafkaMessage[]): Promise<void> {
+    const state = this.state!;
+    const now = Date.now();
+    const deadLetters: Message[] = [];
+    const toDlq = (message: KafkaMessage, reason: string) => {
+      this.deps.metrics.deadLetters.inc();
+      this.log.warn({ offset: message.offset, reason }, "command sent to the DLQ");
+      deadLetters.push(
+        deadLetterMessage(
+          { topic: this.commandsTopic, partition: this.partition, message },
+          reason,
+          this.deps.groupId,
+        ),
+      );
+    };
+    for (const message of messages) {
+      let command;
+      try {
+        command = commandCodec.decode(message.value, message.headers);
+      } catch (err) {
+        toDlq(message, (err as Error).message);
+        continue;
+      }
+      try {
+        await state.apply(command, now);
+      } catch (err) {
+        // A command the decider cannot apply must not stop the partition.
+        this.log.error({ err, workflowId: command.workflowId }, "command could not be applied");
+        toDlq(message, `decider could not apply it: ${(err as Error).message}`);
+      }
+    }
+    const last = messages[messages.length - 1]!;
+    await this.commit(state.takeDecisions(), deadLetters, (BigInt(last.offset) + 1n).toString());
+    this.deps.metrics.commands.inc(messages.length);
   }
 
   close(): Promise<void> {
@@ -198,8 +276,12 @@ export class PartitionOwner {
     const byQueue = new Map<string, Message[]>();
     for (const { queue, task } of decisions.tasks) {
       const list = byQueue.get(queue) ?? [];
+      // Tasks of this partition go to one task partition: each transaction then writes
+      // commit markers to few partitions, which is most of the broker's work per decision.
+      const partitions = await this.deps.taskPartitions(queue);
       list.push({
         key: `${task.workflowId}/${task.stepSeq}`,
+        partition: this.partition % partitions,
         value: taskCodec.encode(task),
         headers: { ...taskCodec.headers },
       });
