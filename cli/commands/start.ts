@@ -32,6 +32,16 @@ export function registerStart(program: Command): void {
           { roles, workflows: workflows.map((w) => w.name), steps: steps.map((s) => s.name) },
           "weft ready",
         );
+        const example = workflows[0]?.name;
+        process.stderr.write(
+          `\nWeft is running (${roles.join(" + ")}) on Kafka ${config.kafkaBrokers.join(",")}.\n` +
+            `Hosting workflows: ${workflows.map((w) => w.name).join(", ") || "none"}; steps: ${steps.map((s) => s.name).join(", ") || "none"}.\n` +
+            (example
+              ? `In another terminal:\n  npx weft workflow start ${example} --input '{"email":"ada@example.com"}' --wait\n` +
+                `  npx weft workflow history <workflowId>\n`
+              : "") +
+            `Stop with Ctrl-C (drains running steps).\n\n`,
+        );
         let stopping = false;
         const stop = (signal: string) => {
           if (stopping) return;
