@@ -3,13 +3,21 @@ import { PartitionState } from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
 import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
 import { defineWorkflow, type AnyWorkflowDefinition } from "../../workflow/definitions";
-import { approval, echo, parallel, versionedV1, versionedV2 } from "../fixtures/workflows";
+import {
+  approval,
+  echo,
+  parallel,
+  slow,
+  timedOut,
+  versionedV1,
+  versionedV2,
+} from "../fixtures/workflows";
 import { expectGapless, types } from "../support/history";
 
 const log = createLogger("silent");
 
 function harness(workflows: AnyWorkflowDefinition[] = [approval, parallel, versionedV1]) {
-  const state = new PartitionState(0, new Registry(workflows, [echo]), log);
+  const state = new PartitionState(0, new Registry(workflows, [echo, slow]), log);
   const history: HistoryEvent[] = [];
   const tasks: { stepSeq: number; attempt: number; stepName: string }[] = [];
   let clock = 1_000;
@@ -25,6 +33,7 @@ function harness(workflows: AnyWorkflowDefinition[] = [approval, parallel, versi
     await state.fireDue(at);
     const out = state.takeDecisions();
     history.push(...out.events);
+    tasks.push(...out.tasks.map((t) => t.task));
     return out;
   };
   return { state, history, tasks, apply, fire };
@@ -75,6 +84,31 @@ describe("PartitionState decisions", () => {
       expect.objectContaining({ stepSeq: 2, reason: "stale attempt 7: the current attempt is 1" }),
     ]);
     expect(h.history.filter((e) => e.body.type === "StepCompleted")).toHaveLength(1);
+  });
+
+  it("ignores, and records, a result that arrives after the decider timed the attempt out", async () => {
+    const h = harness([timedOut]);
+    await h.apply("t1", start("timedOut"), 0);
+    await h.apply("t1", { type: "ReportStepStarted", stepSeq: 1, attempt: 1, workerId: "w1" }, 10);
+    await h.fire(310);
+    await h.apply("t1", completed(1, { late: true }), 2000);
+    const tail = h.history.slice(-3).map((e) => e.body);
+    expect(tail[0]).toMatchObject({
+      type: "StepFailed",
+      attempt: 1,
+      willRetry: true,
+      error: { code: "STEP_TIMEOUT" },
+    });
+    expect(tail[1]).toMatchObject({ type: "StepRetryScheduled", nextAttempt: 2, delayMs: 50 });
+    expect(tail[2]).toMatchObject({
+      type: "StepResultIgnored",
+      stepSeq: 1,
+      attempt: 1,
+      outcome: "completed",
+    });
+    expect(h.tasks.map((t) => t.attempt)).toEqual([1]);
+    await h.fire(400);
+    expect(h.tasks.map((t) => t.attempt)).toEqual([1, 2]);
   });
 
   it("deduplicates a start with the same workflow ID", async () => {
