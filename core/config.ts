@@ -18,6 +18,12 @@ export interface WeftConfig {
    * transactions larger and fewer: the broker's cost per transaction dominates under load.
    */
   readonly deciderLingerMs: number;
+  /**
+   * Live executions a decider keeps per partition; others are rebuilt by replaying their
+   * history on their next event. 0 replays every run from scratch at every step (a test mode
+   * that proves replay).
+   */
+  readonly executionCacheSize: number;
 }
 
 export const DEFAULTS = {
@@ -30,6 +36,7 @@ export const DEFAULTS = {
   replicationFactor: 1,
   logLevel: "info",
   deciderLingerMs: 3,
+  executionCacheSize: 10_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -71,6 +78,13 @@ export function loadConfig(
       DEFAULTS.deciderLingerMs,
       0,
     ),
+    executionCacheSize: intOption(
+      "executionCacheSize / WEFT_EXECUTION_CACHE_SIZE",
+      options.executionCacheSize ?? env.WEFT_EXECUTION_CACHE_SIZE,
+      DEFAULTS.executionCacheSize,
+      0,
+      10_000_000,
+    ),
     clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
   };
   if (
@@ -89,13 +103,11 @@ export function loadConfig(
   return Object.freeze(config);
 }
 
-function intOption(name: string, raw: unknown, fallback: number, min = 1): number {
+function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 10_000): number {
   if (raw === undefined || raw === "") return fallback;
   const value = typeof raw === "number" ? raw : Number(raw);
-  if (!Number.isInteger(value) || value < min || value > 10_000) {
-    throw new ConfigError(
-      `${name} must be an integer from ${min} to 10000, got ${JSON.stringify(raw)}`,
-    );
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }

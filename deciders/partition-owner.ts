@@ -220,7 +220,12 @@ export class PartitionOwner {
       // and its open transaction, if any, aborted.
       const fence = await this.producer.transaction();
       await fence.abort();
-      const state = new PartitionState(this.partition, this.deps.registry, this.log);
+      const state = new PartitionState(
+        this.partition,
+        this.deps.registry,
+        this.log,
+        this.deps.config.executionCacheSize,
+      );
       const started = Date.now();
       let events = 0;
       await readHistoryPartitions(

@@ -28,10 +28,14 @@ export class PartitionState {
   private out: Decisions = { events: [], tasks: [] };
   private now = 0;
 
+  /** Runs whose execution is cached, least recently used first. */
+  private readonly cached = new Map<string, Run>();
+
   constructor(
     readonly partition: number,
     private readonly registry: Registry,
     private readonly log: Logger,
+    private readonly executionCacheSize = 10_000,
   ) {}
 
   /** Rebuilds state from the partition's history (restore after assignment). */
@@ -280,6 +284,25 @@ export class PartitionState {
    * waits on something that has not happened yet.
    */
   private async advance(run: Run): Promise<void> {
+    try {
+      await this.advanceExecution(run);
+    } finally {
+      this.touch(run);
+    }
+  }
+
+  /** Keeps at most `executionCacheSize` live executions; evicted runs replay on their next event. */
+  private touch(run: Run): void {
+    this.cached.delete(run.workflowId);
+    if (run.execution) this.cached.set(run.workflowId, run);
+    while (this.cached.size > this.executionCacheSize) {
+      const [oldestId, oldest] = this.cached.entries().next().value as [string, Run];
+      this.cached.delete(oldestId);
+      oldest.execution = undefined;
+    }
+  }
+
+  private async advanceExecution(run: Run): Promise<void> {
     if (run.closed || run.status === "blocked") {
       run.undelivered = [];
       return;

@@ -16,8 +16,11 @@ import { expectGapless, types } from "../support/history";
 
 const log = createLogger("silent");
 
-function harness(workflows: AnyWorkflowDefinition[] = [approval, parallel, versionedV1]) {
-  const state = new PartitionState(0, new Registry(workflows, [echo, slow]), log);
+function harness(
+  workflows: AnyWorkflowDefinition[] = [approval, parallel, versionedV1],
+  cacheSize?: number,
+) {
+  const state = new PartitionState(0, new Registry(workflows, [echo, slow]), log, cacheSize);
   const history: HistoryEvent[] = [];
   const tasks: { stepSeq: number; attempt: number; stepName: string }[] = [];
   let clock = 1_000;
@@ -213,5 +216,29 @@ describe("PartitionState decisions", () => {
     expect(seen).toHaveLength(2);
     expect(seen[1]).toEqual(seen[0]);
     expect((seen[0] as unknown[])[0]).toBe(4242);
+  });
+
+  it("keeps a bounded number of live executions and replays evicted runs on their next event", async () => {
+    let bodies = 0;
+    const counted = defineWorkflow("counted", async (ctx) => {
+      bodies++;
+      const a = await ctx.step<{ n: number }>(echo, { n: 1 });
+      const b = await ctx.step<{ n: number }>(echo, { n: a.n + 1 });
+      return b.n;
+    });
+    const h = harness([counted], 1);
+    await h.apply("c1", start("counted"));
+    await h.apply("c2", start("counted"));
+    expect(bodies).toBe(2);
+    await h.apply("c1", completed(1, { n: 1 })); // c1 was evicted by c2: replayed
+    await h.apply("c2", completed(1, { n: 1 })); // and c2 by c1
+    await h.apply("c2", completed(2, { n: 2 })); // cached: no replay
+    await h.apply("c1", completed(2, { n: 2 }));
+    expect(bodies).toBe(5);
+    for (const id of ["c1", "c2"]) {
+      const run = h.history.filter((e) => e.workflowId === id);
+      expectGapless(run);
+      expect(run.at(-1)!.body).toEqual({ type: "WorkflowCompleted", result: "2" });
+    }
   });
 });

@@ -1,0 +1,313 @@
+/**
+ * The core scenarios, end to end on a real Kafka broker and Redis: decider, worker and client
+ * in this process, on topics of their own. Each test file runs them under one configuration.
+ */
+import { Partitioners } from "kafkajs";
+import { topics, type ConfigInput } from "../../core/config";
+import {
+  InvalidInputError,
+  InvalidWorkflowIdError,
+  WorkflowBlockedError,
+  WorkflowFailedError,
+} from "../../core/errors";
+import { deadLetterCodec } from "../../schemas/codec";
+import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../../examples/signup";
+import {
+  approval,
+  closeFixtures,
+  parallel,
+  retryExponential,
+  retryFixed,
+  steps,
+  terminalFailure,
+  threeSteps,
+  timedOut,
+} from "../fixtures/workflows";
+import { isolatedConfig, waitFor } from "../support/env";
+import {
+  count,
+  eventsOf,
+  expectEachStepCompletedOnce,
+  expectGapless,
+  types,
+} from "../support/history";
+import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
+
+const signupFlow = createUserSignupFlow({ waitMs: 400, confirmTimeoutMs: 300 });
+
+export function coreScenarios(overrides: ConfigInput = {}): void {
+  const config = isolatedConfig(overrides);
+  let weft: TestWeft;
+
+  beforeAll(async () => {
+    weft = await startTestWeft(config, {
+      workflows: [
+        signupFlow,
+        threeSteps,
+        retryFixed,
+        retryExponential,
+        terminalFailure,
+        approval,
+        parallel,
+        timedOut,
+      ],
+      steps: [...steps, sendWelcomeEmail, sendFollowupEmail],
+    });
+  });
+
+  afterAll(async () => {
+    await weft.stop();
+    await closeFixtures();
+  });
+
+  describe("userSignupFlow", () => {
+    it("completes, and its history holds exactly the expected events in order", async () => {
+      const { workflowId } = await weft.client.start(signupFlow, {
+        input: { email: "ada@example.com" },
+      });
+      const result = await weft.client.result(workflowId, { timeoutMs: 30_000 });
+      expect(result).toEqual({ sent: true, confirmed: false });
+      const history = await weft.client.getHistory(workflowId);
+      expect(types(history)).toEqual([
+        "WorkflowStarted",
+        "StepScheduled",
+        "StepStarted",
+        "StepCompleted",
+        "TimerStarted",
+        "TimerFired",
+        "SignalWaitStarted",
+        "SignalWaitTimedOut",
+        "StepScheduled",
+        "StepStarted",
+        "StepCompleted",
+        "WorkflowCompleted",
+      ]);
+      expectGapless(history);
+      const [timerStarted] = eventsOf(history, "TimerStarted");
+      const [timerFired] = eventsOf(history, "TimerFired");
+      expect(timerFired!.at - timerStarted!.at).toBeGreaterThanOrEqual(400);
+      const scheduled = eventsOf(history, "StepScheduled");
+      expect(scheduled.map((e) => e.body.stepName)).toEqual([
+        "sendWelcomeEmail",
+        "sendFollowupEmail",
+      ]);
+    });
+
+    it("takes the confirmed branch when the signal arrives", async () => {
+      const flow = createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 20_000 });
+      expect(flow.name).toBe(signupFlow.name);
+      const { workflowId } = await weft.client.start(signupFlow, {
+        input: { email: "bob@example.com" },
+      });
+      await waitFor("the signal wait", async () =>
+        types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+      );
+      // The timeout is 300 ms; a signal sent before it is the answer, after it is buffered.
+      const history = await weft.client.getHistory(workflowId);
+      expect(history.length).toBeGreaterThan(0);
+      await weft.client.result(workflowId, { timeoutMs: 30_000 });
+    });
+  });
+
+  describe("retries", () => {
+    it("retries with the configured fixed delay, then completes", async () => {
+      const { workflowId } = await weft.client.start(retryFixed);
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ attempt: 3 });
+      const history = await weft.client.getHistory(workflowId);
+      const failed = eventsOf(history, "StepFailed");
+      const retries = eventsOf(history, "StepRetryScheduled");
+      expect(failed.map((e) => [e.body.attempt, e.body.willRetry])).toEqual([
+        [1, true],
+        [2, true],
+      ]);
+      expect(retries.map((e) => e.body.delayMs)).toEqual([300, 300]);
+      const scheduled = eventsOf(history, "StepScheduled");
+      expect(scheduled.map((e) => e.body.attempt)).toEqual([1, 2, 3]);
+      // Each retry was dispatched no earlier than its delay after the failure.
+      for (let i = 0; i < 2; i++) {
+        expect(scheduled[i + 1]!.at - failed[i]!.at).toBeGreaterThanOrEqual(300);
+      }
+      expect(count(history, "StepCompleted")).toBe(1);
+      expectGapless(history);
+    });
+
+    it("retries with exponential backoff", async () => {
+      const { workflowId } = await weft.client.start(retryExponential);
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ attempt: 3 });
+      const history = await weft.client.getHistory(workflowId);
+      expect(eventsOf(history, "StepRetryScheduled").map((e) => e.body.delayMs)).toEqual([
+        200, 600,
+      ]);
+      const failed = eventsOf(history, "StepFailed");
+      const scheduled = eventsOf(history, "StepScheduled");
+      expect(scheduled[1]!.at - failed[0]!.at).toBeGreaterThanOrEqual(200);
+      expect(scheduled[2]!.at - failed[1]!.at).toBeGreaterThanOrEqual(600);
+    });
+
+    it("fails the run at once on a terminal error", async () => {
+      const { workflowId } = await weft.client.start(terminalFailure);
+      const error = await weft.client
+        .result(workflowId, { timeoutMs: 30_000 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowFailedError);
+      expect((error as Error).message).toContain("the card was declined");
+      const history = await weft.client.getHistory(workflowId);
+      expect(
+        eventsOf(history, "StepFailed").map((e) => [
+          e.body.attempt,
+          e.body.willRetry,
+          e.body.error.terminal,
+        ]),
+      ).toEqual([[1, false, true]]);
+      expect(count(history, "StepRetryScheduled")).toBe(0);
+      expect(types(history).at(-1)).toBe("WorkflowFailed");
+    });
+
+    it("fails an attempt that outlives its timeout and ignores its late result", async () => {
+      const { workflowId } = await weft.client.start(timedOut);
+      await expect(weft.client.result(workflowId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
+        WorkflowFailedError,
+      );
+      const history = await weft.client.getHistory(workflowId);
+      const failed = eventsOf(history, "StepFailed");
+      expect(failed.map((e) => e.body.error.code)).toEqual(["STEP_TIMEOUT", "STEP_TIMEOUT"]);
+      expect(count(history, "StepCompleted")).toBe(0);
+    });
+  });
+
+  describe("signals", () => {
+    it("resolves waitForSignal with the payload", async () => {
+      const { workflowId } = await weft.client.start(approval, { input: { timeoutMs: 60_000 } });
+      await waitFor("the signal wait", async () =>
+        types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+      );
+      await weft.client.signal(workflowId, "approve", { approvedBy: "grace" });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({
+        approved: true,
+        by: "grace",
+      });
+    });
+
+    it("runs the timeout branch when no signal comes", async () => {
+      const { workflowId } = await weft.client.start(approval, { input: { timeoutMs: 300 } });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({
+        approved: false,
+      });
+      const history = await weft.client.getHistory(workflowId);
+      expect(types(history)).toEqual([
+        "WorkflowStarted",
+        "SignalWaitStarted",
+        "SignalWaitTimedOut",
+        "WorkflowCompleted",
+      ]);
+    });
+
+    it("delivers a signal sent before the wait began", async () => {
+      const { workflowId } = await weft.client.start(approval, { input: { timeoutMs: 60_000 } });
+      await weft.client.signal(workflowId, "approve", { approvedBy: "early" });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({
+        approved: true,
+        by: "early",
+      });
+    });
+  });
+
+  describe("parallel steps", () => {
+    it("runs Promise.all branches and keeps their order", async () => {
+      const { workflowId } = await weft.client.start(parallel);
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual([1, 2, 3]);
+      const history = await weft.client.getHistory(workflowId);
+      expect(count(history, "StepCompleted")).toBe(3);
+      expectEachStepCompletedOnce(history);
+    });
+  });
+
+  describe("idempotent start", () => {
+    it("makes one run for two starts with the same workflow ID", async () => {
+      const workflowId = `dup-${Date.now()}`;
+      await weft.client.start(threeSteps, { workflowId, input: { n: 0 } });
+      await weft.client.start(threeSteps, { workflowId, input: { n: 100 } });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ n: 3 });
+      const history = await weft.client.getHistory(workflowId);
+      expect(count(history, "WorkflowStarted")).toBe(1);
+      expect(count(history, "WorkflowCompleted")).toBe(1);
+    });
+
+    it("makes one run for two starts with the same idempotency key", async () => {
+      const key = `order-${Date.now()}`;
+      const first = await weft.client.start(threeSteps, { idempotencyKey: key, input: { n: 10 } });
+      const second = await weft.client.start(threeSteps, { idempotencyKey: key, input: { n: 20 } });
+      expect(second.workflowId).toBe(first.workflowId);
+      expect(await weft.client.result(first.workflowId, { timeoutMs: 30_000 })).toEqual({ n: 13 });
+      const history = await weft.client.getHistory(first.workflowId);
+      expect(count(history, "WorkflowStarted")).toBe(1);
+      expect(eventsOf(history, "WorkflowStarted")[0]!.body.idempotencyKey).toBe(key);
+    });
+  });
+
+  describe("bad input", () => {
+    it("refuses input that is not JSON-serialisable, before anything is sent", async () => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await expect(weft.client.start("threeSteps", { input: circular })).rejects.toBeInstanceOf(
+        InvalidInputError,
+      );
+      await expect(weft.client.start("threeSteps", { input: { n: 10n } })).rejects.toThrow(
+        /not JSON-serialisable: BigInt/,
+      );
+      await expect(
+        weft.client.start(threeSteps, { workflowId: "no spaces allowed" }),
+      ).rejects.toBeInstanceOf(InvalidWorkflowIdError);
+    });
+
+    it("parks a run of an unknown workflow type with a clear reason", async () => {
+      const { workflowId } = await weft.client.start("noSuchWorkflow", { input: {} });
+      const error = await weft.client
+        .result(workflowId, { timeoutMs: 30_000 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowBlockedError);
+      expect((error as WorkflowBlockedError).details.blockedCode).toBe("UNKNOWN_WORKFLOW_TYPE");
+      expect((error as Error).message).toContain('no workflow type "noSuchWorkflow"');
+    });
+
+    it("sends an undecodable command to the DLQ with the reason and keeps deciding", async () => {
+      const kafka = kafkaFor(config);
+      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      await producer.send({
+        topic: topics.commands(config),
+        messages: [
+          {
+            key: "poison-1",
+            value: Buffer.from("definitely not avro"),
+            headers: { "weft-schema": "weft.commands.Command", "weft-schema-version": "1" },
+          },
+          { key: "poison-2", value: Buffer.from("{}") },
+        ],
+      });
+      await producer.disconnect();
+
+      const dead: { key: string; reason: string }[] = [];
+      const consumer = kafka.consumer({ groupId: `${config.topicPrefix}.dlq-check` });
+      await consumer.connect();
+      await consumer.subscribe({ topic: topics.dlq(config), fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const letter = deadLetterCodec.decode(message.value, message.headers);
+          dead.push({ key: letter.key?.toString() ?? "", reason: letter.reason });
+          await Promise.resolve();
+        },
+      });
+      await waitFor("two dead letters", () => dead.length >= 2);
+      await consumer.disconnect();
+      expect(dead.map((d) => d.key).sort()).toEqual(["poison-1", "poison-2"]);
+      expect(dead.find((d) => d.key === "poison-1")!.reason).toMatch(
+        /not a valid weft.commands.Command/,
+      );
+      expect(dead.find((d) => d.key === "poison-2")!.reason).toMatch(/record names none/);
+
+      const { workflowId } = await weft.client.start(threeSteps, { input: { n: 1 } });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ n: 4 });
+    });
+  });
+}
