@@ -53,6 +53,7 @@ export class PartitionOwner {
   private nextOffset: bigint | undefined;
   private resumeAt: bigint | undefined;
   private draining: Promise<void> | undefined;
+  private lastCommitAt = 0;
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
@@ -320,6 +321,7 @@ export class PartitionOwner {
       await this.reset(err);
       throw err;
     }
+    this.lastCommitAt = Date.now();
     this.deps.metrics.events.inc(decisions.events.length);
     this.deps.metrics.tasks.inc(decisions.tasks.length);
     for (const event of decisions.events) {

@@ -95,10 +95,14 @@ export class StepRunner {
     };
     try {
       const body = await this.execute(task, lease, log, reportStarted);
-      // The started report goes first; its failure alone does not hold the result back.
-      if (started) await started;
-      if (body === undefined) return "abandoned";
-      if (!(await this.report(task, body, log))) return "abandoned";
+      if (body === undefined) {
+        if (started) await started;
+        return "abandoned";
+      }
+      // The result goes out without waiting for the started report's ack: one producer keeps
+      // their order, and a quick step's two reports then usually reach the decider together.
+      const [, reported] = await Promise.all([started, this.report(task, body, log)]);
+      if (!reported) return "abandoned";
       try {
         await leases.markDone(ref);
       } catch (err) {

@@ -21,28 +21,27 @@ export async function spawnRoles(
   env: Record<string, string> = {},
   readyTimeoutMs = 60_000,
 ): Promise<RoleProcess> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "test", "support", "role-process.ts")],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: config.kafkaBrokers.join(","),
-        REDIS_URL: config.redisUrl,
-        WEFT_TOPIC_PREFIX: config.topicPrefix,
-        WEFT_COMMAND_PARTITIONS: String(config.commandPartitions),
-        WEFT_TASK_PARTITIONS: String(config.taskPartitions),
-        WEFT_DECIDER_LINGER_MS: String(config.deciderLingerMs),
-        WEFT_EXECUTION_CACHE_SIZE: String(config.executionCacheSize),
-        WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
-        WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
-        WEFT_ROLES: roles,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  // Compiled (the benchmark runs from dist/): plain node; from sources (the tests): through tsx.
+  const compiled = __filename.endsWith(".js");
+  const entry = join(__dirname, compiled ? "role-process.js" : "role-process.ts");
+  const child = spawn(process.execPath, compiled ? [entry] : ["--import", "tsx", entry], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: config.kafkaBrokers.join(","),
+      REDIS_URL: config.redisUrl,
+      WEFT_TOPIC_PREFIX: config.topicPrefix,
+      WEFT_COMMAND_PARTITIONS: String(config.commandPartitions),
+      WEFT_TASK_PARTITIONS: String(config.taskPartitions),
+      WEFT_DECIDER_LINGER_MS: String(config.deciderLingerMs),
+      WEFT_EXECUTION_CACHE_SIZE: String(config.executionCacheSize),
+      WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
+      WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
+      WEFT_ROLES: roles,
+      ...env,
     },
-  );
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
