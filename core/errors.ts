@@ -86,7 +86,7 @@ export class DeterminismViolationError extends WeftError {
     super(
       "DETERMINISM_VIOLATION",
       `workflow ${workflowId} diverged from its history at command ${position}: history has ${expected}, the code now asks for ${found}. ` +
-        "Deploy code that replays the recorded history (branch on ctx.version, or start new runs under a new type).",
+        "Deploy code that replays the recorded history (keep the old path for runs started before the change), or start new runs under a new workflow type.",
       { workflowId, position, expected, found },
     );
   }
