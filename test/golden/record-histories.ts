@@ -1,0 +1,76 @@
+/**
+ * Records real histories of the fixture workflows for the golden replay test. Run it (with the
+ * local services up) only when adding a scenario: the committed files are the point, since
+ * every engine change must still replay them.
+ *
+ *   npx tsx test/golden/record-histories.ts
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../../examples/signup";
+import {
+  approval,
+  closeFixtures,
+  parallel,
+  retryExponential,
+  steps,
+  terminalFailure,
+  threeSteps,
+} from "../fixtures/workflows";
+import { isolatedConfig, waitFor } from "../support/env";
+import { types } from "../support/history";
+import { startTestWeft } from "../support/weft";
+
+async function main(): Promise<void> {
+  const signup = createUserSignupFlow({ waitMs: 200, confirmTimeoutMs: 10_000 });
+  const weft = await startTestWeft(isolatedConfig(), {
+    workflows: [signup, threeSteps, parallel, retryExponential, terminalFailure, approval],
+    steps: [...steps, sendWelcomeEmail, sendFollowupEmail],
+  });
+  const scenarios: [string, () => Promise<string>][] = [
+    [
+      "three-steps",
+      async () => (await weft.client.start(threeSteps, { input: { n: 1 } })).workflowId,
+    ],
+    ["parallel", async () => (await weft.client.start(parallel)).workflowId],
+    ["retry-exponential", async () => (await weft.client.start(retryExponential)).workflowId],
+    ["terminal-failure", async () => (await weft.client.start(terminalFailure)).workflowId],
+    [
+      "approval-timeout",
+      async () => (await weft.client.start(approval, { input: { timeoutMs: 100 } })).workflowId,
+    ],
+    [
+      "signup-confirmed",
+      async () => {
+        const { workflowId } = await weft.client.start(signup, {
+          input: { email: "ada@example.com" },
+        });
+        await waitFor("the signal wait", async () =>
+          types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+        );
+        await weft.client.signal(workflowId, "confirmed", { by: "link" });
+        return workflowId;
+      },
+    ],
+  ];
+  for (const [name, run] of scenarios) {
+    const workflowId = await run();
+    await weft.client.result(workflowId, { timeoutMs: 30_000 }).catch(() => undefined);
+    const history = await weft.client.getHistory(workflowId);
+    writeFileSync(
+      join(__dirname, "histories", `${name}.json`),
+      `${JSON.stringify(history, null, 1)}\n`,
+    );
+    console.log(`${name}: ${history.length} events`);
+  }
+  await weft.stop();
+  await closeFixtures();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

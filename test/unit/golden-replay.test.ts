@@ -1,0 +1,56 @@
+/**
+ * Recorded histories (test/golden/histories) replayed through today's engine and workflow code:
+ * an engine change that would break runs already in flight fails here.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createUserSignupFlow } from "../../examples/signup";
+import type { HistoryEvent } from "../../schemas/types";
+import type { AnyWorkflowDefinition } from "../../workflow/definitions";
+import { WorkflowExecution } from "../../workflow/execution";
+import { workflows } from "../fixtures/workflows";
+
+const dir = join(__dirname, "..", "golden", "histories");
+const definitions = new Map<string, AnyWorkflowDefinition>(
+  [...workflows, createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 })].map((w) => [w.name, w]),
+);
+const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+
+it("has recorded histories to replay", () => {
+  expect(files.length).toBeGreaterThanOrEqual(6);
+});
+
+describe.each(files)("%s", (file) => {
+  const history = JSON.parse(readFileSync(join(dir, file), "utf8")) as HistoryEvent[];
+  const [first] = history;
+  const last = history[history.length - 1]!;
+
+  it("replays to the recorded outcome without divergence", async () => {
+    if (first?.body.type !== "WorkflowStarted")
+      throw new Error(`${file} does not start with WorkflowStarted`);
+    const definition = definitions.get(first.body.workflowType);
+    expect(definition).toBeDefined();
+    const execution = new WorkflowExecution(
+      definition!,
+      first.workflowId,
+      first.body.input,
+      first.at,
+    );
+    await execution.begin();
+    for (const event of history.slice(0, -1)) {
+      await execution.deliver(event);
+      expect(execution.outcome?.kind).not.toBe("blocked");
+    }
+    expect(execution.newCommands()).toEqual([]);
+    if (last.body.type === "WorkflowCompleted") {
+      expect(execution.outcome).toEqual({ kind: "completed", result: last.body.result });
+    } else if (last.body.type === "WorkflowFailed") {
+      expect(execution.outcome).toMatchObject({
+        kind: "failed",
+        error: { message: last.body.error.message },
+      });
+    } else {
+      throw new Error(`${file} does not end with a completed or failed run`);
+    }
+  });
+});
