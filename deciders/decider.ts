@@ -91,7 +91,12 @@ export class Decider {
 
   async stop(): Promise<void> {
     // Stop fetching, commit what is pending while still owning the partitions, then leave.
-    this.consumer?.pause([{ topic: topics.commands(this.options.config) }]);
+    try {
+      this.consumer?.pause([{ topic: topics.commands(this.options.config) }]);
+    } catch (err) {
+      // kafkajs refuses while it restarts the consumer; nothing is fetched then anyway.
+      this.log.debug({ err }, "could not pause the consumer");
+    }
     await Promise.all([...this.owners.values()].map((o) => o.flush(10_000)));
     await this.consumer?.disconnect();
     await Promise.all([...this.owners.values()].map((o) => o.close()));

@@ -296,12 +296,20 @@ export class PartitionOwner {
     for (const [queue, messages] of byQueue)
       topicMessages.push({ topic: topics.tasks(this.deps.config, queue), messages });
     if (deadLetters.length > 0)
-      topicMessages.push({ topic: topics.dlq(this.deps.config), messages: deadLetters });
+      topicMessages.push({
+        topic: topics.dlq(this.deps.config),
+        messages: deadLetters.map((m) => ({ ...m, partition: 0 })),
+      });
     if (topicMessages.length === 0 && nextOffset === undefined) return;
 
     const tx = await producer.transaction();
     try {
-      if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
+      // One partition per request: see BatchingProducer for the kafkajs retry bug this avoids.
+      for (const { topic, messages } of topicMessages) {
+        for (const partitionMessages of byPartition(messages)) {
+          await tx.sendBatch({ topicMessages: [{ topic, messages: partitionMessages }], acks: -1 });
+        }
+      }
       if (nextOffset !== undefined) {
         const offsets = {
           consumerGroupId: this.deps.groupId,
@@ -391,6 +399,16 @@ export class PartitionOwner {
     }
     this.phase = to;
   }
+}
+
+function byPartition(messages: Message[]): Message[][] {
+  const groups = new Map<number, Message[]>();
+  for (const m of messages) {
+    const list = groups.get(m.partition ?? -1) ?? [];
+    list.push(m);
+    groups.set(m.partition ?? -1, list);
+  }
+  return [...groups.values()];
 }
 
 /** kafkajs does not retry AddOffsetsToTxn on CONCURRENT_TRANSACTIONS; the broker expects it. */

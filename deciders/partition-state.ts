@@ -52,6 +52,22 @@ export class PartitionState {
       run = new Run(event.workflowId, event.body.workflowType, event.body.input, event.at);
       this.runs.set(event.workflowId, run);
     }
+    if (event.seq <= run.lastSeq) {
+      // Written twice by a misbehaving producer: the first copy stands.
+      this.log.error(
+        { workflowId: event.workflowId, seq: event.seq },
+        "duplicate history event skipped",
+      );
+      return;
+    }
+    if (event.seq > run.lastSeq + 1) {
+      // Never written by Weft; restoring what there is beats refusing the whole partition.
+      this.log.error(
+        { workflowId: event.workflowId, seq: event.seq, after: run.lastSeq },
+        "gap in history",
+      );
+      run.lastSeq = event.seq - 1;
+    }
     run.fold(event, (t) => this.timers.push(t));
   }
 

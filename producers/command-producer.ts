@@ -2,6 +2,7 @@ import type { Kafka, Producer } from "kafkajs";
 import { topics, type WeftConfig } from "../core/config";
 import { commandCodec } from "../schemas/codec";
 import type { Command } from "../schemas/types";
+import { partitionCount, partitionForKey } from "../transport/partitioning";
 import { BatchingProducer } from "./batching-producer";
 
 /**
@@ -12,26 +13,43 @@ export class CommandProducer {
   private readonly producer: Producer;
   private readonly batching: BatchingProducer;
   private readonly topic: string;
+  private partitions = 0;
 
-  constructor(kafka: Kafka, config: WeftConfig) {
-    // Idempotent: a retried send never duplicates a command.
+  constructor(
+    private readonly kafka: Kafka,
+    config: WeftConfig,
+  ) {
+    // Idempotent: a retried send never duplicates a command. Retries outlast a leader
+    // election (several seconds when a broker dies).
     this.producer = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, maxRetryTime: 3000, retries: 20 },
     });
     this.batching = new BatchingProducer(this.producer);
     this.topic = topics.commands(config);
   }
 
-  connect(): Promise<void> {
-    return this.producer.connect();
+  async connect(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      this.partitions = await partitionCount(admin, this.topic);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.producer.connect();
   }
 
   send(command: Command): Promise<void> {
+    if (this.partitions === 0)
+      return Promise.reject(new Error("CommandProducer.send before connect()"));
     const value = commandCodec.encode(command);
     return this.batching.send(this.topic, {
       key: command.workflowId,
+      // The decider owning this partition writes the run's history to the same partition.
+      partition: partitionForKey(this.topic, command.workflowId, this.partitions),
       value,
       headers: { ...commandCodec.headers },
     });

@@ -107,6 +107,8 @@ export class HistoryTail {
             continue;
           }
           const list = this.runs.get(event.workflowId) ?? [];
+          // A restarted consumer reads from the beginning again: keep each event once.
+          if (list.length > 0 && event.seq <= list[list.length - 1]!.seq) continue;
           list.push(event);
           this.runs.set(event.workflowId, list);
           for (const listener of this.listeners.get(event.workflowId) ?? []) listener(event);
