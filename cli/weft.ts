@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerProjections } from "./commands/projections";
 import { registerStart } from "./commands/start";
 import { registerWorkflow } from "./commands/workflow";
 
@@ -11,6 +12,7 @@ const program = new Command()
 
 registerStart(program);
 registerWorkflow(program);
+registerProjections(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`weft: ${(err as Error).message}\n`);

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   WORKFLOW_CANCELLED: "The run was cancelled.",
   WORKFLOW_BLOCKED: "The run is parked: see the reason; fix the code and restart its decider.",
   WAIT_TIMEOUT: "Waiting for a run's result took longer than the given timeout.",
+  SCHEMA_MISMATCH:
+    "The PostgreSQL read-model schema does not match this Weft: the message says whether to run `weft migrate`, upgrade Weft, or restore an edited migration.",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -3,17 +3,21 @@ import { loadConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
+import { startProjectorRole, type ProjectorRole } from "../projections/role";
+import type { Projector } from "../projections/projector";
 import { createKafka } from "../transport/kafka";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
 
-export const ROLES = ["decider", "worker"] as const;
+export const ROLES = ["decider", "worker", "projector"] as const;
 export type Role = (typeof ROLES)[number];
+/** What a process plays when not told: the projector needs PostgreSQL, so it is asked for. */
+export const DEFAULT_ROLES: readonly Role[] = ["decider", "worker"];
 
 export interface RuntimeOptions {
   workflows?: readonly AnyWorkflowDefinition[];
   steps?: readonly AnyStepDefinition[];
-  /** Which roles this process plays; default both. */
+  /** Which roles this process plays; default decider and worker. */
   roles?: readonly Role[];
   config?: WeftConfig | ConfigInput;
   logger?: Logger;
@@ -25,11 +29,12 @@ export interface Runtime {
   readonly config: WeftConfig;
   readonly decider: Decider | undefined;
   readonly worker: Worker | undefined;
+  readonly projector: Projector | undefined;
   stop(): Promise<void>;
 }
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const roles = options.roles ?? ROLES;
+  const roles = options.roles ?? DEFAULT_ROLES;
   for (const role of roles) {
     if (!ROLES.includes(role))
       throw new ConfigError(`unknown role ${JSON.stringify(role)}: use ${ROLES.join(", ")}`);
@@ -56,14 +61,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     : undefined;
   await decider?.start();
   await worker?.start();
+  // Needs no definitions: it projects whatever history holds. It migrates the schema first.
+  const projector: ProjectorRole | undefined = roles.includes("projector")
+    ? await startProjectorRole({ config, kafka, logger })
+    : undefined;
   return {
     config,
     decider,
     worker,
+    projector: projector?.projector,
     async stop() {
       // Workers drain first so their results reach a decider that is still running.
       await worker?.stop();
       await decider?.stop();
+      await projector?.stop();
     },
   };
 }

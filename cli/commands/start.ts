@@ -1,9 +1,15 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../core/config";
+import { ConfigError } from "../../core/errors";
 import { createLogger } from "../../core/logger";
 import { loadDefinitions } from "../../sdk/module-loader";
-import { ROLES, startRuntime, type Role } from "../../sdk/runtime";
+import { DEFAULT_ROLES, ROLES, startRuntime, type Role } from "../../sdk/runtime";
 import { fail } from "../output";
+
+interface StartCliOptions {
+  roles: string;
+  concurrency: string;
+}
 
 export function registerStart(program: Command): void {
   program
@@ -11,15 +17,25 @@ export function registerStart(program: Command): void {
     .description(
       "run Weft roles against Kafka and Redis, hosting the workflows and steps a module exports",
     )
-    .argument("<module>", "a .ts or .js module exporting defineWorkflow/defineStep definitions")
-    .option("--roles <roles>", `comma-separated roles: ${ROLES.join(",")}`, ROLES.join(","))
+    .argument(
+      "[module]",
+      "a .ts or .js module exporting defineWorkflow/defineStep definitions (not needed by the projector role)",
+    )
+    .option("--roles <roles>", `comma-separated roles: ${ROLES.join(",")}`, DEFAULT_ROLES.join(","))
     .option("--concurrency <n>", "steps a worker runs at once", "32")
-    .action(async (modulePath: string, opts: { roles: string; concurrency: string }) => {
+    .action(async (modulePath: string | undefined, opts: StartCliOptions) => {
       try {
         const config = loadConfig();
         const logger = createLogger(config.logLevel);
-        const { workflows, steps } = loadDefinitions(modulePath);
         const roles = opts.roles.split(",").map((r) => r.trim()) as Role[];
+        if (modulePath === undefined && roles.some((r) => r !== "projector")) {
+          throw new ConfigError(
+            `the ${roles.join(",")} role(s) host definitions: give the module that exports them`,
+          );
+        }
+        const { workflows, steps } = modulePath
+          ? loadDefinitions(modulePath)
+          : { workflows: [], steps: [] };
         const runtime = await startRuntime({
           config,
           logger,

@@ -1,0 +1,154 @@
+/**
+ * Projector throughput on the local broker and PostgreSQL: writes N synthetic runs (3 steps
+ * each, 11 events) to a fresh history topic, then times one projector from offset 0 until every
+ * event is in PostgreSQL, in a schema of its own that is dropped afterwards. Prints events/s.
+ *
+ *   npx tsx bench/projector-bench.ts --runs 20000 --partitions 4
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { Partitioners } from "kafkajs";
+import { Pool } from "pg";
+import { DEFAULTS, loadConfig, topics } from "../core/config";
+import { createLogger } from "../core/logger";
+import { createPool } from "../projections/database";
+import { migrate } from "../projections/migrate";
+import { Projector } from "../projections/projector";
+import { historyCodec } from "../schemas/codec";
+import type { EventBody, HistoryEvent } from "../schemas/types";
+import { createKafka, ensureTopics } from "../transport/kafka";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "20000" },
+    partitions: { type: "string", default: "4" },
+  },
+});
+const RUNS = Number(values.runs);
+
+function run(i: number): HistoryEvent[] {
+  const workflowId = `bench-${i}`;
+  const bodies: EventBody[] = [
+    {
+      type: "WorkflowStarted",
+      workflowType: "bench",
+      input: `{"n":${i}}`,
+      idempotencyKey: null,
+      requestId: "r",
+    },
+  ];
+  for (let s = 1; s <= 3; s++) {
+    bodies.push(
+      {
+        type: "StepScheduled",
+        stepSeq: s,
+        stepName: "echo",
+        attempt: 1,
+        input: `{"n":${i + s}}`,
+        taskQueue: "default",
+        timeoutMs: null,
+        retryPolicy: '{"maximumAttempts":3}',
+      },
+      { type: "StepStarted", stepSeq: s, attempt: 1, workerId: "bench-worker" },
+      {
+        type: "StepCompleted",
+        stepSeq: s,
+        attempt: 1,
+        workerId: "bench-worker",
+        result: `{"n":${i + s}}`,
+      },
+    );
+  }
+  bodies.push({ type: "WorkflowCompleted", result: `{"n":${i + 3}}` });
+  const t0 = 1_700_000_000_000 + i;
+  return bodies.map((body, k) => ({ workflowId, seq: k + 1, at: t0 + k, body }));
+}
+
+async function main(): Promise<void> {
+  const schema = `bench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
+  const serverUrl = process.env.DATABASE_URL ?? DEFAULTS.databaseUrl;
+  const admin = new Pool({ connectionString: serverUrl, max: 1 });
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(serverUrl);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  const config = loadConfig({
+    topicPrefix: `pbench${Date.now().toString(36)}`,
+    commandPartitions: Number(values.partitions),
+    databaseUrl: url.toString(),
+    logLevel: "warn",
+  });
+  const logger = createLogger("warn");
+  const kafka = createKafka(config, logger);
+  const pool = createPool(config, logger, { max: config.commandPartitions + 2 });
+  try {
+    const kafkaAdmin = kafka.admin();
+    await kafkaAdmin.connect();
+    await ensureTopics(kafkaAdmin, config);
+    await kafkaAdmin.disconnect();
+    await migrate(pool);
+
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const writeStart = Date.now();
+    for (let i = 0; i < RUNS; i += 500) {
+      const messages = [];
+      for (let j = i; j < Math.min(RUNS, i + 500); j++) {
+        for (const event of run(j)) {
+          messages.push({
+            key: event.workflowId,
+            value: historyCodec.encode(event),
+            headers: { ...historyCodec.headers },
+          });
+        }
+      }
+      await producer.send({ topic: topics.history(config), messages });
+    }
+    await producer.disconnect();
+    const total = RUNS * run(0).length;
+    process.stdout.write(`wrote ${total} events in ${Date.now() - writeStart} ms\n`);
+
+    let batches = 0;
+    let firstCommit = 0;
+    const projector = new Projector({
+      config,
+      kafka,
+      pool,
+      logger,
+      onCommitted: () => {
+        batches++;
+        firstCommit ||= Date.now();
+      },
+    });
+    const started = Date.now();
+    await projector.start();
+    for (;;) {
+      const { rows } = await pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM weft_events",
+      );
+      if (rows[0]!.n >= total) break;
+      if (Date.now() - started > 300_000) {
+        throw new Error(`only ${rows[0]!.n} of ${total} events projected in 5 minutes`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ms = Date.now() - started;
+    await projector.stop();
+    const projecting = Date.now() - firstCommit;
+    process.stdout.write(
+      `projected ${total} events (${RUNS} runs) over ${config.commandPartitions} partitions in ${ms} ms ` +
+        `from start (${ms - projecting} ms joining the group and fetching): ` +
+        `${Math.round((total / ms) * 1000)} events/s from start, ` +
+        `${Math.round((total / projecting) * 1000)} events/s once projecting; ` +
+        `${batches} transactions of ${Math.round(total / batches)} events on average\n`,
+    );
+  } finally {
+    await pool.end();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

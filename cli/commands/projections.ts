@@ -1,0 +1,64 @@
+import type { Command } from "commander";
+import { loadConfig } from "../../core/config";
+import { createLogger } from "../../core/logger";
+import { createPool, redact } from "../../projections/database";
+import { migrate } from "../../projections/migrate";
+import { replayProjections } from "../../projections/replay";
+import { fail, print } from "../output";
+
+export function registerProjections(program: Command): void {
+  program
+    .command("migrate")
+    .description(
+      "apply the pending PostgreSQL migrations of the read models (DATABASE_URL); safe to run from several processes at once",
+    )
+    .option(
+      "--lock-timeout <ms>",
+      "how long to wait for another process that is migrating",
+      "60000",
+    )
+    .option("--json", "print JSON")
+    .action(async (opts: { lockTimeout: string; json?: boolean }) => {
+      try {
+        const config = loadConfig();
+        const logger = createLogger(config.logLevel);
+        const pool = createPool(config, logger, { max: 1 });
+        try {
+          // The summary below says what was applied; stdout stays clean for --json.
+          const { version, applied } = await migrate(pool, {
+            lockTimeoutMs: Number(opts.lockTimeout),
+          });
+          print({ version, applied: applied.map((m) => m.file) }, opts, () =>
+            applied.length > 0
+              ? `applied ${applied.map((m) => m.file).join(", ")}; ${redact(config.databaseUrl)} is at schema version ${version}`
+              : `${redact(config.databaseUrl)} is at schema version ${version}: nothing to apply`,
+          );
+        } finally {
+          await pool.end();
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  const replay = program.command("replay").description("rebuild state derived from history");
+  replay
+    .command("projections")
+    .description(
+      "empty the read-model tables and the projector offsets; projectors (running or next started) rebuild them from offset 0",
+    )
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }) => {
+      try {
+        const config = loadConfig();
+        await replayProjections(config, { logger: createLogger(config.logLevel) });
+        print(
+          { emptied: true },
+          opts,
+          () => "read models emptied; projectors are rebuilding them from offset 0",
+        );
+      } catch (err) {
+        fail(err);
+      }
+    });
+}

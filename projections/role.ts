@@ -1,0 +1,50 @@
+import type { Kafka } from "kafkajs";
+import type { WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import { createPool } from "./database";
+import { migrate } from "./migrate";
+import { Projector, type ProjectorOptions } from "./projector";
+
+export interface ProjectorRole {
+  readonly projector: Projector;
+  stop(): Promise<void>;
+}
+
+/**
+ * The projector role of a Weft process: its own pool, the migrations applied (explicitly, here,
+ * under the migration lock, so concurrent starts do not race), then the projector.
+ */
+export async function startProjectorRole(options: {
+  config: WeftConfig;
+  kafka: Kafka;
+  logger: Logger;
+  onCommitted?: ProjectorOptions["onCommitted"];
+}): Promise<ProjectorRole> {
+  const { config, kafka, logger } = options;
+  const pool = createPool(config, logger, {
+    max: config.commandPartitions + 2,
+    applicationName: `weft projector ${config.clientId}`,
+  });
+  let projector: Projector | undefined;
+  try {
+    const { version, applied } = await migrate(pool, { logger });
+    logger.info(
+      { schemaVersion: version, applied: applied.map((m) => m.file) },
+      applied.length > 0 ? "read-model schema migrated" : "read-model schema is current",
+    );
+    projector = new Projector({ config, kafka, pool, logger, onCommitted: options.onCommitted });
+    await projector.start();
+  } catch (err) {
+    await projector?.stop().catch(() => undefined);
+    await pool.end();
+    throw err;
+  }
+  const started = projector;
+  return {
+    projector: started,
+    async stop() {
+      await started.stop();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import type { Queryable } from "./database";
+import type { ProjectionChanges } from "./rows";
+import { insertEvents } from "./tables/events";
+import { insertRuns, updateRuns } from "./tables/runs";
+import { insertSignals, updateSignals } from "./tables/signals";
+import { insertAttempts, updateAttempts } from "./tables/step-attempts";
+import { updateTimers, upsertTimers } from "./tables/timers";
+
+/** Writes a batch's rows: one multi-row statement per table and kind of change. */
+export async function writeChanges(db: Queryable, changes: ProjectionChanges): Promise<void> {
+  await insertRuns(db, changes.runInserts);
+  await updateRuns(db, changes.runUpdates);
+  await insertEvents(db, changes.events);
+  await insertAttempts(db, changes.attemptInserts);
+  await updateAttempts(db, changes.attemptUpdates);
+  await upsertTimers(db, changes.timerUpserts);
+  await updateTimers(db, changes.timerUpdates);
+  await insertSignals(db, changes.signalInserts);
+  await updateSignals(db, changes.signalUpdates);
+}

@@ -1,0 +1,292 @@
+/** The pure part of the projector: folding events into rows, and the JSON rows travel as. */
+import { createLogger } from "../../core/logger";
+import { foldEvents } from "../../projections/fold-events";
+import type { ProjectionChanges, RunState } from "../../projections/rows";
+import { pgSafeJson, RawJson, recordsetJson } from "../../projections/sql-json";
+import type { EventBody, HistoryEvent } from "../../schemas/types";
+
+const log = createLogger("silent");
+const T0 = Date.parse("2025-01-01T00:00:00.000Z");
+const iso = (ms: number) => new Date(T0 + ms).toISOString();
+
+/** Builds a run's history: event n is at T0 + n seconds. */
+function history(workflowId: string, bodies: EventBody[]): HistoryEvent[] {
+  return bodies.map((body, i) => ({ workflowId, seq: i + 1, at: T0 + (i + 1) * 1000, body }));
+}
+
+const started: EventBody = {
+  type: "WorkflowStarted",
+  workflowType: "wf",
+  input: '{"a":1}',
+  idempotencyKey: null,
+  requestId: null,
+};
+
+/** What the projector reads back from weft_runs for the next batch (through JSON, as jsonb does). */
+function stateAfter(changes: ProjectionChanges, workflowId: string, before?: RunState): RunState {
+  const row = [...changes.runInserts, ...changes.runUpdates].find(
+    (r) => r.workflow_id === workflowId,
+  );
+  if (!row) return before!;
+  return JSON.parse(
+    JSON.stringify({
+      workflowId,
+      status: row.status,
+      lastSeq: row.last_seq,
+      waitingOn: row.waiting_on,
+      bufferedSignals: row.buffered_signals,
+      blockedCode: row.blocked_code,
+      blockedReason: row.blocked_reason,
+    }),
+  ) as RunState;
+}
+
+/** Folds the events cut into batches at the given indexes, carrying state between them. */
+function foldInBatches(events: HistoryEvent[], cuts: number[]): ProjectionChanges[] {
+  const out: ProjectionChanges[] = [];
+  let state: RunState | undefined;
+  const bounds = [0, ...cuts, events.length];
+  for (let i = 0; i + 1 < bounds.length; i++) {
+    const batch = events.slice(bounds[i], bounds[i + 1]);
+    const loaded = new Map(state ? [[state.workflowId, state]] : []);
+    const changes = foldEvents(loaded, batch, log);
+    state = stateAfter(changes, events[0]!.workflowId, state);
+    out.push(changes);
+  }
+  return out;
+}
+
+describe("foldEvents", () => {
+  it("gives a buffered signal to the next wait for it, across batches", () => {
+    const events = history("w1", [
+      started,
+      { type: "SignalReceived", signalName: "go", payload: '{"by":"x"}', requestId: "r1" },
+      { type: "SignalWaitStarted", waitSeq: 1, signalName: "go", timeoutMs: null, dueAt: null },
+      { type: "WorkflowCompleted", result: '"done"' },
+    ]);
+    const [first, second] = foldInBatches(events, [2]);
+    expect(first!.signalInserts).toEqual([
+      expect.objectContaining({ seq: 2, name: "go", wait_seq: null, received_at: iso(2000) }),
+    ]);
+    expect(first!.runInserts[0]!.buffered_signals).toEqual([{ seq: 2, name: "go" }]);
+    expect(second!.signalUpdates).toEqual([{ workflow_id: "w1", seq: 2, wait_seq: 1 }]);
+    expect(second!.runUpdates[0]).toMatchObject({
+      status: "completed",
+      waiting_on: [],
+      buffered_signals: [],
+      closed_at: iso(4000),
+      last_seq: 4,
+    });
+  });
+
+  it("cancels a signal timeout when the signal comes first, and fires it otherwise", () => {
+    const answered = foldEvents(
+      new Map(),
+      history("w2", [
+        started,
+        {
+          type: "SignalWaitStarted",
+          waitSeq: 1,
+          signalName: "go",
+          timeoutMs: 5000,
+          dueAt: T0 + 7000,
+        },
+        { type: "SignalReceived", signalName: "go", payload: "1", requestId: "r" },
+      ]),
+      log,
+    );
+    expect(answered.timerUpserts).toEqual([
+      {
+        workflow_id: "w2",
+        kind: "signal_timeout",
+        seq: 1,
+        attempt: 0,
+        due_at: iso(7000),
+        fired_at: null,
+        status: "cancelled",
+      },
+    ]);
+    expect(answered.signalInserts[0]!.wait_seq).toBe(1);
+    expect(answered.runInserts[0]!.waiting_on).toEqual([]);
+
+    const timedOut = foldInBatches(
+      history("w3", [
+        started,
+        {
+          type: "SignalWaitStarted",
+          waitSeq: 1,
+          signalName: "go",
+          timeoutMs: 5000,
+          dueAt: T0 + 7000,
+        },
+        { type: "SignalWaitTimedOut", waitSeq: 1, signalName: "go" },
+      ]),
+      [2],
+    );
+    expect(timedOut[0]!.runInserts[0]!.waiting_on).toEqual([
+      { kind: "signal", waitSeq: 1, signalName: "go", since: iso(2000), dueAt: iso(7000) },
+    ]);
+    expect(timedOut[1]!.timerUpdates).toEqual([
+      {
+        workflow_id: "w3",
+        kind: "signal_timeout",
+        seq: 1,
+        attempt: 0,
+        fired_at: iso(3000),
+        status: "fired",
+      },
+    ]);
+  });
+
+  it("records a timed-out attempt, its retry and the next attempt", () => {
+    const events = history("w4", [
+      started,
+      {
+        type: "StepScheduled",
+        stepSeq: 1,
+        stepName: "slow",
+        attempt: 1,
+        input: "{}",
+        taskQueue: "default",
+        timeoutMs: 300,
+        retryPolicy: "{}",
+      },
+      { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w-a" },
+      {
+        type: "StepFailed",
+        stepSeq: 1,
+        attempt: 1,
+        workerId: null,
+        error: {
+          name: "StepTimeoutError",
+          message: "late",
+          stack: null,
+          terminal: false,
+          code: "STEP_TIMEOUT",
+        },
+        willRetry: true,
+      },
+      { type: "StepRetryScheduled", stepSeq: 1, nextAttempt: 2, delayMs: 50, dueAt: T0 + 4050 },
+      {
+        type: "StepScheduled",
+        stepSeq: 1,
+        stepName: "slow",
+        attempt: 2,
+        input: "{}",
+        taskQueue: "default",
+        timeoutMs: 300,
+        retryPolicy: "{}",
+      },
+    ]);
+    // Whole, and cut after the start: the attempt row comes out the same either way.
+    const whole = foldEvents(new Map(), events, log);
+    expect(whole.attemptInserts[0]).toMatchObject({
+      attempt: 1,
+      status: "timed_out",
+      worker_id: "w-a",
+      started_at: iso(3000),
+      finished_at: iso(4000),
+      duration_ms: 1000,
+    });
+    expect(whole.timerUpserts.map((t) => [t.kind, t.attempt, t.status, t.fired_at])).toEqual([
+      ["step_timeout", 1, "fired", iso(4000)],
+      ["retry", 2, "fired", iso(6000)],
+    ]);
+    expect(whole.runInserts[0]!.waiting_on).toEqual([
+      expect.objectContaining({ kind: "step", attempt: 2, state: "scheduled", since: iso(6000) }),
+    ]);
+    const [, later] = foldInBatches(events, [3]);
+    expect(later!.attemptUpdates[0]).toMatchObject({
+      attempt: 1,
+      status: "timed_out",
+      worker_id: null,
+      started_at: null,
+      finished_at: iso(4000),
+    });
+    expect(later!.timerUpdates).toEqual([
+      expect.objectContaining({ kind: "step_timeout", attempt: 1, status: "fired" }),
+    ]);
+  });
+
+  it("unblocks a blocked run when its code makes progress, and cancels what is open at close", () => {
+    const changes = foldEvents(
+      new Map(),
+      history("w5", [
+        started,
+        { type: "WorkflowBlocked", code: "DETERMINISM_VIOLATION", reason: "diverged" },
+        { type: "SignalReceived", signalName: "x", payload: "null", requestId: "r" },
+        { type: "TimerStarted", timerSeq: 1, durationMs: 60_000, dueAt: T0 + 64_000 },
+        { type: "WorkflowCancelled", reason: "enough" },
+      ]),
+      log,
+    );
+    expect(changes.runInserts[0]).toMatchObject({
+      status: "cancelled",
+      blocked_code: null,
+      error: { code: "WORKFLOW_CANCELLED", reason: "enough" },
+      waiting_on: [],
+    });
+    expect(changes.timerUpserts[0]).toMatchObject({
+      kind: "sleep",
+      status: "cancelled",
+      fired_at: null,
+    });
+
+    const blocked = foldEvents(
+      new Map(),
+      history("w6", [
+        started,
+        { type: "WorkflowBlocked", code: "DETERMINISM_VIOLATION", reason: "diverged" },
+        { type: "SignalReceived", signalName: "x", payload: "null", requestId: "r" },
+      ]),
+      log,
+    );
+    // A signal is not progress of the code: the run is still blocked.
+    expect(blocked.runInserts[0]).toMatchObject({ status: "blocked", blocked_reason: "diverged" });
+  });
+
+  it("skips events already projected and events of a run never started", () => {
+    const events = history("w7", [started, { type: "TimerFired", timerSeq: 1 }]);
+    const loaded = new Map<string, RunState>([
+      [
+        "w7",
+        {
+          workflowId: "w7",
+          status: "running",
+          lastSeq: 2,
+          waitingOn: [],
+          bufferedSignals: [],
+          blockedCode: null,
+          blockedReason: null,
+        },
+      ],
+    ]);
+    expect(foldEvents(loaded, events, log).events).toEqual([]);
+    const orphan = foldEvents(new Map(), [{ ...events[1]!, workflowId: "nobody" }], log);
+    expect(orphan.events).toEqual([]);
+    expect(orphan.runUpdates).toEqual([]);
+  });
+});
+
+describe("rows as JSON for PostgreSQL", () => {
+  it("replaces what jsonb refuses, and nothing else", () => {
+    expect(pgSafeJson(JSON.stringify("a\u0000b"))).toBe('"a\\ufffdb"');
+    expect(pgSafeJson(JSON.stringify("\ud800x"))).toBe('"\\ufffdx"');
+    expect(pgSafeJson(JSON.stringify("x\udc00"))).toBe('"x\\ufffd"');
+    // An escaped pair is fine, and so is a backslash followed by the letters u0000.
+    expect(pgSafeJson('"\\ud83d\\ude00"')).toBe('"\\ud83d\\ude00"');
+    expect(pgSafeJson(JSON.stringify("\\u0000"))).toBe('"\\\\u0000"');
+    expect(JSON.parse(pgSafeJson(JSON.stringify({ k: "\u0000" })))).toEqual({ k: "\ufffd" });
+  });
+
+  it("splices payload JSON in as a value, and keeps text that is not JSON as a string", () => {
+    const json = recordsetJson([
+      { id: 1, payload: RawJson.from('{"n": [1, 2]}'), text: "é\u0000", none: null },
+      { id: 2, payload: RawJson.from("not json"), text: undefined, none: 0 },
+    ]);
+    expect(JSON.parse(json)).toEqual([
+      { id: 1, payload: { n: [1, 2] }, text: "é\ufffd", none: null },
+      { id: 2, payload: "not json", text: null, none: 0 },
+    ]);
+  });
+});
