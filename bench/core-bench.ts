@@ -43,8 +43,9 @@ function stepTimes(events: readonly HistoryEvent[]) {
   const started = new Map<number, number>();
   const completed = new Map<number, number>();
   for (const e of events) {
+    // When the worker began the step (its clock; the same machine's here).
     if (e.body.type === "StepStarted" && !started.has(e.body.stepSeq))
-      started.set(e.body.stepSeq, e.at);
+      started.set(e.body.stepSeq, e.body.startedAt);
     if (e.body.type === "StepCompleted") completed.set(e.body.stepSeq, e.at);
   }
   return { started, completed };

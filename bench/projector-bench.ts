@@ -49,7 +49,7 @@ function run(i: number): HistoryEvent[] {
         timeoutMs: null,
         retryPolicy: '{"maximumAttempts":3}',
       },
-      { type: "StepStarted", stepSeq: s, attempt: 1, workerId: "bench-worker" },
+      { type: "StepStarted", stepSeq: s, attempt: 1, workerId: "bench-worker", startedAt: 0 },
       {
         type: "StepCompleted",
         stepSeq: s,

@@ -156,6 +156,7 @@ export class PartitionState {
           stepSeq: body.stepSeq,
           attempt: body.attempt,
           workerId: body.workerId,
+          startedAt: body.startedAt,
         });
         return;
       }

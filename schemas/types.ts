@@ -24,7 +24,14 @@ export type CommandBody =
     }
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
   | { type: "CancelWorkflow"; reason: string | null; requestId: string }
-  | { type: "ReportStepStarted"; stepSeq: number; attempt: number; workerId: string }
+  | {
+      type: "ReportStepStarted";
+      stepSeq: number;
+      attempt: number;
+      workerId: string;
+      /** The worker's clock when the attempt began to run. */
+      startedAt: number;
+    }
   | {
       type: "ReportStepCompleted";
       stepSeq: number;
@@ -67,7 +74,14 @@ export type EventBody =
       timeoutMs: number | null;
       retryPolicy: JsonText;
     }
-  | { type: "StepStarted"; stepSeq: number; attempt: number; workerId: string }
+  | {
+      type: "StepStarted";
+      stepSeq: number;
+      attempt: number;
+      workerId: string;
+      /** The worker's clock when the attempt began; `at` is when the decider recorded it. */
+      startedAt: number;
+    }
   | {
       type: "StepCompleted";
       stepSeq: number;

@@ -91,7 +91,12 @@ export class StepRunner {
     const lease = taken.lease;
     let started: Promise<boolean> | undefined;
     const reportStarted = (): void => {
-      started = this.send(task, { type: "ReportStepStarted", ...this.ids(task) }, log, 1);
+      started = this.send(
+        task,
+        { type: "ReportStepStarted", ...this.ids(task), startedAt: Date.now() },
+        log,
+        1,
+      );
     };
     try {
       const body = await this.execute(task, lease, log, reportStarted);

@@ -91,6 +91,11 @@ export function coreScenarios(overrides: ConfigInput = {}): void {
         "sendWelcomeEmail",
         "sendFollowupEmail",
       ]);
+      // The worker's start time lies between dispatch and the decider recording it.
+      eventsOf(history, "StepStarted").forEach((started, i) => {
+        expect(started.body.startedAt).toBeGreaterThanOrEqual(scheduled[i]!.at);
+        expect(started.body.startedAt).toBeLessThanOrEqual(started.at);
+      });
     });
 
     it("takes the confirmed branch when the signal arrives", async () => {

@@ -151,7 +151,7 @@ describe("foldEvents", () => {
         timeoutMs: 300,
         retryPolicy: "{}",
       },
-      { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w-a" },
+      { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w-a", startedAt: 0 },
       {
         type: "StepFailed",
         stepSeq: 1,

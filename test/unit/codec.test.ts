@@ -29,7 +29,7 @@ describe("wire codecs", () => {
       {
         workflowId: "w",
         sentAt: 1,
-        body: { type: "ReportStepStarted", stepSeq: 1, attempt: 1, workerId: "x" },
+        body: { type: "ReportStepStarted", stepSeq: 1, attempt: 1, workerId: "x", startedAt: 7 },
       },
       {
         workflowId: "w",

@@ -92,7 +92,11 @@ describe("PartitionState decisions", () => {
   it("ignores, and records, a result that arrives after the decider timed the attempt out", async () => {
     const h = harness([timedOut]);
     await h.apply("t1", start("timedOut"), 0);
-    await h.apply("t1", { type: "ReportStepStarted", stepSeq: 1, attempt: 1, workerId: "w1" }, 10);
+    await h.apply(
+      "t1",
+      { type: "ReportStepStarted", stepSeq: 1, attempt: 1, workerId: "w1", startedAt: 5 },
+      10,
+    );
     await h.fire(310);
     await h.apply("t1", completed(1, { late: true }), 2000);
     const tail = h.history.slice(-3).map((e) => e.body);
