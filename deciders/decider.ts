@@ -1,7 +1,8 @@
 import type { Consumer, Kafka } from "kafkajs";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import { ensureTopics } from "../transport/kafka";
+import { ensureTopics, withAdmin } from "../transport/kafka";
+import { partitionCount } from "../transport/partitioning";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
 import { PartitionOwner } from "./partition-owner";
@@ -44,18 +45,12 @@ export class Decider {
 
   async start(): Promise<void> {
     const { kafka, config } = this.options;
-    const admin = kafka.admin();
-    await admin.connect();
     const queues = new Set([DEFAULT_TASK_QUEUE]);
     for (const w of this.options.workflows)
       if (w.options.taskQueue) queues.add(w.options.taskQueue);
     for (const s of this.options.steps ?? [])
       if (s.options.taskQueue) queues.add(s.options.taskQueue);
-    try {
-      await ensureTopics(admin, config, [...queues]);
-    } finally {
-      await admin.disconnect();
-    }
+    await withAdmin(kafka, (admin) => ensureTopics(admin, config, [...queues]));
     const consumer = kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -171,16 +166,10 @@ export class Decider {
     if (!known) {
       known = (async () => {
         const { kafka, config } = this.options;
-        const admin = kafka.admin();
-        await admin.connect();
-        try {
+        return withAdmin(kafka, async (admin) => {
           await ensureTopics(admin, config, [queue]);
-          const topic = topics.tasks(config, queue);
-          const { topics: meta } = await admin.fetchTopicMetadata({ topics: [topic] });
-          return Math.max(1, meta[0]?.partitions.length ?? 1);
-        } finally {
-          await admin.disconnect();
-        }
+          return partitionCount(admin, topics.tasks(config, queue));
+        });
       })();
       known.catch(() => this.taskTopics.delete(queue));
       this.taskTopics.set(queue, known);
@@ -189,17 +178,13 @@ export class Decider {
   }
 
   private async committedOffset(partition: number): Promise<string> {
-    const admin = this.options.kafka.admin();
-    await admin.connect();
-    try {
+    return withAdmin(this.options.kafka, async (admin) => {
       const [entry] = await admin.fetchOffsets({
         groupId: this.groupId,
         topics: [topics.commands(this.options.config)],
       });
       const found = entry?.partitions.find((p) => p.partition === partition);
       return found && found.offset !== "-1" ? found.offset : "0";
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 }

@@ -2,6 +2,7 @@ import type { Kafka, Producer } from "kafkajs";
 import { topics, type WeftConfig } from "../core/config";
 import { commandCodec } from "../schemas/codec";
 import type { Command } from "../schemas/types";
+import { withAdmin } from "../transport/kafka";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import { BatchingProducer } from "./batching-producer";
 
@@ -32,13 +33,7 @@ export class CommandProducer {
   }
 
   async connect(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      this.partitions = await partitionCount(admin, this.topic);
-    } finally {
-      await admin.disconnect();
-    }
+    this.partitions = await withAdmin(this.kafka, (admin) => partitionCount(admin, this.topic));
     await this.producer.connect();
   }
 

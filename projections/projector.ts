@@ -4,7 +4,7 @@ import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
-import { ensureTopics } from "../transport/kafka";
+import { ensureTopics, withAdmin } from "../transport/kafka";
 import { checkSchema } from "./migrate";
 import {
   isDataError,
@@ -80,13 +80,7 @@ export class Projector {
   async start(): Promise<void> {
     const { config, kafka, pool } = this.options;
     const version = await checkSchema(pool);
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, config);
-    } finally {
-      await admin.disconnect();
-    }
+    await withAdmin(kafka, (admin) => ensureTopics(admin, config));
     const dlq = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,

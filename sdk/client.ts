@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
 import type { CommandBody, HistoryEvent } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
-import { createKafka, ensureTopics } from "../transport/kafka";
+import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { WorkflowDefinition } from "../workflow/definitions";
 
 export interface StartOptions<I> {
@@ -51,13 +51,7 @@ export class WeftClient {
     const config = isConfig(options.config) ? options.config : loadConfig(options.config);
     const logger = options.logger ?? createLogger(config.logLevel);
     const kafka = createKafka(config, logger);
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, config);
-    } finally {
-      await admin.disconnect();
-    }
+    await withAdmin(kafka, (admin) => ensureTopics(admin, config));
     const client = new WeftClient(config, kafka, logger);
     await client.producer.connect();
     return client;

@@ -46,6 +46,17 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
   });
 }
 
+/** Runs `work` with a connected admin client, and always disconnects it. */
+export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Creates Weft's topics when missing; never shrinks or alters existing ones. */
 export async function ensureTopics(
   admin: Admin,

@@ -9,7 +9,7 @@ import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { StepTask } from "../schemas/types";
-import { createKafka, ensureTopics } from "../transport/kafka";
+import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { AnyStepDefinition, StepDefinition } from "../workflow/definitions";
 import { WorkerHeartbeat } from "./heartbeat";
 import { SlotPool } from "./slot-pool";
@@ -141,13 +141,7 @@ export class Worker {
     const leases = new StepLeases(redis, this.config, this.leaseMs, this.workerId, this.log);
 
     const kafka = this.options.kafka ?? createKafka(this.config, this.options.logger);
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, this.config, this.queues);
-    } finally {
-      await admin.disconnect();
-    }
+    await withAdmin(kafka, (admin) => ensureTopics(admin, this.config, this.queues));
 
     const commands = new CommandProducer(kafka, this.config);
     this.commands = commands;

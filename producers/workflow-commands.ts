@@ -1,0 +1,87 @@
+import { randomUUID } from "node:crypto";
+import { InvalidInputError } from "../core/errors";
+import { assertWorkflowId, newWorkflowId, workflowIdFromIdempotencyKey } from "../core/ids";
+import { toJsonText } from "../core/json";
+import type { Command } from "../schemas/types";
+
+/** Names (workflow types, signal names) and reasons are short text, never empty names. */
+export const MAX_NAME_LENGTH = 200;
+export const MAX_REASON_LENGTH = 4096;
+
+export interface StartCommandOptions {
+  workflowId?: string;
+  input?: unknown;
+  idempotencyKey?: string;
+}
+
+/**
+ * The commands a client sends, validated and built the same way for every front end (the SDK
+ * client and the GraphQL API). Each throws a WeftError (INVALID_WORKFLOW_ID or INVALID_INPUT)
+ * for what a caller sent wrong.
+ */
+export function startWorkflowCommand(workflowType: string, options: StartCommandOptions): Command {
+  assertName(workflowType, "workflow type");
+  if (options.idempotencyKey !== undefined) assertText(options.idempotencyKey, "idempotency key");
+  const workflowId = assertWorkflowId(
+    options.workflowId ??
+      (options.idempotencyKey !== undefined
+        ? workflowIdFromIdempotencyKey(workflowType, options.idempotencyKey)
+        : newWorkflowId(workflowType)),
+  );
+  return {
+    workflowId,
+    sentAt: Date.now(),
+    body: {
+      type: "StartWorkflow",
+      workflowType,
+      input: toJsonText(options.input, "workflow input"),
+      idempotencyKey: options.idempotencyKey ?? null,
+      requestId: randomUUID(),
+    },
+  };
+}
+
+export function signalWorkflowCommand(
+  workflowId: string,
+  signalName: string,
+  payload?: unknown,
+): Command {
+  assertWorkflowId(workflowId);
+  assertName(signalName, "signal name");
+  return {
+    workflowId,
+    sentAt: Date.now(),
+    body: {
+      type: "SignalWorkflow",
+      signalName,
+      payload: toJsonText(payload, `payload of signal ${signalName}`),
+      requestId: randomUUID(),
+    },
+  };
+}
+
+export function cancelWorkflowCommand(workflowId: string, reason?: string | null): Command {
+  assertWorkflowId(workflowId);
+  if (reason !== undefined && reason !== null)
+    assertText(reason, "cancel reason", MAX_REASON_LENGTH);
+  return {
+    workflowId,
+    sentAt: Date.now(),
+    body: { type: "CancelWorkflow", reason: reason ?? null, requestId: randomUUID() },
+  };
+}
+
+function assertName(value: string, what: string): void {
+  assertText(value, what);
+  if (value.trim() === "") throw new InvalidInputError(`${what} must not be empty`);
+}
+
+function assertText(value: string, what: string, max = MAX_NAME_LENGTH): void {
+  if (typeof value !== "string") throw new InvalidInputError(`${what} must be a string`);
+  if (value.length > max) {
+    throw new InvalidInputError(`${what} is ${value.length} characters; the limit is ${max}`, {
+      length: value.length,
+      limit: max,
+    });
+  }
+}
