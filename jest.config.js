@@ -3,7 +3,10 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  transform: { "^.+\\.ts$": ["@swc/jest"] },
+  transform: { "^.+\\.ts$": ["@swc/jest"], "^.+\\.js$": ["@swc/jest"] },
+  // ESM-only packages that mercurius and fastify inject() load (require(esm), import()):
+  // Jest cannot load them untransformed.
+  transformIgnorePatterns: ["/node_modules/(?!(mercurius|quick-lru|content-disposition|cookie)/)"],
   testTimeout: 120000,
   globalSetup: "<rootDir>/test/support/global-setup.ts",
 };

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import { loadConfig, topics, type ConfigInput, type WeftConfig } from "../core/config";
 import {
@@ -7,11 +6,14 @@ import {
   WorkflowCancelledError,
   WorkflowFailedError,
 } from "../core/errors";
-import { assertWorkflowId, newWorkflowId, workflowIdFromIdempotencyKey } from "../core/ids";
-import { toJsonText } from "../core/json";
 import { createLogger, type Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
-import type { CommandBody, HistoryEvent } from "../schemas/types";
+import {
+  cancelWorkflowCommand,
+  signalWorkflowCommand,
+  startWorkflowCommand,
+} from "../producers/workflow-commands";
+import type { HistoryEvent } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { WorkflowDefinition } from "../workflow/definitions";
@@ -63,40 +65,17 @@ export class WeftClient {
     options: StartOptions<I> = {},
   ): Promise<{ workflowId: string }> {
     const workflowType = typeof workflow === "string" ? workflow : workflow.name;
-    const workflowId = assertWorkflowId(
-      options.workflowId ??
-        (options.idempotencyKey !== undefined
-          ? workflowIdFromIdempotencyKey(workflowType, options.idempotencyKey)
-          : newWorkflowId(workflowType)),
-    );
-    const input = toJsonText(options.input, "workflow input");
-    await this.send(workflowId, {
-      type: "StartWorkflow",
-      workflowType,
-      input,
-      idempotencyKey: options.idempotencyKey ?? null,
-      requestId: randomUUID(),
-    });
-    return { workflowId };
+    const command = startWorkflowCommand(workflowType, options);
+    await this.producer.send(command);
+    return { workflowId: command.workflowId };
   }
 
   async signal(workflowId: string, signalName: string, payload?: unknown): Promise<void> {
-    assertWorkflowId(workflowId);
-    await this.send(workflowId, {
-      type: "SignalWorkflow",
-      signalName,
-      payload: toJsonText(payload, `payload of signal ${signalName}`),
-      requestId: randomUUID(),
-    });
+    await this.producer.send(signalWorkflowCommand(workflowId, signalName, payload));
   }
 
   async cancel(workflowId: string, reason?: string): Promise<void> {
-    assertWorkflowId(workflowId);
-    await this.send(workflowId, {
-      type: "CancelWorkflow",
-      reason: reason ?? null,
-      requestId: randomUUID(),
-    });
+    await this.producer.send(cancelWorkflowCommand(workflowId, reason));
   }
 
   /**
@@ -146,10 +125,6 @@ export class WeftClient {
   async close(): Promise<void> {
     await this.history.close();
     await this.producer.close();
-  }
-
-  private send(workflowId: string, body: CommandBody): Promise<void> {
-    return this.producer.send({ workflowId, sentAt: Date.now(), body });
   }
 }
 

@@ -3,13 +3,14 @@ import { loadConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
+import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
 import { startProjectorRole, type ProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { createKafka } from "../transport/kafka";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
 
-export const ROLES = ["decider", "worker", "projector"] as const;
+export const ROLES = ["decider", "worker", "projector", "api"] as const;
 export type Role = (typeof ROLES)[number];
 /** What a process plays when not told: the projector needs PostgreSQL, so it is asked for. */
 export const DEFAULT_ROLES: readonly Role[] = ["decider", "worker"];
@@ -22,6 +23,8 @@ export interface RuntimeOptions {
   config?: WeftConfig | ConfigInput;
   logger?: Logger;
   worker?: { concurrency?: number; leaseMs?: number; workerId?: string; queues?: string[] };
+  /** Where the api role listens: default `PORT` (else 8080) on 127.0.0.1. */
+  api?: ApiListenOptions;
 }
 
 /** The roles one process runs, started together and stopped together. */
@@ -30,6 +33,7 @@ export interface Runtime {
   readonly decider: Decider | undefined;
   readonly worker: Worker | undefined;
   readonly projector: Projector | undefined;
+  readonly api: ApiRole | undefined;
   stop(): Promise<void>;
 }
 
@@ -65,16 +69,29 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const projector: ProjectorRole | undefined = roles.includes("projector")
     ? await startProjectorRole({ config, kafka, logger })
     : undefined;
+  // Needs no definitions either: it produces commands and reads the read models.
+  const api: ApiRole | undefined = roles.includes("api")
+    ? await loadApiRole().startApiRole({ config, kafka, logger, listen: options.api })
+    : undefined;
   return {
     config,
     decider,
     worker,
     projector: projector?.projector,
+    api,
     async stop() {
-      // Workers drain first so their results reach a decider that is still running.
+      // The API stops taking commands first; workers drain so their results reach a decider
+      // that is still running.
+      await api?.stop();
       await worker?.stop();
       await decider?.stop();
       await projector?.stop();
     },
   };
+}
+
+/** The HTTP stack loads only in processes that serve the API: deciders and workers stay lean. */
+function loadApiRole(): { startApiRole: typeof startApiRole } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../graphql/api-role") as { startApiRole: typeof startApiRole };
 }

@@ -19,7 +19,7 @@ export function registerStart(program: Command): void {
     )
     .argument(
       "[module]",
-      "a .ts or .js module exporting defineWorkflow/defineStep definitions (not needed by the projector role)",
+      "a .ts or .js module exporting defineWorkflow/defineStep definitions (not needed by the projector and api roles)",
     )
     .option("--roles <roles>", `comma-separated roles: ${ROLES.join(",")}`, DEFAULT_ROLES.join(","))
     .option("--concurrency <n>", "steps a worker runs at once", "32")
@@ -28,7 +28,7 @@ export function registerStart(program: Command): void {
         const config = loadConfig();
         const logger = createLogger(config.logLevel);
         const roles = opts.roles.split(",").map((r) => r.trim()) as Role[];
-        if (modulePath === undefined && roles.some((r) => r !== "projector")) {
+        if (modulePath === undefined && roles.some((r) => r !== "projector" && r !== "api")) {
           throw new ConfigError(
             `the ${roles.join(",")} role(s) host definitions: give the module that exports them`,
           );

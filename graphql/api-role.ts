@@ -1,0 +1,86 @@
+import type { FastifyInstance } from "fastify";
+import type { Kafka } from "kafkajs";
+import type { WeftConfig } from "../core/config";
+import { ConfigError } from "../core/errors";
+import type { Logger } from "../core/logger";
+import { CommandProducer } from "../producers/command-producer";
+import { createPool } from "../projections/database";
+import { migrate } from "../projections/migrate";
+import { ensureTopics } from "../transport/kafka";
+import { createApiServer } from "./server";
+
+export const DEFAULT_API_PORT = 8080;
+export const DEFAULT_API_HOST = "127.0.0.1";
+
+export interface ApiListenOptions {
+  /** Default: `PORT`, else 8080. */
+  port?: number;
+  /** Default: 127.0.0.1. */
+  host?: string;
+}
+
+export interface ApiRole {
+  readonly server: FastifyInstance;
+  /** Where it listens, e.g. `http://127.0.0.1:8080`. */
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The API role of a Weft process: topics ensured, the read-model schema migrated (explicitly,
+ * under the migration lock, as the projector role does), a command producer, then the server
+ * listening.
+ */
+export async function startApiRole(options: {
+  config: WeftConfig;
+  kafka: Kafka;
+  logger: Logger;
+  listen?: ApiListenOptions;
+  env?: NodeJS.ProcessEnv;
+}): Promise<ApiRole> {
+  const { config, kafka, logger } = options;
+  const port = options.listen?.port ?? portFromEnv(options.env ?? process.env);
+  const host = options.listen?.host ?? DEFAULT_API_HOST;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, config);
+  } finally {
+    await admin.disconnect();
+  }
+  const pool = createPool(config, logger, { applicationName: `weft api ${config.clientId}` });
+  const commands = new CommandProducer(kafka, config);
+  let server: FastifyInstance | undefined;
+  try {
+    await migrate(pool, { logger });
+    await commands.connect();
+    server = await createApiServer({ config, pool, logger, commands });
+    const address = await server.listen({ port, host });
+    logger.info({ address }, "API listening");
+    const started = server;
+    return {
+      server: started,
+      address,
+      async stop() {
+        await started.close();
+        await commands.close();
+        await pool.end();
+      },
+    };
+  } catch (err) {
+    await server?.close().catch(() => undefined);
+    await commands.close().catch(() => undefined);
+    await pool.end();
+    throw err;
+  }
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.PORT;
+  if (raw === undefined || raw === "") return DEFAULT_API_PORT;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ConfigError(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
+  }
+  return port;
+}

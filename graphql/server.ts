@@ -1,0 +1,39 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Pool } from "pg";
+import type { WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import type { CommandProducer } from "../producers/command-producer";
+import { graphqlPlugin } from "./graphql-plugin";
+import { healthPlugin } from "./health-plugin";
+
+export interface ApiServerOptions {
+  config: WeftConfig;
+  /** The read models (already migrated): the caller owns it and ends it. */
+  pool: Pool;
+  logger: Logger;
+  /** A connected producer: the caller owns it and closes it. */
+  commands: Pick<CommandProducer, "send">;
+}
+
+/** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
+const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The HTTP API: GraphQL at /graphql and /healthz. Returns the fastify instance unstarted: the
+ * caller listens (or injects, in tests) and closes it; nothing else starts here.
+ */
+export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
+  const { pool, commands } = options;
+  const loggerInstance: FastifyBaseLogger = options.logger.child({
+    component: "api",
+    clientId: options.config.clientId,
+  });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: BODY_LIMIT_BYTES,
+  });
+  await app.register(healthPlugin);
+  await app.register(graphqlPlugin, { pool, commands });
+  await app.ready();
+  return app;
+}
