@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Kafka } from "kafkajs";
+import type { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../core/logger";
@@ -37,6 +38,8 @@ export async function startApiRole(options: {
   logger: Logger;
   listen?: ApiListenOptions;
   env?: NodeJS.ProcessEnv;
+  /** Metrics of the roles running in this process, served with the API's at /metrics. */
+  metrics?: Registry;
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
   const port = options.listen?.port ?? portFromEnv(options.env ?? process.env);
@@ -54,7 +57,7 @@ export async function startApiRole(options: {
   try {
     await migrate(pool, { logger });
     await commands.connect();
-    server = await createApiServer({ config, pool, logger, commands });
+    server = await createApiServer({ config, pool, logger, commands, metrics: options.metrics });
     const address = await server.listen({ port, host });
     logger.info({ address }, "API listening");
     const started = server;

@@ -1,10 +1,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import fastifyPlugin from "fastify-plugin";
 import type { Pool } from "pg";
+import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
+import { metricsPlugin } from "./metrics-plugin";
 
 export interface ApiServerOptions {
   config: WeftConfig;
@@ -13,6 +16,8 @@ export interface ApiServerOptions {
   logger: Logger;
   /** A connected producer: the caller owns it and closes it. */
   commands: Pick<CommandProducer, "send">;
+  /** Served at /metrics; default: a registry of this server's own metrics. */
+  metrics?: Registry;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
@@ -33,6 +38,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     bodyLimit: BODY_LIMIT_BYTES,
   });
   await app.register(healthPlugin);
+  // Not encapsulated: its hook times every route of the server.
+  await app.register(fastifyPlugin(metricsPlugin), { registry: options.metrics ?? new Registry() });
   await app.register(graphqlPlugin, { pool, commands });
   await app.ready();
   return app;

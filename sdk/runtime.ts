@@ -6,6 +6,7 @@ import { Decider } from "../deciders/decider";
 import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
 import { startProjectorRole, type ProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
+import { collectDefaultMetrics, Registry } from "prom-client";
 import { createKafka } from "../transport/kafka";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
@@ -71,7 +72,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     : undefined;
   // Needs no definitions either: it produces commands and reads the read models.
   const api: ApiRole | undefined = roles.includes("api")
-    ? await loadApiRole().startApiRole({ config, kafka, logger, listen: options.api })
+    ? await loadApiRole().startApiRole({
+        config,
+        kafka,
+        logger,
+        listen: options.api,
+        metrics: processMetrics(decider),
+      })
     : undefined;
   return {
     config,
@@ -94,4 +101,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 function loadApiRole(): { startApiRole: typeof startApiRole } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require("../graphql/api-role") as { startApiRole: typeof startApiRole };
+}
+
+/** One registry for /metrics: Node's process metrics and those of the roles run here. */
+function processMetrics(decider: Decider | undefined): Registry {
+  const own = new Registry();
+  collectDefaultMetrics({ register: own });
+  return Registry.merge([own, ...(decider ? [decider.metrics.registry] : [])]);
 }
