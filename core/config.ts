@@ -103,6 +103,17 @@ export function loadConfig(
   return Object.freeze(config);
 }
 
+/** A config made by loadConfig is used as it is; anything else is loaded and validated. */
+export function resolveConfig(input: WeftConfig | ConfigInput | undefined): WeftConfig {
+  return isLoadedConfig(input) ? input : loadConfig(input);
+}
+
+function isLoadedConfig(value: unknown): value is WeftConfig {
+  return (
+    typeof value === "object" && value !== null && Object.isFrozen(value) && "kafkaBrokers" in value
+  );
+}
+
 function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 10_000): number {
   if (raw === undefined || raw === "") return fallback;
   const value = typeof raw === "number" ? raw : Number(raw);

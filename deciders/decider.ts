@@ -33,7 +33,14 @@ export class Decider {
 
   constructor(private readonly options: DeciderOptions) {
     this.registry = new Registry(options.workflows, options.steps);
-    this.metrics = options.metrics ?? createDeciderMetrics();
+    const sum = (of: (o: PartitionOwner) => number) =>
+      [...this.owners.values()].reduce((total, o) => total + of(o), 0);
+    this.metrics =
+      options.metrics ??
+      createDeciderMetrics({
+        openRuns: () => sum((o) => o.openRuns),
+        pendingTimers: () => sum((o) => o.pendingTimers),
+      });
     this.log = options.logger.child({ role: "decider" });
     this.groupId = topics.deciderGroup(options.config);
   }
@@ -57,7 +64,7 @@ export class Decider {
       sessionTimeout: 10_000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1000,
-      maxWaitTimeInMs: Number(process.env.WEFT_FETCH_WAIT_MS ?? 100),
+      maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
     });
     this.consumer = consumer;
@@ -119,7 +126,6 @@ export class Decider {
         .ensureOpen()
         .catch((err) => this.log.error({ partition, err }, "restoring partition failed"));
     }
-    this.updateGauges();
   }
 
   private owner(partition: number): PartitionOwner {
@@ -147,17 +153,6 @@ export class Decider {
       this.log.info({ partition }, "partition assigned");
     }
     return owner;
-  }
-
-  private updateGauges(): void {
-    let open = 0;
-    let timers = 0;
-    for (const o of this.owners.values()) {
-      open += o.openRuns;
-      timers += o.pendingTimers;
-    }
-    this.metrics.openRuns.set(open);
-    this.metrics.pendingTimers.set(timers);
   }
 
   /** Task topics are created on first use, so a step on a new queue never fails a commit. */

@@ -1,7 +1,16 @@
 import { Counter, Gauge, Registry as MetricsRegistry } from "prom-client";
 
+/** What the gauges read when scraped, so they are never stale. */
+export interface DeciderGaugeSources {
+  openRuns(): number;
+  pendingTimers(): number;
+}
+
 /** Decider metrics; each decider gets its own registry (no process-wide singletons). */
-export function createDeciderMetrics(registry: MetricsRegistry = new MetricsRegistry()) {
+export function createDeciderMetrics(
+  sources: DeciderGaugeSources,
+  registry: MetricsRegistry = new MetricsRegistry(),
+) {
   const counter = (name: string, help: string, labelNames: string[] = []) =>
     new Counter({ name, help, labelNames, registers: [registry] });
   return {
@@ -17,11 +26,17 @@ export function createDeciderMetrics(registry: MetricsRegistry = new MetricsRegi
       name: "weft_decider_open_runs",
       help: "Open runs held by this decider",
       registers: [registry],
+      collect() {
+        this.set(sources.openRuns());
+      },
     }),
     pendingTimers: new Gauge({
       name: "weft_timers_pending",
       help: "Timers pending in this decider",
       registers: [registry],
+      collect() {
+        this.set(sources.pendingTimers());
+      },
     }),
   };
 }

@@ -3,6 +3,7 @@ import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
+import type { StepTask } from "../schemas/types";
 import { readHistoryPartitions } from "../transport/history-reader";
 import { isFencingError } from "../transport/kafka";
 import { PartitionState, type Decisions } from "./partition-state";
@@ -279,22 +280,26 @@ export class PartitionOwner {
         })),
       });
     }
-    const byQueue = new Map<string, Message[]>();
+    const byQueue = new Map<string, StepTask[]>();
     for (const { queue, task } of decisions.tasks) {
       const list = byQueue.get(queue) ?? [];
-      // Tasks of this partition go to one task partition: each transaction then writes
-      // commit markers to few partitions, which is most of the broker's work per decision.
-      const partitions = await this.deps.taskPartitions(queue);
-      list.push({
-        key: `${task.workflowId}/${task.stepSeq}`,
-        partition: this.partition % partitions,
-        value: taskCodec.encode(task),
-        headers: { ...taskCodec.headers },
-      });
+      list.push(task);
       byQueue.set(queue, list);
     }
-    for (const [queue, messages] of byQueue)
-      topicMessages.push({ topic: topics.tasks(this.deps.config, queue), messages });
+    for (const [queue, tasks] of byQueue) {
+      // Tasks of this partition go to one task partition: each transaction then writes
+      // commit markers to few partitions, which is most of the broker's work per decision.
+      const partition = this.partition % (await this.deps.taskPartitions(queue));
+      topicMessages.push({
+        topic: topics.tasks(this.deps.config, queue),
+        messages: tasks.map((task) => ({
+          key: `${task.workflowId}/${task.stepSeq}`,
+          partition,
+          value: taskCodec.encode(task),
+          headers: { ...taskCodec.headers },
+        })),
+      });
+    }
     if (deadLetters.length > 0)
       topicMessages.push({
         topic: topics.dlq(this.deps.config),

@@ -7,7 +7,7 @@ import type { Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
 import { createPool } from "../projections/database";
 import { migrate } from "../projections/migrate";
-import { ensureTopics } from "../transport/kafka";
+import { ensureTopics, withAdmin } from "../transport/kafka";
 import { createApiServer } from "./server";
 
 export const DEFAULT_API_PORT = 8080;
@@ -44,13 +44,7 @@ export async function startApiRole(options: {
   const { config, kafka, logger } = options;
   const port = options.listen?.port ?? portFromEnv(options.env ?? process.env);
   const host = options.listen?.host ?? DEFAULT_API_HOST;
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, config);
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(kafka, (admin) => ensureTopics(admin, config));
   const pool = createPool(config, logger, { applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   let server: FastifyInstance | undefined;

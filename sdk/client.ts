@@ -1,5 +1,5 @@
 import type { Kafka } from "kafkajs";
-import { loadConfig, topics, type ConfigInput, type WeftConfig } from "../core/config";
+import { resolveConfig, topics, type ConfigInput, type WeftConfig } from "../core/config";
 import {
   WaitTimeoutError,
   WorkflowBlockedError,
@@ -50,7 +50,7 @@ export class WeftClient {
   }
 
   static async connect(options: ClientOptions = {}): Promise<WeftClient> {
-    const config = isConfig(options.config) ? options.config : loadConfig(options.config);
+    const config = resolveConfig(options.config);
     const logger = options.logger ?? createLogger(config.logLevel);
     const kafka = createKafka(config, logger);
     await withAdmin(kafka, (admin) => ensureTopics(admin, config));
@@ -126,10 +126,4 @@ export class WeftClient {
     await this.history.close();
     await this.producer.close();
   }
-}
-
-function isConfig(value: unknown): value is WeftConfig {
-  return (
-    typeof value === "object" && value !== null && Object.isFrozen(value) && "kafkaBrokers" in value
-  );
 }

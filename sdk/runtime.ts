@@ -1,5 +1,5 @@
 import type { Kafka } from "kafkajs";
-import { loadConfig, type ConfigInput, type WeftConfig } from "../core/config";
+import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
@@ -44,10 +44,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (!ROLES.includes(role))
       throw new ConfigError(`unknown role ${JSON.stringify(role)}: use ${ROLES.join(", ")}`);
   }
-  const config =
-    options.config && Object.isFrozen(options.config)
-      ? (options.config as WeftConfig)
-      : loadConfig(options.config);
+  const config = resolveConfig(options.config);
   const logger = options.logger ?? createLogger(config.logLevel);
   const kafka: Kafka = createKafka(config, logger);
   const workflows = options.workflows ?? [];

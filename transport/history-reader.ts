@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
+import { readerConsumer, withAdmin } from "./kafka";
 import type { HistoryEvent } from "../schemas/types";
 
 /**
@@ -17,31 +18,17 @@ export async function readHistoryPartitions(
   log: Logger,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  let targets: Map<number, bigint>;
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    targets = new Map();
-    for (const o of offsets) {
-      if (!partitions.includes(o.partition)) continue;
-      const high = BigInt(o.high);
-      if (high > BigInt(o.low)) targets.set(o.partition, high);
-    }
-  } finally {
-    await admin.disconnect();
+  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  const targets = new Map<number, bigint>();
+  for (const o of offsets) {
+    if (!partitions.includes(o.partition)) continue;
+    const high = BigInt(o.high);
+    if (high > BigInt(o.low)) targets.set(o.partition, high);
   }
   if (targets.size === 0) return;
 
   const groupId = `${topic}.reader.${randomUUID()}`;
-  const consumer = kafka.consumer({
-    groupId,
-    readUncommitted: false,
-    maxWaitTimeInMs: 50,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1000,
-    allowAutoTopicCreation: false,
-  });
+  const consumer = readerConsumer(kafka, groupId);
   const position = new Map<number, bigint>();
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
@@ -99,9 +86,6 @@ export async function readHistoryPartitions(
     }
   } finally {
     await consumer.disconnect();
-    const cleanup = kafka.admin();
-    await cleanup.connect();
-    await cleanup.deleteGroups([groupId]).catch(() => undefined);
-    await cleanup.disconnect();
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
   }
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Consumer, Kafka } from "kafkajs";
+import type { Admin, Consumer, Kafka } from "kafkajs";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
+import { readerConsumer } from "./kafka";
 import type { HistoryEvent } from "../schemas/types";
 
 type Listener = (event: HistoryEvent) => void;
@@ -16,6 +17,8 @@ export class HistoryTail {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly position = new Map<number, bigint>();
   private consumer: Consumer | undefined;
+  private admin: Admin | undefined;
+  private adminConnected: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
 
   constructor(
@@ -49,17 +52,14 @@ export class HistoryTail {
   /** Resolves when everything committed to history before this call has been read. */
   async catchUp(timeoutMs = 30_000): Promise<void> {
     await this.start();
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let targets: { partition: number; high: bigint }[];
-    try {
-      targets = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({
-        partition: o.partition,
-        high: BigInt(o.high),
-      }));
-    } finally {
-      await admin.disconnect();
-    }
+    // One admin for the tail's life: callers ask for histories in loops.
+    this.admin ??= this.kafka.admin();
+    this.adminConnected ??= this.admin.connect();
+    await this.adminConnected;
+    const targets = (await this.admin.fetchTopicOffsets(this.topic)).map((o) => ({
+      partition: o.partition,
+      high: BigInt(o.high),
+    }));
     const deadline = Date.now() + timeoutMs;
     while (targets.some((t) => (this.position.get(t.partition) ?? 0n) < t.high)) {
       if (Date.now() > deadline)
@@ -71,18 +71,14 @@ export class HistoryTail {
   async close(): Promise<void> {
     await this.consumer?.disconnect();
     this.consumer = undefined;
+    await this.admin?.disconnect();
+    this.admin = undefined;
+    this.adminConnected = undefined;
   }
 
   private async run(): Promise<void> {
     const groupId = `${this.topic}.tail.${randomUUID()}`;
-    const consumer = this.kafka.consumer({
-      groupId,
-      readUncommitted: false,
-      maxWaitTimeInMs: 50,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      allowAutoTopicCreation: false,
-    });
+    const consumer = readerConsumer(this.kafka, groupId);
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const next = BigInt(payload.lastOffset) + 1n;

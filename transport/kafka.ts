@@ -2,6 +2,7 @@ import {
   Kafka,
   logLevel as KafkaLogLevel,
   type Admin,
+  type Consumer,
   type ITopicConfig,
   type IHeaders,
 } from "kafkajs";
@@ -55,6 +56,21 @@ export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * A consumer of its own, throw-away group that reads a topic from the beginning (kafkajs has
+ * no manual assignment): used to restore partitions and to follow history from a client.
+ */
+export function readerConsumer(kafka: Kafka, groupId: string): Consumer {
+  return kafka.consumer({
+    groupId,
+    readUncommitted: false,
+    maxWaitTimeInMs: 50,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1000,
+    allowAutoTopicCreation: false,
+  });
 }
 
 /** Creates Weft's topics when missing; never shrinks or alters existing ones. */

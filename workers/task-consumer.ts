@@ -52,7 +52,7 @@ export class TaskConsumer {
       readUncommitted: false,
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
-      maxWaitTimeInMs: Number(process.env.WEFT_FETCH_WAIT_MS ?? 100),
+      maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {

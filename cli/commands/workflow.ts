@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { WeftClient } from "../../sdk/client";
-import { fail, parseJsonOption, print } from "../output";
+import { fail, parseJsonOption, print, type OutputOptions } from "../output";
 
 async function withClient<T>(fn: (client: WeftClient) => Promise<T>): Promise<T> {
   const client = await WeftClient.connect();
@@ -48,11 +48,7 @@ export function registerWorkflow(program: Command): void {
             if (!opts.wait) return print({ workflowId }, opts, () => `started ${workflowId}`);
             process.stderr.write(`started ${workflowId}; waiting for its result…\n`);
             const result = await client.result(workflowId, { timeoutMs: Number(opts.timeout) });
-            print(
-              { workflowId, result },
-              opts,
-              () => `${workflowId} completed: ${JSON.stringify(result)}`,
-            );
+            printResult(workflowId, result, opts);
           });
         } catch (err) {
           fail(err);
@@ -102,11 +98,7 @@ export function registerWorkflow(program: Command): void {
         const result = await withClient((client) =>
           client.result(workflowId, { timeoutMs: Number(opts.timeout) }),
         );
-        print(
-          { workflowId, result },
-          opts,
-          () => `${workflowId} completed: ${JSON.stringify(result)}`,
-        );
+        printResult(workflowId, result, opts);
       } catch (err) {
         fail(err);
       }
@@ -137,4 +129,8 @@ export function registerWorkflow(program: Command): void {
 function summary(body: Record<string, unknown>): string {
   const { type: _type, input: _input, retryPolicy: _policy, ...rest } = body;
   return JSON.stringify(rest);
+}
+
+function printResult(workflowId: string, result: unknown, opts: OutputOptions): void {
+  print({ workflowId, result }, opts, () => `${workflowId} completed: ${JSON.stringify(result)}`);
 }

@@ -27,7 +27,7 @@ function owner(rewinds: number[]): PartitionOwner {
     registry: new Registry([threeSteps], steps),
     log,
     groupId: topics.deciderGroup(config),
-    metrics: createDeciderMetrics(),
+    metrics: createDeciderMetrics({ openRuns: () => 0, pendingTimers: () => 0 }),
     taskPartitions: () => Promise.resolve(config.taskPartitions),
     rewind: (partition) => {
       rewinds.push(partition);
