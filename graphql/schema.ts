@@ -2,7 +2,9 @@
 export const schema = /* GraphQL */ `
   scalar JSON
 
+  "PENDING: the start command is accepted (it waits in Kafka) and no decider has applied it yet."
   enum WorkflowStatus {
+    PENDING
     RUNNING
     BLOCKED
     COMPLETED
@@ -12,6 +14,8 @@ export const schema = /* GraphQL */ `
 
   type StartResult {
     workflowId: String!
+    "True when no live decider hosts the type right now: the command waits durably in Kafka."
+    waitingForDecider: Boolean!
   }
 
   type AcceptedResult {
@@ -75,6 +79,8 @@ export const schema = /* GraphQL */ `
     closedAt: String
     lastSeq: Int!
     updatedAt: String!
+    "PENDING and no live decider hosts its type: it starts when one comes back."
+    waitingForDecider: Boolean!
     steps: [StepAttempt!]!
     timers: [Timer!]!
     signals: [Signal!]!
@@ -102,10 +108,126 @@ export const schema = /* GraphQL */ `
     pageInfo: PageInfo!
   }
 
+  type FailedStep {
+    workflowId: String!
+    workflowType: String!
+    stepSeq: Int!
+    attempt: Int!
+    stepName: String!
+    taskQueue: String!
+    "failed or timed_out"
+    status: String!
+    workerId: String
+    error: JSON
+    startedAt: String
+    finishedAt: String!
+  }
+
+  type PendingTimer {
+    workflowId: String!
+    workflowType: String!
+    "sleep, signal_timeout, retry or step_timeout"
+    kind: String!
+    seq: Int!
+    attempt: Int!
+    dueAt: String!
+  }
+
+  enum ProcessStatus {
+    "Seen within the last three registration intervals."
+    ALIVE
+    "Not seen for three registration intervals: crashed or cut off."
+    STALE
+    "Said goodbye on a graceful stop."
+    STOPPED
+  }
+
+  "A Weft process hosting deciders and/or workers, as it registered itself."
+  type WorkerProcess {
+    id: String!
+    "decider, worker"
+    roles: [String!]!
+    host: String!
+    pid: Int!
+    "Task queues it consumes (workers)."
+    queues: [String!]!
+    "Workflow types it hosts (deciders)."
+    workflows: [String!]!
+    "Step names it hosts (workers)."
+    steps: [String!]!
+    inFlight: Int!
+    concurrency: Int
+    startedAt: String!
+    lastSeenAt: String!
+    stoppedAt: String
+    status: ProcessStatus!
+  }
+
+  enum DefinitionKind {
+    WORKFLOW
+    STEP
+  }
+
+  "A workflow or step type as a process registered it; one row per version (hash)."
+  type Definition {
+    kind: DefinitionKind!
+    name: String!
+    "A hash of the definition: its code and its options."
+    hash: String!
+    "Steps: the queue their tasks go to."
+    taskQueue: String
+    retry: JSON
+    timeoutMs: Int
+    firstSeenAt: String!
+    lastSeenAt: String!
+    "Processes that host this version and are alive now."
+    hosts: [String!]!
+  }
+
+  type StatusCount {
+    status: WorkflowStatus!
+    count: Int!
+  }
+
+  type ThroughputPoint {
+    "The minute's start (ISO-8601)."
+    minute: String!
+    started: Int!
+    completed: Int!
+    failed: Int!
+  }
+
+  type QueueBacklog {
+    queue: String!
+    "Tasks in the queue's topic its workers have not consumed yet (consumer lag)."
+    backlog: Int!
+  }
+
+  type Stats {
+    counts: [StatusCount!]!
+    "Per minute, the last 15 minutes, oldest first."
+    throughput: [ThroughputPoint!]!
+    backlog: [QueueBacklog!]!
+    "Commands the deciders have not consumed yet."
+    commandBacklog: Int!
+    "History events the projector has not stored yet."
+    projectorLag: Int!
+    pendingTimers: Int!
+    at: String!
+  }
+
   type Query {
     workflow(id: String!): Workflow
     "Newest first."
     workflows(filter: WorkflowFilter, first: Int = 20, after: String): WorkflowConnection!
+    "The latest failed or timed-out step attempts across runs, newest first."
+    failedSteps(first: Int = 50, workflowType: String): [FailedStep!]!
+    "Pending timers, soonest first."
+    pendingTimers(first: Int = 100): [PendingTimer!]!
+    "Processes that registered; stopped ones only when asked."
+    workers(includeStopped: Boolean = false): [WorkerProcess!]!
+    definitions(kind: DefinitionKind): [Definition!]!
+    stats: Stats!
   }
 
   type Mutation {
@@ -117,5 +239,16 @@ export const schema = /* GraphQL */ `
     ): StartResult!
     signalWorkflow(workflowId: String!, name: String!, payload: JSON): AcceptedResult!
     cancelWorkflow(workflowId: String!, reason: String): AcceptedResult!
+  }
+
+  type Subscription {
+    "A run's row after every change the projector stores; all runs when no filter is given."
+    workflowUpdated(filter: WorkflowFilter): Workflow!
+    "A run's history events as the projector stores them."
+    workflowEvents(workflowId: String!): HistoryEvent!
+    "Stats again whenever the read models change, at most once a second."
+    stats: Stats!
+    "The process list again whenever a process registers, beats, stops or turns stale."
+    workers(includeStopped: Boolean = false): [WorkerProcess!]!
   }
 `;
