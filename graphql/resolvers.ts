@@ -9,6 +9,7 @@ import {
 } from "../producers/workflow-commands";
 import { withErrorCodes } from "./api-errors";
 import { JsonScalar } from "./json-scalar";
+import { checkStartable, createRegistryResolvers } from "./registry-resolvers";
 import {
   eventsOf,
   findRun,
@@ -35,9 +36,12 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
 export function createResolvers({ pool, commands }: ResolverDeps): IResolvers {
+  const registry = createRegistryResolvers({ pool });
   return {
+    ...registry,
     JSON: JsonScalar,
     Query: {
+      ...registry.Query,
       workflow: (_root, args: { id: string }) =>
         withErrorCodes(() => findRun(pool, assertWorkflowId(args.id))),
       workflows: (_root, args: WorkflowsArgs) =>
@@ -66,8 +70,9 @@ export function createResolvers({ pool, commands }: ResolverDeps): IResolvers {
             input: args.input,
             idempotencyKey: args.idempotencyKey ?? undefined,
           });
+          const { waitingForDecider } = await checkStartable(pool, args.type);
           await commands.send(command);
-          return { workflowId: command.workflowId };
+          return { workflowId: command.workflowId, waitingForDecider };
         }),
       signalWorkflow: (_root, args: { workflowId: string; name: string; payload?: unknown }) =>
         withErrorCodes(async () => {
@@ -81,6 +86,7 @@ export function createResolvers({ pool, commands }: ResolverDeps): IResolvers {
         }),
     },
     Workflow: {
+      ...registry.Workflow,
       id: (run: RunRow) => run.workflow_id,
       type: (run: RunRow) => run.workflow_type,
       status: (run: RunRow) => run.status.toUpperCase(),

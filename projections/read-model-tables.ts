@@ -5,6 +5,8 @@ export const READ_MODEL_TABLES = [
   { name: "weft_step_attempts", key: ["workflow_id", "step_seq", "attempt"] },
   { name: "weft_timers", key: ["workflow_id", "kind", "seq", "attempt"] },
   { name: "weft_signals", key: ["workflow_id", "seq"] },
+  { name: "weft_definitions", key: ["kind", "name", "hash"] },
+  { name: "weft_processes", key: ["process_id"] },
 ] as const;
 
 export const OFFSETS_TABLE = "weft_projector_offsets";
