@@ -94,13 +94,18 @@ it("applies migrations in order, records them, and a second migrate is a no-op",
 it("applies the shipped read-model migration", async () => {
   const { pool } = await freshPool();
   const result = await migrate(pool);
-  expect(result.applied.map((m) => m.file)).toEqual(["0001_read_models.sql"]);
+  expect(result.applied.map((m) => m.file)).toEqual([
+    "0001_read_models.sql",
+    "0002_registration.sql",
+  ]);
   const { rows } = await pool.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables
       WHERE table_schema = current_schema() ORDER BY table_name`,
   );
   expect(rows.map((r) => r.table_name)).toEqual([
+    "weft_definitions",
     "weft_events",
+    "weft_processes",
     "weft_projector_offsets",
     "weft_runs",
     "weft_schema_migrations",
