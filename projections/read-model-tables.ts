@@ -1,4 +1,7 @@
-/** Every table the projector derives from history, with its primary key (for ordered dumps). */
+/**
+ * Every table the projector derives (from history, registrations and start commands), with its
+ * primary key (for ordered dumps). `replay projections` empties them all.
+ */
 export const READ_MODEL_TABLES = [
   { name: "weft_runs", key: ["workflow_id"] },
   { name: "weft_events", key: ["workflow_id", "seq"] },
