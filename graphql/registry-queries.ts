@@ -1,7 +1,7 @@
 import type { Queryable } from "../projections/database";
 
 /**
- * Reads of the registration read models (migrations/0002_registration.sql) for the API. A
+ * Reads of the registration read models (migrations/0003_registration.sql) for the API. A
  * process is ALIVE while its last beat is less than three of its own intervals old (by the
  * database's clock), STOPPED once it said goodbye, and STALE otherwise.
  */

@@ -1,5 +1,5 @@
 /**
- * The rows the projector writes, named as the columns of migrations/ (0001 and 0002).
+ * The rows the projector writes, named as the columns of migrations/ (0001 and 0003).
  * Times are ISO-8601 strings taken from events, never the clock: a replay gives the same rows.
  */
 import type { HistoryEvent } from "../schemas/types";
