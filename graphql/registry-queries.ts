@@ -9,6 +9,9 @@ import type { Queryable } from "../projections/database";
 /** Missed beats after which a process counts as stale. */
 export const STALE_AFTER_BEATS = 3;
 
+/** The live feed of registered processes (the `workers` subscription). */
+export const WORKERS_FEED = "workers";
+
 const alive = (p: string) =>
   `(${p}.stopped_at IS NULL AND ` +
   `${p}.last_seen >= now() - ${p}.interval_ms * ${STALE_AFTER_BEATS} * interval '1 millisecond')`;

@@ -11,7 +11,7 @@ import {
   startWorkflowCommand,
 } from "../producers/workflow-commands";
 import { withErrorCodes } from "./api-errors";
-import { concat, filter, withCleanup } from "./async-streams";
+import { concat, filter, map, withCleanup } from "./async-streams";
 import { JsonScalar } from "./json-scalar";
 import { localTopics, type LiveFeed } from "./live-feed";
 import { checkStartable, createRegistryResolvers } from "./registry-resolvers";
@@ -34,6 +34,7 @@ import {
   type RunRow,
 } from "./run-queries";
 import { STATS_FEED } from "./stats";
+import { WORKERS_FEED, type ProcessRecord } from "./registry-queries";
 
 export interface ResolverDeps {
   config: WeftConfig;
@@ -185,6 +186,29 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
             }
           }),
         resolve: (stats: unknown) => stats,
+      },
+      workers: {
+        subscribe: (
+          _root: unknown,
+          args: { includeStopped?: boolean | null },
+          ctx: SubscriptionContext,
+        ) =>
+          withErrorCodes(async () => {
+            const release = feed.watchDerived(WORKERS_FEED);
+            try {
+              const queue = await ctx.pubsub.subscribe<ProcessRecord[]>(
+                localTopics.derived(WORKERS_FEED),
+              );
+              const current = (await feed.readDerived(WORKERS_FEED)) as ProcessRecord[];
+              const visible = (list: ProcessRecord[]) =>
+                args.includeStopped ? list : list.filter((p) => p.status !== "STOPPED");
+              return withCleanup(map(concat([current], queue), visible), release);
+            } catch (err) {
+              release();
+              throw err;
+            }
+          }),
+        resolve: (list: ProcessRecord[]) => list,
       },
     },
     Workflow: {
