@@ -1,13 +1,18 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fastifyPlugin from "fastify-plugin";
+import type { Redis } from "ioredis";
+import type { Kafka } from "kafkajs";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
+import type { ConsumerLagReader } from "../transport/consumer-lag";
+import { registerConsumerLagGauge } from "./consumer-lag-gauge";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
+import { readinessPlugin } from "./readiness-plugin";
 
 export interface ApiServerOptions {
   config: WeftConfig;
@@ -18,13 +23,18 @@ export interface ApiServerOptions {
   commands: Pick<CommandProducer, "send">;
   /** Served at /metrics; default: a registry of this server's own metrics. */
   metrics?: Registry;
+  /** For /readyz (and the lag reader's caller): the caller owns them and closes them. */
+  kafka?: Kafka;
+  redis?: Redis;
+  /** Served at /metrics as `weft_consumer_lag`; the caller closes it. */
+  consumerLag?: ConsumerLagReader;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
 const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
- * The HTTP API: GraphQL at /graphql and /healthz. Returns the fastify instance unstarted: the
+ * The HTTP API: GraphQL at /graphql, /healthz, /readyz and /metrics. Returns the fastify instance unstarted: the
  * caller listens (or injects, in tests) and closes it; nothing else starts here.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
@@ -38,8 +48,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     bodyLimit: BODY_LIMIT_BYTES,
   });
   await app.register(healthPlugin);
+  await app.register(readinessPlugin, { pool, kafka: options.kafka, redis: options.redis });
+  const registry = options.metrics ?? new Registry();
+  if (options.consumerLag) registerConsumerLagGauge(registry, options.consumerLag, options.logger);
   // Not encapsulated: its hook times every route of the server.
-  await app.register(fastifyPlugin(metricsPlugin), { registry: options.metrics ?? new Registry() });
+  await app.register(fastifyPlugin(metricsPlugin), { registry });
   await app.register(graphqlPlugin, { pool, commands });
   await app.ready();
   return app;

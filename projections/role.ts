@@ -3,6 +3,7 @@ import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { createPool } from "./database";
 import { migrate } from "./migrate";
+import { RedisMigrationLock, withMigrationRedis } from "./migration-lock";
 import { Projector, type ProjectorOptions } from "./projector";
 
 export interface ProjectorRole {
@@ -12,7 +13,8 @@ export interface ProjectorRole {
 
 /**
  * The projector role of a Weft process: its own pool, the migrations applied (explicitly, here,
- * under the migration lock, so concurrent starts do not race), then the projector.
+ * under the Redis migration lock and the advisory lock, so concurrent starts do not race), then
+ * the projector.
  */
 export async function startProjectorRole(options: {
   config: WeftConfig;
@@ -27,7 +29,9 @@ export async function startProjectorRole(options: {
   });
   let projector: Projector | undefined;
   try {
-    const { version, applied } = await migrate(pool, { logger });
+    const { version, applied } = await withMigrationRedis(config.redisUrl, logger, (redis) =>
+      migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
+    );
     logger.info(
       { schemaVersion: version, applied: applied.map((m) => m.file) },
       applied.length > 0 ? "read-model schema migrated" : "read-model schema is current",
