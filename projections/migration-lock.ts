@@ -2,7 +2,13 @@ import { Redis } from "ioredis";
 import type { WeftConfig } from "../core/config";
 import { WaitTimeoutError } from "../core/errors";
 import type { Logger } from "../core/logger";
-import { createRedlock, lockedByOther, type Lock, type Redlock } from "../workers/redlock";
+import {
+  createRedlock,
+  lockedByOther,
+  redlockFailure,
+  type Lock,
+  type Redlock,
+} from "../workers/redlock";
 
 /** Something that holds a lock while `work` runs. */
 export interface MigrationLock {
@@ -89,7 +95,7 @@ export class RedisMigrationLock implements MigrationLock {
       } catch (err) {
         if (!(await lockedByOther(err))) {
           throw new Error(
-            `could not take the migration lock ${this.key} in Redis (REDIS_URL): ${(err as Error).message}`,
+            `could not take the migration lock ${this.key} in Redis (REDIS_URL): ${await redlockFailure(err)}`,
             { cause: err },
           );
         }

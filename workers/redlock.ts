@@ -73,3 +73,13 @@ export async function lockedByOther(err: unknown): Promise<boolean> {
   const errors = stats.flatMap((s) => [...s.votesAgainst.values()]);
   return errors.length > 0 && errors.every((e) => e instanceof ResourceLockedError);
 }
+
+/** The reasons of a redlock failure: each vote against, or the error itself. */
+export async function redlockFailure(err: unknown): Promise<string> {
+  const attempts = (err as { attempts?: ReadonlyArray<Promise<ExecutionStats>> }).attempts;
+  const stats = await Promise.all(attempts ?? []).catch(() => []);
+  const reasons = new Set(
+    stats.flatMap((s) => [...s.votesAgainst.values()].map((e) => `${e.name}: ${e.message}`)),
+  );
+  return reasons.size > 0 ? [...reasons].join("; ") : (err as Error).message;
+}

@@ -228,7 +228,13 @@ describe("the Redis migration lock", () => {
     const config = isolatedConfig({ databaseUrl: schema.databaseUrl });
     const holder = new RedisMigrationLock(connect(), config);
     let release!: () => void;
-    const held = holder.hold(() => new Promise<void>((resolve) => (release = resolve)), 1000);
+    let held!: Promise<void>;
+    await new Promise<void>((acquired) => {
+      held = holder.hold(() => {
+        acquired();
+        return new Promise<void>((resolve) => (release = resolve));
+      }, 1000);
+    });
     const migrations = migrationsIn({ "0001_first.sql": "CREATE TABLE m_wait (id integer);" });
     const lock = new RedisMigrationLock(connect(), config);
     const error = await migrate(pool, { migrations, lock, lockTimeoutMs: 500 }).catch(
