@@ -11,6 +11,7 @@ import { migrate } from "../projections/migrate";
 import { RedisMigrationLock } from "../projections/migration-lock";
 import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
 import { createApiServer } from "./server";
 
 export const DEFAULT_API_PORT = 8080;
@@ -21,6 +22,8 @@ export interface ApiListenOptions {
   port?: number;
   /** Default: 127.0.0.1. */
   host?: string;
+  /** Bearer tokens; default `WEFT_API_TOKENS` / `WEFT_API_READ_TOKENS`, else none (open). */
+  tokens?: ApiTokens;
 }
 
 export interface ApiRole {
@@ -46,7 +49,9 @@ export async function startApiRole(options: {
   metrics?: Registry;
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
-  const port = options.listen?.port ?? portFromEnv(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const port = options.listen?.port ?? portFromEnv(env);
+  const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
   await withAdmin(kafka, (admin) => ensureTopics(admin, config));
   const pool = createPool(config, logger, { applicationName: `weft api ${config.clientId}` });
@@ -73,12 +78,13 @@ export async function startApiRole(options: {
       logger,
       commands,
       metrics: options.metrics,
+      auth,
+      lag: consumerLag,
       kafka,
       redis,
-      consumerLag,
     });
     const address = await server.listen({ port, host });
-    logger.info({ address }, "API listening");
+    logger.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API listening");
     const started = server;
     return {
       server: started,

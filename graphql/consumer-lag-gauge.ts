@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from "prom-client";
 import type { Logger } from "../core/logger";
-import type { ConsumerLagReader } from "../transport/consumer-lag";
+import type { PartitionLag } from "../transport/consumer-lag";
 
 /**
  * `weft_consumer_lag{group,topic,partition}`, read from the reader on every scrape. A scrape
@@ -8,7 +8,7 @@ import type { ConsumerLagReader } from "../transport/consumer-lag";
  */
 export function registerConsumerLagGauge(
   registry: Registry,
-  reader: Pick<ConsumerLagReader, "snapshot">,
+  reader: { snapshot(): Promise<readonly PartitionLag[]> },
   logger: Logger,
 ): Gauge {
   const log = logger.child({ component: "metrics" });

@@ -7,12 +7,13 @@ import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
-import type { ConsumerLagReader } from "../transport/consumer-lag";
+import { ApiAuth } from "./auth";
 import { registerConsumerLagGauge } from "./consumer-lag-gauge";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
 import { readinessPlugin } from "./readiness-plugin";
+import type { LagSource } from "./stats";
 
 export interface ApiServerOptions {
   config: WeftConfig;
@@ -23,22 +24,28 @@ export interface ApiServerOptions {
   commands: Pick<CommandProducer, "send">;
   /** Served at /metrics; default: a registry of this server's own metrics. */
   metrics?: Registry;
-  /** For /readyz (and the lag reader's caller): the caller owns them and closes them. */
+  /** Bearer tokens; default: none, every request may do everything. */
+  auth?: ApiAuth;
+  /**
+   * Consumer lag (a `ConsumerLagReader`), for the stats' backlogs and served at /metrics as
+   * `weft_consumer_lag`; the caller closes it.
+   */
+  lag?: LagSource;
+  /** For /readyz: the caller owns them and closes them. */
   kafka?: Kafka;
   redis?: Redis;
-  /** Served at /metrics as `weft_consumer_lag`; the caller closes it. */
-  consumerLag?: ConsumerLagReader;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
 const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
- * The HTTP API: GraphQL at /graphql, /healthz, /readyz and /metrics. Returns the fastify instance unstarted: the
+ * The HTTP API: GraphQL at /graphql (subscriptions over WebSocket), /healthz, /readyz and
+ * /metrics. Returns the fastify instance unstarted: the
  * caller listens (or injects, in tests) and closes it; nothing else starts here.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const { pool, commands } = options;
+  const { config, pool, commands } = options;
   const loggerInstance: FastifyBaseLogger = options.logger.child({
     component: "api",
     clientId: options.config.clientId,
@@ -50,10 +57,17 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   await app.register(healthPlugin);
   await app.register(readinessPlugin, { pool, kafka: options.kafka, redis: options.redis });
   const registry = options.metrics ?? new Registry();
-  if (options.consumerLag) registerConsumerLagGauge(registry, options.consumerLag, options.logger);
+  if (options.lag) registerConsumerLagGauge(registry, options.lag, options.logger);
   // Not encapsulated: its hook times every route of the server.
   await app.register(fastifyPlugin(metricsPlugin), { registry });
-  await app.register(graphqlPlugin, { pool, commands });
+  await app.register(graphqlPlugin, {
+    config,
+    pool,
+    commands,
+    logger: options.logger,
+    auth: options.auth ?? new ApiAuth(),
+    lag: options.lag,
+  });
   await app.ready();
   return app;
 }
