@@ -1,7 +1,7 @@
 /** /metrics on a process running decider, worker and api: the counters move with a run. */
 import { WeftClient } from "../../sdk/client";
 import { startRuntime, type Runtime } from "../../sdk/runtime";
-import { closeFixtures, steps, threeSteps, workflows } from "../fixtures/workflows";
+import { closeFixtures, retryFixed, steps, threeSteps, workflows } from "../fixtures/workflows";
 import { isolatedConfig, testLogger } from "../support/env";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 
@@ -108,6 +108,14 @@ it("exposes Weft's counters and API latency, moving as runs complete", async () 
   expect(
     series(after, "weft_consumer_lag", { group: `${config.topicPrefix}.workers.default` }),
   ).toHaveLength(4);
+
+  // Retries, by workflow type and step: flaky fails twice, then completes.
+  const retried = await client.start(retryFixed);
+  await client.result(retried.workflowId, { timeoutMs: 30_000 });
+  const later = await scrape();
+  expect(total(later, "weft_step_retries_total", { type: retryFixed.name, step: "flaky" })).toBe(2);
+  expect(total(later, "weft_step_attempts_total", { step: "flaky", outcome: "failed" })).toBe(2);
+  expect(total(later, "weft_step_attempts_total", { step: "flaky", outcome: "completed" })).toBe(1);
 
   // Ready: Kafka, PostgreSQL, Redis reachable and the schema current.
   const ready = await fetch(`${address}/readyz`);
