@@ -127,7 +127,9 @@ async function main(): Promise<void> {
         "time range (1 day)",
         { from: new Date(now - 3 * day).toISOString(), to: new Date(now - 2 * day).toISOString() },
       ],
-      ["text (ID prefix)", { text: "seed-00a" }],
+      ["text, broad (half the runs)", { text: "seed-001" }],
+      ["text, narrow (1,296 runs)", { text: "seed-0012" }],
+      ["text, no match", { text: "no-such-run" }],
     ];
     const byFilter = new Map<string, number[]>(filters.map(([name]) => [name, []]));
     const pages: number[] = [];
