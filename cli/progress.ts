@@ -1,0 +1,68 @@
+/**
+ * Progress of a long wait on stderr: one line rewritten in place every second on a terminal;
+ * elsewhere (CI logs, pipes) a plain line at most every 5 s.
+ */
+export const TTY_REFRESH_MS = 1000;
+export const LOG_INTERVAL_MS = 5000;
+
+export interface ProgressStream {
+  isTTY?: boolean;
+  columns?: number;
+  write(text: string): boolean;
+}
+
+export class Progress {
+  private readonly startedAt = Date.now();
+  private state = "";
+  private lastLoggedAt: number | undefined;
+  private drawn = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly label: string,
+    private readonly stream: ProgressStream = process.stderr,
+  ) {}
+
+  /** Starts showing progress; `state` is what to say after the elapsed time. */
+  start(state: string): this {
+    this.state = state;
+    this.render();
+    this.timer = setInterval(() => this.render(), TTY_REFRESH_MS);
+    this.timer.unref();
+    return this;
+  }
+
+  update(state: string): void {
+    if (state === this.state) return;
+    this.state = state;
+    // A terminal shows the change at once; a log gets it with its next line.
+    if (this.stream.isTTY) this.render();
+  }
+
+  /** Stops and clears the line, so what is printed next starts clean. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.stream.isTTY && this.drawn) this.stream.write("\r\x1b[2K");
+    this.drawn = false;
+  }
+
+  private line(): string {
+    const elapsed = Math.floor((Date.now() - this.startedAt) / 1000);
+    return `${this.label}: ${elapsed}s, ${this.state}`;
+  }
+
+  private render(): void {
+    if (this.stream.isTTY) {
+      const width = (this.stream.columns ?? 80) - 1;
+      const line = this.line();
+      this.stream.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
+      this.drawn = true;
+      return;
+    }
+    const now = Date.now();
+    if (this.lastLoggedAt !== undefined && now - this.lastLoggedAt < LOG_INTERVAL_MS) return;
+    this.lastLoggedAt = now;
+    this.stream.write(`${this.line()}\n`);
+  }
+}

@@ -1,0 +1,92 @@
+/** What the CLI reads about a run through the API, and how it says it in words. */
+import { cut, time } from "./tables";
+
+export type RunStatus = "PENDING" | "RUNNING" | "BLOCKED" | "COMPLETED" | "FAILED" | "CANCELLED";
+
+/** The fields of `Workflow` that `wait` and `describe` need. */
+export interface RunView {
+  id: string;
+  type: string;
+  status: RunStatus;
+  input: unknown;
+  result: unknown;
+  error: unknown;
+  blockedCode: string | null;
+  blockedReason: string | null;
+  waitingOn: WaitItem[];
+  startedAt: string;
+  closedAt: string | null;
+  lastSeq: number;
+}
+
+export const RUN_FIELDS = `id type status input result error blockedCode blockedReason waitingOn startedAt closedAt lastSeq`;
+
+/** One entry of `waitingOn` (projections/rows.ts `WaitItem`), read loosely. */
+export interface WaitItem {
+  kind: string;
+  stepSeq?: number;
+  stepName?: string;
+  attempt?: number;
+  nextAttempt?: number;
+  state?: string;
+  workerId?: string;
+  timerSeq?: number;
+  signalName?: string;
+  since?: string;
+  dueAt?: string | null;
+}
+
+export const CLOSED_STATUSES: ReadonlySet<string> = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
+
+/** What a run waits on now, in one short phrase per item: `step charge #2 (attempt 1, started on w-1)`. */
+export function describeWaiting(items: readonly WaitItem[] | null | undefined): string {
+  if (!items || items.length === 0) return "nothing";
+  return items.map(describeItem).join("; ");
+}
+
+function describeItem(item: WaitItem): string {
+  const until = item.dueAt ? ` until ${time(item.dueAt)}` : "";
+  switch (item.kind) {
+    case "step":
+      return `step ${item.stepName ?? "?"} #${item.stepSeq ?? "?"} (attempt ${item.attempt ?? "?"}, ${
+        item.state === "started"
+          ? `started${item.workerId ? ` on ${item.workerId}` : ""}`
+          : "queued"
+      })`;
+    case "retry":
+      return `retry of step ${item.stepName ?? "?"} #${item.stepSeq ?? "?"} (attempt ${item.nextAttempt ?? "?"})${until}`;
+    case "timer":
+      return `timer${until}`;
+    case "signal":
+      return `signal ${JSON.stringify(item.signalName ?? "?")}${until}`;
+    default:
+      return item.kind;
+  }
+}
+
+/** The message of a run's `error` (an ErrorInfo, or `{ reason }` for a cancelled run). */
+export function errorMessage(error: unknown): string {
+  if (error === null || error === undefined) return "no error recorded";
+  if (typeof error === "string") return error;
+  const e = error as { message?: unknown; reason?: unknown; code?: unknown };
+  const text =
+    typeof e.message === "string"
+      ? e.message
+      : typeof e.reason === "string"
+        ? e.reason
+        : JSON.stringify(error);
+  return cut(typeof e.code === "string" && e.code ? `${text} (${e.code})` : text, 400);
+}
+
+/** A cancelled run's reason, or null. */
+export function cancelReason(error: unknown): string | null {
+  const reason = (error as { reason?: unknown } | null)?.reason;
+  return typeof reason === "string" ? reason : null;
+}
+
+/** No row for the run: never started, or not stored by the projector yet. Exits 1. */
+export function notFound(workflowId: string): Error {
+  return new Error(
+    `no workflow ${JSON.stringify(workflowId)} in the read models: it was never started, or the projector has not stored it yet`,
+  );
+}
