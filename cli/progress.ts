@@ -1,6 +1,6 @@
 /**
  * Progress of a long wait on stderr: one line rewritten in place every second on a terminal;
- * elsewhere (CI logs, pipes) a plain line at most every 5 s.
+ * elsewhere (CI logs, pipes) a plain line every 5 s while the wait lasts.
  */
 export const TTY_REFRESH_MS = 1000;
 export const LOG_INTERVAL_MS = 5000;
@@ -14,7 +14,8 @@ export interface ProgressStream {
 export class Progress {
   private readonly startedAt = Date.now();
   private state = "";
-  private lastLoggedAt: number | undefined;
+  /** A log's first line comes after LOG_INTERVAL_MS: a short wait prints none. */
+  private lastLoggedAt = this.startedAt;
   private drawn = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -61,7 +62,7 @@ export class Progress {
       return;
     }
     const now = Date.now();
-    if (this.lastLoggedAt !== undefined && now - this.lastLoggedAt < LOG_INTERVAL_MS) return;
+    if (now - this.lastLoggedAt < LOG_INTERVAL_MS) return;
     this.lastLoggedAt = now;
     this.stream.write(`${this.line()}\n`);
   }
