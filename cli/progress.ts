@@ -13,7 +13,7 @@ export interface ProgressStream {
 
 export class Progress {
   private readonly startedAt = Date.now();
-  private state = "";
+  private state: () => string = () => "";
   /** A log's first line comes after LOG_INTERVAL_MS: a short wait prints none. */
   private lastLoggedAt = this.startedAt;
   private drawn = false;
@@ -24,8 +24,8 @@ export class Progress {
     private readonly stream: ProgressStream = process.stderr,
   ) {}
 
-  /** Starts showing progress; `state` is what to say after the elapsed time. */
-  start(state: string): this {
+  /** Starts showing progress; `state` says what to show after the elapsed time, at each redraw. */
+  start(state: () => string): this {
     this.state = state;
     this.render();
     this.timer = setInterval(() => this.render(), TTY_REFRESH_MS);
@@ -33,11 +33,9 @@ export class Progress {
     return this;
   }
 
-  update(state: string): void {
-    if (state === this.state) return;
-    this.state = state;
-    // A terminal shows the change at once; a log gets it with its next line.
-    if (this.stream.isTTY) this.render();
+  /** The state changed: a terminal shows it at once, a log with its next line. */
+  refresh(): void {
+    if (this.stream.isTTY && this.timer) this.render();
   }
 
   /** Stops and clears the line, so what is printed next starts clean. */
@@ -50,7 +48,7 @@ export class Progress {
 
   private line(): string {
     const elapsed = Math.floor((Date.now() - this.startedAt) / 1000);
-    return `${this.label}: ${elapsed}s, ${this.state}`;
+    return `${this.label}: ${elapsed}s, ${this.state()}`;
   }
 
   private render(): void {

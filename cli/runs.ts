@@ -1,5 +1,5 @@
 /** What the CLI reads about a run through the API, and how it says it in words. */
-import { cut, time } from "./tables";
+import { cut, duration, time } from "./tables";
 
 export type RunStatus = "PENDING" | "RUNNING" | "BLOCKED" | "COMPLETED" | "FAILED" | "CANCELLED";
 
@@ -38,14 +38,24 @@ export interface WaitItem {
 
 export const CLOSED_STATUSES: ReadonlySet<string> = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
 
-/** What a run waits on now, in one short phrase per item: `step charge #2 (attempt 1, started on w-1)`. */
-export function describeWaiting(items: readonly WaitItem[] | null | undefined): string {
+/**
+ * What a run waits on now, one short phrase per item: `step charge #2 (attempt 1, started on
+ * w-1)`. Due times are absolute, or relative (`due in 4 s`) when `now` is given.
+ */
+export function describeWaiting(
+  items: readonly WaitItem[] | null | undefined,
+  now?: number,
+): string {
   if (!items || items.length === 0) return "nothing";
-  return items.map(describeItem).join("; ");
+  return items.map((item) => describeItem(item, now)).join("; ");
 }
 
-function describeItem(item: WaitItem): string {
-  const until = item.dueAt ? ` until ${time(item.dueAt)}` : "";
+function describeItem(item: WaitItem, now: number | undefined): string {
+  const until = !item.dueAt
+    ? ""
+    : now === undefined
+      ? ` until ${time(item.dueAt)}`
+      : ` due in ${duration(Math.max(0, Date.parse(item.dueAt) - now))}`;
   switch (item.kind) {
     case "step":
       return `step ${item.stepName ?? "?"} #${item.stepSeq ?? "?"} (attempt ${item.attempt ?? "?"}, ${

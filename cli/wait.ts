@@ -106,12 +106,20 @@ export async function waitAndReport(
   workflowId: string,
   opts: OutputOptions & { timeoutMs: number },
 ): Promise<void> {
-  const progress = new Progress(`waiting for ${workflowId}`).start("not stored yet");
+  let current: RunView | undefined;
+  const progress = new Progress(`waiting for ${workflowId}`).start(() =>
+    current
+      ? `${current.status}, waiting on ${describeWaiting(current.waitingOn, Date.now())}`
+      : "not stored yet",
+  );
   let run: RunView;
   try {
     run = await waitForRun(client, workflowId, {
       timeoutMs: opts.timeoutMs,
-      onUpdate: (r) => progress.update(`${r.status}, waiting on ${describeWaiting(r.waitingOn)}`),
+      onUpdate: (r) => {
+        current = r;
+        progress.refresh();
+      },
     });
   } finally {
     progress.stop();

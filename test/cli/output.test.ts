@@ -65,6 +65,8 @@ it("waitingOn and errors read as short phrases", () => {
     'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01 00:00:00.000',
   );
   expect(describeWaiting([])).toBe("nothing");
+  const due = { kind: "timer", dueAt: "2026-01-01T00:00:10.000Z" };
+  expect(describeWaiting([due], Date.parse("2026-01-01T00:00:06.000Z"))).toBe("timer due in 4.0 s");
   expect(errorMessage({ name: "Error", message: "declined", code: "TERMINAL" })).toBe(
     "declined (TERMINAL)",
   );
@@ -76,9 +78,11 @@ it("waitingOn and errors read as short phrases", () => {
 it("on a terminal, progress is one line rewritten in place and cleared at the end", () => {
   jest.useFakeTimers();
   const tty = stream(true);
-  const progress = new Progress("waiting for a", tty).start("PENDING");
+  let state = "PENDING";
+  const progress = new Progress("waiting for a", tty).start(() => state);
   jest.advanceTimersByTime(2000);
-  progress.update("RUNNING, waiting on timer");
+  state = "RUNNING, waiting on timer";
+  progress.refresh();
   progress.stop();
   const frames = tty.text.split("\r\x1b[2K");
   expect(frames).toEqual([
@@ -95,10 +99,12 @@ it("on a terminal, progress is one line rewritten in place and cleared at the en
 it("elsewhere, progress is a plain line every 5 s, none for a short wait", () => {
   jest.useFakeTimers();
   const log = stream(false);
-  const progress = new Progress("waiting for a", log).start("PENDING");
+  let state = "PENDING";
+  const progress = new Progress("waiting for a", log).start(() => state);
   jest.advanceTimersByTime(4000);
   expect(log.text).toBe("");
-  progress.update("RUNNING");
+  state = "RUNNING";
+  progress.refresh();
   jest.advanceTimersByTime(7000);
   progress.stop();
   expect(log.text).toBe("waiting for a: 5s, RUNNING\nwaiting for a: 10s, RUNNING\n");
