@@ -24,6 +24,16 @@ export interface WeftConfig {
    * that proves replay).
    */
   readonly executionCacheSize: number;
+  /**
+   * How often a decider or worker process publishes its registration (what it hosts, its
+   * queues, its load). The API counts a process as stale after three intervals without one.
+   */
+  readonly registrationIntervalMs: number;
+  /**
+   * When set, a process serves its metrics at `http://127.0.0.1:<port>/metrics` (the api role
+   * serves them on its own port regardless). 0 picks a free port.
+   */
+  readonly metricsPort: number | undefined;
 }
 
 export const DEFAULTS = {
@@ -37,6 +47,7 @@ export const DEFAULTS = {
   logLevel: "info",
   deciderLingerMs: 3,
   executionCacheSize: 10_000,
+  registrationIntervalMs: 10_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -85,6 +96,17 @@ export function loadConfig(
       0,
       10_000_000,
     ),
+    registrationIntervalMs: intOption(
+      "registrationIntervalMs / WEFT_REGISTRATION_INTERVAL_MS",
+      options.registrationIntervalMs ?? env.WEFT_REGISTRATION_INTERVAL_MS,
+      DEFAULTS.registrationIntervalMs,
+      50,
+      3_600_000,
+    ),
+    metricsPort: optionalPort(
+      "metricsPort / WEFT_METRICS_PORT",
+      options.metricsPort ?? env.WEFT_METRICS_PORT,
+    ),
     clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
   };
   if (
@@ -125,11 +147,18 @@ function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 
   return value;
 }
 
+function optionalPort(name: string, raw: unknown): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  return intOption(name, raw, 0, 0, 65_535);
+}
+
 export const topics = {
   commands: (c: WeftConfig) => `${c.topicPrefix}.commands`,
   history: (c: WeftConfig) => `${c.topicPrefix}.history`,
   tasks: (c: WeftConfig, queue: string) => `${c.topicPrefix}.tasks.${queue}`,
   dlq: (c: WeftConfig) => `${c.topicPrefix}.dlq`,
+  /** What each decider and worker process hosts, published on start, every interval and on stop. */
+  registrations: (c: WeftConfig) => `${c.topicPrefix}.registrations`,
   deciderGroup: (c: WeftConfig) => `${c.topicPrefix}.deciders`,
   workerGroup: (c: WeftConfig, queue: string) => `${c.topicPrefix}.workers.${queue}`,
 };

@@ -10,6 +10,7 @@ import { assertAllowed, type Access, type ApiAuth } from "./auth";
 import { LiveFeed } from "./live-feed";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
+import { listProcesses, WORKERS_FEED } from "./registry-queries";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
 
 export interface GraphqlPluginOptions {
@@ -63,6 +64,14 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
         minIntervalMs: STATS_INTERVAL_MS,
         // Backlogs move without any row changing.
         refreshMs: 5000,
+      },
+      {
+        name: WORKERS_FEED,
+        read: () => listProcesses(pool, true),
+        minIntervalMs: 500,
+        // A process turns stale by silence: no message says so.
+        refreshMs: 2000,
+        triggers: ["processes"],
       },
     ],
   });

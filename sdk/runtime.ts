@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
+import { startMetricsServer, type MetricsServer } from "../core/metrics";
 import { Decider } from "../deciders/decider";
 import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
+import { RegistrationPublisher } from "../producers/registration-publisher";
 import { startProjectorRole, type ProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -35,6 +38,10 @@ export interface Runtime {
   readonly worker: Worker | undefined;
   readonly projector: Projector | undefined;
   readonly api: ApiRole | undefined;
+  /** The ID this process registers under (decider and worker roles), else undefined. */
+  readonly processId: string | undefined;
+  /** Where /metrics is served when `metricsPort` is set and the api role is not run here. */
+  readonly metricsAddress: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -55,14 +62,42 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (roles.includes("worker") && steps.length === 0) {
     throw new ConfigError("the worker role needs at least one step definition");
   }
+  // One registry for the whole process: every role registers its metrics in it.
+  const metrics = processMetrics();
   const decider = roles.includes("decider")
-    ? new Decider({ config, kafka, logger, workflows, steps })
+    ? new Decider({ config, kafka, logger, workflows, steps, metricsRegistry: metrics })
     : undefined;
   const worker = roles.includes("worker")
-    ? new Worker({ config, logger, kafka, steps: [...steps], ...options.worker })
+    ? new Worker({
+        config,
+        logger,
+        kafka,
+        steps: [...steps],
+        metricsRegistry: metrics,
+        ...options.worker,
+      })
     : undefined;
   await decider?.start();
   await worker?.start();
+  // One registration per process for both roles: what it hosts, its queues and its load.
+  const registration =
+    decider || worker
+      ? new RegistrationPublisher({
+          kafka,
+          config,
+          logger,
+          source: {
+            processId: worker?.id ?? `${config.clientId}-${randomBytes(3).toString("hex")}`,
+            roles: roles.filter((r) => r === "decider" || r === "worker"),
+            workflows: decider ? workflows : [],
+            steps: worker ? steps : [],
+            queues: worker?.queues ?? [],
+            concurrency: worker?.concurrency ?? null,
+            inFlight: () => worker?.inFlight ?? 0,
+          },
+        })
+      : undefined;
+  await registration?.start();
   // Needs no definitions: it projects whatever history holds. It migrates the schema first.
   const projector: ProjectorRole | undefined = roles.includes("projector")
     ? await startProjectorRole({ config, kafka, logger })
@@ -74,24 +109,42 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         kafka,
         logger,
         listen: options.api,
-        metrics: processMetrics(decider),
+        metrics,
       })
     : undefined;
-  return {
+  let metricsServer: MetricsServer | undefined;
+  const runtime: Runtime = {
     config,
     decider,
     worker,
     projector: projector?.projector,
     api,
+    processId: registration?.processId,
+    get metricsAddress() {
+      return metricsServer?.address;
+    },
     async stop() {
       // The API stops taking commands first; workers drain so their results reach a decider
       // that is still running.
       await api?.stop();
       await worker?.stop();
       await decider?.stop();
+      // After the roles drained: "stopped" is then the truth.
+      await registration?.stop();
       await projector?.stop();
+      await metricsServer?.close();
     },
   };
+  // Processes without the api role serve /metrics here when asked to (the API serves its own).
+  if (config.metricsPort !== undefined && !roles.includes("api")) {
+    try {
+      metricsServer = await startMetricsServer(metrics, config.metricsPort, logger);
+    } catch (err) {
+      await runtime.stop();
+      throw err;
+    }
+  }
+  return runtime;
 }
 
 /** The HTTP stack loads only in processes that serve the API: deciders and workers stay lean. */
@@ -100,9 +153,9 @@ function loadApiRole(): { startApiRole: typeof startApiRole } {
   return require("../graphql/api-role") as { startApiRole: typeof startApiRole };
 }
 
-/** One registry for /metrics: Node's process metrics and those of the roles run here. */
-function processMetrics(decider: Decider | undefined): Registry {
-  const own = new Registry();
-  collectDefaultMetrics({ register: own });
-  return Registry.merge([own, ...(decider ? [decider.metrics.registry] : [])]);
+/** The process's registry for /metrics: Node's process metrics, then those of its roles. */
+function processMetrics(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }
