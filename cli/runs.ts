@@ -17,9 +17,11 @@ export interface RunView {
   startedAt: string;
   closedAt: string | null;
   lastSeq: number;
+  /** PENDING and no live decider hosts its type. */
+  waitingForDecider: boolean;
 }
 
-export const RUN_FIELDS = `id type status input result error blockedCode blockedReason waitingOn startedAt closedAt lastSeq`;
+export const RUN_FIELDS = `id type status input result error blockedCode blockedReason waitingOn startedAt closedAt lastSeq waitingForDecider`;
 
 /** One entry of `waitingOn` (projections/rows.ts `WaitItem`), read loosely. */
 export interface WaitItem {
@@ -37,6 +39,16 @@ export interface WaitItem {
 }
 
 export const CLOSED_STATUSES: ReadonlySet<string> = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
+
+/** What a run waits on now, in words; `now` makes due times relative. */
+export function describeRunWaiting(run: RunView, now?: number): string {
+  if (run.status === "PENDING") {
+    return run.waitingForDecider
+      ? `a decider hosting ${run.type} (none is alive: the start waits in Kafka)`
+      : "a decider to take the start";
+  }
+  return describeWaiting(run.waitingOn, now);
+}
 
 /**
  * What a run waits on now, one short phrase per item: `step charge #2 (attempt 1, started on

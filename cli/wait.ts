@@ -15,7 +15,7 @@ import { Progress } from "./progress";
 import {
   cancelReason,
   CLOSED_STATUSES,
-  describeWaiting,
+  describeRunWaiting,
   errorMessage,
   RUN_FIELDS,
   type RunView,
@@ -84,7 +84,7 @@ export function waitForRun(
     }
     function timedOut(): void {
       const state = last
-        ? `is still ${last.status} (waiting on ${describeWaiting(last.waitingOn)})`
+        ? `is still ${last.status} (waiting on ${describeRunWaiting(last)})`
         : "has not been stored by the projector yet (is it started, and are a decider and a projector running?)";
       settle(
         new WeftError(
@@ -109,7 +109,7 @@ export async function waitAndReport(
   let current: RunView | undefined;
   const progress = new Progress(`waiting for ${workflowId}`).start(() =>
     current
-      ? `${current.status}, waiting on ${describeWaiting(current.waitingOn, Date.now())}`
+      ? `${current.status}, waiting on ${describeRunWaiting(current, Date.now())}`
       : "not stored yet",
   );
   let run: RunView;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { print } from "../output";
-import { describeWaiting, errorMessage, notFound, RUN_FIELDS, type RunView } from "../runs";
+import { describeRunWaiting, errorMessage, notFound, RUN_FIELDS, type RunView } from "../runs";
 import { duration, fields, json, table, time } from "../tables";
 import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
 
@@ -83,7 +83,7 @@ function render(run: Described): string {
         ? `${run.blockedCode ?? "?"}: ${run.blockedReason ?? ""}`
         : undefined,
     ],
-    ["waiting on", run.closedAt ? undefined : describeWaiting(run.waitingOn)],
+    ["waiting on", run.closedAt ? undefined : describeRunWaiting(run)],
     ["events", String(run.lastSeq)],
   ]);
   const steps = table(run.steps, [

@@ -4,7 +4,10 @@ import { waitAndReport } from "../wait";
 import { apiOptions, intOption, withApi, type ApiCliOptions } from "./api-options";
 
 const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $idempotencyKey: String) {
-  startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $idempotencyKey) { workflowId }
+  startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $idempotencyKey) {
+    workflowId
+    waitingForDecider
+  }
 }`;
 
 interface StartOptions extends ApiCliOptions {
@@ -30,13 +33,17 @@ export function registerWorkflowStart(workflow: Command): void {
     withApi(opts, async (client) => {
       const input = parseJsonOption(opts.input, "--input");
       const timeoutMs = intOption(opts.timeout, "--timeout");
-      const { startWorkflow } = await client.request<{ startWorkflow: { workflowId: string } }>(
-        START,
-        { type, workflowId: opts.id, input, idempotencyKey: opts.idempotencyKey },
-      );
-      const { workflowId } = startWorkflow;
+      const { startWorkflow } = await client.request<{
+        startWorkflow: { workflowId: string; waitingForDecider: boolean };
+      }>(START, { type, workflowId: opts.id, input, idempotencyKey: opts.idempotencyKey });
+      const { workflowId, waitingForDecider } = startWorkflow;
+      if (waitingForDecider) {
+        process.stderr.write(
+          `weft: no live decider hosts ${type} right now: the start waits in Kafka and the run begins when one comes back\n`,
+        );
+      }
       if (!opts.wait) {
-        print({ workflowId }, opts, () => `started ${workflowId}`);
+        print(startWorkflow, opts, () => `started ${workflowId}`);
         return;
       }
       process.stderr.write(`started ${workflowId}\n`);

@@ -50,6 +50,11 @@ beforeAll(async () => {
     api: { port: 0, tokens: { admin: [ADMIN_TOKEN], read: [READ_TOKEN] } },
   });
   client = await WeftClient.connect({ config, logger });
+  // The API starts only types a decider registered: wait until the projector has them.
+  await waitFor("the decider's registration", async () => {
+    const res = await weft(["workflow", "start", "threeSteps", "--id", "cli-registered"]);
+    return res.code === 0;
+  });
 });
 
 afterAll(async () => {
@@ -163,7 +168,7 @@ it("start --wait prints the result; list, describe and history show the run", as
 it("list pages with --first and prints the cursor of the next page", async () => {
   for (const n of [1, 2, 3]) {
     const res = await weft(["workflow", "start", "threeSteps", "--id", `cli-page-${n}`]);
-    expect(res.stdout).toBe(`started cli-page-${n}\n`);
+    expect(res).toMatchObject({ code: 0, stdout: `started cli-page-${n}\n`, stderr: "" });
   }
   const ids = new Set<string>();
   await waitFor("three runs listed", async () => {
@@ -255,6 +260,10 @@ it("unknown workflows, invalid IDs and invalid input give one line and a non-zer
   const badStartId = await weft(["workflow", "start", "threeSteps", "--id", "bad id"]);
   expect(badStartId.code).toBe(2);
   expect(oneErrorLine(badStartId)).toMatch(/^weft: INVALID_WORKFLOW_ID: /);
+
+  const unknownType = await weft(["workflow", "start", "noSuchWorkflow", "--wait"]);
+  expect(unknownType.code).toBe(2);
+  expect(oneErrorLine(unknownType)).toMatch(/^weft: UNKNOWN_WORKFLOW_TYPE: .*noSuchWorkflow/);
 
   const badJson = await weft(["workflow", "start", "threeSteps", "--input", "{n:1"]);
   expect(badJson.code).toBe(2);
