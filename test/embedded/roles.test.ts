@@ -149,6 +149,30 @@ describe("decider and worker on the embedded log", () => {
     expectGapless(events);
   });
 
+  it("shares partitions with a second decider, and hands them back when it stops", async () => {
+    const port = weft.kafka as unknown as Kafka;
+    const second = new Decider({ config, kafka: port, logger, workflows, steps });
+    await second.start();
+    await waitFor("a split", () => second.ownedPartitions.length === 2);
+    expect([...weft.decider.ownedPartitions, ...second.ownedPartitions].sort()).toEqual([
+      0, 1, 2, 3,
+    ]);
+    const during = await Promise.all(
+      Array.from({ length: 20 }, (_, n) => weft.start("threeSteps", { n })),
+    );
+    await Promise.all(during.map((id) => weft.closed(id)));
+    await second.stop();
+    await waitFor("all back", () => weft.decider.ownedPartitions.length === 4);
+    const after = await Promise.all(
+      Array.from({ length: 20 }, (_, n) => weft.start("threeSteps", { n })),
+    );
+    for (const id of [...during, ...after]) {
+      const events = await weft.closed(id);
+      expectGapless(events);
+      expectEachStepCompletedOnce(events);
+    }
+  });
+
   it("resumes a pending signal wait and a pending timer after a restart", async () => {
     const waiting = await weft.start("approval", { timeoutMs: 60_000 });
     const sleeping = await weft.start("sleepy", { ms: 1500 });

@@ -203,8 +203,9 @@ export class EmbeddedConsumer implements PortConsumer {
     this.running = false;
     this.member = false;
     this.wake();
-    await this.groups.leave(this);
+    // As kafkajs does: finish the batches in hand, then leave (the others get the partitions).
     await this.revoke();
+    await this.groups.leave(this);
     this.positions.clear();
     this.joined?.();
     this.onStopped();
