@@ -1,7 +1,6 @@
 import {
   closeSync,
   fdatasyncSync,
-  fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -345,10 +344,5 @@ export class EmbeddedLog {
         this.offsets.delete(frame[1]);
         return;
     }
-  }
-
-  /** For tests: the file's size as the OS sees it. */
-  fileSize(): number {
-    return this.fd === undefined ? this.size : fstatSync(this.fd).size;
   }
 }
