@@ -4,9 +4,12 @@ module.exports = {
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["@swc/jest"], "^.+\\.js$": ["@swc/jest"] },
-  // ESM-only packages that mercurius and fastify inject() load (require(esm), import()):
+  // ESM-only packages that mercurius and fastify inject() load (require(esm), import()), and
+  // Kysely (the read models' query builder):
   // Jest cannot load them untransformed.
-  transformIgnorePatterns: ["/node_modules/(?!(mercurius|quick-lru|content-disposition|cookie)/)"],
+  transformIgnorePatterns: [
+    "/node_modules/(?!(mercurius|quick-lru|content-disposition|cookie|kysely)/)",
+  ],
   testTimeout: 120000,
   globalSetup: "<rootDir>/test/support/global-setup.ts",
 };

@@ -1,9 +1,10 @@
 /**
- * Projector throughput on the local broker and PostgreSQL: writes N synthetic runs (3 steps
- * each, 11 events) to a fresh history topic, then times one projector from offset 0 until every
- * event is in PostgreSQL, in a schema of its own that is dropped afterwards. Prints events/s.
+ * Projector throughput on the local broker: writes N synthetic runs (3 steps each, 11 events) to
+ * a fresh history topic, then times one projector from offset 0 until every event is in the read
+ * models: PostgreSQL (a schema of its own, dropped afterwards) or, with `--db sqlite:<file>`, a
+ * fresh SQLite file. Prints events/s.
  *
- *   npx tsx bench/projector-bench.ts --runs 20000 --partitions 4
+ *   npx tsx bench/projector-bench.ts --runs 20000 --partitions 4 [--db sqlite:/tmp/p.db]
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -11,9 +12,11 @@ import { Partitioners } from "kafkajs";
 import { Pool } from "pg";
 import { DEFAULTS, loadConfig, topics } from "../core/config";
 import { createLogger } from "../core/logger";
-import { createPool } from "../projections/database";
+import { rmSync } from "node:fs";
+import { createPool, parseDatabaseUrl } from "../projections/database";
 import { migrate } from "../projections/migrate";
 import { Projector } from "../projections/projector";
+import { ReadModelDb } from "../projections/read-model-db";
 import { historyCodec } from "../schemas/codec";
 import type { EventBody, HistoryEvent } from "../schemas/types";
 import { createKafka, ensureTopics } from "../transport/kafka";
@@ -22,6 +25,7 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "20000" },
     partitions: { type: "string", default: "4" },
+    db: { type: "string" },
   },
 });
 const RUNS = Number(values.runs);
@@ -80,12 +84,18 @@ async function main(): Promise<void> {
   const logger = createLogger("warn");
   const kafka = createKafka(config, logger);
   const pool = createPool(config, logger, { max: config.commandPartitions + 2 });
+  const target = values.db ? parseDatabaseUrl(values.db) : undefined;
+  if (target?.dialect === "sqlite") {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${target.file}${suffix}`, { force: true });
+  }
+  const db =
+    target?.dialect === "sqlite" ? ReadModelDb.sqlite(target.file) : ReadModelDb.postgres(pool);
   try {
     const kafkaAdmin = kafka.admin();
     await kafkaAdmin.connect();
     await ensureTopics(kafkaAdmin, config);
     await kafkaAdmin.disconnect();
-    await migrate(pool);
+    await migrate(db);
 
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
@@ -112,7 +122,7 @@ async function main(): Promise<void> {
     const projector = new Projector({
       config,
       kafka,
-      pool,
+      db,
       logger,
       onCommitted: () => {
         batches++;
@@ -122,10 +132,10 @@ async function main(): Promise<void> {
     const started = Date.now();
     await projector.start();
     for (;;) {
-      const { rows } = await pool.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM weft_events",
+      const { rows } = await db.query<{ n: string | number }>(
+        "SELECT count(*) AS n FROM weft_events",
       );
-      if (rows[0]!.n >= total) break;
+      if (Number(rows[0]!.n) >= total) break;
       if (Date.now() - started > 300_000) {
         throw new Error(`only ${rows[0]!.n} of ${total} events projected in 5 minutes`);
       }
@@ -135,13 +145,14 @@ async function main(): Promise<void> {
     await projector.stop();
     const projecting = Date.now() - firstCommit;
     process.stdout.write(
-      `projected ${total} events (${RUNS} runs) over ${config.commandPartitions} partitions in ${ms} ms ` +
+      `${db.dialect.name}: projected ${total} events (${RUNS} runs) over ${config.commandPartitions} partitions in ${ms} ms ` +
         `from start (${ms - projecting} ms joining the group and fetching): ` +
         `${Math.round((total / ms) * 1000)} events/s from start, ` +
         `${Math.round((total / projecting) * 1000)} events/s once projecting; ` +
         `${batches} transactions of ${Math.round(total / batches)} events on average\n`,
     );
   } finally {
+    await db.close();
     await pool.end();
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
     await admin.end();

@@ -1,20 +1,26 @@
 /**
- * Read-side latency through the real HTTP server: fills a fresh PostgreSQL schema with N runs
- * (bench/seed-runs.ts, the projector's own fold and writers), starts the API on a loopback port,
- * then times `workflow(id)` with its steps, timers, signals and history, and filtered
- * `workflows` pages (first pages and deeper ones by cursor). Prints p50/p95/p99 per query.
+ * Read-side latency through the real HTTP server: fills fresh read models with N runs
+ * (bench/seed-runs.ts, the projector's own fold and writers) — a PostgreSQL schema of their own,
+ * or with `--db sqlite:<file>` a fresh SQLite file — starts the API on a loopback port, then
+ * times `workflow(id)` with its steps, timers, signals and history, and filtered `workflows`
+ * pages (first pages and deeper ones by cursor). Prints p50/p95/p99 per query. On SQLite it also
+ * times reopening the file (open, schema check, first read).
  *
- *   npm run bench:read -- --runs 100000 --requests 2000
+ *   npm run bench:read -- --runs 100000 --requests 2000 [--db sqlite:/tmp/weft-read.db]
  */
 import { randomBytes } from "node:crypto";
+import { rmSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { Pool } from "pg";
 import { DEFAULTS, loadConfig } from "../core/config";
 import { createLogger } from "../core/logger";
 import { createApiServer } from "../graphql/server";
 import { CommandProducer } from "../producers/command-producer";
-import { createPool } from "../projections/database";
-import { migrate } from "../projections/migrate";
+import { createPool, parseDatabaseUrl } from "../projections/database";
+import { checkSchema, migrate } from "../projections/migrate";
+import { ReadModelDb } from "../projections/read-model-db";
+import { READ_MODEL_TABLES } from "../projections/read-model-tables";
+import { findRun } from "../graphql/run-queries";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import { SEED_TYPES, seedRuns } from "./seed-runs";
 
@@ -23,6 +29,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "100000" },
     requests: { type: "string", default: "2000" },
     keep: { type: "boolean", default: false },
+    db: { type: "string" },
   },
 });
 const RUNS = Number(values.runs);
@@ -69,22 +76,51 @@ async function main(): Promise<void> {
   });
   const logger = createLogger("warn");
   const pool = createPool(config, logger, { max: 10 });
+  const target = values.db ? parseDatabaseUrl(values.db) : undefined;
+  const sqliteFile = target?.dialect === "sqlite" ? target.file : undefined;
+  if (sqliteFile) {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${sqliteFile}${suffix}`, { force: true });
+  }
+  let db = sqliteFile ? ReadModelDb.sqlite(sqliteFile) : ReadModelDb.postgres(pool);
   const kafka = createKafka(config, logger);
   const commands = new CommandProducer(kafka, config);
   try {
-    await migrate(pool);
+    await migrate(db);
     const seedStart = Date.now();
-    const events = await seedRuns(pool, RUNS, logger, {
+    const events = await seedRuns(db, RUNS, logger, {
       onProgress: (done) => {
         if (done % 20_000 === 0) process.stdout.write(`  seeded ${done} runs\n`);
       },
     });
+    const seedMs = Date.now() - seedStart;
+    let rows = 0;
+    for (const table of READ_MODEL_TABLES) {
+      const { rows: count } = await db.query<{ n: string | number }>(
+        `SELECT count(*) AS n FROM ${table.name}`,
+      );
+      rows += Number(count[0]!.n);
+    }
     process.stdout.write(
-      `seeded ${RUNS} runs (${events} events) through the projector's fold in ${Date.now() - seedStart} ms\n`,
+      `${db.dialect.name}: seeded ${RUNS} runs (${events} events, ${rows} rows) through the projector's fold in ${seedMs} ms: ` +
+        `${Math.round((rows / seedMs) * 1000)} rows/s, ${Math.round((events / seedMs) * 1000)} events/s\n`,
     );
+    if (sqliteFile) {
+      await db.close();
+      const t0 = performance.now();
+      db = ReadModelDb.sqlite(sqliteFile);
+      await checkSchema(db);
+      await findRun(db, "seed-000000");
+      const openMs = performance.now() - t0;
+      const wal = statSync(`${sqliteFile}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+      const size = statSync(sqliteFile).size + wal;
+      process.stdout.write(
+        `reopened ${sqliteFile} (${Math.round(size / 2 ** 20)} MB) to a first read in ${openMs.toFixed(1)} ms; ` +
+          `RSS now ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB\n`,
+      );
+    }
     await withAdmin(kafka, (a) => ensureTopics(a, config));
     await commands.connect();
-    const app = await createApiServer({ config, pool, logger, commands });
+    const app = await createApiServer({ config, db, logger, commands });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     const post = async (query: string, variables: Record<string, unknown>) => {
       const t0 = performance.now();
@@ -162,6 +198,7 @@ async function main(): Promise<void> {
     await app.close();
   } finally {
     await commands.close().catch(() => undefined);
+    await db.close();
     await pool.end();
     if (!values.keep) await admin.query(`DROP SCHEMA ${schema} CASCADE`);
     else process.stdout.write(`kept schema ${schema}\n`);

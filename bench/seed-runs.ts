@@ -3,10 +3,9 @@
  * Kafka): the rows are what projecting such histories would store. A mix of statuses, five
  * workflow types, retries, failures, sleeps, signals; start times spread over the last week.
  */
-import type { Pool } from "pg";
 import type { Logger } from "../core/logger";
-import { inTransaction } from "../projections/database";
 import { foldEvents } from "../projections/fold-events";
+import type { ReadModelDb } from "../projections/read-model-db";
 import { writeChanges } from "../projections/write-changes";
 import type { EventBody, HistoryEvent } from "../schemas/types";
 
@@ -138,7 +137,7 @@ export function seedHistory(i: number, now: number, prefix = "seed"): HistoryEve
 
 /** Writes runs `from`…`from + count - 1`; 500 runs per transaction. Returns the events written. */
 export async function seedRuns(
-  pool: Pool,
+  db: ReadModelDb,
   count: number,
   logger: Logger,
   options: {
@@ -158,9 +157,9 @@ export async function seedRuns(
     }
     events += batch.length;
     const changes = foldEvents(new Map(), batch, logger);
-    await inTransaction(pool, (client) => writeChanges(client, changes));
+    await db.transaction((tx) => writeChanges(tx, changes));
     options.onProgress?.(start + 500 - from);
   }
-  await pool.query("ANALYZE");
+  await db.query("ANALYZE");
   return events;
 }

@@ -6,7 +6,7 @@ import type { WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
-import { createPool } from "../projections/database";
+import { openReadModelDb } from "../projections/read-model-db";
 import { migrate } from "../projections/migrate";
 import { RedisMigrationLock } from "../projections/migration-lock";
 import { ConsumerLagReader } from "../transport/consumer-lag";
@@ -54,27 +54,27 @@ export async function startApiRole(options: {
   const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
   await withAdmin(kafka, (admin) => ensureTopics(admin, config));
-  const pool = createPool(config, logger, { applicationName: `weft api ${config.clientId}` });
+  const db = openReadModelDb(config, logger, { applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   // For the migration lock and /readyz; without an offline queue a PING fails at once while
   // Redis is unreachable.
   const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
   redis.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
-  const consumerLag = new ConsumerLagReader({ kafka, config, pool, logger });
+  const consumerLag = new ConsumerLagReader({ kafka, config, pool: db, logger });
   let server: FastifyInstance | undefined;
   const closeAll = async () => {
     await consumerLag.close().catch(() => undefined);
     await commands.close().catch(() => undefined);
     await redis.quit().catch(() => redis.disconnect());
-    await pool.end();
+    await db.close();
   };
   try {
     await redis.connect();
-    await migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) });
+    await migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) });
     await commands.connect();
     server = await createApiServer({
       config,
-      pool,
+      db,
       logger,
       commands,
       metrics: options.metrics,

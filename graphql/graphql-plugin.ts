@@ -1,7 +1,7 @@
+import type { ReadModelDb } from "../projections/read-model-db";
 import type { FastifyInstance } from "fastify";
 import { Kind, OperationTypeNode, type DocumentNode } from "graphql";
 import mercurius from "mercurius";
-import type { Pool } from "pg";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
@@ -15,7 +15,7 @@ import { readStats, STATS_FEED, type LagSource } from "./stats";
 
 export interface GraphqlPluginOptions {
   config: WeftConfig;
-  pool: Pool;
+  db: ReadModelDb;
   logger: Logger;
   commands: Pick<CommandProducer, "send">;
   auth: ApiAuth;
@@ -32,7 +32,7 @@ const STATS_INTERVAL_MS = 1000;
  * away. Live updates come from the projector through Redis (LiveFeed).
  */
 export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPluginOptions) {
-  const { config, pool, logger, commands, auth } = options;
+  const { config, db, logger, commands, auth } = options;
   // mercurius checks the body is an object but not that `query` is text.
   app.addHook("preValidation", async (request, reply) => {
     const body = request.body as { query?: unknown } | null | undefined;
@@ -53,21 +53,21 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   const emitter = createLiveEmitter(config, logger);
   const feed = new LiveFeed({
     config,
-    pool,
+    db,
     emitter,
     logger,
     publish: (topic, payload) => void app.graphql.pubsub.publish({ topic, payload }),
     derived: [
       {
         name: STATS_FEED,
-        read: () => readStats(pool, config, options.lag),
+        read: () => readStats(db, config, options.lag),
         minIntervalMs: STATS_INTERVAL_MS,
         // Backlogs move without any row changing.
         refreshMs: 5000,
       },
       {
         name: WORKERS_FEED,
-        read: () => listProcesses(pool, true),
+        read: () => listProcesses(db, true),
         minIntervalMs: 500,
         // A process turns stale by silence: no message says so.
         refreshMs: 2000,
@@ -77,7 +77,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   });
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers({ config, pool, commands, feed }),
+    resolvers: createResolvers({ config, db, commands, feed }),
     path: "/graphql",
     graphiql: false,
     // Compiles a query the second time it is seen: the dashboard and clients repeat theirs.

@@ -1,6 +1,6 @@
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import type { Queryable } from "../projections/database";
+import type { ReadModelDb } from "../projections/read-model-db";
 import {
   liveTopics,
   type EventsAppended,
@@ -62,7 +62,7 @@ export class LiveFeed {
   constructor(
     private readonly deps: {
       config: WeftConfig;
-      pool: Queryable;
+      db: ReadModelDb;
       emitter: LiveEmitter;
       publish: LocalPublish;
       logger: Logger;
@@ -196,7 +196,7 @@ export class LiveFeed {
       while (this.pendingRuns.size > 0 && !this.stopped) {
         const ids = [...this.pendingRuns];
         this.pendingRuns.clear();
-        const rows: RunRow[] = await findRuns(this.deps.pool, ids);
+        const rows: RunRow[] = await findRuns(this.deps.db, ids);
         for (const row of rows) this.deps.publish(localTopics.runs, row);
       }
     } catch (err) {

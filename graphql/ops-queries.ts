@@ -1,5 +1,6 @@
+import { sql } from "kysely";
 import { InvalidInputError } from "../core/errors";
-import type { Queryable } from "../projections/database";
+import type { ReadModelDb } from "../projections/read-model-db";
 
 /** Reads for operators: failures, pending timers and the overview's figures. */
 
@@ -30,22 +31,36 @@ export interface FailedStepRow {
 
 /** The latest failed or timed-out attempts, newest first (the partial index on finished_at). */
 export async function failedSteps(
-  db: Queryable,
+  db: ReadModelDb,
   first: number,
   workflowType?: string | null,
 ): Promise<FailedStepRow[]> {
-  const values: unknown[] = [checkListSize(first)];
-  const byType = workflowType ? `AND r.workflow_type = $${values.push(workflowType)}` : "";
-  const { rows } = await db.query<FailedStepRow>(
-    `SELECT a.workflow_id, r.workflow_type, a.step_seq, a.attempt, a.step_name, a.task_queue,
-            a.status, a.worker_id, a.error, a.started_at, a.finished_at
-       FROM weft_step_attempts a JOIN weft_runs r ON r.workflow_id = a.workflow_id
-      WHERE a.status IN ('failed', 'timed_out') ${byType}
-      ORDER BY a.finished_at DESC, a.workflow_id, a.step_seq, a.attempt
-      LIMIT $1`,
-    values,
-  );
-  return rows;
+  let query = db.db
+    .selectFrom("weft_step_attempts as a")
+    .innerJoin("weft_runs as r", "r.workflow_id", "a.workflow_id")
+    .select([
+      "a.workflow_id",
+      "r.workflow_type",
+      "a.step_seq",
+      "a.attempt",
+      "a.step_name",
+      "a.task_queue",
+      "a.status",
+      "a.worker_id",
+      "a.error",
+      "a.started_at",
+      "a.finished_at",
+    ])
+    .where("a.status", "in", ["failed", "timed_out"]);
+  if (workflowType) query = query.where("r.workflow_type", "=", workflowType);
+  const rows = await query
+    .orderBy("a.finished_at", "desc")
+    .orderBy("a.workflow_id")
+    .orderBy("a.step_seq")
+    .orderBy("a.attempt")
+    .limit(checkListSize(first))
+    .execute();
+  return rows as FailedStepRow[];
 }
 
 export interface PendingTimerRow {
@@ -58,16 +73,19 @@ export interface PendingTimerRow {
 }
 
 /** Pending timers, soonest first (the partial index on due_at). */
-export async function pendingTimers(db: Queryable, first: number): Promise<PendingTimerRow[]> {
-  const { rows } = await db.query<PendingTimerRow>(
-    `SELECT t.workflow_id, r.workflow_type, t.kind, t.seq, t.attempt, t.due_at
-       FROM weft_timers t JOIN weft_runs r ON r.workflow_id = t.workflow_id
-      WHERE t.status = 'pending'
-      ORDER BY t.due_at, t.workflow_id, t.kind, t.seq, t.attempt
-      LIMIT $1`,
-    [checkListSize(first)],
-  );
-  return rows;
+export async function pendingTimers(db: ReadModelDb, first: number): Promise<PendingTimerRow[]> {
+  return db.db
+    .selectFrom("weft_timers as t")
+    .innerJoin("weft_runs as r", "r.workflow_id", "t.workflow_id")
+    .select(["t.workflow_id", "r.workflow_type", "t.kind", "t.seq", "t.attempt", "t.due_at"])
+    .where("t.status", "=", "pending")
+    .orderBy("t.due_at")
+    .orderBy("t.workflow_id")
+    .orderBy("t.kind")
+    .orderBy("t.seq")
+    .orderBy("t.attempt")
+    .limit(checkListSize(first))
+    .execute();
 }
 
 export interface StatusCountRow {
@@ -84,32 +102,45 @@ export interface ThroughputPoint {
 
 /** Runs per status; every status is listed, with 0 when none. */
 export async function countsByStatus(
-  db: Queryable,
+  db: ReadModelDb,
   statuses: readonly string[],
 ): Promise<StatusCountRow[]> {
-  const { rows } = await db.query<{ status: string; count: string }>(
-    "SELECT status, count(*) AS count FROM weft_runs GROUP BY status",
-  );
+  const rows = await db.db
+    .selectFrom("weft_runs")
+    .select((eb) => ["status", eb.fn.countAll<string | number>().as("count")])
+    .groupBy("status")
+    .execute();
   const counts = new Map(rows.map((r) => [r.status, Number(r.count)]));
   return statuses.map((status) => ({ status, count: counts.get(status) ?? 0 }));
 }
 
 /** Runs started, completed and failed in each of the last 15 minutes, oldest first. */
-export async function throughput(db: Queryable, now = Date.now()): Promise<ThroughputPoint[]> {
+export async function throughput(db: ReadModelDb, now = Date.now()): Promise<ThroughputPoint[]> {
   const firstMinute =
     Math.floor(now / MINUTE_MS) * MINUTE_MS - (THROUGHPUT_MINUTES - 1) * MINUTE_MS;
-  const since = new Date(firstMinute).toISOString();
+  const since = db.dialect.time(firstMinute) as never;
+  const { dialect } = db;
   const [started, closed] = await Promise.all([
-    db.query<{ minute: Date; count: string }>(
-      `SELECT date_trunc('minute', started_at) AS minute, count(*) AS count
-         FROM weft_runs WHERE started_at >= $1 GROUP BY 1`,
-      [since],
-    ),
-    db.query<{ minute: Date; status: string; count: string }>(
-      `SELECT date_trunc('minute', closed_at) AS minute, status, count(*) AS count
-         FROM weft_runs WHERE closed_at >= $1 AND status IN ('completed', 'failed') GROUP BY 1, 2`,
-      [since],
-    ),
+    db.db
+      .selectFrom("weft_runs")
+      .select((eb) => [
+        dialect.minuteOf(eb.ref("started_at")).as("minute"),
+        eb.fn.countAll<string | number>().as("count"),
+      ])
+      .where("started_at", ">=", since)
+      .groupBy(sql.raw("1"))
+      .execute(),
+    db.db
+      .selectFrom("weft_runs")
+      .select((eb) => [
+        dialect.minuteOf(eb.ref("closed_at")).as("minute"),
+        "status",
+        eb.fn.countAll<string | number>().as("count"),
+      ])
+      .where("closed_at", ">=", since)
+      .where("status", "in", ["completed", "failed"])
+      .groupBy([sql.raw("1"), sql.raw("2")])
+      .execute(),
   ]);
   const points = new Map<number, ThroughputPoint>();
   for (let i = 0; i < THROUGHPUT_MINUTES; i++) {
@@ -121,11 +152,11 @@ export async function throughput(db: Queryable, now = Date.now()): Promise<Throu
       failed: 0,
     });
   }
-  for (const row of started.rows) {
+  for (const row of started) {
     const point = points.get(row.minute.getTime());
     if (point) point.started = Number(row.count);
   }
-  for (const row of closed.rows) {
+  for (const row of closed) {
     const point = points.get(row.minute.getTime());
     if (!point) continue;
     if (row.status === "completed") point.completed = Number(row.count);
@@ -134,9 +165,11 @@ export async function throughput(db: Queryable, now = Date.now()): Promise<Throu
   return [...points.values()];
 }
 
-export async function pendingTimerCount(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ count: string }>(
-    "SELECT count(*) AS count FROM weft_timers WHERE status = 'pending'",
-  );
-  return Number(rows[0]?.count ?? 0);
+export async function pendingTimerCount(db: ReadModelDb): Promise<number> {
+  const row = await db.db
+    .selectFrom("weft_timers")
+    .select((eb) => eb.fn.countAll<string | number>().as("count"))
+    .where("status", "=", "pending")
+    .executeTakeFirst();
+  return Number(row?.count ?? 0);
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
 import type { Admin, Kafka } from "kafkajs";
-import type { Queryable } from "../projections/database";
-import { checkSchema, loadMigrations } from "../projections/migrate";
+import type { ReadModelDb } from "../projections/read-model-db";
+import { checkSchema, loadMigrations, migrationsDir } from "../projections/migrate";
 
 export const READINESS_CHECKS = ["kafka", "postgres", "redis", "migrations"] as const;
 export type ReadinessCheck = (typeof READINESS_CHECKS)[number];
@@ -17,7 +17,7 @@ export interface CheckResult {
 
 export interface ReadinessPluginOptions {
   /** The read models. */
-  pool: Queryable;
+  db: ReadModelDb;
   /** Without it the kafka check fails ("not configured"). */
   kafka?: Kafka;
   /** Without it the redis check fails ("not configured"). */
@@ -40,14 +40,14 @@ export function readinessPlugin(
   done: (err?: Error) => void,
 ): void {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const migrations = loadMigrations();
+  const migrations = loadMigrations(migrationsDir(options.db.dialect.name));
   const kafka = options.kafka ? new KafkaProbe(options.kafka) : undefined;
-  const { pool, redis } = options;
+  const { db, redis } = options;
   const checks: Record<ReadinessCheck, () => Promise<unknown>> = {
     kafka: () => (kafka ? kafka.describe() : notConfigured("Kafka")),
-    postgres: () => pool.query("SELECT 1"),
+    postgres: () => db.query("SELECT 1"),
     redis: () => (redis ? redis.ping() : notConfigured("Redis")),
-    migrations: () => checkSchema(pool, migrations),
+    migrations: () => checkSchema(db, migrations),
   };
 
   app.get("/readyz", async (_request, reply) => {

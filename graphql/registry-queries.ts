@@ -1,4 +1,5 @@
-import type { Queryable } from "../projections/database";
+import { sql, type ExpressionBuilder } from "kysely";
+import type { ReadModelDb, ReadModelTables } from "../projections/read-model-db";
 
 /**
  * Reads of the registration read models (migrations/0003_registration.sql) for the API. A
@@ -12,9 +13,17 @@ export const STALE_AFTER_BEATS = 3;
 /** The live feed of registered processes (the `workers` subscription). */
 export const WORKERS_FEED = "workers";
 
-const alive = (p: string) =>
-  `(${p}.stopped_at IS NULL AND ` +
-  `${p}.last_seen >= now() - ${p}.interval_ms * ${STALE_AFTER_BEATS} * interval '1 millisecond')`;
+type ProcessScope = ExpressionBuilder<
+  ReadModelTables & { p: ReadModelTables["weft_processes"] },
+  "p"
+>;
+
+/** Whether process `p` is alive: no goodbye, and a beat within three of its intervals. */
+const alive = (db: ReadModelDb, eb: ProcessScope) =>
+  eb.and([
+    eb("p.stopped_at", "is", null),
+    db.dialect.withinMsOfNow(eb.ref("p.last_seen"), eb("p.interval_ms", "*", STALE_AFTER_BEATS)),
+  ]);
 
 export type ProcessStatus = "ALIVE" | "STALE" | "STOPPED";
 
@@ -48,59 +57,109 @@ export interface DefinitionRecord {
 
 /** Registered processes, newest first; stopped ones only when asked. */
 export async function listProcesses(
-  db: Queryable,
+  db: ReadModelDb,
   includeStopped: boolean,
 ): Promise<ProcessRecord[]> {
-  const { rows } = await db.query<ProcessRecord>(
-    `SELECT p.process_id, p.roles, p.host, p.pid, p.queues, p.workflows, p.steps, p.in_flight,
-            p.concurrency, p.started_at, p.last_seen, p.stopped_at,
-            CASE WHEN p.stopped_at IS NOT NULL THEN 'STOPPED'
-                 WHEN ${alive("p")} THEN 'ALIVE'
-                 ELSE 'STALE' END AS status
-       FROM weft_processes AS p
-      WHERE $1::boolean OR p.stopped_at IS NULL
-      ORDER BY p.started_at DESC, p.process_id`,
-    [includeStopped],
-  );
-  return rows;
+  let query = db.db
+    .selectFrom("weft_processes as p")
+    .select((eb) => [
+      "p.process_id",
+      "p.roles",
+      "p.host",
+      "p.pid",
+      "p.queues",
+      "p.workflows",
+      "p.steps",
+      "p.in_flight",
+      "p.concurrency",
+      "p.started_at",
+      "p.last_seen",
+      "p.stopped_at",
+      eb
+        .case()
+        .when("p.stopped_at", "is not", null)
+        .then("STOPPED")
+        .when(alive(db, eb))
+        .then("ALIVE")
+        .else("STALE")
+        .end()
+        .as("status"),
+    ]);
+  if (!includeStopped) query = query.where("p.stopped_at", "is", null);
+  const rows = await query.orderBy("p.started_at", "desc").orderBy("p.process_id").execute();
+  return rows as ProcessRecord[];
 }
 
 /** Every registered version, with the alive processes that host it. */
 export async function listDefinitions(
-  db: Queryable,
+  db: ReadModelDb,
   kind: "workflow" | "step" | null,
 ): Promise<DefinitionRecord[]> {
-  const { rows } = await db.query<DefinitionRecord>(
-    `SELECT d.kind, d.name, d.hash, d.task_queue, d.retry, d.timeout_ms, d.first_seen,
-            d.last_seen,
-            ARRAY(SELECT p.process_id FROM weft_processes AS p
-                   WHERE d.kind || '/' || d.name || '/' || d.hash = ANY(p.definitions)
-                     AND ${alive("p")}
-                   ORDER BY p.process_id) AS hosts
-       FROM weft_definitions AS d
-      WHERE $1::text IS NULL OR d.kind = $1
-      ORDER BY d.kind DESC, d.name, d.last_seen DESC, d.hash`,
-    [kind],
-  );
-  return rows;
+  const { dialect } = db;
+  let query = db.db.selectFrom("weft_definitions as d").select((eb) => [
+    "d.kind",
+    "d.name",
+    "d.hash",
+    "d.task_queue",
+    "d.retry",
+    "d.timeout_ms",
+    "d.first_seen",
+    "d.last_seen",
+    dialect
+      .arrayOf(
+        eb
+          .selectFrom("weft_processes as p")
+          .select("p.process_id")
+          .where((p) =>
+            p.and([
+              dialect.arrayHas(
+                p.ref("p.definitions"),
+                sql`${p.ref("d.kind")} || '/' || ${p.ref("d.name")} || '/' || ${p.ref("d.hash")}`,
+              ),
+              alive(db, p),
+            ]),
+          )
+          .orderBy("p.process_id"),
+        "process_id",
+      )
+      .as("hosts"),
+  ]);
+  if (kind !== null) query = query.where("d.kind", "=", kind);
+  const rows = await query
+    .orderBy("d.kind", "desc")
+    .orderBy("d.name")
+    .orderBy("d.last_seen", "desc")
+    .orderBy("d.hash")
+    .execute();
+  return rows as DefinitionRecord[];
 }
 
 /** Whether any decider ever registered this workflow type (any version). */
-export async function isWorkflowTypeRegistered(db: Queryable, type: string): Promise<boolean> {
-  const { rows } = await db.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM weft_definitions WHERE kind = 'workflow' AND name = $1) AS found`,
-    [type],
-  );
-  return rows[0]?.found === true;
+export async function isWorkflowTypeRegistered(db: ReadModelDb, type: string): Promise<boolean> {
+  const row = await db.db
+    .selectFrom("weft_definitions")
+    .select("name")
+    .where("kind", "=", "workflow")
+    .where("name", "=", type)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Whether an alive decider hosts this workflow type now. */
-export async function hasLiveDecider(db: Queryable, type: string): Promise<boolean> {
-  const { rows } = await db.query<{ found: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM weft_processes AS p
-                     WHERE 'decider' = ANY(p.roles) AND $1 = ANY(p.workflows)
-                       AND ${alive("p")}) AS found`,
-    [type],
-  );
-  return rows[0]?.found === true;
+export async function hasLiveDecider(db: ReadModelDb, type: string): Promise<boolean> {
+  const { dialect } = db;
+  const row = await db.db
+    .selectFrom("weft_processes as p")
+    .select("p.process_id")
+    .where((eb) =>
+      eb.and([
+        dialect.arrayHas(eb.ref("p.roles"), "decider"),
+        dialect.arrayHas(eb.ref("p.workflows"), type),
+        alive(db, eb),
+      ]),
+    )
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -1,5 +1,5 @@
+import type { ReadModelDb } from "../projections/read-model-db";
 import type { IResolvers } from "mercurius";
-import type { Pool } from "pg";
 import { UnknownWorkflowTypeError } from "../core/errors";
 import { withErrorCodes } from "./api-errors";
 import {
@@ -18,32 +18,29 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
  * whether the command will wait in Kafka because no decider hosting the type is alive now.
  */
 export async function checkStartable(
-  pool: Pool,
+  db: ReadModelDb,
   workflowType: string,
 ): Promise<{ waitingForDecider: boolean }> {
-  if (!(await isWorkflowTypeRegistered(pool, workflowType))) {
+  if (!(await isWorkflowTypeRegistered(db, workflowType))) {
     throw new UnknownWorkflowTypeError(workflowType);
   }
-  return { waitingForDecider: !(await hasLiveDecider(pool, workflowType)) };
+  return { waitingForDecider: !(await hasLiveDecider(db, workflowType)) };
 }
 
 /** The registration side of the schema: processes, definitions, and runs waiting for a decider. */
-export function createRegistryResolvers({ pool }: { pool: Pool }) {
+export function createRegistryResolvers({ db }: { db: ReadModelDb }) {
   return {
     Query: {
       workers: (_root, args: { includeStopped?: boolean | null }) =>
-        withErrorCodes(() => listProcesses(pool, args.includeStopped === true)),
+        withErrorCodes(() => listProcesses(db, args.includeStopped === true)),
       definitions: (_root, args: { kind?: string | null }) =>
         withErrorCodes(() =>
-          listDefinitions(
-            pool,
-            args.kind ? (args.kind.toLowerCase() as "workflow" | "step") : null,
-          ),
+          listDefinitions(db, args.kind ? (args.kind.toLowerCase() as "workflow" | "step") : null),
         ),
     },
     Workflow: {
       waitingForDecider: async (run: { status: string; workflow_type: string }) =>
-        run.status === "pending" && !(await hasLiveDecider(pool, run.workflow_type)),
+        run.status === "pending" && !(await hasLiveDecider(db, run.workflow_type)),
     },
     WorkerProcess: {
       id: (p: ProcessRecord) => p.process_id,

@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { ReadModelDb } from "../projections/read-model-db";
 import type { IResolvers, SubscriptionContext as PubSubContext } from "mercurius";
 import type { WeftConfig } from "../core/config";
 import { InvalidInputError } from "../core/errors";
@@ -38,7 +38,7 @@ import { WORKERS_FEED, type ProcessRecord } from "./registry-queries";
 
 export interface ResolverDeps {
   config: WeftConfig;
-  pool: Pool;
+  db: ReadModelDb;
   commands: Pick<CommandProducer, "send">;
   feed: LiveFeed;
 }
@@ -61,8 +61,8 @@ interface WorkflowsArgs {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
-export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolvers {
-  const registry = createRegistryResolvers({ pool });
+export function createResolvers({ db, commands, feed }: ResolverDeps): IResolvers {
+  const registry = createRegistryResolvers({ db });
   return {
     ...registry,
     JSON: JsonScalar,
@@ -70,16 +70,16 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
       ...registry.Query,
       failedSteps: (_root, args: { first: number; workflowType?: string | null }) =>
         withErrorCodes(async () =>
-          (await failedSteps(pool, args.first, args.workflowType)).map(failedStepFields),
+          (await failedSteps(db, args.first, args.workflowType)).map(failedStepFields),
         ),
       pendingTimers: (_root, args: { first: number }) =>
-        withErrorCodes(async () => (await pendingTimers(pool, args.first)).map(pendingTimerFields)),
+        withErrorCodes(async () => (await pendingTimers(db, args.first)).map(pendingTimerFields)),
       stats: () => withErrorCodes(() => feed.readDerived(STATS_FEED)),
       workflow: (_root, args: { id: string }) =>
-        withErrorCodes(() => findRun(pool, assertWorkflowId(args.id))),
+        withErrorCodes(() => findRun(db, assertWorkflowId(args.id))),
       workflows: (_root, args: WorkflowsArgs) =>
         withErrorCodes(async () => {
-          const page = await listRuns(pool, toRunFilter(args.filter), args.first, args.after);
+          const page = await listRuns(db, toRunFilter(args.filter), args.first, args.after);
           return {
             nodes: page.rows,
             pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
@@ -102,7 +102,7 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
             input: args.input,
             idempotencyKey: args.idempotencyKey ?? undefined,
           });
-          const { waitingForDecider } = await checkStartable(pool, args.type);
+          const { waitingForDecider } = await checkStartable(db, args.type);
           await commands.send(command);
           return { workflowId: command.workflowId, waitingForDecider };
         }),
@@ -151,7 +151,7 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
               const stored =
                 afterSeq === null
                   ? []
-                  : (await eventsOf(pool, workflowId, afterSeq)).map((e) => ({
+                  : (await eventsOf(db, workflowId, afterSeq)).map((e) => ({
                       ...e,
                       at: e.at.toISOString(),
                     }));
@@ -225,7 +225,7 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
       lastSeq: (run: RunRow) => run.last_seq,
       updatedAt: (run: RunRow) => iso(run.updated_at),
       steps: async (run: RunRow) =>
-        (await stepAttemptsOf(pool, run.workflow_id)).map((a) => ({
+        (await stepAttemptsOf(db, run.workflow_id)).map((a) => ({
           stepSeq: a.step_seq,
           attempt: a.attempt,
           stepName: a.step_name,
@@ -241,7 +241,7 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
           result: a.result,
         })),
       timers: async (run: RunRow) =>
-        (await timersOf(pool, run.workflow_id)).map((t) => ({
+        (await timersOf(db, run.workflow_id)).map((t) => ({
           kind: t.kind,
           seq: t.seq,
           attempt: t.attempt,
@@ -250,7 +250,7 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
           status: t.status,
         })),
       signals: async (run: RunRow) =>
-        (await signalsOf(pool, run.workflow_id)).map((s) => ({
+        (await signalsOf(db, run.workflow_id)).map((s) => ({
           seq: s.seq,
           name: s.name,
           payload: s.payload,
@@ -259,7 +259,7 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
           waitSeq: s.wait_seq,
         })),
       events: async (run: RunRow) =>
-        (await eventsOf(pool, run.workflow_id)).map((e) => ({ ...e, at: iso(e.at) })),
+        (await eventsOf(db, run.workflow_id)).map((e) => ({ ...e, at: iso(e.at) })),
     },
   };
 }

@@ -1,8 +1,8 @@
-import type { Queryable } from "../projections/database";
 import { InvalidInputError } from "../core/errors";
+import type { ReadModelDb } from "../projections/read-model-db";
 import { decodeCursor, encodeCursor } from "./cursor";
 
-/** Reads of the PostgreSQL read models (migrations/) for the API: runs and what they hold. */
+/** Reads of the read models (migrations/) for the API: runs and what they hold. */
 
 export const RUN_STATUSES = [
   "pending",
@@ -46,21 +46,23 @@ export interface RunPage {
   hasNextPage: boolean;
 }
 
-export async function findRun(db: Queryable, workflowId: string): Promise<RunRow | null> {
-  const { rows } = await db.query<RunRow>("SELECT * FROM weft_runs WHERE workflow_id = $1", [
-    workflowId,
-  ]);
-  return rows[0] ?? null;
+export async function findRun(db: ReadModelDb, workflowId: string): Promise<RunRow | null> {
+  const row = await db.db
+    .selectFrom("weft_runs")
+    .selectAll()
+    .where("workflow_id", "=", workflowId)
+    .executeTakeFirst();
+  return row ?? null;
 }
 
 /** The rows of these runs (those that exist), in no particular order. */
-export async function findRuns(db: Queryable, workflowIds: readonly string[]): Promise<RunRow[]> {
+export async function findRuns(db: ReadModelDb, workflowIds: readonly string[]): Promise<RunRow[]> {
   if (workflowIds.length === 0) return [];
-  const { rows } = await db.query<RunRow>(
-    "SELECT * FROM weft_runs WHERE workflow_id = ANY($1::text[])",
-    [workflowIds],
-  );
-  return rows;
+  return db.db
+    .selectFrom("weft_runs")
+    .selectAll()
+    .where((eb) => db.dialect.inList(eb.ref("workflow_id"), workflowIds))
+    .execute();
 }
 
 /** Checks a filter's values once, so a subscription can apply it to every row it sees. */
@@ -99,7 +101,7 @@ export function runMatches(row: RunRow, filter: RunFilter): boolean {
  * the runs' indexes, so each page is an index range scan however deep it is.
  */
 export async function listRuns(
-  db: Queryable,
+  db: ReadModelDb,
   filter: RunFilter,
   first: number,
   after: string | null | undefined,
@@ -107,33 +109,34 @@ export async function listRuns(
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
     throw new InvalidInputError(`first must be from 1 to ${MAX_PAGE_SIZE}, got ${first}`);
   }
-  const where: string[] = [];
-  const values: unknown[] = [];
-  const param = (value: unknown) => {
-    values.push(value);
-    return `$${values.length}`;
-  };
+  const { dialect } = db;
   filter = checkFilter(filter);
-  if (filter.status) where.push(`status = ${param(filter.status)}`);
-  if (filter.type) where.push(`workflow_type = ${param(filter.type)}`);
-  if (filter.from) where.push(`started_at >= ${param(filter.from)}`);
-  if (filter.to) where.push(`started_at < ${param(filter.to)}`);
-  if (filter.text) {
-    const pattern = param(`%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    where.push(`(workflow_id ILIKE ${pattern} OR workflow_type ILIKE ${pattern})`);
+  let query = db.db.selectFrom("weft_runs").selectAll();
+  if (filter.status) query = query.where("status", "=", filter.status);
+  if (filter.type) query = query.where("workflow_type", "=", filter.type);
+  if (filter.from) query = query.where("started_at", ">=", dialect.time(filter.from) as never);
+  if (filter.to) query = query.where("started_at", "<", dialect.time(filter.to) as never);
+  const text = filter.text;
+  if (text) {
+    query = query.where((eb) =>
+      eb.or([
+        dialect.containsText(eb.ref("workflow_id"), text),
+        dialect.containsText(eb.ref("workflow_type"), text),
+      ]),
+    );
   }
   if (after) {
     const cursor = decodeCursor(after);
-    const at = param(new Date(cursor.startedAtMs).toISOString());
-    const id = param(cursor.workflowId);
-    where.push(`started_at <= ${at}::timestamptz`);
-    where.push(`(started_at < ${at}::timestamptz OR workflow_id > ${id})`);
+    const at = dialect.time(cursor.startedAtMs) as never;
+    query = query
+      .where("started_at", "<=", at)
+      .where((eb) => eb.or([eb("started_at", "<", at), eb("workflow_id", ">", cursor.workflowId)]));
   }
-  const { rows } = await db.query<RunRow>(
-    `SELECT * FROM weft_runs ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-     ORDER BY started_at DESC, workflow_id ASC LIMIT ${param(first + 1)}`,
-    values,
-  );
+  const rows = await query
+    .orderBy("started_at", "desc")
+    .orderBy("workflow_id", "asc")
+    .limit(first + 1)
+    .execute();
   const hasNextPage = rows.length > first;
   const page = hasNextPage ? rows.slice(0, first) : rows;
   const last = page.at(-1);
@@ -146,60 +149,46 @@ export async function listRuns(
   };
 }
 
-export async function stepAttemptsOf(db: Queryable, workflowId: string) {
-  const { rows } = await db.query<{
-    step_seq: number;
-    attempt: number;
-    step_name: string;
-    task_queue: string;
-    status: string;
-    worker_id: string | null;
-    timeout_ms: number | null;
-    scheduled_at: Date;
-    started_at: Date | null;
-    finished_at: Date | null;
-    duration_ms: string | null;
-    error: unknown;
-    result: unknown;
-  }>("SELECT * FROM weft_step_attempts WHERE workflow_id = $1 ORDER BY step_seq, attempt", [
-    workflowId,
-  ]);
-  return rows;
+export async function stepAttemptsOf(db: ReadModelDb, workflowId: string) {
+  return db.db
+    .selectFrom("weft_step_attempts")
+    .selectAll()
+    .where("workflow_id", "=", workflowId)
+    .orderBy("step_seq")
+    .orderBy("attempt")
+    .execute();
 }
 
-export async function timersOf(db: Queryable, workflowId: string) {
-  const { rows } = await db.query<{
-    kind: string;
-    seq: number;
-    attempt: number;
-    due_at: Date;
-    fired_at: Date | null;
-    status: string;
-  }>("SELECT * FROM weft_timers WHERE workflow_id = $1 ORDER BY due_at, seq, kind, attempt", [
-    workflowId,
-  ]);
-  return rows;
+export async function timersOf(db: ReadModelDb, workflowId: string) {
+  return db.db
+    .selectFrom("weft_timers")
+    .selectAll()
+    .where("workflow_id", "=", workflowId)
+    .orderBy("due_at")
+    .orderBy("seq")
+    .orderBy("kind")
+    .orderBy("attempt")
+    .execute();
 }
 
-export async function signalsOf(db: Queryable, workflowId: string) {
-  const { rows } = await db.query<{
-    seq: number;
-    name: string;
-    payload: unknown;
-    request_id: string | null;
-    received_at: Date;
-    wait_seq: number | null;
-  }>("SELECT * FROM weft_signals WHERE workflow_id = $1 ORDER BY seq", [workflowId]);
-  return rows;
+export async function signalsOf(db: ReadModelDb, workflowId: string) {
+  return db.db
+    .selectFrom("weft_signals")
+    .selectAll()
+    .where("workflow_id", "=", workflowId)
+    .orderBy("seq")
+    .execute();
 }
 
 /** The run's events after `afterSeq` (all by default), in order. */
-export async function eventsOf(db: Queryable, workflowId: string, afterSeq = 0) {
-  const { rows } = await db.query<{ seq: number; type: string; at: Date; body: unknown }>(
-    "SELECT seq, type, at, body FROM weft_events WHERE workflow_id = $1 AND seq > $2 ORDER BY seq",
-    [workflowId, afterSeq],
-  );
-  return rows;
+export async function eventsOf(db: ReadModelDb, workflowId: string, afterSeq = 0) {
+  return db.db
+    .selectFrom("weft_events")
+    .select(["seq", "type", "at", "body"])
+    .where("workflow_id", "=", workflowId)
+    .where("seq", ">", afterSeq)
+    .orderBy("seq")
+    .execute();
 }
 
 function isoTime(text: string, what: string): string {

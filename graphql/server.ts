@@ -1,8 +1,8 @@
+import type { ReadModelDb } from "../projections/read-model-db";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fastifyPlugin from "fastify-plugin";
 import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
-import type { Pool } from "pg";
 import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
@@ -18,7 +18,7 @@ import type { LagSource } from "./stats";
 export interface ApiServerOptions {
   config: WeftConfig;
   /** The read models (already migrated): the caller owns it and ends it. */
-  pool: Pool;
+  db: ReadModelDb;
   logger: Logger;
   /** A connected producer: the caller owns it and closes it. */
   commands: Pick<CommandProducer, "send">;
@@ -45,7 +45,7 @@ const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
  * caller listens (or injects, in tests) and closes it; nothing else starts here.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const { config, pool, commands } = options;
+  const { config, db, commands } = options;
   const loggerInstance: FastifyBaseLogger = options.logger.child({
     component: "api",
     clientId: options.config.clientId,
@@ -55,14 +55,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     bodyLimit: BODY_LIMIT_BYTES,
   });
   await app.register(healthPlugin);
-  await app.register(readinessPlugin, { pool, kafka: options.kafka, redis: options.redis });
+  await app.register(readinessPlugin, { db, kafka: options.kafka, redis: options.redis });
   const registry = options.metrics ?? new Registry();
   if (options.lag) registerConsumerLagGauge(registry, options.lag, options.logger);
   // Not encapsulated: its hook times every route of the server.
   await app.register(fastifyPlugin(metricsPlugin), { registry });
   await app.register(graphqlPlugin, {
     config,
-    pool,
+    db,
     commands,
     logger: options.logger,
     auth: options.auth ?? new ApiAuth(),

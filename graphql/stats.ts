@@ -1,6 +1,6 @@
 import { topics, type WeftConfig } from "../core/config";
 import { projectorGroup } from "../projections/projector";
-import type { Queryable } from "../projections/database";
+import type { ReadModelDb } from "../projections/read-model-db";
 import { countsByStatus, pendingTimerCount, throughput, type ThroughputPoint } from "./ops-queries";
 import { RUN_STATUSES } from "./run-queries";
 
@@ -23,7 +23,7 @@ export interface Stats {
 
 /** The overview: counts from the read models, backlogs from consumer lag. */
 export async function readStats(
-  db: Queryable,
+  db: ReadModelDb,
   config: WeftConfig,
   lag: LagSource | undefined,
 ): Promise<Stats> {

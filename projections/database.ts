@@ -35,6 +35,28 @@ export function createPool(config: WeftConfig, logger: Logger, options: PoolOpti
   return pool;
 }
 
+/** Where the read models live, from `DATABASE_URL`. */
+export type DatabaseTarget =
+  { dialect: "postgres"; url: string } | { dialect: "sqlite"; file: string };
+
+/**
+ * `postgres://user:password@host:port/database` (or `postgresql://`) is PostgreSQL;
+ * `sqlite:/path/to/file.db` (a relative `sqlite:file.db` too, or `sqlite::memory:`) is SQLite.
+ */
+export function parseDatabaseUrl(url: string): DatabaseTarget {
+  if (url.startsWith("sqlite:")) {
+    const file = decodeURIComponent(url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, ""));
+    if (file.length === 0) {
+      throw new ConfigError(
+        `DATABASE_URL sqlite: must name a file (sqlite:/path/to/weft.db or sqlite::memory:), got ${JSON.stringify(url)}`,
+      );
+    }
+    return { dialect: "sqlite", file };
+  }
+  assertDatabaseUrl(url);
+  return { dialect: "postgres", url };
+}
+
 export function assertDatabaseUrl(url: string): void {
   let parsed: URL | undefined;
   try {
@@ -44,7 +66,7 @@ export function assertDatabaseUrl(url: string): void {
   }
   if (!parsed || (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:")) {
     throw new ConfigError(
-      `DATABASE_URL must be a postgres://user:password@host:port/database URL, got ${JSON.stringify(redact(url))}`,
+      `DATABASE_URL must be a postgres://user:password@host:port/database or sqlite:/path/to/file.db URL, got ${JSON.stringify(redact(url))}`,
     );
   }
   if (parsed.pathname.length <= 1) {

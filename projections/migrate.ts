@@ -1,14 +1,19 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Pool, PoolClient } from "pg";
+import type { Pool } from "pg";
 import { WaitTimeoutError } from "../core/errors";
 import type { Logger } from "../core/logger";
-import type { Queryable } from "./database";
+import type { DialectName } from "./dialect";
 import type { MigrationLock } from "./migration-lock";
+import { asReadModelDb, type ReadModelDb } from "./read-model-db";
 import { MigrationChangedError, SchemaOutdatedError, SchemaTooNewError } from "./schema-errors";
 
-/** One numbered file of migrations/: `0001_read_models.sql` is version 1, name `read_models`. */
+/**
+ * One numbered file of migrations/ (PostgreSQL) or migrations/sqlite/ (SQLite):
+ * `0001_read_models.sql` is version 1, name `read_models`. Each dialect has its own files,
+ * numbered alike: version N is the same tables and columns on both (a test checks it).
+ */
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -22,7 +27,7 @@ export interface MigrateOptions {
   logger?: Logger;
   /** How long to wait for another process that is migrating; default 60 s. */
   lockTimeoutMs?: number;
-  /** The migrations to apply; default every file of migrations/. */
+  /** The migrations to apply; default every file of the dialect's folder (`migrationsDir`). */
   migrations?: readonly Migration[];
   /**
    * Taken before anything else, around the advisory lock: the Redis migration lock
@@ -41,11 +46,15 @@ export interface MigrateResult {
 const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 const TABLE = "weft_schema_migrations";
 
-/** migrations/ beside the sources; compiled code lives in dist/projections. */
-export function migrationsDir(): string {
-  return __dirname.includes(join("dist", "projections"))
+/**
+ * migrations/ beside the sources (compiled code lives in dist/projections); SQLite's are in
+ * migrations/sqlite/.
+ */
+export function migrationsDir(dialect: DialectName = "postgres"): string {
+  const root = __dirname.includes(join("dist", "projections"))
     ? join(__dirname, "..", "..", "migrations")
     : join(__dirname, "..", "migrations");
+  return dialect === "sqlite" ? join(root, "sqlite") : root;
 }
 
 /** Reads and checks the migration files: numbered 1, 2, 3… with no gap or repeat. */
@@ -95,49 +104,62 @@ interface AppliedRow {
  * outliving it (an index build on a big table, a paused process) would let a second migrator
  * in mid-way were the Redis lock the only one.
  */
-export async function migrate(pool: Pool, options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrate(
+  target: Pool | ReadModelDb,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
+  const db = asReadModelDb(target);
   const { lock: outer } = options;
-  if (!outer) return migrateLocked(pool, options);
-  return outer.hold(() => migrateLocked(pool, options), options.lockTimeoutMs ?? 60_000);
+  if (!outer) return migrateLocked(db, options);
+  return outer.hold(() => migrateLocked(db, options), options.lockTimeoutMs ?? 60_000);
 }
 
-async function migrateLocked(pool: Pool, options: MigrateOptions): Promise<MigrateResult> {
-  const migrations = options.migrations ?? loadMigrations();
+/**
+ * On SQLite the advisory lock is not needed: each migration's transaction is `BEGIN IMMEDIATE`
+ * (the database's one write lock), and the applied versions are read again inside it.
+ */
+async function migrateLocked(target: ReadModelDb, options: MigrateOptions): Promise<MigrateResult> {
+  const migrations = options.migrations ?? loadMigrations(migrationsDir(target.dialect.name));
   const log = options.logger?.child({ component: "migrate" });
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await lock(client, options.lockTimeoutMs ?? 60_000);
+  const sqlite = target.dialect.name === "sqlite";
+  return target.withConnection(async ({ db, run }) => {
+    if (!sqlite) await lock(db, options.lockTimeoutMs ?? 60_000);
     try {
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${TABLE} (
-           version    integer     PRIMARY KEY,
-           name       text        NOT NULL,
-           checksum   text        NOT NULL,
-           applied_at timestamptz NOT NULL DEFAULT now()
-         )`,
-      );
-      const applied = await appliedMigrations(client);
+      await run(sqlite ? SQLITE_MIGRATIONS_TABLE : POSTGRES_MIGRATIONS_TABLE);
+      const applied = await appliedMigrations(db);
       verify(applied, migrations);
       const done = new Set(applied.map((a) => a.version));
       const pending = migrations.filter((m) => !done.has(m.version));
+      const appliedNow: Migration[] = [];
       for (const migration of pending) {
         const started = Date.now();
-        await client.query("BEGIN");
+        await run(sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
         try {
-          await client.query(migration.sql);
-          await client.query(`INSERT INTO ${TABLE} (version, name, checksum) VALUES ($1, $2, $3)`, [
-            migration.version,
-            migration.name,
-            migration.checksum,
-          ]);
-          await client.query("COMMIT");
+          // Another process on the same SQLite file may have applied it since.
+          if (
+            sqlite &&
+            (await appliedMigrations(db)).some((a) => a.version === migration.version)
+          ) {
+            await run("ROLLBACK");
+            continue;
+          }
+          await run(migration.sql);
+          await db.db
+            .insertInto("weft_schema_migrations")
+            .values({
+              version: migration.version,
+              name: migration.name,
+              checksum: migration.checksum,
+            })
+            .execute();
+          await run("COMMIT");
         } catch (err) {
-          await client.query("ROLLBACK");
+          await run("ROLLBACK").catch(() => undefined);
           throw new Error(`migration ${migration.file} failed: ${(err as Error).message}`, {
             cause: err,
           });
         }
+        appliedNow.push(migration);
         log?.info(
           { version: migration.version, migration: migration.file, ms: Date.now() - started },
           "migration applied",
@@ -148,33 +170,38 @@ async function migrateLocked(pool: Pool, options: MigrateOptions): Promise<Migra
         ...applied.map((a) => a.version),
         ...pending.map((m) => m.version),
       );
-      return { version, applied: pending };
+      return { version, applied: appliedNow };
     } finally {
-      await unlock(client);
+      if (!sqlite) await unlock(db);
     }
-  } catch (err) {
-    // A connection in an unknown state (a failed rollback or unlock) must not go back to the pool.
-    if (!(err instanceof SchemaTooNewError || err instanceof MigrationChangedError)) {
-      broken = err as Error;
-    }
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
+
+const POSTGRES_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (
+  version    integer     PRIMARY KEY,
+  name       text        NOT NULL,
+  checksum   text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+const SQLITE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS ${TABLE} (
+  version    integer PRIMARY KEY,
+  name       text    NOT NULL,
+  checksum   text    NOT NULL,
+  applied_at integer NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+) STRICT`;
 
 /**
  * Checks that the database is exactly at the version this Weft knows, without changing it.
  * Returns the version; throws SchemaOutdatedError, SchemaTooNewError or MigrationChangedError.
  */
 export async function checkSchema(
-  db: Queryable,
-  migrations: readonly Migration[] = loadMigrations(),
+  target: Pool | ReadModelDb,
+  migrations?: readonly Migration[],
 ): Promise<number> {
-  const exists = await db.query<{ present: boolean }>(
-    "SELECT to_regclass($1) IS NOT NULL AS present",
-    [TABLE],
-  );
+  const db = asReadModelDb(target);
+  migrations ??= loadMigrations(migrationsDir(db.dialect.name));
+  const exists = await db.dialect.tableExists(TABLE).execute(db.db);
   const applied = exists.rows[0]?.present ? await appliedMigrations(db) : [];
   verify(applied, migrations);
   const known = migrations.length;
@@ -184,11 +211,12 @@ export async function checkSchema(
   return known;
 }
 
-async function appliedMigrations(db: Queryable): Promise<AppliedRow[]> {
-  const { rows } = await db.query<AppliedRow>(
-    `SELECT version, name, checksum FROM ${TABLE} ORDER BY version`,
-  );
-  return rows;
+async function appliedMigrations(db: ReadModelDb): Promise<AppliedRow[]> {
+  return db.db
+    .selectFrom("weft_schema_migrations")
+    .select(["version", "name", "checksum"])
+    .orderBy("version")
+    .execute();
 }
 
 function verify(applied: readonly AppliedRow[], migrations: readonly Migration[]): void {
@@ -211,7 +239,7 @@ function verify(applied: readonly AppliedRow[], migrations: readonly Migration[]
 /** One key per schema, so databases that hold several Weft schemas migrate them independently. */
 const LOCK_KEY = "hashtextextended('weft.migrate:' || coalesce(current_schema(), ''), 0)";
 
-async function lock(client: PoolClient, timeoutMs: number): Promise<void> {
+async function lock(client: ReadModelDb, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await client.query<{ locked: boolean }>(
@@ -225,6 +253,6 @@ async function lock(client: PoolClient, timeoutMs: number): Promise<void> {
   }
 }
 
-async function unlock(client: PoolClient): Promise<void> {
+async function unlock(client: ReadModelDb): Promise<void> {
   await client.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`);
 }

@@ -1,5 +1,4 @@
 import type { KafkaMessage } from "kafkajs";
-import type { Pool, PoolClient } from "pg";
 import type { Logger } from "../core/logger";
 import {
   COMMAND_TYPE_HEADER,
@@ -9,10 +8,10 @@ import {
   registrationCodec,
 } from "../schemas/codec";
 import type { Command, HistoryEvent } from "../schemas/types";
-import { inTransaction } from "./database";
 import { foldEvents } from "./fold-events";
 import { foldRegistrations } from "./fold-registrations";
 import { foldStarts } from "./fold-starts";
+import type { ReadModelDb } from "./read-model-db";
 import { upsertDefinitions } from "./tables/definitions";
 import { lockOffset, saveOffset, type OffsetKey } from "./tables/offsets";
 import { upsertProcesses } from "./tables/processes";
@@ -65,17 +64,17 @@ export type BatchOutcome =
   | { kind: "stale" };
 
 /**
- * Projects one batch of a partition in one PostgreSQL transaction: rows and the partition's
+ * Projects one batch of a partition in one transaction of the read models: rows and the partition's
  * next offset commit together or not at all (exactly once). Records below the stored offset
  * were projected already, by this process before a crash or by another during a rebalance,
  * and are skipped.
  */
 export async function projectBatch(
-  pool: Pool,
+  db: ReadModelDb,
   input: BatchInput,
   log: Logger,
 ): Promise<BatchOutcome> {
-  return inTransaction(pool, async (client): Promise<BatchOutcome> => {
+  return db.transaction(async (client): Promise<BatchOutcome> => {
     const stored = await lockOffset(client, input.key);
     if (!input.isCurrent()) return { kind: "stale" };
     if (stored < input.expectedOffset) return { kind: "rewound", storedOffset: stored };
@@ -89,7 +88,7 @@ export async function projectBatch(
 }
 
 type ProjectRecords = (
-  client: PoolClient,
+  client: ReadModelDb,
   records: readonly KafkaMessage[],
   input: BatchInput,
   log: Logger,
@@ -124,7 +123,7 @@ function decodeAll<T>(
 }
 
 async function projectHistory(
-  client: PoolClient,
+  client: ReadModelDb,
   records: readonly KafkaMessage[],
   input: BatchInput,
   log: Logger,
@@ -146,7 +145,7 @@ async function projectHistory(
 }
 
 async function projectRegistrations(
-  client: PoolClient,
+  client: ReadModelDb,
   records: readonly KafkaMessage[],
   input: BatchInput,
 ): Promise<BatchChanges> {
@@ -166,7 +165,7 @@ async function projectRegistrations(
  * A start that does not decode is left to the decider, which sends it to the DLQ.
  */
 async function projectStarts(
-  client: PoolClient,
+  client: ReadModelDb,
   records: readonly KafkaMessage[],
   input: BatchInput,
   log: Logger,
@@ -192,11 +191,14 @@ async function projectStarts(
 /**
  * Whether an error is about the data of the batch, so that projecting its records one by one
  * finds the record at fault: a PostgreSQL data exception (class 22), integrity violation (23) or
- * program limit (54), or an event time out of range. Anything else (connection lost, server
- * restarting) is retried as it is.
+ * program limit (54), SQLite's constraint, mismatch and too-big errors, or an event time out of
+ * range. Anything else (connection lost, server restarting, a busy database) is retried as it is.
  */
 export function isDataError(err: unknown): boolean {
   if (err instanceof RangeError) return true;
   const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && /^(22|23|54)[0-9A-Z]{3}$/.test(code);
+  return (
+    typeof code === "string" &&
+    (/^(22|23|54)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test(code))
+  );
 }

@@ -1,11 +1,11 @@
 import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
-import type { Pool } from "pg";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
 import { ensureTopics, withAdmin } from "../transport/kafka";
 import { checkSchema } from "./migrate";
+import type { ReadModelDb } from "./read-model-db";
 import {
   isDataError,
   projectBatch,
@@ -33,8 +33,11 @@ export interface CommittedChanges {
 export interface ProjectorOptions {
   config: WeftConfig;
   kafka: Kafka;
-  /** The projector uses one connection per partition it projects at once. */
-  pool: Pool;
+  /**
+   * The read models (PostgreSQL: one connection per partition it projects at once; SQLite:
+   * batches take turns on the one writer).
+   */
+  db: ReadModelDb;
   logger: Logger;
   /** Called after each commit; errors are logged and never stop projecting. Keep it quick. */
   onCommitted?: (changes: CommittedChanges) => void | Promise<void>;
@@ -47,9 +50,9 @@ export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.pro
 /**
  * A member of the `<prefix>.projector` consumer group over `weft.history`, `weft.registrations`
  * (definitions and processes) and `weft.commands` (starts only: pending runs): it builds the
- * PostgreSQL read models, exactly once. Each batch of a partition commits in one PostgreSQL
+ * read models (PostgreSQL or SQLite), exactly once. Each batch of a partition commits in one
  * transaction with the partition's next offset; Kafka's committed offsets are never used.
- * On every assignment each partition is sought to the offset stored in PostgreSQL.
+ * On every assignment each partition is sought to the offset stored in the read models.
  *
  * `replay projections` may run while projectors run: a projector finds its stored offset went
  * back (in its next transaction, or within `rewindCheckMs` when idle) and reads again from it.
@@ -62,7 +65,7 @@ export class Projector {
   private readonly log: Logger;
   private consumer: Consumer | undefined;
   private dlq: Producer | undefined;
-  /** Per assigned topic-partition: the offset this projector believes is stored in PostgreSQL. */
+  /** Per assigned topic-partition: the offset this projector believes is stored in the read models. */
   private readonly expected = new Map<string, bigint>();
   /** Per topic-partition: bumped by every seek, so a batch fetched before it is known stale. */
   private readonly epochs = new Map<string, number>();
@@ -95,8 +98,8 @@ export class Projector {
 
   /** Refuses a database whose schema is not the one this Weft knows: run `weft migrate` first. */
   async start(): Promise<void> {
-    const { config, kafka, pool } = this.options;
-    const version = await checkSchema(pool);
+    const { config, kafka, db } = this.options;
+    const version = await checkSchema(db);
     await withAdmin(kafka, (admin) => ensureTopics(admin, config));
     const dlq = kafka.producer({
       idempotent: true,
@@ -177,11 +180,11 @@ export class Projector {
       .finally(() => this.joined());
   }
 
-  /** Seeks each partition to the offset stored in PostgreSQL, whatever Kafka's group holds. */
+  /** Seeks each partition to the offset stored in the read models, whatever Kafka's group holds. */
   private async position(partitions: readonly TopicPartition[], generation: number): Promise<void> {
     const offsets: Record<string, string> = {};
     for (const [topic, ps] of byTopic(partitions)) {
-      const stored = await readOffsets(this.options.pool, this.groupId, topic, ps);
+      const stored = await readOffsets(this.options.db, this.groupId, topic, ps);
       if (generation !== this.generation) return;
       for (const [partition, offset] of stored) {
         this.seekTo(topic, partition, offset);
@@ -190,7 +193,7 @@ export class Projector {
     }
     this.log.info(
       { partitions: Object.keys(offsets), offsets },
-      "partitions assigned; reading from the offsets stored in PostgreSQL",
+      "partitions assigned; reading from the offsets stored in the read models",
     );
   }
 
@@ -232,7 +235,7 @@ export class Projector {
     };
     let outcomes: BatchOutcome[];
     try {
-      outcomes = [await projectBatch(this.options.pool, input, this.log)];
+      outcomes = [await projectBatch(this.options.db, input, this.log)];
     } catch (err) {
       if (!isDataError(err)) throw err;
       this.log.warn(
@@ -258,12 +261,12 @@ export class Projector {
       };
       let outcome: BatchOutcome;
       try {
-        outcome = await projectBatch(this.options.pool, single, this.log);
+        outcome = await projectBatch(this.options.db, single, this.log);
       } catch (err) {
         if (!isDataError(err)) throw err;
         const reason = `could not project: ${(err as Error).message}`;
         outcome = await projectBatch(
-          this.options.pool,
+          this.options.db,
           { ...single, poisonReason: reason },
           this.log,
         );
@@ -331,7 +334,7 @@ export class Projector {
       const before = new Map(this.expected);
       const partitions = this.assigned.filter((tp) => before.has(tpKey(tp.topic, tp.partition)));
       for (const [topic, ps] of byTopic(partitions)) {
-        const stored = await readOffsets(this.options.pool, this.groupId, topic, ps);
+        const stored = await readOffsets(this.options.db, this.groupId, topic, ps);
         for (const [partition, offset] of stored) {
           const tp = tpKey(topic, partition);
           const expected = before.get(tp);

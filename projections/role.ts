@@ -1,11 +1,11 @@
 import type { Kafka } from "kafkajs";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import { createPool } from "./database";
 import { closeLiveEmitter, createLiveEmitter, publishCommit } from "./live-changes";
 import { migrate } from "./migrate";
 import { RedisMigrationLock, withMigrationRedis } from "./migration-lock";
 import { Projector, type ProjectorOptions } from "./projector";
+import { openReadModelDb } from "./read-model-db";
 
 export interface ProjectorRole {
   readonly projector: Projector;
@@ -13,7 +13,7 @@ export interface ProjectorRole {
 }
 
 /**
- * The projector role of a Weft process: its own pool, the migrations applied (explicitly, here,
+ * The projector role of a Weft process: its own read-model database (`openReadModelDb`), the migrations applied (explicitly, here,
  * under the Redis migration lock and the advisory lock, so concurrent starts do not race), then
  * the projector. After each commit it publishes what changed to Redis, where every API instance
  * picks it up for its subscriptions.
@@ -25,7 +25,7 @@ export async function startProjectorRole(options: {
   onCommitted?: ProjectorOptions["onCommitted"];
 }): Promise<ProjectorRole> {
   const { config, kafka, logger } = options;
-  const pool = createPool(config, logger, {
+  const db = openReadModelDb(config, logger, {
     max: 2 * config.commandPartitions + 3,
     applicationName: `weft projector ${config.clientId}`,
   });
@@ -33,7 +33,7 @@ export async function startProjectorRole(options: {
   let projector: Projector | undefined;
   try {
     const { version, applied } = await withMigrationRedis(config.redisUrl, logger, (redis) =>
-      migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
+      migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
     );
     logger.info(
       { schemaVersion: version, applied: applied.map((m) => m.file) },
@@ -42,7 +42,7 @@ export async function startProjectorRole(options: {
     projector = new Projector({
       config,
       kafka,
-      pool,
+      db,
       logger,
       onCommitted: async (changes) => {
         publishCommit(live, config, logger, changes);
@@ -53,7 +53,7 @@ export async function startProjectorRole(options: {
   } catch (err) {
     await projector?.stop().catch(() => undefined);
     await closeLiveEmitter(live);
-    await pool.end();
+    await db.close();
     throw err;
   }
   const started = projector;
@@ -62,7 +62,7 @@ export async function startProjectorRole(options: {
     async stop() {
       await started.stop();
       await closeLiveEmitter(live);
-      await pool.end();
+      await db.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from "./database";
+import type { ReadModelDb } from "./read-model-db";
 import type { ProjectionChanges } from "./rows";
 import { insertEvents } from "./tables/events";
 import { insertRuns, updateRuns } from "./tables/runs";
@@ -7,7 +7,7 @@ import { insertAttempts, updateAttempts } from "./tables/step-attempts";
 import { updateTimers, upsertTimers } from "./tables/timers";
 
 /** Writes a batch's rows: one multi-row statement per table and kind of change. */
-export async function writeChanges(db: Queryable, changes: ProjectionChanges): Promise<void> {
+export async function writeChanges(db: ReadModelDb, changes: ProjectionChanges): Promise<void> {
   await insertRuns(db, changes.runInserts);
   await updateRuns(db, changes.runUpdates);
   await insertEvents(db, changes.events);

@@ -1,26 +1,49 @@
-import type { Queryable } from "../database";
+import { sql } from "kysely";
+import type { ReadModelDb, ReadModelTables } from "../read-model-db";
 import type { DefinitionRow } from "../rows";
-import { recordsetJson } from "../sql-json";
+
+const DEFINITION = {
+  kind: "text",
+  name: "text",
+  hash: "text",
+  task_queue: "text",
+  retry: "jsonb",
+  timeout_ms: "bigint",
+  first_seen: "timestamptz",
+  last_seen: "timestamptz",
+} as const;
+const COLUMNS = Object.keys(DEFINITION) as (keyof typeof DEFINITION)[];
 
 /**
  * Versions of workflow and step types registered in the batch. Seen before: first_seen and
  * last_seen only widen (LEAST / GREATEST), so the rows do not depend on the order of beats.
  */
 export async function upsertDefinitions(
-  db: Queryable,
+  db: ReadModelDb,
   rows: readonly DefinitionRow[],
 ): Promise<void> {
   if (rows.length === 0) return;
-  await db.query(
-    `INSERT INTO weft_definitions AS d (kind, name, hash, task_queue, retry, timeout_ms,
-                                        first_seen, last_seen)
-     SELECT kind, name, hash, task_queue, retry, timeout_ms, first_seen, last_seen
-       FROM json_to_recordset($1::json) AS v(
-              kind text, name text, hash text, task_queue text, retry jsonb, timeout_ms bigint,
-              first_seen timestamptz, last_seen timestamptz)
-     ON CONFLICT (kind, name, hash) DO UPDATE
-        SET first_seen = LEAST(d.first_seen, EXCLUDED.first_seen),
-            last_seen = GREATEST(d.last_seen, EXCLUDED.last_seen)`,
-    [recordsetJson(rows)],
-  );
+  const { dialect } = db;
+  await db.db
+    .insertInto("weft_definitions")
+    .columns(COLUMNS)
+    .expression(
+      db.db
+        .selectFrom(dialect.recordset<ReadModelTables["weft_definitions"]>(rows, DEFINITION))
+        .select(COLUMNS)
+        .where(sql<boolean>`true`),
+    )
+    .onConflict((oc) =>
+      oc.columns(["kind", "name", "hash"]).doUpdateSet((eb) => ({
+        first_seen: dialect.least(
+          eb.ref("weft_definitions.first_seen"),
+          eb.ref("excluded.first_seen"),
+        ),
+        last_seen: dialect.greatest(
+          eb.ref("weft_definitions.last_seen"),
+          eb.ref("excluded.last_seen"),
+        ),
+      })),
+    )
+    .execute();
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from "../database";
+import type { ReadModelDb } from "../read-model-db";
 
 export interface OffsetKey {
   consumerGroup: string;
@@ -10,40 +10,57 @@ export interface OffsetKey {
  * Locks the partition's offset row for the rest of the transaction and returns the next offset
  * to project (0 when there is no row yet). The lock is what serialises two projectors that both
  * believe they own the partition during a rebalance: the second sees what the first committed.
+ * On SQLite the write takes the database's one write lock, which serialises them the same way.
  */
-export async function lockOffset(db: Queryable, key: OffsetKey): Promise<bigint> {
-  const { rows } = await db.query<{ next_offset: string }>(
-    `INSERT INTO weft_projector_offsets AS o (consumer_group, topic, partition, next_offset)
-     VALUES ($1, $2, $3, 0)
-     ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = o.next_offset
-     RETURNING next_offset`,
-    [key.consumerGroup, key.topic, key.partition],
-  );
-  return BigInt(rows[0]!.next_offset);
+export async function lockOffset(db: ReadModelDb, key: OffsetKey): Promise<bigint> {
+  const row = await db.db
+    .insertInto("weft_projector_offsets")
+    .values({
+      consumer_group: key.consumerGroup,
+      topic: key.topic,
+      partition: key.partition,
+      next_offset: 0,
+    })
+    .onConflict((oc) =>
+      oc
+        .columns(["consumer_group", "topic", "partition"])
+        .doUpdateSet((eb) => ({ next_offset: eb.ref("weft_projector_offsets.next_offset") })),
+    )
+    .returning("next_offset")
+    .executeTakeFirstOrThrow();
+  return BigInt(row.next_offset);
 }
 
-export async function saveOffset(db: Queryable, key: OffsetKey, nextOffset: bigint): Promise<void> {
-  await db.query(
-    `UPDATE weft_projector_offsets SET next_offset = $4
-      WHERE consumer_group = $1 AND topic = $2 AND partition = $3`,
-    [key.consumerGroup, key.topic, key.partition, nextOffset.toString()],
-  );
+export async function saveOffset(
+  db: ReadModelDb,
+  key: OffsetKey,
+  nextOffset: bigint,
+): Promise<void> {
+  await db.db
+    .updateTable("weft_projector_offsets")
+    .set({ next_offset: nextOffset.toString() })
+    .where("consumer_group", "=", key.consumerGroup)
+    .where("topic", "=", key.topic)
+    .where("partition", "=", key.partition)
+    .execute();
 }
 
 /** The stored next offsets of some partitions; 0 for a partition never projected. */
 export async function readOffsets(
-  db: Queryable,
+  db: ReadModelDb,
   consumerGroup: string,
   topic: string,
   partitions: readonly number[],
 ): Promise<Map<number, bigint>> {
   const offsets = new Map<number, bigint>(partitions.map((p) => [p, 0n]));
   if (partitions.length === 0) return offsets;
-  const { rows } = await db.query<{ partition: number; next_offset: string }>(
-    `SELECT partition, next_offset FROM weft_projector_offsets
-      WHERE consumer_group = $1 AND topic = $2 AND partition = ANY($3::int[])`,
-    [consumerGroup, topic, partitions],
-  );
-  for (const row of rows) offsets.set(row.partition, BigInt(row.next_offset));
+  const rows = await db.db
+    .selectFrom("weft_projector_offsets")
+    .select(["partition", "next_offset"])
+    .where("consumer_group", "=", consumerGroup)
+    .where("topic", "=", topic)
+    .where((eb) => db.dialect.inList(eb.ref("partition"), partitions))
+    .execute();
+  for (const row of rows) offsets.set(Number(row.partition), BigInt(row.next_offset));
   return offsets;
 }

@@ -1,99 +1,106 @@
 /**
  * The GraphQL API end to end: mutations produce commands to a real Kafka broker (topics of its
- * own), decider and worker run in this process, the projector fills a real PostgreSQL (a schema
- * of its own), and queries read those read models.
+ * own), decider and worker run in this process, the projector fills the read models (on
+ * PostgreSQL, a schema of their own, and on SQLite, a file of their own), and queries read them.
  */
 import type { FastifyInstance } from "fastify";
-import type { Pool } from "pg";
 import type { WeftConfig } from "../../core/config";
 import { WorkflowCancelledError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { createApiServer } from "../../graphql/server";
 import { CommandProducer } from "../../producers/command-producer";
-import { createPool } from "../../projections/database";
 import { migrate } from "../../projections/migrate";
 import { Projector } from "../../projections/projector";
+import type { ReadModelDb } from "../../projections/read-model-db";
 import { approval, closeFixtures, sleepy, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
-import { createTestSchema, type TestSchema } from "../support/postgres";
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from "../support/read-models";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
 
-let db: TestSchema;
-let config: WeftConfig;
-let logger: Logger;
-let weft: TestWeft;
-let pool: Pool;
-let projector: Projector;
-let commands: CommandProducer;
-let app: FastifyInstance;
+describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
+  let db: TestDatabase;
+  let config: WeftConfig;
+  let logger: Logger;
+  let weft: TestWeft;
+  let pool: ReadModelDb;
+  let projector: Projector;
+  let commands: CommandProducer;
+  let app: FastifyInstance;
 
-beforeAll(async () => {
-  db = await createTestSchema();
-  config = isolatedConfig({ databaseUrl: db.databaseUrl });
-  logger = testLogger(config);
-  weft = await startTestWeft(config, { workflows: [threeSteps, approval, sleepy], steps });
-  pool = createPool(config, logger);
-  await migrate(pool);
-  projector = new Projector({ config, kafka: kafkaFor(config), pool, logger });
-  await projector.start();
-  commands = new CommandProducer(kafkaFor(config), config);
-  await commands.connect();
-  app = await createApiServer({ config, pool, logger, commands });
-  // The API starts only types a decider registered: wait until the projector has them.
-  await waitFor("the decider's registration", async () => {
-    const { rows } = await pool.query<{ n: number }>(
-      "SELECT count(DISTINCT name)::int AS n FROM weft_definitions WHERE kind = 'workflow'",
-    );
-    return rows[0]!.n === 3;
+  beforeAll(async () => {
+    db = await createTestDatabase(dialect);
+    config = isolatedConfig({ databaseUrl: db.databaseUrl });
+    logger = testLogger(config);
+    weft = await startTestWeft(config, { workflows: [threeSteps, approval, sleepy], steps });
+    pool = db.db;
+    await migrate(pool);
+    projector = new Projector({ config, kafka: kafkaFor(config), db: pool, logger });
+    await projector.start();
+    commands = new CommandProducer(kafkaFor(config), config);
+    await commands.connect();
+    app = await createApiServer({ config, db: pool, logger, commands });
+    // The API starts only types a decider registered: wait until the projector has them.
+    await waitFor("the decider's registration", async () => {
+      const rows = await pool.db
+        .selectFrom("weft_definitions")
+        .select("name")
+        .distinct()
+        .where("kind", "=", "workflow")
+        .execute();
+      return rows.length === 3;
+    });
   });
-});
 
-afterAll(async () => {
-  await app?.close();
-  await commands?.close();
-  await projector?.stop();
-  await weft?.stop();
-  await pool?.end();
-  await closeFixtures();
-  await db?.drop();
-});
-
-interface GraphQLResponse<T> {
-  data?: T;
-  errors?: { message: string; extensions?: { code?: string } }[];
-}
-
-async function gql<T = Record<string, unknown>>(
-  query: string,
-  variables: Record<string, unknown> = {},
-): Promise<GraphQLResponse<T>> {
-  const res = await app.inject({ method: "POST", url: "/graphql", payload: { query, variables } });
-  return res.json<GraphQLResponse<T>>();
-}
-
-/** The codes of a response's errors, which must leave the server running. */
-async function errorCodes(query: string, variables: Record<string, unknown> = {}) {
-  const res = await gql(query, variables);
-  return (res.errors ?? []).map((e) => e.extensions?.code);
-}
-
-async function waitProjected(workflowId: string): Promise<number> {
-  const history = await weft.client.getHistory(workflowId);
-  await waitFor("the projector to catch up", async () => {
-    const { rows } = await pool.query<{ last_seq: number }>(
-      "SELECT last_seq FROM weft_runs WHERE workflow_id = $1",
-      [workflowId],
-    );
-    return rows[0]?.last_seq === history.length;
+  afterAll(async () => {
+    await app?.close();
+    await commands?.close();
+    await projector?.stop();
+    await weft?.stop();
+    await closeFixtures();
+    await db?.drop();
   });
-  return history.length;
-}
 
-const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $key: String) {
+  interface GraphQLResponse<T> {
+    data?: T;
+    errors?: { message: string; extensions?: { code?: string } }[];
+  }
+
+  async function gql<T = Record<string, unknown>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+  ): Promise<GraphQLResponse<T>> {
+    const res = await app.inject({
+      method: "POST",
+      url: "/graphql",
+      payload: { query, variables },
+    });
+    return res.json<GraphQLResponse<T>>();
+  }
+
+  /** The codes of a response's errors, which must leave the server running. */
+  async function errorCodes(query: string, variables: Record<string, unknown> = {}) {
+    const res = await gql(query, variables);
+    return (res.errors ?? []).map((e) => e.extensions?.code);
+  }
+
+  async function waitProjected(workflowId: string): Promise<number> {
+    const history = await weft.client.getHistory(workflowId);
+    await waitFor("the projector to catch up", async () => {
+      const row = await pool.db
+        .selectFrom("weft_runs")
+        .select("last_seq")
+        .where("workflow_id", "=", workflowId)
+        .executeTakeFirst();
+      return row?.last_seq === history.length;
+    });
+    return history.length;
+  }
+
+  const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $key: String) {
   startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $key) { workflowId }
 }`;
 
-const WORKFLOW = `query ($id: String!) {
+  const WORKFLOW = `query ($id: String!) {
   workflow(id: $id) {
     id type status input result error lastSeq startedAt closedAt waitingOn
     steps { stepSeq attempt stepName taskQueue status workerId scheduledAt startedAt finishedAt durationMs result }
@@ -103,259 +110,272 @@ const WORKFLOW = `query ($id: String!) {
   }
 }`;
 
-interface WorkflowData {
-  workflow: {
-    id: string;
-    type: string;
-    status: string;
-    input: unknown;
-    result: unknown;
-    lastSeq: number;
-    steps: { stepSeq: number; attempt: number; stepName: string; status: string }[];
-    timers: { kind: string; seq: number; status: string; dueAt: string; firedAt: string | null }[];
-    signals: { seq: number; name: string; payload: unknown; waitSeq: number | null }[];
-    events: { seq: number; type: string; at: string; body: unknown }[];
-  } | null;
-}
-
-async function start(variables: Record<string, unknown>): Promise<string> {
-  const res = await gql<{ startWorkflow: { workflowId: string } }>(START, variables);
-  expect(res.errors).toBeUndefined();
-  return res.data!.startWorkflow.workflowId;
-}
-
-it("starts a run that completes; workflow(id) returns its steps, timers and history", async () => {
-  const workflowId = await start({ type: "sleepy", input: { ms: 200 }, workflowId: "gql-sleepy" });
-  expect(workflowId).toBe("gql-sleepy");
-  await weft.client.result(workflowId, { timeoutMs: 30_000 });
-  const length = await waitProjected(workflowId);
-  const history = await weft.client.getHistory(workflowId);
-
-  const { data, errors } = await gql<WorkflowData>(WORKFLOW, { id: workflowId });
-  expect(errors).toBeUndefined();
-  const run = data!.workflow!;
-  expect(run).toMatchObject({
-    id: workflowId,
-    type: "sleepy",
-    status: "COMPLETED",
-    input: { ms: 200 },
-    lastSeq: length,
-  });
-  expect(run.events).toEqual(
-    history.map((e) => ({
-      seq: e.seq,
-      type: e.body.type,
-      at: new Date(e.at).toISOString(),
-      body: e.body,
-    })),
-  );
-  const scheduled = history.filter((e) => e.body.type === "StepScheduled");
-  expect(run.steps.map((s) => [s.stepSeq, s.attempt, s.stepName, s.status])).toEqual(
-    scheduled.map((e) => {
-      const body = e.body as { stepSeq: number; attempt: number; stepName: string };
-      return [body.stepSeq, body.attempt, body.stepName, "completed"];
-    }),
-  );
-  const timerStarted = history.find((e) => e.body.type === "TimerStarted")!;
-  const timerBody = timerStarted.body as { timerSeq: number; dueAt: number };
-  expect(run.timers).toEqual([
-    expect.objectContaining({
-      kind: "sleep",
-      seq: timerBody.timerSeq,
-      status: "fired",
-      dueAt: new Date(timerBody.dueAt).toISOString(),
-    }),
-  ]);
-  expect(run.signals).toEqual([]);
-});
-
-it("signals and cancels runs through mutations", async () => {
-  const signalled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
-  const cancelled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
-  const signal = await gql(
-    `mutation ($id: String!) { signalWorkflow(workflowId: $id, name: "approve", payload: { approvedBy: "ada" }) { workflowId accepted } }`,
-    { id: signalled },
-  );
-  expect(signal).toEqual({ data: { signalWorkflow: { workflowId: signalled, accepted: true } } });
-  await expect(weft.client.result(signalled, { timeoutMs: 30_000 })).resolves.toEqual({
-    approved: true,
-    by: "ada",
-  });
-  const cancel = await gql(
-    `mutation ($id: String!) { cancelWorkflow(workflowId: $id, reason: "not needed") { accepted } }`,
-    { id: cancelled },
-  );
-  expect(cancel).toEqual({ data: { cancelWorkflow: { accepted: true } } });
-  await expect(weft.client.result(cancelled, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
-    WorkflowCancelledError,
-  );
-
-  await waitProjected(signalled);
-  const { data } = await gql<WorkflowData>(WORKFLOW, { id: signalled });
-  expect(data!.workflow!.signals).toEqual([
-    expect.objectContaining({ name: "approve", payload: { approvedBy: "ada" } }),
-  ]);
-  await waitProjected(cancelled);
-  const cancelledRun = await gql<WorkflowData>(WORKFLOW, { id: cancelled });
-  expect(cancelledRun.data!.workflow!.status).toBe("CANCELLED");
-});
-
-it("the same idempotency key starts one run", async () => {
-  const a = await start({ type: "threeSteps", input: { n: 1 }, key: "order-42" });
-  const b = await start({ type: "threeSteps", input: { n: 1 }, key: "order-42" });
-  expect(a).toBe(b);
-});
-
-it("pages through every run exactly once, newest first", async () => {
-  const ids: string[] = [];
-  for (let i = 0; i < 7; i++) {
-    ids.push(await start({ type: "threeSteps", input: { n: i }, workflowId: `page-run-${i}` }));
+  interface WorkflowData {
+    workflow: {
+      id: string;
+      type: string;
+      status: string;
+      input: unknown;
+      result: unknown;
+      lastSeq: number;
+      steps: { stepSeq: number; attempt: number; stepName: string; status: string }[];
+      timers: {
+        kind: string;
+        seq: number;
+        status: string;
+        dueAt: string;
+        firedAt: string | null;
+      }[];
+      signals: { seq: number; name: string; payload: unknown; waitSeq: number | null }[];
+      events: { seq: number; type: string; at: string; body: unknown }[];
+    } | null;
   }
-  for (const id of ids) await weft.client.result(id, { timeoutMs: 30_000 });
-  for (const id of ids) await waitProjected(id);
 
-  const seen: { id: string; startedAt: string }[] = [];
-  let after: string | null = null;
-  let pages = 0;
-  for (;;) {
-    const res: GraphQLResponse<{
-      workflows: {
-        nodes: { id: string; startedAt: string }[];
-        pageInfo: { endCursor: string | null; hasNextPage: boolean };
-      };
-    }> = await gql(
-      `query ($after: String) {
+  async function start(variables: Record<string, unknown>): Promise<string> {
+    const res = await gql<{ startWorkflow: { workflowId: string } }>(START, variables);
+    expect(res.errors).toBeUndefined();
+    return res.data!.startWorkflow.workflowId;
+  }
+
+  it("starts a run that completes; workflow(id) returns its steps, timers and history", async () => {
+    const workflowId = await start({
+      type: "sleepy",
+      input: { ms: 200 },
+      workflowId: "gql-sleepy",
+    });
+    expect(workflowId).toBe("gql-sleepy");
+    await weft.client.result(workflowId, { timeoutMs: 30_000 });
+    const length = await waitProjected(workflowId);
+    const history = await weft.client.getHistory(workflowId);
+
+    const { data, errors } = await gql<WorkflowData>(WORKFLOW, { id: workflowId });
+    expect(errors).toBeUndefined();
+    const run = data!.workflow!;
+    expect(run).toMatchObject({
+      id: workflowId,
+      type: "sleepy",
+      status: "COMPLETED",
+      input: { ms: 200 },
+      lastSeq: length,
+    });
+    expect(run.events).toEqual(
+      history.map((e) => ({
+        seq: e.seq,
+        type: e.body.type,
+        at: new Date(e.at).toISOString(),
+        body: e.body,
+      })),
+    );
+    const scheduled = history.filter((e) => e.body.type === "StepScheduled");
+    expect(run.steps.map((s) => [s.stepSeq, s.attempt, s.stepName, s.status])).toEqual(
+      scheduled.map((e) => {
+        const body = e.body as { stepSeq: number; attempt: number; stepName: string };
+        return [body.stepSeq, body.attempt, body.stepName, "completed"];
+      }),
+    );
+    const timerStarted = history.find((e) => e.body.type === "TimerStarted")!;
+    const timerBody = timerStarted.body as { timerSeq: number; dueAt: number };
+    expect(run.timers).toEqual([
+      expect.objectContaining({
+        kind: "sleep",
+        seq: timerBody.timerSeq,
+        status: "fired",
+        dueAt: new Date(timerBody.dueAt).toISOString(),
+      }),
+    ]);
+    expect(run.signals).toEqual([]);
+  });
+
+  it("signals and cancels runs through mutations", async () => {
+    const signalled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
+    const cancelled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
+    const signal = await gql(
+      `mutation ($id: String!) { signalWorkflow(workflowId: $id, name: "approve", payload: { approvedBy: "ada" }) { workflowId accepted } }`,
+      { id: signalled },
+    );
+    expect(signal).toEqual({ data: { signalWorkflow: { workflowId: signalled, accepted: true } } });
+    await expect(weft.client.result(signalled, { timeoutMs: 30_000 })).resolves.toEqual({
+      approved: true,
+      by: "ada",
+    });
+    const cancel = await gql(
+      `mutation ($id: String!) { cancelWorkflow(workflowId: $id, reason: "not needed") { accepted } }`,
+      { id: cancelled },
+    );
+    expect(cancel).toEqual({ data: { cancelWorkflow: { accepted: true } } });
+    await expect(weft.client.result(cancelled, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
+      WorkflowCancelledError,
+    );
+
+    await waitProjected(signalled);
+    const { data } = await gql<WorkflowData>(WORKFLOW, { id: signalled });
+    expect(data!.workflow!.signals).toEqual([
+      expect.objectContaining({ name: "approve", payload: { approvedBy: "ada" } }),
+    ]);
+    await waitProjected(cancelled);
+    const cancelledRun = await gql<WorkflowData>(WORKFLOW, { id: cancelled });
+    expect(cancelledRun.data!.workflow!.status).toBe("CANCELLED");
+  });
+
+  it("the same idempotency key starts one run", async () => {
+    const a = await start({ type: "threeSteps", input: { n: 1 }, key: "order-42" });
+    const b = await start({ type: "threeSteps", input: { n: 1 }, key: "order-42" });
+    expect(a).toBe(b);
+  });
+
+  it("pages through every run exactly once, newest first", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push(await start({ type: "threeSteps", input: { n: i }, workflowId: `page-run-${i}` }));
+    }
+    for (const id of ids) await weft.client.result(id, { timeoutMs: 30_000 });
+    for (const id of ids) await waitProjected(id);
+
+    const seen: { id: string; startedAt: string }[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const res: GraphQLResponse<{
+        workflows: {
+          nodes: { id: string; startedAt: string }[];
+          pageInfo: { endCursor: string | null; hasNextPage: boolean };
+        };
+      }> = await gql(
+        `query ($after: String) {
         workflows(filter: { text: "page-run-", type: "threeSteps", status: COMPLETED }, first: 3, after: $after) {
           nodes { id startedAt } pageInfo { endCursor hasNextPage }
         }
       }`,
-      { after },
+        { after },
+      );
+      expect(res.errors).toBeUndefined();
+      pages++;
+      seen.push(...res.data!.workflows.nodes);
+      if (!res.data!.workflows.pageInfo.hasNextPage) break;
+      after = res.data!.workflows.pageInfo.endCursor;
+    }
+    expect(pages).toBe(3);
+    expect(seen.map((r) => r.id).sort()).toEqual([...ids].sort());
+    const times = seen.map((r) => Date.parse(r.startedAt));
+    expect(times).toEqual([...times].sort((x, y) => y - x));
+
+    const none = await gql<{ workflows: { nodes: unknown[] } }>(
+      `{ workflows(filter: { text: "page-run-", from: "2999-01-01T00:00:00Z" }) { nodes { id } } }`,
     );
-    expect(res.errors).toBeUndefined();
-    pages++;
-    seen.push(...res.data!.workflows.nodes);
-    if (!res.data!.workflows.pageInfo.hasNextPage) break;
-    after = res.data!.workflows.pageInfo.endCursor;
-  }
-  expect(pages).toBe(3);
-  expect(seen.map((r) => r.id).sort()).toEqual([...ids].sort());
-  const times = seen.map((r) => Date.parse(r.startedAt));
-  expect(times).toEqual([...times].sort((x, y) => y - x));
-
-  const none = await gql<{ workflows: { nodes: unknown[] } }>(
-    `{ workflows(filter: { text: "page-run-", from: "2999-01-01T00:00:00Z" }) { nodes { id } } }`,
-  );
-  expect(none.data!.workflows.nodes).toEqual([]);
-  const unknown = await gql<WorkflowData>(WORKFLOW, { id: "no-such-run" });
-  expect(unknown).toEqual({ data: { workflow: null } });
-});
-
-describe("errors carry a stable extensions.code", () => {
-  it("INVALID_WORKFLOW_ID", async () => {
-    expect(await errorCodes(START, { type: "threeSteps", workflowId: "bad id!" })).toEqual([
-      "INVALID_WORKFLOW_ID",
-    ]);
-    expect(await errorCodes(START, { type: "threeSteps", workflowId: "x".repeat(201) })).toEqual([
-      "INVALID_WORKFLOW_ID",
-    ]);
-    expect(await errorCodes(WORKFLOW, { id: "" })).toEqual(["INVALID_WORKFLOW_ID"]);
-    expect(
-      await errorCodes(`mutation { signalWorkflow(workflowId: "a b", name: "x") { accepted } }`),
-    ).toEqual(["INVALID_WORKFLOW_ID"]);
-    expect(await errorCodes(`mutation { cancelWorkflow(workflowId: "") { accepted } }`)).toEqual([
-      "INVALID_WORKFLOW_ID",
-    ]);
+    expect(none.data!.workflows.nodes).toEqual([]);
+    const unknown = await gql<WorkflowData>(WORKFLOW, { id: "no-such-run" });
+    expect(unknown).toEqual({ data: { workflow: null } });
   });
 
-  it("INVALID_INPUT", async () => {
-    const big = { blob: "x".repeat(600 * 1024) };
-    expect(await errorCodes(START, { type: "threeSteps", input: big })).toEqual(["INVALID_INPUT"]);
-    expect(await errorCodes(START, { type: " " })).toEqual(["INVALID_INPUT"]);
-    expect(await errorCodes(START, { type: "threeSteps", key: "k".repeat(201) })).toEqual([
-      "INVALID_INPUT",
-    ]);
-    expect(
-      await errorCodes(
-        `mutation ($p: JSON) { signalWorkflow(workflowId: "a", name: "n", payload: $p) { accepted } }`,
-        { p: big },
-      ),
-    ).toEqual(["INVALID_INPUT"]);
-    expect(
-      await errorCodes(`mutation { signalWorkflow(workflowId: "a", name: "") { accepted } }`),
-    ).toEqual(["INVALID_INPUT"]);
-    expect(
-      await errorCodes(
-        `mutation ($r: String) { cancelWorkflow(workflowId: "a", reason: $r) { accepted } }`,
-        {
-          r: "r".repeat(5000),
-        },
-      ),
-    ).toEqual(["INVALID_INPUT"]);
-    const list = (args: string) => errorCodes(`{ workflows(${args}) { nodes { id } } }`);
-    expect(await list(`after: "not-a-cursor"`)).toEqual(["INVALID_INPUT"]);
-    expect(await list(`first: 0`)).toEqual(["INVALID_INPUT"]);
-    expect(await list(`first: 101`)).toEqual(["INVALID_INPUT"]);
-    expect(await list(`filter: { from: "yesterday" }`)).toEqual(["INVALID_INPUT"]);
-    expect(await list(`filter: { text: "${"t".repeat(201)}" }`)).toEqual(["INVALID_INPUT"]);
+  describe("errors carry a stable extensions.code", () => {
+    it("INVALID_WORKFLOW_ID", async () => {
+      expect(await errorCodes(START, { type: "threeSteps", workflowId: "bad id!" })).toEqual([
+        "INVALID_WORKFLOW_ID",
+      ]);
+      expect(await errorCodes(START, { type: "threeSteps", workflowId: "x".repeat(201) })).toEqual([
+        "INVALID_WORKFLOW_ID",
+      ]);
+      expect(await errorCodes(WORKFLOW, { id: "" })).toEqual(["INVALID_WORKFLOW_ID"]);
+      expect(
+        await errorCodes(`mutation { signalWorkflow(workflowId: "a b", name: "x") { accepted } }`),
+      ).toEqual(["INVALID_WORKFLOW_ID"]);
+      expect(await errorCodes(`mutation { cancelWorkflow(workflowId: "") { accepted } }`)).toEqual([
+        "INVALID_WORKFLOW_ID",
+      ]);
+    });
+
+    it("INVALID_INPUT", async () => {
+      const big = { blob: "x".repeat(600 * 1024) };
+      expect(await errorCodes(START, { type: "threeSteps", input: big })).toEqual([
+        "INVALID_INPUT",
+      ]);
+      expect(await errorCodes(START, { type: " " })).toEqual(["INVALID_INPUT"]);
+      expect(await errorCodes(START, { type: "threeSteps", key: "k".repeat(201) })).toEqual([
+        "INVALID_INPUT",
+      ]);
+      expect(
+        await errorCodes(
+          `mutation ($p: JSON) { signalWorkflow(workflowId: "a", name: "n", payload: $p) { accepted } }`,
+          { p: big },
+        ),
+      ).toEqual(["INVALID_INPUT"]);
+      expect(
+        await errorCodes(`mutation { signalWorkflow(workflowId: "a", name: "") { accepted } }`),
+      ).toEqual(["INVALID_INPUT"]);
+      expect(
+        await errorCodes(
+          `mutation ($r: String) { cancelWorkflow(workflowId: "a", reason: $r) { accepted } }`,
+          {
+            r: "r".repeat(5000),
+          },
+        ),
+      ).toEqual(["INVALID_INPUT"]);
+      const list = (args: string) => errorCodes(`{ workflows(${args}) { nodes { id } } }`);
+      expect(await list(`after: "not-a-cursor"`)).toEqual(["INVALID_INPUT"]);
+      expect(await list(`first: 0`)).toEqual(["INVALID_INPUT"]);
+      expect(await list(`first: 101`)).toEqual(["INVALID_INPUT"]);
+      expect(await list(`filter: { from: "yesterday" }`)).toEqual(["INVALID_INPUT"]);
+      expect(await list(`filter: { text: "${"t".repeat(201)}" }`)).toEqual(["INVALID_INPUT"]);
+    });
+
+    it("nothing a client sends crashes the server", async () => {
+      const bodies = [
+        "{",
+        "null",
+        JSON.stringify({ query: "{ nope }" }),
+        JSON.stringify({ query: 42 }),
+        JSON.stringify({ query: '{ workflows(first: "x") { nodes { id } } }' }),
+        JSON.stringify({ query: START, variables: { type: 1 } }),
+      ];
+      for (const payload of bodies) {
+        const res = await app.inject({
+          method: "POST",
+          url: "/graphql",
+          headers: { "content-type": "application/json" },
+          payload,
+        });
+        expect([payload, res.statusCode]).toEqual([payload, 400]);
+        const errors = res.json<GraphQLResponse<unknown>>().errors;
+        expect(errors?.map((e) => e.extensions?.code)).toEqual(["INVALID_INPUT"]);
+      }
+      const health = await app.inject({ method: "GET", url: "/healthz" });
+      expect(health.json()).toEqual({ status: "ok" });
+    });
   });
 
-  it("nothing a client sends crashes the server", async () => {
-    const bodies = [
-      "{",
-      "null",
-      JSON.stringify({ query: "{ nope }" }),
-      JSON.stringify({ query: 42 }),
-      JSON.stringify({ query: '{ workflows(first: "x") { nodes { id } } }' }),
-      JSON.stringify({ query: START, variables: { type: 1 } }),
-    ];
-    for (const payload of bodies) {
-      const res = await app.inject({
+  it("an internal failure is INTERNAL, and its message stays in the log", async () => {
+    const broken = db.open();
+    await broken.close();
+    const server = await createApiServer({ config, db: broken, logger, commands });
+    try {
+      const res = await server.inject({
         method: "POST",
         url: "/graphql",
-        headers: { "content-type": "application/json" },
-        payload,
+        payload: { query: `{ workflow(id: "x") { id } }` },
       });
-      expect([payload, res.statusCode]).toEqual([payload, 400]);
-      const errors = res.json<GraphQLResponse<unknown>>().errors;
-      expect(errors?.map((e) => e.extensions?.code)).toEqual(["INVALID_INPUT"]);
+      const errors = res.json<GraphQLResponse<unknown>>().errors ?? [];
+      expect(errors.map((e) => e.extensions?.code)).toEqual(["INTERNAL"]);
+      expect(errors[0]!.message).not.toMatch(/pool/i);
+    } finally {
+      await server.close();
     }
-    const health = await app.inject({ method: "GET", url: "/healthz" });
-    expect(health.json()).toEqual({ status: "ok" });
   });
-});
 
-it("an internal failure is INTERNAL, and its message stays in the log", async () => {
-  const broken = createPool(config, logger);
-  await broken.end();
-  const server = await createApiServer({ config, pool: broken, logger, commands });
-  try {
-    const res = await server.inject({
-      method: "POST",
-      url: "/graphql",
-      payload: { query: `{ workflow(id: "x") { id } }` },
-    });
-    const errors = res.json<GraphQLResponse<unknown>>().errors ?? [];
-    expect(errors.map((e) => e.extensions?.code)).toEqual(["INTERNAL"]);
-    expect(errors[0]!.message).not.toMatch(/pool/i);
-  } finally {
-    await server.close();
-  }
-});
-
-it("serves real HTTP when listening", async () => {
-  const server = await createApiServer({ config, pool, logger, commands });
-  try {
-    const address = await server.listen({ port: 0, host: "127.0.0.1" });
-    const health = await fetch(`${address}/healthz`);
-    expect(await health.json()).toEqual({ status: "ok" });
-    const res = await fetch(`${address}/graphql`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: WORKFLOW, variables: { id: "gql-sleepy" } }),
-    });
-    const body = (await res.json()) as WorkflowData & { data: WorkflowData };
-    expect(body.data.workflow?.status).toBe("COMPLETED");
-  } finally {
-    await server.close();
-  }
+  it("serves real HTTP when listening", async () => {
+    const server = await createApiServer({ config, db: pool, logger, commands });
+    try {
+      const address = await server.listen({ port: 0, host: "127.0.0.1" });
+      const health = await fetch(`${address}/healthz`);
+      expect(await health.json()).toEqual({ status: "ok" });
+      const res = await fetch(`${address}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: WORKFLOW, variables: { id: "gql-sleepy" } }),
+      });
+      const body = (await res.json()) as WorkflowData & { data: WorkflowData };
+      expect(body.data.workflow?.status).toBe("COMPLETED");
+    } finally {
+      await server.close();
+    }
+  });
 });

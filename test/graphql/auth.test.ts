@@ -11,6 +11,7 @@ import { createApiServer } from "../../graphql/server";
 import { CommandProducer } from "../../producers/command-producer";
 import { createPool } from "../../projections/database";
 import { migrate } from "../../projections/migrate";
+import { ReadModelDb } from "../../projections/read-model-db";
 import { isolatedConfig, testLogger } from "../support/env";
 import { httpGql, subscribe } from "../support/graphql-client";
 import { createTestSchema, type TestSchema } from "../support/postgres";
@@ -43,7 +44,7 @@ beforeAll(async () => {
   await commands.connect();
   app = await createApiServer({
     config,
-    pool,
+    db: ReadModelDb.postgres(pool),
     logger,
     commands,
     auth: new ApiAuth({ admin: [ADMIN], read: [READER] }),

@@ -9,6 +9,7 @@ import type { WeftConfig } from "../../core/config";
 import { createApiServer } from "../../graphql/server";
 import { createPool } from "../../projections/database";
 import { migrate } from "../../projections/migrate";
+import { ReadModelDb } from "../../projections/read-model-db";
 import { isolatedConfig, testLogger } from "../support/env";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { kafkaFor } from "../support/weft";
@@ -43,7 +44,7 @@ async function server(options: { redisUrl?: string; migrated: boolean }) {
   if (options.redisUrl === undefined) await new Promise((r) => redis.once("ready", r));
   const app = await createApiServer({
     config,
-    pool,
+    db: ReadModelDb.postgres(pool),
     logger,
     commands: { send: () => Promise.resolve() },
     kafka: kafkaFor(config),

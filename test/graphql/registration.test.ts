@@ -16,6 +16,7 @@ import { createPool } from "../../projections/database";
 import { migrate } from "../../projections/migrate";
 import { Projector, type CommittedChanges } from "../../projections/projector";
 import { replayProjections } from "../../projections/replay";
+import { ReadModelDb } from "../../projections/read-model-db";
 import { closeFixtures, echo, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestSchema, readModelChecksums, type TestSchema } from "../support/postgres";
@@ -40,7 +41,7 @@ beforeAll(async () => {
   projector = new Projector({
     config,
     kafka: kafkaFor(config),
-    pool,
+    db: ReadModelDb.postgres(pool),
     logger,
     onCommitted: (changes) => void committed.push(changes),
     rewindCheckMs: 200,
@@ -48,7 +49,7 @@ beforeAll(async () => {
   await projector.start();
   commands = new CommandProducer(kafkaFor(config), config);
   await commands.connect();
-  app = await createApiServer({ config, pool, logger, commands });
+  app = await createApiServer({ config, db: ReadModelDb.postgres(pool), logger, commands });
 });
 
 afterAll(async () => {

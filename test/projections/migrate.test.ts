@@ -23,6 +23,7 @@ import {
   SchemaOutdatedError,
   SchemaTooNewError,
 } from "../../projections/schema-errors";
+import { ReadModelDb } from "../../projections/read-model-db";
 import { isolatedConfig, testLogger } from "../support/env";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { kafkaFor } from "../support/weft";
@@ -181,7 +182,7 @@ it("keeps a projector from starting on a database that was not migrated", async 
   const projector = new Projector({
     config,
     kafka: kafkaFor(config),
-    pool,
+    db: ReadModelDb.postgres(pool),
     logger: testLogger(config),
   });
   await expect(projector.start()).rejects.toThrow(

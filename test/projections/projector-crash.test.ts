@@ -9,6 +9,7 @@ import type { WeftConfig } from "../../core/config";
 import { createPool } from "../../projections/database";
 import { Projector } from "../../projections/projector";
 import { replayProjections } from "../../projections/replay";
+import { ReadModelDb } from "../../projections/read-model-db";
 import { closeFixtures, retryFixed, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import {
@@ -45,7 +46,12 @@ afterAll(async () => {
 });
 
 function inProcessProjector(): Projector {
-  return new Projector({ config, kafka: kafkaFor(config), pool, logger: testLogger(config) });
+  return new Projector({
+    config,
+    kafka: kafkaFor(config),
+    db: ReadModelDb.postgres(pool),
+    logger: testLogger(config),
+  });
 }
 
 /** A steady stream of runs for about three seconds. */

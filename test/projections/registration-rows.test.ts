@@ -1,19 +1,18 @@
 /**
  * Rows of the registration side: the pure folds of registrations and start commands, and, in a
- * real PostgreSQL, that a pending run and its history give the same row in either order.
+ * real database (PostgreSQL and SQLite), that a pending run and its history give the same row in
+ * either order.
  */
-import type { Pool } from "pg";
-import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
 import { definitionHash, stableJson } from "../../producers/registration-publisher";
-import { createPool } from "../../projections/database";
 import { foldEvents } from "../../projections/fold-events";
 import { foldRegistrations } from "../../projections/fold-registrations";
 import { foldStarts } from "../../projections/fold-starts";
 import { migrate } from "../../projections/migrate";
+import type { ReadModelDb } from "../../projections/read-model-db";
 import { insertPendingRuns, insertRuns, loadRunStates } from "../../projections/tables/runs";
 import type { Command, HistoryEvent, Registration } from "../../schemas/types";
-import { createTestSchema, type TestSchema } from "../support/postgres";
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from "../support/read-models";
 
 const log = createLogger("silent");
 const T0 = Date.parse("2025-01-01T00:00:00.000Z");
@@ -113,18 +112,17 @@ describe("foldStarts", () => {
   });
 });
 
-describe("pending runs and history commute", () => {
-  let db: TestSchema;
-  let pool: Pool;
+describe.each(TEST_DIALECTS)("pending runs and history commute on %s", (dialect) => {
+  let db: TestDatabase;
+  let pool: ReadModelDb;
 
   beforeAll(async () => {
-    db = await createTestSchema();
-    pool = createPool(loadConfig({ databaseUrl: db.databaseUrl }), log);
+    db = await createTestDatabase(dialect);
+    pool = db.db;
     await migrate(pool);
   });
 
   afterAll(async () => {
-    await pool?.end();
     await db?.drop();
   });
 

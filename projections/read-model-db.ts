@@ -1,0 +1,236 @@
+import Database from "better-sqlite3";
+import {
+  CompiledQuery,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type Generated,
+  type Transaction,
+} from "kysely";
+import type { Pool, QueryResultRow } from "pg";
+import type { WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import { createPool, parseDatabaseUrl, type PoolOptions, type Queryable } from "./database";
+import { DIALECTS, type ReadModelDialect } from "./dialect";
+
+/**
+ * The read-model tables as Kysely sees them, with the types rows are read back as (pg's on
+ * PostgreSQL; SqliteRowsPlugin gives the same on SQLite). bigint columns read as text on
+ * PostgreSQL and as numbers on SQLite: readers pass them through Number().
+ */
+export interface ReadModelTables {
+  weft_runs: {
+    workflow_id: string;
+    workflow_type: string;
+    status: string;
+    input: unknown;
+    result: unknown;
+    error: unknown;
+    idempotency_key: string | null;
+    blocked_code: string | null;
+    blocked_reason: string | null;
+    waiting_on: unknown;
+    buffered_signals: unknown;
+    started_at: Date;
+    closed_at: Date | null;
+    last_seq: number;
+    updated_at: Date;
+  };
+  weft_events: { workflow_id: string; seq: number; type: string; at: Date; body: unknown };
+  weft_step_attempts: {
+    workflow_id: string;
+    step_seq: number;
+    attempt: number;
+    step_name: string;
+    task_queue: string;
+    status: string;
+    worker_id: string | null;
+    timeout_ms: number | null;
+    scheduled_at: Date;
+    started_at: Date | null;
+    finished_at: Date | null;
+    duration_ms: string | number | null;
+    error: unknown;
+    result: unknown;
+  };
+  weft_timers: {
+    workflow_id: string;
+    kind: string;
+    seq: number;
+    attempt: number;
+    due_at: Date;
+    fired_at: Date | null;
+    status: string;
+  };
+  weft_signals: {
+    workflow_id: string;
+    seq: number;
+    name: string;
+    payload: unknown;
+    request_id: string | null;
+    received_at: Date;
+    wait_seq: number | null;
+  };
+  weft_projector_offsets: {
+    consumer_group: string;
+    topic: string;
+    partition: number;
+    next_offset: string | number;
+  };
+  weft_definitions: {
+    kind: "workflow" | "step";
+    name: string;
+    hash: string;
+    task_queue: string | null;
+    retry: unknown;
+    timeout_ms: string | number | null;
+    first_seen: Date;
+    last_seen: Date;
+  };
+  weft_processes: {
+    process_id: string;
+    roles: string[];
+    host: string;
+    pid: number;
+    queues: string[];
+    workflows: string[];
+    steps: string[];
+    definitions: string[];
+    in_flight: number;
+    concurrency: number | null;
+    interval_ms: number;
+    started_at: Date;
+    last_seen: Date;
+    stopped_at: Date | null;
+  };
+  weft_schema_migrations: {
+    version: number;
+    name: string;
+    checksum: string;
+    applied_at: Generated<Date>;
+  };
+}
+
+export type ReadModelKysely = Kysely<ReadModelTables>;
+
+/** What only one dialect has: the pg pool, or the SQLite handle (for scripts and pragmas). */
+type Backend = { kind: "postgres"; pool: Pool } | { kind: "sqlite"; sqlite: Database.Database };
+
+/**
+ * The read models' database, PostgreSQL or SQLite: a Kysely instance and its dialect helpers
+ * (`dialect.ts`). Every writer and query takes one of these; `transaction` hands its callback
+ * another, bound to the transaction. It is also a `Queryable` (`query(text, $1…$n values)`)
+ * for the few readers outside the read-model code.
+ */
+export class ReadModelDb implements Queryable {
+  private constructor(
+    readonly db: Kysely<ReadModelTables>,
+    readonly dialect: ReadModelDialect,
+    private readonly backend: Backend,
+    private readonly ownsBackend: boolean,
+  ) {}
+
+  /** Over a pg pool; `close()` ends the pool only when `ownsPool`. */
+  static postgres(pool: Pool, ownsPool = false): ReadModelDb {
+    const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
+    return new ReadModelDb(db, DIALECTS.postgres, { kind: "postgres", pool }, ownsPool);
+  }
+
+  /**
+   * Over a SQLite file (created if missing; ":memory:" for a private one), in WAL mode. SQLite
+   * has one writer: a second process on the same file waits for it (busy_timeout).
+   */
+  static sqlite(file: string): ReadModelDb {
+    const sqlite = new Database(file);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = NORMAL");
+    sqlite.pragma("busy_timeout = 10000");
+    sqlite.pragma("foreign_keys = OFF");
+    const db = new Kysely<ReadModelTables>({
+      dialect: new SqliteDialect({ database: sqlite }),
+      plugins: [...DIALECTS.sqlite.plugins],
+    });
+    return new ReadModelDb(db, DIALECTS.sqlite, { kind: "sqlite", sqlite }, true);
+  }
+
+  /** The pg pool, on PostgreSQL. */
+  get pool(): Pool | undefined {
+    return this.backend.kind === "postgres" ? this.backend.pool : undefined;
+  }
+
+  /**
+   * Runs `fn` in a transaction: COMMIT when it resolves, ROLLBACK when it throws. On SQLite the
+   * one connection is held for the whole transaction (statements of others wait).
+   */
+  async transaction<T>(fn: (tx: ReadModelDb) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db
+      .transaction()
+      .execute((trx: Transaction<ReadModelTables>) =>
+        fn(new ReadModelDb(trx, this.dialect, this.backend, false)),
+      );
+  }
+
+  /**
+   * Runs a script of several statements (a migration) on the connection `fn` is given, which
+   * nothing else uses meanwhile.
+   */
+  async withConnection<T>(
+    fn: (session: { run: (script: string) => Promise<void>; db: ReadModelDb }) => Promise<T>,
+  ): Promise<T> {
+    return this.db.connection().execute(async (conn) => {
+      const backend = this.backend;
+      const session = new ReadModelDb(conn, this.dialect, backend, false);
+      return fn({
+        db: session,
+        run: async (script) => {
+          // pg runs a script without parameters as one simple query; better-sqlite3 needs exec.
+          if (backend.kind === "sqlite") backend.sqlite.exec(script);
+          else await conn.executeQuery(CompiledQuery.raw(script, []));
+        },
+      });
+    });
+  }
+
+  /** Raw SQL with PostgreSQL's `$1…$n` parameters, on either dialect. */
+  async query<R extends QueryResultRow = QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<{ rows: R[]; rowCount: number | null }> {
+    let compiled = CompiledQuery.raw(text, values);
+    if (this.dialect.name === "sqlite") {
+      const ordered: unknown[] = [];
+      const sqliteText = text.replace(/\$(\d+)(::[a-z[\]]+)?/g, (_m, n: string) => {
+        ordered.push(values[Number(n) - 1]);
+        return "?";
+      });
+      compiled = CompiledQuery.raw(sqliteText, ordered);
+    }
+    const result = await this.db.executeQuery<R>(compiled);
+    return { rows: [...result.rows], rowCount: result.rows.length };
+  }
+
+  /** Ends the pool or closes the SQLite file, if this instance opened it. */
+  async close(): Promise<void> {
+    if (this.ownsBackend) await this.db.destroy();
+  }
+}
+
+/**
+ * Opens the read models on `DATABASE_URL`: `postgres://…` is PostgreSQL through a pg pool,
+ * `sqlite:/path/file.db` (or `sqlite::memory:`) a SQLite file. The URL is checked first.
+ */
+export function openReadModelDb(
+  config: WeftConfig,
+  logger: Logger,
+  options: PoolOptions = {},
+): ReadModelDb {
+  const target = parseDatabaseUrl(config.databaseUrl);
+  if (target.dialect === "sqlite") return ReadModelDb.sqlite(target.file);
+  return ReadModelDb.postgres(createPool(config, logger, options), true);
+}
+
+/** A pool given by a caller (`weft migrate`) or a ReadModelDb, as a ReadModelDb. */
+export function asReadModelDb(target: Pool | ReadModelDb): ReadModelDb {
+  return target instanceof ReadModelDb ? target : ReadModelDb.postgres(target);
+}
