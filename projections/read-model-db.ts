@@ -5,7 +5,13 @@ import {
   PostgresDialect,
   SqliteDialect,
   type Generated,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
   type Transaction,
+  type UnknownRow,
 } from "kysely";
 import type { Pool, QueryResultRow } from "pg";
 import type { WeftConfig } from "../core/config";
@@ -114,7 +120,23 @@ export interface ReadModelTables {
 export type ReadModelKysely = Kysely<ReadModelTables>;
 
 /** What only one dialect has: the pg pool, or the SQLite handle (for scripts and pragmas). */
-type Backend = { kind: "postgres"; pool: Pool } | { kind: "sqlite"; sqlite: Database.Database };
+type Backend = (
+  { kind: "postgres"; pool: Pool } | { kind: "sqlite"; sqlite: Database.Database }
+) & { closed: boolean };
+
+/** Refuses statements once the database was closed (Kysely would quietly reconnect). */
+class ClosedGuard implements KyselyPlugin {
+  constructor(private readonly backend: { closed: boolean }) {}
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (this.backend.closed) throw new Error("the read-model database was closed");
+    return args.node;
+  }
+
+  transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return Promise.resolve(args.result);
+  }
+}
 
 /**
  * The read models' database, PostgreSQL or SQLite: a Kysely instance and its dialect helpers
@@ -132,8 +154,12 @@ export class ReadModelDb implements Queryable {
 
   /** Over a pg pool; `close()` ends the pool only when `ownsPool`. */
   static postgres(pool: Pool, ownsPool = false): ReadModelDb {
-    const db = new Kysely<ReadModelTables>({ dialect: new PostgresDialect({ pool }) });
-    return new ReadModelDb(db, DIALECTS.postgres, { kind: "postgres", pool }, ownsPool);
+    const backend: Backend = { kind: "postgres", pool, closed: false };
+    const db = new Kysely<ReadModelTables>({
+      dialect: new PostgresDialect({ pool }),
+      plugins: [new ClosedGuard(backend)],
+    });
+    return new ReadModelDb(db, DIALECTS.postgres, backend, ownsPool);
   }
 
   /**
@@ -146,11 +172,12 @@ export class ReadModelDb implements Queryable {
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("busy_timeout = 10000");
     sqlite.pragma("foreign_keys = OFF");
+    const backend: Backend = { kind: "sqlite", sqlite, closed: false };
     const db = new Kysely<ReadModelTables>({
       dialect: new SqliteDialect({ database: sqlite }),
-      plugins: [...DIALECTS.sqlite.plugins],
+      plugins: [new ClosedGuard(backend), ...DIALECTS.sqlite.plugins],
     });
-    return new ReadModelDb(db, DIALECTS.sqlite, { kind: "sqlite", sqlite }, true);
+    return new ReadModelDb(db, DIALECTS.sqlite, backend, true);
   }
 
   /** The pg pool, on PostgreSQL. */
@@ -212,7 +239,12 @@ export class ReadModelDb implements Queryable {
 
   /** Ends the pool or closes the SQLite file, if this instance opened it. */
   async close(): Promise<void> {
-    if (this.ownsBackend) await this.db.destroy();
+    if (!this.ownsBackend || this.backend.closed) return;
+    this.backend.closed = true;
+    await this.db.destroy();
+    // Kysely ends a pool or closes a file only if it ever used them.
+    if (this.backend.kind === "sqlite" && this.backend.sqlite.open) this.backend.sqlite.close();
+    if (this.backend.kind === "postgres" && !this.backend.pool.ended) await this.backend.pool.end();
   }
 }
 
