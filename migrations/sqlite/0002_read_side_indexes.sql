@@ -4,5 +4,6 @@ CREATE INDEX weft_runs_by_closed ON weft_runs (closed_at) WHERE closed_at IS NOT
 
 CREATE INDEX weft_runs_by_type_status ON weft_runs (workflow_type, status, started_at DESC, workflow_id);
 
--- No trigram index: SQLite has none outside FTS5. `workflows(filter: { text })` scans the runs
--- (LIKE, case-insensitive for ASCII), which stays within the read targets at 100,000 runs.
+-- No trigram index: SQLite has none outside FTS5. `workflows(filter: { text })` scans
+-- weft_runs_by_started (0001), which holds both columns it matches (LIKE, case-insensitive for
+-- ASCII).
