@@ -5,6 +5,7 @@ import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
+import { dashboardPlugin } from "./dashboard-plugin";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
@@ -41,6 +42,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   // Not encapsulated: its hook times every route of the server.
   await app.register(fastifyPlugin(metricsPlugin), { registry: options.metrics ?? new Registry() });
   await app.register(graphqlPlugin, { pool, commands });
+  await app.register(dashboardPlugin, {});
   await app.ready();
   return app;
 }
