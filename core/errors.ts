@@ -18,6 +18,11 @@ export const ErrorCodes = {
   WORKFLOW_CANCELLED: "The run was cancelled.",
   WORKFLOW_BLOCKED: "The run is parked: see the reason; fix the code and restart its decider.",
   WAIT_TIMEOUT: "Waiting for a run's result took longer than the given timeout.",
+  UNAUTHENTICATED:
+    "The API has tokens configured and the request carries no bearer token, or an unknown one.",
+  FORBIDDEN: "The request's token is read-only: it may query and subscribe, not mutate.",
+  INTERNAL:
+    "The API failed in a way that is not the request's fault; the message hides internals, the API log has them.",
   SCHEMA_MISMATCH:
     "The PostgreSQL read-model schema does not match this Weft: the message says whether to run `weft migrate`, upgrade Weft, or restore an edited migration.",
 } as const;

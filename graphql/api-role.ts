@@ -8,6 +8,7 @@ import { CommandProducer } from "../producers/command-producer";
 import { createPool } from "../projections/database";
 import { migrate } from "../projections/migrate";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
 import { createApiServer } from "./server";
 
 export const DEFAULT_API_PORT = 8080;
@@ -18,6 +19,8 @@ export interface ApiListenOptions {
   port?: number;
   /** Default: 127.0.0.1. */
   host?: string;
+  /** Bearer tokens; default `WEFT_API_TOKENS` / `WEFT_API_READ_TOKENS`, else none (open). */
+  tokens?: ApiTokens;
 }
 
 export interface ApiRole {
@@ -42,7 +45,9 @@ export async function startApiRole(options: {
   metrics?: Registry;
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
-  const port = options.listen?.port ?? portFromEnv(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const port = options.listen?.port ?? portFromEnv(env);
+  const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
   await withAdmin(kafka, (admin) => ensureTopics(admin, config));
   const pool = createPool(config, logger, { applicationName: `weft api ${config.clientId}` });
@@ -51,9 +56,16 @@ export async function startApiRole(options: {
   try {
     await migrate(pool, { logger });
     await commands.connect();
-    server = await createApiServer({ config, pool, logger, commands, metrics: options.metrics });
+    server = await createApiServer({
+      config,
+      pool,
+      logger,
+      commands,
+      metrics: options.metrics,
+      auth,
+    });
     const address = await server.listen({ port, host });
-    logger.info({ address }, "API listening");
+    logger.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API listening");
     const started = server;
     return {
       server: started,

@@ -1,10 +1,37 @@
 import type { FastifyInstance } from "fastify";
+import { Kind, OperationTypeNode, type DocumentNode } from "graphql";
 import mercurius from "mercurius";
-import { createResolvers, type ResolverDeps } from "./resolvers";
+import type { Pool } from "pg";
+import type { WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import type { CommandProducer } from "../producers/command-producer";
+import { closeLiveEmitter, createLiveEmitter } from "../projections/live-changes";
+import { assertAllowed, type Access, type ApiAuth } from "./auth";
+import { LiveFeed } from "./live-feed";
+import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
+import { readStats, STATS_FEED, type LagSource } from "./stats";
 
-/** Mounts the GraphQL endpoint at /graphql. Query depth is capped so no query can run away. */
-export async function graphqlPlugin(app: FastifyInstance, deps: ResolverDeps): Promise<void> {
+export interface GraphqlPluginOptions {
+  config: WeftConfig;
+  pool: Pool;
+  logger: Logger;
+  commands: Pick<CommandProducer, "send">;
+  auth: ApiAuth;
+  /** Consumer lag for the stats' backlogs; without it they read 0. */
+  lag?: LagSource;
+}
+
+/** How often stats are recomputed at most while runs change, for their subscribers. */
+const STATS_INTERVAL_MS = 1000;
+
+/**
+ * Mounts GraphQL at /graphql: queries and mutations over HTTP, subscriptions over WebSocket
+ * (graphql-transport-ws and graphql-ws protocols). Query depth is capped so no query can run
+ * away. Live updates come from the projector through Redis (LiveFeed).
+ */
+export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPluginOptions) {
+  const { config, pool, logger, commands, auth } = options;
   // mercurius checks the body is an object but not that `query` is text.
   app.addHook("preValidation", async (request, reply) => {
     const body = request.body as { query?: unknown } | null | undefined;
@@ -22,21 +49,88 @@ export async function graphqlPlugin(app: FastifyInstance, deps: ResolverDeps): P
     }
     return undefined;
   });
+  const emitter = createLiveEmitter(config, logger);
+  const feed = new LiveFeed({
+    config,
+    pool,
+    emitter,
+    logger,
+    publish: (topic, payload) => void app.graphql.pubsub.publish({ topic, payload }),
+    derived: [
+      {
+        name: STATS_FEED,
+        read: () => readStats(pool, config, options.lag),
+        minIntervalMs: STATS_INTERVAL_MS,
+        // Backlogs move without any row changing.
+        refreshMs: 5000,
+      },
+    ],
+  });
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers(deps),
+    resolvers: createResolvers({ config, pool, commands, feed }),
     path: "/graphql",
     graphiql: false,
     queryDepth: 8,
+    context: (request): { access: Access } => ({
+      access: auth.accessOf(request.headers.authorization),
+    }),
+    subscription: {
+      // The token comes in connection_init's payload: `{ authorization: "Bearer …" }`. The
+      // connection is accepted either way; each subscription is then allowed or refused with
+      // a coded error, as queries are.
+      onConnect: ({ payload }: { payload?: { authorization?: unknown } | null }) => ({
+        access: auth.accessOf(payload?.authorization),
+      }),
+      keepAlive: 15_000,
+    },
     errorFormatter: (execution, context) => {
       const formatted = mercurius.defaultErrorFormatter(execution, context);
-      if (formatted.statusCode !== 400) return formatted;
-      // A request that does not parse or validate against the schema: the client's input.
-      const errors = formatted.response.errors?.map((error) => ({
-        ...error,
-        extensions: { code: "INVALID_INPUT", ...error.extensions },
-      }));
+      const invalid = formatted.statusCode === 400;
+      const errors = formatted.response.errors?.map((error) => {
+        const code = (error.extensions as { code?: unknown } | undefined)?.code;
+        if (typeof code === "string") return error;
+        // A request that does not parse or validate against the schema: the client's input.
+        if (invalid)
+          return { ...error, extensions: { ...error.extensions, code: "INVALID_INPUT" } };
+        // Anything else is ours: logged whole, and the client gets no internals.
+        logger.error({ error: error.message, path: error.path }, "GraphQL internal error");
+        return {
+          message: "internal error: see the Weft API log",
+          locations: error.locations,
+          path: error.path,
+          extensions: { code: "INTERNAL" },
+        };
+      });
       return { ...formatted, response: { ...formatted.response, errors } };
     },
   });
+  app.graphql.addHook("preExecution", (_schema, document, context) => {
+    assertAllowed(accessOf(context), operationOf(document));
+    return Promise.resolve();
+  });
+  app.graphql.addHook("preSubscriptionExecution", (_schema, _document, context) => {
+    assertAllowed(accessOf(context), "subscription");
+    return Promise.resolve();
+  });
+  await feed.start();
+  app.addHook("onClose", async () => {
+    await feed.stop();
+    await closeLiveEmitter(emitter);
+  });
+}
+
+function accessOf(context: unknown): Access {
+  return (context as { access?: Access }).access ?? "none";
+}
+
+/** A document with any mutation in it is a mutation. */
+function operationOf(document: DocumentNode): "query" | "mutation" | "subscription" {
+  let kind: "query" | "mutation" | "subscription" = "query";
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    if (definition.operation === OperationTypeNode.MUTATION) return "mutation";
+    if (definition.operation === OperationTypeNode.SUBSCRIPTION) kind = "subscription";
+  }
+  return kind;
 }

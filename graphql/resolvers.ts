@@ -1,6 +1,9 @@
 import type { Pool } from "pg";
-import type { IResolvers } from "mercurius";
+import type { IResolvers, SubscriptionContext as PubSubContext } from "mercurius";
+import type { WeftConfig } from "../core/config";
+import { InvalidInputError } from "../core/errors";
 import { assertWorkflowId } from "../core/ids";
+import type { LiveEvent } from "../projections/live-changes";
 import type { CommandProducer } from "../producers/command-producer";
 import {
   cancelWorkflowCommand,
@@ -8,25 +11,47 @@ import {
   startWorkflowCommand,
 } from "../producers/workflow-commands";
 import { withErrorCodes } from "./api-errors";
+import { concat, filter, withCleanup } from "./async-streams";
 import { JsonScalar } from "./json-scalar";
+import { localTopics, type LiveFeed } from "./live-feed";
 import {
+  failedSteps,
+  pendingTimers,
+  type FailedStepRow,
+  type PendingTimerRow,
+} from "./ops-queries";
+import {
+  checkFilter,
   eventsOf,
   findRun,
   listRuns,
+  runMatches,
   signalsOf,
   stepAttemptsOf,
   timersOf,
   type RunFilter,
   type RunRow,
 } from "./run-queries";
+import { STATS_FEED } from "./stats";
 
 export interface ResolverDeps {
+  config: WeftConfig;
   pool: Pool;
   commands: Pick<CommandProducer, "send">;
+  feed: LiveFeed;
 }
 
+interface SubscriptionContext {
+  pubsub: PubSubContext;
+}
+
+type FilterArg = (Omit<RunFilter, "status"> & { status?: string | null }) | null | undefined;
+
+const toRunFilter = (filter: FilterArg): RunFilter =>
+  checkFilter({ ...filter, status: filter?.status?.toLowerCase() });
+
 interface WorkflowsArgs {
-  filter?: (Omit<RunFilter, "status"> & { status?: string | null }) | null;
+  filter?: FilterArg;
   first: number;
   after?: string | null;
 }
@@ -34,16 +59,22 @@ interface WorkflowsArgs {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
-export function createResolvers({ pool, commands }: ResolverDeps): IResolvers {
+export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolvers {
   return {
     JSON: JsonScalar,
     Query: {
+      failedSteps: (_root, args: { first: number; workflowType?: string | null }) =>
+        withErrorCodes(async () =>
+          (await failedSteps(pool, args.first, args.workflowType)).map(failedStepFields),
+        ),
+      pendingTimers: (_root, args: { first: number }) =>
+        withErrorCodes(async () => (await pendingTimers(pool, args.first)).map(pendingTimerFields)),
+      stats: () => withErrorCodes(() => feed.readDerived(STATS_FEED)),
       workflow: (_root, args: { id: string }) =>
         withErrorCodes(() => findRun(pool, assertWorkflowId(args.id))),
       workflows: (_root, args: WorkflowsArgs) =>
         withErrorCodes(async () => {
-          const filter = { ...args.filter, status: args.filter?.status?.toLowerCase() };
-          const page = await listRuns(pool, filter, args.first, args.after);
+          const page = await listRuns(pool, toRunFilter(args.filter), args.first, args.after);
           return {
             nodes: page.rows,
             pageInfo: { endCursor: page.endCursor, hasNextPage: page.hasNextPage },
@@ -79,6 +110,77 @@ export function createResolvers({ pool, commands }: ResolverDeps): IResolvers {
           await commands.send(cancelWorkflowCommand(args.workflowId, args.reason));
           return { workflowId: args.workflowId, accepted: true };
         }),
+    },
+    Subscription: {
+      workflowUpdated: {
+        subscribe: (_root: unknown, args: { filter?: FilterArg }, ctx: SubscriptionContext) =>
+          withErrorCodes(async () => {
+            const runFilter = toRunFilter(args.filter);
+            const release = feed.watchRuns();
+            const queue = await ctx.pubsub.subscribe<RunRow>(localTopics.runs);
+            return withCleanup(
+              filter(queue, (row) => runMatches(row, runFilter)),
+              release,
+            );
+          }),
+        resolve: (row: RunRow) => row,
+      },
+      workflowEvents: {
+        subscribe: (
+          _root: unknown,
+          args: { workflowId: string; afterSeq?: number | null },
+          ctx: SubscriptionContext,
+        ) =>
+          withErrorCodes(async () => {
+            const workflowId = assertWorkflowId(args.workflowId);
+            const afterSeq = args.afterSeq ?? null;
+            if (afterSeq !== null && afterSeq < 0) {
+              throw new InvalidInputError(`afterSeq must be 0 or more, got ${afterSeq}`);
+            }
+            const release = await feed.watchEvents(workflowId);
+            try {
+              // Live first, then the stored backlog: an event stored in between is in one of
+              // them (or both, and the sequence check drops the repeat).
+              const queue = await ctx.pubsub.subscribe<LiveEvent>(localTopics.events(workflowId));
+              const stored =
+                afterSeq === null
+                  ? []
+                  : (await eventsOf(pool, workflowId, afterSeq)).map((e) => ({
+                      ...e,
+                      at: e.at.toISOString(),
+                    }));
+              // Events come in sequence; a repeat (e.g. after a projection replay) is dropped.
+              let last = afterSeq ?? 0;
+              return withCleanup(
+                filter(concat<LiveEvent>(stored, queue), (event) => {
+                  if (event.seq <= last) return false;
+                  last = event.seq;
+                  return true;
+                }),
+                release,
+              );
+            } catch (err) {
+              release();
+              throw err;
+            }
+          }),
+        resolve: (event: LiveEvent) => event,
+      },
+      stats: {
+        subscribe: (_root: unknown, _args: unknown, ctx: SubscriptionContext) =>
+          withErrorCodes(async () => {
+            const release = feed.watchDerived(STATS_FEED);
+            try {
+              const queue = await ctx.pubsub.subscribe(localTopics.derived(STATS_FEED));
+              const current = await feed.readDerived(STATS_FEED);
+              return withCleanup(concat([current], queue), release);
+            } catch (err) {
+              release();
+              throw err;
+            }
+          }),
+        resolve: (stats: unknown) => stats,
+      },
     },
     Workflow: {
       id: (run: RunRow) => run.workflow_id,
@@ -129,5 +231,32 @@ export function createResolvers({ pool, commands }: ResolverDeps): IResolvers {
       events: async (run: RunRow) =>
         (await eventsOf(pool, run.workflow_id)).map((e) => ({ ...e, at: iso(e.at) })),
     },
+  };
+}
+
+function failedStepFields(row: FailedStepRow) {
+  return {
+    workflowId: row.workflow_id,
+    workflowType: row.workflow_type,
+    stepSeq: row.step_seq,
+    attempt: row.attempt,
+    stepName: row.step_name,
+    taskQueue: row.task_queue,
+    status: row.status,
+    workerId: row.worker_id,
+    error: row.error,
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+  };
+}
+
+function pendingTimerFields(row: PendingTimerRow) {
+  return {
+    workflowId: row.workflow_id,
+    workflowType: row.workflow_type,
+    kind: row.kind,
+    seq: row.seq,
+    attempt: row.attempt,
+    dueAt: iso(row.due_at),
   };
 }

@@ -46,6 +46,47 @@ export async function findRun(db: Queryable, workflowId: string): Promise<RunRow
   return rows[0] ?? null;
 }
 
+/** The rows of these runs (those that exist), in no particular order. */
+export async function findRuns(db: Queryable, workflowIds: readonly string[]): Promise<RunRow[]> {
+  if (workflowIds.length === 0) return [];
+  const { rows } = await db.query<RunRow>(
+    "SELECT * FROM weft_runs WHERE workflow_id = ANY($1::text[])",
+    [workflowIds],
+  );
+  return rows;
+}
+
+/** Checks a filter's values once, so a subscription can apply it to every row it sees. */
+export function checkFilter(filter: RunFilter): RunFilter {
+  if (filter.text && filter.text.length > MAX_FILTER_TEXT) {
+    throw new InvalidInputError(`filter.text is longer than ${MAX_FILTER_TEXT} characters`);
+  }
+  return {
+    ...filter,
+    from: filter.from ? isoTime(filter.from, "filter.from") : null,
+    to: filter.to ? isoTime(filter.to, "filter.to") : null,
+  };
+}
+
+/** The filter of `listRuns`, applied to one row (for subscriptions). */
+export function runMatches(row: RunRow, filter: RunFilter): boolean {
+  if (filter.status && row.status !== filter.status) return false;
+  if (filter.type && row.workflow_type !== filter.type) return false;
+  const startedAt = row.started_at.getTime();
+  if (filter.from && startedAt < Date.parse(filter.from)) return false;
+  if (filter.to && startedAt >= Date.parse(filter.to)) return false;
+  if (filter.text) {
+    const text = filter.text.toLowerCase();
+    if (
+      !row.workflow_id.toLowerCase().includes(text) &&
+      !row.workflow_type.toLowerCase().includes(text)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /**
  * A page of runs, newest first, by keyset: `(started_at DESC, workflow_id ASC)` is the order of
  * the runs' indexes, so each page is an index range scan however deep it is.
@@ -65,14 +106,12 @@ export async function listRuns(
     values.push(value);
     return `$${values.length}`;
   };
+  filter = checkFilter(filter);
   if (filter.status) where.push(`status = ${param(filter.status)}`);
   if (filter.type) where.push(`workflow_type = ${param(filter.type)}`);
-  if (filter.from) where.push(`started_at >= ${param(isoTime(filter.from, "filter.from"))}`);
-  if (filter.to) where.push(`started_at < ${param(isoTime(filter.to, "filter.to"))}`);
+  if (filter.from) where.push(`started_at >= ${param(filter.from)}`);
+  if (filter.to) where.push(`started_at < ${param(filter.to)}`);
   if (filter.text) {
-    if (filter.text.length > MAX_FILTER_TEXT) {
-      throw new InvalidInputError(`filter.text is longer than ${MAX_FILTER_TEXT} characters`);
-    }
     const pattern = param(`%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
     where.push(`(workflow_id ILIKE ${pattern} OR workflow_type ILIKE ${pattern})`);
   }
@@ -147,10 +186,11 @@ export async function signalsOf(db: Queryable, workflowId: string) {
   return rows;
 }
 
-export async function eventsOf(db: Queryable, workflowId: string) {
+/** The run's events after `afterSeq` (all by default), in order. */
+export async function eventsOf(db: Queryable, workflowId: string, afterSeq = 0) {
   const { rows } = await db.query<{ seq: number; type: string; at: Date; body: unknown }>(
-    "SELECT seq, type, at, body FROM weft_events WHERE workflow_id = $1 ORDER BY seq",
-    [workflowId],
+    "SELECT seq, type, at, body FROM weft_events WHERE workflow_id = $1 AND seq > $2 ORDER BY seq",
+    [workflowId, afterSeq],
   );
   return rows;
 }

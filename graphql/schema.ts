@@ -244,8 +244,11 @@ export const schema = /* GraphQL */ `
   type Subscription {
     "A run's row after every change the projector stores; all runs when no filter is given."
     workflowUpdated(filter: WorkflowFilter): Workflow!
-    "A run's history events as the projector stores them."
-    workflowEvents(workflowId: String!): HistoryEvent!
+    """
+    A run's history events as the projector stores them. With afterSeq, the stored events after
+    it come first, then the live ones: no gap, no repeat.
+    """
+    workflowEvents(workflowId: String!, afterSeq: Int): HistoryEvent!
     "Stats again whenever the read models change, at most once a second."
     stats: Stats!
     "The process list again whenever a process registers, beats, stops or turns stale."

@@ -5,10 +5,12 @@ import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
+import { ApiAuth } from "./auth";
 import { dashboardPlugin } from "./dashboard-plugin";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
+import type { LagSource } from "./stats";
 
 export interface ApiServerOptions {
   config: WeftConfig;
@@ -19,17 +21,21 @@ export interface ApiServerOptions {
   commands: Pick<CommandProducer, "send">;
   /** Served at /metrics; default: a registry of this server's own metrics. */
   metrics?: Registry;
+  /** Bearer tokens; default: none, every request may do everything. */
+  auth?: ApiAuth;
+  /** Consumer lag, for the stats' backlogs. */
+  lag?: LagSource;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
 const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
- * The HTTP API: GraphQL at /graphql and /healthz. Returns the fastify instance unstarted: the
+ * The HTTP API: GraphQL at /graphql (subscriptions over WebSocket), /healthz and /metrics. Returns the fastify instance unstarted: the
  * caller listens (or injects, in tests) and closes it; nothing else starts here.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
-  const { pool, commands } = options;
+  const { config, pool, commands } = options;
   const loggerInstance: FastifyBaseLogger = options.logger.child({
     component: "api",
     clientId: options.config.clientId,
@@ -41,7 +47,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   await app.register(healthPlugin);
   // Not encapsulated: its hook times every route of the server.
   await app.register(fastifyPlugin(metricsPlugin), { registry: options.metrics ?? new Registry() });
-  await app.register(graphqlPlugin, { pool, commands });
+  await app.register(graphqlPlugin, {
+    config,
+    pool,
+    commands,
+    logger: options.logger,
+    auth: options.auth ?? new ApiAuth(),
+    lag: options.lag,
+  });
   await app.register(dashboardPlugin, {});
   await app.ready();
   return app;

@@ -2,6 +2,7 @@ import type { Kafka } from "kafkajs";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { createPool } from "./database";
+import { closeLiveEmitter, createLiveEmitter, publishCommit } from "./live-changes";
 import { migrate } from "./migrate";
 import { Projector, type ProjectorOptions } from "./projector";
 
@@ -12,7 +13,9 @@ export interface ProjectorRole {
 
 /**
  * The projector role of a Weft process: its own pool, the migrations applied (explicitly, here,
- * under the migration lock, so concurrent starts do not race), then the projector.
+ * under the migration lock, so concurrent starts do not race), then the projector. After each
+ * commit it publishes what changed to Redis, where every API instance picks it up for its
+ * subscriptions.
  */
 export async function startProjectorRole(options: {
   config: WeftConfig;
@@ -25,6 +28,7 @@ export async function startProjectorRole(options: {
     max: config.commandPartitions + 2,
     applicationName: `weft projector ${config.clientId}`,
   });
+  const live = createLiveEmitter(config, logger);
   let projector: Projector | undefined;
   try {
     const { version, applied } = await migrate(pool, { logger });
@@ -32,10 +36,20 @@ export async function startProjectorRole(options: {
       { schemaVersion: version, applied: applied.map((m) => m.file) },
       applied.length > 0 ? "read-model schema migrated" : "read-model schema is current",
     );
-    projector = new Projector({ config, kafka, pool, logger, onCommitted: options.onCommitted });
+    projector = new Projector({
+      config,
+      kafka,
+      pool,
+      logger,
+      onCommitted: async (changes) => {
+        publishCommit(live, config, logger, changes);
+        await options.onCommitted?.(changes);
+      },
+    });
     await projector.start();
   } catch (err) {
     await projector?.stop().catch(() => undefined);
+    await closeLiveEmitter(live);
     await pool.end();
     throw err;
   }
@@ -44,6 +58,7 @@ export async function startProjectorRole(options: {
     projector: started,
     async stop() {
       await started.stop();
+      await closeLiveEmitter(live);
       await pool.end();
     },
   };

@@ -317,6 +317,24 @@ describe("errors carry a stable extensions.code", () => {
   });
 });
 
+it("an internal failure is INTERNAL, and its message stays in the log", async () => {
+  const broken = createPool(config, logger);
+  await broken.end();
+  const server = await createApiServer({ config, pool: broken, logger, commands });
+  try {
+    const res = await server.inject({
+      method: "POST",
+      url: "/graphql",
+      payload: { query: `{ workflow(id: "x") { id } }` },
+    });
+    const errors = res.json<GraphQLResponse<unknown>>().errors ?? [];
+    expect(errors.map((e) => e.extensions?.code)).toEqual(["INTERNAL"]);
+    expect(errors[0]!.message).not.toMatch(/pool/i);
+  } finally {
+    await server.close();
+  }
+});
+
 it("serves real HTTP when listening", async () => {
   const server = await createApiServer({ config, pool, logger, commands });
   try {

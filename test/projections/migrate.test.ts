@@ -91,10 +91,12 @@ it("applies migrations in order, records them, and a second migrate is a no-op",
   await expect(checkSchema(pool, migrations)).resolves.toBe(3);
 });
 
-it("applies the shipped read-model migration", async () => {
+it("applies the shipped read-model migrations, in order", async () => {
   const { pool } = await freshPool();
   const result = await migrate(pool);
-  expect(result.applied.map((m) => m.file)).toEqual(["0001_read_models.sql"]);
+  const shipped = loadMigrations().map((m) => m.file);
+  expect(shipped[0]).toBe("0001_read_models.sql");
+  expect(result.applied.map((m) => m.file)).toEqual(shipped);
   const { rows } = await pool.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables
       WHERE table_schema = current_schema() ORDER BY table_name`,

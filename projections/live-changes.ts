@@ -1,0 +1,105 @@
+import mqemitterRedis from "mqemitter-redis";
+import type { WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import type { HistoryEvent } from "../schemas/types";
+
+/**
+ * The projector's change feed: after each commit it tells every API instance, through Redis
+ * pub/sub, which rows changed. Only what changed travels; the API reads the rows themselves
+ * from PostgreSQL, so a subscriber sees exactly what a query would return.
+ */
+
+/** Run rows changed in one commit. */
+export interface RunsChanged {
+  readonly ids: readonly string[];
+}
+
+/** One run's events, in order, as stored in weft_events. */
+export interface EventsAppended {
+  readonly workflowId: string;
+  readonly events: readonly LiveEvent[];
+}
+
+export interface LiveEvent {
+  readonly seq: number;
+  readonly type: string;
+  /** ISO-8601, as the API returns times. */
+  readonly at: string;
+  readonly body: unknown;
+}
+
+/** Process rows (registrations) changed in one commit. */
+export interface ProcessesChanged {
+  readonly ids: readonly string[];
+}
+
+/** Redis channels are named per topic prefix, so several Weft installations share a Redis. */
+export const liveTopics = (config: WeftConfig) => ({
+  runs: `${config.topicPrefix}/runs`,
+  processes: `${config.topicPrefix}/processes`,
+  events: (workflowId: string) => `${config.topicPrefix}/events/${workflowId}`,
+});
+
+export type LiveEmitter = ReturnType<typeof mqemitterRedis>;
+
+/** An emitter over Redis pub/sub (two connections: one publishes, one subscribes). */
+export function createLiveEmitter(config: WeftConfig, logger: Logger): LiveEmitter {
+  const emitter = mqemitterRedis({ connectionString: config.redisUrl });
+  // Live updates are best effort: a Redis outage must never stop projecting or serving.
+  // `state` (connection events) is not in the package's types.
+  (emitter as unknown as { state: NodeJS.EventEmitter }).state.on("error", (err: unknown) =>
+    logger.warn({ err }, "live-update Redis error"),
+  );
+  return emitter;
+}
+
+export function closeLiveEmitter(emitter: LiveEmitter): Promise<void> {
+  return new Promise((resolve) => emitter.close(() => resolve()));
+}
+
+export function toLiveEvent(event: HistoryEvent): LiveEvent {
+  return {
+    seq: event.seq,
+    type: event.body.type,
+    at: new Date(event.at).toISOString(),
+    body: event.body,
+  };
+}
+
+/** What one committed projector transaction changed. */
+export interface CommitSummary {
+  readonly workflowIds: readonly string[];
+  readonly events: readonly HistoryEvent[];
+  readonly processIds?: readonly string[];
+}
+
+/** Publishes a commit's changes; never throws (a failed publish is logged). */
+export function publishCommit(
+  emitter: LiveEmitter,
+  config: WeftConfig,
+  logger: Logger,
+  changes: CommitSummary,
+): void {
+  const topic = liveTopics(config);
+  const onError = (err?: Error) => {
+    if (err) logger.warn({ err }, "live update not published");
+  };
+  const byRun = new Map<string, LiveEvent[]>();
+  for (const event of changes.events) {
+    const list = byRun.get(event.workflowId);
+    if (list) list.push(toLiveEvent(event));
+    else byRun.set(event.workflowId, [toLiveEvent(event)]);
+  }
+  for (const [workflowId, events] of byRun) {
+    const message: EventsAppended = { workflowId, events };
+    emitter.emit({ topic: topic.events(workflowId), ...message }, onError);
+  }
+  if (changes.workflowIds.length > 0) {
+    const message: RunsChanged = { ids: changes.workflowIds };
+    emitter.emit({ topic: topic.runs, ...message }, onError);
+  }
+  if (changes.processIds && changes.processIds.length > 0) {
+    const message: ProcessesChanged = { ids: changes.processIds };
+    emitter.emit({ topic: topic.processes, ...message }, onError);
+  }
+}
