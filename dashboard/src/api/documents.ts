@@ -16,7 +16,7 @@ export const WORKFLOW_UPDATED = `subscription RunUpdated($filter: WorkflowFilter
 export const WORKFLOW = `query Run($id: String!) {
   workflow(id: $id) {
     ${RUN_ROW}
-    input result error idempotencyKey blockedCode blockedReason waitingOn waitingForDecider
+    input result error idempotencyKey blockedCode blockedReason waitingOn
     steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result }
     timers { kind seq attempt dueAt firedAt status }
     signals { seq name payload requestId receivedAt waitSeq }
@@ -24,8 +24,14 @@ export const WORKFLOW = `query Run($id: String!) {
   }
 }`;
 
-export const WORKFLOW_EVENTS = `subscription RunEvents($workflowId: String!) {
-  workflowEvents(workflowId: $workflowId) { seq type at body }
+/** The stored events after `afterSeq` first, then the live ones. */
+/** Asked only of a pending run: whether any live decider hosts its type. */
+export const WAITING_FOR_DECIDER = `query WaitingForDecider($id: String!) {
+  workflow(id: $id) { waitingForDecider }
+}`;
+
+export const WORKFLOW_EVENTS = `subscription RunEvents($workflowId: String!, $afterSeq: Int) {
+  workflowEvents(workflowId: $workflowId, afterSeq: $afterSeq) { seq type at body }
 }`;
 
 const STATS_FIELDS = `counts { status count }
@@ -66,7 +72,7 @@ export const DEFINITIONS = `query Definitions {
 export const WORKFLOW_TYPES = `query WorkflowTypes { definitions(kind: WORKFLOW) { name } }`;
 
 export const START_WORKFLOW = `mutation Start($type: String!, $workflowId: String, $input: JSON) {
-  startWorkflow(type: $type, workflowId: $workflowId, input: $input) { workflowId waitingForDecider }
+  startWorkflow(type: $type, workflowId: $workflowId, input: $input) { workflowId }
 }`;
 
 export const SIGNAL_WORKFLOW = `mutation Signal($workflowId: String!, $name: String!, $payload: JSON) {

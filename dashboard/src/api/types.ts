@@ -95,7 +95,6 @@ export interface WorkflowDetail extends RunRow {
   blockedCode: string | null;
   blockedReason: string | null;
   waitingOn: WaitItem[];
-  waitingForDecider: boolean;
   steps: StepAttempt[];
   timers: Timer[];
   signals: Signal[];

@@ -138,7 +138,9 @@ export function StepGraph(props: {
                 <div className="graph-label">{node.label}</div>
                 <div className="graph-detail">
                   {node.detail}
-                  {node.end !== null ? ` · ${formatDuration(node.end - node.start)}` : ""}
+                  {node.kind !== "timer" && node.end !== null
+                    ? ` · ${formatDuration(node.end - node.start)}`
+                    : ""}
                 </div>
                 {node.attempts.length > 0 ? (
                   <div className="attempt-dots" aria-label={`${node.attempts.length} attempts`}>

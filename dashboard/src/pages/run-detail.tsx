@@ -1,13 +1,14 @@
-import { useMemo, useState, type ReactNode } from "react";
+import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { ApiError, request } from "../api/client";
 import {
+  WAITING_FOR_DECIDER,
   CANCEL_WORKFLOW,
   SIGNAL_WORKFLOW,
   WORKFLOW,
   WORKFLOW_EVENTS,
   WORKFLOW_UPDATED,
 } from "../api/documents";
-import { useQuery, useSubscription, useThrottled } from "../api/hooks";
+import { useNow, useQuery, useSubscription, useThrottled } from "../api/hooks";
 import type { HistoryEvent, RunRow, WaitItem, WorkflowDetail } from "../api/types";
 import {
   Elapsed,
@@ -25,7 +26,6 @@ import { StepGraph } from "../components/step-graph";
 import { AttemptTimeline } from "../components/timeline";
 import { errorCode, errorMessage, errorStack, formatDuration } from "../format";
 import { Link } from "../router";
-import { useNow } from "../api/hooks";
 
 const OPEN = new Set(["PENDING", "RUNNING", "BLOCKED"]);
 
@@ -33,13 +33,22 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
   const query = useQuery<{ workflow: WorkflowDetail | null }>(WORKFLOW, { id: workflowId });
   const [liveEvents, setLiveEvents] = useState<HistoryEvent[]>([]);
   const refetch = useThrottled(query.refetch, 300);
+  // Events follow on from the first paint's last one: no gap, no repeat.
+  const [afterSeq, setAfterSeq] = useState<number>();
+  const loaded = query.data !== undefined;
+  useEffect(() => {
+    if (!loaded || afterSeq !== undefined) return;
+    const stored = query.data?.workflow?.events ?? [];
+    setAfterSeq(stored.length > 0 ? stored[stored.length - 1]!.seq : 0);
+  }, [loaded, afterSeq, query.data]);
   const eventsError = useSubscription<{ workflowEvents: HistoryEvent }>(
     WORKFLOW_EVENTS,
-    { workflowId },
+    { workflowId, afterSeq },
     ({ workflowEvents: event }) => {
       setLiveEvents((list) => (list.some((e) => e.seq === event.seq) ? list : [...list, event]));
       refetch();
     },
+    { skip: afterSeq === undefined },
   );
   const updatedError = useSubscription<{ workflowUpdated: RunRow }>(
     WORKFLOW_UPDATED,
@@ -209,8 +218,19 @@ function ErrorView({ error }: { error: unknown }) {
 
 function WaitingOn({ run }: { run: WorkflowDetail }) {
   const now = useNow();
+  const pending = run.status === "PENDING";
+  const decider = useQuery<{ workflow: { waitingForDecider: boolean } | null }>(
+    WAITING_FOR_DECIDER,
+    { id: run.id },
+    { skip: !pending },
+  );
+  const recheck = decider.refetch;
+  useEffect(() => {
+    if (pending) recheck();
+  }, [pending, run.updatedAt, recheck]);
+  const waitingForDecider = pending && decider.data?.workflow?.waitingForDecider === true;
   const items: ReactNode[] = [];
-  if (run.waitingForDecider) {
+  if (waitingForDecider) {
     items.push(
       <li key="decider">
         Waiting for a decider that hosts <b>{run.type}</b>: none is alive. It starts when one comes
@@ -434,7 +454,9 @@ function EventRow({
         <td className="num">{event.seq}</td>
         <td>
           <span className="caret">{open ? "▾" : "▸"}</span>{" "}
-          <span className={`event-type e-${event.type.replace(/[A-Z][a-z]+$/, "")}`}>
+          <span
+            className={`event-type e-${/^(Workflow|Step|Timer|Signal)/.exec(event.type)?.[1] ?? "Other"}`}
+          >
             {event.type}
           </span>
         </td>
