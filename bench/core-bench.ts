@@ -1,15 +1,20 @@
 /**
  * End-to-end benchmark on the local broker and Redis: N workflows × 3 trivial steps through a
  * decider process and a worker process, then an open-loop phase at a fixed start rate.
- * Prints throughput, latency percentiles and each process's peak RSS.
+ * Prints throughput, latency percentiles and each process's peak RSS. With --projector, a
+ * projector process builds the read models meanwhile (in a PostgreSQL schema of its own) and
+ * the benchmark samples its lag: peak, and how long it takes to reach zero after the load.
  *
- *   npm run bench -- --workflows 5000 --rate 100 --seconds 20
+ *   npm run bench -- --workflows 5000 --rate 100 --seconds 20 [--projector]
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { Pool } from "pg";
 import { WeftClient } from "../sdk/client";
 import type { HistoryEvent } from "../schemas/types";
-import { loadConfig } from "../core/config";
+import { DEFAULTS, loadConfig, topics, type WeftConfig } from "../core/config";
+import { createKafka } from "../transport/kafka";
 import { createLogger } from "../core/logger";
 import { spawnRoles, type RoleProcess } from "../test/support/processes";
 
@@ -21,6 +26,7 @@ const { values } = parseArgs({
     partitions: { type: "string", default: "4" },
     deciders: { type: "string", default: "1" },
     workers: { type: "string", default: "1" },
+    projector: { type: "boolean", default: false },
   },
 });
 
@@ -51,7 +57,68 @@ function stepTimes(events: readonly HistoryEvent[]) {
   return { started, completed };
 }
 
+/** Samples the projector's lag (history end offsets minus offsets stored in PostgreSQL). */
+class ProjectorLagProbe {
+  peak = 0;
+  last = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private sampling: Promise<void> = Promise.resolve();
+  private readonly admin;
+
+  constructor(
+    private readonly config: WeftConfig,
+    private readonly pool: Pool,
+  ) {
+    this.admin = createKafka(config, createLogger("warn")).admin();
+  }
+
+  async start(): Promise<void> {
+    await this.admin.connect();
+    this.timer = setInterval(() => {
+      this.sampling = this.sampling
+        .then(async () => void (await this.sample()))
+        .catch(() => undefined);
+    }, 250);
+  }
+
+  async sample(): Promise<number> {
+    const topic = topics.history(this.config);
+    const [ends, stored] = await Promise.all([
+      this.admin.fetchTopicOffsets(topic),
+      this.pool.query<{ partition: number; next_offset: string }>(
+        "SELECT partition, next_offset FROM weft_projector_offsets WHERE topic = $1",
+        [topic],
+      ),
+    ]);
+    const done = new Map(stored.rows.map((r) => [r.partition, Number(r.next_offset)]));
+    this.last = ends.reduce((sum, p) => sum + Number(p.high) - (done.get(p.partition) ?? 0), 0);
+    this.peak = Math.max(this.peak, this.last);
+    return this.last;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sampling;
+    await this.admin.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
+  let readModels: { pool: Pool; schema: string; url: string } | undefined;
+  if (values.projector) {
+    const schema = `cbench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
+    const serverUrl = process.env.DATABASE_URL ?? DEFAULTS.databaseUrl;
+    const url = new URL(serverUrl);
+    url.searchParams.set("options", `-c search_path=${schema}`);
+    const pool = new Pool({ connectionString: serverUrl, max: 2 });
+    await pool.query(`CREATE SCHEMA ${schema}`);
+    readModels = {
+      pool: new Pool({ connectionString: url.toString(), max: 2 }),
+      schema,
+      url: url.toString(),
+    };
+    await pool.end();
+  }
   const config = loadConfig({
     topicPrefix: `bench${Date.now().toString(36)}`,
     commandPartitions: Number(values.partitions),
@@ -68,6 +135,15 @@ async function main(): Promise<void> {
       name: `worker-${i + 1}`,
       proc: await spawnRoles(config, "worker", { WEFT_WORKER_CONCURRENCY: "256" }),
     });
+  }
+  let probe: ProjectorLagProbe | undefined;
+  if (readModels) {
+    processes.push({
+      name: "projector",
+      proc: await spawnRoles(config, "projector", { DATABASE_URL: readModels.url }),
+    });
+    probe = new ProjectorLagProbe(config, readModels.pool);
+    await probe.start();
   }
   const client = await WeftClient.connect({ config, logger });
 
@@ -120,6 +196,17 @@ async function main(): Promise<void> {
   await sender.close();
   const reader = await WeftClient.connect({ config, logger });
   await Promise.all(openIds.map((id) => reader.result(id, { timeoutMs: 120_000 })));
+  if (probe) {
+    const loadEnded = Date.now();
+    while ((await probe.sample()) > 0 && Date.now() - loadEnded < 120_000) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await probe.stop();
+    console.log(
+      `projector: peak lag ${probe.peak} history events; lag back to ${probe.last} ` +
+        `${Date.now() - loadEnded} ms after the last run completed`,
+    );
+  }
   const firstStep: number[] = [];
   const nextStep: number[] = [];
   const thirdDone: number[] = [];
@@ -157,6 +244,10 @@ async function main(): Promise<void> {
 
   await reader.close();
   await Promise.all(processes.map(({ proc }) => proc.stop()));
+  if (readModels) {
+    await readModels.pool.query(`DROP SCHEMA ${readModels.schema} CASCADE`);
+    await readModels.pool.end();
+  }
 }
 
 main().then(

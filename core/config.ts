@@ -24,6 +24,11 @@ export interface WeftConfig {
    * that proves replay).
    */
   readonly executionCacheSize: number;
+  /**
+   * How often a decider or worker process publishes its registration (what it hosts, its
+   * queues, its load). The API counts a process as stale after three intervals without one.
+   */
+  readonly registrationIntervalMs: number;
 }
 
 export const DEFAULTS = {
@@ -37,6 +42,7 @@ export const DEFAULTS = {
   logLevel: "info",
   deciderLingerMs: 3,
   executionCacheSize: 10_000,
+  registrationIntervalMs: 10_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -85,6 +91,13 @@ export function loadConfig(
       0,
       10_000_000,
     ),
+    registrationIntervalMs: intOption(
+      "registrationIntervalMs / WEFT_REGISTRATION_INTERVAL_MS",
+      options.registrationIntervalMs ?? env.WEFT_REGISTRATION_INTERVAL_MS,
+      DEFAULTS.registrationIntervalMs,
+      50,
+      3_600_000,
+    ),
     clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
   };
   if (
@@ -130,6 +143,8 @@ export const topics = {
   history: (c: WeftConfig) => `${c.topicPrefix}.history`,
   tasks: (c: WeftConfig, queue: string) => `${c.topicPrefix}.tasks.${queue}`,
   dlq: (c: WeftConfig) => `${c.topicPrefix}.dlq`,
+  /** What each decider and worker process hosts, published on start, every interval and on stop. */
+  registrations: (c: WeftConfig) => `${c.topicPrefix}.registrations`,
   deciderGroup: (c: WeftConfig) => `${c.topicPrefix}.deciders`,
   workerGroup: (c: WeftConfig, queue: string) => `${c.topicPrefix}.workers.${queue}`,
 };

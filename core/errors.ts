@@ -7,7 +7,8 @@ export const ErrorCodes = {
   INVALID_INPUT: "An input, result or payload is not JSON-serialisable or is too large.",
   INVALID_WORKFLOW_ID:
     "A workflow ID is empty, too long or has characters outside [A-Za-z0-9._:@/-].",
-  UNKNOWN_WORKFLOW_TYPE: "No workflow of that type is defined in the decider that owns the run.",
+  UNKNOWN_WORKFLOW_TYPE:
+    "No decider has ever registered a workflow of that type (the API refuses the start), or the decider that owns the run does not define it (the run is blocked).",
   UNKNOWN_STEP: "A worker received a task for a step it does not host.",
   UNDECODABLE_RECORD: "A Kafka record does not decode against its schema; it went to weft.dlq.",
   DETERMINISM_VIOLATION: "Replaying history through the workflow code issued different commands.",
@@ -79,6 +80,18 @@ export class InvalidWorkflowIdError extends WeftError {
 export class UndecodableRecordError extends WeftError {
   constructor(message: string) {
     super("UNDECODABLE_RECORD", message);
+  }
+}
+
+/** The API refuses to start a workflow type that no decider has ever registered. */
+export class UnknownWorkflowTypeError extends WeftError {
+  constructor(workflowType: string) {
+    super(
+      "UNKNOWN_WORKFLOW_TYPE",
+      `no decider has ever registered a workflow of type ${JSON.stringify(workflowType.slice(0, 200))}: ` +
+        "start a decider whose module defines it (weft start <module> --roles decider), then start the run again",
+      { workflowType },
+    );
   }
 }
 

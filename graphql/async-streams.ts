@@ -54,3 +54,8 @@ export async function* concat<T>(first: Iterable<T>, rest: AsyncIterable<T>): As
 export async function* filter<T>(source: AsyncIterable<T>, keep: (value: T) => boolean) {
   for await (const value of source) if (keep(value)) yield value;
 }
+
+/** Each value, transformed. */
+export async function* map<T, U>(source: AsyncIterable<T>, transform: (value: T) => U) {
+  for await (const value of source) yield transform(value);
+}

@@ -10,6 +10,7 @@ import { assertAllowed, type Access, type ApiAuth } from "./auth";
 import { LiveFeed } from "./live-feed";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
+import { listProcesses, WORKERS_FEED } from "./registry-queries";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
 
 export interface GraphqlPluginOptions {
@@ -64,6 +65,14 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
         // Backlogs move without any row changing.
         refreshMs: 5000,
       },
+      {
+        name: WORKERS_FEED,
+        read: () => listProcesses(pool, true),
+        minIntervalMs: 500,
+        // A process turns stale by silence: no message says so.
+        refreshMs: 2000,
+        triggers: ["processes"],
+      },
     ],
   });
   await app.register(mercurius, {
@@ -71,6 +80,8 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     resolvers: createResolvers({ config, pool, commands, feed }),
     path: "/graphql",
     graphiql: false,
+    // Compiles a query the second time it is seen: the dashboard and clients repeat theirs.
+    jit: 1,
     queryDepth: 8,
     context: (request): { access: Access } => ({
       access: auth.accessOf(request.headers.authorization),

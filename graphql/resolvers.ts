@@ -11,9 +11,10 @@ import {
   startWorkflowCommand,
 } from "../producers/workflow-commands";
 import { withErrorCodes } from "./api-errors";
-import { concat, filter, withCleanup } from "./async-streams";
+import { concat, filter, map, withCleanup } from "./async-streams";
 import { JsonScalar } from "./json-scalar";
 import { localTopics, type LiveFeed } from "./live-feed";
+import { checkStartable, createRegistryResolvers } from "./registry-resolvers";
 import {
   failedSteps,
   pendingTimers,
@@ -33,6 +34,7 @@ import {
   type RunRow,
 } from "./run-queries";
 import { STATS_FEED } from "./stats";
+import { WORKERS_FEED, type ProcessRecord } from "./registry-queries";
 
 export interface ResolverDeps {
   config: WeftConfig;
@@ -60,9 +62,12 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
 export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolvers {
+  const registry = createRegistryResolvers({ pool });
   return {
+    ...registry,
     JSON: JsonScalar,
     Query: {
+      ...registry.Query,
       failedSteps: (_root, args: { first: number; workflowType?: string | null }) =>
         withErrorCodes(async () =>
           (await failedSteps(pool, args.first, args.workflowType)).map(failedStepFields),
@@ -97,8 +102,9 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
             input: args.input,
             idempotencyKey: args.idempotencyKey ?? undefined,
           });
+          const { waitingForDecider } = await checkStartable(pool, args.type);
           await commands.send(command);
-          return { workflowId: command.workflowId };
+          return { workflowId: command.workflowId, waitingForDecider };
         }),
       signalWorkflow: (_root, args: { workflowId: string; name: string; payload?: unknown }) =>
         withErrorCodes(async () => {
@@ -181,8 +187,32 @@ export function createResolvers({ pool, commands, feed }: ResolverDeps): IResolv
           }),
         resolve: (stats: unknown) => stats,
       },
+      workers: {
+        subscribe: (
+          _root: unknown,
+          args: { includeStopped?: boolean | null },
+          ctx: SubscriptionContext,
+        ) =>
+          withErrorCodes(async () => {
+            const release = feed.watchDerived(WORKERS_FEED);
+            try {
+              const queue = await ctx.pubsub.subscribe<ProcessRecord[]>(
+                localTopics.derived(WORKERS_FEED),
+              );
+              const current = (await feed.readDerived(WORKERS_FEED)) as ProcessRecord[];
+              const visible = (list: ProcessRecord[]) =>
+                args.includeStopped ? list : list.filter((p) => p.status !== "STOPPED");
+              return withCleanup(map(concat([current], queue), visible), release);
+            } catch (err) {
+              release();
+              throw err;
+            }
+          }),
+        resolve: (list: ProcessRecord[]) => list,
+      },
     },
     Workflow: {
+      ...registry.Workflow,
       id: (run: RunRow) => run.workflow_id,
       type: (run: RunRow) => run.workflow_type,
       status: (run: RunRow) => run.status.toUpperCase(),

@@ -2,9 +2,16 @@ import type { Queryable } from "../projections/database";
 import { InvalidInputError } from "../core/errors";
 import { decodeCursor, encodeCursor } from "./cursor";
 
-/** Reads of the PostgreSQL read models (migrations/0001_read_models.sql) for the API. */
+/** Reads of the PostgreSQL read models (migrations/) for the API: runs and what they hold. */
 
-export const RUN_STATUSES = ["running", "blocked", "completed", "failed", "cancelled"] as const;
+export const RUN_STATUSES = [
+  "pending",
+  "running",
+  "blocked",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
 export const MAX_PAGE_SIZE = 100;
 const MAX_FILTER_TEXT = 200;
 

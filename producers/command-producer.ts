@@ -1,6 +1,6 @@
 import type { Kafka, Producer } from "kafkajs";
 import { topics, type WeftConfig } from "../core/config";
-import { commandCodec } from "../schemas/codec";
+import { commandCodec, commandHeaders } from "../schemas/codec";
 import type { Command } from "../schemas/types";
 import { withAdmin } from "../transport/kafka";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
@@ -46,7 +46,7 @@ export class CommandProducer {
       // The decider owning this partition writes the run's history to the same partition.
       partition: partitionForKey(this.topic, command.workflowId, this.partitions),
       value,
-      headers: { ...commandCodec.headers },
+      headers: commandHeaders(command),
     });
   }
 

@@ -1,3 +1,4 @@
+import Redis from "ioredis";
 import mqemitterRedis from "mqemitter-redis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
@@ -44,7 +45,11 @@ export type LiveEmitter = ReturnType<typeof mqemitterRedis>;
 
 /** An emitter over Redis pub/sub (two connections: one publishes, one subscribes). */
 export function createLiveEmitter(config: WeftConfig, logger: Logger): LiveEmitter {
-  const emitter = mqemitterRedis({ connectionString: config.redisUrl });
+  const emitter = mqemitterRedis({
+    pubConn: new Redis(config.redisUrl, { enableAutoPipelining: true }),
+    // The ready check (INFO) is not allowed once the connection subscribes; skip it.
+    subConn: new Redis(config.redisUrl, { enableReadyCheck: false }),
+  });
   // Live updates are best effort: a Redis outage must never stop projecting or serving.
   // `state` (connection events) is not in the package's types.
   (emitter as unknown as { state: NodeJS.EventEmitter }).state.on("error", (err: unknown) =>

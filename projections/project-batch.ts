@@ -1,13 +1,22 @@
 import type { KafkaMessage } from "kafkajs";
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import type { Logger } from "../core/logger";
-import { historyCodec } from "../schemas/codec";
-import type { HistoryEvent } from "../schemas/types";
+import {
+  COMMAND_TYPE_HEADER,
+  commandCodec,
+  headerText,
+  historyCodec,
+  registrationCodec,
+} from "../schemas/codec";
+import type { Command, HistoryEvent } from "../schemas/types";
 import { inTransaction } from "./database";
 import { foldEvents } from "./fold-events";
-import type { ProjectionChanges } from "./rows";
+import { foldRegistrations } from "./fold-registrations";
+import { foldStarts } from "./fold-starts";
+import { upsertDefinitions } from "./tables/definitions";
 import { lockOffset, saveOffset, type OffsetKey } from "./tables/offsets";
-import { loadRunStates } from "./tables/runs";
+import { upsertProcesses } from "./tables/processes";
+import { insertPendingRuns, loadRunStates } from "./tables/runs";
 import { writeChanges } from "./write-changes";
 
 export interface DeadRecord {
@@ -15,7 +24,11 @@ export interface DeadRecord {
   reason: string;
 }
 
+/** The topics the projector reads: history, and from the others only what it needs. */
+export type ProjectedSource = "history" | "registrations" | "commands";
+
 export interface BatchInput {
+  source: ProjectedSource;
   key: OffsetKey;
   /** Records of one partition, in offset order. */
   records: readonly KafkaMessage[];
@@ -34,8 +47,18 @@ export interface BatchInput {
   poisonReason?: string;
 }
 
+/** What a committed batch changed, for `onCommitted`. */
+export interface BatchChanges {
+  /** History events applied (duplicates and orphans left out), in order. */
+  readonly events: readonly HistoryEvent[];
+  /** Runs whose rows changed, in the order their first change came. */
+  readonly workflowIds: readonly string[];
+  /** Processes whose rows changed. */
+  readonly processIds: readonly string[];
+}
+
 export type BatchOutcome =
-  | { kind: "committed"; nextOffset: bigint; changes: ProjectionChanges }
+  | { kind: "committed"; nextOffset: bigint; changes: BatchChanges }
   /** The stored offset went back (the tables were emptied): read again from `storedOffset`. */
   | { kind: "rewound"; storedOffset: bigint }
   /** Another seek or assignment superseded the batch: nothing was written. */
@@ -57,28 +80,113 @@ export async function projectBatch(
     if (!input.isCurrent()) return { kind: "stale" };
     if (stored < input.expectedOffset) return { kind: "rewound", storedOffset: stored };
     const fresh = input.records.filter((m) => BigInt(m.offset) >= stored);
-    const events: HistoryEvent[] = [];
-    const dead: DeadRecord[] = [];
-    for (const message of fresh) {
-      if (input.poisonReason !== undefined) {
-        dead.push({ message, reason: input.poisonReason });
-        continue;
-      }
-      try {
-        events.push(historyCodec.decode(message.value, message.headers));
-      } catch (err) {
-        dead.push({ message, reason: (err as Error).message });
-      }
-    }
-    const workflowIds = [...new Set(events.map((e) => e.workflowId))];
-    const changes = foldEvents(await loadRunStates(client, workflowIds), events, log);
-    // After the fold, which may refuse the batch, so a refused batch sends nothing twice.
-    if (dead.length > 0) await input.deadLetter(dead);
-    await writeChanges(client, changes);
+    const project = PROJECT[input.source];
+    const changes = await project(client, fresh, input, log);
     const next = input.nextOffset > stored ? input.nextOffset : stored;
     if (next !== stored) await saveOffset(client, input.key, next);
     return { kind: "committed", nextOffset: next, changes };
   });
+}
+
+type ProjectRecords = (
+  client: PoolClient,
+  records: readonly KafkaMessage[],
+  input: BatchInput,
+  log: Logger,
+) => Promise<BatchChanges>;
+
+const PROJECT: Record<ProjectedSource, ProjectRecords> = {
+  history: projectHistory,
+  registrations: projectRegistrations,
+  commands: projectStarts,
+};
+
+/** Decodes records; those that do not decode (or are poisoned) come back as dead. */
+function decodeAll<T>(
+  records: readonly KafkaMessage[],
+  input: BatchInput,
+  decode: (message: KafkaMessage) => T,
+): { decoded: T[]; dead: DeadRecord[] } {
+  const decoded: T[] = [];
+  const dead: DeadRecord[] = [];
+  for (const message of records) {
+    if (input.poisonReason !== undefined) {
+      dead.push({ message, reason: input.poisonReason });
+      continue;
+    }
+    try {
+      decoded.push(decode(message));
+    } catch (err) {
+      dead.push({ message, reason: (err as Error).message });
+    }
+  }
+  return { decoded, dead };
+}
+
+async function projectHistory(
+  client: PoolClient,
+  records: readonly KafkaMessage[],
+  input: BatchInput,
+  log: Logger,
+): Promise<BatchChanges> {
+  const { decoded: events, dead } = decodeAll(records, input, (m) =>
+    historyCodec.decode(m.value, m.headers),
+  );
+  const workflowIds = [...new Set(events.map((e) => e.workflowId))];
+  const changes = foldEvents(await loadRunStates(client, workflowIds), events, log);
+  // After the fold, which may refuse the batch, so a refused batch sends nothing twice.
+  if (dead.length > 0) await input.deadLetter(dead);
+  await writeChanges(client, changes);
+  const applied = changes.applied;
+  return {
+    events: applied,
+    workflowIds: [...new Set(applied.map((e) => e.workflowId))],
+    processIds: [],
+  };
+}
+
+async function projectRegistrations(
+  client: PoolClient,
+  records: readonly KafkaMessage[],
+  input: BatchInput,
+): Promise<BatchChanges> {
+  const { decoded, dead } = decodeAll(records, input, (m) =>
+    registrationCodec.decode(m.value, m.headers),
+  );
+  const changes = foldRegistrations(decoded);
+  if (dead.length > 0) await input.deadLetter(dead);
+  await upsertDefinitions(client, changes.definitions);
+  await upsertProcesses(client, changes.processes);
+  return { events: [], workflowIds: [], processIds: changes.processes.map((p) => p.process_id) };
+}
+
+/**
+ * Commands carry every step report: only StartWorkflow records are decoded, picked by their
+ * command-type header (a record without one, from an older producer, is decoded to find out).
+ * A start that does not decode is left to the decider, which sends it to the DLQ.
+ */
+async function projectStarts(
+  client: PoolClient,
+  records: readonly KafkaMessage[],
+  input: BatchInput,
+  log: Logger,
+): Promise<BatchChanges> {
+  if (input.poisonReason !== undefined) {
+    await input.deadLetter(records.map((message) => ({ message, reason: input.poisonReason! })));
+    return { events: [], workflowIds: [], processIds: [] };
+  }
+  const starts: Command[] = [];
+  for (const message of records) {
+    const type = headerText(message.headers, COMMAND_TYPE_HEADER);
+    if (type !== undefined && type !== "StartWorkflow") continue;
+    try {
+      starts.push(commandCodec.decode(message.value, message.headers));
+    } catch (err) {
+      log.debug({ err, offset: message.offset }, "undecodable command skipped");
+    }
+  }
+  const workflowIds = await insertPendingRuns(client, foldStarts(starts));
+  return { events: [], workflowIds, processIds: [] };
 }
 
 /**

@@ -12,16 +12,22 @@ import {
   type BatchInput,
   type BatchOutcome,
   type DeadRecord,
+  type ProjectedSource,
 } from "./project-batch";
 import { readOffsets, type OffsetKey } from "./tables/offsets";
 
 /** What one committed transaction changed; handed to `onCommitted` after the COMMIT. */
 export interface CommittedChanges {
+  /** The topic the batch came from: history, registrations or commands. */
+  readonly topic: string;
+  /** The batch's partition of `topic`. */
   readonly partition: number;
-  /** Runs whose rows changed, in the order their first event came. */
+  /** Runs whose rows changed, in the order their first event came (pending runs too). */
   readonly workflowIds: readonly string[];
-  /** The events projected, in order. */
+  /** The history events projected, in order (none for the other topics). */
   readonly events: readonly HistoryEvent[];
+  /** Processes whose rows changed (registrations). */
+  readonly processIds: readonly string[];
 }
 
 export interface ProjectorOptions {
@@ -39,7 +45,8 @@ export interface ProjectorOptions {
 export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.projector`;
 
 /**
- * A member of the `<prefix>.projector` consumer group over `weft.history`: it builds the
+ * A member of the `<prefix>.projector` consumer group over `weft.history`, `weft.registrations`
+ * (definitions and processes) and `weft.commands` (starts only: pending runs): it builds the
  * PostgreSQL read models, exactly once. Each batch of a partition commits in one PostgreSQL
  * transaction with the partition's next offset; Kafka's committed offsets are never used.
  * On every assignment each partition is sought to the offset stored in PostgreSQL.
@@ -49,15 +56,17 @@ export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.pro
  */
 export class Projector {
   readonly groupId: string;
-  private readonly topic: string;
+  /** The topics read, each with what it feeds. */
+  private readonly sources: ReadonlyMap<string, ProjectedSource>;
+  private readonly historyTopic: string;
   private readonly log: Logger;
   private consumer: Consumer | undefined;
   private dlq: Producer | undefined;
-  /** Per assigned partition: the offset this projector believes is stored in PostgreSQL. */
-  private readonly expected = new Map<number, bigint>();
-  /** Per partition: bumped by every seek, so a batch fetched before it is known to be stale. */
-  private readonly epochs = new Map<number, number>();
-  private assigned: readonly number[] = [];
+  /** Per assigned topic-partition: the offset this projector believes is stored in PostgreSQL. */
+  private readonly expected = new Map<string, bigint>();
+  /** Per topic-partition: bumped by every seek, so a batch fetched before it is known stale. */
+  private readonly epochs = new Map<string, number>();
+  private assigned: readonly TopicPartition[] = [];
   private generation = 0;
   private positioning: Promise<void> = Promise.resolve();
   private rewindTimer: NodeJS.Timeout | undefined;
@@ -67,13 +76,21 @@ export class Projector {
 
   constructor(private readonly options: ProjectorOptions) {
     this.groupId = projectorGroup(options.config);
-    this.topic = topics.history(options.config);
+    this.historyTopic = topics.history(options.config);
+    this.sources = new Map<string, ProjectedSource>([
+      [this.historyTopic, "history"],
+      [topics.registrations(options.config), "registrations"],
+      [topics.commands(options.config), "commands"],
+    ]);
     this.log = options.logger.child({ role: "projector" });
   }
 
   /** Partitions of history this projector owns now. */
   get assignedPartitions(): number[] {
-    return [...this.assigned].sort((a, b) => a - b);
+    return this.assigned
+      .filter((tp) => tp.topic === this.historyTopic)
+      .map((tp) => tp.partition)
+      .sort((a, b) => a - b);
   }
 
   /** Refuses a database whose schema is not the one this Weft knows: run `weft migrate` first. */
@@ -101,7 +118,11 @@ export class Projector {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.onAssignment(payload.memberAssignment[this.topic] ?? []);
+      this.onAssignment(
+        [...this.sources.keys()].flatMap((topic) =>
+          (payload.memberAssignment[topic] ?? []).map((partition) => ({ topic, partition })),
+        ),
+      );
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.log.error(
@@ -110,10 +131,11 @@ export class Projector {
       );
     });
     await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      partitionsConsumedConcurrently: config.commandPartitions,
+      // History and commands have commandPartitions each; registrations one.
+      partitionsConsumedConcurrently: 2 * config.commandPartitions + 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
     this.rewindTimer = setInterval(
@@ -122,7 +144,7 @@ export class Projector {
     );
     this.rewindTimer.unref();
     this.log.info(
-      { groupId: this.groupId, topic: this.topic, schemaVersion: version },
+      { groupId: this.groupId, topics: [...this.sources.keys()], schemaVersion: version },
       "projector started",
     );
   }
@@ -143,7 +165,7 @@ export class Projector {
     this.log.info("projector stopped");
   }
 
-  private onAssignment(partitions: readonly number[]): void {
+  private onAssignment(partitions: readonly TopicPartition[]): void {
     this.assigned = [...partitions];
     this.expected.clear();
     const generation = ++this.generation;
@@ -156,28 +178,35 @@ export class Projector {
   }
 
   /** Seeks each partition to the offset stored in PostgreSQL, whatever Kafka's group holds. */
-  private async position(partitions: readonly number[], generation: number): Promise<void> {
-    const stored = await readOffsets(this.options.pool, this.groupId, this.topic, partitions);
-    if (generation !== this.generation) return;
-    for (const [partition, offset] of stored) this.seekTo(partition, offset);
+  private async position(partitions: readonly TopicPartition[], generation: number): Promise<void> {
+    const offsets: Record<string, string> = {};
+    for (const [topic, ps] of byTopic(partitions)) {
+      const stored = await readOffsets(this.options.pool, this.groupId, topic, ps);
+      if (generation !== this.generation) return;
+      for (const [partition, offset] of stored) {
+        this.seekTo(topic, partition, offset);
+        offsets[tpKey(topic, partition)] = offset.toString();
+      }
+    }
     this.log.info(
-      { partitions, offsets: Object.fromEntries([...stored].map(([p, o]) => [p, o.toString()])) },
+      { partitions: Object.keys(offsets), offsets },
       "partitions assigned; reading from the offsets stored in PostgreSQL",
     );
   }
 
-  private seekTo(partition: number, offset: bigint): void {
-    this.consumer?.seek({ topic: this.topic, partition, offset: offset.toString() });
-    this.expected.set(partition, offset);
-    this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+  private seekTo(topic: string, partition: number, offset: bigint): void {
+    const key = tpKey(topic, partition);
+    this.consumer?.seek({ topic, partition, offset: offset.toString() });
+    this.expected.set(key, offset);
+    this.epochs.set(key, (this.epochs.get(key) ?? 0) + 1);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     await this.positioning;
-    if (!this.expected.has(batch.partition)) {
+    if (!this.expected.has(tpKey(batch.topic, batch.partition))) {
       // Positioning failed at assignment; after this seek the batch in hand is stale.
-      await this.position([batch.partition], this.generation);
+      await this.position([{ topic: batch.topic, partition: batch.partition }], this.generation);
       return;
     }
     if (payload.isStale() || !payload.isRunning() || batch.isEmpty()) return;
@@ -186,16 +215,20 @@ export class Projector {
   }
 
   private async project(batch: Batch): Promise<void> {
-    const partition = batch.partition;
-    const epoch = this.epochs.get(partition);
-    const key: OffsetKey = { consumerGroup: this.groupId, topic: this.topic, partition };
+    const { topic, partition } = batch;
+    const tp = tpKey(topic, partition);
+    const source = this.sources.get(topic);
+    if (!source) return;
+    const epoch = this.epochs.get(tp);
+    const key: OffsetKey = { consumerGroup: this.groupId, topic, partition };
     const input: BatchInput = {
+      source,
       key,
       records: batch.messages,
       nextOffset: BigInt(batch.lastOffset()) + 1n,
-      expectedOffset: this.expected.get(partition)!,
-      isCurrent: () => this.epochs.get(partition) === epoch,
-      deadLetter: (records) => this.deadLetter(partition, records),
+      expectedOffset: this.expected.get(tp)!,
+      isCurrent: () => this.epochs.get(tp) === epoch,
+      deadLetter: (records) => this.deadLetter(topic, partition, records),
     };
     let outcomes: BatchOutcome[];
     try {
@@ -203,12 +236,12 @@ export class Projector {
     } catch (err) {
       if (!isDataError(err)) throw err;
       this.log.warn(
-        { err, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() },
+        { err, topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() },
         "a batch did not project; projecting its records one by one to find the one at fault",
       );
       outcomes = await this.projectOneByOne(input);
     }
-    for (const outcome of outcomes) await this.settle(partition, epoch, outcome);
+    for (const outcome of outcomes) await this.settle(topic, partition, epoch, outcome);
   }
 
   /** One transaction per record; a record that still fails goes to the DLQ with the reason. */
@@ -242,47 +275,50 @@ export class Projector {
     return outcomes;
   }
 
-  private async settle(partition: number, epoch: number | undefined, outcome: BatchOutcome) {
+  private async settle(
+    topic: string,
+    partition: number,
+    epoch: number | undefined,
+    outcome: BatchOutcome,
+  ) {
     if (outcome.kind === "stale") return;
+    const tp = tpKey(topic, partition);
     if (outcome.kind === "rewound") {
       this.log.warn(
-        { partition, offset: outcome.storedOffset.toString() },
+        { topic, partition, offset: outcome.storedOffset.toString() },
         "the read models were emptied (replay projections): projecting again from the stored offset",
       );
-      if (this.epochs.get(partition) === epoch) this.seekTo(partition, outcome.storedOffset);
+      if (this.epochs.get(tp) === epoch) this.seekTo(topic, partition, outcome.storedOffset);
       return;
     }
-    if (this.epochs.get(partition) === epoch) this.expected.set(partition, outcome.nextOffset);
-    const { applied } = outcome.changes;
-    if (applied.length === 0 || !this.options.onCommitted) return;
+    if (this.epochs.get(tp) === epoch) this.expected.set(tp, outcome.nextOffset);
+    const { events, workflowIds, processIds } = outcome.changes;
+    const changed = events.length + workflowIds.length + processIds.length > 0;
+    if (!changed || !this.options.onCommitted) return;
     try {
-      await this.options.onCommitted({
-        partition,
-        workflowIds: [...new Set(applied.map((e) => e.workflowId))],
-        events: applied,
-      });
+      await this.options.onCommitted({ topic, partition, workflowIds, events, processIds });
     } catch (err) {
-      this.log.error({ err, partition }, "onCommitted failed; projection carries on");
+      this.log.error({ err, topic, partition }, "onCommitted failed; projection carries on");
     }
   }
 
-  private async deadLetter(partition: number, records: readonly DeadRecord[]): Promise<void> {
+  private async deadLetter(
+    topic: string,
+    partition: number,
+    records: readonly DeadRecord[],
+  ): Promise<void> {
     const producer = this.dlq;
     if (!producer) throw new Error("the projector is not started");
     await producer.send({
       topic: topics.dlq(this.options.config),
       messages: records.map((r) =>
-        deadLetterMessage(
-          { topic: this.topic, partition, message: r.message },
-          r.reason,
-          this.groupId,
-        ),
+        deadLetterMessage({ topic, partition, message: r.message }, r.reason, this.groupId),
       ),
     });
     for (const r of records) {
       this.log.warn(
-        { partition, offset: r.message.offset, reason: r.reason },
-        "history record sent to the DLQ",
+        { topic, partition, offset: r.message.offset, reason: r.reason },
+        "record sent to the DLQ",
       );
     }
   }
@@ -293,19 +329,21 @@ export class Projector {
     this.checkingRewind = true;
     try {
       const before = new Map(this.expected);
-      const stored = await readOffsets(this.options.pool, this.groupId, this.topic, [
-        ...before.keys(),
-      ]);
-      for (const [partition, offset] of stored) {
-        const expected = before.get(partition);
-        if (expected === undefined || offset >= expected) continue;
-        // Only if nothing moved meanwhile: a commit in between is not a replay.
-        if (this.expected.get(partition) !== expected) continue;
-        this.log.warn(
-          { partition, offset: offset.toString() },
-          "the read models were emptied (replay projections): projecting again from the stored offset",
-        );
-        this.seekTo(partition, offset);
+      const partitions = this.assigned.filter((tp) => before.has(tpKey(tp.topic, tp.partition)));
+      for (const [topic, ps] of byTopic(partitions)) {
+        const stored = await readOffsets(this.options.pool, this.groupId, topic, ps);
+        for (const [partition, offset] of stored) {
+          const tp = tpKey(topic, partition);
+          const expected = before.get(tp);
+          if (expected === undefined || offset >= expected) continue;
+          // Only if nothing moved meanwhile: a commit in between is not a replay.
+          if (this.expected.get(tp) !== expected) continue;
+          this.log.warn(
+            { topic, partition, offset: offset.toString() },
+            "the read models were emptied (replay projections): projecting again from the stored offset",
+          );
+          this.seekTo(topic, partition, offset);
+        }
       }
     } catch (err) {
       this.log.warn({ err }, "checking the stored offsets failed");
@@ -313,4 +351,23 @@ export class Projector {
       this.checkingRewind = false;
     }
   }
+}
+
+interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}
+
+function byTopic(partitions: readonly TopicPartition[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) {
+    const list = out.get(topic) ?? [];
+    list.push(partition);
+    out.set(topic, list);
+  }
+  return out;
 }

@@ -1,10 +1,15 @@
-/** Every table the projector derives from history, with its primary key (for ordered dumps). */
+/**
+ * Every table the projector derives (from history, registrations and start commands), with its
+ * primary key (for ordered dumps). `replay projections` empties them all.
+ */
 export const READ_MODEL_TABLES = [
   { name: "weft_runs", key: ["workflow_id"] },
   { name: "weft_events", key: ["workflow_id", "seq"] },
   { name: "weft_step_attempts", key: ["workflow_id", "step_seq", "attempt"] },
   { name: "weft_timers", key: ["workflow_id", "kind", "seq", "attempt"] },
   { name: "weft_signals", key: ["workflow_id", "seq"] },
+  { name: "weft_definitions", key: ["kind", "name", "hash"] },
+  { name: "weft_processes", key: ["process_id"] },
 ] as const;
 
 export const OFFSETS_TABLE = "weft_projector_offsets";

@@ -13,9 +13,10 @@ export interface ReplayOptions {
 
 /**
  * Empties every read-model table and the projector offsets in one transaction, so projectors
- * rebuild the read models from offset 0 of `weft.history`. Projectors may keep running: the
- * TRUNCATE waits for their transaction in flight, and each then finds its stored offset back at
- * 0 and reads again from there (see Projector). Readers see the tables empty, then filling up.
+ * rebuild the read models from offset 0 of the topics they read. Projectors may keep running:
+ * the TRUNCATE waits for their transaction in flight, and each then finds its stored offset
+ * back at 0 and reads again from there (see Projector). Readers see the tables empty, then
+ * filling up.
  */
 export async function replayProjections(
   config: WeftConfig,

@@ -25,7 +25,7 @@ export async function startProjectorRole(options: {
 }): Promise<ProjectorRole> {
   const { config, kafka, logger } = options;
   const pool = createPool(config, logger, {
-    max: config.commandPartitions + 2,
+    max: 2 * config.commandPartitions + 3,
     applicationName: `weft projector ${config.clientId}`,
   });
   const live = createLiveEmitter(config, logger);

@@ -1,11 +1,12 @@
 /**
- * The rows the projector writes, named as the columns of migrations/0001_read_models.sql.
+ * The rows the projector writes, named as the columns of migrations/ (0001 and 0003).
  * Times are ISO-8601 strings taken from events, never the clock: a replay gives the same rows.
  */
 import type { HistoryEvent } from "../schemas/types";
 import type { RawJson } from "./sql-json";
 
-export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled";
+/** 'pending' rows come from StartWorkflow commands; history never produces that status. */
+export type RunStatus = "pending" | "running" | "blocked" | "completed" | "failed" | "cancelled";
 export type AttemptStatus =
   "scheduled" | "started" | "completed" | "failed" | "timed_out" | "cancelled";
 export type TimerKind = "sleep" | "signal_timeout" | "retry" | "step_timeout";
@@ -161,4 +162,45 @@ export interface ProjectionChanges {
   signalUpdates: SignalPatch[];
   /** The events applied (duplicates and orphans left out), in order. */
   applied: HistoryEvent[];
+}
+
+/** A run whose StartWorkflow command was seen: inserted only where the run has no row yet. */
+export type PendingRunRow = Omit<RunInsertRow, "status"> & { status: "pending" };
+
+export type DefinitionKind = "workflow" | "step";
+
+/** A version of a workflow or step type; first_seen and last_seen widen on conflict. */
+export interface DefinitionRow {
+  kind: DefinitionKind;
+  name: string;
+  hash: string;
+  task_queue: string | null;
+  retry: RawJson | null;
+  timeout_ms: number | null;
+  first_seen: string;
+  last_seen: string;
+}
+
+/** A process's latest registration: it replaces the row. */
+export interface ProcessRow {
+  process_id: string;
+  roles: string[];
+  host: string;
+  pid: number;
+  queues: string[];
+  workflows: string[];
+  steps: string[];
+  definitions: string[];
+  in_flight: number;
+  concurrency: number | null;
+  interval_ms: number;
+  started_at: string;
+  last_seen: string;
+  stopped_at: string | null;
+}
+
+/** Everything one batch of registrations changes. */
+export interface RegistrationChanges {
+  definitions: DefinitionRow[];
+  processes: ProcessRow[];
 }

@@ -2,10 +2,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import avro from "avsc";
 import { UndecodableRecordError } from "../core/errors";
-import type { Command, DeadLetter, HistoryEvent, StepTask } from "./types";
+import type { Command, DeadLetter, HistoryEvent, Registration, StepTask } from "./types";
 
 export const SCHEMA_HEADER = "weft-schema";
 export const SCHEMA_VERSION_HEADER = "weft-schema-version";
+/**
+ * The body type of a command (`StartWorkflow`, `ReportStepCompleted`, …): readers that want one
+ * kind (the projector wants starts only) skip the others without decoding them.
+ */
+export const COMMAND_TYPE_HEADER = "weft-command-type";
 
 export type RecordHeaders = Record<string, string>;
 
@@ -115,3 +120,19 @@ export const deadLetterCodec = new RecordCodec<DeadLetter>(
   "dead-letter.avsc",
   false,
 );
+export const registrationCodec = new RecordCodec<Registration>(
+  "weft.registrations.Registration",
+  1,
+  "registration.avsc",
+  false,
+);
+
+/** The headers of a command record: its schema and its body type. */
+export function commandHeaders(command: Command): RecordHeaders {
+  return { ...commandCodec.headers, [COMMAND_TYPE_HEADER]: command.body.type };
+}
+
+/** A record header as text (kafkajs gives Buffers), or undefined. */
+export function headerText(headers: Record<string, unknown> | undefined, name: string) {
+  return headers ? headerString(headers[name]) : undefined;
+}

@@ -163,6 +163,36 @@ export interface DeadLetter {
   at: number;
 }
 
+/** A workflow or step type as a process hosts it. */
+export interface DefinitionInfo {
+  name: string;
+  /** sha256 (first 16 hex) of the definition's code and options. */
+  hash: string;
+  taskQueue: string | null;
+  /** The declared retry policy as JSON text; null when it declares none. */
+  retry: JsonText | null;
+  timeoutMs: number | null;
+}
+
+export type ProcessState = "up" | "stopped";
+
+/** One beat of a decider and/or worker process. The Kafka key is `processId`. */
+export interface Registration {
+  processId: string;
+  roles: string[];
+  host: string;
+  pid: number;
+  startedAt: number;
+  at: number;
+  intervalMs: number;
+  state: ProcessState;
+  workflows: DefinitionInfo[];
+  steps: DefinitionInfo[];
+  queues: string[];
+  inFlight: number;
+  concurrency: number | null;
+}
+
 export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
   "WorkflowCompleted",
   "WorkflowFailed",

@@ -23,6 +23,7 @@ export {
   ConfigError,
   InvalidInputError,
   InvalidWorkflowIdError,
+  UnknownWorkflowTypeError,
   DeterminismViolationError,
   TerminalError,
   StepFailedError,

@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import type { Kafka } from "kafkajs";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
 import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
+import { RegistrationPublisher } from "../producers/registration-publisher";
 import { startProjectorRole, type ProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -35,6 +37,8 @@ export interface Runtime {
   readonly worker: Worker | undefined;
   readonly projector: Projector | undefined;
   readonly api: ApiRole | undefined;
+  /** The ID this process registers under (decider and worker roles), else undefined. */
+  readonly processId: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -63,6 +67,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     : undefined;
   await decider?.start();
   await worker?.start();
+  // One registration per process for both roles: what it hosts, its queues and its load.
+  const registration =
+    decider || worker
+      ? new RegistrationPublisher({
+          kafka,
+          config,
+          logger,
+          source: {
+            processId: worker?.id ?? `${config.clientId}-${randomBytes(3).toString("hex")}`,
+            roles: roles.filter((r) => r === "decider" || r === "worker"),
+            workflows: decider ? workflows : [],
+            steps: worker ? steps : [],
+            queues: worker?.queues ?? [],
+            concurrency: worker?.concurrency ?? null,
+            inFlight: () => worker?.inFlight ?? 0,
+          },
+        })
+      : undefined;
+  await registration?.start();
   // Needs no definitions: it projects whatever history holds. It migrates the schema first.
   const projector: ProjectorRole | undefined = roles.includes("projector")
     ? await startProjectorRole({ config, kafka, logger })
@@ -83,12 +106,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     worker,
     projector: projector?.projector,
     api,
+    processId: registration?.processId,
     async stop() {
       // The API stops taking commands first; workers drain so their results reach a decider
       // that is still running.
       await api?.stop();
       await worker?.stop();
       await decider?.stop();
+      // After the roles drained: "stopped" is then the truth.
+      await registration?.stop();
       await projector?.stop();
     },
   };

@@ -96,6 +96,13 @@ export async function ensureTopics(
       configEntries: [{ name: "retention.ms", value: "-1" }, ...durable],
     },
     { topic: topics.dlq(config), numPartitions: 1, replicationFactor: rf, configEntries: durable },
+    // One partition keyed by process ID: the projector reads every process's beats in order.
+    {
+      topic: topics.registrations(config),
+      numPartitions: 1,
+      replicationFactor: rf,
+      configEntries: durable,
+    },
     ...taskQueues.map((q) => ({
       topic: topics.tasks(config, q),
       numPartitions: config.taskPartitions,

@@ -107,6 +107,11 @@ export class Worker {
     return this.pool.inFlight;
   }
 
+  /** Steps this worker runs at once at most. */
+  get concurrency(): number {
+    return this.pool.size;
+  }
+
   /** Connects, ensures the task topics exist, and starts consuming. */
   start(): Promise<void> {
     if (this.stopped) return Promise.reject(new Error("a stopped worker cannot start again"));

@@ -52,6 +52,10 @@ export function registerStart(program: Command): void {
         process.stderr.write(
           `\nWeft is running (${roles.join(" + ")}) on Kafka ${config.kafkaBrokers.join(",")}.\n` +
             `Hosting workflows: ${workflows.map((w) => w.name).join(", ") || "none"}; steps: ${steps.map((s) => s.name).join(", ") || "none"}.\n` +
+            (runtime.api
+              ? `GraphQL: ${runtime.api.address}/graphql (queries, mutations; subscriptions over WebSocket)\n` +
+                `Dashboard: ${runtime.api.address}/\n`
+              : "") +
             (example
               ? `In another terminal:\n  npx weft workflow start ${example} --input '{"email":"ada@example.com"}' --wait\n` +
                 `  npx weft workflow history <workflowId>\n`

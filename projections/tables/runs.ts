@@ -1,8 +1,11 @@
 import type { Queryable } from "../database";
-import type { RunInsertRow, RunState, RunUpdateRow } from "../rows";
+import type { PendingRunRow, RunInsertRow, RunState, RunUpdateRow } from "../rows";
 import { recordsetJson } from "../sql-json";
 
-/** The state columns of the batch's runs that earlier batches wrote. */
+/**
+ * The state columns of the batch's runs that earlier batches of history wrote. A pending row
+ * (from a start command) is not history's: the run's WorkflowStarted replaces it whole.
+ */
 export async function loadRunStates(
   db: Queryable,
   workflowIds: readonly string[],
@@ -19,7 +22,7 @@ export async function loadRunStates(
     blocked_reason: string | null;
   }>(
     `SELECT workflow_id, status, last_seq, waiting_on, buffered_signals, blocked_code, blocked_reason
-       FROM weft_runs WHERE workflow_id = ANY($1::text[])`,
+       FROM weft_runs WHERE workflow_id = ANY($1::text[]) AND status <> 'pending'`,
     [workflowIds],
   );
   for (const row of rows) {
@@ -36,21 +39,51 @@ export async function loadRunStates(
   return states;
 }
 
+const RUN_COLUMNS = `workflow_id, workflow_type, status, input, result, error, idempotency_key,
+  blocked_code, blocked_reason, waiting_on, buffered_signals, started_at, closed_at, last_seq,
+  updated_at`;
+const RUN_RECORD = `workflow_id text, workflow_type text, status text, input jsonb, result jsonb,
+  error jsonb, idempotency_key text, blocked_code text, blocked_reason text, waiting_on jsonb,
+  buffered_signals jsonb, started_at timestamptz, closed_at timestamptz, last_seq integer,
+  updated_at timestamptz`;
+
+/**
+ * Runs whose WorkflowStarted is in the batch. A pending row of the run (its start command was
+ * projected first) is replaced whole, so the row is the same whichever topic came first.
+ */
 export async function insertRuns(db: Queryable, rows: readonly RunInsertRow[]): Promise<void> {
   if (rows.length === 0) return;
   await db.query(
-    `INSERT INTO weft_runs (workflow_id, workflow_type, status, input, result, error, idempotency_key,
-                            blocked_code, blocked_reason, waiting_on, buffered_signals, started_at,
-                            closed_at, last_seq, updated_at)
-     SELECT workflow_id, workflow_type, status, input, result, error, idempotency_key, blocked_code,
-            blocked_reason, waiting_on, buffered_signals, started_at, closed_at, last_seq, updated_at
-       FROM json_to_recordset($1::json) AS v(
-              workflow_id text, workflow_type text, status text, input jsonb, result jsonb,
-              error jsonb, idempotency_key text, blocked_code text, blocked_reason text,
-              waiting_on jsonb, buffered_signals jsonb, started_at timestamptz,
-              closed_at timestamptz, last_seq integer, updated_at timestamptz)`,
+    `INSERT INTO weft_runs AS r (${RUN_COLUMNS})
+     SELECT ${RUN_COLUMNS} FROM json_to_recordset($1::json) AS v(${RUN_RECORD})
+     ON CONFLICT (workflow_id) DO UPDATE
+        SET (${RUN_COLUMNS}) = (
+              EXCLUDED.workflow_id, EXCLUDED.workflow_type, EXCLUDED.status, EXCLUDED.input,
+              EXCLUDED.result, EXCLUDED.error, EXCLUDED.idempotency_key, EXCLUDED.blocked_code,
+              EXCLUDED.blocked_reason, EXCLUDED.waiting_on, EXCLUDED.buffered_signals,
+              EXCLUDED.started_at, EXCLUDED.closed_at, EXCLUDED.last_seq, EXCLUDED.updated_at)
+      WHERE r.status = 'pending'`,
     [recordsetJson(rows)],
   );
+}
+
+/**
+ * Runs whose start command was seen. A run that has a row (history came first, or a repeated
+ * start) keeps it. Returns the IDs inserted.
+ */
+export async function insertPendingRuns(
+  db: Queryable,
+  rows: readonly PendingRunRow[],
+): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const { rows: inserted } = await db.query<{ workflow_id: string }>(
+    `INSERT INTO weft_runs (${RUN_COLUMNS})
+     SELECT ${RUN_COLUMNS} FROM json_to_recordset($1::json) AS v(${RUN_RECORD})
+     ON CONFLICT (workflow_id) DO NOTHING
+     RETURNING workflow_id`,
+    [recordsetJson(rows)],
+  );
+  return inserted.map((r) => r.workflow_id);
 }
 
 /** Sets the state columns; result, error and closed_at only where the row gives them. */

@@ -1,4 +1,5 @@
 /** The api role of startRuntime: migrates, listens and serves GraphQL over real HTTP. */
+import { Pool } from "pg";
 import { ConfigError } from "../../core/errors";
 import { startRuntime, type Runtime } from "../../sdk/runtime";
 import { isolatedConfig } from "../support/env";
@@ -22,14 +23,27 @@ it("listens where told and accepts a start", async () => {
   const address = runtime.api!.address;
   expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   expect(await (await fetch(`${address}/healthz`)).json()).toEqual({ status: "ok" });
+  // As if a decider had registered the type (the role migrated the schema): no decider runs
+  // here, so the start is accepted and waits in Kafka.
+  const pool = new Pool({ connectionString: db.databaseUrl, max: 1 });
+  try {
+    await pool.query(
+      `INSERT INTO weft_definitions (kind, name, hash, first_seen, last_seen)
+       VALUES ('workflow', 'threeSteps', 'h', now(), now())`,
+    );
+  } finally {
+    await pool.end();
+  }
   const res = await fetch(`${address}/graphql`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
-      query: `mutation { startWorkflow(type: "threeSteps", workflowId: "via-role") { workflowId } }`,
+      query: `mutation { startWorkflow(type: "threeSteps", workflowId: "via-role") { workflowId waitingForDecider } }`,
     }),
   });
-  expect(await res.json()).toEqual({ data: { startWorkflow: { workflowId: "via-role" } } });
+  expect(await res.json()).toEqual({
+    data: { startWorkflow: { workflowId: "via-role", waitingForDecider: true } },
+  });
   await runtime.stop();
   runtime = undefined;
 });

@@ -39,6 +39,13 @@ beforeAll(async () => {
   commands = new CommandProducer(kafkaFor(config), config);
   await commands.connect();
   app = await createApiServer({ config, pool, logger, commands });
+  // The API starts only types a decider registered: wait until the projector has them.
+  await waitFor("the decider's registration", async () => {
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(DISTINCT name)::int AS n FROM weft_definitions WHERE kind = 'workflow'",
+    );
+    return rows[0]!.n === 3;
+  });
 });
 
 afterAll(async () => {

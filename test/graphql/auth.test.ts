@@ -33,6 +33,11 @@ beforeAll(async () => {
   const logger = testLogger(config);
   pool = createPool(config, logger);
   await migrate(pool);
+  // The API starts only registered types: as if a decider had registered "anything".
+  await pool.query(
+    `INSERT INTO weft_definitions (kind, name, hash, first_seen, last_seen)
+     VALUES ('workflow', 'anything', 'h', now(), now())`,
+  );
   await withAdmin(kafkaFor(config), (admin) => ensureTopics(admin, config));
   commands = new CommandProducer(kafkaFor(config), config);
   await commands.connect();

@@ -11,6 +11,7 @@ import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { httpGql, subscribe, type Subscription } from "../support/graphql-client";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { WeftClient } from "../../sdk/client";
+import { spawnRoles } from "../support/processes";
 
 let db: TestSchema;
 let config: WeftConfig;
@@ -37,6 +38,14 @@ beforeAll(async () => {
   apiA = await startRuntime({ config, logger, roles: ["api"], api: { port: 0 } });
   apiB = await startRuntime({ config, logger, roles: ["api"], api: { port: 0 } });
   client = await WeftClient.connect({ config, logger });
+  // The API starts only types a decider registered: wait until the projector has them.
+  await waitFor("the decider's registration", async () => {
+    const res = await httpGql<{ definitions: { name: string }[] }>(
+      address(apiA),
+      `{ definitions(kind: WORKFLOW) { name } }`,
+    );
+    return res.data?.definitions.length === 3;
+  });
 });
 
 afterEach(async () => {
@@ -213,4 +222,25 @@ it("stats are pushed when runs change; failed steps and pending timers are query
     );
     return !after.data?.pendingTimers.some((t) => t.workflowId === sleeper);
   });
+});
+
+it("the workers subscription shows a worker join, then turn stale when it is killed", async () => {
+  interface WorkersData {
+    workers: { id: string; pid: number; roles: string[]; status: string }[];
+  }
+  const workers = await track(
+    subscribe<WorkersData>(address(apiB), `subscription { workers { id pid roles status } }`),
+  );
+  await workers.until("the first list", (v) => v.length > 0);
+  const child = await spawnRoles(config, "worker", { WEFT_REGISTRATION_INTERVAL_MS: "400" });
+  try {
+    const mine = (v: WorkersData[]) => v.at(-1)?.workers.find((w) => w.pid === child.pid);
+    await workers.until("the new worker, alive", (v) => mine(v)?.status === "ALIVE");
+    expect(mine(workers.values)?.roles).toEqual(["worker"]);
+    await child.kill9();
+    // Three silent intervals (1.2 s) and it is stale: no message says so, the API notices.
+    await workers.until("the killed worker, stale", (v) => mine(v)?.status === "STALE", 15_000);
+  } finally {
+    await child.kill9().catch(() => undefined);
+  }
 });

@@ -102,7 +102,9 @@ it("applies the shipped read-model migrations, in order", async () => {
       WHERE table_schema = current_schema() ORDER BY table_name`,
   );
   expect(rows.map((r) => r.table_name)).toEqual([
+    "weft_definitions",
     "weft_events",
+    "weft_processes",
     "weft_projector_offsets",
     "weft_runs",
     "weft_schema_migrations",

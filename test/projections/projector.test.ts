@@ -52,7 +52,9 @@ function startProjector(): Promise<Projector> {
 
 beforeAll(async () => {
   db = await createTestSchema();
-  config = isolatedConfig({ databaseUrl: db.databaseUrl });
+  // One registration beat (at start) while the tests run, so the replay test's checksums
+  // cover the registration tables without new beats landing in between.
+  config = isolatedConfig({ databaseUrl: db.databaseUrl, registrationIntervalMs: 3_600_000 });
   logger = testLogger(config);
   weft = await startTestWeft(config, {
     workflows: [threeSteps, retryFixed, approval, sleepy, parallel, timedOut, terminalFailure],

@@ -1,6 +1,13 @@
 import { UndecodableRecordError } from "../../core/errors";
-import { commandCodec, historyCodec, taskCodec } from "../../schemas/codec";
-import type { Command, HistoryEvent } from "../../schemas/types";
+import {
+  COMMAND_TYPE_HEADER,
+  commandCodec,
+  commandHeaders,
+  historyCodec,
+  registrationCodec,
+  taskCodec,
+} from "../../schemas/codec";
+import type { Command, HistoryEvent, Registration } from "../../schemas/types";
 
 describe("wire codecs", () => {
   it("round-trips every command kind", () => {
@@ -48,8 +55,44 @@ describe("wire codecs", () => {
         },
       },
     ];
-    for (const c of commands)
+    for (const c of commands) {
       expect(commandCodec.decode(commandCodec.encode(c), { ...commandCodec.headers })).toEqual(c);
+      // Readers pick the kinds they want by header, without decoding.
+      expect(commandHeaders(c)[COMMAND_TYPE_HEADER]).toBe(c.body.type);
+    }
+  });
+
+  it("round-trips registrations", () => {
+    const registration: Registration = {
+      processId: "p",
+      roles: ["decider", "worker"],
+      host: "h",
+      pid: 7,
+      startedAt: 1,
+      at: 2,
+      intervalMs: 10_000,
+      state: "stopped",
+      workflows: [
+        { name: "w", hash: "0123456789abcdef", taskQueue: null, retry: null, timeoutMs: null },
+      ],
+      steps: [
+        {
+          name: "s",
+          hash: "fedcba9876543210",
+          taskQueue: "q",
+          retry: '{"maximumAttempts":2}',
+          timeoutMs: 500,
+        },
+      ],
+      queues: ["q"],
+      inFlight: 3,
+      concurrency: null,
+    };
+    expect(
+      registrationCodec.decode(registrationCodec.encode(registration), {
+        ...registrationCodec.headers,
+      }),
+    ).toEqual(registration);
   });
 
   it("round-trips history events and tasks", () => {

@@ -1,0 +1,175 @@
+/**
+ * Read-side latency through the real HTTP server: fills a fresh PostgreSQL schema with N runs
+ * (bench/seed-runs.ts, the projector's own fold and writers), starts the API on a loopback port,
+ * then times `workflow(id)` with its steps, timers, signals and history, and filtered
+ * `workflows` pages (first pages and deeper ones by cursor). Prints p50/p95/p99 per query.
+ *
+ *   npm run bench:read -- --runs 100000 --requests 2000
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { Pool } from "pg";
+import { DEFAULTS, loadConfig } from "../core/config";
+import { createLogger } from "../core/logger";
+import { createApiServer } from "../graphql/server";
+import { CommandProducer } from "../producers/command-producer";
+import { createPool } from "../projections/database";
+import { migrate } from "../projections/migrate";
+import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
+import { SEED_TYPES, seedRuns } from "./seed-runs";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "100000" },
+    requests: { type: "string", default: "2000" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const RUNS = Number(values.runs);
+const REQUESTS = Number(values.requests);
+
+const WORKFLOW = `query ($id: String!) {
+  workflow(id: $id) {
+    id type status input result error waitingOn startedAt closedAt lastSeq
+    steps { stepSeq attempt stepName taskQueue status workerId scheduledAt startedAt finishedAt durationMs error }
+    timers { kind seq attempt dueAt firedAt status }
+    signals { seq name payload receivedAt waitSeq }
+    events { seq type at body }
+  }
+}`;
+
+const PAGE = `query ($filter: WorkflowFilter, $after: String) {
+  workflows(filter: $filter, first: 20, after: $after) {
+    nodes { id type status startedAt closedAt waitingOn }
+    pageInfo { endCursor hasNextPage }
+  }
+}`;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+
+function summary(name: string, samples: number[]): string {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const f = (n: number) => n.toFixed(1);
+  return `${name}: n=${samples.length} p50 ${f(percentile(sorted, 50))} ms, p95 ${f(percentile(sorted, 95))} ms, p99 ${f(percentile(sorted, 99))} ms, max ${f(sorted.at(-1)!)} ms`;
+}
+
+async function main(): Promise<void> {
+  const schema = `rbench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
+  const serverUrl = process.env.DATABASE_URL ?? DEFAULTS.databaseUrl;
+  const admin = new Pool({ connectionString: serverUrl, max: 1 });
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(serverUrl);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  const config = loadConfig({
+    topicPrefix: `rbench${Date.now().toString(36)}`,
+    databaseUrl: url.toString(),
+    logLevel: "warn",
+  });
+  const logger = createLogger("warn");
+  const pool = createPool(config, logger, { max: 10 });
+  const kafka = createKafka(config, logger);
+  const commands = new CommandProducer(kafka, config);
+  try {
+    await migrate(pool);
+    const seedStart = Date.now();
+    const events = await seedRuns(pool, RUNS, logger, {
+      onProgress: (done) => {
+        if (done % 20_000 === 0) process.stdout.write(`  seeded ${done} runs\n`);
+      },
+    });
+    process.stdout.write(
+      `seeded ${RUNS} runs (${events} events) through the projector's fold in ${Date.now() - seedStart} ms\n`,
+    );
+    await withAdmin(kafka, (a) => ensureTopics(a, config));
+    await commands.connect();
+    const app = await createApiServer({ config, pool, logger, commands });
+    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    const post = async (query: string, variables: Record<string, unknown>) => {
+      const t0 = performance.now();
+      const res = await fetch(`${address}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: unknown; errors?: unknown };
+      const ms = performance.now() - t0;
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return { ms, data: body.data };
+    };
+    const id = (i: number) => `seed-${i.toString(36).padStart(6, "0")}`;
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+
+    // Warm-up: connections, JIT, PostgreSQL's caches.
+    for (let i = 0; i < 200; i++) await post(WORKFLOW, { id: id(Math.floor(random() * RUNS)) });
+
+    const detail: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const { ms, data } = await post(WORKFLOW, { id: id(Math.floor(random() * RUNS)) });
+      if (!(data as { workflow: unknown }).workflow) throw new Error("a seeded run is missing");
+      detail.push(ms);
+    }
+
+    const now = Date.now();
+    const day = 24 * 3600 * 1000;
+    const filters: Array<[string, Record<string, unknown>]> = [
+      ["no filter", {}],
+      ["status COMPLETED", { status: "COMPLETED" }],
+      ["status RUNNING", { status: "RUNNING" }],
+      ["status FAILED + type", { status: "FAILED", type: SEED_TYPES[2] }],
+      ["type", { type: SEED_TYPES[1] }],
+      [
+        "time range (1 day)",
+        { from: new Date(now - 3 * day).toISOString(), to: new Date(now - 2 * day).toISOString() },
+      ],
+      ["text, broad (half the runs)", { text: "seed-001" }],
+      ["text, narrow (1,296 runs)", { text: "seed-0012" }],
+      ["text, no match", { text: "no-such-run" }],
+    ];
+    const byFilter = new Map<string, number[]>(filters.map(([name]) => [name, []]));
+    const pages: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const [name, filter] = filters[i % filters.length]!;
+      // A first page, then 0–3 pages deeper by cursor.
+      let after: string | null = null;
+      const depth = Math.floor(random() * 4);
+      for (let d = 0; d <= depth; d++) {
+        const { ms, data } = await post(PAGE, { filter, after });
+        pages.push(ms);
+        byFilter.get(name)!.push(ms);
+        const info = (
+          data as { workflows: { pageInfo: { endCursor: string | null; hasNextPage: boolean } } }
+        ).workflows.pageInfo;
+        if (!info.hasNextPage) break;
+        after = info.endCursor;
+      }
+    }
+
+    process.stdout.write(
+      `\nread-side latency through real HTTP (${address}), ${RUNS} runs in the tables:\n`,
+    );
+    process.stdout.write(
+      `${summary("workflow(id) with steps, timers, signals, history", detail)}\n`,
+    );
+    process.stdout.write(`${summary("filtered workflows page (first: 20), all filters", pages)}\n`);
+    for (const [name, samples] of byFilter) process.stdout.write(`  ${summary(name, samples)}\n`);
+    process.stdout.write(`API process RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB\n`);
+    await app.close();
+  } finally {
+    await commands.close().catch(() => undefined);
+    await pool.end();
+    if (!values.keep) await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    else process.stdout.write(`kept schema ${schema}\n`);
+    await admin.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
