@@ -1,10 +1,18 @@
 /** Headless Chromium for the dashboard's browser tests and benchmark, and the built dashboard. */
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 
-const ROOT = join(__dirname, "..", "..");
+/** The repository: from the sources (test/dashboard) or compiled (dist/test/dashboard). */
+function repoRoot(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, "dashboard", "index.html"))) return dir;
+  }
+  throw new Error(`no dashboard/ above ${__dirname}`);
+}
+
+const ROOT = repoRoot();
 const DASHBOARD = join(ROOT, "dashboard");
 
 /** Debian's Chromium (`apt-get install chromium`, done by `infra.sh up`), or CHROMIUM_PATH. */

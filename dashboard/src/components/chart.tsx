@@ -10,7 +10,7 @@ const SERIES = [
 export function ThroughputChart({ points }: { points: Stats["throughput"] }) {
   const width = 640;
   const height = 160;
-  const pad = { left: 40, right: 8, top: 8, bottom: 20 };
+  const pad = { left: 40, right: 20, top: 8, bottom: 20 };
   const max = Math.max(1, ...points.flatMap((p) => [p.started, p.completed, p.failed]));
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;

@@ -28,7 +28,7 @@ export function Definitions() {
           <code>npx weft start module.ts</code>.
         </Empty>
       ) : (
-        <div data-ready="true">
+        <div data-ready="true" className="stack-panels">
           <DefinitionTable title="Workflows" rows={list.filter((d) => d.kind === "WORKFLOW")} />
           <DefinitionTable title="Steps" rows={list.filter((d) => d.kind === "STEP")} steps />
         </div>
