@@ -57,6 +57,7 @@ export function ensureDashboardBuilt(): void {
   const sources = Math.max(
     newestMtime(join(DASHBOARD, "src")),
     statSync(join(DASHBOARD, "index.html")).mtimeMs,
+    statSync(join(DASHBOARD, "vite.config.mts")).mtimeMs,
   );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   execFileSync(

@@ -3,6 +3,7 @@
  * WebSocket (graphql-transport-ws) for subscriptions, both on the page's own origin.
  */
 import { createClient, type Client } from "graphql-ws";
+import { TOKEN_KEY } from "./prefetch";
 
 /** An error the API returned, with its `extensions.code` when it had one. */
 export class ApiError extends Error {
@@ -17,7 +18,6 @@ export class ApiError extends Error {
 
 // ------------------------------------------------------------------ the token
 
-const TOKEN_KEY = "weft.apiToken";
 type Listener = () => void;
 
 /** The API token, kept in this browser tab's session only (never in localStorage). */
@@ -97,18 +97,27 @@ export async function request<T>(
   variables: Record<string, unknown> = {},
   signal?: AbortSignal,
 ): Promise<T> {
+  const response = fetch("/graphql", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json",
+      ...authorization(),
+    },
+    body: JSON.stringify({ query, variables }),
+    signal,
+  });
+  return readResponse<T>(response, signal);
+}
+
+/** The `data` of a GraphQL response, or an ApiError. */
+export async function readResponse<T>(
+  pending: Promise<Response>,
+  signal?: AbortSignal,
+): Promise<T> {
   let response: Response;
   try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        ...authorization(),
-      },
-      body: JSON.stringify({ query, variables }),
-      signal,
-    });
+    response = await pending;
   } catch (err) {
     if (signal?.aborted) throw err;
     throw new ApiError(`cannot reach the Weft API (${(err as Error).message})`, "NETWORK");

@@ -1,5 +1,8 @@
 /** Every query, mutation and subscription the dashboard sends. */
 
+/** Rows on a page of the runs list. */
+export const RUNS_PAGE_SIZE = 50;
+
 const RUN_ROW = "id type status startedAt closedAt updatedAt lastSeq";
 
 export const WORKFLOWS = `query Runs($filter: WorkflowFilter, $first: Int, $after: String) {

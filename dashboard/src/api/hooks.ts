@@ -1,5 +1,14 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { ApiError, request, socket, subscribe, tokens, type SocketState } from "./client";
+import {
+  ApiError,
+  readResponse,
+  request,
+  socket,
+  subscribe,
+  tokens,
+  type SocketState,
+} from "./client";
+import { takePrefetched } from "./prefetch";
 
 export interface QueryState<T> {
   data: T | undefined;
@@ -29,7 +38,11 @@ export function useQuery<T>(
     const controller = new AbortController();
     inFlight.current = true;
     setState((s) => ({ ...s, loading: true }));
-    request<T>(query, JSON.parse(key) as Record<string, unknown>, controller.signal).then(
+    const prefetched = takePrefetched(query, key);
+    const pending = prefetched
+      ? readResponse<T>(prefetched, controller.signal)
+      : request<T>(query, JSON.parse(key) as Record<string, unknown>, controller.signal);
+    pending.then(
       (data) => {
         inFlight.current = false;
         setState({ data, loading: false });

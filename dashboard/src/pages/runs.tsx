@@ -1,5 +1,11 @@
 import { useEffect, useMemo, useRef, useState } from "react";
-import { START_WORKFLOW, WORKFLOW_TYPES, WORKFLOW_UPDATED, WORKFLOWS } from "../api/documents";
+import {
+  RUNS_PAGE_SIZE,
+  START_WORKFLOW,
+  WORKFLOW_TYPES,
+  WORKFLOW_UPDATED,
+  WORKFLOWS,
+} from "../api/documents";
 import { ApiError, request } from "../api/client";
 import { useQuery, useSubscription } from "../api/hooks";
 import { STATUSES, type RunRow, type WorkflowFilter, type WorkflowStatus } from "../api/types";
@@ -7,7 +13,7 @@ import { Elapsed, Empty, ErrorBox, Loading, Modal, StatusBadge, Time } from "../
 import { mergeRows } from "../live-rows";
 import { Link, navigate, runPath, useLocation } from "../router";
 
-const PAGE_SIZE = 50;
+const PAGE_SIZE = RUNS_PAGE_SIZE;
 const FLUSH_MS = 300;
 
 interface RunsData {
@@ -49,13 +55,18 @@ export function Runs() {
   useEffect(() => setCursors([null]), [filterKey]);
 
   const query = useQuery<RunsData>(WORKFLOWS, { filter, first: PAGE_SIZE, after });
-  const [rows, setRows] = useState<RunRow[]>([]);
-  const [hasNext, setHasNext] = useState(false);
-  useEffect(() => {
-    if (!query.data) return;
-    setRows(query.data.workflows.nodes);
-    setHasNext(query.data.workflows.pageInfo.hasNextPage);
-  }, [query.data]);
+  // The page as the query returned it, then as live updates changed it. Until the first flush
+  // after a (re)fetch, the rows are the query's own: no frame shows stale or empty rows.
+  const [live, setLive] = useState<{ source?: RunsData; rows: RunRow[]; overflowed: boolean }>({
+    rows: [],
+    overflowed: false,
+  });
+  const source = query.data;
+  const sourceRef = useRef(source);
+  sourceRef.current = source;
+  const current = live.source === source && source !== undefined;
+  const rows = current ? live.rows : (source?.workflows.nodes ?? []);
+  const hasNext = (source?.workflows.pageInfo.hasNextPage ?? false) || (current && live.overflowed);
 
   // Live: every change of a run that could belong here. The status is matched here, not by the
   // server, so a run that leaves this tab (running → completed) is seen leaving.
@@ -78,14 +89,36 @@ export function Runs() {
       if (pending.current.size === 0) return;
       const updates = [...pending.current.values()];
       pending.current.clear();
-      setRows((current) => {
-        const merged = mergeRows(current, updates, filter, firstPage, PAGE_SIZE);
-        if (merged.overflowed) setHasNext(true);
-        return merged.rows;
+      setLive((state) => {
+        const base = sourceRef.current;
+        if (!base) return state;
+        const start =
+          state.source === base ? state : { rows: base.workflows.nodes, overflowed: false };
+        const merged = mergeRows(start.rows, updates, filter, firstPage, PAGE_SIZE);
+        return {
+          source: base,
+          rows: merged.rows,
+          overflowed: start.overflowed || merged.overflowed,
+        };
       });
     }, FLUSH_MS);
     return () => clearInterval(timer);
   }, [filterKey, firstPage]);
+
+  // Live inserts shift the first page, so its first cursor may point past rows pushed off the
+  // end: going older from it asks for the first page's cursor as it is now.
+  const older = async () => {
+    let end = query.data?.workflows.pageInfo.endCursor ?? null;
+    if (firstPage) {
+      try {
+        const fresh = await request<RunsData>(WORKFLOWS, { filter, first: PAGE_SIZE, after: null });
+        end = fresh.workflows.pageInfo.endCursor;
+      } catch {
+        // Keep the cursor of the first paint.
+      }
+    }
+    if (end) setCursors((c) => [...c, end]);
+  };
 
   const types = useQuery<{ definitions: { name: string }[] }>(WORKFLOW_TYPES);
   const typeNames = [...new Set((types.data?.definitions ?? []).map((d) => d.name))].sort();
@@ -152,11 +185,7 @@ export function Runs() {
         <button
           className="btn small"
           disabled={!hasNext || !query.data?.workflows.pageInfo.endCursor}
-          onClick={() => {
-            const end = query.data?.workflows.pageInfo.endCursor;
-            const last = rows[rows.length - 1];
-            if (end && last) setCursors((c) => [...c, end]);
-          }}
+          onClick={() => void older()}
         >
           Older →
         </button>
