@@ -229,7 +229,7 @@ it("overview: counts by status, throughput and backlog, live", async () => {
   // A row per task queue once the API reads consumer lag; until then the panel says so.
   await page
     .locator("[data-queue=default]")
-    .or(page.getByText("No task queues yet"))
+    .or(page.getByText("No backlog reported"))
     .waitFor({ timeout: LIVE });
   await screenshot("overview");
   await navigate("Runs");

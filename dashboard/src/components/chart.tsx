@@ -10,7 +10,7 @@ const SERIES = [
 export function ThroughputChart({ points }: { points: Stats["throughput"] }) {
   const width = 640;
   const height = 160;
-  const pad = { left: 40, right: 20, top: 8, bottom: 20 };
+  const pad = { left: 40, right: 24, top: 8, bottom: 20 };
   const max = Math.max(1, ...points.flatMap((p) => [p.started, p.completed, p.failed]));
   const innerW = width - pad.left - pad.right;
   const innerH = height - pad.top - pad.bottom;
@@ -33,7 +33,11 @@ export function ThroughputChart({ points }: { points: Stats["throughput"] }) {
         {points.map((p, i) =>
           i % 3 === (points.length - 1) % 3 ? (
             <text key={p.minute} x={x(i)} y={height - 4} className="tick" textAnchor="middle">
-              {new Date(p.minute).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}
+              {new Date(p.minute).toLocaleTimeString([], {
+                hour: "2-digit",
+                minute: "2-digit",
+                hour12: false,
+              })}
             </text>
           ) : null,
         )}

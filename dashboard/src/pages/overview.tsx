@@ -1,7 +1,7 @@
 import { useState } from "react";
-import { STATS, STATS_LIVE } from "../api/documents";
-import { useQuery, useSubscription } from "../api/hooks";
-import { STATUSES, type Stats } from "../api/types";
+import { FAILED_STEPS, STATS, STATS_LIVE } from "../api/documents";
+import { useQuery, useSubscription, useThrottled } from "../api/hooks";
+import { STATUSES, type FailedStep, type Stats } from "../api/types";
 import { ThroughputChart } from "../components/chart";
 import {
   Empty,
@@ -12,13 +12,18 @@ import {
   Time,
   statusClass,
 } from "../components/common";
-import { formatCount } from "../format";
-import { Link } from "../router";
+import { errorMessage, formatCount } from "../format";
+import { Link, runPath } from "../router";
 
 export function Overview() {
   const first = useQuery<{ stats: Stats }>(STATS);
   const [live, setLive] = useState<Stats>();
-  const liveError = useSubscription<{ stats: Stats }>(STATS_LIVE, {}, (d) => setLive(d.stats));
+  const failures = useQuery<{ failedSteps: FailedStep[] }>(FAILED_STEPS, { first: 8 });
+  const refetchFailures = useThrottled(failures.refetch, 2000);
+  const liveError = useSubscription<{ stats: Stats }>(STATS_LIVE, {}, (d) => {
+    setLive(d.stats);
+    refetchFailures();
+  });
   const stats = live ?? first.data?.stats;
 
   return (
@@ -33,16 +38,22 @@ export function Overview() {
       </header>
       {first.error && !stats ? <ErrorBox error={first.error} onRetry={first.refetch} /> : null}
       {liveError ? <ErrorBox error={liveError} /> : null}
-      {!stats ? first.error ? null : <Loading what="stats" /> : <OverviewBody stats={stats} />}
+      {!stats ? (
+        first.error ? null : (
+          <Loading what="stats" />
+        )
+      ) : (
+        <OverviewBody stats={stats} failures={failures.data?.failedSteps} />
+      )}
     </div>
   );
 }
 
-function OverviewBody({ stats }: { stats: Stats }) {
+function OverviewBody({ stats, failures }: { stats: Stats; failures?: FailedStep[] }) {
   const count = (s: string) => stats.counts.find((c) => c.status === s)?.count ?? 0;
   const total = stats.counts.reduce((sum, c) => sum + c.count, 0);
   return (
-    <div data-ready="true">
+    <div data-ready="true" className="stack-panels">
       <div className="cards">
         {STATUSES.map((s) => (
           <Link
@@ -118,6 +129,37 @@ function OverviewBody({ stats }: { stats: Stats }) {
           )}
         </Panel>
       </div>
+      <Panel title="Latest failed steps" actions={<Link to="/failed">all failed steps →</Link>}>
+        {!failures ? (
+          <span className="muted">–</span>
+        ) : failures.length === 0 ? (
+          <span className="muted">No step has failed.</span>
+        ) : (
+          <table className="table">
+            <tbody>
+              {failures.map((f) => (
+                <tr key={`${f.workflowId}/${f.stepSeq}/${f.attempt}`}>
+                  <td>
+                    <Time iso={f.finishedAt} />
+                  </td>
+                  <td>
+                    <Link to={runPath(f.workflowId)} className="mono">
+                      {f.workflowId}
+                    </Link>
+                  </td>
+                  <td>
+                    {f.stepName}{" "}
+                    <span className="muted">
+                      #{f.stepSeq} a{f.attempt}
+                    </span>
+                  </td>
+                  <td className="error-cell">{errorMessage(f.error)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Panel>
     </div>
   );
 }
