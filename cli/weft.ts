@@ -2,11 +2,12 @@ import { Command } from "commander";
 import { registerProjections } from "./commands/projections";
 import { registerStart } from "./commands/start";
 import { registerWorkflow } from "./commands/workflow";
+import { fail } from "./output";
 
 const program = new Command()
   .name("weft")
   .description(
-    "Weft: durable workflows on Kafka. Connection settings come from KAFKA_BROKERS, REDIS_URL, DATABASE_URL.",
+    "Weft: durable workflows on Kafka. `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL.",
   )
   .showHelpAfterError();
 
@@ -14,7 +15,4 @@ registerStart(program);
 registerWorkflow(program);
 registerProjections(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`weft: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+program.parseAsync(process.argv).catch(fail);

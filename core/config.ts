@@ -29,6 +29,11 @@ export interface WeftConfig {
    * queues, its load). The API counts a process as stale after three intervals without one.
    */
   readonly registrationIntervalMs: number;
+  /**
+   * When set, a process serves its metrics at `http://127.0.0.1:<port>/metrics` (the api role
+   * serves them on its own port regardless). 0 picks a free port.
+   */
+  readonly metricsPort: number | undefined;
 }
 
 export const DEFAULTS = {
@@ -98,6 +103,10 @@ export function loadConfig(
       50,
       3_600_000,
     ),
+    metricsPort: optionalPort(
+      "metricsPort / WEFT_METRICS_PORT",
+      options.metricsPort ?? env.WEFT_METRICS_PORT,
+    ),
     clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
   };
   if (
@@ -136,6 +145,11 @@ function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 
     );
   }
   return value;
+}
+
+function optionalPort(name: string, raw: unknown): number | undefined {
+  if (raw === undefined || raw === "") return undefined;
+  return intOption(name, raw, 0, 0, 65_535);
 }
 
 export const topics = {

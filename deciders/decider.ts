@@ -1,4 +1,5 @@
 import type { Consumer, Kafka } from "kafkajs";
+import type { Registry as MetricsRegistry } from "prom-client";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { ensureTopics, withAdmin } from "../transport/kafka";
@@ -16,6 +17,8 @@ export interface DeciderOptions {
   /** Step definitions whose policies (retry, timeout, queue) the decider should apply. */
   steps?: readonly AnyStepDefinition[];
   metrics?: DeciderMetrics;
+  /** Where the decider's metrics go (e.g. the process's registry); default one of its own. */
+  metricsRegistry?: MetricsRegistry;
 }
 
 /**
@@ -37,10 +40,13 @@ export class Decider {
       [...this.owners.values()].reduce((total, o) => total + of(o), 0);
     this.metrics =
       options.metrics ??
-      createDeciderMetrics({
-        openRuns: () => sum((o) => o.openRuns),
-        pendingTimers: () => sum((o) => o.pendingTimers),
-      });
+      createDeciderMetrics(
+        {
+          openRuns: () => sum((o) => o.openRuns),
+          pendingTimers: () => sum((o) => o.pendingTimers),
+        },
+        options.metricsRegistry,
+      );
     this.log = options.logger.child({ role: "decider" });
     this.groupId = topics.deciderGroup(options.config);
   }

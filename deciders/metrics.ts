@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry as MetricsRegistry } from "prom-client";
+import { deadLetterCounter } from "../core/metrics";
 
 /** What the gauges read when scraped, so they are never stale. */
 export interface DeciderGaugeSources {
@@ -18,10 +19,18 @@ export function createDeciderMetrics(
     commands: counter("weft_decider_commands_total", "Commands applied by deciders"),
     events: counter("weft_history_events_total", "History events committed"),
     tasks: counter("weft_tasks_dispatched_total", "Step tasks dispatched to workers"),
-    deadLetters: counter("weft_dlq_records_total", "Records sent to the dead-letter topic"),
+    deadLetters: deadLetterCounter(registry),
     timersFired: counter("weft_timers_fired_total", "Durable timers fired"),
-    runsStarted: counter("weft_runs_started_total", "Runs started"),
-    runsClosed: counter("weft_runs_closed_total", "Runs closed, by status", ["status"]),
+    runsStarted: counter("weft_runs_started_total", "Runs started, by workflow type", ["type"]),
+    runsClosed: counter("weft_runs_closed_total", "Runs closed, by workflow type and status", [
+      "type",
+      "status",
+    ]),
+    stepRetries: counter(
+      "weft_step_retries_total",
+      "Step retries scheduled (StepRetryScheduled), by workflow type and step",
+      ["type", "step"],
+    ),
     openRuns: new Gauge({
       name: "weft_decider_open_runs",
       help: "Open runs held by this decider",

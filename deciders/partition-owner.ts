@@ -337,16 +337,36 @@ export class PartitionOwner {
     this.lastCommitAt = Date.now();
     this.deps.metrics.events.inc(decisions.events.length);
     this.deps.metrics.tasks.inc(decisions.tasks.length);
-    for (const event of decisions.events) {
-      if (event.body.type === "WorkflowStarted") this.deps.metrics.runsStarted.inc();
-      else if (event.body.type === "WorkflowCompleted")
-        this.deps.metrics.runsClosed.inc({ status: "completed" });
-      else if (event.body.type === "WorkflowFailed")
-        this.deps.metrics.runsClosed.inc({ status: "failed" });
-      else if (event.body.type === "WorkflowCancelled")
-        this.deps.metrics.runsClosed.inc({ status: "cancelled" });
-    }
+    this.countRuns(decisions);
     this.armTimer();
+  }
+
+  /** Runs started, closed and retried by this commit, labelled by workflow type (and step). */
+  private countRuns(decisions: Decisions): void {
+    const { metrics } = this.deps;
+    for (const { workflowId, body } of decisions.events) {
+      const run = this.state?.runs.get(workflowId);
+      const type = run?.workflowType ?? "unknown";
+      switch (body.type) {
+        case "WorkflowStarted":
+          metrics.runsStarted.inc({ type: body.workflowType });
+          break;
+        case "WorkflowCompleted":
+          metrics.runsClosed.inc({ type, status: "completed" });
+          break;
+        case "WorkflowFailed":
+          metrics.runsClosed.inc({ type, status: "failed" });
+          break;
+        case "WorkflowCancelled":
+          metrics.runsClosed.inc({ type, status: "cancelled" });
+          break;
+        case "StepRetryScheduled":
+          metrics.stepRetries.inc({ type, step: run?.steps.get(body.stepSeq)?.name ?? "unknown" });
+          break;
+        default:
+          break;
+      }
+    }
   }
 
   private async reset(cause: unknown): Promise<void> {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
 import type { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
@@ -7,6 +8,8 @@ import type { Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
 import { createPool } from "../projections/database";
 import { migrate } from "../projections/migrate";
+import { RedisMigrationLock } from "../projections/migration-lock";
+import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/kafka";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
 import { createApiServer } from "./server";
@@ -32,8 +35,9 @@ export interface ApiRole {
 
 /**
  * The API role of a Weft process: topics ensured, the read-model schema migrated (explicitly,
- * under the migration lock, as the projector role does), a command producer, then the server
- * listening.
+ * under the Redis migration lock and the advisory lock, as the projector role does), a command
+ * producer, a Redis client and a consumer-lag reader (for /readyz and /metrics), then the
+ * server listening.
  */
 export async function startApiRole(options: {
   config: WeftConfig;
@@ -52,9 +56,21 @@ export async function startApiRole(options: {
   await withAdmin(kafka, (admin) => ensureTopics(admin, config));
   const pool = createPool(config, logger, { applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
+  // For the migration lock and /readyz; without an offline queue a PING fails at once while
+  // Redis is unreachable.
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+  redis.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
+  const consumerLag = new ConsumerLagReader({ kafka, config, pool, logger });
   let server: FastifyInstance | undefined;
+  const closeAll = async () => {
+    await consumerLag.close().catch(() => undefined);
+    await commands.close().catch(() => undefined);
+    await redis.quit().catch(() => redis.disconnect());
+    await pool.end();
+  };
   try {
-    await migrate(pool, { logger });
+    await redis.connect();
+    await migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) });
     await commands.connect();
     server = await createApiServer({
       config,
@@ -63,6 +79,9 @@ export async function startApiRole(options: {
       commands,
       metrics: options.metrics,
       auth,
+      lag: consumerLag,
+      kafka,
+      redis,
     });
     const address = await server.listen({ port, host });
     logger.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API listening");
@@ -72,14 +91,12 @@ export async function startApiRole(options: {
       address,
       async stop() {
         await started.close();
-        await commands.close();
-        await pool.end();
+        await closeAll();
       },
     };
   } catch (err) {
     await server?.close().catch(() => undefined);
-    await commands.close().catch(() => undefined);
-    await pool.end();
+    await closeAll();
     throw err;
   }
 }

@@ -1,15 +1,19 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fastifyPlugin from "fastify-plugin";
+import type { Redis } from "ioredis";
+import type { Kafka } from "kafkajs";
 import type { Pool } from "pg";
 import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
 import { ApiAuth } from "./auth";
+import { registerConsumerLagGauge } from "./consumer-lag-gauge";
 import { dashboardPlugin } from "./dashboard-plugin";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
+import { readinessPlugin } from "./readiness-plugin";
 import type { LagSource } from "./stats";
 
 export interface ApiServerOptions {
@@ -23,15 +27,22 @@ export interface ApiServerOptions {
   metrics?: Registry;
   /** Bearer tokens; default: none, every request may do everything. */
   auth?: ApiAuth;
-  /** Consumer lag, for the stats' backlogs. */
+  /**
+   * Consumer lag (a `ConsumerLagReader`), for the stats' backlogs and served at /metrics as
+   * `weft_consumer_lag`; the caller closes it.
+   */
   lag?: LagSource;
+  /** For /readyz: the caller owns them and closes them. */
+  kafka?: Kafka;
+  redis?: Redis;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
 const BODY_LIMIT_BYTES = 2 * 1024 * 1024;
 
 /**
- * The HTTP API: GraphQL at /graphql (subscriptions over WebSocket), /healthz and /metrics. Returns the fastify instance unstarted: the
+ * The HTTP API: GraphQL at /graphql (subscriptions over WebSocket), /healthz, /readyz and
+ * /metrics. Returns the fastify instance unstarted: the
  * caller listens (or injects, in tests) and closes it; nothing else starts here.
  */
 export async function createApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
@@ -45,8 +56,11 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     bodyLimit: BODY_LIMIT_BYTES,
   });
   await app.register(healthPlugin);
+  await app.register(readinessPlugin, { pool, kafka: options.kafka, redis: options.redis });
+  const registry = options.metrics ?? new Registry();
+  if (options.lag) registerConsumerLagGauge(registry, options.lag, options.logger);
   // Not encapsulated: its hook times every route of the server.
-  await app.register(fastifyPlugin(metricsPlugin), { registry: options.metrics ?? new Registry() });
+  await app.register(fastifyPlugin(metricsPlugin), { registry });
   await app.register(graphqlPlugin, {
     config,
     pool,

@@ -5,6 +5,7 @@ import type { Pool, PoolClient } from "pg";
 import { WaitTimeoutError } from "../core/errors";
 import type { Logger } from "../core/logger";
 import type { Queryable } from "./database";
+import type { MigrationLock } from "./migration-lock";
 import { MigrationChangedError, SchemaOutdatedError, SchemaTooNewError } from "./schema-errors";
 
 /** One numbered file of migrations/: `0001_read_models.sql` is version 1, name `read_models`. */
@@ -23,6 +24,11 @@ export interface MigrateOptions {
   lockTimeoutMs?: number;
   /** The migrations to apply; default every file of migrations/. */
   migrations?: readonly Migration[];
+  /**
+   * Taken before anything else, around the advisory lock: the Redis migration lock
+   * (`RedisMigrationLock`) in the roles and `weft migrate`. Default none.
+   */
+  lock?: MigrationLock;
 }
 
 export interface MigrateResult {
@@ -81,13 +87,21 @@ interface AppliedRow {
  * and one whose applied migration was edited since (MigrationChangedError). Safe to call from
  * many processes at once: they queue on a lock and all but the first find nothing to do.
  *
- * The lock is a PostgreSQL session advisory lock, not a Redis (redlock) lock: it lives in the
+ * Two locks: `options.lock` (the Redis migration lock of Weft's roles and `weft migrate`) is
+ * taken first, so processes starting together wait there; inside it, always, a PostgreSQL
+ * session advisory lock, which is what keeps migrations correct. The advisory lock lives in the
  * database it protects, is held exactly as long as the migrating connection, and is released by
- * the server if the process dies. A redlock lease expires on a clock instead, and a migration
- * outliving it (an index build on a big table) would let a second migrator in mid-way; it would
- * also make `weft migrate` depend on Redis for no gain.
+ * the server if the process dies; a Redis lease expires on a clock instead, and a migration
+ * outliving it (an index build on a big table, a paused process) would let a second migrator
+ * in mid-way were the Redis lock the only one.
  */
 export async function migrate(pool: Pool, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const { lock: outer } = options;
+  if (!outer) return migrateLocked(pool, options);
+  return outer.hold(() => migrateLocked(pool, options), options.lockTimeoutMs ?? 60_000);
+}
+
+async function migrateLocked(pool: Pool, options: MigrateOptions): Promise<MigrateResult> {
   const migrations = options.migrations ?? loadMigrations();
   const log = options.logger?.child({ component: "migrate" });
   const client = await pool.connect();

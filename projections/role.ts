@@ -4,6 +4,7 @@ import type { Logger } from "../core/logger";
 import { createPool } from "./database";
 import { closeLiveEmitter, createLiveEmitter, publishCommit } from "./live-changes";
 import { migrate } from "./migrate";
+import { RedisMigrationLock, withMigrationRedis } from "./migration-lock";
 import { Projector, type ProjectorOptions } from "./projector";
 
 export interface ProjectorRole {
@@ -13,9 +14,9 @@ export interface ProjectorRole {
 
 /**
  * The projector role of a Weft process: its own pool, the migrations applied (explicitly, here,
- * under the migration lock, so concurrent starts do not race), then the projector. After each
- * commit it publishes what changed to Redis, where every API instance picks it up for its
- * subscriptions.
+ * under the Redis migration lock and the advisory lock, so concurrent starts do not race), then
+ * the projector. After each commit it publishes what changed to Redis, where every API instance
+ * picks it up for its subscriptions.
  */
 export async function startProjectorRole(options: {
   config: WeftConfig;
@@ -31,7 +32,9 @@ export async function startProjectorRole(options: {
   const live = createLiveEmitter(config, logger);
   let projector: Projector | undefined;
   try {
-    const { version, applied } = await migrate(pool, { logger });
+    const { version, applied } = await withMigrationRedis(config.redisUrl, logger, (redis) =>
+      migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
+    );
     logger.info(
       { schemaVersion: version, applied: applied.map((m) => m.file) },
       applied.length > 0 ? "read-model schema migrated" : "read-model schema is current",

@@ -3,6 +3,7 @@ import type { Kafka } from "kafkajs";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
+import { startMetricsServer, type MetricsServer } from "../core/metrics";
 import { Decider } from "../deciders/decider";
 import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
 import { RegistrationPublisher } from "../producers/registration-publisher";
@@ -39,6 +40,8 @@ export interface Runtime {
   readonly api: ApiRole | undefined;
   /** The ID this process registers under (decider and worker roles), else undefined. */
   readonly processId: string | undefined;
+  /** Where /metrics is served when `metricsPort` is set and the api role is not run here. */
+  readonly metricsAddress: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -59,11 +62,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (roles.includes("worker") && steps.length === 0) {
     throw new ConfigError("the worker role needs at least one step definition");
   }
+  // One registry for the whole process: every role registers its metrics in it.
+  const metrics = processMetrics();
   const decider = roles.includes("decider")
-    ? new Decider({ config, kafka, logger, workflows, steps })
+    ? new Decider({ config, kafka, logger, workflows, steps, metricsRegistry: metrics })
     : undefined;
   const worker = roles.includes("worker")
-    ? new Worker({ config, logger, kafka, steps: [...steps], ...options.worker })
+    ? new Worker({
+        config,
+        logger,
+        kafka,
+        steps: [...steps],
+        metricsRegistry: metrics,
+        ...options.worker,
+      })
     : undefined;
   await decider?.start();
   await worker?.start();
@@ -97,16 +109,20 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         kafka,
         logger,
         listen: options.api,
-        metrics: processMetrics(decider),
+        metrics,
       })
     : undefined;
-  return {
+  let metricsServer: MetricsServer | undefined;
+  const runtime: Runtime = {
     config,
     decider,
     worker,
     projector: projector?.projector,
     api,
     processId: registration?.processId,
+    get metricsAddress() {
+      return metricsServer?.address;
+    },
     async stop() {
       // The API stops taking commands first; workers drain so their results reach a decider
       // that is still running.
@@ -116,8 +132,19 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // After the roles drained: "stopped" is then the truth.
       await registration?.stop();
       await projector?.stop();
+      await metricsServer?.close();
     },
   };
+  // Processes without the api role serve /metrics here when asked to (the API serves its own).
+  if (config.metricsPort !== undefined && !roles.includes("api")) {
+    try {
+      metricsServer = await startMetricsServer(metrics, config.metricsPort, logger);
+    } catch (err) {
+      await runtime.stop();
+      throw err;
+    }
+  }
+  return runtime;
 }
 
 /** The HTTP stack loads only in processes that serve the API: deciders and workers stay lean. */
@@ -126,9 +153,9 @@ function loadApiRole(): { startApiRole: typeof startApiRole } {
   return require("../graphql/api-role") as { startApiRole: typeof startApiRole };
 }
 
-/** One registry for /metrics: Node's process metrics and those of the roles run here. */
-function processMetrics(decider: Decider | undefined): Registry {
-  const own = new Registry();
-  collectDefaultMetrics({ register: own });
-  return Registry.merge([own, ...(decider ? [decider.metrics.registry] : [])]);
+/** The process's registry for /metrics: Node's process metrics, then those of its roles. */
+function processMetrics(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }

@@ -63,3 +63,23 @@ export function createRedlock(
 export const ResourceLockedError = redlockModule.ResourceLockedError;
 /** Thrown when an operation did not reach a quorum; `attempts` holds the votes. */
 export const ExecutionError = redlockModule.ExecutionError;
+
+/** True when a redlock failure means "locked by someone else" rather than "Redis failed". */
+export async function lockedByOther(err: unknown): Promise<boolean> {
+  if (err instanceof ResourceLockedError) return true;
+  const attempts = (err as { attempts?: ReadonlyArray<Promise<ExecutionStats>> }).attempts;
+  if (!attempts || attempts.length === 0) return false;
+  const stats = await Promise.all(attempts).catch(() => []);
+  const errors = stats.flatMap((s) => [...s.votesAgainst.values()]);
+  return errors.length > 0 && errors.every((e) => e instanceof ResourceLockedError);
+}
+
+/** The reasons of a redlock failure: each vote against, or the error itself. */
+export async function redlockFailure(err: unknown): Promise<string> {
+  const attempts = (err as { attempts?: ReadonlyArray<Promise<ExecutionStats>> }).attempts;
+  const stats = await Promise.all(attempts ?? []).catch(() => []);
+  const reasons = new Set(
+    stats.flatMap((s) => [...s.votesAgainst.values()].map((e) => `${e.name}: ${e.message}`)),
+  );
+  return reasons.size > 0 ? [...reasons].join("; ") : (err as Error).message;
+}

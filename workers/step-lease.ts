@@ -4,8 +4,8 @@ import type { Logger } from "../core/logger";
 import { workerKeys, type AttemptRef } from "./redis-keys";
 import {
   createRedlock,
+  lockedByOther,
   ResourceLockedError,
-  type ExecutionStats,
   type Lock,
   type Redlock,
 } from "./redlock";
@@ -101,20 +101,10 @@ export class StepLeases {
     try {
       return await this.redlock.acquire([key], this.leaseMs);
     } catch (err) {
-      if (await heldByOther(err)) return undefined;
+      if (await lockedByOther(err)) return undefined;
       throw err;
     }
   }
-}
-
-/** True when a redlock failure means "locked by someone else" rather than "Redis failed". */
-async function heldByOther(err: unknown): Promise<boolean> {
-  if (err instanceof ResourceLockedError) return true;
-  const attempts = (err as { attempts?: ReadonlyArray<Promise<ExecutionStats>> }).attempts;
-  if (!attempts || attempts.length === 0) return false;
-  const stats = await Promise.all(attempts).catch(() => []);
-  const errors = stats.flatMap((s) => [...s.votesAgainst.values()]);
-  return errors.length > 0 && errors.every((e) => e instanceof ResourceLockedError);
 }
 
 /** A held lease: extended periodically and on demand, released when the attempt ends. */

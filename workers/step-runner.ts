@@ -4,9 +4,11 @@ import type { Logger } from "../core/logger";
 import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types";
 import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
+import type { AttemptOutcome, WorkerMetrics } from "./metrics";
 import type { AttemptRef } from "./redis-keys";
 import { sleep } from "./sleep";
 import type { StepLease, StepLeases } from "./step-lease";
+import type { TaskDelivery } from "./task-consumer";
 
 /**
  * What became of a task:
@@ -32,6 +34,7 @@ export interface StepRunnerOptions {
   shutdown: AbortSignal;
   /** Tries to send one report before it is given up. */
   reportAttempts?: number;
+  metrics?: WorkerMetrics;
 }
 
 /** The reason a step's signal carries when the worker shuts down under it. */
@@ -53,7 +56,7 @@ export class StepRunner {
   }
 
   /** Never rejects. */
-  run(task: StepTask, log: Logger): Promise<TaskOutcome> {
+  run(task: StepTask, log: Logger, delivery?: TaskDelivery): Promise<TaskOutcome> {
     const key = `${task.workflowId}/${task.stepSeq}/${task.attempt}`;
     const previous = this.local.get(key);
     const run = (async (): Promise<TaskOutcome> => {
@@ -62,7 +65,7 @@ export class StepRunner {
         await previous;
       }
       try {
-        return await this.runOnce(task, log);
+        return await this.runOnce(task, log, delivery);
       } catch (err) {
         log.error({ err }, "unexpected error running the task; it will be delivered again");
         return "abandoned";
@@ -76,7 +79,11 @@ export class StepRunner {
     return run;
   }
 
-  private async runOnce(task: StepTask, log: Logger): Promise<TaskOutcome> {
+  private async runOnce(
+    task: StepTask,
+    log: Logger,
+    delivery: TaskDelivery | undefined,
+  ): Promise<TaskOutcome> {
     const { leases, stopping } = this.options;
     const ref: AttemptRef = task;
     const taken = await leases.acquire(ref, log, stopping);
@@ -90,7 +97,10 @@ export class StepRunner {
     }
     const lease = taken.lease;
     let started: Promise<boolean> | undefined;
+    let startedAt: number | undefined;
     const reportStarted = (): void => {
+      startedAt = Date.now();
+      this.observeStart(task, delivery, startedAt);
       started = this.send(
         task,
         { type: "ReportStepStarted", ...this.ids(task), startedAt: Date.now() },
@@ -100,6 +110,7 @@ export class StepRunner {
     };
     try {
       const body = await this.execute(task, lease, log, reportStarted);
+      this.observeClose(task, delivery, startedAt, body);
       if (body === undefined) {
         if (started) await started;
         return "abandoned";
@@ -220,6 +231,35 @@ export class StepRunner {
     }
     log.debug({ durationMs: Date.now() - began }, "step completed");
     return { type: "ReportStepCompleted", ...ids, result: text };
+  }
+
+  private observeStart(task: StepTask, delivery: TaskDelivery | undefined, at: number): void {
+    const { metrics } = this.options;
+    if (!metrics || !delivery || !Number.isFinite(delivery.scheduledAt)) return;
+    const seconds = Math.max(0, at - delivery.scheduledAt) / 1000;
+    metrics.scheduleToStart.observe({ queue: delivery.queue, step: task.stepName }, seconds);
+  }
+
+  /** An attempt that never started (unknown step, bad input) counts, with no duration. */
+  private observeClose(
+    task: StepTask,
+    delivery: TaskDelivery | undefined,
+    startedAt: number | undefined,
+    body: CommandBody | undefined,
+  ): void {
+    const { metrics } = this.options;
+    if (!metrics || !delivery) return;
+    const outcome: AttemptOutcome =
+      body === undefined
+        ? "abandoned"
+        : body.type === "ReportStepCompleted"
+          ? "completed"
+          : "failed";
+    const labels = { queue: delivery.queue, step: task.stepName, outcome };
+    metrics.attempts.inc(labels);
+    if (startedAt !== undefined) {
+      metrics.startToClose.observe(labels, Math.max(0, Date.now() - startedAt) / 1000);
+    }
   }
 
   private ids(task: StepTask): { stepSeq: number; attempt: number; workerId: string } {

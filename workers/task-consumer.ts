@@ -8,6 +8,12 @@ import type { SlotPool } from "./slot-pool";
 
 export const COMMIT_INTERVAL_MS = 200;
 
+/** Where a task came from: its queue, and when the decider wrote it (the record's timestamp). */
+export interface TaskDelivery {
+  queue: string;
+  scheduledAt: number;
+}
+
 export interface TaskConsumerOptions {
   kafka: Kafka;
   config: WeftConfig;
@@ -17,7 +23,7 @@ export interface TaskConsumerOptions {
   /** Aborted when the worker starts stopping: no more tasks are dispatched. */
   stopping: AbortSignal;
   /** Runs a task; resolves true when its offset may be committed. Must not reject. */
-  runTask(task: StepTask, log: Logger): Promise<boolean>;
+  runTask(task: StepTask, log: Logger, delivery: TaskDelivery): Promise<boolean>;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
   deadLetter(
     source: { topic: string; partition: number; message: KafkaMessage },
@@ -194,7 +200,8 @@ export class TaskConsumer {
         stepName: task.stepName,
       });
       pool.run(async () => {
-        if (await this.options.runTask(task, log)) owner.finish(offset);
+        const delivery = { queue: this.options.queue, scheduledAt: Number(message.timestamp) };
+        if (await this.options.runTask(task, log, delivery)) owner.finish(offset);
       });
       payload.resolveOffset(offset);
     }

@@ -3,6 +3,7 @@ import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import type { Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { Registry as MetricsRegistry } from "prom-client";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
@@ -12,6 +13,7 @@ import type { StepTask } from "../schemas/types";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { AnyStepDefinition, StepDefinition } from "../workflow/definitions";
 import { WorkerHeartbeat } from "./heartbeat";
+import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { SlotPool } from "./slot-pool";
 import { sleep } from "./sleep";
 import { StepLeases } from "./step-lease";
@@ -36,6 +38,8 @@ export interface WorkerOptions {
   kafka?: Kafka;
   /** On stop, how long running steps may finish before their signal aborts. Default 15000 ms. */
   shutdownGraceMs?: number;
+  /** Where the worker's metrics go (e.g. the process's registry); default a registry of its own. */
+  metricsRegistry?: MetricsRegistry;
 }
 
 const DEFAULT_CONCURRENCY = 32;
@@ -51,6 +55,7 @@ const DLQ_SEND_ATTEMPTS = 5;
  */
 export class Worker {
   readonly queues: readonly string[];
+  readonly metrics: WorkerMetrics;
   private readonly workerId: string;
   private readonly config: WeftConfig;
   private readonly log: Logger;
@@ -92,6 +97,7 @@ export class Worker {
     if (this.queues.length === 0)
       throw new TypeError("a worker needs at least one step or task queue");
     this.pool = new SlotPool(options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.metrics = createWorkerMetrics(options.metricsRegistry);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
     this.ownsRedis = typeof options.redis !== "object";
@@ -179,6 +185,7 @@ export class Worker {
       commands,
       stopping: this.stopping.signal,
       shutdown: this.shutdown.signal,
+      metrics: this.metrics,
     });
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
@@ -188,8 +195,8 @@ export class Worker {
         pool: this.pool,
         log: this.log,
         stopping: this.stopping.signal,
-        runTask: async (task: StepTask, log: Logger) =>
-          (await runner.run(task, log)) !== "abandoned",
+        runTask: async (task: StepTask, log: Logger, delivery) =>
+          (await runner.run(task, log, delivery)) !== "abandoned",
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
       });
@@ -263,6 +270,7 @@ export class Worker {
     for (let attempt = 1; ; attempt++) {
       try {
         await producer.send({ topic: topics.dlq(this.config), messages: [message] });
+        this.metrics.deadLetters.inc();
         log.info({ reason }, "undecodable task sent to the DLQ");
         return true;
       } catch (err) {

@@ -3,6 +3,7 @@ import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
 import { createPool, redact } from "../../projections/database";
 import { migrate } from "../../projections/migrate";
+import { RedisMigrationLock, withMigrationRedis } from "../../projections/migration-lock";
 import { replayProjections } from "../../projections/replay";
 import { fail, print } from "../output";
 
@@ -10,7 +11,7 @@ export function registerProjections(program: Command): void {
   program
     .command("migrate")
     .description(
-      "apply the pending PostgreSQL migrations of the read models (DATABASE_URL); safe to run from several processes at once",
+      "apply the pending PostgreSQL migrations of the read models (DATABASE_URL), under a Redis lock (REDIS_URL) and a PostgreSQL advisory lock; safe to run from several processes at once",
     )
     .option(
       "--lock-timeout <ms>",
@@ -25,9 +26,10 @@ export function registerProjections(program: Command): void {
         const pool = createPool(config, logger, { max: 1 });
         try {
           // The summary below says what was applied; stdout stays clean for --json.
-          const { version, applied } = await migrate(pool, {
-            lockTimeoutMs: Number(opts.lockTimeout),
-          });
+          const lockTimeoutMs = Number(opts.lockTimeout);
+          const { version, applied } = await withMigrationRedis(config.redisUrl, logger, (redis) =>
+            migrate(pool, { lockTimeoutMs, lock: new RedisMigrationLock(redis, config, logger) }),
+          );
           print({ version, applied: applied.map((m) => m.file) }, opts, () =>
             applied.length > 0
               ? `applied ${applied.map((m) => m.file).join(", ")}; ${redact(config.databaseUrl)} is at schema version ${version}`

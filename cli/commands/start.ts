@@ -4,6 +4,7 @@ import { ConfigError } from "../../core/errors";
 import { createLogger } from "../../core/logger";
 import { loadDefinitions } from "../../sdk/module-loader";
 import { DEFAULT_ROLES, ROLES, startRuntime, type Role } from "../../sdk/runtime";
+import { DEFAULT_API_URL } from "../api-client";
 import { fail } from "../output";
 
 interface StartCliOptions {
@@ -56,10 +57,7 @@ export function registerStart(program: Command): void {
               ? `GraphQL: ${runtime.api.address}/graphql (queries, mutations; subscriptions over WebSocket)\n` +
                 `Dashboard: ${runtime.api.address}/\n`
               : "") +
-            (example
-              ? `In another terminal:\n  npx weft workflow start ${example} --input '{"email":"ada@example.com"}' --wait\n` +
-                `  npx weft workflow history <workflowId>\n`
-              : "") +
+            (example ? cliHint(example, runtime.api?.address) : "") +
             `Stop with Ctrl-C (drains running steps).\n\n`,
         );
         let stopping = false;
@@ -81,4 +79,16 @@ export function registerStart(program: Command): void {
         fail(err);
       }
     });
+}
+
+/** How to try the hosted workflows with `weft workflow`, which talks to the API. */
+function cliHint(example: string, apiAddress: string | undefined): string {
+  const env = apiAddress && apiAddress !== DEFAULT_API_URL ? `WEFT_API_URL=${apiAddress} ` : "";
+  return (
+    `In another terminal:\n  ${env}npx weft workflow start ${example} --input '{"email":"ada@example.com"}' --wait\n` +
+    `  ${env}npx weft workflow describe <workflowId>\n` +
+    (apiAddress
+      ? ""
+      : `(the weft workflow commands talk to the API at WEFT_API_URL: run one with --roles api,projector)\n`)
+  );
 }

@@ -244,3 +244,30 @@ it("the workers subscription shows a worker join, then turn stale when it is kil
     await child.kill9().catch(() => undefined);
   }
 });
+
+it("stats carry throughput per minute and backlogs from consumer lag", async () => {
+  const workflowId = await startVia(apiA, { type: "threeSteps", input: { n: 9 } });
+  await client.result(workflowId, { timeoutMs: 30_000 });
+  interface Stats {
+    throughput: { minute: string; started: number; completed: number }[];
+    backlog: { queue: string; backlog: number }[];
+    commandBacklog: number;
+    projectorLag: number;
+  }
+  const stats = await waitFor("the projector and workers to catch up", async () => {
+    const res = await httpGql<{ stats: Stats }>(
+      address(apiB),
+      `{ stats { throughput { minute started completed failed } backlog { queue backlog }
+                 commandBacklog projectorLag pendingTimers at } }`,
+    );
+    const s = res.data?.stats;
+    return s && s.projectorLag === 0 && s.backlog.length > 0 && s;
+  });
+  expect(stats.throughput).toHaveLength(15);
+  const thisMinute = stats.throughput.at(-1)!;
+  expect(thisMinute.started + stats.throughput.at(-2)!.started).toBeGreaterThan(0);
+  expect(stats.backlog.map((b) => b.queue)).toContain("default");
+  // Caught up: what is left is at most a transaction marker per partition.
+  for (const b of stats.backlog) expect(b.backlog).toBeLessThanOrEqual(config.taskPartitions);
+  expect(stats.commandBacklog).toBeLessThanOrEqual(config.commandPartitions);
+});

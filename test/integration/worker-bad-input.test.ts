@@ -38,6 +38,12 @@ it("fails a step no worker hosts for good, with UNKNOWN_STEP", async () => {
   expect(failed.map((e) => [e.body.attempt, e.body.willRetry, e.body.error.code])).toEqual([
     [1, false, "UNKNOWN_STEP"],
   ]);
+  // Counted as a failed attempt; it never started, so it has no run time.
+  const attempts = await weft.runtime.worker!.metrics.attempts.get();
+  expect(attempts.values.find((v) => v.labels.step === "noSuchStep")).toMatchObject({
+    labels: { queue: DEFAULT_TASK_QUEUE, outcome: "failed" },
+    value: 1,
+  });
 });
 
 it("sends an undecodable task to the DLQ and keeps running steps", async () => {
@@ -72,6 +78,11 @@ it("sends an undecodable task to the DLQ and keeps running steps", async () => {
     topic: topics.tasks(config, DEFAULT_TASK_QUEUE),
   });
   expect(dead[0]!.reason).toMatch(/weft.tasks.StepTask/);
+  // One counter for the process, shared by its decider and worker.
+  const dlqCount = async () =>
+    (await weft.runtime.worker!.metrics.deadLetters.get()).values[0]?.value;
+  await waitFor("the DLQ counter", async () => (await dlqCount()) === 1, 5000);
+  expect(weft.runtime.decider!.metrics.deadLetters).toBe(weft.runtime.worker!.metrics.deadLetters);
 
   const { workflowId } = await weft.client.start(threeSteps, { input: { n: 5 } });
   expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ n: 8 });

@@ -5,8 +5,10 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { Pool } from "pg";
-import { WeftError } from "../../core/errors";
+import { DEFAULTS } from "../../core/config";
+import { WaitTimeoutError, WeftError } from "../../core/errors";
 import { Projector } from "../../projections/projector";
 import {
   checkSchema,
@@ -15,6 +17,7 @@ import {
   migrationsDir,
   type Migration,
 } from "../../projections/migrate";
+import { migrationLockKey, RedisMigrationLock } from "../../projections/migration-lock";
 import {
   MigrationChangedError,
   SchemaOutdatedError,
@@ -184,4 +187,69 @@ it("keeps a projector from starting on a database that was not migrated", async 
   await expect(projector.start()).rejects.toThrow(
     `database schema is at version 0, this Weft needs version ${loadMigrations().length}: run \`weft migrate\``,
   );
+});
+
+describe("the Redis migration lock", () => {
+  const redises: Redis[] = [];
+  const redisUrl = process.env.REDIS_URL ?? DEFAULTS.redisUrl;
+  const connect = () => {
+    const redis = new Redis(redisUrl);
+    redises.push(redis);
+    return redis;
+  };
+
+  afterAll(() => {
+    for (const r of redises) r.disconnect();
+  });
+
+  it("lets concurrent migrate() calls of several processes apply each migration once", async () => {
+    const { schema } = await freshPool();
+    const config = isolatedConfig({ databaseUrl: schema.databaseUrl });
+    const migrations = migrationsIn({
+      "0001_first.sql": "CREATE TABLE m_redis (id integer PRIMARY KEY);",
+      "0002_slow.sql": "SELECT pg_sleep(0.3); CREATE TABLE m_redis_2 (id integer);",
+      "0003_count.sql": "INSERT INTO m_redis (id) VALUES (1);",
+    });
+    // Four "processes": a pool and a Redis client each, on the same schema and prefix.
+    const processes = Array.from({ length: 4 }, () => {
+      const pool = new Pool({ connectionString: schema.databaseUrl, max: 1 });
+      pools.push(pool);
+      return { pool, lock: new RedisMigrationLock(connect(), config) };
+    });
+    const results = await Promise.all(
+      processes.map(({ pool, lock }) => migrate(pool, { migrations, lock })),
+    );
+    expect(results.map((r) => r.version)).toEqual([3, 3, 3, 3]);
+    expect(results.flatMap((r) => r.applied.map((m) => m.version)).sort()).toEqual([1, 2, 3]);
+    const check = processes[0]!.pool;
+    expect((await check.query("SELECT count(*)::int AS n FROM m_redis")).rows[0]).toEqual({ n: 1 });
+    // Released: nothing is left behind in Redis.
+    expect(await connect().exists(migrationLockKey(config))).toBe(0);
+  });
+
+  it("waits for a process holding the lock, and gives up after the lock timeout", async () => {
+    const { pool, schema } = await freshPool();
+    const config = isolatedConfig({ databaseUrl: schema.databaseUrl });
+    const holder = new RedisMigrationLock(connect(), config);
+    let release!: () => void;
+    let held!: Promise<void>;
+    await new Promise<void>((acquired) => {
+      held = holder.hold(() => {
+        acquired();
+        return new Promise<void>((resolve) => (release = resolve));
+      }, 1000);
+    });
+    const migrations = migrationsIn({ "0001_first.sql": "CREATE TABLE m_wait (id integer);" });
+    const lock = new RedisMigrationLock(connect(), config);
+    const error = await migrate(pool, { migrations, lock, lockTimeoutMs: 500 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect((error as Error).message).toMatch(/another process is migrating/);
+    // Once released, the next migrate takes it and applies.
+    const after = migrate(pool, { migrations, lock, lockTimeoutMs: 5000 });
+    release();
+    await held;
+    await expect(after).resolves.toMatchObject({ version: 1 });
+  });
 });

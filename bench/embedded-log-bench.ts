@@ -1,0 +1,214 @@
+/**
+ * Embedded log benchmark, all in this process (Redis is still needed for the worker's leases):
+ *  1. single-record transactions (record + consumed offset, one commit each), per sync mode;
+ *  2. N threeSteps runs through Weft's decider and worker on the embedded log (steps/s);
+ *  3. the time to open a log of 100k records.
+ * Each part runs in a process of its own, which reports its peak RSS.
+ *
+ *   npx tsx bench/embedded-log-bench.ts [--workflows 2000] [--records 100000] [--transactions 20000]
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Kafka } from "kafkajs";
+import { loadConfig, topics } from "../core/config";
+import { createLogger } from "../core/logger";
+import { Decider } from "../deciders/decider";
+import { CommandProducer } from "../producers/command-producer";
+import { startWorkflowCommand } from "../producers/workflow-commands";
+import { HistoryTail } from "../transport/history-tail";
+import { EmbeddedKafka, LOG_FILE, type SyncMode } from "../transport/embedded";
+import { Worker } from "../workers";
+import { echo, threeSteps } from "../test/fixtures/workflows";
+
+const { values } = parseArgs({
+  options: {
+    workflows: { type: "string", default: "2000" },
+    records: { type: "string", default: "100000" },
+    transactions: { type: "string", default: "20000" },
+    only: { type: "string" },
+  },
+});
+
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+const rssMb = () => mb(process.memoryUsage().rss);
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+/** With every module loaded (through tsx when run from sources): what the part adds is above. */
+const startRssMb = rssMb();
+
+function scratch(): { dir: string; done: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "weft-embedded-bench-"));
+  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function transactions(sync: SyncMode, count: number): Promise<number> {
+  const { dir, done } = scratch();
+  const kafka = await EmbeddedKafka.open({ directory: dir, sync });
+  await kafka.admin().createTopics({
+    topics: [
+      { topic: "history", numPartitions: 4 },
+      { topic: "commands", numPartitions: 4 },
+    ],
+  });
+  const producer = kafka.producer({ transactionalId: "bench" });
+  await producer.connect();
+  const value = randomBytes(200);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const tx = await producer.transaction();
+    await tx.send({ topic: "history", messages: [{ key: `run-${i}`, value, partition: i % 4 }] });
+    await tx.sendOffsets({
+      consumerGroupId: "deciders",
+      topics: [{ topic: "commands", partitions: [{ partition: i % 4, offset: String(i + 1) }] }],
+    });
+    await tx.commit();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await kafka.close();
+  done();
+  return count / seconds;
+}
+
+async function workflowsThroughput(
+  n: number,
+): Promise<{ stepsPerSecond: number; ms: number; readyMs: number }> {
+  const { dir, done } = scratch();
+  const config = loadConfig({
+    topicPrefix: `bench${Date.now().toString(36)}${randomBytes(3).toString("hex")}`,
+    logLevel: "warn",
+  });
+  const logger = createLogger(config.logLevel);
+  const opening = performance.now();
+  const kafka = await EmbeddedKafka.open({ directory: dir, logger });
+  const port = kafka as unknown as Kafka;
+  const decider = new Decider({
+    config,
+    kafka: port,
+    logger,
+    workflows: [threeSteps],
+    steps: [echo],
+  });
+  await decider.start();
+  await decider.ready();
+  const worker = new Worker({ config, logger, kafka: port, steps: [echo], concurrency: 64 });
+  await worker.start();
+  const commands = new CommandProducer(port, config);
+  await commands.connect();
+  const history = new HistoryTail(port, topics.history(config), logger);
+  await history.start();
+  const readyMs = performance.now() - opening;
+
+  const started = performance.now();
+  const ids: string[] = [];
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const command = startWorkflowCommand("threeSteps", { input: { n: i } });
+      ids.push(command.workflowId);
+      await commands.send(command);
+    }),
+  );
+  const closed = (id: string) => history.events(id).at(-1)?.body.type === "WorkflowCompleted";
+  while (!ids.every(closed)) await new Promise((r) => setTimeout(r, 5));
+  const ms = performance.now() - started;
+
+  await history.close();
+  await commands.close();
+  await worker.stop();
+  await decider.stop();
+  await kafka.close();
+  done();
+  return { stepsPerSecond: (n * 3) / (ms / 1000), ms, readyMs };
+}
+
+async function openTime(
+  records: number,
+): Promise<{ ms: number; fileMb: number; rssDeltaMb: number }> {
+  const { dir, done } = scratch();
+  let kafka = await EmbeddedKafka.open({ directory: dir, sync: "never" });
+  await kafka.admin().createTopics({ topics: [{ topic: "history", numPartitions: 4 }] });
+  const producer = kafka.producer();
+  await producer.connect();
+  const value = randomBytes(200);
+  for (let i = 0; i < records; i += 100) {
+    await producer.send({
+      topic: "history",
+      messages: Array.from({ length: 100 }, (_, k) => ({
+        key: `run-${i + k}`,
+        value,
+        partition: (i + k) % 4,
+        headers: { "weft-schema": "weft.HistoryEvent", "weft-event": "StepCompleted" },
+      })),
+    });
+  }
+  await kafka.close();
+  const fileMb = mb(statSync(join(dir, LOG_FILE)).size);
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  const started = performance.now();
+  kafka = await EmbeddedKafka.open({ directory: dir });
+  const ms = performance.now() - started;
+  const rssDeltaMb = mb(process.memoryUsage().rss - before);
+  if (kafka.log.records !== records) throw new Error(`reopened ${kafka.log.records} records`);
+  await kafka.close();
+  done();
+  return { ms, fileMb, rssDeltaMb };
+}
+
+const PARTS: Record<string, () => Promise<string[]>> = {
+  async transactions() {
+    const count = Number(values.transactions);
+    const lines: string[] = [];
+    for (const sync of ["never", "interval", "always"] as const) {
+      const n = sync === "always" ? Math.min(count, 2000) : count;
+      const rate = Math.round(await transactions(sync, n));
+      lines.push(`single-record transactions, sync ${sync}: ${rate}/s (${n} transactions)`);
+    }
+    return lines;
+  },
+  async workflows() {
+    const n = Number(values.workflows);
+    const run = await workflowsThroughput(n);
+    return [
+      `empty log to decider, worker, command producer and history tail ready: ${Math.round(run.readyMs)} ms`,
+      `threeSteps through decider + worker: ${Math.round(run.stepsPerSecond)} steps/s (${n} runs × 3 steps in ${Math.round(run.ms)} ms)`,
+    ];
+  },
+  async open() {
+    const records = Number(values.records);
+    const open = await openTime(records);
+    return [
+      `open with ${records} records: ${Math.round(open.ms)} ms (file ${open.fileMb} MB, RSS +${open.rssDeltaMb} MB after opening)`,
+    ];
+  },
+};
+
+async function main(): Promise<void> {
+  if (values.only) {
+    const lines = await PARTS[values.only]!();
+    lines.push(
+      `  RSS of this part's process: ${startRssMb} MB with modules loaded, peak ${peakRssMb()} MB`,
+    );
+    console.log(lines.join("\n"));
+    return;
+  }
+  for (const part of Object.keys(PARTS)) {
+    const args = process.argv.slice(2).filter((a) => !a.startsWith("--only"));
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, __filename, ...args, "--only", part],
+      { stdio: "inherit" },
+    );
+    if (child.status !== 0) throw new Error(`part ${part} failed`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

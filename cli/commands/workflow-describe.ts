@@ -1,0 +1,115 @@
+import type { Command } from "commander";
+import { print } from "../output";
+import { describeRunWaiting, errorMessage, notFound, RUN_FIELDS, type RunView } from "../runs";
+import { duration, fields, json, table, time } from "../tables";
+import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
+
+const DESCRIBE = `query ($id: String!) {
+  workflow(id: $id) {
+    ${RUN_FIELDS} idempotencyKey updatedAt
+    steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result }
+    timers { kind seq attempt dueAt firedAt status }
+    signals { seq name payload requestId receivedAt waitSeq }
+  }
+}`;
+
+interface Step {
+  stepSeq: number;
+  attempt: number;
+  stepName: string;
+  taskQueue: string;
+  status: string;
+  workerId: string | null;
+  durationMs: number | null;
+  error: unknown;
+}
+interface Timer {
+  kind: string;
+  seq: number;
+  attempt: number;
+  dueAt: string;
+  firedAt: string | null;
+  status: string;
+}
+interface Signal {
+  seq: number;
+  name: string;
+  payload: unknown;
+  receivedAt: string;
+  waitSeq: number | null;
+}
+interface Described extends RunView {
+  idempotencyKey: string | null;
+  updatedAt: string;
+  steps: Step[];
+  timers: Timer[];
+  signals: Signal[];
+}
+
+export function registerWorkflowDescribe(workflow: Command): void {
+  apiOptions(
+    workflow
+      .command("describe")
+      .description(
+        "show a run: status, times, input, result or error, what it waits on now, its steps, timers and signals",
+      )
+      .argument("<workflowId>"),
+  ).action((workflowId: string, opts: ApiCliOptions) =>
+    withApi(opts, async (client) => {
+      const { workflow: run } = await client.request<{ workflow: Described | null }>(DESCRIBE, {
+        id: workflowId,
+      });
+      if (!run) throw notFound(workflowId);
+      print(run, opts, () => render(run));
+    }),
+  );
+}
+
+function render(run: Described): string {
+  const took = run.closedAt ? Date.parse(run.closedAt) - Date.parse(run.startedAt) : undefined;
+  const summary = fields([
+    ["workflow", run.id],
+    ["type", run.type],
+    ["status", run.status],
+    ["started", time(run.startedAt)],
+    ["closed", run.closedAt ? `${time(run.closedAt)} (took ${duration(took)})` : undefined],
+    ["idempotency", run.idempotencyKey ?? undefined],
+    ["input", json(run.input, 200)],
+    ["result", run.status === "COMPLETED" ? json(run.result, 200) : undefined],
+    ["error", run.error != null ? errorMessage(run.error) : undefined],
+    [
+      "blocked",
+      run.status === "BLOCKED"
+        ? `${run.blockedCode ?? "?"}: ${run.blockedReason ?? ""}`
+        : undefined,
+    ],
+    ["waiting on", run.closedAt ? undefined : describeRunWaiting(run)],
+    ["events", String(run.lastSeq)],
+  ]);
+  const steps = table(run.steps, [
+    { header: "SEQ", value: (s) => String(s.stepSeq), right: true },
+    { header: "ATTEMPT", value: (s) => String(s.attempt), right: true },
+    { header: "NAME", value: (s) => s.stepName },
+    { header: "QUEUE", value: (s) => s.taskQueue },
+    { header: "STATUS", value: (s) => s.status },
+    { header: "WORKER", value: (s) => s.workerId ?? "-" },
+    { header: "DURATION", value: (s) => duration(s.durationMs), right: true },
+    { header: "ERROR", value: (s) => (s.error != null ? errorMessage(s.error) : "") },
+  ]);
+  const timers = table(run.timers, [
+    { header: "SEQ", value: (t) => String(t.seq), right: true },
+    { header: "KIND", value: (t) => t.kind },
+    { header: "ATTEMPT", value: (t) => String(t.attempt), right: true },
+    { header: "DUE", value: (t) => time(t.dueAt) },
+    { header: "FIRED", value: (t) => time(t.firedAt) },
+    { header: "STATUS", value: (t) => t.status },
+  ]);
+  const signals = table(run.signals, [
+    { header: "SEQ", value: (s) => String(s.seq), right: true },
+    { header: "NAME", value: (s) => s.name },
+    { header: "RECEIVED", value: (s) => time(s.receivedAt) },
+    { header: "TAKEN BY", value: (s) => (s.waitSeq === null ? "(buffered)" : `#${s.waitSeq}`) },
+    { header: "PAYLOAD", value: (s) => json(s.payload, 60) },
+  ]);
+  return `${summary}\n\nsteps\n${steps}\n\ntimers\n${timers}\n\nsignals\n${signals}`;
+}

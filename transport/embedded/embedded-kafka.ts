@@ -1,0 +1,78 @@
+import type {
+  KafkaPort,
+  PortAdmin,
+  PortConsumer,
+  PortConsumerConfig,
+  PortProducer,
+  PortProducerConfig,
+} from "../port";
+import { EmbeddedAdmin } from "./admin";
+import { EmbeddedConsumer, GroupCoordinator } from "./consumer";
+import { EmbeddedLog, type SyncMode } from "./log";
+import { defaultPartitioner, EmbeddedProducer, type Partitioner } from "./producer";
+
+export interface EmbeddedKafkaOptions {
+  /** Where the log lives (created when missing), e.g. `.weft/`. One process owns it. */
+  directory: string;
+  /** When to fdatasync (see SyncMode); default "interval". */
+  sync?: SyncMode;
+  /** With sync "interval": the most a machine crash can lose. Default 100 ms. */
+  syncIntervalMs?: number;
+  /** Where the log reports what it could not handle itself (e.g. a pino logger). */
+  logger?: { warn(obj: object, msg: string): void };
+}
+
+/**
+ * Kafka, as far as Weft uses it, in this process: topics, consumer groups, transactions and
+ * committed offsets on a durable log in one directory. The roles take it where they take a
+ * kafkajs client.
+ */
+export class EmbeddedKafka implements KafkaPort {
+  private readonly groups: GroupCoordinator;
+  private readonly partitioner: Partitioner = defaultPartitioner();
+  private readonly consumers = new Set<EmbeddedConsumer>();
+  private readonly warn: (obj: object, msg: string) => void;
+
+  private constructor(
+    readonly log: EmbeddedLog,
+    options: EmbeddedKafkaOptions,
+  ) {
+    this.groups = new GroupCoordinator(log);
+    const logger = options.logger;
+    this.warn = logger ? (obj, msg) => logger.warn(obj, msg) : () => undefined;
+  }
+
+  /** Opens (or creates) the log in `directory`, replaying it; fails if another process has it. */
+  static async open(options: EmbeddedKafkaOptions): Promise<EmbeddedKafka> {
+    const log = await EmbeddedLog.open({
+      directory: options.directory,
+      sync: options.sync,
+      syncIntervalMs: options.syncIntervalMs,
+      onTornTail: (info) => options.logger?.warn(info, "embedded log: dropped a torn tail"),
+    });
+    return new EmbeddedKafka(log, options);
+  }
+
+  producer(config: PortProducerConfig = {}): PortProducer {
+    return new EmbeddedProducer(this.log, config, this.partitioner);
+  }
+
+  consumer(config: PortConsumerConfig): PortConsumer {
+    const consumer = new EmbeddedConsumer(this.log, this.groups, config, this.warn, () =>
+      this.consumers.delete(consumer),
+    );
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  admin(): PortAdmin {
+    return new EmbeddedAdmin(this.log);
+  }
+
+  /** Stops every consumer made here and closes the log (syncing it). */
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    await this.log.close();
+  }
+}

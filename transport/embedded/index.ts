@@ -1,0 +1,3 @@
+export { EmbeddedKafka, type EmbeddedKafkaOptions } from "./embedded-kafka";
+export { EmbeddedLogError } from "./errors";
+export { EmbeddedLog, LOG_FILE, type SyncMode } from "./log";

@@ -1,0 +1,348 @@
+import {
+  closeSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { unknownTopicOrPartition } from "./errors";
+import {
+  decodeFrames,
+  encodeFrame,
+  MAGIC,
+  type Frame,
+  type OffsetEntry,
+  type RecordEntry,
+} from "./frames";
+import { lockDirectory, type DirectoryLock } from "./lock";
+
+export const LOG_FILE = "log.wal";
+
+/**
+ * When the log calls fdatasync. A killed process loses nothing in any mode (the OS page cache
+ * survives it); these modes are about the machine crashing or losing power.
+ * - "always": before a write is acknowledged (each append waits for the disk).
+ * - "interval": at most `syncIntervalMs` after a write (default): a machine crash loses at
+ *   most that much acknowledged work, never part of a transaction.
+ * - "never": left to the OS.
+ */
+export type SyncMode = "always" | "interval" | "never";
+
+export interface LogOptions {
+  directory: string;
+  sync?: SyncMode;
+  syncIntervalMs?: number;
+  /** Told when opening dropped a torn or corrupt tail (the bytes are kept aside). */
+  onTornTail?(info: { validBytes: number; droppedBytes: number; savedTo: string }): void;
+}
+
+export interface StoredRecord {
+  readonly timestamp: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: readonly [string, Buffer][];
+  /** Bytes of key, value and headers: what fetch limits count. */
+  readonly size: number;
+}
+
+interface PartitionLog {
+  readonly records: StoredRecord[];
+  readonly waiters: Set<() => void>;
+}
+
+export interface AppendRecord {
+  topic: string;
+  partition: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: [string, Buffer][];
+}
+
+export interface OffsetCommit {
+  group: string;
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/**
+ * A durable, append-only log of topics with partitions, kept in memory and in one write-ahead
+ * file. Every change (topic, records + offsets of a transaction, offset commit) is one frame,
+ * written with one write before it becomes visible; opening replays the file. Offsets are the
+ * index of a record in its partition: replay assigns them again, in the same order.
+ *
+ * One process owns the directory (see lock.ts). All methods are synchronous: appends are
+ * atomic with respect to every other call in the process.
+ */
+export class EmbeddedLog {
+  private readonly topics = new Map<string, PartitionLog[]>();
+  /** group → "topic\0partition" → next offset to read */
+  private readonly offsets = new Map<string, Map<string, number>>();
+  private readonly epochs = new Map<string, number>();
+  private fd: number | undefined;
+  private size: number;
+  private dirty = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private readonly sync: SyncMode;
+  private readonly syncIntervalMs: number;
+  private recordCount = 0;
+
+  private constructor(
+    readonly directory: string,
+    private readonly lock: DirectoryLock,
+    fd: number,
+    size: number,
+    options: LogOptions,
+  ) {
+    this.fd = fd;
+    this.size = size;
+    this.sync = options.sync ?? "interval";
+    this.syncIntervalMs = options.syncIntervalMs ?? 100;
+  }
+
+  static async open(options: LogOptions): Promise<EmbeddedLog> {
+    mkdirSync(options.directory, { recursive: true });
+    const directory = realpathSync(options.directory);
+    const lock = await lockDirectory(directory);
+    try {
+      const file = join(directory, LOG_FILE);
+      const fd = openSync(file, "a+");
+      closeSync(fd);
+      const data = readFileSync(file);
+      if (data.length === 0) {
+        writeFileSync(file, MAGIC);
+      } else if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
+        throw new Error(
+          `${file} is not a Weft embedded log (it does not start with ${MAGIC.toString("ascii")})`,
+        );
+      }
+      const { frames, validEnd } = decodeFrames(data, MAGIC.length);
+      const end = Math.max(validEnd, MAGIC.length);
+      const rw = openSync(file, "r+");
+      if (data.length > end) {
+        // A torn last frame (killed mid-write) or corruption: keep the bytes aside, drop them.
+        const savedTo = `${file}.tail-${Date.now()}`;
+        writeFileSync(savedTo, data.subarray(end));
+        ftruncateSync(rw, end);
+        fdatasyncSync(rw);
+        options.onTornTail?.({ validBytes: end, droppedBytes: data.length - end, savedTo });
+      }
+      const log = new EmbeddedLog(directory, lock, rw, end, options);
+      for (const frame of frames) log.apply(frame);
+      return log;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  get records(): number {
+    return this.recordCount;
+  }
+
+  get bytes(): number {
+    return this.size;
+  }
+
+  createTopic(topic: string, partitions: number): boolean {
+    if (this.topics.has(topic)) return false;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000)
+      throw new RangeError(`topic ${topic}: partitions must be 1–10000, got ${partitions}`);
+    this.write([1, topic, partitions]);
+    return true;
+  }
+
+  topicNames(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  partitionCount(topic: string): number | undefined {
+    return this.topics.get(topic)?.length;
+  }
+
+  /** The offset the next record of the partition gets (every record is committed). */
+  highWatermark(topic: string, partition: number): number {
+    return this.partition(topic, partition).records.length;
+  }
+
+  /** Records from `offset` on, at least one when there is one, up to about `maxBytes`. */
+  read(topic: string, partition: number, offset: number, maxBytes: number): StoredRecord[] {
+    const { records } = this.partition(topic, partition);
+    let end = offset;
+    let bytes = 0;
+    while (end < records.length && (end === offset || bytes + records[end]!.size <= maxBytes)) {
+      bytes += records[end]!.size;
+      end++;
+    }
+    return records.slice(offset, end);
+  }
+
+  /**
+   * Appends records and commits offsets in one frame: all become visible and durable
+   * together, or (when the write fails) none does. Returns the offset each record got.
+   */
+  append(records: readonly AppendRecord[], commits: readonly OffsetCommit[]): number[] {
+    for (const r of records) this.partition(r.topic, r.partition);
+    if (records.length === 0 && commits.length === 0) return [];
+    const offsets = records.map(() => 0);
+    const next = new Map<PartitionLog, number>();
+    records.forEach((r, i) => {
+      const log = this.partition(r.topic, r.partition);
+      const at = next.get(log) ?? log.records.length;
+      offsets[i] = at;
+      next.set(log, at + 1);
+    });
+    this.write([
+      2,
+      records.map((r): RecordEntry => [
+        r.topic,
+        r.partition,
+        r.timestamp,
+        r.key,
+        r.value,
+        r.headers,
+      ]),
+      commits.map((c): OffsetEntry => [c.group, c.topic, c.partition, c.offset]),
+    ]);
+    return offsets;
+  }
+
+  committedOffset(group: string, topic: string, partition: number): number | undefined {
+    return this.offsets.get(group)?.get(`${topic}\0${partition}`);
+  }
+
+  deleteGroup(group: string): boolean {
+    if (!this.offsets.has(group)) return false;
+    this.write([3, group]);
+    return true;
+  }
+
+  /** Starts a new epoch for a transactional ID: producers of older epochs are fenced. */
+  bumpEpoch(transactionalId: string): number {
+    const epoch = (this.epochs.get(transactionalId) ?? -1) + 1;
+    this.epochs.set(transactionalId, epoch);
+    return epoch;
+  }
+
+  epoch(transactionalId: string): number | undefined {
+    return this.epochs.get(transactionalId);
+  }
+
+  /** Resolves when the partition grows past `offset`, when `wake` is called, or after `ms`. */
+  waitForRecords(
+    topic: string,
+    partition: number,
+    offset: number,
+    ms: number,
+    wakers: Set<() => void>,
+  ): Promise<void> {
+    const log = this.partition(topic, partition);
+    if (log.records.length > offset) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        log.waiters.delete(done);
+        wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      log.waiters.add(done);
+      wakers.add(done);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.fd === undefined) return;
+    clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (this.dirty) fdatasyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = undefined;
+    for (const partitions of this.topics.values())
+      for (const p of partitions) for (const wake of [...p.waiters]) wake();
+    await this.lock.release();
+  }
+
+  private partition(topic: string, partition: number): PartitionLog {
+    const partitions = this.topics.get(topic);
+    if (!partitions) throw unknownTopicOrPartition(topic);
+    const log = partitions[partition];
+    if (!log) throw unknownTopicOrPartition(topic, partition);
+    return log;
+  }
+
+  /** Writes a frame (one write call), then applies it: nothing is visible before it is written. */
+  private write(frame: Frame): void {
+    if (this.fd === undefined) throw new Error(`the embedded log in ${this.directory} is closed`);
+    const bytes = encodeFrame(frame);
+    try {
+      let done = 0;
+      while (done < bytes.length)
+        done += writeSync(this.fd, bytes, done, bytes.length - done, this.size + done);
+    } catch (err) {
+      // A partial write (disk full) must not stay in front of the next frame.
+      try {
+        ftruncateSync(this.fd, this.size);
+      } catch {
+        // The next open drops the torn frame anyway.
+      }
+      throw err;
+    }
+    this.size += bytes.length;
+    if (this.sync === "always") fdatasyncSync(this.fd);
+    else if (this.sync === "interval") this.scheduleSync();
+    this.apply(frame);
+  }
+
+  private scheduleSync(): void {
+    this.dirty = true;
+    if (this.syncTimer) return;
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      if (this.fd === undefined || !this.dirty) return;
+      this.dirty = false;
+      fdatasyncSync(this.fd);
+    }, this.syncIntervalMs);
+    this.syncTimer.unref();
+  }
+
+  private apply(frame: Frame): void {
+    switch (frame[0]) {
+      case 1: {
+        const [, topic, count] = frame;
+        this.topics.set(
+          topic,
+          Array.from({ length: count }, () => ({ records: [], waiters: new Set() })),
+        );
+        return;
+      }
+      case 2: {
+        const touched = new Set<PartitionLog>();
+        for (const [topic, partition, timestamp, key, value, headers] of frame[1]) {
+          const log = this.partition(topic, partition);
+          let size = (key?.length ?? 0) + (value?.length ?? 0);
+          for (const [k, v] of headers) size += k.length + v.length;
+          log.records.push({ timestamp, key, value, headers, size });
+          touched.add(log);
+        }
+        this.recordCount += frame[1].length;
+        for (const [group, topic, partition, offset] of frame[2]) {
+          let byPartition = this.offsets.get(group);
+          if (!byPartition) this.offsets.set(group, (byPartition = new Map<string, number>()));
+          byPartition.set(`${topic}\0${partition}`, offset);
+        }
+        for (const log of touched) for (const wake of [...log.waiters]) wake();
+        return;
+      }
+      case 3:
+        this.offsets.delete(frame[1]);
+        return;
+    }
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The transport port: the part of the kafkajs client API that Weft's roles use, and nothing
+ * more. kafkajs's `Kafka` satisfies it as it is (checked below at compile time); the embedded
+ * log (transport/embedded) implements it without a broker. Shapes follow kafkajs 2.2.4 so that
+ * a role written against the port runs on either.
+ *
+ * Only types live here: importing this module loads nothing.
+ */
+import type { Kafka } from "kafkajs";
+
+export interface PortHeaders {
+  [key: string]: Buffer | string | (Buffer | string)[] | undefined;
+}
+
+/** A record to produce. Without `partition`, the key picks one (murmur2, as Kafka does). */
+export interface PortMessage {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  partition?: number;
+  headers?: PortHeaders;
+  timestamp?: string;
+}
+
+/** A record as a consumer receives it. */
+export interface PortConsumedMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Milliseconds since the epoch, as text. */
+  timestamp: string;
+  attributes: number;
+  offset: string;
+  headers?: PortHeaders;
+}
+
+export interface PortTopicMessages {
+  topic: string;
+  messages: PortMessage[];
+}
+
+export interface PortProducerRecord {
+  topic: string;
+  messages: PortMessage[];
+  acks?: number;
+  timeout?: number;
+}
+
+export interface PortProducerBatch {
+  topicMessages?: PortTopicMessages[];
+  acks?: number;
+  timeout?: number;
+}
+
+export interface PortRecordMetadata {
+  topicName: string;
+  partition: number;
+  errorCode: number;
+  baseOffset?: string;
+}
+
+export interface PortRetryOptions {
+  initialRetryTime?: number;
+  maxRetryTime?: number;
+  retries?: number;
+}
+
+export interface PortProducerConfig {
+  /** Set: the producer is transactional; a new producer with the same ID fences this one. */
+  transactionalId?: string;
+  idempotent?: boolean;
+  maxInFlightRequests?: number;
+  transactionTimeout?: number;
+  allowAutoTopicCreation?: boolean;
+  retry?: PortRetryOptions;
+}
+
+export interface PortTopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface PortTransactionOffsets {
+  consumerGroupId: string;
+  topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+}
+
+export interface PortSender {
+  send(record: PortProducerRecord): Promise<PortRecordMetadata[]>;
+  sendBatch(batch: PortProducerBatch): Promise<PortRecordMetadata[]>;
+}
+
+/** Records and consumed offsets sent in a transaction become visible together, or never. */
+export interface PortTransaction extends PortSender {
+  sendOffsets(offsets: PortTransactionOffsets): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface PortProducer extends PortSender {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Opens a transaction (transactional producers only). The first one fences older owners. */
+  transaction(): Promise<PortTransaction>;
+}
+
+export interface PortConsumerConfig {
+  groupId: string;
+  /** Weft always reads committed records only. */
+  readUncommitted?: boolean;
+  sessionTimeout?: number;
+  rebalanceTimeout?: number;
+  heartbeatInterval?: number;
+  maxWaitTimeInMs?: number;
+  maxBytesPerPartition?: number;
+  allowAutoTopicCreation?: boolean;
+}
+
+export interface PortBatch {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  messages: PortConsumedMessage[];
+  isEmpty(): boolean;
+  firstOffset(): string | null;
+  lastOffset(): string;
+}
+
+export interface PortEachBatchPayload {
+  batch: PortBatch;
+  /** Marks everything up to `offset` as processed: the next fetch starts after it. */
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  /** Pauses this batch's partition; returns a function that resumes it. */
+  pause(): () => void;
+  isRunning(): boolean;
+  /** True when a seek (or a rebalance) made this batch's records outdated. */
+  isStale(): boolean;
+}
+
+export interface PortConsumerRunConfig {
+  autoCommit?: boolean;
+  eachBatchAutoResolve?: boolean;
+  partitionsConsumedConcurrently?: number;
+  eachBatch?: (payload: PortEachBatchPayload) => Promise<void>;
+}
+
+export interface PortTopicPartitions {
+  topic: string;
+  partitions?: number[];
+}
+
+export interface PortEvent<T> {
+  id: string;
+  type: string;
+  timestamp: number;
+  payload: T;
+}
+
+export type PortGroupJoinEvent = PortEvent<{
+  duration: number;
+  groupId: string;
+  isLeader: boolean;
+  leaderId: string;
+  groupProtocol: string;
+  memberId: string;
+  /** Topic → the partitions this member owns in the new generation. */
+  memberAssignment: { [topic: string]: number[] };
+}>;
+
+export type PortCrashEvent = PortEvent<{ error: Error; groupId: string; restart: boolean }>;
+
+export type PortEndBatchProcessEvent = PortEvent<{
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  offsetLag: string;
+  offsetLagLow: string;
+  batchSize: number;
+  firstOffset: string;
+  lastOffset: string;
+  duration: number;
+}>;
+
+export interface PortConsumerEvents {
+  GROUP_JOIN: "consumer.group_join";
+  CRASH: "consumer.crash";
+  END_BATCH_PROCESS: "consumer.end_batch_process";
+}
+
+export interface PortConsumer {
+  readonly events: PortConsumerEvents;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  subscribe(
+    subscription:
+      { topic: string; fromBeginning?: boolean } | { topics: string[]; fromBeginning?: boolean },
+  ): Promise<void>;
+  /** Joins the group and starts fetching; resolves once the first assignment is in place. */
+  run(config?: PortConsumerRunConfig): Promise<void>;
+  stop(): Promise<void>;
+  commitOffsets(offsets: PortTopicPartitionOffset[]): Promise<void>;
+  /** The next fetch of the partition starts at `offset`; batches fetched before are stale. */
+  seek(target: PortTopicPartitionOffset): void;
+  pause(topics: PortTopicPartitions[]): void;
+  resume(topics: PortTopicPartitions[]): void;
+  on(
+    eventName: PortConsumerEvents["GROUP_JOIN"],
+    listener: (event: PortGroupJoinEvent) => void,
+  ): () => void;
+  on(eventName: PortConsumerEvents["CRASH"], listener: (event: PortCrashEvent) => void): () => void;
+  on(
+    eventName: PortConsumerEvents["END_BATCH_PROCESS"],
+    listener: (event: PortEndBatchProcessEvent) => void,
+  ): () => void;
+}
+
+export interface PortTopicConfig {
+  topic: string;
+  numPartitions?: number;
+  replicationFactor?: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+export interface PortPartitionMetadata {
+  partitionErrorCode: number;
+  partitionId: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+}
+
+export interface PortTopicOffsets {
+  partition: number;
+  offset: string;
+  high: string;
+  low: string;
+}
+
+export interface PortGroupOffsets {
+  topic: string;
+  partitions: { partition: number; offset: string; metadata: string | null }[];
+}
+
+export interface PortAdmin {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** Resolves true when it created a topic, false when all existed already. */
+  createTopics(options: { topics: PortTopicConfig[]; waitForLeaders?: boolean }): Promise<boolean>;
+  listTopics(): Promise<string[]>;
+  fetchTopicMetadata(options?: {
+    topics: string[];
+  }): Promise<{ topics: { name: string; partitions: PortPartitionMetadata[] }[] }>;
+  fetchTopicOffsets(topic: string): Promise<PortTopicOffsets[]>;
+  /** A partition without a committed offset reports offset "-1". */
+  fetchOffsets(options: { groupId: string; topics?: string[] }): Promise<PortGroupOffsets[]>;
+  deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode?: number }[]>;
+}
+
+export interface KafkaPort {
+  producer(config?: PortProducerConfig): PortProducer;
+  consumer(config: PortConsumerConfig): PortConsumer;
+  admin(): PortAdmin;
+}
+
+/** Compile-time proof that the kafkajs client implements the port. */
+type Implements<T extends KafkaPort> = T;
+export type KafkaImplementsPort = Implements<Kafka>;
