@@ -2,7 +2,8 @@
  * The dashboard under load: N runs in the read models (bench/seed-runs.ts), a decider, a worker
  * and a projector as child processes taking `threeSteps` runs at a fixed start rate, the API in
  * this process, and headless Chromium on the overview and runs pages. Prints each page's first
- * paint (navigation to data on screen), then every 30 s for M minutes the JS heap of each open
+ * paint with data (from navigation start to the render that shows the data, as the page marks
+ * it), then every 30 s for M minutes the JS heap of each open
  * page after a forced GC, the live messages it received and how far behind now it shows.
  *
  *   npm run bench:dashboard -- --runs 100000 --rate 100 --minutes 5
@@ -42,13 +43,18 @@ const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 async function firstPaint(
   context: BrowserContext,
   url: string,
-): Promise<{ ready: number; fcp: number; query: number }> {
+): Promise<{ ready: number; wall: number; fcp: number; query: number }> {
   const page = await context.newPage();
   try {
     const t0 = Date.now();
     await page.goto(url);
     await page.locator("[data-ready]").first().waitFor({ timeout: 30_000 });
-    const ready = Date.now() - t0;
+    const wall = Date.now() - t0;
+    // When the page first showed its data, from navigation start (dashboard marks it).
+    const marked = await page.evaluate<number>(
+      "performance.getEntriesByName('weft:data')[0]?.startTime ?? -1",
+    );
+    const ready = marked >= 0 ? Math.round(marked) : wall;
     const fcp = await page.evaluate<number>(
       "performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1",
     );
@@ -56,7 +62,7 @@ async function firstPaint(
     const query = await page.evaluate<number>(
       "Math.max(0, ...performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/graphql')).map((e) => e.duration))",
     );
-    return { ready, fcp, query };
+    return { ready, wall, fcp, query };
   } finally {
     await page.close();
   }
@@ -141,15 +147,17 @@ async function main(): Promise<void> {
         ["overview", "/"],
         ["runs", "/runs"],
       ] as const) {
-        const samples: { ready: number; fcp: number; query: number }[] = [];
+        const samples: { ready: number; wall: number; fcp: number; query: number }[] = [];
         for (let i = 0; i < LOADS; i++) samples.push(await firstPaint(context, `${base}${path}`));
         const ready = samples.map((s) => s.ready).sort((a, b) => a - b);
         const fcp = samples.map((s) => s.fcp).sort((a, b) => a - b);
         const query = samples.map((s) => s.query).sort((a, b) => a - b);
+        const wall = samples.map((s) => s.wall).sort((a, b) => a - b);
         const mid = Math.floor(LOADS / 2);
         console.log(
           `first paint, ${name}: data on screen median ${ready[mid]} ms, max ${ready.at(-1)} ms ` +
-            `(first contentful paint median ${Math.round(fcp[mid]!)} ms, slowest query median ${Math.round(query[mid]!)} ms; ` +
+            `(first contentful paint median ${Math.round(fcp[mid]!)} ms, slowest query median ${Math.round(query[mid]!)} ms, ` +
+            `navigation call to data seen by the test median ${wall[mid]} ms; ` +
             `${LOADS} loads: ${samples.map((s) => s.ready).join(", ")} ms)`,
         );
       }

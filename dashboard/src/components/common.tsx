@@ -3,6 +3,16 @@ import type { ApiError } from "../api/client";
 import { useNow } from "../api/hooks";
 import { formatAbsolute, formatDuration, formatRelative } from "../format";
 
+/**
+ * Marks the moment a page first shows its data (`performance` entry "weft:data"): the
+ * benchmark reads it as the page's first paint with data, counted from navigation start.
+ */
+export function useDataShownMark(): void {
+  useEffect(() => {
+    if (performance.getEntriesByName("weft:data").length === 0) performance.mark("weft:data");
+  }, []);
+}
+
 /** A relative time that stays current, the absolute time on hover. */
 export function Time({ iso, empty = "–" }: { iso: string | null | undefined; empty?: string }) {
   const now = useNow();

@@ -11,6 +11,7 @@ import {
   StatusBadge,
   Time,
   statusClass,
+  useDataShownMark,
 } from "../components/common";
 import { errorMessage, formatCount } from "../format";
 import { Link, runPath } from "../router";
@@ -50,6 +51,7 @@ export function Overview() {
 }
 
 function OverviewBody({ stats, failures }: { stats: Stats; failures?: FailedStep[] }) {
+  useDataShownMark();
   const count = (s: string) => stats.counts.find((c) => c.status === s)?.count ?? 0;
   const total = stats.counts.reduce((sum, c) => sum + c.count, 0);
   return (

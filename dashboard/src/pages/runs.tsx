@@ -9,7 +9,16 @@ import {
 import { ApiError, request } from "../api/client";
 import { useQuery, useSubscription } from "../api/hooks";
 import { STATUSES, type RunRow, type WorkflowFilter, type WorkflowStatus } from "../api/types";
-import { Elapsed, Empty, ErrorBox, Loading, Modal, StatusBadge, Time } from "../components/common";
+import {
+  Elapsed,
+  Empty,
+  ErrorBox,
+  Loading,
+  Modal,
+  StatusBadge,
+  Time,
+  useDataShownMark,
+} from "../components/common";
 import { mergeRows } from "../live-rows";
 import { Link, navigate, runPath, useLocation } from "../router";
 
@@ -248,6 +257,7 @@ function Filters({ search, types }: { search: URLSearchParams; types: string[] }
 }
 
 export function RunTable({ rows }: { rows: RunRow[] }) {
+  useDataShownMark();
   return (
     <table className="table runs-table" data-ready="true">
       <thead>

@@ -82,7 +82,7 @@ function Countdown({ iso }: { iso: string }) {
   const ms = Date.parse(iso) - now;
   return (
     <span className={ms <= 0 ? "countdown due" : "countdown"} title={formatAbsolute(iso)}>
-      {ms <= 0 ? "due now" : formatDuration(Math.ceil(ms / 1000) * 1000)}
+      {ms <= 0 ? "due now" : ms < 60_000 ? `${Math.ceil(ms / 1000)} s` : formatDuration(ms)}
     </span>
   );
 }
