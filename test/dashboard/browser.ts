@@ -62,7 +62,13 @@ export function ensureDashboardBuilt(): void {
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   execFileSync(
     process.execPath,
-    [join(ROOT, "node_modules", "vite", "bin", "vite.js"), "build", DASHBOARD],
+    [
+      join(ROOT, "node_modules", "vite", "bin", "vite.js"),
+      "build",
+      DASHBOARD,
+      "--configLoader",
+      "runner",
+    ],
     {
       cwd: ROOT,
       stdio: "pipe",
