@@ -16,18 +16,27 @@ export const WORKFLOW_UPDATED = `subscription RunUpdated($filter: WorkflowFilter
   workflowUpdated(filter: $filter) { ${RUN_ROW} }
 }`;
 
-export const WORKFLOW = `query Run($id: String!) {
-  workflow(id: $id) {
-    ${RUN_ROW}
+const RUN_STATE = `${RUN_ROW}
     input result error idempotencyKey blockedCode blockedReason waitingOn
     steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result }
     timers { kind seq attempt dueAt firedAt status }
-    signals { seq name payload requestId receivedAt waitSeq }
+    signals { seq name payload requestId receivedAt waitSeq }`;
+
+/** A run's first paint: its state and its history so far. */
+export const WORKFLOW = `query Run($id: String!) {
+  workflow(id: $id) {
+    ${RUN_STATE}
     events { seq type at body }
   }
 }`;
 
-/** The stored events after `afterSeq` first, then the live ones. */
+/** A run's state again after a live change; its new events come by subscription. */
+export const WORKFLOW_STATE = `query RunState($id: String!) {
+  workflow(id: $id) {
+    ${RUN_STATE}
+  }
+}`;
+
 /** Asked only of a pending run: whether any live decider hosts its type. */
 export const WAITING_FOR_DECIDER = `query WaitingForDecider($id: String!) {
   workflow(id: $id) { waitingForDecider }

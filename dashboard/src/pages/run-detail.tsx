@@ -6,6 +6,7 @@ import {
   SIGNAL_WORKFLOW,
   WORKFLOW,
   WORKFLOW_EVENTS,
+  WORKFLOW_STATE,
   WORKFLOW_UPDATED,
 } from "../api/documents";
 import { useNow, useQuery, useSubscription, useThrottled } from "../api/hooks";
@@ -29,24 +30,38 @@ import { Link } from "../router";
 
 const OPEN = new Set(["PENDING", "RUNNING", "BLOCKED"]);
 
+type RunState = Omit<WorkflowDetail, "events">;
+
 export function RunDetail({ workflowId }: { workflowId: string }) {
+  // First paint: the run with its history. After that, a live change refetches the run's
+  // state only (not its history), and new events arrive by subscription.
   const query = useQuery<{ workflow: WorkflowDetail | null }>(WORKFLOW, { id: workflowId });
+  const [followed, setFollowed] = useState(false);
+  const state = useQuery<{ workflow: RunState | null }>(
+    WORKFLOW_STATE,
+    { id: workflowId },
+    { skip: !followed },
+  );
+  const refetchState = state.refetch;
+  const refresh = useThrottled(() => {
+    if (followed) refetchState();
+    else setFollowed(true);
+  }, 300);
   const [liveEvents, setLiveEvents] = useState<HistoryEvent[]>([]);
-  const refetch = useThrottled(query.refetch, 300);
   // Events follow on from the first paint's last one: no gap, no repeat.
   const [afterSeq, setAfterSeq] = useState<number>();
   const loaded = query.data !== undefined;
+  const stored = query.data?.workflow?.events;
   useEffect(() => {
     if (!loaded || afterSeq !== undefined) return;
-    const stored = query.data?.workflow?.events ?? [];
-    setAfterSeq(stored.length > 0 ? stored[stored.length - 1]!.seq : 0);
-  }, [loaded, afterSeq, query.data]);
+    setAfterSeq(stored && stored.length > 0 ? stored[stored.length - 1]!.seq : 0);
+  }, [loaded, afterSeq, stored]);
   const eventsError = useSubscription<{ workflowEvents: HistoryEvent }>(
     WORKFLOW_EVENTS,
     { workflowId, afterSeq },
     ({ workflowEvents: event }) => {
       setLiveEvents((list) => (list.some((e) => e.seq === event.seq) ? list : [...list, event]));
-      refetch();
+      refresh();
     },
     { skip: afterSeq === undefined },
   );
@@ -54,15 +69,16 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
     WORKFLOW_UPDATED,
     { filter: { text: workflowId } },
     ({ workflowUpdated: row }) => {
-      if (row.id === workflowId) refetch();
+      if (row.id === workflowId) refresh();
     },
   );
-  const run = query.data?.workflow;
+  const latest = state.data?.workflow ?? query.data?.workflow ?? null;
   const events = useMemo(() => {
-    const stored = run?.events ?? [];
-    const last = stored.length > 0 ? stored[stored.length - 1]!.seq : 0;
-    return [...stored, ...liveEvents.filter((e) => e.seq > last)].sort((a, b) => a.seq - b.seq);
-  }, [run?.events, liveEvents]);
+    const first = stored ?? [];
+    const last = first.length > 0 ? first[first.length - 1]!.seq : 0;
+    return [...first, ...liveEvents.filter((e) => e.seq > last)].sort((a, b) => a.seq - b.seq);
+  }, [stored, liveEvents]);
+  const run: WorkflowDetail | null = latest ? { ...latest, events } : null;
 
   if (query.error && !query.data) {
     return (
@@ -121,9 +137,9 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
             ) : null}
           </div>
         </div>
-        <Actions run={run} onDone={query.refetch} />
+        <Actions run={run} onDone={refresh} />
       </header>
-      {query.error ? <ErrorBox error={query.error} /> : null}
+      {(query.error ?? state.error) ? <ErrorBox error={(query.error ?? state.error)!} /> : null}
       {(eventsError ?? updatedError) ? <ErrorBox error={(eventsError ?? updatedError)!} /> : null}
 
       <div className="grid-2">
