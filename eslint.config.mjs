@@ -85,7 +85,19 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ["node:*", "../../*", "!../../src/*"],
+              group: [
+                "node:*",
+                "**/core/**",
+                "**/schemas/**",
+                "**/transport/**",
+                "**/producers/**",
+                "**/deciders/**",
+                "**/workers/**",
+                "**/workflow/**",
+                "**/sdk/**",
+                "**/projections/**",
+                "**/graphql/**",
+              ],
               message: "the dashboard talks to Weft through the GraphQL API, not its modules",
             },
           ],

@@ -147,11 +147,18 @@ it("shows a run started from the UI go from running to completed without a reloa
 });
 
 it("shows a run's step graph, attempts and history, each event expandable", async () => {
-  const { workflowId } = await client.start("orderFlow", { input: { sleepMs: 800 } });
-  await client.result(workflowId, { timeoutMs: LIVE });
+  const { workflowId } = await client.start("orderFlow", { input: { sleepMs: 5000 } });
   await page.goto(`${base}/runs/${encodeURIComponent(workflowId)}`);
-  await page.locator("[data-run-status=COMPLETED]").waitFor({ timeout: LIVE });
+  await markPage();
+  // While it sleeps: the page says what it waits on, and the graph shows the sleep open.
+  const waiting = page.locator("[data-testid=waiting-on]");
+  await waiting.filter({ hasText: "timer" }).waitFor({ timeout: LIVE });
+  await expect(waiting.textContent()).resolves.toMatch(/A timer #\d+ fires in \d+(\.\d)? s \(/);
   const graph = page.locator("[data-testid=step-graph]");
+  await graph.locator('[data-node="sleep"][data-status="started"]').waitFor();
+  await screenshot("run", { height: 1500 });
+  await page.locator("[data-run-status=COMPLETED]").waitFor({ timeout: LIVE });
+  await expectSamePage();
   await graph.waitFor();
   // reserve, then three side by side, the sleep, then shipping: four columns.
   await expect(graph.locator(".graph-layer").count()).resolves.toBe(4);
@@ -175,7 +182,6 @@ it("shows a run's step graph, attempts and history, each event expandable", asyn
   await expect(history.locator("tr.event-row").count()).resolves.toBe(2);
   await page.getByLabel("Event kind").selectOption("all");
   await page.getByRole("button", { name: "Collapse all" }).click();
-  await screenshot("run", { height: 1500 });
 });
 
 it("shows a failing step on the Failed page, with a link to its run", async () => {

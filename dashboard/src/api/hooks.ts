@@ -137,9 +137,16 @@ function subscribeClock(listener: () => void): () => void {
   };
 }
 
+/** The clock's time, at most 250 ms old when read (a page just opened has not ticked yet). */
+function clockSnapshot(): number {
+  const t = Date.now();
+  if (t - now >= 250) now = t;
+  return now;
+}
+
 /** The current time, re-rendering once a second. */
 export function useNow(): number {
-  return useSyncExternalStore(subscribeClock, () => now);
+  return useSyncExternalStore(subscribeClock, clockSnapshot);
 }
 
 export function useSocketState(): SocketState {

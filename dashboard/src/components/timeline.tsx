@@ -12,10 +12,18 @@ export function AttemptTimeline(props: {
 }) {
   const now = useNow();
   const t0 = Date.parse(props.startedAt);
-  const t1 = Math.max(props.closedAt ? Date.parse(props.closedAt) : now, t0 + 1);
+  // To the close (or now), and far enough to hold every attempt and a pending timer's due time.
+  const seen = [
+    ...props.steps.flatMap((a) => [a.scheduledAt, a.startedAt, a.finishedAt]),
+    ...props.timers.flatMap((t) => [t.dueAt, t.firedAt]),
+  ].map((iso) => (iso ? Date.parse(iso) : 0));
+  const t1 = Math.max(props.closedAt ? Date.parse(props.closedAt) : now, t0 + 1, ...seen);
   const span = t1 - t0;
   const pct = (t: number) => `${Math.max(0, Math.min(100, ((t - t0) / span) * 100))}%`;
-  const width = (a: number, b: number) => `${Math.max(0.4, ((b - a) / span) * 100)}%`;
+  const width = (a: number, b: number) => {
+    const left = Math.max(0, Math.min(100, ((a - t0) / span) * 100));
+    return `${Math.min(100 - left, Math.max(0.4, ((b - a) / span) * 100))}%`;
+  };
   const attempts = props.steps
     .slice()
     .sort(

@@ -25,7 +25,7 @@ import {
 } from "../components/common";
 import { StepGraph } from "../components/step-graph";
 import { AttemptTimeline } from "../components/timeline";
-import { errorCode, errorMessage, errorStack, formatDuration } from "../format";
+import { errorCode, errorMessage, errorStack, formatAbsolute, formatDuration } from "../format";
 import { Link } from "../router";
 
 const OPEN = new Set(["PENDING", "RUNNING", "BLOCKED"]);
@@ -303,6 +303,18 @@ function until(iso: string | null, now: number): string {
   return ms > 0 ? `in ${formatDuration(ms)}` : "now (due)";
 }
 
+/** "in 5.7 s (16:45:03)": the countdown, then the local clock time. */
+function Due({ iso, now }: { iso: string; now: number }) {
+  return (
+    <>
+      <b>{until(iso, now)}</b>{" "}
+      <span className="muted" title={formatAbsolute(iso)}>
+        ({new Date(iso).toLocaleTimeString()})
+      </span>
+    </>
+  );
+}
+
 function describeWait(item: WaitItem, now: number): ReactNode {
   switch (item.kind) {
     case "step": {
@@ -335,18 +347,18 @@ function describeWait(item: WaitItem, now: number): ReactNode {
           attempt {item.nextAttempt}{" "}
           {item.dueAt ? (
             <>
-              due <Time iso={item.dueAt} /> ({until(item.dueAt, now)})
+              starts <Due iso={item.dueAt} now={now} />
             </>
           ) : (
-            "being scheduled"
+            "is being scheduled"
           )}
         </>
       );
     case "timer":
       return (
         <>
-          A timer <span className="muted">#{item.timerSeq}</span> due at <Time iso={item.dueAt} />{" "}
-          <b>({until(item.dueAt, now)})</b>
+          A timer <span className="muted">#{item.timerSeq}</span> fires{" "}
+          <Due iso={item.dueAt} now={now} />
         </>
       );
     case "signal":
@@ -358,7 +370,7 @@ function describeWait(item: WaitItem, now: number): ReactNode {
           </span>
           {item.dueAt ? (
             <>
-              , until <Time iso={item.dueAt} /> ({until(item.dueAt, now)})
+              , or a timeout <Due iso={item.dueAt} now={now} />
             </>
           ) : (
             ", with no timeout"
