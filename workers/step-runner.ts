@@ -5,7 +5,7 @@ import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types
 import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
-import type { AttemptRef } from "./redis-keys";
+import type { AttemptRef } from "./attempt";
 import { sleep } from "./sleep";
 import type { StepLease, StepLeases } from "./step-lease";
 import type { TaskDelivery } from "./task-consumer";
