@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
+import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import type { ApiListenOptions } from "../graphql/api-role";
 import { createPool } from "../projections/database";
@@ -56,6 +57,11 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const workflows = options.workflows ?? [];
   const steps = options.steps ?? [];
   const openDatabase = embeddedDatabase(options, config, logger);
+  if (workflows.length === 0 && steps.length === 0 && !openDatabase) {
+    throw new ConfigError(
+      "an embedded Weft needs workflows, steps or a read-model database (DATABASE_URL) to run",
+    );
+  }
   const backends = await embeddedBackends({
     directory: dir,
     sync: options.sync,
@@ -68,6 +74,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   if (backends.hasDatabase) {
     roles.push("projector");
     if (options.api !== false) roles.push("api");
+  } else {
+    logger.info("no read-model database (DATABASE_URL): the projector and the API do not run");
   }
   let runtime: Runtime;
   try {

@@ -4,6 +4,7 @@
  * (REDIS_URL points where nothing listens). A run started over GraphQL completes; its events
  * reach a subscriber through the in-process live emitter; /readyz checks no Redis.
  */
+import { ConfigError } from "../../core/errors";
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
 import { steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
@@ -85,5 +86,16 @@ it("runs every role with no Kafka and no Redis, and serves the run live", async 
     expect(await client.result(second, { timeoutMs: 30_000 })).toEqual({ n: 13 });
   } finally {
     await client.close();
+  }
+});
+
+it("refuses to start with nothing to run", async () => {
+  const other = tempDir();
+  try {
+    await expect(
+      startEmbedded({ dir: other.dir, database: false, config: isolatedConfig() }),
+    ).rejects.toBeInstanceOf(ConfigError);
+  } finally {
+    other.cleanup();
   }
 });
