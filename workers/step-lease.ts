@@ -14,9 +14,23 @@ import { sleep } from "./sleep";
 /** How long a done-marker outlives the attempt it marks. */
 export const DONE_MARKER_TTL_SECONDS = 7 * 24 * 60 * 60;
 
+/** A lease held on one attempt while it runs. */
+export interface HeldLease {
+  /** Extends the lease now. Never rejects. */
+  extend(): Promise<void>;
+  /** Gives the lease back. Never rejects. */
+  release(): Promise<void>;
+}
+
+/** What the step runner needs to run an attempt at most once at a time and not again. */
+export interface AttemptLeases {
+  acquire(ref: AttemptRef, log: Logger, stopping: AbortSignal): Promise<LeaseResult>;
+  markDone(ref: AttemptRef): Promise<void>;
+}
+
 export type LeaseResult =
   /** This worker holds the attempt's lease and should run it. */
-  | { kind: "acquired"; lease: StepLease }
+  | { kind: "acquired"; lease: HeldLease }
   /** The attempt's result was already reported: nothing to run. */
   | { kind: "done" }
   /** The worker is stopping: give the task up without running it. */
@@ -26,7 +40,7 @@ export type LeaseResult =
  * The Redis side of running a step at most once at a time and not again once reported:
  * a done-marker per attempt, and a lease (a redlock lock) held while the attempt runs.
  */
-export class StepLeases {
+export class StepLeases implements AttemptLeases {
   private readonly redlock: Redlock;
   private readonly retryMs: number;
 
@@ -108,7 +122,7 @@ export class StepLeases {
 }
 
 /** A held lease: extended periodically and on demand, released when the attempt ends. */
-export class StepLease {
+export class StepLease implements HeldLease {
   private timer: NodeJS.Timeout | undefined;
   private extending: Promise<void> | undefined;
   private released = false;

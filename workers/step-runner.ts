@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from "../core/clock";
 import { InvalidInputError, WeftError } from "../core/errors";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
@@ -7,7 +8,7 @@ import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
 import type { AttemptRef } from "./redis-keys";
 import { sleep } from "./sleep";
-import type { StepLease, StepLeases } from "./step-lease";
+import type { AttemptLeases, HeldLease } from "./step-lease";
 import type { TaskDelivery } from "./task-consumer";
 
 /**
@@ -26,7 +27,7 @@ export interface CommandSender {
 export interface StepRunnerOptions {
   workerId: string;
   steps: ReadonlyMap<string, StepDefinition>;
-  leases: StepLeases;
+  leases: AttemptLeases;
   commands: CommandSender;
   /** Aborted when the worker starts stopping: no new attempt starts. */
   stopping: AbortSignal;
@@ -35,6 +36,8 @@ export interface StepRunnerOptions {
   /** Tries to send one report before it is given up. */
   reportAttempts?: number;
   metrics?: WorkerMetrics;
+  /** Stamps the reports' times; default the system clock. */
+  clock?: Clock;
 }
 
 /** The reason a step's signal carries when the worker shuts down under it. */
@@ -50,9 +53,11 @@ export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
   private readonly local = new Map<string, Promise<TaskOutcome>>();
   private readonly reportAttempts: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: StepRunnerOptions) {
     this.reportAttempts = options.reportAttempts ?? 5;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Never rejects. */
@@ -103,7 +108,7 @@ export class StepRunner {
       this.observeStart(task, delivery, startedAt);
       started = this.send(
         task,
-        { type: "ReportStepStarted", ...this.ids(task), startedAt: Date.now() },
+        { type: "ReportStepStarted", ...this.ids(task), startedAt: this.clock.now() },
         log,
         1,
       );
@@ -136,7 +141,7 @@ export class StepRunner {
   /** Runs the handler; resolves with the report to send, or undefined when shut down under it. */
   private async execute(
     task: StepTask,
-    lease: StepLease,
+    lease: HeldLease,
     log: Logger,
     reportStarted: () => void,
   ): Promise<CommandBody | undefined> {
@@ -285,7 +290,11 @@ export class StepRunner {
   ): Promise<boolean> {
     for (let i = 1; ; i++) {
       try {
-        await this.options.commands.send({ workflowId: task.workflowId, sentAt: Date.now(), body });
+        await this.options.commands.send({
+          workflowId: task.workflowId,
+          sentAt: this.clock.now(),
+          body,
+        });
         return true;
       } catch (err) {
         log.warn({ err, report: body.type, try: i }, "could not send a step report");
