@@ -18,7 +18,7 @@ import {
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
-import { historyCodec } from "../schemas/codec";
+import { deadLetterCodec, historyCodec } from "../schemas/codec";
 import type { HistoryEvent } from "../schemas/types";
 import { EmbeddedKafka } from "../transport/embedded";
 import { SlotPool } from "../workers/slot-pool";
@@ -369,13 +369,33 @@ export class TestEnvironment {
   private describeWait(workflowId: string): string {
     this.readHistory();
     const last = this.histories.get(workflowId)?.at(-1);
-    if (!last) return "the run was never started";
+    const dead = this.deadLetters(workflowId);
+    const refused = dead ? `; a command of the run went to the DLQ: ${dead}` : "";
+    if (!last) return `the run was never started${refused}`;
     const pending = this.clock.nextDueAt();
     return `its history ends with ${last.body.type} (event ${last.seq}); ${
       pending === undefined
         ? "no timer is pending"
         : `next timer due ${new Date(pending).toISOString()}`
-    }`;
+    }${refused}`;
+  }
+
+  /** Why the decider refused the run's last command it refused, if it did. */
+  private deadLetters(workflowId: string): string | undefined {
+    const log = this.kafka.log;
+    const topic = topics.dlq(this.config);
+    let reason: string | undefined;
+    for (let p = 0; p < (log.partitionCount(topic) ?? 0); p++) {
+      for (const record of log.read(topic, p, 0, Number.MAX_SAFE_INTEGER)) {
+        if (record.key?.toString() !== workflowId) continue;
+        try {
+          reason = deadLetterCodec.decode(record.value).reason;
+        } catch {
+          reason = "(undecodable dead letter)";
+        }
+      }
+    }
+    return reason;
   }
 }
 
