@@ -15,5 +15,6 @@ export type {
   RecordedHistory,
   ReplayDivergence,
   ReplayDivergenceKind,
+  ReplayOptions,
   ReplayReport,
 } from "../workflow/replay-check";

@@ -40,6 +40,14 @@ export class ReplayDivergenceError extends WeftError {
   }
 }
 
+export interface ReplayOptions {
+  /**
+   * The run's ID, when the events do not carry it (the CLI's JSON form). It seeds
+   * `ctx.random()` and `ctx.uuid()`: code that uses them replays only under the right ID.
+   */
+  workflowId?: string;
+}
+
 /**
  * A recorded history as `WeftClient.getHistory` returns it, or as `weft workflow history
  * --json` prints it (`{ seq, type, at, body }`, `at` an ISO time).
@@ -64,11 +72,10 @@ const CLOSING: ReadonlySet<EventType> = new Set([
 export async function checkReplay(
   definition: AnyWorkflowDefinition,
   recorded: RecordedHistory,
+  options: ReplayOptions = {},
 ): Promise<ReplayReport> {
-  const history = normalise(recorded);
+  const { events: history, started } = normalise(recorded, options.workflowId);
   const first = history[0]!;
-  const started = first.body;
-  if (started.type !== "WorkflowStarted") throw new Error("unreachable");
   if (started.workflowType !== definition.name) {
     throw new InvalidInputError(
       `the history is of workflow type ${JSON.stringify(started.workflowType)}, the definition is ${JSON.stringify(definition.name)}`,
@@ -103,7 +110,7 @@ export async function checkReplay(
         position: violation.position,
         expected: violation.expected,
         found: violation.found,
-        message: `${violation.message} (history event ${event.seq}, ${event.body.type})`,
+        message: `history event ${event.seq} (${event.body.type}): ${violation.message}`,
       });
     }
     if (CLOSING.has(event.body.type)) {
@@ -167,8 +174,9 @@ export async function checkReplay(
 export async function assertReplays(
   definition: AnyWorkflowDefinition,
   history: RecordedHistory,
+  options: ReplayOptions = {},
 ): Promise<ReplayReport> {
-  const report = await checkReplay(definition, history);
+  const report = await checkReplay(definition, history, options);
   if (report.divergence)
     throw new ReplayDivergenceError({ ...report, divergence: report.divergence });
   return report;
@@ -181,11 +189,15 @@ function describeClose(body: EventBody | undefined): string {
 }
 
 /** Checks the history's shape and brings the CLI's JSON form to HistoryEvent. */
-function normalise(recorded: RecordedHistory): HistoryEvent[] {
+function normalise(
+  recorded: RecordedHistory,
+  givenId: string | undefined,
+): { events: HistoryEvent[]; started: Extract<EventBody, { type: "WorkflowStarted" }> } {
   if (!Array.isArray(recorded) || recorded.length === 0)
     throw new InvalidInputError("a history to replay must be a non-empty array of events");
   const events: HistoryEvent[] = [];
   let workflowId: string | undefined;
+  let started: Extract<EventBody, { type: "WorkflowStarted" }> | undefined;
   for (const [index, raw] of recorded.entries()) {
     const entry = raw as Partial<HistoryEvent> & { type?: string; at?: number | string };
     const rawBody = (entry.body ?? {}) as Partial<EventBody>;
@@ -202,7 +214,8 @@ function normalise(recorded: RecordedHistory): HistoryEvent[] {
     if (index === 0) {
       if (body.type !== "WorkflowStarted")
         throw new InvalidInputError(`a history starts with WorkflowStarted, this one with ${type}`);
-      workflowId = entry.workflowId ?? "replay";
+      started = body;
+      workflowId = entry.workflowId ?? givenId ?? "replay";
     }
     if (entry.workflowId !== undefined && entry.workflowId !== workflowId) {
       throw new InvalidInputError(
@@ -211,5 +224,5 @@ function normalise(recorded: RecordedHistory): HistoryEvent[] {
     }
     events.push({ workflowId: workflowId!, seq: entry.seq, at, body });
   }
-  return events;
+  return { events, started: started! };
 }
