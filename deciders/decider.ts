@@ -1,4 +1,4 @@
-import type { Consumer, Kafka } from "kafkajs";
+import type { KafkaPort, PortConsumer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
@@ -12,7 +12,7 @@ import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
 
 export interface DeciderOptions {
   config: WeftConfig;
-  kafka: Kafka;
+  kafka: KafkaPort;
   logger: Logger;
   workflows: readonly AnyWorkflowDefinition[];
   /** Step definitions whose policies (retry, timeout, queue) the decider should apply. */
@@ -33,7 +33,7 @@ export class Decider {
   private readonly registry: Registry;
   private readonly owners = new Map<number, PartitionOwner>();
   private readonly log: Logger;
-  private consumer: Consumer | undefined;
+  private consumer: PortConsumer | undefined;
   private readonly groupId: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
 

@@ -1,4 +1,4 @@
-import type { Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import type { KafkaPort, PortConsumedMessage, PortMessage, PortProducer } from "../transport/port";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
@@ -22,7 +22,7 @@ const TRANSITIONS: Record<OwnerPhase, readonly OwnerPhase[]> = {
 };
 
 export interface OwnerDeps {
-  kafka: Kafka;
+  kafka: KafkaPort;
   config: WeftConfig;
   registry: Registry;
   log: Logger;
@@ -49,11 +49,11 @@ const MAX_PENDING = 5000;
 export class PartitionOwner {
   private phase: OwnerPhase = "idle";
   private state: PartitionState | undefined;
-  private producer: Producer | undefined;
+  private producer: PortProducer | undefined;
   private opening: Promise<void> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: ClockTimer | undefined;
-  private pending: KafkaMessage[] = [];
+  private pending: PortConsumedMessage[] = [];
   private nextOffset: bigint | undefined;
   private resumeAt: bigint | undefined;
   private draining: Promise<void> | undefined;
@@ -99,7 +99,7 @@ export class PartitionOwner {
    * together with whatever else arrives meanwhile (group commit), so fetching never waits on a
    * transaction. Resolves at once unless too much is pending.
    */
-  async accept(messages: readonly KafkaMessage[]): Promise<void> {
+  async accept(messages: readonly PortConsumedMessage[]): Promise<void> {
     for (const message of messages) {
       const offset = BigInt(message.offset);
       if (this.resumeAt !== undefined) {
@@ -158,11 +158,11 @@ export class PartitionOwner {
     }
   }
 
-  private async decideAndCommit(messages: KafkaMessage[]): Promise<void> {
+  private async decideAndCommit(messages: PortConsumedMessage[]): Promise<void> {
     const state = this.state!;
     const now = this.clock.now();
-    const deadLetters: Message[] = [];
-    const toDlq = (message: KafkaMessage, reason: string) => {
+    const deadLetters: PortMessage[] = [];
+    const toDlq = (message: PortConsumedMessage, reason: string) => {
       this.deps.metrics.deadLetters.inc();
       this.log.warn({ offset: message.offset, reason }, "command sent to the DLQ");
       deadLetters.push(
@@ -269,11 +269,11 @@ export class PartitionOwner {
 
   private async commit(
     decisions: Decisions,
-    deadLetters: Message[],
+    deadLetters: PortMessage[],
     nextOffset: string | undefined,
   ): Promise<void> {
     const producer = this.producer!;
-    const topicMessages: { topic: string; messages: Message[] }[] = [];
+    const topicMessages: { topic: string; messages: PortMessage[] }[] = [];
     if (decisions.events.length > 0) {
       topicMessages.push({
         topic: this.historyTopic,
@@ -430,8 +430,8 @@ export class PartitionOwner {
   }
 }
 
-function byPartition(messages: Message[]): Message[][] {
-  const groups = new Map<number, Message[]>();
+function byPartition(messages: PortMessage[]): PortMessage[][] {
+  const groups = new Map<number, PortMessage[]>();
   for (const m of messages) {
     const list = groups.get(m.partition ?? -1) ?? [];
     list.push(m);

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Kafka } from "kafkajs";
 import { loadConfig, topics, type WeftConfig } from "../core/config";
 import {
   WaitTimeoutError,
@@ -21,7 +20,9 @@ import {
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
 import type { HistoryEvent } from "../schemas/types";
 import { EmbeddedKafka } from "../transport/embedded";
+import { InProcessStepLeaseStore } from "../workers/lease-store";
 import { SlotPool } from "../workers/slot-pool";
+import { StepLeases } from "../workers/step-lease";
 import { StepRunner } from "../workers/step-runner";
 import { TaskConsumer } from "../workers/task-consumer";
 import type {
@@ -31,7 +32,6 @@ import type {
   StepHandler,
   WorkflowDefinition,
 } from "../workflow/definitions";
-import { InMemoryLeases } from "./in-memory-leases";
 import { VirtualClock } from "./virtual-clock";
 
 /* eslint-disable-next-line @typescript-eslint/no-explicit-any -- a replacement takes any input */
@@ -119,13 +119,12 @@ export class TestEnvironment {
 
     const directory = mkdtempSync(join(tmpdir(), "weft-test-env-"));
     const kafka = await EmbeddedKafka.open({ directory, sync: "never", logger });
-    const port = kafka as unknown as Kafka;
     const stopping = new AbortController();
     let env: TestEnvironment | undefined;
     try {
       const decider = new Decider({
         config,
-        kafka: port,
+        kafka,
         logger,
         workflows: options.workflows,
         steps: definitions,
@@ -133,13 +132,13 @@ export class TestEnvironment {
       });
       await decider.start();
       await decider.ready();
-      const commands = new CommandProducer(port, config);
+      const commands = new CommandProducer(kafka, config);
       await commands.connect();
       const pool = new SlotPool(options.concurrency ?? 32);
       const runner = new StepRunner({
         workerId: "test-worker",
         steps,
-        leases: new InMemoryLeases(),
+        leases: new StepLeases(new InProcessStepLeaseStore(), 10_000, "test-worker"),
         commands,
         stopping: stopping.signal,
         shutdown: stopping.signal,
@@ -149,7 +148,7 @@ export class TestEnvironment {
       const consumers = [...queues].map(
         (queue) =>
           new TaskConsumer({
-            kafka: port,
+            kafka,
             config,
             queue,
             pool,

@@ -6,9 +6,9 @@ import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types
 import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
-import type { AttemptRef } from "./redis-keys";
+import type { AttemptRef } from "./attempt";
 import { sleep } from "./sleep";
-import type { AttemptLeases, HeldLease } from "./step-lease";
+import type { StepLease, StepLeases } from "./step-lease";
 import type { TaskDelivery } from "./task-consumer";
 
 /**
@@ -27,7 +27,7 @@ export interface CommandSender {
 export interface StepRunnerOptions {
   workerId: string;
   steps: ReadonlyMap<string, StepDefinition>;
-  leases: AttemptLeases;
+  leases: StepLeases;
   commands: CommandSender;
   /** Aborted when the worker starts stopping: no new attempt starts. */
   stopping: AbortSignal;
@@ -141,7 +141,7 @@ export class StepRunner {
   /** Runs the handler; resolves with the report to send, or undefined when shut down under it. */
   private async execute(
     task: StepTask,
-    lease: HeldLease,
+    lease: StepLease,
     log: Logger,
     reportStarted: () => void,
   ): Promise<CommandBody | undefined> {
