@@ -251,7 +251,8 @@ export class TestEnvironment {
     const target = this.clock.now() + ms;
     const deadline = Date.now() + this.resultTimeoutMs;
     for (;;) {
-      if (!(await this.settled(deadline))) break;
+      if (!(await this.settled(deadline)))
+        throw new WaitTimeoutError("the test environment to settle", this.resultTimeoutMs);
       const next = this.clock.nextDueAt();
       if (next === undefined || next > target) break;
       this.clock.advanceTo(next);

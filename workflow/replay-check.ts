@@ -136,7 +136,10 @@ export async function checkReplay(
       message: `workflow ${workflowId} diverged from its history: ${message}`,
     });
 
-  if (closing?.body.type === "WorkflowCancelled") return report(delivered, null);
+  // A cancelled run ends wherever the code was; a blocked one resumes from here, recording
+  // what the code asks for next: only the recorded part has to replay.
+  if (closing?.body.type === "WorkflowCancelled" || last.body.type === "WorkflowBlocked")
+    return report(delivered, null);
   const [unrecorded] = execution.newCommands();
   if (unrecorded) {
     const found = commandDescriptor(unrecorded);

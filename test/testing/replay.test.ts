@@ -124,6 +124,35 @@ describe("checkReplay on changed code", () => {
   });
 });
 
+describe("checkReplay on open runs", () => {
+  const history = golden("three-steps.json");
+  const upTo = (type: string, nth: number) =>
+    history.slice(0, history.filter((e) => e.body.type === type)[nth - 1]!.seq);
+
+  it("passes a history cut at a decision, and reports a command the cut does not hold", async () => {
+    const definition = definitions.get("threeSteps")!;
+    // After the second StepScheduled the run waits for that step: nothing more to ask for.
+    expect((await checkReplay(definition, upTo("StepScheduled", 2))).ok).toBe(true);
+    // Cut right after a completion, the code asks for the next step, which a decider would
+    // have recorded in the same commit.
+    expect((await checkReplay(definition, upTo("StepCompleted", 1))).divergence).toMatchObject({
+      kind: "unrecordedCommand",
+      position: 2,
+    });
+  });
+
+  it("lets a blocked run resume: only the recorded part has to replay", async () => {
+    const cut = upTo("StepCompleted", 1);
+    const blocked: HistoryEvent = {
+      workflowId: cut[0]!.workflowId,
+      seq: cut.length + 1,
+      at: cut.at(-1)!.at,
+      body: { type: "WorkflowBlocked", code: "DETERMINISM_VIOLATION", reason: "an older deploy" },
+    };
+    expect((await checkReplay(definitions.get("threeSteps")!, [...cut, blocked])).ok).toBe(true);
+  });
+});
+
 describe("checkReplay input", () => {
   it("takes the CLI's JSON form (seq, type, ISO time, body)", async () => {
     const history = golden("approval-timeout.json");
