@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Logger } from "../core/logger";
 import { closeLiveEmitter, createInProcessLiveEmitter } from "../projections/live-changes";
 import { inProcessMigrationLock } from "../projections/migration-lock";
@@ -5,6 +6,9 @@ import type { OpenDatabase } from "../projections/read-side-backends";
 import { EmbeddedKafka, type SyncMode } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
 import type { Backends } from "./backends";
+
+/** Next to the log: the workers' done-markers (see DoneMarkerJournal). */
+export const DONE_MARKERS_FILE = "done-markers";
 
 export interface EmbeddedBackendsOptions {
   /** Where the log lives; one process at a time may hold it. */
@@ -17,8 +21,8 @@ export interface EmbeddedBackendsOptions {
 }
 
 /**
- * The in-process adapter set: the embedded log in `directory`, step leases and done-markers
- * in memory, the migration lock as a mutex (the log's directory lock already keeps other
+ * The in-process adapter set: the embedded log in `directory`, step leases in memory and
+ * done-markers in memory and in `directory/done-markers`, the migration lock as a mutex (the log's directory lock already keeps other
  * processes out), one in-process live emitter shared by the projector and the API, no Redis.
  */
 export async function embeddedBackends(
@@ -29,10 +33,17 @@ export async function embeddedBackends(
     sync: options.sync,
     logger: options.logger,
   });
+  let stepLeases: InProcessStepLeaseStore;
+  try {
+    stepLeases = await InProcessStepLeaseStore.open(join(options.directory, DONE_MARKERS_FILE));
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
   const live = createInProcessLiveEmitter();
   return {
     transport: log,
-    stepLeases: new InProcessStepLeaseStore(),
+    stepLeases,
     readSide: {
       openDatabase: options.openDatabase,
       withMigrationLock: inProcessMigrationLock(),
@@ -42,6 +53,7 @@ export async function embeddedBackends(
     hasDatabase: options.openDatabase !== undefined,
     async close() {
       await closeLiveEmitter(live);
+      await stepLeases.close();
       await log.close();
     },
   };

@@ -1,4 +1,5 @@
 import type { AttemptRef } from "./attempt";
+import { DoneMarkerJournal } from "./done-marker-journal";
 
 /** A held lock on one attempt. */
 export interface LeaseLock {
@@ -29,15 +30,30 @@ export function attemptPath(ref: AttemptRef): string {
 
 /**
  * Leases and done-markers in this process's memory. Right for embedded mode, where every
- * worker of the installation runs in the process that holds the log's directory lock. They
- * do not survive the process: after a crash a task whose result was reported but whose offset
- * was not yet committed runs again (a step runs at least once; the decider applies its first
- * result only).
+ * worker of the installation runs in the process that holds the log's directory lock: leases
+ * need not outlive the process. Done-markers do, as in Redis, when the store is opened on a
+ * file (`open`): then a task whose result was reported before a crash, but whose offset was
+ * not yet committed, does not run again after the restart. Without the file they are lost
+ * with the process and such a step runs again (the decider applies its first result only).
  */
 export class InProcessStepLeaseStore implements StepLeaseStore {
   private readonly done = new Map<string, number>();
   private readonly locks = new Map<string, { token: number; expiresAt: number }>();
   private nextToken = 1;
+
+  constructor(private readonly journal?: DoneMarkerJournal) {
+    if (journal) for (const [key, until] of journal.loaded) this.done.set(key, until);
+  }
+
+  /** A store whose done-markers are kept in the file at `path` too. */
+  static async open(path: string): Promise<InProcessStepLeaseStore> {
+    return new InProcessStepLeaseStore(await DoneMarkerJournal.open(path));
+  }
+
+  /** Closes the done-marker file, if any. */
+  async close(): Promise<void> {
+    await this.journal?.close();
+  }
 
   isDone(ref: AttemptRef): Promise<boolean> {
     const key = attemptPath(ref);
@@ -54,9 +70,10 @@ export class InProcessStepLeaseStore implements StepLeaseStore {
       this.done.delete(key);
     }
     const key = attemptPath(ref);
+    const until = now + DONE_MARKER_TTL_MS;
     this.done.delete(key);
-    this.done.set(key, now + DONE_MARKER_TTL_MS);
-    return Promise.resolve();
+    this.done.set(key, until);
+    return this.journal ? this.journal.append(key, until) : Promise.resolve();
   }
 
   tryLock(ref: AttemptRef, durationMs: number): Promise<LeaseLock | undefined> {
