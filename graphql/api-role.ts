@@ -77,13 +77,11 @@ export async function startApiRole(options: {
     await pool.end();
   };
   try {
-    if (redis) {
-      // One client for the migration lock and /readyz.
-      await redis.connect();
-      await migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) });
-    } else {
-      await parts.withMigrationLock((lock) => migrate(pool, { logger, lock }));
-    }
+    await redis?.connect();
+    const given = options.backends?.withMigrationLock;
+    if (given || !redis) await parts.withMigrationLock((lock) => migrate(pool, { logger, lock }));
+    // By default the Redis migration lock goes through the client /readyz uses.
+    else await migrate(pool, { logger, lock: new RedisMigrationLock(redis, config, logger) });
     await commands.connect();
     server = await createApiServer({
       config,

@@ -88,6 +88,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   }
   logger.info({ dir, roles }, "embedded Weft ready");
   const started = runtime;
+  let stopped: Promise<void> | undefined;
   return {
     get config() {
       return started.config;
@@ -114,9 +115,9 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     backends,
     roles,
     connectClient: () => WeftClient.connect({ config, logger, transport: backends.transport }),
-    async stop() {
-      await started.stop();
-      await backends.close();
+    stop() {
+      stopped ??= started.stop().finally(() => backends.close());
+      return stopped;
     },
   };
 }

@@ -1,13 +1,16 @@
 /**
  * Embedded mode survives `kill -9`: a child process running startEmbedded starts a run that
- * waits on a timer, is killed with SIGKILL while the timer is pending, and is started again on
- * the same directory. The run completes, and its history (read from the log afterwards) holds
- * one TimerFired, after the deadline, with gapless sequence numbers.
+ * waits on a timer and one that waits for a signal, is killed with SIGKILL while both wait, and
+ * is started again on the same directory (where it sends the signal). Both runs complete; the
+ * histories (read from the log afterwards) hold one TimerFired, after the deadline, and one
+ * SignalReceived, with gapless sequence numbers.
  *
- * The step before the timer had reported, but its task offset may not have been committed when
- * the process died: its done-marker (kept on disk in embedded mode) stops it running again.
+ * The first step of the sleeping run had reported, but its task offset may not have been
+ * committed when the process died: its done-marker (kept on disk in embedded mode) stops it
+ * running again, so no StepResultIgnored either.
  */
 import { topics } from "../../core/config";
+import type { HistoryEvent } from "../../schemas/types";
 import { HistoryTail } from "../../transport/history-tail";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import {
@@ -29,53 +32,86 @@ afterAll(async () => {
   cleanup();
 });
 
-it("resumes a pending timer after kill -9 and fires it exactly once", async () => {
-  const workflowId = `sleepy-${Date.now()}`;
-  const waitMs = 2000;
-  const first = await spawnEmbedded(config, dir, {
-    WEFT_START: JSON.stringify({ type: "sleepy", workflowId, input: { ms: waitMs } }),
-  });
-  children.push(first);
-  await waitFor("the timer to start", () => first.output().includes(" TimerStarted\n"), 30_000);
-  await first.kill9();
-  expect(first.output()).not.toContain("TimerFired");
-
-  const second = await spawnEmbedded(config, dir, { WEFT_WATCH: workflowId });
-  children.push(second);
-  expect(second.pid).not.toBe(first.pid);
-  await waitFor(
-    "the run to complete",
-    () => second.output().includes(" WorkflowCompleted\n"),
-    30_000,
-  );
-  await second.stop();
-
-  // The directory is free again: read the run's history from the log itself.
+async function historiesOf(ids: string[]): Promise<Map<string, HistoryEvent[]>> {
   const kafka = await openLog(dir);
   const history = new HistoryTail(kafka, topics.history(config), testLogger(config));
   try {
     await history.catchUp();
-    const events = [...history.events(workflowId)];
-    expect(types(events)).toEqual([
-      "WorkflowStarted",
-      "StepScheduled",
-      "StepStarted",
-      "StepCompleted",
-      "TimerStarted",
-      "TimerFired",
-      "StepScheduled",
-      "StepStarted",
-      "StepCompleted",
-      "WorkflowCompleted",
-    ]);
-    expect(count(events, "TimerFired")).toBe(1);
-    expectGapless(events);
-    expectEachStepCompletedOnce(events);
-    const [started] = eventsOf(events, "TimerStarted");
-    const [fired] = eventsOf(events, "TimerFired");
-    expect(fired!.at - started!.at).toBeGreaterThanOrEqual(waitMs);
+    return new Map(ids.map((id) => [id, [...history.events(id)]]));
   } finally {
     await history.close();
     await kafka.close();
   }
+}
+
+it("resumes a pending timer and a pending signal wait after kill -9", async () => {
+  const sleeping = `sleepy-${Date.now()}`;
+  const waiting = `approval-${Date.now()}`;
+  const waitMs = 2000;
+  const first = await spawnEmbedded(config, dir, {
+    WEFT_START: JSON.stringify([
+      { type: "sleepy", workflowId: sleeping, input: { ms: waitMs } },
+      { type: "approval", workflowId: waiting, input: { timeoutMs: 120_000 } },
+    ]),
+  });
+  children.push(first);
+  await waitFor(
+    "both waits to start",
+    () =>
+      first.output().includes(`${sleeping} 5 TimerStarted\n`) &&
+      first.output().includes(`${waiting} 2 SignalWaitStarted\n`),
+    30_000,
+  );
+  await first.kill9();
+  expect(first.output()).not.toContain("TimerFired");
+
+  const second = await spawnEmbedded(config, dir, {
+    WEFT_WATCH: [sleeping, waiting].join(","),
+    WEFT_SIGNAL: JSON.stringify([
+      { workflowId: waiting, name: "approve", payload: { approvedBy: "after-restart" } },
+    ]),
+  });
+  children.push(second);
+  expect(second.pid).not.toBe(first.pid);
+  await waitFor(
+    "both runs to complete",
+    () =>
+      second.output().includes(`${sleeping} 10 WorkflowCompleted\n`) &&
+      /approval-\d+ \d+ WorkflowCompleted\n/.test(second.output()),
+    30_000,
+  );
+  await second.stop();
+
+  // The directory is free again: read the histories from the log itself.
+  const histories = await historiesOf([sleeping, waiting]);
+  const slept = histories.get(sleeping)!;
+  expect(types(slept)).toEqual([
+    "WorkflowStarted",
+    "StepScheduled",
+    "StepStarted",
+    "StepCompleted",
+    "TimerStarted",
+    "TimerFired",
+    "StepScheduled",
+    "StepStarted",
+    "StepCompleted",
+    "WorkflowCompleted",
+  ]);
+  expect(count(slept, "TimerFired")).toBe(1);
+  expectGapless(slept);
+  expectEachStepCompletedOnce(slept);
+  const [started] = eventsOf(slept, "TimerStarted");
+  const [fired] = eventsOf(slept, "TimerFired");
+  expect(fired!.at - started!.at).toBeGreaterThanOrEqual(waitMs);
+
+  const approved = histories.get(waiting)!;
+  expect(types(approved)).toEqual([
+    "WorkflowStarted",
+    "SignalWaitStarted",
+    "SignalReceived",
+    "WorkflowCompleted",
+  ]);
+  expectGapless(approved);
+  const completed = eventsOf(approved, "WorkflowCompleted")[0]!;
+  expect(JSON.parse(completed.body.result)).toEqual({ approved: true, by: "after-restart" });
 });

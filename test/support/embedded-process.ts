@@ -1,8 +1,9 @@
 /**
  * An embedded Weft process for durability tests: every role it can run, on the directory
- * `WEFT_EMBEDDED_DIR`, started as a child and killed with SIGKILL. With `WEFT_START` (JSON:
- * `{ type, workflowId, input }`) it starts that run once ready; with `WEFT_WATCH` (a workflow
- * ID, or the started one) it prints `EVENT <seq> <type>` for each event of that run's history.
+ * `WEFT_EMBEDDED_DIR`, started as a child and killed with SIGKILL. Once ready it starts the
+ * runs in `WEFT_START` (JSON: `[{ type, workflowId, input }]`), sends the signals in
+ * `WEFT_SIGNAL` (JSON: `[{ workflowId, name, payload }]`), and prints `EVENT <workflowId> <seq>
+ * <type>` for each event of the runs named in `WEFT_WATCH` (comma-separated) or started here.
  */
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
@@ -13,6 +14,17 @@ interface StartRequest {
   type: string;
   workflowId: string;
   input?: unknown;
+}
+
+interface SignalRequest {
+  workflowId: string;
+  name: string;
+  payload?: unknown;
+}
+
+function jsonList<T>(name: string): T[] {
+  const raw = process.env[name];
+  return raw ? (JSON.parse(raw) as T[]) : [];
 }
 
 async function main(): Promise<void> {
@@ -29,25 +41,29 @@ async function main(): Promise<void> {
   });
   const client = await weft.connectClient();
   process.stdout.write(`READY ${process.pid}\n`);
-  const start = process.env.WEFT_START
-    ? (JSON.parse(process.env.WEFT_START) as StartRequest)
-    : undefined;
-  if (start) {
+  const starts = jsonList<StartRequest>("WEFT_START");
+  for (const start of starts) {
     await client.start(start.type, { workflowId: start.workflowId, input: start.input });
-    process.stdout.write(`STARTED ${start.workflowId}\n`);
   }
-  const watched = process.env.WEFT_WATCH ?? start?.workflowId;
-  let printed = 0;
-  const timer = watched
-    ? setInterval(() => {
-        void client.getHistory(watched).then((events) => {
-          for (const event of events.slice(printed)) {
-            process.stdout.write(`EVENT ${event.seq} ${event.body.type}\n`);
-          }
-          printed = Math.max(printed, events.length);
-        });
-      }, 20)
-    : undefined;
+  for (const signal of jsonList<SignalRequest>("WEFT_SIGNAL")) {
+    await client.signal(signal.workflowId, signal.name, signal.payload);
+  }
+  const watched = [
+    ...(process.env.WEFT_WATCH?.split(",").filter(Boolean) ?? []),
+    ...starts.map((s) => s.workflowId),
+  ];
+  const printed = new Map<string, number>();
+  const timer = setInterval(() => {
+    void (async () => {
+      for (const id of watched) {
+        const events = await client.getHistory(id);
+        for (const event of events.slice(printed.get(id) ?? 0)) {
+          process.stdout.write(`EVENT ${id} ${event.seq} ${event.body.type}\n`);
+        }
+        printed.set(id, Math.max(printed.get(id) ?? 0, events.length));
+      }
+    })();
+  }, 20);
   process.on("SIGTERM", () => {
     clearInterval(timer);
     void client
