@@ -1,5 +1,6 @@
 import type { KafkaPort, PortConsumer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
+import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { ensureTopics, withAdmin } from "../transport/kafka";
@@ -19,6 +20,8 @@ export interface DeciderOptions {
   metrics?: DeciderMetrics;
   /** Where the decider's metrics go (e.g. the process's registry); default one of its own. */
   metricsRegistry?: MetricsRegistry;
+  /** Where decisions read the time and durable timers wait; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -144,6 +147,7 @@ export class Decider {
         log: this.log,
         groupId: this.groupId,
         metrics: this.metrics,
+        clock: this.options.clock,
         taskPartitions: (queue) => this.taskPartitions(queue),
         rewind: async (p) => {
           const offset = await this.committedOffset(p);

@@ -1,4 +1,5 @@
 import type { KafkaPort, PortConsumedMessage, PortMessage, PortProducer } from "../transport/port";
+import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
@@ -31,6 +32,8 @@ export interface OwnerDeps {
   taskPartitions(queue: string): Promise<number>;
   /** Seeks the consumer back to the partition's committed offset and returns it. */
   rewind(partition: number): Promise<string>;
+  /** The time of decisions and durable timers; default the system clock. */
+  clock?: Clock;
 }
 
 /** Commands decided in one transaction at most, and pending before fetching waits. */
@@ -49,7 +52,7 @@ export class PartitionOwner {
   private producer: PortProducer | undefined;
   private opening: Promise<void> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
   private pending: PortConsumedMessage[] = [];
   private nextOffset: bigint | undefined;
   private resumeAt: bigint | undefined;
@@ -58,6 +61,7 @@ export class PartitionOwner {
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
+  private readonly clock: Clock;
 
   constructor(
     readonly partition: number,
@@ -66,6 +70,7 @@ export class PartitionOwner {
     this.log = deps.log.child({ partition });
     this.commandsTopic = topics.commands(deps.config);
     this.historyTopic = topics.history(deps.config);
+    this.clock = deps.clock ?? systemClock;
   }
 
   get isReady(): boolean {
@@ -155,7 +160,7 @@ export class PartitionOwner {
 
   private async decideAndCommit(messages: PortConsumedMessage[]): Promise<void> {
     const state = this.state!;
-    const now = Date.now();
+    const now = this.clock.now();
     const deadLetters: PortMessage[] = [];
     const toDlq = (message: PortConsumedMessage, reason: string) => {
       this.deps.metrics.deadLetters.inc();
@@ -250,7 +255,7 @@ export class PartitionOwner {
       const reopened = state.reopenBlocked();
       if (reopened.length > 0) {
         void this.serial(async () => {
-          for (const run of reopened) await state.resume(run, Date.now());
+          for (const run of reopened) await state.resume(run, this.clock.now());
           await this.commit(state.takeDecisions(), [], undefined);
         }).catch((err) => this.log.error({ err }, "resuming blocked runs failed"));
       }
@@ -390,13 +395,12 @@ export class PartitionOwner {
     this.clearTimer();
     const due = this.state?.timers.peekDueAt();
     if (due === undefined || this.phase !== "ready") return;
-    const delay = Math.max(0, Math.min(due - Date.now(), 2 ** 31 - 1));
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
-      void this.serial(async () => {
+      return this.serial(async () => {
         if (this.phase !== "ready" || !this.state) return;
         const state = this.state;
-        const fired = await state.fireDue(Date.now());
+        const fired = await state.fireDue(this.clock.now());
         if (fired > 0) this.deps.metrics.timersFired.inc(fired);
         await this.commit(state.takeDecisions(), [], undefined);
         this.armTimer();
@@ -404,11 +408,11 @@ export class PartitionOwner {
         this.log.error({ err }, "firing timers failed; retrying after restore");
         setTimeout(() => void this.ensureOpen().catch(() => undefined), 500);
       });
-    }, delay);
+    }, due - this.clock.now());
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 

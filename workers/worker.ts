@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
+import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
@@ -49,6 +50,8 @@ export interface WorkerOptions {
   shutdownGraceMs?: number;
   /** Where the worker's metrics go (e.g. the process's registry); default a registry of its own. */
   metricsRegistry?: MetricsRegistry;
+  /** Stamps the reports' times; default the system clock. */
+  clock?: Clock;
 }
 
 const DEFAULT_CONCURRENCY = 32;
@@ -175,6 +178,7 @@ export class Worker {
       stopping: this.stopping.signal,
       shutdown: this.shutdown.signal,
       metrics: this.metrics,
+      clock: this.options.clock,
     });
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
