@@ -203,9 +203,8 @@ describe("createTestEnvironment", () => {
     expect(fired.at).toBe(START + DAY);
   });
 
-  // The decider keeps the WorkflowStarted it appended before the policy check threw (the run
-  // then waits for nothing); the environment at least names the refused command.
-  it("says why a run cannot close: a refused command", async () => {
+  // A command the decider cannot record parks the run as blocked, with the reason.
+  it("a workflow asking for something the decider refuses is blocked, with the reason", async () => {
     const badPolicy = defineWorkflow("badPolicy", async (ctx) =>
       // The decider refuses a policy whose cap is below its first interval.
       ctx.step(greet, { name: "x" }, { retry: { initialIntervalMs: HOUR, maximumIntervalMs: 1 } }),
@@ -218,9 +217,13 @@ describe("createTestEnvironment", () => {
     });
     try {
       const id = await other.start(badPolicy);
-      await expect(other.result(id)).rejects.toThrow(
-        /a command of the run went to the DLQ: .*maximumIntervalMs/,
-      );
+      await expect(other.result(id)).rejects.toThrow();
+      const history = await other.history(id);
+      expect(history.map((e) => e.body.type)).toEqual(["WorkflowStarted", "WorkflowBlocked"]);
+      expect(history[1]!.body).toMatchObject({
+        type: "WorkflowBlocked",
+        reason: expect.stringMatching(/could not record .*maximumIntervalMs/),
+      });
     } finally {
       await other.close();
     }
