@@ -1,4 +1,4 @@
-import type { KafkaMessage } from "kafkajs";
+import type { PortConsumedMessage } from "../transport/port";
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "../core/logger";
 import {
@@ -20,7 +20,7 @@ import { insertPendingRuns, loadRunStates } from "./tables/runs";
 import { writeChanges } from "./write-changes";
 
 export interface DeadRecord {
-  message: KafkaMessage;
+  message: PortConsumedMessage;
   reason: string;
 }
 
@@ -31,7 +31,7 @@ export interface BatchInput {
   source: ProjectedSource;
   key: OffsetKey;
   /** Records of one partition, in offset order. */
-  records: readonly KafkaMessage[];
+  records: readonly PortConsumedMessage[];
   /** The offset after the batch: its last record (control records included) + 1. */
   nextOffset: bigint;
   /**
@@ -90,7 +90,7 @@ export async function projectBatch(
 
 type ProjectRecords = (
   client: PoolClient,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
   log: Logger,
 ) => Promise<BatchChanges>;
@@ -103,9 +103,9 @@ const PROJECT: Record<ProjectedSource, ProjectRecords> = {
 
 /** Decodes records; those that do not decode (or are poisoned) come back as dead. */
 function decodeAll<T>(
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
-  decode: (message: KafkaMessage) => T,
+  decode: (message: PortConsumedMessage) => T,
 ): { decoded: T[]; dead: DeadRecord[] } {
   const decoded: T[] = [];
   const dead: DeadRecord[] = [];
@@ -125,7 +125,7 @@ function decodeAll<T>(
 
 async function projectHistory(
   client: PoolClient,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
   log: Logger,
 ): Promise<BatchChanges> {
@@ -147,7 +147,7 @@ async function projectHistory(
 
 async function projectRegistrations(
   client: PoolClient,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
 ): Promise<BatchChanges> {
   const { decoded, dead } = decodeAll(records, input, (m) =>
@@ -167,7 +167,7 @@ async function projectRegistrations(
  */
 async function projectStarts(
   client: PoolClient,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
   log: Logger,
 ): Promise<BatchChanges> {
