@@ -5,6 +5,7 @@
  * reach a subscriber through the in-process live emitter; /readyz checks no Redis.
  */
 import { ConfigError } from "../../core/errors";
+import { createPool } from "../../projections/database";
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
 import { steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
@@ -28,15 +29,17 @@ afterAll(async () => {
 
 it("runs every role with no Kafka and no Redis, and serves the run live", async () => {
   const config = isolatedConfig({ databaseUrl: db.databaseUrl, redisUrl: "redis://127.0.0.1:1" });
+  const logger = testLogger(config);
   const started = Date.now();
   weft = await startEmbedded({
     dir,
     workflows: [threeSteps],
     steps,
     api: { port: 0 },
+    database: (options) => createPool(config, logger, options),
     sync: "never",
     config,
-    logger: testLogger(config),
+    logger,
   });
   const readyMs = Date.now() - started;
   expect(weft.roles).toEqual(["decider", "worker", "projector", "api"]);
