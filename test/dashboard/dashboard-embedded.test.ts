@@ -4,6 +4,7 @@
  * started from the UI and followed live to completed, its step graph, and the process list.
  */
 import type { Browser, Page } from "playwright-core";
+import { createPool } from "../../projections/database";
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
 import { closeFixtures, slowStep, steps, threeSteps } from "../fixtures/workflows";
 import { tempDir } from "../embedded/helpers";
@@ -27,14 +28,17 @@ beforeAll(async () => {
     redisUrl: "redis://127.0.0.1:1",
     registrationIntervalMs: 1000,
   });
+  const logger = testLogger(config);
   weft = await startEmbedded({
     dir,
     workflows: [threeSteps, slowStep],
     steps,
     api: { port: 0, tokens: { admin: [], read: [] } },
+    // Given explicitly, so the test does not depend on DATABASE_URL being set.
+    database: (options) => createPool(config, logger, options),
     sync: "never",
     config,
-    logger: testLogger(config),
+    logger,
   });
   base = weft.api!.address;
   browser = await launchBrowser();
