@@ -2,9 +2,11 @@
  * The dashboard end to end: headless Chromium drives the page the API serves, against a decider,
  * a worker, a projector and the API on a real Kafka, PostgreSQL and Redis. Nothing reloads the
  * page between "started" and "completed": what changes arrives over the WebSocket. Each page's
- * screenshot goes to docs/.
+ * screenshot goes to a temporary folder, or to docs/ with WEFT_UPDATE_SCREENSHOTS=1 (how the
+ * README's pictures are made), so a test run leaves the tree clean.
  */
 import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { WeftConfig } from "../../core/config";
@@ -46,7 +48,10 @@ const orderFlow = defineWorkflow("orderFlow", async (ctx, input: { sleepMs: numb
 
 const ADMIN_TOKEN = "dashboard-admin-token-0123456789";
 const READ_TOKEN = "dashboard-read-token-0123456789";
-const DOCS = join(__dirname, "..", "..", "docs");
+const DOCS =
+  process.env.WEFT_UPDATE_SCREENSHOTS === "1"
+    ? join(__dirname, "..", "..", "docs")
+    : join(tmpdir(), "weft-dashboard-screenshots");
 const LIVE = 30_000;
 
 let db: TestSchema;
