@@ -5,7 +5,17 @@ import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
   {
-    ignores: ["dist/**", "node_modules/**", ".infra/**", "coverage/**", "bin/**", "*.js", "*.mjs"],
+    ignores: [
+      "dist/**",
+      "dashboard/dist/**",
+      "dashboard/vite.config.mts",
+      "node_modules/**",
+      ".infra/**",
+      "coverage/**",
+      "bin/**",
+      "*.js",
+      "*.mjs",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -63,6 +73,35 @@ export default tseslint.config(
         "error",
         { object: "Date", property: "now", message: "use ctx.now()" },
         { object: "Math", property: "random", message: "use ctx.random()" },
+      ],
+    },
+  },
+  {
+    // The dashboard runs in the browser: it reaches Weft through the GraphQL API only.
+    files: ["dashboard/**/*.ts", "dashboard/**/*.tsx"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: [
+                "node:*",
+                "**/core/**",
+                "**/schemas/**",
+                "**/transport/**",
+                "**/producers/**",
+                "**/deciders/**",
+                "**/workers/**",
+                "**/workflow/**",
+                "**/sdk/**",
+                "**/projections/**",
+                "**/graphql/**",
+              ],
+              message: "the dashboard talks to Weft through the GraphQL API, not its modules",
+            },
+          ],
+        },
       ],
     },
   },

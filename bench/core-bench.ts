@@ -171,6 +171,19 @@ async function main(): Promise<void> {
   );
   console.log(`  completed steps/s: ${Math.round((3 * N) / elapsed)}`);
   console.log(`  workflows/s:       ${Math.round(N / elapsed)}`);
+  if (probe) {
+    // The burst is over: how far behind is the projector, and how soon is it level?
+    const burstEnded = Date.now();
+    const behind = await probe.sample();
+    while ((await probe.sample()) > 0 && Date.now() - burstEnded < 120_000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    console.log(
+      `  projector: peak lag ${probe.peak} history events during the burst; ${behind} behind when ` +
+        `the last run completed, level ${Date.now() - burstEnded} ms later`,
+    );
+    probe.peak = 0;
+  }
 
   // Phase 2: open loop at a fixed rate. The sender only produces; histories are read after
   // the load, so following history in this process does not compete with Weft for the CPU.
@@ -203,8 +216,8 @@ async function main(): Promise<void> {
     }
     await probe.stop();
     console.log(
-      `projector: peak lag ${probe.peak} history events; lag back to ${probe.last} ` +
-        `${Date.now() - loadEnded} ms after the last run completed`,
+      `projector at ${RATE} starts/s: peak lag ${probe.peak} history events; ${probe.last} behind ` +
+        `${Date.now() - loadEnded} ms after the last open-loop run completed`,
     );
   }
   const firstStep: number[] = [];

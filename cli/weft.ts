@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerDev } from "./commands/dev";
 import { registerProjections } from "./commands/projections";
 import { registerStart } from "./commands/start";
 import { registerWorkflow } from "./commands/workflow";
@@ -7,10 +8,11 @@ import { fail } from "./output";
 const program = new Command()
   .name("weft")
   .description(
-    "Weft: durable workflows on Kafka. `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL.",
+    "Weft: durable workflows on Kafka. `weft dev` runs everything in one process with no servers; `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL.",
   )
   .showHelpAfterError();
 
+registerDev(program);
 registerStart(program);
 registerWorkflow(program);
 registerProjections(program);

@@ -1,5 +1,6 @@
-import type { Consumer, Kafka } from "kafkajs";
+import type { KafkaPort, PortConsumer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
+import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { ensureTopics, withAdmin } from "../transport/kafka";
@@ -11,7 +12,7 @@ import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
 
 export interface DeciderOptions {
   config: WeftConfig;
-  kafka: Kafka;
+  kafka: KafkaPort;
   logger: Logger;
   workflows: readonly AnyWorkflowDefinition[];
   /** Step definitions whose policies (retry, timeout, queue) the decider should apply. */
@@ -19,6 +20,8 @@ export interface DeciderOptions {
   metrics?: DeciderMetrics;
   /** Where the decider's metrics go (e.g. the process's registry); default one of its own. */
   metricsRegistry?: MetricsRegistry;
+  /** Where decisions read the time and durable timers wait; default the system clock. */
+  clock?: Clock;
 }
 
 /**
@@ -30,7 +33,7 @@ export class Decider {
   private readonly registry: Registry;
   private readonly owners = new Map<number, PartitionOwner>();
   private readonly log: Logger;
-  private consumer: Consumer | undefined;
+  private consumer: PortConsumer | undefined;
   private readonly groupId: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
 
@@ -144,6 +147,7 @@ export class Decider {
         log: this.log,
         groupId: this.groupId,
         metrics: this.metrics,
+        clock: this.options.clock,
         taskPartitions: (queue) => this.taskPartitions(queue),
         rewind: async (p) => {
           const offset = await this.committedOffset(p);

@@ -1,4 +1,5 @@
-import type { Kafka, KafkaMessage, Message, Producer } from "kafkajs";
+import type { KafkaPort, PortConsumedMessage, PortMessage, PortProducer } from "../transport/port";
+import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
@@ -21,7 +22,7 @@ const TRANSITIONS: Record<OwnerPhase, readonly OwnerPhase[]> = {
 };
 
 export interface OwnerDeps {
-  kafka: Kafka;
+  kafka: KafkaPort;
   config: WeftConfig;
   registry: Registry;
   log: Logger;
@@ -31,6 +32,8 @@ export interface OwnerDeps {
   taskPartitions(queue: string): Promise<number>;
   /** Seeks the consumer back to the partition's committed offset and returns it. */
   rewind(partition: number): Promise<string>;
+  /** The time of decisions and durable timers; default the system clock. */
+  clock?: Clock;
 }
 
 /** Commands decided in one transaction at most, and pending before fetching waits. */
@@ -46,11 +49,11 @@ const MAX_PENDING = 5000;
 export class PartitionOwner {
   private phase: OwnerPhase = "idle";
   private state: PartitionState | undefined;
-  private producer: Producer | undefined;
+  private producer: PortProducer | undefined;
   private opening: Promise<void> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  private pending: KafkaMessage[] = [];
+  private timer: ClockTimer | undefined;
+  private pending: PortConsumedMessage[] = [];
   private nextOffset: bigint | undefined;
   private resumeAt: bigint | undefined;
   private draining: Promise<void> | undefined;
@@ -58,6 +61,7 @@ export class PartitionOwner {
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
+  private readonly clock: Clock;
 
   constructor(
     readonly partition: number,
@@ -66,6 +70,7 @@ export class PartitionOwner {
     this.log = deps.log.child({ partition });
     this.commandsTopic = topics.commands(deps.config);
     this.historyTopic = topics.history(deps.config);
+    this.clock = deps.clock ?? systemClock;
   }
 
   get isReady(): boolean {
@@ -94,7 +99,7 @@ export class PartitionOwner {
    * together with whatever else arrives meanwhile (group commit), so fetching never waits on a
    * transaction. Resolves at once unless too much is pending.
    */
-  async accept(messages: readonly KafkaMessage[]): Promise<void> {
+  async accept(messages: readonly PortConsumedMessage[]): Promise<void> {
     for (const message of messages) {
       const offset = BigInt(message.offset);
       if (this.resumeAt !== undefined) {
@@ -153,11 +158,11 @@ export class PartitionOwner {
     }
   }
 
-  private async decideAndCommit(messages: KafkaMessage[]): Promise<void> {
+  private async decideAndCommit(messages: PortConsumedMessage[]): Promise<void> {
     const state = this.state!;
-    const now = Date.now();
-    const deadLetters: Message[] = [];
-    const toDlq = (message: KafkaMessage, reason: string) => {
+    const now = this.clock.now();
+    const deadLetters: PortMessage[] = [];
+    const toDlq = (message: PortConsumedMessage, reason: string) => {
       this.deps.metrics.deadLetters.inc();
       this.log.warn({ offset: message.offset, reason }, "command sent to the DLQ");
       deadLetters.push(
@@ -250,7 +255,7 @@ export class PartitionOwner {
       const reopened = state.reopenBlocked();
       if (reopened.length > 0) {
         void this.serial(async () => {
-          for (const run of reopened) await state.resume(run, Date.now());
+          for (const run of reopened) await state.resume(run, this.clock.now());
           await this.commit(state.takeDecisions(), [], undefined);
         }).catch((err) => this.log.error({ err }, "resuming blocked runs failed"));
       }
@@ -264,11 +269,11 @@ export class PartitionOwner {
 
   private async commit(
     decisions: Decisions,
-    deadLetters: Message[],
+    deadLetters: PortMessage[],
     nextOffset: string | undefined,
   ): Promise<void> {
     const producer = this.producer!;
-    const topicMessages: { topic: string; messages: Message[] }[] = [];
+    const topicMessages: { topic: string; messages: PortMessage[] }[] = [];
     if (decisions.events.length > 0) {
       topicMessages.push({
         topic: this.historyTopic,
@@ -390,13 +395,12 @@ export class PartitionOwner {
     this.clearTimer();
     const due = this.state?.timers.peekDueAt();
     if (due === undefined || this.phase !== "ready") return;
-    const delay = Math.max(0, Math.min(due - Date.now(), 2 ** 31 - 1));
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
-      void this.serial(async () => {
+      return this.serial(async () => {
         if (this.phase !== "ready" || !this.state) return;
         const state = this.state;
-        const fired = await state.fireDue(Date.now());
+        const fired = await state.fireDue(this.clock.now());
         if (fired > 0) this.deps.metrics.timersFired.inc(fired);
         await this.commit(state.takeDecisions(), [], undefined);
         this.armTimer();
@@ -404,11 +408,11 @@ export class PartitionOwner {
         this.log.error({ err }, "firing timers failed; retrying after restore");
         setTimeout(() => void this.ensureOpen().catch(() => undefined), 500);
       });
-    }, delay);
+    }, due - this.clock.now());
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
   }
 
@@ -426,8 +430,8 @@ export class PartitionOwner {
   }
 }
 
-function byPartition(messages: Message[]): Message[][] {
-  const groups = new Map<number, Message[]>();
+function byPartition(messages: PortMessage[]): PortMessage[][] {
+  const groups = new Map<number, PortMessage[]>();
   for (const m of messages) {
     const list = groups.get(m.partition ?? -1) ?? [];
     list.push(m);

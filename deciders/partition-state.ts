@@ -346,7 +346,20 @@ export class PartitionState {
       }
       const commands = execution.newCommands();
       if (commands.length === 0) return;
-      for (const command of commands) this.record(run, command);
+      try {
+        for (const command of commands) this.record(run, command);
+      } catch (err) {
+        // What the code asked for cannot be recorded (e.g. a retry policy that contradicts
+        // itself). The events before it are facts; the run parks, visibly, until the code is
+        // fixed, instead of waiting for nothing.
+        const info = errorInfo(err);
+        this.block(
+          run,
+          info.code ?? "DECISION_FAILED",
+          `the decider could not record what the workflow asked for: ${info.message}`,
+        );
+        return;
+      }
     }
   }
 

@@ -1,14 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
-import type { Kafka } from "kafkajs";
+import type { KafkaPort } from "../transport/port";
 import type { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
-import { openReadModelDb } from "../projections/read-model-db";
+import { closeLiveEmitter } from "../projections/live-changes";
 import { migrate } from "../projections/migrate";
 import { RedisMigrationLock } from "../projections/migration-lock";
+import { readSideParts, type ReadSideBackends } from "../projections/read-side-backends";
 import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/kafka";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
@@ -37,40 +38,50 @@ export interface ApiRole {
  * The API role of a Weft process: topics ensured, the read-model schema migrated (explicitly,
  * under the Redis migration lock and the advisory lock, as the projector role does), a command
  * producer, a Redis client and a consumer-lag reader (for /readyz and /metrics), then the
- * server listening.
+ * server listening. `backends` swaps the read-side parts; with `redis: false` (embedded mode)
+ * no Redis client is made.
  */
 export async function startApiRole(options: {
   config: WeftConfig;
-  kafka: Kafka;
+  kafka: KafkaPort;
   logger: Logger;
   listen?: ApiListenOptions;
   env?: NodeJS.ProcessEnv;
   /** Metrics of the roles running in this process, served with the API's at /metrics. */
   metrics?: Registry;
+  backends?: ReadSideBackends;
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
+  const parts = readSideParts(config, logger, options.backends);
   const env = options.env ?? process.env;
   const port = options.listen?.port ?? portFromEnv(env);
   const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
   await withAdmin(kafka, (admin) => ensureTopics(admin, config));
-  const db = openReadModelDb(config, logger, { applicationName: `weft api ${config.clientId}` });
+  const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   // For the migration lock and /readyz; without an offline queue a PING fails at once while
   // Redis is unreachable.
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
-  redis.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
+  const redis = parts.redis
+    ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false })
+    : null;
+  redis?.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
+  const live = parts.live();
   const consumerLag = new ConsumerLagReader({ kafka, config, pool: db, logger });
   let server: FastifyInstance | undefined;
   const closeAll = async () => {
     await consumerLag.close().catch(() => undefined);
     await commands.close().catch(() => undefined);
-    await redis.quit().catch(() => redis.disconnect());
+    if (live.owned) await closeLiveEmitter(live.emitter);
+    await redis?.quit().catch(() => redis.disconnect());
     await db.close();
   };
   try {
-    await redis.connect();
-    await migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) });
+    await redis?.connect();
+    const given = options.backends?.withMigrationLock;
+    if (given || !redis) await parts.withMigrationLock((lock) => migrate(db, { logger, lock }));
+    // By default the Redis migration lock goes through the client /readyz uses.
+    else await migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) });
     await commands.connect();
     server = await createApiServer({
       config,
@@ -82,6 +93,7 @@ export async function startApiRole(options: {
       lag: consumerLag,
       kafka,
       redis,
+      live: live.emitter,
     });
     const address = await server.listen({ port, host });
     logger.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API listening");

@@ -5,7 +5,7 @@ import mercurius from "mercurius";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
-import { closeLiveEmitter, createLiveEmitter } from "../projections/live-changes";
+import { closeLiveEmitter, createLiveEmitter, type LiveEmitter } from "../projections/live-changes";
 import { assertAllowed, type Access, type ApiAuth } from "./auth";
 import { LiveFeed } from "./live-feed";
 import { createResolvers } from "./resolvers";
@@ -21,6 +21,8 @@ export interface GraphqlPluginOptions {
   auth: ApiAuth;
   /** Consumer lag for the stats' backlogs; without it they read 0. */
   lag?: LagSource;
+  /** Live updates from the projector (the caller closes it); default one over Redis. */
+  live?: LiveEmitter;
 }
 
 /** How often stats are recomputed at most while runs change, for their subscribers. */
@@ -29,7 +31,8 @@ const STATS_INTERVAL_MS = 1000;
 /**
  * Mounts GraphQL at /graphql: queries and mutations over HTTP, subscriptions over WebSocket
  * (graphql-transport-ws and graphql-ws protocols). Query depth is capped so no query can run
- * away. Live updates come from the projector through Redis (LiveFeed).
+ * away. Live updates come from the projector through Redis, or in embedded mode an emitter in the
+ * process (LiveFeed).
  */
 export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPluginOptions) {
   const { config, db, logger, commands, auth } = options;
@@ -50,7 +53,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     }
     return undefined;
   });
-  const emitter = createLiveEmitter(config, logger);
+  const emitter = options.live ?? createLiveEmitter(config, logger);
   const feed = new LiveFeed({
     config,
     db,
@@ -127,7 +130,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   await feed.start();
   app.addHook("onClose", async () => {
     await feed.stop();
-    await closeLiveEmitter(emitter);
+    if (!options.live) await closeLiveEmitter(emitter);
   });
 }
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
-import type { Admin, Kafka } from "kafkajs";
-import type { ReadModelDb } from "../projections/read-model-db";
 import { checkSchema, loadMigrations, migrationsDir } from "../projections/migrate";
+import type { ReadModelDb } from "../projections/read-model-db";
+import type { KafkaPort, PortAdmin } from "../transport/port";
 
 export const READINESS_CHECKS = ["kafka", "postgres", "redis", "migrations"] as const;
 export type ReadinessCheck = (typeof READINESS_CHECKS)[number];
@@ -18,10 +18,16 @@ export interface CheckResult {
 export interface ReadinessPluginOptions {
   /** The read models. */
   db: ReadModelDb;
-  /** Without it the kafka check fails ("not configured"). */
-  kafka?: Kafka;
-  /** Without it the redis check fails ("not configured"). */
-  redis?: Redis;
+  /**
+   * The transport: a broker, or the embedded log in embedded mode (its check is still named
+   * "kafka"). Without it the kafka check fails ("not configured").
+   */
+  kafka?: KafkaPort;
+  /**
+   * Without it the redis check fails ("not configured"); `null`: the installation has no Redis
+   * (embedded mode) and there is no redis check.
+   */
+  redis?: Redis | null;
   /** Bound of each check; default 2000 ms. */
   timeoutMs?: number;
 }
@@ -29,8 +35,8 @@ export interface ReadinessPluginOptions {
 const DEFAULT_TIMEOUT_MS = 2000;
 
 /**
- * `/readyz`: 200 `{ ready: true, checks }` only when Kafka answers a cluster description,
- * PostgreSQL a `SELECT 1`, Redis a `PING`, and the read-model schema is the one this Weft
+ * `/readyz`: 200 `{ ready: true, checks }` only when Kafka lists its topics, PostgreSQL answers
+ * a `SELECT 1`, Redis a `PING` (unless the installation has none), and the read-model schema is the one this Weft
  * knows; otherwise 503 with `failed` naming the checks that did not pass. The checks run in
  * parallel, each bounded by `timeoutMs`, so the answer never hangs.
  */
@@ -43,6 +49,7 @@ export function readinessPlugin(
   const migrations = loadMigrations(migrationsDir(options.db.dialect.name));
   const kafka = options.kafka ? new KafkaProbe(options.kafka) : undefined;
   const { db, redis } = options;
+  const names = READINESS_CHECKS.filter((name) => name !== "redis" || redis !== null);
   const checks: Record<ReadinessCheck, () => Promise<unknown>> = {
     kafka: () => (kafka ? kafka.describe() : notConfigured("Kafka")),
     postgres: () => db.query("SELECT 1"),
@@ -52,7 +59,7 @@ export function readinessPlugin(
 
   app.get("/readyz", async (_request, reply) => {
     const results = await Promise.all(
-      READINESS_CHECKS.map(async (name) => [name, await timed(checks[name], timeoutMs)] as const),
+      names.map(async (name) => [name, await timed(checks[name], timeoutMs)] as const),
     );
     const failed = results.filter(([, r]) => !r.ok).map(([name]) => name);
     const body = {
@@ -71,10 +78,10 @@ export function readinessPlugin(
 
 /** One admin client, connected on first use and kept. */
 class KafkaProbe {
-  private readonly admin: Admin;
+  private readonly admin: PortAdmin;
   private connecting: Promise<void> | undefined;
 
-  constructor(kafka: Kafka) {
+  constructor(kafka: KafkaPort) {
     this.admin = kafka.admin();
   }
 
@@ -84,7 +91,7 @@ class KafkaProbe {
       throw err;
     });
     await this.connecting;
-    return this.admin.describeCluster();
+    return this.admin.listTopics();
   }
 
   async close(): Promise<void> {

@@ -2,13 +2,15 @@ import type { ReadModelDb } from "../projections/read-model-db";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fastifyPlugin from "fastify-plugin";
 import type { Redis } from "ioredis";
-import type { Kafka } from "kafkajs";
 import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
+import type { LiveEmitter } from "../projections/live-changes";
+import type { KafkaPort } from "../transport/port";
 import { ApiAuth } from "./auth";
 import { registerConsumerLagGauge } from "./consumer-lag-gauge";
+import { dashboardPlugin } from "./dashboard-plugin";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
@@ -32,8 +34,11 @@ export interface ApiServerOptions {
    */
   lag?: LagSource;
   /** For /readyz: the caller owns them and closes them. */
-  kafka?: Kafka;
-  redis?: Redis;
+  kafka?: KafkaPort;
+  /** `null`: the installation has no Redis (embedded mode); /readyz does not check one. */
+  redis?: Redis | null;
+  /** Live updates from the projector (the caller closes it); default one over Redis. */
+  live?: LiveEmitter;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
@@ -67,7 +72,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     logger: options.logger,
     auth: options.auth ?? new ApiAuth(),
     lag: options.lag,
+    live: options.live,
   });
+  await app.register(dashboardPlugin, {});
   await app.ready();
   return app;
 }

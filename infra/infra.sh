@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Weft local infrastructure: Kafka (KRaft), PostgreSQL and Redis on loopback.
 #
-#   bash infra/infra.sh up [--only kafka|postgres|redis[,...]]   start what is not running
+#   bash infra/infra.sh up [--only kafka|postgres|redis|chromium[,...]]   start what is not running
+#                                                                 (chromium: installed for the dashboard tests)
 #   bash infra/infra.sh up --cluster                              start the 3-broker Kafka cluster
 #   bash infra/infra.sh down [--cluster | --only ...]             stop (plain `down` stops everything)
 #   bash infra/infra.sh status                                    show what runs
@@ -678,6 +679,23 @@ down_redis() {
   if stop_pid "$REDIS_DIR/redis.pid" ":$REDIS_PORT" redis 20; then say "redis stopped"; else say "redis was not running"; fi
 }
 
+# ---------------------------------------------------------------- Chromium (dashboard tests)
+
+find_chromium() {
+  local c
+  for c in "${CHROMIUM_PATH:-}" /usr/bin/chromium /usr/bin/chromium-browser; do
+    if [[ -n $c && -x $c ]]; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+
+# Nothing to start: the dashboard's browser tests launch it headless themselves.
+up_chromium() {
+  find_chromium >/dev/null || apt_install chromium fonts-liberation
+  find_chromium >/dev/null || die "chromium not found after install (set CHROMIUM_PATH to a Chromium binary)"
+  say "chromium installed: $(find_chromium)"
+}
+
 # ---------------------------------------------------------------- status / env
 
 print_env() {
@@ -688,6 +706,7 @@ print_env() {
       postgres) echo "DATABASE_URL=$(database_url)" ;;
       redis) echo "REDIS_URL=$(redis_url)" ;;
       cluster) echo "KAFKA_CLUSTER_BROKERS=$(cluster_brokers)" ;;
+      chromium) echo "CHROMIUM_PATH=$(find_chromium)" ;;
     esac
   done
 }
@@ -752,7 +771,8 @@ main() {
         postgres | postgresql | pg) want+=(postgres) ;;
         redis) want+=(redis) ;;
         cluster) want+=(cluster) ;;
-        *) die "unknown service '$p' (use kafka, postgres, redis)" ;;
+        chromium) want+=(chromium) ;;
+        *) die "unknown service '$p' (use kafka, postgres, redis, chromium)" ;;
       esac
     done
   fi
@@ -764,7 +784,7 @@ main() {
   case $cmd in
     up)
       lock
-      ((${#want[@]})) || want=(kafka postgres redis)
+      ((${#want[@]})) || want=(kafka postgres redis chromium)
       local t0=$SECONDS
       for p in "${want[@]}"; do
         case $p in
@@ -772,6 +792,7 @@ main() {
           cluster) up_kafka_cluster ;;
           postgres) up_postgres ;;
           redis) up_redis ;;
+          chromium) up_chromium ;;
         esac
       done
       say "up done in $((SECONDS - t0))s"

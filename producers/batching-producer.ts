@@ -1,7 +1,7 @@
-import type { Message, Producer } from "kafkajs";
+import type { PortMessage, PortProducer } from "../transport/port";
 
 interface Queued {
-  message: Message;
+  message: PortMessage;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -28,13 +28,13 @@ export class BatchingProducer {
   private readonly lanes = new Map<string, Lane>();
 
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: PortProducer,
     private readonly lingerMs = 1,
     private readonly maxBatch = 500,
   ) {}
 
   /** `message.partition` must be set: see the class comment. */
-  send(topic: string, message: Message & { partition: number }): Promise<void> {
+  send(topic: string, message: PortMessage & { partition: number }): Promise<void> {
     const key = `${topic}\u0000${message.partition}`;
     let lane = this.lanes.get(key);
     if (!lane) {

@@ -1,4 +1,4 @@
-import type { Kafka, Producer } from "kafkajs";
+import type { KafkaPort, PortProducer } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import { commandCodec, commandHeaders } from "../schemas/codec";
 import type { Command } from "../schemas/types";
@@ -11,13 +11,13 @@ import { BatchingProducer } from "./batching-producer";
  * command of a run lands on the partition its decider owns, in order.
  */
 export class CommandProducer {
-  private readonly producer: Producer;
+  private readonly producer: PortProducer;
   private readonly batching: BatchingProducer;
   private readonly topic: string;
   private partitions = 0;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaPort,
     config: WeftConfig,
   ) {
     // Idempotent: a retried send never duplicates a command. Retries outlast a leader

@@ -1,13 +1,13 @@
-import type { KafkaMessage, Message } from "kafkajs";
+import type { PortConsumedMessage, PortMessage } from "../transport/port";
 import { deadLetterCodec } from "../schemas/codec";
 import { headersToStrings } from "../transport/kafka";
 
 /** Wraps a record no one could decode, with the reason, for `weft.dlq`. */
 export function deadLetterMessage(
-  source: { topic: string; partition: number; message: KafkaMessage },
+  source: { topic: string; partition: number; message: PortConsumedMessage },
   reason: string,
   consumer: string,
-): Message {
+): PortMessage {
   const { message } = source;
   return {
     key: message.key,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import type { Kafka, Producer } from "kafkajs";
+import type { KafkaPort, PortProducer } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
@@ -25,7 +25,7 @@ export interface RegistrationSource {
 }
 
 export interface RegistrationPublisherOptions {
-  kafka: Kafka;
+  kafka: KafkaPort;
   config: WeftConfig;
   logger: Logger;
   source: RegistrationSource;
@@ -38,7 +38,7 @@ export interface RegistrationPublisherOptions {
  * again at the next beat: registration never stops a process from doing its work.
  */
 export class RegistrationPublisher {
-  private readonly producer: Producer;
+  private readonly producer: PortProducer;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
   private readonly workflows: readonly DefinitionInfo[];

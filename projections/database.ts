@@ -1,4 +1,4 @@
-import { Pool, type PoolClient, type QueryResultRow } from "pg";
+import { Pool, type QueryResultRow } from "pg";
 import type { WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../core/logger";
@@ -79,27 +79,4 @@ export function assertDatabaseUrl(url: string): void {
 /** The URL without its password, for messages and logs. */
 export function redact(url: string): string {
   return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, "$1***@");
-}
-
-/**
- * Runs `fn` in a transaction on one client of the pool: COMMIT when it resolves, ROLLBACK when
- * it throws. A client whose rollback failed is destroyed rather than returned to the pool.
- */
-export async function inTransaction<T>(
-  pool: Pool,
-  fn: (client: PoolClient) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch((rollbackErr: Error) => (broken = rollbackErr));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
 }

@@ -1,4 +1,5 @@
 import Redis from "ioredis";
+import mqemitter, { type MQEmitter } from "mqemitter";
 import mqemitterRedis from "mqemitter-redis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
@@ -6,7 +7,7 @@ import type { HistoryEvent } from "../schemas/types";
 
 /**
  * The projector's change feed: after each commit it tells every API instance, through Redis
- * pub/sub, which rows changed. Only what changed travels; the API reads the rows themselves
+ * pub/sub (in embedded mode: an emitter in the process), which rows changed. Only what changed travels; the API reads the rows themselves
  * from PostgreSQL, so a subscriber sees exactly what a query would return.
  */
 
@@ -41,7 +42,17 @@ export const liveTopics = (config: WeftConfig) => ({
   events: (workflowId: string) => `${config.topicPrefix}/events/${workflowId}`,
 });
 
-export type LiveEmitter = ReturnType<typeof mqemitterRedis>;
+/**
+ * The live-update port: an MQEmitter. Over Redis pub/sub it reaches every API instance; in
+ * embedded mode the projector and the API share one in-process emitter (the `mqemitter`
+ * package, which mqemitter-redis builds on: the same API).
+ */
+export type LiveEmitter = MQEmitter;
+
+/** An emitter within this process: the projector and API of embedded mode share one. */
+export function createInProcessLiveEmitter(): LiveEmitter {
+  return mqemitter({ concurrency: 100 });
+}
 
 /** An emitter over Redis pub/sub (two connections: one publishes, one subscribes). */
 export function createLiveEmitter(config: WeftConfig, logger: Logger): LiveEmitter {

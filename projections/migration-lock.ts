@@ -15,6 +15,59 @@ export interface MigrationLock {
   hold<T>(work: () => Promise<T>, timeoutMs: number): Promise<T>;
 }
 
+/**
+ * Runs `work` under the migration lock of an installation: the Redis lock (a client of its own
+ * for the while), or the in-process one in embedded mode.
+ */
+export type WithMigrationLock = <T>(work: (lock: MigrationLock) => Promise<T>) => Promise<T>;
+
+/**
+ * A mutex in this process, for embedded mode: the embedded log's directory lock already keeps
+ * every other process out, so only this process's projector and API can meet here.
+ */
+export class InProcessMigrationLock implements MigrationLock {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  async hold<T>(work: () => Promise<T>, timeoutMs: number): Promise<T> {
+    const before = this.tail;
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.tail = before.then(() => mine);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    try {
+      const outcome = await Promise.race([before.then(() => "mine" as const), timedOut]);
+      if (outcome === "timeout") {
+        throw new WaitTimeoutError("the migration lock (another role is migrating)", timeoutMs);
+      }
+      clearTimeout(timer);
+      return await work();
+    } finally {
+      clearTimeout(timer);
+      release();
+    }
+  }
+}
+
+/** The Redis migration lock, through a client of its own for the while. */
+export function redisMigrationLock(
+  config: Pick<WeftConfig, "topicPrefix" | "redisUrl">,
+  logger?: Logger,
+): WithMigrationLock {
+  return (work) =>
+    withMigrationRedis(config.redisUrl, logger, (redis) =>
+      work(new RedisMigrationLock(redis, config, logger)),
+    );
+}
+
+/** The in-process migration lock as a `WithMigrationLock`. */
+export function inProcessMigrationLock(): WithMigrationLock {
+  const lock = new InProcessMigrationLock();
+  return (work) => work(lock);
+}
+
 /** The Redis key of the migration lock of a Weft installation. */
 export const migrationLockKey = (config: Pick<WeftConfig, "topicPrefix">): string =>
   `${config.topicPrefix}:migrations`;

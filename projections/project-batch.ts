@@ -1,4 +1,4 @@
-import type { KafkaMessage } from "kafkajs";
+import type { PortConsumedMessage } from "../transport/port";
 import type { Logger } from "../core/logger";
 import {
   COMMAND_TYPE_HEADER,
@@ -19,7 +19,7 @@ import { insertPendingRuns, loadRunStates } from "./tables/runs";
 import { writeChanges } from "./write-changes";
 
 export interface DeadRecord {
-  message: KafkaMessage;
+  message: PortConsumedMessage;
   reason: string;
 }
 
@@ -30,7 +30,7 @@ export interface BatchInput {
   source: ProjectedSource;
   key: OffsetKey;
   /** Records of one partition, in offset order. */
-  records: readonly KafkaMessage[];
+  records: readonly PortConsumedMessage[];
   /** The offset after the batch: its last record (control records included) + 1. */
   nextOffset: bigint;
   /**
@@ -89,7 +89,7 @@ export async function projectBatch(
 
 type ProjectRecords = (
   client: ReadModelDb,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
   log: Logger,
 ) => Promise<BatchChanges>;
@@ -102,9 +102,9 @@ const PROJECT: Record<ProjectedSource, ProjectRecords> = {
 
 /** Decodes records; those that do not decode (or are poisoned) come back as dead. */
 function decodeAll<T>(
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
-  decode: (message: KafkaMessage) => T,
+  decode: (message: PortConsumedMessage) => T,
 ): { decoded: T[]; dead: DeadRecord[] } {
   const decoded: T[] = [];
   const dead: DeadRecord[] = [];
@@ -124,7 +124,7 @@ function decodeAll<T>(
 
 async function projectHistory(
   client: ReadModelDb,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
   log: Logger,
 ): Promise<BatchChanges> {
@@ -146,7 +146,7 @@ async function projectHistory(
 
 async function projectRegistrations(
   client: ReadModelDb,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
 ): Promise<BatchChanges> {
   const { decoded, dead } = decodeAll(records, input, (m) =>
@@ -166,7 +166,7 @@ async function projectRegistrations(
  */
 async function projectStarts(
   client: ReadModelDb,
-  records: readonly KafkaMessage[],
+  records: readonly PortConsumedMessage[],
   input: BatchInput,
   log: Logger,
 ): Promise<BatchChanges> {

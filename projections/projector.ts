@@ -1,4 +1,10 @@
-import type { Batch, Consumer, EachBatchPayload, Kafka, Producer } from "kafkajs";
+import type {
+  KafkaPort,
+  PortBatch,
+  PortConsumer,
+  PortEachBatchPayload,
+  PortProducer,
+} from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
@@ -32,7 +38,7 @@ export interface CommittedChanges {
 
 export interface ProjectorOptions {
   config: WeftConfig;
-  kafka: Kafka;
+  kafka: KafkaPort;
   /**
    * The read models (PostgreSQL: one connection per partition it projects at once; SQLite:
    * batches take turns on the one writer).
@@ -63,8 +69,8 @@ export class Projector {
   private readonly sources: ReadonlyMap<string, ProjectedSource>;
   private readonly historyTopic: string;
   private readonly log: Logger;
-  private consumer: Consumer | undefined;
-  private dlq: Producer | undefined;
+  private consumer: PortConsumer | undefined;
+  private dlq: PortProducer | undefined;
   /** Per assigned topic-partition: the offset this projector believes is stored in the read models. */
   private readonly expected = new Map<string, bigint>();
   /** Per topic-partition: bumped by every seek, so a batch fetched before it is known stale. */
@@ -204,7 +210,7 @@ export class Projector {
     this.epochs.set(key, (this.epochs.get(key) ?? 0) + 1);
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
+  private async onBatch(payload: PortEachBatchPayload): Promise<void> {
     const { batch } = payload;
     await this.positioning;
     if (!this.expected.has(tpKey(batch.topic, batch.partition))) {
@@ -217,7 +223,7 @@ export class Projector {
     await payload.heartbeat();
   }
 
-  private async project(batch: Batch): Promise<void> {
+  private async project(batch: PortBatch): Promise<void> {
     const { topic, partition } = batch;
     const tp = tpKey(topic, partition);
     const source = this.sources.get(topic);

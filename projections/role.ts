@@ -1,11 +1,10 @@
-import type { Kafka } from "kafkajs";
+import type { KafkaPort } from "../transport/port";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import { closeLiveEmitter, createLiveEmitter, publishCommit } from "./live-changes";
+import { closeLiveEmitter, publishCommit } from "./live-changes";
 import { migrate } from "./migrate";
-import { RedisMigrationLock, withMigrationRedis } from "./migration-lock";
 import { Projector, type ProjectorOptions } from "./projector";
-import { openReadModelDb } from "./read-model-db";
+import { readSideParts, type ReadSideBackends } from "./read-side-backends";
 
 export interface ProjectorRole {
   readonly projector: Projector;
@@ -13,27 +12,31 @@ export interface ProjectorRole {
 }
 
 /**
- * The projector role of a Weft process: its own read-model database (`openReadModelDb`), the migrations applied (explicitly, here,
+ * The projector role of a Weft process: its own read-model database, the migrations applied (explicitly, here,
  * under the Redis migration lock and the advisory lock, so concurrent starts do not race), then
  * the projector. After each commit it publishes what changed to Redis, where every API instance
- * picks it up for its subscriptions.
+ * picks it up for its subscriptions. `backends` swaps those parts (embedded mode: an in-process
+ * lock and emitter).
  */
 export async function startProjectorRole(options: {
   config: WeftConfig;
-  kafka: Kafka;
+  kafka: KafkaPort;
   logger: Logger;
   onCommitted?: ProjectorOptions["onCommitted"];
+  backends?: ReadSideBackends;
 }): Promise<ProjectorRole> {
   const { config, kafka, logger } = options;
-  const db = openReadModelDb(config, logger, {
+  const parts = readSideParts(config, logger, options.backends);
+  const db = parts.openDatabase({
     max: 2 * config.commandPartitions + 3,
     applicationName: `weft projector ${config.clientId}`,
   });
-  const live = createLiveEmitter(config, logger);
+  const live = parts.live();
+  const closeLive = () => (live.owned ? closeLiveEmitter(live.emitter) : Promise.resolve());
   let projector: Projector | undefined;
   try {
-    const { version, applied } = await withMigrationRedis(config.redisUrl, logger, (redis) =>
-      migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
+    const { version, applied } = await parts.withMigrationLock((lock) =>
+      migrate(db, { logger, lock }),
     );
     logger.info(
       { schemaVersion: version, applied: applied.map((m) => m.file) },
@@ -45,14 +48,14 @@ export async function startProjectorRole(options: {
       db,
       logger,
       onCommitted: async (changes) => {
-        publishCommit(live, config, logger, changes);
+        publishCommit(live.emitter, config, logger, changes);
         await options.onCommitted?.(changes);
       },
     });
     await projector.start();
   } catch (err) {
     await projector?.stop().catch(() => undefined);
-    await closeLiveEmitter(live);
+    await closeLive();
     await db.close();
     throw err;
   }
@@ -61,7 +64,7 @@ export async function startProjectorRole(options: {
     projector: started,
     async stop() {
       await started.stop();
-      await closeLiveEmitter(live);
+      await closeLive();
       await db.close();
     },
   };

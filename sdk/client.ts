@@ -1,4 +1,4 @@
-import type { Kafka } from "kafkajs";
+import type { KafkaPort } from "../transport/port";
 import { resolveConfig, topics, type ConfigInput, type WeftConfig } from "../core/config";
 import {
   WaitTimeoutError,
@@ -29,6 +29,8 @@ export interface StartOptions<I> {
 export interface ClientOptions {
   config?: WeftConfig | ConfigInput;
   logger?: Logger;
+  /** The transport to use (e.g. an embedded Weft's log); default Kafka from the config. */
+  transport?: KafkaPort;
 }
 
 /** Starts, signals and cancels runs, and waits for their results. */
@@ -38,7 +40,7 @@ export class WeftClient {
 
   private constructor(
     readonly config: WeftConfig,
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaPort,
     logger: Logger,
   ) {
     this.producer = new CommandProducer(kafka, config);
@@ -52,7 +54,7 @@ export class WeftClient {
   static async connect(options: ClientOptions = {}): Promise<WeftClient> {
     const config = resolveConfig(options.config);
     const logger = options.logger ?? createLogger(config.logLevel);
-    const kafka = createKafka(config, logger);
+    const kafka = options.transport ?? createKafka(config, logger);
     await withAdmin(kafka, (admin) => ensureTopics(admin, config));
     const client = new WeftClient(config, kafka, logger);
     await client.producer.connect();

@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import type { Kafka } from "kafkajs";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
@@ -11,8 +10,10 @@ import { startProjectorRole, type ProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { createKafka } from "../transport/kafka";
+import type { KafkaPort } from "../transport/port";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
+import type { Backends } from "./backends";
 
 export const ROLES = ["decider", "worker", "projector", "api"] as const;
 export type Role = (typeof ROLES)[number];
@@ -29,6 +30,11 @@ export interface RuntimeOptions {
   worker?: { concurrency?: number; leaseMs?: number; workerId?: string; queues?: string[] };
   /** Where the api role listens: default `PORT` (else 8080) on 127.0.0.1. */
   api?: ApiListenOptions;
+  /**
+   * What the roles run on (the caller closes them). Default: Kafka, Redis and PostgreSQL from
+   * the config. `{ transport }` alone swaps the transport and keeps Redis and PostgreSQL.
+   */
+  backends?: Backends;
 }
 
 /** The roles one process runs, started together and stopped together. */
@@ -53,7 +59,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const config = resolveConfig(options.config);
   const logger = options.logger ?? createLogger(config.logLevel);
-  const kafka: Kafka = createKafka(config, logger);
+  const backends = options.backends;
+  const kafka: KafkaPort = backends?.transport ?? createKafka(config, logger);
   const workflows = options.workflows ?? [];
   const steps = options.steps ?? [];
   if (roles.includes("decider") && workflows.length === 0) {
@@ -74,6 +81,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         kafka,
         steps: [...steps],
         metricsRegistry: metrics,
+        leases: backends?.stepLeases,
         ...options.worker,
       })
     : undefined;
@@ -100,7 +108,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   await registration?.start();
   // Needs no definitions: it projects whatever history holds. It migrates the schema first.
   const projector: ProjectorRole | undefined = roles.includes("projector")
-    ? await startProjectorRole({ config, kafka, logger })
+    ? await startProjectorRole({ config, kafka, logger, backends: backends?.readSide })
     : undefined;
   // Needs no definitions either: it produces commands and reads the read models.
   const api: ApiRole | undefined = roles.includes("api")
@@ -110,6 +118,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         logger,
         listen: options.api,
         metrics,
+        backends: backends?.readSide,
       })
     : undefined;
   let metricsServer: MetricsServer | undefined;

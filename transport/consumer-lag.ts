@@ -1,4 +1,4 @@
-import type { Admin, Kafka } from "kafkajs";
+import type { KafkaPort, PortAdmin } from "./port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { Queryable } from "../projections/database";
@@ -12,7 +12,7 @@ export interface PartitionLag {
 }
 
 export interface ConsumerLagReaderOptions {
-  kafka: Kafka;
+  kafka: KafkaPort;
   config: WeftConfig;
   /** The read models: with it, the projector's lag (its offsets live in PostgreSQL). */
   pool?: Queryable;
@@ -33,7 +33,7 @@ const CACHE_MS = 1000;
  * share the one in flight.
  */
 export class ConsumerLagReader {
-  private readonly admin: Admin;
+  private readonly admin: PortAdmin;
   private readonly log: Logger;
   private connecting: Promise<void> | undefined;
   private cached: { at: number; lags: Promise<PartitionLag[]> } | undefined;

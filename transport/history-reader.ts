@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Kafka } from "kafkajs";
+import type { KafkaPort } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import { readerConsumer, withAdmin } from "./kafka";
@@ -11,7 +11,7 @@ import type { HistoryEvent } from "../schemas/types";
  * kafkajs has no manual assignment, so a throw-away consumer group does the reading.
  */
 export async function readHistoryPartitions(
-  kafka: Kafka,
+  kafka: KafkaPort,
   topic: string,
   partitions: readonly number[],
   onEvent: (partition: number, event: HistoryEvent) => void,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Admin, Consumer, Kafka } from "kafkajs";
+import type { KafkaPort, PortAdmin, PortConsumer } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import { readerConsumer } from "./kafka";
@@ -16,13 +16,13 @@ export class HistoryTail {
   private readonly runs = new Map<string, HistoryEvent[]>();
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly position = new Map<number, bigint>();
-  private consumer: Consumer | undefined;
-  private admin: Admin | undefined;
+  private consumer: PortConsumer | undefined;
+  private admin: PortAdmin | undefined;
   private adminConnected: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaPort,
     private readonly topic: string,
     private readonly log: Logger,
   ) {}

@@ -1,14 +1,8 @@
-import {
-  Kafka,
-  logLevel as KafkaLogLevel,
-  type Admin,
-  type Consumer,
-  type ITopicConfig,
-  type IHeaders,
-} from "kafkajs";
+import { Kafka, logLevel as KafkaLogLevel } from "kafkajs";
 import type { WeftConfig } from "../core/config";
 import { topics } from "../core/config";
 import type { Logger } from "../core/logger";
+import type { KafkaPort, PortAdmin, PortConsumer, PortHeaders, PortTopicConfig } from "./port";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.ERROR]: "error",
@@ -48,7 +42,10 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
 }
 
 /** Runs `work` with a connected admin client, and always disconnects it. */
-export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(
+  kafka: KafkaPort,
+  work: (admin: PortAdmin) => Promise<T>,
+): Promise<T> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -62,7 +59,7 @@ export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise
  * A consumer of its own, throw-away group that reads a topic from the beginning (kafkajs has
  * no manual assignment): used to restore partitions and to follow history from a client.
  */
-export function readerConsumer(kafka: Kafka, groupId: string): Consumer {
+export function readerConsumer(kafka: KafkaPort, groupId: string): PortConsumer {
   return kafka.consumer({
     groupId,
     readUncommitted: false,
@@ -75,13 +72,13 @@ export function readerConsumer(kafka: Kafka, groupId: string): Consumer {
 
 /** Creates Weft's topics when missing; never shrinks or alters existing ones. */
 export async function ensureTopics(
-  admin: Admin,
+  admin: PortAdmin,
   config: WeftConfig,
   taskQueues: readonly string[] = [],
 ): Promise<void> {
   const rf = config.replicationFactor;
   const durable = rf > 1 ? [{ name: "min.insync.replicas", value: "2" }] : [];
-  const wanted: ITopicConfig[] = [
+  const wanted: PortTopicConfig[] = [
     {
       topic: topics.commands(config),
       numPartitions: config.commandPartitions,
@@ -121,7 +118,7 @@ export async function ensureTopics(
   }
 }
 
-export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+export function headersToStrings(headers: PortHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     if (v === undefined) continue;

@@ -1,4 +1,5 @@
-import { Partitioners, type Admin, type PartitionMetadata } from "kafkajs";
+import { Partitioners, type PartitionMetadata } from "kafkajs";
+import type { PortAdmin } from "./port";
 
 const defaultPartitioner = Partitioners.DefaultPartitioner();
 
@@ -14,7 +15,7 @@ export function partitionForKey(topic: string, key: string, partitionCount: numb
   return defaultPartitioner({ topic, partitionMetadata, message: { key, value: null } });
 }
 
-export async function partitionCount(admin: Admin, topic: string): Promise<number> {
+export async function partitionCount(admin: PortAdmin, topic: string): Promise<number> {
   const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
   const count = topics[0]?.partitions.length ?? 0;
   if (count === 0) throw new Error(`topic ${topic} has no partitions (does it exist?)`);

@@ -1,15 +1,6 @@
 import type { WeftConfig } from "../core/config";
-
-/** Identifies one attempt of one step. */
-export interface AttemptRef {
-  readonly workflowId: string;
-  readonly stepSeq: number;
-  readonly attempt: number;
-}
-
-function attemptPath(ref: AttemptRef): string {
-  return `${ref.workflowId}/${ref.stepSeq}/${ref.attempt}`;
-}
+import type { AttemptRef } from "./attempt";
+import { attemptPath } from "./lease-store";
 
 /** Redis keys workers use; all start with the topic prefix so deployments can share a Redis. */
 export const workerKeys = {
@@ -17,8 +8,4 @@ export const workerKeys = {
   done: (config: WeftConfig, ref: AttemptRef) => `${config.topicPrefix}:done:${attemptPath(ref)}`,
   /** Held while a worker runs the attempt; stops two workers running it at once. */
   lease: (config: WeftConfig, ref: AttemptRef) => `${config.topicPrefix}:lease:${attemptPath(ref)}`,
-  /** Hash describing a live worker; expires when the worker stops beating. */
-  worker: (config: WeftConfig, workerId: string) => `${config.topicPrefix}:worker:${workerId}`,
-  /** Set of worker IDs that announced themselves (check the hash to see if one is alive). */
-  workers: (config: WeftConfig) => `${config.topicPrefix}:workers`,
 };

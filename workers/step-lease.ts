@@ -1,18 +1,7 @@
-import type { Redis } from "ioredis";
-import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import { workerKeys, type AttemptRef } from "./redis-keys";
-import {
-  createRedlock,
-  lockedByOther,
-  ResourceLockedError,
-  type Lock,
-  type Redlock,
-} from "./redlock";
+import type { AttemptRef } from "./attempt";
+import type { LeaseLock, StepLeaseStore } from "./lease-store";
 import { sleep } from "./sleep";
-
-/** How long a done-marker outlives the attempt it marks. */
-export const DONE_MARKER_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 export type LeaseResult =
   /** This worker holds the attempt's lease and should run it. */
@@ -23,58 +12,44 @@ export type LeaseResult =
   | { kind: "stopped" };
 
 /**
- * The Redis side of running a step at most once at a time and not again once reported:
- * a done-marker per attempt, and a lease (a redlock lock) held while the attempt runs.
+ * Running a step at most once at a time and not again once reported, over a lease store
+ * (Redis, or memory in embedded mode): a done-marker per attempt, and a lease held while the
+ * attempt runs.
  */
 export class StepLeases {
-  private readonly redlock: Redlock;
   private readonly retryMs: number;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly config: WeftConfig,
+    private readonly store: StepLeaseStore,
     readonly leaseMs: number,
     private readonly workerId: string,
-    logger: Logger,
   ) {
     if (!Number.isInteger(leaseMs) || leaseMs < 300) {
       throw new RangeError(`leaseMs must be an integer of at least 300, got ${leaseMs}`);
     }
-    this.redlock = createRedlock([redis], { retryCount: 0 });
-    // Redlock emits every failed vote; a held lock is the normal case, not worth a line.
-    this.redlock.on("error", (err: unknown) => {
-      if (err instanceof ResourceLockedError) return;
-      logger.warn({ err }, "lease operation failed");
-    });
     this.retryMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
   }
 
-  async isDone(ref: AttemptRef): Promise<boolean> {
-    return (await this.redis.exists(workerKeys.done(this.config, ref))) === 1;
+  isDone(ref: AttemptRef): Promise<boolean> {
+    return this.store.isDone(ref);
   }
 
-  async markDone(ref: AttemptRef): Promise<void> {
-    await this.redis.set(
-      workerKeys.done(this.config, ref),
-      JSON.stringify({ workerId: this.workerId, at: Date.now() }),
-      "EX",
-      DONE_MARKER_TTL_SECONDS,
-    );
+  markDone(ref: AttemptRef): Promise<void> {
+    return this.store.markDone(ref, this.workerId);
   }
 
   /**
    * Takes the attempt's lease, waiting while another worker holds it. Between tries it checks
    * the done-marker: a duplicate delivery ends when the holder reports; a task whose worker
-   * died runs here once the dead worker's lease expires. Redis errors are logged and retried.
+   * died runs here once the dead worker's lease expires. Store errors are logged and retried.
    */
   async acquire(ref: AttemptRef, log: Logger, stopping: AbortSignal): Promise<LeaseResult> {
-    const key = workerKeys.lease(this.config, ref);
     let waitingLogged = false;
     for (;;) {
       if (stopping.aborted) return { kind: "stopped" };
       try {
         if (await this.isDone(ref)) return { kind: "done" };
-        const lock = await this.tryLock(key);
+        const lock = await this.store.tryLock(ref, this.leaseMs);
         if (lock) {
           // The holder may have reported and released between our check and our lock.
           if (await this.isDone(ref)) {
@@ -90,19 +65,9 @@ export class StepLeases {
           waitingLogged = true;
         }
       } catch (err) {
-        log.warn({ err }, "Redis error while taking the lease; retrying");
+        log.warn({ err }, "could not take the lease; retrying");
       }
       await sleep(this.retryMs, stopping);
-    }
-  }
-
-  /** Resolves with the lock, or undefined when someone else holds it. Throws on Redis errors. */
-  private async tryLock(key: string): Promise<Lock | undefined> {
-    try {
-      return await this.redlock.acquire([key], this.leaseMs);
-    } catch (err) {
-      if (await lockedByOther(err)) return undefined;
-      throw err;
     }
   }
 }
@@ -115,7 +80,7 @@ export class StepLease {
   private lostLogged = false;
 
   constructor(
-    private lock: Lock,
+    private lock: LeaseLock,
     private readonly leaseMs: number,
     private readonly log: Logger,
   ) {

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from "../core/clock";
 import { InvalidInputError, WeftError } from "../core/errors";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
@@ -5,7 +6,7 @@ import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types
 import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
-import type { AttemptRef } from "./redis-keys";
+import type { AttemptRef } from "./attempt";
 import { sleep } from "./sleep";
 import type { StepLease, StepLeases } from "./step-lease";
 import type { TaskDelivery } from "./task-consumer";
@@ -35,6 +36,8 @@ export interface StepRunnerOptions {
   /** Tries to send one report before it is given up. */
   reportAttempts?: number;
   metrics?: WorkerMetrics;
+  /** Stamps the reports' times; default the system clock. */
+  clock?: Clock;
 }
 
 /** The reason a step's signal carries when the worker shuts down under it. */
@@ -50,9 +53,11 @@ export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
   private readonly local = new Map<string, Promise<TaskOutcome>>();
   private readonly reportAttempts: number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: StepRunnerOptions) {
     this.reportAttempts = options.reportAttempts ?? 5;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Never rejects. */
@@ -103,7 +108,7 @@ export class StepRunner {
       this.observeStart(task, delivery, startedAt);
       started = this.send(
         task,
-        { type: "ReportStepStarted", ...this.ids(task), startedAt: Date.now() },
+        { type: "ReportStepStarted", ...this.ids(task), startedAt: this.clock.now() },
         log,
         1,
       );
@@ -285,7 +290,11 @@ export class StepRunner {
   ): Promise<boolean> {
     for (let i = 1; ; i++) {
       try {
-        await this.options.commands.send({ workflowId: task.workflowId, sentAt: Date.now(), body });
+        await this.options.commands.send({
+          workflowId: task.workflowId,
+          sentAt: this.clock.now(),
+          body,
+        });
         return true;
       } catch (err) {
         log.warn({ err, report: body.type, try: i }, "could not send a step report");

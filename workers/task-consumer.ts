@@ -1,4 +1,9 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import type {
+  KafkaPort,
+  PortConsumedMessage,
+  PortConsumer,
+  PortEachBatchPayload,
+} from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { taskCodec } from "../schemas/codec";
@@ -15,7 +20,7 @@ export interface TaskDelivery {
 }
 
 export interface TaskConsumerOptions {
-  kafka: Kafka;
+  kafka: KafkaPort;
   config: WeftConfig;
   queue: string;
   pool: SlotPool;
@@ -26,7 +31,7 @@ export interface TaskConsumerOptions {
   runTask(task: StepTask, log: Logger, delivery: TaskDelivery): Promise<boolean>;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
   deadLetter(
-    source: { topic: string; partition: number; message: KafkaMessage },
+    source: { topic: string; partition: number; message: PortConsumedMessage },
     reason: string,
   ): Promise<boolean>;
 }
@@ -39,7 +44,7 @@ export interface TaskConsumerOptions {
 export class TaskConsumer {
   readonly topic: string;
   readonly groupId: string;
-  private readonly consumer: Consumer;
+  private readonly consumer: PortConsumer;
   private readonly log: Logger;
   /** Per assigned partition; replaced on every group join (kafkajs then restarts from commits). */
   private trackers = new Map<number, OffsetTracker>();
@@ -157,7 +162,7 @@ export class TaskConsumer {
     return fresh;
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+  private async eachBatch(payload: PortEachBatchPayload): Promise<void> {
     const { batch } = payload;
     const { pool, stopping } = this.options;
     const { topic, partition } = batch;

@@ -2,8 +2,9 @@ import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
-import type { Kafka, KafkaMessage, Producer } from "kafkajs";
+import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
+import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
@@ -12,10 +13,11 @@ import { deadLetterMessage } from "../producers/dead-letter";
 import type { StepTask } from "../schemas/types";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { AnyStepDefinition, StepDefinition } from "../workflow/definitions";
-import { WorkerHeartbeat } from "./heartbeat";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { SlotPool } from "./slot-pool";
 import { sleep } from "./sleep";
+import type { StepLeaseStore } from "./lease-store";
+import { RedisStepLeaseStore } from "./redis-lease-store";
 import { StepLeases } from "./step-lease";
 import { StepRunner } from "./step-runner";
 import { TaskConsumer } from "./task-consumer";
@@ -32,14 +34,24 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Default: `<host>-<pid>-<random>`. */
   workerId?: string;
-  /** A Redis client (left open on stop) or URL (default `config.redisUrl`; closed on stop). */
+  /**
+   * Where leases and done-markers live (left open on stop), e.g. an `InProcessStepLeaseStore`
+   * in embedded mode. Default: Redis, through `redis`.
+   */
+  leases?: StepLeaseStore;
+  /**
+   * Without `leases`: a Redis client (left open on stop) or URL (default `config.redisUrl`;
+   * closed on stop).
+   */
   redis?: Redis | string;
   /** A Kafka client to share; default one made from `config`. */
-  kafka?: Kafka;
+  kafka?: KafkaPort;
   /** On stop, how long running steps may finish before their signal aborts. Default 15000 ms. */
   shutdownGraceMs?: number;
   /** Where the worker's metrics go (e.g. the process's registry); default a registry of its own. */
   metricsRegistry?: MetricsRegistry;
+  /** Stamps the reports' times; default the system clock. */
+  clock?: Clock;
 }
 
 const DEFAULT_CONCURRENCY = 32;
@@ -50,7 +62,7 @@ const ABORT_GRACE_MS = 5000;
 const DLQ_SEND_ATTEMPTS = 5;
 
 /**
- * Runs steps: consumes task queues, runs each attempt under a Redis lease, reports started,
+ * Runs steps: consumes task queues, runs each attempt under a lease (Redis, or memory in embedded mode), reports started,
  * completed and failed to the deciders, and commits a task's offset only once it is reported.
  */
 export class Worker {
@@ -69,10 +81,8 @@ export class Worker {
   private readonly redisOption: Redis | string;
   private redis: Redis | undefined;
   private commands: CommandProducer | undefined;
-  private dlqProducer: Producer | undefined;
-  private heartbeat: WorkerHeartbeat | undefined;
+  private dlqProducer: PortProducer | undefined;
   private consumers: TaskConsumer[] = [];
-  private startedAt = 0;
   private starting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -100,7 +110,7 @@ export class Worker {
     this.metrics = createWorkerMetrics(options.metricsRegistry);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-    this.ownsRedis = typeof options.redis !== "object";
+    this.ownsRedis = !options.leases && typeof options.redis !== "object";
     this.redisOption = options.redis ?? this.config.redisUrl;
   }
 
@@ -139,17 +149,12 @@ export class Worker {
   }
 
   private async startNow(): Promise<void> {
-    this.startedAt = Date.now();
-    const redis =
-      typeof this.redisOption === "string"
-        ? new Redis(this.redisOption, { lazyConnect: true })
-        : this.redisOption;
-    if (this.ownsRedis) {
-      redis.on("error", (err: unknown) => this.log.warn({ err }, "Redis connection error"));
-      await redis.connect();
+    let store = this.options.leases;
+    if (!store) {
+      this.redis = await this.connectRedis();
+      store = new RedisStepLeaseStore(this.redis, this.config, this.log);
     }
-    this.redis = redis;
-    const leases = new StepLeases(redis, this.config, this.leaseMs, this.workerId, this.log);
+    const leases = new StepLeases(store, this.leaseMs, this.workerId);
 
     const kafka = this.options.kafka ?? createKafka(this.config, this.options.logger);
     await withAdmin(kafka, (admin) => ensureTopics(admin, this.config, this.queues));
@@ -165,19 +170,6 @@ export class Worker {
     this.dlqProducer = dlq;
     await dlq.connect();
 
-    this.heartbeat = new WorkerHeartbeat(
-      redis,
-      this.config,
-      {
-        workerId: this.workerId,
-        queues: this.queues,
-        startedAt: this.startedAt,
-        inFlight: () => this.pool.inFlight,
-      },
-      this.log,
-    );
-    await this.heartbeat.start();
-
     const runner = new StepRunner({
       workerId: this.workerId,
       steps: this.steps,
@@ -186,6 +178,7 @@ export class Worker {
       stopping: this.stopping.signal,
       shutdown: this.shutdown.signal,
       metrics: this.metrics,
+      clock: this.options.clock,
     });
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
@@ -247,15 +240,23 @@ export class Worker {
         this.log.warn({ err }, `could not close the ${what}`);
       }
     };
-    const { commands, dlqProducer, heartbeat, redis } = this;
+    const { commands, dlqProducer, redis } = this;
     if (commands) await quietly("command producer", () => commands.close());
     if (dlqProducer) await quietly("DLQ producer", () => dlqProducer.disconnect());
-    if (heartbeat) await heartbeat.stop();
     if (redis && this.ownsRedis) await quietly("Redis client", () => redis.quit());
   }
 
+  /** The Redis client of the default lease store. */
+  private async connectRedis(): Promise<Redis> {
+    if (typeof this.redisOption !== "string") return this.redisOption;
+    const redis = new Redis(this.redisOption, { lazyConnect: true });
+    redis.on("error", (err: unknown) => this.log.warn({ err }, "Redis connection error"));
+    await redis.connect();
+    return redis;
+  }
+
   private async deadLetter(
-    source: { topic: string; partition: number; message: KafkaMessage },
+    source: { topic: string; partition: number; message: PortConsumedMessage },
     reason: string,
     consumer: string,
   ): Promise<boolean> {

@@ -56,6 +56,7 @@ export class WorkflowExecution {
   private readonly bufferedSignals = new Map<string, JsonText[]>();
   private readonly signalWaiters: { seq: number; name: string }[] = [];
   private result: ExecutionOutcome | undefined;
+  private violation: DeterminismViolationError | undefined;
 
   constructor(
     private readonly definition: WorkflowDefinition,
@@ -69,6 +70,11 @@ export class WorkflowExecution {
 
   get outcome(): ExecutionOutcome | undefined {
     return this.result;
+  }
+
+  /** Where replay diverged from history, when it did. */
+  get divergence(): DeterminismViolationError | undefined {
+    return this.violation;
   }
 
   /** Calls the workflow function and lets it run until it waits on something. */
@@ -281,7 +287,20 @@ export class WorkflowExecution {
 
   private block(error: DeterminismViolationError): void {
     if (this.result?.kind === "blocked") return;
+    this.violation = error;
     this.result = { kind: "blocked", code: error.code, reason: error.message };
+  }
+}
+
+/** How a command is named in divergence reports: `step "charge"`, `wait`, `signal "approve"`. */
+export function commandDescriptor(command: WorkflowCommand): string {
+  switch (command.kind) {
+    case "step":
+      return stepDescriptor(command.stepName);
+    case "sleep":
+      return waitDescriptor();
+    case "signalWait":
+      return signalDescriptor(command.signalName);
   }
 }
 

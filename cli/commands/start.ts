@@ -4,8 +4,8 @@ import { ConfigError } from "../../core/errors";
 import { createLogger } from "../../core/logger";
 import { loadDefinitions } from "../../sdk/module-loader";
 import { DEFAULT_ROLES, ROLES, startRuntime, type Role } from "../../sdk/runtime";
-import { DEFAULT_API_URL } from "../api-client";
 import { fail } from "../output";
+import { announce, stopOnSignals } from "../serve";
 
 interface StartCliOptions {
   roles: string;
@@ -49,46 +49,16 @@ export function registerStart(program: Command): void {
           { roles, workflows: workflows.map((w) => w.name), steps: steps.map((s) => s.name) },
           "weft ready",
         );
-        const example = workflows[0]?.name;
-        process.stderr.write(
-          `\nWeft is running (${roles.join(" + ")}) on Kafka ${config.kafkaBrokers.join(",")}.\n` +
-            `Hosting workflows: ${workflows.map((w) => w.name).join(", ") || "none"}; steps: ${steps.map((s) => s.name).join(", ") || "none"}.\n` +
-            (runtime.api
-              ? `GraphQL: ${runtime.api.address}/graphql (queries, mutations; subscriptions over WebSocket)\n` +
-                `Dashboard: ${runtime.api.address}/\n`
-              : "") +
-            (example ? cliHint(example, runtime.api?.address) : "") +
-            `Stop with Ctrl-C (drains running steps).\n\n`,
-        );
-        let stopping = false;
-        const stop = (signal: string) => {
-          if (stopping) return;
-          stopping = true;
-          logger.info({ signal }, "draining");
-          runtime.stop().then(
-            () => process.exit(0),
-            (err) => {
-              logger.error({ err }, "stop failed");
-              process.exit(1);
-            },
-          );
-        };
-        process.on("SIGTERM", () => stop("SIGTERM"));
-        process.on("SIGINT", () => stop("SIGINT"));
+        announce({
+          where: `on Kafka ${config.kafkaBrokers.join(",")}`,
+          roles,
+          workflows,
+          steps,
+          apiAddress: runtime.api?.address,
+        });
+        stopOnSignals(runtime, logger);
       } catch (err) {
         fail(err);
       }
     });
-}
-
-/** How to try the hosted workflows with `weft workflow`, which talks to the API. */
-function cliHint(example: string, apiAddress: string | undefined): string {
-  const env = apiAddress && apiAddress !== DEFAULT_API_URL ? `WEFT_API_URL=${apiAddress} ` : "";
-  return (
-    `In another terminal:\n  ${env}npx weft workflow start ${example} --input '{"email":"ada@example.com"}' --wait\n` +
-    `  ${env}npx weft workflow describe <workflowId>\n` +
-    (apiAddress
-      ? ""
-      : `(the weft workflow commands talk to the API at WEFT_API_URL: run one with --roles api,projector)\n`)
-  );
 }

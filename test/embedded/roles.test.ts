@@ -1,9 +1,8 @@
 /**
  * Weft's own decider and worker, unchanged, on the embedded log instead of a broker: runs
  * complete with gapless histories, and a restart on the same directory resumes pending waits
- * and timers. The worker still takes its step leases in Redis.
+ * and timers. Leases and done-markers are in memory: no Kafka, no Redis.
  */
-import type { Kafka } from "kafkajs";
 import { topics, type WeftConfig } from "../../core/config";
 import type { Logger } from "../../core/logger";
 import { Decider } from "../../deciders/decider";
@@ -13,6 +12,7 @@ import type { HistoryEvent } from "../../schemas/types";
 import { HistoryTail } from "../../transport/history-tail";
 import { EmbeddedKafka } from "../../transport/embedded";
 import { Worker } from "../../workers";
+import { InProcessStepLeaseStore } from "../../workers/lease-store";
 import {
   approval,
   closeFixtures,
@@ -39,16 +39,21 @@ class EmbeddedWeft {
 
   static async start(dir: string, config: WeftConfig, logger: Logger): Promise<EmbeddedWeft> {
     const kafka = await EmbeddedKafka.open({ directory: dir, sync: "never", logger });
-    // The roles still name kafkajs's type; the port is wired into them next.
-    const port = kafka as unknown as Kafka;
-    const decider = new Decider({ config, kafka: port, logger, workflows, steps });
+    const decider = new Decider({ config, kafka, logger, workflows, steps });
     await decider.start();
     await decider.ready();
-    const worker = new Worker({ config, logger, kafka: port, steps, leaseMs: 2000 });
+    const worker = new Worker({
+      config,
+      logger,
+      kafka,
+      steps,
+      leaseMs: 2000,
+      leases: new InProcessStepLeaseStore(),
+    });
     await worker.start();
-    const commands = new CommandProducer(port, config);
+    const commands = new CommandProducer(kafka, config);
     await commands.connect();
-    const history = new HistoryTail(port, topics.history(config), logger);
+    const history = new HistoryTail(kafka, topics.history(config), logger);
     await history.start();
     return new EmbeddedWeft(kafka, decider, worker, commands, history);
   }
@@ -150,8 +155,7 @@ describe("decider and worker on the embedded log", () => {
   });
 
   it("shares partitions with a second decider, and hands them back when it stops", async () => {
-    const port = weft.kafka as unknown as Kafka;
-    const second = new Decider({ config, kafka: port, logger, workflows, steps });
+    const second = new Decider({ config, kafka: weft.kafka, logger, workflows, steps });
     await second.start();
     await waitFor("a split", () => second.ownedPartitions.length === 2);
     expect([...weft.decider.ownedPartitions, ...second.ownedPartitions].sort()).toEqual([

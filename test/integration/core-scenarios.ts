@@ -1,8 +1,8 @@
 /**
- * The core scenarios, end to end on a real Kafka broker and Redis: decider, worker and client
- * in this process, on topics of their own. Each test file runs them under one configuration.
+ * The core scenarios, end to end: decider, worker and client in this process, on topics of
+ * their own, on a real Kafka broker and Redis or on the embedded adapters (the embedded log in
+ * a fresh directory, leases in memory). Each test file runs them under one configuration.
  */
-import { Partitioners } from "kafkajs";
 import { topics, type ConfigInput } from "../../core/config";
 import {
   InvalidInputError,
@@ -11,6 +11,7 @@ import {
   WorkflowFailedError,
 } from "../../core/errors";
 import { deadLetterCodec } from "../../schemas/codec";
+import { embeddedBackends } from "../../sdk/embedded-backends";
 import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../../examples/signup";
 import {
   approval,
@@ -23,7 +24,8 @@ import {
   threeSteps,
   timedOut,
 } from "../fixtures/workflows";
-import { isolatedConfig, waitFor } from "../support/env";
+import { tempDir } from "../embedded/helpers";
+import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import {
   count,
   eventsOf,
@@ -31,16 +33,26 @@ import {
   expectGapless,
   types,
 } from "../support/history";
-import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
+import { startTestWeft, type TestWeft } from "../support/weft";
 
 const signupFlow = createUserSignupFlow({ waitMs: 400, confirmTimeoutMs: 300 });
 
-export function coreScenarios(overrides: ConfigInput = {}): void {
+export type ScenarioTransport = "kafka" | "embedded";
+
+export function coreScenarios(
+  overrides: ConfigInput = {},
+  transport: ScenarioTransport = "kafka",
+): void {
   const config = isolatedConfig(overrides);
+  const dir = transport === "embedded" ? tempDir() : undefined;
   let weft: TestWeft;
 
   beforeAll(async () => {
+    const backends = dir
+      ? await embeddedBackends({ directory: dir.dir, sync: "never", logger: testLogger(config) })
+      : undefined;
     weft = await startTestWeft(config, {
+      backends,
       workflows: [
         signupFlow,
         threeSteps,
@@ -58,6 +70,7 @@ export function coreScenarios(overrides: ConfigInput = {}): void {
   afterAll(async () => {
     await weft.stop();
     await closeFixtures();
+    dir?.cleanup();
   });
 
   describe("userSignupFlow", () => {
@@ -276,8 +289,8 @@ export function coreScenarios(overrides: ConfigInput = {}): void {
     });
 
     it("sends an undecodable command to the DLQ with the reason and keeps deciding", async () => {
-      const kafka = kafkaFor(config);
-      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      const kafka = weft.transport;
+      const producer = kafka.producer();
       await producer.connect();
       await producer.send({
         topic: topics.commands(config),
@@ -297,9 +310,11 @@ export function coreScenarios(overrides: ConfigInput = {}): void {
       await consumer.connect();
       await consumer.subscribe({ topic: topics.dlq(config), fromBeginning: true });
       await consumer.run({
-        eachMessage: async ({ message }) => {
-          const letter = deadLetterCodec.decode(message.value, message.headers);
-          dead.push({ key: letter.key?.toString() ?? "", reason: letter.reason });
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) {
+            const letter = deadLetterCodec.decode(message.value, message.headers);
+            dead.push({ key: letter.key?.toString() ?? "", reason: letter.reason });
+          }
           await Promise.resolve();
         },
       });

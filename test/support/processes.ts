@@ -15,15 +15,42 @@ export interface RoleProcess {
 const ROOT = join(__dirname, "..", "..");
 
 /** Starts test/support/role-process.ts as a child and waits until it says READY. */
-export async function spawnRoles(
+export function spawnRoles(
   config: WeftConfig,
   roles: string,
   env: Record<string, string> = {},
   readyTimeoutMs = 60_000,
 ): Promise<RoleProcess> {
+  return spawnSupport("role-process", config, { WEFT_ROLES: roles, ...env }, readyTimeoutMs);
+}
+
+/**
+ * Starts test/support/embedded-process.ts on `dir` as a child and waits until it says READY:
+ * an embedded Weft, with no Kafka and no Redis.
+ */
+export function spawnEmbedded(
+  config: WeftConfig,
+  dir: string,
+  env: Record<string, string> = {},
+  readyTimeoutMs = 60_000,
+): Promise<RoleProcess> {
+  return spawnSupport(
+    "embedded-process",
+    config,
+    { WEFT_EMBEDDED_DIR: dir, ...env },
+    readyTimeoutMs,
+  );
+}
+
+async function spawnSupport(
+  name: string,
+  config: WeftConfig,
+  env: Record<string, string>,
+  readyTimeoutMs: number,
+): Promise<RoleProcess> {
   // Compiled (the benchmark runs from dist/): plain node; from sources (the tests): through tsx.
   const compiled = __filename.endsWith(".js");
-  const entry = join(__dirname, compiled ? "role-process.js" : "role-process.ts");
+  const entry = join(__dirname, compiled ? `${name}.js` : `${name}.ts`);
   const child = spawn(process.execPath, compiled ? [entry] : ["--import", "tsx", entry], {
     cwd: ROOT,
     env: {
@@ -37,7 +64,6 @@ export async function spawnRoles(
       WEFT_EXECUTION_CACHE_SIZE: String(config.executionCacheSize),
       WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
       WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
-      WEFT_ROLES: roles,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -48,7 +74,7 @@ export async function spawnRoles(
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`role process not ready in ${readyTimeoutMs} ms:\n${out}`)),
+      () => reject(new Error(`${name} not ready in ${readyTimeoutMs} ms:\n${out}`)),
       readyTimeoutMs,
     );
     const onData = () => {
@@ -60,7 +86,7 @@ export async function spawnRoles(
     child.stdout.on("data", onData);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`role process exited (${code}) before ready:\n${out}`));
+      reject(new Error(`${name} exited (${code}) before ready:\n${out}`));
     });
   });
   return {

@@ -1,5 +1,7 @@
 import type { WeftConfig } from "../../core/config";
 import { createKafka } from "../../transport/kafka";
+import type { KafkaPort } from "../../transport/port";
+import type { Backends } from "../../sdk/backends";
 import { WeftClient } from "../../sdk/client";
 import { startRuntime, type Runtime, type RuntimeOptions } from "../../sdk/runtime";
 import { testLogger } from "./env";
@@ -7,24 +9,32 @@ import { testLogger } from "./env";
 export interface TestWeft {
   runtime: Runtime;
   client: WeftClient;
+  /** The roles' transport: Kafka, or the embedded log. */
+  transport: KafkaPort;
   stop(): Promise<void>;
 }
 
-/** Decider, worker and client in this process, on the config's own topics. */
+/**
+ * Decider, worker and client in this process, on the config's own topics: on Kafka and Redis,
+ * or on the given backends (e.g. `embeddedBackends`, closed by `stop()`).
+ */
 export async function startTestWeft(
   config: WeftConfig,
   options: Omit<RuntimeOptions, "config">,
 ): Promise<TestWeft> {
   const logger = testLogger(config);
-  const runtime = await startRuntime({ ...options, config, logger });
+  const backends: Backends = options.backends ?? { transport: createKafka(config, logger) };
+  const runtime = await startRuntime({ ...options, backends, config, logger });
   await runtime.decider?.ready();
-  const client = await WeftClient.connect({ config, logger });
+  const client = await WeftClient.connect({ config, logger, transport: backends.transport });
   return {
     runtime,
     client,
+    transport: backends.transport,
     async stop() {
       await client.close();
       await runtime.stop();
+      await backends.close?.();
     },
   };
 }

@@ -1,0 +1,173 @@
+/** The shapes the dashboard reads from the GraphQL API (graphql/schema.ts). Times are ISO-8601. */
+
+export const STATUSES = [
+  "PENDING",
+  "RUNNING",
+  "BLOCKED",
+  "COMPLETED",
+  "FAILED",
+  "CANCELLED",
+] as const;
+export type WorkflowStatus = (typeof STATUSES)[number];
+
+export interface RunRow {
+  id: string;
+  type: string;
+  status: WorkflowStatus;
+  startedAt: string;
+  closedAt: string | null;
+  updatedAt: string;
+  lastSeq: number;
+}
+
+export interface StepAttempt {
+  stepSeq: number;
+  attempt: number;
+  stepName: string;
+  taskQueue: string;
+  status: string;
+  workerId: string | null;
+  timeoutMs: number | null;
+  scheduledAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: unknown;
+  result: unknown;
+}
+
+export interface Timer {
+  kind: string;
+  seq: number;
+  attempt: number;
+  dueAt: string;
+  firedAt: string | null;
+  status: string;
+}
+
+export interface Signal {
+  seq: number;
+  name: string;
+  payload: unknown;
+  requestId: string | null;
+  receivedAt: string;
+  waitSeq: number | null;
+}
+
+export interface HistoryEvent {
+  seq: number;
+  type: string;
+  at: string;
+  body: Record<string, unknown>;
+}
+
+/** One thing a run waits on now: the items projections/fold-events.ts writes to `waiting_on`. */
+export type WaitItem =
+  | {
+      kind: "step";
+      stepSeq: number;
+      stepName: string;
+      taskQueue: string;
+      attempt: number;
+      timeoutMs: number | null;
+      state: "scheduled" | "started";
+      since: string;
+      startedAt?: string;
+      workerId?: string;
+    }
+  | {
+      kind: "retry";
+      stepSeq: number;
+      stepName: string;
+      taskQueue: string;
+      nextAttempt: number;
+      since: string;
+      dueAt: string | null;
+    }
+  | { kind: "timer"; timerSeq: number; since: string; dueAt: string }
+  | { kind: "signal"; waitSeq: number; signalName: string; since: string; dueAt: string | null };
+
+export interface WorkflowDetail extends RunRow {
+  input: unknown;
+  result: unknown;
+  error: unknown;
+  idempotencyKey: string | null;
+  blockedCode: string | null;
+  blockedReason: string | null;
+  waitingOn: WaitItem[];
+  steps: StepAttempt[];
+  timers: Timer[];
+  signals: Signal[];
+  events: HistoryEvent[];
+}
+
+export interface FailedStep {
+  workflowId: string;
+  workflowType: string;
+  stepSeq: number;
+  attempt: number;
+  stepName: string;
+  taskQueue: string;
+  status: string;
+  workerId: string | null;
+  error: unknown;
+  startedAt: string | null;
+  finishedAt: string;
+}
+
+export interface PendingTimer {
+  workflowId: string;
+  workflowType: string;
+  kind: string;
+  seq: number;
+  attempt: number;
+  dueAt: string;
+}
+
+export type ProcessStatus = "ALIVE" | "STALE" | "STOPPED";
+
+export interface WorkerProcess {
+  id: string;
+  roles: string[];
+  host: string;
+  pid: number;
+  queues: string[];
+  workflows: string[];
+  steps: string[];
+  inFlight: number;
+  concurrency: number | null;
+  startedAt: string;
+  lastSeenAt: string;
+  stoppedAt: string | null;
+  status: ProcessStatus;
+}
+
+export interface Definition {
+  kind: "WORKFLOW" | "STEP";
+  name: string;
+  hash: string;
+  taskQueue: string | null;
+  retry: unknown;
+  timeoutMs: number | null;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  hosts: string[];
+}
+
+export interface Stats {
+  counts: { status: WorkflowStatus; count: number }[];
+  throughput: { minute: string; started: number; completed: number; failed: number }[];
+  backlog: { queue: string; backlog: number }[];
+  commandBacklog: number;
+  projectorLag: number;
+  pendingTimers: number;
+  at: string;
+}
+
+export interface WorkflowFilter {
+  status?: WorkflowStatus;
+  type?: string;
+  from?: string;
+  to?: string;
+  text?: string;
+}

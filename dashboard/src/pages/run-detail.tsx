@@ -1,0 +1,694 @@
+import { useEffect, useMemo, useState, type ReactNode } from "react";
+import { ApiError, request } from "../api/client";
+import {
+  WAITING_FOR_DECIDER,
+  CANCEL_WORKFLOW,
+  SIGNAL_WORKFLOW,
+  WORKFLOW,
+  WORKFLOW_EVENTS,
+  WORKFLOW_STATE,
+  WORKFLOW_UPDATED,
+} from "../api/documents";
+import { useNow, useQuery, useSubscription, useThrottled } from "../api/hooks";
+import type { HistoryEvent, RunRow, WaitItem, WorkflowDetail } from "../api/types";
+import {
+  Elapsed,
+  Empty,
+  ErrorBox,
+  JsonView,
+  Loading,
+  Modal,
+  Mono,
+  Panel,
+  StatusBadge,
+  Time,
+} from "../components/common";
+import { StepGraph } from "../components/step-graph";
+import { AttemptTimeline } from "../components/timeline";
+import { errorCode, errorMessage, errorStack, formatAbsolute, formatDuration } from "../format";
+import { Link } from "../router";
+
+const OPEN = new Set(["PENDING", "RUNNING", "BLOCKED"]);
+
+type RunState = Omit<WorkflowDetail, "events">;
+
+export function RunDetail({ workflowId }: { workflowId: string }) {
+  // First paint: the run with its history. After that, a live change refetches the run's
+  // state only (not its history), and new events arrive by subscription.
+  const query = useQuery<{ workflow: WorkflowDetail | null }>(WORKFLOW, { id: workflowId });
+  const [followed, setFollowed] = useState(false);
+  const state = useQuery<{ workflow: RunState | null }>(
+    WORKFLOW_STATE,
+    { id: workflowId },
+    { skip: !followed },
+  );
+  const refetchState = state.refetch;
+  const refresh = useThrottled(() => {
+    if (followed) refetchState();
+    else setFollowed(true);
+  }, 300);
+  const [liveEvents, setLiveEvents] = useState<HistoryEvent[]>([]);
+  // Events follow on from the first paint's last one: no gap, no repeat.
+  const [afterSeq, setAfterSeq] = useState<number>();
+  const loaded = query.data !== undefined;
+  const stored = query.data?.workflow?.events;
+  useEffect(() => {
+    if (!loaded || afterSeq !== undefined) return;
+    setAfterSeq(stored && stored.length > 0 ? stored[stored.length - 1]!.seq : 0);
+  }, [loaded, afterSeq, stored]);
+  const eventsError = useSubscription<{ workflowEvents: HistoryEvent }>(
+    WORKFLOW_EVENTS,
+    { workflowId, afterSeq },
+    ({ workflowEvents: event }) => {
+      setLiveEvents((list) => (list.some((e) => e.seq === event.seq) ? list : [...list, event]));
+      refresh();
+    },
+    { skip: afterSeq === undefined },
+  );
+  const updatedError = useSubscription<{ workflowUpdated: RunRow }>(
+    WORKFLOW_UPDATED,
+    { filter: { text: workflowId } },
+    ({ workflowUpdated: row }) => {
+      if (row.id === workflowId) refresh();
+    },
+  );
+  const latest = state.data?.workflow ?? query.data?.workflow ?? null;
+  const events = useMemo(() => {
+    const first = stored ?? [];
+    const last = first.length > 0 ? first[first.length - 1]!.seq : 0;
+    return [...first, ...liveEvents.filter((e) => e.seq > last)].sort((a, b) => a.seq - b.seq);
+  }, [stored, liveEvents]);
+  const run: WorkflowDetail | null = latest ? { ...latest, events } : null;
+
+  if (query.error && !query.data) {
+    return (
+      <div className="page">
+        <Breadcrumb id={workflowId} />
+        <ErrorBox error={query.error} onRetry={query.refetch} />
+      </div>
+    );
+  }
+  if (!query.data)
+    return (
+      <div className="page">
+        <Breadcrumb id={workflowId} />
+        <Loading what="the run" />
+      </div>
+    );
+  if (!run) {
+    return (
+      <div className="page">
+        <Breadcrumb id={workflowId} />
+        <Empty title="No run with this ID">
+          Check the ID, or wait a moment: a run appears once the projector has stored its start.
+          This page updates by itself.
+        </Empty>
+      </div>
+    );
+  }
+  const retrying = new Set(run.waitingOn.filter((w) => w.kind === "retry").map((w) => w.stepSeq));
+  return (
+    <div className="page" data-page="run" data-run-status={run.status}>
+      <Breadcrumb id={workflowId} />
+      <header className="run-head">
+        <div>
+          <h1 className="mono run-id">{run.id}</h1>
+          <div className="run-meta">
+            <StatusBadge status={run.status} />
+            <span>
+              type <b>{run.type}</b>
+            </span>
+            <span>
+              started <Time iso={run.startedAt} />
+            </span>
+            {run.closedAt ? (
+              <span>
+                closed <Time iso={run.closedAt} />
+              </span>
+            ) : null}
+            <span>
+              duration <Elapsed from={run.startedAt} to={run.closedAt} />
+            </span>
+            <span>{run.lastSeq} events</span>
+            {run.idempotencyKey ? (
+              <span>
+                idempotency key <Mono>{run.idempotencyKey}</Mono>
+              </span>
+            ) : null}
+          </div>
+        </div>
+        <Actions run={run} onDone={refresh} />
+      </header>
+      {(query.error ?? state.error) ? <ErrorBox error={(query.error ?? state.error)!} /> : null}
+      {(eventsError ?? updatedError) ? <ErrorBox error={(eventsError ?? updatedError)!} /> : null}
+
+      <div className="grid-2">
+        <Panel title="Waiting on">
+          <WaitingOn run={run} />
+        </Panel>
+        <Panel title={run.status === "FAILED" || run.status === "CANCELLED" ? "Error" : "Result"}>
+          {run.error != null ? (
+            <ErrorView error={run.error} />
+          ) : run.status === "COMPLETED" ? (
+            <JsonView value={run.result} empty="null" />
+          ) : (
+            <span className="muted">Not finished yet.</span>
+          )}
+        </Panel>
+      </div>
+      <Panel title="Input">
+        <JsonView value={run.input} empty="no input" />
+      </Panel>
+      <Panel title="Step graph">
+        <StepGraph steps={run.steps} events={events} runStatus={run.status} retrying={retrying} />
+      </Panel>
+      <Panel title="Attempts">
+        <AttemptTimeline
+          startedAt={run.startedAt}
+          closedAt={run.closedAt}
+          steps={run.steps}
+          timers={run.timers}
+        />
+      </Panel>
+      {run.signals.length > 0 ? (
+        <Panel title="Signals received">
+          <table className="table">
+            <thead>
+              <tr>
+                <th className="num">seq</th>
+                <th>name</th>
+                <th>received</th>
+                <th>taken by wait</th>
+                <th>payload</th>
+              </tr>
+            </thead>
+            <tbody>
+              {run.signals.map((s) => (
+                <tr key={s.seq}>
+                  <td className="num">{s.seq}</td>
+                  <td>{s.name}</td>
+                  <td>
+                    <Time iso={s.receivedAt} />
+                  </td>
+                  <td>{s.waitSeq ?? <span className="muted">buffered</span>}</td>
+                  <td>
+                    <code className="mono small">{JSON.stringify(s.payload)}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Panel>
+      ) : null}
+      <Panel title={`History (${events.length} events)`} id="history">
+        <EventHistory events={events} />
+      </Panel>
+    </div>
+  );
+}
+
+function Breadcrumb({ id }: { id: string }) {
+  return (
+    <nav className="breadcrumb">
+      <Link to="/runs">Runs</Link> / <span className="mono">{id}</span>
+    </nav>
+  );
+}
+
+function ErrorView({ error }: { error: unknown }) {
+  const stack = errorStack(error);
+  const code = errorCode(error);
+  return (
+    <div className="error-view">
+      <div className="error-message">
+        {code ? <span className="code">{code}</span> : null} {errorMessage(error)}
+      </div>
+      {stack ? <pre className="stack">{stack}</pre> : null}
+      <details>
+        <summary>raw</summary>
+        <JsonView value={error} />
+      </details>
+    </div>
+  );
+}
+
+function WaitingOn({ run }: { run: WorkflowDetail }) {
+  const now = useNow();
+  const pending = run.status === "PENDING";
+  const decider = useQuery<{ workflow: { waitingForDecider: boolean } | null }>(
+    WAITING_FOR_DECIDER,
+    { id: run.id },
+    { skip: !pending },
+  );
+  const recheck = decider.refetch;
+  useEffect(() => {
+    if (pending) recheck();
+  }, [pending, run.updatedAt, recheck]);
+  const waitingForDecider = pending && decider.data?.workflow?.waitingForDecider === true;
+  const items: ReactNode[] = [];
+  if (waitingForDecider) {
+    items.push(
+      <li key="decider">
+        Waiting for a decider that hosts <b>{run.type}</b>: none is alive. It starts when one comes
+        back.
+      </li>,
+    );
+  }
+  if (run.status === "BLOCKED") {
+    items.push(
+      <li key="blocked" className="blocked">
+        Blocked
+        {run.blockedCode ? (
+          <>
+            {" "}
+            (<span className="code">{run.blockedCode}</span>)
+          </>
+        ) : null}
+        : {run.blockedReason ?? "no reason recorded"}. Fix the code and restart its decider.
+      </li>,
+    );
+  }
+  for (const item of run.waitingOn)
+    items.push(<li key={waitKey(item)}>{describeWait(item, now)}</li>);
+  if (items.length === 0) {
+    return (
+      <div className="muted">
+        {OPEN.has(run.status) ? "Nothing: the decider is deciding." : "Nothing: the run is closed."}
+      </div>
+    );
+  }
+  return (
+    <ul className="waits" data-testid="waiting-on">
+      {items}
+    </ul>
+  );
+}
+
+function waitKey(item: WaitItem): string {
+  switch (item.kind) {
+    case "step":
+      return `step-${item.stepSeq}-${item.attempt}`;
+    case "retry":
+      return `retry-${item.stepSeq}`;
+    case "timer":
+      return `timer-${item.timerSeq}`;
+    case "signal":
+      return `signal-${item.waitSeq}`;
+  }
+}
+
+function until(iso: string | null, now: number): string {
+  if (!iso) return "";
+  const ms = Date.parse(iso) - now;
+  return ms > 0 ? `in ${formatDuration(ms)}` : "now (due)";
+}
+
+/** "in 5.7 s (16:45:03)": the countdown, then the local clock time. */
+function Due({ iso, now }: { iso: string; now: number }) {
+  return (
+    <>
+      <b>{until(iso, now)}</b>{" "}
+      <span className="muted" title={formatAbsolute(iso)}>
+        ({new Date(iso).toLocaleTimeString()})
+      </span>
+    </>
+  );
+}
+
+function describeWait(item: WaitItem, now: number): ReactNode {
+  switch (item.kind) {
+    case "step": {
+      const since = item.state === "started" && item.startedAt ? item.startedAt : item.since;
+      return (
+        <>
+          Step <b>{item.stepName}</b>{" "}
+          <span className="muted">
+            #{item.stepSeq}, attempt {item.attempt}
+          </span>{" "}
+          on queue <Mono>{item.taskQueue}</Mono>:{" "}
+          {item.state === "started" ? "running" : "waiting for a worker"} for{" "}
+          <b>{formatDuration(now - Date.parse(since))}</b>
+          {item.workerId ? (
+            <>
+              {" "}
+              on <Mono>{item.workerId}</Mono>
+            </>
+          ) : null}
+          {item.timeoutMs !== null ? (
+            <span className="muted"> (timeout {formatDuration(item.timeoutMs)})</span>
+          ) : null}
+        </>
+      );
+    }
+    case "retry":
+      return (
+        <>
+          Retry of step <b>{item.stepName}</b> <span className="muted">#{item.stepSeq}</span>:
+          attempt {item.nextAttempt}{" "}
+          {item.dueAt ? (
+            <>
+              starts <Due iso={item.dueAt} now={now} />
+            </>
+          ) : (
+            "is being scheduled"
+          )}
+        </>
+      );
+    case "timer":
+      return (
+        <>
+          A timer <span className="muted">#{item.timerSeq}</span> fires{" "}
+          <Due iso={item.dueAt} now={now} />
+        </>
+      );
+    case "signal":
+      return (
+        <>
+          A signal named <b>“{item.signalName}”</b>{" "}
+          <span className="muted">
+            (wait #{item.waitSeq}, since <Time iso={item.since} />)
+          </span>
+          {item.dueAt ? (
+            <>
+              , or a timeout <Due iso={item.dueAt} now={now} />
+            </>
+          ) : (
+            ", with no timeout"
+          )}
+        </>
+      );
+  }
+}
+
+const EVENT_GROUPS: Record<string, (type: string) => boolean> = {
+  all: () => true,
+  workflow: (t) => t.startsWith("Workflow"),
+  steps: (t) => t.startsWith("Step"),
+  timers: (t) => t.startsWith("Timer"),
+  signals: (t) => t.startsWith("Signal"),
+};
+
+const SHOWN_EVENTS = 500;
+
+function EventHistory({ events }: { events: HistoryEvent[] }) {
+  const [group, setGroup] = useState("all");
+  const [text, setText] = useState("");
+  const [open, setOpen] = useState<ReadonlySet<number>>(new Set());
+  const [limit, setLimit] = useState(SHOWN_EVENTS);
+  const needle = text.trim().toLowerCase();
+  const shown = events.filter(
+    (e) =>
+      EVENT_GROUPS[group]!(e.type) &&
+      (needle === "" ||
+        e.type.toLowerCase().includes(needle) ||
+        JSON.stringify(e.body).toLowerCase().includes(needle)),
+  );
+  const toggle = (seq: number) =>
+    setOpen((s) => {
+      const next = new Set(s);
+      if (next.has(seq)) next.delete(seq);
+      else next.add(seq);
+      return next;
+    });
+  return (
+    <div>
+      <div className="filters">
+        <select aria-label="Event kind" value={group} onChange={(e) => setGroup(e.target.value)}>
+          {Object.keys(EVENT_GROUPS).map((g) => (
+            <option key={g} value={g}>
+              {g}
+            </option>
+          ))}
+        </select>
+        <input
+          type="search"
+          placeholder="Filter events…"
+          aria-label="Filter events"
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
+        <button className="btn small" onClick={() => setOpen(new Set(shown.map((e) => e.seq)))}>
+          Expand all
+        </button>
+        <button className="btn small" onClick={() => setOpen(new Set())}>
+          Collapse all
+        </button>
+      </div>
+      {shown.length === 0 ? (
+        <div className="muted">No event matches.</div>
+      ) : (
+        <table className="table events" data-testid="history">
+          <thead>
+            <tr>
+              <th className="num">seq</th>
+              <th>event</th>
+              <th>at</th>
+              <th>summary</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.slice(0, limit).map((e) => (
+              <EventRow
+                key={e.seq}
+                event={e}
+                open={open.has(e.seq)}
+                onToggle={() => toggle(e.seq)}
+              />
+            ))}
+          </tbody>
+        </table>
+      )}
+      {shown.length > limit ? (
+        <button className="btn small" onClick={() => setLimit((l) => l + SHOWN_EVENTS)}>
+          Show {Math.min(SHOWN_EVENTS, shown.length - limit)} more of {shown.length - limit}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+function EventRow({
+  event,
+  open,
+  onToggle,
+}: {
+  event: HistoryEvent;
+  open: boolean;
+  onToggle: () => void;
+}) {
+  return (
+    <>
+      <tr className="event-row" data-event={event.type} onClick={onToggle} aria-expanded={open}>
+        <td className="num">{event.seq}</td>
+        <td>
+          <span className="caret">{open ? "▾" : "▸"}</span>{" "}
+          <span
+            className={`event-type e-${/^(Workflow|Step|Timer|Signal)/.exec(event.type)?.[1] ?? "Other"}`}
+          >
+            {event.type}
+          </span>
+        </td>
+        <td>
+          <Time iso={event.at} />
+        </td>
+        <td className="summary">{summarize(event)}</td>
+      </tr>
+      {open ? (
+        <tr className="event-body">
+          <td />
+          <td colSpan={3}>
+            <JsonView value={event.body} />
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
+
+function summarize(e: HistoryEvent): string {
+  const b = e.body;
+  const parts: string[] = [];
+  if (typeof b.stepName === "string") parts.push(b.stepName);
+  if (typeof b.stepSeq === "number") parts.push(`#${b.stepSeq}`);
+  if (typeof b.attempt === "number") parts.push(`attempt ${b.attempt}`);
+  if (typeof b.taskQueue === "string") parts.push(`queue ${b.taskQueue}`);
+  if (typeof b.workerId === "string") parts.push(`worker ${b.workerId}`);
+  if (typeof b.signalName === "string") parts.push(`“${b.signalName}”`);
+  if (typeof b.workflowType === "string") parts.push(b.workflowType);
+  if (b.error != null) parts.push(errorMessage(b.error));
+  if (typeof b.reason === "string") parts.push(b.reason);
+  return parts.join(" · ");
+}
+
+function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
+  const [dialog, setDialog] = useState<"signal" | "cancel">();
+  const open = OPEN.has(run.status);
+  return (
+    <div className="actions">
+      <button
+        className="btn"
+        disabled={!open}
+        onClick={() => setDialog("signal")}
+        title={open ? undefined : "The run is closed"}
+      >
+        Signal…
+      </button>
+      <button
+        className="btn danger"
+        disabled={!open}
+        onClick={() => setDialog("cancel")}
+        title={open ? undefined : "The run is closed"}
+      >
+        Cancel run…
+      </button>
+      {dialog === "signal" ? (
+        <SignalDialog run={run} onClose={() => setDialog(undefined)} onDone={onDone} />
+      ) : null}
+      {dialog === "cancel" ? (
+        <CancelDialog run={run} onClose={() => setDialog(undefined)} onDone={onDone} />
+      ) : null}
+    </div>
+  );
+}
+
+function useMutation() {
+  const [error, setError] = useState<Error>();
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState(false);
+  const run = async (query: string, variables: Record<string, unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await request(query, variables);
+      setDone(true);
+      return true;
+    } catch (err) {
+      setError(err as Error);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, setError, busy, done, run };
+}
+
+function SignalDialog({
+  run,
+  onClose,
+  onDone,
+}: {
+  run: WorkflowDetail;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const waiting = run.waitingOn.find((w) => w.kind === "signal");
+  const [name, setName] = useState(waiting?.kind === "signal" ? waiting.signalName : "");
+  const [payload, setPayload] = useState("{}");
+  const m = useMutation();
+  return (
+    <Modal title={`Signal ${run.id}`} onClose={onClose}>
+      <form
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          let parsed: unknown;
+          try {
+            parsed = payload.trim() === "" ? null : JSON.parse(payload);
+          } catch (err) {
+            m.setError(
+              new ApiError(`the payload is not JSON: ${(err as Error).message}`, "INVALID_INPUT"),
+            );
+            return;
+          }
+          void m.run(SIGNAL_WORKFLOW, { workflowId: run.id, name, payload: parsed }).then((ok) => {
+            if (ok) onDone();
+          });
+        }}
+      >
+        <label>
+          Signal name
+          <input
+            name="name"
+            value={name}
+            required
+            onChange={(e) => setName(e.target.value)}
+            autoFocus
+          />
+        </label>
+        <label>
+          Payload (JSON)
+          <textarea
+            name="payload"
+            rows={5}
+            className="mono"
+            value={payload}
+            onChange={(e) => setPayload(e.target.value)}
+          />
+        </label>
+        {m.error ? <ErrorBox error={m.error} /> : null}
+        {m.done ? (
+          <div className="ok">
+            Signal sent: the history below shows it once the decider has applied it.
+          </div>
+        ) : null}
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Close
+          </button>
+          <button type="submit" className="btn primary" disabled={m.busy || name.trim() === ""}>
+            Send signal
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function CancelDialog({
+  run,
+  onClose,
+  onDone,
+}: {
+  run: WorkflowDetail;
+  onClose: () => void;
+  onDone: () => void;
+}) {
+  const [reason, setReason] = useState("");
+  const m = useMutation();
+  return (
+    <Modal title="Cancel this run?" onClose={onClose}>
+      <form
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void m
+            .run(CANCEL_WORKFLOW, { workflowId: run.id, reason: reason.trim() || null })
+            .then((ok) => {
+              if (ok) {
+                onDone();
+                onClose();
+              }
+            });
+        }}
+      >
+        <p>
+          <Mono>{run.id}</Mono> ({run.type}) stops for good: its open steps are cancelled and its
+          workflow code does not run again. This cannot be undone.
+        </p>
+        <label>
+          Reason <span className="muted">(recorded in history)</span>
+          <input name="reason" value={reason} onChange={(e) => setReason(e.target.value)} />
+        </label>
+        {m.error ? <ErrorBox error={m.error} /> : null}
+        <div className="form-actions">
+          <button type="button" className="btn" onClick={onClose}>
+            Keep running
+          </button>
+          <button type="submit" className="btn danger" disabled={m.busy}>
+            Cancel the run
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import fastifyStatic from "@fastify/static";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+
+export interface DashboardOptions {
+  /** The built dashboard (`vite build`); default `<repo>/dashboard/dist`. */
+  distDir?: string;
+}
+
+/** Paths the API itself answers: the dashboard's client-side routes never shadow them. */
+const RESERVED = ["/graphql", "/healthz", "/readyz", "/metrics"];
+
+export const DASHBOARD_NOT_BUILT =
+  "The Weft dashboard is not built: run `npm run build` (or `npm run build:dashboard`), then reload.\n";
+
+/**
+ * Serves the dashboard at `/`: hashed assets under /assets/ (cached for good), and index.html
+ * for `/` and every client route (/runs/…, /workers, …), so a reload or a shared link lands on
+ * the right page. When the dashboard is not built, `/` says how to build it.
+ */
+export async function dashboardPlugin(
+  app: FastifyInstance,
+  options: DashboardOptions,
+): Promise<void> {
+  const dist = options.distDir ?? defaultDistDir();
+  const indexFile = join(dist, "index.html");
+  const built = existsSync(indexFile);
+  if (built) {
+    await app.register(fastifyStatic, {
+      root: join(dist, "assets"),
+      prefix: "/assets/",
+      decorateReply: false,
+      index: false,
+      immutable: true,
+      maxAge: "365d",
+    });
+  }
+
+  const page = async (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split("?")[0] ?? "/";
+    if (
+      RESERVED.some((r) => path === r || path.startsWith(`${r}/`)) ||
+      path.startsWith("/assets/")
+    ) {
+      return reply.code(404).type("text/plain; charset=utf-8").send(`Not found: ${path}\n`);
+    }
+    if (!built) return reply.code(503).type("text/plain; charset=utf-8").send(DASHBOARD_NOT_BUILT);
+    // Read on each request (it is small): a rebuilt dashboard is served without a restart.
+    const html = await readFile(indexFile);
+    return reply.type("text/html; charset=utf-8").header("cache-control", "no-cache").send(html);
+  };
+  app.get("/", page);
+  app.get("/*", page);
+}
+
+/** `<repo>/dashboard/dist`, from the sources (graphql/) or the build (dist/graphql/). */
+function defaultDistDir(): string {
+  let dir = __dirname;
+  for (;;) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest) && isWeftManifest(manifest)) return join(dir, "dashboard", "dist");
+    const parent = dirname(dir);
+    if (parent === dir) return join(__dirname, "..", "dashboard", "dist");
+    dir = parent;
+  }
+}
+
+function isWeftManifest(file: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { name?: unknown }).name === "weft";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,148 @@
+import { resolve } from "node:path";
+import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
+import { ConfigError } from "../core/errors";
+import { createLogger, type Logger } from "../core/logger";
+import type { ApiListenOptions } from "../graphql/api-role";
+import { openReadModelDb } from "../projections/read-model-db";
+import type { OpenDatabase } from "../projections/read-side-backends";
+import type { SyncMode } from "../transport/embedded";
+import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
+import type { Backends } from "./backends";
+import { WeftClient } from "./client";
+import { embeddedBackends } from "./embedded-backends";
+import { startRuntime, type Role, type Runtime, type RuntimeOptions } from "./runtime";
+
+export const DEFAULT_EMBEDDED_DIR = ".weft";
+
+export interface EmbeddedOptions {
+  /** Where everything is kept; default `.weft` in the working directory. */
+  dir?: string;
+  workflows?: readonly AnyWorkflowDefinition[];
+  steps?: readonly AnyStepDefinition[];
+  /** Where the api role listens (it runs when there is a read-model database), or false. */
+  api?: ApiListenOptions | false;
+  /**
+   * The read models of the projector and api roles. Default: PostgreSQL at `DATABASE_URL` when
+   * that variable is set, else none: then only the decider and worker run. `false`: none.
+   */
+  database?: OpenDatabase | false;
+  /** How the log reaches the disk; default "interval" (see transport/embedded/README.md). */
+  sync?: SyncMode;
+  config?: WeftConfig | ConfigInput;
+  logger?: Logger;
+  worker?: RuntimeOptions["worker"];
+}
+
+/** Every role of a Weft installation in this process, on the state in one directory. */
+export interface EmbeddedWeft extends Runtime {
+  /** The directory, resolved. */
+  readonly dir: string;
+  readonly backends: Backends;
+  /** Roles running here. */
+  readonly roles: readonly Role[];
+  /** A client on this process's log (close it before `stop`). */
+  connectClient(): Promise<WeftClient>;
+}
+
+/**
+ * Embedded mode: the decider and worker (and, given a read-model database, the projector and
+ * the API) in this process, on the embedded log in `dir`, with leases, the migration lock and
+ * live updates in memory. No Kafka, no Redis. A restart on the same directory, after `stop()`
+ * or after the process was killed, resumes every open run, its pending timers and waits too.
+ */
+export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedWeft> {
+  const dir = resolve(options.dir ?? DEFAULT_EMBEDDED_DIR);
+  const config = resolveConfig(options.config);
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const workflows = options.workflows ?? [];
+  const steps = options.steps ?? [];
+  const openDatabase = embeddedDatabase(options, config, logger);
+  if (workflows.length === 0 && steps.length === 0 && !openDatabase) {
+    throw new ConfigError(
+      "an embedded Weft needs workflows, steps or a read-model database (DATABASE_URL) to run",
+    );
+  }
+  const backends = await embeddedBackends({
+    directory: dir,
+    sync: options.sync,
+    logger,
+    openDatabase,
+  });
+  const roles: Role[] = [];
+  if (workflows.length > 0) roles.push("decider");
+  if (steps.length > 0) roles.push("worker");
+  if (backends.hasDatabase) {
+    roles.push("projector");
+    if (options.api !== false) roles.push("api");
+  } else {
+    logger.info("no read-model database (DATABASE_URL): the projector and the API do not run");
+  }
+  let runtime: Runtime;
+  try {
+    runtime = await startRuntime({
+      workflows,
+      steps,
+      roles,
+      config,
+      logger,
+      backends,
+      worker: options.worker,
+      api: options.api === false ? undefined : options.api,
+    });
+    await runtime.decider?.ready();
+  } catch (err) {
+    await backends.close();
+    throw err;
+  }
+  logger.info({ dir, roles }, "embedded Weft ready");
+  const started = runtime;
+  let stopped: Promise<void> | undefined;
+  return {
+    get config() {
+      return started.config;
+    },
+    get decider() {
+      return started.decider;
+    },
+    get worker() {
+      return started.worker;
+    },
+    get projector() {
+      return started.projector;
+    },
+    get api() {
+      return started.api;
+    },
+    get processId() {
+      return started.processId;
+    },
+    get metricsAddress() {
+      return started.metricsAddress;
+    },
+    dir,
+    backends,
+    roles,
+    connectClient: () => WeftClient.connect({ config, logger, transport: backends.transport }),
+    stop() {
+      stopped ??= started.stop().finally(() => backends.close());
+      return stopped;
+    },
+  };
+}
+
+/**
+ * The read-model database of embedded mode: the one place to plug an embedded database in.
+ * Until then, the database `DATABASE_URL` names when the user sets it: PostgreSQL, or a SQLite
+ * file (`sqlite:/path/weft.db`).
+ */
+function embeddedDatabase(
+  options: EmbeddedOptions,
+  config: WeftConfig,
+  logger: Logger,
+): OpenDatabase | undefined {
+  if (options.database === false) return undefined;
+  if (options.database) return options.database;
+  return process.env.DATABASE_URL
+    ? (options) => openReadModelDb(config, logger, options)
+    : undefined;
+}

@@ -1,0 +1,231 @@
+import { InvalidInputError, WeftError } from "../core/errors";
+import type { EventBody, EventType, HistoryEvent } from "../schemas/types";
+import type { AnyWorkflowDefinition, WorkflowDefinition } from "./definitions";
+import { commandDescriptor, WorkflowExecution } from "./execution";
+
+/**
+ * - command: history records one command at this position, the code issues another (or none);
+ * - unrecordedCommand: the code issues a command history does not hold;
+ * - outcome: the run ends differently (another result, failure instead of completion, …).
+ */
+export type ReplayDivergenceKind = "command" | "unrecordedCommand" | "outcome";
+
+export interface ReplayDivergence {
+  readonly kind: ReplayDivergenceKind;
+  /** The history event at which replay diverged (the last one when history ended first). */
+  readonly eventSeq: number;
+  readonly eventType: EventType;
+  /** The command (the n-th call on `ctx`) that diverged; null for an outcome divergence. */
+  readonly position: number | null;
+  /** What history records, e.g. `step "charge"`, `wait`, `result {"ok":true}`. */
+  readonly expected: string;
+  /** What the current code does instead. */
+  readonly found: string;
+  readonly message: string;
+}
+
+export interface ReplayReport {
+  readonly workflowId: string;
+  readonly workflowType: string;
+  /** Events of the history that replay went through. */
+  readonly events: number;
+  readonly ok: boolean;
+  readonly divergence: ReplayDivergence | null;
+}
+
+/** What `assertReplays` throws: the report says where and how replay diverged. */
+export class ReplayDivergenceError extends WeftError {
+  constructor(readonly report: ReplayReport & { divergence: ReplayDivergence }) {
+    super("DETERMINISM_VIOLATION", report.divergence.message, { ...report.divergence });
+  }
+}
+
+export interface ReplayOptions {
+  /**
+   * The run's ID, when the events do not carry it (the CLI's JSON form). It seeds
+   * `ctx.random()` and `ctx.uuid()`: code that uses them replays only under the right ID.
+   */
+  workflowId?: string;
+}
+
+/**
+ * A recorded history as `WeftClient.getHistory` returns it, or as `weft workflow history
+ * --json` prints it (`{ seq, type, at, body }`, `at` an ISO time).
+ */
+export type RecordedHistory = readonly (
+  | HistoryEvent
+  | { workflowId?: string; seq: number; type?: string; at: number | string; body: object }
+)[];
+
+const CLOSING: ReadonlySet<EventType> = new Set([
+  "WorkflowCompleted",
+  "WorkflowFailed",
+  "WorkflowCancelled",
+]);
+
+/**
+ * Replays a recorded history through the current workflow code, with the replay the decider
+ * uses, and reports the first divergence: a command the code issues differently or not at all,
+ * a command history does not hold, or a different outcome. Use it in CI against histories of
+ * runs still in flight before deploying changed workflow code.
+ */
+export async function checkReplay(
+  definition: AnyWorkflowDefinition,
+  recorded: RecordedHistory,
+  options: ReplayOptions = {},
+): Promise<ReplayReport> {
+  const { events: history, started } = normalise(recorded, options.workflowId);
+  const first = history[0]!;
+  if (started.workflowType !== definition.name) {
+    throw new InvalidInputError(
+      `the history is of workflow type ${JSON.stringify(started.workflowType)}, the definition is ${JSON.stringify(definition.name)}`,
+    );
+  }
+  const workflowId = first.workflowId;
+  const report = (events: number, divergence: ReplayDivergence | null): ReplayReport => ({
+    workflowId,
+    workflowType: definition.name,
+    events,
+    ok: divergence === null,
+    divergence,
+  });
+  const execution = new WorkflowExecution(
+    definition as WorkflowDefinition,
+    workflowId,
+    started.input,
+    first.at,
+  );
+  await execution.begin();
+  let closing: HistoryEvent | undefined;
+  let delivered = 0;
+  for (const event of history) {
+    await execution.deliver(event);
+    delivered++;
+    const violation = execution.divergence;
+    if (violation) {
+      return report(delivered, {
+        kind: "command",
+        eventSeq: event.seq,
+        eventType: event.body.type,
+        position: violation.position,
+        expected: violation.expected,
+        found: violation.found,
+        message: `history event ${event.seq} (${event.body.type}): ${violation.message}`,
+      });
+    }
+    if (CLOSING.has(event.body.type)) {
+      closing = event;
+      break;
+    }
+  }
+  const last = closing ?? history[history.length - 1]!;
+  const at = (
+    kind: ReplayDivergenceKind,
+    position: number | null,
+    expected: string,
+    found: string,
+    message: string,
+  ): ReplayReport =>
+    report(delivered, {
+      kind,
+      eventSeq: last.seq,
+      eventType: last.body.type,
+      position,
+      expected,
+      found,
+      message: `workflow ${workflowId} diverged from its history: ${message}`,
+    });
+
+  // A cancelled run ends wherever the code was; a blocked one resumes from here, recording
+  // what the code asks for next: only the recorded part has to replay.
+  if (closing?.body.type === "WorkflowCancelled" || last.body.type === "WorkflowBlocked")
+    return report(delivered, null);
+  const [unrecorded] = execution.newCommands();
+  if (unrecorded) {
+    const found = commandDescriptor(unrecorded);
+    return at(
+      "unrecordedCommand",
+      unrecorded.seq,
+      "nothing",
+      found,
+      `the code asks for ${found} as command ${unrecorded.seq}, which history (${history.length} events, last ${last.body.type}) does not hold`,
+    );
+  }
+  const expected = describeClose(closing?.body);
+  const outcome = execution.outcome;
+  const found =
+    outcome === undefined
+      ? "still running"
+      : outcome.kind === "completed"
+        ? `completed with ${outcome.result}`
+        : outcome.kind === "failed"
+          ? `failed with ${JSON.stringify(outcome.error.message)}`
+          : `blocked: ${outcome.reason}`;
+  if (expected !== found) {
+    return at(
+      "outcome",
+      null,
+      expected,
+      found,
+      `history has the run ${expected}, the code now has it ${found}`,
+    );
+  }
+  return report(delivered, null);
+}
+
+/** Like `checkReplay`, but throws a ReplayDivergenceError when replay diverges. */
+export async function assertReplays(
+  definition: AnyWorkflowDefinition,
+  history: RecordedHistory,
+  options: ReplayOptions = {},
+): Promise<ReplayReport> {
+  const report = await checkReplay(definition, history, options);
+  if (report.divergence)
+    throw new ReplayDivergenceError({ ...report, divergence: report.divergence });
+  return report;
+}
+
+function describeClose(body: EventBody | undefined): string {
+  if (body?.type === "WorkflowCompleted") return `completed with ${body.result}`;
+  if (body?.type === "WorkflowFailed") return `failed with ${JSON.stringify(body.error.message)}`;
+  return "still running";
+}
+
+/** Checks the history's shape and brings the CLI's JSON form to HistoryEvent. */
+function normalise(
+  recorded: RecordedHistory,
+  givenId: string | undefined,
+): { events: HistoryEvent[]; started: Extract<EventBody, { type: "WorkflowStarted" }> } {
+  if (!Array.isArray(recorded) || recorded.length === 0)
+    throw new InvalidInputError("a history to replay must be a non-empty array of events");
+  const events: HistoryEvent[] = [];
+  let workflowId: string | undefined;
+  let started: Extract<EventBody, { type: "WorkflowStarted" }> | undefined;
+  for (const [index, raw] of recorded.entries()) {
+    const entry = raw as Partial<HistoryEvent> & { type?: string; at?: number | string };
+    const rawBody = (entry.body ?? {}) as Partial<EventBody>;
+    const type = rawBody.type ?? entry.type;
+    const at = typeof entry.at === "string" ? Date.parse(entry.at) : entry.at;
+    if (typeof type !== "string" || typeof at !== "number" || Number.isNaN(at))
+      throw new InvalidInputError(`history event ${index + 1} has no type or no time`);
+    if (entry.seq !== index + 1) {
+      throw new InvalidInputError(
+        `history event ${index + 1} has seq ${String(entry.seq)}: give the whole history, in order`,
+      );
+    }
+    const body = { ...rawBody, type } as EventBody;
+    if (index === 0) {
+      if (body.type !== "WorkflowStarted")
+        throw new InvalidInputError(`a history starts with WorkflowStarted, this one with ${type}`);
+      started = body;
+      workflowId = entry.workflowId ?? givenId ?? "replay";
+    }
+    if (entry.workflowId !== undefined && entry.workflowId !== workflowId) {
+      throw new InvalidInputError(
+        `history event ${index + 1} is of run ${entry.workflowId}, not ${workflowId}`,
+      );
+    }
+    events.push({ workflowId: workflowId!, seq: entry.seq, at, body });
+  }
+  return { events, started: started! };
+}
