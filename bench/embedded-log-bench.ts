@@ -2,11 +2,14 @@
  * Embedded log benchmark, all in this process, no Kafka and no Redis:
  *  1. single-record transactions (record + consumed offset, one commit each), per sync mode;
  *  2. startEmbedded (decider and worker, leases in memory) on an empty directory: cold start
- *     to ready, then N threeSteps runs (steps/s);
+ *     to ready, then N threeSteps runs (steps/s); with `--db sqlite:<file>` (a fresh file) the
+ *     projector and the API run too, and the runs count as done once the read models show them
+ *     completed;
  *  3. the time to open a log of 100k records.
  * Each part runs in a process of its own, which reports its peak RSS.
  *
  *   npx tsx bench/embedded-log-bench.ts [--workflows 2000] [--records 100000] [--transactions 20000]
+ *                                       [--db sqlite:/tmp/weft-embedded.db]
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -16,6 +19,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, topics } from "../core/config";
 import { createLogger } from "../core/logger";
+import { openReadModelDb } from "../projections/read-model-db";
 import { startEmbedded } from "../sdk/embedded";
 import { HistoryTail } from "../transport/history-tail";
 import { EmbeddedKafka, LOG_FILE, type SyncMode } from "../transport/embedded";
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     records: { type: "string", default: "100000" },
     transactions: { type: "string", default: "20000" },
     only: { type: "string" },
+    db: { type: "string" },
   },
 });
 
@@ -79,14 +84,20 @@ async function workflowsThroughput(n: number): Promise<{
   const config = loadConfig({
     topicPrefix: `bench${Date.now().toString(36)}${randomBytes(3).toString("hex")}`,
     logLevel: "warn",
+    ...(values.db ? { databaseUrl: values.db } : {}),
   });
   const logger = createLogger(config.logLevel);
+  if (values.db) {
+    const file = values.db.replace(/^sqlite:/, "");
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+  }
   const opening = performance.now();
   const weft = await startEmbedded({
     dir,
     workflows: [threeSteps],
     steps: [echo],
-    database: false,
+    database: values.db ? (options) => openReadModelDb(config, logger, options) : false,
+    api: values.db ? { port: 0 } : false,
     config,
     logger,
     worker: { concurrency: 64 },
@@ -107,6 +118,21 @@ async function workflowsThroughput(n: number): Promise<{
   );
   const closed = (id: string) => history.events(id).at(-1)?.body.type === "WorkflowCompleted";
   while (!ids.every(closed)) await new Promise((r) => setTimeout(r, 5));
+  if (values.db) {
+    // Through every role: done once the read models show every run completed.
+    const db = openReadModelDb(config, logger);
+    try {
+      for (;;) {
+        const { rows } = await db.query<{ n: number }>(
+          "SELECT count(*) AS n FROM weft_runs WHERE status = 'completed'",
+        );
+        if (Number(rows[0]!.n) >= n) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      await db.close();
+    }
+  }
   const ms = performance.now() - started;
 
   await history.close();
@@ -166,7 +192,7 @@ const PARTS: Record<string, () => Promise<string[]>> = {
     const run = await workflowsThroughput(n);
     return [
       `startEmbedded on an empty directory to ready (decider, worker, client): ${Math.round(run.readyMs)} ms; ${Math.round(run.sinceProcessStartMs)} ms from the process's start, module loading included`,
-      `threeSteps through decider + worker: ${Math.round(run.stepsPerSecond)} steps/s (${n} runs × 3 steps in ${Math.round(run.ms)} ms)`,
+      `threeSteps through decider + worker${values.db ? ` + projector (${values.db}) + api` : ""}: ${Math.round(run.stepsPerSecond)} steps/s (${n} runs × 3 steps in ${Math.round(run.ms)} ms)`,
     ];
   },
   async open() {
