@@ -15,6 +15,7 @@ import { createApiServer } from "../graphql/server";
 import { CommandProducer } from "../producers/command-producer";
 import { createPool } from "../projections/database";
 import { migrate } from "../projections/migrate";
+import { ConsumerLagReader } from "../transport/consumer-lag";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import { SEED_TYPES, seedRuns } from "./seed-runs";
 
@@ -84,7 +85,8 @@ async function main(): Promise<void> {
     );
     await withAdmin(kafka, (a) => ensureTopics(a, config));
     await commands.connect();
-    const app = await createApiServer({ config, pool, logger, commands });
+    const lag = new ConsumerLagReader({ kafka, config, pool, logger });
+    const app = await createApiServer({ config, pool, logger, commands, lag });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     const post = async (query: string, variables: Record<string, unknown>) => {
       const t0 = performance.now();
@@ -150,6 +152,15 @@ async function main(): Promise<void> {
       }
     }
 
+    const STATS = `{ stats { counts { status count } throughput { minute started completed failed }
+      backlog { queue backlog } commandBacklog projectorLag pendingTimers at } }`;
+    const statsTimes: number[] = [];
+    for (let i = 0; i < Math.min(REQUESTS, 300); i++) {
+      statsTimes.push((await post(STATS, {})).ms);
+      // Past the consumer-lag cache (1 s) now and then, as a dashboard's first paint would be.
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1100));
+    }
+
     process.stdout.write(
       `\nread-side latency through real HTTP (${address}), ${RUNS} runs in the tables:\n`,
     );
@@ -158,8 +169,10 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`${summary("filtered workflows page (first: 20), all filters", pages)}\n`);
     for (const [name, samples] of byFilter) process.stdout.write(`  ${summary(name, samples)}\n`);
+    process.stdout.write(`${summary("stats (counts, throughput, backlogs)", statsTimes)}\n`);
     process.stdout.write(`API process RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB\n`);
     await app.close();
+    await lag.close();
   } finally {
     await commands.close().catch(() => undefined);
     await pool.end();
