@@ -21,6 +21,7 @@ import { checkSchema, migrate } from "../projections/migrate";
 import { ReadModelDb } from "../projections/read-model-db";
 import { READ_MODEL_TABLES } from "../projections/read-model-tables";
 import { findRun } from "../graphql/run-queries";
+import { ConsumerLagReader } from "../transport/consumer-lag";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import { SEED_TYPES, seedRuns } from "./seed-runs";
 
@@ -120,7 +121,8 @@ async function main(): Promise<void> {
     }
     await withAdmin(kafka, (a) => ensureTopics(a, config));
     await commands.connect();
-    const app = await createApiServer({ config, db, logger, commands });
+    const lag = new ConsumerLagReader({ kafka, config, pool: db, logger });
+    const app = await createApiServer({ config, db, logger, commands, lag });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     const post = async (query: string, variables: Record<string, unknown>) => {
       const t0 = performance.now();
@@ -186,6 +188,15 @@ async function main(): Promise<void> {
       }
     }
 
+    const STATS = `{ stats { counts { status count } throughput { minute started completed failed }
+      backlog { queue backlog } commandBacklog projectorLag pendingTimers at } }`;
+    const statsTimes: number[] = [];
+    for (let i = 0; i < Math.min(REQUESTS, 300); i++) {
+      statsTimes.push((await post(STATS, {})).ms);
+      // Past the consumer-lag cache (1 s) now and then, as a dashboard's first paint would be.
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 1100));
+    }
+
     process.stdout.write(
       `\nread-side latency through real HTTP (${address}), ${RUNS} runs in the tables:\n`,
     );
@@ -194,8 +205,10 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`${summary("filtered workflows page (first: 20), all filters", pages)}\n`);
     for (const [name, samples] of byFilter) process.stdout.write(`  ${summary(name, samples)}\n`);
+    process.stdout.write(`${summary("stats (counts, throughput, backlogs)", statsTimes)}\n`);
     process.stdout.write(`API process RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB\n`);
     await app.close();
+    await lag.close();
   } finally {
     await commands.close().catch(() => undefined);
     await db.close();
