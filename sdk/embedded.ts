@@ -1,9 +1,9 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import type { ApiListenOptions } from "../graphql/api-role";
-import { openReadModelDb } from "../projections/read-model-db";
+import { openReadModelDb, ReadModelDb } from "../projections/read-model-db";
 import type { OpenDatabase } from "../projections/read-side-backends";
 import type { SyncMode } from "../transport/embedded";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
@@ -22,8 +22,9 @@ export interface EmbeddedOptions {
   /** Where the api role listens (it runs when there is a read-model database), or false. */
   api?: ApiListenOptions | false;
   /**
-   * The read models of the projector and api roles. Default: PostgreSQL at `DATABASE_URL` when
-   * that variable is set, else none: then only the decider and worker run. `false`: none.
+   * The read models of the projector and api roles. Default: a SQLite file in `dir`
+   * (`read-models.db`), or the database `DATABASE_URL` names when that variable is set
+   * (PostgreSQL, or `sqlite:/path/file.db`). `false`: none, and only the decider and worker run.
    */
   database?: OpenDatabase | false;
   /** How the log reaches the disk; default "interval" (see transport/embedded/README.md). */
@@ -56,10 +57,10 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const logger = options.logger ?? createLogger(config.logLevel);
   const workflows = options.workflows ?? [];
   const steps = options.steps ?? [];
-  const openDatabase = embeddedDatabase(options, config, logger);
+  const openDatabase = embeddedDatabase(options, config, logger, dir);
   if (workflows.length === 0 && steps.length === 0 && !openDatabase) {
     throw new ConfigError(
-      "an embedded Weft needs workflows, steps or a read-model database (DATABASE_URL) to run",
+      "an embedded Weft needs workflows, steps or a read-model database to run",
     );
   }
   const backends = await embeddedBackends({
@@ -75,7 +76,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     roles.push("projector");
     if (options.api !== false) roles.push("api");
   } else {
-    logger.info("no read-model database (DATABASE_URL): the projector and the API do not run");
+    logger.info("no read-model database (database: false): the projector and the API do not run");
   }
   let runtime: Runtime;
   try {
@@ -130,19 +131,20 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   };
 }
 
-/**
- * The read-model database of embedded mode: the one place to plug an embedded database in.
- * Until then, the database `DATABASE_URL` names when the user sets it: PostgreSQL, or a SQLite
- * file (`sqlite:/path/weft.db`).
- */
+/** The file of the read models in the embedded directory. */
+export const EMBEDDED_DATABASE_FILE = "read-models.db";
+
+/** The read-model database of embedded mode (see `EmbeddedOptions.database`). */
 function embeddedDatabase(
   options: EmbeddedOptions,
   config: WeftConfig,
   logger: Logger,
+  dir: string,
 ): OpenDatabase | undefined {
   if (options.database === false) return undefined;
   if (options.database) return options.database;
-  return process.env.DATABASE_URL
-    ? (options) => openReadModelDb(config, logger, options)
-    : undefined;
+  // DATABASE_URL, when the user gives one, wins (PostgreSQL or another SQLite file).
+  if (process.env.DATABASE_URL) return (pool) => openReadModelDb(config, logger, pool);
+  const file = join(dir, EMBEDDED_DATABASE_FILE);
+  return () => ReadModelDb.sqlite(file);
 }

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
-import { createPool, redact } from "../../projections/database";
+import { redact } from "../../projections/database";
+import { openReadModelDb } from "../../projections/read-model-db";
 import { migrate } from "../../projections/migrate";
 import { RedisMigrationLock, withMigrationRedis } from "../../projections/migration-lock";
 import { replayProjections } from "../../projections/replay";
@@ -23,20 +24,27 @@ export function registerProjections(program: Command): void {
       try {
         const config = loadConfig();
         const logger = createLogger(config.logLevel);
-        const pool = createPool(config, logger, { max: 1 });
+        const db = openReadModelDb(config, logger, { max: 1 });
         try {
           // The summary below says what was applied; stdout stays clean for --json.
           const lockTimeoutMs = Number(opts.lockTimeout);
-          const { version, applied } = await withMigrationRedis(config.redisUrl, logger, (redis) =>
-            migrate(pool, { lockTimeoutMs, lock: new RedisMigrationLock(redis, config, logger) }),
-          );
+          // A SQLite file has one writer at a time (BEGIN IMMEDIATE): no Redis lock needed.
+          const { version, applied } =
+            db.dialect.name === "sqlite"
+              ? await migrate(db, { lockTimeoutMs })
+              : await withMigrationRedis(config.redisUrl, logger, (redis) =>
+                  migrate(db, {
+                    lockTimeoutMs,
+                    lock: new RedisMigrationLock(redis, config, logger),
+                  }),
+                );
           print({ version, applied: applied.map((m) => m.file) }, opts, () =>
             applied.length > 0
               ? `applied ${applied.map((m) => m.file).join(", ")}; ${redact(config.databaseUrl)} is at schema version ${version}`
               : `${redact(config.databaseUrl)} is at schema version ${version}: nothing to apply`,
           );
         } finally {
-          await pool.end();
+          await db.close();
         }
       } catch (err) {
         fail(err);
