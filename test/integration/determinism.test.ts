@@ -1,42 +1,14 @@
-/**
- * Invariant 7 on the real broker: a run recorded by one version of a workflow is replayed by a
- * decider whose code asks for a different step. The run is parked, its history untouched.
- */
-import { WorkflowBlockedError } from "../../core/errors";
-import { closeFixtures, steps, versionedV1, versionedV2 } from "../fixtures/workflows";
-import { isolatedConfig, waitFor } from "../support/env";
-import { types } from "../support/history";
+/** Invariant 7 on the real broker (the scenario: determinism-scenario.ts). */
+import { closeFixtures, steps } from "../fixtures/workflows";
+import { isolatedConfig } from "../support/env";
 import { startTestWeft } from "../support/weft";
+import { determinismScenario } from "./determinism-scenario";
 
 const config = isolatedConfig();
 
 afterAll(() => closeFixtures());
 
-it("parks a run whose code changed, naming the expected and the found step", async () => {
-  const v1 = await startTestWeft(config, { workflows: [versionedV1], steps });
-  const { workflowId } = await v1.client.start(versionedV1);
-  await waitFor("the run to wait for its signal", async () =>
-    types(await v1.client.getHistory(workflowId)).includes("SignalWaitStarted"),
-  );
-  const recorded = await v1.client.getHistory(workflowId);
-  await v1.stop();
-
-  const v2 = await startTestWeft(config, { workflows: [versionedV2], steps });
-  try {
-    await v2.client.signal(workflowId, "continue", {});
-    const error = await v2.client
-      .result(workflowId, { timeoutMs: 60_000 })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(WorkflowBlockedError);
-    const message = (error as Error).message;
-    expect(message).toContain('history has step "echo"');
-    expect(message).toContain('the code now asks for step "flaky"');
-
-    const after = await v2.client.getHistory(workflowId);
-    // What was recorded stays exactly as it was; only the signal and the parking follow it.
-    expect(after.slice(0, recorded.length)).toEqual(recorded);
-    expect(types(after.slice(recorded.length))).toEqual(["SignalReceived", "WorkflowBlocked"]);
-  } finally {
-    await v2.stop();
-  }
+determinismScenario(async (workflow) => {
+  const weft = await startTestWeft(config, { workflows: [workflow], steps });
+  return { client: weft.client, stop: () => weft.stop() };
 });
