@@ -28,6 +28,8 @@ import { echo, threeSteps } from "../test/fixtures/workflows";
 const { values } = parseArgs({
   options: {
     workflows: { type: "string", default: "2000" },
+    rate: { type: "string", default: "100" },
+    seconds: { type: "string", default: "10" },
     records: { type: "string", default: "100000" },
     transactions: { type: "string", default: "20000" },
     only: { type: "string" },
@@ -79,6 +81,7 @@ async function workflowsThroughput(n: number): Promise<{
   ms: number;
   readyMs: number;
   sinceProcessStartMs: number;
+  firstStep: { p50: number; p99: number; count: number };
 }> {
   const { dir, done } = scratch();
   const config = loadConfig({
@@ -135,11 +138,45 @@ async function workflowsThroughput(n: number): Promise<{
   }
   const ms = performance.now() - started;
 
+  // Open loop: starts at a fixed rate; start → the first step begins on the worker.
+  const rate = Number(values.rate);
+  const total = rate * Number(values.seconds);
+  const sentAt = new Map<string, number>();
+  const openStart = Date.now();
+  const sends: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = openStart + (i * 1000) / rate - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const sent = Date.now();
+    sends.push(
+      client.start(threeSteps, { input: { n: i } }).then(({ workflowId }) => {
+        sentAt.set(workflowId, sent);
+      }),
+    );
+  }
+  await Promise.all(sends);
+  const openIds = [...sentAt.keys()];
+  while (!openIds.every(closed)) await new Promise((r) => setTimeout(r, 5));
+  const firstSteps = openIds
+    .map((id) => {
+      const started = history.events(id).find((e) => e.body.type === "StepStarted");
+      return started?.body.type === "StepStarted" ? started.body.startedAt - sentAt.get(id)! : NaN;
+    })
+    .sort((a, b) => a - b);
+  const pct = (p: number) =>
+    firstSteps[Math.min(firstSteps.length - 1, Math.floor((p / 100) * firstSteps.length))]!;
+
   await history.close();
   await client.close();
   await weft.stop();
   done();
-  return { stepsPerSecond: (n * 3) / (ms / 1000), ms, readyMs, sinceProcessStartMs };
+  return {
+    stepsPerSecond: (n * 3) / (ms / 1000),
+    ms,
+    readyMs,
+    sinceProcessStartMs,
+    firstStep: { p50: pct(50), p99: pct(99), count: firstSteps.length },
+  };
 }
 
 async function openTime(
@@ -193,6 +230,7 @@ const PARTS: Record<string, () => Promise<string[]>> = {
     return [
       `startEmbedded on an empty directory to ready (decider, worker, client): ${Math.round(run.readyMs)} ms; ${Math.round(run.sinceProcessStartMs)} ms from the process's start, module loading included`,
       `threeSteps through decider + worker${values.db ? ` + projector (${values.db}) + api` : ""}: ${Math.round(run.stepsPerSecond)} steps/s (${n} runs × 3 steps in ${Math.round(run.ms)} ms)`,
+      `open loop, ${values.rate} starts/s for ${values.seconds} s: start → first step begins p50 ${run.firstStep.p50} ms, p99 ${run.firstStep.p99} ms (${run.firstStep.count} runs)`,
     ];
   },
   async open() {
