@@ -29,16 +29,15 @@ export function withCleanup<T>(
         throw err;
       }
     },
-    // Not awaited: a generator parked on an empty queue finishes its return() only when the
-    // queue ends, which the subscription's context does after this returns.
+    // The source is not returned: returning a stream's iterator destroys the stream with an
+    // AbortError that mercurius logs as an error. The subscription's context ends the queue
+    // itself when the client leaves, which finishes the source.
     return() {
       clean();
-      void iterator.return?.().catch(() => undefined);
       return Promise.resolve({ done: true, value: undefined });
     },
     throw(err?: unknown) {
       clean();
-      void iterator.return?.().catch(() => undefined);
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     },
   };
