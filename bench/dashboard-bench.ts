@@ -8,11 +8,10 @@
  *
  *   npm run bench:dashboard -- --runs 100000 --rate 100 --minutes 5
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { Pool } from "pg";
+import { createTestSchema } from "../test/support/postgres";
 import type { BrowserContext, Page } from "playwright-core";
-import { DEFAULTS, loadConfig } from "../core/config";
+import { loadConfig } from "../core/config";
 import { createLogger } from "../core/logger";
 import { createPool } from "../projections/database";
 import { migrate } from "../projections/migrate";
@@ -88,15 +87,10 @@ async function behindMs(page: Page, selector: string): Promise<number> {
 
 async function main(): Promise<void> {
   ensureDashboardBuilt();
-  const schema = `dbench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
-  const serverUrl = process.env.DATABASE_URL ?? DEFAULTS.databaseUrl;
-  const admin = new Pool({ connectionString: serverUrl, max: 1 });
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(serverUrl);
-  url.searchParams.set("options", `-c search_path=${schema}`);
+  const scratch = await createTestSchema();
   const config = loadConfig({
     topicPrefix: `dbench${Date.now().toString(36)}`,
-    databaseUrl: url.toString(),
+    databaseUrl: scratch.databaseUrl,
     logLevel: "warn",
   });
   const logger = createLogger("warn");
@@ -116,7 +110,7 @@ async function main(): Promise<void> {
 
     processes.push(await spawnRoles(config, "decider"));
     processes.push(await spawnRoles(config, "worker", { WEFT_WORKER_CONCURRENCY: "256" }));
-    processes.push(await spawnRoles(config, "projector", { DATABASE_URL: url.toString() }));
+    processes.push(await spawnRoles(config, "projector", { DATABASE_URL: scratch.databaseUrl }));
     const api = await startRuntime({
       config,
       logger,
@@ -214,8 +208,7 @@ async function main(): Promise<void> {
     stopLoad = true;
     for (const proc of processes) await proc.stop().catch(() => proc.kill9());
     await pool.end();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -6,11 +6,10 @@
  *
  *   npx tsx bench/projector-bench.ts --runs 20000 --partitions 4 [--db sqlite:/tmp/p.db]
  */
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import { createTestSchema } from "../test/support/postgres";
 import { Partitioners } from "kafkajs";
-import { Pool } from "pg";
-import { DEFAULTS, loadConfig, topics } from "../core/config";
+import { loadConfig, topics } from "../core/config";
 import { createLogger } from "../core/logger";
 import { rmSync } from "node:fs";
 import { createPool, parseDatabaseUrl } from "../projections/database";
@@ -69,16 +68,11 @@ function run(i: number): HistoryEvent[] {
 }
 
 async function main(): Promise<void> {
-  const schema = `bench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
-  const serverUrl = process.env.DATABASE_URL ?? DEFAULTS.databaseUrl;
-  const admin = new Pool({ connectionString: serverUrl, max: 1 });
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(serverUrl);
-  url.searchParams.set("options", `-c search_path=${schema}`);
+  const scratch = await createTestSchema();
   const config = loadConfig({
     topicPrefix: `pbench${Date.now().toString(36)}`,
     commandPartitions: Number(values.partitions),
-    databaseUrl: url.toString(),
+    databaseUrl: scratch.databaseUrl,
     logLevel: "warn",
   });
   const logger = createLogger("warn");
@@ -154,8 +148,7 @@ async function main(): Promise<void> {
   } finally {
     await db.close();
     await pool.end();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 

@@ -8,11 +8,10 @@
  *
  *   npm run bench:read -- --runs 100000 --requests 2000 [--db sqlite:/tmp/weft-read.db]
  */
-import { randomBytes } from "node:crypto";
 import { rmSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { Pool } from "pg";
-import { DEFAULTS, loadConfig } from "../core/config";
+import { createTestSchema } from "../test/support/postgres";
+import { loadConfig } from "../core/config";
 import { createLogger } from "../core/logger";
 import { createApiServer } from "../graphql/server";
 import { CommandProducer } from "../producers/command-producer";
@@ -64,15 +63,10 @@ function summary(name: string, samples: number[]): string {
 }
 
 async function main(): Promise<void> {
-  const schema = `rbench_${Date.now().toString(36)}_${randomBytes(2).toString("hex")}`;
-  const serverUrl = process.env.DATABASE_URL ?? DEFAULTS.databaseUrl;
-  const admin = new Pool({ connectionString: serverUrl, max: 1 });
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const url = new URL(serverUrl);
-  url.searchParams.set("options", `-c search_path=${schema}`);
+  const scratch = await createTestSchema();
   const config = loadConfig({
     topicPrefix: `rbench${Date.now().toString(36)}`,
-    databaseUrl: url.toString(),
+    databaseUrl: scratch.databaseUrl,
     logLevel: "warn",
   });
   const logger = createLogger("warn");
@@ -213,9 +207,8 @@ async function main(): Promise<void> {
     await commands.close().catch(() => undefined);
     await db.close();
     await pool.end();
-    if (!values.keep) await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    else process.stdout.write(`kept schema ${schema}\n`);
-    await admin.end();
+    if (!values.keep) await scratch.drop();
+    else process.stdout.write(`kept schema ${scratch.schema}\n`);
   }
 }
 

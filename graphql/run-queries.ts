@@ -1,5 +1,5 @@
 import { InvalidInputError } from "../core/errors";
-import type { ReadModelDb } from "../projections/read-model-db";
+import type { ReadModelDb, ReadModelTables } from "../projections/read-model-db";
 import { decodeCursor, encodeCursor } from "./cursor";
 
 /** Reads of the read models (migrations/) for the API: runs and what they hold. */
@@ -15,22 +15,8 @@ export const RUN_STATUSES = [
 export const MAX_PAGE_SIZE = 100;
 const MAX_FILTER_TEXT = 200;
 
-export interface RunRow {
-  workflow_id: string;
-  workflow_type: string;
-  status: string;
-  input: unknown;
-  result: unknown;
-  error: unknown;
-  idempotency_key: string | null;
-  blocked_code: string | null;
-  blocked_reason: string | null;
-  waiting_on: unknown;
-  started_at: Date;
-  closed_at: Date | null;
-  last_seq: number;
-  updated_at: Date;
-}
+/** A run's row as the API reads it (the read model's columns; see projections/read-model-db.ts). */
+export type RunRow = Omit<ReadModelTables["weft_runs"], "buffered_signals">;
 
 export interface RunFilter {
   status?: string | null;
