@@ -39,6 +39,8 @@ interface DerivedState {
   last: string | undefined;
   lastAt: number;
   timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (ms since the epoch). */
+  timerDue: number;
 }
 
 type Listener = (message: Record<string, unknown>, done: () => void) => void;
@@ -79,6 +81,7 @@ export class LiveFeed {
         last: undefined,
         lastAt: 0,
         timer: undefined,
+        timerDue: 0,
       });
     }
   }
@@ -212,9 +215,18 @@ export class LiveFeed {
   }
 
   private schedule(state: DerivedState): void {
-    if (state.timer || this.stopped) return;
-    const wait = Math.max(0, state.lastAt + state.feed.minIntervalMs - Date.now());
-    state.timer = setTimeout(() => void this.recompute(state), wait);
+    if (this.stopped) return;
+    const due = Math.max(Date.now(), state.lastAt + state.feed.minIntervalMs);
+    // An armed timer that fires soon enough stands; a later one (the idle refresh) is
+    // brought forward, so a change never waits for the refresh.
+    if (state.timer && state.timerDue <= due) return;
+    this.arm(state, due);
+  }
+
+  private arm(state: DerivedState, due: number): void {
+    clearTimeout(state.timer);
+    state.timerDue = due;
+    state.timer = setTimeout(() => void this.recompute(state), due - Date.now());
   }
 
   private async recompute(state: DerivedState): Promise<void> {
@@ -238,7 +250,7 @@ export class LiveFeed {
     if (state.watchers === 0 || this.stopped) return;
     if (state.dirty) this.schedule(state);
     else if (state.feed.refreshMs !== undefined) {
-      state.timer = setTimeout(() => void this.recompute(state), state.feed.refreshMs);
+      this.arm(state, Date.now() + state.feed.refreshMs);
     }
   }
 }

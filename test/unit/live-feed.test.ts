@@ -1,0 +1,55 @@
+/**
+ * The API's live feed of derived values (stats, workers): recomputed at most once per interval
+ * while runs change, refreshed when idle, and never made to wait for the idle refresh.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { loadConfig } from "../../core/config";
+import { createLogger } from "../../core/logger";
+import { LiveFeed } from "../../graphql/live-feed";
+import { createInProcessLiveEmitter, liveTopics } from "../../projections/live-changes";
+import type { ReadModelDb } from "../../projections/read-model-db";
+
+const config = loadConfig({ topicPrefix: "unitfeed" });
+
+it("a change after an idle refresh was armed is pushed within the minimum interval", async () => {
+  const emitter = createInProcessLiveEmitter();
+  const published: unknown[] = [];
+  let reads = 0;
+  const feed = new LiveFeed({
+    config,
+    // No run is watched, so the feed never reads rows.
+    db: undefined as unknown as ReadModelDb,
+    emitter,
+    publish: (_topic, payload) => published.push(payload),
+    logger: createLogger("silent"),
+    derived: [
+      { name: "n", read: () => Promise.resolve(++reads), minIntervalMs: 50, refreshMs: 60_000 },
+    ],
+  });
+  await feed.start();
+  const release = feed.watchDerived("n");
+  try {
+    await sleep(150);
+    // The first value went out and the next recompute is the idle refresh, a minute away.
+    expect(published).toEqual([1]);
+    emitter.emit({ topic: liveTopics(config).runs, ids: ["a"] });
+    await sleep(200);
+    expect(published).toEqual([1, 2]);
+    // A burst of changes makes one recompute per interval, not one per change.
+    const burstStart = Date.now();
+    for (let i = 0; i < 40; i++) {
+      emitter.emit({ topic: liveTopics(config).runs, ids: [`b${i}`] });
+      await sleep(2);
+    }
+    await sleep(200);
+    const intervals = Math.ceil((Date.now() - burstStart) / 50);
+    const recomputed = published.length - 2;
+    expect(recomputed).toBeGreaterThanOrEqual(1);
+    expect(recomputed).toBeLessThanOrEqual(intervals + 1);
+    expect(recomputed).toBeLessThan(40);
+  } finally {
+    release();
+    await feed.stop();
+    await new Promise<void>((resolve) => emitter.close(() => resolve()));
+  }
+});
