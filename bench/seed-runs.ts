@@ -13,7 +13,7 @@ export const SEED_TYPES = ["orderFlow", "userSignupFlow", "invoiceRun", "reportB
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 
 /** One run's synthetic history; `i` picks its shape, so the same i gives the same run. */
-export function seedHistory(i: number, now: number, prefix = "seed"): HistoryEvent[] {
+function seedHistory(i: number, now: number, prefix = "seed"): HistoryEvent[] {
   const workflowId = `${prefix}-${i.toString(36).padStart(6, "0")}`;
   const type = SEED_TYPES[i % SEED_TYPES.length]!;
   const shape = i % 20;
@@ -125,14 +125,16 @@ export function seedHistory(i: number, now: number, prefix = "seed"): HistoryEve
   const t0 = now - WEEK_MS + Math.floor((i * 7919) % WEEK_MS);
   return bodies.map((body, k) => {
     const at = t0 + k * 50;
-    if (body.type === "TimerStarted")
-      return { workflowId, seq: k + 1, at, body: { ...body, dueAt: at + body.durationMs } };
-    if (body.type === "StepRetryScheduled")
-      return { workflowId, seq: k + 1, at, body: { ...body, dueAt: at + body.delayMs } };
-    if (body.type === "StepStarted")
-      return { workflowId, seq: k + 1, at, body: { ...body, startedAt: at } };
-    return { workflowId, seq: k + 1, at, body };
+    return { workflowId, seq: k + 1, at, body: timed(body, at) };
   });
+}
+
+/** The body with its times (placeholders above) taken from the event's own time. */
+function timed(body: EventBody, at: number): EventBody {
+  if (body.type === "TimerStarted") return { ...body, dueAt: at + body.durationMs };
+  if (body.type === "StepRetryScheduled") return { ...body, dueAt: at + body.delayMs };
+  if (body.type === "StepStarted") return { ...body, startedAt: at };
+  return body;
 }
 
 /** Writes runs `from`…`from + count - 1`; 500 runs per transaction. Returns the events written. */

@@ -6,6 +6,7 @@
 import { createClient, type Client } from "graphql-ws/client";
 import WebSocket from "ws";
 import { ConfigError } from "../core/errors";
+import { oneLine } from "./tables";
 
 export const DEFAULT_API_URL = "http://127.0.0.1:8080";
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -55,7 +56,7 @@ interface GraphQLResponse<T> {
 export function toApiError(errors: readonly GraphQLErrorLike[]): ApiError {
   const first = errors[0] ?? {};
   const code = typeof first.extensions?.code === "string" ? first.extensions.code : "INTERNAL";
-  return new ApiError(code, oneLine(first.message ?? "the API answered with an error"));
+  return new ApiError(code, oneLine(first.message ?? "the API answered with an error").trim());
 }
 
 export interface SubscriptionHandlers<T> {
@@ -169,15 +170,8 @@ export class ApiClient {
 }
 
 function normaliseUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(
-      `WEFT_API_URL / --api must be an http(s) URL such as ${DEFAULT_API_URL}, got ${JSON.stringify(raw)}`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol !== "http:" && url?.protocol !== "https:") {
     throw new ConfigError(
       `WEFT_API_URL / --api must be an http(s) URL such as ${DEFAULT_API_URL}, got ${JSON.stringify(raw)}`,
     );
@@ -190,9 +184,5 @@ function reasonOf(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code) return cause.code;
   if ((err as Error).name === "TimeoutError") return `no answer within ${REQUEST_TIMEOUT_MS} ms`;
-  return oneLine(cause?.message ?? (err as Error).message ?? String(err));
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
+  return oneLine(cause?.message ?? (err as Error).message ?? String(err)).trim();
 }

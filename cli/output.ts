@@ -1,5 +1,6 @@
 import { InvalidInputError, WeftError } from "../core/errors";
 import { ApiError } from "./api-client";
+import { oneLine } from "./tables";
 
 export interface OutputOptions {
   json?: boolean;
@@ -18,7 +19,7 @@ export function print(value: unknown, options: OutputOptions, table?: () => stri
  */
 export function fail(err: unknown): never {
   const code = WeftError.is(err) || err instanceof ApiError ? err.code : undefined;
-  const message = oneLine((err as Error)?.message ?? String(err));
+  const message = oneLine((err as Error)?.message ?? String(err)).trim();
   process.stderr.write(`weft: ${code ? `${code}: ` : ""}${message}\n`);
   process.exit(code ? 2 : 1);
 }
@@ -28,10 +29,6 @@ export function parseJsonOption(text: string | undefined, what: string): unknown
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new InvalidInputError(`${what} is not valid JSON: ${oneLine(text).slice(0, 80)}`);
+    throw new InvalidInputError(`${what} is not valid JSON: ${oneLine(text).trim().slice(0, 80)}`);
   }
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
 }

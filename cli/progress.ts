@@ -2,6 +2,8 @@
  * Progress of a long wait on stderr: one line rewritten in place every second on a terminal;
  * elsewhere (CI logs, pipes) a plain line every 5 s while the wait lasts.
  */
+import { cut } from "./tables";
+
 export const TTY_REFRESH_MS = 1000;
 export const LOG_INTERVAL_MS = 5000;
 
@@ -54,8 +56,7 @@ export class Progress {
   private render(): void {
     if (this.stream.isTTY) {
       const width = (this.stream.columns ?? 80) - 1;
-      const line = this.line();
-      this.stream.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
+      this.stream.write(`\r\x1b[2K${cut(this.line(), width)}`);
       this.drawn = true;
       return;
     }

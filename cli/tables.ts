@@ -58,6 +58,7 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-function oneLine(text: string): string {
+/** The text on one line: each line break and the spaces around it become one space. */
+export function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, " ");
 }

@@ -57,7 +57,6 @@ export class PartitionOwner {
   private nextOffset: bigint | undefined;
   private resumeAt: bigint | undefined;
   private draining: Promise<void> | undefined;
-  private lastCommitAt = 0;
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
@@ -339,7 +338,6 @@ export class PartitionOwner {
       await this.reset(err);
       throw err;
     }
-    this.lastCommitAt = Date.now();
     this.deps.metrics.events.inc(decisions.events.length);
     this.deps.metrics.tasks.inc(decisions.tasks.length);
     this.countRuns(decisions);
@@ -349,25 +347,31 @@ export class PartitionOwner {
   /** Runs started, closed and retried by this commit, labelled by workflow type (and step). */
   private countRuns(decisions: Decisions): void {
     const { metrics } = this.deps;
+    // Only the counted events look their run up.
+    const runOf = (workflowId: string) => this.state?.runs.get(workflowId);
+    const typeOf = (workflowId: string) => runOf(workflowId)?.workflowType ?? "unknown";
     for (const { workflowId, body } of decisions.events) {
-      const run = this.state?.runs.get(workflowId);
-      const type = run?.workflowType ?? "unknown";
       switch (body.type) {
         case "WorkflowStarted":
           metrics.runsStarted.inc({ type: body.workflowType });
           break;
         case "WorkflowCompleted":
-          metrics.runsClosed.inc({ type, status: "completed" });
+          metrics.runsClosed.inc({ type: typeOf(workflowId), status: "completed" });
           break;
         case "WorkflowFailed":
-          metrics.runsClosed.inc({ type, status: "failed" });
+          metrics.runsClosed.inc({ type: typeOf(workflowId), status: "failed" });
           break;
         case "WorkflowCancelled":
-          metrics.runsClosed.inc({ type, status: "cancelled" });
+          metrics.runsClosed.inc({ type: typeOf(workflowId), status: "cancelled" });
           break;
-        case "StepRetryScheduled":
-          metrics.stepRetries.inc({ type, step: run?.steps.get(body.stepSeq)?.name ?? "unknown" });
+        case "StepRetryScheduled": {
+          const run = runOf(workflowId);
+          metrics.stepRetries.inc({
+            type: run?.workflowType ?? "unknown",
+            step: run?.steps.get(body.stepSeq)?.name ?? "unknown",
+          });
           break;
+        }
         default:
           break;
       }

@@ -80,7 +80,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   });
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers({ config, db, commands, feed }),
+    resolvers: createResolvers({ db, commands, feed }),
     path: "/graphql",
     graphiql: false,
     // Compiles a query the second time it is seen: the dashboard and clients repeat theirs.

@@ -8,9 +8,10 @@ export const MAX_LIST_SIZE = 500;
 const THROUGHPUT_MINUTES = 15;
 const MINUTE_MS = 60_000;
 
-export function checkListSize(first: number, what = "first"): number {
-  if (!Number.isInteger(first) || first < 1 || first > MAX_LIST_SIZE) {
-    throw new InvalidInputError(`${what} must be from 1 to ${MAX_LIST_SIZE}, got ${first}`);
+/** `first`, checked to be a whole number from 1 to `max`. */
+export function checkListSize(first: number, max = MAX_LIST_SIZE): number {
+  if (!Number.isInteger(first) || first < 1 || first > max) {
+    throw new InvalidInputError(`first must be from 1 to ${max}, got ${first}`);
   }
   return first;
 }

@@ -11,7 +11,8 @@ import {
   type ProcessRecord,
 } from "./registry-queries";
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+/** A stored time as the API gives it: ISO-8601, or null. */
+export const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /**
  * Before a start: refuses a type no decider ever registered (UNKNOWN_WORKFLOW_TYPE), and tells

@@ -1,6 +1,5 @@
 import type { ReadModelDb } from "../projections/read-model-db";
 import type { IResolvers, SubscriptionContext as PubSubContext } from "mercurius";
-import type { WeftConfig } from "../core/config";
 import { InvalidInputError } from "../core/errors";
 import { assertWorkflowId } from "../core/ids";
 import type { LiveEvent } from "../projections/live-changes";
@@ -14,7 +13,7 @@ import { withErrorCodes } from "./api-errors";
 import { concat, filter, map, withCleanup } from "./async-streams";
 import { JsonScalar } from "./json-scalar";
 import { localTopics, type LiveFeed } from "./live-feed";
-import { checkStartable, createRegistryResolvers } from "./registry-resolvers";
+import { checkStartable, createRegistryResolvers, iso } from "./registry-resolvers";
 import {
   failedSteps,
   pendingTimers,
@@ -37,7 +36,6 @@ import { STATS_FEED } from "./stats";
 import { WORKERS_FEED, type ProcessRecord } from "./registry-queries";
 
 export interface ResolverDeps {
-  config: WeftConfig;
   db: ReadModelDb;
   commands: Pick<CommandProducer, "send">;
   feed: LiveFeed;
@@ -58,11 +56,26 @@ interface WorkflowsArgs {
   after?: string | null;
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
 export function createResolvers({ db, commands, feed }: ResolverDeps): IResolvers {
   const registry = createRegistryResolvers({ db });
+  /** A derived feed's current value, then each new one, seen through `view`. */
+  const derivedStream = <T>(
+    ctx: SubscriptionContext,
+    name: string,
+    view: (value: T) => unknown = (value) => value,
+  ) =>
+    withErrorCodes(async () => {
+      const release = feed.watchDerived(name);
+      try {
+        const queue = await ctx.pubsub.subscribe<T>(localTopics.derived(name));
+        const current = (await feed.readDerived(name)) as T;
+        return withCleanup(map(concat([current], queue), view), release);
+      } catch (err) {
+        release();
+        throw err;
+      }
+    });
   return {
     ...registry,
     JSON: JsonScalar,
@@ -174,17 +187,7 @@ export function createResolvers({ db, commands, feed }: ResolverDeps): IResolver
       },
       stats: {
         subscribe: (_root: unknown, _args: unknown, ctx: SubscriptionContext) =>
-          withErrorCodes(async () => {
-            const release = feed.watchDerived(STATS_FEED);
-            try {
-              const queue = await ctx.pubsub.subscribe(localTopics.derived(STATS_FEED));
-              const current = await feed.readDerived(STATS_FEED);
-              return withCleanup(concat([current], queue), release);
-            } catch (err) {
-              release();
-              throw err;
-            }
-          }),
+          derivedStream(ctx, STATS_FEED),
         resolve: (stats: unknown) => stats,
       },
       workers: {
@@ -193,21 +196,9 @@ export function createResolvers({ db, commands, feed }: ResolverDeps): IResolver
           args: { includeStopped?: boolean | null },
           ctx: SubscriptionContext,
         ) =>
-          withErrorCodes(async () => {
-            const release = feed.watchDerived(WORKERS_FEED);
-            try {
-              const queue = await ctx.pubsub.subscribe<ProcessRecord[]>(
-                localTopics.derived(WORKERS_FEED),
-              );
-              const current = (await feed.readDerived(WORKERS_FEED)) as ProcessRecord[];
-              const visible = (list: ProcessRecord[]) =>
-                args.includeStopped ? list : list.filter((p) => p.status !== "STOPPED");
-              return withCleanup(map(concat([current], queue), visible), release);
-            } catch (err) {
-              release();
-              throw err;
-            }
-          }),
+          derivedStream<ProcessRecord[]>(ctx, WORKERS_FEED, (list) =>
+            args.includeStopped ? list : list.filter((p) => p.status !== "STOPPED"),
+          ),
         resolve: (list: ProcessRecord[]) => list,
       },
     },

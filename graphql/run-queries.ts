@@ -1,6 +1,7 @@
 import { InvalidInputError } from "../core/errors";
 import type { ReadModelDb, ReadModelTables } from "../projections/read-model-db";
 import { decodeCursor, encodeCursor } from "./cursor";
+import { checkListSize } from "./ops-queries";
 
 /** Reads of the read models (migrations/) for the API: runs and what they hold. */
 
@@ -92,9 +93,7 @@ export async function listRuns(
   first: number,
   after: string | null | undefined,
 ): Promise<RunPage> {
-  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
-    throw new InvalidInputError(`first must be from 1 to ${MAX_PAGE_SIZE}, got ${first}`);
-  }
+  checkListSize(first, MAX_PAGE_SIZE);
   const { dialect } = db;
   filter = checkFilter(filter);
   let query = db.db.selectFrom("weft_runs").selectAll();

@@ -138,25 +138,33 @@ export class RegistrationPublisher {
   }
 }
 
-function workflowInfo(definition: AnyWorkflowDefinition): DefinitionInfo {
-  const { options } = definition;
-  return {
-    name: definition.name,
-    hash: definitionHash(definition.fn, options),
-    taskQueue: options.taskQueue ?? null,
-    retry: options.retry ? stableJson(options.retry) : null,
-    timeoutMs: options.stepTimeoutMs ?? null,
-  };
+function workflowInfo({ name, fn, options }: AnyWorkflowDefinition): DefinitionInfo {
+  return definitionInfo(name, fn, options, options.taskQueue ?? null, options.stepTimeoutMs);
 }
 
-function stepInfo(definition: AnyStepDefinition): DefinitionInfo {
-  const { options } = definition;
+function stepInfo({ name, handler, options }: AnyStepDefinition): DefinitionInfo {
+  return definitionInfo(
+    name,
+    handler,
+    options,
+    options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    options.timeoutMs,
+  );
+}
+
+function definitionInfo(
+  name: string,
+  code: (...args: never[]) => unknown,
+  options: { retry?: object },
+  taskQueue: string | null,
+  timeoutMs: number | undefined,
+): DefinitionInfo {
   return {
-    name: definition.name,
-    hash: definitionHash(definition.handler, options),
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
+    name,
+    hash: definitionHash(code, options),
+    taskQueue,
     retry: options.retry ? stableJson(options.retry) : null,
-    timeoutMs: options.timeoutMs ?? null,
+    timeoutMs: timeoutMs ?? null,
   };
 }
 

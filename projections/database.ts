@@ -57,7 +57,7 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   return { dialect: "postgres", url };
 }
 
-export function assertDatabaseUrl(url: string): void {
+function assertDatabaseUrl(url: string): void {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);

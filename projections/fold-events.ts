@@ -1,19 +1,20 @@
 import type { Logger } from "../core/logger";
 import type { EventBody, HistoryEvent } from "../schemas/types";
-import type {
-  AttemptPatch,
-  AttemptRow,
-  AttemptStatus,
-  ProjectionChanges,
-  RunInsertRow,
-  RunState,
-  SignalPatch,
-  SignalRow,
-  TimerKind,
-  TimerPatch,
-  TimerRow,
-  TimerStatus,
-  WaitItem,
+import {
+  iso,
+  type AttemptPatch,
+  type AttemptRow,
+  type AttemptStatus,
+  type ProjectionChanges,
+  type RunInsertRow,
+  type RunState,
+  type SignalPatch,
+  type SignalRow,
+  type TimerKind,
+  type TimerPatch,
+  type TimerRow,
+  type TimerStatus,
+  type WaitItem,
 } from "./rows";
 import { RawJson } from "./sql-json";
 
@@ -80,7 +81,7 @@ class BatchFold {
         "history has a gap; projecting what it holds",
       );
     }
-    const at = iso(event.at);
+    const at = iso(event.at, "event");
     state.lastSeq = event.seq;
     run.updatedAt = at;
     this.out.events.push({
@@ -125,7 +126,7 @@ class BatchFold {
           workflow_type: body.workflowType,
           input: RawJson.from(body.input),
           idempotency_key: body.idempotencyKey,
-          started_at: iso(event.at),
+          started_at: iso(event.at, "event"),
         },
         result: null,
         error: null,
@@ -190,7 +191,7 @@ class BatchFold {
           step.startedAt = at;
           step.workerId = body.workerId;
           if (step.timeoutMs !== null) {
-            const due = iso(Date.parse(at) + step.timeoutMs);
+            const due = iso(Date.parse(at) + step.timeoutMs, "event");
             this.startTimer(workflowId, "step_timeout", body.stepSeq, body.attempt, due);
           }
         }
@@ -242,7 +243,7 @@ class BatchFold {
         return;
       }
       case "StepRetryScheduled": {
-        const due = iso(body.dueAt);
+        const due = iso(body.dueAt, "event");
         const retry = state.waitingOn.find(
           (w): w is Extract<WaitItem, { kind: "retry" }> =>
             w.kind === "retry" && w.stepSeq === body.stepSeq,
@@ -257,7 +258,7 @@ class BatchFold {
       case "StepResultIgnored":
         return;
       case "TimerStarted": {
-        const due = iso(body.dueAt);
+        const due = iso(body.dueAt, "event");
         state.waitingOn.push({ kind: "timer", timerSeq: body.timerSeq, since: at, dueAt: due });
         this.startTimer(workflowId, "sleep", body.timerSeq, 0, due);
         return;
@@ -274,7 +275,7 @@ class BatchFold {
           this.consumeSignal(workflowId, signal!.seq, body.waitSeq);
           return;
         }
-        const due = body.dueAt === null ? null : iso(body.dueAt);
+        const due = body.dueAt === null ? null : iso(body.dueAt, "event");
         state.waitingOn.push({
           kind: "signal",
           waitSeq: body.waitSeq,
@@ -552,11 +553,4 @@ function timerKey(workflowId: string, kind: TimerKind, seq: number, attempt: num
 }
 function signalKey(workflowId: string, seq: number): string {
   return `${workflowId}\u0000${seq}`;
-}
-
-/** Epoch milliseconds from an event as an ISO-8601 UTC time (timestamptz input). */
-function iso(ms: number): string {
-  const date = new Date(ms);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`event time ${ms} is not a valid time`);
-  return date.toISOString();
 }

@@ -1,5 +1,11 @@
 import type { DefinitionInfo, Registration } from "../schemas/types";
-import type { DefinitionKind, DefinitionRow, ProcessRow, RegistrationChanges } from "./rows";
+import {
+  iso,
+  type DefinitionKind,
+  type DefinitionRow,
+  type ProcessRow,
+  type RegistrationChanges,
+} from "./rows";
 import { RawJson } from "./sql-json";
 
 /** How `weft_processes.definitions` names a version: `<kind>/<name>/<hash>`. */
@@ -61,11 +67,4 @@ export function foldRegistrations(records: readonly Registration[]): Registratio
     });
   }
   return { definitions: [...definitions.values()], processes: [...processes.values()] };
-}
-
-/** Epoch milliseconds as an ISO-8601 UTC time; a time out of range fails the batch. */
-export function iso(ms: number): string {
-  const date = new Date(ms);
-  if (Number.isNaN(date.getTime())) throw new RangeError(`record time ${ms} is not a valid time`);
-  return date.toISOString();
 }

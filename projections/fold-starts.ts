@@ -1,6 +1,5 @@
 import type { Command } from "../schemas/types";
-import { iso } from "./fold-registrations";
-import type { PendingRunRow } from "./rows";
+import { iso, type PendingRunRow } from "./rows";
 import { RawJson } from "./sql-json";
 
 /**

@@ -18,6 +18,7 @@ import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { createPool, parseDatabaseUrl, type PoolOptions, type Queryable } from "./database";
 import { DIALECTS, type ReadModelDialect } from "./dialect";
+import type { ProcessRow } from "./rows";
 
 /**
  * The read-model tables as Kysely sees them, with the types rows are read back as (pg's on
@@ -93,18 +94,8 @@ export interface ReadModelTables {
     first_seen: Date;
     last_seen: Date;
   };
-  weft_processes: {
-    process_id: string;
-    roles: string[];
-    host: string;
-    pid: number;
-    queues: string[];
-    workflows: string[];
-    steps: string[];
-    definitions: string[];
-    in_flight: number;
-    concurrency: number | null;
-    interval_ms: number;
+  /** The projector's `ProcessRow`, its times read back as dates. */
+  weft_processes: Omit<ProcessRow, "started_at" | "last_seen" | "stopped_at"> & {
     started_at: Date;
     last_seen: Date;
     stopped_at: Date | null;

@@ -204,3 +204,13 @@ export interface RegistrationChanges {
   definitions: DefinitionRow[];
   processes: ProcessRow[];
 }
+
+/**
+ * Epoch milliseconds (of an event or record) as an ISO-8601 UTC time (timestamptz input); a time
+ * out of range fails the batch.
+ */
+export function iso(ms: number, what: "event" | "record" = "record"): string {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) throw new RangeError(`${what} time ${ms} is not a valid time`);
+  return date.toISOString();
+}

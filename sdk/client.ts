@@ -99,21 +99,9 @@ export class WeftClient {
         fn();
       };
       unsubscribe = this.history.subscribe(workflowId, (event) => {
-        const body = event.body;
-        if (body.type === "WorkflowCompleted") settle(() => resolve(JSON.parse(body.result) as T));
-        else if (body.type === "WorkflowFailed") {
-          settle(() =>
-            reject(
-              new WorkflowFailedError(workflowId, body.error.message, {
-                errorName: body.error.name,
-                errorCode: body.error.code,
-              }),
-            ),
-          );
-        } else if (body.type === "WorkflowCancelled")
-          settle(() => reject(new WorkflowCancelledError(workflowId, body.reason)));
-        else if (body.type === "WorkflowBlocked")
-          settle(() => reject(new WorkflowBlockedError(workflowId, body.code, body.reason)));
+        if (!closesRun(event)) return;
+        // A run that did not complete rejects with the error runResult throws.
+        settle(() => resolve(new Promise<T>((ok) => ok(runResult<T>(workflowId, event)))));
       });
     });
   }
@@ -127,5 +115,40 @@ export class WeftClient {
   async close(): Promise<void> {
     await this.history.close();
     await this.producer.close();
+  }
+}
+
+const CLOSING_TYPES: ReadonlySet<string> = new Set([
+  "WorkflowCompleted",
+  "WorkflowFailed",
+  "WorkflowCancelled",
+  "WorkflowBlocked",
+]);
+
+/** Whether the event closes its run (completed, failed, cancelled or blocked). */
+export function closesRun(event: HistoryEvent): boolean {
+  return CLOSING_TYPES.has(event.body.type);
+}
+
+/**
+ * The result a run's closing event carries; throws WorkflowFailedError, WorkflowCancelledError
+ * or WorkflowBlockedError for a run that did not complete.
+ */
+export function runResult<T>(workflowId: string, event: HistoryEvent): T {
+  const body = event.body;
+  switch (body.type) {
+    case "WorkflowCompleted":
+      return JSON.parse(body.result) as T;
+    case "WorkflowFailed":
+      throw new WorkflowFailedError(workflowId, body.error.message, {
+        errorName: body.error.name,
+        errorCode: body.error.code,
+      });
+    case "WorkflowCancelled":
+      throw new WorkflowCancelledError(workflowId, body.reason);
+    case "WorkflowBlocked":
+      throw new WorkflowBlockedError(workflowId, body.code, body.reason);
+    default:
+      throw new Error(`${workflowId} has not closed`);
   }
 }

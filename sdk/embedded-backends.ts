@@ -8,7 +8,7 @@ import { InProcessStepLeaseStore } from "../workers/lease-store";
 import type { Backends } from "./backends";
 
 /** Next to the log: the workers' done-markers (see DoneMarkerJournal). */
-export const DONE_MARKERS_FILE = "done-markers";
+const DONE_MARKERS_FILE = "done-markers";
 
 export interface EmbeddedBackendsOptions {
   /** Where the log lives; one process at a time may hold it. */

@@ -99,27 +99,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const started = runtime;
   let stopped: Promise<void> | undefined;
   return {
-    get config() {
-      return started.config;
-    },
-    get decider() {
-      return started.decider;
-    },
-    get worker() {
-      return started.worker;
-    },
-    get projector() {
-      return started.projector;
-    },
-    get api() {
-      return started.api;
-    },
-    get processId() {
-      return started.processId;
-    },
-    get metricsAddress() {
-      return started.metricsAddress;
-    },
+    // The runtime's fields are all settled once it has started.
+    ...started,
     dir,
     backends,
     roles,
@@ -132,7 +113,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
 }
 
 /** The file of the read models in the embedded directory. */
-export const EMBEDDED_DATABASE_FILE = "read-models.db";
+const EMBEDDED_DATABASE_FILE = "read-models.db";
 
 /** The read-model database of embedded mode (see `EmbeddedOptions.database`). */
 function embeddedDatabase(

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { ConfigError } from "../core/errors";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 
 export interface LoadedModule {
@@ -12,6 +13,13 @@ export interface LoadedModule {
  */
 export function loadDefinitions(modulePath: string): LoadedModule {
   const absolute = resolve(modulePath);
+  try {
+    require.resolve(absolute);
+  } catch {
+    throw new ConfigError(
+      `module ${JSON.stringify(modulePath)} not found (looked for ${absolute})`,
+    );
+  }
   if (/\.[cm]?tsx?$/.test(absolute)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const tsx = require("tsx/cjs/api") as { register(): void };

@@ -2,12 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, topics, type WeftConfig } from "../core/config";
-import {
-  WaitTimeoutError,
-  WorkflowBlockedError,
-  WorkflowCancelledError,
-  WorkflowFailedError,
-} from "../core/errors";
+import { WaitTimeoutError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
@@ -19,6 +14,7 @@ import {
 } from "../producers/workflow-commands";
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
 import type { HistoryEvent } from "../schemas/types";
+import { closesRun, runResult } from "../sdk/client";
 import { EmbeddedKafka } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
 import { SlotPool } from "../workers/slot-pool";
@@ -231,7 +227,7 @@ export class TestEnvironment {
       );
     for (;;) {
       const closed = this.closeEvent(workflowId);
-      if (closed) return settle<T>(workflowId, closed);
+      if (closed) return runResult<T>(workflowId, closed);
       if (!(await this.settled(deadline))) throw expired();
       if (this.closeEvent(workflowId)) continue;
       const next = this.clock.nextDueAt();
@@ -361,9 +357,7 @@ export class TestEnvironment {
   private closeEvent(workflowId: string): HistoryEvent | undefined {
     this.readHistory();
     const last = this.histories.get(workflowId)?.at(-1);
-    return last && /^Workflow(Completed|Failed|Cancelled|Blocked)$/.test(last.body.type)
-      ? last
-      : undefined;
+    return last && closesRun(last) ? last : undefined;
   }
 
   private describeWait(workflowId: string): string {
@@ -417,25 +411,6 @@ function replaced(
     handler: handler as StepDefinition["handler"],
     options: step?.options ?? {},
   });
-}
-
-function settle<T>(workflowId: string, event: HistoryEvent): T {
-  const body = event.body;
-  switch (body.type) {
-    case "WorkflowCompleted":
-      return JSON.parse(body.result) as T;
-    case "WorkflowFailed":
-      throw new WorkflowFailedError(workflowId, body.error.message, {
-        errorName: body.error.name,
-        errorCode: body.error.code,
-      });
-    case "WorkflowCancelled":
-      throw new WorkflowCancelledError(workflowId, body.reason);
-    case "WorkflowBlocked":
-      throw new WorkflowBlockedError(workflowId, body.code, body.reason);
-    default:
-      throw new Error(`${workflowId} has not closed`);
-  }
 }
 
 function pause(ms: number): Promise<void> {

@@ -2,6 +2,7 @@ import type { KafkaPort, PortAdmin } from "./port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { Queryable } from "../projections/database";
+import { projectorGroup } from "../projections/projector";
 
 /** How far one consumer group is behind on one partition: end offset minus its position. */
 export interface PartitionLag {
@@ -101,18 +102,13 @@ export class ConsumerLagReader {
     for (const p of committed.find((c) => c.topic === topic)?.partitions ?? []) {
       positions.set(p.partition, p.offset);
     }
-    return ends.map((end) => ({
-      group,
-      topic,
-      partition: end.partition,
-      lag: lagOf(end, positions.get(end.partition)),
-    }));
+    return lagsOf(group, topic, ends, positions);
   }
 
   /** The projector: its positions are rows of weft_projector_offsets, not Kafka commits. */
   private async projectorLag(pool: Queryable): Promise<PartitionLag[]> {
     const { config } = this.options;
-    const group = `${config.topicPrefix}.projector`;
+    const group = projectorGroup(config);
     const topic = topics.history(config);
     const [ends, stored] = await Promise.all([
       this.admin.fetchTopicOffsets(topic),
@@ -133,13 +129,23 @@ export class ConsumerLagReader {
     ]);
     if (!stored) return [];
     const positions = new Map(stored.map((r) => [Number(r.partition), String(r.next_offset)]));
-    return ends.map((end) => ({
-      group,
-      topic,
-      partition: end.partition,
-      lag: lagOf(end, positions.get(end.partition)),
-    }));
+    return lagsOf(group, topic, ends, positions);
   }
+}
+
+/** The lag of `group` on each partition of `topic`, given its positions by partition. */
+function lagsOf(
+  group: string,
+  topic: string,
+  ends: readonly { partition: number; high: string; low: string }[],
+  positions: ReadonlyMap<number, string>,
+): PartitionLag[] {
+  return ends.map((end) => ({
+    group,
+    topic,
+    partition: end.partition,
+    lag: lagOf(end, positions.get(end.partition)),
+  }));
 }
 
 /**

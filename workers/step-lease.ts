@@ -30,10 +30,6 @@ export class StepLeases {
     this.retryMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
   }
 
-  isDone(ref: AttemptRef): Promise<boolean> {
-    return this.store.isDone(ref);
-  }
-
   markDone(ref: AttemptRef): Promise<void> {
     return this.store.markDone(ref, this.workerId);
   }
@@ -48,11 +44,11 @@ export class StepLeases {
     for (;;) {
       if (stopping.aborted) return { kind: "stopped" };
       try {
-        if (await this.isDone(ref)) return { kind: "done" };
+        if (await this.store.isDone(ref)) return { kind: "done" };
         const lock = await this.store.tryLock(ref, this.leaseMs);
         if (lock) {
           // The holder may have reported and released between our check and our lock.
-          if (await this.isDone(ref)) {
+          if (await this.store.isDone(ref)) {
             await lock.release().catch(() => undefined);
             return { kind: "done" };
           }

@@ -13,7 +13,7 @@ import type {
   PortTopicPartitionOffset,
   PortTopicPartitions,
 } from "../port";
-import { EmbeddedLogError } from "./errors";
+import { unknownTopicOrPartition } from "./errors";
 import type { EmbeddedLog, StoredRecord } from "./log";
 
 const EVENTS: PortConsumerEvents = {
@@ -173,9 +173,7 @@ export class EmbeddedConsumer implements PortConsumer {
     const topics = "topics" in subscription ? subscription.topics : [subscription.topic];
     for (const topic of topics) {
       if (this.log.partitionCount(topic) === undefined)
-        return Promise.reject(
-          new EmbeddedLogError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${topic} does not exist`),
-        );
+        return Promise.reject(unknownTopicOrPartition(topic));
       this.topics.add(topic);
       this.fromBeginning.set(topic, subscription.fromBeginning ?? false);
     }

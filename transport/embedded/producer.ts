@@ -11,7 +11,7 @@ import type {
   PortTransaction,
   PortTransactionOffsets,
 } from "../port";
-import { EmbeddedLogError, producerFenced } from "./errors";
+import { EmbeddedLogError, producerFenced, unknownTopicOrPartition } from "./errors";
 import type { AppendRecord, EmbeddedLog, OffsetCommit } from "./log";
 
 /** kafkajs's default partitioner (murmur2 of the key, as Java's; round-robin without a key). */
@@ -107,15 +107,11 @@ export class EmbeddedProducer implements PortProducer {
     const out: AppendRecord[] = [];
     for (const { topic, messages } of topicMessages) {
       const count = this.log.partitionCount(topic);
-      if (count === undefined)
-        throw new EmbeddedLogError("UNKNOWN_TOPIC_OR_PARTITION", `topic ${topic} does not exist`);
+      if (count === undefined) throw unknownTopicOrPartition(topic);
       for (const m of messages) {
         const partition = m.partition ?? this.partitioner(topic, count, m);
         if (!Number.isInteger(partition) || partition < 0 || partition >= count)
-          throw new EmbeddedLogError(
-            "UNKNOWN_TOPIC_OR_PARTITION",
-            `topic ${topic} has no partition ${partition}`,
-          );
+          throw unknownTopicOrPartition(topic, partition);
         out.push({
           topic,
           partition,
