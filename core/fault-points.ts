@@ -11,6 +11,8 @@
 export const FAULT_POINTS = {
   /** The decision transaction's commit (history + tasks + consumed offset). */
   "decider.commit": "commit of a decision transaction",
+  /** A fetched batch of commands, before the decider takes it: a held point makes it lag. */
+  "decider.fetch": "hand-over of a fetched batch of commands to its partition",
   /** Reading the group's committed offset of a partition when it (re)opens. */
   "decider.committed-offset": "fetch of a partition's committed offset",
   /** Moving the consumer back to the committed offset (the rewind). */

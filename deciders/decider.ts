@@ -135,6 +135,8 @@ export class Decider {
         eachBatch: async (payload) => {
           const { batch } = payload;
           if (batch.messages.length === 0 || payload.isStale()) return;
+          await this.options.faults?.at("decider.fetch");
+          if (payload.isStale()) return;
           await this.owner(batch.partition).accept(batch.messages);
           payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
         },
