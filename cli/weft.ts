@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { registerDev } from "./commands/dev";
 import { registerProjections } from "./commands/projections";
+import { registerRepair } from "./commands/repair";
 import { registerStart } from "./commands/start";
 import { registerWorkflow } from "./commands/workflow";
 import { fail } from "./output";
@@ -8,7 +9,7 @@ import { fail } from "./output";
 const program = new Command()
   .name("weft")
   .description(
-    "Weft: durable workflows on Kafka. `weft dev` runs everything in one process with no servers; `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL.",
+    "Weft: durable workflows on Kafka. `weft dev` runs everything in one process with no servers; `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL; `repair` checks an embedded log.",
   )
   .showHelpAfterError();
 
@@ -16,5 +17,6 @@ registerDev(program);
 registerStart(program);
 registerWorkflow(program);
 registerProjections(program);
+registerRepair(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -26,6 +26,8 @@ export const ErrorCodes = {
     "The API failed in a way that is not the request's fault; the message hides internals, the API log has them.",
   SCHEMA_MISMATCH:
     "The PostgreSQL read-model schema does not match this Weft: the message says whether to run `weft migrate`, upgrade Weft, or restore an edited migration.",
+  LOG_CORRUPT:
+    "The embedded log is damaged before its end (not a write cut short by a crash): Weft refuses to start on it; the message names the file, the byte offset and `weft repair`.",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -170,5 +172,46 @@ export class WorkflowBlockedError extends WeftError {
 export class WaitTimeoutError extends WeftError {
   constructor(what: string, timeoutMs: number) {
     super("WAIT_TIMEOUT", `${what} did not happen within ${timeoutMs} ms`, { timeoutMs });
+  }
+}
+
+/** Where an embedded log is damaged (see transport/embedded/log-scan.ts). */
+export interface LogCorruptDetails {
+  /** The log file. */
+  file: string;
+  /** Its directory: what `weft repair` takes. */
+  directory: string;
+  /** Where the first bad frame starts: the end of the last good one. */
+  offset: number;
+  /** Bytes from `offset` to the end of the file. */
+  bytes: number;
+  /** What is wrong with the frame at `offset`. */
+  fault: string;
+  /** The first valid frame after the bad one, if one was found. */
+  nextFrame?: number;
+  /** Valid frames in a row from `nextFrame` on. */
+  framesAfter: number;
+}
+
+/**
+ * The embedded log is damaged in the middle: a bad frame with more data after it. Opening
+ * refuses it, since dropping everything from there would lose acknowledged work silently; a
+ * torn last frame (a crash mid-write) is not this, and is dropped at open.
+ */
+export class LogCorruptError extends WeftError {
+  constructor(details: LogCorruptDetails) {
+    const { file, directory, offset, bytes, fault, nextFrame, framesAfter } = details;
+    const after =
+      nextFrame === undefined
+        ? `${bytes} bytes from there to the end of the file, more than that frame spans`
+        : `${bytes} bytes from there to the end, with ${framesAfter} valid frame(s) from byte ${nextFrame} on`;
+    super(
+      "LOG_CORRUPT",
+      `the embedded log ${file} is corrupt at byte ${offset}: the frame there ${fault}, and ${after}. ` +
+        "This is damage in the middle of the log, not a write cut short by a crash, so Weft does not start on it. " +
+        `Run \`weft repair ${directory}\` to see what it finds; \`weft repair ${directory} --truncate\` keeps bytes ${offset} to the end aside in a file next to the log and cuts the log there ` +
+        "(what was recorded after that point is lost; the read models are rebuilt at the next start). Or restore the file from a backup.",
+      { ...details },
+    );
   }
 }

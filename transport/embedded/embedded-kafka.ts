@@ -48,7 +48,11 @@ export class EmbeddedKafka implements KafkaPort {
       directory: options.directory,
       sync: options.sync,
       syncIntervalMs: options.syncIntervalMs,
-      onTornTail: (info) => options.logger?.warn(info, "embedded log: dropped a torn tail"),
+      onTornTail: (info) =>
+        options.logger?.warn(
+          info,
+          `embedded log: dropped its last frame, which ${info.fault} (a write cut short by a crash); its ${info.droppedBytes} bytes are kept in ${info.savedTo}`,
+        ),
     });
     return new EmbeddedKafka(log, options);
   }

@@ -8,7 +8,7 @@ import { Packr } from "msgpackr";
  * at the end.
  */
 export const MAGIC = Buffer.from("WEFTLOG1", "ascii");
-const HEADER = 8;
+export const HEADER_BYTES = 8;
 /** A frame larger than this is refused on write and taken for garbage on read. */
 export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
 
@@ -30,7 +30,13 @@ export type Frame =
   /** Records and committed offsets, applied together (a transaction, a send, a commit). */
   | [kind: 2, records: RecordEntry[], offsets: OffsetEntry[]]
   /** A consumer group's committed offsets were deleted. */
-  | [kind: 3, group: string];
+  | [kind: 3, group: string]
+  /**
+   * The log's identity: a random ID, written as the first frame of a new log (and appended once
+   * to a log made before identities existed). Read models record it to know which log they
+   * were built from. A Weft that predates it skips it.
+   */
+  | [kind: 4, logId: string, createdAt: number];
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
@@ -38,37 +44,59 @@ export function encodeFrame(frame: Frame): Buffer {
   const payload = packr.pack(frame);
   if (payload.length > MAX_FRAME_BYTES)
     throw new RangeError(`a frame of ${payload.length} bytes exceeds ${MAX_FRAME_BYTES}`);
-  const out = Buffer.allocUnsafe(HEADER + payload.length);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   out.writeUInt32LE(payload.length, 0);
   out.writeUInt32LE(crc32(payload), 4);
-  payload.copy(out, HEADER);
+  payload.copy(out, HEADER_BYTES);
   return out;
 }
 
-export interface Decoded {
-  frames: Frame[];
-  /** Where the last whole frame ends: anything after it is a torn or corrupt tail. */
-  validEnd: number;
+/** Why the bytes at a position are not a whole, valid frame. */
+export type FrameFault =
+  | "has its header cut short"
+  | "has an impossible length field"
+  | "is cut short"
+  | "fails its checksum"
+  | "has a payload that does not decode";
+
+/** One frame read at a position: the frame and where it ends, or why there is none. */
+export type FrameRead =
+  | { ok: true; frame: Frame; end: number }
+  /** `end`: where the frame would end by its length field, when that field is plausible. */
+  | { ok: false; fault: FrameFault; end?: number };
+
+/** Reads the frame at `pos`, checking its length, CRC and payload. */
+export function readFrame(data: Buffer, pos: number): FrameRead {
+  if (pos + HEADER_BYTES > data.length) return { ok: false, fault: "has its header cut short" };
+  const length = data.readUInt32LE(pos);
+  if (length > MAX_FRAME_BYTES) return { ok: false, fault: "has an impossible length field" };
+  const end = pos + HEADER_BYTES + length;
+  if (end > data.length) return { ok: false, fault: "is cut short", end };
+  const payload = data.subarray(pos + HEADER_BYTES, end);
+  if (crc32(payload) !== data.readUInt32LE(pos + 4))
+    return { ok: false, fault: "fails its checksum", end };
+  let frame: unknown;
+  try {
+    frame = packr.unpack(payload);
+  } catch {
+    return { ok: false, fault: "has a payload that does not decode", end };
+  }
+  if (!Array.isArray(frame) || typeof frame[0] !== "number")
+    return { ok: false, fault: "has a payload that does not decode", end };
+  return { ok: true, frame: frame as Frame, end };
 }
 
-/** Decodes the frames of a whole file (after MAGIC), stopping at the first invalid one. */
-export function decodeFrames(data: Buffer, start: number): Decoded {
-  const frames: Frame[] = [];
-  let pos = start;
-  while (pos + HEADER <= data.length) {
-    const length = data.readUInt32LE(pos);
-    const end = pos + HEADER + length;
-    if (length > MAX_FRAME_BYTES || end > data.length) break;
-    const payload = data.subarray(pos + HEADER, end);
-    if (crc32(payload) !== data.readUInt32LE(pos + 4)) break;
-    let frame: Frame;
-    try {
-      frame = packr.unpack(payload) as Frame;
-    } catch {
-      break;
-    }
-    frames.push(frame);
-    pos = end;
-  }
-  return { frames, validEnd: pos };
+/**
+ * Whether a whole frame could start at `pos`, by cheap checks only (no CRC): a plausible length
+ * that fits in the file and a payload that opens as a frame does (a MessagePack array of two or
+ * three items whose first is a known kind). Used to look for frames after a damaged one
+ * without computing a CRC at every byte.
+ */
+export function looksLikeFrame(data: Buffer, pos: number): boolean {
+  if (pos + HEADER_BYTES + 2 > data.length) return false;
+  const length = data.readUInt32LE(pos);
+  if (length < 2 || pos + HEADER_BYTES + length > data.length) return false;
+  const array = data[pos + HEADER_BYTES];
+  const kind = data[pos + HEADER_BYTES + 1]!;
+  return (array === 0x92 || array === 0x93) && kind >= 1 && kind <= 4;
 }

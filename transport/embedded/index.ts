@@ -1,3 +1,5 @@
 export { EmbeddedKafka, type EmbeddedKafkaOptions } from "./embedded-kafka";
 export { EmbeddedLogError } from "./errors";
 export { EmbeddedLog, LOG_FILE, type SyncMode } from "./log";
+export type { LogDamage } from "./log-scan";
+export { repairLog, type LogRepair } from "./repair";

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   closeSync,
   fdatasyncSync,
@@ -10,16 +11,18 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { LogCorruptError } from "../../core/errors";
 import { unknownTopicOrPartition } from "./errors";
 import {
-  decodeFrames,
   encodeFrame,
   MAGIC,
   type Frame,
+  type FrameFault,
   type OffsetEntry,
   type RecordEntry,
 } from "./frames";
 import { lockDirectory, type DirectoryLock } from "./lock";
+import { scanLog } from "./log-scan";
 
 export const LOG_FILE = "log.wal";
 
@@ -37,8 +40,16 @@ export interface LogOptions {
   directory: string;
   sync?: SyncMode;
   syncIntervalMs?: number;
-  /** Told when opening dropped a torn or corrupt tail (the bytes are kept aside). */
-  onTornTail?(info: { validBytes: number; droppedBytes: number; savedTo: string }): void;
+  /**
+   * Told when opening dropped a torn last frame (a write cut short by a crash; the bytes are
+   * kept aside). Damage before the end is not dropped: opening throws LogCorruptError.
+   */
+  onTornTail?(info: {
+    validBytes: number;
+    droppedBytes: number;
+    fault: FrameFault;
+    savedTo: string;
+  }): void;
 }
 
 export interface StoredRecord {
@@ -92,12 +103,15 @@ export class EmbeddedLog {
   private readonly sync: SyncMode;
   private readonly syncIntervalMs: number;
   private recordCount = 0;
+  private logId: string | undefined;
 
   private constructor(
     readonly directory: string,
     private readonly lock: DirectoryLock,
     fd: number,
     size: number,
+    /** True when this open created the log (the file was missing or empty). */
+    readonly created: boolean,
     options: LogOptions,
   ) {
     this.fd = fd;
@@ -114,32 +128,47 @@ export class EmbeddedLog {
       const file = join(directory, LOG_FILE);
       const fd = openSync(file, "a+");
       closeSync(fd);
-      const data = readFileSync(file);
-      if (data.length === 0) {
-        writeFileSync(file, MAGIC);
-      } else if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
-        throw new Error(
-          `${file} is not a Weft embedded log (it does not start with ${MAGIC.toString("ascii")})`,
-        );
+      let data = readFileSync(file);
+      const created = data.length === 0;
+      if (created) {
+        // A new log: its name and its identity, in one write.
+        data = Buffer.concat([MAGIC, encodeFrame(identityFrame())]);
+        writeFileSync(file, data);
       }
-      const { frames, validEnd } = decodeFrames(data, MAGIC.length);
-      const end = Math.max(validEnd, MAGIC.length);
+      const scan = scanLog(checkMagic(file, data));
+      const { damage } = scan;
+      if (damage?.kind === "corrupt") throw new LogCorruptError({ file, directory, ...damage });
       const rw = openSync(file, "r+");
-      if (data.length > end) {
-        // A torn last frame (killed mid-write) or corruption: keep the bytes aside, drop them.
+      if (damage?.kind === "torn") {
+        // A write cut short by a crash: keep the bytes aside, drop them.
         const savedTo = `${file}.tail-${Date.now()}`;
-        writeFileSync(savedTo, data.subarray(end));
-        ftruncateSync(rw, end);
+        writeFileSync(savedTo, data.subarray(scan.validEnd));
+        ftruncateSync(rw, scan.validEnd);
         fdatasyncSync(rw);
-        options.onTornTail?.({ validBytes: end, droppedBytes: data.length - end, savedTo });
+        options.onTornTail?.({
+          validBytes: scan.validEnd,
+          droppedBytes: damage.bytes,
+          fault: damage.fault,
+          savedTo,
+        });
       }
-      const log = new EmbeddedLog(directory, lock, rw, end, options);
-      for (const frame of frames) log.apply(frame);
+      const log = new EmbeddedLog(directory, lock, rw, scan.validEnd, created, options);
+      for (const frame of scan.frames) log.apply(frame);
+      // A log made before identities existed gets one now.
+      if (log.logId === undefined) log.write(identityFrame());
       return log;
     } catch (err) {
       await lock.release();
       throw err;
     }
+  }
+
+  /**
+   * The log's identity: a random ID written in its first frame. Another ID means another log,
+   * even in the same directory (the file was deleted, or replaced by another directory's).
+   */
+  get id(): string {
+    return this.logId!;
   }
 
   get records(): number {
@@ -343,6 +372,24 @@ export class EmbeddedLog {
       case 3:
         this.offsets.delete(frame[1]);
         return;
+      case 4:
+        // The first identity is the log's (a later one cannot be written, but would not count).
+        this.logId ??= frame[1];
+        return;
     }
   }
+}
+
+function identityFrame(): Frame {
+  return [4, randomUUID(), Date.now()];
+}
+
+/** The file's content after checking it starts with MAGIC. */
+export function checkMagic(file: string, data: Buffer): Buffer {
+  if (data.length < MAGIC.length || !data.subarray(0, MAGIC.length).equals(MAGIC)) {
+    throw new Error(
+      `${file} is not a Weft embedded log (it does not start with ${MAGIC.toString("ascii")})`,
+    );
+  }
+  return data;
 }

@@ -1,0 +1,110 @@
+import { HEADER_BYTES, looksLikeFrame, MAGIC, MAX_FRAME_BYTES, readFrame } from "./frames";
+import type { Frame, FrameFault } from "./frames";
+
+/**
+ * What is wrong with a log file, if anything.
+ * - `torn`: the last frame is cut short or bad and nothing valid follows it, within what one
+ *   frame spans: what a process killed in the middle of its one write leaves (or a machine
+ *   crash before the page cache reached the disk). Dropping it loses only that write.
+ * - `corrupt`: a bad frame followed by more data (valid frames, or bytes beyond what the bad
+ *   frame claims to span): damage in the middle. Dropping everything from there would lose
+ *   acknowledged work without a word, so opening refuses (see LogCorruptError).
+ */
+export type LogDamage =
+  | { kind: "torn"; offset: number; bytes: number; fault: FrameFault }
+  | {
+      kind: "corrupt";
+      /** Where the first bad frame starts: the end of the last good one. */
+      offset: number;
+      /** Bytes from `offset` to the end of the file: what truncating there removes. */
+      bytes: number;
+      fault: FrameFault;
+      /** The first valid frame found after the bad one, if any. */
+      nextFrame?: number;
+      /** Valid frames in a row from `nextFrame` on. */
+      framesAfter: number;
+    };
+
+export interface LogScan {
+  /** The valid frames before any damage, in order. */
+  frames: Frame[];
+  /** Where the last good frame ends (MAGIC's length when there is none). */
+  validEnd: number;
+  /** The file's size. */
+  size: number;
+  damage?: LogDamage;
+}
+
+/** Reads a whole log file (MAGIC already checked): its good frames and what follows them. */
+export function scanLog(data: Buffer): LogScan {
+  const frames: Frame[] = [];
+  let pos = MAGIC.length;
+  while (pos < data.length) {
+    const read = readFrame(data, pos);
+    if (!read.ok) {
+      return {
+        frames,
+        validEnd: pos,
+        size: data.length,
+        damage: classify(data, pos, read.fault, read.end),
+      };
+    }
+    frames.push(read.frame);
+    pos = read.end;
+  }
+  return { frames, validEnd: pos, size: data.length };
+}
+
+/**
+ * A bad frame at `offset` is a torn tail when no valid frame follows it and it spans the rest
+ * of the file: its header is cut short, or its (plausible) length reaches to or past the end.
+ * Anything else (an impossible length, bytes beyond the frame's own end, a valid frame after
+ * it) is corruption.
+ */
+function classify(data: Buffer, offset: number, fault: FrameFault, end?: number): LogDamage {
+  const bytes = data.length - offset;
+  const nextFrame = findFrameAfter(data, offset + 1);
+  if (nextFrame === undefined) {
+    const spansTheRest =
+      fault === "has its header cut short" || (end !== undefined && end >= data.length);
+    if (spansTheRest) return { kind: "torn", offset, bytes, fault };
+  }
+  return {
+    kind: "corrupt",
+    offset,
+    bytes,
+    fault,
+    nextFrame,
+    framesAfter: nextFrame === undefined ? 0 : countFrames(data, nextFrame),
+  };
+}
+
+/**
+ * The first position from `from` on where a valid frame starts and is followed by the end of
+ * the file or by what looks like another frame. The cheap checks come first, so the CRC is
+ * computed only where a frame is very likely, not at every byte.
+ */
+function findFrameAfter(data: Buffer, from: number): number | undefined {
+  for (let pos = from; pos + HEADER_BYTES < data.length; pos++) {
+    if (!looksLikeFrame(data, pos)) continue;
+    const end = pos + HEADER_BYTES + data.readUInt32LE(pos);
+    if (end !== data.length && !headerFits(data, end)) continue;
+    if (readFrame(data, pos).ok) return pos;
+  }
+  return undefined;
+}
+
+/** Whether a frame header at `pos` is plausible (its bytes may be cut short by the file end). */
+function headerFits(data: Buffer, pos: number): boolean {
+  if (pos + 4 > data.length) return true;
+  return data.readUInt32LE(pos) <= MAX_FRAME_BYTES;
+}
+
+function countFrames(data: Buffer, from: number): number {
+  let count = 0;
+  for (let pos = from; ; count++) {
+    const read = readFrame(data, pos);
+    if (!read.ok) return count;
+    pos = read.end;
+  }
+}
