@@ -84,6 +84,8 @@ export interface ReadModelTables {
     partition: number;
     next_offset: string | number;
   };
+  /** Which log the read models were built from (embedded mode); at most one row. */
+  weft_projected_log: { log_id: string };
   weft_definitions: {
     kind: "workflow" | "step";
     name: string;

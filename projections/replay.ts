@@ -28,12 +28,19 @@ export async function replayProjections(
     : openReadModelDb(config, logger, { max: 1 });
   try {
     await checkSchema(db);
-    const tables = [...READ_MODEL_TABLES.map((t) => t.name), OFFSETS_TABLE];
-    await db.transaction(async (tx) => {
-      for (const statement of tx.dialect.emptyTables(tables)) await statement.execute(tx.db);
-    });
+    const tables = await db.transaction((tx) => emptyReadModels(tx));
     logger.info({ tables }, "read models emptied; projectors rebuild them from offset 0");
   } finally {
     if (!options.pool) await db.close();
   }
+}
+
+/**
+ * Empties every read-model table and the projector offsets, in the caller's transaction;
+ * returns the tables emptied.
+ */
+export async function emptyReadModels(tx: ReadModelDb): Promise<string[]> {
+  const tables = [...READ_MODEL_TABLES.map((t) => t.name), OFFSETS_TABLE];
+  for (const statement of tx.dialect.emptyTables(tables)) await statement.execute(tx.db);
+  return tables;
 }

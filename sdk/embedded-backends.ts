@@ -1,14 +1,13 @@
-import { join } from "node:path";
-import type { Logger } from "../core/logger";
+import { createLogger, type Logger } from "../core/logger";
 import { closeLiveEmitter, createInProcessLiveEmitter } from "../projections/live-changes";
-import { inProcessMigrationLock } from "../projections/migration-lock";
+import { migrate } from "../projections/migrate";
+import { inProcessMigrationLock, type WithMigrationLock } from "../projections/migration-lock";
 import type { OpenDatabase } from "../projections/read-side-backends";
 import { EmbeddedKafka, type SyncMode } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
 import type { Backends } from "./backends";
-
-/** Next to the log: the workers' done-markers (see DoneMarkerJournal). */
-const DONE_MARKERS_FILE = "done-markers";
+import { doneMarkersFile } from "./embedded-done-markers";
+import { matchReadModelsToLog } from "./embedded-read-models";
 
 export interface EmbeddedBackendsOptions {
   /** Where the log lives; one process at a time may hold it. */
@@ -22,8 +21,10 @@ export interface EmbeddedBackendsOptions {
 
 /**
  * The in-process adapter set: the embedded log in `directory`, step leases in memory and
- * done-markers in memory and in `directory/done-markers`, the migration lock as a mutex (the log's directory lock already keeps other
+ * done-markers in memory and in `directory/done-markers.<log ID>`, the migration lock as a mutex (the log's directory lock already keeps other
  * processes out), one in-process live emitter shared by the projector and the API, no Redis.
+ * With a read-model database, it is migrated and matched to the log before anything projects
+ * (see matchReadModelsToLog): read models of another log, or ahead of this one, are rebuilt.
  */
 export async function embeddedBackends(
   options: EmbeddedBackendsOptions,
@@ -33,9 +34,15 @@ export async function embeddedBackends(
     sync: options.sync,
     logger: options.logger,
   });
+  const withMigrationLock = inProcessMigrationLock();
   let stepLeases: InProcessStepLeaseStore;
   try {
-    stepLeases = await InProcessStepLeaseStore.open(join(options.directory, DONE_MARKERS_FILE));
+    if (options.openDatabase) {
+      await matchDatabase(options.openDatabase, withMigrationLock, log, options.logger);
+    }
+    stepLeases = await InProcessStepLeaseStore.open(
+      doneMarkersFile(log.log.directory, log.log, options.logger),
+    );
   } catch (err) {
     await log.close();
     throw err;
@@ -46,7 +53,7 @@ export async function embeddedBackends(
     stepLeases,
     readSide: {
       openDatabase: options.openDatabase,
-      withMigrationLock: inProcessMigrationLock(),
+      withMigrationLock,
       live,
       redis: false,
     },
@@ -57,4 +64,19 @@ export async function embeddedBackends(
       await log.close();
     },
   };
+}
+
+async function matchDatabase(
+  openDatabase: OpenDatabase,
+  withMigrationLock: WithMigrationLock,
+  log: EmbeddedKafka,
+  logger: Logger = createLogger("info"),
+): Promise<void> {
+  const db = openDatabase({ max: 1, applicationName: "weft embedded start" });
+  try {
+    await withMigrationLock((lock) => migrate(db, { logger, lock }));
+    await matchReadModelsToLog({ db, log: log.log, logger });
+  } finally {
+    await db.close();
+  }
 }

@@ -56,8 +56,8 @@ function describe(dir: string, r: LogRepair): string {
   }
   if (r.keptAside) {
     lines.push(
-      `repaired: the ${damage.bytes} bytes from byte ${damage.offset} on are kept in ${r.keptAside}; the log now ends at byte ${r.validEnd}. ` +
-        "What was recorded after that point is lost; the read models are rebuilt at the next start.",
+      `repaired: the ${damage.bytes} bytes from byte ${damage.offset} on are kept in ${r.keptAside}; the log is cut there and has a new log ID, ${r.newLogId}. ` +
+        "What was recorded after that point is lost; at the next start the read models are rebuilt and the workers' done-markers dropped.",
     );
   } else if (damage.kind === "corrupt") {
     lines.push(

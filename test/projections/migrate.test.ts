@@ -109,6 +109,7 @@ it("applies the shipped read-model migrations, in order", async () => {
     "weft_definitions",
     "weft_events",
     "weft_processes",
+    "weft_projected_log",
     "weft_projector_offsets",
     "weft_runs",
     "weft_schema_migrations",

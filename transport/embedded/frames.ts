@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 
@@ -32,11 +33,19 @@ export type Frame =
   /** A consumer group's committed offsets were deleted. */
   | [kind: 3, group: string]
   /**
-   * The log's identity: a random ID, written as the first frame of a new log (and appended once
-   * to a log made before identities existed). Read models record it to know which log they
-   * were built from. A Weft that predates it skips it.
+   * The log's identity: a random ID, written as the first frame of a new log, appended once to
+   * a log made before identities existed, and appended anew by `weft repair --truncate` (what
+   * was derived from the log before the cut may be ahead of it now). The last one counts. Read
+   * models record it to know which log they were built from. A Weft that predates it skips it.
    */
-  | [kind: 4, logId: string, createdAt: number];
+  | IdentityFrame;
+
+export type IdentityFrame = [kind: 4, logId: string, createdAt: number];
+
+/** A new identity for a log. */
+export function identityFrame(): IdentityFrame {
+  return [4, randomUUID(), Date.now()];
+}
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import {
   closeSync,
   fdatasyncSync,
@@ -15,6 +14,7 @@ import { LogCorruptError } from "../../core/errors";
 import { unknownTopicOrPartition } from "./errors";
 import {
   encodeFrame,
+  identityFrame,
   MAGIC,
   type Frame,
   type FrameFault,
@@ -50,6 +50,12 @@ export interface LogOptions {
     fault: FrameFault;
     savedTo: string;
   }): void;
+}
+
+interface LogOpening {
+  created: boolean;
+  droppedTail: boolean;
+  idAdded: boolean;
 }
 
 export interface StoredRecord {
@@ -110,9 +116,9 @@ export class EmbeddedLog {
     private readonly lock: DirectoryLock,
     fd: number,
     size: number,
-    /** True when this open created the log (the file was missing or empty). */
-    readonly created: boolean,
     options: LogOptions,
+    /** What opening found and did. */
+    private opening: LogOpening,
   ) {
     this.fd = fd;
     this.size = size;
@@ -152,10 +158,17 @@ export class EmbeddedLog {
           savedTo,
         });
       }
-      const log = new EmbeddedLog(directory, lock, rw, scan.validEnd, created, options);
+      const log = new EmbeddedLog(directory, lock, rw, scan.validEnd, options, {
+        created,
+        droppedTail: damage?.kind === "torn",
+        idAdded: false,
+      });
       for (const frame of scan.frames) log.apply(frame);
-      // A log made before identities existed gets one now.
-      if (log.logId === undefined) log.write(identityFrame());
+      if (log.logId === undefined) {
+        // A log made before identities existed gets one now.
+        log.write(identityFrame());
+        log.opening = { ...log.opening, idAdded: true };
+      }
       return log;
     } catch (err) {
       await lock.release();
@@ -164,11 +177,27 @@ export class EmbeddedLog {
   }
 
   /**
-   * The log's identity: a random ID written in its first frame. Another ID means another log,
-   * even in the same directory (the file was deleted, or replaced by another directory's).
+   * The log's identity: a random ID written in its first frame (and anew by a repair that cut
+   * it). Another ID means another log, even in the same directory: the file was deleted, cut,
+   * or replaced by another directory's.
    */
   get id(): string {
     return this.logId!;
+  }
+
+  /** True when this open created the log (the file was missing or empty). */
+  get created(): boolean {
+    return this.opening.created;
+  }
+
+  /** True when this open dropped a torn last frame (a write cut short by a crash). */
+  get droppedTail(): boolean {
+    return this.opening.droppedTail;
+  }
+
+  /** True when the log predates identities and got its ID at this open. */
+  get idAdded(): boolean {
+    return this.opening.idAdded;
   }
 
   get records(): number {
@@ -373,15 +402,11 @@ export class EmbeddedLog {
         this.offsets.delete(frame[1]);
         return;
       case 4:
-        // The first identity is the log's (a later one cannot be written, but would not count).
-        this.logId ??= frame[1];
+        // The last identity is the log's: a repair gives the cut log a new one.
+        this.logId = frame[1];
         return;
     }
   }
-}
-
-function identityFrame(): Frame {
-  return [4, randomUUID(), Date.now()];
 }
 
 /** The file's content after checking it starts with MAGIC. */

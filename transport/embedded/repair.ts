@@ -10,7 +10,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import type { Frame } from "./frames";
+import { encodeFrame, identityFrame, type Frame } from "./frames";
 import { lockDirectory } from "./lock";
 import { checkMagic, LOG_FILE } from "./log";
 import { scanLog, type LogDamage } from "./log-scan";
@@ -29,14 +29,20 @@ export interface LogRepair {
   damage?: LogDamage;
   /** With `truncate` and damage: the file that now holds the bytes cut off. */
   keptAside?: string;
+  /**
+   * With `truncate` and damage: the ID the cut log now has. What was derived from the log
+   * before (read models, done-markers) may be ahead of it, and a new ID tells the next start
+   * to rebuild it.
+   */
+  newLogId?: string;
 }
 
 /**
  * Looks at the embedded log in `directory` (holding the directory's lock, so no Weft runs on it
  * meanwhile) and, with `truncate`, cuts it at the end of its last good frame, after copying
  * every byte from there on into a new file next to it (`log.wal.corrupt-<ms>`, or `.tail-` for
- * a torn last frame), synced before the cut. Never deletes those bytes, never truncates unless
- * asked.
+ * a torn last frame), synced before the cut; then gives the log a new ID (an identity frame).
+ * Never deletes those bytes, never truncates unless asked.
  */
 export async function repairLog(
   directory: string,
@@ -61,14 +67,17 @@ export async function repairLog(
     if (!scan.damage || !options.truncate) return report;
     const keptAside = `${file}.${scan.damage.kind === "torn" ? "tail" : "corrupt"}-${Date.now()}`;
     writeDurably(keptAside, data.subarray(scan.validEnd));
+    const identity = identityFrame();
+    const frame = encodeFrame(identity);
     const fd = openSync(file, "r+");
     try {
       ftruncateSync(fd, scan.validEnd);
+      writeAll(fd, frame, scan.validEnd);
       fdatasyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    return { ...report, keptAside };
+    return { ...report, keptAside, newLogId: identity[1] };
   } finally {
     await lock.release();
   }
@@ -78,8 +87,7 @@ export async function repairLog(
 function writeDurably(file: string, bytes: Buffer): void {
   const fd = openSync(file, "wx");
   try {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+    writeAll(fd, bytes, 0);
     fdatasyncSync(fd);
   } finally {
     closeSync(fd);
@@ -92,7 +100,13 @@ function writeDurably(file: string, bytes: Buffer): void {
   }
 }
 
+function writeAll(fd: number, bytes: Buffer, at: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
+}
+
 function logIdOf(frames: readonly Frame[]): string | undefined {
-  for (const frame of frames) if (frame[0] === 4) return frame[1];
-  return undefined;
+  let id: string | undefined;
+  for (const frame of frames) if (frame[0] === 4) id = frame[1];
+  return id;
 }
