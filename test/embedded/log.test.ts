@@ -305,7 +305,8 @@ describe("durability", () => {
     await kafka.close();
     const file = join(dir, LOG_FILE);
     const whole = statSync(file).size;
-    appendFileSync(file, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 9, 9])); // a frame cut short
+    // A frame cut short: its length, its CRC, the first bytes of its payload.
+    appendFileSync(file, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 0x93, 2]));
     const warnings: unknown[] = [];
     kafka = await EmbeddedKafka.open({
       directory: dir,

@@ -97,15 +97,26 @@ export function readFrame(data: Buffer, pos: number): FrameRead {
 
 /**
  * Whether a whole frame could start at `pos`, by cheap checks only (no CRC): a plausible length
- * that fits in the file and a payload that opens as a frame does (a MessagePack array of two or
- * three items whose first is a known kind). Used to look for frames after a damaged one
- * without computing a CRC at every byte.
+ * that fits in the file and a payload that opens as a frame does. Used to look for frames after
+ * a damaged one without computing a CRC at every byte.
  */
 export function looksLikeFrame(data: Buffer, pos: number): boolean {
   if (pos + HEADER_BYTES + 2 > data.length) return false;
   const length = data.readUInt32LE(pos);
   if (length < 2 || pos + HEADER_BYTES + length > data.length) return false;
+  return opensLikeFrame(data, pos);
+}
+
+/**
+ * Whether the payload of a frame at `pos` opens as every frame's does (a MessagePack array of
+ * two or three items whose first is a known kind), as far as the file holds it: a write cut
+ * short leaves a true prefix of a frame, garbage seldom does.
+ */
+export function opensLikeFrame(data: Buffer, pos: number): boolean {
   const array = data[pos + HEADER_BYTES];
-  const kind = data[pos + HEADER_BYTES + 1]!;
-  return (array === 0x92 || array === 0x93) && kind >= 1 && kind <= 4;
+  const kind = data[pos + HEADER_BYTES + 1];
+  return (
+    (array === undefined || array === 0x92 || array === 0x93) &&
+    (kind === undefined || (kind >= 1 && kind <= 4))
+  );
 }

@@ -1,4 +1,11 @@
-import { HEADER_BYTES, looksLikeFrame, MAGIC, MAX_FRAME_BYTES, readFrame } from "./frames";
+import {
+  HEADER_BYTES,
+  looksLikeFrame,
+  MAGIC,
+  MAX_FRAME_BYTES,
+  opensLikeFrame,
+  readFrame,
+} from "./frames";
 import type { Frame, FrameFault } from "./frames";
 
 /**
@@ -56,10 +63,10 @@ export function scanLog(data: Buffer): LogScan {
 }
 
 /**
- * A bad frame at `offset` is a torn tail when no valid frame follows it and it spans the rest
- * of the file: its header is cut short, or its (plausible) length reaches to or past the end.
- * Anything else (an impossible length, bytes beyond the frame's own end, a valid frame after
- * it) is corruption.
+ * A bad frame at `offset` is a torn tail when no valid frame follows it, it spans the rest of
+ * the file (its header is cut short, or its plausible length reaches to or past the end), and
+ * what there is of its payload opens as a frame's does. Anything else (an impossible length,
+ * bytes beyond the frame's own end, a valid frame after it, garbage) is corruption.
  */
 function classify(data: Buffer, offset: number, fault: FrameFault, end?: number): LogDamage {
   const bytes = data.length - offset;
@@ -67,7 +74,7 @@ function classify(data: Buffer, offset: number, fault: FrameFault, end?: number)
   if (nextFrame === undefined) {
     const spansTheRest =
       fault === "has its header cut short" || (end !== undefined && end >= data.length);
-    if (spansTheRest) return { kind: "torn", offset, bytes, fault };
+    if (spansTheRest && opensLikeFrame(data, offset)) return { kind: "torn", offset, bytes, fault };
   }
   return {
     kind: "corrupt",
