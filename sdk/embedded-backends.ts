@@ -17,6 +17,13 @@ export interface EmbeddedBackendsOptions {
   logger?: Logger;
   /** The read models; without one the projector and api roles cannot run. */
   openDatabase?: OpenDatabase;
+  /**
+   * True when the database is the directory's own (`read-models.db` in it). Read models found
+   * without a log ID are then taken for this directory's (kept, or rebuilt when they do not
+   * match the log); in a database given from outside they are refused, never emptied, since
+   * they may be a server installation's. Default false.
+   */
+  ownsDatabase?: boolean;
 }
 
 /**
@@ -38,7 +45,7 @@ export async function embeddedBackends(
   let stepLeases: InProcessStepLeaseStore;
   try {
     if (options.openDatabase) {
-      await matchDatabase(options.openDatabase, withMigrationLock, log, options.logger);
+      await matchDatabase(options, options.openDatabase, withMigrationLock, log);
     }
     stepLeases = await InProcessStepLeaseStore.open(
       doneMarkersFile(log.log.directory, log.log, options.logger),
@@ -67,15 +74,21 @@ export async function embeddedBackends(
 }
 
 async function matchDatabase(
+  options: EmbeddedBackendsOptions,
   openDatabase: OpenDatabase,
   withMigrationLock: WithMigrationLock,
   log: EmbeddedKafka,
-  logger: Logger = createLogger("info"),
 ): Promise<void> {
+  const logger = options.logger ?? createLogger("info");
   const db = openDatabase({ max: 1, applicationName: "weft embedded start" });
   try {
     await withMigrationLock((lock) => migrate(db, { logger, lock }));
-    await matchReadModelsToLog({ db, log: log.log, logger });
+    await matchReadModelsToLog({
+      db,
+      log: log.log,
+      logger,
+      ownsDatabase: options.ownsDatabase ?? false,
+    });
   } finally {
     await db.close();
   }

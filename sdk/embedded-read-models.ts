@@ -1,3 +1,4 @@
+import { ConfigError } from "../core/errors";
 import type { Logger } from "../core/logger";
 import type { ReadModelDb } from "../projections/read-model-db";
 import { emptyReadModels } from "../projections/replay";
@@ -25,12 +26,16 @@ const AHEAD_SHOWN = 3;
  * does not have, and the projector would wait forever at offsets the log never reaches. They
  * are emptied instead, in one transaction with the new log ID, and the projector rebuilds them
  * from offset 0, as `weft replay projections` does. Runs before the projector starts, on a
- * migrated database.
+ * migrated database. Read models with no log recorded are taken for this log's when the
+ * database is the directory's own; in a database from outside they are refused (INVALID_CONFIG)
+ * rather than emptied.
  */
 export async function matchReadModelsToLog(options: {
   db: ReadModelDb;
   log: EmbeddedLog;
   logger: Logger;
+  /** The database is the embedded directory's own file (see EmbeddedBackendsOptions). */
+  ownsDatabase: boolean;
 }): Promise<ReadModelMatch> {
   const { db, log, logger } = options;
   const recorded = await readProjectedLog(db);
@@ -41,6 +46,14 @@ export async function matchReadModelsToLog(options: {
   const hasRuns = (await db.db.selectFrom("weft_runs").select("workflow_id").limit(1).execute())
     .length;
   const projected = hasRuns > 0 || offsets.some((o) => Number(o.next_offset) > 0);
+  if (recorded === undefined && projected && !options.ownsDatabase) {
+    throw new ConfigError(
+      "the read-model database given to embedded mode (DATABASE_URL or the database option) holds read models " +
+        "that were not recorded as built from an embedded log: they may be a server installation's, or from an older Weft. " +
+        "Embedded mode empties only read models it can tell are its own. Leave DATABASE_URL unset to use read-models.db in " +
+        `${log.directory}, point it at another database, or, if this one is yours to empty, run \`weft replay projections\` on it first.`,
+    );
+  }
 
   const reasons: string[] = [];
   if (recorded !== undefined && recorded !== log.id) {

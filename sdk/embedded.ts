@@ -57,7 +57,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const logger = options.logger ?? createLogger(config.logLevel);
   const workflows = options.workflows ?? [];
   const steps = options.steps ?? [];
-  const openDatabase = embeddedDatabase(options, config, logger, dir);
+  const database = embeddedDatabase(options, config, logger, dir);
+  const openDatabase = database?.open;
   if (workflows.length === 0 && steps.length === 0 && !openDatabase) {
     throw new ConfigError(
       "an embedded Weft needs workflows, steps or a read-model database to run",
@@ -68,6 +69,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     sync: options.sync,
     logger,
     openDatabase,
+    ownsDatabase: database?.inDirectory,
   });
   const roles: Role[] = [];
   if (workflows.length > 0) roles.push("decider");
@@ -115,17 +117,22 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
 /** The file of the read models in the embedded directory. */
 const EMBEDDED_DATABASE_FILE = "read-models.db";
 
-/** The read-model database of embedded mode (see `EmbeddedOptions.database`). */
+/**
+ * The read-model database of embedded mode (see `EmbeddedOptions.database`), and whether it is
+ * the directory's own file.
+ */
 function embeddedDatabase(
   options: EmbeddedOptions,
   config: WeftConfig,
   logger: Logger,
   dir: string,
-): OpenDatabase | undefined {
+): { open: OpenDatabase; inDirectory: boolean } | undefined {
   if (options.database === false) return undefined;
-  if (options.database) return options.database;
+  if (options.database) return { open: options.database, inDirectory: false };
   // DATABASE_URL, when the user gives one, wins (PostgreSQL or another SQLite file).
-  if (process.env.DATABASE_URL) return (pool) => openReadModelDb(config, logger, pool);
+  if (process.env.DATABASE_URL) {
+    return { open: (pool) => openReadModelDb(config, logger, pool), inDirectory: false };
+  }
   const file = join(dir, EMBEDDED_DATABASE_FILE);
-  return () => ReadModelDb.sqlite(file);
+  return { open: () => ReadModelDb.sqlite(file), inDirectory: true };
 }

@@ -19,7 +19,7 @@ import {
 import { join } from "node:path";
 import pino from "pino";
 import { topics } from "../../core/config";
-import { LogCorruptError } from "../../core/errors";
+import { ConfigError, LogCorruptError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { ReadModelDb } from "../../projections/read-model-db";
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
@@ -60,19 +60,33 @@ function capturingLogger(): { logger: Logger; lines: { level: number; msg: strin
   return { logger, lines };
 }
 
-async function start(dir: string, logger?: Logger): Promise<EmbeddedWeft> {
-  const weft = await startEmbedded({
-    dir,
-    workflows: [threeSteps],
-    steps: [echo],
-    api: false,
-    database: () => ReadModelDb.sqlite(join(dir, DB_FILE)),
-    sync: "never",
-    config,
-    logger: logger ?? capturingLogger().logger,
-  });
-  running.add(weft);
-  return weft;
+/**
+ * Starts every role but the API on `dir`, with the read models in `dir/read-models.db`: as the
+ * directory's own database (the default, with DATABASE_URL unset), or given from outside.
+ */
+async function start(
+  dir: string,
+  logger?: Logger,
+  database: "own" | "given" = "own",
+): Promise<EmbeddedWeft> {
+  const databaseUrl = process.env.DATABASE_URL;
+  delete process.env.DATABASE_URL;
+  try {
+    const weft = await startEmbedded({
+      dir,
+      workflows: [threeSteps],
+      steps: [echo],
+      api: false,
+      database: database === "own" ? undefined : () => ReadModelDb.sqlite(join(dir, DB_FILE)),
+      sync: "never",
+      config,
+      logger: logger ?? capturingLogger().logger,
+    });
+    running.add(weft);
+    return weft;
+  } finally {
+    process.env.DATABASE_URL = databaseUrl;
+  }
 }
 
 async function stop(weft: EmbeddedWeft): Promise<void> {
@@ -235,6 +249,37 @@ it("keeps read models that match their log, and rebuilds them when they are ahea
     ]),
   );
   await stop(weft);
+});
+
+it("takes its own read models without a log ID for its log's; refuses them in a database given from outside", async () => {
+  const dir = newDir();
+  let weft = await start(dir);
+  await runAll(weft, ["older-1"]);
+  await historyProjected(weft, dir);
+  await stop(weft);
+  // As an older Weft left them: no log recorded.
+  let db = ReadModelDb.sqlite(join(dir, DB_FILE));
+  await db.query("DELETE FROM weft_projected_log");
+  await db.close();
+
+  const error = await start(dir, undefined, "given").catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as Error).message).toContain("not recorded as built from an embedded log");
+  expect(await shownRuns(dir)).toEqual(new Map([["older-1", "completed"]]));
+
+  const { logger, lines } = capturingLogger();
+  weft = await start(dir, logger);
+  expect(rebuilt(lines)).toEqual([]);
+  expect(
+    lines.some((l) => l.msg.startsWith("read models recorded as built from this embedded log")),
+  ).toBe(true);
+  expect(await shownRuns(dir)).toEqual(new Map([["older-1", "completed"]]));
+  const id = logOf(weft).id;
+  await stop(weft);
+  db = ReadModelDb.sqlite(join(dir, DB_FILE));
+  const { rows } = await db.query<{ log_id: string }>("SELECT log_id FROM weft_projected_log");
+  await db.close();
+  expect(rows).toEqual([{ log_id: id }]);
 });
 
 /** `weft repair` as a user runs it; resolves with its exit code and output. */
