@@ -25,7 +25,7 @@ export function doneMarkersFile(directory: string, log: EmbeddedLog, logger?: Lo
   if (log.idAdded && existsSync(legacy) && !existsSync(file)) renameSync(legacy, file);
   if (log.droppedTail && existsSync(file)) {
     rmSync(file);
-    logger?.warn(
+    logger?.info(
       { file },
       "done-markers dropped with the log's torn last frame: an attempt whose result was in it runs again",
     );

@@ -281,6 +281,15 @@ describe("the log's ID", () => {
     await kafka.close();
   });
 
+  it("is written to a log whose creation was cut short", async () => {
+    writeFileSync(file, MAGIC.subarray(0, 5));
+    const kafka = await openLog(dir);
+    expect(kafka.log.created).toBe(true);
+    expect(kafka.log.id).toMatch(/^[0-9a-f-]{36}$/);
+    await kafka.close();
+    expect(readFileSync(file).subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+  });
+
   it("is given once to a log made before IDs existed", async () => {
     writeFileSync(
       file,

@@ -135,7 +135,8 @@ export class EmbeddedLog {
       const fd = openSync(file, "a+");
       closeSync(fd);
       let data = readFileSync(file);
-      const created = data.length === 0;
+      // Empty, or cut short while it was being created: a new log.
+      const created = data.length < MAGIC.length && data.equals(MAGIC.subarray(0, data.length));
       if (created) {
         // A new log: its name and its identity, in one write.
         data = Buffer.concat([MAGIC, encodeFrame(identityFrame())]);
