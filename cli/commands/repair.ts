@@ -10,7 +10,7 @@ export function registerRepair(program: Command): void {
   program
     .command("repair")
     .description(
-      "check the embedded log in <dir> (default .weft) and say what is wrong with it; with --truncate, keep every byte after its last good frame aside in a file next to it and cut the log there. Exit 0: nothing wrong, or repaired; 2: damage found and not repaired. Stop weft dev on the directory first",
+      "check the embedded log in <dir> (default .weft) and say what is wrong with it; with --truncate, keep every byte after its last good frame aside in a file next to it and cut the log there. Exit 2 when it found damage in the middle and did not cut it, else 0. Stop weft dev on the directory first",
     )
     .argument("[dir]", "the embedded directory", DEFAULT_EMBEDDED_DIR)
     .option(
