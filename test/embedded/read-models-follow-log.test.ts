@@ -282,6 +282,41 @@ it("takes its own read models without a log ID for its log's; refuses them in a 
   expect(rows).toEqual([{ log_id: id }]);
 });
 
+it("starts on a log whose last frame was cut in the middle, and loses nothing else", async () => {
+  const dir = newDir();
+  let weft = await start(dir);
+  await runAll(weft, ["torn-1", "torn-2"]);
+  await historyProjected(weft, dir);
+  const file = join(logOf(weft).directory, LOG_FILE);
+  await stop(weft);
+  const data = readFileSync(file);
+  let last = MAGIC.length;
+  for (let pos = last; pos < data.length;) {
+    const read = readFrame(data, pos);
+    if (!read.ok) throw new Error(`no frame at ${pos}`);
+    last = pos;
+    pos = read.end;
+  }
+  writeFileSync(file, data.subarray(0, last + Math.ceil((data.length - last) / 2)));
+
+  const { logger, lines } = capturingLogger();
+  weft = await start(dir, logger);
+  expect(logOf(weft).droppedTail).toBe(true);
+  expect(
+    lines.filter((l) => l.msg.startsWith("embedded log: dropped its last frame")),
+  ).toHaveLength(1);
+  await historyProjected(weft, dir);
+  expect(await shownRuns(dir)).toEqual(
+    new Map([
+      ["torn-1", "completed"],
+      ["torn-2", "completed"],
+    ]),
+  );
+  const [events, records] = await eventCounts(weft, dir);
+  expect(events).toBe(records);
+  await stop(weft);
+});
+
 /** `weft repair` as a user runs it; resolves with its exit code and output. */
 function weftRepair(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
