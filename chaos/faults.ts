@@ -41,7 +41,9 @@ export class Faults {
       const restartDelay = rng.between(1000, 3000);
       const pid = victim.pid!;
       const partitions =
-        victim.spec.role === "decider" ? await this.ownedPartitions(pid) : undefined;
+        victim.spec.role === "decider"
+          ? ((await this.ownedPartitions(pid)) ?? partitionsFromLog(victim.currentLog()))
+          : undefined;
       const at = Date.now();
       await victim.kill9();
       const kill: KillRecord = {
@@ -157,6 +159,30 @@ export class Faults {
       return null;
     }
   }
+}
+
+/**
+ * The partitions a decider's log says it holds (assigned and not revoked since it started):
+ * the fallback when the group coordinator cannot answer, as during a broker kill.
+ */
+export function partitionsFromLog(log: string): number[] | null {
+  const held = new Set<number>();
+  let seen = false;
+  for (const line of log.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let entry: { msg?: unknown; partition?: unknown };
+    try {
+      entry = JSON.parse(line) as { msg?: unknown; partition?: unknown };
+    } catch {
+      continue;
+    }
+    if (typeof entry.partition !== "number") continue;
+    if (entry.msg === "partition assigned") {
+      held.add(entry.partition);
+      seen = true;
+    } else if (entry.msg === "partition revoked") held.delete(entry.partition);
+  }
+  return seen ? [...held].sort((a, b) => a - b) : null;
 }
 
 /** Sleeps `ms`, or less when `abort` fires. */

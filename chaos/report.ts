@@ -23,6 +23,7 @@ export function formatReport(
   rows: readonly CheckRow[],
   decider: DeciderFailover,
   brokers: readonly BrokerFailover[],
+  diagnosis: readonly string[] = [],
 ): string {
   const lines: string[] = [];
   lines.push(
@@ -43,6 +44,8 @@ export function formatReport(
     r.violations === "not checked" ? (r.note ?? "") : r.examples.join("; "),
   ]);
   lines.push(...markdownTable(["check", "count", "violations", "examples"], table), "");
+  if (diagnosis.length)
+    lines.push("Where the lost work went", ...diagnosis.map((d) => `  ${d}`), "");
 
   const s = (ms: number | undefined) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`);
   const la = summary.loadAverages;

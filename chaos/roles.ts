@@ -140,6 +140,11 @@ export class RoleProcess {
     clearTimeout(timer);
   }
 
+  /** What the current process (or the last one) has logged so far. */
+  currentLog(): string {
+    return this.readText(this.logOffset);
+  }
+
   private tail(bytes: number): string {
     const size = statSync(this.logPath).size;
     return this.readText(Math.max(this.logOffset, size - bytes));

@@ -15,10 +15,11 @@ import { loadavg } from "node:os";
 import { join, relative } from "node:path";
 import type { Kafka } from "kafkajs";
 import { Pool } from "pg";
-import { commandCodec, deadLetterCodec, historyCodec } from "../schemas/codec";
+import { commandCodec, deadLetterCodec, historyCodec, taskCodec } from "../schemas/codec";
 import type { HistoryEvent } from "../schemas/types";
 import { Apis, signalTakesRequestId } from "./api";
 import { runChecks, statusFromHistory, type Evidence, type ReadModelRow } from "./checks";
+import { diagnose, type LogPosition } from "./diagnose";
 import { brokerFailover, deciderFailover } from "./figures";
 import { Faults } from "./faults";
 import { HistoryTail } from "./history-tail";
@@ -274,17 +275,47 @@ async function runChaos(
     historyTimes.set(r.partition, times);
   });
   for (const times of historyTimes.values()) times.sort((a, b) => a - b);
-  const startCommands = new Map<string, { partition: number; offset: bigint }>();
+  const starts = new Map<string, LogPosition>();
+  const reports = new Map<string, (LogPosition & { type: string })[]>();
   const commandsRead = await readTopic(kafka, topicsOf.commands, (r) => {
     try {
-      const command = commandCodec.decode(r.value, r.headers);
-      if (command.body.type === "StartWorkflow" && !startCommands.has(command.workflowId)) {
-        startCommands.set(command.workflowId, { partition: r.partition, offset: r.offset });
+      const { workflowId, body } = commandCodec.decode(r.value, r.headers);
+      const at = { partition: r.partition, offset: r.offset, timestamp: r.timestamp };
+      if (body.type === "StartWorkflow" && !starts.has(workflowId)) starts.set(workflowId, at);
+      if (
+        body.type === "ReportStepStarted" ||
+        body.type === "ReportStepCompleted" ||
+        body.type === "ReportStepFailed"
+      ) {
+        const key = `${workflowId}/${body.stepSeq}/${body.attempt}`;
+        reports.set(key, [...(reports.get(key) ?? []), { ...at, type: body.type }]);
       }
     } catch {
       undecodable++;
     }
   });
+  const tasks = new Map<string, LogPosition & { topic: string }>();
+  const taskTopics = await topicsWith(kafka, `${prefix}.tasks.`);
+  const tasksRead = [];
+  for (const topic of taskTopics) {
+    tasksRead.push(
+      await readTopic(kafka, topic, (r) => {
+        try {
+          const task = taskCodec.decode(r.value, r.headers);
+          const key = `${task.workflowId}/${task.stepSeq}/${task.attempt}`;
+          if (!tasks.has(key))
+            tasks.set(key, {
+              topic,
+              partition: r.partition,
+              offset: r.offset,
+              timestamp: r.timestamp,
+            });
+        } catch {
+          undecodable++;
+        }
+      }),
+    );
+  }
   const deadLetters: { key: string; reason: string }[] = [];
   const dlqRead = await readTopic(kafka, topicsOf.dlq, (r) => {
     try {
@@ -294,10 +325,29 @@ async function runChaos(
       deadLetters.push({ key: `offset ${r.offset}`, reason: "undecodable dead letter" });
     }
   });
-  const incomplete = [...historyRead.incomplete, ...commandsRead.incomplete, ...dlqRead.incomplete];
+  const incomplete = [
+    ...historyRead.incomplete,
+    ...commandsRead.incomplete,
+    ...tasksRead.flatMap((t) => t.incomplete),
+    ...dlqRead.incomplete,
+  ];
   if (incomplete.length) notes.push(`read incomplete: ${incomplete.join(", ")}`);
-  if (undecodable) notes.push(`${undecodable} undecodable records in history/commands`);
-  const committed = await committedOffsets(kafka, topicsOf.deciders, topicsOf.commands);
+  if (undecodable) notes.push(`${undecodable} undecodable records in history/commands/tasks`);
+  const committed = await committedOffsets(kafka, [
+    { groupId: topicsOf.deciders, topic: topicsOf.commands },
+    ...taskTopics.map((topic) => ({
+      groupId: `${prefix}.workers.${topic.slice(`${prefix}.tasks.`.length)}`,
+      topic,
+    })),
+  ]);
+  const deciderCommitted = new Map<number, bigint>();
+  for (const [key, offset] of committed) {
+    const [topic, partition] = [
+      key.slice(0, key.lastIndexOf(":")),
+      key.slice(key.lastIndexOf(":") + 1),
+    ];
+    if (topic === topicsOf.commands) deciderCommitted.set(Number(partition), offset);
+  }
 
   log("waiting for the read models to catch up with history");
   const readModel = await settledReadModel(schemaUrl.toString(), histories, load, log);
@@ -308,8 +358,8 @@ async function runChaos(
     histories,
     requestIds,
     readModel,
-    startCommands,
-    committed,
+    startCommands: starts,
+    committed: deciderCommitted,
     roleStarts: supervisor.processes.reduce((n, p) => n + p.starts, 0),
     roleExits: supervisor.unexpectedExits.map((e) => ({
       name: e.name,
@@ -319,6 +369,13 @@ async function runChaos(
     deadLetters,
   };
   const rows = runChecks(evidence);
+  const diagnosis = diagnose(load.starts, histories, {
+    starts,
+    reports,
+    tasks,
+    committed,
+    commandsTopic: topicsOf.commands,
+  });
   const decider = deciderFailover(faults.kills, historyTimes);
   const brokers = brokerFailover(faults.kills, historyTimes, loadEnd);
   if (load.skippedTicks)
@@ -342,6 +399,7 @@ async function runChaos(
     rows,
     decider,
     brokers,
+    diagnosis,
   );
   process.stdout.write(`\n${report}\n`);
   writeFileSync(join(outDir, "report.txt"), `${report}\n`);
@@ -398,21 +456,32 @@ async function settledReadModel(
   }
 }
 
-/** The deciders' committed offset of each command partition. */
+/** Committed offsets of consumer groups, as `topic:partition` → offset. */
 async function committedOffsets(
   kafka: Kafka,
-  groupId: string,
-  topic: string,
-): Promise<Map<number, bigint>> {
+  of: readonly { groupId: string; topic: string }[],
+): Promise<Map<string, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const fetched = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const out = new Map<number, bigint>();
-    for (const p of fetched[0]?.partitions ?? []) {
-      if (Number(p.offset) >= 0) out.set(p.partition, BigInt(p.offset));
+    const out = new Map<string, bigint>();
+    for (const { groupId, topic } of of) {
+      const fetched = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const p of fetched[0]?.partitions ?? []) {
+        if (Number(p.offset) >= 0) out.set(`${topic}:${p.partition}`, BigInt(p.offset));
+      }
     }
     return out;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function topicsWith(kafka: Kafka, prefix: string): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort();
   } finally {
     await admin.disconnect();
   }
@@ -422,7 +491,7 @@ async function deleteTopics(kafka: Kafka, prefix: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
+    const mine = await topicsWith(kafka, `${prefix}.`);
     if (mine.length) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
   } finally {
     await admin.disconnect();
