@@ -10,6 +10,8 @@ import { TERMINAL_EVENT_TYPES } from "../schemas/types";
 export interface StartAck {
   readonly workflowId: string;
   readonly type: string;
+  /** When the first call for it was made. */
+  readonly sentAt: number;
   readonly ackAt: number;
   readonly api: number;
   readonly tries: number;
@@ -26,6 +28,9 @@ export interface SignalSend {
   /** The request ID every call of this signal carried; null when the API takes none. */
   readonly requestId: string | null;
   readonly plan: "prompt" | "late";
+  /** When the load saw the wait begin (through the history tail), and the wait's own time. */
+  readonly seenAt: number;
+  readonly waitAt: number;
   /** HTTP calls made for it (failed ones and deliberate client retries included). */
   calls: number;
   /** When each acknowledgement came back. */

@@ -22,7 +22,6 @@ export class Load {
   skippedTicks = 0;
   private inFlight = new Set<Promise<void>>();
   private readonly planned = new Set<string>();
-  private readonly types = new Map<string, string>();
   private stopSignals = false;
 
   constructor(
@@ -70,7 +69,7 @@ export class Load {
     const rng = this.rng.signals;
     const plan = rng.weighted({ prompt: 4, late: 3, none: 3 });
     const promptDelay = rng.between(0, 500);
-    const lateLead = rng.between(300, 1500);
+    const lateLead = rng.between(200, 1500);
     const retry = this.requestIds && rng.next() < 0.3;
     const retryDelay = rng.between(0, 1500);
     if (plan === "none") return;
@@ -84,6 +83,8 @@ export class Load {
       marker: `${key}/${randomUUID().slice(0, 8)}`,
       requestId: this.requestIds ? `chaos-${randomUUID()}` : null,
       plan,
+      seenAt: Date.now(),
+      waitAt: event.at,
       calls: 0,
       acks: [],
     };
@@ -110,10 +111,10 @@ export class Load {
         : type === "chaosSleep"
           ? { sleepMs: rng.int(1000, 5000), ms }
           : type === "chaosSignal"
-            ? { timeoutMs: rng.int(4000, 8000), ms }
+            ? { timeoutMs: rng.int(8000, 15_000), ms }
             : { failures: rng.int(1, 2), backoffMs: rng.int(300, 800), ms };
     const workflowId = `${this.runTag}-${i}`;
-    this.types.set(workflowId, type);
+    const sentAt = Date.now();
     try {
       // The same workflow ID on every try: a start the API wrote but could not acknowledge
       // names the same run (idempotent start).
@@ -123,7 +124,14 @@ export class Load {
         this.apis.next(),
         30_000,
       );
-      const start: StartAck = { workflowId, type, ackAt: ack.at, api: ack.api, tries: ack.tries };
+      const start: StartAck = {
+        workflowId,
+        type,
+        sentAt,
+        ackAt: ack.at,
+        api: ack.api,
+        tries: ack.tries,
+      };
       this.starts.push(start);
       this.acks.write(`${JSON.stringify({ kind: "start", ...start })}\n`);
     } catch (err) {

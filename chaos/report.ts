@@ -11,6 +11,10 @@ export interface RunSummary {
   readonly startsAcked: number;
   readonly startsRefused: number;
   readonly signalsAcked: number;
+  /** Start call → acknowledgement, ms, for every acknowledged start. */
+  readonly startLatencies: readonly number[];
+  /** Wait began (its event's time) → the load saw it through the history tail, ms. */
+  readonly waitSeenLags: readonly number[];
   readonly roleKills: number;
   readonly brokerKills: number;
   readonly settledMs: number | null;
@@ -33,6 +37,12 @@ export function formatReport(
       (summary.settledMs === null
         ? "runs still open when the settle bound passed"
         : `every run closed ${(summary.settledMs / 1000).toFixed(1)} s after the load`),
+  );
+  const s = (ms: number | undefined) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`);
+  const spread = (v: readonly number[]) =>
+    `p50 ${s(percentile(v, 0.5))}, p99 ${s(percentile(v, 0.99))}, max ${s(v.length ? Math.max(...v) : undefined)}`;
+  lines.push(
+    `  start call → acknowledged: ${spread(summary.startLatencies)}; signal wait began → seen by the load: ${spread(summary.waitSeenLags)}`,
     "",
   );
   const table = rows.map((r) => [
@@ -47,7 +57,6 @@ export function formatReport(
   if (diagnosis.length)
     lines.push("Where the lost work went", ...diagnosis.map((d) => `  ${d}`), "");
 
-  const s = (ms: number | undefined) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`);
   const la = summary.loadAverages;
   const load = la.length
     ? `load average (1 min) during the run: min ${Math.min(...la).toFixed(1)}, median ${percentile(la, 0.5)!.toFixed(1)}, max ${Math.max(...la).toFixed(1)}`

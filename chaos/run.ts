@@ -390,6 +390,8 @@ async function runChaos(
       startsAcked: load.starts.length,
       startsRefused: load.startsRefused,
       signalsAcked: load.signals.filter((s) => s.acks.length).length,
+      startLatencies: load.starts.map((s) => s.ackAt - s.sentAt),
+      waitSeenLags: load.signals.map((s) => s.seenAt - s.waitAt),
       roleKills: faults.kills.filter((k) => k.kind === "role").length,
       brokerKills: faults.kills.filter((k) => k.kind === "broker").length,
       settledMs,

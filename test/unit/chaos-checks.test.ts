@@ -73,7 +73,9 @@ describe("chaos checks", () => {
   it("passes a run that did everything once and in order", () => {
     const rows = runChecks(
       evidence({
-        starts: [{ workflowId: "good", type: "chaosChain", ackAt: T0, api: 0, tries: 1 }],
+        starts: [
+          { workflowId: "good", type: "chaosChain", sentAt: T0, ackAt: T0, api: 0, tries: 1 },
+        ],
         histories: new Map([["good", good]]),
         readModel: new Map([["good", { status: "completed", lastSeq: 4 }]]),
       }),
@@ -84,7 +86,9 @@ describe("chaos checks", () => {
   it("finds an acknowledged start with no history, and says where its command sits", () => {
     const rows = runChecks(
       evidence({
-        starts: [{ workflowId: "lost", type: "chaosChain", ackAt: T0, api: 1, tries: 1 }],
+        starts: [
+          { workflowId: "lost", type: "chaosChain", sentAt: T0, ackAt: T0, api: 1, tries: 1 },
+        ],
         startCommands: new Map([["lost", { partition: 3, offset: 2964n }]]),
         committed: new Map([[3, 2995n]]),
         readModel: new Map([["lost", { status: "pending", lastSeq: 0 }]]),
@@ -176,6 +180,8 @@ describe("chaos checks", () => {
       marker,
       requestId: "r",
       plan: "late",
+      seenAt: T0 + 20,
+      waitAt: T0 + 10,
       calls,
       acks,
     });
@@ -284,7 +290,7 @@ describe("chaos figures", () => {
 
   it("says a start the deciders committed past was skipped", () => {
     const lines = diagnose(
-      [{ workflowId: "lost", type: "chaosChain", ackAt: T0, api: 0, tries: 1 }],
+      [{ workflowId: "lost", type: "chaosChain", sentAt: T0, ackAt: T0, api: 0, tries: 1 }],
       new Map(),
       {
         starts: new Map([["lost", { partition: 2, offset: 40n, timestamp: T0 }]]),
