@@ -32,6 +32,19 @@ export function diagnose(
   index: LogIndex,
 ): string[] {
   const lines: string[] = [];
+  /** Records of one command partition: how many, where, when appended, and the deciders' offset. */
+  const span = (what: string, partition: number, positions: readonly LogPosition[]) => {
+    const offsets = positions.map((p) => p.offset).sort((a, b) => (a < b ? -1 : 1));
+    const times = positions.map((p) => p.timestamp).sort((a, b) => a - b);
+    const committed = index.committed.get(`${index.commandsTopic}:${partition}`);
+    return (
+      `${what}: ${positions.length} in command partition ${partition}, offsets ${offsets[0]}–${offsets[offsets.length - 1]} ` +
+      `(appended ${clock(times[0]!)}–${clock(times[times.length - 1]!)}); deciders committed p${partition}@${committed ?? "none"}` +
+      (committed !== undefined && committed > offsets[offsets.length - 1]!
+        ? " (past all of them)"
+        : "")
+    );
+  };
   const fate = (topic: string, at: LogPosition) => {
     const committed = index.committed.get(`${topic}:${at.partition}`);
     const verdict =
@@ -55,26 +68,18 @@ export function diagnose(
   if (notWritten)
     lines.push(`${notWritten} acknowledged starts have no StartWorkflow in weft.commands`);
   for (const [partition, positions] of [...neverRan].sort((a, b) => a[0] - b[0])) {
-    const offsets = positions.map((p) => p.offset).sort((a, b) => (a < b ? -1 : 1));
-    const times = positions.map((p) => p.timestamp).sort((a, b) => a - b);
-    const committed = index.committed.get(`${index.commandsTopic}:${partition}`);
-    lines.push(
-      `never ran: ${positions.length} starts in command partition ${partition}, offsets ${offsets[0]}–${offsets[offsets.length - 1]} ` +
-        `(appended ${clock(times[0]!)}–${clock(times[times.length - 1]!)}); deciders committed p${partition}@${committed ?? "none"}` +
-        (committed !== undefined && committed > offsets[offsets.length - 1]!
-          ? " (past all of them)"
-          : ""),
-    );
+    lines.push(span("never ran: starts", partition, positions));
   }
 
-  // Open runs stopped at StepScheduled: did the task exist, was it consumed, was it reported?
+  // Open runs stopped at a step: did the task exist, was it consumed, was its report applied?
   const stuck: string[] = [];
   let stuckCount = 0;
   const verdicts = new Map<string, number>();
+  const unapplied = new Map<number, LogPosition[]>();
   for (const [id, events] of histories) {
     if (events.some((e) => TERMINAL_EVENT_TYPES.has(e.body.type))) continue;
     const last = events[events.length - 1];
-    if (last?.body.type !== "StepScheduled") continue;
+    if (last?.body.type !== "StepScheduled" && last?.body.type !== "StepStarted") continue;
     stuckCount++;
     const key = `${id}/${last.body.stepSeq}/${last.body.attempt}`;
     const task = index.tasks.get(key);
@@ -83,24 +88,35 @@ export function diagnose(
     const reportFate = reports.length
       ? reports.map((r) => `${r.type} ${fate(index.commandsTopic, r)}`).join(", ")
       : "no report in weft.commands";
+    const lastReport = reports[reports.length - 1];
     const verdict = !task
       ? "task never written"
-      : reports.length
+      : lastReport
         ? "ran; its report was not applied"
         : taskFate.endsWith("committed past it")
           ? "task consumed, never reported"
           : "task waiting";
+    if (lastReport) {
+      unapplied.set(lastReport.partition, [
+        ...(unapplied.get(lastReport.partition) ?? []),
+        lastReport,
+      ]);
+    }
     verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
-    if (stuck.length < 3)
+    if (stuck.length < 3) {
       stuck.push(
         `${id} step #${last.body.stepSeq} attempt ${last.body.attempt}: task ${taskFate}; ${reportFate}`,
       );
+    }
   }
   if (stuckCount) {
     lines.push(
-      `stopped at StepScheduled: ${stuckCount} runs (${[...verdicts].map(([v, n]) => `${v} ${n}`).join(", ")})`,
-      ...stuck.map((s) => `  e.g. ${s}`),
+      `stopped at a step: ${stuckCount} runs (${[...verdicts].map(([v, n]) => `${v} ${n}`).join(", ")})`,
     );
+    for (const [partition, positions] of [...unapplied].sort((a, b) => a[0] - b[0])) {
+      lines.push(`  ${span("step reports not applied", partition, positions)}`);
+    }
+    lines.push(...stuck.map((s) => `  e.g. ${s}`));
   }
   return lines;
 }

@@ -35,7 +35,10 @@ export class Faults {
       const pause = rng.between(5000, 10_000);
       await sleep(Math.min(pause, until - Date.now()), abort);
       if (Date.now() >= until || abort.aborted) return;
-      const candidates = this.supervisor.processes.filter((p) => p.running);
+      // A process that runs and said it is ready: one still starting has no work to lose yet.
+      const candidates = this.supervisor.processes.filter(
+        (p) => p.running && p.readyAt !== undefined,
+      );
       if (candidates.length === 0) continue;
       const victim = rng.pick(candidates);
       const restartDelay = rng.between(1000, 3000);

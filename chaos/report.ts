@@ -71,7 +71,7 @@ export function formatReport(
         ? `; ${decider.never} kill(s) after which a partition never wrote again`
         : "") +
       (decider.unmeasured
-        ? `; ${decider.unmeasured} kill(s) of a decider owning no partition then`
+        ? `; ${decider.unmeasured} kill(s) not measured (the decider owned no partition then, or the group could not say)`
         : ""),
   );
   if (brokers.length === 0) lines.push("  broker kill: none in this run");

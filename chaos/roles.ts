@@ -223,7 +223,11 @@ export class Supervisor {
   private exited(proc: RoleProcess, exit: RoleExit | undefined): void {
     if (!exit || this.stopping) return;
     this.unexpectedExits.push(exit);
-    const why = exit.lastLines.split("\n").filter(Boolean).slice(-3).join(" | ");
+    const why = exit.lastLines
+      .split("\n")
+      .filter((line) => line && !line.startsWith("=== chaos"))
+      .slice(-2)
+      .join(" | ");
     this.log(
       `${exit.name} (pid ${exit.pid}) exited on its own (code ${exit.code}, signal ${exit.signal}): ${why.slice(0, 400)}`,
     );

@@ -300,7 +300,7 @@ describe("chaos figures", () => {
         commandsTopic: "c.commands",
       },
     );
-    expect(lines[0]).toContain("1 starts in command partition 2, offsets 40–40");
+    expect(lines[0]).toContain("never ran: starts: 1 in command partition 2, offsets 40–40");
     expect(lines[0]).toContain("deciders committed p2@90 (past all of them)");
   });
 });
