@@ -14,8 +14,11 @@ export interface ChaosOptions {
   readonly partitions: number;
   /** Stop the three-broker cluster at the end (default: leave it running for the next run). */
   readonly clusterDown: boolean;
-  /** Keep the run's PostgreSQL schema for inspection (default: drop it at the end). */
-  readonly keepSchema: boolean;
+  /**
+   * Keep the run's PostgreSQL schema and topics for inspection. By default they are dropped
+   * when every check passes and kept when one fails.
+   */
+  readonly keep: boolean;
   /** No faults at all: the same load and checks, as a baseline. */
   readonly calm: boolean;
   readonly logLevel: string;
@@ -31,7 +34,8 @@ export const USAGE = `usage: npm run chaos -- --minutes N [options]
   --settle S       bound on the wait for open runs after the load, in seconds (default 120)
   --partitions P   partitions of the commands, history and task topics (default 4)
   --down           stop the three-broker cluster at the end (default: leave it running)
-  --keep-schema    keep the run's PostgreSQL schema (default: dropped at the end)
+  --keep           keep the run's topics and PostgreSQL schema (default: kept only when a
+                   check fails)
   --calm           no kills: the same load and checks, as a baseline
   --log-level L    role processes' log level (default info)
   --out DIR        where logs, acknowledgements and the report go (default .chaos/<run>)
@@ -47,7 +51,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions {
       settle: { type: "string", default: "120" },
       partitions: { type: "string", default: "4" },
       down: { type: "boolean", default: false },
-      "keep-schema": { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
       calm: { type: "boolean", default: false },
       "log-level": { type: "string", default: "info" },
       out: { type: "string" },
@@ -66,7 +70,7 @@ export function parseOptions(argv: readonly string[]): ChaosOptions {
     settleSeconds: positive("--settle", values.settle, 3600),
     partitions: Math.round(positive("--partitions", values.partitions, 64)),
     clusterDown: values.down,
-    keepSchema: values["keep-schema"],
+    keep: values.keep,
     calm: values.calm,
     logLevel: values["log-level"],
     outDir: values.out,

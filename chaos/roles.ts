@@ -215,6 +215,11 @@ export class Supervisor {
     );
   }
 
+  /** No more restarts from here on (the run is ending). */
+  halt(): void {
+    this.stopping = true;
+  }
+
   async stopAll(graceMs: number): Promise<void> {
     this.stopping = true;
     await Promise.all(this.processes.map((p) => p.stop(graceMs)));

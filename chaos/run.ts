@@ -120,7 +120,7 @@ async function runChaos(
   await admin.query(`CREATE SCHEMA ${schema}`);
   const schemaUrl = new URL(servers.databaseUrl);
   schemaUrl.searchParams.set("options", `-c search_path=${schema}`);
-  let keep = options.keepSchema;
+  let keep = options.keep;
   const kafka = harnessKafka(servers.kafkaBrokers, quiet);
   cleanups.push(async () => {
     if (keep) {
@@ -158,6 +158,8 @@ async function runChaos(
   delete env.PORT;
   delete env.WEFT_METRICS_PORT;
   const supervisor = new Supervisor(specs, env, MODULE, join(outDir, "roles"), log);
+  // Interrupted (Ctrl-C also reaches the children, which drain and exit): no restarts.
+  abort.addEventListener("abort", () => supervisor.halt());
   cleanups.push(async () => {
     log("stopping the role processes (SIGTERM, then SIGKILL after 15 s)");
     await supervisor.stopAll(15_000);
