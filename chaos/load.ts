@@ -5,10 +5,10 @@
  * request ID, as a client that lost an acknowledgement would. Every acknowledgement is kept.
  */
 import { randomUUID } from "node:crypto";
-import type { WriteStream } from "node:fs";
 import type { HistoryEvent } from "../schemas/types";
 import { SIGNAL_WORKFLOW, SIGNAL_WORKFLOW_WITH_REQUEST_ID, START_WORKFLOW, type Apis } from "./api";
 import type { SignalSend, StartAck } from "./checks";
+import type { LineFile } from "./line-file";
 import type { Random } from "./random";
 import { CHAOS_SIGNAL } from "./workflows";
 
@@ -30,7 +30,7 @@ export class Load {
     private readonly runTag: string,
     /** Whether signalWorkflow takes a request ID (else no deliberate retries are sent). */
     private readonly requestIds: boolean,
-    private readonly acks: WriteStream,
+    private readonly acks: LineFile,
     private readonly log: (line: string) => void,
   ) {}
 
@@ -133,7 +133,7 @@ export class Load {
         tries: ack.tries,
       };
       this.starts.push(start);
-      this.acks.write(`${JSON.stringify({ kind: "start", ...start })}\n`);
+      this.acks.write(JSON.stringify({ kind: "start", ...start }));
     } catch (err) {
       this.startsRefused++;
       this.log(`start ${workflowId} refused after 30 s of tries: ${String(err).slice(0, 200)}`);
@@ -157,7 +157,17 @@ export class Load {
       );
       signal.acks.push(ack.at);
       this.acks.write(
-        `${JSON.stringify({ kind: "signal", workflowId: signal.workflowId, waitSeq: signal.waitSeq, dueAt: signal.dueAt, marker: signal.marker, requestId: signal.requestId, ackAt: ack.at, api: ack.api, tries: ack.tries })}\n`,
+        JSON.stringify({
+          kind: "signal",
+          workflowId: signal.workflowId,
+          waitSeq: signal.waitSeq,
+          dueAt: signal.dueAt,
+          marker: signal.marker,
+          requestId: signal.requestId,
+          ackAt: ack.at,
+          api: ack.api,
+          tries: ack.tries,
+        }),
       );
     } catch (err) {
       this.log(`signal ${signal.marker} not acknowledged: ${String(err).slice(0, 200)}`);

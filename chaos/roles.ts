@@ -130,6 +130,13 @@ export class RoleProcess {
     await this.exited;
   }
 
+  /** Sends a signal at once, without waiting (usable in a process 'exit' handler). */
+  signalNow(signal: NodeJS.Signals): void {
+    if (!this.running) return;
+    this.expectingExit = true;
+    this.child?.kill(signal);
+  }
+
   /** A graceful stop (SIGTERM, the roles drain); SIGKILL after `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     if (!this.running) return;
@@ -213,6 +220,12 @@ export class Supervisor {
       (err: unknown) =>
         this.log(`${proc.spec.name} did not come back: ${String(err).slice(0, 300)}`),
     );
+  }
+
+  /** Last resort when the harness exits without its cleanup: SIGKILL whatever still runs. */
+  killAllNow(): void {
+    this.stopping = true;
+    for (const p of this.processes) p.signalNow("SIGKILL");
   }
 
   /** No more restarts from here on (the run is ending). */

@@ -9,7 +9,7 @@
  * violation (2 when the harness itself failed, 130 when interrupted). It stops the processes
  * it started; the cluster stays up for the next run unless --down.
  */
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { loadavg } from "node:os";
 import { join, relative } from "node:path";
@@ -25,6 +25,7 @@ import { Faults } from "./faults";
 import { HistoryTail } from "./history-tail";
 import { clusterDown, startServers } from "./infra";
 import { harnessKafka } from "./kafka-client";
+import { lineFile } from "./line-file";
 import { Load } from "./load";
 import { parseOptions, type ChaosOptions } from "./options";
 import { Random } from "./random";
@@ -43,8 +44,8 @@ async function main(): Promise<number> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   const outDir = options.outDir ?? join(ROOT, ".chaos", `${stamp}-s${options.seed}`);
   mkdirSync(join(outDir, "roles"), { recursive: true });
-  const harnessLog = createWriteStream(join(outDir, "harness.log"), { flags: "a" });
-  const quiet = (line: string) => harnessLog.write(`${new Date().toISOString()} ${line}\n`);
+  const harnessLog = lineFile(join(outDir, "harness.log"));
+  const quiet = (line: string) => harnessLog.write(`${new Date().toISOString()} ${line}`);
   const log = (line: string) => {
     quiet(line);
     process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -83,7 +84,7 @@ async function main(): Promise<number> {
         log(`cleanup failed: ${String(err)}`);
       }
     }
-    await new Promise((r) => harnessLog.end(r));
+    await harnessLog.close();
   }
 }
 
@@ -160,6 +161,8 @@ async function runChaos(
   const supervisor = new Supervisor(specs, env, MODULE, join(outDir, "roles"), log);
   // Interrupted (Ctrl-C also reaches the children, which drain and exit): no restarts.
   abort.addEventListener("abort", () => supervisor.halt());
+  // Should the harness die without its cleanup, its role processes die with it.
+  process.on("exit", () => supervisor.killAllNow());
   cleanups.push(async () => {
     log("stopping the role processes (SIGTERM, then SIGKILL after 15 s)");
     await supervisor.stopAll(15_000);
@@ -180,8 +183,8 @@ async function runChaos(
       : "signalWorkflow takes no requestId on this API: retried signals are not checked",
   );
 
-  const acks = createWriteStream(join(outDir, "acks.jsonl"));
-  cleanups.push(() => new Promise<void>((r) => acks.end(r)));
+  const acks = lineFile(join(outDir, "acks.jsonl"));
+  cleanups.push(() => acks.close());
   const load = new Load(
     apis,
     { starts: root.fork("starts"), signals: root.fork("signals") },
