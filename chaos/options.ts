@@ -42,23 +42,29 @@ export const USAGE = `usage: npm run chaos -- --minutes N [options]
 `;
 
 export function parseOptions(argv: readonly string[]): ChaosOptions {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      minutes: { type: "string", default: "1" },
-      rate: { type: "string", default: "20" },
-      seed: { type: "string" },
-      settle: { type: "string", default: "120" },
-      partitions: { type: "string", default: "4" },
-      down: { type: "boolean", default: false },
-      keep: { type: "boolean", default: false },
-      calm: { type: "boolean", default: false },
-      "log-level": { type: "string", default: "info" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        minutes: { type: "string", default: "1" },
+        rate: { type: "string", default: "20" },
+        seed: { type: "string" },
+        settle: { type: "string", default: "120" },
+        partitions: { type: "string", default: "4" },
+        down: { type: "boolean", default: false },
+        keep: { type: "boolean", default: false },
+        calm: { type: "boolean", default: false },
+        "log-level": { type: "string", default: "info" },
+        out: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
+  }
+  const { values } = parsed;
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);

@@ -40,7 +40,13 @@ const READ_MODEL_WAIT_MS = 60_000;
 class Interrupted extends Error {}
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  let options: ChaosOptions;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   const outDir = options.outDir ?? join(ROOT, ".chaos", `${stamp}-s${options.seed}`);
   mkdirSync(join(outDir, "roles"), { recursive: true });
