@@ -58,6 +58,12 @@ export function registerStart(program: Command): void {
           });
           process.exit(code);
         }
+        if (opts.processes !== undefined && !child) {
+          // A node:cluster worker of another manager (PM2's cluster mode): it runs the instances.
+          logger.warn(
+            "--processes is ignored in a node:cluster worker: its manager runs the instances",
+          );
+        }
         const { workflows, steps } = modulePath
           ? loadDefinitions(modulePath)
           : { workflows: [], steps: [] };
