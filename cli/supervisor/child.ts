@@ -17,8 +17,8 @@ export interface SupervisedChild {
   readonly index: number;
   readonly supervisorPid: number;
   /**
-   * `<host>-<supervisor pid>.<index>-<pid>`: the ID it registers under, so the registered
-   * processes of one supervisor sort together and say which slot each is.
+   * `<host>-<supervisor pid>.<index>-<pid>`: its worker ID, and the base of its client ID, so
+   * the ID it registers under says which supervisor and slot it is.
    */
   readonly processId: string;
 }
