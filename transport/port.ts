@@ -254,6 +254,8 @@ export interface PortAdmin {
   /** A partition without a committed offset reports offset "-1". */
   fetchOffsets(options: { groupId: string; topics?: string[] }): Promise<PortGroupOffsets[]>;
   deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode?: number }[]>;
+  /** The cluster's brokers (absent where there is one log, as in embedded mode). */
+  describeCluster?(): Promise<{ brokers: { nodeId: number }[] }>;
 }
 
 export interface KafkaPort {
