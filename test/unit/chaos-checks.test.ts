@@ -148,7 +148,7 @@ describe("chaos checks", () => {
           started,
           scheduled(2),
           { type: "StepRetryScheduled", stepSeq: 2, nextAttempt: 2, delayMs: 10, dueAt: T0 + 30 },
-          { type: "WorkflowCancelled", reason: null },
+          { type: "WorkflowCancelled", reason: null, requestId: null },
         ]),
       ],
     ]);
