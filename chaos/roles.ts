@@ -215,10 +215,15 @@ export class Supervisor {
     if (this.stopping || proc.running) return;
     proc.start();
     const began = proc.startedAt;
+    const pid = proc.pid;
     proc.ready(180_000).then(
-      (at) => this.log(`${proc.spec.name} (pid ${proc.pid}) ready ${at - began} ms after restart`),
-      (err: unknown) =>
-        this.log(`${proc.spec.name} did not come back: ${String(err).slice(0, 300)}`),
+      (at) => this.log(`${proc.spec.name} (pid ${pid}) ready ${at - began} ms after restart`),
+      (err: unknown) => {
+        // Killed by the harness, or dead by itself (exited() logs that): nothing more to say.
+        if (proc.running && proc.pid === pid) {
+          this.log(`${proc.spec.name} (pid ${pid}) not ready: ${String(err).slice(0, 300)}`);
+        }
+      },
     );
   }
 
