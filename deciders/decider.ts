@@ -4,7 +4,9 @@ import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
+import { PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { stickyAssigner } from "../transport/sticky-assigner";
 import { partitionCount } from "../transport/partitioning";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
@@ -118,6 +120,11 @@ export class Decider {
       heartbeatInterval: Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      // Keep partitions where they are: each one moved costs its new owner a restore.
+      partitionAssigners: [
+        stickyAssigner(() => ({ [this.commandsTopic]: this.ownedPartitions })),
+        PartitionAssigners.roundRobin,
+      ],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
