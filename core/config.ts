@@ -52,7 +52,7 @@ export const DEFAULTS = {
   topicPrefix: "weft",
   commandPartitions: 4,
   taskPartitions: 4,
-  deciderSessionTimeoutMs: 6000,
+  deciderSessionTimeoutMs: 3000,
   logLevel: "info",
   deciderLingerMs: 3,
   executionCacheSize: 10_000,

@@ -23,8 +23,6 @@ export const FAULT_POINTS = {
   "decider.end-offset": "fetch of a partition's end offset for timers",
   /** Just before a decision transaction begins: a held point keeps the batch in flight. */
   "decider.before-commit": "start of a decision transaction",
-  /** A step lease taken or extended in the lease store. */
-  "lease.acquire": "step lease acquisition",
 } as const;
 
 export type FaultPointName = keyof typeof FAULT_POINTS;

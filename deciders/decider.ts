@@ -4,7 +4,9 @@ import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
+import { PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { stickyAssigner } from "../transport/sticky-assigner";
 import { partitionCount } from "../transport/partitioning";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
@@ -30,6 +32,8 @@ export interface DeciderOptions {
 /** Consumer restarts after a crash kafkajs gave up on: 500 ms doubling to 15 s. */
 const RESTART_BASE_MS = 500;
 const RESTART_MAX_MS = 15_000;
+/** Kafka's default `group.min.session.timeout.ms`. */
+const BROKER_DEFAULT_MIN_SESSION_MS = 6000;
 
 /**
  * A member of the `deciders` consumer group over `weft.commands`. Kafka assigns partitions;
@@ -48,6 +52,8 @@ export class Decider {
   private stopped = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** The group session timeout in use: the configured one, unless the broker refused it. */
+  private sessionTimeoutMs: number;
 
   constructor(private readonly options: DeciderOptions) {
     this.registry = new Registry(options.workflows, options.steps);
@@ -67,6 +73,7 @@ export class Decider {
     this.log = options.logger.child({ role: "decider" });
     this.groupId = topics.deciderGroup(options.config);
     this.commandsTopic = topics.commands(options.config);
+    this.sessionTimeoutMs = options.config.deciderSessionTimeoutMs;
   }
 
   /** Partitions this decider owns right now. */
@@ -107,12 +114,17 @@ export class Decider {
     const consumer = kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
-      sessionTimeout: config.deciderSessionTimeoutMs,
+      sessionTimeout: this.sessionTimeoutMs,
       rebalanceTimeout: 20_000,
       // Several beats per session, so a live member is never taken for dead under load.
-      heartbeatInterval: Math.max(100, Math.floor(config.deciderSessionTimeoutMs / 6)),
+      heartbeatInterval: Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      // Keep partitions where they are: each one moved costs its new owner a restore.
+      partitionAssigners: [
+        stickyAssigner(() => ({ [this.commandsTopic]: this.ownedPartitions })),
+        PartitionAssigners.roundRobin,
+      ],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -121,7 +133,20 @@ export class Decider {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (this.consumer !== consumer) return;
-      this.log.error({ err: payload.error, restart: payload.restart }, "decider consumer crashed");
+      if ((payload.error as { type?: string }).type === "INVALID_SESSION_TIMEOUT") {
+        // The broker's group.min.session.timeout.ms is above ours: use Kafka's default floor.
+        const fallback = Math.max(this.sessionTimeoutMs * 2, BROKER_DEFAULT_MIN_SESSION_MS);
+        this.log.warn(
+          { configured: this.sessionTimeoutMs, using: fallback },
+          "the broker refused the decider session timeout (group.min.session.timeout.ms is higher); failover will be slower",
+        );
+        this.sessionTimeoutMs = fallback;
+      } else {
+        this.log.error(
+          { err: payload.error, restart: payload.restart },
+          "decider consumer crashed",
+        );
+      }
       // kafkajs rejoins by itself unless it gave up: then this decider starts a new consumer.
       if (!payload.restart) this.scheduleRestart(consumer);
     });

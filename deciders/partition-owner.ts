@@ -302,8 +302,11 @@ export class PartitionOwner {
         transactionTimeout: 30_000,
         allowAutoTopicCreation: false,
         // The coordinator answers CONCURRENT_TRANSACTIONS while it still writes the markers
-        // of the previous commit: retry soon rather than after kafkajs's default 300 ms.
-        retry: { initialRetryTime: 5, maxRetryTime: 100, retries: 30 },
+        // of the previous commit: retry soon rather than after kafkajs's default 300 ms. Later
+        // tries back off to 500 ms and go on for about 25 s, so a leader election after a
+        // broker's loss delays the transaction instead of failing it (a failed commit costs a
+        // reopen and a restore).
+        retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 60 },
       });
       this.producer = producer;
       await producer.connect();

@@ -48,6 +48,8 @@ export interface Runtime {
   readonly processId: string | undefined;
   /** Where /metrics is served when `metricsPort` is set and the api role is not run here. */
   readonly metricsAddress: string | undefined;
+  /** The process's registry, served at /metrics: a caller may register metrics of its own. */
+  readonly metrics: Registry;
   stop(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     projector: projector?.projector,
     api,
     processId: registration?.processId,
+    metrics,
     get metricsAddress() {
       return metricsServer?.address;
     },

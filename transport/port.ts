@@ -6,7 +6,7 @@
  *
  * Only types live here: importing this module loads nothing.
  */
-import type { Kafka } from "kafkajs";
+import type { Kafka, PartitionAssigner } from "kafkajs";
 
 export interface PortHeaders {
   [key: string]: Buffer | string | (Buffer | string)[] | undefined;
@@ -113,6 +113,8 @@ export interface PortConsumerConfig {
   maxWaitTimeInMs?: number;
   maxBytesPerPartition?: number;
   allowAutoTopicCreation?: boolean;
+  /** How a broker's group deals partitions (kafkajs); the embedded log has its own. */
+  partitionAssigners?: PartitionAssigner[];
 }
 
 export interface PortBatch {
