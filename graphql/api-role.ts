@@ -81,7 +81,7 @@ export async function startApiRole(options: {
     ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false })
     : null;
   redis?.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
-  redis?.connect().catch(() => undefined);
+  const redisConnecting = redis?.connect().catch(() => undefined);
   const live = parts.live();
   const consumerLag = new ConsumerLagReader({ kafka, config, pool: db, logger });
   const checks = new ReadinessChecks({ db, kafka, redis, readiness });
@@ -110,7 +110,10 @@ export async function startApiRole(options: {
     const address = await listen(http, port, host);
     log.info({ address }, "API listening; /healthz and /readyz answer while it starts");
     const wait = { role: "api", log, readiness, signal: options.signal };
-    if (redis) await untilAvailable(wait, "redis", "reach Redis", () => redis.ping());
+    if (redis) {
+      await redisConnecting;
+      await untilAvailable(wait, "redis", "reach Redis", () => redis.ping());
+    }
     const given = options.backends?.withMigrationLock;
     // The lock's errors name Redis; anything else here is PostgreSQL's.
     await untilAvailable(wait, "postgres", "migrate the read models", () =>

@@ -344,7 +344,8 @@ export class Worker {
         error: lastError?.message ?? "connection closed",
       });
     });
-    redis.connect().catch(() => undefined);
+    // The first try's outcome first; then ioredis's own reconnections.
+    await redis.connect().catch(() => undefined);
     await untilAvailable(wait, "redis", "reach Redis", async () => {
       if (redis.status !== "ready") {
         throw lastError ?? new Error(`Redis is not connected (${redis.status})`);
