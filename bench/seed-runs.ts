@@ -116,7 +116,7 @@ function seedHistory(i: number, now: number, prefix = "seed"): HistoryEvent[] {
       payload: "null",
       requestId: `s${i}`,
     });
-    bodies.push({ type: "WorkflowCancelled", reason: "seeded" });
+    bodies.push({ type: "WorkflowCancelled", reason: "seeded", requestId: `c${i}` });
   } else {
     step(++seq, 1, false);
     bodies.push({ type: "WorkflowCompleted", result: "null" });

@@ -1,13 +1,13 @@
 import type { Logger } from "../core/logger";
-import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { DEFAULT_API_URL } from "./api-client";
 
 /** What `weft start` and `weft dev` print once Weft runs: where to look and what to try. */
 export function announce(options: {
   where: string;
   roles: readonly string[];
-  workflows: readonly AnyWorkflowDefinition[];
-  steps: readonly AnyStepDefinition[];
+  /** What is hosted, by name (definitions, or the names a supervised child reported). */
+  workflows: readonly { name: string }[];
+  steps: readonly { name: string }[];
   apiAddress: string | undefined;
 }): void {
   const { roles, workflows, steps, apiAddress } = options;

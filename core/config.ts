@@ -10,7 +10,16 @@ export interface WeftConfig {
   readonly topicPrefix: string;
   readonly commandPartitions: number;
   readonly taskPartitions: number;
-  readonly replicationFactor: number;
+  /**
+   * Replicas of each topic Weft creates. Unset: min(3, brokers in the cluster), so a cluster of
+   * three or more brokers survives one broker's loss (with `min.insync.replicas` 2).
+   */
+  readonly replicationFactor: number | undefined;
+  /**
+   * How long the group waits for a silent decider before its partitions move. Lower is faster
+   * failover after a crash; the broker's `group.min.session.timeout.ms` bounds it from below.
+   */
+  readonly deciderSessionTimeoutMs: number;
   readonly logLevel: string;
   readonly clientId: string;
   /**
@@ -43,7 +52,7 @@ export const DEFAULTS = {
   topicPrefix: "weft",
   commandPartitions: 4,
   taskPartitions: 4,
-  replicationFactor: 1,
+  deciderSessionTimeoutMs: 3000,
   logLevel: "info",
   deciderLingerMs: 3,
   executionCacheSize: 10_000,
@@ -77,10 +86,18 @@ export function loadConfig(
       options.taskPartitions ?? env.WEFT_TASK_PARTITIONS,
       DEFAULTS.taskPartitions,
     ),
-    replicationFactor: intOption(
+    replicationFactor: optionalInt(
       "replicationFactor / WEFT_REPLICATION_FACTOR",
       options.replicationFactor ?? env.WEFT_REPLICATION_FACTOR,
-      DEFAULTS.replicationFactor,
+      1,
+      100,
+    ),
+    deciderSessionTimeoutMs: intOption(
+      "deciderSessionTimeoutMs / WEFT_DECIDER_SESSION_TIMEOUT_MS",
+      options.deciderSessionTimeoutMs ?? env.WEFT_DECIDER_SESSION_TIMEOUT_MS,
+      DEFAULTS.deciderSessionTimeoutMs,
+      1000,
+      300_000,
     ),
     logLevel: options.logLevel ?? env.WEFT_LOG_LEVEL ?? DEFAULTS.logLevel,
     deciderLingerMs: intOption(
@@ -148,8 +165,12 @@ function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 
 }
 
 function optionalPort(name: string, raw: unknown): number | undefined {
+  return optionalInt(name, raw, 0, 65_535);
+}
+
+function optionalInt(name: string, raw: unknown, min: number, max: number): number | undefined {
   if (raw === undefined || raw === "") return undefined;
-  return intOption(name, raw, 0, 0, 65_535);
+  return intOption(name, raw, min, min, max);
 }
 
 export const topics = {

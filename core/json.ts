@@ -2,13 +2,39 @@ import { InvalidInputError } from "./errors";
 
 /** Inputs, results and payloads are limited so one run cannot clog a partition. */
 export const MAX_PAYLOAD_BYTES = 512 * 1024;
+/**
+ * Objects and arrays nest at most this deep. Every store of the read side (SQLite's JSON
+ * functions stop at 1,000) and every reader can then take any value Weft accepted.
+ */
+export const MAX_JSON_DEPTH = 64;
 
-/** Serialises a user value to JSON text, refusing what would not survive the round trip. */
+class TooDeep extends Error {}
+
+/**
+ * Serialises a user value to JSON text, refusing what would not survive the round trip and
+ * what is too deep or too large: the one check every input, payload and result goes through
+ * (API, client, worker, and the decider for what workflow code produces).
+ */
 export function toJsonText(value: unknown, what: string): string {
   let text: string | undefined;
+  const depths = new WeakMap<object, number>();
+  function replacer(this: unknown, key: string, item: unknown): unknown {
+    rejectLossy(key, item);
+    if (item !== null && typeof item === "object") {
+      const depth = (depths.get(this as object) ?? 0) + 1;
+      if (depth > MAX_JSON_DEPTH) throw new TooDeep();
+      depths.set(item, depth);
+    }
+    return item;
+  }
   try {
-    text = JSON.stringify(value === undefined ? null : value, rejectLossy);
+    text = JSON.stringify(value === undefined ? null : value, replacer);
   } catch (err) {
+    if (err instanceof TooDeep)
+      throw new InvalidInputError(
+        `${what} nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`,
+        { limit: MAX_JSON_DEPTH },
+      );
     throw new InvalidInputError(`${what} is not JSON-serialisable: ${(err as Error).message}`);
   }
   if (text === undefined) throw new InvalidInputError(`${what} is not JSON-serialisable`);
@@ -22,14 +48,13 @@ export function toJsonText(value: unknown, what: string): string {
   return text;
 }
 
-function rejectLossy(this: unknown, key: string, value: unknown): unknown {
+function rejectLossy(key: string, value: unknown): void {
   if (typeof value === "bigint") throw new TypeError(`BigInt at ${key || "<root>"}`);
   if (typeof value === "function") throw new TypeError(`function at ${key || "<root>"}`);
   if (typeof value === "symbol") throw new TypeError(`symbol at ${key || "<root>"}`);
   if (typeof value === "number" && !Number.isFinite(value)) {
     throw new TypeError(`${String(value)} at ${key || "<root>"}`);
   }
-  return value;
 }
 
 export function fromJsonText(text: string): unknown {

@@ -1,13 +1,16 @@
-import type { KafkaPort, PortConsumer } from "../transport/port";
+import type { KafkaPort, PortAdmin, PortConsumer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
+import type { FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
+import { PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { stickyAssigner } from "../transport/sticky-assigner";
 import { partitionCount } from "../transport/partitioning";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
-import { PartitionOwner } from "./partition-owner";
+import { PartitionOwner, type PartitionCursor } from "./partition-owner";
 import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
 
 export interface DeciderOptions {
@@ -22,7 +25,15 @@ export interface DeciderOptions {
   metricsRegistry?: MetricsRegistry;
   /** Where decisions read the time and durable timers wait; default the system clock. */
   clock?: Clock;
+  /** Named fault points armed by tests; default none. */
+  faults?: FaultSeam;
 }
+
+/** Consumer restarts after a crash kafkajs gave up on: 500 ms doubling to 15 s. */
+const RESTART_BASE_MS = 500;
+const RESTART_MAX_MS = 15_000;
+/** Kafka's default `group.min.session.timeout.ms`. */
+const BROKER_DEFAULT_MIN_SESSION_MS = 6000;
 
 /**
  * A member of the `deciders` consumer group over `weft.commands`. Kafka assigns partitions;
@@ -35,7 +46,14 @@ export class Decider {
   private readonly log: Logger;
   private consumer: PortConsumer | undefined;
   private readonly groupId: string;
+  private readonly commandsTopic: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
+  private admin: Promise<PortAdmin> | undefined;
+  private stopped = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** The group session timeout in use: the configured one, unless the broker refused it. */
+  private sessionTimeoutMs: number;
 
   constructor(private readonly options: DeciderOptions) {
     this.registry = new Registry(options.workflows, options.steps);
@@ -47,16 +65,25 @@ export class Decider {
         {
           openRuns: () => sum((o) => o.openRuns),
           pendingTimers: () => sum((o) => o.pendingTimers),
+          notReadySeconds: () =>
+            new Map([...this.owners].map(([p, o]) => [p, o.notReadySeconds] as const)),
         },
         options.metricsRegistry,
       );
     this.log = options.logger.child({ role: "decider" });
     this.groupId = topics.deciderGroup(options.config);
+    this.commandsTopic = topics.commands(options.config);
+    this.sessionTimeoutMs = options.config.deciderSessionTimeoutMs;
   }
 
   /** Partitions this decider owns right now. */
   get ownedPartitions(): number[] {
     return [...this.owners.keys()].sort((a, b) => a - b);
+  }
+
+  /** Partitions owned but not ready (restoring, or reopening after a failure). */
+  get partitionsNotReady(): number[] {
+    return this.ownedPartitions.filter((p) => !this.owners.get(p)!.isReady);
   }
 
   async start(): Promise<void> {
@@ -66,44 +93,117 @@ export class Decider {
       if (w.options.taskQueue) queues.add(w.options.taskQueue);
     for (const s of this.options.steps ?? [])
       if (s.options.taskQueue) queues.add(s.options.taskQueue);
-    await withAdmin(kafka, (admin) => ensureTopics(admin, config, [...queues]));
-    const consumer = kafka.consumer({
-      groupId: this.groupId,
-      readUncommitted: false,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 20_000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      const assigned = new Set(payload.memberAssignment[topics.commands(config)] ?? []);
-      this.onAssignment(assigned);
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.log.error({ err: payload.error, restart: payload.restart }, "decider consumer crashed");
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: topics.commands(config), fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.commandPartitions,
-      eachBatch: async (payload) => {
-        const { batch } = payload;
-        if (batch.messages.length === 0 || payload.isStale()) return;
-        await this.owner(batch.partition).accept(batch.messages);
-        payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-      },
-    });
+    const { created, replicationFactor } = await withAdmin(kafka, (admin) =>
+      ensureTopics(admin, config, [...queues]),
+    );
+    if (created.length > 0)
+      this.log.info(
+        {
+          topics: created,
+          replicationFactor,
+          minInsyncReplicas: replicationFactor > 1 ? 2 : 1,
+        },
+        "topics created",
+      );
+    await this.startConsumer();
     this.log.info({ groupId: this.groupId }, "decider started");
   }
 
+  private async startConsumer(): Promise<void> {
+    const { kafka, config } = this.options;
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      readUncommitted: false,
+      sessionTimeout: this.sessionTimeoutMs,
+      rebalanceTimeout: 20_000,
+      // Several beats per session, so a live member is never taken for dead under load.
+      heartbeatInterval: Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+      // Keep partitions where they are: each one moved costs its new owner a restore.
+      partitionAssigners: [
+        stickyAssigner(() => ({ [this.commandsTopic]: this.ownedPartitions })),
+        PartitionAssigners.roundRobin,
+      ],
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      this.onAssignment(new Set(payload.memberAssignment[this.commandsTopic] ?? []));
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      if ((payload.error as { type?: string }).type === "INVALID_SESSION_TIMEOUT") {
+        // The broker's group.min.session.timeout.ms is above ours: use Kafka's default floor.
+        const fallback = Math.max(this.sessionTimeoutMs * 2, BROKER_DEFAULT_MIN_SESSION_MS);
+        this.log.warn(
+          { configured: this.sessionTimeoutMs, using: fallback },
+          "the broker refused the decider session timeout (group.min.session.timeout.ms is higher); failover will be slower",
+        );
+        this.sessionTimeoutMs = fallback;
+      } else {
+        this.log.error(
+          { err: payload.error, restart: payload.restart },
+          "decider consumer crashed",
+        );
+      }
+      // kafkajs rejoins by itself unless it gave up: then this decider starts a new consumer.
+      if (!payload.restart) this.scheduleRestart(consumer);
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.commandsTopic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.commandPartitions,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          if (batch.messages.length === 0 || payload.isStale()) return;
+          await this.options.faults?.at("decider.fetch");
+          if (payload.isStale()) return;
+          await this.owner(batch.partition).accept(batch.messages);
+          payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
+        },
+      });
+    } catch (err) {
+      this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private scheduleRestart(crashed: PortConsumer): void {
+    if (this.stopped || this.restartTimer) return;
+    const delay = Math.min(RESTART_BASE_MS * 2 ** this.restarts, RESTART_MAX_MS);
+    this.restarts++;
+    // The group moves our partitions elsewhere while we are gone: nothing of them is ours.
+    this.onAssignment(new Set());
+    this.consumer = undefined;
+    void crashed.disconnect().catch(() => undefined);
+    this.log.warn({ retryInMs: delay }, "restarting the decider consumer");
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopped) return;
+      this.startConsumer().then(
+        () => {
+          this.restarts = 0;
+          this.log.info("decider consumer restarted");
+        },
+        (err) => {
+          this.log.warn({ err }, "could not restart the decider consumer");
+          this.scheduleRestart(crashed);
+        },
+      );
+    }, delay);
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
     // Stop fetching, commit what is pending while still owning the partitions, then leave.
     try {
-      this.consumer?.pause([{ topic: topics.commands(this.options.config) }]);
+      this.consumer?.pause([{ topic: this.commandsTopic }]);
     } catch (err) {
       // kafkajs refuses while it restarts the consumer; nothing is fetched then anyway.
       this.log.debug({ err }, "could not pause the consumer");
@@ -112,12 +212,15 @@ export class Decider {
     await this.consumer?.disconnect();
     await Promise.all([...this.owners.values()].map((o) => o.close()));
     this.owners.clear();
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
     this.log.info("decider stopped");
   }
 
   /** Resolves once every owned partition has restored its runs. */
   async ready(): Promise<void> {
-    await Promise.all([...this.owners.values()].map((o) => o.ensureOpen()));
+    await Promise.all([...this.owners.values()].map((o) => o.whenReady()));
   }
 
   private onAssignment(assigned: Set<number>): void {
@@ -128,13 +231,8 @@ export class Decider {
         this.log.info({ partition }, "partition revoked");
       }
     }
-    for (const partition of assigned) {
-      const owner = this.owner(partition);
-      // Restore eagerly so timers fire even when no command arrives.
-      owner
-        .ensureOpen()
-        .catch((err) => this.log.error({ partition, err }, "restoring partition failed"));
-    }
+    // Restore eagerly so timers fire even when no command arrives.
+    for (const partition of assigned) this.owner(partition).start();
   }
 
   private owner(partition: number): PartitionOwner {
@@ -148,21 +246,57 @@ export class Decider {
         groupId: this.groupId,
         metrics: this.metrics,
         clock: this.options.clock,
+        faults: this.options.faults,
         taskPartitions: (queue) => this.taskPartitions(queue),
-        rewind: async (p) => {
-          const offset = await this.committedOffset(p);
-          this.consumer?.seek({
-            topic: topics.commands(this.options.config),
-            partition: p,
-            offset,
-          });
-          return offset;
-        },
+        cursor: this.cursor,
       });
       this.owners.set(partition, owner);
       this.log.info({ partition }, "partition assigned");
     }
     return owner;
+  }
+
+  private readonly cursor: PartitionCursor = {
+    committedOffset: (partition) =>
+      this.withSharedAdmin(async (admin) => {
+        const [entry] = await admin.fetchOffsets({
+          groupId: this.groupId,
+          topics: [this.commandsTopic],
+        });
+        const found = entry?.partitions.find((p) => p.partition === partition);
+        return found && found.offset !== "-1" ? BigInt(found.offset) : 0n;
+      }),
+    endOffset: (partition) =>
+      this.withSharedAdmin(async (admin) => {
+        const offsets = await admin.fetchTopicOffsets(this.commandsTopic);
+        const found = offsets.find((o) => o.partition === partition);
+        if (!found) throw new Error(`no offsets for ${this.commandsTopic} partition ${partition}`);
+        return BigInt(found.high);
+      }),
+    seek: (partition, offset) => {
+      if (!this.consumer) throw new Error("the decider consumer is not running");
+      this.consumer.seek({ topic: this.commandsTopic, partition, offset: offset.toString() });
+    },
+    pause: (partition) =>
+      this.consumer?.pause([{ topic: this.commandsTopic, partitions: [partition] }]),
+    resume: (partition) =>
+      this.consumer?.resume([{ topic: this.commandsTopic, partitions: [partition] }]),
+  };
+
+  /** One admin client for the decider's offset reads; replaced after any error. */
+  private async withSharedAdmin<T>(work: (admin: PortAdmin) => Promise<T>): Promise<T> {
+    if (!this.admin) {
+      const admin = this.options.kafka.admin();
+      this.admin = admin.connect().then(() => admin);
+    }
+    const current = this.admin;
+    try {
+      return await work(await current);
+    } catch (err) {
+      if (this.admin === current) this.admin = undefined;
+      void current.then((a) => a.disconnect()).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Task topics are created on first use, so a step on a new queue never fails a commit. */
@@ -180,16 +314,5 @@ export class Decider {
       this.taskTopics.set(queue, known);
     }
     return known;
-  }
-
-  private async committedOffset(partition: number): Promise<string> {
-    return withAdmin(this.options.kafka, async (admin) => {
-      const [entry] = await admin.fetchOffsets({
-        groupId: this.groupId,
-        topics: [topics.commands(this.options.config)],
-      });
-      const found = entry?.partitions.find((p) => p.partition === partition);
-      return found && found.offset !== "-1" ? found.offset : "0";
-    });
   }
 }

@@ -5,6 +5,8 @@ import { deadLetterCounter } from "../core/metrics";
 export interface DeciderGaugeSources {
   openRuns(): number;
   pendingTimers(): number;
+  /** Per owned partition, seconds without state (0 when ready); empty when none is owned. */
+  notReadySeconds?(): ReadonlyMap<number, number>;
 }
 
 /** Decider metrics; each decider gets its own registry (no process-wide singletons). */
@@ -37,6 +39,23 @@ export function createDeciderMetrics(
       registers: [registry],
       collect() {
         this.set(sources.openRuns());
+      },
+    }),
+    partitionResets: new Counter({
+      name: "weft_decider_partition_resets_total",
+      help: "Times an owned partition dropped its state and reopened from the committed offset, by reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    partitionNotReady: new Gauge({
+      name: "weft_decider_partition_not_ready_seconds",
+      help: "How long each owned partition of weft.commands has been without state (0 when ready)",
+      labelNames: ["partition"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [partition, seconds] of sources.notReadySeconds?.() ?? [])
+          this.set({ partition: String(partition) }, seconds);
       },
     }),
     pendingTimers: new Gauge({

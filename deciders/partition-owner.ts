@@ -1,25 +1,45 @@
 import type { KafkaPort, PortConsumedMessage, PortMessage, PortProducer } from "../transport/port";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
+import { noFaults, type FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
 import type { StepTask } from "../schemas/types";
 import { readHistoryPartitions } from "../transport/history-reader";
 import { isFencingError } from "../transport/kafka";
+import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
 import type { Registry } from "./registry";
 import type { DeciderMetrics } from "./metrics";
 
-export type OwnerPhase = "idle" | "opening" | "ready" | "closed";
+/**
+ * - down: owned, but holding no state (just assigned, or after a failure); reopens by itself
+ * - opening: fencing the previous owner, restoring, moving the consumer to the committed offset
+ * - ready: deciding commands and firing timers
+ * - closed: revoked or stopped; never works again
+ */
+export type OwnerPhase = "down" | "opening" | "ready" | "closed";
 
 /** Legal phase changes; anything else is a bug and throws. */
 const TRANSITIONS: Record<OwnerPhase, readonly OwnerPhase[]> = {
-  idle: ["opening", "closed"],
-  opening: ["ready", "idle", "closed"],
-  ready: ["idle", "closed"],
+  down: ["opening", "closed"],
+  opening: ["ready", "down", "closed"],
+  ready: ["down", "closed"],
   closed: [],
 };
+
+/** The decider's consumer, as one partition owner sees it. */
+export interface PartitionCursor {
+  /** The group's committed offset of the partition (0 when there is none). */
+  committedOffset(partition: number): Promise<bigint>;
+  /** The next fetch of the partition starts at `offset`. Throws when the consumer cannot. */
+  seek(partition: number, offset: bigint): void;
+  pause(partition: number): void;
+  resume(partition: number): void;
+  /** The partition's end offset: every command acknowledged so far lies below it. */
+  endOffset(partition: number): Promise<bigint>;
+}
 
 export interface OwnerDeps {
   kafka: KafkaPort;
@@ -30,37 +50,59 @@ export interface OwnerDeps {
   metrics: DeciderMetrics;
   /** Partition count of a task queue's topic, creating the topic when it is new. */
   taskPartitions(queue: string): Promise<number>;
-  /** Seeks the consumer back to the partition's committed offset and returns it. */
-  rewind(partition: number): Promise<string>;
+  cursor: PartitionCursor;
   /** The time of decisions and durable timers; default the system clock. */
   clock?: Clock;
+  /** Named fault points for tests; default none. */
+  faults?: FaultSeam;
 }
 
 /** Commands decided in one transaction at most, and pending before fetching waits. */
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
+/** Reopen backoff after consecutive failures: 100 ms doubling to 5 s, with jitter. */
+const REOPEN_BASE_MS = 100;
+const REOPEN_MAX_MS = 5000;
+
+interface PendingCommand extends AdmittedOffset {
+  message: PortConsumedMessage;
+}
 
 /**
  * Owns one partition of `weft.commands` while the group assigns it here. A transactional
  * producer whose ID names the partition fences any previous owner; every decision (history,
  * tasks, dead letters, consumed offset) commits in one transaction. Commands and timers of the
  * partition run one at a time through `serial`.
+ *
+ * Any failure (a commit, a restore, a rewind, a record at an unexpected offset) drops the
+ * state and reopens from the committed offset, with backoff, whether or not more commands
+ * arrive. Every piece of work carries the epoch it began in; a reset or a revoke bumps the
+ * epoch, and work of an older epoch stops without deciding, committing or logging errors.
  */
 export class PartitionOwner {
-  private phase: OwnerPhase = "idle";
+  private phase: OwnerPhase = "down";
+  private epoch = 0;
   private state: PartitionState | undefined;
   private producer: PortProducer | undefined;
   private opening: Promise<void> | undefined;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: ClockTimer | undefined;
-  private pending: PortConsumedMessage[] = [];
-  private nextOffset: bigint | undefined;
-  private resumeAt: bigint | undefined;
+  private pending: PendingCommand[] = [];
+  private readonly offsets = new CommandOffsets();
+  /** Every command below this offset is applied to `state` (committed or in the batch at hand). */
+  private appliedTo = 0n;
+  /** Due timers wait until every command the broker held at `at` (below `end`) is applied. */
+  private fireGate: { at: number; end: bigint } | undefined;
   private draining: Promise<void> | undefined;
+  private readyWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private downSince: number | undefined = Date.now();
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
   private readonly clock: Clock;
+  private readonly faults: FaultSeam;
 
   constructor(
     readonly partition: number,
@@ -70,10 +112,20 @@ export class PartitionOwner {
     this.commandsTopic = topics.commands(deps.config);
     this.historyTopic = topics.history(deps.config);
     this.clock = deps.clock ?? systemClock;
+    this.faults = deps.faults ?? noFaults;
   }
 
   get isReady(): boolean {
     return this.phase === "ready";
+  }
+
+  get currentPhase(): OwnerPhase {
+    return this.phase;
+  }
+
+  /** Seconds this owned partition has been without state (0 when ready). */
+  get notReadySeconds(): number {
+    return this.downSince === undefined ? 0 : (Date.now() - this.downSince) / 1000;
   }
 
   get openRuns(): number {
@@ -84,35 +136,63 @@ export class PartitionOwner {
     return this.state?.timers.size ?? 0;
   }
 
-  /** Fences the previous owner and restores the partition's runs from history. */
+  /** The offset below which every command of the partition is decided and committed. */
+  get committedOffset(): bigint {
+    return this.offsets.committed;
+  }
+
+  /** Opens now unless it is open or opening; resolves once ready, rejects if this try fails. */
   ensureOpen(): Promise<void> {
     if (this.phase === "ready") return Promise.resolve();
     if (this.phase === "closed")
       return Promise.reject(new Error(`partition ${this.partition} is closed`));
-    this.opening ??= this.open().finally(() => (this.opening = undefined));
-    return this.opening;
+    clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+    return this.open().then(() => {
+      if (this.phase !== "ready")
+        throw new Error(`partition ${this.partition} could not be opened; retrying`);
+    });
+  }
+
+  /** Resolves when the partition is ready (however many tries that takes). */
+  whenReady(): Promise<void> {
+    if (this.phase === "ready") return Promise.resolve();
+    if (this.phase === "closed")
+      return Promise.reject(new Error(`partition ${this.partition} is closed`));
+    if (this.phase === "down" && !this.reopenTimer && !this.opening) this.scheduleOpen(0);
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Begins owning: opens eagerly so timers fire even when no command arrives. */
+  start(): void {
+    if (this.phase === "down") this.scheduleOpen(0);
   }
 
   /**
    * Takes a fetched batch of commands. They are decided and committed in the background,
    * together with whatever else arrives meanwhile (group commit), so fetching never waits on a
-   * transaction. Resolves at once unless too much is pending.
+   * transaction. Resolves at once unless too much is pending. Records fetched while the
+   * partition is not ready are dropped: the next open seeks back to the committed offset.
    */
   async accept(messages: readonly PortConsumedMessage[]): Promise<void> {
+    if (this.phase !== "ready") return;
+    const epoch = this.epoch;
     for (const message of messages) {
-      const offset = BigInt(message.offset);
-      if (this.resumeAt !== undefined) {
-        // After a failed commit the consumer was rewound: skip what was fetched before that.
-        if (offset !== this.resumeAt) continue;
-        this.resumeAt = undefined;
+      const admission = this.offsets.admit(BigInt(message.offset));
+      if (admission.kind === "duplicate") continue;
+      if (admission.kind === "gap") {
+        this.reset(
+          new Error(
+            `expected command offset ${admission.expected}, fetched ${admission.fetched}: commands were skipped on the way`,
+          ),
+          "offset-gap",
+        );
+        return;
       }
-      // A rebalance re-fetches from the committed offset what is already pending here.
-      if (this.nextOffset !== undefined && offset < this.nextOffset) continue;
-      this.pending.push(message);
-      this.nextOffset = offset + 1n;
+      this.pending.push({ message, offset: BigInt(message.offset), from: admission.from });
     }
     this.kick();
-    while (this.pending.length > MAX_PENDING && this.phase !== "closed") await this.draining;
+    while (this.pending.length > MAX_PENDING && this.epoch === epoch) await this.draining;
   }
 
   /** Resolves when everything accepted so far is committed, or after `timeoutMs`. */
@@ -123,42 +203,48 @@ export class PartitionOwner {
     }
   }
 
+  close(): Promise<void> {
+    if (this.phase === "closed") return Promise.resolve();
+    this.epoch++;
+    this.transition("closed");
+    clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+    this.dropState();
+    this.downSince = undefined;
+    for (const waiter of this.readyWaiters.splice(0))
+      waiter.reject(new Error(`partition ${this.partition} is closed`));
+    const producer = this.producer;
+    this.producer = undefined;
+    const disconnect = () => producer?.disconnect().catch(() => undefined);
+    return this.chain.then(disconnect, disconnect);
+  }
+
   private kick(): void {
-    if (this.draining || this.pending.length === 0) return;
-    this.draining = this.serial(() => this.drain())
-      .catch((err) => this.rewind(err))
+    if (this.draining || this.pending.length === 0 || this.phase !== "ready") return;
+    const epoch = this.epoch;
+    this.draining = this.serial(() => this.drain(epoch))
+      .catch((err) => this.fail(epoch, err, "decision-not-committed"))
       .finally(() => {
         this.draining = undefined;
         this.kick();
       });
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.length > 0 && this.phase !== "closed") {
-      await this.ensureOpen();
+  private async drain(epoch: number): Promise<void> {
+    while (this.epoch === epoch && this.pending.length > 0) {
       const linger = this.deps.config.deciderLingerMs;
       if (linger > 0 && this.pending.length < MAX_BATCH)
         await new Promise((r) => setTimeout(r, linger));
-      const messages = this.pending.splice(0, MAX_BATCH);
-      await this.decideAndCommit(messages);
+      if (this.epoch !== epoch) return;
+      const batch = this.pending.splice(0, MAX_BATCH);
+      await this.decideAndCommit(epoch, batch);
+      await this.fireIfCaughtUp(epoch);
     }
   }
 
-  /** A batch did not commit: drop what is pending and consume again from the committed offset. */
-  private async rewind(cause: unknown): Promise<void> {
-    this.pending = [];
-    this.nextOffset = undefined;
-    if (this.phase === "closed") return;
-    this.log.warn({ err: cause }, "commands not committed; consuming them again");
-    try {
-      this.resumeAt = BigInt(await this.deps.rewind(this.partition));
-    } catch (err) {
-      this.log.error({ err }, "could not rewind the consumer");
-    }
-  }
-
-  private async decideAndCommit(messages: PortConsumedMessage[]): Promise<void> {
-    const state = this.state!;
+  private async decideAndCommit(epoch: number, batch: PendingCommand[]): Promise<void> {
+    const state = this.state;
+    if (!state || this.epoch !== epoch) return;
     const now = this.clock.now();
     const deadLetters: PortMessage[] = [];
     const toDlq = (message: PortConsumedMessage, reason: string) => {
@@ -172,7 +258,7 @@ export class PartitionOwner {
         ),
       );
     };
-    for (const message of messages) {
+    for (const { message } of batch) {
       let command;
       try {
         command = commandCodec.decode(message.value, message.headers);
@@ -183,49 +269,55 @@ export class PartitionOwner {
       try {
         await state.apply(command, now);
       } catch (err) {
+        if (this.epoch !== epoch) return;
         // A command the decider cannot apply must not stop the partition.
         this.log.error({ err, workflowId: command.workflowId }, "command could not be applied");
         toDlq(message, `decider could not apply it: ${(err as Error).message}`);
       }
+      if (this.epoch !== epoch) return;
     }
-    const last = messages[messages.length - 1]!;
-    await this.commit(state.takeDecisions(), deadLetters, (BigInt(last.offset) + 1n).toString());
-    this.deps.metrics.commands.inc(messages.length);
+    this.appliedTo = batch[batch.length - 1]!.offset + 1n;
+    await this.commit(epoch, state.takeDecisions(), deadLetters, batch);
+    this.deps.metrics.commands.inc(batch.length);
   }
 
-  close(): Promise<void> {
-    if (this.phase === "closed") return Promise.resolve();
-    this.transition("closed");
-    this.clearTimer();
-    this.state = undefined;
-    const producer = this.producer;
-    this.producer = undefined;
-    return this.chain.then(
-      () => producer?.disconnect(),
-      () => producer?.disconnect(),
-    );
+  private open(): Promise<void> {
+    this.opening ??= this.openOnce().finally(() => (this.opening = undefined));
+    return this.opening;
   }
 
-  private async open(): Promise<void> {
+  private async openOnce(): Promise<void> {
+    if (this.phase !== "down") return;
     this.transition("opening");
+    const epoch = this.epoch;
+    const live = () => this.epoch === epoch && this.phase === "opening";
+    const { cursor } = this.deps;
     try {
-      if (!this.producer) {
-        this.producer = this.deps.kafka.producer({
-          transactionalId: `${this.deps.config.topicPrefix}.decider.p${this.partition}`,
-          idempotent: true,
-          maxInFlightRequests: 1,
-          transactionTimeout: 30_000,
-          allowAutoTopicCreation: false,
-          // The coordinator answers CONCURRENT_TRANSACTIONS while it still writes the markers
-          // of the previous commit: retry soon rather than after kafkajs's default 300 ms.
-          retry: { initialRetryTime: 5, maxRetryTime: 100, retries: 30 },
-        });
-        await this.producer.connect();
-      }
+      // Nothing is decided until the consumer stands at the committed offset again.
+      this.pauseFetching();
+      const producer = this.deps.kafka.producer({
+        transactionalId: `${this.deps.config.topicPrefix}.decider.p${this.partition}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: 30_000,
+        allowAutoTopicCreation: false,
+        // The coordinator answers CONCURRENT_TRANSACTIONS while it still writes the markers
+        // of the previous commit: retry soon rather than after kafkajs's default 300 ms. Later
+        // tries back off to 500 ms and go on for about 25 s, so a leader election after a
+        // broker's loss delays the transaction instead of failing it (a failed commit costs a
+        // reopen and a restore).
+        retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 60 },
+      });
+      this.producer = producer;
+      await producer.connect();
       // Starting a transaction initialises the producer ID: the previous owner is now fenced
       // and its open transaction, if any, aborted.
-      const fence = await this.producer.transaction();
+      const fence = await producer.transaction();
       await fence.abort();
+      if (!live()) return;
+      await this.faults.at("decider.committed-offset");
+      const committed = await cursor.committedOffset(this.partition);
+      if (!live()) return;
       const state = new PartitionState(
         this.partition,
         this.deps.registry,
@@ -234,6 +326,7 @@ export class PartitionOwner {
       );
       const started = Date.now();
       let events = 0;
+      await this.faults.at("decider.restore");
       await readHistoryPartitions(
         this.deps.kafka,
         this.historyTopic,
@@ -244,34 +337,58 @@ export class PartitionOwner {
         },
         this.log,
       );
-      if (this.phase !== "opening") return;
+      if (!live()) return;
+      await this.faults.at("decider.seek");
+      cursor.seek(this.partition, committed);
+      this.offsets.openAt(committed);
+      this.appliedTo = committed;
       this.state = state;
       this.transition("ready");
+      this.downSince = undefined;
+      this.resumeFetching();
       this.log.info(
-        { events, openRuns: state.openRuns, ms: Date.now() - started },
+        {
+          events,
+          openRuns: state.openRuns,
+          committed: String(committed),
+          ms: Date.now() - started,
+        },
         "partition restored",
       );
+      for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
       const reopened = state.reopenBlocked();
       if (reopened.length > 0) {
         void this.serial(async () => {
+          if (this.epoch !== epoch) return;
           for (const run of reopened) await state.resume(run, this.clock.now());
-          await this.commit(state.takeDecisions(), [], undefined);
-        }).catch((err) => this.log.error({ err }, "resuming blocked runs failed"));
+          await this.commit(epoch, state.takeDecisions(), [], undefined);
+        }).catch((err) => this.fail(epoch, err, "resume-blocked"));
       }
       this.armTimer();
     } catch (err) {
-      if (this.phase === "opening") this.transition("idle");
+      if (!live()) return;
+      this.failures++;
+      const delay = this.backoff();
+      this.log.warn(
+        { err, retryInMs: delay, failures: this.failures },
+        "could not open the partition; retrying",
+      );
+      this.transition("down");
       await this.discardProducer();
-      throw err;
+      this.scheduleOpen(delay);
     }
   }
 
   private async commit(
+    epoch: number,
     decisions: Decisions,
     deadLetters: PortMessage[],
-    nextOffset: string | undefined,
+    batch: readonly AdmittedOffset[] | undefined,
   ): Promise<void> {
-    const producer = this.producer!;
+    if (this.epoch !== epoch) return;
+    // The one place a consumed offset is chosen: only a batch that continues exactly from
+    // the committed offset can move it.
+    const nextOffset = batch ? this.offsets.commitOffset(batch) : undefined;
     const topicMessages: { topic: string; messages: PortMessage[] }[] = [];
     if (decisions.events.length > 0) {
       topicMessages.push({
@@ -311,6 +428,9 @@ export class PartitionOwner {
       });
     if (topicMessages.length === 0 && nextOffset === undefined) return;
 
+    await this.faults.at("decider.before-commit");
+    const producer = this.producer;
+    if (this.epoch !== epoch || !producer) return;
     const tx = await producer.transaction();
     try {
       // One partition per request: see BatchingProducer for the kafkajs retry bug this avoids.
@@ -325,19 +445,23 @@ export class PartitionOwner {
           topics: [
             {
               topic: this.commandsTopic,
-              partitions: [{ partition: this.partition, offset: nextOffset }],
+              partitions: [{ partition: this.partition, offset: nextOffset.toString() }],
             },
           ],
         };
         await retryConcurrentTransactions(() => tx.sendOffsets(offsets));
       }
+      // Revoked while sending: leave the transaction to abort rather than commit.
+      if (this.epoch !== epoch) throw new RevokedDuringCommit();
+      await this.faults.at("decider.commit");
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => undefined);
-      // The in-memory state holds decisions that did not commit: rebuild it from history.
-      await this.reset(err);
+      if (err instanceof RevokedDuringCommit) return;
       throw err;
     }
+    if (nextOffset !== undefined) this.offsets.committedThrough(nextOffset);
+    this.failures = 0;
     this.deps.metrics.events.inc(decisions.events.length);
     this.deps.metrics.tasks.inc(decisions.tasks.length);
     this.countRuns(decisions);
@@ -378,15 +502,78 @@ export class PartitionOwner {
     }
   }
 
-  private async reset(cause: unknown): Promise<void> {
+  /** Work of `epoch` failed: unless that epoch is over already, drop the state and reopen. */
+  private fail(epoch: number, err: unknown, reason: string): void {
+    if (this.epoch !== epoch) {
+      this.log.debug({ err, reason }, "work of a previous epoch failed; ignored");
+      return;
+    }
+    this.reset(err, reason);
+  }
+
+  /**
+   * The in-memory state may hold decisions that did not commit, or the consumer may stand
+   * anywhere: drop both and reopen from the committed offset.
+   */
+  private reset(cause: unknown, reason: string): void {
+    if (this.phase !== "ready") return;
+    this.epoch++;
+    this.failures++;
+    // Fenced: another decider opened the partition, and the rebalance that revokes it here is
+    // on its way. Reopening at once would fence that owner in turn.
+    const fenced = isFencingError(cause);
+    const delay = fenced
+      ? Math.max(this.backoff(), this.deps.config.deciderSessionTimeoutMs)
+      : this.backoff();
+    this.deps.metrics.partitionResets.inc({ reason: fenced ? "fenced" : reason });
     this.log.warn(
-      { fenced: isFencingError(cause), err: cause },
-      "decision not committed; partition state discarded",
+      { reason, fenced, err: cause, retryInMs: delay },
+      "partition state discarded; reopening from the committed offset",
     );
+    this.dropState();
+    this.transition("down");
+    this.downSince = Date.now();
+    this.pauseFetching();
+    void this.discardProducer();
+    this.scheduleOpen(delay);
+  }
+
+  private dropState(): void {
     this.clearTimer();
     this.state = undefined;
-    if (this.phase === "ready") this.transition("idle");
-    await this.discardProducer();
+    this.pending = [];
+    this.fireGate = undefined;
+  }
+
+  private backoff(): number {
+    if (this.failures <= 1) return this.failures === 0 ? 0 : REOPEN_BASE_MS;
+    const capped = Math.min(REOPEN_BASE_MS * 2 ** (this.failures - 1), REOPEN_MAX_MS);
+    return Math.round(capped * (0.5 + Math.random() / 2));
+  }
+
+  private scheduleOpen(delayMs: number): void {
+    if (this.phase !== "down" || this.reopenTimer) return;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      void this.open();
+    }, delayMs);
+  }
+
+  private pauseFetching(): void {
+    try {
+      this.deps.cursor.pause(this.partition);
+    } catch (err) {
+      // Records fetched meanwhile are dropped, and the open seeks back anyway.
+      this.log.debug({ err }, "could not pause the partition");
+    }
+  }
+
+  private resumeFetching(): void {
+    try {
+      this.deps.cursor.resume(this.partition);
+    } catch (err) {
+      this.log.debug({ err }, "could not resume the partition");
+    }
   }
 
   private async discardProducer(): Promise<void> {
@@ -399,20 +586,56 @@ export class PartitionOwner {
     this.clearTimer();
     const due = this.state?.timers.peekDueAt();
     if (due === undefined || this.phase !== "ready") return;
+    this.setTimer(due - this.clock.now());
+  }
+
+  private setTimer(delayMs: number): void {
+    const epoch = this.epoch;
     this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
-      return this.serial(async () => {
-        if (this.phase !== "ready" || !this.state) return;
-        const state = this.state;
-        const fired = await state.fireDue(this.clock.now());
-        if (fired > 0) this.deps.metrics.timersFired.inc(fired);
-        await this.commit(state.takeDecisions(), [], undefined);
-        this.armTimer();
-      }).catch((err) => {
-        this.log.error({ err }, "firing timers failed; retrying after restore");
-        setTimeout(() => void this.ensureOpen().catch(() => undefined), 500);
-      });
-    }, due - this.clock.now());
+      return this.serial(() => this.onTimer(epoch)).catch((err) =>
+        this.fail(epoch, err, "timer-not-committed"),
+      );
+    }, delayMs);
+  }
+
+  /**
+   * A timer is due. It fires only once every command the broker had appended by now is
+   * applied (event time, invariant 5): a signal acknowledged before a wait's deadline is
+   * decided before that wait's timeout, however far the decider lags.
+   */
+  private async onTimer(epoch: number): Promise<void> {
+    if (this.epoch !== epoch || !this.state) return;
+    if (!this.fireGate) {
+      const at = this.clock.now();
+      let end: bigint;
+      try {
+        await this.faults.at("decider.end-offset");
+        end = await this.deps.cursor.endOffset(this.partition);
+      } catch (err) {
+        if (this.epoch !== epoch) return;
+        this.log.warn({ err }, "could not read the partition's end offset; timers wait");
+        this.setTimer(Math.min(REOPEN_MAX_MS, 200 * (this.failures + 1)));
+        return;
+      }
+      if (this.epoch !== epoch) return;
+      this.fireGate = { at, end };
+    }
+    await this.fireIfCaughtUp(epoch);
+  }
+
+  private async fireIfCaughtUp(epoch: number): Promise<void> {
+    const gate = this.fireGate;
+    const state = this.state;
+    if (!gate || !state || this.epoch !== epoch) return;
+    // Commands still to come in first: the drain calls again after applying them.
+    if (this.appliedTo < gate.end) return;
+    this.fireGate = undefined;
+    const fired = await state.fireDue(gate.at);
+    if (this.epoch !== epoch) return;
+    if (fired > 0) this.deps.metrics.timersFired.inc(fired);
+    await this.commit(epoch, state.takeDecisions(), [], undefined);
+    this.armTimer();
   }
 
   private clearTimer(): void {
@@ -433,6 +656,9 @@ export class PartitionOwner {
     this.phase = to;
   }
 }
+
+/** The partition was revoked between sending and committing: the transaction is aborted. */
+class RevokedDuringCommit extends Error {}
 
 function byPartition(messages: PortMessage[]): PortMessage[][] {
   const groups = new Map<number, PortMessage[]>();

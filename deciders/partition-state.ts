@@ -129,6 +129,15 @@ export class PartitionState {
       );
       return;
     }
+    // A client's retry of a signal whose first try got through is recorded once, not again. A
+    // cancel needs no check: it closes the run, so its retry finds the run closed (above).
+    if (body.type === "SignalWorkflow" && run.hasRecorded(body.requestId)) {
+      log.debug(
+        { requestId: body.requestId },
+        "signal with a request ID already recorded; ignored",
+      );
+      return;
+    }
     switch (body.type) {
       case "SignalWorkflow":
         this.append(run, {
@@ -139,7 +148,11 @@ export class PartitionState {
         });
         break;
       case "CancelWorkflow":
-        this.append(run, { type: "WorkflowCancelled", reason: body.reason });
+        this.append(run, {
+          type: "WorkflowCancelled",
+          reason: body.reason,
+          requestId: body.requestId,
+        });
         return;
       case "ReportStepStarted": {
         const step = run.steps.get(body.stepSeq);

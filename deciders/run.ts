@@ -41,6 +41,13 @@ export class Run {
   /** Events appended since the execution last saw history. */
   undelivered: HistoryEvent[] = [];
   blockedReason: string | undefined;
+  /**
+   * Request IDs of the signals this open run has recorded: a command that carries one again (a
+   * client retrying a call it could not confirm) is not recorded twice. Folded from history, so
+   * a restore rebuilds it; dropped with the rest when the run closes (a closed run takes no
+   * signal or cancel), so it is bounded by the run's own history.
+   */
+  private readonly requestIds = new Set<string>();
 
   constructor(
     readonly workflowId: string,
@@ -51,6 +58,11 @@ export class Run {
 
   get closed(): boolean {
     return this.status === "completed" || this.status === "failed" || this.status === "cancelled";
+  }
+
+  /** Whether the run already recorded the request with this ID (an empty ID names none). */
+  hasRecorded(requestId: string): boolean {
+    return requestId !== "" && this.requestIds.has(requestId);
   }
 
   /**
@@ -147,6 +159,9 @@ export class Run {
       case "SignalWaitTimedOut":
         this.timers.delete(`signalTimeout:${body.waitSeq}:0`);
         break;
+      case "SignalReceived":
+        if (body.requestId !== "") this.requestIds.add(body.requestId);
+        break;
       case "WorkflowBlocked":
         this.status = "blocked";
         this.blockedReason = body.reason;
@@ -173,6 +188,7 @@ export class Run {
     this.undelivered = [];
     this.steps.clear();
     this.timers.clear();
+    this.requestIds.clear();
     this.execution = undefined;
   }
 }

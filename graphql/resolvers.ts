@@ -119,15 +119,28 @@ export function createResolvers({ db, commands, feed }: ResolverDeps): IResolver
           await commands.send(command);
           return { workflowId: command.workflowId, waitingForDecider };
         }),
-      signalWorkflow: (_root, args: { workflowId: string; name: string; payload?: unknown }) =>
+      signalWorkflow: (
+        _root,
+        args: { workflowId: string; name: string; payload?: unknown; requestId?: string | null },
+      ) =>
         withErrorCodes(async () => {
-          await commands.send(signalWorkflowCommand(args.workflowId, args.name, args.payload));
-          return { workflowId: args.workflowId, accepted: true };
+          const command = signalWorkflowCommand(
+            args.workflowId,
+            args.name,
+            args.payload,
+            args.requestId,
+          );
+          await commands.send(command);
+          return { workflowId: args.workflowId, accepted: true, requestId: command.body.requestId };
         }),
-      cancelWorkflow: (_root, args: { workflowId: string; reason?: string | null }) =>
+      cancelWorkflow: (
+        _root,
+        args: { workflowId: string; reason?: string | null; requestId?: string | null },
+      ) =>
         withErrorCodes(async () => {
-          await commands.send(cancelWorkflowCommand(args.workflowId, args.reason));
-          return { workflowId: args.workflowId, accepted: true };
+          const command = cancelWorkflowCommand(args.workflowId, args.reason, args.requestId);
+          await commands.send(command);
+          return { workflowId: args.workflowId, accepted: true, requestId: command.body.requestId };
         }),
     },
     Subscription: {

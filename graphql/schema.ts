@@ -21,6 +21,8 @@ export const schema = /* GraphQL */ `
   type AcceptedResult {
     workflowId: String!
     accepted: Boolean!
+    "The request ID the command carries (the caller's, or a new one): retry with it, and the run records the signal or cancel once."
+    requestId: String!
   }
 
   type StepAttempt {
@@ -237,8 +239,15 @@ export const schema = /* GraphQL */ `
       input: JSON
       idempotencyKey: String
     ): StartResult!
-    signalWorkflow(workflowId: String!, name: String!, payload: JSON): AcceptedResult!
-    cancelWorkflow(workflowId: String!, reason: String): AcceptedResult!
+    "requestId names this request (a new one when absent): a retry with the same ID is recorded once."
+    signalWorkflow(
+      workflowId: String!
+      name: String!
+      payload: JSON
+      requestId: String
+    ): AcceptedResult!
+    "requestId names this request (a new one when absent): a retry with the same ID is recorded once."
+    cancelWorkflow(workflowId: String!, reason: String, requestId: String): AcceptedResult!
   }
 
   type Subscription {

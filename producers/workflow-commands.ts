@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors";
 import { assertWorkflowId, newWorkflowId, workflowIdFromIdempotencyKey } from "../core/ids";
 import { toJsonText } from "../core/json";
-import type { Command } from "../schemas/types";
+import type { Command, CommandBody } from "../schemas/types";
+
+/** A command whose body is of the given kind. */
+export type CommandOf<K extends CommandBody["type"]> = Command & {
+  body: Extract<CommandBody, { type: K }>;
+};
 
 /** Names (workflow types, signal names) and reasons are short text, never empty names. */
 export const MAX_NAME_LENGTH = 200;
@@ -41,11 +46,22 @@ export function startWorkflowCommand(workflowType: string, options: StartCommand
   };
 }
 
+/**
+ * The request ID a signal or cancel carries: the caller's, or a new UUID. A retry of the same
+ * call must carry the same ID; the run then records the signal once however often it arrives.
+ */
+function requestIdOf(requestId: string | null | undefined): string {
+  if (requestId === undefined || requestId === null) return randomUUID();
+  assertName(requestId, "request ID");
+  return requestId;
+}
+
 export function signalWorkflowCommand(
   workflowId: string,
   signalName: string,
   payload?: unknown,
-): Command {
+  requestId?: string | null,
+): CommandOf<"SignalWorkflow"> {
   assertWorkflowId(workflowId);
   assertName(signalName, "signal name");
   return {
@@ -55,19 +71,23 @@ export function signalWorkflowCommand(
       type: "SignalWorkflow",
       signalName,
       payload: toJsonText(payload, `payload of signal ${signalName}`),
-      requestId: randomUUID(),
+      requestId: requestIdOf(requestId),
     },
   };
 }
 
-export function cancelWorkflowCommand(workflowId: string, reason?: string | null): Command {
+export function cancelWorkflowCommand(
+  workflowId: string,
+  reason?: string | null,
+  requestId?: string | null,
+): CommandOf<"CancelWorkflow"> {
   assertWorkflowId(workflowId);
   if (reason !== undefined && reason !== null)
     assertText(reason, "cancel reason", MAX_REASON_LENGTH);
   return {
     workflowId,
     sentAt: Date.now(),
-    body: { type: "CancelWorkflow", reason: reason ?? null, requestId: randomUUID() },
+    body: { type: "CancelWorkflow", reason: reason ?? null, requestId: requestIdOf(requestId) },
   };
 }
 

@@ -14,23 +14,34 @@ export const COMMAND_TYPE_HEADER = "weft-command-type";
 
 export type RecordHeaders = Record<string, string>;
 
+/** Reads records written in an earlier version of a schema (avsc does not export its type). */
+type Resolver = ReturnType<avro.Type["createResolver"]>;
+
 /**
  * Encodes and decodes one record type. Records whose body is a union carry it in the
  * TypeScript shape `{ type: "Kind", ...fields }` and in Avro's wrapped-union shape on the wire.
+ * Records are written in the current version; a record of an earlier version (named by its
+ * header) is read through Avro schema resolution, so the fields added since take their defaults.
  */
 export class RecordCodec<T> {
   readonly headers: RecordHeaders;
   private readonly type: avro.Type;
   private readonly namespace: string;
+  /** Readers of the earlier versions, by version header. */
+  private readonly resolvers = new Map<string, Resolver>();
 
   constructor(
     readonly schemaName: string,
     readonly version: number,
     file: string,
     private readonly hasBody: boolean,
+    /** The schema file of each earlier version still readable, by version. */
+    earlier: Readonly<Record<number, string>> = {},
   ) {
-    const schema = JSON.parse(readFileSync(join(schemaDir(), file), "utf8")) as avro.Schema;
-    this.type = avro.Type.forSchema(schema, { wrapUnions: "auto" });
+    this.type = loadType(file);
+    for (const [old, oldFile] of Object.entries(earlier)) {
+      this.resolvers.set(old, this.type.createResolver(loadType(oldFile)));
+    }
     this.namespace = schemaName.slice(0, schemaName.lastIndexOf("."));
     this.headers = Object.freeze({
       [SCHEMA_HEADER]: schemaName,
@@ -43,25 +54,35 @@ export class RecordCodec<T> {
     return this.type.toBuffer(wire);
   }
 
-  /** Decodes a record, checking its headers name this schema. Throws UndecodableRecordError. */
+  /**
+   * Decodes a record, checking its headers name this schema in the current or an earlier
+   * version; without headers, the record is taken to be of the current version. Throws
+   * UndecodableRecordError.
+   */
   decode(value: Buffer | null, headers?: Record<string, unknown>): T {
     if (value === null) throw new UndecodableRecordError("record has no value");
+    let resolver: Resolver | undefined;
     if (headers) {
       const name = headerString(headers[SCHEMA_HEADER]);
       const version = headerString(headers[SCHEMA_VERSION_HEADER]);
-      if (name !== this.schemaName || version !== String(this.version)) {
+      resolver = version === undefined ? undefined : this.resolvers.get(version);
+      if (name !== this.schemaName || (version !== String(this.version) && !resolver)) {
         throw new UndecodableRecordError(
-          `expected schema ${this.schemaName} v${this.version}, record names ${name ?? "none"} v${version ?? "none"}`,
+          `expected schema ${this.schemaName} v${this.readableVersions()}, record names ${name ?? "none"} v${version ?? "none"}`,
         );
       }
     }
     let wire: unknown;
     try {
-      wire = this.type.fromBuffer(value);
+      wire = this.type.fromBuffer(value, resolver);
     } catch (err) {
       throw new UndecodableRecordError(`not a valid ${this.schemaName}: ${(err as Error).message}`);
     }
     return (this.hasBody ? this.unwrapBody(wire as WireWithBody) : wire) as T;
+  }
+
+  private readableVersions(): string {
+    return [...this.resolvers.keys(), String(this.version)].join("/v");
   }
 
   private wrapBody(value: WithBody): WireWithBody {
@@ -89,6 +110,11 @@ function headerString(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+function loadType(file: string): avro.Type {
+  const schema = JSON.parse(readFileSync(join(schemaDir(), file), "utf8")) as avro.Schema;
+  return avro.Type.forSchema(schema, { wrapUnions: "auto" });
+}
+
 function schemaDir(): string {
   // Compiled code lives in dist/schemas; the .avsc files stay in schemas/.
   return __dirname.includes(`${join("dist", "schemas")}`)
@@ -102,11 +128,13 @@ export const commandCodec = new RecordCodec<Command>(
   "command.avsc",
   true,
 );
+/** v2: WorkflowCancelled records the cancel's request ID. */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  1,
+  2,
   "history-event.avsc",
   true,
+  { 1: "history-event.v1.avsc" },
 );
 export const taskCodec = new RecordCodec<StepTask>(
   "weft.tasks.StepTask",

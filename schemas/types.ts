@@ -22,6 +22,7 @@ export type CommandBody =
       idempotencyKey: string | null;
       requestId: string;
     }
+  /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
   | { type: "CancelWorkflow"; reason: string | null; requestId: string }
   | {
@@ -125,7 +126,12 @@ export type EventBody =
   | { type: "SignalReceived"; signalName: string; payload: JsonText; requestId: string }
   | { type: "WorkflowCompleted"; result: JsonText }
   | { type: "WorkflowFailed"; error: ErrorInfo }
-  | { type: "WorkflowCancelled"; reason: string | null }
+  | {
+      type: "WorkflowCancelled";
+      reason: string | null;
+      /** The cancel command's request ID; null in records written before schema v2. */
+      requestId: string | null;
+    }
   | { type: "WorkflowBlocked"; code: string; reason: string };
 
 export type EventType = EventBody["type"];

@@ -26,6 +26,21 @@ export interface StartOptions<I> {
   idempotencyKey?: string;
 }
 
+/** Options of a signal or cancel. */
+export interface RequestOptions {
+  /**
+   * Names this request: a retry with the same ID is recorded once by the run. Default: a new
+   * UUID, returned so that a caller can retry with it.
+   */
+  requestId?: string;
+}
+
+/** A signal or cancel accepted durably (the command is in Kafka). */
+export interface AcceptedRequest {
+  workflowId: string;
+  requestId: string;
+}
+
 export interface ClientOptions {
   config?: WeftConfig | ConfigInput;
   logger?: Logger;
@@ -72,12 +87,30 @@ export class WeftClient {
     return { workflowId: command.workflowId };
   }
 
-  async signal(workflowId: string, signalName: string, payload?: unknown): Promise<void> {
-    await this.producer.send(signalWorkflowCommand(workflowId, signalName, payload));
+  /**
+   * Sends a signal; resolves once it is durably accepted. The producer's own retries resend
+   * the same command, request ID included; to retry a call that failed, pass its request ID.
+   */
+  async signal(
+    workflowId: string,
+    signalName: string,
+    payload?: unknown,
+    options: RequestOptions = {},
+  ): Promise<AcceptedRequest> {
+    const command = signalWorkflowCommand(workflowId, signalName, payload, options.requestId);
+    await this.producer.send(command);
+    return { workflowId, requestId: command.body.requestId };
   }
 
-  async cancel(workflowId: string, reason?: string): Promise<void> {
-    await this.producer.send(cancelWorkflowCommand(workflowId, reason));
+  /** Cancels a run; request IDs as for `signal`. */
+  async cancel(
+    workflowId: string,
+    reason?: string,
+    options: RequestOptions = {},
+  ): Promise<AcceptedRequest> {
+    const command = cancelWorkflowCommand(workflowId, reason, options.requestId);
+    await this.producer.send(command);
+    return { workflowId, requestId: command.body.requestId };
   }
 
   /**

@@ -12,7 +12,7 @@ export type {
 } from "../workflow/definitions";
 export type { RetryPolicy } from "../core/retry";
 export { WeftClient } from "./client";
-export type { ClientOptions, StartOptions } from "./client";
+export type { AcceptedRequest, ClientOptions, RequestOptions, StartOptions } from "./client";
 export { startRuntime, ROLES } from "./runtime";
 export type { Runtime, RuntimeOptions, Role } from "./runtime";
 export { startEmbedded, DEFAULT_EMBEDDED_DIR } from "./embedded";

@@ -59,6 +59,8 @@ export interface Runtime {
   readonly processId: string | undefined;
   /** Where /metrics is served when `metricsPort` is set and the api role is not run here. */
   readonly metricsAddress: string | undefined;
+  /** The process's registry, served at /metrics: a caller may register metrics of its own. */
+  readonly metrics: Registry;
   stop(): Promise<void>;
 }
 
@@ -221,6 +223,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     projector: projector?.projector,
     api,
     processId: registration?.processId,
+    metrics,
     get metricsAddress() {
       return metricsServer?.address;
     },
@@ -254,16 +257,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 }
 
 /**
- * One try of `decider.start()`: a failed try is undone (its consumer disconnected) before the
- * next. A try that ends after the runtime stopped stops the decider again.
+ * One try of `decider.start()`, which undoes a failed try itself (its consumer disconnected)
+ * and may be tried again. A try that ends after the runtime stopped stops the decider.
  */
 async function startDecider(decider: Decider, stopping: AbortSignal): Promise<void> {
-  try {
-    await decider.start();
-  } catch (err) {
-    await decider.stop().catch(() => undefined);
-    throw err;
-  }
+  await decider.start();
   if (stopping.aborted) {
     await decider.stop().catch(() => undefined);
     throw new RoleStoppedError("decider", "start the decider");

@@ -14,7 +14,7 @@ import {
 } from "../producers/workflow-commands";
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
 import type { HistoryEvent } from "../schemas/types";
-import { closesRun, runResult } from "../sdk/client";
+import { closesRun, runResult, type AcceptedRequest, type RequestOptions } from "../sdk/client";
 import { EmbeddedKafka } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
 import { SlotPool } from "../workers/slot-pool";
@@ -203,12 +203,26 @@ export class TestEnvironment {
     return command.workflowId;
   }
 
-  async signal(workflowId: string, signalName: string, payload?: unknown): Promise<void> {
-    await this.commands.send(signalWorkflowCommand(workflowId, signalName, payload));
+  /** As the client's: a repeat with the same `requestId` is recorded once. */
+  async signal(
+    workflowId: string,
+    signalName: string,
+    payload?: unknown,
+    options: RequestOptions = {},
+  ): Promise<AcceptedRequest> {
+    const command = signalWorkflowCommand(workflowId, signalName, payload, options.requestId);
+    await this.commands.send(command);
+    return { workflowId, requestId: command.body.requestId };
   }
 
-  async cancel(workflowId: string, reason?: string): Promise<void> {
-    await this.commands.send(cancelWorkflowCommand(workflowId, reason));
+  async cancel(
+    workflowId: string,
+    reason?: string,
+    options: RequestOptions = {},
+  ): Promise<AcceptedRequest> {
+    const command = cancelWorkflowCommand(workflowId, reason, options.requestId);
+    await this.commands.send(command);
+    return { workflowId, requestId: command.body.requestId };
   }
 
   /**

@@ -70,13 +70,24 @@ export function readerConsumer(kafka: KafkaPort, groupId: string): PortConsumer 
   });
 }
 
-/** Creates Weft's topics when missing; never shrinks or alters existing ones. */
+/** The replication factor of new topics: as configured, else min(3, brokers in the cluster). */
+export async function replicationFactor(admin: PortAdmin, config: WeftConfig): Promise<number> {
+  if (config.replicationFactor !== undefined) return config.replicationFactor;
+  if (!admin.describeCluster) return 1;
+  const { brokers } = await admin.describeCluster();
+  return Math.max(1, Math.min(3, brokers.length));
+}
+
+/**
+ * Creates Weft's topics when missing; never shrinks or alters existing ones. Resolves with
+ * the topics it created and their replication factor.
+ */
 export async function ensureTopics(
   admin: PortAdmin,
   config: WeftConfig,
   taskQueues: readonly string[] = [],
-): Promise<void> {
-  const rf = config.replicationFactor;
+): Promise<{ created: string[]; replicationFactor: number }> {
+  const rf = await replicationFactor(admin, config);
   const durable = rf > 1 ? [{ name: "min.insync.replicas", value: "2" }] : [];
   const wanted: PortTopicConfig[] = [
     {
@@ -109,13 +120,14 @@ export async function ensureTopics(
   ];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));
-  if (missing.length === 0) return;
+  if (missing.length === 0) return { created: [], replicationFactor: rf };
   try {
     await admin.createTopics({ topics: missing, waitForLeaders: true });
   } catch (err) {
     // Another process may have created them at the same moment.
     if (!/already exists/i.test((err as Error).message)) throw err;
   }
+  return { created: missing.map((t) => t.topic), replicationFactor: rf };
 }
 
 export function headersToStrings(headers: PortHeaders | undefined): Record<string, string> {

@@ -6,7 +6,7 @@
  *
  * Only types live here: importing this module loads nothing.
  */
-import type { Kafka } from "kafkajs";
+import type { Kafka, PartitionAssigner } from "kafkajs";
 
 export interface PortHeaders {
   [key: string]: Buffer | string | (Buffer | string)[] | undefined;
@@ -113,6 +113,8 @@ export interface PortConsumerConfig {
   maxWaitTimeInMs?: number;
   maxBytesPerPartition?: number;
   allowAutoTopicCreation?: boolean;
+  /** How a broker's group deals partitions (kafkajs); the embedded log has its own. */
+  partitionAssigners?: PartitionAssigner[];
 }
 
 export interface PortBatch {
@@ -254,6 +256,8 @@ export interface PortAdmin {
   /** A partition without a committed offset reports offset "-1". */
   fetchOffsets(options: { groupId: string; topics?: string[] }): Promise<PortGroupOffsets[]>;
   deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode?: number }[]>;
+  /** The cluster's brokers (absent where there is one log, as in embedded mode). */
+  describeCluster?(): Promise<{ brokers: { nodeId: number }[] }>;
 }
 
 export interface KafkaPort {

@@ -72,6 +72,11 @@ const DEFAULT_LEASE_MS = 10_000;
 const DEFAULT_SHUTDOWN_GRACE_MS = 15_000;
 /** After the abort, how long stop still waits for steps that ignore their signal. */
 const ABORT_GRACE_MS = 5000;
+/**
+ * The longest a worker's stop waits for running steps at the default grace: a process manager
+ * that kills on a timeout must give a stopping process more than this.
+ */
+export const WORKER_DRAIN_MS = DEFAULT_SHUTDOWN_GRACE_MS + ABORT_GRACE_MS;
 /** After the first failure of a task run or a DLQ send, one warning per this many. */
 const WARN_EVERY = 10;
 

@@ -1,15 +1,21 @@
+import cluster from "node:cluster";
 import type { Command } from "commander";
-import { loadConfig } from "../../core/config";
+import { loadConfig, type WeftConfig } from "../../core/config";
 import { ConfigError } from "../../core/errors";
-import { createLogger } from "../../core/logger";
+import { createLogger, type Logger } from "../../core/logger";
 import { loadDefinitions } from "../../sdk/module-loader";
 import { DEFAULT_ROLES, ROLES, startRuntime, type Role } from "../../sdk/runtime";
 import { fail } from "../output";
 import { announce, stopOnSignals } from "../serve";
+import { reportReady, serveSupervisorMetrics, supervisedChild } from "../supervisor/child";
+import { CHILD_INDEX_ENV, SUPERVISOR_PID_ENV } from "../supervisor/protocol";
+import { DEFAULT_DRAIN_TIMEOUT_MS, Supervisor } from "../supervisor/supervisor";
 
 interface StartCliOptions {
   roles: string;
   concurrency: string;
+  processes?: string;
+  drainTimeout: string;
 }
 
 export function registerStart(program: Command): void {
@@ -24,14 +30,38 @@ export function registerStart(program: Command): void {
     )
     .option("--roles <roles>", `comma-separated roles: ${ROLES.join(",")}`, DEFAULT_ROLES.join(","))
     .option("--concurrency <n>", "steps a worker runs at once", "32")
+    .option(
+      "--processes <n>",
+      "run a supervisor that keeps n child processes running these roles (node:cluster): it restarts a crashed child with backoff and passes SIGTERM/SIGINT on for a graceful drain; api children share PORT",
+    )
+    .option(
+      "--drain-timeout <ms>",
+      "with --processes: how long children get to drain after SIGTERM/SIGINT before they are killed",
+      String(DEFAULT_DRAIN_TIMEOUT_MS),
+    )
     .action(async (modulePath: string | undefined, opts: StartCliOptions) => {
       try {
-        const config = loadConfig();
-        const logger = createLogger(config.logLevel);
-        const roles = opts.roles.split(",").map((r) => r.trim()) as Role[];
+        const child = supervisedChild();
+        // A supervised child registers under an ID that names its supervisor and slot.
+        const config = loadConfig(child ? { clientId: `weft-${child.processId}` } : {});
+        const logger = createLogger(config.logLevel, child ? { child: child.index } : {});
+        const roles = parseRoles(opts.roles);
         if (modulePath === undefined && roles.some((r) => r !== "projector" && r !== "api")) {
           throw new ConfigError(
             `the ${roles.join(",")} role(s) host definitions: give the module that exports them`,
+          );
+        }
+        if (opts.processes !== undefined && cluster.isPrimary) {
+          const code = await supervise(config, logger, {
+            processes: intOption("--processes", opts.processes, 1, 256),
+            drainTimeoutMs: intOption("--drain-timeout", opts.drainTimeout, 0, 3_600_000),
+          });
+          process.exit(code);
+        }
+        if (opts.processes !== undefined && !child) {
+          // A node:cluster worker of another manager (PM2's cluster mode): it runs the instances.
+          logger.warn(
+            "--processes is ignored in a node:cluster worker: its manager runs the instances",
           );
         }
         const { workflows, steps } = modulePath
@@ -50,7 +80,10 @@ export function registerStart(program: Command): void {
             workflows,
             steps,
             roles,
-            worker: { concurrency: Number(opts.concurrency) },
+            worker: {
+              concurrency: Number(opts.concurrency),
+              ...(child ? { workerId: child.processId } : {}),
+            },
             signal: interrupted.signal,
           });
         } catch (err) {
@@ -65,6 +98,19 @@ export function registerStart(program: Command): void {
           { roles, workflows: workflows.map((w) => w.name), steps: steps.map((s) => s.name) },
           "weft ready",
         );
+        stopOnSignals(runtime, logger);
+        if (child) {
+          serveSupervisorMetrics(runtime.metrics, child);
+          reportReady({
+            processId: runtime.processId ?? null,
+            apiAddress: runtime.api?.address ?? null,
+            metricsAddress: runtime.metricsAddress ?? null,
+            roles,
+            workflows: workflows.map((w) => w.name),
+            steps: steps.map((s) => s.name),
+          });
+          return;
+        }
         announce({
           where: `on Kafka ${config.kafkaBrokers.join(",")}`,
           roles,
@@ -72,9 +118,72 @@ export function registerStart(program: Command): void {
           steps,
           apiAddress: runtime.api?.address,
         });
-        stopOnSignals(runtime, logger);
+        // A process manager that forked us with an IPC channel (PM2's `wait_ready`) counts us
+        // online from this message.
+        process.send?.("ready");
       } catch (err) {
         fail(err);
       }
     });
+}
+
+/**
+ * Runs the supervisor until a stop signal and every child is gone; resolves with its exit code.
+ * Children get the same command line; the supervisor itself loads no definitions.
+ */
+async function supervise(
+  config: WeftConfig,
+  logger: Logger,
+  options: { processes: number; drainTimeoutMs: number },
+): Promise<number> {
+  const { processes } = options;
+  const metricsPort = config.metricsPort;
+  // Children without the api role serve /metrics on a port each (a shared port would answer
+  // from whichever child took the connection): child i on WEFT_METRICS_PORT + i.
+  if (metricsPort && metricsPort + processes - 1 > 65_535) {
+    throw new ConfigError(
+      `WEFT_METRICS_PORT ${metricsPort} leaves no room for ${processes} children (child i serves on port + i): choose a lower port`,
+    );
+  }
+  const supervisor = new Supervisor({
+    ...options,
+    logger,
+    childEnv: (index) => ({
+      [SUPERVISOR_PID_ENV]: String(process.pid),
+      [CHILD_INDEX_ENV]: String(index),
+      ...(metricsPort ? { WEFT_METRICS_PORT: String(metricsPort + index) } : {}),
+    }),
+    onReady: (ready) =>
+      announce({
+        where: `in ${processes} child process${processes === 1 ? "" : "es"} on Kafka ${config.kafkaBrokers.join(",")}`,
+        roles: ready.roles,
+        workflows: ready.workflows.map((name) => ({ name })),
+        steps: ready.steps.map((name) => ({ name })),
+        apiAddress: ready.apiAddress ?? undefined,
+      }),
+  });
+  process.on("SIGTERM", () => supervisor.stop("SIGTERM"));
+  process.on("SIGINT", () => supervisor.stop("SIGINT"));
+  supervisor.start();
+  return supervisor.exited;
+}
+
+function parseRoles(text: string): Role[] {
+  const roles = text.split(",").map((r) => r.trim());
+  for (const role of roles) {
+    if (!(ROLES as readonly string[]).includes(role)) {
+      throw new ConfigError(`unknown role ${JSON.stringify(role)}: use ${ROLES.join(", ")}`);
+    }
+  }
+  return roles as Role[];
+}
+
+function intOption(name: string, raw: string, min: number, max: number): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
 }

@@ -1,52 +1,103 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
+import { ApiUnreachableError, type ApiClient } from "../api-client";
 import { parseJsonOption, print } from "../output";
 import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
 
-const SIGNAL = `mutation ($workflowId: String!, $name: String!, $payload: JSON) {
-  signalWorkflow(workflowId: $workflowId, name: $name, payload: $payload) { workflowId accepted }
+const SIGNAL = `mutation ($workflowId: String!, $name: String!, $payload: JSON, $requestId: String) {
+  signalWorkflow(workflowId: $workflowId, name: $name, payload: $payload, requestId: $requestId) { workflowId accepted requestId }
 }`;
-const CANCEL = `mutation ($workflowId: String!, $reason: String) {
-  cancelWorkflow(workflowId: $workflowId, reason: $reason) { workflowId accepted }
+const CANCEL = `mutation ($workflowId: String!, $reason: String, $requestId: String) {
+  cancelWorkflow(workflowId: $workflowId, reason: $reason, requestId: $requestId) { workflowId accepted requestId }
 }`;
 
 interface Accepted {
   workflowId: string;
   accepted: boolean;
+  requestId: string;
+}
+
+type ControlOptions = ApiCliOptions & { requestId?: string };
+
+/** Waits before the second and third try of a request whose answer was lost. */
+const RETRY_DELAYS_MS = [500, 2000];
+
+/**
+ * Sends a signal or cancel, trying again while the API cannot be reached or its answer is
+ * lost (reset, timeout, a proxy's error page). Every try carries the same request ID, so one
+ * that got through before its answer was lost is not recorded twice.
+ */
+async function sendRequest<T>(
+  client: ApiClient,
+  mutation: string,
+  variables: Record<string, unknown> & { requestId: string },
+): Promise<T> {
+  for (let tried = 0; ; tried++) {
+    try {
+      return await client.request<T>(mutation, variables);
+    } catch (err) {
+      const delay = RETRY_DELAYS_MS[tried];
+      if (!(err instanceof ApiUnreachableError) || delay === undefined) throw err;
+      await sleep(delay);
+    }
+  }
+}
+
+function requestIdOption(command: Command): Command {
+  return command.option(
+    "--request-id <id>",
+    "names this request: sent again with the same ID, it is recorded once (default: a new UUID, printed)",
+  );
 }
 
 /** `signal` and `cancel`: commands to a run, accepted once they are durably in Kafka. */
 export function registerWorkflowControl(workflow: Command): void {
   apiOptions(
-    workflow
-      .command("signal")
-      .description("send a signal to a run")
-      .argument("<workflowId>")
-      .argument("<name>", "signal name")
-      .argument("[payload]", "payload as JSON"),
-  ).action((workflowId: string, name: string, payload: string | undefined, opts: ApiCliOptions) =>
+    requestIdOption(
+      workflow
+        .command("signal")
+        .description("send a signal to a run")
+        .argument("<workflowId>")
+        .argument("<name>", "signal name")
+        .argument("[payload]", "payload as JSON"),
+    ),
+  ).action((workflowId: string, name: string, payload: string | undefined, opts: ControlOptions) =>
     withApi(opts, async (client) => {
-      const { signalWorkflow } = await client.request<{ signalWorkflow: Accepted }>(SIGNAL, {
+      const { signalWorkflow } = await sendRequest<{ signalWorkflow: Accepted }>(client, SIGNAL, {
         workflowId,
         name,
         payload: parseJsonOption(payload, "payload"),
+        requestId: opts.requestId ?? randomUUID(),
       });
-      print(signalWorkflow, opts, () => `signal ${name} sent to ${workflowId}`);
+      print(
+        signalWorkflow,
+        opts,
+        () => `signal ${name} sent to ${workflowId} (request ID ${signalWorkflow.requestId})`,
+      );
     }),
   );
 
   apiOptions(
-    workflow
-      .command("cancel")
-      .description("cancel a run")
-      .argument("<workflowId>")
-      .option("--reason <text>", "why; recorded in the run's history"),
-  ).action((workflowId: string, opts: ApiCliOptions & { reason?: string }) =>
+    requestIdOption(
+      workflow
+        .command("cancel")
+        .description("cancel a run")
+        .argument("<workflowId>")
+        .option("--reason <text>", "why; recorded in the run's history"),
+    ),
+  ).action((workflowId: string, opts: ControlOptions & { reason?: string }) =>
     withApi(opts, async (client) => {
-      const { cancelWorkflow } = await client.request<{ cancelWorkflow: Accepted }>(CANCEL, {
+      const { cancelWorkflow } = await sendRequest<{ cancelWorkflow: Accepted }>(client, CANCEL, {
         workflowId,
         reason: opts.reason,
+        requestId: opts.requestId ?? randomUUID(),
       });
-      print(cancelWorkflow, opts, () => `cancel sent to ${workflowId}`);
+      print(
+        cancelWorkflow,
+        opts,
+        () => `cancel sent to ${workflowId} (request ID ${cancelWorkflow.requestId})`,
+      );
     }),
   );
 }

@@ -4,7 +4,8 @@
  * its sources and reaches the API only through WEFT_API_URL (HTTP and WebSocket).
  */
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { WeftConfig } from "../../core/config";
 import { WeftClient } from "../../sdk/client";
@@ -14,6 +15,7 @@ import {
   closeFixtures,
   sleepy,
   steps,
+  tally,
   terminalFailure,
   threeSteps,
 } from "../fixtures/workflows";
@@ -38,7 +40,7 @@ beforeAll(async () => {
     config,
     logger,
     roles: ["decider", "worker", "projector", "api"],
-    workflows: [threeSteps, approval, sleepy, terminalFailure],
+    workflows: [threeSteps, approval, sleepy, terminalFailure, tally],
     steps,
     api: { port: 0, tokens: { admin: [], read: [] } },
   });
@@ -207,7 +209,10 @@ it("a signal lets an approval run complete while `wait` waits for it", async () 
     "approve",
     '{"approvedBy":"ada"}',
   ]);
-  expect(signalled).toMatchObject({ code: 0, stdout: `signal approve sent to ${workflowId}\n` });
+  expect(signalled.code).toBe(0);
+  expect(signalled.stdout).toMatch(
+    new RegExp(`^signal approve sent to ${workflowId} \\(request ID [0-9a-f-]{36}\\)\n$`),
+  );
   const result = await waiting;
   expect(result.code).toBe(0);
   expect(JSON.parse(result.stdout)).toEqual({
@@ -228,14 +233,75 @@ it("cancel cancels; waiting on it then fails with the reason on one line", async
     /^weft: WAIT_TIMEOUT: workflow cli-cancel-1 is still RUNNING \(waiting on timer until .+\) after 300 ms$/,
   );
 
-  const cancelled = await weft(["workflow", "cancel", workflowId, "--reason", "not needed"]);
-  expect(cancelled).toMatchObject({ code: 0, stdout: `cancel sent to ${workflowId}\n` });
+  const cancelled = await weft([
+    "workflow",
+    "cancel",
+    workflowId,
+    "--reason",
+    "not needed",
+    "--request-id",
+    "cli-cancel-request-1",
+  ]);
+  expect(cancelled).toMatchObject({
+    code: 0,
+    stdout: `cancel sent to ${workflowId} (request ID cli-cancel-request-1)\n`,
+  });
   const waited = await weft(["workflow", "wait", workflowId, "--timeout", "30000"]);
   expect(waited.code).toBe(2);
   expect(waited.stdout).toBe("");
   expect(lastLine(waited.stderr)).toBe(
     `weft: WORKFLOW_CANCELLED: workflow ${workflowId} was cancelled: not needed`,
   );
+  const history = await client.getHistory(workflowId);
+  expect(history.at(-1)!.body).toEqual({
+    type: "WorkflowCancelled",
+    reason: "not needed",
+    requestId: "cli-cancel-request-1",
+  });
+});
+
+it("a signal whose answer was lost is sent again with the same request ID and recorded once", async () => {
+  const { workflowId } = await client.start(tally);
+  // Forwards every request to the API; the first one's answer is lost (the socket is cut
+  // after the API accepted the signal), as a proxy or a network would lose it.
+  const requests: { requestId?: string }[] = [];
+  const lossy = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      void (async () => {
+        requests.push((JSON.parse(body) as { variables: { requestId?: string } }).variables);
+        const answer = await fetch(`${engine.api!.address}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        const text = await answer.text();
+        if (requests.length === 1) req.socket.destroy();
+        else res.writeHead(answer.status, { "content-type": "application/json" }).end(text);
+      })();
+    });
+  });
+  await new Promise<void>((resolve) => lossy.listen(0, "127.0.0.1", resolve));
+  const { port } = lossy.address() as AddressInfo;
+  try {
+    const sent = await weft(["workflow", "signal", workflowId, "add", '{"n":5}', "--json"], {
+      WEFT_API_URL: `http://127.0.0.1:${port}`,
+    });
+    expect(sent.code).toBe(0);
+    const accepted = JSON.parse(sent.stdout) as { requestId: string };
+    expect(requests).toHaveLength(2);
+    expect(requests.map((r) => r.requestId)).toEqual([accepted.requestId, accepted.requestId]);
+  } finally {
+    await new Promise((resolve) => lossy.close(resolve));
+  }
+  const done = await weft(["workflow", "signal", workflowId, "add", '{"done":true}']);
+  expect(done.code).toBe(0);
+  expect(await client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ seen: [5] });
+  const received = (await client.getHistory(workflowId)).filter(
+    (e) => e.body.type === "SignalReceived",
+  );
+  expect(received).toHaveLength(2);
 });
 
 it("a failed run exits non-zero with its error on one line", async () => {

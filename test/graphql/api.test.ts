@@ -12,7 +12,7 @@ import { CommandProducer } from "../../producers/command-producer";
 import { migrate } from "../../projections/migrate";
 import { Projector } from "../../projections/projector";
 import type { ReadModelDb } from "../../projections/read-model-db";
-import { approval, closeFixtures, sleepy, steps, threeSteps } from "../fixtures/workflows";
+import { approval, closeFixtures, sleepy, steps, tally, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from "../support/read-models";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
@@ -31,7 +31,10 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     db = await createTestDatabase(dialect);
     config = isolatedConfig({ databaseUrl: db.databaseUrl });
     logger = testLogger(config);
-    weft = await startTestWeft(config, { workflows: [threeSteps, approval, sleepy], steps });
+    weft = await startTestWeft(config, {
+      workflows: [threeSteps, approval, sleepy, tally],
+      steps,
+    });
     pool = db.db;
     await migrate(pool);
     projector = new Projector({ config, kafka: kafkaFor(config), db: pool, logger });
@@ -47,7 +50,7 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
         .distinct()
         .where("kind", "=", "workflow")
         .execute();
-      return rows.length === 3;
+      return rows.length === 4;
     });
   });
 
@@ -190,19 +193,24 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     const signalled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
     const cancelled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
     const signal = await gql(
-      `mutation ($id: String!) { signalWorkflow(workflowId: $id, name: "approve", payload: { approvedBy: "ada" }) { workflowId accepted } }`,
+      `mutation ($id: String!) { signalWorkflow(workflowId: $id, name: "approve", payload: { approvedBy: "ada" }) { workflowId accepted requestId } }`,
       { id: signalled },
     );
-    expect(signal).toEqual({ data: { signalWorkflow: { workflowId: signalled, accepted: true } } });
+    // Without a request ID, the API makes one and returns it.
+    expect(signal).toEqual({
+      data: {
+        signalWorkflow: { workflowId: signalled, accepted: true, requestId: expect.any(String) },
+      },
+    });
     await expect(weft.client.result(signalled, { timeoutMs: 30_000 })).resolves.toEqual({
       approved: true,
       by: "ada",
     });
     const cancel = await gql(
-      `mutation ($id: String!) { cancelWorkflow(workflowId: $id, reason: "not needed") { accepted } }`,
+      `mutation ($id: String!) { cancelWorkflow(workflowId: $id, reason: "not needed", requestId: "cancel-1") { accepted requestId } }`,
       { id: cancelled },
     );
-    expect(cancel).toEqual({ data: { cancelWorkflow: { accepted: true } } });
+    expect(cancel).toEqual({ data: { cancelWorkflow: { accepted: true, requestId: "cancel-1" } } });
     await expect(weft.client.result(cancelled, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
       WorkflowCancelledError,
     );
@@ -210,11 +218,35 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     await waitProjected(signalled);
     const { data } = await gql<WorkflowData>(WORKFLOW, { id: signalled });
     expect(data!.workflow!.signals).toEqual([
-      expect.objectContaining({ name: "approve", payload: { approvedBy: "ada" } }),
+      expect.objectContaining({
+        name: "approve",
+        payload: { approvedBy: "ada" },
+        requestId: (signal.data as { signalWorkflow: { requestId: string } }).signalWorkflow
+          .requestId,
+      }),
     ]);
     await waitProjected(cancelled);
     const cancelledRun = await gql<WorkflowData>(WORKFLOW, { id: cancelled });
     expect(cancelledRun.data!.workflow!.status).toBe("CANCELLED");
+    expect(cancelledRun.data!.workflow!.events.at(-1)!.body).toMatchObject({
+      requestId: "cancel-1",
+    });
+  });
+
+  it("records a signal retried with the same requestId once", async () => {
+    const id = await start({ type: "tally" });
+    const SIGNAL = `mutation ($id: String!, $payload: JSON, $requestId: String) {
+      signalWorkflow(workflowId: $id, name: "add", payload: $payload, requestId: $requestId) { requestId }
+    }`;
+    for (let i = 0; i < 2; i++) {
+      const res = await gql(SIGNAL, { id, payload: { n: 5 }, requestId: "tally-request-1" });
+      expect(res).toEqual({ data: { signalWorkflow: { requestId: "tally-request-1" } } });
+    }
+    await gql(SIGNAL, { id, payload: { done: true } });
+    await expect(weft.client.result(id, { timeoutMs: 30_000 })).resolves.toEqual({ seen: [5] });
+    await waitProjected(id);
+    const { data } = await gql<WorkflowData>(WORKFLOW, { id });
+    expect(data!.workflow!.signals.map((s) => s.payload)).toEqual([{ n: 5 }, { done: true }]);
   });
 
   it("the same idempotency key starts one run", async () => {
@@ -301,6 +333,17 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
       ).toEqual(["INVALID_INPUT"]);
       expect(
         await errorCodes(`mutation { signalWorkflow(workflowId: "a", name: "") { accepted } }`),
+      ).toEqual(["INVALID_INPUT"]);
+      expect(
+        await errorCodes(
+          `mutation { signalWorkflow(workflowId: "a", name: "n", requestId: " ") { accepted } }`,
+        ),
+      ).toEqual(["INVALID_INPUT"]);
+      expect(
+        await errorCodes(
+          `mutation ($r: String) { cancelWorkflow(workflowId: "a", requestId: $r) { accepted } }`,
+          { r: "r".repeat(201) },
+        ),
       ).toEqual(["INVALID_INPUT"]);
       expect(
         await errorCodes(

@@ -20,7 +20,7 @@ const config = isolatedConfig();
 const kafka = kafkaFor(config);
 const log = testLogger(config);
 
-function owner(rewinds: number[]): PartitionOwner {
+function owner(seeks: bigint[]): PartitionOwner {
   const deps: OwnerDeps = {
     kafka,
     config,
@@ -29,9 +29,12 @@ function owner(rewinds: number[]): PartitionOwner {
     groupId: topics.deciderGroup(config),
     metrics: createDeciderMetrics({ openRuns: () => 0, pendingTimers: () => 0 }),
     taskPartitions: () => Promise.resolve(config.taskPartitions),
-    rewind: (partition) => {
-      rewinds.push(partition);
-      return Promise.resolve("0");
+    cursor: {
+      committedOffset: () => Promise.resolve(0n),
+      endOffset: () => Promise.resolve(0n),
+      seek: (_, offset) => seeks.push(offset),
+      pause: () => undefined,
+      resume: () => undefined,
     },
   };
   return new PartitionOwner(0, deps);
@@ -68,15 +71,17 @@ it("fences the previous owner: its transaction aborts and history holds only the
   await ensureTopics(admin, config, ["default"]);
   await admin.disconnect();
 
-  const zombieRewinds: number[] = [];
-  const zombie = owner(zombieRewinds);
+  const zombie = owner([]);
   await zombie.ensureOpen();
   const successor = owner([]);
   await successor.ensureOpen(); // initialises the same transactional ID: the zombie is fenced
 
   await zombie.accept([startCommand("from-zombie", 0)]);
   await zombie.flush(30_000);
-  expect(zombieRewinds).toEqual([0]); // its commit failed, so it gave the commands back
+  // Its commit failed: it dropped its state and waits to reopen from the committed offset.
+  expect(zombie.currentPhase).toBe("down");
+  expect(zombie.committedOffset).toBe(0n);
+  await zombie.close();
 
   await successor.accept([startCommand("from-owner", 0)]);
   await successor.flush(30_000);
@@ -86,5 +91,6 @@ it("fences the previous owner: its transaction aborts and history holds only the
   expect(tail.events("from-zombie")).toEqual([]);
   expect(types(tail.events("from-owner"))).toEqual(["WorkflowStarted", "StepScheduled"]);
   await tail.close();
-  await Promise.all([zombie.close(), successor.close()]);
+  expect(successor.committedOffset).toBe(1n);
+  await successor.close();
 });

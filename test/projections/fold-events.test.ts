@@ -216,7 +216,7 @@ describe("foldEvents", () => {
         { type: "WorkflowBlocked", code: "DETERMINISM_VIOLATION", reason: "diverged" },
         { type: "SignalReceived", signalName: "x", payload: "null", requestId: "r" },
         { type: "TimerStarted", timerSeq: 1, durationMs: 60_000, dueAt: T0 + 64_000 },
-        { type: "WorkflowCancelled", reason: "enough" },
+        { type: "WorkflowCancelled", reason: "enough", requestId: "c" },
       ]),
       log,
     );

@@ -76,7 +76,9 @@ async function spawnSupport(
       WEFT_TASK_PARTITIONS: String(config.taskPartitions),
       WEFT_DECIDER_LINGER_MS: String(config.deciderLingerMs),
       WEFT_EXECUTION_CACHE_SIZE: String(config.executionCacheSize),
-      WEFT_REPLICATION_FACTOR: String(config.replicationFactor),
+      ...(config.replicationFactor === undefined
+        ? {}
+        : { WEFT_REPLICATION_FACTOR: String(config.replicationFactor) }),
       WEFT_LOG_LEVEL: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
       ...env,
     },

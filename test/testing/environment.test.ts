@@ -47,7 +47,16 @@ const overlap = defineWorkflow("overlap", async (ctx) => {
   return "both";
 });
 
-const workflows = [trial, billing, approval, reminder, overlap];
+const twoApprovals = defineWorkflow("twoApprovals", async (ctx) => {
+  const answers: (string | null)[] = [];
+  for (let i = 0; i < 2; i++) {
+    const answer = await ctx.waitForSignal<{ by: string }>("approve", { timeoutMs: DAY });
+    answers.push(answer?.by ?? null);
+  }
+  return answers;
+});
+
+const workflows = [trial, billing, approval, reminder, overlap, twoApprovals];
 const steps = [greet, charge, realWork];
 
 function types(events: readonly HistoryEvent[]): string[] {
@@ -168,6 +177,24 @@ describe("createTestEnvironment", () => {
       "SignalReceived",
       "WorkflowCompleted",
     ]);
+  });
+
+  it("records a signal repeated with its request ID once", async () => {
+    const id = await env.start(twoApprovals);
+    const sent = await env.signal(id, "approve", { by: "ada" });
+    expect(sent).toEqual({ workflowId: id, requestId: expect.any(String) });
+    await env.signal(id, "approve", { by: "ada" }, { requestId: sent.requestId });
+    // The repeat is not a second approval: the second wait times out.
+    expect(await env.result(id)).toEqual(["ada", null]);
+    const received = (await env.history(id)).filter((e) => e.body.type === "SignalReceived");
+    expect(received.map((e) => e.body)).toEqual([
+      expect.objectContaining({ requestId: sent.requestId }),
+    ]);
+
+    const other = await env.start(twoApprovals);
+    await env.signal(other, "approve", { by: "ada" }, { requestId: "first" });
+    await env.signal(other, "approve", { by: "ada" }, { requestId: "second" });
+    expect(await env.result(other)).toEqual(["ada", "ada"]);
   });
 
   it("skips to a signal's timeout when none comes", async () => {

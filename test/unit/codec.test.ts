@@ -1,3 +1,6 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import avro from "avsc";
 import { UndecodableRecordError } from "../../core/errors";
 import {
   COMMAND_TYPE_HEADER,
@@ -115,6 +118,54 @@ describe("wire codecs", () => {
       dispatchedAt: 5,
     };
     expect(taskCodec.decode(taskCodec.encode(task))).toEqual(task);
+  });
+
+  it("records a cancel's request ID, and still reads history written before it (v1)", () => {
+    const cancelled: HistoryEvent = {
+      workflowId: "w",
+      seq: 4,
+      at: 9,
+      body: { type: "WorkflowCancelled", reason: "why", requestId: "c-1" },
+    };
+    expect(
+      historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
+    ).toEqual(cancelled);
+    expect(historyCodec.headers["weft-schema-version"]).toBe("2");
+
+    // Records as a v1 writer put them on the wire, read back through today's codec.
+    const v1 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "history-event.v1.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const v1Headers = { "weft-schema": "weft.events.HistoryEvent", "weft-schema-version": "1" };
+    const oldCancel = v1.toBuffer({
+      workflowId: "w",
+      seq: 4,
+      at: 9,
+      body: { "weft.events.WorkflowCancelled": { reason: "why" } },
+    });
+    expect(historyCodec.decode(oldCancel, v1Headers)).toEqual({
+      ...cancelled,
+      body: { type: "WorkflowCancelled", reason: "why", requestId: null },
+    });
+    const oldSignal = v1.toBuffer({
+      workflowId: "w",
+      seq: 3,
+      at: 8,
+      body: { "weft.events.SignalReceived": { signalName: "go", payload: "1", requestId: "r" } },
+    });
+    expect(historyCodec.decode(oldSignal, v1Headers)).toEqual({
+      workflowId: "w",
+      seq: 3,
+      at: 8,
+      body: { type: "SignalReceived", signalName: "go", payload: "1", requestId: "r" },
+    });
+    // A version this code does not know is refused, not guessed at.
+    expect(() =>
+      historyCodec.decode(oldCancel, { ...v1Headers, "weft-schema-version": "3" }),
+    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2, record names .* v3/);
   });
 
   it("refuses garbage and records that name another schema", () => {

@@ -8,6 +8,7 @@ import {
   echo,
   parallel,
   slow,
+  tally,
   timedOut,
   versionedV1,
   versionedV2,
@@ -160,6 +161,93 @@ describe("PartitionState decisions", () => {
       "SignalReceived",
       "WorkflowCompleted",
     ]);
+  });
+
+  describe("signal request IDs", () => {
+    const add = (n: number, requestId: string): CommandBody => ({
+      type: "SignalWorkflow",
+      signalName: "add",
+      payload: JSON.stringify({ n }),
+      requestId,
+    });
+    const done: CommandBody = {
+      type: "SignalWorkflow",
+      signalName: "add",
+      payload: '{"done":true}',
+      requestId: "done",
+    };
+    const received = (history: HistoryEvent[]) =>
+      history.filter((e) => e.body.type === "SignalReceived").map((e) => e.body);
+
+    it("records a signal repeated with the same request ID once, and the code sees it once", async () => {
+      const h = harness([tally]);
+      await h.apply("t1", start("tally"));
+      await h.apply("t1", add(5, "req-1"));
+      const repeat = await h.apply("t1", add(5, "req-1"));
+      expect(repeat.events).toEqual([]);
+      await h.apply("t1", done);
+      expect(received(h.history)).toEqual([
+        expect.objectContaining({ payload: '{"n":5}', requestId: "req-1" }),
+        expect.objectContaining({ requestId: "done" }),
+      ]);
+      expect(h.history.at(-1)!.body).toEqual({
+        type: "WorkflowCompleted",
+        result: '{"seen":[5]}',
+      });
+      expectGapless(h.history);
+    });
+
+    it("records two signals with different request IDs, even with the same payload", async () => {
+      const h = harness([tally]);
+      await h.apply("t2", start("tally"));
+      await h.apply("t2", add(5, "req-1"));
+      await h.apply("t2", add(5, "req-2"));
+      await h.apply("t2", done);
+      expect(received(h.history).map((b) => (b as { requestId: string }).requestId)).toEqual([
+        "req-1",
+        "req-2",
+        "done",
+      ]);
+      expect(h.history.at(-1)!.body).toEqual({
+        type: "WorkflowCompleted",
+        result: '{"seen":[5,5]}',
+      });
+    });
+
+    it("still knows the request IDs after a restore from history", async () => {
+      const h = harness([tally]);
+      await h.apply("t3", start("tally"));
+      await h.apply("t3", add(1, "req-1"));
+      await h.apply("t3", add(2, "req-2"));
+      const restored = new PartitionState(0, new Registry([tally], [echo]), log);
+      for (const e of h.history) restored.restore(e);
+      for (const body of [add(1, "req-1"), add(2, "req-2"), add(3, "req-3"), done]) {
+        await restored.apply({ workflowId: "t3", sentAt: 0, body }, 5000);
+      }
+      const events = restored.takeDecisions().events;
+      // Only req-3 and done are new; the code saw 1 and 2 before the restore, and only then.
+      expect(received(events).map((b) => (b as { requestId: string }).requestId)).toEqual([
+        "req-3",
+        "done",
+      ]);
+      expectGapless([...h.history, ...events]);
+      expect(events.at(-1)!.body).toEqual({
+        type: "WorkflowCompleted",
+        result: '{"seen":[1,2,3]}',
+      });
+    });
+
+    it("records the cancel's request ID, and a retried cancel finds the run closed", async () => {
+      const h = harness([tally]);
+      await h.apply("t4", start("tally"));
+      const cancel: CommandBody = { type: "CancelWorkflow", reason: "no", requestId: "c-1" };
+      await h.apply("t4", cancel);
+      const repeat = await h.apply("t4", cancel);
+      expect(repeat.events).toEqual([]);
+      expect(
+        h.history.filter((e) => e.body.type === "WorkflowCancelled").map((e) => e.body),
+      ).toEqual([{ type: "WorkflowCancelled", reason: "no", requestId: "c-1" }]);
+    });
   });
 
   it("rebuilds the same state from history and continues where it stopped", async () => {
