@@ -1,6 +1,7 @@
 import { backoffMs, sleep, type Backoff } from "../core/backoff";
 import { systemClock, type Clock } from "../core/clock";
 import { InvalidInputError, WeftError } from "../core/errors";
+import { noFaults, type FaultSeam } from "../core/fault-points";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
 import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types";
@@ -39,6 +40,8 @@ export interface StepRunnerOptions {
   shutdown: AbortSignal;
   /** Between tries of a result report; default REPORT_BACKOFF. */
   reportBackoff?: Backoff;
+  /** Named fault points (`worker.report`); default none. */
+  faults?: FaultSeam;
   metrics?: WorkerMetrics;
   /** Stamps the reports' times; default the system clock. */
   clock?: Clock;
@@ -66,10 +69,12 @@ export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
   private readonly local = new Map<string, Promise<TaskOutcome>>();
   private readonly reportBackoff: Backoff;
+  private readonly faults: FaultSeam;
   private readonly clock: Clock;
 
   constructor(private readonly options: StepRunnerOptions) {
     this.reportBackoff = options.reportBackoff ?? REPORT_BACKOFF;
+    this.faults = options.faults ?? noFaults;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -294,6 +299,7 @@ export class StepRunner {
     const { shutdown } = this.options;
     for (let failures = 0; ;) {
       try {
+        await this.faults.at("worker.report");
         await this.command(task, body);
         if (failures > 0) log.info({ report: body.type, failures }, "step reported after all");
         return true;

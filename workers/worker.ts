@@ -6,6 +6,7 @@ import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/
 import type { Registry as MetricsRegistry } from "prom-client";
 import { backoffMs, DEPENDENCY_BACKOFF } from "../core/backoff";
 import type { Clock } from "../core/clock";
+import type { FaultSeam } from "../core/fault-points";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { Readiness } from "../core/readiness";
@@ -22,7 +23,7 @@ import { sleep } from "../core/backoff";
 import type { StepLeaseStore } from "./lease-store";
 import { RedisStepLeaseStore } from "./redis-lease-store";
 import { StepLeases } from "./step-lease";
-import { StepRunner, type CommandSender } from "./step-runner";
+import { StepRunner } from "./step-runner";
 import { TaskConsumer, type TaskDelivery } from "./task-consumer";
 
 export interface WorkerOptions {
@@ -60,11 +61,8 @@ export interface WorkerOptions {
    * crash of a task consumer) /readyz says so. Default: a readiness of its own.
    */
   readiness?: Readiness;
-  /**
-   * Fault seam for tests: wraps what sends the step reports, e.g. to make reports fail for a
-   * while. Not for production use.
-   */
-  interceptReports?: (sender: CommandSender) => CommandSender;
+  /** Named fault points a test arms (`worker.report`); default none. */
+  faults?: FaultSeam;
 }
 
 const DEFAULT_CONCURRENCY = 32;
@@ -209,7 +207,8 @@ export class Worker {
       workerId: this.workerId,
       steps: this.steps,
       leases,
-      commands: this.options.interceptReports?.(commands) ?? commands,
+      commands,
+      faults: this.options.faults,
       stopping: this.stopping.signal,
       shutdown: this.shutdown.signal,
       metrics: this.metrics,

@@ -1,15 +1,15 @@
 /**
  * A step result that cannot be reported for a while is reported once it can: the worker keeps
  * trying (it used to give up after 5 tries, leaving the task uncommitted and, with no
- * rebalance to deliver it again, the run waiting forever). The report seam makes the first
- * completions fail more often than the old limit; the run completes, each step body ran once,
- * and the worker's group never rebalanced.
+ * rebalance to deliver it again, the run waiting forever). The `worker.report` fault point
+ * makes the first result reports fail more often than the old limit; the run completes, each
+ * step body ran once, and the worker's group never rebalanced.
  */
 import { topics } from "../../core/config";
+import { FaultPoints } from "../../core/fault-points";
 import { defineStep, defineWorkflow } from "../../sdk";
 import type { KafkaPort } from "../../transport/port";
 import { Worker } from "../../workers";
-import type { CommandSender } from "../../workers/step-runner";
 import { isolatedConfig, testLogger } from "../support/env";
 import { count, expectGapless } from "../support/history";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
@@ -28,22 +28,9 @@ const twoSteps = defineWorkflow("reportRetryTwoSteps", async (ctx, input: { n: n
   return ctx.step<{ n: number }>(counted, a);
 });
 
-/** The fault seam: the first FAILED_REPORTS completion reports fail, as on a dead broker. */
-class FailingCompletions implements CommandSender {
-  refused = 0;
-  constructor(private readonly inner: CommandSender) {}
-  send(command: Parameters<CommandSender["send"]>[0]): Promise<void> {
-    if (command.body.type === "ReportStepCompleted" && this.refused < FAILED_REPORTS) {
-      this.refused += 1;
-      return Promise.reject(new Error(`report refused on purpose (${this.refused})`));
-    }
-    return this.inner.send(command);
-  }
-}
-
 let weft: TestWeft;
 let worker: Worker;
-let failing: FailingCompletions | undefined;
+const faults = new FaultPoints().fail("worker.report", FAILED_REPORTS);
 let taskGroupJoins = 0;
 
 beforeAll(async () => {
@@ -69,7 +56,7 @@ beforeAll(async () => {
     steps: [counted],
     logger: testLogger(config),
     kafka: transport,
-    interceptReports: (sender) => (failing = new FailingCompletions(sender)),
+    faults,
   });
   await worker.start();
 });
@@ -83,7 +70,8 @@ it("reports a result after more failed tries than the old limit; the run complet
   const { workflowId } = await weft.client.start(twoSteps, { input: { n: 1 } });
   const result = await weft.client.result<{ n: number }>(workflowId, { timeoutMs: 60_000 });
   expect(result).toEqual({ n: 3 });
-  expect(failing?.refused).toBe(FAILED_REPORTS);
+  // Every refused try and then one per step that went through.
+  expect(faults.hits("worker.report")).toBe(FAILED_REPORTS + 2);
   // Each body ran once: the result was kept and sent, not the step run again.
   expect(bodies).toEqual(["n=1", "n=2"]);
   const history = await weft.client.getHistory(workflowId);
