@@ -9,7 +9,7 @@ import type { WeftConfig } from "../../core/config";
 import { isolatedConfig } from "../support/env";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { PrivateBroker } from "../support/private-broker";
-import { spawnRolesStarting, type RoleProcess } from "../support/processes";
+import { explainedBy, spawnRolesStarting, type RoleProcess } from "../support/processes";
 import { runThroughApi, waitUntilReady, waitUntilWaitingFor } from "../support/readyz";
 import { freePort } from "../support/tcp-proxy";
 
@@ -30,44 +30,48 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (process.env.WEFT_TEST_SHOW_CHILDREN) for (const c of children) process.stderr.write(c.output());
   await Promise.all(children.map((c) => c.stop()));
   await broker?.destroy();
   await schema?.drop();
 });
 
-it("starts every role while the broker is down; each waits, then works once it is up", async () => {
-  const ports = { engine: await freePort(), projector: await freePort(), api: await freePort() };
-  const at = (port: number) => `http://127.0.0.1:${port}`;
-  const env = { DATABASE_URL: config.databaseUrl };
-  children.push(
-    await spawnRolesStarting(config, "decider,worker", { WEFT_METRICS_PORT: String(ports.engine) }),
-    await spawnRolesStarting(config, "projector", {
-      ...env,
-      WEFT_METRICS_PORT: String(ports.projector),
-    }),
-    await spawnRolesStarting(config, "api", { ...env, PORT: String(ports.api) }),
-  );
+it("starts every role while the broker is down; each waits, then works once it is up", () =>
+  explainedBy(children, async () => {
+    const ports = { engine: await freePort(), projector: await freePort(), api: await freePort() };
+    const at = (port: number) => `http://127.0.0.1:${port}`;
+    const env = { DATABASE_URL: config.databaseUrl };
+    children.push(
+      await spawnRolesStarting(config, "decider,worker", {
+        WEFT_METRICS_PORT: String(ports.engine),
+      }),
+      await spawnRolesStarting(config, "projector", {
+        ...env,
+        WEFT_METRICS_PORT: String(ports.projector),
+      }),
+      await spawnRolesStarting(config, "api", { ...env, PORT: String(ports.api) }),
+    );
 
-  // Every role waits for Kafka and has already failed to reach it at least once.
-  await Promise.all([
-    waitUntilWaitingFor(at(ports.engine), "kafka", ["decider", "worker"]),
-    waitUntilWaitingFor(at(ports.projector), "kafka", ["projector"]),
-    waitUntilWaitingFor(at(ports.api), "kafka", ["api"]),
-  ]);
-  const graphql = await fetch(`${at(ports.api)}/graphql`, { method: "POST" });
-  expect(graphql.status).toBe(503);
-  expect(await graphql.json()).toMatchObject({ errors: [{ extensions: { code: "UNAVAILABLE" } }] });
-  for (const child of children) expect(child.alive()).toBe(true);
+    // Every role waits for Kafka and has already failed to reach it at least once.
+    await Promise.all([
+      waitUntilWaitingFor(at(ports.engine), "kafka", ["decider", "worker"]),
+      waitUntilWaitingFor(at(ports.projector), "kafka", ["projector"]),
+      waitUntilWaitingFor(at(ports.api), "kafka", ["api"]),
+    ]);
+    const graphql = await fetch(`${at(ports.api)}/graphql`, { method: "POST" });
+    expect(graphql.status).toBe(503);
+    expect(await graphql.json()).toMatchObject({
+      errors: [{ extensions: { code: "UNAVAILABLE" } }],
+    });
+    for (const child of children) expect(child.alive()).toBe(true);
 
-  await broker.start();
+    await broker.start();
 
-  await Promise.all([
-    waitUntilReady(at(ports.engine)),
-    waitUntilReady(at(ports.projector)),
-    waitUntilReady(at(ports.api)),
-  ]);
-  // A run through every role: API → decider → worker → decider → projector → API.
-  expect(await runThroughApi(at(ports.api), "threeSteps", { n: 1 })).toEqual({ n: 4 });
-  for (const child of children) expect(child.alive()).toBe(true);
-});
+    await Promise.all([
+      waitUntilReady(at(ports.engine)),
+      waitUntilReady(at(ports.projector)),
+      waitUntilReady(at(ports.api)),
+    ]);
+    // A run through every role: API → decider → worker → decider → projector → API.
+    expect(await runThroughApi(at(ports.api), "threeSteps", { n: 1 })).toEqual({ n: 4 });
+    for (const child of children) expect(child.alive()).toBe(true);
+  }));

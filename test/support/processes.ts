@@ -38,6 +38,23 @@ export function spawnRolesStarting(
   return spawnSupport("role-process", config, { WEFT_ROLES: roles, ...env }, 0);
 }
 
+/** Runs `body`; when it fails, the error carries the last lines each child printed. */
+export async function explainedBy<T>(
+  children: readonly RoleProcess[],
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    const tails = children.map(
+      (c) =>
+        `--- child ${c.pid} (${c.alive() ? "running" : "exited"}):\n${c.output().slice(-4000)}`,
+    );
+    (err as Error).message += `\n${tails.join("\n")}`;
+    throw err;
+  }
+}
+
 /**
  * Starts test/support/embedded-process.ts on `dir` as a child and waits until it says READY:
  * an embedded Weft, with no Kafka and no Redis.
