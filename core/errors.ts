@@ -28,6 +28,9 @@ export const ErrorCodes = {
     "The PostgreSQL read-model schema does not match this Weft: the message says whether to run `weft migrate`, upgrade Weft, or restore an edited migration.",
   LOG_CORRUPT:
     "The embedded log is damaged before its end (not a write cut short by a crash): Weft refuses to start on it; the message names the file, the byte offset and `weft repair`.",
+  UNAVAILABLE:
+    "The API is up but still waits for Kafka, Redis or PostgreSQL (GET /readyz names which); try again shortly.",
+  STOPPED: "A role was stopped while it still waited for a dependency to start.",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -61,6 +64,32 @@ export class ConfigError extends WeftError {
   constructor(message: string) {
     super("INVALID_CONFIG", message);
   }
+}
+
+/** A role was stopped while it was still starting (waiting for Kafka, Redis or PostgreSQL). */
+export class RoleStoppedError extends WeftError {
+  constructor(role: string, action: string) {
+    super("STOPPED", `the ${role} role was stopped while it waited to ${action}`, { role, action });
+  }
+}
+
+/** Errors no retry can mend: the names kafkajs never retries either (src/retry/index.js). */
+const PROGRAMMING_ERRORS = new Set(["TypeError", "RangeError", "ReferenceError", "SyntaxError"]);
+
+/**
+ * Whether an error ends a role rather than being waited out. This is the one place that
+ * decides it: Weft's configuration errors (INVALID_CONFIG, SCHEMA_MISMATCH: fix the setting,
+ * run `weft migrate` or upgrade), a stop, and programming errors. Everything else — a refused
+ * connection, a timeout, a coordinator that moved, a leader election, a dependency restarting —
+ * is transient: the role retries it with backoff and /readyz says what it waits for.
+ */
+export function isUnrecoverable(err: unknown): boolean {
+  if (WeftError.is(err))
+    return (
+      err.code === "INVALID_CONFIG" || err.code === "SCHEMA_MISMATCH" || err.code === "STOPPED"
+    );
+  const name = (err as { name?: unknown } | null)?.name;
+  return typeof name === "string" && PROGRAMMING_ERRORS.has(name);
 }
 
 export class InvalidInputError extends WeftError {

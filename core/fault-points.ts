@@ -1,7 +1,8 @@
 /**
  * Named fault points: places in the transport and lease paths where a test can make the next
- * call fail, or hold it until the test lets it go. Every failure branch of the decider then has
- * a deterministic test instead of waiting for a broker to misbehave at the right moment.
+ * call fail, or hold it until the test lets it go. Every failure branch of the decider (and
+ * the worker's result reports) then has a deterministic test instead of waiting for a broker
+ * to misbehave at the right moment.
  *
  * A process without armed points pays one map lookup per call site. Instances are passed in
  * (no process-wide registry), so two roles in one test process never share armed faults.
@@ -23,6 +24,8 @@ export const FAULT_POINTS = {
   "decider.end-offset": "fetch of a partition's end offset for timers",
   /** Just before a decision transaction begins: a held point keeps the batch in flight. */
   "decider.before-commit": "start of a decision transaction",
+  /** A worker's send of a step's result (completed or failed) to the deciders. */
+  "worker.report": "send of a step result report",
 } as const;
 
 export type FaultPointName = keyof typeof FAULT_POINTS;

@@ -1,7 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "./logger";
+import { roleReadinessBody, type Readiness } from "./readiness";
 
 const DLQ_RECORDS = "weft_dlq_records_total";
 
@@ -20,6 +21,25 @@ export function deadLetterCounter(registry: Registry): Counter {
   });
 }
 
+/**
+ * `weft_dependency_waits{role,dependency}`: how many things each role of the process waits
+ * for right now (read on scrape); 0 for every pair once everything answers.
+ */
+export function registerDependencyWaitGauge(registry: Registry, readiness: Readiness): void {
+  new Gauge({
+    name: "weft_dependency_waits",
+    help: "Things a role of this process waits for, by the dependency it waits for (Kafka, Redis, PostgreSQL)",
+    labelNames: ["role", "dependency"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const wait of readiness.snapshot().waiting) {
+        this.inc({ role: wait.role, dependency: wait.dependency });
+      }
+    },
+  });
+}
+
 export interface MetricsServer {
   /** e.g. `http://127.0.0.1:9464`. */
   readonly address: string;
@@ -28,16 +48,27 @@ export interface MetricsServer {
 
 /**
  * A bare node:http server on 127.0.0.1 serving `registry` at /metrics, for processes that do
- * not run the API (which serves /metrics itself).
+ * not run the API (which serves /metrics itself). Given the process's readiness it also
+ * serves `/healthz` (200) and `/readyz`: 200 when no role starts or waits, else 503 naming
+ * what the roles wait for (see `roleReadinessBody`).
  */
 export async function startMetricsServer(
   registry: Registry,
   port: number,
   logger: Logger,
+  readiness?: Readiness,
 ): Promise<MetricsServer> {
   const log = logger.child({ component: "metrics" });
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
+    if (readiness && request.method === "GET" && (path === "/readyz" || path === "/healthz")) {
+      const { ready, body } =
+        path === "/readyz" ? roleReadinessBody(readiness) : { ready: true, body: { status: "ok" } };
+      response
+        .writeHead(ready ? 200 : 503, { "content-type": "application/json; charset=utf-8" })
+        .end(JSON.stringify(body));
+      return;
+    }
     if (request.method !== "GET" || path !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
       return;

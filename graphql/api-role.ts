@@ -1,3 +1,5 @@
+import { createServer, type RequestListener, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import type { KafkaPort } from "../transport/port";
@@ -5,6 +7,8 @@ import type { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import { ConfigError } from "../core/errors";
 import type { Logger } from "../core/logger";
+import { Readiness } from "../core/readiness";
+import { untilAvailable } from "../core/until-available";
 import { CommandProducer } from "../producers/command-producer";
 import { closeLiveEmitter } from "../projections/live-changes";
 import { migrate } from "../projections/migrate";
@@ -13,7 +17,9 @@ import { readSideParts, type ReadSideBackends } from "../projections/read-side-b
 import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/kafka";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
+import { ReadinessChecks } from "./readiness-plugin";
 import { createApiServer } from "./server";
+import { startingHandler } from "./starting-handler";
 
 export const DEFAULT_API_PORT = 8080;
 export const DEFAULT_API_HOST = "127.0.0.1";
@@ -35,11 +41,16 @@ export interface ApiRole {
 }
 
 /**
- * The API role of a Weft process: topics ensured, the read-model schema migrated (explicitly,
- * under the Redis migration lock and the advisory lock, as the projector role does), a command
- * producer, a Redis client and a consumer-lag reader (for /readyz and /metrics), then the
- * server listening. `backends` swaps the read-side parts; with `redis: false` (embedded mode)
- * no Redis client is made.
+ * The API role of a Weft process. It listens at once, so that `/healthz` and `/readyz` answer
+ * while it starts (GraphQL answers 503 UNAVAILABLE meanwhile, see startingHandler); then,
+ * waiting with backoff while a dependency is unreachable (`/readyz` names it): Redis answers
+ * (for the migration lock, /readyz and live updates), the read-model schema is migrated
+ * (explicitly, under the Redis migration lock and the advisory lock, as the projector role
+ * does), the topics exist and the command producer is connected; then the full server takes
+ * over the port. Only a configuration error (PORT, tokens, DATABASE_URL, a schema newer than
+ * this Weft) or a port that cannot be bound fails it; `signal` ends a start that still waits
+ * (RoleStoppedError). `backends` swaps the read-side parts; with `redis: false` (embedded
+ * mode) no Redis client is made.
  */
 export async function startApiRole(options: {
   config: WeftConfig;
@@ -50,26 +61,45 @@ export async function startApiRole(options: {
   /** Metrics of the roles running in this process, served with the API's at /metrics. */
   metrics?: Registry;
   backends?: ReadSideBackends;
+  /** The process's readiness: /readyz also fails while another role of the process waits. */
+  readiness?: Readiness;
+  signal?: AbortSignal;
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
+  const log = logger.child({ role: "api" });
   const parts = readSideParts(config, logger, options.backends);
   const env = options.env ?? process.env;
   const port = options.listen?.port ?? portFromEnv(env);
   const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
-  await withAdmin(kafka, (admin) => ensureTopics(admin, config));
+  const readiness = options.readiness ?? new Readiness();
   const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   // For the migration lock and /readyz; without an offline queue a PING fails at once while
-  // Redis is unreachable.
+  // Redis is unreachable. ioredis reconnects on its own from here on.
   const redis = parts.redis
     ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false })
     : null;
   redis?.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
+  const redisConnecting = redis?.connect().catch(() => undefined);
   const live = parts.live();
   const consumerLag = new ConsumerLagReader({ kafka, config, pool: db, logger });
+  const checks = new ReadinessChecks({ db, kafka, redis, readiness });
+  let serve: RequestListener = startingHandler({
+    checks,
+    readiness,
+    metrics: options.metrics,
+    log,
+  });
+  const http = createServer((request, response) => serve(request, response));
   let server: FastifyInstance | undefined;
   const closeAll = async () => {
+    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    await server?.close().catch(() => undefined);
+    http.closeAllConnections();
+    await closed;
+    await checks.close().catch(() => undefined);
     await consumerLag.close().catch(() => undefined);
     await commands.close().catch(() => undefined);
     if (live.owned) await closeLiveEmitter(live.emitter);
@@ -77,12 +107,26 @@ export async function startApiRole(options: {
     await db.close();
   };
   try {
-    await redis?.connect();
+    const address = await listen(http, port, host);
+    log.info({ address }, "API listening; /healthz and /readyz answer while it starts");
+    const wait = { role: "api", log, readiness, signal: options.signal };
+    if (redis) {
+      await redisConnecting;
+      await untilAvailable(wait, "redis", "reach Redis", () => redis.ping());
+    }
     const given = options.backends?.withMigrationLock;
-    if (given || !redis) await parts.withMigrationLock((lock) => migrate(db, { logger, lock }));
-    // By default the Redis migration lock goes through the client /readyz uses.
-    else await migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) });
-    await commands.connect();
+    // The lock's errors name Redis; anything else here is PostgreSQL's.
+    await untilAvailable(wait, "postgres", "migrate the read models", () =>
+      given || !redis
+        ? parts.withMigrationLock((lock) => migrate(db, { logger, lock }))
+        : // By default the Redis migration lock goes through the client /readyz uses.
+          migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
+    );
+    await untilAvailable(wait, "kafka", "create the topics", () =>
+      withAdmin(kafka, (admin) => ensureTopics(admin, config)),
+    );
+    await untilAvailable(wait, "kafka", "connect the command producer", () => commands.connect());
+    let handler: RequestListener | undefined;
     server = await createApiServer({
       config,
       db,
@@ -94,23 +138,33 @@ export async function startApiRole(options: {
       kafka,
       redis,
       live: live.emitter,
-    });
-    const address = await server.listen({ port, host });
-    logger.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API listening");
-    const started = server;
-    return {
-      server: started,
-      address,
-      async stop() {
-        await started.close();
-        await closeAll();
+      readiness: checks,
+      serverFactory: (fastifyHandler) => {
+        handler = fastifyHandler;
+        return http;
       },
-    };
+    });
+    if (!handler) throw new Error("fastify did not take the server");
+    serve = handler;
+    log.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API serving");
+    const started = server;
+    return { server: started, address, stop: closeAll };
   } catch (err) {
-    await server?.close().catch(() => undefined);
     await closeAll();
     throw err;
   }
+}
+
+/** Listens on `host:port`; resolves with `http://host:port` (the bound port when 0). */
+function listen(http: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(port, host, () => {
+      http.off("error", reject);
+      const bound = (http.address() as AddressInfo).port;
+      resolve(`http://${host.includes(":") ? `[${host}]` : host}:${bound}`);
+    });
+  });
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv): number {

@@ -1,5 +1,9 @@
 import type { ReadModelDb } from "../projections/read-model-db";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerFactory,
+} from "fastify";
 import fastifyPlugin from "fastify-plugin";
 import type { Redis } from "ioredis";
 import { Registry } from "prom-client";
@@ -14,7 +18,7 @@ import { dashboardPlugin } from "./dashboard-plugin";
 import { graphqlPlugin } from "./graphql-plugin";
 import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
-import { readinessPlugin } from "./readiness-plugin";
+import { readinessPlugin, type ReadinessChecks } from "./readiness-plugin";
 import type { LagSource } from "./stats";
 
 export interface ApiServerOptions {
@@ -39,6 +43,16 @@ export interface ApiServerOptions {
   redis?: Redis | null;
   /** Live updates from the projector (the caller closes it); default one over Redis. */
   live?: LiveEmitter;
+  /**
+   * The checks /readyz answers with (the caller closes them); default checks of `db`,
+   * `kafka` and `redis`.
+   */
+  readiness?: ReadinessChecks;
+  /**
+   * Serve on a server the caller made (and listens with, and closes): the api role answers
+   * on its port while it still starts, then hands the server to fastify.
+   */
+  serverFactory?: FastifyServerFactory;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
@@ -58,9 +72,15 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const app = Fastify({
     loggerInstance,
     bodyLimit: BODY_LIMIT_BYTES,
+    ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
   });
   await app.register(healthPlugin);
-  await app.register(readinessPlugin, { db, kafka: options.kafka, redis: options.redis });
+  await app.register(
+    readinessPlugin,
+    options.readiness
+      ? { checks: options.readiness }
+      : { db, kafka: options.kafka, redis: options.redis },
+  );
   const registry = options.metrics ?? new Registry();
   if (options.lag) registerConsumerLagGauge(registry, options.lag, options.logger);
   // Not encapsulated: its hook times every route of the server.

@@ -58,8 +58,10 @@ export function createInProcessLiveEmitter(): LiveEmitter {
 export function createLiveEmitter(config: WeftConfig, logger: Logger): LiveEmitter {
   const emitter = mqemitterRedis({
     pubConn: new Redis(config.redisUrl, { enableAutoPipelining: true }),
-    // The ready check (INFO) is not allowed once the connection subscribes; skip it.
-    subConn: new Redis(config.redisUrl, { enableReadyCheck: false }),
+    // The ready check (INFO) is not allowed once the connection subscribes; skip it. A
+    // SUBSCRIBE sent while Redis is unreachable waits for it instead of failing after a few
+    // reconnections: a failed one would never be made again, and the feed would stay deaf.
+    subConn: new Redis(config.redisUrl, { enableReadyCheck: false, maxRetriesPerRequest: null }),
   });
   // Live updates are best effort: a Redis outage must never stop projecting or serving.
   // `state` (connection events) is not in the package's types.

@@ -7,6 +7,9 @@ import type {
 } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
+import { Readiness } from "../core/readiness";
+import { dependencyOf, untilAvailable, type WaitOptions } from "../core/until-available";
+import { ConsumerKeeper } from "../transport/consumer-keeper";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
 import { ensureTopics, withAdmin } from "../transport/kafka";
@@ -49,6 +52,13 @@ export interface ProjectorOptions {
   onCommitted?: (changes: CommittedChanges) => void | Promise<void>;
   /** How often to look for read models emptied under a running projector; default 1000 ms. */
   rewindCheckMs?: number;
+  /**
+   * The process's readiness: while the projector waits for PostgreSQL or Kafka (at start, or
+   * while a batch cannot be written) /readyz says so. Default: a readiness of its own.
+   */
+  readiness?: Readiness;
+  /** Aborting it stops a start that still waits for a dependency (start rejects with STOPPED). */
+  signal?: AbortSignal;
 }
 
 export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.projector`;
@@ -70,7 +80,12 @@ export class Projector {
   private readonly historyTopic: string;
   private readonly log: Logger;
   private consumer: PortConsumer | undefined;
+  private keeper: ConsumerKeeper | undefined;
   private dlq: PortProducer | undefined;
+  private readonly readiness: Readiness;
+  private readonly stopping = new AbortController();
+  /** Shown on /readyz while batches fail to project (PostgreSQL unreachable, most often). */
+  private readonly projectWait = Symbol("project");
   /** Per assigned topic-partition: the offset this projector believes is stored in the read models. */
   private readonly expected = new Map<string, bigint>();
   /** Per topic-partition: bumped by every seek, so a batch fetched before it is known stale. */
@@ -92,6 +107,10 @@ export class Projector {
       [topics.commands(options.config), "commands"],
     ]);
     this.log = options.logger.child({ role: "projector" });
+    this.readiness = options.readiness ?? new Readiness();
+    const { signal } = options;
+    if (signal?.aborted) this.stopping.abort();
+    else signal?.addEventListener("abort", () => this.stopping.abort(), { once: true });
   }
 
   /** Partitions of history this projector owns now. */
@@ -102,18 +121,32 @@ export class Projector {
       .sort((a, b) => a - b);
   }
 
-  /** Refuses a database whose schema is not the one this Weft knows: run `weft migrate` first. */
+  /**
+   * Refuses a database whose schema is not the one this Weft knows: run `weft migrate` first.
+   * While PostgreSQL or Kafka is unreachable it waits, retrying with backoff (and /readyz says
+   * so); stopped meanwhile, it rejects with RoleStoppedError.
+   */
   async start(): Promise<void> {
     const { config, kafka, db } = this.options;
-    const version = await checkSchema(db);
-    await withAdmin(kafka, (admin) => ensureTopics(admin, config));
+    const wait: WaitOptions = {
+      role: "projector",
+      log: this.log,
+      readiness: this.readiness,
+      signal: this.stopping.signal,
+    };
+    const version = await untilAvailable(wait, "postgres", "read the schema version", () =>
+      checkSchema(db),
+    );
+    await untilAvailable(wait, "kafka", "create the topics", () =>
+      withAdmin(kafka, (admin) => ensureTopics(admin, config)),
+    );
     const dlq = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });
-    await dlq.connect();
     this.dlq = dlq;
+    await untilAvailable(wait, "kafka", "connect the DLQ producer", () => dlq.connect());
     const consumer = kafka.consumer({
       groupId: this.groupId,
       readUncommitted: false,
@@ -139,14 +172,26 @@ export class Projector {
         "projector consumer crashed",
       );
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      // History and commands have commandPartitions each; registrations one.
-      partitionsConsumedConcurrently: 2 * config.commandPartitions + 1,
-      eachBatch: (payload) => this.onBatch(payload),
+    // A crash kafkajs does not restart from would otherwise stop projecting for good.
+    this.keeper = new ConsumerKeeper({
+      consumer,
+      role: "projector",
+      what: `consume ${[...this.sources.keys()].join(", ")}`,
+      log: this.log,
+      readiness: this.readiness,
+      signal: this.stopping.signal,
+      start: async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          // History and commands have commandPartitions each; registrations one.
+          partitionsConsumedConcurrently: 2 * config.commandPartitions + 1,
+          eachBatch: (payload) => this.onBatch(payload),
+        });
+      },
     });
+    await this.keeper.start();
     this.rewindTimer = setInterval(
       () => void this.checkRewind(),
       this.options.rewindCheckMs ?? 1000,
@@ -166,7 +211,10 @@ export class Projector {
 
   /** Finishes the transaction in flight, then leaves the group. */
   async stop(): Promise<void> {
+    this.stopping.abort();
     clearInterval(this.rewindTimer);
+    this.keeper?.stop();
+    this.readiness.clear(this.projectWait);
     await this.consumer?.disconnect();
     this.consumer = undefined;
     await this.dlq?.disconnect();
@@ -211,6 +259,26 @@ export class Projector {
   }
 
   private async onBatch(payload: PortEachBatchPayload): Promise<void> {
+    try {
+      await this.positionAndProject(payload);
+    } catch (err) {
+      // kafkajs retries the batch (and restarts the consumer when its retries run out); until
+      // a batch goes through again, /readyz shows what the projector waits for.
+      const current = this.readiness.get(this.projectWait);
+      this.readiness.wait(this.projectWait, {
+        role: "projector",
+        dependency: dependencyOf(err, "postgres"),
+        action: "project into the read models",
+        since: current?.since ?? Date.now(),
+        failures: (current?.failures ?? 0) + 1,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    }
+    this.readiness.clear(this.projectWait);
+  }
+
+  private async positionAndProject(payload: PortEachBatchPayload): Promise<void> {
     const { batch } = payload;
     await this.positioning;
     if (!this.expected.has(tpKey(batch.topic, batch.partition))) {

@@ -1,6 +1,8 @@
 import type { KafkaPort } from "../transport/port";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
+import type { Readiness } from "../core/readiness";
+import { untilAvailable } from "../core/until-available";
 import { closeLiveEmitter, publishCommit } from "./live-changes";
 import { migrate } from "./migrate";
 import { Projector, type ProjectorOptions } from "./projector";
@@ -17,6 +19,10 @@ export interface ProjectorRole {
  * the projector. After each commit it publishes what changed to Redis, where every API instance
  * picks it up for its subscriptions. `backends` swaps those parts (embedded mode: an in-process
  * lock and emitter).
+ *
+ * While PostgreSQL, Redis (for the migration lock) or Kafka is unreachable it waits, retrying
+ * with backoff, and `readiness` shows what it waits for; it rejects only on a configuration
+ * error (a schema newer than this Weft, for one), or with RoleStoppedError once `signal` aborts.
  */
 export async function startProjectorRole(options: {
   config: WeftConfig;
@@ -24,6 +30,8 @@ export async function startProjectorRole(options: {
   logger: Logger;
   onCommitted?: ProjectorOptions["onCommitted"];
   backends?: ReadSideBackends;
+  readiness?: Readiness;
+  signal?: AbortSignal;
 }): Promise<ProjectorRole> {
   const { config, kafka, logger } = options;
   const parts = readSideParts(config, logger, options.backends);
@@ -35,8 +43,18 @@ export async function startProjectorRole(options: {
   const closeLive = () => (live.owned ? closeLiveEmitter(live.emitter) : Promise.resolve());
   let projector: Projector | undefined;
   try {
-    const { version, applied } = await parts.withMigrationLock((lock) =>
-      migrate(db, { logger, lock }),
+    const wait = {
+      role: "projector",
+      log: logger.child({ role: "projector" }),
+      readiness: options.readiness,
+      signal: options.signal,
+    };
+    // The lock's errors name Redis; anything else here is PostgreSQL's.
+    const { version, applied } = await untilAvailable(
+      wait,
+      "postgres",
+      "migrate the read models",
+      () => parts.withMigrationLock((lock) => migrate(db, { logger, lock })),
     );
     logger.info(
       { schemaVersion: version, applied: applied.map((m) => m.file) },
@@ -51,6 +69,8 @@ export async function startProjectorRole(options: {
         publishCommit(live.emitter, config, logger, changes);
         await options.onCommitted?.(changes);
       },
+      readiness: options.readiness,
+      signal: options.signal,
     });
     await projector.start();
   } catch (err) {

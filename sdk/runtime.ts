@@ -1,12 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { resolveConfig, type ConfigInput, type WeftConfig } from "../core/config";
-import { ConfigError } from "../core/errors";
+import { ConfigError, RoleStoppedError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
-import { startMetricsServer, type MetricsServer } from "../core/metrics";
+import {
+  registerDependencyWaitGauge,
+  startMetricsServer,
+  type MetricsServer,
+} from "../core/metrics";
+import { Readiness } from "../core/readiness";
+import { untilAvailable } from "../core/until-available";
 import { Decider } from "../deciders/decider";
 import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
 import { RegistrationPublisher } from "../producers/registration-publisher";
-import { startProjectorRole, type ProjectorRole } from "../projections/role";
+import { startProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { createKafka } from "../transport/kafka";
@@ -31,6 +37,11 @@ export interface RuntimeOptions {
   /** Where the api role listens: default `PORT` (else 8080) on 127.0.0.1. */
   api?: ApiListenOptions;
   /**
+   * Aborting it ends a start that still waits for a dependency: the roles that started are
+   * stopped and startRuntime rejects with STOPPED. Once started, use `stop()`.
+   */
+  signal?: AbortSignal;
+  /**
    * What the roles run on (the caller closes them). Default: Kafka, Redis and PostgreSQL from
    * the config. `{ transport }` alone swaps the transport and keeps Redis and PostgreSQL.
    */
@@ -53,6 +64,15 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts the roles together. A role waits (retrying with capped, jittered backoff, and saying
+ * so on /readyz) while Kafka, Redis or PostgreSQL is unreachable, so this resolves once every
+ * role runs, however long its dependencies take to come; meanwhile the api role already
+ * answers /healthz and /readyz on its port, and a process without it serves /readyz next to
+ * /metrics (`metricsPort`). It rejects only on a configuration error (INVALID_CONFIG,
+ * SCHEMA_MISMATCH), after stopping the roles that started, or with STOPPED when `signal`
+ * aborts first.
+ */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const roles = options.roles ?? DEFAULT_ROLES;
   for (const role of roles) {
@@ -73,6 +93,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   // One registry for the whole process: every role registers its metrics in it.
   const metrics = processMetrics();
+  // One readiness for the whole process: what each role waits for, for /readyz.
+  const readiness = new Readiness();
+  registerDependencyWaitGauge(metrics, readiness);
+  const stopping = new AbortController();
+  const { signal } = options;
+  const onAbort = () => stopping.abort();
+  if (signal?.aborted) stopping.abort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
   const decider = roles.includes("decider")
     ? new Decider({ config, kafka, logger, workflows, steps, metricsRegistry: metrics })
     : undefined;
@@ -84,11 +112,50 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         steps: [...steps],
         metricsRegistry: metrics,
         leases: backends?.stepLeases,
+        readiness,
         ...options.worker,
       })
     : undefined;
-  await decider?.start();
-  await worker?.start();
+  // Served from the start, so that /readyz answers while the roles wait.
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined && !roles.includes("api")) {
+    metricsServer = await startMetricsServer(metrics, config.metricsPort, logger, readiness);
+  }
+  // Each role starts on its own: one waiting for PostgreSQL does not hold back the others.
+  const starting =
+    (role: Role) =>
+    <T>(start: () => Promise<T>): Promise<T> => {
+      readiness.roleStarting(role);
+      return start().then(
+        (value) => {
+          readiness.roleStarted(role);
+          return value;
+        },
+        (err: unknown) => {
+          // A configuration error ends the whole start; the others stop waiting.
+          stopping.abort();
+          throw err;
+        },
+      );
+    };
+  // The worker's own stop ends its waits.
+  stopping.signal.addEventListener("abort", () => void worker?.stop(), { once: true });
+  const deciderStart = decider
+    ? starting("decider")(() =>
+        untilAvailable(
+          {
+            role: "decider",
+            log: logger.child({ role: "decider" }),
+            readiness,
+            signal: stopping.signal,
+          },
+          "kafka",
+          "start the decider",
+          () => startDecider(decider, stopping.signal),
+        ),
+      )
+    : undefined;
+  const workerStart = worker ? starting("worker")(() => worker.start()) : undefined;
   // One registration per process for both roles: what it hosts, its queues and its load.
   const registration =
     decider || worker
@@ -107,23 +174,48 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           },
         })
       : undefined;
-  await registration?.start();
+  const registrationStart = registration
+    ? Promise.all([deciderStart, workerStart]).then(() => registration.start())
+    : undefined;
   // Needs no definitions: it projects whatever history holds. It migrates the schema first.
-  const projector: ProjectorRole | undefined = roles.includes("projector")
-    ? await startProjectorRole({ config, kafka, logger, backends: backends?.readSide })
+  const projectorStart = roles.includes("projector")
+    ? starting("projector")(() =>
+        startProjectorRole({
+          config,
+          kafka,
+          logger,
+          backends: backends?.readSide,
+          readiness,
+          signal: stopping.signal,
+        }),
+      )
     : undefined;
   // Needs no definitions either: it produces commands and reads the read models.
-  const api: ApiRole | undefined = roles.includes("api")
-    ? await loadApiRole().startApiRole({
-        config,
-        kafka,
-        logger,
-        listen: options.api,
-        metrics,
-        backends: backends?.readSide,
-      })
+  const apiStart = roles.includes("api")
+    ? starting("api")(() =>
+        loadApiRole().startApiRole({
+          config,
+          kafka,
+          logger,
+          listen: options.api,
+          metrics,
+          backends: backends?.readSide,
+          readiness,
+          signal: stopping.signal,
+        }),
+      )
     : undefined;
-  let metricsServer: MetricsServer | undefined;
+  const [deciderOutcome, workerOutcome, registrationOutcome, projectorOutcome, apiOutcome] =
+    await Promise.allSettled([
+      deciderStart,
+      workerStart,
+      registrationStart,
+      projectorStart,
+      apiStart,
+    ]);
+  signal?.removeEventListener("abort", onAbort);
+  const projector = settledValue(projectorOutcome);
+  const api = settledValue(apiOutcome);
   const runtime: Runtime = {
     config,
     decider,
@@ -140,23 +232,44 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // that is still running.
       await api?.stop();
       await worker?.stop();
-      await decider?.stop();
+      if (deciderOutcome.status === "fulfilled") await decider?.stop();
       // After the roles drained: "stopped" is then the truth.
-      await registration?.stop();
+      if (registrationOutcome.status === "fulfilled") await registration?.stop();
       await projector?.stop();
       await metricsServer?.close();
     },
   };
-  // Processes without the api role serve /metrics here when asked to (the API serves its own).
-  if (config.metricsPort !== undefined && !roles.includes("api")) {
-    try {
-      metricsServer = await startMetricsServer(metrics, config.metricsPort, logger);
-    } catch (err) {
-      await runtime.stop();
-      throw err;
-    }
+  const failures = [
+    deciderOutcome,
+    workerOutcome,
+    registrationOutcome,
+    projectorOutcome,
+    apiOutcome,
+  ]
+    .filter((o): o is PromiseRejectedResult => o.status === "rejected")
+    .map((o) => o.reason as unknown);
+  if (failures.length > 0) {
+    await runtime.stop().catch((err: unknown) => logger.warn({ err }, "stop after a failed start"));
+    // The error that ended the start, not the stops it caused in the other roles.
+    throw failures.find((err) => !(err instanceof RoleStoppedError)) ?? failures[0];
   }
   return runtime;
+}
+
+/**
+ * One try of `decider.start()`, which undoes a failed try itself (its consumer disconnected)
+ * and may be tried again. A try that ends after the runtime stopped stops the decider.
+ */
+async function startDecider(decider: Decider, stopping: AbortSignal): Promise<void> {
+  await decider.start();
+  if (stopping.aborted) {
+    await decider.stop().catch(() => undefined);
+    throw new RoleStoppedError("decider", "start the decider");
+  }
+}
+
+function settledValue<T>(outcome: PromiseSettledResult<T> | undefined): T | undefined {
+  return outcome?.status === "fulfilled" ? outcome.value : undefined;
 }
 
 /** The HTTP stack loads only in processes that serve the API: deciders and workers stay lean. */

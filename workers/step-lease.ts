@@ -1,7 +1,7 @@
 import type { Logger } from "../core/logger";
 import type { AttemptRef } from "./attempt";
 import type { LeaseLock, StepLeaseStore } from "./lease-store";
-import { sleep } from "./sleep";
+import { sleep } from "../core/backoff";
 
 export type LeaseResult =
   /** This worker holds the attempt's lease and should run it. */

@@ -1,5 +1,7 @@
+import { backoffMs, sleep, type Backoff } from "../core/backoff";
 import { systemClock, type Clock } from "../core/clock";
 import { InvalidInputError, WeftError } from "../core/errors";
+import { noFaults, type FaultSeam } from "../core/fault-points";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
 import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types";
@@ -7,7 +9,6 @@ import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
 import type { AttemptRef } from "./attempt";
-import { sleep } from "./sleep";
 import type { StepLease, StepLeases } from "./step-lease";
 import type { TaskDelivery } from "./task-consumer";
 
@@ -15,8 +16,9 @@ import type { TaskDelivery } from "./task-consumer";
  * What became of a task:
  * - reported: its result was reported (its offset may be committed);
  * - skipped: an earlier run already reported it (its offset may be committed);
- * - abandoned: nothing was reported (stopping, or the report could not be sent): its offset
- *   must stay uncommitted so the task is delivered again.
+ * - abandoned: nothing was reported (the worker stopped before the attempt ran, under it, or
+ *   before its result could be sent): its offset must stay uncommitted so the task is
+ *   delivered again once this worker has left the group.
  */
 export type TaskOutcome = "reported" | "skipped" | "abandoned";
 
@@ -31,14 +33,28 @@ export interface StepRunnerOptions {
   commands: CommandSender;
   /** Aborted when the worker starts stopping: no new attempt starts. */
   stopping: AbortSignal;
-  /** Aborted when the shutdown grace is over: running steps see their signal abort. */
+  /**
+   * Aborted when the shutdown grace is over: running steps see their signal abort, and a
+   * result that could not be reported yet is given up.
+   */
   shutdown: AbortSignal;
-  /** Tries to send one report before it is given up. */
-  reportAttempts?: number;
+  /** Between tries of a result report; default REPORT_BACKOFF. */
+  reportBackoff?: Backoff;
+  /** Named fault points (`worker.report`); default none. */
+  faults?: FaultSeam;
   metrics?: WorkerMetrics;
   /** Stamps the reports' times; default the system clock. */
   clock?: Clock;
 }
+
+/**
+ * Between tries of a result report: short at first (a blip), then every ~2 s, for as long as
+ * the worker runs. Kafka's own retries (the command producer's) run inside each try.
+ */
+export const REPORT_BACKOFF: Backoff = Object.freeze({ initialMs: 100, maxMs: 2000, jitter: 0.3 });
+
+/** After the first failed try of a report, one warning per this many. */
+const REPORT_WARN_EVERY = 10;
 
 /** The reason a step's signal carries when the worker shuts down under it. */
 export class WorkerShutdownError extends Error {
@@ -52,11 +68,13 @@ export class WorkerShutdownError extends Error {
 export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
   private readonly local = new Map<string, Promise<TaskOutcome>>();
-  private readonly reportAttempts: number;
+  private readonly reportBackoff: Backoff;
+  private readonly faults: FaultSeam;
   private readonly clock: Clock;
 
   constructor(private readonly options: StepRunnerOptions) {
-    this.reportAttempts = options.reportAttempts ?? 5;
+    this.reportBackoff = options.reportBackoff ?? REPORT_BACKOFF;
+    this.faults = options.faults ?? noFaults;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -106,11 +124,11 @@ export class StepRunner {
     const reportStarted = (): void => {
       startedAt = Date.now();
       this.observeStart(task, delivery, startedAt);
-      started = this.send(
+      // One try: the decider needs no started report to apply the result.
+      started = this.sendOnce(
         task,
         { type: "ReportStepStarted", ...this.ids(task), startedAt: this.clock.now() },
         log,
-        1,
       );
     };
     try {
@@ -271,37 +289,53 @@ export class StepRunner {
     return { stepSeq: task.stepSeq, attempt: task.attempt, workerId: this.options.workerId };
   }
 
+  /**
+   * Sends a result until it is sent. A task whose result is not reported stays uncommitted,
+   * and without a rebalance it is never delivered again: giving up while this worker runs
+   * would leave the run waiting for a result forever. Only the end of the shutdown grace
+   * gives up (resolving false); the task is then delivered again once this worker is gone.
+   */
   private async report(task: StepTask, body: CommandBody, log: Logger): Promise<boolean> {
-    const sent = await this.send(task, body, log, this.reportAttempts);
-    if (!sent)
-      log.error(
-        { report: body.type },
-        "could not report the step; the task will be delivered again",
-      );
-    return sent;
-  }
-
-  /** Sends a command, retrying with backoff; resolves false when every try failed. */
-  private async send(
-    task: StepTask,
-    body: CommandBody,
-    log: Logger,
-    attempts: number,
-  ): Promise<boolean> {
-    for (let i = 1; ; i++) {
+    const { shutdown } = this.options;
+    for (let failures = 0; ;) {
       try {
-        await this.options.commands.send({
-          workflowId: task.workflowId,
-          sentAt: this.clock.now(),
-          body,
-        });
+        await this.faults.at("worker.report");
+        await this.command(task, body);
+        if (failures > 0) log.info({ report: body.type, failures }, "step reported after all");
         return true;
       } catch (err) {
-        log.warn({ err, report: body.type, try: i }, "could not send a step report");
-        if (i >= attempts) return false;
-        await sleep(Math.min(250 * 2 ** (i - 1), 4000));
+        failures += 1;
+        const level = failures === 1 || failures % REPORT_WARN_EVERY === 0 ? "warn" : "debug";
+        log[level]({ err, report: body.type, failures }, "could not report the step; trying again");
+        if (shutdown.aborted) break;
+        await sleep(backoffMs(this.reportBackoff, failures), shutdown);
+        if (shutdown.aborted) break;
       }
     }
+    log.error(
+      { report: body.type },
+      "the worker shut down before the step could be reported; the task will be delivered again",
+    );
+    return false;
+  }
+
+  /** One try; resolves false when it failed. */
+  private async sendOnce(task: StepTask, body: CommandBody, log: Logger): Promise<boolean> {
+    try {
+      await this.command(task, body);
+      return true;
+    } catch (err) {
+      log.warn({ err, report: body.type }, "could not send a step report");
+      return false;
+    }
+  }
+
+  private command(task: StepTask, body: CommandBody): Promise<void> {
+    return this.options.commands.send({
+      workflowId: task.workflowId,
+      sentAt: this.clock.now(),
+      body,
+    });
   }
 }
 

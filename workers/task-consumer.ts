@@ -6,6 +6,8 @@ import type {
 } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
+import type { Readiness } from "../core/readiness";
+import { ConsumerKeeper } from "../transport/consumer-keeper";
 import { taskCodec } from "../schemas/codec";
 import type { StepTask } from "../schemas/types";
 import { OffsetTracker } from "./offset-tracker";
@@ -27,6 +29,8 @@ export interface TaskConsumerOptions {
   log: Logger;
   /** Aborted when the worker starts stopping: no more tasks are dispatched. */
   stopping: AbortSignal;
+  /** Where waiting for Kafka shows (the process's, for /readyz). */
+  readiness?: Readiness;
   /** Runs a task; resolves true when its offset may be committed. Must not reject. */
   runTask(task: StepTask, log: Logger, delivery: TaskDelivery): Promise<boolean>;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
@@ -45,6 +49,7 @@ export class TaskConsumer {
   readonly topic: string;
   readonly groupId: string;
   private readonly consumer: PortConsumer;
+  private readonly keeper: ConsumerKeeper;
   private readonly log: Logger;
   /** Per assigned partition; replaced on every group join (kafkajs then restarts from commits). */
   private trackers = new Map<number, OffsetTracker>();
@@ -72,9 +77,27 @@ export class TaskConsumer {
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       this.log.error({ err: payload.error, restart: payload.restart }, "task consumer crashed");
     });
+    // A crash kafkajs does not restart from would otherwise stop this queue for good.
+    this.keeper = new ConsumerKeeper({
+      consumer: this.consumer,
+      start: () => this.run(),
+      role: "worker",
+      what: `consume tasks of queue ${queue}`,
+      log: this.log,
+      readiness: options.readiness,
+      signal: options.stopping,
+    });
   }
 
+  /** Joins the group and starts consuming; waits (with backoff) while Kafka is unreachable. */
   async start(): Promise<void> {
+    await this.keeper.start();
+    this.running = true;
+    this.commitTimer = setInterval(() => void this.commit(), COMMIT_INTERVAL_MS);
+    this.commitTimer.unref();
+  }
+
+  private async run(): Promise<void> {
     await this.consumer.connect();
     // A new group must see tasks written before any worker of the queue ever ran.
     await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
@@ -84,9 +107,6 @@ export class TaskConsumer {
       partitionsConsumedConcurrently: this.options.config.taskPartitions,
       eachBatch: (payload) => this.eachBatch(payload),
     });
-    this.running = true;
-    this.commitTimer = setInterval(() => void this.commit(), COMMIT_INTERVAL_MS);
-    this.commitTimer.unref();
   }
 
   /** Stops fetching; tasks already dispatched go on. */
@@ -103,6 +123,7 @@ export class TaskConsumer {
   async stop(): Promise<void> {
     clearInterval(this.commitTimer);
     this.commitTimer = undefined;
+    this.keeper.stop();
     if (this.running) await this.commit();
     this.running = false;
     try {

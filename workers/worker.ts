@@ -4,9 +4,13 @@ import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
+import { backoffMs, DEPENDENCY_BACKOFF, sleep } from "../core/backoff";
 import type { Clock } from "../core/clock";
+import type { FaultSeam } from "../core/fault-points";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
+import { Readiness } from "../core/readiness";
+import { untilAvailable, type WaitOptions } from "../core/until-available";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
 import { deadLetterMessage } from "../producers/dead-letter";
@@ -15,12 +19,11 @@ import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { AnyStepDefinition, StepDefinition } from "../workflow/definitions";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { SlotPool } from "./slot-pool";
-import { sleep } from "./sleep";
 import type { StepLeaseStore } from "./lease-store";
 import { RedisStepLeaseStore } from "./redis-lease-store";
 import { StepLeases } from "./step-lease";
 import { StepRunner } from "./step-runner";
-import { TaskConsumer } from "./task-consumer";
+import { TaskConsumer, type TaskDelivery } from "./task-consumer";
 
 export interface WorkerOptions {
   config: WeftConfig;
@@ -52,6 +55,13 @@ export interface WorkerOptions {
   metricsRegistry?: MetricsRegistry;
   /** Stamps the reports' times; default the system clock. */
   clock?: Clock;
+  /**
+   * The process's readiness: while the worker waits for Redis or Kafka (at start, or after a
+   * crash of a task consumer) /readyz says so. Default: a readiness of its own.
+   */
+  readiness?: Readiness;
+  /** Named fault points a test arms (`worker.report`); default none. */
+  faults?: FaultSeam;
 }
 
 const DEFAULT_CONCURRENCY = 32;
@@ -64,7 +74,8 @@ const ABORT_GRACE_MS = 5000;
  * that kills on a timeout must give a stopping process more than this.
  */
 export const WORKER_DRAIN_MS = DEFAULT_SHUTDOWN_GRACE_MS + ABORT_GRACE_MS;
-const DLQ_SEND_ATTEMPTS = 5;
+/** After the first failure of a task run or a DLQ send, one warning per this many. */
+const WARN_EVERY = 10;
 
 /**
  * Runs steps: consumes task queues, runs each attempt under a lease (Redis, or memory in embedded mode), reports started,
@@ -84,12 +95,15 @@ export class Worker {
   private readonly shutdown = new AbortController();
   private readonly ownsRedis: boolean;
   private readonly redisOption: Redis | string;
+  private readonly readiness: Readiness;
+  private readonly redisWait = Symbol("redis");
   private redis: Redis | undefined;
   private commands: CommandProducer | undefined;
   private dlqProducer: PortProducer | undefined;
   private consumers: TaskConsumer[] = [];
   private starting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
+  private closed: Promise<void> | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     // Every in-flight task listens on these two signals: many listeners are expected.
@@ -117,6 +131,7 @@ export class Worker {
     this.shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
     this.ownsRedis = !options.leases && typeof options.redis !== "object";
     this.redisOption = options.redis ?? this.config.redisUrl;
+    this.readiness = options.readiness ?? new Readiness();
   }
 
   get id(): string {
@@ -133,11 +148,15 @@ export class Worker {
     return this.pool.size;
   }
 
-  /** Connects, ensures the task topics exist, and starts consuming. */
+  /**
+   * Connects, ensures the task topics exist, and starts consuming. While Redis or Kafka is
+   * unreachable it waits, retrying with backoff (and /readyz says so); it rejects only on a
+   * configuration error, or with RoleStoppedError when stopped meanwhile.
+   */
   start(): Promise<void> {
     if (this.stopped) return Promise.reject(new Error("a stopped worker cannot start again"));
     this.starting ??= this.startNow().catch(async (err: unknown) => {
-      this.log.error({ err }, "worker failed to start");
+      if (!this.stopping.signal.aborted) this.log.error({ err }, "worker failed to start");
       await this.close();
       throw err;
     });
@@ -154,32 +173,41 @@ export class Worker {
   }
 
   private async startNow(): Promise<void> {
+    const wait: WaitOptions = {
+      role: "worker",
+      log: this.log,
+      readiness: this.readiness,
+      signal: this.stopping.signal,
+    };
     let store = this.options.leases;
     if (!store) {
-      this.redis = await this.connectRedis();
+      this.redis = await this.connectRedis(wait);
       store = new RedisStepLeaseStore(this.redis, this.config, this.log);
     }
     const leases = new StepLeases(store, this.leaseMs, this.workerId);
 
     const kafka = this.options.kafka ?? createKafka(this.config, this.options.logger);
-    await withAdmin(kafka, (admin) => ensureTopics(admin, this.config, this.queues));
+    await untilAvailable(wait, "kafka", "create the task topics", () =>
+      withAdmin(kafka, (admin) => ensureTopics(admin, this.config, this.queues)),
+    );
 
     const commands = new CommandProducer(kafka, this.config);
     this.commands = commands;
-    await commands.connect();
+    await untilAvailable(wait, "kafka", "connect the command producer", () => commands.connect());
     const dlq = kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
     });
     this.dlqProducer = dlq;
-    await dlq.connect();
+    await untilAvailable(wait, "kafka", "connect the DLQ producer", () => dlq.connect());
 
     const runner = new StepRunner({
       workerId: this.workerId,
       steps: this.steps,
       leases,
       commands,
+      faults: this.options.faults,
       stopping: this.stopping.signal,
       shutdown: this.shutdown.signal,
       metrics: this.metrics,
@@ -193,8 +221,9 @@ export class Worker {
         pool: this.pool,
         log: this.log,
         stopping: this.stopping.signal,
-        runTask: async (task: StepTask, log: Logger, delivery) =>
-          (await runner.run(task, log, delivery)) !== "abandoned",
+        readiness: this.readiness,
+        runTask: (task: StepTask, log: Logger, delivery) =>
+          this.runUntilSettled(runner, task, log, delivery),
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
       });
@@ -212,10 +241,35 @@ export class Worker {
     );
   }
 
+  /**
+   * Runs a task until it ran or was proven done (true: its offset may be committed). A run
+   * that ends with nothing reported while the worker goes on (an unexpected error) is run
+   * again here after a backoff: an uncommitted task is delivered again only after a
+   * rebalance, which may never come. Once the worker stops, false: the task stays
+   * uncommitted and is delivered again when this worker has left the group.
+   */
+  private async runUntilSettled(
+    runner: StepRunner,
+    task: StepTask,
+    log: Logger,
+    delivery: TaskDelivery,
+  ): Promise<boolean> {
+    for (let failures = 1; ; failures++) {
+      if ((await runner.run(task, log, delivery)) !== "abandoned") return true;
+      if (this.stopping.signal.aborted) return false;
+      const delay = backoffMs(DEPENDENCY_BACKOFF, failures);
+      const level = failures === 1 || failures % WARN_EVERY === 0 ? "warn" : "debug";
+      log[level]({ failures, retryInMs: delay }, "the task did not settle; running it again");
+      await sleep(delay, this.stopping.signal);
+      if (this.stopping.signal.aborted) return false;
+    }
+  }
+
   private async stopNow(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
     this.log.info({ inFlight: this.pool.inFlight }, "worker stopping");
+    // First: a start still waiting for Redis or Kafka ends here.
     this.stopping.abort();
+    if (this.starting) await this.starting.catch(() => undefined);
     this.pool.close();
     for (const consumer of this.consumers) consumer.pause();
     if (!(await this.pool.drain(this.shutdownGraceMs))) {
@@ -235,8 +289,13 @@ export class Worker {
     this.log.info("worker stopped");
   }
 
-  /** Commits and disconnects whatever was set up. Never rejects. */
-  private async close(): Promise<void> {
+  /** Commits and disconnects whatever was set up, once. Never rejects. */
+  private close(): Promise<void> {
+    this.closed ??= this.closeNow();
+    return this.closed;
+  }
+
+  private async closeNow(): Promise<void> {
     await Promise.all(this.consumers.map((c) => c.stop()));
     const quietly = async (what: string, action: () => Promise<unknown>): Promise<void> => {
       try {
@@ -248,15 +307,54 @@ export class Worker {
     const { commands, dlqProducer, redis } = this;
     if (commands) await quietly("command producer", () => commands.close());
     if (dlqProducer) await quietly("DLQ producer", () => dlqProducer.disconnect());
-    if (redis && this.ownsRedis) await quietly("Redis client", () => redis.quit());
+    if (redis && this.ownsRedis) {
+      await quietly("Redis client", () => redis.quit().catch(() => redis.disconnect()));
+    }
+    this.readiness.clear(this.redisWait);
   }
 
-  /** The Redis client of the default lease store. */
-  private async connectRedis(): Promise<Redis> {
+  /**
+   * The Redis client of the default lease store, once Redis answers. ioredis reconnects on
+   * its own for as long as the client lives; while it is not connected the worker shows as
+   * waiting for Redis (leases wait too, see StepLeases.acquire).
+   */
+  private async connectRedis(wait: WaitOptions): Promise<Redis> {
     if (typeof this.redisOption !== "string") return this.redisOption;
     const redis = new Redis(this.redisOption, { lazyConnect: true });
-    redis.on("error", (err: unknown) => this.log.warn({ err }, "Redis connection error"));
-    await redis.connect();
+    this.redis = redis;
+    let lastError: Error | undefined;
+    let failing = false;
+    redis.on("error", (err: Error) => {
+      lastError = err;
+      // One line per outage, not one per reconnection try.
+      if (!failing) this.log.warn({ err }, "Redis connection error; reconnecting");
+      failing = true;
+    });
+    redis.on("ready", () => {
+      if (failing) this.log.info("Redis connected again");
+      failing = false;
+      lastError = undefined;
+      this.readiness.clear(this.redisWait);
+    });
+    redis.on("close", () => {
+      if (this.stopping.signal.aborted) return;
+      this.readiness.wait(this.redisWait, {
+        role: "worker",
+        dependency: "redis",
+        action: "take step leases",
+        since: this.readiness.get(this.redisWait)?.since ?? Date.now(),
+        failures: (this.readiness.get(this.redisWait)?.failures ?? 0) + 1,
+        error: lastError?.message ?? "connection closed",
+      });
+    });
+    // The first try's outcome first; then ioredis's own reconnections.
+    await redis.connect().catch(() => undefined);
+    await untilAvailable(wait, "redis", "reach Redis", async () => {
+      if (redis.status !== "ready") {
+        throw lastError ?? new Error(`Redis is not connected (${redis.status})`);
+      }
+      await redis.ping();
+    });
     return redis;
   }
 
@@ -273,16 +371,24 @@ export class Worker {
     });
     const producer = this.dlqProducer;
     if (!producer) return false;
-    for (let attempt = 1; ; attempt++) {
+    // Until it is there: an unfinished record holds back the partition's commits, and is
+    // delivered again only after a rebalance. Only a stopping worker gives up.
+    for (let failures = 0; ;) {
       try {
         await producer.send({ topic: topics.dlq(this.config), messages: [message] });
         this.metrics.deadLetters.inc();
         log.info({ reason }, "undecodable task sent to the DLQ");
         return true;
       } catch (err) {
-        log.error({ err, attempt }, "could not send an undecodable task to the DLQ");
-        if (attempt >= DLQ_SEND_ATTEMPTS || this.stopping.signal.aborted) return false;
-        await sleep(Math.min(250 * 2 ** (attempt - 1), 4000), this.stopping.signal);
+        failures += 1;
+        const level = failures === 1 || failures % WARN_EVERY === 0 ? "error" : "debug";
+        log[level](
+          { err, failures },
+          "could not send an undecodable task to the DLQ; trying again",
+        );
+        if (this.stopping.signal.aborted) return false;
+        await sleep(backoffMs(DEPENDENCY_BACKOFF, failures), this.stopping.signal);
+        if (this.stopping.signal.aborted) return false;
       }
     }
   }

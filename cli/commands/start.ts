@@ -67,17 +67,33 @@ export function registerStart(program: Command): void {
         const { workflows, steps } = modulePath
           ? loadDefinitions(modulePath)
           : { workflows: [], steps: [] };
-        const runtime = await startRuntime({
-          config,
-          logger,
-          workflows,
-          steps,
-          roles,
-          worker: {
-            concurrency: Number(opts.concurrency),
-            ...(child ? { workerId: child.processId } : {}),
-          },
-        });
+        // A signal while the roles still wait for Kafka, Redis or PostgreSQL stops them too.
+        const interrupted = new AbortController();
+        const interrupt = () => interrupted.abort();
+        process.once("SIGTERM", interrupt);
+        process.once("SIGINT", interrupt);
+        let runtime;
+        try {
+          runtime = await startRuntime({
+            config,
+            logger,
+            workflows,
+            steps,
+            roles,
+            worker: {
+              concurrency: Number(opts.concurrency),
+              ...(child ? { workerId: child.processId } : {}),
+            },
+            signal: interrupted.signal,
+          });
+        } catch (err) {
+          if (!interrupted.signal.aborted) throw err;
+          logger.info("stopped while starting");
+          process.exit(0);
+        } finally {
+          process.off("SIGTERM", interrupt);
+          process.off("SIGINT", interrupt);
+        }
         logger.info(
           { roles, workflows: workflows.map((w) => w.name), steps: steps.map((s) => s.name) },
           "weft ready",

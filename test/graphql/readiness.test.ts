@@ -6,6 +6,8 @@ import type { FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { WeftConfig } from "../../core/config";
+import { Readiness } from "../../core/readiness";
+import { ReadinessChecks } from "../../graphql/readiness-plugin";
 import { createApiServer } from "../../graphql/server";
 import { createPool } from "../../projections/database";
 import { migrate } from "../../projections/migrate";
@@ -18,15 +20,17 @@ const schemas: TestSchema[] = [];
 const pools: Pool[] = [];
 const redises: Redis[] = [];
 const apps: FastifyInstance[] = [];
+const checks: ReadinessChecks[] = [];
 
 afterAll(async () => {
   await Promise.all(apps.map((a) => a.close()));
+  await Promise.all(checks.map((c) => c.close()));
   for (const r of redises) r.disconnect();
   await Promise.all(pools.map((p) => p.end()));
   await Promise.all(schemas.map((s) => s.drop()));
 });
 
-async function server(options: { redisUrl?: string; migrated: boolean }) {
+async function server(options: { redisUrl?: string; migrated: boolean; readiness?: Readiness }) {
   const schema = await createTestSchema();
   schemas.push(schema);
   const config: WeftConfig = isolatedConfig({ databaseUrl: schema.databaseUrl });
@@ -49,9 +53,22 @@ async function server(options: { redisUrl?: string; migrated: boolean }) {
     commands: { send: () => Promise.resolve() },
     kafka: kafkaFor(config),
     redis,
+    ...(options.readiness ? { readiness: given(pool, config, redis, options.readiness) } : {}),
   });
   apps.push(app);
   return app;
+}
+
+/** Checks of a process with roles; the server does not close what it is given. */
+function given(pool: Pool, config: WeftConfig, redis: Redis, readiness: Readiness) {
+  const made = new ReadinessChecks({
+    db: ReadModelDb.postgres(pool),
+    kafka: kafkaFor(config),
+    redis,
+    readiness,
+  });
+  checks.push(made);
+  return made;
 }
 
 it("is ready when Kafka, PostgreSQL and Redis answer and the schema is current", async () => {
@@ -92,4 +109,36 @@ it("answers 503 naming the migrations on a schema that was not migrated", async 
     failed: ["migrations"],
     checks: { migrations: { ok: false, error: expect.stringMatching(/run `weft migrate`/) } },
   });
+});
+
+it("answers 503 naming the dependency a role of the process waits for, with its reason", async () => {
+  const readiness = new Readiness();
+  const app = await server({ migrated: true, readiness });
+  const wait = Symbol("wait");
+  readiness.wait(wait, {
+    role: "worker",
+    dependency: "kafka",
+    action: "connect the command producer",
+    since: Date.now(),
+    failures: 2,
+    error: "Connection error: connect ECONNREFUSED",
+  });
+  const res = await app.inject({ method: "GET", url: "/readyz" });
+  expect(res.statusCode).toBe(503);
+  expect(res.json()).toMatchObject({
+    ready: false,
+    failed: ["kafka"],
+    checks: {
+      kafka: {
+        ok: false,
+        error:
+          "worker waits for kafka to connect the command producer (2 failures: Connection error: connect ECONNREFUSED)",
+      },
+      postgres: { ok: true },
+      redis: { ok: true },
+    },
+    waiting: [{ role: "worker", dependency: "kafka", failures: 2 }],
+  });
+  readiness.clear(wait);
+  expect((await app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
 });

@@ -6,6 +6,8 @@ export interface RoleProcess {
   readonly pid: number;
   readonly child: ChildProcess;
   output(): string;
+  /** Still running: it has not exited (nor been killed). */
+  alive(): boolean;
   /** Real crash: SIGKILL, no cleanup. */
   kill9(): Promise<void>;
   /** Graceful stop: SIGTERM, drains. */
@@ -22,6 +24,35 @@ export function spawnRoles(
   readyTimeoutMs = 60_000,
 ): Promise<RoleProcess> {
   return spawnSupport("role-process", config, { WEFT_ROLES: roles, ...env }, readyTimeoutMs);
+}
+
+/**
+ * Starts test/support/role-process.ts as a child and returns at once, without waiting for it
+ * to say READY: for roles started while a dependency is down.
+ */
+export function spawnRolesStarting(
+  config: WeftConfig,
+  roles: string,
+  env: Record<string, string> = {},
+): Promise<RoleProcess> {
+  return spawnSupport("role-process", config, { WEFT_ROLES: roles, ...env }, 0);
+}
+
+/** Runs `body`; when it fails, the error carries the last lines each child printed. */
+export async function explainedBy<T>(
+  children: readonly RoleProcess[],
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    const tails = children.map(
+      (c) =>
+        `--- child ${c.pid} (${c.alive() ? "running" : "exited"}):\n${c.output().slice(-4000)}`,
+    );
+    (err as Error).message += `\n${tails.join("\n")}`;
+    throw err;
+  }
 }
 
 /**
@@ -74,7 +105,12 @@ async function spawnSupport(
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // 0: the caller does not wait for READY.
   await new Promise<void>((resolve, reject) => {
+    if (readyTimeoutMs === 0) {
+      resolve();
+      return;
+    }
     const timer = setTimeout(
       () => reject(new Error(`${name} not ready in ${readyTimeoutMs} ms:\n${out}`)),
       readyTimeoutMs,
@@ -95,11 +131,13 @@ async function spawnSupport(
     pid: child.pid!,
     child,
     output: () => out,
+    alive: () => child.exitCode === null && child.signalCode === null,
     async kill9() {
       child.kill("SIGKILL");
       await exited;
     },
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
       await exited;
     },

@@ -7,21 +7,35 @@ import { steps, workflows } from "../fixtures/workflows";
 async function main(): Promise<void> {
   const config = loadConfig();
   const roles = (process.env.WEFT_ROLES ?? "decider,worker").split(",") as Role[];
-  const runtime = await startRuntime({
-    config,
-    logger: createLogger(config.logLevel, { role: roles.join("+") }),
-    workflows,
-    steps,
-    roles,
-    worker: {
-      leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000),
-      concurrency: Number(process.env.WEFT_WORKER_CONCURRENCY ?? 32),
-    },
-  });
-  await runtime.decider?.ready();
+  // SIGTERM while the roles still wait for a dependency ends the start (and the process).
+  const interrupted = new AbortController();
+  const interrupt = () => interrupted.abort();
+  process.once("SIGTERM", interrupt);
+  let runtime;
+  try {
+    runtime = await startRuntime({
+      config,
+      logger: createLogger(config.logLevel, { role: roles.join("+") }),
+      workflows,
+      steps,
+      roles,
+      worker: {
+        leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000),
+        concurrency: Number(process.env.WEFT_WORKER_CONCURRENCY ?? 32),
+      },
+      signal: interrupted.signal,
+    });
+  } catch (err) {
+    if (interrupted.signal.aborted) process.exit(0);
+    throw err;
+  } finally {
+    process.off("SIGTERM", interrupt);
+  }
+  const started = runtime;
+  await started.decider?.ready();
   process.stdout.write(`READY ${process.pid}\n`);
   process.on("SIGTERM", () => {
-    void runtime.stop().then(() => process.exit(0));
+    void started.stop().then(() => process.exit(0));
   });
 }
 
