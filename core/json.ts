@@ -57,6 +57,18 @@ function rejectLossy(key: string, value: unknown): void {
   }
 }
 
+/** Whether a parsed JSON value nests objects or arrays deeper than `limit`. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { item: unknown; depth: number }[] = [{ item: value, depth: 0 }];
+  while (stack.length > 0) {
+    const { item, depth } = stack.pop()!;
+    if (item === null || typeof item !== "object") continue;
+    if (depth + 1 > limit) return true;
+    for (const child of Object.values(item)) stack.push({ item: child, depth: depth + 1 });
+  }
+  return false;
+}
+
 export function fromJsonText(text: string): unknown {
   return JSON.parse(text) as unknown;
 }

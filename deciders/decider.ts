@@ -285,6 +285,8 @@ export class Decider {
 
   /** One admin client for the decider's offset reads; replaced after any error. */
   private async withSharedAdmin<T>(work: (admin: PortAdmin) => Promise<T>): Promise<T> {
+    // A partition still opening when the decider stopped must not open a client nobody closes.
+    if (this.stopped) throw new Error("the decider is stopped");
     if (!this.admin) {
       const admin = this.options.kafka.admin();
       this.admin = admin.connect().then(() => admin);

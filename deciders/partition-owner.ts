@@ -213,10 +213,17 @@ export class PartitionOwner {
     this.downSince = undefined;
     for (const waiter of this.readyWaiters.splice(0))
       waiter.reject(new Error(`partition ${this.partition} is closed`));
-    const producer = this.producer;
-    this.producer = undefined;
-    const disconnect = () => producer?.disconnect().catch(() => undefined);
-    return this.chain.then(disconnect, disconnect);
+    // An open in flight sees the new epoch at its next step and returns; only then is its
+    // producer (or the one decisions use) closed, so nothing connects again after the close.
+    const settled = Promise.all([this.chain, this.opening]).then(
+      () => undefined,
+      () => undefined,
+    );
+    return settled.then(async () => {
+      const producer = this.producer;
+      this.producer = undefined;
+      await producer?.disconnect().catch(() => undefined);
+    });
   }
 
   private kick(): void {

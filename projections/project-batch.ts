@@ -197,8 +197,9 @@ async function projectStarts(
 export function isDataError(err: unknown): boolean {
   if (err instanceof RangeError) return true;
   const code = (err as { code?: unknown } | undefined)?.code;
-  return (
-    typeof code === "string" &&
-    (/^(22|23|54)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test(code))
-  );
+  if (typeof code !== "string") return false;
+  if (/^(22|23|54)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test(code))
+    return true;
+  // SQLite reports a JSON value its functions cannot take with its generic code.
+  return code === "SQLITE_ERROR" && /malformed JSON|JSON .*too deep/i.test((err as Error).message);
 }

@@ -7,6 +7,8 @@
  * surrogates. Both become U+FFFD here, the same way every time, so a replay gives the same rows.
  */
 
+import { MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, nestsDeeperThan } from "../core/json";
+
 /** JSON text that goes into a row as a value, not as a string. */
 export class RawJson {
   private constructor(readonly text: string) {}
@@ -16,12 +18,25 @@ export class RawJson {
    * string, so one odd record cannot break a batch.
    */
   static from(text: string): RawJson {
+    let value: unknown;
     try {
-      JSON.parse(text);
+      value = JSON.parse(text);
     } catch {
       return new RawJson(pgSafeJson(JSON.stringify(text)));
     }
+    // Weft refuses such values when they enter; one written before that (or by a foreign
+    // producer) is kept as a marker, the same every time, rather than failing the batch.
+    if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES)
+      return RawJson.marker(`larger than ${MAX_PAYLOAD_BYTES} bytes`, text);
+    if (nestsDeeperThan(value, MAX_JSON_DEPTH))
+      return RawJson.marker(`nests deeper than ${MAX_JSON_DEPTH} levels`, text);
     return new RawJson(pgSafeJson(text));
+  }
+
+  private static marker(why: string, text: string): RawJson {
+    return new RawJson(
+      JSON.stringify({ weftNotStored: `the value ${why}`, bytes: Buffer.byteLength(text) }),
+    );
   }
 }
 

@@ -435,6 +435,52 @@ describe.each(TEST_DIALECTS)("the projector on %s", (dialect) => {
     await waitProjected([workflowId]);
   });
 
+  it("keeps a payload already in the log that no store could take as a marker, and carries on", async () => {
+    const kafka = kafkaFor(config);
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    let deep = "1";
+    for (let i = 0; i < 1000; i++) deep = `{"a":${deep}}`;
+    const started = (workflowId: string, input: string): HistoryEvent => ({
+      workflowId,
+      seq: 1,
+      at: Date.now(),
+      body: {
+        type: "WorkflowStarted",
+        workflowType: "x",
+        input,
+        idempotencyKey: null,
+        requestId: null,
+      },
+    });
+    await producer.send({
+      topic: topics.history(config),
+      messages: [started("too-deep", deep), started("after-too-deep", '{"fine":true}')].map(
+        (e) => ({
+          key: e.workflowId,
+          partition: 1,
+          value: historyCodec.encode(e),
+          headers: { ...historyCodec.headers },
+        }),
+      ),
+    });
+    await producer.disconnect();
+    const rows = async () =>
+      await pool.db
+        .selectFrom("weft_runs")
+        .select(["workflow_id", "input"])
+        .where("workflow_id", "in", ["too-deep", "after-too-deep"])
+        .orderBy("workflow_id")
+        .execute();
+    await waitFor("both runs projected", async () => (await rows()).length === 2);
+    const [after, tooDeep] = await rows();
+    expect(after!.input).toEqual({ fine: true });
+    expect(tooDeep!.input).toEqual({
+      weftNotStored: "the value nests deeper than 64 levels",
+      bytes: Buffer.byteLength(deep),
+    });
+  });
+
   it("gives identical tables after replay projections, with the projector running or not", async () => {
     const before = await readModelChecksums(pool);
     expect(before.weft_events!.rows).toBeGreaterThan(50);
