@@ -1,9 +1,14 @@
 /** The local three-broker Kafka cluster of infra/infra.sh, for broker failover tests. */
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 
-const INFRA = join(__dirname, "..", "..", "infra", "infra.sh");
+/** From the sources (the tests) or compiled into dist/ (the benchmarks). */
+const INFRA = [
+  join(__dirname, "..", "..", "infra", "infra.sh"),
+  join(__dirname, "..", "..", "..", "infra", "infra.sh"),
+].find((path) => existsSync(path))!;
 
 /** infra.sh starts broker N (node.id N) on port CLUSTER_BASE_PORT + N - 1. */
 export const CLUSTER_BASE_PORT = Number(process.env.WEFT_CLUSTER_BASE_PORT ?? 29092);
