@@ -12,7 +12,10 @@ import { RedisMigrationLock } from "../projections/migration-lock";
 import { readSideParts, type ReadSideBackends } from "../projections/read-side-backends";
 import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { apiLimitsFromEnv, type ApiLimits } from "./api-limits";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
+import { browserPolicyFromEnv, type BrowserPolicy } from "./browser-guard";
+import { metricsTokenFromEnv } from "./metrics-plugin";
 import { createApiServer } from "./server";
 
 export const DEFAULT_API_PORT = 8080;
@@ -25,6 +28,12 @@ export interface ApiListenOptions {
   host?: string;
   /** Bearer tokens; default `WEFT_API_TOKENS` / `WEFT_API_READ_TOKENS`, else none (open). */
   tokens?: ApiTokens;
+  /** Limits given here win over `WEFT_GRAPHQL_*`; the rest keep their defaults. */
+  limits?: Partial<ApiLimits>;
+  /** Allowed Host and Origin values; default `WEFT_ALLOWED_HOSTS` / `WEFT_ALLOWED_ORIGINS`. */
+  browser?: BrowserPolicy;
+  /** Default `WEFT_METRICS_TOKEN`. */
+  metricsToken?: string;
 }
 
 export interface ApiRole {
@@ -57,6 +66,9 @@ export async function startApiRole(options: {
   const port = options.listen?.port ?? portFromEnv(env);
   const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
+  const limits = apiLimitsFromEnv(env, options.listen?.limits);
+  const browser = options.listen?.browser ?? browserPolicyFromEnv(env);
+  const metricsToken = options.listen?.metricsToken ?? metricsTokenFromEnv(env);
   await withAdmin(kafka, (admin) => ensureTopics(admin, config));
   const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
@@ -94,6 +106,9 @@ export async function startApiRole(options: {
       kafka,
       redis,
       live: live.emitter,
+      limits,
+      browser,
+      metricsToken,
     });
     const address = await server.listen({ port, host });
     logger.info({ address, auth: auth.enabled ? "bearer tokens" : "open" }, "API listening");
