@@ -78,6 +78,7 @@ export const browserGuardPlugin = fastifyPlugin(
       const host = hostName(request.headers.host);
       if (hosts && (host === undefined || !hosts.has(host))) {
         return refuse(
+          request,
           reply,
           "HOST_NOT_ALLOWED",
           `Host ${JSON.stringify(request.headers.host ?? "")} is not allowed: this API answers loopback names` +
@@ -87,6 +88,7 @@ export const browserGuardPlugin = fastifyPlugin(
       const origin = request.headers.origin;
       if (origins && origin !== undefined && !isAllowedOrigin(origin, origins)) {
         return refuse(
+          request,
           reply,
           "ORIGIN_NOT_ALLOWED",
           `Origin ${JSON.stringify(origin)} is not allowed: only pages on loopback addresses` +
@@ -100,8 +102,12 @@ export const browserGuardPlugin = fastifyPlugin(
   { name: "weft-browser-guard" },
 );
 
-function refuse(reply: FastifyReply, code: ErrorCode, message: string) {
+function refuse(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string) {
   reply.log.info({ code }, message);
+  if (request.headers.upgrade) {
+    // A refused WebSocket upgrade: nothing else owns its socket, so it closes after the answer.
+    reply.raw.once("finish", () => request.raw.socket.destroy());
+  }
   sendCodedError(reply, 403, code, message);
 }
 

@@ -123,8 +123,11 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     logger: app.log,
   });
   // Registered here (mercurius uses it when present) so the guard sees every socket; frames
-  // are limited to 1 MiB, as mercurius would.
-  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  // are limited to 1 MiB, as mercurius would. A burst of frames is handled one per turn of the
+  // event loop, so it cannot hold up every other request until the last frame is handled.
+  await app.register(websocket, {
+    options: { maxPayload: 1024 * 1024, allowSynchronousEvents: false },
+  });
   // Callers reach validation holding a token, or auth is off and nobody holds one.
   const hideSuggestions = !auth.enabled;
   const mask = suggestionMask(hideSuggestions);

@@ -22,7 +22,7 @@ const DOCUMENTS = 100;
 const MB = 1024 * 1024;
 
 /** `{ "query": "query Q0000000 { a0: __typename … }" }`; the seven digits make it distinct. */
-function aliasDocument(): { body: Buffer; stamp(n: number): void } {
+function aliasDocument(): { body: Buffer; stamp: (n: number) => void } {
   const selections = Array.from({ length: 60_000 }, (_, i) => `a${i}: __typename`).join(" ");
   const body = Buffer.from(JSON.stringify({ query: `query Q0000000 { ${selections} }` }));
   const at = body.indexOf("Q0000000") + 1;

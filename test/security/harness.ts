@@ -11,11 +11,12 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import pino from "pino";
+import WebSocket from "ws";
 import type { ApiLimits } from "../../graphql/api-limits";
 import { startApiRole } from "../../graphql/api-role";
 import type { ApiTokens } from "../../graphql/auth";
 import type { BrowserPolicy } from "../../graphql/browser-guard";
-import { ReadModelDb } from "../../projections/read-model-db";
+import { openReadModelDb, ReadModelDb } from "../../projections/read-model-db";
 import { startEmbedded } from "../../sdk/embedded";
 import { tempDir } from "../embedded/helpers";
 import { isolatedConfig, waitFor } from "../support/env";
@@ -66,6 +67,8 @@ export interface TestApi {
   readonly server: FastifyInstance;
   /** What the API's process logged since it started. */
   readonly logs: LogLine[];
+  /** Another handle on the API's read models, to put rows in. */
+  readonly db: ReadModelDb;
   stop(): Promise<void>;
 }
 
@@ -92,20 +95,24 @@ export async function startTestApi(
   if (backend === "embedded") {
     const { dir, cleanup } = tempDir();
     const config = isolatedConfig({ redisUrl: "redis://127.0.0.1:1" });
+    const file = join(dir, "read-models.db");
     const weft = await startEmbedded({
       dir,
       api: listen,
-      database: () => ReadModelDb.sqlite(join(dir, "read-models.db")),
+      database: () => ReadModelDb.sqlite(file),
       sync: "never",
       config,
       logger,
     });
+    const db = ReadModelDb.sqlite(file);
     return {
       backend,
       address: weft.api!.address,
       server: weft.api!.server,
       logs: lines,
+      db,
       async stop() {
+        await db.close();
         await weft.stop();
         cleanup();
       },
@@ -115,12 +122,15 @@ export async function startTestApi(
   const config = isolatedConfig({ databaseUrl: schema.databaseUrl });
   const kafka = kafkaFor(config);
   const role = await startApiRole({ config, kafka, logger, listen, env: {} });
+  const db = openReadModelDb(config, logger);
   return {
     backend,
     address: role.address,
     server: role.server,
     logs: lines,
+    db,
     async stop() {
+      await db.close();
       await role.stop();
       await schema.drop();
     },
@@ -273,4 +283,41 @@ export function codesOf(body: string | { errors?: { extensions?: { code?: string
 export function percentile(samples: readonly number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+}
+
+export interface RawSocket {
+  readonly ws: WebSocket;
+  /** Every message the server sent, parsed. */
+  readonly messages: { type: string; id?: string; payload?: unknown }[];
+  /** Resolves with the close code and reason once the socket closed. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  send(message: Record<string, unknown>): void;
+}
+
+/**
+ * A graphql-transport-ws socket with no client library in between, for what a library would
+ * never send. Resolves once open; rejects with the HTTP status when the upgrade is refused.
+ */
+export function openSocket(
+  address: string,
+  headers: Record<string, string> = {},
+): Promise<RawSocket> {
+  const ws = new WebSocket(`${address.replace(/^http/, "ws")}/graphql`, "graphql-transport-ws", {
+    headers,
+  });
+  const messages: RawSocket["messages"] = [];
+  ws.on("message", (data: Buffer) => messages.push(JSON.parse(data.toString()) as never));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  return new Promise((resolve, reject) => {
+    ws.once("open", () =>
+      resolve({ ws, messages, closed, send: (message) => ws.send(JSON.stringify(message)) }),
+    );
+    ws.once("unexpected-response", (_req, res) => {
+      reject(new Error(`upgrade refused: ${res.statusCode}`));
+      ws.terminate();
+    });
+    ws.once("error", reject);
+  });
 }
