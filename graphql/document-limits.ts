@@ -20,7 +20,7 @@ import {
   visitWithTypeInfo,
   type ArgumentNode,
   type DocumentNode,
-  type GraphQLError,
+  GraphQLError,
   type GraphQLSchema,
   type ValidationContext,
   type ValidationRule,
@@ -84,23 +84,34 @@ export function tokensOver(document: DocumentNode, limits: ApiLimits): boolean {
 }
 
 export function tokenLimitMessage(limits: ApiLimits): string {
-  return `Syntax Error: Document contains more than ${limits.maxTokens} tokens (${limitVariable("maxTokens")}).`;
+  return `Document contains more than ${limits.maxTokens} tokens (${limitVariable("maxTokens")})`;
 }
 
-/** Armor rules report their refusal as a validation error instead of throwing out of validate. */
-const reported = {
-  propagateOnRejection: false,
-  onReject: [
-    (context: ValidationContext | null, error: GraphQLError) => context?.reportError(error),
-  ],
-};
+/**
+ * Armor rules report their refusal as a validation error instead of throwing out of validate,
+ * naming the variable that raises the limit.
+ */
+function reported(limit: keyof ApiLimits) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) =>
+        context?.reportError(
+          new GraphQLError(
+            `${error.message.replace(/^Syntax Error: /, "").replace(/\.$/, "")} (${limitVariable(limit)})`,
+          ),
+        ),
+    ],
+  };
+}
 
 /** Depth, aliases and directives: mercurius' `validationRules`, run once per document. */
 export function shapeRules(limits: ApiLimits): ValidationRule[] {
   return [
-    maxDepthRule({ n: limits.maxDepth, ...reported }),
-    maxAliasesRule({ n: limits.maxAliases, ...reported }),
-    maxDirectivesRule({ n: limits.maxDirectives, ...reported }),
+    maxDepthRule({ n: limits.maxDepth, ...reported("maxDepth") }),
+    // Aliases of __typename count too: armor lets them through by default.
+    maxAliasesRule({ n: limits.maxAliases, allowList: [], ...reported("maxAliases") }),
+    maxDirectivesRule({ n: limits.maxDirectives, ...reported("maxDirectives") }),
   ];
 }
 
@@ -120,7 +131,7 @@ export class CostCheck {
     private readonly schema: () => GraphQLSchema,
     limits: ApiLimits,
   ) {
-    this.rule = costLimitRule({ maxCost: limits.maxCost, ...reported });
+    this.rule = costLimitRule({ maxCost: limits.maxCost, ...reported("maxCost") });
   }
 
   /** The cost errors of the document with these variables; none when it is within the limit. */
@@ -194,7 +205,9 @@ export function validateSubscription(
   document: DocumentNode,
   limits: ApiLimits,
   cost: CostCheck,
+  hideSuggestions: boolean,
 ): readonly GraphQLError[] {
-  const errors = validate(schema, document, [...specifiedRules, ...shapeRules(limits)]);
+  const rules = [...specifiedRules, ...shapeRules(limits)];
+  const errors = validate(schema, document, rules, { hideSuggestions });
   return errors.length > 0 ? errors : cost.errors(document, undefined);
 }

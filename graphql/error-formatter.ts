@@ -3,10 +3,10 @@
  * gets a client code and a 4xx status, and is logged at debug; anything else is Weft's own
  * fault: INTERNAL, its message hidden from the caller and logged whole at error level.
  */
-import { blockFieldSuggestionsPlugin } from "@escape.tech/graphql-armor-block-field-suggestions";
 import type { FastifyBaseLogger } from "fastify";
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError } from "graphql";
 import type { ErrorCode } from "../core/errors";
+import { limitVariable } from "./api-limits";
 
 export interface FormattedErrors {
   statusCode: number;
@@ -28,21 +28,15 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = {
   415: "UNSUPPORTED_MEDIA_TYPE",
 };
 
-/** Codes whose messages come from graphql-js validation, which suggests names. */
-const SUGGESTING = new Set(["GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"]);
+/** graphql-js's message when the parser stops at `maxTokens`. */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more that (\d+) tokens/;
 
 /** graphql-js's messages for variable values that do not coerce to their declared types. */
 const VARIABLE_VALUE_ERROR =
   /^Variable "\$[^"]+" (got invalid value|of required type|of non-null type)/;
 
-export interface ErrorFormatterOptions {
-  /** Hide "Did you mean …" hints: the callers hold no token (auth is off). */
-  hideSuggestions: boolean;
-}
-
 /** mercurius' `errorFormatter`: the answer for `execution.errors`. */
-export function createErrorFormatter(options: ErrorFormatterOptions) {
-  const mask = suggestionMask(options.hideSuggestions);
+export function createErrorFormatter() {
   return (
     execution: ExecutionResult & { statusCode?: number },
     context: { reply?: { log: FastifyBaseLogger }; app?: { log: FastifyBaseLogger } },
@@ -60,9 +54,7 @@ export function createErrorFormatter(options: ErrorFormatterOptions) {
         };
       }
       log?.debug({ code: c.code }, c.source.message);
-      const json = c.source.toJSON();
-      const message = SUGGESTING.has(c.code) ? maskedMessage(mask, json) : json.message;
-      return { ...json, message, extensions: { ...c.source.extensions, code: c.code } };
+      return { ...c.source.toJSON(), extensions: { ...c.source.extensions, code: c.code } };
     });
     // A partial result is 200 (GraphQL over HTTP); a request refused as a whole carries the
     // status of its first error.
@@ -86,10 +78,13 @@ function classify(error: GraphQLError): Classified[] {
         // The request's shape (the route's JSON schema): not a GraphQL document at all.
         return client(asGraphQLError(inner), "BAD_REQUEST", 400);
       }
-      const code = VARIABLE_VALUE_ERROR.test(inner.message)
-        ? "BAD_USER_INPUT"
-        : "GRAPHQL_VALIDATION_FAILED";
-      return client(inner, code, 400);
+      if (VARIABLE_VALUE_ERROR.test(inner.message)) return client(inner, "BAD_USER_INPUT", 400);
+      const tokens = TOKEN_LIMIT.exec(inner.message);
+      if (tokens) {
+        const message = `Document contains more than ${tokens[1]} tokens (${limitVariable("maxTokens")})`;
+        return client(new GraphQLError(message), "GRAPHQL_VALIDATION_FAILED", 400);
+      }
+      return client(inner, "GRAPHQL_VALIDATION_FAILED", 400);
     });
   }
   if (original?.code === "MER_ERR_METHOD_NOT_ALLOWED") {
@@ -104,14 +99,6 @@ function classify(error: GraphQLError): Classified[] {
   return [{ code: "INTERNAL", status: 500, source: error, internal: original ?? error }];
 }
 
-/** The mask changes messages in place: it works on a copy (compiled queries' errors are frozen). */
-function maskedMessage(
-  mask: (errors: GraphQLError[]) => GraphQLError[],
-  error: GraphQLFormattedError,
-): string {
-  return mask([new GraphQLError(error.message)])[0]?.message ?? error.message;
-}
-
 function client(source: GraphQLError, code: string, status: number): Classified {
   return { code, status, source };
 }
@@ -120,25 +107,4 @@ function asGraphQLError(error: unknown): GraphQLError {
   if (error instanceof GraphQLError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new GraphQLError(message);
-}
-
-/**
- * graphql-armor's suggestion mask, run on a list of errors the way envelop would run it at the
- * end of validation: "Did you mean …" hints name fields a caller may not know of. With
- * `hide` false, errors pass unchanged.
- */
-export function suggestionMask(hide: boolean): (errors: GraphQLError[]) => GraphQLError[] {
-  if (!hide) return (errors) => errors;
-  const plugin = blockFieldSuggestionsPlugin();
-  type AfterValidate = (payload: {
-    valid: boolean;
-    result: readonly GraphQLError[];
-    setResult(errors: GraphQLError[]): void;
-  }) => void;
-  const onValidate = plugin.onValidate as unknown as (payload: unknown) => AfterValidate;
-  return (errors) => {
-    let result = errors;
-    onValidate({})({ valid: false, result: errors, setResult: (masked) => (result = masked) });
-    return result;
-  };
 }

@@ -19,7 +19,7 @@ import {
   tokensOver,
   validateSubscription,
 } from "./document-limits";
-import { createErrorFormatter, suggestionMask } from "./error-formatter";
+import { createErrorFormatter } from "./error-formatter";
 import { sendCodedError } from "./http-errors";
 import { LiveFeed } from "./live-feed";
 import { createResolvers } from "./resolvers";
@@ -128,9 +128,11 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   await app.register(websocket, {
     options: { maxPayload: 1024 * 1024, allowSynchronousEvents: false },
   });
-  // Callers reach validation holding a token, or auth is off and nobody holds one.
+  // No "Did you mean …" field hints for callers without a token: with auth on, only token
+  // holders reach validation; with auth off, nobody holds one.
   const hideSuggestions = !auth.enabled;
-  const mask = suggestionMask(hideSuggestions);
+  // graphql-js's own option (mercurius' types predate it; 100 is graphql-js's default).
+  const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
     schema,
     resolvers: withSubscriptionSlots(createResolvers({ db, commands, feed }), guard),
@@ -140,7 +142,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     jit: 1,
     // Parsed documents and refused ones, each bounded by the token and size limits.
     cache: limits.documentCacheSize,
-    graphql: { parseOptions: parseOptions(limits) },
+    graphql: { parseOptions: parseOptions(limits), validateOptions },
     validationRules: shapeRules(limits),
     context: (request): { access: Access } => ({
       access: auth.accessOf(request.headers.authorization),
@@ -154,7 +156,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
       },
       keepAlive: 15_000,
     },
-    errorFormatter: createErrorFormatter({ hideSuggestions }),
+    errorFormatter: createErrorFormatter(),
   });
   guard.attach(app.websocketServer);
   const cost = new CostCheck(() => app.graphql.schema, limits);
@@ -176,8 +178,8 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     if (tokensOver(document, limits)) {
       throw validationFailed([], tokenLimitMessage(limits));
     }
-    const errors = validateSubscription(schema, document, limits, cost);
-    if (errors.length > 0) throw validationFailed(mask([...errors]));
+    const errors = validateSubscription(schema, document, limits, cost, hideSuggestions);
+    if (errors.length > 0) throw validationFailed(errors);
     guard.reserve(requestOf(context), id);
     return Promise.resolve();
   });

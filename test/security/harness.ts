@@ -232,15 +232,30 @@ export function postRaw(
   headers: Record<string, string> = {},
   path = "/graphql",
 ): Promise<RawResponse> {
+  return httpRaw(address, "POST", path, headers, body);
+}
+
+/** Any request, with any headers (`host` included), as a browser or a script would send it. */
+export function httpRaw(
+  address: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Buffer | string,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${address}${path}`,
       {
-        method: "POST",
+        method,
         agent: keepAlive,
         headers: {
-          "content-type": "application/json",
-          "content-length": String(Buffer.byteLength(body)),
+          ...(body === undefined
+            ? {}
+            : {
+                "content-type": "application/json",
+                "content-length": String(Buffer.byteLength(body)),
+              }),
           ...headers,
         },
       },
@@ -257,7 +272,7 @@ export function postRaw(
         res.on("error", reject);
       },
     );
-    // The server may answer (and close) before the whole body is written: the answer counts.
+    // The server may answer before the whole body is written: the answer counts.
     req.on("error", reject);
     req.end(body);
   });
