@@ -54,7 +54,9 @@ export function createErrorFormatter() {
         };
       }
       log?.debug({ code: c.code }, c.source.message);
-      return { ...c.source.toJSON(), extensions: { ...c.source.extensions, code: c.code } };
+      // Built field by field: compiled queries' errors are not graphql-js's class.
+      const { message, locations, path, extensions } = c.source;
+      return { message, locations, path, extensions: { ...extensions, code: c.code } };
     });
     // A partial result is 200 (GraphQL over HTTP); a request refused as a whole carries the
     // status of its first error.
@@ -66,7 +68,8 @@ export function createErrorFormatter() {
 function classify(error: GraphQLError): Classified[] {
   const original: (Error & { code?: unknown; statusCode?: unknown; errors?: unknown }) | undefined =
     error.originalError;
-  const given: unknown = error.extensions.code;
+  // Errors of compiled queries (graphql-jit) may have no extensions.
+  const given: unknown = (error.extensions as GraphQLError["extensions"] | undefined)?.code;
   const status = typeof original?.statusCode === "number" ? original.statusCode : undefined;
   if (typeof given === "string") {
     // Weft's own coded errors: a field error is part of a 200 answer, a refusal has its status.
@@ -92,6 +95,10 @@ function classify(error: GraphQLError): Classified[] {
       ? (original.errors[0] as Error | undefined)
       : undefined;
     return [client(asGraphQLError(reason ?? original), "METHOD_NOT_ALLOWED", 405)];
+  }
+  // A compiled query checks its variables itself: its errors come unwrapped.
+  if (!error.path && VARIABLE_VALUE_ERROR.test(error.message)) {
+    return [client(error, "BAD_USER_INPUT", 400)];
   }
   if (status !== undefined && status >= 400 && status < 500 && !error.path) {
     return [client(error, CODE_OF_STATUS[status] ?? "BAD_REQUEST", status)];
