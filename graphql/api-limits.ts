@@ -23,8 +23,8 @@ export interface ApiLimits {
   readonly maxCost: number;
   /**
    * Parsed and validated documents kept (and their compiled form), and as many refused ones.
-   * Each holds at most `maxTokens` tokens of at most `maxDocumentBytes`: about 0.3 MB at the
-   * default limits, so the caches stay under about 40 MB.
+   * Each holds at most `maxTokens` tokens of at most `maxDocumentBytes`: about 0.25 MB with its
+   * compiled form at the default limits, so the two caches stay under about 30 MB.
    */
   readonly documentCacheSize: number;
   /** Mutations per client address per minute (429 RATE_LIMITED above it). */

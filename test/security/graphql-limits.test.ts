@@ -4,6 +4,8 @@
  * page with every history), the mutation rate, and field suggestions (row 8). Each limit is
  * also shown to let through what sits just under it.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { createLogger } from "../../core/logger";
 import { seedRuns } from "../../bench/seed-runs";
 import {
@@ -221,6 +223,12 @@ describe.each(BACKENDS)("on the %s backend, auth off", (backend) => {
   });
 });
 
+/** A full garbage collection, to measure what is kept rather than what is not yet collected. */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
+
 describe.each(BACKENDS)("on the %s backend, auth on", (backend) => {
   let api: TestApi;
 
@@ -241,5 +249,24 @@ describe.each(BACKENDS)("on the %s backend, auth on", (backend) => {
   it("a token holder gets field suggestions", async () => {
     const res = await post(api, "{ workflowz { id } }", {}, ADMIN);
     expect(messageOf(res)).toMatch(/Did you mean "workflow/);
+  });
+
+  it("300 distinct documents at the token limit, each run twice: the parse cache stays bounded", async () => {
+    // ~995 tokens each, every one valid: each is parsed, validated, cached and compiled.
+    const document = (i: number) =>
+      `query Q${i} { stats { ${"... on Stats { at } ".repeat(164)} } }`;
+    for (let i = 0; i < 20; i++) await expectServed(post(api, document(1000 + i), {}, ADMIN));
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 300; i++) {
+      for (let time = 0; time < 2; time++) await expectServed(post(api, document(i), {}, ADMIN));
+    }
+    collectGarbage();
+    const keptMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+    process.stdout.write(
+      `${backend}: 300 documents at the token limit kept ${keptMb.toFixed(1)} MB\n`,
+    );
+    // 64 documents of ~0.25 MB with their compiled form; before, 1,024 of any size were kept.
+    expect(keptMb).toBeLessThan(30);
   });
 });
