@@ -20,8 +20,27 @@ export const ErrorCodes = {
   WORKFLOW_BLOCKED: "The run is parked: see the reason; fix the code and restart its decider.",
   WAIT_TIMEOUT: "Waiting for a run's result took longer than the given timeout.",
   UNAUTHENTICATED:
-    "The API has tokens configured and the request carries no bearer token, or an unknown one.",
+    "The API (or /metrics) has tokens configured and the request carries no bearer token, or an unknown one; it was refused before its body was read.",
   FORBIDDEN: "The request's token is read-only: it may query and subscribe, not mutate.",
+  BAD_REQUEST:
+    "The request is not a GraphQL request: malformed JSON, no `query`, a `query` that is not GraphQL text, or a body of the wrong shape.",
+  GRAPHQL_VALIDATION_FAILED:
+    "The document does not parse, does not validate against the schema, or is over a limit (tokens, depth, aliases, directives, cost); the message says which.",
+  BAD_USER_INPUT: "A variable's value does not fit its declared type.",
+  METHOD_NOT_ALLOWED:
+    "A mutation sent with GET, or /graphql called with a method other than GET and POST.",
+  PAYLOAD_TOO_LARGE:
+    "The body is over 2 MiB, or the GraphQL document over WEFT_GRAPHQL_MAX_DOCUMENT_BYTES.",
+  UNSUPPORTED_MEDIA_TYPE:
+    "The body's content type is neither application/json nor application/graphql.",
+  RATE_LIMITED:
+    "More mutations from this client address than WEFT_GRAPHQL_MUTATIONS_PER_MINUTE; Retry-After says when to try again.",
+  TOO_MANY_SUBSCRIPTIONS:
+    "The WebSocket already holds WEFT_GRAPHQL_WS_MAX_SUBSCRIPTIONS subscriptions; complete one first.",
+  HOST_NOT_ALLOWED:
+    "The Host header is not a loopback name or in WEFT_ALLOWED_HOSTS (checked while auth is off, or when the list is set).",
+  ORIGIN_NOT_ALLOWED:
+    "The request comes from a web page whose origin is not loopback or in WEFT_ALLOWED_ORIGINS (checked while auth is off, or when the list is set).",
   INTERNAL:
     "The API failed in a way that is not the request's fault; the message hides internals, the API log has them.",
   SCHEMA_MISMATCH:

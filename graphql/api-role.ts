@@ -16,8 +16,11 @@ import { RedisMigrationLock } from "../projections/migration-lock";
 import { readSideParts, type ReadSideBackends } from "../projections/read-side-backends";
 import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { apiLimitsFromEnv, type ApiLimits } from "./api-limits";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
 import { ReadinessChecks } from "./readiness-plugin";
+import { browserPolicyFromEnv, type BrowserPolicy } from "./browser-guard";
+import { metricsTokenFromEnv } from "./metrics-plugin";
 import { createApiServer } from "./server";
 import { startingHandler } from "./starting-handler";
 
@@ -31,6 +34,12 @@ export interface ApiListenOptions {
   host?: string;
   /** Bearer tokens; default `WEFT_API_TOKENS` / `WEFT_API_READ_TOKENS`, else none (open). */
   tokens?: ApiTokens;
+  /** Limits given here win over `WEFT_GRAPHQL_*`; the rest keep their defaults. */
+  limits?: Partial<ApiLimits>;
+  /** Allowed Host and Origin values; default `WEFT_ALLOWED_HOSTS` / `WEFT_ALLOWED_ORIGINS`. */
+  browser?: BrowserPolicy;
+  /** Default `WEFT_METRICS_TOKEN`. */
+  metricsToken?: string;
 }
 
 export interface ApiRole {
@@ -73,6 +82,9 @@ export async function startApiRole(options: {
   const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
   const host = options.listen?.host ?? DEFAULT_API_HOST;
   const readiness = options.readiness ?? new Readiness();
+  const limits = apiLimitsFromEnv(env, options.listen?.limits);
+  const browser = options.listen?.browser ?? browserPolicyFromEnv(env);
+  const metricsToken = options.listen?.metricsToken ?? metricsTokenFromEnv(env);
   const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   // For the migration lock and /readyz; without an offline queue a PING fails at once while
@@ -138,6 +150,9 @@ export async function startApiRole(options: {
       kafka,
       redis,
       live: live.emitter,
+      limits,
+      browser,
+      metricsToken,
       readiness: checks,
       serverFactory: (fastifyHandler) => {
         handler = fastifyHandler;

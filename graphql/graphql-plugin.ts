@@ -1,16 +1,31 @@
 import type { ReadModelDb } from "../projections/read-model-db";
-import type { FastifyInstance } from "fastify";
-import { Kind, OperationTypeNode, type DocumentNode } from "graphql";
+import rateLimit from "@fastify/rate-limit";
+import websocket from "@fastify/websocket";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { Kind, OperationTypeNode, type DocumentNode, type GraphQLError } from "graphql";
 import mercurius from "mercurius";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
 import { closeLiveEmitter, createLiveEmitter, type LiveEmitter } from "../projections/live-changes";
+import { limitVariable, type ApiLimits } from "./api-limits";
 import { assertAllowed, type Access, type ApiAuth } from "./auth";
+import {
+  checkDocumentText,
+  CostCheck,
+  parseOptions,
+  shapeRules,
+  tokenLimitMessage,
+  tokensOver,
+  validateSubscription,
+} from "./document-limits";
+import { createErrorFormatter } from "./error-formatter";
+import { sendCodedError } from "./http-errors";
 import { LiveFeed } from "./live-feed";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
+import { SocketGuard, withSubscriptionSlots } from "./socket-guard";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
 
 export interface GraphqlPluginOptions {
@@ -23,6 +38,8 @@ export interface GraphqlPluginOptions {
   lag?: LagSource;
   /** Live updates from the projector (the caller closes it); default one over Redis. */
   live?: LiveEmitter;
+  /** What a document, a client and a WebSocket may cost. */
+  limits: ApiLimits;
 }
 
 /** How often stats are recomputed at most while runs change, for their subscribers. */
@@ -30,28 +47,50 @@ const STATS_INTERVAL_MS = 1000;
 
 /**
  * Mounts GraphQL at /graphql: queries and mutations over HTTP, subscriptions over WebSocket
- * (graphql-transport-ws and graphql-ws protocols). Query depth is capped so no query can run
- * away. Live updates come from the projector through Redis, or in embedded mode an emitter in the
- * process (LiveFeed).
+ * (graphql-transport-ws and graphql-ws protocols). Work is refused in the order it costs
+ * nothing, then little: a request without a valid token before its body is read (HTTP) or
+ * before anything it sends is handled (WebSocket), a document that is too long or not GraphQL
+ * text before it is parsed, one with too many tokens while it is parsed, too deep or with too
+ * many aliases or directives when it is validated, too costly before it runs (document-limits);
+ * mutations are rate-limited per client address. Live updates come from the projector through
+ * Redis, or in embedded mode an emitter in the process (LiveFeed).
  */
 export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPluginOptions) {
-  const { config, db, logger, commands, auth } = options;
-  // mercurius checks the body is an object but not that `query` is text.
-  app.addHook("preValidation", async (request, reply) => {
-    const body = request.body as { query?: unknown } | null | undefined;
-    if (
-      request.method === "POST" &&
-      typeof body === "object" &&
-      body !== null &&
-      body.query !== undefined &&
-      typeof body.query !== "string"
-    ) {
-      return reply.code(400).send({
-        data: null,
-        errors: [{ message: "query must be a string", extensions: { code: "INVALID_INPUT" } }],
-      });
-    }
-    return undefined;
+  const { config, db, logger, commands, auth, limits } = options;
+  app.addHook("onRequest", (request, reply, done) => {
+    // A WebSocket authenticates in its connection_init (SocketGuard).
+    if (!auth.enabled || isUpgrade(request)) return done();
+    if (auth.accessOf(request.headers.authorization) !== "none") return done();
+    reply.header("www-authenticate", 'Bearer realm="weft"');
+    sendCodedError(
+      reply,
+      401,
+      "UNAUTHENTICATED",
+      "this API needs a bearer token: send Authorization: Bearer <token>",
+    );
+  });
+  app.addHook("preValidation", (request, reply, done) => {
+    if (isUpgrade(request)) return done();
+    const refusal = checkRequest(request, limits);
+    if (!refusal) return done();
+    sendCodedError(reply, refusal.status, refusal.code, refusal.message);
+  });
+  // Other methods would otherwise fall through to a 404.
+  app.route({
+    method: ["PUT", "PATCH", "DELETE"],
+    url: "/graphql",
+    handler: (_request, reply) =>
+      sendCodedError(
+        reply.header("allow", "GET, POST"),
+        405,
+        "METHOD_NOT_ALLOWED",
+        "use POST (or GET for queries) on /graphql",
+      ),
+  });
+  await app.register(rateLimit, { global: false });
+  const mutationLimit = app.createRateLimit({
+    max: limits.mutationsPerMinute,
+    timeWindow: 60_000,
   });
   const emitter = options.live ?? createLiveEmitter(config, logger);
   const feed = new LiveFeed({
@@ -78,60 +117,125 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
       },
     ],
   });
+  const guard = new SocketGuard({
+    limits,
+    admits: (payload) => !auth.enabled || auth.accessOf(authorizationOf(payload)) !== "none",
+    logger: app.log,
+  });
+  // Registered here (mercurius uses it when present) so the guard sees every socket; frames
+  // are limited to 1 MiB, as mercurius would. A burst of frames is handled one per turn of the
+  // event loop, so it cannot hold up every other request until the last frame is handled.
+  await app.register(websocket, {
+    options: { maxPayload: 1024 * 1024, allowSynchronousEvents: false },
+  });
+  // No "Did you mean …" field hints for callers without a token: with auth on, only token
+  // holders reach validation; with auth off, nobody holds one.
+  const hideSuggestions = !auth.enabled;
+  // graphql-js's own option (mercurius' types predate it; 100 is graphql-js's default).
+  const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
     schema,
-    resolvers: createResolvers({ db, commands, feed }),
+    resolvers: withSubscriptionSlots(createResolvers({ db, commands, feed }), guard),
     path: "/graphql",
     graphiql: false,
     // Compiles a query the second time it is seen: the dashboard and clients repeat theirs.
     jit: 1,
-    queryDepth: 8,
+    // Parsed documents and refused ones, each bounded by the token and size limits.
+    cache: limits.documentCacheSize,
+    graphql: { parseOptions: parseOptions(limits), validateOptions },
+    validationRules: shapeRules(limits),
     context: (request): { access: Access } => ({
       access: auth.accessOf(request.headers.authorization),
     }),
     subscription: {
-      // The token comes in connection_init's payload: `{ authorization: "Bearer …" }`. The
-      // connection is accepted either way; each subscription is then allowed or refused with
-      // a coded error, as queries are.
-      onConnect: ({ payload }: { payload?: { authorization?: unknown } | null }) => ({
-        access: auth.accessOf(payload?.authorization),
-      }),
+      // The token comes in connection_init's payload: `{ authorization: "Bearer …" }`; the
+      // guard has closed a socket without one already.
+      onConnect: ({ payload }: { payload?: unknown }) => {
+        const access = auth.accessOf(authorizationOf(payload));
+        return access === "none" ? false : { access };
+      },
       keepAlive: 15_000,
     },
-    errorFormatter: (execution, context) => {
-      const formatted = mercurius.defaultErrorFormatter(execution, context);
-      const invalid = formatted.statusCode === 400;
-      const errors = formatted.response.errors?.map((error) => {
-        const code = (error.extensions as { code?: unknown } | undefined)?.code;
-        if (typeof code === "string") return error;
-        // A request that does not parse or validate against the schema: the client's input.
-        if (invalid)
-          return { ...error, extensions: { ...error.extensions, code: "INVALID_INPUT" } };
-        // Anything else is ours: logged whole, and the client gets no internals.
-        logger.error({ error: error.message, path: error.path }, "GraphQL internal error");
-        return {
-          message: "internal error: see the Weft API log",
-          locations: error.locations,
-          path: error.path,
-          extensions: { code: "INTERNAL" },
-        };
-      });
-      return { ...formatted, response: { ...formatted.response, errors } };
-    },
+    errorFormatter: createErrorFormatter(),
   });
-  app.graphql.addHook("preExecution", (_schema, document, context) => {
-    assertAllowed(accessOf(context), operationOf(document));
+  guard.attach(app.websocketServer);
+  const cost = new CostCheck(() => app.graphql.schema, limits);
+  app.graphql.addHook("preExecution", async (_schema, document, context, variables) => {
+    const operation = operationOf(document);
+    assertAllowed(accessOf(context), operation);
+    const errors = cost.errors(document, variables as Record<string, unknown> | undefined);
+    if (errors.length > 0) throw validationFailed(errors);
+    if (operation === "mutation") await limitMutations(mutationLimit, context, limits);
+  });
+  app.graphql.addHook("preSubscriptionParsing", (_schema, source) => {
+    const refusal = checkDocumentText(source, limits);
+    if (refusal)
+      throw new mercurius.ErrorWithProps(refusal.message, { code: refusal.code }, refusal.status);
     return Promise.resolve();
   });
-  app.graphql.addHook("preSubscriptionExecution", (_schema, _document, context) => {
+  app.graphql.addHook("preSubscriptionExecution", (schema, document, context, id) => {
     assertAllowed(accessOf(context), "subscription");
+    if (tokensOver(document, limits)) {
+      throw validationFailed([], tokenLimitMessage(limits));
+    }
+    const errors = validateSubscription(schema, document, limits, cost, hideSuggestions);
+    if (errors.length > 0) throw validationFailed(errors);
+    guard.reserve(requestOf(context), id);
     return Promise.resolve();
   });
   await feed.start();
   app.addHook("onClose", async () => {
+    guard.stop();
     await feed.stop();
     if (!options.live) await closeLiveEmitter(emitter);
   });
+}
+
+/** The text checks on an HTTP request's document (POST body or GET query string). */
+function checkRequest(request: FastifyRequest, limits: ApiLimits) {
+  const params = (request.method === "GET" ? request.query : request.body) as
+    { query?: unknown } | null | undefined;
+  // Anything but an object is refused by the route's own schema, with BAD_REQUEST.
+  if (typeof params !== "object" || params === null || Array.isArray(params)) return undefined;
+  if (params.query === undefined) {
+    return { status: 400, code: "BAD_REQUEST" as const, message: "query is required" };
+  }
+  return checkDocumentText(params.query, limits);
+}
+
+function isUpgrade(request: FastifyRequest): boolean {
+  return request.headers.upgrade?.toLowerCase() === "websocket";
+}
+
+function authorizationOf(payload: unknown): unknown {
+  return (payload as { authorization?: unknown } | null | undefined)?.authorization;
+}
+
+function requestOf(context: unknown) {
+  return (context as { request?: FastifyRequest }).request?.raw;
+}
+
+function validationFailed(errors: readonly GraphQLError[], message?: string) {
+  return new mercurius.ErrorWithProps(
+    message ?? errors.map((e) => e.message).join("; "),
+    { code: "GRAPHQL_VALIDATION_FAILED" },
+    400,
+  );
+}
+
+type MutationLimit = ReturnType<FastifyInstance["createRateLimit"]>;
+
+async function limitMutations(limit: MutationLimit, context: unknown, limits: ApiLimits) {
+  const reply = (context as { reply?: FastifyReply }).reply;
+  if (!reply) return;
+  const result = await limit(reply.request);
+  if (result.isAllowed || !result.isExceeded) return;
+  reply.header("retry-after", String(result.ttlInSeconds));
+  throw new mercurius.ErrorWithProps(
+    `more than ${limits.mutationsPerMinute} mutations a minute from this address (${limitVariable("mutationsPerMinute")}): retry in ${result.ttlInSeconds} s`,
+    { code: "RATE_LIMITED" },
+    429,
+  );
 }
 
 function accessOf(context: unknown): Access {

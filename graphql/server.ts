@@ -12,7 +12,9 @@ import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
 import type { LiveEmitter } from "../projections/live-changes";
 import type { KafkaPort } from "../transport/port";
+import { DEFAULT_API_LIMITS, type ApiLimits } from "./api-limits";
 import { ApiAuth } from "./auth";
+import { browserGuardPlugin, DEFAULT_BROWSER_POLICY, type BrowserPolicy } from "./browser-guard";
 import { registerConsumerLagGauge } from "./consumer-lag-gauge";
 import { dashboardPlugin } from "./dashboard-plugin";
 import { graphqlPlugin } from "./graphql-plugin";
@@ -53,6 +55,12 @@ export interface ApiServerOptions {
    * on its port while it still starts, then hands the server to fastify.
    */
   serverFactory?: FastifyServerFactory;
+  /** What a GraphQL document, a client and a WebSocket may cost; default DEFAULT_API_LIMITS. */
+  limits?: ApiLimits;
+  /** Which Host and Origin values are answered; default loopback names only (with auth off). */
+  browser?: BrowserPolicy;
+  /** A bearer token that may read /metrics. */
+  metricsToken?: string;
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
@@ -74,6 +82,12 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     bodyLimit: BODY_LIMIT_BYTES,
     ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
   });
+  const auth = options.auth ?? new ApiAuth();
+  // First: a foreign page or a rebound DNS name gets nothing, not even /healthz.
+  await app.register(browserGuardPlugin, {
+    policy: options.browser ?? DEFAULT_BROWSER_POLICY,
+    authEnabled: auth.enabled,
+  });
   await app.register(healthPlugin);
   await app.register(
     readinessPlugin,
@@ -84,15 +98,20 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   const registry = options.metrics ?? new Registry();
   if (options.lag) registerConsumerLagGauge(registry, options.lag, options.logger);
   // Not encapsulated: its hook times every route of the server.
-  await app.register(fastifyPlugin(metricsPlugin), { registry });
+  await app.register(fastifyPlugin(metricsPlugin), {
+    registry,
+    token: options.metricsToken,
+    auth,
+  });
   await app.register(graphqlPlugin, {
     config,
     db,
     commands,
     logger: options.logger,
-    auth: options.auth ?? new ApiAuth(),
+    auth,
     lag: options.lag,
     live: options.live,
+    limits: options.limits ?? DEFAULT_API_LIMITS,
   });
   await app.register(dashboardPlugin, {});
   await app.ready();

@@ -337,7 +337,7 @@ it("unknown workflows, invalid IDs and invalid input give one line and a non-zer
 
   const badStatus = await weft(["workflow", "list", "--status", "sleeping"]);
   expect(badStatus.code).toBe(2);
-  expect(oneErrorLine(badStatus)).toMatch(/^weft: INVALID_INPUT: .*SLEEPING/);
+  expect(oneErrorLine(badStatus)).toMatch(/^weft: BAD_USER_INPUT: .*SLEEPING/);
 
   const badFirst = await weft(["workflow", "list", "--first", "0"]);
   expect(badFirst.code).toBe(2);

@@ -362,15 +362,18 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     });
 
     it("nothing a client sends crashes the server", async () => {
-      const bodies = [
-        "{",
-        "null",
-        JSON.stringify({ query: "{ nope }" }),
-        JSON.stringify({ query: 42 }),
-        JSON.stringify({ query: '{ workflows(first: "x") { nodes { id } } }' }),
-        JSON.stringify({ query: START, variables: { type: 1 } }),
+      const bodies: [string, string][] = [
+        ["{", "BAD_REQUEST"],
+        ["null", "BAD_REQUEST"],
+        [JSON.stringify({ query: "{ nope }" }), "GRAPHQL_VALIDATION_FAILED"],
+        [JSON.stringify({ query: 42 }), "BAD_REQUEST"],
+        [
+          JSON.stringify({ query: '{ workflows(first: "x") { nodes { id } } }' }),
+          "GRAPHQL_VALIDATION_FAILED",
+        ],
+        [JSON.stringify({ query: START, variables: { type: 1 } }), "BAD_USER_INPUT"],
       ];
-      for (const payload of bodies) {
+      for (const [payload, code] of bodies) {
         const res = await app.inject({
           method: "POST",
           url: "/graphql",
@@ -379,7 +382,7 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
         });
         expect([payload, res.statusCode]).toEqual([payload, 400]);
         const errors = res.json<GraphQLResponse<unknown>>().errors;
-        expect(errors?.map((e) => e.extensions?.code)).toEqual(["INVALID_INPUT"]);
+        expect([payload, errors?.map((e) => e.extensions?.code)]).toEqual([payload, [code]]);
       }
       const health = await app.inject({ method: "GET", url: "/healthz" });
       expect(health.json()).toEqual({ status: "ok" });
