@@ -1,5 +1,6 @@
 import type { KafkaPort, PortAdmin, PortConsumer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
+import { backoffMs, type Backoff } from "../core/backoff";
 import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { FaultSeam } from "../core/fault-points";
@@ -30,8 +31,7 @@ export interface DeciderOptions {
 }
 
 /** Consumer restarts after a crash kafkajs gave up on: 500 ms doubling to 15 s. */
-const RESTART_BASE_MS = 500;
-const RESTART_MAX_MS = 15_000;
+const RESTART_BACKOFF: Backoff = { initialMs: 500, maxMs: 15_000, jitter: 0 };
 /** Kafka's default `group.min.session.timeout.ms`. */
 const BROKER_DEFAULT_MIN_SESSION_MS = 6000;
 
@@ -175,7 +175,7 @@ export class Decider {
 
   private scheduleRestart(crashed: PortConsumer): void {
     if (this.stopped || this.restartTimer) return;
-    const delay = Math.min(RESTART_BASE_MS * 2 ** this.restarts, RESTART_MAX_MS);
+    const delay = backoffMs(RESTART_BACKOFF, this.restarts + 1);
     this.restarts++;
     // The group moves our partitions elsewhere while we are gone: nothing of them is ours.
     this.onAssignment(new Set());

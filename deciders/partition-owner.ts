@@ -1,4 +1,5 @@
 import type { KafkaPort, PortConsumedMessage, PortMessage, PortProducer } from "../transport/port";
+import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import { noFaults, type FaultSeam } from "../core/fault-points";
@@ -61,8 +62,7 @@ export interface OwnerDeps {
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
 /** Reopen backoff after consecutive failures: 100 ms doubling to 5 s, with jitter. */
-const REOPEN_BASE_MS = 100;
-const REOPEN_MAX_MS = 5000;
+const REOPEN_BACKOFF: Backoff = { initialMs: 100, maxMs: 5000, jitter: 0.25 };
 
 interface PendingCommand extends AdmittedOffset {
   message: PortConsumedMessage;
@@ -553,9 +553,7 @@ export class PartitionOwner {
   }
 
   private backoff(): number {
-    if (this.failures <= 1) return this.failures === 0 ? 0 : REOPEN_BASE_MS;
-    const capped = Math.min(REOPEN_BASE_MS * 2 ** (this.failures - 1), REOPEN_MAX_MS);
-    return Math.round(capped * (0.5 + Math.random() / 2));
+    return this.failures === 0 ? 0 : backoffMs(REOPEN_BACKOFF, this.failures);
   }
 
   private scheduleOpen(delayMs: number): void {
@@ -622,7 +620,7 @@ export class PartitionOwner {
       } catch (err) {
         if (this.epoch !== epoch) return;
         this.log.warn({ err }, "could not read the partition's end offset; timers wait");
-        this.setTimer(Math.min(REOPEN_MAX_MS, 200 * (this.failures + 1)));
+        this.setTimer(backoffMs(REOPEN_BACKOFF, this.failures + 1));
         return;
       }
       if (this.epoch !== epoch) return;

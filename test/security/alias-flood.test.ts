@@ -51,26 +51,18 @@ async function flood(
   }
   const rssBefore = weft.rss();
   const health: number[] = [];
-  let flooding = true;
-  // A load balancer's probe: paced, not a synchronisation.
-  const probe = (async () => {
-    while (flooding) {
-      health.push(await timedGet(weft.address, "/healthz"));
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
   const statuses = new Set<number>();
   const codes = new Set<string | undefined>();
-  try {
-    for (let i = 0; i < DOCUMENTS; i++) {
-      stamp(i);
-      const res = await postRaw(weft.address, body, headers);
-      statuses.add(res.status);
-      for (const code of codesOf(res.body)) codes.add(code);
-    }
-  } finally {
-    flooding = false;
-    await probe;
+  for (let i = 0; i < DOCUMENTS; i++) {
+    stamp(i);
+    // A load balancer's probe alongside each document: answered while the document is refused.
+    const [res, healthMs] = await Promise.all([
+      postRaw(weft.address, body, headers),
+      timedGet(weft.address, "/healthz"),
+    ]);
+    health.push(healthMs);
+    statuses.add(res.status);
+    for (const code of codesOf(res.body)) codes.add(code);
   }
   return { statuses, codes, rssGrowthMb: (weft.rss() - rssBefore) / MB, health };
 }
