@@ -19,7 +19,7 @@ import { ensureTopics, withAdmin } from "../transport/kafka";
 import { apiLimitsFromEnv, type ApiLimits } from "./api-limits";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
 import { ReadinessChecks } from "./readiness-plugin";
-import { browserPolicyFromEnv, type BrowserPolicy } from "./browser-guard";
+import { browserPolicyFromEnv, guardListener, type BrowserPolicy } from "./browser-guard";
 import { metricsTokenFromEnv } from "./metrics-plugin";
 import { createApiServer } from "./server";
 import { startingHandler } from "./starting-handler";
@@ -97,12 +97,17 @@ export async function startApiRole(options: {
   const live = parts.live();
   const consumerLag = new ConsumerLagReader({ kafka, config, pool: db, logger });
   const checks = new ReadinessChecks({ db, kafka, redis, readiness });
-  let serve: RequestListener = startingHandler({
-    checks,
-    readiness,
-    metrics: options.metrics,
-    log,
-  });
+  // While it starts, the port answers behind the same Host/Origin guard, and serves /metrics
+  // only where they need no token.
+  let serve: RequestListener = guardListener(
+    startingHandler({
+      checks,
+      readiness,
+      metrics: metricsToken || auth.enabled ? undefined : options.metrics,
+      log,
+    }),
+    { policy: browser, authEnabled: auth.enabled },
+  );
   const http = createServer((request, response) => serve(request, response));
   let server: FastifyInstance | undefined;
   const closeAll = async () => {

@@ -1,7 +1,13 @@
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  RequestListener,
+  ServerResponse,
+} from "node:http";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fastifyPlugin from "fastify-plugin";
 import { ConfigError, type ErrorCode } from "../core/errors";
-import { sendCodedError } from "./http-errors";
+import { codedErrorBody, sendCodedError } from "./http-errors";
 
 /**
  * Which `Host` and `Origin` values the API answers. Loopback names are always allowed; `hosts`
@@ -61,6 +67,40 @@ export interface BrowserGuardOptions {
   authEnabled: boolean;
 }
 
+interface Refusal {
+  code: ErrorCode;
+  message: string;
+}
+
+/** What refuses a request's headers, or undefined when the policy does not apply. */
+function refusalOf(options: BrowserGuardOptions) {
+  const { policy } = options;
+  if (options.authEnabled && !policy.configured) return undefined;
+  const hosts = policy.hosts === "*" ? undefined : new Set([...LOOPBACK_HOSTS, ...policy.hosts]);
+  const origins = policy.origins === "*" ? undefined : new Set(policy.origins);
+  return (headers: IncomingHttpHeaders): Refusal | undefined => {
+    const host = hostName(headers.host);
+    if (hosts && (host === undefined || !hosts.has(host))) {
+      return {
+        code: "HOST_NOT_ALLOWED",
+        message:
+          `Host ${JSON.stringify(headers.host ?? "")} is not allowed: this API answers loopback names` +
+          " (and WEFT_ALLOWED_HOSTS); set WEFT_ALLOWED_HOSTS, or turn on bearer tokens (WEFT_API_TOKENS)",
+      };
+    }
+    const origin = headers.origin;
+    if (origins && origin !== undefined && !isAllowedOrigin(origin, origins)) {
+      return {
+        code: "ORIGIN_NOT_ALLOWED",
+        message:
+          `Origin ${JSON.stringify(origin)} is not allowed: only pages on loopback addresses` +
+          " (and WEFT_ALLOWED_ORIGINS) may call this API",
+      };
+    }
+    return undefined;
+  };
+}
+
 /**
  * Refuses, before any work, a request (HTTP or a WebSocket upgrade, on every route) whose `Host`
  * is not an allowed name — a DNS-rebinding page reaches the API under its own domain — or whose
@@ -70,45 +110,34 @@ export interface BrowserGuardOptions {
  */
 export const browserGuardPlugin = fastifyPlugin(
   (app: FastifyInstance, options: BrowserGuardOptions, done: (err?: Error) => void) => {
-    const { policy } = options;
-    if (options.authEnabled && !policy.configured) return done();
-    const hosts = policy.hosts === "*" ? undefined : new Set([...LOOPBACK_HOSTS, ...policy.hosts]);
-    const origins = policy.origins === "*" ? undefined : new Set(policy.origins);
+    const refusal = refusalOf(options);
+    if (!refusal) return done();
     app.addHook("onRequest", (request: FastifyRequest, reply: FastifyReply, next) => {
-      const host = hostName(request.headers.host);
-      if (hosts && (host === undefined || !hosts.has(host))) {
-        return refuse(
-          request,
-          reply,
-          "HOST_NOT_ALLOWED",
-          `Host ${JSON.stringify(request.headers.host ?? "")} is not allowed: this API answers loopback names` +
-            " (and WEFT_ALLOWED_HOSTS); set WEFT_ALLOWED_HOSTS, or turn on bearer tokens (WEFT_API_TOKENS)",
-        );
+      const refused = refusal(request.headers);
+      if (!refused) return next();
+      reply.log.info({ code: refused.code }, refused.message);
+      if (request.headers.upgrade) {
+        // A refused WebSocket upgrade: nothing else owns its socket, so it closes after the answer.
+        reply.raw.once("finish", () => request.raw.socket.destroy());
       }
-      const origin = request.headers.origin;
-      if (origins && origin !== undefined && !isAllowedOrigin(origin, origins)) {
-        return refuse(
-          request,
-          reply,
-          "ORIGIN_NOT_ALLOWED",
-          `Origin ${JSON.stringify(origin)} is not allowed: only pages on loopback addresses` +
-            " (and WEFT_ALLOWED_ORIGINS) may call this API",
-        );
-      }
-      next();
+      sendCodedError(reply, 403, refused.code, refused.message);
     });
     done();
   },
   { name: "weft-browser-guard" },
 );
 
-function refuse(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string) {
-  reply.log.info({ code }, message);
-  if (request.headers.upgrade) {
-    // A refused WebSocket upgrade: nothing else owns its socket, so it closes after the answer.
-    reply.raw.once("finish", () => request.raw.socket.destroy());
-  }
-  sendCodedError(reply, 403, code, message);
+/** The same guard in front of a plain request listener (the api role's, while it starts). */
+export function guardListener(listener: RequestListener, options: BrowserGuardOptions) {
+  const refusal = refusalOf(options);
+  if (!refusal) return listener;
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const refused = refusal(request.headers);
+    if (!refused) return listener(request, response);
+    response
+      .writeHead(403, { "content-type": "application/json; charset=utf-8" })
+      .end(JSON.stringify(codedErrorBody(refused.code, refused.message)));
+  };
 }
 
 /** The host name of a `Host` header, lower case, without the port. */

@@ -4,11 +4,26 @@
  * carries security headers; /metrics can need a token. Through real HTTP on both backends.
  * (The WebSocket side of row 4 is in websocket.test.ts.)
  */
+import { Registry } from "prom-client";
 import { ConfigError } from "../../core/errors";
 import { apiLimitsFromEnv } from "../../graphql/api-limits";
+import { startApiRole } from "../../graphql/api-role";
 import { browserPolicyFromEnv } from "../../graphql/browser-guard";
 import { metricsTokenFromEnv } from "../../graphql/metrics-plugin";
-import { AUTH_ON, BACKENDS, codesOf, httpRaw, READER, startTestApi, type TestApi } from "./harness";
+import { isolatedConfig, waitFor } from "../support/env";
+import { freePort } from "../support/tcp-proxy";
+import { kafkaFor } from "../support/weft";
+import {
+  AUTH_OFF,
+  AUTH_ON,
+  BACKENDS,
+  capturingLogger,
+  codesOf,
+  httpRaw,
+  READER,
+  startTestApi,
+  type TestApi,
+} from "./harness";
 
 const MUTATION = JSON.stringify({
   query: `mutation { cancelWorkflow(workflowId: "browser-1") { accepted } }`,
@@ -189,5 +204,49 @@ it("the settings are validated, and the message names the variable", () => {
     maxDepth: 12,
     maxAliases: 3,
     maxTokens: 1000,
+  });
+});
+
+describe("while the api role still starts (PostgreSQL unreachable)", () => {
+  it("its port answers behind the same guard, and /metrics only where it needs no token", async () => {
+    for (const tokens of [AUTH_OFF, AUTH_ON]) {
+      const config = isolatedConfig({
+        databaseUrl: `postgres://weft:weft@127.0.0.1:${await freePort()}/weft`,
+      });
+      const port = await freePort();
+      const stop = new AbortController();
+      const starting = startApiRole({
+        config,
+        kafka: kafkaFor(config),
+        logger: capturingLogger("warn").logger,
+        listen: { port, tokens },
+        env: {},
+        metrics: new Registry(),
+        signal: stop.signal,
+      });
+      const stopped = starting.then(
+        () => "started",
+        (err: unknown) => (err as Error).name,
+      );
+      try {
+        const address = `http://127.0.0.1:${port}`;
+        await waitFor("the starting port", async () => {
+          const res = await fetch(`${address}/healthz`).catch(() => undefined);
+          return res?.status === 200;
+        });
+        const foreign = await httpRaw(address, "GET", "/readyz", { host: `evil.example:${port}` });
+        const metrics = await httpRaw(address, "GET", "/metrics");
+        if (tokens === AUTH_OFF) {
+          expect([foreign.status, codesOf(foreign.body)]).toEqual([403, ["HOST_NOT_ALLOWED"]]);
+          expect(metrics.status).toBe(200);
+        } else {
+          expect(foreign.status).toBe(503);
+          expect([metrics.status, codesOf(metrics.body)]).toEqual([503, ["UNAVAILABLE"]]);
+        }
+      } finally {
+        stop.abort();
+        expect(await stopped).not.toBe("started");
+      }
+    }
   });
 });
