@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { DEFAULTS, loadConfig, topics, type WeftConfig } from "../core/config";
 import { createLogger } from "../core/logger";
 import { WeftClient } from "../sdk/client";
-import { createKafka } from "../transport/kafka";
+import { createKafka, withAdmin } from "../transport/kafka";
 import { brokerKill, brokerStart, CLUSTER_BROKERS, clusterUp } from "../test/support/cluster";
 import { spawnRoles, type RoleProcess } from "../test/support/processes";
 
@@ -46,32 +46,52 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** When each history partition last received an event, as this process sees it. */
+/**
+ * When each history partition last grew, as this process sees it: an admin client polls the
+ * partitions' last stable offsets (read_committed), so a committed decision counts and an
+ * aborted one does not. A poll, not a consumer group: the watch must not itself wait out a
+ * rebalance or a coordinator move, or the figure would be the watch's failover, not Weft's.
+ */
 class HistoryWatch {
   private readonly last = new Map<number, number>();
-  private readonly consumer;
+  private readonly high = new Map<number, string>();
+  private admin: ReturnType<ReturnType<typeof createKafka>["admin"]> | undefined;
+  private stopped = false;
+  private polling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly config: WeftConfig,
-    kafka: ReturnType<typeof createKafka>,
-  ) {
-    this.consumer = kafka.consumer({
-      groupId: `${config.topicPrefix}.failover-watch`,
-      readUncommitted: false,
-      maxWaitTimeInMs: 20,
-    });
+    private readonly kafka: ReturnType<typeof createKafka>,
+  ) {}
+
+  start(): Promise<void> {
+    this.polling = this.poll();
+    return Promise.resolve();
   }
 
-  async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: topics.history(this.config), fromBeginning: false });
-    await this.consumer.run({
-      partitionsConsumedConcurrently: this.config.commandPartitions,
-      eachBatch: async ({ batch }) => {
-        if (batch.messages.length > 0) this.last.set(batch.partition, Date.now());
-        await Promise.resolve();
-      },
-    });
+  private async poll(): Promise<void> {
+    const topic = topics.history(this.config);
+    while (!this.stopped) {
+      try {
+        if (!this.admin) {
+          const admin = this.kafka.admin();
+          await admin.connect();
+          this.admin = admin;
+        }
+        const now = Date.now();
+        for (const o of await this.admin.fetchTopicOffsets(topic)) {
+          if (this.high.get(o.partition) !== o.high) {
+            if (this.high.has(o.partition)) this.last.set(o.partition, now);
+            this.high.set(o.partition, o.high);
+          }
+        }
+      } catch {
+        // A dead broker or a leader moving: try again with a fresh client.
+        await this.admin?.disconnect().catch(() => undefined);
+        this.admin = undefined;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** Resolves with ms from `since` until every partition had an event after `since`. */
@@ -88,9 +108,26 @@ class HistoryWatch {
     }
   }
 
-  stop(): Promise<void> {
-    return this.consumer.disconnect();
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.polling;
+    await this.admin?.disconnect();
   }
+}
+
+/** Resolves once every partition of every topic (Kafka's own too) has all replicas in sync. */
+async function fullyReplicated(kafka: ReturnType<typeof createKafka>): Promise<void> {
+  const deadline = Date.now() + FAILOVER_LIMIT_MS;
+  while (Date.now() < deadline) {
+    const lagging = await withAdmin(kafka, async (admin) => {
+      const { topics: all } = await admin.fetchTopicMetadata();
+      return all.flatMap((t) => t.partitions).filter((p) => p.isr.length < p.replicas.length)
+        .length;
+    }).catch(() => Infinity);
+    if (lagging === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("replicas did not return in sync");
 }
 
 async function main(): Promise<void> {
@@ -144,7 +181,9 @@ async function main(): Promise<void> {
     const replacement = spawnRoles(config, "decider", env);
     const ms = await watch.allProgressedAfter(at);
     deciderTimes.push(ms);
-    process.stdout.write(`decider kill ${i + 1}: every partition progressed after ${ms} ms\n`);
+    process.stdout.write(
+      `decider kill ${i + 1} at ${new Date(at).toISOString()}: every partition progressed after ${ms} ms\n`,
+    );
     deciders.push(await replacement);
     // Let the replacement's join settle before the next kill.
     await settle("after a replacement joined");
@@ -157,9 +196,14 @@ async function main(): Promise<void> {
     brokerKill(n);
     const ms = await watch.allProgressedAfter(at);
     brokerTimes.push(ms);
-    process.stdout.write(`broker ${n} kill: history written on every partition after ${ms} ms\n`);
+    process.stdout.write(
+      `broker ${n} kill at ${new Date(at).toISOString()}: history written on every partition after ${ms} ms\n`,
+    );
     brokerStart(n);
     await settle("after the broker returned");
+    // As an operator would: the next broker goes only once every replica is back in sync,
+    // else the kill measures a cluster below min.insync.replicas, not a failover.
+    await fullyReplicated(kafka);
   }
 
   stopLoad = true;

@@ -217,9 +217,12 @@ write_kafka_props() {
     local i
     for ((i = 1; i <= CLUSTER_SIZE; i++)); do voters+="${voters:+,}$i@$HOST:$(cluster_controller_port "$i")"; done
     extra="
-# Failover tests: notice a dead broker quickly and move leadership back soon.
-broker.heartbeat.interval.ms=1000
-broker.session.timeout.ms=6000
+# Failover tests: notice a dead broker quickly and move leadership back soon. The
+# controller fences a broker that missed heartbeats for the session timeout (Kafka's
+# default 9 s); until then its partitions have no leader, so this bounds how soon history
+# is written again after a broker's loss. Eight beats per session keep a busy broker alive.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=4000
 leader.imbalance.check.interval.seconds=30"
   fi
   mkdir -p "$dir/data" "$dir/logs"

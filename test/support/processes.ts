@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import type { WeftConfig } from "../../core/config";
 
@@ -104,6 +105,16 @@ async function spawnSupport(
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  // For diagnosing a benchmark or a failed run afterwards: each child's output in a file.
+  const logDir = process.env.WEFT_ROLE_LOG_DIR;
+  if (logDir) {
+    const file = createWriteStream(
+      join(logDir, `${name}-${env.WEFT_ROLES ?? ""}-${child.pid}.log`),
+    );
+    child.stdout.pipe(file, { end: false });
+    child.stderr.pipe(file, { end: false });
+    child.once("exit", () => file.end());
+  }
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   // 0: the caller does not wait for READY.
   await new Promise<void>((resolve, reject) => {
