@@ -176,6 +176,8 @@ function optionalInt(name: string, raw: unknown, min: number, max: number): numb
 export const topics = {
   commands: (c: WeftConfig) => `${c.topicPrefix}.commands`,
   history: (c: WeftConfig) => `${c.topicPrefix}.history`,
+  /** The deciders' compacted changelog of open runs (see deciders/run-changelog.ts). */
+  changelog: (c: WeftConfig) => `${c.topicPrefix}.runs`,
   tasks: (c: WeftConfig, queue: string) => `${c.topicPrefix}.tasks.${queue}`,
   dlq: (c: WeftConfig) => `${c.topicPrefix}.dlq`,
   /** What each decider and worker process hosts, published on start, every interval and on stop. */

@@ -7,7 +7,8 @@ import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
 import type { StepTask } from "../schemas/types";
-import { readHistoryPartitions } from "../transport/history-reader";
+import { readHistoryPartitions, readPartitions } from "../transport/history-reader";
+import { changelogEntry, changelogMessage, type ChangelogEntry } from "./run-changelog";
 import { isFencingError } from "../transport/kafka";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
@@ -61,6 +62,8 @@ export interface OwnerDeps {
 /** Commands decided in one transaction at most, and pending before fetching waits. */
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
+/** Changelog records per request when the changelog is first built from history. */
+const SNAPSHOT_CHUNK = 500;
 /**
  * Reopen backoff after consecutive failures: 100 ms doubling to 1 s, with jitter. While Kafka
  * elects new leaders after a broker's loss an open fails fast (connection refused) for
@@ -106,6 +109,7 @@ export class PartitionOwner {
   private readonly log: Logger;
   private readonly commandsTopic: string;
   private readonly historyTopic: string;
+  private readonly changelogTopic: string;
   private readonly clock: Clock;
   private readonly faults: FaultSeam;
 
@@ -116,6 +120,7 @@ export class PartitionOwner {
     this.log = deps.log.child({ partition });
     this.commandsTopic = topics.commands(deps.config);
     this.historyTopic = topics.history(deps.config);
+    this.changelogTopic = topics.changelog(deps.config);
     this.clock = deps.clock ?? systemClock;
     this.faults = deps.faults ?? noFaults;
   }
@@ -340,6 +345,7 @@ export class PartitionOwner {
       );
       const started = Date.now();
       let events = 0;
+      let source = "changelog";
       // Both only after the fence, so neither sees the previous owner's half-done commit; side
       // by side, because after a broker's loss each waits on a coordinator moving elsewhere.
       const [committed] = await Promise.all([
@@ -351,17 +357,9 @@ export class PartitionOwner {
         })(),
         (async () => {
           await this.faults.at("decider.restore");
-          await readHistoryPartitions(
-            this.deps.kafka,
-            this.historyTopic,
-            [this.partition],
-            (_, event) => {
-              if (!live()) return;
-              events++;
-              state.restore(event);
-            },
-            this.log,
-          );
+          const restored = await this.restore(state, live);
+          events = restored.records;
+          source = restored.source;
           lap("restoredMs");
         })(),
       ]);
@@ -376,8 +374,10 @@ export class PartitionOwner {
       this.resumeFetching();
       this.log.info(
         {
-          events,
+          records: events,
+          from: source,
           openRuns: state.openRuns,
+          closedRuns: state.closed.size,
           committed: String(committed),
           ms: Date.now() - started,
           ...took,
@@ -408,6 +408,75 @@ export class PartitionOwner {
     }
   }
 
+  /**
+   * Rebuilds the partition's open runs (and the IDs of its closed ones) from the changelog.
+   * A partition whose changelog was never built (its first open after an upgrade) restores
+   * from history once and writes the changelog that serves from then on, in a transaction
+   * of this epoch's producer, before anything is decided.
+   */
+  private async restore(
+    state: PartitionState,
+    live: () => boolean,
+  ): Promise<{ records: number; source: "changelog" | "history" }> {
+    let records = 0;
+    let built = false;
+    await readPartitions(this.deps.kafka, this.changelogTopic, [this.partition], (_, message) => {
+      if (!live()) return;
+      records++;
+      let entry: ChangelogEntry | undefined;
+      try {
+        entry = changelogEntry(message);
+      } catch (err) {
+        this.log.error({ offset: message.offset, err }, "changelog record skipped");
+        return;
+      }
+      if (entry?.kind === "partition") built = true;
+      if (entry) state.restoreEntry(entry);
+    });
+    if (built || !live()) return { records, source: "changelog" };
+    if (records > 0) {
+      throw new Error(
+        `the changelog of partition ${this.partition} has ${records} records but no partition record`,
+      );
+    }
+    let events = 0;
+    await readHistoryPartitions(
+      this.deps.kafka,
+      this.historyTopic,
+      [this.partition],
+      (_, event) => {
+        if (!live()) return;
+        events++;
+        state.restore(event);
+      },
+      this.log,
+    );
+    const producer = this.producer;
+    if (!live() || !producer) return { records: events, source: "history" };
+    const messages = state
+      .changelogSnapshot(this.clock.now())
+      .map((entry) => changelogMessage(entry, this.partition));
+    const tx = await producer.transaction();
+    try {
+      for (let i = 0; i < messages.length; i += SNAPSHOT_CHUNK) {
+        const chunk = messages.slice(i, i + SNAPSHOT_CHUNK);
+        await tx.sendBatch({
+          topicMessages: [{ topic: this.changelogTopic, messages: chunk }],
+          acks: -1,
+        });
+      }
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+    this.log.info(
+      { events, openRuns: state.openRuns, closedRuns: state.closed.size },
+      "changelog built from history",
+    );
+    return { records: events, source: "history" };
+  }
+
   private async commit(
     epoch: number,
     decisions: Decisions,
@@ -428,6 +497,12 @@ export class PartitionOwner {
           value: historyCodec.encode(event),
           headers: { ...historyCodec.headers, "weft-event": event.body.type },
         })),
+      });
+    }
+    if (decisions.changes.length > 0) {
+      topicMessages.push({
+        topic: this.changelogTopic,
+        messages: decisions.changes.map((entry) => changelogMessage(entry, this.partition)),
       });
     }
     const byQueue = new Map<string, StepTask[]>();
@@ -502,7 +577,13 @@ export class PartitionOwner {
     const { metrics } = this.deps;
     // Only the counted events look their run up.
     const runOf = (workflowId: string) => this.state?.runs.get(workflowId);
-    const typeOf = (workflowId: string) => runOf(workflowId)?.workflowType ?? "unknown";
+    // A closed run has left the state; its changelog marker names its type.
+    const closedTypes = new Map<string, string>();
+    for (const entry of decisions.changes)
+      if (entry.kind === "closed" && entry.marker.workflowType)
+        closedTypes.set(entry.workflowId, entry.marker.workflowType);
+    const typeOf = (workflowId: string) =>
+      closedTypes.get(workflowId) ?? runOf(workflowId)?.workflowType ?? "unknown";
     for (const { workflowId, body } of decisions.events) {
       switch (body.type) {
         case "WorkflowStarted":

@@ -5,6 +5,7 @@ import type { Logger } from "../core/logger";
 import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
 import type { Registry } from "./registry";
 import { Run, type TimerEntry } from "./run";
+import type { ChangelogEntry } from "./run-changelog";
 import { TimerQueue } from "./timer-queue";
 
 export interface OutgoingTask {
@@ -16,16 +17,23 @@ export interface OutgoingTask {
 export interface Decisions {
   events: HistoryEvent[];
   tasks: OutgoingTask[];
+  /** The same decisions as the changelog records them (see run-changelog.ts). */
+  changes: ChangelogEntry[];
 }
 
 /**
  * The open runs of one partition of `weft.commands`, and the decisions made on them. Nothing
  * here does I/O: the caller commits `takeDecisions()` atomically, or throws this state away.
+ * A run leaves memory when it closes; only its workflow ID and close time stay, so a start
+ * with that ID is still a duplicate.
  */
 export class PartitionState {
+  /** Open runs only (running or blocked). */
   readonly runs = new Map<string, Run>();
+  /** Closed runs: workflow ID → close time. */
+  readonly closed = new Map<string, number>();
   readonly timers = new TimerQueue();
-  private out: Decisions = { events: [], tasks: [] };
+  private out: Decisions = { events: [], tasks: [], changes: [] };
   private now = 0;
 
   /** Runs whose execution is cached, least recently used first. */
@@ -38,10 +46,43 @@ export class PartitionState {
     private readonly executionCacheSize = 10_000,
   ) {}
 
-  /** Rebuilds state from the partition's history (restore after assignment). */
+  /** Rebuilds state from the partition's changelog (restore after assignment). */
+  restoreEntry(entry: ChangelogEntry): void {
+    switch (entry.kind) {
+      case "event":
+        this.restore(entry.event);
+        return;
+      case "closed": {
+        const run = this.runs.get(entry.workflowId);
+        if (run) this.forget(run, entry.marker.closedAt);
+        else this.closed.set(entry.workflowId, entry.marker.closedAt);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /**
+   * The changelog records that rebuild this state: each open run's events, a marker per closed
+   * run and the partition's own. Written once, after a restore from history, when the
+   * partition had no changelog yet (an upgrade).
+   */
+  changelogSnapshot(now: number): ChangelogEntry[] {
+    const entries: ChangelogEntry[] = [];
+    for (const [workflowId, closedAt] of this.closed)
+      entries.push({ kind: "closed", workflowId, marker: { closedAt } });
+    for (const run of this.runs.values())
+      for (const event of run.events) entries.push({ kind: "event", event });
+    entries.push({ kind: "partition", builtAt: now });
+    return entries;
+  }
+
+  /** Rebuilds state from the partition's history (an event at a time, in order). */
   restore(event: HistoryEvent): void {
     let run = this.runs.get(event.workflowId);
     if (!run) {
+      if (this.closed.has(event.workflowId)) return;
       if (event.body.type !== "WorkflowStarted") {
         this.log.warn(
           { workflowId: event.workflowId, seq: event.seq },
@@ -69,6 +110,14 @@ export class PartitionState {
       run.lastSeq = event.seq - 1;
     }
     run.fold(event, (t) => this.timers.push(t));
+    if (run.closed) this.forget(run, event.at);
+  }
+
+  /** A closed run leaves memory: only its ID and close time stay. */
+  private forget(run: Run, closedAt: number): void {
+    this.runs.delete(run.workflowId);
+    this.cached.delete(run.workflowId);
+    this.closed.set(run.workflowId, closedAt);
   }
 
   /** After restore, blocked runs get one more try: the code may have been fixed. */
@@ -85,14 +134,12 @@ export class PartitionState {
 
   takeDecisions(): Decisions {
     const out = this.out;
-    this.out = { events: [], tasks: [] };
+    this.out = { events: [], tasks: [], changes: [] };
     return out;
   }
 
   get openRuns(): number {
-    let n = 0;
-    for (const run of this.runs.values()) if (!run.closed) n++;
-    return n;
+    return this.runs.size;
   }
 
   async resume(run: Run, now: number): Promise<void> {
@@ -106,7 +153,7 @@ export class PartitionState {
     const body = command.body;
     const log = this.log.child({ workflowId: command.workflowId });
     if (body.type === "StartWorkflow") {
-      if (run) {
+      if (run || this.closed.has(command.workflowId)) {
         log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
         return;
       }
@@ -124,7 +171,10 @@ export class PartitionState {
     }
     if (!run || run.closed) {
       log.info(
-        { command: body.type, status: run?.status ?? "unknown" },
+        {
+          command: body.type,
+          status: run?.status ?? (this.closed.has(command.workflowId) ? "closed" : "unknown"),
+        },
         "command for a run that is not open; dropped",
       );
       return;
@@ -501,6 +551,24 @@ export class PartitionState {
     };
     run.fold(event, (t) => this.timers.push(t));
     this.out.events.push(event);
-    if (!run.closed) run.undelivered.push(event);
+    if (!run.closed) {
+      run.undelivered.push(event);
+      this.out.changes.push({ kind: "event", event });
+      return;
+    }
+    // Closed: its events leave the changelog, a marker stays.
+    for (let seq = 1; seq < event.seq; seq++)
+      this.out.changes.push({ kind: "erase", workflowId: run.workflowId, seq });
+    this.out.changes.push({
+      kind: "closed",
+      workflowId: run.workflowId,
+      marker: {
+        closedAt: event.at,
+        status: run.status,
+        workflowType: run.workflowType,
+        lastSeq: event.seq,
+      },
+    });
+    this.forget(run, event.at);
   }
 }

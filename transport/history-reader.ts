@@ -1,21 +1,48 @@
 import { randomUUID } from "node:crypto";
-import type { KafkaPort } from "./port";
+import type { KafkaPort, PortConsumedMessage } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import { readerConsumer, withAdmin } from "./kafka";
 import type { HistoryEvent } from "../schemas/types";
 
 /**
- * Reads the committed records of some partitions of a topic from the beginning up to the end
- * they had when the read began (read_committed: aborted decisions are never seen).
- * kafkajs has no manual assignment, so a throw-away consumer group does the reading.
+ * Reads the committed history events of some partitions from the beginning up to the end they
+ * had when the read began (read_committed: aborted decisions are never seen). A record that
+ * does not decode is logged and skipped.
  */
-export async function readHistoryPartitions(
+export function readHistoryPartitions(
   kafka: KafkaPort,
   topic: string,
   partitions: readonly number[],
   onEvent: (partition: number, event: HistoryEvent) => void,
   log: Logger,
+  timeoutMs = 60_000,
+): Promise<void> {
+  return readPartitions(
+    kafka,
+    topic,
+    partitions,
+    (partition, message) => {
+      try {
+        onEvent(partition, historyCodec.decode(message.value, message.headers));
+      } catch (err) {
+        log.error({ partition, offset: message.offset, err }, "history record skipped");
+      }
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Reads the committed records of some partitions of a topic from the beginning up to the end
+ * they had when the read began (read_committed). kafkajs has no manual assignment, so a
+ * throw-away consumer group does the reading.
+ */
+export async function readPartitions(
+  kafka: KafkaPort,
+  topic: string,
+  partitions: readonly number[],
+  onMessage: (partition: number, message: PortConsumedMessage) => void,
   timeoutMs = 60_000,
 ): Promise<void> {
   const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
@@ -57,14 +84,7 @@ export async function readHistoryPartitions(
         for (const message of batch.messages) {
           const offset = BigInt(message.offset);
           if (offset >= high || offset < (position.get(batch.partition) ?? 0n)) continue;
-          try {
-            onEvent(batch.partition, historyCodec.decode(message.value, message.headers));
-          } catch (err) {
-            log.error(
-              { partition: batch.partition, offset: message.offset, err },
-              "history record skipped",
-            );
-          }
+          onMessage(batch.partition, message);
         }
         await Promise.resolve();
       },

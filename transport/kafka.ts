@@ -107,6 +107,21 @@ export async function ensureTopics(
       // The event store: kept forever.
       configEntries: [{ name: "retention.ms", value: "-1" }, ...durable],
     },
+    {
+      topic: topics.changelog(config),
+      numPartitions: config.commandPartitions,
+      replicationFactor: rf,
+      // Compacted: a key's last record stays (an open run's events, a closed run's marker),
+      // so the topic, and a decider's restore, follow the open runs, not every run ever.
+      // Segments roll every 10 minutes so that closed runs' records become compactable soon.
+      configEntries: [
+        { name: "cleanup.policy", value: "compact" },
+        { name: "min.cleanable.dirty.ratio", value: "0.1" },
+        { name: "segment.ms", value: "600000" },
+        { name: "delete.retention.ms", value: "86400000" },
+        ...durable,
+      ],
+    },
     { topic: topics.dlq(config), numPartitions: 1, replicationFactor: rf, configEntries: durable },
     // One partition keyed by process ID: the projector reads every process's beats in order.
     {

@@ -24,7 +24,14 @@ export class EmbeddedAdmin implements PortAdmin {
     return attempt(() => {
       let created = false;
       for (const t of options.topics)
-        created = this.log.createTopic(t.topic, t.numPartitions ?? 1) || created;
+        created =
+          this.log.createTopic(
+            t.topic,
+            t.numPartitions ?? 1,
+            (t.configEntries ?? []).some(
+              (e) => e.name === "cleanup.policy" && e.value.split(",").includes("compact"),
+            ),
+          ) || created;
       return created;
     });
   }

@@ -26,8 +26,8 @@ export type RecordEntry = [
 export type OffsetEntry = [string, string, number, number];
 
 export type Frame =
-  /** A topic was created. */
-  | [kind: 1, topic: string, partitions: number]
+  /** A topic was created (compacted: a key's last record supersedes the ones before). */
+  | [kind: 1, topic: string, partitions: number, compacted?: boolean]
   /** Records and committed offsets, applied together (a transaction, a send, a commit). */
   | [kind: 2, records: RecordEntry[], offsets: OffsetEntry[]]
   /** A consumer group's committed offsets were deleted. */

@@ -70,7 +70,21 @@ export interface StoredRecord {
 interface PartitionLog {
   readonly records: StoredRecord[];
   readonly waiters: Set<() => void>;
+  /** Compacted topics only: each live key → the offset of its last record. */
+  readonly latest?: Map<string, number>;
 }
+
+/**
+ * What a compacted topic's superseded record (or tombstone) becomes in memory: its offset
+ * stays taken, as in Kafka, where compaction leaves gaps; readers see an empty record.
+ */
+const COMPACTED: StoredRecord = Object.freeze({
+  timestamp: 0,
+  key: null,
+  value: null,
+  headers: Object.freeze([]),
+  size: 0,
+});
 
 export interface AppendRecord {
   topic: string;
@@ -209,11 +223,15 @@ export class EmbeddedLog {
     return this.size;
   }
 
-  createTopic(topic: string, partitions: number): boolean {
+  /**
+   * Creates a topic. In a compacted one a record supersedes the earlier records of its key and
+   * a tombstone (null value) removes the key: memory keeps the live keys' records only.
+   */
+  createTopic(topic: string, partitions: number, compacted = false): boolean {
     if (this.topics.has(topic)) return false;
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000)
       throw new RangeError(`topic ${topic}: partitions must be 1–10000, got ${partitions}`);
-    this.write([1, topic, partitions]);
+    this.write(compacted ? [1, topic, partitions, true] : [1, topic, partitions]);
     return true;
   }
 
@@ -371,13 +389,27 @@ export class EmbeddedLog {
     this.syncTimer.unref();
   }
 
+  /** Before a compacted partition takes a record of `key`: the key's earlier record goes. */
+  private compact(log: PartitionLog, key: Buffer, tombstone: boolean): void {
+    const latest = log.latest!;
+    const name = key.toString("latin1");
+    const before = latest.get(name);
+    if (before !== undefined) log.records[before] = COMPACTED;
+    if (tombstone) latest.delete(name);
+    else latest.set(name, log.records.length);
+  }
+
   private apply(frame: Frame): void {
     switch (frame[0]) {
       case 1: {
-        const [, topic, count] = frame;
+        const [, topic, count, compacted] = frame;
         this.topics.set(
           topic,
-          Array.from({ length: count }, () => ({ records: [], waiters: new Set() })),
+          Array.from({ length: count }, () => ({
+            records: [],
+            waiters: new Set(),
+            ...(compacted ? { latest: new Map<string, number>() } : {}),
+          })),
         );
         return;
       }
@@ -387,7 +419,12 @@ export class EmbeddedLog {
           const log = this.partition(topic, partition);
           let size = (key?.length ?? 0) + (value?.length ?? 0);
           for (const [k, v] of headers) size += k.length + v.length;
-          log.records.push({ timestamp, key, value, headers, size });
+          if (log.latest && key) this.compact(log, key, value === null);
+          log.records.push(
+            log.latest && key && value === null
+              ? COMPACTED
+              : { timestamp, key, value, headers, size },
+          );
           touched.add(log);
         }
         this.recordCount += frame[1].length;
