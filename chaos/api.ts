@@ -12,7 +12,21 @@ export interface Acknowledged<T> {
   readonly tries: number;
 }
 
-export class GraphqlError extends Error {}
+export class GraphqlError extends Error {
+  constructor(
+    message: string,
+    /** The answer's `extensions.code`s. */
+    readonly codes: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Answers about the run itself, the same from every API: sending the call again to the other
+ * one cannot change them (a signal that came after its run closed).
+ */
+const FINAL_CODES: ReadonlySet<string> = new Set(["NOT_FOUND", "RUN_CLOSED"]);
 
 export class Apis {
   private turn = 0;
@@ -51,6 +65,7 @@ export class Apis {
         return { data, api, at: Date.now(), tries };
       } catch (err) {
         this.failedCalls++;
+        if (err instanceof GraphqlError && err.codes.some((c) => FINAL_CODES.has(c))) throw err;
         if (Date.now() + 250 > deadline) throw err;
         api = (api + 1) % this.urls.length;
         // Each API once at once; after a full round, back off a little.
@@ -67,9 +82,15 @@ export class Apis {
       body: JSON.stringify({ query, variables }),
       signal: AbortSignal.timeout(this.callTimeoutMs),
     });
-    const body = (await response.json()) as { data?: T; errors?: { message: string }[] };
+    const body = (await response.json()) as {
+      data?: T;
+      errors?: { message: string; extensions?: { code?: string } }[];
+    };
     if (body.errors?.length) {
-      throw new GraphqlError(body.errors.map((e) => e.message).join("; "));
+      throw new GraphqlError(
+        body.errors.map((e) => e.message).join("; "),
+        body.errors.flatMap((e) => (e.extensions?.code ? [e.extensions.code] : [])),
+      );
     }
     if (!response.ok || body.data === undefined) {
       throw new GraphqlError(`HTTP ${response.status} without data`);

@@ -19,6 +19,10 @@ export const ErrorCodes = {
   WORKFLOW_CANCELLED: "The run was cancelled.",
   WORKFLOW_BLOCKED: "The run is parked: see the reason; fix the code and restart its decider.",
   WAIT_TIMEOUT: "Waiting for a run's result took longer than the given timeout.",
+  NOT_FOUND:
+    "A signal or cancel names a run no start was acknowledged for (the view of the runs had caught up with every command sent before it).",
+  RUN_CLOSED:
+    "A signal or cancel names a run that has closed (completed, failed or cancelled): a closed run takes no more commands.",
   UNAUTHENTICATED:
     "The API (or /metrics) has tokens configured and the request carries no bearer token, or an unknown one; it was refused before its body was read.",
   FORBIDDEN: "The request's token is read-only: it may query and subscribe, not mutate.",
@@ -220,6 +224,33 @@ export class WorkflowBlockedError extends WeftError {
 export class WaitTimeoutError extends WeftError {
   constructor(what: string, timeoutMs: number) {
     super("WAIT_TIMEOUT", `${what} did not happen within ${timeoutMs} ms`, { timeoutMs });
+  }
+}
+
+/**
+ * A signal or cancel names a run that no start was acknowledged for: the view of the runs it
+ * was checked against had applied every command sent to the run's partition before the call
+ * (see producers/run-check.ts), and holds no trace of the run.
+ */
+export class RunNotFoundError extends WeftError {
+  constructor(workflowId: string) {
+    super(
+      "NOT_FOUND",
+      `no run ${JSON.stringify(workflowId)}: no start with that workflow ID was acknowledged. ` +
+        "Check the ID (a run started with an idempotency key has an ID derived from the key: the one the start returned)",
+      { workflowId },
+    );
+  }
+}
+
+/** A signal or cancel names a run that has completed, failed or been cancelled. */
+export class RunClosedError extends WeftError {
+  constructor(workflowId: string, status: string) {
+    super(
+      "RUN_CLOSED",
+      `run ${JSON.stringify(workflowId)} is ${status}: a closed run takes no signal or cancel`,
+      { workflowId, status },
+    );
   }
 }
 

@@ -7,6 +7,8 @@ import mercurius from "mercurius";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
+import type { RunCheckOptions } from "../producers/run-check";
+import { readModelRunView } from "../projections/run-view";
 import { closeLiveEmitter, createLiveEmitter, type LiveEmitter } from "../projections/live-changes";
 import { limitVariable, type ApiLimits } from "./api-limits";
 import { assertAllowed, type Access, type ApiAuth } from "./auth";
@@ -32,7 +34,9 @@ export interface GraphqlPluginOptions {
   config: WeftConfig;
   db: ReadModelDb;
   logger: Logger;
-  commands: Pick<CommandProducer, "send">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  /** How long a signal or cancel waits for the projector to reach its run's start. */
+  runCheck?: RunCheckOptions;
   auth: ApiAuth;
   /** Consumer lag for the stats' backlogs; without it they read 0. */
   lag?: LagSource;
@@ -135,7 +139,17 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
     schema,
-    resolvers: withSubscriptionSlots(createResolvers({ db, commands, feed }), guard),
+    resolvers: withSubscriptionSlots(
+      createResolvers({
+        db,
+        commands,
+        feed,
+        runs: readModelRunView(db, config),
+        runCheck: options.runCheck,
+        log: logger.child({ component: "api" }),
+      }),
+      guard,
+    ),
     path: "/graphql",
     graphiql: false,
     // Compiles a query the second time it is seen: the dashboard and clients repeat theirs.

@@ -2,8 +2,15 @@ import type { ReadModelDb } from "../projections/read-model-db";
 import type { IResolvers, SubscriptionContext as PubSubContext } from "mercurius";
 import { InvalidInputError } from "../core/errors";
 import { assertWorkflowId } from "../core/ids";
+import type { Logger } from "../core/logger";
 import type { LiveEvent } from "../projections/live-changes";
 import type { CommandProducer } from "../producers/command-producer";
+import {
+  sendToRun,
+  type RunCheckOptions,
+  type RunCommand,
+  type RunView,
+} from "../producers/run-check";
 import {
   cancelWorkflowCommand,
   signalWorkflowCommand,
@@ -37,8 +44,12 @@ import { WORKERS_FEED, type ProcessRecord } from "./registry-queries";
 
 export interface ResolverDeps {
   db: ReadModelDb;
-  commands: Pick<CommandProducer, "send">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd">;
   feed: LiveFeed;
+  /** Whether a run takes a signal or cancel: the read models (projections/run-view.ts). */
+  runs: RunView;
+  runCheck?: RunCheckOptions;
+  log: Logger;
 }
 
 interface SubscriptionContext {
@@ -57,8 +68,36 @@ interface WorkflowsArgs {
 }
 
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
-export function createResolvers({ db, commands, feed }: ResolverDeps): IResolvers {
+export function createResolvers({
+  db,
+  commands,
+  feed,
+  runs,
+  runCheck,
+  log,
+}: ResolverDeps): IResolvers {
   const registry = createRegistryResolvers({ db });
+  /**
+   * Sends a signal or cancel to a run that takes it: NOT_FOUND for a run never started,
+   * RUN_CLOSED for one that closed (producers/run-check.ts). A run whose start the read models
+   * have not projected yet waits for the projector, up to a bound, and is never NOT_FOUND.
+   */
+  const toRun = async (command: RunCommand) => {
+    const check = await sendToRun(runs, commands, command, runCheck);
+    if (check.kind === "unconfirmed") {
+      log.info(
+        {
+          workflowId: command.workflowId,
+          command: command.body.type,
+          partition: check.partition,
+          projected: check.applied.toString(),
+          end: check.end.toString(),
+        },
+        "the read models are behind the run's commands partition: sent without confirming the run exists",
+      );
+    }
+    return { workflowId: command.workflowId, accepted: true, requestId: command.body.requestId };
+  };
   /** A derived feed's current value, then each new one, seen through `view`. */
   const derivedStream = <T>(
     ctx: SubscriptionContext,
@@ -123,25 +162,16 @@ export function createResolvers({ db, commands, feed }: ResolverDeps): IResolver
         _root,
         args: { workflowId: string; name: string; payload?: unknown; requestId?: string | null },
       ) =>
-        withErrorCodes(async () => {
-          const command = signalWorkflowCommand(
-            args.workflowId,
-            args.name,
-            args.payload,
-            args.requestId,
-          );
-          await commands.send(command);
-          return { workflowId: args.workflowId, accepted: true, requestId: command.body.requestId };
-        }),
+        withErrorCodes(() =>
+          toRun(signalWorkflowCommand(args.workflowId, args.name, args.payload, args.requestId)),
+        ),
       cancelWorkflow: (
         _root,
         args: { workflowId: string; reason?: string | null; requestId?: string | null },
       ) =>
-        withErrorCodes(async () => {
-          const command = cancelWorkflowCommand(args.workflowId, args.reason, args.requestId);
-          await commands.send(command);
-          return { workflowId: args.workflowId, accepted: true, requestId: command.body.requestId };
-        }),
+        withErrorCodes(() =>
+          toRun(cancelWorkflowCommand(args.workflowId, args.reason, args.requestId)),
+        ),
     },
     Subscription: {
       workflowUpdated: {

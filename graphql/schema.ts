@@ -239,14 +239,18 @@ export const schema = /* GraphQL */ `
       input: JSON
       idempotencyKey: String
     ): StartResult!
-    "requestId names this request (a new one when absent): a retry with the same ID is recorded once."
+    """
+    requestId names this request (a new one when absent): a retry with the same ID is recorded once.
+    Errors: NOT_FOUND when no start with this workflow ID was acknowledged, RUN_CLOSED when the run
+    completed, failed or was cancelled (unless it recorded this very request ID).
+    """
     signalWorkflow(
       workflowId: String!
       name: String!
       payload: JSON
       requestId: String
     ): AcceptedResult!
-    "requestId names this request (a new one when absent): a retry with the same ID is recorded once."
+    "As signalWorkflow: a retry with the same requestId is recorded once; NOT_FOUND, RUN_CLOSED."
     cancelWorkflow(workflowId: String!, reason: String, requestId: String): AcceptedResult!
   }
 

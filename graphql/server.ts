@@ -10,6 +10,7 @@ import { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
+import type { RunCheckOptions } from "../producers/run-check";
 import type { LiveEmitter } from "../projections/live-changes";
 import type { KafkaPort } from "../transport/port";
 import { DEFAULT_API_LIMITS, type ApiLimits } from "./api-limits";
@@ -29,7 +30,12 @@ export interface ApiServerOptions {
   db: ReadModelDb;
   logger: Logger;
   /** A connected producer: the caller owns it and closes it. */
-  commands: Pick<CommandProducer, "send">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  /**
+   * How long a signal or cancel to a run the read models do not show waits for the projector
+   * to reach the end of the run's commands partition; default RUN_CHECK_WAIT_MS.
+   */
+  runCheck?: RunCheckOptions;
   /** Served at /metrics; default: a registry of this server's own metrics. */
   metrics?: Registry;
   /** Bearer tokens; default: none, every request may do everything. */
@@ -107,6 +113,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     config,
     db,
     commands,
+    runCheck: options.runCheck,
     logger: options.logger,
     auth,
     lag: options.lag,

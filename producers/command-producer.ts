@@ -1,4 +1,4 @@
-import type { KafkaPort, PortProducer } from "../transport/port";
+import type { KafkaPort, PortAdmin, PortProducer } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import { commandCodec, commandHeaders } from "../schemas/codec";
 import type { Command } from "../schemas/types";
@@ -15,6 +15,8 @@ export class CommandProducer {
   private readonly batching: BatchingProducer;
   private readonly topic: string;
   private partitions = 0;
+  /** For offsets of the commands topic: connected on first use, for the producer's life. */
+  private admin: { client: PortAdmin; connected: Promise<void> } | undefined;
 
   constructor(
     private readonly kafka: KafkaPort,
@@ -44,14 +46,64 @@ export class CommandProducer {
     return this.batching.send(this.topic, {
       key: command.workflowId,
       // The decider owning this partition writes the run's history to the same partition.
-      partition: partitionForKey(this.topic, command.workflowId, this.partitions),
+      partition: this.partitionOf(command.workflowId),
       value,
       headers: commandHeaders(command),
     });
   }
 
+  /**
+   * The partition the run's commands go to, and its end offset now: every command of the run
+   * acknowledged before this call sits below `end`.
+   */
+  async partitionEnd(workflowId: string): Promise<{ partition: number; end: bigint }> {
+    if (this.partitions === 0) throw new Error("CommandProducer.partitionEnd before connect()");
+    const partition = this.partitionOf(workflowId);
+    const offsets = await (await this.connectedAdmin()).fetchTopicOffsets(this.topic);
+    const high = offsets.find((o) => o.partition === partition)?.high;
+    if (high === undefined) throw new Error(`${this.topic} has no partition ${partition}`);
+    return { partition, end: BigInt(high) };
+  }
+
+  /** The offset a consumer group committed on a partition of the commands topic (0: none). */
+  async committedOffset(groupId: string, partition: number): Promise<bigint> {
+    const groups = await (
+      await this.connectedAdmin()
+    ).fetchOffsets({ groupId, topics: [this.topic] });
+    const offset = groups
+      .find((g) => g.topic === this.topic)
+      ?.partitions.find((p) => p.partition === partition)?.offset;
+    // Kafka says -1 for a partition the group never committed on.
+    return offset === undefined || BigInt(offset) < 0n ? 0n : BigInt(offset);
+  }
+
   async close(): Promise<void> {
     await this.batching.flush();
     await this.producer.disconnect();
+    const admin = this.admin;
+    this.admin = undefined;
+    if (admin) {
+      await admin.connected.catch(() => undefined);
+      await admin.client.disconnect();
+    }
+  }
+
+  private partitionOf(workflowId: string): number {
+    return partitionForKey(this.topic, workflowId, this.partitions);
+  }
+
+  private async connectedAdmin(): Promise<PortAdmin> {
+    let admin = this.admin;
+    if (!admin) {
+      const client = this.kafka.admin();
+      const created = { client, connected: client.connect() };
+      // A failed connect is not kept: the next call tries again.
+      created.connected.catch(() => {
+        if (this.admin === created) this.admin = undefined;
+      });
+      this.admin = admin = created;
+    }
+    await admin.connected;
+    return admin.client;
   }
 }

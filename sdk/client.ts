@@ -8,6 +8,7 @@ import {
 } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
+import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
   signalWorkflowCommand,
@@ -35,7 +36,10 @@ export interface RequestOptions {
   requestId?: string;
 }
 
-/** A signal or cancel accepted durably (the command is in Kafka). */
+/**
+ * A signal or cancel accepted durably (the command is in Kafka), or found already recorded by
+ * its run (a retry with the request ID of one that got through).
+ */
 export interface AcceptedRequest {
   workflowId: string;
   requestId: string;
@@ -46,24 +50,38 @@ export interface ClientOptions {
   logger?: Logger;
   /** The transport to use (e.g. an embedded Weft's log); default Kafka from the config. */
   transport?: KafkaPort;
+  /**
+   * How long `signal` and `cancel` wait for the deciders to apply a run's start that history
+   * does not show yet; past it the command is sent unconfirmed. Default 5000 ms.
+   */
+  runCheckWaitMs?: number;
 }
 
 /** Starts, signals and cancels runs, and waits for their results. */
 export class WeftClient {
   private readonly producer: CommandProducer;
   private readonly history: HistoryTail;
+  /** What `signal` and `cancel` check runs against: history, as the deciders committed it. */
+  private readonly runs: RunView;
+  private readonly log: Logger;
 
   private constructor(
     readonly config: WeftConfig,
     private readonly kafka: KafkaPort,
     logger: Logger,
+    private readonly runCheckWaitMs: number | undefined,
   ) {
+    this.log = logger.child({ component: "client" });
     this.producer = new CommandProducer(kafka, config);
-    this.history = new HistoryTail(
-      kafka,
-      topics.history(config),
-      logger.child({ component: "client" }),
-    );
+    this.history = new HistoryTail(kafka, topics.history(config), this.log);
+    this.runs = historyRunView({
+      events: async (workflowId, fresh) => {
+        await (fresh ? this.history.catchUp() : this.history.start());
+        return this.history.events(workflowId);
+      },
+      commands: this.producer,
+      deciderGroup: topics.deciderGroup(config),
+    });
   }
 
   static async connect(options: ClientOptions = {}): Promise<WeftClient> {
@@ -71,7 +89,7 @@ export class WeftClient {
     const logger = options.logger ?? createLogger(config.logLevel);
     const kafka = options.transport ?? createKafka(config, logger);
     await withAdmin(kafka, (admin) => ensureTopics(admin, config));
-    const client = new WeftClient(config, kafka, logger);
+    const client = new WeftClient(config, kafka, logger, options.runCheckWaitMs);
     await client.producer.connect();
     return client;
   }
@@ -90,6 +108,12 @@ export class WeftClient {
   /**
    * Sends a signal; resolves once it is durably accepted. The producer's own retries resend
    * the same command, request ID included; to retry a call that failed, pass its request ID.
+   *
+   * Rejects with RunNotFoundError (NOT_FOUND) when no start with that ID was acknowledged, and
+   * RunClosedError (RUN_CLOSED) when the run completed, failed or was cancelled. The run is
+   * looked up in `weft.history`, which the client then follows as `result` does; a run whose
+   * start the deciders have not applied yet is waited for (up to `runCheckWaitMs`), never
+   * refused (see producers/run-check.ts).
    */
   async signal(
     workflowId: string,
@@ -97,20 +121,29 @@ export class WeftClient {
     payload?: unknown,
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
-    const command = signalWorkflowCommand(workflowId, signalName, payload, options.requestId);
-    await this.producer.send(command);
-    return { workflowId, requestId: command.body.requestId };
+    return this.toRun(signalWorkflowCommand(workflowId, signalName, payload, options.requestId));
   }
 
-  /** Cancels a run; request IDs as for `signal`. */
+  /** Cancels a run; request IDs and errors as for `signal`. */
   async cancel(
     workflowId: string,
     reason?: string,
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
-    const command = cancelWorkflowCommand(workflowId, reason, options.requestId);
-    await this.producer.send(command);
-    return { workflowId, requestId: command.body.requestId };
+    return this.toRun(cancelWorkflowCommand(workflowId, reason, options.requestId));
+  }
+
+  private async toRun(command: RunCommand): Promise<AcceptedRequest> {
+    const check = await sendToRun(this.runs, this.producer, command, {
+      waitMs: this.runCheckWaitMs,
+    });
+    if (check.kind === "unconfirmed") {
+      this.log.info(
+        { workflowId: command.workflowId, command: command.body.type },
+        "the deciders are behind the run's commands partition: sent without confirming the run exists",
+      );
+    }
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
   /**

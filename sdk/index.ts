@@ -36,6 +36,8 @@ export {
   WorkflowCancelledError,
   WorkflowBlockedError,
   WaitTimeoutError,
+  RunNotFoundError,
+  RunClosedError,
 } from "../core/errors";
 export type { ErrorCode } from "../core/errors";
 export type { HistoryEvent, EventBody, EventType } from "../schemas/types";

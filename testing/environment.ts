@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../core/logger";
 import { Decider } from "../deciders/decider";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
+import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
   signalWorkflowCommand,
@@ -69,6 +70,8 @@ export class TestEnvironment {
   private readonly histories = new Map<string, HistoryEvent[]>();
   private tasksHandled = 0;
   private shutdown: Promise<void> | undefined;
+  /** What `signal` and `cancel` check runs against, as the client does: the history. */
+  private readonly runs: RunView;
 
   private constructor(
     readonly clock: VirtualClock,
@@ -85,6 +88,14 @@ export class TestEnvironment {
   ) {
     this.steps = steps;
     this.ownSteps = new Map(steps);
+    this.runs = historyRunView({
+      events: (workflowId) => {
+        this.readHistory();
+        return Promise.resolve(this.histories.get(workflowId) ?? []);
+      },
+      commands,
+      deciderGroup: topics.deciderGroup(config),
+    });
   }
 
   static async create(options: TestEnvironmentOptions): Promise<TestEnvironment> {
@@ -203,26 +214,33 @@ export class TestEnvironment {
     return command.workflowId;
   }
 
-  /** As the client's: a repeat with the same `requestId` is recorded once. */
+  /**
+   * As the client's: a repeat with the same `requestId` is recorded once; rejects with
+   * RunNotFoundError (NOT_FOUND) for a run never started and RunClosedError (RUN_CLOSED) for
+   * one that closed. A run just started is waited for until the decider has applied its start.
+   */
   async signal(
     workflowId: string,
     signalName: string,
     payload?: unknown,
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
-    const command = signalWorkflowCommand(workflowId, signalName, payload, options.requestId);
-    await this.commands.send(command);
-    return { workflowId, requestId: command.body.requestId };
+    return this.toRun(signalWorkflowCommand(workflowId, signalName, payload, options.requestId));
   }
 
+  /** As `signal`, for a cancel. */
   async cancel(
     workflowId: string,
     reason?: string,
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
-    const command = cancelWorkflowCommand(workflowId, reason, options.requestId);
-    await this.commands.send(command);
-    return { workflowId, requestId: command.body.requestId };
+    return this.toRun(cancelWorkflowCommand(workflowId, reason, options.requestId));
+  }
+
+  private async toRun(command: RunCommand): Promise<AcceptedRequest> {
+    // The decider here always runs: it applies a start in milliseconds of real time.
+    await sendToRun(this.runs, this.commands, command, { waitMs: this.resultTimeoutMs });
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
   /**

@@ -50,7 +50,10 @@ async function server(options: { redisUrl?: string; migrated: boolean; readiness
     config,
     db: ReadModelDb.postgres(pool),
     logger,
-    commands: { send: () => Promise.resolve() },
+    commands: {
+      send: () => Promise.resolve(),
+      partitionEnd: () => Promise.reject(new Error("no commands in readiness tests")),
+    },
     kafka: kafkaFor(config),
     redis,
     ...(options.readiness ? { readiness: given(pool, config, redis, options.readiness) } : {}),

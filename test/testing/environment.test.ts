@@ -2,7 +2,14 @@
  * The test kit's environment: a decider and a worker on an embedded log with a virtual clock.
  * No broker, database or Redis is touched; waits, timeouts and retry backoff take no real time.
  */
-import { defineStep, defineWorkflow, TerminalError, WorkflowFailedError } from "../../sdk";
+import {
+  defineStep,
+  defineWorkflow,
+  RunClosedError,
+  RunNotFoundError,
+  TerminalError,
+  WorkflowFailedError,
+} from "../../sdk";
 import type { HistoryEvent, StepContext } from "../../sdk";
 import { checkReplay, createTestEnvironment, type TestEnvironment } from "../../sdk/testing";
 
@@ -195,6 +202,34 @@ describe("createTestEnvironment", () => {
     await env.signal(other, "approve", { by: "ada" }, { requestId: "first" });
     await env.signal(other, "approve", { by: "ada" }, { requestId: "second" });
     expect(await env.result(other)).toEqual(["ada", "ada"]);
+  });
+
+  it("refuses a signal or cancel to a run never started (NOT_FOUND) or closed (RUN_CLOSED)", async () => {
+    await expect(env.signal("never-started", "approve", { by: "ada" })).rejects.toBeInstanceOf(
+      RunNotFoundError,
+    );
+    await expect(env.cancel("never-started")).rejects.toMatchObject({ code: "NOT_FOUND" });
+
+    const id = await env.start(approval);
+    await env.signal(id, "approve", { by: "ada" }, { requestId: "approve-1" });
+    expect(await env.result(id)).toBe("approved by ada");
+    const late = env.signal(id, "approve", { by: "bob" });
+    await expect(late).rejects.toBeInstanceOf(RunClosedError);
+    await expect(late).rejects.toMatchObject({
+      code: "RUN_CLOSED",
+      details: { workflowId: id, status: "completed" },
+    });
+    await expect(env.cancel(id)).rejects.toMatchObject({ code: "RUN_CLOSED" });
+    // The retry of the signal that got through: answered as sent, and not recorded twice.
+    await expect(
+      env.signal(id, "approve", { by: "ada" }, { requestId: "approve-1" }),
+    ).resolves.toEqual({ workflowId: id, requestId: "approve-1" });
+    expect(types(await env.history(id))).toEqual([
+      "WorkflowStarted",
+      "SignalWaitStarted",
+      "SignalReceived",
+      "WorkflowCompleted",
+    ]);
   });
 
   it("skips to a signal's timeout when none comes", async () => {
