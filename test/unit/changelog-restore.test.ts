@@ -1,0 +1,304 @@
+import fc from "fast-check";
+import { createLogger } from "../../core/logger";
+import { PartitionState } from "../../deciders/partition-state";
+import { Registry } from "../../deciders/registry";
+import {
+  changelogEntry,
+  changelogMessage,
+  type ChangelogEntry,
+} from "../../deciders/run-changelog";
+import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
+import type { PortConsumedMessage } from "../../transport/port";
+import {
+  approval,
+  echo,
+  flaky,
+  parallel,
+  retryFixed,
+  sleepy,
+  slow,
+  tally,
+  threeSteps,
+  timedOut,
+} from "../fixtures/workflows";
+
+/**
+ * A decider restored from its changelog must be the decider restored from history: the same
+ * open runs in the same state, the same closed IDs, and the same decisions on what comes next.
+ * Random workloads (starts, step reports, signals, cancels, timers firing) drive one state; the
+ * history and the changelog it wrote then restore two more, and the changelog is read both as
+ * written and as Kafka's compaction leaves it.
+ */
+
+const log = createLogger("silent");
+const WORKFLOWS = [threeSteps, approval, tally, sleepy, parallel, retryFixed, timedOut];
+const registry = () => new Registry(WORKFLOWS, [echo, flaky, slow]);
+
+/** One step of a random workload: an action kind and numbers that pick its target. */
+type Move = { kind: number; a: number; b: number };
+const moveArb: fc.Arbitrary<Move> = fc.record({
+  kind: fc.integer({ min: 0, max: 6 }),
+  a: fc.nat(1_000),
+  b: fc.nat(1_000),
+});
+
+interface Recorded {
+  history: HistoryEvent[];
+  changelog: PortConsumedMessage[];
+}
+
+/** The changelog records as a consumer would receive them (through the codec, both ways). */
+function record(into: Recorded, events: HistoryEvent[], changes: ChangelogEntry[]): void {
+  into.history.push(...events);
+  for (const change of changes) {
+    const m = changelogMessage(change, 0);
+    const headers: Record<string, Buffer> = {};
+    for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Buffer.from(String(v));
+    into.changelog.push({
+      key: m.key === undefined || m.key === null ? null : Buffer.from(m.key),
+      value: m.value === null ? null : Buffer.from(m.value),
+      timestamp: "0",
+      attributes: 0,
+      offset: String(into.changelog.length),
+      headers,
+    });
+  }
+}
+
+/** What Kafka's compaction may leave: each key's last record, tombstones dropped, in order. */
+function compacted(records: PortConsumedMessage[]): PortConsumedMessage[] {
+  const last = new Map<string, number>();
+  records.forEach((r, i) => last.set(r.key!.toString("latin1"), i));
+  return records.filter((r, i) => last.get(r.key!.toString("latin1")) === i && r.value !== null);
+}
+
+/** Where a workload stands: the clock and the IDs handed out (a tail continues from them). */
+interface Cursor {
+  now: number;
+  started: number;
+}
+
+async function drive(
+  moves: Move[],
+  state: PartitionState,
+  out: Recorded,
+  from: Cursor = { now: 1_000, started: 0 },
+): Promise<Cursor> {
+  let { now, started } = from;
+  const step = async (run: () => Promise<unknown>) => {
+    await run();
+    const d = state.takeDecisions();
+    record(out, d.events, d.changes);
+  };
+  const apply = (workflowId: string, body: CommandBody) => {
+    const command: Command = { workflowId, sentAt: now, body };
+    return step(() => state.apply(command, now));
+  };
+  for (const move of moves) {
+    now += 1 + (move.b % 500);
+    const open = [...state.runs.values()];
+    const target = open.length > 0 ? open[move.a % open.length]! : undefined;
+    switch (move.kind) {
+      case 0:
+      case 1: {
+        // Sometimes a start with an ID used before: a duplicate, open or closed.
+        const id = move.b % 5 === 0 && started > 0 ? `wf-${move.a % started}` : `wf-${started++}`;
+        const type = WORKFLOWS[move.a % WORKFLOWS.length]!.name;
+        const input =
+          type === "approval"
+            ? { timeoutMs: 200 + move.b }
+            : type === "sleepy"
+              ? { ms: 100 + move.b }
+              : { n: move.b };
+        await apply(id, {
+          type: "StartWorkflow",
+          workflowType: type,
+          input: JSON.stringify(input),
+          idempotencyKey: null,
+          requestId: `start-${id}`,
+        });
+        break;
+      }
+      case 2:
+      case 3: {
+        // A worker reports on one of the run's live steps (or a stale attempt).
+        const steps = target ? [...target.steps.values()] : [];
+        const s = steps[move.b % Math.max(1, steps.length)];
+        if (!target || !s) break;
+        const attempt = move.b % 7 === 0 ? s.attempt + 1 : s.attempt;
+        const ok = move.kind === 2;
+        await apply(
+          target.workflowId,
+          ok
+            ? {
+                type: "ReportStepCompleted",
+                stepSeq: s.seq,
+                attempt,
+                workerId: "w",
+                result: JSON.stringify({ n: move.a }),
+              }
+            : {
+                type: "ReportStepFailed",
+                stepSeq: s.seq,
+                attempt,
+                workerId: "w",
+                error: {
+                  name: "Error",
+                  message: "boom",
+                  stack: null,
+                  terminal: move.a % 4 === 0,
+                  code: null,
+                },
+              },
+        );
+        break;
+      }
+      case 4:
+        if (target)
+          await apply(target.workflowId, {
+            type: "SignalWorkflow",
+            signalName: move.a % 2 === 0 ? "approve" : "add",
+            payload: JSON.stringify({ approvedBy: "x", n: move.b, done: move.b % 5 === 0 }),
+            requestId: `sig-${move.b % 3}`,
+          });
+        break;
+      case 5:
+        if (target && move.b % 3 === 0)
+          await apply(target.workflowId, {
+            type: "CancelWorkflow",
+            reason: "test",
+            requestId: `cancel-${move.a}`,
+          });
+        break;
+      case 6:
+        await step(() => state.fireDue(now));
+        break;
+    }
+  }
+  return { now, started };
+}
+
+/** A comparable picture of a decider's state. */
+function picture(state: PartitionState) {
+  const runs = [...state.runs.values()]
+    .map((run) => ({
+      id: run.workflowId,
+      type: run.workflowType,
+      status: run.status,
+      lastSeq: run.lastSeq,
+      events: run.events.map((e) => `${e.seq}:${e.body.type}`),
+      steps: [...run.steps.values()].map((s) => `${s.seq}:${s.attempt}:${s.status}`).sort(),
+      timers: [...run.timers.values()].map((t) => `${t.key}@${t.dueAt}`).sort(),
+    }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+  return { runs, closed: [...state.closed.keys()].sort() };
+}
+
+/** Stacks name the caller's line, which differs between the two drives by construction. */
+function withoutStacks(events: HistoryEvent[]): unknown {
+  return JSON.parse(JSON.stringify(events, (k, v: unknown) => (k === "stack" ? null : v)));
+}
+
+function restoreFromChangelog(records: PortConsumedMessage[]): PartitionState {
+  const state = new PartitionState(0, registry(), log);
+  for (const r of records) {
+    const entry = changelogEntry(r);
+    if (entry) state.restoreEntry(entry);
+  }
+  return state;
+}
+
+describe("restore from the changelog equals restore from history", () => {
+  it("for random workloads, as written and as compacted, and decides the same next", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(moveArb, { minLength: 1, maxLength: 120 }),
+        fc.array(moveArb, { minLength: 1, maxLength: 30 }),
+        async (moves, tail) => {
+          const live = new PartitionState(0, registry(), log);
+          const recorded: Recorded = { history: [], changelog: [] };
+          const cursor = await drive(moves, live, recorded);
+
+          const fromHistory = new PartitionState(0, registry(), log);
+          for (const event of recorded.history) fromHistory.restore(event);
+          const asWritten = restoreFromChangelog(recorded.changelog);
+          const asCompacted = restoreFromChangelog(compacted(recorded.changelog));
+
+          const expected = picture(live);
+          expect(picture(fromHistory)).toEqual(expected);
+          expect(picture(asWritten)).toEqual(expected);
+          expect(picture(asCompacted)).toEqual(expected);
+          // Compaction leaves open runs' events and closed markers, nothing of closed runs.
+          const openEvents = [...live.runs.values()].reduce((n, r) => n + r.events.length, 0);
+          expect(compacted(recorded.changelog)).toHaveLength(openEvents + live.closed.size);
+
+          // The restored decider carries on exactly as the live one does.
+          const a: Recorded = { history: [], changelog: [] };
+          const b: Recorded = { history: [], changelog: [] };
+          await drive(tail, live, a, cursor);
+          await drive(tail, asCompacted, b, cursor);
+          expect(withoutStacks(b.history)).toEqual(withoutStacks(a.history));
+          expect(picture(asCompacted)).toEqual(picture(live));
+        },
+      ),
+      { numRuns: 150, seed: 20261203 },
+    );
+  });
+
+  it("keeps closed runs out of memory: only their IDs stay", async () => {
+    const state = new PartitionState(0, registry(), log);
+    const out: Recorded = { history: [], changelog: [] };
+    for (let i = 0; i < 50; i++) {
+      await state.apply(
+        {
+          workflowId: `t-${i}`,
+          sentAt: i,
+          body: {
+            type: "StartWorkflow",
+            workflowType: "tally",
+            input: "{}",
+            idempotencyKey: null,
+            requestId: `r-${i}`,
+          },
+        },
+        i,
+      );
+      await state.apply(
+        {
+          workflowId: `t-${i}`,
+          sentAt: i,
+          body: {
+            type: "SignalWorkflow",
+            signalName: "add",
+            payload: JSON.stringify({ done: true }),
+            requestId: `s-${i}`,
+          },
+        },
+        i,
+      );
+      const d = state.takeDecisions();
+      record(out, d.events, d.changes);
+    }
+    expect(state.runs.size).toBe(0);
+    expect(state.closed.size).toBe(50);
+    // A start with a closed run's ID is a duplicate: nothing is decided.
+    await state.apply(
+      {
+        workflowId: "t-7",
+        sentAt: 99,
+        body: {
+          type: "StartWorkflow",
+          workflowType: "tally",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "again",
+        },
+      },
+      99,
+    );
+    expect(state.takeDecisions().events).toEqual([]);
+    expect(compacted(out.changelog).map((r) => r.key!.toString("latin1").split("\0")[0])).toEqual(
+      Array(50).fill("r"),
+    );
+  });
+});
