@@ -275,6 +275,62 @@ describe("consumer groups", () => {
   });
 });
 
+describe("compacted topics", () => {
+  it("keep each key's last record only, drop tombstoned keys, and do so again on reopen", async () => {
+    await admin.createTopics({
+      topics: [
+        {
+          topic: "state",
+          numPartitions: 1,
+          configEntries: [{ name: "cleanup.policy", value: "compact" }],
+        },
+      ],
+    });
+    const producer = await connected();
+    await producer.send({
+      topic: "state",
+      messages: [
+        { key: "a", value: "a1" },
+        { key: "b", value: "b1" },
+        { key: "a", value: "a2" },
+        { key: "c", value: "c1" },
+        { key: "b", value: null },
+        { value: "no key" },
+      ],
+    });
+    const live = (messages: { value: Buffer | null }[]) =>
+      values(messages.filter((m) => m.value !== null));
+    const first = await collect(kafka, "state", "g1");
+    await waitFor("every offset", () => first.messages.length === 6);
+    // Offsets stay where they were (compaction leaves gaps, as in Kafka); values do not.
+    expect(first.messages.map((m) => m.offset)).toEqual(["0", "1", "2", "3", "4", "5"]);
+    expect(live(first.messages)).toEqual(["a2", "c1", "no key"]);
+    await first.consumer.disconnect();
+    await kafka.close();
+    kafka = await openLog(dir);
+    admin = kafka.admin();
+    const again = await collect(kafka, "state", "g2");
+    await waitFor("every offset", () => again.messages.length === 6);
+    expect(live(again.messages)).toEqual(["a2", "c1", "no key"]);
+    await again.consumer.disconnect();
+  });
+
+  it("are not what other topics are: every record stays", async () => {
+    const producer = await connected();
+    await producer.send({
+      topic: "out",
+      messages: [
+        { key: "a", value: "a1" },
+        { key: "a", value: "a2" },
+      ],
+    });
+    const c = await collect(kafka, "out", "g");
+    await waitFor("both", () => c.messages.length === 2);
+    expect(values(c.messages)).toEqual(["a1", "a2"]);
+    await c.consumer.disconnect();
+  });
+});
+
 describe("durability", () => {
   async function writeSome(producer: PortProducer): Promise<void> {
     await producer.send({ topic: "out", messages: [{ value: "1" }, { value: "2" }] });
