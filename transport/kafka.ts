@@ -113,11 +113,12 @@ export async function ensureTopics(
       replicationFactor: rf,
       // Compacted: a key's last record stays (an open run's events, a closed run's marker),
       // so the topic, and a decider's restore, follow the open runs, not every run ever.
-      // Segments roll every 10 minutes so that closed runs' records become compactable soon.
+      // Segments roll every minute: only a closed segment is compacted, so what a restore
+      // reads beyond the open runs is about a minute of decisions plus the cleaner's lag.
       configEntries: [
         { name: "cleanup.policy", value: "compact" },
         { name: "min.cleanable.dirty.ratio", value: "0.1" },
-        { name: "segment.ms", value: "600000" },
+        { name: "segment.ms", value: "60000" },
         { name: "delete.retention.ms", value: "86400000" },
         ...durable,
       ],

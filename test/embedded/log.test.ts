@@ -8,7 +8,7 @@ import type { Kafka } from "kafkajs";
 import { isFencingError } from "../../transport/kafka";
 import { partitionForKey } from "../../transport/partitioning";
 import { EmbeddedKafka, LOG_FILE } from "../../transport/embedded";
-import type { KafkaPort, PortAdmin, PortProducer } from "../../transport/port";
+import type { KafkaPort, PortAdmin, PortConsumedMessage, PortProducer } from "../../transport/port";
 import { waitFor } from "../support/env";
 import { collect, openLog, tempDir, values } from "./helpers";
 
@@ -298,7 +298,7 @@ describe("compacted topics", () => {
         { value: "no key" },
       ],
     });
-    const live = (messages: { value: Buffer | null }[]) =>
+    const live = (messages: readonly PortConsumedMessage[]) =>
       values(messages.filter((m) => m.value !== null));
     const first = await collect(kafka, "state", "g1");
     await waitFor("every offset", () => first.messages.length === 6);
