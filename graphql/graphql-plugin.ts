@@ -3,7 +3,7 @@ import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Kind, OperationTypeNode, type DocumentNode, type GraphQLError } from "graphql";
-import mercurius from "mercurius";
+import mercurius, { type IResolvers } from "mercurius";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
@@ -22,6 +22,8 @@ import {
 import { createErrorFormatter } from "./error-formatter";
 import { sendCodedError } from "./http-errors";
 import { LiveFeed } from "./live-feed";
+import { ProjectorBoard } from "./projector-board";
+import { createProjectorResolvers, projectorsFeed } from "./projector-resolvers";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
@@ -93,6 +95,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     timeWindow: 60_000,
   });
   const emitter = options.live ?? createLiveEmitter(config, logger);
+  const board = new ProjectorBoard({ config, emitter, logger });
   const feed = new LiveFeed({
     config,
     db,
@@ -115,6 +118,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
         refreshMs: 2000,
         triggers: ["processes"],
       },
+      projectorsFeed(board),
     ],
   });
   const guard = new SocketGuard({
@@ -135,7 +139,13 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
     schema,
-    resolvers: withSubscriptionSlots(createResolvers({ db, commands, feed }), guard),
+    resolvers: withSubscriptionSlots(
+      mergeResolvers(
+        createResolvers({ db, commands, feed }),
+        createProjectorResolvers({ board, feed }),
+      ),
+      guard,
+    ),
     path: "/graphql",
     graphiql: false,
     // Compiles a query the second time it is seen: the dashboard and clients repeat theirs.
@@ -183,12 +193,23 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     guard.reserve(requestOf(context), id);
     return Promise.resolve();
   });
+  await board.start();
   await feed.start();
   app.addHook("onClose", async () => {
     guard.stop();
     await feed.stop();
+    await board.stop();
     if (!options.live) await closeLiveEmitter(emitter);
   });
+}
+
+/** Resolvers of two modules, type by type (no field is defined twice). */
+function mergeResolvers(a: IResolvers, b: IResolvers): IResolvers {
+  const merged: Record<string, unknown> = { ...a };
+  for (const [type, fields] of Object.entries(b)) {
+    merged[type] = { ...(a[type] as object | undefined), ...(fields as object) };
+  }
+  return merged as IResolvers;
 }
 
 /** The text checks on an HTTP request's document (POST body or GET query string). */
