@@ -39,6 +39,11 @@ export interface WeftConfig {
    */
   readonly registrationIntervalMs: number;
   /**
+   * A projector partition that has not applied its next batch for this long (failing all the
+   * while, or one batch running that long) makes the projector not ready on /readyz.
+   */
+  readonly projectorStallMs: number;
+  /**
    * When set, a process serves its metrics at `http://127.0.0.1:<port>/metrics` (the api role
    * serves them on its own port regardless). 0 picks a free port.
    */
@@ -57,6 +62,7 @@ export const DEFAULTS = {
   deciderLingerMs: 3,
   executionCacheSize: 10_000,
   registrationIntervalMs: 10_000,
+  projectorStallMs: 30_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -118,6 +124,13 @@ export function loadConfig(
       options.registrationIntervalMs ?? env.WEFT_REGISTRATION_INTERVAL_MS,
       DEFAULTS.registrationIntervalMs,
       50,
+      3_600_000,
+    ),
+    projectorStallMs: intOption(
+      "projectorStallMs / WEFT_PROJECTOR_STALL_MS",
+      options.projectorStallMs ?? env.WEFT_PROJECTOR_STALL_MS,
+      DEFAULTS.projectorStallMs,
+      100,
       3_600_000,
     ),
     metricsPort: optionalPort(

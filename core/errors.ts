@@ -49,6 +49,10 @@ export const ErrorCodes = {
     "The API failed in a way that is not the request's fault; the message hides internals, the API log has them.",
   SCHEMA_MISMATCH:
     "The PostgreSQL read-model schema does not match this Weft: the message says whether to run `weft migrate`, upgrade Weft, or restore an edited migration.",
+  DATABASE_CORRUPT:
+    "The read-model database is damaged or is not a database (a SQLite file that is not one, or PostgreSQL reporting corrupt data); the message names the file or database. On SQLite Weft refuses to start on it.",
+  DATABASE_NOT_WRITABLE:
+    "The read-model database refuses writes: a SQLite file or its directory is read-only, full or cannot be opened, or PostgreSQL is read-only or denies the user; the message names the file or database. On SQLite Weft refuses to start on it.",
   LOG_CORRUPT:
     "The embedded log is damaged before its end (not a write cut short by a crash): Weft refuses to start on it; the message names the file, the byte offset and `weft repair`.",
   UNAVAILABLE:
@@ -96,21 +100,59 @@ export class RoleStoppedError extends WeftError {
   }
 }
 
+/** Which read-model database an error is about: the file, or the server and database. */
+export interface DatabaseErrorDetails {
+  /** e.g. `SQLite file /srv/weft/read-models.db` or `PostgreSQL database "weft" on db:5432`. */
+  database: string;
+  /** The SQLite file, when it is one. */
+  file?: string;
+  /** The driver's own code: `SQLITE_NOTADB`, `SQLITE_READONLY`, a SQLSTATE. */
+  cause?: string;
+}
+
+/**
+ * The read-model database is damaged: a SQLite file that is not a database, or is malformed.
+ * Thrown when it is opened, so a process refuses to start on it rather than crash-looping.
+ */
+export class DatabaseCorruptError extends WeftError {
+  constructor(message: string, details: DatabaseErrorDetails) {
+    super("DATABASE_CORRUPT", message, { ...details });
+  }
+}
+
+/**
+ * The read-model database refuses writes (a read-only or unopenable SQLite file or directory).
+ * Thrown when it is opened and checked, so a process refuses to start on it.
+ */
+export class DatabaseNotWritableError extends WeftError {
+  constructor(message: string, details: DatabaseErrorDetails) {
+    super("DATABASE_NOT_WRITABLE", message, { ...details });
+  }
+}
+
 /** Errors no retry can mend: the names kafkajs never retries either (src/retry/index.js). */
 const PROGRAMMING_ERRORS = new Set(["TypeError", "RangeError", "ReferenceError", "SyntaxError"]);
+
+/** Codes that end a role's start: waiting would not mend them. */
+const UNRECOVERABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "INVALID_CONFIG",
+  "SCHEMA_MISMATCH",
+  "STOPPED",
+  "DATABASE_CORRUPT",
+  "DATABASE_NOT_WRITABLE",
+]);
 
 /**
  * Whether an error ends a role rather than being waited out. This is the one place that
  * decides it: Weft's configuration errors (INVALID_CONFIG, SCHEMA_MISMATCH: fix the setting,
- * run `weft migrate` or upgrade), a stop, and programming errors. Everything else — a refused
+ * run `weft migrate` or upgrade), a SQLite read-model file found damaged or read-only when it
+ * was opened (DATABASE_CORRUPT, DATABASE_NOT_WRITABLE: a local file does not mend itself), a
+ * stop, and programming errors. Everything else — a refused
  * connection, a timeout, a coordinator that moved, a leader election, a dependency restarting —
  * is transient: the role retries it with backoff and /readyz says what it waits for.
  */
 export function isUnrecoverable(err: unknown): boolean {
-  if (WeftError.is(err))
-    return (
-      err.code === "INVALID_CONFIG" || err.code === "SCHEMA_MISMATCH" || err.code === "STOPPED"
-    );
+  if (WeftError.is(err)) return UNRECOVERABLE_CODES.has(err.code);
   const name = (err as { name?: unknown } | null)?.name;
   return typeof name === "string" && PROGRAMMING_ERRORS.has(name);
 }

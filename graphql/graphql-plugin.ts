@@ -3,7 +3,7 @@ import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Kind, OperationTypeNode, type DocumentNode, type GraphQLError } from "graphql";
-import mercurius from "mercurius";
+import mercurius, { type IResolvers } from "mercurius";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
@@ -24,6 +24,8 @@ import {
 import { createErrorFormatter } from "./error-formatter";
 import { sendCodedError } from "./http-errors";
 import { LiveFeed } from "./live-feed";
+import { ProjectorBoard } from "./projector-board";
+import { createProjectorResolvers, projectorsFeed } from "./projector-resolvers";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
@@ -97,6 +99,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     timeWindow: 60_000,
   });
   const emitter = options.live ?? createLiveEmitter(config, logger);
+  const board = new ProjectorBoard({ config, emitter, logger });
   const feed = new LiveFeed({
     config,
     db,
@@ -119,6 +122,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
         refreshMs: 2000,
         triggers: ["processes"],
       },
+      projectorsFeed(board),
     ],
   });
   const guard = new SocketGuard({
@@ -140,14 +144,17 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   await app.register(mercurius, {
     schema,
     resolvers: withSubscriptionSlots(
-      createResolvers({
-        db,
-        commands,
-        feed,
-        runs: readModelRunView(db, config),
-        runCheck: options.runCheck,
-        log: logger.child({ component: "api" }),
-      }),
+      mergeResolvers(
+        createResolvers({
+          db,
+          commands,
+          feed,
+          runs: readModelRunView(db, config),
+          runCheck: options.runCheck,
+          log: logger.child({ component: "api" }),
+        }),
+        createProjectorResolvers({ board, feed }),
+      ),
       guard,
     ),
     path: "/graphql",
@@ -197,12 +204,23 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     guard.reserve(requestOf(context), id);
     return Promise.resolve();
   });
+  await board.start();
   await feed.start();
   app.addHook("onClose", async () => {
     guard.stop();
     await feed.stop();
+    await board.stop();
     if (!options.live) await closeLiveEmitter(emitter);
   });
+}
+
+/** Resolvers of two modules, type by type (no field is defined twice). */
+function mergeResolvers(a: IResolvers, b: IResolvers): IResolvers {
+  const merged: Record<string, unknown> = { ...a };
+  for (const [type, fields] of Object.entries(b)) {
+    merged[type] = { ...(a[type] as object | undefined), ...(fields as object) };
+  }
+  return merged as IResolvers;
 }
 
 /** The text checks on an HTTP request's document (POST body or GET query string). */

@@ -1,6 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { Redis } from "ioredis";
-import { describeWait, waitJson, type Dependency, type Readiness } from "../core/readiness";
+import {
+  describeWait,
+  roleCheckJson,
+  waitJson,
+  type Dependency,
+  type Readiness,
+} from "../core/readiness";
 import { checkSchema, loadMigrations, migrationsDir } from "../projections/migrate";
 import type { ReadModelDb } from "../projections/read-model-db";
 import type { KafkaPort, PortAdmin } from "../transport/port";
@@ -14,6 +20,8 @@ export interface CheckResult {
   ms: number;
   /** Why it failed. */
   error?: string;
+  /** A role's check (`Readiness.check`) adds its code and details, e.g. the projector's. */
+  [detail: string]: unknown;
 }
 
 export interface ReadinessChecksOptions {
@@ -41,7 +49,10 @@ export type ReadinessPluginOptions = ReadinessChecksOptions | { checks: Readines
 export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, CheckResult>;
-  /** The checks that did not pass (dependencies first, in READINESS_CHECKS order). */
+  /**
+   * The checks that did not pass: dependencies first, in READINESS_CHECKS order, then the
+   * roles' own (e.g. "projector").
+   */
   failed?: string[];
   /** Roles of this process whose start has not finished. */
   starting?: string[];
@@ -55,7 +66,8 @@ const DEFAULT_TIMEOUT_MS = 2000;
  * The checks behind `/readyz`: Kafka lists its topics, PostgreSQL answers a `SELECT 1`, Redis
  * a `PING` (unless the installation has none), and the read-model schema is the one this Weft
  * knows. A dependency's check fails too while a role of the process waits for it (to start,
- * or after a crash), with the role's reason. The checks run in parallel, each bounded by
+ * or after a crash), with the role's reason; a role's own check (the projector's, when this
+ * process projects) is a check of its own. The checks run in parallel, each bounded by
  * `timeoutMs`, so the answer never hangs. The API role builds one before it listens, so a
  * starting API already answers /readyz.
  */
@@ -99,7 +111,13 @@ export class ReadinessChecks {
         error: check.error ? `${check.error}; ${reason}` : reason,
       };
     }
-    const failed = this.names.filter((name) => !checks[name]?.ok);
+    const roleChecks = Object.entries(snapshot?.checks ?? {});
+    for (const [name, check] of roleChecks)
+      checks[name] = { ok: check.ok, ms: 0, ...roleCheckJson(check) };
+    const failed = [
+      ...this.names.filter((name) => !checks[name]?.ok),
+      ...roleChecks.filter(([, check]) => !check.ok).map(([name]) => name),
+    ];
     const starting = snapshot?.starting ?? [];
     const waiting = snapshot?.waiting ?? [];
     return {

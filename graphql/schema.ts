@@ -218,6 +218,66 @@ export const schema = /* GraphQL */ `
     at: String!
   }
 
+  enum ProjectorState {
+    "Every partition it holds applies its records."
+    READY
+    "A partition cannot write to the database, or has got no batch through for WEFT_PROJECTOR_STALL_MS."
+    STALLED
+    "No report for three intervals (6 s): the projector stopped, hangs, or cannot reach Redis."
+    SILENT
+  }
+
+  "A partition the projector is stalled on."
+  type ProjectorProblem {
+    topic: String!
+    partition: Int!
+    "The next offset it has to apply, when known."
+    offset: String
+    since: String!
+    failures: Int!
+    "unavailable, not_writable, corrupt, kafka, other, or hung (a batch that does not finish)"
+    fault: String!
+    "DATABASE_NOT_WRITABLE or DATABASE_CORRUPT when the database is at fault."
+    code: String
+    "The partition, for how long, and the last error (naming the database)."
+    error: String!
+  }
+
+  "The last record the projector sent to the DLQ (weft.dlq) and carried on past."
+  type ProjectorDeadLetter {
+    topic: String!
+    partition: Int!
+    offset: String!
+    reason: String!
+    "undecodable or unprojectable"
+    kind: String!
+    at: String!
+  }
+
+  type ProjectorDeadLetters {
+    "Since the projector started."
+    total: Int!
+    "Within the last recentMinutes."
+    recent: Int!
+    recentMinutes: Int!
+    last: ProjectorDeadLetter
+  }
+
+  "A projector process, as it last reported itself (every 2 s, through the live-update channel)."
+  type ProjectorStatus {
+    id: String!
+    host: String!
+    pid: Int!
+    state: ProjectorState!
+    "Partitions it holds, of every topic it reads."
+    partitions: Int!
+    stallAfterMs: Int!
+    stalled: [ProjectorProblem!]!
+    deadLetters: ProjectorDeadLetters!
+    "When it sent its last report."
+    reportedAt: String!
+  }
+
   type Query {
     workflow(id: String!): Workflow
     "Newest first."
@@ -230,6 +290,8 @@ export const schema = /* GraphQL */ `
     workers(includeStopped: Boolean = false): [WorkerProcess!]!
     definitions(kind: DefinitionKind): [Definition!]!
     stats: Stats!
+    "Projectors heard from in the last ten minutes: ready or stalled, and their dead letters."
+    projectors: [ProjectorStatus!]!
   }
 
   type Mutation {
@@ -266,5 +328,7 @@ export const schema = /* GraphQL */ `
     stats: Stats!
     "The process list again whenever a process registers, beats, stops or turns stale."
     workers(includeStopped: Boolean = false): [WorkerProcess!]!
+    "The projectors again whenever one reports (every 2 s) or turns silent."
+    projectors: [ProjectorStatus!]!
   }
 `;

@@ -4,6 +4,7 @@ import mqemitterRedis from "mqemitter-redis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { HistoryEvent } from "../schemas/types";
+import type { ProjectorHealthJson } from "./projector-health";
 
 /**
  * The projector's change feed: after each commit it tells every API instance, through Redis
@@ -35,10 +36,30 @@ export interface ProcessesChanged {
   readonly ids: readonly string[];
 }
 
+/**
+ * A projector's health, published every PROJECTOR_REPORT_INTERVAL_MS and when it stops: the
+ * API keeps the latest of each projector for its `projectors` query.
+ */
+export interface ProjectorReport extends ProjectorHealthJson {
+  /** The projector process's client ID (`weft-<host>-<pid>` unless configured). */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  /** When it was published (ISO-8601). */
+  readonly at: string;
+  /** No partition is stalled. */
+  readonly ready: boolean;
+  /** The last report of a projector that stopped. */
+  readonly stopped: boolean;
+}
+
+export const PROJECTOR_REPORT_INTERVAL_MS = 2000;
+
 /** Redis channels are named per topic prefix, so several Weft installations share a Redis. */
 export const liveTopics = (config: WeftConfig) => ({
   runs: `${config.topicPrefix}/runs`,
   processes: `${config.topicPrefix}/processes`,
+  projectors: `${config.topicPrefix}/projectors`,
   events: (workflowId: string) => `${config.topicPrefix}/events/${workflowId}`,
 });
 
@@ -120,4 +141,16 @@ export function publishCommit(
     const message: ProcessesChanged = { ids: changes.processIds };
     emitter.emit({ topic: topic.processes, ...message }, onError);
   }
+}
+
+/** Publishes a projector's health; never throws (a failed publish is logged at debug). */
+export function publishProjectorReport(
+  emitter: LiveEmitter,
+  config: WeftConfig,
+  logger: Logger,
+  report: ProjectorReport,
+): void {
+  emitter.emit({ topic: liveTopics(config).projectors, ...report }, (err?: Error) => {
+    if (err) logger.debug({ err }, "projector health not published");
+  });
 }

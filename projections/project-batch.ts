@@ -18,13 +18,23 @@ import { upsertProcesses } from "./tables/processes";
 import { insertPendingRuns, loadRunStates } from "./tables/runs";
 import { writeChanges } from "./write-changes";
 
+/**
+ * Why a record went to the DLQ, as a bounded label: it did not decode against its schema, or
+ * it decoded but the database would not take it (found by projecting a failed batch record by
+ * record).
+ */
+export const DEAD_LETTER_KINDS = ["undecodable", "unprojectable"] as const;
+export type DeadLetterKind = (typeof DEAD_LETTER_KINDS)[number];
+
 export interface DeadRecord {
   message: PortConsumedMessage;
   reason: string;
+  kind: DeadLetterKind;
 }
 
 /** The topics the projector reads: history, and from the others only what it needs. */
-export type ProjectedSource = "history" | "registrations" | "commands";
+export const PROJECTED_SOURCES = ["history", "registrations", "commands"] as const;
+export type ProjectedSource = (typeof PROJECTED_SOURCES)[number];
 
 export interface BatchInput {
   source: ProjectedSource;
@@ -110,13 +120,13 @@ function decodeAll<T>(
   const dead: DeadRecord[] = [];
   for (const message of records) {
     if (input.poisonReason !== undefined) {
-      dead.push({ message, reason: input.poisonReason });
+      dead.push({ message, reason: input.poisonReason, kind: "unprojectable" });
       continue;
     }
     try {
       decoded.push(decode(message));
     } catch (err) {
-      dead.push({ message, reason: (err as Error).message });
+      dead.push({ message, reason: (err as Error).message, kind: "undecodable" });
     }
   }
   return { decoded, dead };
@@ -171,7 +181,8 @@ async function projectStarts(
   log: Logger,
 ): Promise<BatchChanges> {
   if (input.poisonReason !== undefined) {
-    await input.deadLetter(records.map((message) => ({ message, reason: input.poisonReason! })));
+    const reason = input.poisonReason;
+    await input.deadLetter(records.map((message) => ({ message, reason, kind: "unprojectable" })));
     return { events: [], workflowIds: [], processIds: [] };
   }
   const starts: Command[] = [];
@@ -186,20 +197,4 @@ async function projectStarts(
   }
   const workflowIds = await insertPendingRuns(client, foldStarts(starts));
   return { events: [], workflowIds, processIds: [] };
-}
-
-/**
- * Whether an error is about the data of the batch, so that projecting its records one by one
- * finds the record at fault: a PostgreSQL data exception (class 22), integrity violation (23) or
- * program limit (54), SQLite's constraint, mismatch and too-big errors, or an event time out of
- * range. Anything else (connection lost, server restarting, a busy database) is retried as it is.
- */
-export function isDataError(err: unknown): boolean {
-  if (err instanceof RangeError) return true;
-  const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code !== "string") return false;
-  if (/^(22|23|54)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG)/.test(code))
-    return true;
-  // SQLite reports a JSON value its functions cannot take with its generic code.
-  return code === "SQLITE_ERROR" && /malformed JSON|JSON .*too deep/i.test((err as Error).message);
 }

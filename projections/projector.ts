@@ -1,3 +1,4 @@
+import type { Registry } from "prom-client";
 import type {
   KafkaPort,
   PortBatch,
@@ -13,16 +14,18 @@ import { ConsumerKeeper } from "../transport/consumer-keeper";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
 import { ensureTopics, withAdmin } from "../transport/kafka";
+import { isDataError } from "./database-errors";
 import { checkSchema } from "./migrate";
 import type { ReadModelDb } from "./read-model-db";
 import {
-  isDataError,
   projectBatch,
   type BatchInput,
   type BatchOutcome,
   type DeadRecord,
   type ProjectedSource,
 } from "./project-batch";
+import { ProjectorHealth } from "./projector-health";
+import { createProjectorMetrics, type ProjectorMetrics } from "./projector-metrics";
 import { readOffsets, type OffsetKey } from "./tables/offsets";
 
 /** What one committed transaction changed; handed to `onCommitted` after the COMMIT. */
@@ -59,6 +62,8 @@ export interface ProjectorOptions {
   readiness?: Readiness;
   /** Aborting it stops a start that still waits for a dependency (start rejects with STOPPED). */
   signal?: AbortSignal;
+  /** Where its metrics go (the process's registry); default a registry of its own. */
+  metricsRegistry?: Registry;
 }
 
 export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.projector`;
@@ -72,9 +77,16 @@ export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.pro
  *
  * `replay projections` may run while projectors run: a projector finds its stored offset went
  * back (in its next transaction, or within `rewindCheckMs` when idle) and reads again from it.
+ *
+ * It never wedges on a record: one the database will not take goes to the DLQ with the reason
+ * and the partition carries on. Whether each partition gets its batches through is in
+ * `health` (for /readyz, the `weft_projector_*` metrics and the API's `projectors`).
  */
 export class Projector {
   readonly groupId: string;
+  /** How its partitions fare: stalled ones, and the records it sent to the DLQ. */
+  readonly health: ProjectorHealth;
+  private readonly metrics: ProjectorMetrics;
   /** The topics read, each with what it feeds. */
   private readonly sources: ReadonlyMap<string, ProjectedSource>;
   private readonly historyTopic: string;
@@ -108,6 +120,8 @@ export class Projector {
     ]);
     this.log = options.logger.child({ role: "projector" });
     this.readiness = options.readiness ?? new Readiness();
+    this.health = new ProjectorHealth({ stallAfterMs: options.config.projectorStallMs });
+    this.metrics = createProjectorMetrics(this.health, options.metricsRegistry);
     const { signal } = options;
     if (signal?.aborted) this.stopping.abort();
     else signal?.addEventListener("abort", () => this.stopping.abort(), { once: true });
@@ -224,6 +238,7 @@ export class Projector {
 
   private onAssignment(partitions: readonly TopicPartition[]): void {
     this.assigned = [...partitions];
+    this.health.assigned(partitions);
     this.expected.clear();
     const generation = ++this.generation;
     this.positioning = this.position(partitions, generation)
@@ -259,23 +274,40 @@ export class Projector {
   }
 
   private async onBatch(payload: PortEachBatchPayload): Promise<void> {
+    const { topic, partition } = payload.batch;
+    this.health.started(topic, partition, this.expected.get(tpKey(topic, partition)));
     try {
       await this.positionAndProject(payload);
     } catch (err) {
-      // kafkajs retries the batch (and restarts the consumer when its retries run out); until
-      // a batch goes through again, /readyz shows what the projector waits for.
-      const current = this.readiness.get(this.projectWait);
-      this.readiness.wait(this.projectWait, {
-        role: "projector",
-        dependency: dependencyOf(err, "postgres"),
-        action: "project into the read models",
-        since: current?.since ?? Date.now(),
-        failures: (current?.failures ?? 0) + 1,
-        error: err instanceof Error ? err.message : String(err),
-      });
+      this.onFailure(topic, partition, err);
       throw err;
+    } finally {
+      this.health.finished(topic, partition);
     }
+    this.health.succeeded(topic, partition);
     this.readiness.clear(this.projectWait);
+  }
+
+  /**
+   * kafkajs retries a failed batch (and restarts the consumer when its retries run out). Until
+   * one goes through again: a database or Kafka that cannot be reached is a dependency waited
+   * for (on /readyz at once, as for every role); whatever else fails shows in `health`, which
+   * stalls the partition at once for a database that refuses writes or is damaged, and after
+   * `projectorStallMs` otherwise.
+   */
+  private onFailure(topic: string, partition: number, err: unknown): void {
+    const fault = this.health.failed(topic, partition, err);
+    this.metrics.errors.inc({ source: this.sources.get(topic) ?? "other", kind: fault });
+    if (fault !== "unavailable" && fault !== "kafka") return;
+    const current = this.readiness.get(this.projectWait);
+    this.readiness.wait(this.projectWait, {
+      role: "projector",
+      dependency: fault === "kafka" ? "kafka" : dependencyOf(err, "postgres"),
+      action: "project into the read models",
+      since: current?.since ?? Date.now(),
+      failures: (current?.failures ?? 0) + 1,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 
   private async positionAndProject(payload: PortEachBatchPayload): Promise<void> {
@@ -318,7 +350,9 @@ export class Projector {
       );
       outcomes = await this.projectOneByOne(input);
     }
-    for (const outcome of outcomes) await this.settle(topic, partition, epoch, outcome);
+    const highWatermark = BigInt(batch.highWatermark);
+    for (const outcome of outcomes)
+      await this.settle(topic, partition, epoch, outcome, highWatermark);
   }
 
   /** One transaction per record; a record that still fails goes to the DLQ with the reason. */
@@ -357,6 +391,7 @@ export class Projector {
     partition: number,
     epoch: number | undefined,
     outcome: BatchOutcome,
+    highWatermark: bigint,
   ) {
     if (outcome.kind === "stale") return;
     const tp = tpKey(topic, partition);
@@ -369,6 +404,7 @@ export class Projector {
       return;
     }
     if (this.epochs.get(tp) === epoch) this.expected.set(tp, outcome.nextOffset);
+    this.health.applied(topic, partition, outcome.nextOffset, highWatermark);
     const { events, workflowIds, processIds } = outcome.changes;
     const changed = events.length + workflowIds.length + processIds.length > 0;
     if (!changed || !this.options.onCommitted) return;
@@ -392,12 +428,20 @@ export class Projector {
         deadLetterMessage({ topic, partition, message: r.message }, r.reason, this.groupId),
       ),
     });
+    const source = this.sources.get(topic) ?? "other";
     for (const r of records) {
+      this.metrics.deadLetters.inc({ source, reason: r.kind });
       this.log.warn(
         { topic, partition, offset: r.message.offset, reason: r.reason },
         "record sent to the DLQ",
       );
     }
+    this.metrics.dlqRecords.inc(records.length);
+    this.health.deadLettered(
+      topic,
+      partition,
+      records.map((r) => ({ offset: r.message.offset, reason: r.reason, kind: r.kind })),
+    );
   }
 
   /** An idle projector learns of a replay here: its stored offsets went back. */

@@ -17,7 +17,14 @@ import type { Pool, QueryResultRow } from "pg";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { createPool, parseDatabaseUrl, type PoolOptions, type Queryable } from "./database";
+import {
+  describePostgres,
+  describeSqlite,
+  nameDatabase,
+  sqliteStartError,
+} from "./database-errors";
 import { DIALECTS, type ReadModelDialect } from "./dialect";
+import { NamingDialect } from "./naming-dialect";
 import type { ProcessRow } from "./rows";
 
 /**
@@ -114,8 +121,8 @@ export type ReadModelKysely = Kysely<ReadModelTables>;
 
 /** What only one dialect has: the pg pool, or the SQLite handle (for scripts and pragmas). */
 type Backend = (
-  { kind: "postgres"; pool: Pool } | { kind: "sqlite"; sqlite: Database.Database }
-) & { closed: boolean };
+  { kind: "postgres"; pool: Pool } | { kind: "sqlite"; sqlite: Database.Database; file: string }
+) & { closed: boolean; readonly name: string };
 
 /** Refuses statements once the database was closed (Kysely would quietly reconnect). */
 class ClosedGuard implements KyselyPlugin {
@@ -135,7 +142,8 @@ class ClosedGuard implements KyselyPlugin {
  * The read models' database, PostgreSQL or SQLite: a Kysely instance and its dialect helpers
  * (`dialect.ts`). Every writer and query takes one of these; `transaction` hands its callback
  * another, bound to the transaction. It is also a `Queryable` (`query(text, $1…$n values)`)
- * for the few readers outside the read-model code.
+ * for the few readers outside the read-model code. Its errors name the database (`name`): the
+ * SQLite file, or the PostgreSQL server and database (never the password).
  */
 export class ReadModelDb implements Queryable {
   private constructor(
@@ -147,9 +155,10 @@ export class ReadModelDb implements Queryable {
 
   /** Over a pg pool; `close()` ends the pool only when `ownsPool`. */
   static postgres(pool: Pool, ownsPool = false): ReadModelDb {
-    const backend: Backend = { kind: "postgres", pool, closed: false };
+    const name = describePostgres(pool.options);
+    const backend: Backend = { kind: "postgres", pool, closed: false, name };
     const db = new Kysely<ReadModelTables>({
-      dialect: new PostgresDialect({ pool }),
+      dialect: new NamingDialect(new PostgresDialect({ pool }), name),
       plugins: [new ClosedGuard(backend)],
     });
     return new ReadModelDb(db, DIALECTS.postgres, backend, ownsPool);
@@ -157,20 +166,69 @@ export class ReadModelDb implements Queryable {
 
   /**
    * Over a SQLite file (created if missing; ":memory:" for a private one), in WAL mode. SQLite
-   * has one writer: a second process on the same file waits for it (busy_timeout).
+   * has one writer: a second process on the same file waits for it (busy_timeout). A file that
+   * is not a database, or cannot be opened for writing, is refused here with
+   * DatabaseCorruptError or DatabaseNotWritableError naming it (see `assertWritable` for a file
+   * that opens but refuses writes).
    */
   static sqlite(file: string): ReadModelDb {
-    const sqlite = new Database(file);
-    sqlite.pragma("journal_mode = WAL");
-    sqlite.pragma("synchronous = NORMAL");
-    sqlite.pragma("busy_timeout = 10000");
-    sqlite.pragma("foreign_keys = OFF");
-    const backend: Backend = { kind: "sqlite", sqlite, closed: false };
+    const name = describeSqlite(file);
+    let sqlite: Database.Database | undefined;
+    try {
+      sqlite = new Database(file);
+      // The first read of the file: a file that is not a database fails here.
+      sqlite.pragma("journal_mode = WAL");
+      sqlite.pragma("synchronous = NORMAL");
+      sqlite.pragma("busy_timeout = 10000");
+      sqlite.pragma("foreign_keys = OFF");
+    } catch (err) {
+      if (sqlite?.open) sqlite.close();
+      throw sqliteStartError(err, file);
+    }
+    const backend: Backend = { kind: "sqlite", sqlite, file, closed: false, name };
     const db = new Kysely<ReadModelTables>({
-      dialect: new SqliteDialect({ database: sqlite }),
+      dialect: new NamingDialect(new SqliteDialect({ database: sqlite }), name),
       plugins: [new ClosedGuard(backend), ...DIALECTS.sqlite.plugins],
     });
     return new ReadModelDb(db, DIALECTS.sqlite, backend, true);
+  }
+
+  /**
+   * Which database this is, for messages: `SQLite file /path/read-models.db`, or
+   * `PostgreSQL database "weft" on host:5432 as weft`.
+   */
+  get name(): string {
+    return this.backend.name;
+  }
+
+  /**
+   * Checks that the database takes writes, changing nothing: on SQLite a table is created in a
+   * transaction that is rolled back, and a refusal (a read-only file or directory, a full disk)
+   * or damage is thrown as DatabaseNotWritableError or DatabaseCorruptError naming the file. On
+   * PostgreSQL it does nothing: a server that refuses writes now (a standby during a failover)
+   * may take them shortly, and the projector waits for it and says so on /readyz.
+   *
+   * better-sqlite3 waits for SQLite's write lock synchronously, blocking the event loop: call it
+   * only where no other connection of this process is in a write transaction (at start, under
+   * the migration lock).
+   */
+  async assertWritable(): Promise<void> {
+    const backend = this.backend;
+    if (backend.kind !== "sqlite") return;
+    // On the connection Kysely hands out, so that no statement of this handle runs in between.
+    await this.withConnection(() => {
+      try {
+        backend.sqlite.exec("BEGIN IMMEDIATE");
+        try {
+          backend.sqlite.exec("CREATE TABLE weft_write_check (x INTEGER)");
+        } finally {
+          backend.sqlite.exec("ROLLBACK");
+        }
+      } catch (err) {
+        throw sqliteStartError(err, backend.file);
+      }
+      return Promise.resolve();
+    });
   }
 
   /** The pg pool, on PostgreSQL. */
@@ -205,8 +263,13 @@ export class ReadModelDb implements Queryable {
         db: session,
         run: async (script) => {
           // pg runs a script without parameters as one simple query; better-sqlite3 needs exec.
-          if (backend.kind === "sqlite") backend.sqlite.exec(script);
-          else await conn.executeQuery(CompiledQuery.raw(script, []));
+          if (backend.kind === "sqlite") {
+            try {
+              backend.sqlite.exec(script);
+            } catch (err) {
+              throw nameDatabase(err, backend.name);
+            }
+          } else await conn.executeQuery(CompiledQuery.raw(script, []));
         },
       });
     });

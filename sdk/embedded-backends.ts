@@ -30,8 +30,10 @@ export interface EmbeddedBackendsOptions {
  * The in-process adapter set: the embedded log in `directory`, step leases in memory and
  * done-markers in memory and in `directory/done-markers.<log ID>`, the migration lock as a mutex (the log's directory lock already keeps other
  * processes out), one in-process live emitter shared by the projector and the API, no Redis.
- * With a read-model database, it is migrated and matched to the log before anything projects
- * (see matchReadModelsToLog): read models of another log, or ahead of this one, are rebuilt.
+ * With a read-model database, it is checked, migrated and matched to the log before anything
+ * projects (see matchReadModelsToLog): read models of another log, or ahead of this one, are
+ * rebuilt; a SQLite file that is damaged or read-only is refused (DATABASE_CORRUPT,
+ * DATABASE_NOT_WRITABLE, naming the file).
  */
 export async function embeddedBackends(
   options: EmbeddedBackendsOptions,
@@ -80,8 +82,11 @@ async function matchDatabase(
   log: EmbeddedKafka,
 ): Promise<void> {
   const logger = options.logger ?? createLogger("info");
+  // A SQLite file that is not a database is refused as it opens, one that refuses writes here:
+  // before anything runs, so the process does not start with a projector that cannot project.
   const db = openDatabase({ max: 1, applicationName: "weft embedded start" });
   try {
+    await db.assertWritable();
     await withMigrationLock((lock) => migrate(db, { logger, lock }));
     await matchReadModelsToLog({
       db,

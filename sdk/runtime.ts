@@ -186,6 +186,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           logger,
           backends: backends?.readSide,
           readiness,
+          metrics,
           signal: stopping.signal,
         }),
       )

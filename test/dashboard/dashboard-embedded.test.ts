@@ -1,9 +1,11 @@
 /**
  * The same dashboard against embedded mode: decider, worker, projector and API in this process
  * on the embedded log (no Kafka, no Redis), read models in PostgreSQL. Registration, a run
- * started from the UI and followed live to completed, its step graph, and the process list.
+ * started from the UI and followed live to completed, its step graph, the process list, and
+ * the projector on the overview: ready, with a record it sent to the DLQ.
  */
 import type { Browser, Page } from "playwright-core";
+import { topics, type WeftConfig } from "../../core/config";
 import { openReadModelDb } from "../../projections/read-model-db";
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
 import { closeFixtures, slowStep, steps, threeSteps } from "../fixtures/workflows";
@@ -19,11 +21,12 @@ let weft: EmbeddedWeft;
 let browser: Browser;
 let page: Page;
 let base: string;
+let config: WeftConfig;
 
 beforeAll(async () => {
   ensureDashboardBuilt();
   db = await createTestSchema();
-  const config = isolatedConfig({
+  config = isolatedConfig({
     databaseUrl: db.databaseUrl,
     redisUrl: "redis://127.0.0.1:1",
     registrationIntervalMs: 1000,
@@ -74,4 +77,20 @@ it("shows registration, a run started from the UI live to completed, and the pro
   await row.and(page.locator("[data-status=ALIVE]")).waitFor({ timeout: LIVE });
   await page.locator("nav.nav").getByRole("link", { name: "Overview", exact: true }).click();
   await page.locator("[data-page=overview] [data-ready]").waitFor({ timeout: LIVE });
+});
+
+it("shows the projector ready on the overview, and the record it sent to the DLQ", async () => {
+  const producer = weft.backends.transport.producer();
+  await producer.connect();
+  const [sent] = await producer.send({
+    topic: topics.history(config),
+    messages: [{ key: "poison", partition: 1, value: Buffer.from("not avro"), headers: {} }],
+  });
+  await producer.disconnect();
+  await page.goto(`${base}/`);
+  const projector = page.locator(`tr[data-projector="${config.clientId}"][data-state=READY]`);
+  await projector.locator("[data-dead-letters='1']").waitFor({ timeout: LIVE });
+  const last = await projector.locator("[data-last-dead-letter]").textContent();
+  expect(last).toContain(`${topics.history(config)} #1 @ ${sent!.baseOffset}`);
+  expect(last).toContain("expected schema");
 });

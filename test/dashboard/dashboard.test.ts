@@ -218,7 +218,7 @@ it("lists a sleeping run's timer on Timers with a countdown until it fires", asy
   await client.result(workflowId, { timeoutMs: LIVE });
 });
 
-it("overview: counts by status, throughput and backlog, live", async () => {
+it("overview: counts by status, throughput, backlog and the projector, live", async () => {
   // Some work of every kind, so the page has something to show.
   await Promise.all([
     ...Array.from({ length: 12 }, (_, n) => client.start("threeSteps", { input: { n } })),
@@ -238,6 +238,7 @@ it("overview: counts by status, throughput and backlog, live", async () => {
   await expectSamePage();
   await expect(page.locator(".chart polyline").count()).resolves.toBe(3);
   await page.locator("[data-queue=default]").waitFor({ timeout: LIVE });
+  await page.locator(`tr[data-projector="${config.clientId}"][data-state=READY]`).waitFor();
   await screenshot("overview");
   await navigate("Runs");
   await page.locator(".runs-table").waitFor();

@@ -49,7 +49,7 @@ it("runs every role with no Kafka and no Redis, and serves the run live", async 
   const ready = await fetch(`${address}/readyz`);
   const body = (await ready.json()) as { ready: boolean; checks: Record<string, unknown> };
   expect(ready.status).toBe(200);
-  expect(Object.keys(body.checks).sort()).toEqual(["kafka", "migrations", "postgres"]);
+  expect(Object.keys(body.checks).sort()).toEqual(["kafka", "migrations", "postgres", "projector"]);
 
   // The type is known once the projector has stored this process's registration.
   const workflowId = `embedded-${Date.now()}`;

@@ -51,7 +51,7 @@ describe("untilAvailable", () => {
       ],
       [expect.objectContaining({ failures: 2 })],
     ]);
-    expect(readiness.snapshot()).toEqual({ starting: [], waiting: [], missing: [] });
+    expect(readiness.snapshot()).toEqual({ starting: [], waiting: [], missing: [], checks: {} });
   });
 
   it.each([

@@ -77,6 +77,13 @@ export const WORKERS_LIVE = `subscription WorkersLive($includeStopped: Boolean) 
   workers(includeStopped: $includeStopped) { ${WORKER_FIELDS} }
 }`;
 
+const PROJECTOR_FIELDS = `id host pid state partitions stallAfterMs reportedAt
+    stalled { topic partition offset since failures fault code error }
+    deadLetters { total recent recentMinutes last { topic partition offset reason kind at } }`;
+
+export const PROJECTORS = `query Projectors { projectors { ${PROJECTOR_FIELDS} } }`;
+export const PROJECTORS_LIVE = `subscription ProjectorsLive { projectors { ${PROJECTOR_FIELDS} } }`;
+
 export const DEFINITIONS = `query Definitions {
   definitions { kind name hash taskQueue retry timeoutMs firstSeenAt lastSeenAt hosts }
 }`;

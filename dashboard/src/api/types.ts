@@ -142,6 +142,46 @@ export interface WorkerProcess {
   status: ProcessStatus;
 }
 
+/** READY, STALLED (a partition cannot write or gets nothing through), SILENT (no report). */
+export type ProjectorState = "READY" | "STALLED" | "SILENT";
+
+export interface ProjectorProblem {
+  topic: string;
+  partition: number;
+  offset: string | null;
+  since: string;
+  failures: number;
+  fault: string;
+  code: string | null;
+  error: string;
+}
+
+export interface ProjectorDeadLetter {
+  topic: string;
+  partition: number;
+  offset: string;
+  reason: string;
+  kind: string;
+  at: string;
+}
+
+export interface ProjectorStatus {
+  id: string;
+  host: string;
+  pid: number;
+  state: ProjectorState;
+  partitions: number;
+  stallAfterMs: number;
+  stalled: ProjectorProblem[];
+  deadLetters: {
+    total: number;
+    recent: number;
+    recentMinutes: number;
+    last: ProjectorDeadLetter | null;
+  };
+  reportedAt: string;
+}
+
 export interface Definition {
   kind: "WORKFLOW" | "STEP";
   name: string;

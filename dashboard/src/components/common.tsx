@@ -49,6 +49,9 @@ const STATUS_CLASS: Record<string, string> = {
   ALIVE: "completed",
   STALE: "blocked",
   STOPPED: "cancelled",
+  READY: "completed",
+  STALLED: "failed",
+  SILENT: "blocked",
 };
 
 /** The status pill: the same colour for a status on every page. */

@@ -3,6 +3,7 @@ import { FAILED_STEPS, STATS, STATS_LIVE } from "../api/documents";
 import { useQuery, useSubscription, useThrottled } from "../api/hooks";
 import { STATUSES, type FailedStep, type Stats } from "../api/types";
 import { ThroughputChart } from "../components/chart";
+import { ProjectorsPanel } from "../components/projectors";
 import {
   Empty,
   ErrorBox,
@@ -131,6 +132,7 @@ function OverviewBody({ stats, failures }: { stats: Stats; failures?: FailedStep
           )}
         </Panel>
       </div>
+      <ProjectorsPanel />
       <Panel title="Latest failed steps" actions={<Link to="/failed">all failed steps →</Link>}>
         {!failures ? (
           <span className="muted">–</span>
