@@ -8,7 +8,12 @@ import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
 import type { StepTask } from "../schemas/types";
 import { readHistoryPartitions, readPartitions } from "../transport/history-reader";
-import { changelogEntry, changelogMessage, type ChangelogEntry } from "./run-changelog";
+import {
+  changelogEntry,
+  changelogMessage,
+  LatestByKey,
+  type ChangelogEntry,
+} from "./run-changelog";
 import { isFencingError } from "../transport/kafka";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
@@ -418,21 +423,24 @@ export class PartitionOwner {
     state: PartitionState,
     live: () => boolean,
   ): Promise<{ records: number; source: "changelog" | "history" }> {
-    let records = 0;
-    let built = false;
+    const latest = new LatestByKey();
     await readPartitions(this.deps.kafka, this.changelogTopic, [this.partition], (_, message) => {
-      if (!live()) return;
-      records++;
+      if (live()) latest.add(message);
+    });
+    const { records } = latest;
+    let built = false;
+    for (const message of latest.messages()) {
+      if (!live()) break;
       let entry: ChangelogEntry | undefined;
       try {
         entry = changelogEntry(message);
       } catch (err) {
         this.log.error({ offset: message.offset, err }, "changelog record skipped");
-        return;
+        continue;
       }
       if (entry?.kind === "partition") built = true;
       if (entry) state.restoreEntry(entry);
-    });
+    }
     if (built || !live()) return { records, source: "changelog" };
     if (records > 0) {
       throw new Error(

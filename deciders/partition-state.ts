@@ -34,6 +34,8 @@ export class PartitionState {
   readonly closed = new Map<string, number>();
   readonly timers = new TimerQueue();
   private out: Decisions = { events: [], tasks: [], changes: [] };
+  /** Runs the current decisions touched: each gets one changelog record when they are taken. */
+  private readonly touched = new Map<string, Run>();
   private now = 0;
 
   /** Runs whose execution is cached, least recently used first. */
@@ -49,9 +51,13 @@ export class PartitionState {
   /** Rebuilds state from the partition's changelog (restore after assignment). */
   restoreEntry(entry: ChangelogEntry): void {
     switch (entry.kind) {
-      case "event":
-        this.restore(entry.event);
+      case "run": {
+        // A later snapshot of a run replaces the earlier one (a log compaction has not reached).
+        if (this.runs.has(entry.workflowId)) this.runs.delete(entry.workflowId);
+        this.closed.delete(entry.workflowId);
+        for (const event of entry.events) this.restore(event);
         return;
+      }
       case "closed": {
         const run = this.runs.get(entry.workflowId);
         if (run) this.forget(run, entry.marker.closedAt);
@@ -73,7 +79,7 @@ export class PartitionState {
     for (const [workflowId, closedAt] of this.closed)
       entries.push({ kind: "closed", workflowId, marker: { closedAt } });
     for (const run of this.runs.values())
-      for (const event of run.events) entries.push({ kind: "event", event });
+      entries.push({ kind: "run", workflowId: run.workflowId, events: run.events });
     entries.push({ kind: "partition", builtAt: now });
     return entries;
   }
@@ -134,6 +140,24 @@ export class PartitionState {
 
   takeDecisions(): Decisions {
     const out = this.out;
+    for (const run of this.touched.values()) {
+      const closedAt = this.closed.get(run.workflowId);
+      out.changes.push(
+        closedAt === undefined
+          ? { kind: "run", workflowId: run.workflowId, events: [...run.events] }
+          : {
+              kind: "closed",
+              workflowId: run.workflowId,
+              marker: {
+                closedAt,
+                status: run.status,
+                workflowType: run.workflowType,
+                lastSeq: run.lastSeq,
+              },
+            },
+      );
+    }
+    this.touched.clear();
     this.out = { events: [], tasks: [], changes: [] };
     return out;
   }
@@ -551,24 +575,8 @@ export class PartitionState {
     };
     run.fold(event, (t) => this.timers.push(t));
     this.out.events.push(event);
-    if (!run.closed) {
-      run.undelivered.push(event);
-      this.out.changes.push({ kind: "event", event });
-      return;
-    }
-    // Closed: its events leave the changelog, a marker stays.
-    for (let seq = 1; seq < event.seq; seq++)
-      this.out.changes.push({ kind: "erase", workflowId: run.workflowId, seq });
-    this.out.changes.push({
-      kind: "closed",
-      workflowId: run.workflowId,
-      marker: {
-        closedAt: event.at,
-        status: run.status,
-        workflowType: run.workflowType,
-        lastSeq: event.seq,
-      },
-    });
-    this.forget(run, event.at);
+    this.touched.set(run.workflowId, run);
+    if (run.closed) this.forget(run, event.at);
+    else run.undelivered.push(event);
   }
 }

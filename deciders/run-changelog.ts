@@ -9,19 +9,17 @@ import type { RunStatus } from "./run";
  * topic written in the same transaction as the history it decides. Restore reads it instead
  * of the partition's whole history, so its cost follows the open runs, not every run ever.
  *
- * Three kinds of record, told apart by the `weft-changelog` header and keyed so that
- * compaction keeps exactly what is needed:
- * - `event`: one history event of an open run (key: run and seq), the same bytes as in
- *   history; the open run is rebuilt by folding them, and its code replays from them.
- * - `closed`: a run closed (key: the run). The run's events are erased with tombstones in the
- *   same transaction; this small marker stays, so a start with the same workflow ID is
- *   still recognised as a duplicate.
- * - `partition`: written once, when the partition's changelog was first built (from history
- *   on an upgrade, or empty). A partition without it restores from history once.
+ * One key per run (its workflow ID), so compaction keeps one record per run:
+ * - `run`: an open run's events so far (the same Avro bytes as in history, length-prefixed),
+ *   written once per decision batch that touched the run. The run is rebuilt by folding
+ *   them, and its code replays from them.
+ * - `closed`: the run closed. It supersedes the run's events; this small marker stays, so a
+ *   start with the same workflow ID is still recognised as a duplicate.
+ * - `partition` (its own key): written once, when the partition's changelog was first built
+ *   (from history on an upgrade, or empty). A partition without it restores from history once.
  */
 export type ChangelogEntry =
-  | { readonly kind: "event"; readonly event: HistoryEvent }
-  | { readonly kind: "erase"; readonly workflowId: string; readonly seq: number }
+  | { readonly kind: "run"; readonly workflowId: string; readonly events: readonly HistoryEvent[] }
   | { readonly kind: "closed"; readonly workflowId: string; readonly marker: ClosedMarker }
   | { readonly kind: "partition"; readonly builtAt: number };
 
@@ -35,41 +33,54 @@ export interface ClosedMarker {
 
 const KIND_HEADER = "weft-changelog";
 const MARKER_VERSION = 1;
-/** Separates the parts of a key: never in a workflow ID a client can send (see core/ids). */
-const SEP = "\u0000";
+/** A workflow ID never holds a NUL (see core/ids), so this key is no run's. */
+export const PARTITION_KEY = "\u0000partition";
 
-export const changelogKeys = {
-  event: (workflowId: string, seq: number) => `e${SEP}${workflowId}${SEP}${seq}`,
-  closed: (workflowId: string) => `r${SEP}${workflowId}`,
-  partition: `p${SEP}`,
-};
+/** An open run's events as one value: each event's Avro bytes, after its u32 length. */
+function packEvents(events: readonly HistoryEvent[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const event of events) {
+    const bytes = historyCodec.encode(event);
+    const length = Buffer.allocUnsafe(4);
+    length.writeUInt32BE(bytes.length, 0);
+    parts.push(length, bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+function unpackEvents(value: Buffer, headers: PortConsumedMessage["headers"]): HistoryEvent[] {
+  const events: HistoryEvent[] = [];
+  for (let at = 0; at < value.length; ) {
+    if (at + 4 > value.length) throw new Error("run snapshot cut short");
+    const length = value.readUInt32BE(at);
+    at += 4;
+    if (at + length > value.length) throw new Error("run snapshot cut short");
+    events.push(historyCodec.decode(value.subarray(at, at + length), headers));
+    at += length;
+  }
+  return events;
+}
 
 export function changelogMessage(entry: ChangelogEntry, partition: number): PortMessage {
   switch (entry.kind) {
-    case "event":
+    case "run":
       return {
-        key: changelogKeys.event(entry.event.workflowId, entry.event.seq),
+        key: entry.workflowId,
         partition,
-        value: historyCodec.encode(entry.event),
-        headers: { ...historyCodec.headers, [KIND_HEADER]: "event" },
-      };
-    case "erase":
-      return {
-        key: changelogKeys.event(entry.workflowId, entry.seq),
-        partition,
-        value: null,
-        headers: { [KIND_HEADER]: "event" },
+        value: packEvents(entry.events),
+        // The schema version of every event in the value: they were encoded together.
+        headers: { ...historyCodec.headers, [KIND_HEADER]: "run" },
       };
     case "closed":
       return {
-        key: changelogKeys.closed(entry.workflowId),
+        key: entry.workflowId,
         partition,
         value: JSON.stringify({ v: MARKER_VERSION, ...entry.marker }),
         headers: { [KIND_HEADER]: "closed" },
       };
     case "partition":
       return {
-        key: changelogKeys.partition,
+        key: PARTITION_KEY,
         partition,
         value: JSON.stringify({ v: MARKER_VERSION, builtAt: entry.builtAt }),
         headers: { [KIND_HEADER]: "partition" },
@@ -77,20 +88,25 @@ export function changelogMessage(entry: ChangelogEntry, partition: number): Port
   }
 }
 
+/** The key of a consumed changelog record, as text. */
+export function changelogKey(message: PortConsumedMessage): string {
+  return message.key?.toString("utf8") ?? "";
+}
+
 /**
- * The entry a consumed changelog record holds; undefined for a tombstone (its event is gone)
- * or a record compaction emptied. Throws on a record that does not decode.
+ * The entry a consumed changelog record holds; undefined for a record compaction emptied.
+ * Throws on a record that does not decode.
  */
 export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | undefined {
   if (message.value === null || message.value.length === 0) return undefined;
   const kind = headersToStrings(message.headers)[KIND_HEADER];
-  const key = message.key?.toString("utf8") ?? "";
+  const key = changelogKey(message);
   switch (kind) {
-    case "event":
-      return { kind: "event", event: historyCodec.decode(message.value, message.headers) };
+    case "run":
+      return { kind: "run", workflowId: key, events: unpackEvents(message.value, message.headers) };
     case "closed": {
       const marker = JSON.parse(message.value.toString("utf8")) as ClosedMarker & { v: number };
-      return { kind: "closed", workflowId: key.slice(2), marker };
+      return { kind: "closed", workflowId: key, marker };
     }
     case "partition": {
       const { builtAt } = JSON.parse(message.value.toString("utf8")) as { builtAt: number };
@@ -98,5 +114,24 @@ export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | u
     }
     default:
       throw new Error(`changelog record of unknown kind ${JSON.stringify(kind)} (key ${key})`);
+  }
+}
+
+/**
+ * Reading a changelog partition as compaction would leave it: only each key's last record
+ * counts, so earlier ones are kept undecoded and dropped when a later one comes. A restore
+ * then decodes one record per run, however much of the log compaction has not reached yet.
+ */
+export class LatestByKey {
+  private readonly latest = new Map<string, PortConsumedMessage>();
+  records = 0;
+
+  add(message: PortConsumedMessage): void {
+    this.records++;
+    this.latest.set(changelogKey(message), message);
+  }
+
+  messages(): IterableIterator<PortConsumedMessage> {
+    return this.latest.values();
   }
 }
