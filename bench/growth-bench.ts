@@ -77,7 +77,11 @@ async function main(): Promise<void> {
   const logger = createLogger("warn");
   const kafka = createKafka(config, logger);
   const client = await WeftClient.connect({ config, logger, transport: kafka });
-  const deciderEnv = { WEFT_LOG_LEVEL: "info" };
+  const deciderEnv = {
+    WEFT_LOG_LEVEL: "info",
+    WEFT_REPORT_MEMORY: "1",
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --expose-gc`,
+  };
   let decider: RoleProcess = await spawnRoles(config, "decider", deciderEnv);
   const worker = await spawnRoles(config, "worker");
 
@@ -129,11 +133,22 @@ async function main(): Promise<void> {
     decider = await spawnRoles(config, "decider", deciderEnv);
     const readyMs = Date.now() - at;
     const rss = rssMb(decider.pid);
+    const child = decider;
+    await until("the decider's memory report", () => child.output().includes("MEMORY "));
+    const report = /MEMORY (\{.*\})/.exec(child.output())![1]!;
+    const { heapUsed, arrayBuffers } = JSON.parse(report) as Record<string, number>;
+    const heapMb = (heapUsed! + arrayBuffers!) / 1048576;
     const before = completed;
     await client.start("threeSteps", { input: { n: 0 } });
     started++;
     await until("a new run", () => completed > before);
-    return { readyMs, firstRunMs: Date.now() - at, rss, restored: restoredLines(decider.output()) };
+    return {
+      readyMs,
+      firstRunMs: Date.now() - at,
+      rss,
+      heapMb,
+      restored: restoredLines(decider.output()),
+    };
   };
 
   const rows: string[] = [];
@@ -151,7 +166,7 @@ async function main(): Promise<void> {
     const line =
       `${String(completed).padStart(7)} closed runs: restore per partition max ${maxMs} ms ` +
       `(${r.restored.map((p) => p.ms).join("/")} ms; ${records} records from ${[...new Set(r.restored.map((p) => p.from))].join("+")}), ` +
-      `decider RSS ${r.rss.toFixed(0)} MB, restart → ready ${r.readyMs} ms, → a new run completed ${r.firstRunMs} ms ` +
+      `decider RSS ${r.rss.toFixed(0)} MB (heap after GC ${r.heapMb.toFixed(1)} MB), restart → ready ${r.readyMs} ms, → a new run completed ${r.firstRunMs} ms ` +
       `[batch took ${seconds.toFixed(0)} s, load ${load()}]`;
     rows.push(line);
     process.stdout.write(line + "\n");
@@ -171,10 +186,10 @@ async function main(): Promise<void> {
     await until(`${SLEEPING} runs asleep`, () => sleeping >= SLEEPING);
     const r = await restart();
     const open = r.restored.reduce((n, p) => n + p.openRuns, 0);
-    const perRunKb = ((r.rss - base.rss) * 1024) / Math.max(1, open);
+    const perRunKb = ((r.heapMb - base.heapMb) * 1024) / Math.max(1, open);
     const line =
-      `${open} open sleeping runs (+${completed} closed): decider RSS ${r.rss.toFixed(0)} MB vs ${base.rss.toFixed(0)} MB without them → ` +
-      `${perRunKb.toFixed(2)} KB per sleeping run; restore max ${Math.max(...r.restored.map((p) => p.ms))} ms ` +
+      `${open} open sleeping runs (+${completed} closed): decider heap after GC ${r.heapMb.toFixed(1)} MB vs ${base.heapMb.toFixed(1)} MB without them → ` +
+      `${perRunKb.toFixed(2)} KB per sleeping run (RSS ${r.rss.toFixed(0)} vs ${base.rss.toFixed(0)} MB); restore max ${Math.max(...r.restored.map((p) => p.ms))} ms ` +
       `[started in ${((Date.now() - t0) / 1000).toFixed(0)} s, load ${load()}]`;
     rows.push(line);
     process.stdout.write(line + "\n");

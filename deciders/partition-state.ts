@@ -1,11 +1,12 @@
 import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/execution";
-import { retryDelayMs, shouldRetry } from "../core/retry";
+import { retryDelayMs, shouldRetry, type ResolvedRetryPolicy } from "../core/retry";
 import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
 import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
 import type { Registry } from "./registry";
 import { Run, type TimerEntry } from "./run";
 import type { ChangelogEntry } from "./run-changelog";
+import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
 
 export interface OutgoingTask {
@@ -55,7 +56,17 @@ export class PartitionState {
         // A later snapshot of a run replaces the earlier one (a log compaction has not reached).
         if (this.runs.has(entry.workflowId)) this.runs.delete(entry.workflowId);
         this.closed.delete(entry.workflowId);
-        for (const event of entry.events) this.restore(event);
+        const events = unpackEvents(entry.packed, entry.headers);
+        const first = events[0];
+        if (!packedInCurrentVersion(entry.headers) || first?.body.type !== "WorkflowStarted") {
+          // Written in an earlier schema version (or odd): fold and pack the events again.
+          for (const event of events) this.restore(event);
+          return;
+        }
+        const run = new Run(entry.workflowId, first.body.workflowType, first.body.input, first.at);
+        this.runs.set(entry.workflowId, run);
+        run.restorePacked(events, entry.packed, (t) => this.timers.push(t));
+        if (run.closed) this.forget(run, events[events.length - 1]!.at);
         return;
       }
       case "closed": {
@@ -79,7 +90,7 @@ export class PartitionState {
     for (const [workflowId, closedAt] of this.closed)
       entries.push({ kind: "closed", workflowId, marker: { closedAt } });
     for (const run of this.runs.values())
-      entries.push({ kind: "run", workflowId: run.workflowId, events: run.events });
+      entries.push({ kind: "run", workflowId: run.workflowId, packed: run.packedHistory() });
     entries.push({ kind: "partition", builtAt: now });
     return entries;
   }
@@ -144,7 +155,7 @@ export class PartitionState {
       const closedAt = this.closed.get(run.workflowId);
       out.changes.push(
         closedAt === undefined
-          ? { kind: "run", workflowId: run.workflowId, events: [...run.events] }
+          ? { kind: "run", workflowId: run.workflowId, packed: run.packedHistory() }
           : {
               kind: "closed",
               workflowId: run.workflowId,
@@ -321,7 +332,7 @@ export class PartitionState {
           step.input,
           step.taskQueue,
           step.timeoutMs,
-          JSON.stringify(step.retry),
+          step.retryPolicy,
         );
         return true;
       }
@@ -369,10 +380,11 @@ export class PartitionState {
     error: ErrorInfo,
   ): void {
     const step = run.steps.get(stepSeq)!;
-    const willRetry = shouldRetry(step.retry, attempt, error);
+    const policy = JSON.parse(step.retryPolicy) as ResolvedRetryPolicy;
+    const willRetry = shouldRetry(policy, attempt, error);
     this.append(run, { type: "StepFailed", stepSeq, attempt, workerId, error, willRetry });
     if (willRetry) {
-      const delayMs = retryDelayMs(step.retry, attempt);
+      const delayMs = retryDelayMs(policy, attempt);
       this.append(run, {
         type: "StepRetryScheduled",
         stepSeq,
@@ -465,7 +477,9 @@ export class PartitionState {
     const execution = new WorkflowExecution(definition, run.workflowId, run.input, run.startedAt);
     try {
       await execution.begin();
-      const replayed = run.events.filter((e) => !run.undelivered.includes(e));
+      // The undelivered events are the last ones appended; the execution sees them next.
+      const all = run.events();
+      const replayed = all.slice(0, all.length - run.undelivered.length);
       for (const event of replayed) {
         if (execution.outcome) break;
         await execution.deliver(event);

@@ -1,5 +1,4 @@
 import { historyCodec } from "../schemas/codec";
-import type { HistoryEvent } from "../schemas/types";
 import type { PortConsumedMessage, PortMessage } from "../transport/port";
 import { headersToStrings } from "../transport/kafka";
 import type { RunStatus } from "./run";
@@ -19,7 +18,13 @@ import type { RunStatus } from "./run";
  *   (from history on an upgrade, or empty). A partition without it restores from history once.
  */
 export type ChangelogEntry =
-  | { readonly kind: "run"; readonly workflowId: string; readonly events: readonly HistoryEvent[] }
+  | {
+      readonly kind: "run";
+      readonly workflowId: string;
+      /** The run's events, packed (see packed-events.ts) in the schema version of `headers`. */
+      readonly packed: Buffer;
+      readonly headers?: Record<string, unknown>;
+    }
   | { readonly kind: "closed"; readonly workflowId: string; readonly marker: ClosedMarker }
   | { readonly kind: "partition"; readonly builtAt: number };
 
@@ -36,39 +41,14 @@ const MARKER_VERSION = 1;
 /** A workflow ID never holds a NUL (see core/ids), so this key is no run's. */
 export const PARTITION_KEY = "\u0000partition";
 
-/** An open run's events as one value: each event's Avro bytes, after its u32 length. */
-function packEvents(events: readonly HistoryEvent[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const event of events) {
-    const bytes = historyCodec.encode(event);
-    const length = Buffer.allocUnsafe(4);
-    length.writeUInt32BE(bytes.length, 0);
-    parts.push(length, bytes);
-  }
-  return Buffer.concat(parts);
-}
-
-function unpackEvents(value: Buffer, headers: PortConsumedMessage["headers"]): HistoryEvent[] {
-  const events: HistoryEvent[] = [];
-  for (let at = 0; at < value.length; ) {
-    if (at + 4 > value.length) throw new Error("run snapshot cut short");
-    const length = value.readUInt32BE(at);
-    at += 4;
-    if (at + length > value.length) throw new Error("run snapshot cut short");
-    events.push(historyCodec.decode(value.subarray(at, at + length), headers));
-    at += length;
-  }
-  return events;
-}
-
 export function changelogMessage(entry: ChangelogEntry, partition: number): PortMessage {
   switch (entry.kind) {
     case "run":
       return {
         key: entry.workflowId,
         partition,
-        value: packEvents(entry.events),
-        // The schema version of every event in the value: they were encoded together.
+        value: entry.packed,
+        // The schema version of every event in the value: a run packs in the current one.
         headers: { ...historyCodec.headers, [KIND_HEADER]: "run" },
       };
     case "closed":
@@ -103,7 +83,7 @@ export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | u
   const key = changelogKey(message);
   switch (kind) {
     case "run":
-      return { kind: "run", workflowId: key, events: unpackEvents(message.value, message.headers) };
+      return { kind: "run", workflowId: key, packed: message.value, headers: message.headers };
     case "closed": {
       const marker = JSON.parse(message.value.toString("utf8")) as ClosedMarker & { v: number };
       return { kind: "closed", workflowId: key, marker };

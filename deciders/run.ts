@@ -1,6 +1,20 @@
-import type { ResolvedRetryPolicy } from "../core/retry";
 import type { HistoryEvent, JsonText } from "../schemas/types";
 import type { WorkflowExecution } from "../workflow/execution";
+import { packEvent, unpackEvents } from "./packed-events";
+
+/**
+ * One copy of each workflow type, step name and task queue, however many runs hold it: a
+ * decoded event brings its own copy of every string, and an open run keeps some for as long
+ * as it is open. Bounded: the names are the types the code defines (a few), not run data.
+ */
+const names = new Map<string, string>();
+const MAX_NAMES = 10_000;
+function intern(name: string): string {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  if (names.size < MAX_NAMES) names.set(name, name);
+  return name;
+}
 
 export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled";
 
@@ -24,7 +38,8 @@ export interface StepState {
   readonly taskQueue: string;
   readonly input: JsonText;
   readonly timeoutMs: number | null;
-  readonly retry: ResolvedRetryPolicy;
+  /** The retry policy as recorded (JSON): parsed only when an attempt fails. */
+  readonly retryPolicy: string;
   attempt: number;
   status: StepStatus;
 }
@@ -33,8 +48,12 @@ export interface StepState {
 export class Run {
   status: RunStatus = "running";
   lastSeq = 0;
-  /** History of an open run, kept for replay; dropped when the run closes. */
-  events: HistoryEvent[] = [];
+  /**
+   * History of an open run, kept for replay as packed Avro bytes (see packed-events.ts): one
+   * buffer, plus the events appended since it was last joined. Dropped when the run closes.
+   */
+  private packed: Buffer[] = [];
+  private packedCount = 0;
   readonly steps = new Map<number, StepState>();
   readonly timers = new Map<string, TimerEntry>();
   execution: WorkflowExecution | undefined;
@@ -47,14 +66,18 @@ export class Run {
    * a restore rebuilds it; dropped with the rest when the run closes (a closed run takes no
    * signal or cancel), so it is bounded by the run's own history.
    */
-  private readonly requestIds = new Set<string>();
+  private requestIds: Set<string> | undefined;
+
+  readonly workflowType: string;
 
   constructor(
     readonly workflowId: string,
-    readonly workflowType: string,
+    workflowType: string,
     readonly input: JsonText,
     readonly startedAt: number,
-  ) {}
+  ) {
+    this.workflowType = intern(workflowType);
+  }
 
   get closed(): boolean {
     return this.status === "completed" || this.status === "failed" || this.status === "cancelled";
@@ -62,21 +85,53 @@ export class Run {
 
   /** Whether the run already recorded the request with this ID (an empty ID names none). */
   hasRecorded(requestId: string): boolean {
-    return requestId !== "" && this.requestIds.has(requestId);
+    return requestId !== "" && this.requestIds?.has(requestId) === true;
+  }
+
+  /** How many events the run has (open runs only: a closed run keeps none). */
+  get eventCount(): number {
+    return this.packedCount;
+  }
+
+  /** The run's events, decoded (for replay). */
+  events(): HistoryEvent[] {
+    return unpackEvents(this.packedHistory());
+  }
+
+  /** The run's events as one packed buffer, in history's current schema version. */
+  packedHistory(): Buffer {
+    if (this.packed.length > 1) this.packed = [Buffer.concat(this.packed)];
+    return this.packed[0] ?? Buffer.alloc(0);
+  }
+
+  /**
+   * Folds events restored from a packed buffer already in the current schema version and
+   * keeps that buffer as the run's history instead of packing each event again.
+   */
+  restorePacked(events: readonly HistoryEvent[], packed: Buffer, onTimer: (t: TimerEntry) => void) {
+    for (const event of events) this.fold(event, onTimer, false);
+    if (!this.closed) {
+      // A copy: a consumed record's bytes are a view into the whole fetch response.
+      this.packed = [Buffer.from(packed)];
+      this.packedCount = events.length;
+    }
   }
 
   /**
    * Applies one event to the run's state. Used for live decisions and for restore alike, so
    * the state after restore is the state before the crash.
    */
-  fold(event: HistoryEvent, onTimer: (timer: TimerEntry) => void): void {
+  fold(event: HistoryEvent, onTimer: (timer: TimerEntry) => void, keep = true): void {
     if (event.seq !== this.lastSeq + 1) {
       throw new Error(
         `history of ${this.workflowId} has a gap: event ${event.seq} follows ${this.lastSeq}`,
       );
     }
     this.lastSeq = event.seq;
-    if (!this.closed) this.events.push(event);
+    if (keep && !this.closed) {
+      this.packed.push(packEvent(event));
+      this.packedCount++;
+    }
     const body = event.body;
     const addTimer = (timer: Omit<TimerEntry, "key" | "workflowId">) => {
       const entry: TimerEntry = {
@@ -97,11 +152,11 @@ export class Run {
         } else {
           this.steps.set(body.stepSeq, {
             seq: body.stepSeq,
-            name: body.stepName,
-            taskQueue: body.taskQueue,
+            name: intern(body.stepName),
+            taskQueue: intern(body.taskQueue),
             input: body.input,
             timeoutMs: body.timeoutMs,
-            retry: JSON.parse(body.retryPolicy) as ResolvedRetryPolicy,
+            retryPolicy: body.retryPolicy,
             attempt: body.attempt,
             status: "scheduled",
           });
@@ -160,7 +215,7 @@ export class Run {
         this.timers.delete(`signalTimeout:${body.waitSeq}:0`);
         break;
       case "SignalReceived":
-        if (body.requestId !== "") this.requestIds.add(body.requestId);
+        if (body.requestId !== "") (this.requestIds ??= new Set()).add(body.requestId);
         break;
       case "WorkflowBlocked":
         this.status = "blocked";
@@ -184,11 +239,12 @@ export class Run {
 
   /** A closed run keeps only what deduplication and late reports need. */
   private release(): void {
-    this.events = [];
+    this.packed = [];
+    this.packedCount = 0;
     this.undelivered = [];
     this.steps.clear();
     this.timers.clear();
-    this.requestIds.clear();
+    this.requestIds = undefined;
     this.execution = undefined;
   }
 }

@@ -34,6 +34,13 @@ async function main(): Promise<void> {
   const started = runtime;
   await started.decider?.ready();
   process.stdout.write(`READY ${process.pid}\n`);
+  // For benchmarks of what a process keeps: its heap after a full collection, once ready.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (process.env.WEFT_REPORT_MEMORY === "1" && gc) {
+    gc();
+    const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
+    process.stdout.write(`MEMORY ${JSON.stringify({ rss, heapUsed, arrayBuffers })}\n`);
+  }
   process.on("SIGTERM", () => {
     void started.stop().then(() => process.exit(0));
   });

@@ -187,7 +187,7 @@ function picture(state: PartitionState) {
       type: run.workflowType,
       status: run.status,
       lastSeq: run.lastSeq,
-      events: run.events.map((e) => `${e.seq}:${e.body.type}`),
+      events: run.events().map((e) => `${e.seq}:${e.body.type}`),
       steps: [...run.steps.values()].map((s) => `${s.seq}:${s.attempt}:${s.status}`).sort(),
       timers: [...run.timers.values()].map((t) => `${t.key}@${t.dueAt}`).sort(),
     }))
