@@ -441,6 +441,7 @@ export class PartitionOwner {
       if (entry?.kind === "partition") built = true;
       if (entry) state.restoreEntry(entry);
     }
+    latest.clear();
     if (built || !live()) return { records, source: "changelog" };
     if (records > 0) {
       throw new Error(

@@ -114,4 +114,13 @@ export class LatestByKey {
   messages(): IterableIterator<PortConsumedMessage> {
     return this.latest.values();
   }
+
+  /**
+   * Lets the records go once restored. Something in the reading consumer's library keeps
+   * this object reachable after the read (measured: 80k closed runs' records, views into
+   * whole fetch responses, stayed: 350 B of heap and 150 B of buffers per run, not 147 B).
+   */
+  clear(): void {
+    this.latest.clear();
+  }
 }
