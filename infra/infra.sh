@@ -264,6 +264,8 @@ background.threads=4
 num.recovery.threads.per.data.dir=1
 num.replica.fetchers=1
 log.cleaner.threads=1
+# Compact the deciders' changelog soon after a segment rolls (Kafka's default waits 15 s).
+log.cleaner.backoff.ms=5000
 log.cleaner.dedupe.buffer.size=33554432
 log.retention.hours=168
 $extra

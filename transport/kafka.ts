@@ -113,12 +113,13 @@ export async function ensureTopics(
       replicationFactor: rf,
       // Compacted: a key's last record stays (an open run's events, a closed run's marker),
       // so the topic, and a decider's restore, follow the open runs, not every run ever.
-      // Segments roll every minute: only a closed segment is compacted, so what a restore
-      // reads beyond the open runs is about a minute of decisions plus the cleaner's lag.
+      // Segments roll every 15 s: only a closed segment is compacted, so what a restore reads
+      // beyond the open runs and closed markers is about 15 s of decisions plus the cleaner's
+      // lag (the broker's log.cleaner.backoff.ms, 15 s by default).
       configEntries: [
         { name: "cleanup.policy", value: "compact" },
         { name: "min.cleanable.dirty.ratio", value: "0.1" },
-        { name: "segment.ms", value: "60000" },
+        { name: "segment.ms", value: "15000" },
         { name: "delete.retention.ms", value: "86400000" },
         ...durable,
       ],
