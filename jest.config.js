@@ -3,6 +3,11 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
+  // Examples import Weft by its package name, as a user does; here that is the sources.
+  moduleNameMapper: {
+    "^@weft-engine/weft$": "<rootDir>/sdk/index.ts",
+    "^@weft-engine/weft/testing$": "<rootDir>/sdk/testing.ts",
+  },
   transform: { "^.+\\.ts$": ["@swc/jest"], "^.+\\.js$": ["@swc/jest"] },
   // ESM-only packages that mercurius and fastify inject() load (require(esm), import()), and
   // Kysely (the read models' query builder):

@@ -56,15 +56,14 @@ export const CHAOS_SIGNAL = "go";
 
 export const chaosChain = defineWorkflow("chaosChain", async (ctx, input: ChainInput) => {
   let n = 0;
-  for (let i = 0; i < input.steps; i++)
-    n = (await ctx.step<{ n: number }>(chaosWork, { n, ms: input.ms })).n;
+  for (let i = 0; i < input.steps; i++) n = (await ctx.step(chaosWork, { n, ms: input.ms })).n;
   return { n };
 });
 
 export const chaosSleep = defineWorkflow("chaosSleep", async (ctx, input: SleepInput) => {
-  const before = await ctx.step<{ n: number }>(chaosWork, { n: 0, ms: input.ms });
+  const before = await ctx.step(chaosWork, { n: 0, ms: input.ms });
   await ctx.wait(input.sleepMs);
-  return ctx.step<{ n: number }>(chaosWork, { n: before.n, ms: input.ms });
+  return ctx.step(chaosWork, { n: before.n, ms: input.ms });
 });
 
 export const chaosSignal = defineWorkflow("chaosSignal", async (ctx, input: SignalInput) => {
@@ -77,7 +76,7 @@ export const chaosSignal = defineWorkflow("chaosSignal", async (ctx, input: Sign
 });
 
 export const chaosRetry = defineWorkflow("chaosRetry", async (ctx, input: RetryInput) => {
-  const flaky = await ctx.step<{ attempt: number }>(
+  const flaky = await ctx.step(
     chaosFlaky,
     { failures: input.failures },
     {

@@ -1,18 +1,22 @@
 import { Command } from "commander";
 import { registerDev } from "./commands/dev";
+import { registerInit } from "./commands/init";
 import { registerProjections } from "./commands/projections";
 import { registerRepair } from "./commands/repair";
 import { registerStart } from "./commands/start";
 import { registerWorkflow } from "./commands/workflow";
 import { fail } from "./output";
+import { weftPackage } from "./package-info";
 
 const program = new Command()
   .name("weft")
   .description(
-    "Weft: durable workflows on Kafka. `weft dev` runs everything in one process with no servers; `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL; `repair` checks an embedded log.",
+    "Weft: durable workflows on Kafka. `weft init` creates a project; `weft dev` runs everything in one process with no servers; `weft workflow …` talks to the Weft API (WEFT_API_URL, WEFT_API_TOKEN); `start`, `migrate` and `replay` connect to KAFKA_BROKERS, REDIS_URL, DATABASE_URL; `repair` checks an embedded log.",
   )
+  .version(weftPackage().version)
   .showHelpAfterError();
 
+registerInit(program);
 registerDev(program);
 registerStart(program);
 registerWorkflow(program);

@@ -2,7 +2,7 @@
  * The example from the README: a signup flow with a step, a durable wait, a signal with a
  * timeout and a follow-up step. `WEFT_EXAMPLE_WAIT_MS` shortens the hour-long wait.
  */
-import { defineStep, defineWorkflow } from "../sdk";
+import { defineStep, defineWorkflow } from "@weft-engine/weft";
 
 export interface SignupInput {
   email: string;

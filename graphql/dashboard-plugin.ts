@@ -1,12 +1,13 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import helmet from "@fastify/helmet";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { packageRoot } from "../core/package-root";
 
 export interface DashboardOptions {
-  /** The built dashboard (`vite build`); default `<repo>/dashboard/dist`. */
+  /** The built dashboard (`vite build`); default `dashboard/dist` in Weft's package. */
   distDir?: string;
 }
 
@@ -78,22 +79,7 @@ export async function dashboardPlugin(
   app.get("/*", page);
 }
 
-/** `<repo>/dashboard/dist`, from the sources (graphql/) or the build (dist/graphql/). */
+/** `dashboard/dist` in Weft's package: built there in a checkout, shipped there in the package. */
 function defaultDistDir(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = join(dir, "package.json");
-    if (existsSync(manifest) && isWeftManifest(manifest)) return join(dir, "dashboard", "dist");
-    const parent = dirname(dir);
-    if (parent === dir) return join(__dirname, "..", "dashboard", "dist");
-    dir = parent;
-  }
-}
-
-function isWeftManifest(file: string): boolean {
-  try {
-    return (JSON.parse(readFileSync(file, "utf8")) as { name?: unknown }).name === "weft";
-  } catch {
-    return false;
-  }
+  return join(packageRoot(), "dashboard", "dist");
 }

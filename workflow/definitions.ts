@@ -37,8 +37,21 @@ export interface StepDefinition<I = unknown, O = unknown> {
 export type AnyStepDefinition = StepDefinition<any, any>;
 export type AnyWorkflowDefinition = WorkflowDefinition<any, any>;
 /* eslint-enable @typescript-eslint/no-explicit-any */
-export type StepInput<D> = D extends StepDefinition<infer I, unknown> ? I : never;
-export type StepOutput<D> = D extends StepDefinition<unknown, infer O> ? Awaited<O> : never;
+/*
+ * What a step definition takes and resolves with. Each infers one parameter and leaves the other
+ * open (`any`): a handler's input is a parameter, so under `strictFunctionTypes` a
+ * `StepDefinition<{ email: string }, O>` is not a `StepDefinition<unknown, O>`, and matching
+ * against `unknown` would make the result `never`.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the parameter not inferred is open */
+export type StepInput<D> = D extends StepDefinition<infer I, any> ? I : never;
+export type StepOutput<D> = D extends StepDefinition<any, infer O> ? Awaited<O> : never;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/** A step call's arguments after the definition: the input is optional only if it may be `undefined`. */
+export type StepArguments<I> = undefined extends I
+  ? [input?: I, options?: StepOptions]
+  : [input: I, options?: StepOptions];
 
 export interface WaitForSignalOptions {
   /** Resolve with `undefined` when no signal arrives within this time. */
@@ -49,17 +62,27 @@ export interface WaitForSignalOptions {
 export interface WorkflowContext {
   readonly workflowId: string;
   readonly workflowType: string;
-  /** Runs a step on a worker and resolves with its result (recorded once in history). */
+  /**
+   * Runs a step on a worker and resolves with its result (recorded once in history). Given the
+   * definition, `input` is checked against the handler's input (and may be left out only when
+   * the handler accepts `undefined`), and the result has the handler's awaited return type.
+   */
   step<D extends AnyStepDefinition>(
     step: D,
-    input: StepInput<D>,
-    options?: StepOptions,
+    ...args: StepArguments<StepInput<D>>
   ): Promise<StepOutput<D>>;
-  step<O = unknown>(
-    step: string | AnyStepDefinition,
+  /**
+   * A step whose handler takes `unknown` (an echo, a generic adapter), with the result type the
+   * caller names: `ctx.step<{ n: number }>(echo, { n: 1 })`. A step with a typed input never
+   * matches this form, so its input is always checked.
+   */
+  step<O>(
+    step: StepDefinition<unknown, unknown>,
     input?: unknown,
     options?: StepOptions,
   ): Promise<O>;
+  /** By name (a step this code does not import): input and result are not checked. */
+  step<O = unknown>(step: string, input?: unknown, options?: StepOptions): Promise<O>;
   /** A durable timer: survives restarts; resolves after `ms`. */
   wait(ms: number): Promise<void>;
   /** Alias of `wait`. */

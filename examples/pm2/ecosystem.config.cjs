@@ -8,7 +8,7 @@
  * Without PM2, `weft start <module> --roles … --processes N` supervises N children of one role
  * mix the same way (see the README, "Running several processes").
  */
-const WEFT = "./node_modules/weft/bin/weft.js";
+const WEFT = "./node_modules/@weft-engine/weft/bin/weft.js";
 const MODULE = process.env.WEFT_MODULE ?? "./dist/workflows.js";
 
 /**

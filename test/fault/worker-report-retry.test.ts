@@ -24,8 +24,8 @@ const counted = defineStep("reportRetryCounted", (input: { n: number }) => {
   return { n: input.n + 1 };
 });
 const twoSteps = defineWorkflow("reportRetryTwoSteps", async (ctx, input: { n: number }) => {
-  const a = await ctx.step<{ n: number }>(counted, input);
-  return ctx.step<{ n: number }>(counted, a);
+  const a = await ctx.step(counted, input);
+  return ctx.step(counted, a);
 });
 
 let weft: TestWeft;

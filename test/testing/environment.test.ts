@@ -32,7 +32,7 @@ const realWork = defineStep("realWork", async (input: { ms: number }) => {
 });
 
 const trial = defineWorkflow("trial", async (ctx, input: { name: string }) => {
-  const greeting = await ctx.step<string>(greet, input);
+  const greeting = await ctx.step(greet, input);
   await ctx.wait(30 * DAY);
   return { greeting, endedAt: ctx.now() };
 });
@@ -46,7 +46,7 @@ const approval = defineWorkflow("approval", async (ctx) => {
 
 const reminder = defineWorkflow("reminder", async (ctx) => {
   await ctx.wait(HOUR);
-  return ctx.step<string>(greet, { name: "again" });
+  return ctx.step(greet, { name: "again" });
 });
 
 const overlap = defineWorkflow("overlap", async (ctx) => {

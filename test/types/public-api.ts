@@ -1,0 +1,74 @@
+/**
+ * Compile-time checks of the public API as a user's strict code sees it (imports by package
+ * name). Never run: test/unit/public-types.test.ts compiles it, and every `@ts-expect-error`
+ * below must still meet an error, or the compiler reports the directive as unused.
+ */
+import {
+  defineStep,
+  defineWorkflow,
+  type StepDefinition,
+  type WeftClient,
+  type WorkflowDefinition,
+} from "@weft-engine/weft";
+import { createTestEnvironment } from "@weft-engine/weft/testing";
+import { expectTypeOf } from "expect-type";
+
+// A handler that returns a promise: the step resolves with what the promise does.
+const greet = defineStep("greet", (input: { name: string }) =>
+  Promise.resolve({ greeting: `hello ${input.name}` }),
+);
+const tick = defineStep("tick", () => 42);
+const echo = defineStep("echo", (input: unknown) => input);
+const maybe = defineStep("maybe", (input: { name: string } | undefined) => input?.name ?? "");
+
+expectTypeOf(greet).toEqualTypeOf<StepDefinition<{ name: string }, { greeting: string }>>();
+
+export const greetFlow = defineWorkflow("greetFlow", async (ctx, input: { name: string }) => {
+  // The handler's awaited result, not `never` or `unknown`.
+  const result = await ctx.step(greet, input);
+  expectTypeOf(result).toEqualTypeOf<{ greeting: string }>();
+  expectTypeOf((await ctx.step(greet, input, { timeoutMs: 1000 })).greeting).toBeString();
+
+  // The input is checked against the handler's, and required when it cannot be undefined.
+  // @ts-expect-error: `wrong` is no property of { name: string }
+  await ctx.step(greet, { wrong: 1 });
+  // @ts-expect-error: `name` is missing
+  await ctx.step(greet, {});
+  // @ts-expect-error: the input is required
+  await ctx.step(greet);
+  expectTypeOf(await ctx.step(maybe)).toEqualTypeOf<string>();
+  expectTypeOf(await ctx.step(tick)).toEqualTypeOf<number>();
+
+  // A typed step's result is its own: the caller cannot name another.
+  // @ts-expect-error: greet resolves with { greeting: string }
+  await ctx.step<{ n: number }>(greet, input);
+
+  // A step that takes `unknown`: any input, the result `unknown` or the type the caller names.
+  expectTypeOf(await ctx.step(echo, { n: 1 })).toEqualTypeOf<unknown>();
+  expectTypeOf(await ctx.step<{ n: number }>(echo, { n: 1 })).toEqualTypeOf<{ n: number }>();
+
+  // By name: nothing to check against.
+  expectTypeOf(await ctx.step("greet", { any: "thing" })).toEqualTypeOf<unknown>();
+  expectTypeOf(await ctx.step<string>("greet", input)).toEqualTypeOf<string>();
+
+  expectTypeOf(await ctx.waitForSignal<{ by: string }>("confirmed")).toEqualTypeOf<
+    { by: string } | undefined
+  >();
+  return result.greeting;
+});
+
+expectTypeOf(greetFlow).toEqualTypeOf<WorkflowDefinition<{ name: string }, string>>();
+
+export async function startRuns(client: WeftClient): Promise<void> {
+  await client.start(greetFlow, { input: { name: "ada" } });
+  // @ts-expect-error: the run's input is checked against the workflow's
+  await client.start(greetFlow, { input: { wrong: 1 } });
+  await client.start("greetFlow", { input: { anything: true } });
+
+  const env = await createTestEnvironment({ workflows: [greetFlow], steps: [greet, tick, echo] });
+  const id = await env.start(greetFlow, { name: "ada" });
+  // @ts-expect-error: the run's input is checked against the workflow's
+  await env.start(greetFlow, { wrong: 1 });
+  expectTypeOf(await env.result<string>(id)).toEqualTypeOf<string>();
+  await env.close();
+}
