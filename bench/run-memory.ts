@@ -9,7 +9,7 @@
 import { createLogger } from "../core/logger";
 import { PartitionState } from "../deciders/partition-state";
 import { Registry } from "../deciders/registry";
-import { changelogEntry, changelogMessage } from "../deciders/run-changelog";
+import { changelogEntry, changelogMessages, type ChangelogEntry } from "../deciders/run-changelog";
 import type { PortConsumedMessage } from "../transport/port";
 import { echo, sleepy, slow } from "../test/fixtures/workflows";
 
@@ -18,8 +18,7 @@ const maybeGc = (globalThis as { gc?: () => void }).gc;
 if (!maybeGc) throw new Error("run with node --expose-gc");
 const gc: () => void = maybeGc;
 
-function asConsumed(entry: Parameters<typeof changelogMessage>[0]): PortConsumedMessage {
-  const m = changelogMessage(entry, 0);
+function asConsumed(m: ReturnType<typeof changelogMessages>[number]): PortConsumedMessage {
   const headers: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Buffer.from(String(v));
   return {
@@ -69,8 +68,8 @@ async function decideSleepers(): Promise<PortConsumedMessage[]> {
         now++,
       );
     }
-    for (const change of live.takeDecisions().changes)
-      latest.set(String(changelogMessage(change, 0).key), asConsumed(change));
+    for (const m of live.takeDecisions().changes.flatMap((c) => changelogMessages(c, 0)))
+      latest.set(String(m.key), asConsumed(m));
   }
   return [...latest.values()];
 }
@@ -80,10 +79,12 @@ async function main(): Promise<void> {
   gc();
   const before = process.memoryUsage();
   const state = new PartitionState(0, registry, log, 0);
+  const entries: ChangelogEntry[] = [];
   for (const r of records) {
     const entry = changelogEntry(r);
-    if (entry) state.restoreEntry(entry);
+    if (entry) entries.push(entry);
   }
+  state.restoreChangelog(entries);
   gc();
   const after = process.memoryUsage();
   const perRun =

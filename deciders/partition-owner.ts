@@ -10,7 +10,7 @@ import type { StepTask } from "../schemas/types";
 import { readHistoryPartitions, readPartitions } from "../transport/history-reader";
 import {
   changelogEntry,
-  changelogMessage,
+  changelogMessages,
   LatestByKey,
   type ChangelogEntry,
 } from "./run-changelog";
@@ -67,8 +67,8 @@ export interface OwnerDeps {
 /** Commands decided in one transaction at most, and pending before fetching waits. */
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
-/** Changelog records per request when the changelog is first built from history. */
-const SNAPSHOT_CHUNK = 500;
+/** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
+const MAX_REQUEST_BYTES = 512 * 1024;
 /**
  * Reopen backoff after consecutive failures: 100 ms doubling to 1 s, with jitter. While Kafka
  * elects new leaders after a broker's loss an open fails fast (connection refused) for
@@ -429,18 +429,17 @@ export class PartitionOwner {
     });
     const { records } = latest;
     let built = false;
+    const entries: ChangelogEntry[] = [];
     for (const message of latest.messages()) {
-      if (!live()) break;
-      let entry: ChangelogEntry | undefined;
       try {
-        entry = changelogEntry(message);
+        const entry = changelogEntry(message);
+        if (entry?.kind === "partition") built = true;
+        if (entry) entries.push(entry);
       } catch (err) {
         this.log.error({ offset: message.offset, err }, "changelog record skipped");
-        continue;
       }
-      if (entry?.kind === "partition") built = true;
-      if (entry) state.restoreEntry(entry);
     }
+    if (live()) state.restoreChangelog(entries);
     latest.clear();
     if (built || !live()) return { records, source: "changelog" };
     if (records > 0) {
@@ -464,13 +463,12 @@ export class PartitionOwner {
     if (!live() || !producer) return { records: events, source: "history" };
     const messages = state
       .changelogSnapshot(this.clock.now())
-      .map((entry) => changelogMessage(entry, this.partition));
+      .flatMap((entry) => changelogMessages(entry, this.partition));
     const tx = await producer.transaction();
     try {
-      for (let i = 0; i < messages.length; i += SNAPSHOT_CHUNK) {
-        const chunk = messages.slice(i, i + SNAPSHOT_CHUNK);
+      for (const request of bySize(messages, MAX_REQUEST_BYTES)) {
         await tx.sendBatch({
-          topicMessages: [{ topic: this.changelogTopic, messages: chunk }],
+          topicMessages: [{ topic: this.changelogTopic, messages: request }],
           acks: -1,
         });
       }
@@ -511,7 +509,7 @@ export class PartitionOwner {
     if (decisions.changes.length > 0) {
       topicMessages.push({
         topic: this.changelogTopic,
-        messages: decisions.changes.map((entry) => changelogMessage(entry, this.partition)),
+        messages: decisions.changes.flatMap((entry) => changelogMessages(entry, this.partition)),
       });
     }
     const byQueue = new Map<string, StepTask[]>();
@@ -549,7 +547,9 @@ export class PartitionOwner {
       // One partition per request: see BatchingProducer for the kafkajs retry bug this avoids.
       for (const { topic, messages } of topicMessages) {
         for (const partitionMessages of byPartition(messages)) {
-          await tx.sendBatch({ topicMessages: [{ topic, messages: partitionMessages }], acks: -1 });
+          for (const request of bySize(partitionMessages, MAX_REQUEST_BYTES)) {
+            await tx.sendBatch({ topicMessages: [{ topic, messages: request }], acks: -1 });
+          }
         }
       }
       if (nextOffset !== undefined) {
@@ -785,6 +785,38 @@ function byPartition(messages: PortMessage[]): PortMessage[][] {
     groups.set(m.partition ?? -1, list);
   }
   return [...groups.values()];
+}
+
+/**
+ * Splits one partition's records into requests of at most about `maxBytes`: a request's
+ * records go to the broker as one record batch, which the broker refuses above the topic's
+ * `max.message.bytes` (1 MiB by default), and a refused batch would fail every retry of the
+ * same decision. A record larger than `maxBytes` goes alone.
+ */
+export function bySize(messages: PortMessage[], maxBytes: number): PortMessage[][] {
+  const requests: PortMessage[][] = [];
+  let current: PortMessage[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    let size = 70 + byteLength(m.key) + byteLength(m.value);
+    for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + byteLength(v);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+type Bytes = Buffer | string | null | undefined | (Buffer | string)[];
+function byteLength(value: Bytes): number {
+  if (value === null || value === undefined) return 0;
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + byteLength(v), 0);
+  return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(value);
 }
 
 /** kafkajs does not retry AddOffsetsToTxn on CONCURRENT_TRANSACTIONS; the broker expects it. */

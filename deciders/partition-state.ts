@@ -4,7 +4,7 @@ import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
 import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
 import type { Registry } from "./registry";
-import { Run, type TimerEntry } from "./run";
+import { DEFAULT_CHUNK_BYTES, Run, type TimerEntry } from "./run";
 import type { ChangelogEntry } from "./run-changelog";
 import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
@@ -47,37 +47,71 @@ export class PartitionState {
     private readonly registry: Registry,
     private readonly log: Logger,
     private readonly executionCacheSize = 10_000,
+    /** About how large a sealed chunk of a run's history in the changelog grows. */
+    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
   ) {}
 
-  /** Rebuilds state from the partition's changelog (restore after assignment). */
-  restoreEntry(entry: ChangelogEntry): void {
-    switch (entry.kind) {
-      case "run": {
-        // A later snapshot of a run replaces the earlier one (a log compaction has not reached).
-        if (this.runs.has(entry.workflowId)) this.runs.delete(entry.workflowId);
-        this.closed.delete(entry.workflowId);
-        const events = unpackEvents(entry.packed, entry.headers);
-        const first = events[0];
-        if (!packedInCurrentVersion(entry.headers) || first?.body.type !== "WorkflowStarted") {
-          // Written in an earlier schema version (or odd): fold and pack the events again.
-          for (const event of events) this.restore(event);
-          return;
-        }
-        const run = new Run(entry.workflowId, first.body.workflowType, first.body.input, first.at);
-        this.runs.set(entry.workflowId, run);
-        run.restorePacked(events, entry.packed, (t) => this.timers.push(t));
-        if (run.closed) this.forget(run, events[events.length - 1]!.at);
-        return;
+  /**
+   * Rebuilds state from the partition's changelog (restore after assignment): its records as
+   * compaction leaves them, one per key. A run is its sealed chunks and its open one.
+   */
+  restoreChangelog(entries: Iterable<ChangelogEntry>): void {
+    const chunks = new Map<string, Map<number, Buffer>>();
+    const rest: ChangelogEntry[] = [];
+    for (const entry of entries) {
+      if (entry.kind !== "chunk") rest.push(entry);
+      else {
+        let byIndex = chunks.get(entry.workflowId);
+        if (!byIndex) chunks.set(entry.workflowId, (byIndex = new Map<number, Buffer>()));
+        byIndex.set(entry.index, entry.packed);
       }
-      case "closed": {
+    }
+    for (const entry of rest) {
+      if (entry.kind === "closed") {
         const run = this.runs.get(entry.workflowId);
         if (run) this.forget(run, entry.marker.closedAt);
         else this.closed.set(entry.workflowId, entry.marker.closedAt);
-        return;
+      } else if (entry.kind === "run") {
+        const byIndex = chunks.get(entry.workflowId);
+        const sealed = Array.from({ length: entry.sealedCount }, (_, i) => byIndex?.get(i));
+        if (sealed.some((chunk) => chunk === undefined)) {
+          // Written in the run's own transaction, before its record: never missing from Weft.
+          this.log.error(
+            { workflowId: entry.workflowId, sealed: entry.sealedCount },
+            "changelog chunk missing; run not restored",
+          );
+          continue;
+        }
+        this.restoreRun(entry.workflowId, sealed as Buffer[], entry.open, entry.headers);
       }
-      default:
-        return;
     }
+  }
+
+  private restoreRun(
+    workflowId: string,
+    sealed: Buffer[],
+    open: Buffer,
+    headers: Record<string, unknown> | undefined,
+  ): void {
+    this.runs.delete(workflowId);
+    this.closed.delete(workflowId);
+    const events = unpackEvents(Buffer.concat([...sealed, open]), headers);
+    const first = events[0];
+    if (!packedInCurrentVersion(headers) || first?.body.type !== "WorkflowStarted") {
+      // Written in an earlier schema version (or odd): fold and pack the events again.
+      for (const event of events) this.restore(event);
+      return;
+    }
+    const run = new Run(
+      workflowId,
+      first.body.workflowType,
+      first.body.input,
+      first.at,
+      this.chunkBytes,
+    );
+    this.runs.set(workflowId, run);
+    run.restoreChunks(events, sealed, open, (t) => this.timers.push(t));
+    if (run.closed) this.forget(run, events[events.length - 1]!.at);
   }
 
   /**
@@ -89,10 +123,21 @@ export class PartitionState {
     const entries: ChangelogEntry[] = [];
     for (const [workflowId, closedAt] of this.closed)
       entries.push({ kind: "closed", workflowId, marker: { closedAt } });
-    for (const run of this.runs.values())
-      entries.push({ kind: "run", workflowId: run.workflowId, packed: run.packedHistory() });
+    for (const run of this.runs.values()) entries.push(this.runEntry(run));
     entries.push({ kind: "partition", builtAt: now });
     return entries;
+  }
+
+  /** A run's changelog record, with the chunks it sealed since its last one. */
+  private runEntry(run: Run): ChangelogEntry {
+    const { from, chunks } = run.history.takeUnwritten();
+    return {
+      kind: "run",
+      workflowId: run.workflowId,
+      sealedCount: from + chunks.length,
+      open: run.history.openChunk(),
+      newChunks: chunks.map((packed, i) => ({ index: from + i, packed })),
+    };
   }
 
   /** Rebuilds state from the partition's history (an event at a time, in order). */
@@ -107,7 +152,13 @@ export class PartitionState {
         );
         return;
       }
-      run = new Run(event.workflowId, event.body.workflowType, event.body.input, event.at);
+      run = new Run(
+        event.workflowId,
+        event.body.workflowType,
+        event.body.input,
+        event.at,
+        this.chunkBytes,
+      );
       this.runs.set(event.workflowId, run);
     }
     if (event.seq <= run.lastSeq) {
@@ -153,20 +204,23 @@ export class PartitionState {
     const out = this.out;
     for (const run of this.touched.values()) {
       const closedAt = this.closed.get(run.workflowId);
-      out.changes.push(
-        closedAt === undefined
-          ? { kind: "run", workflowId: run.workflowId, packed: run.packedHistory() }
-          : {
-              kind: "closed",
-              workflowId: run.workflowId,
-              marker: {
-                closedAt,
-                status: run.status,
-                workflowType: run.workflowType,
-                lastSeq: run.lastSeq,
-              },
-            },
-      );
+      if (closedAt === undefined) {
+        out.changes.push(this.runEntry(run));
+        continue;
+      }
+      // Closed: its sealed chunks leave the changelog, its marker supersedes its record.
+      for (let index = 0; index < run.chunksAtClose; index++)
+        out.changes.push({ kind: "erase", workflowId: run.workflowId, index });
+      out.changes.push({
+        kind: "closed",
+        workflowId: run.workflowId,
+        marker: {
+          closedAt,
+          status: run.status,
+          workflowType: run.workflowType,
+          lastSeq: run.lastSeq,
+        },
+      });
     }
     this.touched.clear();
     this.out = { events: [], tasks: [], changes: [] };
@@ -192,7 +246,13 @@ export class PartitionState {
         log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
         return;
       }
-      const created = new Run(command.workflowId, body.workflowType, body.input, now);
+      const created = new Run(
+        command.workflowId,
+        body.workflowType,
+        body.input,
+        now,
+        this.chunkBytes,
+      );
       this.runs.set(command.workflowId, created);
       this.append(created, {
         type: "WorkflowStarted",

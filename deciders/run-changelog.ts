@@ -8,23 +8,37 @@ import type { RunStatus } from "./run";
  * topic written in the same transaction as the history it decides. Restore reads it instead
  * of the partition's whole history, so its cost follows the open runs, not every run ever.
  *
- * One key per run (its workflow ID), so compaction keeps one record per run:
- * - `run`: an open run's events so far (the same Avro bytes as in history, length-prefixed),
- *   written once per decision batch that touched the run. The run is rebuilt by folding
- *   them, and its code replays from them.
- * - `closed`: the run closed. It supersedes the run's events; this small marker stays, so a
- *   start with the same workflow ID is still recognised as a duplicate.
- * - `partition` (its own key): written once, when the partition's changelog was first built
- *   (from history on an upgrade, or empty). A partition without it restores from history once.
+ * Keys, so that compaction keeps what is needed and nothing else:
+ * - the workflow ID → `run`: an open run's open chunk of events (the same Avro bytes as in
+ *   history, length-prefixed) and how many sealed chunks come before it; rewritten by each
+ *   decision batch that touched the run. Then → `closed`: a small marker that supersedes it,
+ *   so a start with the same workflow ID is still recognised as a duplicate.
+ * - the workflow ID, NUL, a chunk index → `chunk`: a sealed chunk of the run's events,
+ *   written once when it fills (see PackedHistory); erased (tombstone) when the run closes.
+ * - `\0partition` → `partition`: written once, when the partition's changelog was first
+ *   built (from history on an upgrade, or empty). A partition without it restores from
+ *   history once.
  */
 export type ChangelogEntry =
   | {
       readonly kind: "run";
       readonly workflowId: string;
-      /** The run's events, packed (see packed-events.ts) in the schema version of `headers`. */
+      /** How many sealed chunks precede the open one. */
+      readonly sealedCount: number;
+      /** The open chunk, packed (see packed-events.ts) in the schema version of `headers`. */
+      readonly open: Buffer;
+      /** Chunks sealed since the run's last record, to write with it. */
+      readonly newChunks?: readonly { readonly index: number; readonly packed: Buffer }[];
+      readonly headers?: Record<string, unknown>;
+    }
+  | {
+      readonly kind: "chunk";
+      readonly workflowId: string;
+      readonly index: number;
       readonly packed: Buffer;
       readonly headers?: Record<string, unknown>;
     }
+  | { readonly kind: "erase"; readonly workflowId: string; readonly index: number }
   | { readonly kind: "closed"; readonly workflowId: string; readonly marker: ClosedMarker }
   | { readonly kind: "partition"; readonly builtAt: number };
 
@@ -37,34 +51,74 @@ export interface ClosedMarker {
 }
 
 const KIND_HEADER = "weft-changelog";
+const SEALED_HEADER = "weft-sealed-chunks";
+const RUN_FORMAT = Buffer.from([1]);
 const MARKER_VERSION = 1;
 /** A workflow ID never holds a NUL (see core/ids), so this key is no run's. */
 export const PARTITION_KEY = "\u0000partition";
 
-export function changelogMessage(entry: ChangelogEntry, partition: number): PortMessage {
+const chunkKey = (workflowId: string, index: number) => `${workflowId}\u0000${index}`;
+
+/** The records an entry is written as (a run's new chunks come before the run's record). */
+export function changelogMessages(entry: ChangelogEntry, partition: number): PortMessage[] {
   switch (entry.kind) {
     case "run":
-      return {
-        key: entry.workflowId,
-        partition,
-        value: entry.packed,
-        // The schema version of every event in the value: a run packs in the current one.
-        headers: { ...historyCodec.headers, [KIND_HEADER]: "run" },
-      };
+      return [
+        ...(entry.newChunks ?? []).map((chunk) => ({
+          key: chunkKey(entry.workflowId, chunk.index),
+          partition,
+          value: chunk.packed,
+          headers: { ...historyCodec.headers, [KIND_HEADER]: "chunk" },
+        })),
+        {
+          key: entry.workflowId,
+          partition,
+          // Never empty (an empty value could come back as a tombstone): a format byte first.
+          value: Buffer.concat([RUN_FORMAT, entry.open]),
+          // The schema version of every event in the value: a run packs in the current one.
+          headers: {
+            ...historyCodec.headers,
+            [KIND_HEADER]: "run",
+            [SEALED_HEADER]: String(entry.sealedCount),
+          },
+        },
+      ];
+    case "chunk":
+      return [
+        {
+          key: chunkKey(entry.workflowId, entry.index),
+          partition,
+          value: entry.packed,
+          headers: { ...historyCodec.headers, [KIND_HEADER]: "chunk" },
+        },
+      ];
+    case "erase":
+      return [
+        {
+          key: chunkKey(entry.workflowId, entry.index),
+          partition,
+          value: null,
+          headers: { [KIND_HEADER]: "chunk" },
+        },
+      ];
     case "closed":
-      return {
-        key: entry.workflowId,
-        partition,
-        value: JSON.stringify({ v: MARKER_VERSION, ...entry.marker }),
-        headers: { [KIND_HEADER]: "closed" },
-      };
+      return [
+        {
+          key: entry.workflowId,
+          partition,
+          value: JSON.stringify({ v: MARKER_VERSION, ...entry.marker }),
+          headers: { [KIND_HEADER]: "closed" },
+        },
+      ];
     case "partition":
-      return {
-        key: PARTITION_KEY,
-        partition,
-        value: JSON.stringify({ v: MARKER_VERSION, builtAt: entry.builtAt }),
-        headers: { [KIND_HEADER]: "partition" },
-      };
+      return [
+        {
+          key: PARTITION_KEY,
+          partition,
+          value: JSON.stringify({ v: MARKER_VERSION, builtAt: entry.builtAt }),
+          headers: { [KIND_HEADER]: "partition" },
+        },
+      ];
   }
 }
 
@@ -78,12 +132,29 @@ export function changelogKey(message: PortConsumedMessage): string {
  * Throws on a record that does not decode.
  */
 export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | undefined {
-  if (message.value === null || message.value.length === 0) return undefined;
-  const kind = headersToStrings(message.headers)[KIND_HEADER];
+  if (message.value === null) return undefined;
+  const headers = headersToStrings(message.headers);
+  const kind = headers[KIND_HEADER];
   const key = changelogKey(message);
   switch (kind) {
     case "run":
-      return { kind: "run", workflowId: key, packed: message.value, headers: message.headers };
+      return {
+        kind: "run",
+        workflowId: key,
+        sealedCount: Number(headers[SEALED_HEADER] ?? 0),
+        open: message.value.subarray(RUN_FORMAT.length),
+        headers: message.headers,
+      };
+    case "chunk": {
+      const at = key.lastIndexOf("\u0000");
+      return {
+        kind: "chunk",
+        workflowId: key.slice(0, at),
+        index: Number(key.slice(at + 1)),
+        packed: message.value,
+        headers: message.headers,
+      };
+    }
     case "closed": {
       const marker = JSON.parse(message.value.toString("utf8")) as ClosedMarker & { v: number };
       return { kind: "closed", workflowId: key, marker };
@@ -93,6 +164,7 @@ export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | u
       return { kind: "partition", builtAt };
     }
     default:
+      if (message.value.length === 0) return undefined;
       throw new Error(`changelog record of unknown kind ${JSON.stringify(kind)} (key ${key})`);
   }
 }

@@ -1,6 +1,9 @@
 import type { HistoryEvent, JsonText } from "../schemas/types";
 import type { WorkflowExecution } from "../workflow/execution";
-import { packEvent, unpackEvents } from "./packed-events";
+import { PackedHistory, unpackEvents } from "./packed-events";
+
+/** About how large a sealed chunk of a run's packed history grows (see PackedHistory). */
+export const DEFAULT_CHUNK_BYTES = 64 * 1024;
 
 /**
  * One copy of each workflow type, step name and task queue, however many runs hold it: a
@@ -49,11 +52,12 @@ export class Run {
   status: RunStatus = "running";
   lastSeq = 0;
   /**
-   * History of an open run, kept for replay as packed Avro bytes (see packed-events.ts): one
-   * buffer, plus the events appended since it was last joined. Dropped when the run closes.
+   * History of an open run, kept for replay as packed Avro bytes in chunks (see
+   * packed-events.ts). Dropped when the run closes.
    */
-  private packed: Buffer[] = [];
-  private packedCount = 0;
+  history: PackedHistory;
+  /** Sealed chunks the changelog held when the run closed: their keys are erased then. */
+  chunksAtClose = 0;
   readonly steps = new Map<number, StepState>();
   readonly timers = new Map<string, TimerEntry>();
   execution: WorkflowExecution | undefined;
@@ -75,8 +79,10 @@ export class Run {
     workflowType: string,
     readonly input: JsonText,
     readonly startedAt: number,
+    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
   ) {
     this.workflowType = intern(workflowType);
+    this.history = new PackedHistory(chunkBytes);
   }
 
   get closed(): boolean {
@@ -90,31 +96,27 @@ export class Run {
 
   /** How many events the run has (open runs only: a closed run keeps none). */
   get eventCount(): number {
-    return this.packedCount;
+    return this.history.length;
   }
 
   /** The run's events, decoded (for replay). */
   events(): HistoryEvent[] {
-    return unpackEvents(this.packedHistory());
-  }
-
-  /** The run's events as one packed buffer, in history's current schema version. */
-  packedHistory(): Buffer {
-    if (this.packed.length > 1) this.packed = [Buffer.concat(this.packed)];
-    return this.packed[0] ?? Buffer.alloc(0);
+    return unpackEvents(this.history.all());
   }
 
   /**
-   * Folds events restored from a packed buffer already in the current schema version and
-   * keeps that buffer as the run's history instead of packing each event again.
+   * Folds restored events and keeps the packed chunks they came from (current schema version)
+   * as the run's history instead of packing each event again.
    */
-  restorePacked(events: readonly HistoryEvent[], packed: Buffer, onTimer: (t: TimerEntry) => void) {
+  restoreChunks(
+    events: readonly HistoryEvent[],
+    sealed: readonly Buffer[],
+    open: Buffer,
+    onTimer: (timer: TimerEntry) => void,
+  ): void {
     for (const event of events) this.fold(event, onTimer, false);
-    if (!this.closed) {
-      // A copy: a consumed record's bytes are a view into the whole fetch response.
-      this.packed = [Buffer.from(packed)];
-      this.packedCount = events.length;
-    }
+    if (!this.closed)
+      this.history = PackedHistory.restored(this.chunkBytes, sealed, open, events.length);
   }
 
   /**
@@ -128,10 +130,7 @@ export class Run {
       );
     }
     this.lastSeq = event.seq;
-    if (keep && !this.closed) {
-      this.packed.push(packEvent(event));
-      this.packedCount++;
-    }
+    if (keep && !this.closed) this.history.append(event);
     const body = event.body;
     const addTimer = (timer: Omit<TimerEntry, "key" | "workflowId">) => {
       const entry: TimerEntry = {
@@ -239,8 +238,8 @@ export class Run {
 
   /** A closed run keeps only what deduplication and late reports need. */
   private release(): void {
-    this.packed = [];
-    this.packedCount = 0;
+    this.chunksAtClose = this.history.writtenChunks;
+    this.history = new PackedHistory(this.chunkBytes);
     this.undelivered = [];
     this.steps.clear();
     this.timers.clear();

@@ -4,9 +4,10 @@
  * changelog alone, with the same open runs, and closed runs stay closed.
  */
 import { topics } from "../../core/config";
+import { readPartitions } from "../../transport/history-reader";
 import { createKafka } from "../../transport/kafka";
 import { createLogger } from "../../core/logger";
-import { closeFixtures, steps, tally, threeSteps } from "../fixtures/workflows";
+import { closeFixtures, longRun, steps, tally, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, waitFor } from "../support/env";
 import { expectGapless, types } from "../support/history";
 import { spawnRoles, type RoleProcess } from "../support/processes";
@@ -115,4 +116,39 @@ it("builds the changelog from history once, then restores open runs from it alon
     expect(types(history).filter((t) => t === "WorkflowStarted")).toHaveLength(1);
     expect(types(history).filter((t) => t === "WorkflowCompleted")).toHaveLength(1);
   }
+  await next.kill9();
+});
+
+it("restores a run whose history spans several changelog chunks, and carries it on", async () => {
+  const first = await decider();
+  // 25 steps of 2 × 4 kB each: about 200 kB of history before the wait, several 64 kB chunks.
+  const { workflowId } = await weft.client.start(longRun, {
+    input: { steps: 25, pad: 4000 },
+    workflowId: "long-run",
+  });
+  await waitFor("the run waiting for its signal", async () =>
+    types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+  );
+  await first.kill9();
+  // The changelog holds the run's sealed chunks, each a record of its own.
+  const keys = new Set<string>();
+  await readPartitions(
+    createKafka(config, createLogger("silent")),
+    topics.changelog(config),
+    Array.from({ length: config.commandPartitions }, (_, p) => p),
+    (_, message) => keys.add(message.key?.toString("utf8") ?? ""),
+  );
+  expect([...keys].filter((k) => k.startsWith(`${workflowId}\u0000`)).length).toBeGreaterThan(1);
+  const next = await decider();
+  await waitFor(
+    "every partition restored",
+    () => restoredFrom(next).length === config.commandPartitions,
+  );
+  await weft.client.signal(workflowId, "finish", {});
+  expect(await weft.client.result(workflowId, { timeoutMs: 90_000 })).toEqual({
+    total: 2 * ((25 * 24) / 2),
+  });
+  const history = await weft.client.getHistory(workflowId);
+  expectGapless(history);
+  expect(types(history).filter((t) => t === "StepCompleted")).toHaveLength(50);
 });

@@ -4,7 +4,8 @@ import { PartitionState } from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
 import {
   changelogEntry,
-  changelogMessage,
+  changelogMessages,
+  LatestByKey,
   type ChangelogEntry,
 } from "../../deciders/run-changelog";
 import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
@@ -50,8 +51,7 @@ interface Recorded {
 /** The changelog records as a consumer would receive them (through the codec, both ways). */
 function record(into: Recorded, events: HistoryEvent[], changes: ChangelogEntry[]): void {
   into.history.push(...events);
-  for (const change of changes) {
-    const m = changelogMessage(change, 0);
+  for (const m of changes.flatMap((change) => changelogMessages(change, 0))) {
     const headers: Record<string, Buffer> = {};
     for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Buffer.from(String(v));
     into.changelog.push({
@@ -205,12 +205,21 @@ function byRun(events: HistoryEvent[]): unknown {
   return JSON.parse(JSON.stringify(runs, (k, v: unknown) => (k === "stack" ? null : v)));
 }
 
+/** Small chunks, so that runs here have several: a restore must put them back together. */
+const CHUNK_BYTES = 300;
+const newState = () => new PartitionState(0, registry(), log, 10_000, CHUNK_BYTES);
+
+/** As a decider restores: each key's last record, decoded. */
 function restoreFromChangelog(records: PortConsumedMessage[]): PartitionState {
-  const state = new PartitionState(0, registry(), log);
-  for (const r of records) {
-    const entry = changelogEntry(r);
-    if (entry) state.restoreEntry(entry);
+  const state = newState();
+  const latest = new LatestByKey();
+  for (const r of records) latest.add(r);
+  const entries: ChangelogEntry[] = [];
+  for (const m of latest.messages()) {
+    const entry = changelogEntry(m);
+    if (entry) entries.push(entry);
   }
+  state.restoreChangelog(entries);
   return state;
 }
 
@@ -221,11 +230,11 @@ describe("restore from the changelog equals restore from history", () => {
         fc.array(moveArb, { minLength: 1, maxLength: 120 }),
         fc.array(moveArb, { minLength: 1, maxLength: 30 }),
         async (moves, tail) => {
-          const live = new PartitionState(0, registry(), log);
+          const live = newState();
           const recorded: Recorded = { history: [], changelog: [] };
           const cursor = await drive(moves, live, recorded);
 
-          const fromHistory = new PartitionState(0, registry(), log);
+          const fromHistory = newState();
           for (const event of recorded.history) fromHistory.restore(event);
           const asWritten = restoreFromChangelog(recorded.changelog);
           const asCompacted = restoreFromChangelog(compacted(recorded.changelog));
@@ -234,8 +243,12 @@ describe("restore from the changelog equals restore from history", () => {
           expect(picture(fromHistory)).toEqual(expected);
           expect(picture(asWritten)).toEqual(expected);
           expect(picture(asCompacted)).toEqual(expected);
-          // Compaction leaves a record per run: open runs' events, closed runs' markers.
-          expect(compacted(recorded.changelog)).toHaveLength(live.runs.size + live.closed.size);
+          // Compaction leaves a record per run (open runs' open chunk, closed runs' marker) and
+          // each open run's sealed chunks: nothing else of a closed run.
+          const sealed = [...live.runs.values()].reduce((n, r) => n + r.history.sealedCount, 0);
+          expect(compacted(recorded.changelog)).toHaveLength(
+            live.runs.size + live.closed.size + sealed,
+          );
 
           // The restored decider carries on exactly as the live one does.
           const a: Recorded = { history: [], changelog: [] };
@@ -251,7 +264,7 @@ describe("restore from the changelog equals restore from history", () => {
   });
 
   it("keeps closed runs out of memory: only their IDs stay", async () => {
-    const state = new PartitionState(0, registry(), log);
+    const state = newState();
     const out: Recorded = { history: [], changelog: [] };
     for (let i = 0; i < 50; i++) {
       await state.apply(
