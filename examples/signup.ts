@@ -1,6 +1,7 @@
 /**
- * The example from the README: a signup flow with a step, a durable wait, a signal with a
- * timeout and a follow-up step. `WEFT_EXAMPLE_WAIT_MS` shortens the hour-long wait.
+ * The example `npm start` runs and `weft init` copies into a new project: a signup flow with a
+ * step, a durable wait, a signal with a timeout and a follow-up step. `WEFT_EXAMPLE_WAIT_MS`
+ * shortens the hour-long wait.
  */
 import { defineStep, defineWorkflow } from "@weft-engine/weft";
 

@@ -6,7 +6,7 @@
  * PM2 runs in (or add them to `env` below).
  *
  * Without PM2, `weft start <module> --roles … --processes N` supervises N children of one role
- * mix the same way (see the README, "Running several processes").
+ * mix the same way (see docs/operations.md, "Running several processes").
  */
 const WEFT = "./node_modules/@weft-engine/weft/bin/weft.js";
 const MODULE = process.env.WEFT_MODULE ?? "./dist/workflows.js";

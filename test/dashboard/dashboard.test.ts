@@ -2,8 +2,8 @@
  * The dashboard end to end: headless Chromium drives the page the API serves, against a decider,
  * a worker, a projector and the API on a real Kafka, PostgreSQL and Redis. Nothing reloads the
  * page between "started" and "completed": what changes arrives over the WebSocket. Each page's
- * screenshot goes to a temporary folder, or to docs/ with WEFT_UPDATE_SCREENSHOTS=1 (how the
- * README's pictures are made), so a test run leaves the tree clean.
+ * screenshot goes to a temporary folder, or to docs/ with WEFT_UPDATE_SCREENSHOTS=1 (how
+ * docs/dashboard.md's pictures are made), so a test run leaves the tree clean.
  */
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,4 +1,7 @@
-/** The README's "Testing your workflows" example, on the README's signup flow. */
+/**
+ * The test kit on the signup example that `npm start` runs and `weft init` copies (the docs' own
+ * examples run in test/docs/code-blocks.test.ts).
+ */
 import { sendFollowupEmail, sendWelcomeEmail, userSignupFlow } from "../../examples/signup";
 import { checkReplay, createTestEnvironment } from "../../sdk/testing";
 
