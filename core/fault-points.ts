@@ -20,6 +20,8 @@ export const FAULT_POINTS = {
   "decider.seek": "consumer seek to the committed offset",
   /** Restoring a partition's runs. */
   "decider.restore": "restore of a partition's state",
+  "decider.changelog-read":
+    "read of a partition's changelog (a ReadStalledError here stands for one kafkajs cannot finish)",
   /** Reading a partition's end offset before its due timers fire. */
   "decider.end-offset": "fetch of a partition's end offset for timers",
   /** Just before a decision transaction begins: a held point keeps the batch in flight. */
@@ -41,6 +43,8 @@ export class InjectedFault extends Error {
 interface Armed {
   /** Calls still to fail (or hold). */
   remaining: number;
+  /** What a failing call throws (an InjectedFault unless given). */
+  error?: () => Error;
   /** When set, a hit waits for this instead of failing. */
   hold: Promise<void> | undefined;
   hits: number;
@@ -51,9 +55,9 @@ export class FaultPoints {
   private readonly hitCounts = new Map<FaultPointName, number>();
   private readonly waiters = new Map<FaultPointName, (() => void)[]>();
 
-  /** The next `times` calls through `point` throw an InjectedFault. */
-  fail(point: FaultPointName, times = 1): this {
-    this.armed.set(point, { remaining: times, hold: undefined, hits: 0 });
+  /** The next `times` calls through `point` throw an InjectedFault (or what `error` makes). */
+  fail(point: FaultPointName, times = 1, error?: () => Error): this {
+    this.armed.set(point, { remaining: times, hold: undefined, hits: 0, error });
     return this;
   }
 
@@ -99,7 +103,7 @@ export class FaultPoints {
       await armed.hold;
       return;
     }
-    throw new InjectedFault(point);
+    throw armed.error?.() ?? new InjectedFault(point);
   }
 }
 

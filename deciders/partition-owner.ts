@@ -7,7 +7,11 @@ import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
 import type { StepTask } from "../schemas/types";
-import { readHistoryPartitions, readPartitions } from "../transport/history-reader";
+import {
+  readHistoryPartitions,
+  readPartitions,
+  ReadStalledError,
+} from "../transport/history-reader";
 import {
   changelogEntry,
   changelogMessages,
@@ -67,6 +71,8 @@ export interface OwnerDeps {
 /** Commands decided in one transaction at most, and pending before fetching waits. */
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
+/** No changelog record for this long while reading it: see ReadStalledError. */
+const CHANGELOG_STALL_MS = 5000;
 /** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
 const MAX_REQUEST_BYTES = 512 * 1024;
 /**
@@ -424,9 +430,28 @@ export class PartitionOwner {
     live: () => boolean,
   ): Promise<{ records: number; source: "changelog" | "history" }> {
     const latest = new LatestByKey();
-    await readPartitions(this.deps.kafka, this.changelogTopic, [this.partition], (_, message) => {
-      if (live()) latest.add(message);
-    });
+    try {
+      await this.faults.at("decider.changelog-read");
+      await readPartitions(
+        this.deps.kafka,
+        this.changelogTopic,
+        [this.partition],
+        (_, message) => {
+          if (live()) latest.add(message);
+        },
+        60_000,
+        CHANGELOG_STALL_MS,
+      );
+    } catch (err) {
+      if (!(err instanceof ReadStalledError)) throw err;
+      // kafkajs cannot read past an empty record batch, which compaction may leave; history
+      // holds everything the changelog does, so this open restores from it (as before the
+      // changelog, at that cost) and the partition goes on.
+      latest.clear();
+      this.log.warn({ err }, "changelog unreadable; restoring the partition from history");
+      this.deps.metrics.partitionResets.inc({ reason: "changelog-unreadable" });
+      return this.restoreFromHistory(state, live);
+    }
     const { records } = latest;
     let built = false;
     const entries: ChangelogEntry[] = [];
@@ -447,18 +472,7 @@ export class PartitionOwner {
         `the changelog of partition ${this.partition} has ${records} records but no partition record`,
       );
     }
-    let events = 0;
-    await readHistoryPartitions(
-      this.deps.kafka,
-      this.historyTopic,
-      [this.partition],
-      (_, event) => {
-        if (!live()) return;
-        events++;
-        state.restore(event);
-      },
-      this.log,
-    );
+    const { records: events } = await this.restoreFromHistory(state, live);
     const producer = this.producer;
     if (!live() || !producer) return { records: events, source: "history" };
     const messages = state
@@ -480,6 +494,26 @@ export class PartitionOwner {
     this.log.info(
       { events, openRuns: state.openRuns, closedRuns: state.closed.size },
       "changelog built from history",
+    );
+    return { records: events, source: "history" };
+  }
+
+  /** Rebuilds the partition's state from its whole history (the changelog's fallback). */
+  private async restoreFromHistory(
+    state: PartitionState,
+    live: () => boolean,
+  ): Promise<{ records: number; source: "history" }> {
+    let events = 0;
+    await readHistoryPartitions(
+      this.deps.kafka,
+      this.historyTopic,
+      [this.partition],
+      (_, event) => {
+        if (!live()) return;
+        events++;
+        state.restore(event);
+      },
+      this.log,
     );
     return { records: events, source: "history" };
   }

@@ -44,6 +44,8 @@ export async function readPartitions(
   partitions: readonly number[],
   onMessage: (partition: number, message: PortConsumedMessage) => void,
   timeoutMs = 60_000,
+  /** Give up with ReadStalledError when no record arrives for this long (none: never). */
+  stallMs?: number,
 ): Promise<void> {
   const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
   const targets = new Map<number, bigint>();
@@ -57,6 +59,8 @@ export async function readPartitions(
   const groupId = `${topic}.reader.${randomUUID()}`;
   const consumer = readerConsumer(kafka, groupId);
   const position = new Map<number, bigint>();
+  /** Batches seen so far, for the stall watch. */
+  let delivered = 0;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
   const advance = (partition: number, next: bigint) => {
@@ -66,6 +70,7 @@ export async function readPartitions(
   };
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.topic === topic && targets.has(payload.partition)) {
+      delivered++;
       advance(payload.partition, BigInt(payload.lastOffset) + 1n);
     }
   });
@@ -90,6 +95,7 @@ export async function readPartitions(
       },
     });
     let timer: NodeJS.Timeout | undefined;
+    let watch: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>
@@ -98,14 +104,46 @@ export async function readPartitions(
           ),
         timeoutMs,
       );
+      if (stallMs === undefined) return;
+      let seen = -1;
+      let since = Date.now();
+      watch = setInterval(
+        () => {
+          const now = Date.now();
+          if (delivered !== seen) {
+            seen = delivered;
+            since = now;
+          } else if (now - since >= stallMs) {
+            const at = [...targets.keys()].map((p) => `${p}@${position.get(p) ?? 0n}`).join(",");
+            reject(new ReadStalledError(topic, at));
+          }
+        },
+        Math.max(10, Math.floor(stallMs / 4)),
+      );
     });
     try {
       await Promise.race([done, timeout]);
     } finally {
       clearTimeout(timer);
+      clearInterval(watch);
     }
   } finally {
     await consumer.disconnect();
     await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
+  }
+}
+
+/**
+ * A read that stopped short of the end it aimed at, with fetches answered: what kafkajs does at
+ * an empty record batch, which Kafka's compaction leaves where every record of a transaction's
+ * batch was superseded (kafkajs neither delivers it nor moves past it).
+ */
+export class ReadStalledError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly at: string,
+  ) {
+    super(`reading ${topic} stopped making progress at ${at}`);
+    this.name = "ReadStalledError";
   }
 }

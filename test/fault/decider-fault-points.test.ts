@@ -18,6 +18,7 @@ import type { Command, HistoryEvent } from "../../schemas/types";
 import { defineWorkflow } from "../../sdk";
 import { WeftClient } from "../../sdk/client";
 import { EmbeddedKafka } from "../../transport/embedded";
+import { ReadStalledError } from "../../transport/history-reader";
 import { HistoryTail } from "../../transport/history-tail";
 import { ensureTopics, withAdmin } from "../../transport/kafka";
 import type { KafkaPort } from "../../transport/port";
@@ -132,6 +133,32 @@ describe.each(Object.keys(transports))("decider fault points on %s", (name) => {
       expect(decider.partitionsNotReady).toEqual([]);
     },
   );
+
+  it("a changelog that cannot be read (kafkajs stalls at an empty batch): the partition restores from history", async () => {
+    const ids = await Promise.all(
+      Array.from(
+        { length: 6 },
+        async (_, i) =>
+          (await client.start(waiter, { workflowId: `cl-${i}`, input: { timeoutMs: 600_000 } }))
+            .workflowId,
+      ),
+    );
+    for (const id of ids) await until(id, "SignalWaitStarted");
+    // The next commit fails: the partition reopens, and its changelog read stalls.
+    faults
+      .fail("decider.commit", 1)
+      .fail("decider.changelog-read", 1, () => new ReadStalledError("runs", "0@0"));
+    const reads = faults.hits("decider.changelog-read");
+    for (const id of ids) await client.signal(id, "go", { v: 1 });
+    for (const id of ids) expect(await client.result(id)).toEqual({ received: 1 });
+    expect(faults.hits("decider.changelog-read")).toBeGreaterThan(reads);
+    for (const id of ids) {
+      const events = await history(id);
+      expectGapless(events);
+      expect(count(events, "SignalReceived")).toBe(1);
+    }
+    expect(decider.partitionsNotReady).toEqual([]);
+  });
 
   it("a failed commit with no command after it: the partition reopens by itself and its timer fires once", async () => {
     const { workflowId } = await client.start(napper, { input: { ms: 1000 } });
