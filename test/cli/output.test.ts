@@ -1,7 +1,8 @@
 /** The CLI's readable output and wait progress, without services. */
+import { summary } from "../../cli/commands/workflow-history";
 import { Progress, type ProgressStream } from "../../cli/progress";
 import { describeWaiting, errorMessage } from "../../cli/runs";
-import { duration, fields, table } from "../../cli/tables";
+import { duration, fields, table, time } from "../../cli/tables";
 
 function stream(isTTY: boolean): ProgressStream & { text: string } {
   return {
@@ -62,7 +63,7 @@ it("waitingOn and errors read as short phrases", () => {
       { kind: "signal", signalName: "approve", dueAt: "2026-01-01T00:00:00.000Z" },
     ]),
   ).toBe(
-    'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01 00:00:00.000',
+    'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01T00:00:00.000Z',
   );
   expect(describeWaiting([])).toBe("nothing");
   const due = { kind: "timer", dueAt: "2026-01-01T00:00:10.000Z" };
@@ -108,4 +109,21 @@ it("elsewhere, progress is a plain line every 5 s, none for a short wait", () =>
   jest.advanceTimersByTime(7000);
   progress.stop();
   expect(log.text).toBe("waiting for a: 5s, RUNNING\nwaiting for a: 10s, RUNNING\n");
+});
+
+it("times are ISO-8601 in UTC; history summaries show epoch times and payloads readably", () => {
+  expect(time("2026-01-01T00:00:00.000Z")).toBe("2026-01-01T00:00:00.000Z");
+  expect(time(Date.parse("2026-01-01T00:00:04.250Z"))).toBe("2026-01-01T00:00:04.250Z");
+  expect([time(null), time(undefined)]).toEqual(["-", "-"]);
+  expect(
+    summary({
+      type: "TimerStarted",
+      timerSeq: 2,
+      durationMs: 5000,
+      dueAt: Date.parse("2026-01-01T00:00:05.000Z"),
+    }),
+  ).toBe('{"timerSeq":2,"durationMs":5000,"dueAt":"2026-01-01T00:00:05.000Z"}');
+  expect(summary({ type: "WorkflowCompleted", result: '{"sent":true}' })).toBe(
+    '{"result":{"sent":true}}',
+  );
 });
