@@ -43,9 +43,11 @@ export function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-/** An ISO time as `2026-11-27 16:01:26.123`, or `-`. */
-export function time(iso: string | null | undefined): string {
-  return iso ? iso.replace("T", " ").replace(/Z$/, "") : "-";
+/** A time as ISO-8601 in UTC, `2026-11-27T16:01:26.123Z` (from ISO text or epoch ms), or `-`. */
+export function time(at: string | number | null | undefined): string {
+  if (at === null || at === undefined || at === "") return "-";
+  const ms = typeof at === "number" ? at : Date.parse(at);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(at);
 }
 
 /** A duration: `850 ms`, `12.3 s`, `4m05s`, `2h03m`. */

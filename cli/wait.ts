@@ -89,7 +89,7 @@ export function waitForRun(
       settle(
         new WeftError(
           "WAIT_TIMEOUT",
-          `workflow ${workflowId} ${state} after ${options.timeoutMs} ms`,
+          `workflow ${workflowId} ${state} after ${options.timeoutMs} ms (--timeout); the run itself goes on`,
           {
             workflowId,
             timeoutMs: options.timeoutMs,
@@ -107,7 +107,9 @@ export async function waitAndReport(
   opts: OutputOptions & { timeoutMs: number },
 ): Promise<void> {
   let current: RunView | undefined;
-  const progress = new Progress(`waiting for ${workflowId}`).start(() =>
+  const progress = new Progress(
+    `waiting up to ${duration(opts.timeoutMs)} for ${workflowId} to end`,
+  ).start(() =>
     current
       ? `${current.status}, waiting on ${describeRunWaiting(current, Date.now())}`
       : "not stored yet",

@@ -2,6 +2,15 @@ import pino from "pino";
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } });
+/**
+ * Pino JSON, to stdout unless `destination` is given (the CLI's human format on a terminal
+ * is one: `cli/log-output.ts`).
+ */
+export function createLogger(
+  level: string,
+  bindings: Record<string, unknown> = {},
+  destination?: pino.DestinationStream,
+): Logger {
+  const options = { level, base: { pid: process.pid, ...bindings } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -34,12 +34,34 @@ export const sendFollowupEmail = defineStep(
 
 /** The flow with its waits as parameters, so tests and demos can shorten them. */
 export function createUserSignupFlow(waits: { waitMs: number; confirmTimeoutMs: number }) {
-  return defineWorkflow("userSignupFlow", async (ctx, input: SignupInput) => {
-    await ctx.step(sendWelcomeEmail, input);
-    await ctx.wait(waits.waitMs); // durable: survives restarts
-    const answer = await ctx.waitForSignal("confirmed", { timeoutMs: waits.confirmTimeoutMs });
-    return ctx.step(sendFollowupEmail, { ...input, confirmed: answer !== undefined });
-  });
+  return defineWorkflow(
+    "userSignupFlow",
+    async (ctx, input: SignupInput) => {
+      await ctx.step(sendWelcomeEmail, input);
+      await ctx.wait(waits.waitMs); // durable: survives restarts
+      const answer = await ctx.waitForSignal("confirmed", { timeoutMs: waits.confirmTimeoutMs });
+      return ctx.step(sendFollowupEmail, { ...input, confirmed: answer !== undefined });
+    },
+    {
+      // What `weft dev` suggests trying.
+      example: {
+        input: { email: "ada@example.com" },
+        note:
+          `sends a welcome email, waits ${inWords(waits.waitMs)}, then up to ${inWords(waits.confirmTimeoutMs)} ` +
+          `for the signal "confirmed" (weft workflow signal <workflowId> confirmed '{}'): ` +
+          `with it the result is {"sent":true,"confirmed":true}; without it a reminder goes out ` +
+          `and the result is {"sent":true,"confirmed":false}`,
+      },
+    },
+  );
+}
+
+/** `5 s`, `24 h`, `250 ms`. */
+function inWords(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000} s`;
+  return `${ms} ms`;
 }
 
 export const userSignupFlow = createUserSignupFlow({

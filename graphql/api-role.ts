@@ -40,6 +40,11 @@ export interface ApiListenOptions {
   browser?: BrowserPolicy;
   /** Default `WEFT_METRICS_TOKEN`. */
   metricsToken?: string;
+  /**
+   * Log every request (fastify's `incoming request` / `request completed` at info); errors are
+   * logged either way. Default `WEFT_ACCESS_LOG` (1/true or 0/false), else on.
+   */
+  accessLog?: boolean;
 }
 
 export interface ApiRole {
@@ -85,6 +90,7 @@ export async function startApiRole(options: {
   const limits = apiLimitsFromEnv(env, options.listen?.limits);
   const browser = options.listen?.browser ?? browserPolicyFromEnv(env);
   const metricsToken = options.listen?.metricsToken ?? metricsTokenFromEnv(env);
+  const accessLog = options.listen?.accessLog ?? accessLogFromEnv(env) ?? true;
   const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   // For the migration lock and /readyz; without an offline queue a PING fails at once while
@@ -158,6 +164,7 @@ export async function startApiRole(options: {
       limits,
       browser,
       metricsToken,
+      accessLog,
       readiness: checks,
       serverFactory: (fastifyHandler) => {
         handler = fastifyHandler;
@@ -185,6 +192,17 @@ function listen(http: Server, port: number, host: string): Promise<string> {
       resolve(`http://${host.includes(":") ? `[${host}]` : host}:${bound}`);
     });
   });
+}
+
+/** `WEFT_ACCESS_LOG`: true for 1/true/on, false for 0/false/off, undefined when unset. */
+export function accessLogFromEnv(env: NodeJS.ProcessEnv): boolean | undefined {
+  const raw = env.WEFT_ACCESS_LOG?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return undefined;
+  if (["1", "true", "on"].includes(raw)) return true;
+  if (["0", "false", "off"].includes(raw)) return false;
+  throw new ConfigError(
+    `WEFT_ACCESS_LOG must be 1 or 0 (true/false, on/off), got ${JSON.stringify(env.WEFT_ACCESS_LOG)}`,
+  );
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv): number {

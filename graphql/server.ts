@@ -1,5 +1,6 @@
 import type { ReadModelDb } from "../projections/read-model-db";
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyServerFactory,
@@ -67,6 +68,17 @@ export interface ApiServerOptions {
   browser?: BrowserPolicy;
   /** A bearer token that may read /metrics. */
   metricsToken?: string;
+  /** Log every request at info (fastify's access log); default true. Errors are logged anyway. */
+  accessLog?: boolean;
+}
+
+/** Fastify's request logging without the two info lines every request writes. */
+class ErrorsOnlyLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(...args: Parameters<LogController["requestCompleted"]>): void {
+    if (args[0]) super.requestCompleted(...args);
+  }
 }
 
 /** Bodies above this are refused with 413; inputs are limited to 512 KiB (INVALID_INPUT) inside. */
@@ -85,6 +97,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
   });
   const app = Fastify({
     loggerInstance,
+    ...(options.accessLog === false ? { logController: new ErrorsOnlyLogController() } : {}),
     bodyLimit: BODY_LIMIT_BYTES,
     ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
   });

@@ -4,6 +4,7 @@ export type {
   WorkflowContext,
   WorkflowDefinition,
   WorkflowOptions,
+  WorkflowExample,
   StepContext,
   StepDefinition,
   StepOptions,

@@ -1,7 +1,7 @@
 import type { Logger } from "../core/logger";
 import type { AttemptRef } from "./attempt";
 import type { LeaseLock, StepLeaseStore } from "./lease-store";
-import { sleep } from "../core/backoff";
+import type { SignalFanOut } from "../core/signal-fan-out";
 
 export type LeaseResult =
   /** This worker holds the attempt's lease and should run it. */
@@ -39,7 +39,7 @@ export class StepLeases {
    * the done-marker: a duplicate delivery ends when the holder reports; a task whose worker
    * died runs here once the dead worker's lease expires. Store errors are logged and retried.
    */
-  async acquire(ref: AttemptRef, log: Logger, stopping: AbortSignal): Promise<LeaseResult> {
+  async acquire(ref: AttemptRef, log: Logger, stopping: SignalFanOut): Promise<LeaseResult> {
     let waitingLogged = false;
     for (;;) {
       if (stopping.aborted) return { kind: "stopped" };
@@ -63,7 +63,7 @@ export class StepLeases {
       } catch (err) {
         log.warn({ err }, "could not take the lease; retrying");
       }
-      await sleep(this.retryMs, stopping);
+      await stopping.sleep(this.retryMs);
     }
   }
 }

@@ -1,9 +1,10 @@
-import { backoffMs, sleep, type Backoff } from "../core/backoff";
+import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock } from "../core/clock";
 import { InvalidInputError, WeftError } from "../core/errors";
 import { noFaults, type FaultSeam } from "../core/fault-points";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
+import { SignalFanOut } from "../core/signal-fan-out";
 import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types";
 import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
@@ -71,8 +72,17 @@ export class StepRunner {
   private readonly reportBackoff: Backoff;
   private readonly faults: FaultSeam;
   private readonly clock: Clock;
+  /**
+   * Every attempt in flight waits on `stopping` and `shutdown` (its step's signal, lease and
+   * report retries) through these: one listener on each signal, not one per attempt.
+   */
+  private readonly stopping: SignalFanOut;
+  private readonly shutdown: SignalFanOut;
 
   constructor(private readonly options: StepRunnerOptions) {
+    this.stopping = new SignalFanOut(options.stopping);
+    this.shutdown =
+      options.shutdown === options.stopping ? this.stopping : new SignalFanOut(options.shutdown);
     this.reportBackoff = options.reportBackoff ?? REPORT_BACKOFF;
     this.faults = options.faults ?? noFaults;
     this.clock = options.clock ?? systemClock;
@@ -107,9 +117,8 @@ export class StepRunner {
     log: Logger,
     delivery: TaskDelivery | undefined,
   ): Promise<TaskOutcome> {
-    const { leases, stopping } = this.options;
     const ref: AttemptRef = task;
-    const taken = await leases.acquire(ref, log, stopping);
+    const taken = await this.options.leases.acquire(ref, log, this.stopping);
     if (taken.kind === "done") {
       log.info("attempt already reported; skipping");
       return "skipped";
@@ -143,7 +152,7 @@ export class StepRunner {
       const [, reported] = await Promise.all([started, this.report(task, body, log)]);
       if (!reported) return "abandoned";
       try {
-        await leases.markDone(ref);
+        await this.options.leases.markDone(ref);
       } catch (err) {
         log.warn(
           { err },
@@ -163,7 +172,7 @@ export class StepRunner {
     log: Logger,
     reportStarted: () => void,
   ): Promise<CommandBody | undefined> {
-    const { workerId, steps, shutdown } = this.options;
+    const { workerId, steps } = this.options;
     const ids = this.ids(task);
     const failed = (error: ErrorInfo): CommandBody => ({ type: "ReportStepFailed", ...ids, error });
 
@@ -195,9 +204,7 @@ export class StepRunner {
     reportStarted();
 
     const controller = new AbortController();
-    const onShutdown = (): void => controller.abort(new WorkerShutdownError());
-    if (shutdown.aborted) onShutdown();
-    else shutdown.addEventListener("abort", onShutdown, { once: true });
+    const forgetShutdown = this.shutdown.onAbort(() => controller.abort(new WorkerShutdownError()));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       if (task.timeoutMs === null || task.timeoutMs <= 0) return;
@@ -243,7 +250,7 @@ export class StepRunner {
       return failed(errorInfo(err));
     } finally {
       clearTimeout(timer);
-      shutdown.removeEventListener("abort", onShutdown);
+      forgetShutdown();
     }
     let text: string;
     try {
@@ -296,7 +303,7 @@ export class StepRunner {
    * gives up (resolving false); the task is then delivered again once this worker is gone.
    */
   private async report(task: StepTask, body: CommandBody, log: Logger): Promise<boolean> {
-    const { shutdown } = this.options;
+    const { shutdown } = this;
     for (let failures = 0; ;) {
       try {
         await this.faults.at("worker.report");
@@ -308,7 +315,7 @@ export class StepRunner {
         const level = failures === 1 || failures % REPORT_WARN_EVERY === 0 ? "warn" : "debug";
         log[level]({ err, report: body.type, failures }, "could not report the step; trying again");
         if (shutdown.aborted) break;
-        await sleep(backoffMs(this.reportBackoff, failures), shutdown);
+        await shutdown.sleep(backoffMs(this.reportBackoff, failures));
         if (shutdown.aborted) break;
       }
     }

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
-import { backoffMs, DEPENDENCY_BACKOFF, sleep } from "../core/backoff";
+import { backoffMs, DEPENDENCY_BACKOFF } from "../core/backoff";
 import type { Clock } from "../core/clock";
 import type { FaultSeam } from "../core/fault-points";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { Readiness } from "../core/readiness";
+import { SignalFanOut } from "../core/signal-fan-out";
 import { untilAvailable, type WaitOptions } from "../core/until-available";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
@@ -93,6 +93,8 @@ export class Worker {
   private readonly shutdownGraceMs: number;
   private readonly stopping = new AbortController();
   private readonly shutdown = new AbortController();
+  /** Tasks in flight back off on `stopping` through this: one listener, not one per task. */
+  private readonly taskWaits = new SignalFanOut(this.stopping.signal);
   private readonly ownsRedis: boolean;
   private readonly redisOption: Redis | string;
   private readonly readiness: Readiness;
@@ -106,8 +108,6 @@ export class Worker {
   private closed: Promise<void> | undefined;
 
   constructor(private readonly options: WorkerOptions) {
-    // Every in-flight task listens on these two signals: many listeners are expected.
-    setMaxListeners(0, this.stopping.signal, this.shutdown.signal);
     this.config = options.config;
     this.workerId =
       options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
@@ -260,7 +260,7 @@ export class Worker {
       const delay = backoffMs(DEPENDENCY_BACKOFF, failures);
       const level = failures === 1 || failures % WARN_EVERY === 0 ? "warn" : "debug";
       log[level]({ failures, retryInMs: delay }, "the task did not settle; running it again");
-      await sleep(delay, this.stopping.signal);
+      await this.taskWaits.sleep(delay);
       if (this.stopping.signal.aborted) return false;
     }
   }
@@ -387,7 +387,7 @@ export class Worker {
           "could not send an undecodable task to the DLQ; trying again",
         );
         if (this.stopping.signal.aborted) return false;
-        await sleep(backoffMs(DEPENDENCY_BACKOFF, failures), this.stopping.signal);
+        await this.taskWaits.sleep(backoffMs(DEPENDENCY_BACKOFF, failures));
         if (this.stopping.signal.aborted) return false;
       }
     }

@@ -104,6 +104,18 @@ export interface WorkflowOptions {
   retry?: RetryPolicy;
   taskQueue?: string;
   stepTimeoutMs?: number;
+  /**
+   * How a person tries the workflow: `weft dev` and `weft start` suggest starting a run with
+   * this input and print the note. The engine does nothing else with it.
+   */
+  example?: WorkflowExample;
+}
+
+export interface WorkflowExample {
+  /** An input that fits the workflow (JSON). */
+  input?: unknown;
+  /** A line on what a run does and what to try, e.g. the signals it waits for. */
+  note?: string;
 }
 
 export interface WorkflowDefinition<I = unknown, O = unknown> {

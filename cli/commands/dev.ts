@@ -1,29 +1,44 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../core/config";
-import { createLogger } from "../../core/logger";
+import { accessLogFromEnv } from "../../graphql/api-role";
 import { DEFAULT_EMBEDDED_DIR, startEmbedded } from "../../sdk/embedded";
 import { loadDefinitions } from "../../sdk/module-loader";
+import { chooseLogFormat, cliLogger, paintFor } from "../log-output";
 import { fail } from "../output";
+import { followRunEvents, RunEventLines } from "../run-events";
 import { announce, stopOnSignals } from "../serve";
 
 interface DevCliOptions {
   dir: string;
   concurrency: string;
+  accessLog?: boolean;
 }
+
+/** In the human format, Weft's own log shows problems only, unless WEFT_LOG_LEVEL says more. */
+const PRETTY_DEFAULT_LEVEL = "warn";
 
 export function registerDev(program: Command): void {
   program
     .command("dev")
     .description(
-      "run every Weft role in this process with no servers (embedded mode), hosting the workflows and steps a module exports; state is kept in --dir",
+      "run every Weft role in this process with no servers (embedded mode), hosting the workflows and steps a module exports; state is kept in --dir. On a terminal it prints one line per run event; JSON logs otherwise (WEFT_LOG_FORMAT=pretty|json to choose)",
     )
     .argument("<module>", "a .ts or .js module exporting defineWorkflow/defineStep definitions")
     .option("--dir <path>", "where the embedded state is kept", DEFAULT_EMBEDDED_DIR)
     .option("--concurrency <n>", "steps the worker runs at once", "32")
+    .option(
+      "--access-log",
+      "log every API request (off in weft dev unless this or WEFT_ACCESS_LOG=1; always on in weft start)",
+    )
     .action(async (modulePath: string, opts: DevCliOptions) => {
       try {
-        const config = loadConfig();
-        const logger = createLogger(config.logLevel);
+        const format = chooseLogFormat(process.env, process.stdout, true);
+        const config = loadConfig(
+          format === "pretty" && !process.env.WEFT_LOG_LEVEL
+            ? { logLevel: PRETTY_DEFAULT_LEVEL }
+            : {},
+        );
+        const logger = cliLogger(format, config.logLevel);
         const { workflows, steps } = loadDefinitions(modulePath);
         const weft = await startEmbedded({
           dir: opts.dir,
@@ -32,15 +47,36 @@ export function registerDev(program: Command): void {
           config,
           logger,
           worker: { concurrency: Number(opts.concurrency) },
+          api: { accessLog: opts.accessLog === true || accessLogFromEnv(process.env) === true },
         });
+        // A person at a terminal sees the runs go by, one line per event.
+        const lines = new RunEventLines(paintFor(process.stdout));
+        const feed =
+          format === "pretty"
+            ? await followRunEvents({
+                kafka: weft.backends.transport,
+                config: weft.config,
+                logger,
+                onEvent: (event) => process.stdout.write(`${lines.line(event)}\n`),
+              })
+            : undefined;
         announce({
           where: `embedded, state in ${weft.dir}`,
           roles: weft.roles,
-          workflows,
+          workflows: workflows.map((w) => ({ name: w.name, example: w.options.example })),
           steps,
           apiAddress: weft.api?.address,
         });
-        stopOnSignals(weft, logger);
+        stopOnSignals(
+          {
+            stop: async () => {
+              await feed?.stop();
+              await weft.stop();
+            },
+          },
+          logger,
+          format === "pretty" ? (text) => process.stderr.write(text) : undefined,
+        );
       } catch (err) {
         fail(err);
       }

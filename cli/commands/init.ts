@@ -154,8 +154,10 @@ function nextSteps(root: string, installed: boolean): string {
     ...(installed ? [] : ["  npm install"]),
     "  npm run dev     # every Weft role in one process; dashboard at http://127.0.0.1:8080/",
     "  npm test        # type-check, then the workflow's tests on virtual time",
-    "and in another terminal:",
-    `  npx weft workflow start userSignupFlow --input '{"email":"ada@example.com"}' --wait`,
+    "and in another terminal (npm run dev says the same, and what the example waits for):",
+    `  ID=$(npx weft workflow start userSignupFlow --input '{"email":"ada@example.com"}')`,
+    "  npx weft workflow signal $ID confirmed '{}'   # within 20 s (a 5 s wait, then 15 s), or a reminder goes out",
+    "  npx weft workflow wait $ID",
     "",
   ].join("\n");
 }
@@ -170,8 +172,10 @@ Durable workflows on [Weft](https://www.npmjs.com/package/${weftPackage().name})
   (\`PORT\` to change). The example's hour-long wait is 5 s there
   (\`WEFT_EXAMPLE_WAIT_MS\`), its day-long confirmation timeout 15 s
   (\`WEFT_EXAMPLE_CONFIRM_TIMEOUT_MS\`).
-- \`npx weft workflow start userSignupFlow --input '{"email":"ada@example.com"}' --wait\`:
-  start a run (and \`npx weft workflow signal <workflowId> confirmed '{}'\` to confirm it).
+- \`ID=$(npx weft workflow start userSignupFlow --input '{"email":"ada@example.com"}')\`: start
+  a run (the command prints its workflow ID alone); \`npx weft workflow signal $ID confirmed '{}'\`
+  confirms it, \`npx weft workflow wait $ID\` waits for its result: \`{"sent":true,"confirmed":true}\`,
+  or \`"confirmed":false\` when no confirmation came within the 15 s (a reminder went out).
 - \`npm test\`: type-check, then \`workflows/*.test.ts\` on Weft's test kit (virtual time).
 - \`npm start\`: the same roles on Kafka, PostgreSQL and Redis (\`KAFKA_BROKERS\`,
   \`DATABASE_URL\`, \`REDIS_URL\`).

@@ -2,9 +2,10 @@ import cluster from "node:cluster";
 import type { Command } from "commander";
 import { loadConfig, type WeftConfig } from "../../core/config";
 import { ConfigError } from "../../core/errors";
-import { createLogger, type Logger } from "../../core/logger";
+import type { Logger } from "../../core/logger";
 import { loadDefinitions } from "../../sdk/module-loader";
 import { DEFAULT_ROLES, ROLES, startRuntime, type Role } from "../../sdk/runtime";
+import { chooseLogFormat, cliLogger } from "../log-output";
 import { fail } from "../output";
 import { announce, stopOnSignals } from "../serve";
 import { reportReady, serveSupervisorMetrics, supervisedChild } from "../supervisor/child";
@@ -44,7 +45,9 @@ export function registerStart(program: Command): void {
         const child = supervisedChild();
         // A supervised child registers under an ID that names its supervisor and slot.
         const config = loadConfig(child ? { clientId: `weft-${child.processId}` } : {});
-        const logger = createLogger(config.logLevel, child ? { child: child.index } : {});
+        // JSON lines, wherever stdout goes, unless WEFT_LOG_FORMAT says otherwise.
+        const format = chooseLogFormat(process.env, process.stdout, false);
+        const logger = cliLogger(format, config.logLevel, child ? { child: child.index } : {});
         const roles = parseRoles(opts.roles);
         if (modulePath === undefined && roles.some((r) => r !== "projector" && r !== "api")) {
           throw new ConfigError(
@@ -108,13 +111,16 @@ export function registerStart(program: Command): void {
             roles,
             workflows: workflows.map((w) => w.name),
             steps: steps.map((s) => s.name),
+            examples: Object.fromEntries(
+              workflows.flatMap((w) => (w.options.example ? [[w.name, w.options.example]] : [])),
+            ),
           });
           return;
         }
         announce({
           where: `on Kafka ${config.kafkaBrokers.join(",")}`,
           roles,
-          workflows,
+          workflows: workflows.map((w) => ({ name: w.name, example: w.options.example })),
           steps,
           apiAddress: runtime.api?.address,
         });
@@ -157,7 +163,7 @@ async function supervise(
       announce({
         where: `in ${processes} child process${processes === 1 ? "" : "es"} on Kafka ${config.kafkaBrokers.join(",")}`,
         roles: ready.roles,
-        workflows: ready.workflows.map((name) => ({ name })),
+        workflows: ready.workflows.map((name) => ({ name, example: ready.examples?.[name] })),
         steps: ready.steps.map((name) => ({ name })),
         apiAddress: ready.apiAddress ?? undefined,
       }),

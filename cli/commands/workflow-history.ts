@@ -17,7 +17,9 @@ export function registerWorkflowHistory(workflow: Command): void {
   apiOptions(
     workflow
       .command("history")
-      .description("print a run's history as the projector stored it (--json: every event whole)")
+      .description(
+        "print a run's history as the projector stored it, times in ISO-8601 UTC (--json: every event whole, as recorded)",
+      )
       .argument("<workflowId>"),
   ).action((workflowId: string, opts: ApiCliOptions) =>
     withApi(opts, async (client) => {
@@ -37,8 +39,29 @@ export function registerWorkflowHistory(workflow: Command): void {
   );
 }
 
-/** The body without what repeats or is long: type, input and retry policy. */
-function summary(body: Record<string, unknown>): string {
+/** Payloads the events carry as JSON text: shown as the JSON they hold. */
+const JSON_TEXT_FIELDS = new Set(["result", "payload"]);
+
+/**
+ * The body without what repeats or is long (type, input and retry policy), its times (`dueAt`,
+ * `startedAt`: epoch ms in the event) as ISO-8601 and its payloads as JSON.
+ */
+export function summary(body: Record<string, unknown>): string {
   const { type: _type, input: _input, retryPolicy: _policy, ...rest } = body;
-  return cut(JSON.stringify(rest), 120);
+  const shown = Object.fromEntries(
+    Object.entries(rest).map(([key, value]) => [key, readable(key, value)]),
+  );
+  return cut(JSON.stringify(shown), 120);
+}
+
+function readable(key: string, value: unknown): unknown {
+  if (key.endsWith("At") && typeof value === "number") return time(value);
+  if (JSON_TEXT_FIELDS.has(key) && typeof value === "string") {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
 }

@@ -22,13 +22,19 @@ export function registerWorkflowStart(workflow: Command): void {
   apiOptions(
     workflow
       .command("start")
-      .description("start a run; prints its workflow ID, or with --wait its result")
+      .description(
+        "start a run; prints its workflow ID alone on stdout (ID=$(weft workflow start …)), or with --wait its result once it ends (progress on stderr)",
+      )
       .argument("<type>", "workflow type")
       .option("--input <json>", "input as JSON")
       .option("--id <workflowId>", "workflow ID (a repeated start with it returns the same run)")
       .option("--idempotency-key <key>", "derive the workflow ID from this key")
       .option("--wait", "wait for the run to end, showing progress on stderr")
-      .option("--timeout <ms>", "how long --wait waits", "60000"),
+      .option(
+        "--timeout <ms>",
+        "how long --wait waits before it gives up with WAIT_TIMEOUT (the run goes on)",
+        "60000",
+      ),
   ).action((type: string, opts: StartOptions) =>
     withApi(opts, async (client) => {
       const input = parseJsonOption(opts.input, "--input");
@@ -43,7 +49,8 @@ export function registerWorkflowStart(workflow: Command): void {
         );
       }
       if (!opts.wait) {
-        print(startWorkflow, opts, () => `started ${workflowId}`);
+        // The bare ID on stdout: `ID=$(weft workflow start …)` takes it.
+        print(startWorkflow, opts, () => workflowId);
         return;
       }
       process.stderr.write(`started ${workflowId}\n`);

@@ -10,7 +10,11 @@ export function registerWorkflowWait(workflow: Command): void {
         "wait for a run to end: prints its result and exits 0 when it completed; exits non-zero when it failed, was cancelled, is blocked or the timeout passed",
       )
       .argument("<workflowId>")
-      .option("--timeout <ms>", "give up after this long (WAIT_TIMEOUT)", "60000"),
+      .option(
+        "--timeout <ms>",
+        "give up after this long with WAIT_TIMEOUT, exit 2 (the run goes on)",
+        "60000",
+      ),
   ).action((workflowId: string, opts: ApiCliOptions & { timeout: string }) =>
     withApi(opts, async (client) => {
       const timeoutMs = intOption(opts.timeout, "--timeout");

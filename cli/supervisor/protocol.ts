@@ -4,6 +4,8 @@
  * anything else on the channel (node:cluster's own messages) is ignored.
  */
 
+import type { WorkflowExample } from "../../workflow/definitions";
+
 /** The supervisor's pid, in each child's environment. */
 export const SUPERVISOR_PID_ENV = "WEFT_SUPERVISOR_PID";
 /** The child's slot, 0 to N-1, in its environment; a restarted child keeps its slot. */
@@ -19,6 +21,8 @@ export interface ChildReady {
   readonly roles: readonly string[];
   readonly workflows: readonly string[];
   readonly steps: readonly string[];
+  /** The workflows' examples (`defineWorkflow` option `example`), by name: for the banner. */
+  readonly examples?: Readonly<Record<string, WorkflowExample>>;
 }
 
 /** Supervisor → each ready child, whenever the number of live children or of restarts changes. */

@@ -1,7 +1,12 @@
 /** The CLI's readable output and wait progress, without services. */
+import { summary } from "../../cli/commands/workflow-history";
+import { chooseLogFormat, formatLogRecord } from "../../cli/log-output";
 import { Progress, type ProgressStream } from "../../cli/progress";
+import { RunEventLines } from "../../cli/run-events";
 import { describeWaiting, errorMessage } from "../../cli/runs";
-import { duration, fields, table } from "../../cli/tables";
+import { banner } from "../../cli/serve";
+import { duration, fields, table, time } from "../../cli/tables";
+import type { EventBody } from "../../schemas/types";
 
 function stream(isTTY: boolean): ProgressStream & { text: string } {
   return {
@@ -62,7 +67,7 @@ it("waitingOn and errors read as short phrases", () => {
       { kind: "signal", signalName: "approve", dueAt: "2026-01-01T00:00:00.000Z" },
     ]),
   ).toBe(
-    'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01 00:00:00.000',
+    'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01T00:00:00.000Z',
   );
   expect(describeWaiting([])).toBe("nothing");
   const due = { kind: "timer", dueAt: "2026-01-01T00:00:10.000Z" };
@@ -108,4 +113,174 @@ it("elsewhere, progress is a plain line every 5 s, none for a short wait", () =>
   jest.advanceTimersByTime(7000);
   progress.stop();
   expect(log.text).toBe("waiting for a: 5s, RUNNING\nwaiting for a: 10s, RUNNING\n");
+});
+
+it("times are ISO-8601 in UTC; history summaries show epoch times and payloads readably", () => {
+  expect(time("2026-01-01T00:00:00.000Z")).toBe("2026-01-01T00:00:00.000Z");
+  expect(time(Date.parse("2026-01-01T00:00:04.250Z"))).toBe("2026-01-01T00:00:04.250Z");
+  expect([time(null), time(undefined)]).toEqual(["-", "-"]);
+  expect(
+    summary({
+      type: "TimerStarted",
+      timerSeq: 2,
+      durationMs: 5000,
+      dueAt: Date.parse("2026-01-01T00:00:05.000Z"),
+    }),
+  ).toBe('{"timerSeq":2,"durationMs":5000,"dueAt":"2026-01-01T00:00:05.000Z"}');
+  expect(summary({ type: "WorkflowCompleted", result: '{"sent":true}' })).toBe(
+    '{"result":{"sent":true}}',
+  );
+});
+
+it("the banner suggests the workflow's example input and note, else a placeholder", () => {
+  const withExample = banner({
+    where: "embedded",
+    roles: ["decider", "worker", "projector", "api"],
+    workflows: [
+      { name: "plain" },
+      { name: "signup", example: { input: { email: "o'neil@example.com" }, note: "waits" } },
+    ],
+    steps: [{ name: "send" }],
+    apiAddress: "http://127.0.0.1:8080",
+  });
+  // The example's workflow is the one suggested; a quote in the input is escaped for the shell.
+  expect(withExample).toContain(
+    `  ID=$(npx weft workflow start signup --input '{"email":"o'\\''neil@example.com"}')\n`,
+  );
+  expect(withExample).toContain("  npx weft workflow wait $ID");
+  expect(withExample).toContain("signup waits.\n");
+  expect(withExample).not.toContain("WEFT_API_URL"); // the default address needs none
+
+  const neutral = banner({
+    where: "on Kafka",
+    roles: ["decider"],
+    workflows: [{ name: "plain" }],
+    steps: [],
+    apiAddress: "http://127.0.0.1:9999",
+  });
+  expect(neutral).toContain("  export WEFT_API_URL=http://127.0.0.1:9999\n");
+  expect(neutral).toContain(`ID=$(npx weft workflow start plain --input '<its input as JSON>')`);
+  expect(neutral).not.toContain("ada@example.com");
+});
+
+it("WEFT_LOG_FORMAT overrides the terminal; the human format is one short line per record", () => {
+  const tty = { isTTY: true, write: () => true };
+  const pipe = { isTTY: false, write: () => true };
+  expect(chooseLogFormat({}, tty, true)).toBe("pretty");
+  expect(chooseLogFormat({}, pipe, true)).toBe("json");
+  expect(chooseLogFormat({}, tty, false)).toBe("json"); // weft start
+  expect(chooseLogFormat({ WEFT_LOG_FORMAT: "json" }, tty, true)).toBe("json");
+  expect(chooseLogFormat({ WEFT_LOG_FORMAT: "PRETTY" }, pipe, false)).toBe("pretty");
+  expect(() => chooseLogFormat({ WEFT_LOG_FORMAT: "xml" }, tty, true)).toThrow(
+    /WEFT_LOG_FORMAT must be pretty or json/,
+  );
+
+  const at = new Date(2026, 0, 1, 12, 4, 5, 120).getTime();
+  expect(
+    formatLogRecord(
+      JSON.stringify({
+        level: 40,
+        time: at,
+        pid: 1,
+        component: "worker",
+        workerId: "w-1",
+        failures: 2,
+        err: { type: "KafkaJSError", message: "broker\ngone", stack: "…" },
+        msg: "could not report the step; trying again",
+      }),
+    ),
+  ).toBe(
+    '12:04:05.120 WARN  worker: could not report the step; trying again  workerId=w-1 failures=2 err="KafkaJSError: broker gone"',
+  );
+  expect(formatLogRecord("not json")).toBe("not json");
+});
+
+it("run events read as one short line each; a closed run is forgotten", () => {
+  const lines = new RunEventLines();
+  const at = new Date(2026, 0, 1, 12, 0, 0, 0).getTime();
+  const events: [number, EventBody][] = [
+    [
+      0,
+      {
+        type: "WorkflowStarted",
+        workflowType: "signup",
+        input: '{"email":"a@b.c"}',
+        idempotencyKey: null,
+        requestId: null,
+      },
+    ],
+    [
+      1,
+      {
+        type: "StepScheduled",
+        stepSeq: 1,
+        stepName: "send",
+        attempt: 1,
+        input: "{}",
+        taskQueue: "default",
+        timeoutMs: null,
+        retryPolicy: "{}",
+      },
+    ],
+    [2, { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w-1", startedAt: at }],
+    [
+      3,
+      {
+        type: "StepFailed",
+        stepSeq: 1,
+        attempt: 1,
+        workerId: "w-1",
+        error: { name: "Error", message: "smtp down", stack: null, terminal: false, code: null },
+        willRetry: true,
+      },
+    ],
+    [
+      4,
+      { type: "StepRetryScheduled", stepSeq: 1, nextAttempt: 2, delayMs: 1000, dueAt: at + 1004 },
+    ],
+    [
+      1010,
+      { type: "StepCompleted", stepSeq: 1, attempt: 2, workerId: "w-1", result: '{"sent":true}' },
+    ],
+    [1011, { type: "TimerStarted", timerSeq: 2, durationMs: 5000, dueAt: at + 6011 }],
+    [6011, { type: "TimerFired", timerSeq: 2 }],
+    [
+      6012,
+      {
+        type: "SignalWaitStarted",
+        waitSeq: 3,
+        signalName: "confirmed",
+        timeoutMs: 15_000,
+        dueAt: at + 21_012,
+      },
+    ],
+    [21_012, { type: "SignalWaitTimedOut", waitSeq: 3, signalName: "confirmed" }],
+    [21_500, { type: "WorkflowCompleted", result: '{"confirmed":false}' }],
+  ];
+  const out = events.map(([ms, body], i) =>
+    lines.line({ workflowId: "s-1", seq: i + 1, at: at + ms, body }),
+  );
+  expect(out).toEqual([
+    '12:00:00.000  s-1  started signup with {"email":"a@b.c"}',
+    "12:00:00.001  s-1  step send #1 queued on default",
+    "12:00:00.002  s-1  step send #1 running on w-1",
+    "12:00:00.003  s-1  step send #1 failed: smtp down (it will be retried)",
+    "12:00:00.004  s-1  step send #1 retries in 1.0 s (attempt 2)",
+    '12:00:01.010  s-1  step send #1 completed: {"sent":true}',
+    "12:00:01.011  s-1  sleeping 5.0 s (timer #2)",
+    "12:00:06.011  s-1  timer #2 fired",
+    '12:00:06.012  s-1  waiting for signal "confirmed" for up to 15.0 s',
+    '12:00:21.012  s-1  no signal "confirmed" came in time: the wait timed out',
+    '12:00:21.500  s-1  completed in 21.5 s: {"confirmed":false}',
+  ]);
+  expect(lines.openRuns).toBe(0);
+  // A run this did not see start: its steps by number, no duration.
+  expect(
+    lines.line({
+      workflowId: "s-2",
+      seq: 9,
+      at,
+      body: { type: "StepCompleted", stepSeq: 4, attempt: 1, workerId: null, result: "1" },
+    }),
+  ).toBe("12:00:00.000  s-2  step #4 completed: 1");
 });

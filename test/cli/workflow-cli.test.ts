@@ -164,14 +164,23 @@ it("start --wait prints the result; list, describe and history show the run", as
 
   const table = await weft(["workflow", "history", "cli-three-1"]);
   expect(table.stdout).toMatch(/^SEQ\s+TIME\s+TYPE\s+SUMMARY$/m);
-  expect(table.stdout).toMatch(/WorkflowCompleted/);
+  // Times in ISO-8601 (UTC), in the TIME column and inside the summaries alike.
+  expect(table.stdout).toMatch(
+    /^\s*1\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\s+WorkflowStarted\s/m,
+  );
+  expect(table.stdout).toMatch(/StepStarted\s+\{.*"startedAt":"\d{4}-\d\d-\d\dT[^"]+Z"/);
+  expect(table.stdout).toMatch(/WorkflowCompleted\s+\{"result":\{"n":4\}\}/);
 });
 
 it("list pages with --first and prints the cursor of the next page", async () => {
   for (const n of [1, 2, 3]) {
     const res = await weft(["workflow", "start", "threeSteps", "--id", `cli-page-${n}`]);
-    expect(res).toMatchObject({ code: 0, stdout: `started cli-page-${n}\n`, stderr: "" });
+    // The bare ID on stdout, nothing else: `ID=$(weft workflow start …)` takes it.
+    expect(res).toMatchObject({ code: 0, stdout: `cli-page-${n}\n`, stderr: "" });
   }
+  const generated = await weft(["workflow", "start", "threeSteps", "--input", '{"n":0}']);
+  expect(generated).toMatchObject({ code: 0, stderr: "" });
+  expect(generated.stdout).toMatch(/^threeSteps-[0-9a-f-]{36}\n$/);
   const ids = new Set<string>();
   await waitFor("three runs listed", async () => {
     const res = await weft(["workflow", "list", "--text", "cli-page-", "--json"]);
@@ -230,7 +239,7 @@ it("cancel cancels; waiting on it then fails with the reason on one line", async
   const timedOut = await weft(["workflow", "wait", workflowId, "--timeout", "300"]);
   expect(timedOut.code).toBe(2);
   expect(oneErrorLine(timedOut)).toMatch(
-    /^weft: WAIT_TIMEOUT: workflow cli-cancel-1 is still RUNNING \(waiting on timer until .+\) after 300 ms$/,
+    /^weft: WAIT_TIMEOUT: workflow cli-cancel-1 is still RUNNING \(waiting on timer until \d{4}-\d\d-\d\dT\S+Z\) after 300 ms \(--timeout\); the run itself goes on$/,
   );
 
   const cancelled = await weft([
