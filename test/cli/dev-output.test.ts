@@ -75,7 +75,7 @@ async function fanOut(address: string, workflowId: string, steps: number): Promi
   const started = await httpGql(
     address,
     `mutation ($id: String!, $input: JSON) { startWorkflow(type: "fanOut", workflowId: $id, input: $input) { workflowId } }`,
-    { id: workflowId, input: { steps, ms: 300 } },
+    { id: workflowId, input: { steps } },
   );
   expect(started.errors).toBeUndefined();
   await waitFor(`${workflowId} to complete`, async () => {
@@ -91,9 +91,7 @@ it("the human format: the banner, one line per run event, no JSON, no access log
   try {
     // The banner suggests the input the workflow declares as its example, and its note.
     expect(dev.stderr()).toContain("Weft is running (decider + worker + projector + api)");
-    expect(dev.stderr()).toContain(
-      `ID=$(npx weft workflow start fanOut --input '{"steps":12,"ms":200}')`,
-    );
+    expect(dev.stderr()).toContain(`ID=$(npx weft workflow start fanOut --input '{"steps":12}')`);
     expect(dev.stderr()).toContain("fanOut runs that many naps at once.");
 
     await fanOut(dev.address, "dev-pretty-1", 25);
@@ -103,9 +101,9 @@ it("the human format: the banner, one line per run event, no JSON, no access log
     });
     const ofRun = lines.filter((l) => l.includes(" dev-pretty-1 "));
     expect(ofRun[0]).toMatch(
-      /^\d\d:\d\d:\d\d\.\d{3} {2}dev-pretty-1 {2}started fanOut with \{"steps":25,"ms":300\}$/,
+      /^\d\d:\d\d:\d\d\.\d{3} {2}dev-pretty-1 {2}started fanOut with \{"steps":25\}$/,
     );
-    expect(ofRun.filter((l) => /step nap #\d+ completed: \{"sleptMs":300\}$/.test(l))).toHaveLength(
+    expect(ofRun.filter((l) => /step nap #\d+ completed: \{"together":25\}$/.test(l))).toHaveLength(
       25,
     );
     // WorkflowStarted, 25 × (scheduled, started, completed), WorkflowCompleted.
