@@ -36,7 +36,7 @@ const registry = new Registry([sleepy], [echo, slow]);
 
 /** The changelog records of N sleeping runs, decided by a state that is gone once this returns. */
 async function decideSleepers(): Promise<PortConsumedMessage[]> {
-  const live = new PartitionState(0, registry, log, 0);
+  const live = new PartitionState(0, registry, log, { executionCacheSize: 0 });
   const latest = new Map<string, PortConsumedMessage>();
   let now = 1_000;
   for (let i = 0; i < N; i++) {
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const records = await decideSleepers();
   gc();
   const before = process.memoryUsage();
-  const state = new PartitionState(0, registry, log, 0);
+  const state = new PartitionState(0, registry, log, { executionCacheSize: 0 });
   const entries: ChangelogEntry[] = [];
   for (const r of records) {
     const entry = changelogEntry(r);

@@ -348,12 +348,9 @@ export class PartitionOwner {
       await fence.abort();
       lap("fencedMs");
       if (!live()) return;
-      const state = new PartitionState(
-        this.partition,
-        this.deps.registry,
-        this.log,
-        this.deps.config.executionCacheSize,
-      );
+      const state = new PartitionState(this.partition, this.deps.registry, this.log, {
+        executionCacheSize: this.deps.config.executionCacheSize,
+      });
       const started = Date.now();
       let events = 0;
       let source = "changelog";

@@ -8,6 +8,7 @@ import { DEFAULT_CHUNK_BYTES, Run, type TimerEntry } from "./run";
 import type { ChangelogEntry } from "./run-changelog";
 import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
+import { ClosedRuns, type ClosedStatus } from "./closed-runs";
 
 export interface OutgoingTask {
   queue: string;
@@ -22,18 +23,54 @@ export interface Decisions {
   changes: ChangelogEntry[];
 }
 
+export interface PartitionStateOptions {
+  /** Live executions kept (see WeftConfig.executionCacheSize). Default 10,000. */
+  executionCacheSize?: number;
+  /** About how large a sealed chunk of a run's history in the changelog grows. */
+  chunkBytes?: number;
+  /**
+   * How long a closed run's workflow ID keeps deduplicating starts. Default: as long as the
+   * engine lives. Not a setting yet: a start after it must begin a new run under the same ID,
+   * which needs runs told apart by more than their workflow ID (in step keys, reports, the
+   * read models and the client), so only tests set it.
+   */
+  dedupeRetentionMs?: number;
+  /** Closed-run markers the changelog holds before they are folded into a snapshot. */
+  closedSnapshotAfter?: number;
+}
+
+/** Markers before a snapshot: at least this many, or a tenth of the closed runs held. */
+const CLOSED_SNAPSHOT_AFTER = 4_000;
+/** A snapshot also comes this long after the last one, so that retention drops what expired. */
+const CLOSED_SNAPSHOT_INTERVAL_MS = 3600_000;
+/** Bytes of one record of a closed-run snapshot: well under a broker's 1 MiB batch limit. */
+const CLOSED_CHUNK_BYTES = 256 * 1024;
+
 /**
  * The open runs of one partition of `weft.commands`, and the decisions made on them. Nothing
  * here does I/O: the caller commits `takeDecisions()` atomically, or throws this state away.
- * A run leaves memory when it closes; only its workflow ID and close time stay, so a start
- * with that ID is still a duplicate.
+ * A run leaves memory when it closes; only a hash of its workflow ID, its close time, status
+ * and last seq stay (see closed-runs.ts), so a start with that ID within the retention is
+ * still a duplicate.
  */
 export class PartitionState {
   /** Open runs only (running or blocked). */
   readonly runs = new Map<string, Run>();
-  /** Closed runs: workflow ID → close time. */
-  readonly closed = new Map<string, number>();
+  /** Closed runs within the start-deduplication retention. */
+  readonly closed = new ClosedRuns();
   readonly timers = new TimerQueue();
+  /**
+   * Closed runs whose changelog marker is its own record, not yet in a snapshot of `closed`:
+   * the next snapshot erases these markers. Bounded by the snapshot threshold.
+   */
+  private pendingMarkers: string[] = [];
+  /** Chunks of the last snapshot of `closed` in the changelog (the next erases extra ones). */
+  private snapshotChunks = 0;
+  private lastSnapshotAt = 0;
+  private readonly executionCacheSize: number;
+  private readonly chunkBytes: number;
+  private readonly dedupeRetentionMs: number;
+  private readonly closedSnapshotAfter: number;
   private out: Decisions = { events: [], tasks: [], changes: [] };
   /** Runs the current decisions touched: each gets one changelog record when they are taken. */
   private readonly touched = new Map<string, Run>();
@@ -46,10 +83,13 @@ export class PartitionState {
     readonly partition: number,
     private readonly registry: Registry,
     private readonly log: Logger,
-    private readonly executionCacheSize = 10_000,
-    /** About how large a sealed chunk of a run's history in the changelog grows. */
-    private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
-  ) {}
+    options: PartitionStateOptions = {},
+  ) {
+    this.executionCacheSize = options.executionCacheSize ?? 10_000;
+    this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    this.dedupeRetentionMs = options.dedupeRetentionMs ?? Number.POSITIVE_INFINITY;
+    this.closedSnapshotAfter = options.closedSnapshotAfter ?? CLOSED_SNAPSHOT_AFTER;
+  }
 
   /**
    * Rebuilds state from the partition's changelog (restore after assignment): its records as
@@ -58,19 +98,42 @@ export class PartitionState {
   restoreChangelog(entries: Iterable<ChangelogEntry>): void {
     const chunks = new Map<string, Map<number, Buffer>>();
     const rest: ChangelogEntry[] = [];
+    const snapshotChunks = new Map<number, Buffer>();
+    let snapshot: { chunks: number; takenAt: number } | undefined;
     for (const entry of entries) {
-      if (entry.kind !== "chunk") rest.push(entry);
+      if (entry.kind === "closedSnapshot") snapshot = entry;
+      else if (entry.kind === "closedChunk") {
+        if (entry.packed) snapshotChunks.set(entry.index, entry.packed);
+      } else if (entry.kind !== "chunk") rest.push(entry);
       else {
         let byIndex = chunks.get(entry.workflowId);
         if (!byIndex) chunks.set(entry.workflowId, (byIndex = new Map<number, Buffer>()));
         byIndex.set(entry.index, entry.packed);
       }
     }
+    // The snapshot first: a run record or marker written after it supersedes its entry.
+    if (snapshot) {
+      for (let index = 0; index < snapshot.chunks; index++) {
+        const chunk = snapshotChunks.get(index);
+        // Written in one transaction with its header: never missing from Weft.
+        if (chunk) this.closed.load(chunk);
+        else this.log.error({ index }, "closed-runs snapshot chunk missing");
+      }
+      this.snapshotChunks = snapshot.chunks;
+      this.lastSnapshotAt = snapshot.takenAt;
+    }
     for (const entry of rest) {
       if (entry.kind === "closed") {
         const run = this.runs.get(entry.workflowId);
         if (run) this.forget(run, entry.marker.closedAt);
-        else this.closed.set(entry.workflowId, entry.marker.closedAt);
+        else {
+          this.closed.set(entry.workflowId, {
+            closedAt: entry.marker.closedAt,
+            status: closedStatus(entry.marker.status),
+            lastSeq: entry.marker.lastSeq ?? 0,
+          });
+          this.pendingMarkers.push(entry.workflowId);
+        }
       } else if (entry.kind === "run") {
         const byIndex = chunks.get(entry.workflowId);
         const sealed = Array.from({ length: entry.sealedCount }, (_, i) => byIndex?.get(i));
@@ -120,9 +183,7 @@ export class PartitionState {
    * partition had no changelog yet (an upgrade).
    */
   changelogSnapshot(now: number): ChangelogEntry[] {
-    const entries: ChangelogEntry[] = [];
-    for (const [workflowId, closedAt] of this.closed)
-      entries.push({ kind: "closed", workflowId, marker: { closedAt } });
+    const entries: ChangelogEntry[] = this.closedSnapshot(now);
     for (const run of this.runs.values()) entries.push(this.runEntry(run));
     entries.push({ kind: "partition", builtAt: now });
     return entries;
@@ -185,7 +246,43 @@ export class PartitionState {
   private forget(run: Run, closedAt: number): void {
     this.runs.delete(run.workflowId);
     this.cached.delete(run.workflowId);
-    this.closed.set(run.workflowId, closedAt);
+    run.closedAt = closedAt;
+    this.closed.set(run.workflowId, {
+      closedAt,
+      status: closedStatus(run.status),
+      lastSeq: run.lastSeq,
+    });
+    this.pendingMarkers.push(run.workflowId);
+  }
+
+  /**
+   * Replaces the changelog's closed-run markers by a snapshot of `closed` (without the runs
+   * past the retention): a few records of 16 bytes per run instead of a record per run, so a
+   * restore reads them in one go. The markers it folds in are erased in the same transaction.
+   */
+  private closedSnapshot(now: number): ChangelogEntry[] {
+    if (Number.isFinite(this.dedupeRetentionMs)) this.closed.expire(now - this.dedupeRetentionMs);
+    const chunks = this.closed.snapshot(CLOSED_CHUNK_BYTES);
+    const entries: ChangelogEntry[] = [
+      { kind: "closedSnapshot", chunks: chunks.length, count: this.closed.size, takenAt: now },
+      ...chunks.map((packed, index) => ({ kind: "closedChunk" as const, index, packed })),
+    ];
+    for (let index = chunks.length; index < this.snapshotChunks; index++)
+      entries.push({ kind: "closedChunk", index, packed: null });
+    // A marker whose ID names an open run again is that run's record now: left alone.
+    for (const workflowId of this.pendingMarkers)
+      if (!this.runs.has(workflowId)) entries.push({ kind: "forget", workflowId });
+    this.pendingMarkers = [];
+    this.snapshotChunks = chunks.length;
+    this.lastSnapshotAt = now;
+    return entries;
+  }
+
+  private snapshotDue(now: number): boolean {
+    const pending = this.pendingMarkers.length;
+    if (pending >= Math.max(this.closedSnapshotAfter, this.closed.size / 10)) return true;
+    const retains = Number.isFinite(this.dedupeRetentionMs) && this.closed.size > 0;
+    return now - this.lastSnapshotAt >= CLOSED_SNAPSHOT_INTERVAL_MS && (pending > 0 || retains);
   }
 
   /** After restore, blocked runs get one more try: the code may have been fixed. */
@@ -203,7 +300,7 @@ export class PartitionState {
   takeDecisions(): Decisions {
     const out = this.out;
     for (const run of this.touched.values()) {
-      const closedAt = this.closed.get(run.workflowId);
+      const closedAt = run.closedAt;
       if (closedAt === undefined) {
         out.changes.push(this.runEntry(run));
         continue;
@@ -223,8 +320,14 @@ export class PartitionState {
       });
     }
     this.touched.clear();
+    if (this.snapshotDue(this.now)) out.changes.push(...this.closedSnapshot(this.now));
     this.out = { events: [], tasks: [], changes: [] };
     return out;
+  }
+
+  /** Closed runs whose changelog marker is still its own record (not yet in a snapshot). */
+  get pendingMarkerCount(): number {
+    return this.pendingMarkers.length;
   }
 
   get openRuns(): number {
@@ -653,4 +756,8 @@ export class PartitionState {
     if (run.closed) this.forget(run, event.at);
     else run.undelivered.push(event);
   }
+}
+
+function closedStatus(status: string | undefined): ClosedStatus {
+  return status === "failed" || status === "cancelled" ? status : "completed";
 }

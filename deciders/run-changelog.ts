@@ -18,6 +18,11 @@ import type { RunStatus } from "./run";
  * - `\0partition` → `partition`: written once, when the partition's changelog was first
  *   built (from history on an upgrade, or empty). A partition without it restores from
  *   history once.
+ * - `\0closed` → `closedSnapshot`, and `\0closed\0<index>` → `closedChunk`: the closed runs
+ *   still deduplicating starts, 16 bytes each (see closed-runs.ts), rewritten from time to
+ *   time in one transaction that also erases (`forget`) the markers it folded in. So the
+ *   records a restore reads follow the open runs and the runs closed since the last
+ *   snapshot, not every run the partition closed.
  */
 export type ChangelogEntry =
   | {
@@ -40,7 +45,18 @@ export type ChangelogEntry =
     }
   | { readonly kind: "erase"; readonly workflowId: string; readonly index: number }
   | { readonly kind: "closed"; readonly workflowId: string; readonly marker: ClosedMarker }
-  | { readonly kind: "partition"; readonly builtAt: number };
+  | { readonly kind: "partition"; readonly builtAt: number }
+  | {
+      readonly kind: "closedSnapshot";
+      /** Chunks written with it (indices 0 … chunks-1). */
+      readonly chunks: number;
+      readonly count: number;
+      readonly takenAt: number;
+    }
+  /** A chunk of the closed-run snapshot; null erases an index the last snapshot had. */
+  | { readonly kind: "closedChunk"; readonly index: number; readonly packed: Buffer | null }
+  /** Erases a closed run's marker (folded into a snapshot). */
+  | { readonly kind: "forget"; readonly workflowId: string };
 
 /** What stays of a closed run. Version 1; readers ignore fields they do not know. */
 export interface ClosedMarker {
@@ -56,8 +72,10 @@ const RUN_FORMAT = Buffer.from([1]);
 const MARKER_VERSION = 1;
 /** A workflow ID never holds a NUL (see core/ids), so this key is no run's. */
 export const PARTITION_KEY = "\u0000partition";
+const CLOSED_SNAPSHOT_KEY = "\u0000closed";
 
 const chunkKey = (workflowId: string, index: number) => `${workflowId}\u0000${index}`;
+const closedChunkKey = (index: number) => `${CLOSED_SNAPSHOT_KEY}\u0000${index}`;
 
 /** The records an entry is written as (a run's new chunks come before the run's record). */
 export function changelogMessages(entry: ChangelogEntry, partition: number): PortMessage[] {
@@ -110,6 +128,33 @@ export function changelogMessages(entry: ChangelogEntry, partition: number): Por
           headers: { [KIND_HEADER]: "closed" },
         },
       ];
+    case "closedSnapshot":
+      return [
+        {
+          key: CLOSED_SNAPSHOT_KEY,
+          partition,
+          value: JSON.stringify({
+            v: MARKER_VERSION,
+            chunks: entry.chunks,
+            count: entry.count,
+            takenAt: entry.takenAt,
+          }),
+          headers: { [KIND_HEADER]: "closed-snapshot" },
+        },
+      ];
+    case "closedChunk":
+      return [
+        {
+          key: closedChunkKey(entry.index),
+          partition,
+          value: entry.packed,
+          headers: { [KIND_HEADER]: "closed-chunk" },
+        },
+      ];
+    case "forget":
+      return [
+        { key: entry.workflowId, partition, value: null, headers: { [KIND_HEADER]: "closed" } },
+      ];
     case "partition":
       return [
         {
@@ -159,6 +204,25 @@ export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | u
       const marker = JSON.parse(message.value.toString("utf8")) as ClosedMarker & { v: number };
       return { kind: "closed", workflowId: key, marker };
     }
+    case "closed-snapshot": {
+      const snapshot = JSON.parse(message.value.toString("utf8")) as {
+        chunks: number;
+        count: number;
+        takenAt: number;
+      };
+      return {
+        kind: "closedSnapshot",
+        chunks: snapshot.chunks,
+        count: snapshot.count,
+        takenAt: snapshot.takenAt,
+      };
+    }
+    case "closed-chunk":
+      return {
+        kind: "closedChunk",
+        index: Number(key.slice(CLOSED_SNAPSHOT_KEY.length + 1)),
+        packed: message.value,
+      };
     case "partition": {
       const { builtAt } = JSON.parse(message.value.toString("utf8")) as { builtAt: number };
       return { kind: "partition", builtAt };

@@ -58,6 +58,8 @@ export class Run {
   history: PackedHistory;
   /** Sealed chunks the changelog held when the run closed: their keys are erased then. */
   chunksAtClose = 0;
+  /** When the run closed (set as it leaves the partition's open runs). */
+  closedAt: number | undefined;
   readonly steps = new Map<number, StepState>();
   readonly timers = new Map<string, TimerEntry>();
   execution: WorkflowExecution | undefined;

@@ -192,7 +192,7 @@ function picture(state: PartitionState) {
       timers: [...run.timers.values()].map((t) => `${t.key}@${t.dueAt}`).sort(),
     }))
     .sort((a, b) => a.id.localeCompare(b.id));
-  return { runs, closed: [...state.closed.keys()].sort() };
+  return { runs, closed: state.closed.fingerprint() };
 }
 
 /**
@@ -207,7 +207,13 @@ function byRun(events: HistoryEvent[]): unknown {
 
 /** Small chunks, so that runs here have several: a restore must put them back together. */
 const CHUNK_BYTES = 300;
-const newState = () => new PartitionState(0, registry(), log, 10_000, CHUNK_BYTES);
+/** A snapshot of the closed runs after every few closes, so that workloads here write some. */
+const SNAPSHOT_AFTER = 3;
+const newState = () =>
+  new PartitionState(0, registry(), log, {
+    chunkBytes: CHUNK_BYTES,
+    closedSnapshotAfter: SNAPSHOT_AFTER,
+  });
 
 /** As a decider restores: each key's last record, decoded. */
 function restoreFromChangelog(records: PortConsumedMessage[]): PartitionState {
@@ -243,11 +249,25 @@ describe("restore from the changelog equals restore from history", () => {
           expect(picture(fromHistory)).toEqual(expected);
           expect(picture(asWritten)).toEqual(expected);
           expect(picture(asCompacted)).toEqual(expected);
-          // Compaction leaves a record per run (open runs' open chunk, closed runs' marker) and
-          // each open run's sealed chunks: nothing else of a closed run.
+          // Compaction leaves a record per open run (its open chunk) and its sealed chunks, a
+          // marker per run closed since the last snapshot of the closed runs, and that
+          // snapshot (a header and a chunk): nothing else of a closed run.
           const sealed = [...live.runs.values()].reduce((n, r) => n + r.history.sealedCount, 0);
-          expect(compacted(recorded.changelog)).toHaveLength(
-            live.runs.size + live.closed.size + sealed,
+          const kinds = compacted(recorded.changelog).map((r) => changelogEntry(r)?.kind);
+          const count = (kind: string) => kinds.filter((k) => k === kind).length;
+          expect(count("run")).toBe(live.runs.size);
+          expect(count("chunk")).toBe(sealed);
+          expect(count("closed")).toBe(live.pendingMarkerCount);
+          expect(count("closedSnapshot")).toBe(
+            count("closedChunk") > 0 ? 1 : count("closedSnapshot"),
+          );
+          expect(count("closedChunk")).toBeLessThanOrEqual(1);
+          expect(kinds).toHaveLength(
+            live.runs.size +
+              sealed +
+              live.pendingMarkerCount +
+              count("closedSnapshot") +
+              count("closedChunk"),
           );
 
           // The restored decider carries on exactly as the live one does.
@@ -263,7 +283,7 @@ describe("restore from the changelog equals restore from history", () => {
     );
   });
 
-  it("keeps closed runs out of memory: only their IDs stay", async () => {
+  it("keeps closed runs out of memory and folds their markers into snapshots", async () => {
     const state = newState();
     const out: Recorded = { history: [], changelog: [] };
     for (let i = 0; i < 50; i++) {
@@ -315,8 +335,20 @@ describe("restore from the changelog equals restore from history", () => {
       99,
     );
     expect(state.takeDecisions().events).toEqual([]);
-    expect(compacted(out.changelog).map((r) => changelogEntry(r)?.kind)).toEqual(
-      Array(50).fill("closed"),
+    // Compacted, the changelog holds one snapshot of the closed runs (a header and one chunk)
+    // and a marker for each run closed since: not a record per closed run.
+    const kinds = compacted(out.changelog).map((r) => changelogEntry(r)?.kind);
+    expect(state.pendingMarkerCount).toBeLessThan(Math.max(SNAPSHOT_AFTER, 50 / 10));
+    expect(kinds.sort()).toEqual(
+      [
+        "closedChunk",
+        "closedSnapshot",
+        ...Array<string>(state.pendingMarkerCount).fill("closed"),
+      ].sort(),
     );
+    const restored = restoreFromChangelog(compacted(out.changelog));
+    expect(restored.closed.fingerprint()).toEqual(state.closed.fingerprint());
+    expect(restored.closed.get("t-7")).toMatchObject({ status: "completed" });
+    expect(restored.closed.has("t-50")).toBe(false);
   });
 });

@@ -21,7 +21,9 @@ function harness(
   workflows: AnyWorkflowDefinition[] = [approval, parallel, versionedV1],
   cacheSize?: number,
 ) {
-  const state = new PartitionState(0, new Registry(workflows, [echo, slow]), log, cacheSize);
+  const state = new PartitionState(0, new Registry(workflows, [echo, slow]), log, {
+    executionCacheSize: cacheSize,
+  });
   const history: HistoryEvent[] = [];
   const tasks: { stepSeq: number; attempt: number; stepName: string }[] = [];
   let clock = 1_000;
