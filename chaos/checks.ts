@@ -363,7 +363,8 @@ export function statusFromHistory(events: readonly HistoryEvent[]): ReadModelRow
   const lastSeq = Math.max(...events.map((e) => e.seq));
   let status = "running";
   for (const e of events) {
-    if (e.body.type === "WorkflowCompleted") status = "completed";
+    if (e.body.type === "WorkflowStarted") status = "running";
+    else if (e.body.type === "WorkflowCompleted") status = "completed";
     else if (e.body.type === "WorkflowFailed") status = "failed";
     else if (e.body.type === "WorkflowCancelled") status = "cancelled";
     else if (e.body.type === "WorkflowBlocked") status = "blocked";

@@ -111,6 +111,8 @@ export class RunEventLines {
         return `${paint("red", "failed")}${this.close(workflowId, at)}: ${cut(oneLine(body.error.message), 200)}`;
       case "WorkflowCancelled":
         return `${paint("yellow", "cancelled")}${this.close(workflowId, at)}${body.reason ? `: ${cut(oneLine(body.reason), 200)}` : ""}`;
+      case "WorkflowContinuedAsNew":
+        return `${paint("green", "continued as a new run")}${this.close(workflowId, at)} with ${payload(body.input)}`;
       case "WorkflowBlocked":
         return `${paint("red", "blocked")} (${body.code}): ${cut(oneLine(body.reason), 200)}`;
     }

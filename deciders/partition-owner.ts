@@ -638,6 +638,9 @@ export class PartitionOwner {
         case "WorkflowCancelled":
           metrics.runsClosed.inc({ type: typeOf(workflowId), status: "cancelled" });
           break;
+        case "WorkflowContinuedAsNew":
+          metrics.runsClosed.inc({ type: typeOf(workflowId), status: "continued" });
+          break;
         case "StepRetryScheduled": {
           const run = runOf(workflowId);
           metrics.stepRetries.inc({

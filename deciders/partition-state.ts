@@ -43,6 +43,8 @@ export interface PartitionStateOptions {
 const CLOSED_SNAPSHOT_AFTER = 4_000;
 /** A snapshot also comes this long after the last one, so that retention drops what expired. */
 const CLOSED_SNAPSHOT_INTERVAL_MS = 3600_000;
+/** Runs of one workflow ID continued as new in one decision before the chain is blocked. */
+const MAX_CONTINUES_PER_DECISION = 100;
 /** Bytes of one record of a closed-run snapshot: well under a broker's 1 MiB batch limit. */
 const CLOSED_CHUNK_BYTES = 256 * 1024;
 
@@ -72,6 +74,8 @@ export class PartitionState {
   private readonly dedupeRetentionMs: number;
   private readonly closedSnapshotAfter: number;
   private out: Decisions = { events: [], tasks: [], changes: [] };
+  /** Runs continued as new in the current decisions, by workflow ID (see continueAsNew). */
+  private readonly continuedInBatch = new Map<string, number>();
   /** Runs the current decisions touched: each gets one changelog record when they are taken. */
   private readonly touched = new Map<string, Run>();
   private now = 0;
@@ -171,6 +175,7 @@ export class PartitionState {
       first.body.input,
       first.at,
       this.chunkBytes,
+      first.seq,
     );
     this.runs.set(workflowId, run);
     run.restoreChunks(events, sealed, open, (t) => this.timers.push(t));
@@ -205,7 +210,8 @@ export class PartitionState {
   restore(event: HistoryEvent): void {
     let run = this.runs.get(event.workflowId);
     if (!run) {
-      if (this.closed.has(event.workflowId)) return;
+      // A WorkflowStarted after a closed run of the ID: the run continued as new.
+      if (this.closed.has(event.workflowId) && event.body.type !== "WorkflowStarted") return;
       if (event.body.type !== "WorkflowStarted") {
         this.log.warn(
           { workflowId: event.workflowId, seq: event.seq },
@@ -213,12 +219,14 @@ export class PartitionState {
         );
         return;
       }
+      this.reopen(event.workflowId);
       run = new Run(
         event.workflowId,
         event.body.workflowType,
         event.body.input,
         event.at,
         this.chunkBytes,
+        event.seq,
       );
       this.runs.set(event.workflowId, run);
     }
@@ -253,6 +261,13 @@ export class PartitionState {
       lastSeq: run.lastSeq,
     });
     this.pendingMarkers.push(run.workflowId);
+  }
+
+  /** A closed run's ID names a run again (continued as new): it is no closed run's now. */
+  private reopen(workflowId: string): void {
+    this.closed.delete(workflowId);
+    // Its marker was never written: the run's record takes its key in the same decision.
+    if (this.pendingMarkers.at(-1) === workflowId) this.pendingMarkers.pop();
   }
 
   /**
@@ -320,6 +335,7 @@ export class PartitionState {
       });
     }
     this.touched.clear();
+    this.continuedInBatch.clear();
     if (this.snapshotDue(this.now)) out.changes.push(...this.closedSnapshot(this.now));
     this.out = { events: [], tasks: [], changes: [] };
     return out;
@@ -572,7 +588,8 @@ export class PartitionState {
 
   /** Keeps at most `executionCacheSize` live executions; evicted runs replay on their next event. */
   private touch(run: Run): void {
-    this.cached.delete(run.workflowId);
+    // A run continued as new has left the cache; the run that took its ID may be in it.
+    if (this.cached.get(run.workflowId) === run) this.cached.delete(run.workflowId);
     if (run.execution) this.cached.set(run.workflowId, run);
     while (this.cached.size > this.executionCacheSize) {
       const [oldestId, oldest] = this.cached.entries().next().value as [string, Run];
@@ -606,6 +623,10 @@ export class PartitionState {
         this.append(run, { type: "WorkflowFailed", error: outcome.error });
         return;
       }
+      if (outcome?.kind === "continuedAsNew") {
+        await this.continueAsNew(run, outcome.input);
+        return;
+      }
       const commands = execution.newCommands();
       if (commands.length === 0) return;
       try {
@@ -625,6 +646,47 @@ export class PartitionState {
     }
   }
 
+  /**
+   * Closes the run and starts the next under the same workflow ID, in the same decision: its
+   * history continues after the closed run's (gapless), its changelog record replaces the
+   * closed run's, and the closed run's sealed chunks are erased first (the next run's chunks
+   * take the same keys).
+   */
+  private async continueAsNew(run: Run, input: string): Promise<void> {
+    const chain = (this.continuedInBatch.get(run.workflowId) ?? 0) + 1;
+    if (chain > MAX_CONTINUES_PER_DECISION) {
+      // Code that continues as new before waiting on anything would loop here for ever.
+      this.block(
+        run,
+        "CONTINUE_AS_NEW_LOOP",
+        `the run continued as new ${MAX_CONTINUES_PER_DECISION} times in one decision without waiting on a step, timer or signal`,
+      );
+      return;
+    }
+    this.continuedInBatch.set(run.workflowId, chain);
+    this.append(run, { type: "WorkflowContinuedAsNew", input });
+    for (let index = 0; index < run.chunksAtClose; index++)
+      this.out.changes.push({ kind: "erase", workflowId: run.workflowId, index });
+    const next = new Run(
+      run.workflowId,
+      run.workflowType,
+      input,
+      this.now,
+      this.chunkBytes,
+      run.lastSeq + 1,
+    );
+    this.reopen(run.workflowId);
+    this.runs.set(run.workflowId, next);
+    this.append(next, {
+      type: "WorkflowStarted",
+      workflowType: run.workflowType,
+      input,
+      idempotencyKey: null,
+      requestId: null,
+    });
+    await this.advance(next);
+  }
+
   /** Creates the run's execution, replaying its history, unless it is cached. */
   private async ensureExecution(run: Run): Promise<WorkflowExecution | undefined> {
     if (run.execution) return run.execution;
@@ -637,7 +699,13 @@ export class PartitionState {
       );
       return undefined;
     }
-    const execution = new WorkflowExecution(definition, run.workflowId, run.input, run.startedAt);
+    const execution = new WorkflowExecution(
+      definition,
+      run.workflowId,
+      run.input,
+      run.startedAt,
+      run.startSeq,
+    );
     try {
       await execution.begin();
       // The undelivered events are the last ones appended; the execution sees them next.

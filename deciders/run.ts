@@ -19,7 +19,8 @@ function intern(name: string): string {
   return name;
 }
 
-export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled";
+/** `continued`: closed by `ctx.continueAsNew`; a new run under the same ID follows at once. */
+export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled" | "continued";
 
 export type TimerKind = "sleep" | "signalTimeout" | "retry" | "stepTimeout";
 
@@ -46,6 +47,13 @@ export interface StepState {
   attempt: number;
   status: StepStatus;
 }
+
+const CLOSED_STATUS = {
+  WorkflowCompleted: "completed",
+  WorkflowFailed: "failed",
+  WorkflowCancelled: "cancelled",
+  WorkflowContinuedAsNew: "continued",
+} as const;
 
 /** A run as its decider holds it: folded from history, plus the live execution when cached. */
 export class Run {
@@ -76,19 +84,33 @@ export class Run {
 
   readonly workflowType: string;
 
+  private readonly firstSeq: number;
+
   constructor(
     readonly workflowId: string,
     workflowType: string,
     readonly input: JsonText,
     readonly startedAt: number,
     private readonly chunkBytes = DEFAULT_CHUNK_BYTES,
+    /**
+     * The seq of the run's WorkflowStarted: 1, or one past the last event of the run it
+     * continues (the runs of a workflow ID share one gapless history).
+     */
+    startSeq = 1,
   ) {
     this.workflowType = intern(workflowType);
     this.history = new PackedHistory(chunkBytes);
+    this.firstSeq = startSeq;
+    this.lastSeq = startSeq - 1;
   }
 
   get closed(): boolean {
-    return this.status === "completed" || this.status === "failed" || this.status === "cancelled";
+    return this.status !== "running" && this.status !== "blocked";
+  }
+
+  /** The history seq of this run's WorkflowStarted (above 1 for a run continued as new). */
+  get startSeq(): number {
+    return this.firstSeq;
   }
 
   /** Whether the run already recorded the request with this ID (an empty ID names none). */
@@ -225,12 +247,8 @@ export class Run {
       case "WorkflowCompleted":
       case "WorkflowFailed":
       case "WorkflowCancelled":
-        this.status =
-          body.type === "WorkflowCompleted"
-            ? "completed"
-            : body.type === "WorkflowFailed"
-              ? "failed"
-              : "cancelled";
+      case "WorkflowContinuedAsNew":
+        this.status = CLOSED_STATUS[body.type];
         this.release();
         break;
       default:

@@ -257,6 +257,8 @@ export function createResolvers({
       startedAt: (run: RunRow) => iso(run.started_at),
       closedAt: (run: RunRow) => iso(run.closed_at),
       lastSeq: (run: RunRow) => run.last_seq,
+      runNumber: (run: RunRow) => run.run_number,
+      runStartSeq: (run: RunRow) => run.run_start_seq,
       updatedAt: (run: RunRow) => iso(run.updated_at),
       steps: async (run: RunRow) =>
         (await stepAttemptsOf(db, run.workflow_id)).map((a) => ({

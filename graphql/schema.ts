@@ -81,6 +81,10 @@ export const schema = /* GraphQL */ `
     closedAt: String
     lastSeq: Int!
     updatedAt: String!
+    "1 for the workflow ID's first run; one more for each run continued as new (ctx.continueAsNew)."
+    runNumber: Int!
+    "The seq of the current run's WorkflowStarted: events below it are earlier runs'."
+    runStartSeq: Int!
     "PENDING and no live decider hosts its type: it starts when one comes back."
     waitingForDecider: Boolean!
     steps: [StepAttempt!]!

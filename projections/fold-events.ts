@@ -36,7 +36,12 @@ export function foldEvents(
 interface RunWork {
   state: RunState;
   /** Set when the batch holds the run's WorkflowStarted: the row is inserted. */
-  created?: Pick<RunInsertRow, "workflow_type" | "input" | "idempotency_key" | "started_at">;
+  created?: Pick<
+    RunInsertRow,
+    "workflow_type" | "input" | "idempotency_key" | "started_at" | "run_number" | "run_start_seq"
+  >;
+  /** The run continues an earlier one of its workflow ID: the row is handed over whole. */
+  restarted?: boolean;
   result: RawJson | null;
   error: unknown;
   closedAt: string | null;
@@ -105,9 +110,14 @@ class BatchFold {
 
   private run(event: HistoryEvent): RunWork | undefined {
     const existing = this.runs.get(event.workflowId);
-    if (existing) return existing;
     const loaded = this.loaded.get(event.workflowId);
     const body = event.body;
+    const prior = existing?.state ?? loaded;
+    if (body.type === "WorkflowStarted" && prior && prior.lastSeq > 0) {
+      // The next run of the workflow ID (the last continued as new): it takes the row over.
+      if (event.seq === prior.lastSeq + 1) return this.nextRun(prior, event, body);
+    }
+    if (existing) return existing;
     let run: RunWork;
     if (loaded) {
       run = { state: loaded, result: null, error: null, closedAt: null, updatedAt: "" };
@@ -121,12 +131,15 @@ class BatchFold {
           bufferedSignals: [],
           blockedCode: null,
           blockedReason: null,
+          runNumber: 1,
         },
         created: {
           workflow_type: body.workflowType,
           input: RawJson.from(body.input),
           idempotency_key: body.idempotencyKey,
           started_at: iso(event.at, "event"),
+          run_number: 1,
+          run_start_seq: event.seq,
         },
         result: null,
         error: null,
@@ -140,6 +153,41 @@ class BatchFold {
       );
       return undefined;
     }
+    this.runs.set(event.workflowId, run);
+    return run;
+  }
+
+  /** A run continued from `prior`: a fresh state that carries the history's seq on. */
+  private nextRun(
+    prior: RunState,
+    event: HistoryEvent,
+    body: Extract<EventBody, { type: "WorkflowStarted" }>,
+  ): RunWork {
+    const run: RunWork = {
+      state: {
+        workflowId: event.workflowId,
+        status: "running",
+        lastSeq: prior.lastSeq,
+        waitingOn: [],
+        bufferedSignals: [],
+        blockedCode: null,
+        blockedReason: null,
+        runNumber: prior.runNumber + 1,
+      },
+      created: {
+        workflow_type: body.workflowType,
+        input: RawJson.from(body.input),
+        idempotency_key: body.idempotencyKey,
+        started_at: iso(event.at, "event"),
+        run_number: prior.runNumber + 1,
+        run_start_seq: event.seq,
+      },
+      restarted: true,
+      result: null,
+      error: null,
+      closedAt: null,
+      updatedAt: "",
+    };
     this.runs.set(event.workflowId, run);
     return run;
   }
@@ -336,6 +384,11 @@ class BatchFold {
         run.error = { code: "WORKFLOW_CANCELLED", reason: body.reason };
         this.close(run, workflowId, "cancelled", at);
         return;
+      case "WorkflowContinuedAsNew":
+        // The row stays the workflow ID's, running: the next run's WorkflowStarted follows.
+        this.close(run, workflowId, "running", at);
+        run.closedAt = null;
+        return;
     }
   }
 
@@ -495,6 +548,7 @@ class BatchFold {
     const out: ProjectionChanges = {
       runInserts: [],
       runUpdates: [],
+      runRestarts: [],
       events: this.out.events,
       attemptInserts: [],
       attemptUpdates: [],
@@ -520,7 +574,8 @@ class BatchFold {
         last_seq: state.lastSeq,
         updated_at: run.updatedAt,
       };
-      if (run.created) out.runInserts.push({ ...common, ...run.created });
+      if (run.restarted) out.runRestarts.push({ ...common, ...run.created! });
+      else if (run.created) out.runInserts.push({ ...common, ...run.created });
       else out.runUpdates.push(common);
     }
     for (const entry of this.attempts.values()) {

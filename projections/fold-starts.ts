@@ -27,6 +27,8 @@ export function foldStarts(commands: readonly Command[]): PendingRunRow[] {
       closed_at: null,
       last_seq: 0,
       updated_at: at,
+      run_number: 1,
+      run_start_seq: 1,
     });
   }
   return [...rows.values()];

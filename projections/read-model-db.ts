@@ -49,6 +49,8 @@ export interface ReadModelTables {
     closed_at: Date | null;
     last_seq: number;
     updated_at: Date;
+    run_number: number;
+    run_start_seq: number;
   };
   weft_events: { workflow_id: string; seq: number; type: string; at: Date; body: unknown };
   weft_step_attempts: {

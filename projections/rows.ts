@@ -55,6 +55,8 @@ export interface RunState {
   bufferedSignals: BufferedSignal[];
   blockedCode: string | null;
   blockedReason: string | null;
+  /** 1 for the workflow ID's first run; one more for each run continued as new. */
+  runNumber: number;
 }
 
 export interface RunInsertRow {
@@ -73,12 +75,14 @@ export interface RunInsertRow {
   closed_at: string | null;
   last_seq: number;
   updated_at: string;
+  run_number: number;
+  run_start_seq: number;
 }
 
 /** An existing run: its state columns are set; result, error and closed_at only when given. */
 export type RunUpdateRow = Omit<
   RunInsertRow,
-  "workflow_type" | "input" | "idempotency_key" | "started_at"
+  "workflow_type" | "input" | "idempotency_key" | "started_at" | "run_number" | "run_start_seq"
 >;
 
 export interface EventRow {
@@ -153,6 +157,8 @@ export interface SignalPatch {
 export interface ProjectionChanges {
   runInserts: RunInsertRow[];
   runUpdates: RunUpdateRow[];
+  /** Rows handed to a run continued as new: every column replaced. */
+  runRestarts: RunInsertRow[];
   events: EventRow[];
   attemptInserts: AttemptRow[];
   attemptUpdates: AttemptPatch[];

@@ -131,10 +131,10 @@ export const commandCodec = new RecordCodec<Command>(
 /** v2: WorkflowCancelled records the cancel's request ID. */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  2,
+  3,
   "history-event.avsc",
   true,
-  { 1: "history-event.v1.avsc" },
+  { 1: "history-event.v1.avsc", 2: "history-event.v2.avsc" },
 );
 export const taskCodec = new RecordCodec<StepTask>(
   "weft.tasks.StepTask",

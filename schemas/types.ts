@@ -132,6 +132,11 @@ export type EventBody =
       /** The cancel command's request ID; null in records written before schema v2. */
       requestId: string | null;
     }
+  /**
+   * The run closed by continuing as a new run under the same workflow ID: the new run's
+   * WorkflowStarted (with `input`) is the next event. Schema v3.
+   */
+  | { type: "WorkflowContinuedAsNew"; input: JsonText }
   | { type: "WorkflowBlocked"; code: string; reason: string };
 
 export type EventType = EventBody["type"];

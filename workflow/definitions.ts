@@ -95,6 +95,30 @@ export interface WorkflowContext {
   random(): number;
   /** A random UUID (v4 layout) from the run's seeded generator. */
   uuid(): string;
+  /**
+   * Closes this run and starts a new one under the same workflow ID with `input`, the same
+   * workflow type and a history of its own: how a run that loops for ever (a subscription, a
+   * poller, an entity) keeps its history, and its replays, short. Never resolves: the code
+   * after it does not run. `client.result` waits for the last run of the chain.
+   */
+  continueAsNew(input?: unknown): Promise<never>;
+  /** About this run, as of the event being processed (stable across replays). */
+  readonly info: WorkflowInfo;
+}
+
+export interface WorkflowInfo {
+  /**
+   * The history seq of this run's WorkflowStarted: 1 for a workflow ID's first run, higher for
+   * a run continued from an earlier one (the runs of a workflow ID share one history).
+   */
+  readonly runStartSeq: number;
+  /** Events of this run so far, its WorkflowStarted included. */
+  readonly historyLength: number;
+  /**
+   * True once `historyLength` reaches the workflow's `continueAsNewAfter`: time to call
+   * `continueAsNew` at the next point where the run's state fits in an input.
+   */
+  readonly continueAsNewSuggested: boolean;
 }
 
 export type WorkflowFunction<I, O> = (ctx: WorkflowContext, input: I) => Promise<O>;
@@ -104,6 +128,12 @@ export interface WorkflowOptions {
   retry?: RetryPolicy;
   taskQueue?: string;
   stepTimeoutMs?: number;
+  /**
+   * History length (events of one run) from which `ctx.info.continueAsNewSuggested` is true.
+   * Default 10,000: replaying a run costs time in its length each time its execution is
+   * rebuilt, and its changelog record grows with it.
+   */
+  continueAsNewAfter?: number;
   /**
    * How a person tries the workflow: `weft dev` and `weft start` suggest starting a run with
    * this input and print the note. The engine does nothing else with it.

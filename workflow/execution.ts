@@ -7,6 +7,7 @@ import type {
   WaitForSignalOptions,
   WorkflowContext,
   WorkflowDefinition,
+  WorkflowInfo,
 } from "./definitions";
 import { seededRandom, uuidFrom } from "./random";
 
@@ -31,6 +32,8 @@ export type WorkflowCommand =
 
 export type ExecutionOutcome =
   | { kind: "completed"; result: JsonText }
+  /** `ctx.continueAsNew(input)`: the run closes and a new one starts with `input`. */
+  | { kind: "continuedAsNew"; input: JsonText }
   | { kind: "failed"; error: ErrorInfo }
   | { kind: "blocked"; code: string; reason: string };
 
@@ -40,14 +43,25 @@ interface Pending {
   descriptor: string;
 }
 
+/** Default of WorkflowOptions.continueAsNewAfter. */
+export const CONTINUE_AS_NEW_AFTER = 10_000;
+
 /**
  * Runs one workflow's code against its history, deterministically. Events are delivered in
  * history order; after each, every microtask the code can run is drained before the next, so
  * the code observes the same interleaving on every replay. Each call on `ctx` takes the next
  * sequence number; a scheduling event in history must match the call with that number.
+ *
+ * A run continued from an earlier one under the same workflow ID numbers its calls from its
+ * WorkflowStarted's seq on (`startSeq` - 1 + 1, + 2, …), not from 1: step, timer and wait
+ * numbers then never repeat within a workflow ID, so a late report, a done-marker or a read
+ * model row of an earlier run is never taken for this run's. A first run (startSeq 1)
+ * numbers them from 1, as it always has.
  */
 export class WorkflowExecution {
-  private seq = 0;
+  private seq: number;
+  /** Events of this run delivered so far, its WorkflowStarted counted. */
+  private delivered = 1;
   private currentTime: number;
   private readonly random: () => number;
   private readonly issued = new Map<number, { descriptor: string; command: WorkflowCommand }>();
@@ -63,9 +77,13 @@ export class WorkflowExecution {
     readonly workflowId: string,
     private readonly input: JsonText,
     startedAt: number,
+    /** The history seq of the run's WorkflowStarted (1 for a workflow ID's first run). */
+    private readonly startSeq = 1,
   ) {
     this.currentTime = startedAt;
-    this.random = seededRandom(workflowId);
+    this.seq = startSeq - 1;
+    // Each run of a workflow ID draws its own numbers (ctx.uuid() must not repeat a run's).
+    this.random = seededRandom(startSeq === 1 ? workflowId : `${workflowId}#${startSeq}`);
   }
 
   get outcome(): ExecutionOutcome | undefined {
@@ -100,6 +118,7 @@ export class WorkflowExecution {
     if (this.result?.kind === "blocked") return;
     this.currentTime = event.at;
     const body = event.body;
+    if (body.type !== "WorkflowStarted") this.delivered++;
     switch (body.type) {
       case "StepScheduled":
         if (body.attempt === 1) this.match(body.stepSeq, stepDescriptor(body.stepName));
@@ -214,9 +233,29 @@ export class WorkflowExecution {
         durationMs: Math.round(ms),
       }));
     };
+    const suggestAfter = this.definition.options.continueAsNewAfter ?? CONTINUE_AS_NEW_AFTER;
+    const info = Object.defineProperties({} as WorkflowInfo, {
+      runStartSeq: { value: this.startSeq, enumerable: true },
+      historyLength: { get: () => this.delivered, enumerable: true },
+      continueAsNewSuggested: { get: () => this.delivered >= suggestAfter, enumerable: true },
+    });
     return {
       workflowId: this.workflowId,
       workflowType: this.definition.name,
+      info: Object.freeze(info),
+      continueAsNew: (input?: unknown) => {
+        if (!this.result) {
+          try {
+            this.result = {
+              kind: "continuedAsNew",
+              input: toJsonText(input, "input of continueAsNew"),
+            };
+          } catch (err) {
+            return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        }
+        return new Promise<never>(() => undefined);
+      },
       step: <O, I>(step: string | StepDefinition<I, O>, input?: I, options?: StepOptions) => {
         const stepName = typeof step === "string" ? step : step.name;
         let inputText: JsonText;

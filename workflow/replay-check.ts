@@ -61,6 +61,7 @@ const CLOSING: ReadonlySet<EventType> = new Set([
   "WorkflowCompleted",
   "WorkflowFailed",
   "WorkflowCancelled",
+  "WorkflowContinuedAsNew",
 ]);
 
 /**
@@ -81,11 +82,42 @@ export async function checkReplay(
       `the history is of workflow type ${JSON.stringify(started.workflowType)}, the definition is ${JSON.stringify(definition.name)}`,
     );
   }
+  // A history of several runs (each after a WorkflowContinuedAsNew) replays run by run.
+  let replayed = 0;
+  for (const run of splitRuns(history)) {
+    const report = await checkRun(definition, run, replayed);
+    if (!report.ok || run === history) return report;
+    replayed = report.events;
+  }
+  return {
+    workflowId: first.workflowId,
+    workflowType: definition.name,
+    events: history.length,
+    ok: true,
+    divergence: null,
+  };
+}
+
+/** The runs of one workflow ID's history: each starts at a WorkflowStarted. */
+function splitRuns(history: HistoryEvent[]): HistoryEvent[][] {
+  const starts = history.flatMap((e, i) => (e.body.type === "WorkflowStarted" ? [i] : []));
+  if (starts.length <= 1) return [history];
+  return starts.map((start, i) => history.slice(start, starts[i + 1]));
+}
+
+/** Replays one run; `before` events of earlier runs are counted in its report. */
+async function checkRun(
+  definition: AnyWorkflowDefinition,
+  history: HistoryEvent[],
+  before: number,
+): Promise<ReplayReport> {
+  const first = history[0]!;
+  const started = first.body as Extract<EventBody, { type: "WorkflowStarted" }>;
   const workflowId = first.workflowId;
   const report = (events: number, divergence: ReplayDivergence | null): ReplayReport => ({
     workflowId,
     workflowType: definition.name,
-    events,
+    events: before + events,
     ok: divergence === null,
     divergence,
   });
@@ -94,6 +126,7 @@ export async function checkReplay(
     workflowId,
     started.input,
     first.at,
+    first.seq,
   );
   await execution.begin();
   let closing: HistoryEvent | undefined;
@@ -160,7 +193,9 @@ export async function checkReplay(
         ? `completed with ${outcome.result}`
         : outcome.kind === "failed"
           ? `failed with ${JSON.stringify(outcome.error.message)}`
-          : `blocked: ${outcome.reason}`;
+          : outcome.kind === "continuedAsNew"
+            ? `continued as new with ${outcome.input}`
+            : `blocked: ${outcome.reason}`;
   if (expected !== found) {
     return at(
       "outcome",
@@ -188,6 +223,7 @@ export async function assertReplays(
 function describeClose(body: EventBody | undefined): string {
   if (body?.type === "WorkflowCompleted") return `completed with ${body.result}`;
   if (body?.type === "WorkflowFailed") return `failed with ${JSON.stringify(body.error.message)}`;
+  if (body?.type === "WorkflowContinuedAsNew") return `continued as new with ${body.input}`;
   return "still running";
 }
 

@@ -22,6 +22,7 @@ export async function loadRunStates(
       "buffered_signals",
       "blocked_code",
       "blocked_reason",
+      "run_number",
     ])
     .where((eb) => db.dialect.inList(eb.ref("workflow_id"), workflowIds))
     .where("status", "<>", "pending")
@@ -35,6 +36,7 @@ export async function loadRunStates(
       bufferedSignals: row.buffered_signals as RunState["bufferedSignals"],
       blockedCode: row.blocked_code,
       blockedReason: row.blocked_reason,
+      runNumber: row.run_number,
     });
   }
   return states;
@@ -56,6 +58,8 @@ const RUN = {
   closed_at: "timestamptz",
   last_seq: "integer",
   updated_at: "timestamptz",
+  run_number: "integer",
+  run_start_seq: "integer",
 } as const;
 const COLUMNS = Object.keys(RUN) as (keyof typeof RUN)[];
 
@@ -86,6 +90,21 @@ export async function insertRuns(db: ReadModelDb, rows: readonly RunInsertRow[])
         .column("workflow_id")
         .doUpdateSet((eb) => Object.fromEntries(COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])))
         .where("weft_runs.status", "=", "pending"),
+    )
+    .execute();
+}
+
+/**
+ * Rows handed to the next run of their workflow ID (a run continued as new): every column is
+ * the new run's, whatever the row held.
+ */
+export async function restartRuns(db: ReadModelDb, rows: readonly RunInsertRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await insertFromBatch(db, rows)
+    .onConflict((oc) =>
+      oc
+        .column("workflow_id")
+        .doUpdateSet((eb) => Object.fromEntries(COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)]))),
     )
     .execute();
 }

@@ -3,7 +3,7 @@
  * local services up) only when adding a scenario: the committed files are the point, since
  * every engine change must still replay them.
  *
- *   npx tsx test/golden/record-histories.ts
+ *   npx tsx test/golden/record-histories.ts [name …]   (only the scenarios named)
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../..
 import {
   approval,
   closeFixtures,
+  countdown,
   parallel,
   retryExponential,
   steps,
@@ -24,7 +25,15 @@ import { startTestWeft } from "../support/weft";
 async function main(): Promise<void> {
   const signup = createUserSignupFlow({ waitMs: 200, confirmTimeoutMs: 10_000 });
   const weft = await startTestWeft(isolatedConfig(), {
-    workflows: [signup, threeSteps, parallel, retryExponential, terminalFailure, approval],
+    workflows: [
+      signup,
+      threeSteps,
+      parallel,
+      retryExponential,
+      terminalFailure,
+      approval,
+      countdown,
+    ],
     steps: [...steps, sendWelcomeEmail, sendFollowupEmail],
   });
   const scenarios: [string, () => Promise<string>][] = [
@@ -33,6 +42,10 @@ async function main(): Promise<void> {
       async () => (await weft.client.start(threeSteps, { input: { n: 1 } })).workflowId,
     ],
     ["parallel", async () => (await weft.client.start(parallel)).workflowId],
+    [
+      "countdown-continued",
+      async () => (await weft.client.start(countdown, { input: { n: 2 } })).workflowId,
+    ],
     ["retry-exponential", async () => (await weft.client.start(retryExponential)).workflowId],
     ["terminal-failure", async () => (await weft.client.start(terminalFailure)).workflowId],
     [
@@ -53,7 +66,9 @@ async function main(): Promise<void> {
       },
     ],
   ];
+  const only = process.argv.slice(2);
   for (const [name, run] of scenarios) {
+    if (only.length > 0 && !only.includes(name)) continue;
     const workflowId = await run();
     await weft.client.result(workflowId, { timeoutMs: 30_000 }).catch(() => undefined);
     const history = await weft.client.getHistory(workflowId);

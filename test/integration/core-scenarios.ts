@@ -15,6 +15,7 @@ import { embeddedBackends } from "../../sdk/embedded-backends";
 import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../../examples/signup";
 import {
   approval,
+  countdown,
   closeFixtures,
   parallel,
   retryExponential,
@@ -62,6 +63,7 @@ export function coreScenarios(
         approval,
         parallel,
         timedOut,
+        countdown,
       ],
       steps: [...steps, sendWelcomeEmail, sendFollowupEmail],
     });
@@ -236,6 +238,39 @@ export function coreScenarios(
       expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual([1, 2, 3]);
       const history = await weft.client.getHistory(workflowId);
       expect(count(history, "StepCompleted")).toBe(3);
+      expectEachStepCompletedOnce(history);
+    });
+  });
+
+  describe("continue as new", () => {
+    it("chains runs under one workflow ID in one gapless history; result waits for the last", async () => {
+      const { workflowId } = await weft.client.start(countdown, { input: { n: 3 } });
+      const result = await weft.client.result<{
+        total: number;
+        uuids: string[];
+        startSeqs: number[];
+        suggested: boolean;
+      }>(workflowId, { timeoutMs: 30_000 });
+      const history = await weft.client.getHistory(workflowId);
+      expect(history.map((e) => e.seq)).toEqual(history.map((_, i) => i + 1));
+      const starts = eventsOf(history, "WorkflowStarted");
+      expect(starts).toHaveLength(4);
+      expect(count(history, "WorkflowContinuedAsNew")).toBe(3);
+      expect(count(history, "WorkflowCompleted")).toBe(1);
+      // Each run saw where it starts in the shared history, and drew its own UUIDs.
+      expect(result.total).toBe(6);
+      expect(result.startSeqs).toEqual(starts.map((e) => e.seq));
+      expect(new Set(result.uuids).size).toBe(4);
+      // A WorkflowContinuedAsNew is followed at once by the next run's start, with its input.
+      for (const closing of eventsOf(history, "WorkflowContinuedAsNew")) {
+        const next = history[closing.seq]!;
+        expect(next.body).toMatchObject({ type: "WorkflowStarted", input: closing.body.input });
+      }
+      // Step numbers never repeat across the runs (a late report cannot hit a later run).
+      const stepSeqs = eventsOf(history, "StepScheduled").map((e) => e.body.stepSeq);
+      expect(new Set(stepSeqs).size).toBe(4);
+      // The last run's history is 4 events long when it returns: past continueAsNewAfter 4.
+      expect(result.suggested).toBe(true);
       expectEachStepCompletedOnce(history);
     });
   });

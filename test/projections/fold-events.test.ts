@@ -24,10 +24,11 @@ const started: EventBody = {
 
 /** What the projector reads back from weft_runs for the next batch (through JSON, as jsonb does). */
 function stateAfter(changes: ProjectionChanges, workflowId: string, before?: RunState): RunState {
-  const row = [...changes.runInserts, ...changes.runUpdates].find(
+  const row = [...changes.runInserts, ...changes.runRestarts, ...changes.runUpdates].find(
     (r) => r.workflow_id === workflowId,
   );
   if (!row) return before!;
+  const runNumber = "run_number" in row ? row.run_number : (before?.runNumber ?? 1);
   return JSON.parse(
     JSON.stringify({
       workflowId,
@@ -37,6 +38,7 @@ function stateAfter(changes: ProjectionChanges, workflowId: string, before?: Run
       bufferedSignals: row.buffered_signals,
       blockedCode: row.blocked_code,
       blockedReason: row.blocked_reason,
+      runNumber,
     }),
   ) as RunState;
 }
@@ -57,6 +59,39 @@ function foldInBatches(events: HistoryEvent[], cuts: number[]): ProjectionChange
 }
 
 describe("foldEvents", () => {
+  it("hands the row to a run continued as new, however history is cut into batches", () => {
+    const events = history("c1", [
+      started,
+      { type: "TimerStarted", timerSeq: 1, durationMs: 10, dueAt: T0 + 12_000 },
+      { type: "TimerFired", timerSeq: 1 },
+      { type: "WorkflowContinuedAsNew", input: '{"a":2}' },
+      { ...started, input: '{"a":2}' },
+      { type: "TimerStarted", timerSeq: 5, durationMs: 10, dueAt: T0 + 16_000 },
+      { type: "TimerFired", timerSeq: 5 },
+      { type: "WorkflowCompleted", result: '"done"' },
+    ]);
+    for (let cut = 1; cut < events.length; cut++) {
+      // The row as the tables hold it after both batches: each batch's row over the last.
+      const row: Record<string, unknown> = {};
+      for (const changes of foldInBatches(events, [cut])) {
+        for (const r of [...changes.runInserts, ...changes.runRestarts, ...changes.runUpdates])
+          Object.assign(row, JSON.parse(JSON.stringify(r)));
+      }
+      expect({ cut, ...row }).toMatchObject({
+        cut,
+        status: "completed",
+        input: { text: '{"a":2}' },
+        result: { text: '"done"' },
+        run_number: 2,
+        run_start_seq: 5,
+        last_seq: 8,
+        started_at: iso(5000),
+        closed_at: iso(8000),
+        waiting_on: [],
+      });
+    }
+  });
+
   it("gives a buffered signal to the next wait for it, across batches", () => {
     const events = history("w1", [
       started,
@@ -258,6 +293,7 @@ describe("foldEvents", () => {
           bufferedSignals: [],
           blockedCode: null,
           blockedReason: null,
+          runNumber: 1,
         },
       ],
     ]);

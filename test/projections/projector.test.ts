@@ -420,7 +420,7 @@ describe.each(TEST_DIALECTS)("the projector on %s", (dialect) => {
     }
     expect([...new Set(reasons())].sort()).toEqual([
       "could not project: event time 9000000000000000 is not a valid time",
-      "expected schema weft.events.HistoryEvent v1/v2, record names x vnone",
+      "expected schema weft.events.HistoryEvent v1/v2/v3, record names x vnone",
     ]);
     const projected = async () =>
       await pool.db

@@ -13,7 +13,7 @@ import {
   type RecordedHistory,
 } from "../../sdk/testing";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
-import { echo, flaky, workflows } from "../fixtures/workflows";
+import { countdown, echo, flaky, workflows } from "../fixtures/workflows";
 
 const dir = join(__dirname, "..", "golden", "histories");
 const definitions = new Map<string, AnyWorkflowDefinition>(
@@ -33,6 +33,48 @@ describe.each(files)("recorded history %s", (file) => {
     const report = await checkReplay(definitions.get(first.workflowType)!, history);
     expect(report.divergence).toBeNull();
     expect(report).toMatchObject({ ok: true, events: history.length });
+  });
+});
+
+describe("checkReplay on runs continued as new", () => {
+  const history = golden("countdown-continued.json");
+
+  it("replays each run of the history in turn", async () => {
+    expect(history.filter((e) => e.body.type === "WorkflowStarted")).toHaveLength(3);
+    expect(await checkReplay(countdown, history)).toMatchObject({
+      ok: true,
+      events: history.length,
+    });
+  });
+
+  it("names the event of a later run where the code diverged", async () => {
+    // Runs after the first now sleep before their step; the rest is countdown's code.
+    const changed = defineWorkflow(
+      "countdown",
+      async (ctx, input: { n: number; total?: number; uuids?: string[]; startSeqs?: number[] }) => {
+        if (ctx.info.runStartSeq > 1) await ctx.sleep(1);
+        const { n } = await ctx.step<{ n: number }>(echo, { n: input.n });
+        const total = (input.total ?? 0) + n;
+        const uuids = [...(input.uuids ?? []), ctx.uuid()];
+        const startSeqs = [...(input.startSeqs ?? []), ctx.info.runStartSeq];
+        if (n > 0) return ctx.continueAsNew({ n: n - 1, total, uuids, startSeqs });
+        return { total, uuids, startSeqs, suggested: ctx.info.continueAsNewSuggested };
+      },
+    );
+    const report = await checkReplay(changed, history);
+    const secondStart = history.filter((e) => e.body.type === "WorkflowStarted")[1]!;
+    expect(report).toMatchObject({
+      ok: false,
+      divergence: {
+        kind: "command",
+        eventSeq: secondStart.seq + 1,
+        eventType: "StepScheduled",
+        // Calls of a later run are numbered after the history before it.
+        position: secondStart.seq,
+        expected: 'step "echo"',
+        found: "wait",
+      },
+    });
   });
 });
 

@@ -12,6 +12,7 @@ import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
 import type { PortConsumedMessage } from "../../transport/port";
 import {
   approval,
+  countdown,
   echo,
   flaky,
   parallel,
@@ -32,7 +33,7 @@ import {
  */
 
 const log = createLogger("silent");
-const WORKFLOWS = [threeSteps, approval, tally, sleepy, parallel, retryFixed, timedOut];
+const WORKFLOWS = [threeSteps, approval, tally, sleepy, parallel, retryFixed, timedOut, countdown];
 const registry = () => new Registry(WORKFLOWS, [echo, flaky, slow]);
 
 /** One step of a random workload: an action kind and numbers that pick its target. */
@@ -110,7 +111,9 @@ async function drive(
             ? { timeoutMs: 200 + move.b }
             : type === "sleepy"
               ? { ms: 100 + move.b }
-              : { n: move.b };
+              : type === "countdown"
+                ? { n: move.b % 4 }
+                : { n: move.b };
         await apply(id, {
           type: "StartWorkflow",
           workflowType: type,

@@ -5,6 +5,7 @@ import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
 import { defineWorkflow, type AnyWorkflowDefinition } from "../../workflow/definitions";
 import {
   approval,
+  countdown,
   echo,
   parallel,
   slow,
@@ -334,5 +335,51 @@ describe("PartitionState decisions", () => {
       expectGapless(run);
       expect(run.at(-1)!.body).toEqual({ type: "WorkflowCompleted", result: "2" });
     }
+  });
+
+  it("continues a run as new: the next run holds only its own events and numbers its steps on", async () => {
+    const h = harness([countdown]);
+    await h.apply("c1", start("countdown", { n: 2 }));
+    // Run 1: step 1 scheduled. Its report closes the run and starts run 2 in one decision.
+    const first = await h.apply("c1", completed(1, { n: 2 }));
+    expect(types(first.events)).toEqual([
+      "StepCompleted",
+      "WorkflowContinuedAsNew",
+      "WorkflowStarted",
+      "StepScheduled",
+    ]);
+    const run2 = h.state.runs.get("c1")!;
+    expect(run2.startSeq).toBe(first.events[2]!.seq);
+    expect(run2.events().map((e) => e.seq)).toEqual([run2.startSeq, run2.startSeq + 1]);
+    // Run 2's step takes the number after run 1's history, not 1 again.
+    const scheduled = first.events[3]!.body as { stepSeq: number };
+    expect(scheduled.stepSeq).toBe(run2.startSeq);
+    // A late report for run 1's step is no step of run 2's.
+    const late = await h.apply("c1", completed(1, { n: 2 }));
+    expect(types(late.events)).toEqual(["StepResultIgnored"]);
+    // The closed run's changelog record gave way to the next run's; no closed marker.
+    expect(first.changes.map((c) => c.kind)).toEqual(["run"]);
+    await h.apply("c1", completed(scheduled.stepSeq, { n: 1 }));
+    const run3 = h.state.runs.get("c1")!;
+    const last = await h.apply("c1", completed(run3.startSeq, { n: 0 }));
+    expect(types(last.events)).toEqual(["StepCompleted", "WorkflowCompleted"]);
+    expectGapless(h.history);
+    expect(h.state.runs.size).toBe(0);
+    expect(h.state.closed.get("c1")).toMatchObject({
+      status: "completed",
+      lastSeq: h.history.length,
+    });
+  });
+
+  it("blocks a run that continues as new again and again without waiting on anything", async () => {
+    const spin = defineWorkflow("spin", (ctx, n: number) => ctx.continueAsNew(n + 1));
+    const h = harness([spin]);
+    await h.apply("s1", start("spin", 0));
+    expect(types(h.history).filter((t) => t === "WorkflowContinuedAsNew")).toHaveLength(100);
+    expect(h.history.at(-1)!.body).toMatchObject({
+      type: "WorkflowBlocked",
+      code: "CONTINUE_AS_NEW_LOOP",
+    });
+    expectGapless(h.history);
   });
 });
