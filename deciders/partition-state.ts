@@ -2,7 +2,14 @@ import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/
 import { retryDelayMs, shouldRetry, type ResolvedRetryPolicy } from "../core/retry";
 import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
-import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
+import type {
+  Command,
+  ErrorInfo,
+  EventBody,
+  HistoryEvent,
+  IdReusePolicy,
+  StepTask,
+} from "../schemas/types";
 import type { Registry } from "./registry";
 import { DEFAULT_CHUNK_BYTES, Run, type TimerEntry } from "./run";
 import type { ChangelogEntry } from "./run-changelog";
@@ -361,16 +368,20 @@ export class PartitionState {
     const body = command.body;
     const log = this.log.child({ workflowId: command.workflowId });
     if (body.type === "StartWorkflow") {
-      if (run || this.closed.has(command.workflowId)) {
+      const closed = run ? undefined : this.closed.get(command.workflowId);
+      if (run || (closed && !reuses(body.idReusePolicy, closed.status))) {
         log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
         return;
       }
+      // A closed run's ID taken again: the new run's history continues after the closed one's.
+      if (closed) this.reopen(command.workflowId);
       const created = new Run(
         command.workflowId,
         body.workflowType,
         body.input,
         now,
         this.chunkBytes,
+        (closed?.lastSeq ?? 0) + 1,
       );
       this.runs.set(command.workflowId, created);
       this.append(created, {
@@ -824,6 +835,13 @@ export class PartitionState {
     if (run.closed) this.forget(run, event.at);
     else run.undelivered.push(event);
   }
+}
+
+/** Whether a start with this policy takes the ID of a run closed with this status. */
+function reuses(policy: IdReusePolicy | null | undefined, status: ClosedStatus): boolean {
+  if (policy === "allowAfterClose") return true;
+  if (policy === "allowAfterFailure") return status === "failed" || status === "cancelled";
+  return false;
 }
 
 function closedStatus(status: string | undefined): ClosedStatus {

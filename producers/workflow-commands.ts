@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { InvalidInputError } from "../core/errors";
 import { assertWorkflowId, newWorkflowId, workflowIdFromIdempotencyKey } from "../core/ids";
 import { toJsonText } from "../core/json";
-import type { Command, CommandBody } from "../schemas/types";
+import {
+  ID_REUSE_POLICIES,
+  type Command,
+  type CommandBody,
+  type IdReusePolicy,
+} from "../schemas/types";
 
 /** A command whose body is of the given kind. */
 export type CommandOf<K extends CommandBody["type"]> = Command & {
@@ -17,6 +22,8 @@ export interface StartCommandOptions {
   workflowId?: string;
   input?: unknown;
   idempotencyKey?: string;
+  /** Whether a closed run's workflow ID may start a new run (see IdReusePolicy). */
+  idReusePolicy?: IdReusePolicy;
 }
 
 /**
@@ -24,9 +31,18 @@ export interface StartCommandOptions {
  * client and the GraphQL API). Each throws a WeftError (INVALID_WORKFLOW_ID or INVALID_INPUT)
  * for what a caller sent wrong.
  */
-export function startWorkflowCommand(workflowType: string, options: StartCommandOptions): Command {
+export function startWorkflowCommand(
+  workflowType: string,
+  options: StartCommandOptions,
+): CommandOf<"StartWorkflow"> {
   assertName(workflowType, "workflow type");
   if (options.idempotencyKey !== undefined) assertText(options.idempotencyKey, "idempotency key");
+  const policy = options.idReusePolicy;
+  if (policy !== undefined && !ID_REUSE_POLICIES.includes(policy)) {
+    throw new InvalidInputError(
+      `ID-reuse policy ${JSON.stringify(policy)} is none of ${ID_REUSE_POLICIES.join(", ")}`,
+    );
+  }
   const workflowId = assertWorkflowId(
     options.workflowId ??
       (options.idempotencyKey !== undefined
@@ -42,6 +58,7 @@ export function startWorkflowCommand(workflowType: string, options: StartCommand
       input: toJsonText(options.input, "workflow input"),
       idempotencyKey: options.idempotencyKey ?? null,
       requestId: randomUUID(),
+      idReusePolicy: policy ?? null,
     },
   };
 }

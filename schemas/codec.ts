@@ -122,11 +122,13 @@ function schemaDir(): string {
     : __dirname;
 }
 
+/** v2: StartWorkflow carries an ID-reuse policy. */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
-  1,
+  2,
   "command.avsc",
   true,
+  { 1: "command.v1.avsc" },
 );
 /** v2: WorkflowCancelled records the cancel's request ID. */
 export const historyCodec = new RecordCodec<HistoryEvent>(

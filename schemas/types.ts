@@ -14,6 +14,20 @@ export interface ErrorInfo {
   code: string | null;
 }
 
+/**
+ * Whether a start whose workflow ID names a closed run starts a new run under it (an open run
+ * always takes the start as a duplicate):
+ * - rejectDuplicate (the default): never; the start is the closed run's duplicate.
+ * - allowAfterClose: yes, whatever the closed run's outcome.
+ * - allowAfterFailure: only when the closed run failed or was cancelled.
+ */
+export type IdReusePolicy = "rejectDuplicate" | "allowAfterClose" | "allowAfterFailure";
+export const ID_REUSE_POLICIES: readonly IdReusePolicy[] = [
+  "rejectDuplicate",
+  "allowAfterClose",
+  "allowAfterFailure",
+];
+
 export type CommandBody =
   | {
       type: "StartWorkflow";
@@ -21,6 +35,8 @@ export type CommandBody =
       input: JsonText;
       idempotencyKey: string | null;
       requestId: string;
+      /** Null (records before v2 too): rejectDuplicate. */
+      idReusePolicy?: IdReusePolicy | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }

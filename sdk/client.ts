@@ -14,17 +14,40 @@ import {
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
-import type { HistoryEvent } from "../schemas/types";
+import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { WorkflowDefinition } from "../workflow/definitions";
 
 export interface StartOptions<I> {
-  /** Names the run; a second start with the same ID returns the same run. */
+  /** Names the run; a second start with the same ID returns the same run (see idReusePolicy). */
   workflowId?: string;
   input?: I;
   /** Without a workflowId, the ID is derived from this key: the same key, the same run. */
   idempotencyKey?: string;
+  /**
+   * Whether the start makes a new run when its workflow ID names a closed run: never
+   * (`rejectDuplicate`, the default), always (`allowAfterClose`) or only after a failure or a
+   * cancel (`allowAfterFailure`). A start whose ID names an open run is that run's duplicate.
+   */
+  idReusePolicy?: IdReusePolicy;
+}
+
+/** A start accepted durably. */
+export interface StartedRun {
+  workflowId: string;
+  /**
+   * The start's request ID: `result(workflowId, { startRequestId })` waits for the run this
+   * start made (or, when it was a duplicate, the run it joined), not an earlier run's.
+   */
+  requestId: string;
+}
+
+export interface ResultOptions {
+  /** Default 60,000 ms. */
+  timeoutMs?: number;
+  /** Wait for the run made (or joined) by the start with this request ID (see StartedRun). */
+  startRequestId?: string;
 }
 
 /** Options of a signal or cancel. */
@@ -98,11 +121,11 @@ export class WeftClient {
   async start<I>(
     workflow: string | WorkflowDefinition<I>,
     options: StartOptions<I> = {},
-  ): Promise<{ workflowId: string }> {
+  ): Promise<StartedRun> {
     const workflowType = typeof workflow === "string" ? workflow : workflow.name;
     const command = startWorkflowCommand(workflowType, options);
     await this.producer.send(command);
-    return { workflowId: command.workflowId };
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
   /**
@@ -150,9 +173,15 @@ export class WeftClient {
    * Waits for the run to close and returns its result; rejects with WorkflowFailedError,
    * WorkflowCancelledError, WorkflowBlockedError or WaitTimeoutError.
    */
-  async result<T = unknown>(workflowId: string, options: { timeoutMs?: number } = {}): Promise<T> {
+  async result<T = unknown>(workflowId: string, options: ResultOptions = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
     await this.history.start();
+    // The run to wait for starts at this seq: runs of the ID before it closed (or continued).
+    const fromSeq =
+      options.startRequestId === undefined
+        ? await this.latestRunStart(workflowId)
+        : await this.runOfStart(workflowId, options.startRequestId, deadline);
     return new Promise<T>((resolve, reject) => {
       let unsubscribe: () => void = () => undefined;
       const timer = setTimeout(() => {
@@ -165,11 +194,41 @@ export class WeftClient {
         fn();
       };
       unsubscribe = this.history.subscribe(workflowId, (event) => {
-        if (!closesRun(event)) return;
+        if (event.seq < fromSeq || !closesRun(event)) return;
         // A run that did not complete rejects with the error runResult throws.
         settle(() => resolve(new Promise<T>((ok) => ok(runResult<T>(workflowId, event)))));
       });
     });
+  }
+
+  /** The seq of the last WorkflowStarted of the ID that history holds now (0: none yet). */
+  private async latestRunStart(workflowId: string): Promise<number> {
+    await this.history.catchUp();
+    return lastStart(this.history.events(workflowId));
+  }
+
+  /**
+   * Where the run a start made begins: its WorkflowStarted, found by the start's request ID
+   * once the deciders have applied every command acknowledged before this call (the start
+   * among them). Without one the start was a duplicate: the last run of the ID is the one.
+   */
+  private async runOfStart(
+    workflowId: string,
+    requestId: string,
+    deadline: number,
+  ): Promise<number> {
+    const { partition, end } = await this.producer.partitionEnd(workflowId);
+    const group = topics.deciderGroup(this.config);
+    for (let looks = 1; (await this.producer.committedOffset(group, partition)) < end; looks++) {
+      if (Date.now() >= deadline) throw new WaitTimeoutError(`the start of ${workflowId}`, 0);
+      await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** looks, 200)));
+    }
+    await this.history.catchUp();
+    const events = this.history.events(workflowId);
+    const mine = events.find(
+      (e) => e.body.type === "WorkflowStarted" && e.body.requestId === requestId,
+    );
+    return mine?.seq ?? lastStart(events);
   }
 
   /** The run's history as committed so far. */
@@ -182,6 +241,12 @@ export class WeftClient {
     await this.history.close();
     await this.producer.close();
   }
+}
+
+function lastStart(events: readonly HistoryEvent[]): number {
+  for (let i = events.length - 1; i >= 0; i--)
+    if (events[i]!.body.type === "WorkflowStarted") return events[i]!.seq;
+  return 0;
 }
 
 const CLOSING_TYPES: ReadonlySet<string> = new Set([

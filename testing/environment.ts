@@ -14,7 +14,7 @@ import {
   startWorkflowCommand,
 } from "../producers/workflow-commands";
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
-import type { HistoryEvent } from "../schemas/types";
+import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { closesRun, runResult, type AcceptedRequest, type RequestOptions } from "../sdk/client";
 import { EmbeddedKafka } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
@@ -54,6 +54,8 @@ export interface TestEnvironmentOptions {
 export interface StartRunOptions {
   workflowId?: string;
   idempotencyKey?: string;
+  /** Whether a closed run's workflow ID may start a new run (default rejectDuplicate). */
+  idReusePolicy?: IdReusePolicy;
 }
 
 /**
@@ -258,10 +260,10 @@ export class TestEnvironment {
         timeoutMs,
       );
     for (;;) {
+      // Settled first: a start just sent may make a new run under a closed run's ID.
+      if (!(await this.settled(deadline))) throw expired();
       const closed = this.closeEvent(workflowId);
       if (closed) return runResult<T>(workflowId, closed);
-      if (!(await this.settled(deadline))) throw expired();
-      if (this.closeEvent(workflowId)) continue;
       const next = this.clock.nextDueAt();
       if (next !== undefined) {
         this.clock.advanceTo(next);

@@ -286,6 +286,88 @@ export function coreScenarios(
       expect(count(history, "WorkflowCompleted")).toBe(1);
     });
 
+    it("keeps a closed run's ID for that run by default, and hands it to a new run when the policy allows", async () => {
+      const workflowId = `reuse-${Date.now()}`;
+      const first = await weft.client.start(threeSteps, { workflowId, input: { n: 0 } });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ n: 3 });
+
+      // rejectDuplicate (the default): the start is the closed run's duplicate.
+      const again = await weft.client.start(threeSteps, { workflowId, input: { n: 100 } });
+      expect(
+        await weft.client.result(workflowId, {
+          startRequestId: again.requestId,
+          timeoutMs: 30_000,
+        }),
+      ).toEqual({ n: 3 });
+      // allowAfterFailure: the run completed, so still a duplicate.
+      const afterFailure = await weft.client.start(threeSteps, {
+        workflowId,
+        input: { n: 200 },
+        idReusePolicy: "allowAfterFailure",
+      });
+      expect(
+        await weft.client.result(workflowId, {
+          startRequestId: afterFailure.requestId,
+          timeoutMs: 30_000,
+        }),
+      ).toEqual({ n: 3 });
+
+      // allowAfterClose: a new run under the ID, its history after the first run's.
+      const reused = await weft.client.start(threeSteps, {
+        workflowId,
+        input: { n: 10 },
+        idReusePolicy: "allowAfterClose",
+      });
+      expect(
+        await weft.client.result(workflowId, {
+          startRequestId: reused.requestId,
+          timeoutMs: 30_000,
+        }),
+      ).toEqual({ n: 13 });
+      const history = await weft.client.getHistory(workflowId);
+      expect(history.map((e) => e.seq)).toEqual(history.map((_, i) => i + 1));
+      const starts = eventsOf(history, "WorkflowStarted");
+      expect(starts.map((e) => e.body.requestId)).toEqual([first.requestId, reused.requestId]);
+      expect(count(history, "WorkflowCompleted")).toBe(2);
+      const stepSeqs = eventsOf(history, "StepScheduled").map((e) => e.body.stepSeq);
+      expect(new Set(stepSeqs).size).toBe(6);
+      // Without a request ID, result waits for the ID's last run.
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toEqual({ n: 13 });
+    });
+
+    it("hands a failed run's ID to a new run with allowAfterFailure, and never an open run's", async () => {
+      const failedId = `reuse-failed-${Date.now()}`;
+      await weft.client.start(terminalFailure, { workflowId: failedId });
+      await expect(weft.client.result(failedId, { timeoutMs: 30_000 })).rejects.toThrow();
+      const retried = await weft.client.start(threeSteps, {
+        workflowId: failedId,
+        input: { n: 1 },
+        idReusePolicy: "allowAfterFailure",
+      });
+      expect(
+        await weft.client.result(failedId, {
+          startRequestId: retried.requestId,
+          timeoutMs: 30_000,
+        }),
+      ).toEqual({ n: 4 });
+
+      // An open run takes any start with its ID as a duplicate, whatever the policy.
+      const openId = `reuse-open-${Date.now()}`;
+      await weft.client.start(approval, { workflowId: openId, input: { timeoutMs: 60_000 } });
+      const joined = await weft.client.start(approval, {
+        workflowId: openId,
+        input: { timeoutMs: 1 },
+        idReusePolicy: "allowAfterClose",
+      });
+      const result = weft.client.result(openId, {
+        startRequestId: joined.requestId,
+        timeoutMs: 30_000,
+      });
+      await weft.client.signal(openId, "approve", { approvedBy: "ada" });
+      expect(await result).toEqual({ approved: true, by: "ada" });
+      expect(count(await weft.client.getHistory(openId), "WorkflowStarted")).toBe(1);
+    });
+
     it("makes one run for two starts with the same idempotency key", async () => {
       const key = `order-${Date.now()}`;
       const first = await weft.client.start(threeSteps, { idempotencyKey: key, input: { n: 10 } });
