@@ -17,11 +17,13 @@ export interface RunView {
   startedAt: string;
   closedAt: string | null;
   lastSeq: number;
+  /** The seq of the current run's WorkflowStarted (later runs of the ID start higher). */
+  runStartSeq: number;
   /** PENDING and no live decider hosts its type. */
   waitingForDecider: boolean;
 }
 
-export const RUN_FIELDS = `id type status input result error blockedCode blockedReason waitingOn startedAt closedAt lastSeq waitingForDecider`;
+export const RUN_FIELDS = `id type status input result error blockedCode blockedReason waitingOn startedAt closedAt lastSeq runStartSeq waitingForDecider`;
 
 /** One entry of `waitingOn` (projections/rows.ts `WaitItem`), read loosely. */
 export interface WaitItem {

@@ -32,6 +32,8 @@ const isFinal = (run: RunView) => CLOSED_STATUSES.has(run.status) || run.status 
 
 export interface WaitOptions {
   timeoutMs: number;
+  /** Only a run that started at or after this seq counts (a new run under a closed run's ID). */
+  fromRunStartSeq?: number;
   /** Called with every newer view of the run. */
   onUpdate?: (run: RunView) => void;
 }
@@ -74,7 +76,7 @@ export function waitForRun(
       if (last && run.lastSeq < last.lastSeq) return;
       last = run;
       options.onUpdate?.(run);
-      if (isFinal(run)) settle(undefined, run);
+      if (isFinal(run) && run.runStartSeq >= (options.fromRunStartSeq ?? 0)) settle(undefined, run);
     }
     function query(): void {
       client.request<{ workflow: RunView | null }>(RUN_QUERY, { id: workflowId }).then(
@@ -104,7 +106,7 @@ export function waitForRun(
 export async function waitAndReport(
   client: ApiClient,
   workflowId: string,
-  opts: OutputOptions & { timeoutMs: number },
+  opts: OutputOptions & { timeoutMs: number; fromRunStartSeq?: number },
 ): Promise<void> {
   let current: RunView | undefined;
   const progress = new Progress(
@@ -118,6 +120,7 @@ export async function waitAndReport(
   try {
     run = await waitForRun(client, workflowId, {
       timeoutMs: opts.timeoutMs,
+      fromRunStartSeq: opts.fromRunStartSeq,
       onUpdate: (r) => {
         current = r;
         progress.refresh();

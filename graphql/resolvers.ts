@@ -68,6 +68,13 @@ interface WorkflowsArgs {
 }
 
 /** Resolvers of the schema in ./schema: mutations produce commands, queries read the read models. */
+/** GraphQL's IdReusePolicy values → the command's. */
+const ID_REUSE_POLICY = {
+  REJECT_DUPLICATE: "rejectDuplicate",
+  ALLOW_AFTER_CLOSE: "allowAfterClose",
+  ALLOW_AFTER_FAILURE: "allowAfterFailure",
+} as const;
+
 export function createResolvers({
   db,
   commands,
@@ -146,6 +153,7 @@ export function createResolvers({
           workflowId?: string | null;
           input?: unknown;
           idempotencyKey?: string | null;
+          idReusePolicy?: keyof typeof ID_REUSE_POLICY | null;
         },
       ) =>
         withErrorCodes(async () => {
@@ -153,10 +161,15 @@ export function createResolvers({
             workflowId: args.workflowId ?? undefined,
             input: args.input,
             idempotencyKey: args.idempotencyKey ?? undefined,
+            idReusePolicy: args.idReusePolicy ? ID_REUSE_POLICY[args.idReusePolicy] : undefined,
           });
           const { waitingForDecider } = await checkStartable(db, args.type);
           await commands.send(command);
-          return { workflowId: command.workflowId, waitingForDecider };
+          return {
+            workflowId: command.workflowId,
+            requestId: command.body.requestId,
+            waitingForDecider,
+          };
         }),
       signalWorkflow: (
         _root,

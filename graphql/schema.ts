@@ -12,8 +12,20 @@ export const schema = /* GraphQL */ `
     CANCELLED
   }
 
+  "Whether a start makes a new run when its workflow ID names a closed run (an open run always takes it as a duplicate)."
+  enum IdReusePolicy {
+    "Never: the start is the closed run's duplicate (the default)."
+    REJECT_DUPLICATE
+    "Always: a new run under the ID, its history after the closed run's."
+    ALLOW_AFTER_CLOSE
+    "Only when the closed run failed or was cancelled."
+    ALLOW_AFTER_FAILURE
+  }
+
   type StartResult {
     workflowId: String!
+    "The start's request ID: the run it made carries it in its WorkflowStarted event."
+    requestId: String!
     "True when no live decider hosts the type right now: the command waits durably in Kafka."
     waitingForDecider: Boolean!
   }
@@ -304,6 +316,7 @@ export const schema = /* GraphQL */ `
       workflowId: String
       input: JSON
       idempotencyKey: String
+      idReusePolicy: IdReusePolicy
     ): StartResult!
     """
     requestId names this request (a new one when absent): a retry with the same ID is recorded once.

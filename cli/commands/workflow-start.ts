@@ -1,19 +1,30 @@
 import type { Command } from "commander";
 import { parseJsonOption, print } from "../output";
+import { WeftError } from "../../core/errors";
+import { CLOSED_STATUSES } from "../runs";
 import { waitAndReport } from "../wait";
 import { apiOptions, intOption, withApi, type ApiCliOptions } from "./api-options";
 
-const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $idempotencyKey: String) {
-  startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $idempotencyKey) {
+const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $idempotencyKey: String, $idReusePolicy: IdReusePolicy) {
+  startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $idempotencyKey, idReusePolicy: $idReusePolicy) {
     workflowId
     waitingForDecider
   }
 }`;
+const BEFORE = `query ($id: String!) { workflow(id: $id) { status lastSeq } }`;
+
+/** --id-reuse values → GraphQL's IdReusePolicy. */
+const ID_REUSE: Record<string, string> = {
+  "reject-duplicate": "REJECT_DUPLICATE",
+  "allow-after-close": "ALLOW_AFTER_CLOSE",
+  "allow-after-failure": "ALLOW_AFTER_FAILURE",
+};
 
 interface StartOptions extends ApiCliOptions {
   input?: string;
   id?: string;
   idempotencyKey?: string;
+  idReuse?: string;
   wait?: boolean;
   timeout: string;
 }
@@ -29,6 +40,10 @@ export function registerWorkflowStart(workflow: Command): void {
       .option("--input <json>", "input as JSON")
       .option("--id <workflowId>", "workflow ID (a repeated start with it returns the same run)")
       .option("--idempotency-key <key>", "derive the workflow ID from this key")
+      .option(
+        "--id-reuse <policy>",
+        "when the ID names a closed run: reject-duplicate (default: the start is that run's), allow-after-close or allow-after-failure (a new run)",
+      )
       .option("--wait", "wait for the run to end, showing progress on stderr")
       .option(
         "--timeout <ms>",
@@ -39,9 +54,35 @@ export function registerWorkflowStart(workflow: Command): void {
     withApi(opts, async (client) => {
       const input = parseJsonOption(opts.input, "--input");
       const timeoutMs = intOption(opts.timeout, "--timeout");
+      const idReusePolicy = opts.idReuse === undefined ? undefined : ID_REUSE[opts.idReuse];
+      if (opts.idReuse !== undefined && !idReusePolicy) {
+        throw new WeftError(
+          "INVALID_INPUT",
+          `--id-reuse ${opts.idReuse} is none of ${Object.keys(ID_REUSE).join(", ")}`,
+        );
+      }
+      // With --wait, a start that makes a new run under a closed run's ID waits for that run,
+      // not the closed one the read models still show: its history starts after the closed one's.
+      const before =
+        opts.wait && opts.id !== undefined && idReusePolicy !== undefined
+          ? (
+              await client.request<{ workflow: { status: string; lastSeq: number } | null }>(
+                BEFORE,
+                {
+                  id: opts.id,
+                },
+              )
+            ).workflow
+          : null;
       const { startWorkflow } = await client.request<{
         startWorkflow: { workflowId: string; waitingForDecider: boolean };
-      }>(START, { type, workflowId: opts.id, input, idempotencyKey: opts.idempotencyKey });
+      }>(START, {
+        type,
+        workflowId: opts.id,
+        input,
+        idempotencyKey: opts.idempotencyKey,
+        idReusePolicy,
+      });
       const { workflowId, waitingForDecider } = startWorkflow;
       if (waitingForDecider) {
         process.stderr.write(
@@ -54,7 +95,19 @@ export function registerWorkflowStart(workflow: Command): void {
         return;
       }
       process.stderr.write(`started ${workflowId}\n`);
-      await waitAndReport(client, workflowId, { json: opts.json, timeoutMs });
+      const reused = before !== null && takesClosedId(idReusePolicy, before.status);
+      await waitAndReport(client, workflowId, {
+        json: opts.json,
+        timeoutMs,
+        fromRunStartSeq: reused ? before.lastSeq + 1 : undefined,
+      });
     }),
   );
+}
+
+/** Whether the decider gives a start with this policy the ID of a run in this status. */
+function takesClosedId(policy: string | undefined, status: string): boolean {
+  if (policy === "ALLOW_AFTER_CLOSE") return CLOSED_STATUSES.has(status);
+  if (policy === "ALLOW_AFTER_FAILURE") return status === "FAILED" || status === "CANCELLED";
+  return false;
 }

@@ -313,6 +313,22 @@ it("a signal whose answer was lost is sent again with the same request ID and re
   expect(received).toHaveLength(2);
 });
 
+it("--id-reuse starts a new run under a closed run's ID, and --wait waits for that run", async () => {
+  const start = (...args: string[]) =>
+    weft(["workflow", "start", "threeSteps", "--id", "cli-reuse-1", "--wait", "--json", ...args]);
+  const first = await start("--input", '{"n":1}');
+  expect(JSON.parse(first.stdout)).toMatchObject({ status: "COMPLETED", result: { n: 4 } });
+  // The default: the closed run's duplicate, so its result again.
+  const duplicate = await start("--input", '{"n":50}');
+  expect(JSON.parse(duplicate.stdout)).toMatchObject({ result: { n: 4 } });
+  const reused = await start("--input", '{"n":20}', "--id-reuse", "allow-after-close");
+  expect(reused.code).toBe(0);
+  expect(JSON.parse(reused.stdout)).toMatchObject({ status: "COMPLETED", result: { n: 23 } });
+  const bad = await start("--id-reuse", "sometimes");
+  expect(bad.code).not.toBe(0);
+  expect(lastLine(bad.stderr)).toMatch(/^weft: INVALID_INPUT: --id-reuse sometimes is none of/);
+});
+
 it("a failed run exits non-zero with its error on one line", async () => {
   const res = await weft(["workflow", "start", "terminalFailure", "--wait", "--json"]);
   expect(res.code).toBe(2);
