@@ -81,7 +81,7 @@ function DefinitionTable({
                 data-definition={d.name}
                 className={d.hosts.length === 0 ? "dim" : undefined}
               >
-                <td data-label="name" className="wide">
+                <td className="wide">
                   <b>{d.name}</b>
                   {(versions.get(d.name) ?? 0) > 1 ? (
                     <span className="muted small"> · {versions.get(d.name)} versions</span>

@@ -42,7 +42,7 @@ export function Failed() {
           were retried and later succeeded.
         </Empty>
       ) : (
-        <table className="table cards-sm" data-ready="true">
+        <table className="table cards-sm cards-3" data-ready="true">
           <thead>
             <tr>
               <th>failed</th>

@@ -35,7 +35,7 @@ export function Timers() {
           retry delays and step timeouts.
         </Empty>
       ) : (
-        <table className="table cards-sm" data-ready="true">
+        <table className="table cards-sm cards-3" data-ready="true">
           <thead>
             <tr>
               <th>fires</th>
