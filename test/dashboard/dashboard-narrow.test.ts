@@ -279,7 +279,11 @@ it("fits every page in a phone's 390 px, with no page wider than the screen", as
         path: join(PHONE_SHOTS, `${name}-${path.length}.png`),
         fullPage: true,
       });
-      if (shot) await tab.screenshot({ path: join(DOCS, `dashboard-phone-${shot}.png`) });
+      if (shot) {
+        // After the rows' change highlight has faded.
+        await tab.waitForTimeout(1500);
+        await tab.screenshot({ path: join(DOCS, `dashboard-phone-${shot}.png`) });
+      }
     }
     // Open dialogs fit too.
     await tab.goto(`${base}/runs`);
