@@ -58,6 +58,17 @@ const checkout = defineWorkflow("checkout", async (ctx, input: { card: string })
   return ctx.step(chargeCard, input);
 });
 
+/** Workflow code of the user's that throws, a call below the workflow's function. */
+function pickWarehouse(items: number): string {
+  if (items > 10) throw new RangeError(`no warehouse holds ${items} items`);
+  return "north";
+}
+
+const reserve = defineWorkflow("reserve", async (ctx, input: { items: number }) => {
+  await ctx.step(echo, { items: input.items });
+  return pickWarehouse(input.items);
+});
+
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
 const LIVE = 30_000;
@@ -86,7 +97,7 @@ beforeAll(async () => {
   config = isolatedConfig({ redisUrl: "redis://127.0.0.1:1", registrationIntervalMs: 1000 });
   weft = await startEmbedded({
     dir,
-    workflows: [checkout, threeSteps, approval, sleepy],
+    workflows: [checkout, reserve, threeSteps, approval, sleepy],
     steps: [...steps, chargeCard],
     api: { port: 0, tokens: { admin: [], read: [] } },
     // SQLite in the test's folder, whatever DATABASE_URL says.
@@ -175,6 +186,32 @@ it("shows a failed step's own error first, with Weft's frames folded", async () 
     "attempt 1 failed on purpose",
   );
   await page.screenshot({ path: join(DOCS, "dashboard-run-failed.png"), fullPage: false });
+});
+
+it("shows an error thrown by workflow code with the workflow's frames, Weft's folded", async () => {
+  await page.setViewportSize(DESKTOP);
+  const { workflowId } = await client.start("reserve", { input: { items: 12 } });
+  await expect(client.result(workflowId, { timeoutMs: LIVE })).rejects.toThrow("no warehouse");
+  await page.goto(runUrl(workflowId));
+  await page.locator("[data-run-status=FAILED]").waitFor({ timeout: LIVE });
+  const view = page.locator("[data-testid=error-view]").first();
+  await expect(view.locator(".error-name").textContent()).resolves.toBe("RangeError");
+  await expect(view.locator("[data-testid=error-message]").textContent()).resolves.toBe(
+    "no warehouse holds 12 items",
+  );
+  const stack = view.locator("[data-testid=stack]");
+  await expect(stack.locator(".user-frames .frame").first().textContent()).resolves.toContain(
+    "pickWarehouse",
+  );
+  await expect(stack.locator(".user-frames .frame").first().isVisible()).resolves.toBe(true);
+  // What follows the workflow's frames depends on how it resumed (Node's timers or none).
+  for (const details of await stack.locator("details.weft-frames").all()) {
+    await expect(details.getAttribute("open")).resolves.toBeNull();
+    await expect(details.locator(".frame").first().isVisible()).resolves.toBe(false);
+  }
+  await expect(stack.locator(".user-frames").first().textContent()).resolves.toContain(
+    "dashboard-narrow.test.ts",
+  );
 });
 
 it("shows the user's frames first on the Failed page", async () => {
