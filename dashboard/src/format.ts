@@ -59,3 +59,8 @@ export function errorStack(error: unknown): string | undefined {
   const stack = (error as { stack?: unknown } | null)?.stack;
   return typeof stack === "string" && stack !== "" ? stack : undefined;
 }
+
+export function errorName(error: unknown): string | undefined {
+  const name = (error as { name?: unknown } | null)?.name;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}

@@ -201,7 +201,7 @@ it("shows a failing step on the Failed page, with a link to its run", async () =
   await screenshot("failed");
   await row.getByRole("link", { name: workflowId }).click();
   await page.locator("[data-run-status=FAILED]").waitFor({ timeout: LIVE });
-  await expect(page.locator(".error-view").textContent()).resolves.toContain("declined");
+  await expect(page.locator(".error-view").first().textContent()).resolves.toContain("declined");
 });
 
 it("lists a sleeping run's timer on Timers with a countdown until it fires", async () => {
@@ -268,7 +268,7 @@ it("shows each live worker, and a worker killed mid-test turns stale", async () 
   await expectSamePage();
 });
 
-it("asks for a token when auth is on, and says so when a read-only token tries to cancel", async () => {
+it("asks for a token when auth is on, and says so when a read-only token tries to cancel or signal", async () => {
   securedApi = await startRuntime({
     config,
     logger: testLogger(config),
@@ -292,6 +292,16 @@ it("asks for a token when auth is on, and says so when a read-only token tries t
     await tab.locator("dialog").getByRole("button", { name: "Cancel the run" }).click();
     await tab.locator("dialog").getByText("This token is read-only").waitFor();
     await tab.locator("dialog").getByRole("button", { name: "Keep running" }).click();
+    // A signal it may not send: the dialog says why and stays open.
+    await tab.getByRole("button", { name: "Signal…" }).click();
+    await tab.locator("dialog textarea[name=payload]").fill('{"approvedBy": "eve"}');
+    await tab.getByRole("button", { name: "Send signal" }).click();
+    await tab.locator("dialog").getByText("This token is read-only").waitFor();
+    await expect(tab.locator("dialog").getByRole("alert").textContent()).resolves.toContain(
+      "FORBIDDEN",
+    );
+    await tab.locator("dialog").getByRole("button", { name: "Close" }).first().click();
+    await tab.locator("dialog").waitFor({ state: "detached" });
 
     // The write token signals it; the page follows it to completed.
     await tab.getByRole("button", { name: /API token/ }).click();
@@ -301,8 +311,9 @@ it("asks for a token when auth is on, and says so when a read-only token tries t
     await expect(tab.locator("dialog input[name=name]").inputValue()).resolves.toBe("approve");
     await tab.locator("dialog textarea[name=payload]").fill('{"approvedBy": "ada"}');
     await tab.getByRole("button", { name: "Send signal" }).click();
-    await tab.locator("dialog").getByText("Signal sent").waitFor();
-    await tab.locator("dialog").getByRole("button", { name: "Close" }).first().click();
+    // Sent: the dialog closes by itself and the page says so.
+    await tab.locator("dialog").waitFor({ state: "detached" });
+    await tab.getByRole("status").filter({ hasText: "Signal “approve” sent" }).waitFor();
     await tab.locator("[data-run-status=COMPLETED]").waitFor({ timeout: LIVE });
   } finally {
     await secured.close();

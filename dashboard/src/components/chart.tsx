@@ -1,3 +1,4 @@
+import { useEffect, useRef, useState, type RefObject } from "react";
 import type { Stats } from "../api/types";
 
 const SERIES = [
@@ -6,9 +7,26 @@ const SERIES = [
   { key: "failed", label: "failed", cls: "c-failed" },
 ] as const;
 
+/** The width the chart is drawn at: its box's, so labels keep their size on a narrow screen. */
+function useWidth(ref: RefObject<HTMLElement | null>, fallback: number): number {
+  const [width, setWidth] = useState(fallback);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(([entry]) => {
+      const measured = Math.round(entry?.contentRect.width ?? 0);
+      if (measured > 0) setWidth(Math.max(240, Math.min(measured, 960)));
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [ref]);
+  return width;
+}
+
 /** Runs started / completed / failed per minute, as lines in a small SVG. */
 export function ThroughputChart({ points }: { points: Stats["throughput"] }) {
-  const width = 640;
+  const ref = useRef<HTMLElement>(null);
+  const width = useWidth(ref, 640);
   const height = 160;
   const pad = { left: 40, right: 24, top: 8, bottom: 20 };
   const max = Math.max(1, ...points.flatMap((p) => [p.started, p.completed, p.failed]));
@@ -19,8 +37,10 @@ export function ThroughputChart({ points }: { points: Stats["throughput"] }) {
   const y = (v: number) => pad.top + innerH - (v / max) * innerH;
   const last = points[points.length - 1];
   const ticks = [0, max / 2, max];
+  // A time label every 3 minutes, or every 5 on a narrow chart.
+  const every = width < 480 ? 5 : 3;
   return (
-    <figure className="chart">
+    <figure className="chart" ref={ref}>
       <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Runs per minute">
         {ticks.map((t) => (
           <g key={t}>
@@ -31,7 +51,7 @@ export function ThroughputChart({ points }: { points: Stats["throughput"] }) {
           </g>
         ))}
         {points.map((p, i) =>
-          i % 3 === (points.length - 1) % 3 ? (
+          i % every === (points.length - 1) % every ? (
             <text key={p.minute} x={x(i)} y={height - 4} className="tick" textAnchor="middle">
               {new Date(p.minute).toLocaleTimeString([], {
                 hour: "2-digit",

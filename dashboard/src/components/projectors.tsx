@@ -30,7 +30,7 @@ export function ProjectorsPanel() {
           here every 2 s.
         </Empty>
       ) : (
-        <table className="table" data-projectors="true">
+        <table className="table cards-sm" data-projectors="true">
           <thead>
             <tr>
               <th>state</th>
@@ -50,14 +50,17 @@ export function ProjectorsPanel() {
             {list.map((p) => (
               <Fragment key={p.id}>
                 <tr data-projector={p.id} data-state={p.state}>
-                  <td>
+                  <td data-label="state">
                     <StatusBadge status={p.state} />
                   </td>
-                  <td>
+                  <td data-label="process">
                     <Mono>{p.id}</Mono>
                   </td>
-                  <td className="num">{p.partitions}</td>
+                  <td data-label="partitions" className="num">
+                    {p.partitions}
+                  </td>
                   <td
+                    data-label="dead letters"
                     className="num"
                     data-dead-letters={p.deadLetters.recent}
                     title={`${p.deadLetters.recent} in the last ${p.deadLetters.recentMinutes} min, ${p.deadLetters.total} since it started`}
@@ -65,7 +68,11 @@ export function ProjectorsPanel() {
                     {formatCount(p.deadLetters.recent)}
                     <span className="muted"> / {formatCount(p.deadLetters.total)}</span>
                   </td>
-                  <td className="error-cell" data-last-dead-letter="true">
+                  <td
+                    data-label="last dead letter"
+                    className="error-cell wide"
+                    data-last-dead-letter="true"
+                  >
                     {p.deadLetters.last ? (
                       <>
                         <Mono
@@ -80,7 +87,7 @@ export function ProjectorsPanel() {
                       <span className="muted">none</span>
                     )}
                   </td>
-                  <td>
+                  <td data-label="reported">
                     <Time iso={p.reportedAt} />
                   </td>
                 </tr>
@@ -90,7 +97,7 @@ export function ProjectorsPanel() {
                     data-stalled-partition={`${s.topic}/${s.partition}`}
                   >
                     <td />
-                    <td colSpan={5} className="error-cell">
+                    <td colSpan={5} className="error-cell wide">
                       {s.error}{" "}
                       <span className="muted">
                         (since <Time iso={s.since} />)

@@ -3,6 +3,7 @@ import { useQuery, useSubscription, useThrottled } from "../api/hooks";
 import type { Definition } from "../api/types";
 import { Empty, ErrorBox, Loading, Mono, Panel, Time } from "../components/common";
 import { formatDuration } from "../format";
+import { describeRetry } from "../retry-policy";
 
 export function Definitions() {
   const query = useQuery<{ definitions: Definition[] }>(DEFINITIONS);
@@ -56,7 +57,7 @@ function DefinitionTable({
       {sorted.length === 0 ? (
         <div className="muted">None registered.</div>
       ) : (
-        <table className="table">
+        <table className="table cards-sm">
           <thead>
             <tr>
               <th>name</th>
@@ -80,28 +81,24 @@ function DefinitionTable({
                 data-definition={d.name}
                 className={d.hosts.length === 0 ? "dim" : undefined}
               >
-                <td>
+                <td className="wide">
                   <b>{d.name}</b>
                   {(versions.get(d.name) ?? 0) > 1 ? (
                     <span className="muted small"> · {versions.get(d.name)} versions</span>
                   ) : null}
                 </td>
-                <td>
+                <td data-label="version">
                   <Mono title={d.hash}>{d.hash.slice(0, 12)}</Mono>
                 </td>
                 {steps ? (
                   <>
-                    <td>
+                    <td data-label="queue">
                       {d.taskQueue ? <Mono>{d.taskQueue}</Mono> : <span className="muted">–</span>}
                     </td>
-                    <td>
-                      {d.retry != null ? (
-                        <code className="mono small">{JSON.stringify(d.retry)}</code>
-                      ) : (
-                        <span className="muted">default</span>
-                      )}
+                    <td data-label="retry" className="wide retry-cell">
+                      <RetryPolicy retry={d.retry} />
                     </td>
-                    <td>
+                    <td data-label="timeout">
                       {d.timeoutMs != null ? (
                         formatDuration(d.timeoutMs)
                       ) : (
@@ -110,17 +107,17 @@ function DefinitionTable({
                     </td>
                   </>
                 ) : null}
-                <td>
+                <td data-label="hosted by (alive)" className="wide">
                   {d.hosts.length === 0 ? (
                     <span className="muted">no live process</span>
                   ) : (
                     d.hosts.map((h) => <Mono key={h}>{h}</Mono>)
                   )}
                 </td>
-                <td>
+                <td data-label="first seen">
                   <Time iso={d.firstSeenAt} />
                 </td>
-                <td>
+                <td data-label="last seen">
                   <Time iso={d.lastSeenAt} />
                 </td>
               </tr>
@@ -129,5 +126,34 @@ function DefinitionTable({
         </table>
       )}
     </Panel>
+  );
+}
+
+/** "5 attempts · 1 s → ×2 → max 30 s", and the policy as registered behind a toggle. */
+function RetryPolicy({ retry }: { retry: unknown }) {
+  const text = describeRetry(retry);
+  if (retry == null) {
+    return (
+      <span
+        className="retry-policy"
+        data-retry="default"
+        title="The step sets no retry policy: the engine's, unless its workflow or the call sets one"
+      >
+        <span className="muted">default:</span> <span className="retry-text">{text}</span>
+      </span>
+    );
+  }
+  return (
+    <span
+      className="retry-policy"
+      data-retry="own"
+      title="The step's own policy over the engine's defaults; a call's retry option overrides it"
+    >
+      <span className="retry-text">{text}</span>
+      <details className="retry-json">
+        <summary>JSON</summary>
+        <code className="mono small">{JSON.stringify(retry, null, 2)}</code>
+      </details>
+    </span>
   );
 }

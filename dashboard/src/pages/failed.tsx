@@ -3,7 +3,8 @@ import { FAILED_STEPS, STATS_TICK, WORKFLOW_TYPES } from "../api/documents";
 import { useQuery, useSubscription, useThrottled } from "../api/hooks";
 import type { FailedStep } from "../api/types";
 import { Empty, ErrorBox, Loading, Mono, StatusBadge, Time } from "../components/common";
-import { errorCode, errorMessage, errorStack } from "../format";
+import { StackView } from "../components/error-view";
+import { errorCode, errorMessage, errorName, errorStack } from "../format";
 import { Link, runPath } from "../router";
 
 export function Failed() {
@@ -41,7 +42,7 @@ export function Failed() {
           were retried and later succeeded.
         </Empty>
       ) : (
-        <table className="table" data-ready="true">
+        <table className="table cards-sm cards-3" data-ready="true">
           <thead>
             <tr>
               <th>failed</th>
@@ -58,38 +59,44 @@ export function Failed() {
               const key = `${f.workflowId}/${f.stepSeq}/${f.attempt}`;
               const stack = errorStack(f.error);
               const code = errorCode(f.error);
+              const name = errorName(f.error);
               return (
                 <Fragment key={key}>
                   <tr data-failed={f.workflowId} data-step={f.stepName}>
-                    <td>
+                    <td data-label="failed">
                       <Time iso={f.finishedAt} />
                     </td>
-                    <td>
+                    <td data-label="run" className="wide">
                       <Link to={runPath(f.workflowId)} className="mono">
                         {f.workflowId}
                       </Link>
                       <div className="muted small">{f.workflowType}</div>
                     </td>
-                    <td>
+                    <td data-label="step">
                       {f.stepName} <span className="muted">#{f.stepSeq}</span>
                       <div className="muted small">queue {f.taskQueue}</div>
                     </td>
-                    <td className="num">{f.attempt}</td>
-                    <td>
+                    <td data-label="attempt" className="num">
+                      {f.attempt}
+                    </td>
+                    <td data-label="status">
                       <StatusBadge status={f.status} />
                     </td>
-                    <td className="error-cell">
-                      {code ? <span className="code">{code}</span> : null} {errorMessage(f.error)}
+                    <td data-label="error" className="error-cell wide">
+                      {name ? <span className="error-name">{name}</span> : null}
+                      {code ? <span className="code">{code}</span> : null}{" "}
+                      <span className="error-message">{errorMessage(f.error)}</span>
                       {stack ? (
                         <button
                           className="btn ghost small"
+                          aria-expanded={open === key}
                           onClick={() => setOpen(open === key ? undefined : key)}
                         >
                           {open === key ? "hide stack" : "stack"}
                         </button>
                       ) : null}
                     </td>
-                    <td>
+                    <td data-label="worker" className="wide">
                       {f.workerId ? (
                         <Mono>{f.workerId}</Mono>
                       ) : (
@@ -98,9 +105,9 @@ export function Failed() {
                     </td>
                   </tr>
                   {open === key && stack ? (
-                    <tr key={`${key}-stack`}>
-                      <td colSpan={7}>
-                        <pre className="stack">{stack}</pre>
+                    <tr key={`${key}-stack`} className="stack-row" data-stack-of={f.workflowId}>
+                      <td colSpan={7} className="wide">
+                        <StackView stack={stack} name={name} message={errorMessage(f.error)} />
                       </td>
                     </tr>
                   ) : null}

@@ -14,7 +14,7 @@ import {
   statusClass,
   useDataShownMark,
 } from "../components/common";
-import { errorMessage, formatCount } from "../format";
+import { errorMessage, errorName, formatCount } from "../format";
 import { Link, runPath } from "../router";
 
 export function Overview() {
@@ -139,14 +139,14 @@ function OverviewBody({ stats, failures }: { stats: Stats; failures?: FailedStep
         ) : failures.length === 0 ? (
           <span className="muted">No step has failed.</span>
         ) : (
-          <table className="table">
+          <table className="table cards-sm">
             <tbody>
               {failures.map((f) => (
                 <tr key={`${f.workflowId}/${f.stepSeq}/${f.attempt}`}>
                   <td>
                     <Time iso={f.finishedAt} />
                   </td>
-                  <td>
+                  <td className="wide">
                     <Link to={runPath(f.workflowId)} className="mono">
                       {f.workflowId}
                     </Link>
@@ -157,7 +157,12 @@ function OverviewBody({ stats, failures }: { stats: Stats; failures?: FailedStep
                       #{f.stepSeq} a{f.attempt}
                     </span>
                   </td>
-                  <td className="error-cell">{errorMessage(f.error)}</td>
+                  <td className="error-cell wide">
+                    {errorName(f.error) ? (
+                      <span className="error-name">{errorName(f.error)}</span>
+                    ) : null}
+                    {errorMessage(f.error)}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -10,7 +10,7 @@ import {
   WORKFLOW_UPDATED,
 } from "../api/documents";
 import { useNow, useQuery, useSubscription, useThrottled } from "../api/hooks";
-import type { HistoryEvent, RunRow, WaitItem, WorkflowDetail } from "../api/types";
+import type { HistoryEvent, RunRow, StepAttempt, WaitItem, WorkflowDetail } from "../api/types";
 import {
   Elapsed,
   Empty,
@@ -23,9 +23,10 @@ import {
   StatusBadge,
   Time,
 } from "../components/common";
+import { ErrorDetails } from "../components/error-view";
 import { StepGraph } from "../components/step-graph";
 import { AttemptTimeline } from "../components/timeline";
-import { errorCode, errorMessage, errorStack, formatAbsolute, formatDuration } from "../format";
+import { errorCode, errorMessage, formatAbsolute, formatDuration } from "../format";
 import { Link } from "../router";
 
 const OPEN = new Set(["PENDING", "RUNNING", "BLOCKED"]);
@@ -106,6 +107,23 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
       </div>
     );
   }
+  const failed = failedAttempts(run.steps);
+  // The attempt whose failure failed the run: the Error panel shows it, the list the others.
+  const cause = errorCode(run.error) === "STEP_FAILED" ? failed[0] : undefined;
+  const failures = failed.filter((a) => a !== cause);
+  // A closed run shows why it ended first (on a narrow screen, above everything else).
+  const closed = !OPEN.has(run.status);
+  const outcome = (
+    <Panel title={run.status === "FAILED" || run.status === "CANCELLED" ? "Error" : "Result"}>
+      {run.error != null ? (
+        <RunError run={run} cause={cause} />
+      ) : run.status === "COMPLETED" ? (
+        <JsonView value={run.result} empty="null" />
+      ) : (
+        <span className="muted">Not finished yet.</span>
+      )}
+    </Panel>
+  );
   const retrying = new Set(run.waitingOn.filter((w) => w.kind === "retry").map((w) => w.stepSeq));
   return (
     <div className="page" data-page="run" data-run-status={run.status}>
@@ -143,19 +161,19 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
       {(eventsError ?? updatedError) ? <ErrorBox error={(eventsError ?? updatedError)!} /> : null}
 
       <div className="grid-2">
+        {closed ? outcome : null}
         <Panel title="Waiting on">
           <WaitingOn run={run} />
         </Panel>
-        <Panel title={run.status === "FAILED" || run.status === "CANCELLED" ? "Error" : "Result"}>
-          {run.error != null ? (
-            <ErrorView error={run.error} />
-          ) : run.status === "COMPLETED" ? (
-            <JsonView value={run.result} empty="null" />
-          ) : (
-            <span className="muted">Not finished yet.</span>
-          )}
-        </Panel>
+        {closed ? null : outcome}
       </div>
+      {failures.length > 0 ? (
+        <Panel
+          title={`${cause ? "Earlier failed attempts" : "Failed attempts"} (${failures.length})`}
+        >
+          <FailedAttempts attempts={failures} />
+        </Panel>
+      ) : null}
       <Panel title="Input">
         <JsonView value={run.input} empty="no input" />
       </Panel>
@@ -215,19 +233,87 @@ function Breadcrumb({ id }: { id: string }) {
   );
 }
 
-function ErrorView({ error }: { error: unknown }) {
-  const stack = errorStack(error);
-  const code = errorCode(error);
+/** The attempts that failed or timed out, newest first. */
+function failedAttempts(steps: readonly StepAttempt[]): StepAttempt[] {
+  return steps
+    .filter((a) => (a.status === "failed" || a.status === "timed_out") && a.error != null)
+    .sort(
+      (a, b) =>
+        (b.finishedAt ?? "").localeCompare(a.finishedAt ?? "") ||
+        b.stepSeq - a.stepSeq ||
+        b.attempt - a.attempt,
+    );
+}
+
+/**
+ * Why the run ended. A run failed by a step shows the step's error, as the user's code threw
+ * it, first; the run's own error (Weft's, "step X failed after N attempts") comes after it.
+ */
+function RunError({ run, cause }: { run: WorkflowDetail; cause: StepAttempt | undefined }) {
+  const error = run.error;
+  if (!cause) return <ErrorDetails error={error} />;
   return (
-    <div className="error-view">
-      <div className="error-message">
-        {code ? <span className="code">{code}</span> : null} {errorMessage(error)}
+    <div className="run-error">
+      <div className="error-origin">
+        Step <b>{cause.stepName}</b>{" "}
+        <span className="muted">
+          #{cause.stepSeq}, attempt {cause.attempt}
+        </span>{" "}
+        {cause.status === "timed_out" ? "timed out" : "failed"}
+        {cause.workerId ? (
+          <>
+            {" "}
+            on <Mono>{cause.workerId}</Mono>
+          </>
+        ) : null}
+        :
       </div>
-      {stack ? <pre className="stack">{stack}</pre> : null}
-      <details>
-        <summary>raw</summary>
-        <JsonView value={error} />
+      <ErrorDetails error={cause.error} raw={false} />
+      <details className="run-error-own">
+        <summary>
+          The run’s error: <span className="muted">{errorMessage(error)}</span>
+        </summary>
+        <ErrorDetails error={error} />
       </details>
+    </div>
+  );
+}
+
+const SHOWN_FAILURES = 5;
+
+/** Every failed or timed-out attempt with its error: the user's message, then the stack. */
+function FailedAttempts({ attempts }: { attempts: StepAttempt[] }) {
+  const [all, setAll] = useState(false);
+  const shown = all ? attempts : attempts.slice(0, SHOWN_FAILURES);
+  return (
+    <div className="failures" data-testid="failed-attempts">
+      {shown.map((a) => (
+        <div
+          key={`${a.stepSeq}-${a.attempt}`}
+          className="failure"
+          data-attempt={`${a.stepName}#${a.stepSeq}.${a.attempt}`}
+        >
+          <div className="failure-head">
+            <b>{a.stepName}</b>{" "}
+            <span className="muted">
+              #{a.stepSeq}, attempt {a.attempt}
+            </span>{" "}
+            <StatusBadge status={a.status} /> <Time iso={a.finishedAt} />
+            {a.workerId ? (
+              <span className="muted">
+                {" "}
+                on <Mono>{a.workerId}</Mono>
+              </span>
+            ) : null}
+          </div>
+          <ErrorDetails error={a.error} raw={false} />
+        </div>
+      ))}
+      {attempts.length > shown.length ? (
+        <button className="btn small" onClick={() => setAll(true)}>
+          Show {attempts.length - shown.length} more
+        </button>
+      ) : null}
     </div>
   );
 }
@@ -522,9 +608,20 @@ function summarize(e: HistoryEvent): string {
 
 function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
   const [dialog, setDialog] = useState<"signal" | "cancel">();
+  const [sent, setSent] = useState<string>();
   const open = OPEN.has(run.status);
+  useEffect(() => {
+    if (sent === undefined) return;
+    const timer = setTimeout(() => setSent(undefined), 8000);
+    return () => clearTimeout(timer);
+  }, [sent]);
   return (
     <div className="actions">
+      {sent !== undefined ? (
+        <div className="ok notice" role="status" data-testid="signal-sent">
+          Signal “{sent}” sent: the history shows it once the decider has applied it.
+        </div>
+      ) : null}
       <button
         className="btn"
         disabled={!open}
@@ -542,7 +639,15 @@ function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
         Cancel run…
       </button>
       {dialog === "signal" ? (
-        <SignalDialog run={run} onClose={() => setDialog(undefined)} onDone={onDone} />
+        <SignalDialog
+          run={run}
+          onClose={() => setDialog(undefined)}
+          onSent={(name) => {
+            setDialog(undefined);
+            setSent(name);
+            onDone();
+          }}
+        />
       ) : null}
       {dialog === "cancel" ? (
         <CancelDialog run={run} onClose={() => setDialog(undefined)} onDone={onDone} />
@@ -554,13 +659,11 @@ function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
 function useMutation() {
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState(false);
   const run = async (query: string, variables: Record<string, unknown>) => {
     setBusy(true);
     setError(undefined);
     try {
       await request(query, variables);
-      setDone(true);
       return true;
     } catch (err) {
       setError(err as Error);
@@ -569,17 +672,18 @@ function useMutation() {
       setBusy(false);
     }
   };
-  return { error, setError, busy, done, run };
+  return { error, setError, busy, run };
 }
 
+/** Closes once the API has taken the signal; on an error it stays open and says which. */
 function SignalDialog({
   run,
   onClose,
-  onDone,
+  onSent,
 }: {
   run: WorkflowDetail;
   onClose: () => void;
-  onDone: () => void;
+  onSent: (name: string) => void;
 }) {
   const waiting = run.waitingOn.find((w) => w.kind === "signal");
   const [name, setName] = useState(waiting?.kind === "signal" ? waiting.signalName : "");
@@ -601,7 +705,7 @@ function SignalDialog({
             return;
           }
           void m.run(SIGNAL_WORKFLOW, { workflowId: run.id, name, payload: parsed }).then((ok) => {
-            if (ok) onDone();
+            if (ok) onSent(name);
           });
         }}
       >
@@ -626,11 +730,6 @@ function SignalDialog({
           />
         </label>
         {m.error ? <ErrorBox error={m.error} /> : null}
-        {m.done ? (
-          <div className="ok">
-            Signal sent: the history below shows it once the decider has applied it.
-          </div>
-        ) : null}
         <div className="form-actions">
           <button type="button" className="btn" onClick={onClose}>
             Close

@@ -259,7 +259,7 @@ function Filters({ search, types }: { search: URLSearchParams; types: string[] }
 export function RunTable({ rows }: { rows: RunRow[] }) {
   useDataShownMark();
   return (
-    <table className="table runs-table" data-ready="true">
+    <table className="table runs-table cards-sm" data-ready="true">
       <thead>
         <tr>
           <th>workflow ID</th>
@@ -274,23 +274,25 @@ export function RunTable({ rows }: { rows: RunRow[] }) {
       <tbody>
         {rows.map((r) => (
           <tr key={r.id} data-run={r.id} data-status={r.status}>
-            <td>
+            <td className="wide run-id-cell">
               <Link to={runPath(r.id)} className="mono">
                 {r.id}
               </Link>
             </td>
-            <td>{r.type}</td>
-            <td>
+            <td data-label="type">{r.type}</td>
+            <td data-label="status">
               <StatusBadge status={r.status} />
             </td>
-            <td>
+            <td data-label="started">
               <Time iso={r.startedAt} />
             </td>
-            <td>
+            <td data-label="duration">
               <Elapsed from={r.startedAt} to={r.closedAt} />
             </td>
-            <td className="num">{r.lastSeq}</td>
-            <td key={r.updatedAt} className="flash">
+            <td data-label="events" className="num">
+              {r.lastSeq}
+            </td>
+            <td data-label="updated" key={r.updatedAt} className="flash">
               <Time iso={r.updatedAt} />
             </td>
           </tr>

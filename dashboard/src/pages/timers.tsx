@@ -35,7 +35,7 @@ export function Timers() {
           retry delays and step timeouts.
         </Empty>
       ) : (
-        <table className="table" data-ready="true">
+        <table className="table cards-sm cards-3" data-ready="true">
           <thead>
             <tr>
               <th>fires</th>
@@ -49,20 +49,20 @@ export function Timers() {
           <tbody>
             {rows.map((t) => (
               <tr key={`${t.workflowId}/${t.kind}/${t.seq}/${t.attempt}`} data-timer={t.workflowId}>
-                <td>
+                <td data-label="fires">
                   <Countdown iso={t.dueAt} />
                 </td>
-                <td>
+                <td data-label="due at">
                   <Time iso={t.dueAt} />
                 </td>
-                <td>{KIND_LABEL[t.kind] ?? t.kind}</td>
-                <td>
+                <td data-label="kind">{KIND_LABEL[t.kind] ?? t.kind}</td>
+                <td data-label="run" className="wide">
                   <Link to={runPath(t.workflowId)} className="mono">
                     {t.workflowId}
                   </Link>
                 </td>
-                <td>{t.workflowType}</td>
-                <td className="num">
+                <td data-label="type">{t.workflowType}</td>
+                <td data-label="seq" className="num">
                   {t.seq}
                   {t.kind === "retry" || t.kind === "step_timeout" ? (
                     <span className="muted"> a{t.attempt}</span>

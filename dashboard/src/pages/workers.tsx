@@ -38,7 +38,7 @@ export function Workers() {
           Deciders and workers register here when they start: <code>npx weft start module.ts</code>.
         </Empty>
       ) : (
-        <table className="table" data-ready="true">
+        <table className="table cards-sm" data-ready="true">
           <thead>
             <tr>
               <th>status</th>
@@ -55,17 +55,17 @@ export function Workers() {
           <tbody>
             {list.map((w) => (
               <tr key={w.id} data-worker={w.id} data-status={w.status}>
-                <td>
+                <td data-label="status">
                   <StatusBadge status={w.status} />
                 </td>
-                <td>
+                <td data-label="process" className="wide">
                   <Mono>{w.id}</Mono>
                 </td>
-                <td>{w.roles.join(", ")}</td>
-                <td>
+                <td data-label="roles">{w.roles.join(", ")}</td>
+                <td data-label="host · pid">
                   {w.host} · <Mono>{w.pid}</Mono>
                 </td>
-                <td>
+                <td data-label="queues">
                   {w.queues.length ? (
                     w.queues.map((q) => <Mono key={q}>{q}</Mono>)
                   ) : (
@@ -73,6 +73,7 @@ export function Workers() {
                   )}
                 </td>
                 <td
+                  data-label="hosts"
                   title={[
                     ...w.workflows.map((n) => `workflow ${n}`),
                     ...w.steps.map((n) => `step ${n}`),
@@ -80,14 +81,14 @@ export function Workers() {
                 >
                   {w.workflows.length} workflows · {w.steps.length} steps
                 </td>
-                <td className="num">
+                <td data-label="in flight" className="num">
                   {w.inFlight}
                   {w.concurrency != null ? <span className="muted"> / {w.concurrency}</span> : null}
                 </td>
-                <td>
+                <td data-label="started">
                   <Time iso={w.startedAt} />
                 </td>
-                <td>
+                <td data-label="last heartbeat">
                   <Time iso={w.status === "STOPPED" ? w.stoppedAt : w.lastSeenAt} />
                 </td>
               </tr>
