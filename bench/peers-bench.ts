@@ -201,7 +201,7 @@ async function main(): Promise<void> {
   log(mediansTable(results));
   log("\n### Ratios Weft / BullMQ (medians)\n");
   log(ratiosTable(results));
-  log("\n### Each process (medians over rounds)\n");
+  log("\n### Each process\n");
   log(processesTable(results));
   log("\n### Weft per hop at the steady rate (medians over rounds)\n");
   log(hopsTable(results));

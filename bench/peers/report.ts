@@ -160,9 +160,11 @@ export function ratiosTable(results: readonly RoundResult[], peer = "bullmq"): s
   );
 }
 
-/** Each process's CPU seconds and peak RSS, medians over rounds. */
+/** Each process's CPU seconds and peak RSS in each round, then their median. */
 export function processesTable(results: readonly RoundResult[]): string {
   const rows: string[][] = [];
+  const each = (values: number[], show: (v: number) => string) =>
+    `${values.map(show).join(" · ")} (${show(median(values))})`;
   for (const [target, rounds] of byTarget(results)) {
     const names = [...new Set(rounds.flatMap((r) => r.processes.map((p) => p.name)))];
     for (const name of names) {
@@ -170,12 +172,21 @@ export function processesTable(results: readonly RoundResult[]): string {
       rows.push([
         target,
         name,
-        fixed(median(of.map((p) => p.cpuSeconds)), 1),
-        int(median(of.map((p) => p.peakRssMb))),
+        each(
+          of.map((p) => p.cpuSeconds),
+          (v) => fixed(v, 1),
+        ),
+        each(
+          of.map((p) => p.peakRssMb),
+          int,
+        ),
       ]);
     }
   }
-  return table(["target", "process", "CPU s", "peak RSS MB"], rows);
+  return table(
+    ["target", "process", "CPU s, each round (median)", "peak RSS MB, each round (median)"],
+    rows,
+  );
 }
 
 /** Weft's per-hop latencies at the steady rate, medians over rounds of p50 and p99. */
