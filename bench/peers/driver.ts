@@ -105,6 +105,9 @@ async function measure(target: Target): Promise<RoundResult> {
 
   const { runs, hops } = await target.timings(sentAt);
   if (runs.length !== total) throw new Error(`timings of ${runs.length} runs, ${total} expected`);
+  const nextStep = percentiles(runs.flatMap((r) => r.nextSteps));
+  // A step time that no record gave would make the percentiles quietly of fewer runs.
+  if (nextStep.n !== 2 * total) throw new Error(`${2 * total - nextStep.n} step times missing`);
   return {
     target: target.name,
     round: Number(values.round),
@@ -116,7 +119,7 @@ async function measure(target: Target): Promise<RoundResult> {
       rate,
       seconds,
       firstStep: percentiles(runs.map((r) => r.firstStep)),
-      nextStep: percentiles(runs.flatMap((r) => r.nextSteps)),
+      nextStep,
       thirdDone: percentiles(runs.map((r) => r.thirdDone)),
       ...(hops
         ? {

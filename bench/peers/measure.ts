@@ -63,8 +63,9 @@ export function percentile(sorted: readonly number[], p: number): number {
   ]!;
 }
 
+/** p50 and p99 of the samples that could be taken (`n`: how many; a missing time is NaN). */
 export function percentiles(values: readonly number[]): Percentiles {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: sorted.length };
 }
 

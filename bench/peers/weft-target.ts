@@ -156,9 +156,6 @@ async function weftTarget(setup: Setup): Promise<Target> {
             push("StepCompleted recorded → next step started", t.started(k + 1) - t.completed(k));
         }
       }
-      for (const samples of Object.values(hops)) {
-        if (samples) samples.splice(0, samples.length, ...samples.filter((v) => !Number.isNaN(v)));
-      }
       return { runs, hops };
     },
     async close() {
