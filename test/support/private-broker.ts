@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort } from "./tcp-proxy";
 
-const ROOT = join(__dirname, "..", "..");
+// The repository: two folders up from sources, three from dist/ (benchmarks run compiled).
+const ROOT = join(__dirname, "..", "..", ...(__filename.endsWith(".js") ? [".."] : []));
 const INFRA = join(ROOT, "infra", "infra.sh");
 const run = promisify(execFile);
 

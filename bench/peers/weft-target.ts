@@ -1,0 +1,243 @@
+/**
+ * Weft as a target of the side-by-side benchmark, on Kafka (a decider process and a worker
+ * process, as bench/core-bench.ts starts them) or embedded (decider and worker in the
+ * driver's process, on a log in a temporary folder). The workflow is the fixtures'
+ * `threeSteps`: three `echo` steps in a row.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, topics, type WeftConfig } from "../../core/config";
+import { createLogger } from "../../core/logger";
+import { commandCodec } from "../../schemas/codec";
+import type { HistoryEvent } from "../../schemas/types";
+import { WeftClient } from "../../sdk/client";
+import { startEmbedded } from "../../sdk/embedded";
+import { createKafka, readerConsumer } from "../../transport/kafka";
+import type { KafkaPort } from "../../transport/port";
+import { echo, threeSteps } from "../../test/fixtures/workflows";
+import { spawnRoles } from "../../test/support/processes";
+import type { Hops, RunTiming, Target } from "./measure";
+import type { Watched } from "./process-stats";
+
+export interface WeftOptions {
+  partitions: number;
+  concurrency: number;
+  /** The broker's and Redis's pids (Kafka mode), watched beside Weft's own processes. */
+  shared?: Watched[];
+}
+
+const logger = createLogger("warn");
+
+function benchConfig(partitions: number): WeftConfig {
+  return loadConfig({
+    topicPrefix: `peers${Date.now().toString(36)}${randomBytes(2).toString("hex")}`,
+    commandPartitions: partitions,
+    taskPartitions: partitions,
+    logLevel: "warn",
+  });
+}
+
+/** Weft on Kafka: the roles in child processes, the client in the driver. */
+export async function weftOnKafka(options: WeftOptions): Promise<Target> {
+  const config = benchConfig(options.partitions);
+  const decider = await spawnRoles(config, "decider");
+  const worker = await spawnRoles(config, "worker", {
+    WEFT_WORKER_CONCURRENCY: String(options.concurrency),
+  });
+  const kafka = createKafka(config, logger);
+  return weftTarget({
+    name: "weft-kafka",
+    config,
+    transport: kafka,
+    connect: () => WeftClient.connect({ config, logger, transport: kafka }),
+    watched: [
+      { name: "decider", pid: decider.pid, fresh: true },
+      { name: "worker", pid: worker.pid, fresh: true },
+      ...(options.shared ?? []),
+    ],
+    stop: async () => {
+      await Promise.all([decider.stop(), worker.stop()]);
+    },
+  });
+}
+
+/** Embedded Weft: every role in the driver's process, on the embedded log (sync "interval"). */
+export async function weftEmbedded(options: WeftOptions): Promise<Target> {
+  const config = benchConfig(options.partitions);
+  const dir = mkdtempSync(join(tmpdir(), "weft-peers-embedded-"));
+  const weft = await startEmbedded({
+    dir,
+    workflows: [threeSteps],
+    steps: [echo],
+    database: false,
+    config,
+    logger,
+    worker: { concurrency: options.concurrency },
+  });
+  return weftTarget({
+    name: "weft-embedded",
+    config,
+    transport: weft.backends.transport,
+    connect: () => weft.connectClient(),
+    watched: [],
+    stop: async () => {
+      await weft.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+interface Setup {
+  name: string;
+  config: WeftConfig;
+  transport: KafkaPort;
+  connect(): Promise<WeftClient>;
+  watched: Watched[];
+  stop(): Promise<void>;
+}
+
+async function weftTarget(setup: Setup): Promise<Target> {
+  let client = await setup.connect();
+  return {
+    name: setup.name,
+    watched: setup.watched,
+    async start(i) {
+      const sent = Date.now();
+      const { workflowId } = await client.start(threeSteps, { input: { n: i } });
+      return { id: workflowId, sent };
+    },
+    async waitDone(ids) {
+      await Promise.all(ids.map((id) => client.result(id, { timeoutMs: 600_000 })));
+    },
+    async beforeSteady() {
+      // As bench/core-bench.ts: during the steady phase the client only produces; a fresh
+      // client follows history only once the load is over, so that reading every event does
+      // not compete with Weft for the CPU while latencies are taken.
+      await client.close();
+      client = await setup.connect();
+    },
+    async timings(sentAt) {
+      const reports = await readCommands(setup.transport, setup.config, sentAt);
+      const runs: RunTiming[] = [];
+      const hops: Hops = {
+        "start command produced → WorkflowStarted recorded": [],
+        "WorkflowStarted recorded → step 1 started": [],
+        "step started → step done reported": [],
+        "step done reported → StepCompleted recorded": [],
+        "StepCompleted recorded → next step started": [],
+        // No record carries these times: the decider does not note when it consumed a
+        // command or when its transaction committed, nor the worker when it fetched a task.
+        "command consumed by the decider": null,
+        "decision transaction committed": null,
+        "step task fetched by the worker": null,
+      };
+      const push = (hop: string, ms: number) => hops[hop]!.push(ms);
+      for (const [id, sent] of sentAt) {
+        const t = runTimes(await client.getHistory(id));
+        const r = reports.get(id);
+        const reported = (seq: number) => r?.reported.get(seq) ?? NaN;
+        runs.push({
+          firstStep: t.started(1) - sent,
+          // The worker's report of step k's end (its clock) → the next step began.
+          nextSteps: [1, 2].map((k) => t.started(k + 1) - reported(k)),
+          thirdDone: t.completed(3) - sent,
+        });
+        push(
+          "start command produced → WorkflowStarted recorded",
+          t.workflowStarted - (r?.start ?? NaN),
+        );
+        push("WorkflowStarted recorded → step 1 started", t.started(1) - t.workflowStarted);
+        for (const k of [1, 2, 3]) {
+          push("step started → step done reported", reported(k) - t.started(k));
+          push("step done reported → StepCompleted recorded", t.completed(k) - reported(k));
+          if (k < 3)
+            push("StepCompleted recorded → next step started", t.started(k + 1) - t.completed(k));
+        }
+      }
+      return { runs, hops };
+    },
+    async close() {
+      await client.close();
+      await setup.stop();
+    },
+  };
+}
+
+/** The times a run's history records: `at` is the decider's clock, `startedAt` the worker's. */
+function runTimes(events: readonly HistoryEvent[]) {
+  const started = new Map<number, number>();
+  const completed = new Map<number, number>();
+  let workflowStarted = NaN;
+  for (const e of events) {
+    if (e.body.type === "WorkflowStarted") workflowStarted = e.at;
+    if (e.body.type === "StepStarted" && !started.has(e.body.stepSeq))
+      started.set(e.body.stepSeq, e.body.startedAt);
+    if (e.body.type === "StepCompleted") completed.set(e.body.stepSeq, e.at);
+  }
+  return {
+    workflowStarted,
+    started: (seq: number) => started.get(seq) ?? NaN,
+    completed: (seq: number) => completed.get(seq) ?? NaN,
+  };
+}
+
+interface RunCommands {
+  /** The start command's `sentAt` (the client's clock when it produced it). */
+  start: number;
+  /** Step → the `sentAt` of its ReportStepCompleted (the worker's clock when it reported). */
+  reported: Map<number, number>;
+}
+
+/**
+ * Reads the commands topic from the beginning, once, after the load: each command's envelope
+ * carries `sentAt`, the only record of when a start was produced and when a worker reported a
+ * step's end. Nothing in the engine changes for it.
+ */
+async function readCommands(
+  kafka: KafkaPort,
+  config: WeftConfig,
+  wanted: ReadonlyMap<string, number>,
+): Promise<Map<string, RunCommands>> {
+  const topic = topics.commands(config);
+  const admin = kafka.admin();
+  await admin.connect();
+  const targets = (await admin.fetchTopicOffsets(topic)).map((o) => ({
+    partition: o.partition,
+    high: BigInt(o.high),
+  }));
+  await admin.disconnect();
+  const position = new Map<number, bigint>();
+  const out = new Map<string, RunCommands>();
+  const consumer = readerConsumer(kafka, `${topic}.peers-bench.${randomBytes(4).toString("hex")}`);
+  // As transport/history-tail.ts: a batch's last offset counts transaction markers too.
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    const next = BigInt(payload.lastOffset) + 1n;
+    if (next > (position.get(payload.partition) ?? 0n)) position.set(payload.partition, next);
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        const command = commandCodec.decode(m.value, m.headers);
+        if (!wanted.has(command.workflowId)) continue;
+        const run = out.get(command.workflowId) ?? { start: NaN, reported: new Map() };
+        if (command.body.type === "StartWorkflow") run.start = command.sentAt;
+        if (command.body.type === "ReportStepCompleted" && !run.reported.has(command.body.stepSeq))
+          run.reported.set(command.body.stepSeq, command.sentAt);
+        out.set(command.workflowId, run);
+      }
+      await Promise.resolve();
+    },
+  });
+  const deadline = Date.now() + 120_000;
+  while (targets.some((t) => (position.get(t.partition) ?? 0n) < t.high)) {
+    if (Date.now() > deadline) throw new Error("the commands topic was not read in 120 s");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await consumer.disconnect();
+  return out;
+}
