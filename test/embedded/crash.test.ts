@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync, realpathSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { type EmbeddedKafka, LOG_FILE } from "../../transport/embedded";
+import { type EmbeddedKafka, FIRST_SEGMENT } from "../../transport/embedded";
 import { MAGIC, readFrame } from "../../transport/embedded/frames";
 import { waitFor } from "../support/env";
 import { openLog, tempDir } from "./helpers";
@@ -104,7 +104,7 @@ it("opens a log whose last frame a kill cut short, without that transaction only
     expect(before).toBeGreaterThan(lastReported);
 
     // Cut the last frame (the last round's transaction) somewhere inside it.
-    const file = join(realpathSync(dir), LOG_FILE);
+    const file = join(realpathSync(dir), FIRST_SEGMENT);
     const data = readFileSync(file);
     let last = MAGIC.length;
     for (let pos = last; pos < data.length;) {
