@@ -18,7 +18,7 @@ export interface EmbeddedKafkaOptions {
   sync?: SyncMode;
   /** With sync "interval": the most a machine crash can lose. Default 100 ms. */
   syncIntervalMs?: number;
-  /** Past this size the log's active segment is sealed and a new one begun (default 64 MiB). */
+  /** Past this size the log's active segment is sealed and a new one begun (default 16 MiB). */
   segmentBytes?: number;
   /**
    * How long records of delete-policy topics every consumer group committed past are kept

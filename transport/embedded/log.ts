@@ -100,7 +100,7 @@ import {
 export { FIRST_SEGMENT, LEGACY_LOG_FILE, segmentFile } from "./segment-files";
 
 /** Past this size the active segment is sealed and a new one begun. */
-export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** How long delivered records of delete-policy topics are kept once their segment is sealed. */
 export const DEFAULT_RETENTION_MS = 60_000;
 const DEFAULT_RETENTION_CHECK_MS = 10_000;
@@ -122,7 +122,7 @@ export interface LogOptions {
   directory: string;
   sync?: SyncMode;
   syncIntervalMs?: number;
-  /** Past this size the active segment is sealed and a new one begun (default 64 MiB). */
+  /** Past this size the active segment is sealed and a new one begun (default 16 MiB). */
   segmentBytes?: number;
   /**
    * How long records of delete-policy topics that every consumer group committed past are
@@ -224,6 +224,7 @@ export class EmbeddedLog {
   private readonly cache: FrameCache;
   private recordCount = 0;
   private logId: string | undefined;
+  private readonly scratch = Buffer.allocUnsafe(READ_AHEAD);
 
   private constructor(
     readonly directory: string,
@@ -803,22 +804,25 @@ export class EmbeddedLog {
   private readFrameAt(id: number, position: number): RecordEntry[] {
     const segment = this.segments.get(id)!;
     const fd = segment === this.active ? this.fd! : (segment.fd ??= openSync(segment.file, "r"));
-    let buffer = Buffer.allocUnsafe(READ_AHEAD);
-    let got = readSync(fd, buffer, 0, buffer.length, position);
+    // One read into a scratch buffer serves most frames; the frame's bytes are then copied to a
+    // buffer of their own size, as the decoded keys and values are views of it and the cache
+    // keeps them (a view of a 16 KiB buffer would keep all of it).
+    const scratch = this.scratch;
+    const got = readSync(fd, scratch, 0, scratch.length, position);
+    let frame = scratch.subarray(0, got);
     if (got >= HEADER_BYTES) {
-      const total = HEADER_BYTES + buffer.readUInt32LE(0);
-      if (
-        total > got &&
-        total <= HEADER_BYTES + 256 * 1024 * 1024 &&
-        total <= segment.size - position
-      ) {
-        const whole = Buffer.allocUnsafe(total);
-        buffer.copy(whole, 0, 0, got);
-        got += readSync(fd, whole, got, total - got, position + got);
-        buffer = whole;
+      const total = HEADER_BYTES + scratch.readUInt32LE(0);
+      if (total <= got) {
+        frame = Buffer.from(scratch.subarray(0, total));
+      } else if (total <= segment.size - position) {
+        frame = Buffer.allocUnsafe(total);
+        scratch.copy(frame, 0, 0, got);
+        readSync(fd, frame, got, total - got, position + got);
+      } else {
+        frame = Buffer.from(frame);
       }
     }
-    const read = readFrame(buffer.subarray(0, got), 0);
+    const read = readFrame(frame, 0);
     if (!read.ok || read.frame[0] !== 2) {
       throw new LogCorruptError({
         file: segment.file,
@@ -829,7 +833,6 @@ export class EmbeddedLog {
         framesAfter: 0,
       });
     }
-    // The decoded buffers are views of `buffer`, which is this frame's alone.
     this.cache.set(id, position, read.frame[1], read.end);
     return read.frame[1];
   }
