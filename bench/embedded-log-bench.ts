@@ -13,7 +13,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,7 +22,7 @@ import { createLogger } from "../core/logger";
 import { openReadModelDb } from "../projections/read-model-db";
 import { startEmbedded } from "../sdk/embedded";
 import { HistoryTail } from "../transport/history-tail";
-import { EmbeddedKafka, LOG_FILE, type SyncMode } from "../transport/embedded";
+import { EmbeddedKafka, type SyncMode } from "../transport/embedded";
 import { echo, threeSteps } from "../test/fixtures/workflows";
 
 const { values } = parseArgs({
@@ -199,8 +199,8 @@ async function openTime(
       })),
     });
   }
+  const fileMb = mb(kafka.log.bytes);
   await kafka.close();
-  const fileMb = mb(statSync(join(dir, LOG_FILE)).size);
   global.gc?.();
   const before = process.memoryUsage().rss;
   const started = performance.now();

@@ -3,7 +3,7 @@ import type { Logger } from "../core/logger";
 import type { ReadModelDb } from "../projections/read-model-db";
 import { emptyReadModels } from "../projections/replay";
 import { readProjectedLog, recordProjectedLog } from "../projections/tables/projected-log";
-import { LOG_FILE, type EmbeddedLog } from "../transport/embedded";
+import { type EmbeddedLog } from "../transport/embedded";
 
 /** What `matchReadModelsToLog` did with the read models. */
 export type ReadModelMatch =
@@ -63,7 +63,7 @@ export async function matchReadModelsToLog(options: {
   }
   if (log.created && projected) {
     reasons.push(
-      `${LOG_FILE} was missing, so a new, empty log was created, and they hold what an earlier log recorded`,
+      `its segment files (log-*.wal) were missing, so a new, empty log was created, and they hold what an earlier log recorded`,
     );
   }
   const ahead = offsets

@@ -3,12 +3,12 @@
  * reopening loses no committed transaction, shows no part of one, never shows an uncommitted
  * record, and keeps records and consumed offsets in step. Then the same with the last frame cut
  * in the middle, as a kill during its write leaves it: the log opens, without that transaction
- * only.
+ * only. And with a log that rolls segments every few rounds, so kills land around rolls.
  */
 import { spawn } from "node:child_process";
 import { readFileSync, realpathSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { type EmbeddedKafka, LOG_FILE } from "../../transport/embedded";
+import { type EmbeddedKafka, FIRST_SEGMENT } from "../../transport/embedded";
 import { MAGIC, readFrame } from "../../transport/embedded/frames";
 import { waitFor } from "../support/env";
 import { openLog, tempDir } from "./helpers";
@@ -16,8 +16,9 @@ import { openLog, tempDir } from "./helpers";
 const CHILD = join(__dirname, "writer-child.ts");
 
 /** Runs the writer until it reported `atLeast` more commits, kills it; returns the last one. */
-async function writeThenKill(dir: string, atLeast: number): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir], {
+async function writeThenKill(dir: string, atLeast: number, segmentBytes?: number): Promise<number> {
+  const args = segmentBytes === undefined ? [dir] : [dir, String(segmentBytes)];
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], {
     cwd: join(__dirname, "..", ".."),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -54,6 +55,25 @@ it("loses nothing committed and shows nothing uncommitted after kill -9", async 
 
       const kafka = await openLog(dir);
       try {
+        expect(await committedRounds(kafka)).toBeGreaterThan(lastReported);
+      } finally {
+        await kafka.close();
+      }
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+it("loses nothing committed after kill -9 of a writer that rolls segments every few rounds", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    for (let i = 0; i < 3; i++) {
+      // About 15 rounds a segment: a kill lands in or near a roll.
+      const lastReported = await writeThenKill(dir, 150, 2048);
+      const kafka = await openLog(dir);
+      try {
+        expect(kafka.log.segmentIds().length).toBeGreaterThan(5 * (i + 1));
         expect(await committedRounds(kafka)).toBeGreaterThan(lastReported);
       } finally {
         await kafka.close();
@@ -104,7 +124,7 @@ it("opens a log whose last frame a kill cut short, without that transaction only
     expect(before).toBeGreaterThan(lastReported);
 
     // Cut the last frame (the last round's transaction) somewhere inside it.
-    const file = join(realpathSync(dir), LOG_FILE);
+    const file = join(realpathSync(dir), FIRST_SEGMENT);
     const data = readFileSync(file);
     let last = MAGIC.length;
     for (let pos = last; pos < data.length;) {

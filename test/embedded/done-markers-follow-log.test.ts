@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { doneMarkersFile } from "../../sdk/embedded-done-markers";
-import { LOG_FILE } from "../../transport/embedded";
+import { FIRST_SEGMENT, LEGACY_LOG_FILE } from "../../transport/embedded";
 import { encodeFrame, MAGIC } from "../../transport/embedded/frames";
 import { openLog, tempDir } from "./helpers";
 
@@ -41,7 +41,7 @@ it("drops them when opening dropped a torn last frame", async () => {
   let kafka = await openLog(dir);
   writeFileSync(doneMarkersFile(dir, kafka.log), MARKER);
   await kafka.close();
-  appendFileSync(join(dir, LOG_FILE), Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 0x93, 2, 0x91]));
+  appendFileSync(join(dir, FIRST_SEGMENT), Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 0x93, 2, 0x91]));
   kafka = await openLog(dir);
   try {
     expect(kafka.log.droppedTail).toBe(true);
@@ -53,7 +53,8 @@ it("drops them when opening dropped a torn last frame", async () => {
 });
 
 it("keeps the done-markers file of a log made before IDs existed", async () => {
-  writeFileSync(join(dir, LOG_FILE), Buffer.concat([MAGIC, encodeFrame([1, "t", 1])]));
+  // A log of one file, from a Weft before segments and before IDs.
+  writeFileSync(join(dir, LEGACY_LOG_FILE), Buffer.concat([MAGIC, encodeFrame([1, "t", 1])]));
   writeFileSync(join(dir, "done-markers"), MARKER);
   const kafka = await openLog(dir);
   try {

@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { LogCorruptError, WeftError } from "../../core/errors";
-import { EmbeddedKafka, LOG_FILE, repairLog } from "../../transport/embedded";
+import { EmbeddedKafka, FIRST_SEGMENT, repairLog } from "../../transport/embedded";
 import { encodeFrame, MAGIC, readFrame } from "../../transport/embedded/frames";
 import { openLog, tempDir } from "./helpers";
 
@@ -28,7 +28,7 @@ let file: string;
 
 beforeEach(() => {
   ({ dir, cleanup } = tempDir());
-  file = join(realpathSync(dir), LOG_FILE);
+  file = join(realpathSync(dir), FIRST_SEGMENT);
 });
 
 afterEach(() => cleanup());
@@ -117,7 +117,7 @@ describe("corruption in the middle", () => {
     });
     // Nothing was cut or set aside, and the directory was given back.
     expect(readFileSync(file).length).toBe(original.length);
-    expect(readdirSync(dir).filter((f) => f.startsWith(`${LOG_FILE}.`))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.startsWith(`${FIRST_SEGMENT}.`))).toEqual([]);
     writeFileSync(file, original);
     expect(await readValues()).toHaveLength(SENDS);
   });
@@ -201,7 +201,7 @@ describe("a torn tail", () => {
       await kafka.close();
     }
     expect(readFileSync(file).length).toBe(last);
-    const aside = readdirSync(dir).filter((f) => f.startsWith(`${LOG_FILE}.tail-`));
+    const aside = readdirSync(dir).filter((f) => f.startsWith(`${FIRST_SEGMENT}.tail-`));
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(dir, aside[0]!)).equals(original.subarray(last, cut))).toBe(true);
     const values = await readValues();
@@ -240,7 +240,7 @@ describe("repairLog", () => {
     expect(readFileSync(file).equals(damaged)).toBe(true);
 
     const repaired = await repairLog(dir, { truncate: true });
-    expect(repaired.keptAside).toMatch(new RegExp(`${LOG_FILE}\\.corrupt-\\d+$`));
+    expect(repaired.keptAside).toMatch(new RegExp(`${FIRST_SEGMENT}\\.corrupt-\\d+$`));
     expect(readFileSync(repaired.keptAside!).equals(damaged.subarray(bad))).toBe(true);
     expect(repaired.newLogId).toBeDefined();
     expect(repaired.newLogId).not.toBe(id);

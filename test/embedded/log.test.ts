@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 import { isFencingError } from "../../transport/kafka";
 import { partitionForKey } from "../../transport/partitioning";
-import { EmbeddedKafka, LOG_FILE } from "../../transport/embedded";
+import { EmbeddedKafka, FIRST_SEGMENT } from "../../transport/embedded";
 import type { KafkaPort, PortAdmin, PortConsumedMessage, PortProducer } from "../../transport/port";
 import { waitFor } from "../support/env";
 import { collect, openLog, tempDir, values } from "./helpers";
@@ -359,7 +359,7 @@ describe("durability", () => {
   it("drops a torn last frame on open, keeping every whole one and the bytes aside", async () => {
     await writeSome(await connected());
     await kafka.close();
-    const file = join(dir, LOG_FILE);
+    const file = join(dir, FIRST_SEGMENT);
     const whole = statSync(file).size;
     // A frame cut short: its length, its CRC, the first bytes of its payload.
     appendFileSync(file, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 0x93, 2]));
@@ -372,7 +372,7 @@ describe("durability", () => {
     expect(await highs("out")).toEqual([2]);
     expect(statSync(file).size).toBe(whole);
     expect(warnings).toHaveLength(1);
-    const aside = readdirSync(dir).filter((f) => f.startsWith(`${LOG_FILE}.tail-`));
+    const aside = readdirSync(dir).filter((f) => f.startsWith(`${FIRST_SEGMENT}.tail-`));
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(dir, aside[0]!)).length).toBe(10);
 
@@ -395,7 +395,7 @@ describe("durability", () => {
   it("refuses a file that is not a Weft log", async () => {
     await kafka.close();
     const { dir: other, cleanup: clean } = tempDir();
-    appendFileSync(join(other, LOG_FILE), "hello, world");
+    appendFileSync(join(other, FIRST_SEGMENT), "hello, world");
     await expect(openLog(other)).rejects.toThrow(/not a Weft embedded log/);
     clean();
     kafka = await openLog(dir);

@@ -23,7 +23,7 @@ import { ConfigError, LogCorruptError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { ReadModelDb } from "../../projections/read-model-db";
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
-import { type EmbeddedKafka, type EmbeddedLog, LOG_FILE } from "../../transport/embedded";
+import { type EmbeddedKafka, type EmbeddedLog, FIRST_SEGMENT } from "../../transport/embedded";
 import { MAGIC, readFrame } from "../../transport/embedded/frames";
 import { closeFixtures, echo, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, waitFor } from "../support/env";
@@ -161,7 +161,7 @@ async function eventCounts(weft: EmbeddedWeft, dir: string): Promise<[number, nu
 const rebuilt = (lines: { level: number; msg: string }[]) =>
   lines.filter((l) => l.msg.startsWith("read models rebuilt from the embedded log"));
 
-it("rebuilds the read models empty when log.wal was deleted: no ghost runs", async () => {
+it("rebuilds the read models empty when the log's files were deleted: no ghost runs", async () => {
   const dir = newDir();
   let weft = await start(dir);
   await runAll(weft, ["gone-1", "gone-2", "gone-3"]);
@@ -169,11 +169,11 @@ it("rebuilds the read models empty when log.wal was deleted: no ghost runs", asy
   await stop(weft);
   expect([...(await shownRuns(dir)).keys()].sort()).toEqual(["gone-1", "gone-2", "gone-3"]);
 
-  rmSync(join(dir, LOG_FILE));
+  rmSync(join(dir, FIRST_SEGMENT));
   const { logger, lines } = capturingLogger();
   weft = await start(dir, logger);
   expect(rebuilt(lines)).toHaveLength(1);
-  expect(rebuilt(lines)[0]!.msg).toContain(`${LOG_FILE} was missing`);
+  expect(rebuilt(lines)[0]!.msg).toContain("segment files (log-*.wal) were missing");
   expect(rebuilt(lines)[0]!.level).toBe(40); // warn
   expect(await shownRuns(dir)).toEqual(new Map());
 
@@ -287,7 +287,7 @@ it("starts on a log whose last frame was cut in the middle, and loses nothing el
   let weft = await start(dir);
   await runAll(weft, ["torn-1", "torn-2"]);
   await historyProjected(weft, dir);
-  const file = join(logOf(weft).directory, LOG_FILE);
+  const file = join(logOf(weft).directory, FIRST_SEGMENT);
   await stop(weft);
   const data = readFileSync(file);
   let last = MAGIC.length;
@@ -340,7 +340,7 @@ it("refuses a log corrupted in the middle; weft repair --truncate cuts it; every
   await historyProjected(weft, dir);
   await stop(weft);
 
-  const file = join(logOf(weft).directory, LOG_FILE);
+  const file = join(logOf(weft).directory, FIRST_SEGMENT);
   const original = readFileSync(file);
   const starts: number[] = [];
   for (let pos = MAGIC.length; pos < original.length;) {
@@ -370,7 +370,7 @@ it("refuses a log corrupted in the middle; weft repair --truncate cuts it; every
   const repaired = await weftRepair(dir, "--truncate");
   expect(repaired.code).toBe(0);
   const aside = readdirSync(logOf(weft).directory).filter((f) =>
-    f.startsWith(`${LOG_FILE}.corrupt-`),
+    f.startsWith(`${FIRST_SEGMENT}.corrupt-`),
   );
   expect(aside).toHaveLength(1);
   expect(readFileSync(join(dir, aside[0]!)).equals(damaged.subarray(bad))).toBe(true);

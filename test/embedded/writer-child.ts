@@ -2,14 +2,17 @@
  * Child process of crash.test.ts: writes to an embedded log in a loop until it is killed.
  * Each round commits one transaction of three records plus the offset `round + 1` of group
  * "g" on topic "in", then prints `committed <round>`; a second producer always holds an open
- * transaction with a record that must never be seen.
+ * transaction with a record that must never be seen. A second argument sets the log's segment
+ * size.
  */
 import { EmbeddedKafka } from "../../transport/embedded";
 import type { PortTransaction } from "../../transport/port";
 
 async function main(): Promise<void> {
   const directory = process.argv[2]!;
-  const kafka = await EmbeddedKafka.open({ directory, sync: "never" });
+  // Optional: a small segment size, so that the log rolls every few rounds.
+  const segmentBytes = process.argv[3] ? Number(process.argv[3]) : undefined;
+  const kafka = await EmbeddedKafka.open({ directory, sync: "never", segmentBytes });
   const admin = kafka.admin();
   await admin.createTopics({
     topics: [

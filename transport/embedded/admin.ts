@@ -23,15 +23,21 @@ export class EmbeddedAdmin implements PortAdmin {
   createTopics(options: { topics: PortTopicConfig[] }): Promise<boolean> {
     return attempt(() => {
       let created = false;
-      for (const t of options.topics)
+      for (const t of options.topics) {
+        const entries = t.configEntries ?? [];
+        const retention = entries.find((e) => e.name === "retention.ms")?.value;
         created =
           this.log.createTopic(
             t.topic,
             t.numPartitions ?? 1,
-            (t.configEntries ?? []).some(
+            entries.some(
               (e) => e.name === "cleanup.policy" && e.value.split(",").includes("compact"),
             ),
+            retention !== undefined && Number.isFinite(Number(retention))
+              ? Number(retention)
+              : undefined,
           ) || created;
+      }
       return created;
     });
   }
@@ -67,7 +73,8 @@ export class EmbeddedAdmin implements PortAdmin {
       if (count === undefined) throw unknownTopicOrPartition(topic);
       return Array.from({ length: count }, (_, partition) => {
         const high = String(this.log.highWatermark(topic, partition));
-        return { partition, offset: high, high, low: "0" };
+        const low = String(this.log.lowWatermark(topic, partition));
+        return { partition, offset: high, high, low };
       });
     });
   }

@@ -369,7 +369,9 @@ export class EmbeddedConsumer implements PortConsumer {
     position: Position,
   ): Promise<void> {
     const started = Date.now();
-    const from = position.offset;
+    // Offsets below the low watermark are gone (retention, compaction): as Kafka's consumers
+    // reset to the earliest offset, the fetch starts there.
+    const from = Math.max(position.offset, this.log.lowWatermark(topic, partition));
     const records = this.log.read(
       topic,
       partition,

@@ -18,8 +18,15 @@ export interface EmbeddedKafkaOptions {
   sync?: SyncMode;
   /** With sync "interval": the most a machine crash can lose. Default 100 ms. */
   syncIntervalMs?: number;
+  /** Past this size the log's active segment is sealed and a new one begun (default 16 MiB). */
+  segmentBytes?: number;
+  /**
+   * How long records of delete-policy topics every consumer group committed past are kept
+   * once their segment is sealed, for topics created without `retention.ms` (default 60 s).
+   */
+  retentionMs?: number;
   /** Where the log reports what it could not handle itself (e.g. a pino logger). */
-  logger?: { warn(obj: object, msg: string): void };
+  logger?: { warn(obj: object, msg: string): void; info?(obj: object, msg: string): void };
 }
 
 /**
@@ -48,6 +55,14 @@ export class EmbeddedKafka implements KafkaPort {
       directory: options.directory,
       sync: options.sync,
       syncIntervalMs: options.syncIntervalMs,
+      segmentBytes: options.segmentBytes,
+      retentionMs: options.retentionMs,
+      onMigrated: (info) => {
+        const logger = options.logger;
+        const message = `embedded log: ${info.from} (a log of one file, from an earlier Weft) is now the first segment of the log, ${info.to}`;
+        if (logger?.info) logger.info(info, message);
+        else logger?.warn(info, message);
+      },
       onTornTail: (info) =>
         options.logger?.warn(
           info,

@@ -26,8 +26,12 @@ export type RecordEntry = [
 export type OffsetEntry = [string, string, number, number];
 
 export type Frame =
-  /** A topic was created (compacted: a key's last record supersedes the ones before). */
-  | [kind: 1, topic: string, partitions: number, compacted?: boolean]
+  /**
+   * A topic was created (compacted: a key's last record supersedes the ones before). Retention
+   * (delete-policy topics): how long records every consumer group committed past are kept,
+   * -1 for ever; absent, the log's default.
+   */
+  | [kind: 1, topic: string, partitions: number, compacted?: boolean, retentionMs?: number]
   /** Records and committed offsets, applied together (a transaction, a send, a commit). */
   | [kind: 2, records: RecordEntry[], offsets: OffsetEntry[]]
   /** A consumer group's committed offsets were deleted. */
@@ -38,7 +42,25 @@ export type Frame =
    * was derived from the log before the cut may be ahead of it now). The last one counts. Read
    * models record it to know which log they were built from. A Weft that predates it skips it.
    */
-  | IdentityFrame;
+  | IdentityFrame
+  /**
+   * The first frame of every segment after the first: what the log held when the segment
+   * began (topics, each partition's next offset, committed offsets, the ID), so that opening
+   * needs the earlier segments only for their records (through their indexes), and a sealed
+   * segment may be deleted with the topics, offsets and identity it recorded.
+   */
+  | CheckpointFrame;
+
+/** `[name, partitions, compacted, retentionMs | null]` */
+export type CheckpointTopic = [string, number, boolean, number | null];
+export type CheckpointFrame = [
+  kind: 5,
+  topics: CheckpointTopic[],
+  /** `[topic, next offset of each partition]` */
+  ends: [string, number[]][],
+  offsets: OffsetEntry[],
+  logId: string | null,
+];
 
 export type IdentityFrame = [kind: 4, logId: string, createdAt: number];
 
@@ -109,14 +131,14 @@ export function looksLikeFrame(data: Buffer, pos: number): boolean {
 
 /**
  * Whether the payload of a frame at `pos` opens as every frame's does (a MessagePack array of
- * two or three items whose first is a known kind), as far as the file holds it: a write cut
+ * two to five items whose first is a known kind), as far as the file holds it: a write cut
  * short leaves a true prefix of a frame, garbage seldom does.
  */
 export function opensLikeFrame(data: Buffer, pos: number): boolean {
   const array = data[pos + HEADER_BYTES];
   const kind = data[pos + HEADER_BYTES + 1];
   return (
-    (array === undefined || array === 0x92 || array === 0x93) &&
-    (kind === undefined || (kind >= 1 && kind <= 4))
+    (array === undefined || (array >= 0x92 && array <= 0x95)) &&
+    (kind === undefined || (kind >= 1 && kind <= 5))
   );
 }

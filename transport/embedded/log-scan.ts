@@ -35,6 +35,8 @@ export type LogDamage =
 export interface LogScan {
   /** The valid frames before any damage, in order. */
   frames: Frame[];
+  /** Where each of `frames` starts in the file. */
+  positions: number[];
   /** Where the last good frame ends (MAGIC's length when there is none). */
   validEnd: number;
   /** The file's size. */
@@ -45,21 +47,24 @@ export interface LogScan {
 /** Reads a whole log file (MAGIC already checked): its good frames and what follows them. */
 export function scanLog(data: Buffer): LogScan {
   const frames: Frame[] = [];
+  const positions: number[] = [];
   let pos = MAGIC.length;
   while (pos < data.length) {
     const read = readFrame(data, pos);
     if (!read.ok) {
       return {
         frames,
+        positions,
         validEnd: pos,
         size: data.length,
         damage: classify(data, pos, read.fault, read.end),
       };
     }
     frames.push(read.frame);
+    positions.push(pos);
     pos = read.end;
   }
-  return { frames, validEnd: pos, size: data.length };
+  return { frames, positions, validEnd: pos, size: data.length };
 }
 
 /**

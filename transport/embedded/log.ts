@@ -1,30 +1,112 @@
+/**
+ * The embedded log's storage: segments on disk, a few bytes per record in memory.
+ *
+ * Files (in the log's directory):
+ * - `log-<n>.wal`, the segments: each starts with MAGIC and holds frames (frames.ts). Frames are
+ *   appended to the last one, the active segment; once it would pass `segmentBytes` the log
+ *   rolls: the next segment is written whole to a temporary file and renamed (so it exists
+ *   whole or not at all), starting with a checkpoint frame (topics, each partition's end,
+ *   committed offsets, the log's ID). A frame is never split: a transaction's records and
+ *   offsets stay one frame in one segment, visible together or not at all.
+ * - `log-<n>.idx`, beside each sealed segment (segment-index.ts): where each of its records is,
+ *   and its compacted topics' keys. Written at the roll (also by temporary file and rename); a
+ *   missing or bad one is rebuilt by scanning its segment.
+ *
+ * Opening reads the active segment (a bounded size) and replays it from its checkpoint, and
+ * reads the sealed segments' indexes, not their records: restart time follows the segments
+ * held, at a few bytes a record. Only the active segment can have a torn tail (a sealed one
+ * was complete before the next was created); a bad frame anywhere else is corruption
+ * (LogCorruptError naming the segment file and the byte offset), found at open in the active
+ * segment or in a sealed one without a valid index, and by every read of a frame (each checks
+ * its CRC), and by `weft repair`, which scans every segment.
+ *
+ * Memory: per partition, three typed arrays (segment, frame position, place in the frame: 12
+ * bytes a record; partition-index.ts), shifted as retention forgets their oldest records; per
+ * segment a few numbers per partition (segment.ts); compacted topics' live keys; a small cache
+ * of decoded frames (frame-cache.ts), which spares the disk the reads of what was just written.
+ * Records are read from disk (pread) when fetched.
+ *
+ * Retention (retention.ts), at each roll, every `retentionCheckMs` and at open, over sealed
+ * segments only: a delete-policy topic's records (commands, tasks) are forgotten once every
+ * consumer group that committed on their partition committed past them and their segment was
+ * sealed `retentionMs` ago (the topic's `retention.ms`, else the log's default); a compacted
+ * topic's record is forgotten when a later record of its key (or a tombstone) supersedes it; a
+ * topic with `retention.ms` -1 (history, the audit log) is kept for ever. A segment none of whose
+ * records is held any more is deleted with its index. The metadata it recorded lives on in the
+ * later segments' checkpoints.
+ *
+ * Offsets stay the index of a record in its partition: gone records leave gaps (read as empty
+ * records, as compaction's do), and the partition's low watermark moves past a gone prefix.
+ *
+ * A log written by a Weft before segments (one `log.wal`) is renamed to the first segment at
+ * its first open here (its frames are the same), and reported.
+ */
 import {
   closeSync,
+  existsSync,
   fdatasyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { LogCorruptError } from "../../core/errors";
 import { unknownTopicOrPartition } from "./errors";
+import { FrameCache } from "./frame-cache";
 import {
   encodeFrame,
+  HEADER_BYTES,
   identityFrame,
   MAGIC,
+  readFrame,
+  type CheckpointFrame,
   type Frame,
   type FrameFault,
   type OffsetEntry,
   type RecordEntry,
 } from "./frames";
 import { lockDirectory, type DirectoryLock } from "./lock";
-import { scanLog } from "./log-scan";
+import { scanLog, type LogScan } from "./log-scan";
+import { NO_SEGMENT, PartitionIndex } from "./partition-index";
+import { applyRetention } from "./retention";
+import { Segment, type PartitionState, type TopicState } from "./segment";
+import {
+  FIRST_SEGMENT,
+  indexFile,
+  LEGACY_LOG_FILE,
+  leftoverTemporaryFiles,
+  listSegments,
+  segmentFile,
+  syncDirectory,
+  writeFileAtomically,
+} from "./segment-files";
+import {
+  encodeIndex,
+  KeyCollector,
+  NO_POSITION,
+  readIndex,
+  type IndexBlock,
+  type SegmentIndex,
+} from "./segment-index";
 
-export const LOG_FILE = "log.wal";
+export { FIRST_SEGMENT, LEGACY_LOG_FILE, segmentFile } from "./segment-files";
+
+/** Past this size the active segment is sealed and a new one begun. */
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** How long delivered records of delete-policy topics are kept once their segment is sealed. */
+export const DEFAULT_RETENTION_MS = 60_000;
+const DEFAULT_RETENTION_CHECK_MS = 10_000;
+const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
+/** What a first read of a frame asks of the disk; a larger frame takes a second read. */
+const READ_AHEAD = 16 * 1024;
 
 /**
  * When the log calls fdatasync. A killed process loses nothing in any mode (the OS page cache
@@ -40,6 +122,18 @@ export interface LogOptions {
   directory: string;
   sync?: SyncMode;
   syncIntervalMs?: number;
+  /** Past this size the active segment is sealed and a new one begun (default 16 MiB). */
+  segmentBytes?: number;
+  /**
+   * How long records of delete-policy topics that every consumer group committed past are
+   * kept once their segment is sealed, for topics created without `retention.ms` (default
+   * 60 s; -1: for ever).
+   */
+  retentionMs?: number;
+  /** How often retention runs besides at each roll (default 10 s). */
+  retentionCheckMs?: number;
+  /** Bytes of decoded frames kept for reads (default 8 MiB). */
+  cacheBytes?: number;
   /**
    * Told when opening dropped a torn last frame (a write cut short by a crash; the bytes are
    * kept aside). Damage before the end is not dropped: opening throws LogCorruptError.
@@ -50,12 +144,15 @@ export interface LogOptions {
     fault: FrameFault;
     savedTo: string;
   }): void;
+  /** Told when opening found a log of one file (`log.wal`) and made it the first segment. */
+  onMigrated?(info: { from: string; to: string; bytes: number }): void;
 }
 
 interface LogOpening {
   created: boolean;
   droppedTail: boolean;
   idAdded: boolean;
+  migrated: boolean;
 }
 
 export interface StoredRecord {
@@ -67,16 +164,9 @@ export interface StoredRecord {
   readonly size: number;
 }
 
-interface PartitionLog {
-  readonly records: StoredRecord[];
-  readonly waiters: Set<() => void>;
-  /** Compacted topics only: each live key → the offset of its last record. */
-  readonly latest?: Map<string, number>;
-}
-
 /**
- * What a compacted topic's superseded record (or tombstone) becomes in memory: its offset
- * stays taken, as in Kafka, where compaction leaves gaps; readers see an empty record.
+ * What an offset without a record reads as (compacted, dropped by retention, or in a deleted
+ * segment): its offset stays taken, as in Kafka, where compaction leaves gaps.
  */
 const COMPACTED: StoredRecord = Object.freeze({
   timestamp: 0,
@@ -102,42 +192,52 @@ export interface OffsetCommit {
   offset: number;
 }
 
+const offsetKey = (topic: string, partition: number) => `${topic}\0${partition}`;
+
 /**
- * A durable, append-only log of topics with partitions, kept in memory and in one write-ahead
- * file. Every change (topic, records + offsets of a transaction, offset commit) is one frame,
- * written with one write before it becomes visible; opening replays the file. Offsets are the
- * index of a record in its partition: replay assigns them again, in the same order.
+ * A durable, append-only log of topics with partitions, in segment files (see the top of this
+ * file). Every change (topic, records + offsets of a transaction, offset commit) is one frame,
+ * written with one write before it becomes visible. Offsets are the index of a record in its
+ * partition.
  *
  * One process owns the directory (see lock.ts). All methods are synchronous: appends are
  * atomic with respect to every other call in the process.
  */
 export class EmbeddedLog {
-  private readonly topics = new Map<string, PartitionLog[]>();
+  private readonly topics = new Map<string, TopicState>();
   /** group → "topic\0partition" → next offset to read */
   private readonly offsets = new Map<string, Map<string, number>>();
   private readonly epochs = new Map<string, number>();
+  /** Every segment on disk, oldest first; the last is the active one. */
+  private readonly segments = new Map<number, Segment>();
+  private active!: Segment;
   private fd: number | undefined;
-  private size: number;
+  /** Frames in the active segment after its checkpoint: a roll needs at least one. */
+  private activeFrames = 0;
   private dirty = false;
   private syncTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
   private readonly sync: SyncMode;
   private readonly syncIntervalMs: number;
+  private readonly segmentBytes: number;
+  private readonly retentionMs: number;
+  private readonly cache: FrameCache;
   private recordCount = 0;
   private logId: string | undefined;
+  private readonly scratch = Buffer.allocUnsafe(READ_AHEAD);
 
   private constructor(
     readonly directory: string,
     private readonly lock: DirectoryLock,
-    fd: number,
-    size: number,
     options: LogOptions,
     /** What opening found and did. */
     private opening: LogOpening,
   ) {
-    this.fd = fd;
-    this.size = size;
     this.sync = options.sync ?? "interval";
     this.syncIntervalMs = options.syncIntervalMs ?? 100;
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.cache = new FrameCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
   }
 
   static async open(options: LogOptions): Promise<EmbeddedLog> {
@@ -145,27 +245,43 @@ export class EmbeddedLog {
     const directory = realpathSync(options.directory);
     const lock = await lockDirectory(directory);
     try {
-      const file = join(directory, LOG_FILE);
-      const fd = openSync(file, "a+");
-      closeSync(fd);
+      // A roll cut short: the segment or index it was writing was never renamed into place.
+      for (const name of leftoverTemporaryFiles(directory)) unlinkSync(join(directory, name));
+      const migrated = migrateLegacyLog(directory, options);
+      let ids = listSegments(directory);
+      let created = false;
+      if (ids.length === 0) {
+        // A new log: its first segment, with its identity, whole or not at all.
+        writeFileAtomically(
+          join(directory, FIRST_SEGMENT),
+          Buffer.concat([MAGIC, encodeFrame(identityFrame())]),
+          options.sync !== "never",
+        );
+        ids = [0];
+        created = true;
+      }
+      const file = join(directory, segmentFile(ids[ids.length - 1]!));
       let data = readFileSync(file);
-      // Empty, or cut short while it was being created: a new log.
-      const created = data.length < MAGIC.length && data.equals(MAGIC.subarray(0, data.length));
-      if (created) {
-        // A new log: its name and its identity, in one write.
+      if (
+        ids.length === 1 &&
+        data.length < MAGIC.length &&
+        data.equals(MAGIC.subarray(0, data.length))
+      ) {
+        // Empty, or cut short while it was being created (by a Weft before segments): a new log.
         data = Buffer.concat([MAGIC, encodeFrame(identityFrame())]);
         writeFileSync(file, data);
+        created = true;
       }
       const scan = scanLog(checkMagic(file, data));
       const { damage } = scan;
       if (damage?.kind === "corrupt") throw new LogCorruptError({ file, directory, ...damage });
-      const rw = openSync(file, "r+");
+      const fd = openSync(file, "r+");
       if (damage?.kind === "torn") {
         // A write cut short by a crash: keep the bytes aside, drop them.
         const savedTo = `${file}.tail-${Date.now()}`;
         writeFileSync(savedTo, data.subarray(scan.validEnd));
-        ftruncateSync(rw, scan.validEnd);
-        fdatasyncSync(rw);
+        ftruncateSync(fd, scan.validEnd);
+        fdatasyncSync(fd);
         options.onTornTail?.({
           validBytes: scan.validEnd,
           droppedBytes: damage.bytes,
@@ -173,17 +289,27 @@ export class EmbeddedLog {
           savedTo,
         });
       }
-      const log = new EmbeddedLog(directory, lock, rw, scan.validEnd, options, {
+      const log = new EmbeddedLog(directory, lock, options, {
         created,
         droppedTail: damage?.kind === "torn",
         idAdded: false,
+        migrated,
       });
-      for (const frame of scan.frames) log.apply(frame);
+      try {
+        log.load(ids, fd, scan);
+      } catch (err) {
+        log.closeFiles();
+        throw err;
+      }
       if (log.logId === undefined) {
         // A log made before identities existed gets one now.
         log.write(identityFrame());
         log.opening = { ...log.opening, idAdded: true };
       }
+      log.retain();
+      const every = options.retentionCheckMs ?? DEFAULT_RETENTION_CHECK_MS;
+      log.retentionTimer = setInterval(() => log.retain(), every);
+      log.retentionTimer.unref();
       return log;
     } catch (err) {
       await lock.release();
@@ -193,14 +319,14 @@ export class EmbeddedLog {
 
   /**
    * The log's identity: a random ID written in its first frame (and anew by a repair that cut
-   * it). Another ID means another log, even in the same directory: the file was deleted, cut,
-   * or replaced by another directory's.
+   * it). Another ID means another log, even in the same directory: the files were deleted,
+   * cut, or replaced by another directory's.
    */
   get id(): string {
     return this.logId!;
   }
 
-  /** True when this open created the log (the file was missing or empty). */
+  /** True when this open created the log (there were no segment files, or an empty one). */
   get created(): boolean {
     return this.opening.created;
   }
@@ -215,23 +341,39 @@ export class EmbeddedLog {
     return this.opening.idAdded;
   }
 
+  /** True when this open made a one-file log (`log.wal`) the first segment. */
+  get migrated(): boolean {
+    return this.opening.migrated;
+  }
+
+  /** Records appended since open, plus those opening found in the segments. */
   get records(): number {
     return this.recordCount;
   }
 
+  /** Bytes of the segment files. */
   get bytes(): number {
-    return this.size;
+    let bytes = 0;
+    for (const segment of this.segments.values()) bytes += segment.size;
+    return bytes;
+  }
+
+  /** The numbers of the segments on disk, oldest first (the last is the active one). */
+  segmentIds(): number[] {
+    return [...this.segments.keys()];
   }
 
   /**
    * Creates a topic. In a compacted one a record supersedes the earlier records of its key and
-   * a tombstone (null value) removes the key: memory keeps the live keys' records only.
+   * a tombstone (null value) removes the key. `retentionMs`: see LogOptions.retentionMs.
    */
-  createTopic(topic: string, partitions: number, compacted = false): boolean {
+  createTopic(topic: string, partitions: number, compacted = false, retentionMs?: number): boolean {
     if (this.topics.has(topic)) return false;
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000)
       throw new RangeError(`topic ${topic}: partitions must be 1–10000, got ${partitions}`);
-    this.write(compacted ? [1, topic, partitions, true] : [1, topic, partitions]);
+    if (compacted) this.write([1, topic, partitions, true]);
+    else if (retentionMs !== undefined) this.write([1, topic, partitions, false, retentionMs]);
+    else this.write([1, topic, partitions]);
     return true;
   }
 
@@ -240,24 +382,36 @@ export class EmbeddedLog {
   }
 
   partitionCount(topic: string): number | undefined {
-    return this.topics.get(topic)?.length;
+    return this.topics.get(topic)?.partitions.length;
   }
 
   /** The offset the next record of the partition gets (every record is committed). */
   highWatermark(topic: string, partition: number): number {
-    return this.partition(topic, partition).records.length;
+    return this.partition(topic, partition).index.end;
+  }
+
+  /** The first offset that may hold a record: those before are gone (retention, compaction). */
+  lowWatermark(topic: string, partition: number): number {
+    return this.partition(topic, partition).index.start;
   }
 
   /** Records from `offset` on, at least one when there is one, up to about `maxBytes`. */
   read(topic: string, partition: number, offset: number, maxBytes: number): StoredRecord[] {
-    const { records } = this.partition(topic, partition);
-    let end = offset;
+    const { index } = this.partition(topic, partition);
+    const out: StoredRecord[] = [];
     let bytes = 0;
-    while (end < records.length && (end === offset || bytes + records[end]!.size <= maxBytes)) {
-      bytes += records[end]!.size;
-      end++;
+    for (let o = offset; o < index.end; o++) {
+      const segment = index.segmentOf(o);
+      if (segment === NO_SEGMENT) {
+        out.push(COMPACTED);
+        continue;
+      }
+      const record = this.recordAt(segment, index.positionOf(o), index.slotOf(o));
+      if (o !== offset && bytes + record.size > maxBytes) break;
+      bytes += record.size;
+      out.push(record);
     }
-    return records.slice(offset, end);
+    return out;
   }
 
   /**
@@ -268,10 +422,10 @@ export class EmbeddedLog {
     for (const r of records) this.partition(r.topic, r.partition);
     if (records.length === 0 && commits.length === 0) return [];
     const offsets = records.map(() => 0);
-    const next = new Map<PartitionLog, number>();
+    const next = new Map<PartitionState, number>();
     records.forEach((r, i) => {
       const log = this.partition(r.topic, r.partition);
-      const at = next.get(log) ?? log.records.length;
+      const at = next.get(log) ?? log.index.end;
       offsets[i] = at;
       next.set(log, at + 1);
     });
@@ -291,7 +445,7 @@ export class EmbeddedLog {
   }
 
   committedOffset(group: string, topic: string, partition: number): number | undefined {
-    return this.offsets.get(group)?.get(`${topic}\0${partition}`);
+    return this.offsets.get(group)?.get(offsetKey(topic, partition));
   }
 
   deleteGroup(group: string): boolean {
@@ -320,7 +474,7 @@ export class EmbeddedLog {
     wakers: Set<() => void>,
   ): Promise<void> {
     const log = this.partition(topic, partition);
-    if (log.records.length > offset) return Promise.resolve();
+    if (log.index.end > offset) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -334,47 +488,294 @@ export class EmbeddedLog {
     });
   }
 
+  /**
+   * Applies retention now (it also runs at each roll and every `retentionCheckMs`): forgets
+   * delivered records and deletes segments that hold nothing any more (see retention.ts).
+   */
+  retain(now = Date.now()): void {
+    if (this.fd === undefined) return;
+    const floors = new Map<string, number>();
+    for (const byPartition of this.offsets.values())
+      for (const [key, offset] of byPartition)
+        floors.set(key, Math.min(offset, floors.get(key) ?? Infinity));
+    const sealed = [...this.segments.values()].filter((s) => s !== this.active);
+    const deletable = applyRetention(sealed, now, {
+      committedFloor: (p) => floors.get(offsetKey(p.topic.name, p.partition)),
+      retentionMs: (p) => this.retentionOf(p.topic),
+    });
+    for (const segment of deletable) this.deleteSegment(segment);
+  }
+
   async close(): Promise<void> {
     if (this.fd === undefined) return;
     clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
+    clearInterval(this.retentionTimer);
     if (this.dirty) fdatasyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = undefined;
-    for (const partitions of this.topics.values())
-      for (const p of partitions) for (const wake of [...p.waiters]) wake();
+    this.closeFiles();
+    this.cache.clear();
+    for (const topic of this.topics.values())
+      for (const p of topic.partitions) for (const wake of [...p.waiters]) wake();
     await this.lock.release();
   }
 
-  private partition(topic: string, partition: number): PartitionLog {
-    const partitions = this.topics.get(topic);
+  private closeFiles(): void {
+    for (const segment of this.segments.values()) {
+      if (segment.fd !== undefined && segment.fd !== this.fd) closeSync(segment.fd);
+      segment.fd = undefined;
+    }
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private partition(topic: string, partition: number): PartitionState {
+    const partitions = this.topics.get(topic)?.partitions;
     if (!partitions) throw unknownTopicOrPartition(topic);
     const log = partitions[partition];
     if (!log) throw unknownTopicOrPartition(topic, partition);
     return log;
   }
 
+  private retentionOf(topic: TopicState): number {
+    return topic.retentionMs ?? this.retentionMs;
+  }
+
+  /** Records of this topic keep their segment whatever consumers commit. */
+  private pins(topic: TopicState): boolean {
+    return topic.compacted || this.retentionOf(topic) < 0;
+  }
+
+  // ---- opening ---------------------------------------------------------------------------
+
+  /**
+   * Builds the state: the active segment's checkpoint (topics, ends, offsets, ID), the sealed
+   * segments' indexes (records), then the active segment's frames after its checkpoint.
+   */
+  private load(ids: readonly number[], fd: number, scan: LogScan): void {
+    const activeId = ids[ids.length - 1]!;
+    this.fd = fd;
+    let first = 0;
+    let ends: [string, number[]][] = [];
+    const head = scan.frames[0];
+    if (head?.[0] === 5) {
+      ends = this.applyCheckpoint(head);
+      first = 1;
+    } else if (ids.length > 1) {
+      throw new Error(
+        `${join(this.directory, segmentFile(activeId))} does not start with a checkpoint, as every segment after the first does`,
+      );
+    }
+    for (const id of ids.slice(0, -1)) this.loadSealed(id);
+    for (const [topic, partitionEnds] of ends) {
+      const partitions = this.topics.get(topic)?.partitions ?? [];
+      partitionEnds.forEach((end, p) => partitions[p]?.index.extendTo(end));
+    }
+    this.active = new Segment(activeId, join(this.directory, segmentFile(activeId)), scan.validEnd);
+    this.segments.set(activeId, this.active);
+    for (let i = first; i < scan.frames.length; i++) {
+      this.apply(scan.frames[i]!, scan.positions[i]!);
+      this.activeFrames++;
+    }
+  }
+
+  private applyCheckpoint(frame: CheckpointFrame): [string, number[]][] {
+    const [, topics, ends, offsets, logId] = frame;
+    for (const [name, partitions, compacted, retentionMs] of topics)
+      this.addTopic(name, partitions, compacted, retentionMs ?? undefined);
+    for (const [group, topic, partition, offset] of offsets)
+      this.setOffset(group, topic, partition, offset);
+    if (logId !== null) this.logId = logId;
+    return ends;
+  }
+
+  /** A sealed segment's records, from its index (or, when that is not valid, its frames). */
+  private loadSealed(id: number): void {
+    const file = join(this.directory, segmentFile(id));
+    const size = statSync(file).size;
+    let index = readIndex(join(this.directory, indexFile(id)));
+    if (!index || index.bytes !== size || index.segment !== id) index = this.indexByScan(id, file);
+    const segment = new Segment(id, file, size);
+    segment.sealedAt = index.sealedAt;
+    segment.keys = undefined;
+    this.segments.set(id, segment);
+    for (const block of index.blocks) {
+      const p = this.topics.get(block.topic)?.partitions[block.partition];
+      if (!p) continue;
+      const pins = this.pins(p.topic);
+      for (let i = 0; i < block.positions.length; i++) {
+        const position = block.positions[i]!;
+        if (position === NO_POSITION) continue;
+        const offset = block.first + i;
+        p.index.put(offset, id, position, block.slots[i]!);
+        segment.addRecord(p, offset);
+        if (pins) segment.pinned++;
+        this.recordCount++;
+      }
+      const keys = block.keys;
+      if (!keys || !p.latest) continue;
+      let at = 0;
+      for (let k = 0; k < keys.offsets.length; k++) {
+        const name = keys.bytes.toString("latin1", at, at + keys.lengths[k]!);
+        at += keys.lengths[k]!;
+        if (keys.tombstones[k]) segment.tombstones = true;
+        this.compact(p, name, keys.offsets[k]!, keys.tombstones[k] === 1);
+      }
+    }
+  }
+
+  /**
+   * A sealed segment's index, made by reading all of it (its index was missing: the roll that
+   * sealed it was cut short; or not valid). Any damage in a sealed segment is corruption: it
+   * was whole before the next segment was begun. The index is written for the next open.
+   */
+  private indexByScan(id: number, file: string): SegmentIndex {
+    const data = checkMagic(file, readFileSync(file));
+    const scan = scanLog(data);
+    if (scan.damage) {
+      const { damage } = scan;
+      throw new LogCorruptError({
+        file,
+        directory: this.directory,
+        offset: damage.offset,
+        bytes: damage.bytes,
+        fault: damage.fault,
+        ...(damage.kind === "corrupt"
+          ? { nextFrame: damage.nextFrame, framesAfter: damage.framesAfter }
+          : { framesAfter: 0 }),
+      });
+    }
+    const index = indexFrames(id, data.length, statSync(file).mtimeMs, scan);
+    writeFileAtomically(
+      join(this.directory, indexFile(id)),
+      encodeIndex(index),
+      this.sync !== "never",
+    );
+    return index;
+  }
+
+  // ---- writing ---------------------------------------------------------------------------
+
   /** Writes a frame (one write call), then applies it: nothing is visible before it is written. */
   private write(frame: Frame): void {
     if (this.fd === undefined) throw new Error(`the embedded log in ${this.directory} is closed`);
     const bytes = encodeFrame(frame);
+    if (this.activeFrames > 0 && this.active.size + bytes.length > this.segmentBytes) this.roll();
+    const fd = this.fd;
+    const position = this.active.size;
     try {
       let done = 0;
       while (done < bytes.length)
-        done += writeSync(this.fd, bytes, done, bytes.length - done, this.size + done);
+        done += writeSync(fd, bytes, done, bytes.length - done, position + done);
     } catch (err) {
       // A partial write (disk full) must not stay in front of the next frame.
       try {
-        ftruncateSync(this.fd, this.size);
+        ftruncateSync(fd, position);
       } catch {
         // The next open drops the torn frame anyway.
       }
       throw err;
     }
-    this.size += bytes.length;
-    if (this.sync === "always") fdatasyncSync(this.fd);
+    this.active.size += bytes.length;
+    this.activeFrames++;
+    if (this.sync === "always") fdatasyncSync(fd);
     else if (this.sync === "interval") this.scheduleSync();
-    this.apply(frame);
+    if (frame[0] === 2) this.cache.set(this.active.id, position, frame[1], bytes.length);
+    this.apply(frame, position);
+  }
+
+  /**
+   * Seals the active segment and begins the next: written whole under a temporary name and
+   * renamed, starting with a checkpoint; then the sealed segment's index; then retention.
+   * A crash before the rename leaves the sealed segment active; after it, before the index,
+   * the next open rebuilds the index from the segment.
+   */
+  private roll(): void {
+    const sealed = this.active;
+    const durable = this.sync !== "never";
+    if (durable) {
+      fdatasyncSync(this.fd!);
+      this.dirty = false;
+    }
+    const id = sealed.id + 1;
+    const file = join(this.directory, segmentFile(id));
+    const head = Buffer.concat([MAGIC, encodeFrame(this.checkpoint())]);
+    writeFileAtomically(file, head, durable);
+    const fd = openSync(file, "r+");
+    sealed.fd = this.fd;
+    sealed.sealedAt = Date.now();
+    this.fd = fd;
+    this.active = new Segment(id, file, head.length);
+    this.segments.set(id, this.active);
+    this.activeFrames = 0;
+    writeFileAtomically(
+      join(this.directory, indexFile(sealed.id)),
+      encodeIndex(this.indexOf(sealed)),
+      durable,
+    );
+    sealed.keys = undefined;
+    this.retain();
+  }
+
+  private checkpoint(): CheckpointFrame {
+    const topics = [...this.topics.values()];
+    const offsets: OffsetEntry[] = [];
+    for (const [group, byPartition] of this.offsets) {
+      for (const [key, offset] of byPartition) {
+        const at = key.lastIndexOf("\0");
+        offsets.push([group, key.slice(0, at), Number(key.slice(at + 1)), offset]);
+      }
+    }
+    return [
+      5,
+      topics.map((t) => [t.name, t.partitions.length, t.compacted, t.retentionMs ?? null]),
+      topics.map((t) => [t.name, t.partitions.map((p) => p.index.end)]),
+      offsets,
+      this.logId ?? null,
+    ];
+  }
+
+  /** The index of a segment being sealed, from memory. */
+  private indexOf(segment: Segment): SegmentIndex {
+    const blocks: IndexBlock[] = [];
+    for (const [p, range] of segment.ranges) {
+      const count = range.last - range.first + 1;
+      const positions = new Uint32Array(count);
+      const slots = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const offset = range.first + i;
+        if (p.index.segmentOf(offset) === segment.id) {
+          positions[i] = p.index.positionOf(offset);
+          slots[i] = p.index.slotOf(offset);
+        } else {
+          positions[i] = NO_POSITION;
+        }
+      }
+      const keys = segment.keys?.get(p)?.done();
+      blocks.push({
+        topic: p.topic.name,
+        partition: p.partition,
+        first: range.first,
+        positions,
+        slots,
+        ...(keys ? { keys } : {}),
+      });
+    }
+    return { segment: segment.id, bytes: segment.size, sealedAt: segment.sealedAt!, blocks };
+  }
+
+  private deleteSegment(segment: Segment): void {
+    for (const [p, range] of segment.ranges) p.index.forgetRange(range.first, range.last);
+    if (segment.fd !== undefined) closeSync(segment.fd);
+    segment.fd = undefined;
+    this.segments.delete(segment.id);
+    this.cache.dropSegment(segment.id);
+    for (const file of [segment.file, join(this.directory, indexFile(segment.id))]) {
+      try {
+        unlinkSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    }
   }
 
   private scheduleSync(): void {
@@ -389,50 +790,132 @@ export class EmbeddedLog {
     this.syncTimer.unref();
   }
 
-  /** Before a compacted partition takes a record of `key`: the key's earlier record goes. */
-  private compact(log: PartitionLog, key: Buffer, tombstone: boolean): void {
-    const latest = log.latest!;
-    const name = key.toString("latin1");
-    const before = latest.get(name);
-    if (before !== undefined) log.records[before] = COMPACTED;
-    if (tombstone) latest.delete(name);
-    else latest.set(name, log.records.length);
+  // ---- reading ---------------------------------------------------------------------------
+
+  private recordAt(segment: number, position: number, slot: number): StoredRecord {
+    const entries = this.cache.get(segment, position) ?? this.readFrameAt(segment, position);
+    const [, , timestamp, key, value, headers] = entries[slot]!;
+    let size = (key?.length ?? 0) + (value?.length ?? 0);
+    for (const [k, v] of headers) size += k.length + v.length;
+    return { timestamp, key, value, headers, size };
   }
 
-  private apply(frame: Frame): void {
+  /** Reads a records frame from disk (checking its CRC) into the cache. */
+  private readFrameAt(id: number, position: number): RecordEntry[] {
+    const segment = this.segments.get(id)!;
+    const fd = segment === this.active ? this.fd! : (segment.fd ??= openSync(segment.file, "r"));
+    // One read into a scratch buffer serves most frames; the frame's bytes are then copied to a
+    // buffer of their own size, as the decoded keys and values are views of it and the cache
+    // keeps them (a view of a 16 KiB buffer would keep all of it).
+    const scratch = this.scratch;
+    const got = readSync(fd, scratch, 0, scratch.length, position);
+    let frame = scratch.subarray(0, got);
+    if (got >= HEADER_BYTES) {
+      const total = HEADER_BYTES + scratch.readUInt32LE(0);
+      if (total <= got) {
+        frame = Buffer.from(scratch.subarray(0, total));
+      } else if (total <= segment.size - position) {
+        frame = Buffer.allocUnsafe(total);
+        scratch.copy(frame, 0, 0, got);
+        readSync(fd, frame, got, total - got, position + got);
+      } else {
+        frame = Buffer.from(frame);
+      }
+    }
+    const read = readFrame(frame, 0);
+    if (!read.ok || read.frame[0] !== 2) {
+      throw new LogCorruptError({
+        file: segment.file,
+        directory: this.directory,
+        offset: position,
+        bytes: segment.size - position,
+        fault: read.ok ? "has a payload that does not decode" : read.fault,
+        framesAfter: 0,
+      });
+    }
+    this.cache.set(id, position, read.frame[1], read.end);
+    return read.frame[1];
+  }
+
+  // ---- applying --------------------------------------------------------------------------
+
+  private addTopic(
+    name: string,
+    count: number,
+    compacted: boolean,
+    retentionMs: number | undefined,
+  ): void {
+    if (this.topics.has(name)) return;
+    const topic: TopicState = { name, compacted, retentionMs, partitions: [] };
+    for (let partition = 0; partition < count; partition++) {
+      topic.partitions.push({
+        topic,
+        partition,
+        index: new PartitionIndex(),
+        waiters: new Set(),
+        ...(compacted ? { latest: new Map<string, number>() } : {}),
+      });
+    }
+    this.topics.set(name, topic);
+  }
+
+  private setOffset(group: string, topic: string, partition: number, offset: number): void {
+    let byPartition = this.offsets.get(group);
+    if (!byPartition) this.offsets.set(group, (byPartition = new Map<string, number>()));
+    byPartition.set(offsetKey(topic, partition), offset);
+  }
+
+  /** The record at `offset` is no longer held; its segment is released if it pinned it. */
+  private release(p: PartitionState, offset: number): void {
+    const id = p.index.segmentOf(offset);
+    if (id === NO_SEGMENT) return;
+    const segment = this.segments.get(id);
+    if (segment && this.pins(p.topic)) segment.pinned--;
+    p.index.forget(offset);
+  }
+
+  /** A compacted partition took the record of `key` at `offset`: the key's earlier one goes. */
+  private compact(p: PartitionState, key: string, offset: number, tombstone: boolean): void {
+    const latest = p.latest!;
+    const before = latest.get(key);
+    if (before !== undefined) this.release(p, before);
+    if (tombstone) {
+      latest.delete(key);
+      this.release(p, offset);
+    } else {
+      latest.set(key, offset);
+    }
+  }
+
+  private apply(frame: Frame, position: number): void {
     switch (frame[0]) {
       case 1: {
-        const [, topic, count, compacted] = frame;
-        this.topics.set(
-          topic,
-          Array.from({ length: count }, () => ({
-            records: [],
-            waiters: new Set(),
-            ...(compacted ? { latest: new Map<string, number>() } : {}),
-          })),
-        );
+        const [, topic, count, compacted, retentionMs] = frame;
+        this.addTopic(topic, count, compacted === true, retentionMs);
         return;
       }
       case 2: {
-        const touched = new Set<PartitionLog>();
-        for (const [topic, partition, timestamp, key, value, headers] of frame[1]) {
-          const log = this.partition(topic, partition);
-          let size = (key?.length ?? 0) + (value?.length ?? 0);
-          for (const [k, v] of headers) size += k.length + v.length;
-          if (log.latest && key) this.compact(log, key, value === null);
-          log.records.push(
-            log.latest && key && value === null
-              ? COMPACTED
-              : { timestamp, key, value, headers, size },
-          );
-          touched.add(log);
-        }
+        const segment = this.active;
+        const touched = new Set<PartitionState>();
+        frame[1].forEach(([topic, partition, , key, value], slot) => {
+          const p = this.partition(topic, partition);
+          const offset = p.index.end;
+          p.index.put(offset, segment.id, position, slot);
+          segment.addRecord(p, offset);
+          if (this.pins(p.topic)) segment.pinned++;
+          if (p.latest && key) {
+            const tombstone = value === null;
+            if (tombstone) segment.tombstones = true;
+            let keys = segment.keys!.get(p);
+            if (!keys) segment.keys!.set(p, (keys = new KeyCollector()));
+            keys.add(offset, key, tombstone);
+            this.compact(p, key.toString("latin1"), offset, tombstone);
+          }
+          touched.add(p);
+        });
         this.recordCount += frame[1].length;
-        for (const [group, topic, partition, offset] of frame[2]) {
-          let byPartition = this.offsets.get(group);
-          if (!byPartition) this.offsets.set(group, (byPartition = new Map<string, number>()));
-          byPartition.set(`${topic}\0${partition}`, offset);
-        }
+        for (const [group, topic, partition, offset] of frame[2])
+          this.setOffset(group, topic, partition, offset);
         for (const log of touched) for (const wake of [...log.waiters]) wake();
         return;
       }
@@ -443,8 +926,90 @@ export class EmbeddedLog {
         // The last identity is the log's: a repair gives the cut log a new one.
         this.logId = frame[1];
         return;
+      case 5:
+        // Checkpoints are read where segments begin (load), not replayed.
+        return;
     }
   }
+}
+
+/**
+ * A log of one file from a Weft before segments (`log.wal`) becomes the first segment: the
+ * frames are the same, so renaming it is the whole conversion. Returns whether it did.
+ */
+function migrateLegacyLog(directory: string, options: LogOptions): boolean {
+  const legacy = join(directory, LEGACY_LOG_FILE);
+  if (!existsSync(legacy)) return false;
+  const ids = listSegments(directory);
+  if (ids.length > 0) {
+    throw new Error(
+      `${directory} holds both ${LEGACY_LOG_FILE} (a log of one file, from an earlier Weft) and segment files (${segmentFile(ids[0]!)}…): move one of them away`,
+    );
+  }
+  const to = join(directory, FIRST_SEGMENT);
+  const bytes = statSync(legacy).size;
+  renameSync(legacy, to);
+  syncDirectory(directory);
+  options.onMigrated?.({ from: legacy, to, bytes });
+  return true;
+}
+
+/**
+ * The index of a segment from its frames: offsets start at its checkpoint's ends (or 0 for the
+ * first segment), topics are those of its checkpoint and of the topic frames in it.
+ */
+export function indexFrames(
+  id: number,
+  bytes: number,
+  sealedAt: number,
+  scan: LogScan,
+): SegmentIndex {
+  const compacted = new Map<string, boolean>();
+  const next = new Map<string, number>();
+  const blocks = new Map<
+    string,
+    {
+      block: Omit<IndexBlock, "positions" | "slots" | "keys">;
+      positions: number[];
+      slots: number[];
+      keys?: KeyCollector;
+    }
+  >();
+  scan.frames.forEach((frame, i) => {
+    if (frame[0] === 5) {
+      for (const [name, , isCompacted] of frame[1]) compacted.set(name, isCompacted);
+      for (const [name, ends] of frame[2])
+        ends.forEach((end, p) => next.set(offsetKey(name, p), end));
+    } else if (frame[0] === 1) {
+      compacted.set(frame[1], frame[3] === true);
+    } else if (frame[0] === 2) {
+      frame[1].forEach(([topic, partition, , key, value], slot) => {
+        const k = offsetKey(topic, partition);
+        const offset = next.get(k) ?? 0;
+        next.set(k, offset + 1);
+        let entry = blocks.get(k);
+        if (!entry) {
+          entry = { block: { topic, partition, first: offset }, positions: [], slots: [] };
+          if (compacted.get(topic)) entry.keys = new KeyCollector();
+          blocks.set(k, entry);
+        }
+        entry.positions.push(scan.positions[i]!);
+        entry.slots.push(slot);
+        if (entry.keys && key) entry.keys.add(offset, key, value === null);
+      });
+    }
+  });
+  return {
+    segment: id,
+    bytes,
+    sealedAt,
+    blocks: [...blocks.values()].map(({ block, positions, slots, keys }) => ({
+      ...block,
+      positions: Uint32Array.from(positions),
+      slots: Int32Array.from(slots),
+      ...(keys ? { keys: keys.done() } : {}),
+    })),
+  };
 }
 
 /** The file's content after checking it starts with MAGIC. */

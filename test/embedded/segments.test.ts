@@ -1,0 +1,441 @@
+/**
+ * The embedded log on disk: it rolls into segment files with an index beside each sealed one,
+ * reads records from any segment, forgets delivered records and deletes segments that hold
+ * nothing (delete-policy topics once every group committed past them, compacted topics' records
+ * once superseded), keeps history, refuses corruption naming the segment file, and opens a log
+ * of one file from an earlier Weft. Real files, small segments.
+ */
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { LogCorruptError } from "../../core/errors";
+import {
+  EmbeddedKafka,
+  FIRST_SEGMENT,
+  LEGACY_LOG_FILE,
+  repairLog,
+  segmentFile,
+} from "../../transport/embedded";
+import { encodeFrame, identityFrame, MAGIC, readFrame } from "../../transport/embedded/frames";
+import { indexFile } from "../../transport/embedded/segment-files";
+import type { PortProducer } from "../../transport/port";
+import { collect, tempDir, values } from "./helpers";
+import { waitFor } from "../support/env";
+
+const SEGMENT_BYTES = 4096;
+
+let dir: string;
+let cleanup: () => void;
+let kafka: EmbeddedKafka | undefined;
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  dir = realpathSync(dir);
+});
+
+afterEach(async () => {
+  await kafka?.close();
+  kafka = undefined;
+  cleanup();
+});
+
+/** Opens the log with small segments; retention with no delay unless told. */
+async function open(retentionMs = 0): Promise<EmbeddedKafka> {
+  await kafka?.close();
+  kafka = await EmbeddedKafka.open({
+    directory: dir,
+    sync: "never",
+    segmentBytes: SEGMENT_BYTES,
+    retentionMs,
+  });
+  return kafka;
+}
+
+async function producerOf(k: EmbeddedKafka): Promise<PortProducer> {
+  const producer = k.producer();
+  await producer.connect();
+  return producer;
+}
+
+/** Sends `count` records of about 100 bytes, one send each, to `topic`. */
+async function sendMany(
+  k: EmbeddedKafka,
+  topic: string,
+  count: number,
+  message: (i: number) => { key?: string; value: string | null; partition?: number },
+): Promise<void> {
+  const producer = await producerOf(k);
+  for (let i = 0; i < count; i++) await producer.send({ topic, messages: [message(i)] });
+}
+
+const pad = (s: string) => s.padEnd(100, ".");
+const segmentFiles = () => readdirSync(dir).filter((f) => /^log-\d{20}\.wal$/.test(f));
+const indexFiles = () => readdirSync(dir).filter((f) => /^log-\d{20}\.idx$/.test(f));
+
+function valuesOf(k: EmbeddedKafka, topic: string, partition = 0): (string | null)[] {
+  return k.log
+    .read(topic, partition, k.log.lowWatermark(topic, partition), Number.MAX_SAFE_INTEGER)
+    .map((r) => r.value?.toString() ?? null);
+}
+
+describe("segments", () => {
+  it("roll past the segment size, each sealed one with an index, and read back after reopening", async () => {
+    let k = await open(-1);
+    await k.admin().createTopics({ topics: [{ topic: "t", numPartitions: 2 }] });
+    await sendMany(k, "t", 300, (i) => ({ value: pad(`v${i}`), partition: i % 2 }));
+    const ids = k.log.segmentIds();
+    expect(ids.length).toBeGreaterThan(5);
+    expect(segmentFiles()).toEqual(ids.map((id) => segmentFile(id)));
+    // Every segment but the active one has its index.
+    expect(indexFiles()).toEqual(ids.slice(0, -1).map((id) => indexFile(id)));
+    for (const id of ids)
+      expect(readFileSync(join(dir, segmentFile(id))).length).toBeLessThanOrEqual(SEGMENT_BYTES);
+    const expected = [0, 1].map((p) => Array.from({ length: 150 }, (_, n) => pad(`v${2 * n + p}`)));
+    expect([valuesOf(k, "t", 0), valuesOf(k, "t", 1)]).toEqual(expected);
+
+    k = await open(-1);
+    expect(k.log.segmentIds()).toEqual(ids);
+    expect(k.log.highWatermark("t", 0)).toBe(150);
+    expect([valuesOf(k, "t", 0), valuesOf(k, "t", 1)]).toEqual(expected);
+    // Appends go on from the ends the last segment's checkpoint recorded.
+    await sendMany(k, "t", 2, (i) => ({ value: `after-${i}`, partition: 0 }));
+    expect(k.log.highWatermark("t", 0)).toBe(152);
+  });
+
+  it("serve a consumer records from every segment, in offset order", async () => {
+    const k = await open(-1);
+    await k.admin().createTopics({ topics: [{ topic: "t", numPartitions: 1 }] });
+    await sendMany(k, "t", 200, (i) => ({ value: pad(`v${i}`) }));
+    expect(k.log.segmentIds().length).toBeGreaterThan(4);
+    const c = await collect(k, "t", "reader");
+    await waitFor("every record", () => c.messages.length === 200);
+    expect(c.messages.map((m) => Number(m.offset))).toEqual(
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    expect(values(c.messages)).toEqual(Array.from({ length: 200 }, (_, i) => pad(`v${i}`)));
+    await c.consumer.disconnect();
+  });
+
+  it("open after a roll cut short: a segment never renamed is dropped, a missing index rebuilt", async () => {
+    let k = await open(-1);
+    await k.admin().createTopics({ topics: [{ topic: "t", numPartitions: 1 }] });
+    await sendMany(k, "t", 150, (i) => ({ value: pad(`v${i}`) }));
+    const ids = k.log.segmentIds();
+    await k.close();
+    const lastSealed = ids[ids.length - 2]!;
+    rmSync(join(dir, indexFile(lastSealed)));
+    writeFileSync(join(dir, `${segmentFile(ids[ids.length - 1]! + 1)}.tmp`), MAGIC);
+
+    k = await open(-1);
+    expect(k.log.segmentIds()).toEqual(ids);
+    expect(existsSync(join(dir, indexFile(lastSealed)))).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(valuesOf(k, "t")).toEqual(Array.from({ length: 150 }, (_, i) => pad(`v${i}`)));
+  });
+});
+
+describe("retention", () => {
+  it("forgets delivered commands and deletes their segments; undelivered ones stay", async () => {
+    let k = await open(0);
+    await k.admin().createTopics({ topics: [{ topic: "commands", numPartitions: 2 }] });
+    // Partition 0 is consumed up to 200; partition 1 not at all.
+    await sendMany(k, "commands", 300, (i) => ({
+      value: pad(`c${i}`),
+      partition: i < 250 ? 0 : 1,
+    }));
+    const before = k.log.segmentIds();
+    const consumer = k.consumer({ groupId: "deciders" });
+    await consumer.commitOffsets([
+      { topic: "commands", partition: 0, offset: "200" },
+      { topic: "commands", partition: 1, offset: "0" },
+    ]);
+    k.log.retain();
+
+    const after = k.log.segmentIds();
+    expect(after.length).toBeLessThan(before.length);
+    // The oldest segments (partition 0's first records only) are gone from disk.
+    expect(after[0]).toBeGreaterThan(before[0]!);
+    expect(existsSync(join(dir, segmentFile(before[0]!)))).toBe(false);
+    expect(existsSync(join(dir, indexFile(before[0]!)))).toBe(false);
+    const low = k.log.lowWatermark("commands", 0);
+    expect(low).toBeGreaterThan(0);
+    expect(low).toBeLessThanOrEqual(200);
+    // What no group committed past is all there.
+    expect(valuesOf(k, "commands", 0).slice(200 - low)).toEqual(
+      Array.from({ length: 50 }, (_, i) => pad(`c${200 + i}`)),
+    );
+    expect(valuesOf(k, "commands", 1)).toEqual(
+      Array.from({ length: 50 }, (_, i) => pad(`c${250 + i}`)),
+    );
+    // Offsets stay: the next record takes the next offset.
+    expect(k.log.highWatermark("commands", 0)).toBe(250);
+
+    k = await open(0);
+    expect(k.log.segmentIds()).toEqual(after);
+    expect(k.log.lowWatermark("commands", 0)).toBe(low);
+    expect(k.log.highWatermark("commands", 0)).toBe(250);
+    expect(valuesOf(k, "commands", 1)).toHaveLength(50);
+    // A new group reading from the beginning starts at the low watermark.
+    const c = await collect(k, "commands", "late");
+    await waitFor("partition 0's remaining records", () =>
+      c.messages.some((m) => m.partition === 0 && m.offset === "249"),
+    );
+    expect(Number(c.messages.find((m) => m.partition === 0)!.offset)).toBe(low);
+    await c.consumer.disconnect();
+  });
+
+  it("keeps delivered records while they are younger than the retention", async () => {
+    const k = await open(60_000);
+    await k.admin().createTopics({ topics: [{ topic: "tasks", numPartitions: 1 }] });
+    await sendMany(k, "tasks", 200, (i) => ({ value: pad(`t${i}`) }));
+    const ids = k.log.segmentIds();
+    await k
+      .consumer({ groupId: "workers" })
+      .commitOffsets([{ topic: "tasks", partition: 0, offset: "200" }]);
+    k.log.retain();
+    expect(k.log.segmentIds()).toEqual(ids);
+    expect(valuesOf(k, "tasks")).toHaveLength(200);
+    // A minute later they go, but for the active segment's (never touched by retention).
+    k.log.retain(Date.now() + 61_000);
+    expect(k.log.segmentIds()).toEqual(ids.slice(-1));
+    const low = k.log.lowWatermark("tasks", 0);
+    expect(low).toBeGreaterThan(150);
+    expect(valuesOf(k, "tasks")).toEqual(
+      Array.from({ length: 200 - low }, (_, i) => pad(`t${low + i}`)),
+    );
+  });
+
+  it("keeps history (retention.ms -1) for ever, and the segments holding it", async () => {
+    const k = await open(0);
+    await k.admin().createTopics({
+      topics: [
+        { topic: "commands", numPartitions: 1 },
+        {
+          topic: "history",
+          numPartitions: 1,
+          configEntries: [{ name: "retention.ms", value: "-1" }],
+        },
+      ],
+    });
+    const producer = await producerOf(k);
+    for (let i = 0; i < 100; i++) {
+      await producer.send({ topic: "commands", messages: [{ value: pad(`c${i}`) }] });
+      // History in the first segment only.
+      if (i < 10) await producer.send({ topic: "history", messages: [{ value: `h${i}` }] });
+    }
+    const ids = k.log.segmentIds();
+    await k.consumer({ groupId: "g" }).commitOffsets([
+      { topic: "commands", partition: 0, offset: "100" },
+      { topic: "history", partition: 0, offset: "10" },
+    ]);
+    k.log.retain();
+    // Commands went from memory; the segment holding history stays, the others go.
+    expect(k.log.lowWatermark("commands", 0)).toBeGreaterThan(50);
+    expect(k.log.segmentIds()[0]).toBe(ids[0]);
+    expect(k.log.segmentIds().length).toBeLessThan(ids.length);
+    expect(valuesOf(k, "history")).toEqual(Array.from({ length: 10 }, (_, i) => `h${i}`));
+    const reopened = await open(0);
+    expect(valuesOf(reopened, "history")).toEqual(Array.from({ length: 10 }, (_, i) => `h${i}`));
+  });
+});
+
+describe("compacted topics on disk", () => {
+  it("delete segments whose records were all superseded, and keep the last of each key", async () => {
+    let k = await open(0);
+    await k.admin().createTopics({
+      topics: [
+        {
+          topic: "runs",
+          numPartitions: 1,
+          configEntries: [{ name: "cleanup.policy", value: "compact" }],
+        },
+      ],
+    });
+    // "gone" is written first, then tombstoned: deleting the tombstone's segment before the
+    // first one would bring it back.
+    await sendMany(k, "runs", 1, () => ({ key: "gone", value: pad("gone-1") }));
+    await sendMany(k, "runs", 300, (i) => ({ key: `k${i % 5}`, value: pad(`k${i % 5}-${i}`) }));
+    await sendMany(k, "runs", 1, () => ({ key: "gone", value: null }));
+    await sendMany(k, "runs", 100, (i) => ({
+      key: `k${i % 5}`,
+      value: pad(`k${i % 5}-${300 + i}`),
+    }));
+    const live = (kk: EmbeddedKafka) =>
+      valuesOf(kk, "runs")
+        .filter((v): v is string => v !== null)
+        .sort();
+    const expected = [395, 396, 397, 398, 399].map((i) => pad(`k${i % 5}-${i}`)).sort();
+    expect(live(k)).toEqual(expected);
+    k.log.retain();
+    const ids = k.log.segmentIds();
+    // Only the last few segments hold live records (and the active one).
+    expect(ids.length).toBeLessThanOrEqual(3);
+    expect(existsSync(join(dir, FIRST_SEGMENT))).toBe(false);
+
+    k = await open(0);
+    expect(k.log.segmentIds()).toEqual(ids);
+    expect(live(k)).toEqual(expected);
+    expect(k.log.highWatermark("runs", 0)).toBe(402);
+  });
+
+  it("keep a segment with a tombstone while an older segment holds its key", async () => {
+    let k = await open(0);
+    await k.admin().createTopics({
+      topics: [
+        {
+          topic: "runs",
+          numPartitions: 1,
+          configEntries: [{ name: "cleanup.policy", value: "compact" }],
+        },
+        { topic: "keep", numPartitions: 1, configEntries: [{ name: "retention.ms", value: "-1" }] },
+      ],
+    });
+    const producer = await producerOf(k);
+    // The first segment is held by a record kept for ever, and holds "x".
+    await producer.send({ topic: "keep", messages: [{ value: "kept" }] });
+    await producer.send({ topic: "runs", messages: [{ key: "x", value: "x1" }] });
+    await sendMany(k, "runs", 60, (i) => ({ key: `k${i % 3}`, value: pad(`${i}`) }));
+    await producer.send({ topic: "runs", messages: [{ key: "x", value: null }] });
+    await sendMany(k, "runs", 120, (i) => ({ key: `k${i % 3}`, value: pad(`${i}`) }));
+    k.log.retain();
+    expect(k.log.segmentIds()[0]).toBe(0);
+    k = await open(0);
+    const values = valuesOf(k, "runs").filter((v) => v !== null);
+    expect(values).not.toContain("x1");
+    expect(values).toHaveLength(3);
+  });
+});
+
+describe("damage", () => {
+  async function writeSegments(): Promise<number[]> {
+    const k = await open(-1);
+    await k.admin().createTopics({ topics: [{ topic: "t", numPartitions: 1 }] });
+    await sendMany(k, "t", 150, (i) => ({ value: pad(`v${i}`) }));
+    const ids = k.log.segmentIds();
+    await k.close();
+    kafka = undefined;
+    return ids;
+  }
+
+  /** Byte position of the `n`th frame of a segment file. */
+  function frameAt(file: string, n: number): number {
+    const data = readFileSync(file);
+    let pos = MAGIC.length;
+    for (let i = 0; i < n; i++) {
+      const read = readFrame(data, pos);
+      if (!read.ok) throw new Error(`no frame ${i} in ${file}`);
+      pos = read.end;
+    }
+    return pos;
+  }
+
+  function corrupt(file: string, at: number): void {
+    const data = readFileSync(file);
+    data[at + 12] = data[at + 12]! ^ 0xff;
+    writeFileSync(file, data);
+  }
+
+  async function openError(): Promise<unknown> {
+    return open(-1).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  }
+
+  it("in a sealed segment: reads refuse it naming the file and offset, and so does opening without its index", async () => {
+    const ids = await writeSegments();
+    const file = join(dir, segmentFile(ids[1]!));
+    const at = frameAt(file, 2);
+    corrupt(file, at);
+
+    // With its index, opening does not read the segment: the read of that frame refuses.
+    const k = await open(-1);
+    let refused: unknown;
+    try {
+      k.log.read("t", 0, 0, Number.MAX_SAFE_INTEGER);
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(LogCorruptError);
+    expect((refused as LogCorruptError).message).toContain(`${file} is corrupt at byte ${at}`);
+    await k.close();
+    kafka = undefined;
+
+    // Without it, opening scans the segment and refuses to start.
+    rmSync(join(dir, indexFile(ids[1]!)));
+    const err = await openError();
+    expect(err).toBeInstanceOf(LogCorruptError);
+    expect((err as LogCorruptError).message).toContain(`${file} is corrupt at byte ${at}`);
+
+    // `weft repair` finds it, and cuts there only when asked.
+    const report = await repairLog(dir);
+    expect(report).toMatchObject({ file, validEnd: at, segments: 2 });
+    expect(report.damage).toMatchObject({ kind: "corrupt", offset: at });
+    const repaired = await repairLog(dir, { truncate: true });
+    expect(repaired.keptAside).toMatch(/log-0{19}1\.wal\.corrupt-\d+$/);
+    const reopened = await open(-1);
+    expect(reopened.log.id).toBe(repaired.newLogId);
+    // The records cut off are gaps; the others and later segments stay.
+    expect(reopened.log.highWatermark("t", 0)).toBe(150);
+    expect(valuesOf(reopened, "t").filter((v) => v !== null).length).toBeLessThan(150);
+    expect(valuesOf(reopened, "t").at(-1)).toBe(pad("v149"));
+  });
+
+  it("in the active segment: refused in the middle, a torn tail dropped", async () => {
+    const ids = await writeSegments();
+    const file = join(dir, segmentFile(ids[ids.length - 1]!));
+    const data = readFileSync(file);
+    const at = frameAt(file, 1);
+    corrupt(file, at);
+    const err = await openError();
+    expect(err).toBeInstanceOf(LogCorruptError);
+    expect((err as LogCorruptError).message).toContain(`${file} is corrupt at byte ${at}`);
+
+    // A last frame cut short instead: dropped, the rest opens.
+    writeFileSync(file, data.subarray(0, data.length - 5));
+    const k = await open(-1);
+    expect(k.log.droppedTail).toBe(true);
+    expect(k.log.highWatermark("t", 0)).toBe(149);
+    expect(valuesOf(k, "t").at(-1)).toBe(pad("v148"));
+  });
+});
+
+it("opens a log of one file (log.wal) from an earlier Weft as its first segment", async () => {
+  const identity = identityFrame();
+  const frames = [
+    encodeFrame(identity),
+    encodeFrame([1, "t", 1]),
+    ...Array.from({ length: 50 }, (_, i) =>
+      encodeFrame([2, [["t", 0, 1000 + i, null, Buffer.from(pad(`old${i}`)), []]], []]),
+    ),
+    encodeFrame([2, [], [["g", "t", 0, 50]]]),
+  ];
+  writeFileSync(join(dir, LEGACY_LOG_FILE), Buffer.concat([MAGIC, ...frames]));
+  const info: string[] = [];
+  kafka = await EmbeddedKafka.open({
+    directory: dir,
+    sync: "never",
+    segmentBytes: SEGMENT_BYTES,
+    logger: { warn: () => undefined, info: (_o, msg) => info.push(msg) },
+  });
+  const k = kafka;
+  expect(k.log.migrated).toBe(true);
+  expect(info).toEqual([expect.stringContaining("is now the first segment of the log")]);
+  expect(existsSync(join(dir, LEGACY_LOG_FILE))).toBe(false);
+  expect(existsSync(join(dir, FIRST_SEGMENT))).toBe(true);
+  expect(k.log.id).toBe(identity[1]);
+  expect(k.log.committedOffset("g", "t", 0)).toBe(50);
+  expect(valuesOf(k, "t")).toEqual(Array.from({ length: 50 }, (_, i) => pad(`old${i}`)));
+  // It goes on as a segmented log: more records roll it.
+  await sendMany(k, "t", 100, (i) => ({ value: pad(`new${i}`) }));
+  expect(k.log.segmentIds().length).toBeGreaterThan(1);
+  const reopened = await open(-1);
+  expect(reopened.log.migrated).toBe(false);
+  expect(valuesOf(reopened, "t")).toHaveLength(150);
+});

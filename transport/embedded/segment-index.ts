@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from "node:fs";
+import { crc32 } from "node:zlib";
+import { Packr } from "msgpackr";
+
+/**
+ * The index of a sealed segment, written beside it (`log-<n>.idx`) when the log rolls to the
+ * next one: where each of its records is (per partition: the first offset, then for each
+ * offset the frame's byte position and the record's place in the frame), and the keys of its
+ * compacted topics' records (opening rebuilds which record of a key is the last from them). So
+ * opening reads indexes, a few bytes a record, and scans only the active segment.
+ *
+ * File: "WEFTIDX1" | u32 LE payload length | u32 LE CRC-32 | payload (MessagePack). An index
+ * that is missing, fails its CRC or names another size for its segment is rebuilt by scanning
+ * the segment (see log.ts).
+ */
+export const INDEX_MAGIC = Buffer.from("WEFTIDX1", "ascii");
+const VERSION = 1;
+/** A position meaning the offset had no record when the segment was sealed (compacted). */
+export const NO_POSITION = 0xffffffff;
+
+/** The records a compacted partition's block holds keys of, in offset order. */
+export interface IndexKeys {
+  offsets: Float64Array;
+  /** Byte length of each key in `bytes`. */
+  lengths: Int32Array;
+  bytes: Buffer;
+  /** 1: a tombstone (null value). */
+  tombstones: Uint8Array;
+}
+
+export interface IndexBlock {
+  topic: string;
+  partition: number;
+  /** The offset of the block's first record: the partition's records here are consecutive. */
+  first: number;
+  positions: Uint32Array;
+  slots: Int32Array;
+  keys?: IndexKeys;
+}
+
+export interface SegmentIndex {
+  segment: number;
+  /** The segment file's size when sealed: a sealed segment never changes. */
+  bytes: number;
+  sealedAt: number;
+  blocks: IndexBlock[];
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+export function encodeIndex(index: SegmentIndex): Buffer {
+  const payload = packr.pack([
+    VERSION,
+    index.segment,
+    index.bytes,
+    index.sealedAt,
+    index.blocks.map((b) => [
+      b.topic,
+      b.partition,
+      b.first,
+      bytesOf(b.positions),
+      bytesOf(b.slots),
+      b.keys
+        ? [
+            bytesOf(b.keys.offsets),
+            bytesOf(b.keys.lengths),
+            b.keys.bytes,
+            bytesOf(b.keys.tombstones),
+          ]
+        : null,
+    ]),
+  ]);
+  const header = Buffer.allocUnsafe(INDEX_MAGIC.length + 8);
+  INDEX_MAGIC.copy(header, 0);
+  header.writeUInt32LE(payload.length, INDEX_MAGIC.length);
+  header.writeUInt32LE(crc32(payload), INDEX_MAGIC.length + 4);
+  return Buffer.concat([header, payload]);
+}
+
+/** Copies bytes into a fresh (aligned) typed array. */
+function copy<T>(buf: Buffer, make: (b: ArrayBuffer) => T): T {
+  return make(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
+}
+
+type EncodedBlock = [
+  string,
+  number,
+  number,
+  Buffer,
+  Buffer,
+  [Buffer, Buffer, Buffer, Buffer] | null,
+];
+
+/** The index in `file`, or undefined when it is missing or not whole and valid. */
+export function readIndex(file: string): SegmentIndex | undefined {
+  if (!existsSync(file)) return undefined;
+  const data = readFileSync(file);
+  const at = INDEX_MAGIC.length + 8;
+  if (data.length < at || !data.subarray(0, INDEX_MAGIC.length).equals(INDEX_MAGIC))
+    return undefined;
+  const length = data.readUInt32LE(INDEX_MAGIC.length);
+  if (at + length !== data.length) return undefined;
+  const payload = data.subarray(at);
+  if (crc32(payload) !== data.readUInt32LE(INDEX_MAGIC.length + 4)) return undefined;
+  try {
+    const [version, segment, bytes, sealedAt, blocks] = packr.unpack(payload) as [
+      number,
+      number,
+      number,
+      number,
+      EncodedBlock[],
+    ];
+    if (version !== VERSION) return undefined;
+    return {
+      segment,
+      bytes,
+      sealedAt,
+      blocks: blocks.map(([topic, partition, first, positions, slots, keys]) => ({
+        topic,
+        partition,
+        first,
+        positions: copy(positions, (b) => new Uint32Array(b)),
+        slots: copy(slots, (b) => new Int32Array(b)),
+        ...(keys
+          ? {
+              keys: {
+                offsets: copy(keys[0], (b) => new Float64Array(b)),
+                lengths: copy(keys[1], (b) => new Int32Array(b)),
+                bytes: keys[2],
+                tombstones: copy(keys[3], (b) => new Uint8Array(b)),
+              },
+            }
+          : {}),
+      })),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Collects the keys of a compacted partition's records while a segment is written. */
+export class KeyCollector {
+  private readonly offsets: number[] = [];
+  private readonly lengths: number[] = [];
+  private readonly parts: Buffer[] = [];
+  private readonly tombstones: number[] = [];
+
+  add(offset: number, key: Buffer, tombstone: boolean): void {
+    this.offsets.push(offset);
+    this.lengths.push(key.length);
+    this.parts.push(key);
+    this.tombstones.push(tombstone ? 1 : 0);
+  }
+
+  done(): IndexKeys {
+    return {
+      offsets: Float64Array.from(this.offsets),
+      lengths: Int32Array.from(this.lengths),
+      bytes: Buffer.concat(this.parts),
+      tombstones: Uint8Array.from(this.tombstones),
+    };
+  }
+}
