@@ -24,6 +24,19 @@ describe("wire codecs", () => {
           input: "{}",
           idempotencyKey: null,
           requestId: "r",
+          idReusePolicy: null,
+        },
+      },
+      {
+        workflowId: "w",
+        sentAt: 1,
+        body: {
+          type: "StartWorkflow",
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: "k",
+          requestId: "r2",
+          idReusePolicy: "allowAfterFailure",
         },
       },
       {
@@ -130,7 +143,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("2");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("3");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -164,8 +177,56 @@ describe("wire codecs", () => {
     });
     // A version this code does not know is refused, not guessed at.
     expect(() =>
-      historyCodec.decode(oldCancel, { ...v1Headers, "weft-schema-version": "3" }),
-    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2, record names .* v3/);
+      historyCodec.decode(oldCancel, { ...v1Headers, "weft-schema-version": "4" }),
+    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3, record names .* v4/);
+  });
+
+  it("records a run continued as new (v3), and reads starts written before ID-reuse policies (command v1)", () => {
+    const continued: HistoryEvent = {
+      workflowId: "w",
+      seq: 5,
+      at: 9,
+      body: { type: "WorkflowContinuedAsNew", input: '{"n":1}' },
+    };
+    expect(
+      historyCodec.decode(historyCodec.encode(continued), { ...historyCodec.headers }),
+    ).toEqual(continued);
+    expect(commandCodec.headers["weft-schema-version"]).toBe("2");
+    const v1 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "command.v1.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const oldStart = v1.toBuffer({
+      workflowId: "w",
+      sentAt: 1,
+      body: {
+        "weft.commands.StartWorkflow": {
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "r",
+        },
+      },
+    });
+    expect(
+      commandCodec.decode(oldStart, {
+        "weft-schema": "weft.commands.Command",
+        "weft-schema-version": "1",
+      }),
+    ).toEqual({
+      workflowId: "w",
+      sentAt: 1,
+      body: {
+        type: "StartWorkflow",
+        workflowType: "t",
+        input: "{}",
+        idempotencyKey: null,
+        requestId: "r",
+        idReusePolicy: null,
+      },
+    });
   });
 
   it("refuses garbage and records that name another schema", () => {
