@@ -41,7 +41,7 @@ interface KafkajsDecoder {
 }
 type DecoderCtor = new (buffer: Buffer) => KafkajsDecoder;
 
-interface KafkajsRecord {
+export interface StoredRecord {
   key: Buffer | null;
   value: Buffer | null;
   timestamp: string;
@@ -56,7 +56,7 @@ interface KafkajsBatch {
   producerId: string;
   inTransaction: boolean;
   isControlBatch: boolean;
-  records: KafkajsRecord[];
+  records: StoredRecord[];
 }
 
 interface KafkajsBroker {
@@ -110,7 +110,7 @@ export interface StoredBatch {
   producerId: string;
   transactional: boolean;
   control: boolean;
-  records: KafkajsRecord[];
+  records: StoredRecord[];
 }
 
 interface FetchedPartition {

@@ -114,6 +114,11 @@ beforeAll(async () => {
   const superseding = [0, 1, 2].map((i) => ({ key: `k${i}`, value: `b-${i}` }));
   await commit(b, superseding);
   for (const m of superseding) live.set(m.key, m.value);
+  // An aborted transaction among them: read_committed never delivers it.
+  const c = await transactional("c");
+  const txC = await c.transaction();
+  await txC.send({ topic, messages: [{ key: "aborted-0", value: "c-0" }], acks: -1 });
+  await txC.abort();
   for (let t = 0; t < 12; t++) {
     const batch = Array.from({ length: 100 }, (_, i) => ({
       key: `fill-${t}-${i}`,
