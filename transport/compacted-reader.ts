@@ -327,8 +327,9 @@ function retriable(err: unknown): boolean {
 /**
  * Reads the committed records of some partitions of a compacted topic from the beginning up to
  * the end they had when the read began (read_committed), stepping over empty batches. Throws
- * ReadStalledError when a partition's position does not move for `stallMs` (none: never): the
- * last resort it keeps from the consumer-group reader, for what this one does not foresee.
+ * ReadStalledError when answered fetches leave a partition's position where it is for
+ * `stallMs` (none: never; e.g. a transaction left open below the end): the last resort it
+ * keeps from the consumer-group reader, for what this one does not foresee.
  */
 export async function readCompacted(
   kafka: KafkaPort,
@@ -376,6 +377,9 @@ export async function readCompacted(
               continue;
             }
             if (!retriable(err)) throw err;
+            // A stall is a position that answered fetches do not move; a broker that does
+            // not answer (a leader election) is waited for up to the timeout instead.
+            movedAt = Date.now();
             await fetcher.refresh().catch(() => undefined);
             await new Promise((r) => setTimeout(r, 100));
             continue;

@@ -68,6 +68,8 @@ function byKey(messages: PortConsumedMessage[]): Map<string, string> {
 /** The live records, key to value, as compaction must leave them. */
 const live = new Map<string, string>();
 let emptyAt = -1n;
+/** Reads the stored batches, to see the broker's layout. */
+let fetcher: BatchFetcher | undefined;
 
 beforeAll(async () => {
   kafka = kafkaFor(config);
@@ -95,9 +97,10 @@ beforeAll(async () => {
   const b = await transactional("b");
 
   // Segment 1: B's live records, then A1 with its commit held back past segment.ms.
-  const seg1Start = Date.now();
   const early = Array.from({ length: 20 }, (_, i) => ({ key: `early-${i}`, value: filler() }));
   await commit(b, early);
+  // Segment 1's age counts from its first batch's timestamp, set before this point.
+  const seg1Start = Date.now();
   for (const m of early) live.set(m.key, m.value);
   const txA = await a.transaction();
   const [metaA] = await txA.send({
@@ -109,6 +112,13 @@ beforeAll(async () => {
   // The segment rolls at the first append after segment.ms: A's commit marker.
   await waitFor("segment 1 to be old enough to roll", () => Date.now() - seg1Start > SEGMENT_MS);
   await txA.commit();
+  fetcher = new BatchFetcher(kafka, topic);
+  await fetcher.connect();
+  const segment1Tail = await fetcher.fetch(0, emptyAt, 10);
+  // A fetch reads one segment: A1 alone means its marker opened segment 2.
+  expect(segment1Tail.batches.map((batch) => [batch.baseOffset, batch.records.length])).toEqual([
+    [emptyAt, 3],
+  ]);
 
   // Segment 2: B supersedes A1's keys, then fills the segment until it rolls by size.
   const superseding = [0, 1, 2].map((i) => ({ key: `k${i}`, value: `b-${i}` }));
@@ -130,32 +140,27 @@ beforeAll(async () => {
 
   // The cleaner empties A1 and leaves its header as segment 1's last batch: a fetch at its
   // offset returns it alone.
-  const fetcher = new BatchFetcher(kafka, topic);
-  await fetcher.connect();
-  try {
-    await waitFor(
-      "the log cleaner to empty A's batch",
-      async () => {
-        const fetched = await fetcher.fetch(0, emptyAt, 10);
-        const [first] = fetched.batches;
-        return (
-          fetched.batches.length === 1 &&
-          first !== undefined &&
-          first.baseOffset === emptyAt &&
-          first.lastOffset === emptyAt + 2n &&
-          !first.control &&
-          first.records.length === 0
-        );
-      },
-      90_000,
-      250,
-    );
-  } finally {
-    await fetcher.disconnect();
-  }
+  await waitFor(
+    "the log cleaner to empty A's batch",
+    async () => {
+      const fetched = await fetcher!.fetch(0, emptyAt, 10);
+      const [first] = fetched.batches;
+      return (
+        fetched.batches.length === 1 &&
+        first !== undefined &&
+        first.baseOffset === emptyAt &&
+        first.lastOffset === emptyAt + 2n &&
+        !first.control &&
+        first.records.length === 0
+      );
+    },
+    90_000,
+    250,
+  );
 }, 150_000);
 
 afterAll(async () => {
+  await fetcher?.disconnect();
   await Promise.all(producers.map((p) => p.disconnect().catch(() => undefined)));
   const admin = kafka.admin();
   await admin.connect();
