@@ -19,6 +19,7 @@ import {
   type ChangelogEntry,
 } from "./run-changelog";
 import { isFencingError } from "../transport/kafka";
+import { canReadCompacted, readCompacted } from "../transport/compacted-reader";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
 import type { Registry } from "./registry";
@@ -71,7 +72,7 @@ export interface OwnerDeps {
 /** Commands decided in one transaction at most, and pending before fetching waits. */
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
-/** No changelog record for this long while reading it: see ReadStalledError. */
+/** No progress for this long while reading the changelog: see ReadStalledError. */
 const CHANGELOG_STALL_MS = 5000;
 /** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
 const MAX_REQUEST_BYTES = 512 * 1024;
@@ -429,7 +430,10 @@ export class PartitionOwner {
     const latest = new LatestByKey();
     try {
       await this.faults.at("decider.changelog-read");
-      await readPartitions(
+      // The compacted reader steps over the empty batches compaction leaves, which stop the
+      // consumer-group reader; the embedded log has none and is read through the port.
+      const read = canReadCompacted(this.deps.kafka) ? readCompacted : readPartitions;
+      await read(
         this.deps.kafka,
         this.changelogTopic,
         [this.partition],
@@ -441,9 +445,10 @@ export class PartitionOwner {
       );
     } catch (err) {
       if (!(err instanceof ReadStalledError)) throw err;
-      // kafkajs cannot read past an empty record batch, which compaction may leave; history
-      // holds everything the changelog does, so this open restores from it (as before the
-      // changelog, at that cost) and the partition goes on.
+      // The read stopped moving short of its end (the compacted reader's last resort; the
+      // consumer-group reader at an empty batch); history holds everything the changelog
+      // does, so this open restores from it (as before the changelog, at that cost) and the
+      // partition goes on.
       latest.clear();
       this.log.warn({ err }, "changelog unreadable; restoring the partition from history");
       this.deps.metrics.partitionResets.inc({ reason: "changelog-unreadable" });
