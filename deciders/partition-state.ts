@@ -2,14 +2,8 @@ import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/
 import { retryDelayMs, shouldRetry, type ResolvedRetryPolicy } from "../core/retry";
 import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
-import type {
-  Command,
-  ErrorInfo,
-  EventBody,
-  HistoryEvent,
-  IdReusePolicy,
-  StepTask,
-} from "../schemas/types";
+import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
+import { reusesClosedId } from "../schemas/types";
 import type { Registry } from "./registry";
 import { DEFAULT_CHUNK_BYTES, Run, type TimerEntry } from "./run";
 import type { ChangelogEntry } from "./run-changelog";
@@ -369,7 +363,7 @@ export class PartitionState {
     const log = this.log.child({ workflowId: command.workflowId });
     if (body.type === "StartWorkflow") {
       const closed = run ? undefined : this.closed.get(command.workflowId);
-      if (run || (closed && !reuses(body.idReusePolicy, closed.status))) {
+      if (run || (closed && !reusesClosedId(body.idReusePolicy, closed.status))) {
         log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
         return;
       }
@@ -835,13 +829,6 @@ export class PartitionState {
     if (run.closed) this.forget(run, event.at);
     else run.undelivered.push(event);
   }
-}
-
-/** Whether a start with this policy takes the ID of a run closed with this status. */
-function reuses(policy: IdReusePolicy | null | undefined, status: ClosedStatus): boolean {
-  if (policy === "allowAfterClose") return true;
-  if (policy === "allowAfterFailure") return status === "failed" || status === "cancelled";
-  return false;
 }
 
 function closedStatus(status: string | undefined): ClosedStatus {

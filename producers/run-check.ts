@@ -89,18 +89,39 @@ export async function checkRun(
   const { workflowId } = command;
   const seen = await view.find(workflowId, false);
   if (seen) return judgeSeen(view, command, seen);
-  // Every command acknowledged before this call (the run's start included) is below `end`.
-  const { partition, end } = await commands.partitionEnd(workflowId);
-  const deadline = Date.now() + (options.waitMs ?? RUN_CHECK_WAIT_MS);
-  for (let looks = 1; ; looks++) {
-    const applied = await view.appliedOffset(partition);
-    if (applied >= end) break;
-    if (Date.now() >= deadline) return { kind: "unconfirmed", partition, applied, end };
-    await pause(Math.min(backoffMs(options.poll ?? POLL, looks), deadline - Date.now()));
+  const wait = await untilApplied(
+    view,
+    commands,
+    workflowId,
+    Date.now() + (options.waitMs ?? RUN_CHECK_WAIT_MS),
+    options.poll,
+  );
+  if (!wait.caughtUp) {
+    return { kind: "unconfirmed", partition: wait.partition, applied: wait.applied, end: wait.end };
   }
   const now = await view.find(workflowId, true);
   if (!now) throw new RunNotFoundError(workflowId);
   return judgeSeen(view, command, now);
+}
+
+/**
+ * Waits (until `deadline`) for the view's consumer to apply every command of the run's
+ * partition acknowledged before this call: they all sit below the partition's end offset now.
+ */
+export async function untilApplied(
+  view: Pick<RunView, "appliedOffset">,
+  commands: Pick<CommandProducer, "partitionEnd">,
+  workflowId: string,
+  deadline: number,
+  poll: Backoff = POLL,
+): Promise<{ caughtUp: boolean; partition: number; applied: bigint; end: bigint }> {
+  const { partition, end } = await commands.partitionEnd(workflowId);
+  for (let looks = 1; ; looks++) {
+    const applied = await view.appliedOffset(partition);
+    if (applied >= end) return { caughtUp: true, partition, applied, end };
+    if (Date.now() >= deadline) return { caughtUp: false, partition, applied, end };
+    await pause(Math.min(backoffMs(poll, looks), deadline - Date.now()));
+  }
 }
 
 /**

@@ -113,76 +113,62 @@ class BatchFold {
     const loaded = this.loaded.get(event.workflowId);
     const body = event.body;
     const prior = existing?.state ?? loaded;
-    if (body.type === "WorkflowStarted" && prior && prior.lastSeq > 0) {
-      // The next run of the workflow ID (the last continued as new): it takes the row over.
-      if (event.seq === prior.lastSeq + 1) return this.nextRun(prior, event, body);
+    if (body.type === "WorkflowStarted") {
+      // A first run, or the next run of the workflow ID (the last closed or continued as
+      // new), which takes the row over.
+      if (!prior) return this.startRun(event, body);
+      if (prior.lastSeq > 0 && event.seq === prior.lastSeq + 1)
+        return this.startRun(event, body, prior);
     }
     if (existing) return existing;
-    let run: RunWork;
-    if (loaded) {
-      run = { state: loaded, result: null, error: null, closedAt: null, updatedAt: "" };
-    } else if (body.type === "WorkflowStarted") {
-      run = {
-        state: {
-          workflowId: event.workflowId,
-          status: "running",
-          lastSeq: 0,
-          waitingOn: [],
-          bufferedSignals: [],
-          blockedCode: null,
-          blockedReason: null,
-          runNumber: 1,
-        },
-        created: {
-          workflow_type: body.workflowType,
-          input: RawJson.from(body.input),
-          idempotency_key: body.idempotencyKey,
-          started_at: iso(event.at, "event"),
-          run_number: 1,
-          run_start_seq: event.seq,
-        },
-        result: null,
-        error: null,
-        closedAt: null,
-        updatedAt: "",
-      };
-    } else {
+    if (!loaded) {
       this.log.warn(
         { workflowId: event.workflowId, seq: event.seq, type: body.type },
         "event of a run whose WorkflowStarted was never seen; skipped",
       );
       return undefined;
     }
+    const run: RunWork = {
+      state: loaded,
+      result: null,
+      error: null,
+      closedAt: null,
+      updatedAt: "",
+    };
     this.runs.set(event.workflowId, run);
     return run;
   }
 
-  /** A run continued from `prior`: a fresh state that carries the history's seq on. */
-  private nextRun(
-    prior: RunState,
+  /**
+   * A run that starts with this event: the workflow ID's first, or one after `prior` (its
+   * history carries the seq on, and its row is handed over whole).
+   */
+  private startRun(
     event: HistoryEvent,
     body: Extract<EventBody, { type: "WorkflowStarted" }>,
+    prior?: RunState,
   ): RunWork {
+    const runNumber = (prior?.runNumber ?? 0) + 1;
     const run: RunWork = {
       state: {
         workflowId: event.workflowId,
         status: "running",
-        lastSeq: prior.lastSeq,
+        lastSeq: prior?.lastSeq ?? 0,
         waitingOn: [],
         bufferedSignals: [],
         blockedCode: null,
         blockedReason: null,
-        runNumber: prior.runNumber + 1,
+        runNumber,
       },
       created: {
         workflow_type: body.workflowType,
         input: RawJson.from(body.input),
         idempotency_key: body.idempotencyKey,
         started_at: iso(event.at, "event"),
-        run_number: prior.runNumber + 1,
+        run_number: runNumber,
         run_start_seq: event.seq,
       },
-      restarted: true,
+      restarted: prior !== undefined,
       result: null,
       error: null,
       closedAt: null,

@@ -28,6 +28,17 @@ export const ID_REUSE_POLICIES: readonly IdReusePolicy[] = [
   "allowAfterFailure",
 ];
 
+/**
+ * Whether a start with this policy makes a new run under the ID of a run closed with this
+ * status (completed, failed or cancelled): the decider's rule, which front ends that wait for
+ * the new run follow too.
+ */
+export function reusesClosedId(policy: IdReusePolicy | null | undefined, status: string): boolean {
+  if (policy === "allowAfterClose") return true;
+  if (policy === "allowAfterFailure") return status === "failed" || status === "cancelled";
+  return false;
+}
+
 export type CommandBody =
   | {
       type: "StartWorkflow";

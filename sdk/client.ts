@@ -8,7 +8,13 @@ import {
 } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { CommandProducer } from "../producers/command-producer";
-import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
+import {
+  historyRunView,
+  sendToRun,
+  untilApplied,
+  type RunCommand,
+  type RunView,
+} from "../producers/run-check";
 import {
   cancelWorkflowCommand,
   signalWorkflowCommand,
@@ -217,12 +223,8 @@ export class WeftClient {
     requestId: string,
     deadline: number,
   ): Promise<number> {
-    const { partition, end } = await this.producer.partitionEnd(workflowId);
-    const group = topics.deciderGroup(this.config);
-    for (let looks = 1; (await this.producer.committedOffset(group, partition)) < end; looks++) {
-      if (Date.now() >= deadline) throw new WaitTimeoutError(`the start of ${workflowId}`, 0);
-      await new Promise((r) => setTimeout(r, Math.min(10 * 2 ** looks, 200)));
-    }
+    const applied = await untilApplied(this.runs, this.producer, workflowId, deadline);
+    if (!applied.caughtUp) throw new WaitTimeoutError(`the start of ${workflowId}`, 0);
     await this.history.catchUp();
     const events = this.history.events(workflowId);
     const mine = events.find(

@@ -23,7 +23,7 @@
  */
 import { createRequire } from "node:module";
 import type { KafkaPort, PortConsumedMessage, PortHeaders } from "./port";
-import { ReadStalledError } from "./history-reader";
+import { readableRanges, ReadStalledError } from "./history-reader";
 import { withAdmin } from "./kafka";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
@@ -339,10 +339,7 @@ export async function readCompacted(
   timeoutMs = 60_000,
   stallMs?: number,
 ): Promise<void> {
-  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-  const ranges = offsets
-    .filter((o) => partitions.includes(o.partition) && BigInt(o.high) > BigInt(o.low))
-    .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+  const ranges = await readableRanges(kafka, topic, partitions);
   if (ranges.length === 0) return;
   const fetcher = new BatchFetcher(kafka, topic);
   const deadline = Date.now() + timeoutMs;

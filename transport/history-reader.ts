@@ -33,6 +33,18 @@ export function readHistoryPartitions(
   );
 }
 
+/** The partitions among `partitions` that hold records, with their low and high offsets now. */
+export async function readableRanges(
+  kafka: KafkaPort,
+  topic: string,
+  partitions: readonly number[],
+): Promise<{ partition: number; low: bigint; high: bigint }[]> {
+  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  return offsets
+    .filter((o) => partitions.includes(o.partition) && BigInt(o.high) > BigInt(o.low))
+    .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+}
+
 /**
  * Reads the committed records of some partitions of a topic from the beginning up to the end
  * they had when the read began (read_committed). kafkajs has no manual assignment, so a
@@ -47,13 +59,9 @@ export async function readPartitions(
   /** Give up with ReadStalledError when no record arrives for this long (none: never). */
   stallMs?: number,
 ): Promise<void> {
-  const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-  const targets = new Map<number, bigint>();
-  for (const o of offsets) {
-    if (!partitions.includes(o.partition)) continue;
-    const high = BigInt(o.high);
-    if (high > BigInt(o.low)) targets.set(o.partition, high);
-  }
+  const targets = new Map(
+    (await readableRanges(kafka, topic, partitions)).map((r) => [r.partition, r.high]),
+  );
   if (targets.size === 0) return;
 
   const groupId = `${topic}.reader.${randomUUID()}`;

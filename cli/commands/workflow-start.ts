@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { parseJsonOption, print } from "../output";
 import { WeftError } from "../../core/errors";
+import { reusesClosedId, type IdReusePolicy } from "../../schemas/types";
 import { CLOSED_STATUSES } from "../runs";
 import { waitAndReport } from "../wait";
 import { apiOptions, intOption, withApi, type ApiCliOptions } from "./api-options";
@@ -13,11 +14,11 @@ const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $ide
 }`;
 const BEFORE = `query ($id: String!) { workflow(id: $id) { status lastSeq } }`;
 
-/** --id-reuse values → GraphQL's IdReusePolicy. */
-const ID_REUSE: Record<string, string> = {
-  "reject-duplicate": "REJECT_DUPLICATE",
-  "allow-after-close": "ALLOW_AFTER_CLOSE",
-  "allow-after-failure": "ALLOW_AFTER_FAILURE",
+/** --id-reuse values → the policy, and GraphQL's name of it. */
+const ID_REUSE: Record<string, { policy: IdReusePolicy; graphql: string }> = {
+  "reject-duplicate": { policy: "rejectDuplicate", graphql: "REJECT_DUPLICATE" },
+  "allow-after-close": { policy: "allowAfterClose", graphql: "ALLOW_AFTER_CLOSE" },
+  "allow-after-failure": { policy: "allowAfterFailure", graphql: "ALLOW_AFTER_FAILURE" },
 };
 
 interface StartOptions extends ApiCliOptions {
@@ -54,8 +55,8 @@ export function registerWorkflowStart(workflow: Command): void {
     withApi(opts, async (client) => {
       const input = parseJsonOption(opts.input, "--input");
       const timeoutMs = intOption(opts.timeout, "--timeout");
-      const idReusePolicy = opts.idReuse === undefined ? undefined : ID_REUSE[opts.idReuse];
-      if (opts.idReuse !== undefined && !idReusePolicy) {
+      const reuse = opts.idReuse === undefined ? undefined : ID_REUSE[opts.idReuse];
+      if (opts.idReuse !== undefined && !reuse) {
         throw new WeftError(
           "INVALID_INPUT",
           `--id-reuse ${opts.idReuse} is none of ${Object.keys(ID_REUSE).join(", ")}`,
@@ -64,7 +65,7 @@ export function registerWorkflowStart(workflow: Command): void {
       // With --wait, a start that makes a new run under a closed run's ID waits for that run,
       // not the closed one the read models still show: its history starts after the closed one's.
       const before =
-        opts.wait && opts.id !== undefined && idReusePolicy !== undefined
+        opts.wait && opts.id !== undefined && reuse !== undefined
           ? (
               await client.request<{ workflow: { status: string; lastSeq: number } | null }>(
                 BEFORE,
@@ -81,7 +82,7 @@ export function registerWorkflowStart(workflow: Command): void {
         workflowId: opts.id,
         input,
         idempotencyKey: opts.idempotencyKey,
-        idReusePolicy,
+        idReusePolicy: reuse?.graphql,
       });
       const { workflowId, waitingForDecider } = startWorkflow;
       if (waitingForDecider) {
@@ -95,7 +96,10 @@ export function registerWorkflowStart(workflow: Command): void {
         return;
       }
       process.stderr.write(`started ${workflowId}\n`);
-      const reused = before !== null && takesClosedId(idReusePolicy, before.status);
+      const reused =
+        before !== null &&
+        CLOSED_STATUSES.has(before.status) &&
+        reusesClosedId(reuse?.policy, before.status.toLowerCase());
       await waitAndReport(client, workflowId, {
         json: opts.json,
         timeoutMs,
@@ -103,11 +107,4 @@ export function registerWorkflowStart(workflow: Command): void {
       });
     }),
   );
-}
-
-/** Whether the decider gives a start with this policy the ID of a run in this status. */
-function takesClosedId(policy: string | undefined, status: string): boolean {
-  if (policy === "ALLOW_AFTER_CLOSE") return CLOSED_STATUSES.has(status);
-  if (policy === "ALLOW_AFTER_FAILURE") return status === "FAILED" || status === "CANCELLED";
-  return false;
 }

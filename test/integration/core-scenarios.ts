@@ -242,6 +242,13 @@ export function coreScenarios(
     });
   });
 
+  /** The result of the run a start made (or joined). */
+  const resultOf = <T = unknown>(started: { workflowId: string; requestId: string }) =>
+    weft.client.result<T>(started.workflowId, {
+      startRequestId: started.requestId,
+      timeoutMs: 30_000,
+    });
+
   describe("continue as new", () => {
     it("chains runs under one workflow ID in one gapless history; result waits for the last", async () => {
       const { workflowId } = await weft.client.start(countdown, { input: { n: 3 } });
@@ -293,24 +300,14 @@ export function coreScenarios(
 
       // rejectDuplicate (the default): the start is the closed run's duplicate.
       const again = await weft.client.start(threeSteps, { workflowId, input: { n: 100 } });
-      expect(
-        await weft.client.result(workflowId, {
-          startRequestId: again.requestId,
-          timeoutMs: 30_000,
-        }),
-      ).toEqual({ n: 3 });
+      expect(await resultOf(again)).toEqual({ n: 3 });
       // allowAfterFailure: the run completed, so still a duplicate.
       const afterFailure = await weft.client.start(threeSteps, {
         workflowId,
         input: { n: 200 },
         idReusePolicy: "allowAfterFailure",
       });
-      expect(
-        await weft.client.result(workflowId, {
-          startRequestId: afterFailure.requestId,
-          timeoutMs: 30_000,
-        }),
-      ).toEqual({ n: 3 });
+      expect(await resultOf(afterFailure)).toEqual({ n: 3 });
 
       // allowAfterClose: a new run under the ID, its history after the first run's.
       const reused = await weft.client.start(threeSteps, {
@@ -318,12 +315,7 @@ export function coreScenarios(
         input: { n: 10 },
         idReusePolicy: "allowAfterClose",
       });
-      expect(
-        await weft.client.result(workflowId, {
-          startRequestId: reused.requestId,
-          timeoutMs: 30_000,
-        }),
-      ).toEqual({ n: 13 });
+      expect(await resultOf(reused)).toEqual({ n: 13 });
       const history = await weft.client.getHistory(workflowId);
       expect(history.map((e) => e.seq)).toEqual(history.map((_, i) => i + 1));
       const starts = eventsOf(history, "WorkflowStarted");
@@ -344,12 +336,7 @@ export function coreScenarios(
         input: { n: 1 },
         idReusePolicy: "allowAfterFailure",
       });
-      expect(
-        await weft.client.result(failedId, {
-          startRequestId: retried.requestId,
-          timeoutMs: 30_000,
-        }),
-      ).toEqual({ n: 4 });
+      expect(await resultOf(retried)).toEqual({ n: 4 });
 
       // An open run takes any start with its ID as a duplicate, whatever the policy.
       const openId = `reuse-open-${Date.now()}`;
@@ -359,10 +346,7 @@ export function coreScenarios(
         input: { timeoutMs: 1 },
         idReusePolicy: "allowAfterClose",
       });
-      const result = weft.client.result(openId, {
-        startRequestId: joined.requestId,
-        timeoutMs: 30_000,
-      });
+      const result = resultOf(joined);
       await weft.client.signal(openId, "approve", { approvedBy: "ada" });
       expect(await result).toEqual({ approved: true, by: "ada" });
       expect(count(await weft.client.getHistory(openId), "WorkflowStarted")).toBe(1);

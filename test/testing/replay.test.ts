@@ -51,14 +51,9 @@ describe("checkReplay on runs continued as new", () => {
     // Runs after the first now sleep before their step; the rest is countdown's code.
     const changed = defineWorkflow(
       "countdown",
-      async (ctx, input: { n: number; total?: number; uuids?: string[]; startSeqs?: number[] }) => {
+      async (ctx, input: Parameters<typeof countdown.fn>[1]) => {
         if (ctx.info.runStartSeq > 1) await ctx.sleep(1);
-        const { n } = await ctx.step<{ n: number }>(echo, { n: input.n });
-        const total = (input.total ?? 0) + n;
-        const uuids = [...(input.uuids ?? []), ctx.uuid()];
-        const startSeqs = [...(input.startSeqs ?? []), ctx.info.runStartSeq];
-        if (n > 0) return ctx.continueAsNew({ n: n - 1, total, uuids, startSeqs });
-        return { total, uuids, startSeqs, suggested: ctx.info.continueAsNewSuggested };
+        return countdown.fn(ctx, input);
       },
     );
     const report = await checkReplay(changed, history);
