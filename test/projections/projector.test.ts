@@ -17,6 +17,7 @@ import type { HistoryEvent } from "../../schemas/types";
 import {
   approval,
   closeFixtures,
+  countdown,
   parallel,
   retryFixed,
   sleepy,
@@ -63,7 +64,16 @@ describe.each(TEST_DIALECTS)("the projector on %s", (dialect) => {
     config = isolatedConfig({ databaseUrl: db.databaseUrl, registrationIntervalMs: 3_600_000 });
     logger = testLogger(config);
     weft = await startTestWeft(config, {
-      workflows: [threeSteps, retryFixed, approval, sleepy, parallel, timedOut, terminalFailure],
+      workflows: [
+        threeSteps,
+        retryFixed,
+        approval,
+        sleepy,
+        parallel,
+        timedOut,
+        terminalFailure,
+        countdown,
+      ],
       steps,
     });
     pool = db.db;
@@ -307,6 +317,52 @@ describe.each(TEST_DIALECTS)("the projector on %s", (dialect) => {
     for (const id of ids) expect(heard).toContain(id);
     const heardEvents = committed.flatMap((c) => c.events).filter((e) => e.workflowId === "three");
     expect(heardEvents).toEqual(histories.get("three"));
+  });
+
+  it("hands a workflow ID's row to each later run: continued as new, or started again under a closed ID", async () => {
+    const chained = await weft.client.start(countdown, { input: { n: 2 } });
+    const reusedId = `reused-${Date.now()}`;
+    await weft.client.start(threeSteps, { workflowId: reusedId, input: { n: 0 } });
+    await settle(reusedId);
+    const again = await weft.client.start(threeSteps, {
+      workflowId: reusedId,
+      input: { n: 10 },
+      idReusePolicy: "allowAfterClose",
+    });
+    await weft.client.result(reusedId, { startRequestId: again.requestId, timeoutMs: 30_000 });
+    await settle(chained.workflowId);
+    const histories = await waitProjected([chained.workflowId, reusedId]);
+    for (const [id, history] of histories) {
+      const starts = eventsOf(history, "WorkflowStarted");
+      const last = starts.at(-1)!;
+      const row = await pool.db
+        .selectFrom("weft_runs")
+        .select(["status", "input", "run_number", "run_start_seq", "last_seq", "result"])
+        .where("workflow_id", "=", id)
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({
+        status: "completed",
+        input: JSON.parse(last.body.input) as unknown,
+        run_number: starts.length,
+        run_start_seq: last.seq,
+        last_seq: history.length,
+      });
+      // Every run's events and step attempts stay: one row each, none overwritten.
+      const events = await pool.db
+        .selectFrom("weft_events")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("workflow_id", "=", id)
+        .executeTakeFirstOrThrow();
+      expect(Number(events.n)).toBe(history.length);
+      const attempts = await pool.db
+        .selectFrom("weft_step_attempts")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("workflow_id", "=", id)
+        .executeTakeFirstOrThrow();
+      expect(Number(attempts.n)).toBe(eventsOf(history, "StepScheduled").length);
+    }
+    expect(eventsOf(histories.get(chained.workflowId)!, "WorkflowStarted")).toHaveLength(3);
+    expect(eventsOf(histories.get(reusedId)!, "WorkflowStarted")).toHaveLength(2);
   });
 
   it("shows what an open run waits on now, a blocked run, and a cancelled one", async () => {
