@@ -188,14 +188,71 @@ export function historyRunView(options: {
   commands: Pick<CommandProducer, "committedOffset">;
   /** The deciders' consumer group. */
   deciderGroup: string;
+  /**
+   * Where the reader of history stands against what is written (transport/written-end.ts).
+   * Absent where a transaction's offsets and history become readable in one step (the
+   * embedded log): there the deciders' committed offset is the applied offset as it is.
+   */
+  history?: HistoryPosition;
 }): RunView {
+  const { commands, deciderGroup, history } = options;
+  const applied = history ? new AppliedThroughHistory(history) : undefined;
   return {
     find: async (workflowId, fresh) => runOfHistory(await options.events(workflowId, fresh)),
     recorded: async (command) =>
       recordedInHistory(await options.events(command.workflowId, false), command),
-    appliedOffset: (partition) => options.commands.committedOffset(options.deciderGroup, partition),
+    appliedOffset: async (partition) => {
+      const committed = await commands.committedOffset(deciderGroup, partition);
+      return applied ? applied.confirm(partition, committed) : committed;
+    },
   };
 }
+
+/** A history reader's position on a partition, and where the partition's written records end. */
+export interface HistoryPosition {
+  readTo(partition: number): bigint;
+  writtenEnd(partition: number): Promise<bigint>;
+}
+
+/**
+ * The deciders' committed offsets on `weft.commands`, each counted as applied once the history
+ * reader has read past every history record written when the offset was seen: the transaction
+ * that committed the offset wrote its history before, so its events are then read (its commit
+ * marker may reach the history partition after the offsets' one). Each look pairs the offset
+ * with the written end read after it; a pair is confirmed when the reader reaches its end.
+ * Under load a transaction is always open somewhere, so the reader rarely reaches the end of
+ * the moment; it does reach the ends of earlier moments, which is what the pairs wait for.
+ */
+class AppliedThroughHistory {
+  private readonly looks = new Map<number, { committed: bigint; end: bigint }[]>();
+  private readonly confirmed = new Map<number, bigint>();
+
+  constructor(private readonly history: HistoryPosition) {}
+
+  async confirm(partition: number, committed: bigint): Promise<bigint> {
+    const looks = this.looks.get(partition) ?? [];
+    this.looks.set(partition, looks);
+    let end: bigint | undefined;
+    try {
+      end = await this.history.writtenEnd(partition);
+    } catch {
+      // Unknown for now (a leader moving): confirm what earlier looks allow; the caller looks
+      // again, and after its bound sends the command unconfirmed, as when behind.
+    }
+    // The first looks are the first to be confirmed: later ones wait for room.
+    if (end !== undefined && looks.length < MAX_LOOKS) looks.push({ committed, end });
+    const read = this.history.readTo(partition);
+    let best = this.confirmed.get(partition) ?? 0n;
+    while (looks.length > 0 && looks[0]!.end <= read) {
+      const look = looks.shift()!;
+      if (look.committed > best) best = look.committed;
+    }
+    this.confirmed.set(partition, best);
+    return best;
+  }
+}
+
+const MAX_LOOKS = 64;
 
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));

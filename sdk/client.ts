@@ -110,6 +110,7 @@ export class WeftClient {
       },
       commands: this.producer,
       deciderGroup: topics.deciderGroup(config),
+      history: this.history,
     });
   }
 

@@ -25,6 +25,7 @@ import { createRequire } from "node:module";
 import type { KafkaPort, PortConsumedMessage, PortHeaders } from "./port";
 import { readableRanges, ReadStalledError } from "./history-reader";
 import { withAdmin } from "./kafka";
+import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
 
@@ -59,25 +60,6 @@ interface KafkajsBatch {
   records: StoredRecord[];
 }
 
-interface KafkajsBroker {
-  versions?: Record<number, { minVersion: number; maxVersion: number }>;
-  connectionPool: { send(request: unknown): Promise<unknown> };
-}
-
-interface KafkajsCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(args: { nodeId: string }): Promise<KafkajsBroker>;
-}
-
-type CreateCluster = (options: {
-  metadataMaxAge?: number;
-  allowAutoTopicCreation?: boolean;
-}) => KafkajsCluster;
-
 const Decoder = kafkajs("./src/protocol/decoder") as DecoderCtor;
 const decodeRecordBatch = kafkajs("./src/protocol/recordBatch/v0/decoder") as (
   d: KafkajsDecoder,
@@ -100,8 +82,6 @@ const parseFetch = (
   }
 ).parse;
 const FETCH_API_KEY = 1;
-const READ_COMMITTED = 1;
-const CREATE_CLUSTER = "private:Kafka:createCluster";
 
 /** A record batch as the broker stored it: where it starts and ends, even when empty. */
 export interface StoredBatch {
@@ -190,13 +170,6 @@ async function decodeFetch(raw: Buffer): Promise<FetchResponse> {
     })),
   }));
   return { clientSideThrottleTime, errorCode, responses };
-}
-
-function clusterFactory(kafka: KafkaPort): CreateCluster | undefined {
-  const own = kafka as unknown as Record<symbol, unknown>;
-  const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === CREATE_CLUSTER);
-  const create = key === undefined ? undefined : own[key];
-  return typeof create === "function" ? (create as CreateCluster) : undefined;
 }
 
 /** True when `kafka` is a kafkajs client this reader can fetch with (not the embedded log). */

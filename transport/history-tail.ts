@@ -3,6 +3,7 @@ import type { KafkaPort, PortAdmin, PortConsumer } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import { readerConsumer } from "./kafka";
+import { WrittenEnd } from "./written-end";
 import type { HistoryEvent } from "../schemas/types";
 
 type Listener = (event: HistoryEvent) => void;
@@ -20,12 +21,15 @@ export class HistoryTail {
   private admin: PortAdmin | undefined;
   private adminConnected: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
+  private readonly written: WrittenEnd;
 
   constructor(
     private readonly kafka: KafkaPort,
     private readonly topic: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.written = new WrittenEnd(kafka, topic, () => this.connectedAdmin());
+  }
 
   start(): Promise<void> {
     this.starting ??= this.run();
@@ -49,14 +53,36 @@ export class HistoryTail {
     return () => set.delete(listener);
   }
 
-  /** Resolves when everything committed to history before this call has been read. */
-  async catchUp(timeoutMs = 30_000): Promise<void> {
+  /**
+   * The offset the tail reads next on a partition: every decided record below it has been
+   * read (and every committed one delivered).
+   */
+  readTo(partition: number): bigint {
+    return this.position.get(partition) ?? 0n;
+  }
+
+  /**
+   * Where the partition ends now counting records of transactions not yet decided (see
+   * transport/written-end.ts): once `readTo` reaches it, all of them have been read or dropped.
+   */
+  async writtenEnd(partition: number): Promise<bigint> {
     await this.start();
-    // One admin for the tail's life: callers ask for histories in loops.
+    return this.written.of(partition);
+  }
+
+  /** One admin for the tail's life: callers ask for histories in loops. */
+  private async connectedAdmin(): Promise<PortAdmin> {
     this.admin ??= this.kafka.admin();
     this.adminConnected ??= this.admin.connect();
     await this.adminConnected;
-    const targets = (await this.admin.fetchTopicOffsets(this.topic)).map((o) => ({
+    return this.admin;
+  }
+
+  /** Resolves when everything committed to history before this call has been read. */
+  async catchUp(timeoutMs = 30_000): Promise<void> {
+    await this.start();
+    const admin = await this.connectedAdmin();
+    const targets = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({
       partition: o.partition,
       high: BigInt(o.high),
     }));
@@ -71,6 +97,7 @@ export class HistoryTail {
   async close(): Promise<void> {
     await this.consumer?.disconnect();
     this.consumer = undefined;
+    await this.written.close();
     await this.admin?.disconnect();
     this.admin = undefined;
     this.adminConnected = undefined;

@@ -5,6 +5,7 @@
 import { RunClosedError, RunNotFoundError, WeftError } from "../../core/errors";
 import {
   checkRun,
+  historyRunView,
   recordedInHistory,
   runOfHistory,
   sendToRun,
@@ -172,5 +173,79 @@ describe("a run as its history shows it", () => {
     expect(recordedInHistory(history, signalWorkflowCommand("r", "go", null, "s-2"))).toBe(false);
     expect(recordedInHistory(history, cancelWorkflowCommand("r", null, "c-1"))).toBe(true);
     expect(recordedInHistory(history, cancelWorkflowCommand("r", null, "s-1"))).toBe(false);
+  });
+});
+
+describe("the history view's applied offset", () => {
+  /** A history partition whose written end and reader position the test sets. */
+  function historyOf() {
+    const state = { committed: 0n, written: 0n, read: 0n, endFails: false };
+    const view = historyRunView({
+      events: () => Promise.resolve([]),
+      commands: { committedOffset: () => Promise.resolve(state.committed) },
+      deciderGroup: "deciders",
+      history: {
+        readTo: () => state.read,
+        writtenEnd: () =>
+          state.endFails
+            ? Promise.reject(new Error("leader moved"))
+            : Promise.resolve(state.written),
+      },
+    });
+    return { state, applied: () => view.appliedOffset(0) };
+  }
+
+  it("counts the deciders' offset only once the history written by then is read", async () => {
+    const { state, applied } = historyOf();
+    // The deciders committed past the start; its history is written, its marker not yet read.
+    state.committed = 10n;
+    state.written = 5n;
+    state.read = 3n;
+    expect(await applied()).toBe(0n);
+    state.read = 5n;
+    expect(await applied()).toBe(10n);
+  });
+
+  it("confirms earlier looks while later transactions keep the reader short of the end", async () => {
+    const { state, applied } = historyOf();
+    state.committed = 4n;
+    state.written = 5n;
+    expect(await applied()).toBe(0n);
+    // More commands applied, more history written; the reader gets past the first look's end.
+    state.committed = 9n;
+    state.written = 12n;
+    state.read = 6n;
+    expect(await applied()).toBe(4n);
+    state.committed = 11n;
+    state.written = 20n;
+    state.read = 12n;
+    expect(await applied()).toBe(9n);
+    state.read = 20n;
+    expect(await applied()).toBe(11n);
+  });
+
+  it("an end it cannot read confirms nothing new, and never moves back", async () => {
+    const { state, applied } = historyOf();
+    state.committed = 4n;
+    state.written = 4n;
+    state.read = 4n;
+    expect(await applied()).toBe(4n);
+    state.committed = 8n;
+    state.endFails = true;
+    expect(await applied()).toBe(4n);
+    state.endFails = false;
+    state.written = 9n;
+    expect(await applied()).toBe(4n);
+    state.read = 9n;
+    expect(await applied()).toBe(8n);
+  });
+
+  it("without a history position (one-step commits), the deciders' offset as it is", async () => {
+    const view = historyRunView({
+      events: () => Promise.resolve([]),
+      commands: { committedOffset: () => Promise.resolve(7n) },
+      deciderGroup: "deciders",
+    });
+    expect(await view.appliedOffset(0)).toBe(7n);
   });
 });
