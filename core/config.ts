@@ -44,6 +44,11 @@ export interface WeftConfig {
    */
   readonly projectorStallMs: number;
   /**
+   * How long `<prefix>.step-logs` keeps the step logs (`step.log.*`) on the log; the read models
+   * keep them until `weft replay projections`, which rebuilds only what the topic still holds.
+   */
+  readonly stepLogRetentionMs: number;
+  /**
    * When set, a process serves its metrics at `http://127.0.0.1:<port>/metrics` (the api role
    * serves them on its own port regardless). 0 picks a free port.
    */
@@ -63,6 +68,7 @@ export const DEFAULTS = {
   executionCacheSize: 10_000,
   registrationIntervalMs: 10_000,
   projectorStallMs: 30_000,
+  stepLogRetentionMs: 7 * 24 * 3_600_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -133,6 +139,13 @@ export function loadConfig(
       100,
       3_600_000,
     ),
+    stepLogRetentionMs: intOption(
+      "stepLogRetentionMs / WEFT_STEP_LOG_RETENTION_MS",
+      options.stepLogRetentionMs ?? env.WEFT_STEP_LOG_RETENTION_MS,
+      DEFAULTS.stepLogRetentionMs,
+      60_000,
+      10 * 365 * 24 * 3_600_000,
+    ),
     metricsPort: optionalPort(
       "metricsPort / WEFT_METRICS_PORT",
       options.metricsPort ?? env.WEFT_METRICS_PORT,
@@ -193,6 +206,8 @@ export const topics = {
   changelog: (c: WeftConfig) => `${c.topicPrefix}.runs`,
   tasks: (c: WeftConfig, queue: string) => `${c.topicPrefix}.tasks.${queue}`,
   dlq: (c: WeftConfig) => `${c.topicPrefix}.dlq`,
+  /** Step logs (`step.log.*`): one record per attempt that logged, kept out of history. */
+  stepLogs: (c: WeftConfig) => `${c.topicPrefix}.step-logs`,
   /** What each decider and worker process hosts, published on start, every interval and on stop. */
   registrations: (c: WeftConfig) => `${c.topicPrefix}.registrations`,
   deciderGroup: (c: WeftConfig) => `${c.topicPrefix}.deciders`,

@@ -2,7 +2,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import avro from "avsc";
 import { UndecodableRecordError } from "../core/errors";
-import type { Command, DeadLetter, HistoryEvent, Registration, StepTask } from "./types";
+import type {
+  Command,
+  DeadLetter,
+  HistoryEvent,
+  Registration,
+  StepLogRecord,
+  StepTask,
+} from "./types";
 
 export const SCHEMA_HEADER = "weft-schema";
 export const SCHEMA_VERSION_HEADER = "weft-schema-version";
@@ -154,6 +161,12 @@ export const registrationCodec = new RecordCodec<Registration>(
   "weft.registrations.Registration",
   1,
   "registration.avsc",
+  false,
+);
+export const stepLogCodec = new RecordCodec<StepLogRecord>(
+  "weft.steplogs.StepLog",
+  1,
+  "step-log.avsc",
   false,
 );
 

@@ -236,3 +236,29 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set([
   "WorkflowFailed",
   "WorkflowCancelled",
 ]);
+
+/** The level of a step's log line (`step.log.info(…)`). */
+export type StepLogLevel = "debug" | "info" | "warn" | "error";
+
+export interface StepLogLine {
+  level: StepLogLevel;
+  message: string;
+  /** The line's fields as JSON text (an object), or null. */
+  fields: JsonText | null;
+  /** Epoch ms, by the worker's clock. */
+  at: number;
+}
+
+/** One attempt's log lines, on `<prefix>.step-logs` (key = workflowId); never in history. */
+export interface StepLogRecord {
+  workflowId: string;
+  stepSeq: number;
+  attempt: number;
+  stepName: string;
+  workerId: string;
+  /** Epoch ms the attempt ended. */
+  at: number;
+  lines: StepLogLine[];
+  /** Lines logged beyond the attempt's bound and not kept. */
+  dropped: number;
+}

@@ -130,6 +130,18 @@ export async function ensureTopics(
       ],
     },
     { topic: topics.dlq(config), numPartitions: 1, replicationFactor: rf, configEntries: durable },
+    // Step logs are not history: deleted after their retention (the read models keep what the
+    // projector stored). Keyed by workflow ID like commands, so a run's records stay in order.
+    {
+      topic: topics.stepLogs(config),
+      numPartitions: config.commandPartitions,
+      replicationFactor: rf,
+      configEntries: [
+        { name: "cleanup.policy", value: "delete" },
+        { name: "retention.ms", value: String(config.stepLogRetentionMs) },
+        ...durable,
+      ],
+    },
     // One partition keyed by process ID: the projector reads every process's beats in order.
     {
       topic: topics.registrations(config),

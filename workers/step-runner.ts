@@ -11,6 +11,7 @@ import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
 import type { AttemptRef } from "./attempt";
 import type { StepLease, StepLeases } from "./step-lease";
+import { StepLogCapture, type StepLogSink } from "./step-log";
 import type { TaskDelivery } from "./task-consumer";
 
 /**
@@ -46,6 +47,11 @@ export interface StepRunnerOptions {
   metrics?: WorkerMetrics;
   /** Stamps the reports' times; default the system clock. */
   clock?: Clock;
+  /**
+   * Where each attempt's `step.log` lines go once it ends (the step-logs topic, or the test
+   * kit's memory); default nowhere (the lines still go to the worker's log).
+   */
+  stepLogs?: StepLogSink;
 }
 
 /**
@@ -141,7 +147,13 @@ export class StepRunner {
       );
     };
     try {
-      const body = await this.execute(task, lease, log, reportStarted);
+      const capture = new StepLogCapture(log, this.clock);
+      let body: CommandBody | undefined;
+      try {
+        body = await this.execute(task, lease, log, reportStarted, capture);
+      } finally {
+        this.deliverLogs(task, capture, log);
+      }
       this.observeClose(task, delivery, startedAt, body);
       if (body === undefined) {
         if (started) await started;
@@ -171,6 +183,7 @@ export class StepRunner {
     lease: StepLease,
     log: Logger,
     reportStarted: () => void,
+    capture: StepLogCapture,
   ): Promise<CommandBody | undefined> {
     const { workerId, steps } = this.options;
     const ids = this.ids(task);
@@ -228,6 +241,7 @@ export class StepRunner {
       idempotencyKey: task.idempotencyKey,
       signal: controller.signal,
       heartbeat: () => lease.extend(),
+      log: capture.log,
     };
 
     const began = Date.now();
@@ -261,6 +275,29 @@ export class StepRunner {
     }
     log.debug({ durationMs: Date.now() - began }, "step completed");
     return { type: "ReportStepCompleted", ...ids, result: text };
+  }
+
+  /**
+   * Hands the attempt's lines on as it ends, before its report is sent and without waiting:
+   * they travel apart from history, so the projector may get them before or after the report.
+   */
+  private deliverLogs(task: StepTask, capture: StepLogCapture, log: Logger): void {
+    const record = capture.close({
+      workflowId: task.workflowId,
+      stepSeq: task.stepSeq,
+      attempt: task.attempt,
+      stepName: task.stepName,
+      workerId: this.options.workerId,
+    });
+    if (!record || !this.options.stepLogs) return;
+    try {
+      this.options.stepLogs.deliver(record, log);
+    } catch (err) {
+      log.warn(
+        { err },
+        "could not hand on the step's log lines; they are in this worker's log only",
+      );
+    }
   }
 
   private observeStart(task: StepTask, delivery: TaskDelivery | undefined, at: number): void {

@@ -22,6 +22,7 @@ import { SlotPool } from "./slot-pool";
 import type { StepLeaseStore } from "./lease-store";
 import { RedisStepLeaseStore } from "./redis-lease-store";
 import { StepLeases } from "./step-lease";
+import { StepLogSender } from "./step-log-sender";
 import { StepRunner } from "./step-runner";
 import { TaskConsumer, type TaskDelivery } from "./task-consumer";
 
@@ -74,6 +75,8 @@ const ABORT_GRACE_MS = 5000;
  * that kills on a timeout must give a stopping process more than this.
  */
 export const WORKER_DRAIN_MS = DEFAULT_SHUTDOWN_GRACE_MS + ABORT_GRACE_MS;
+/** On stop, how long the step logs still in flight may take to be sent. */
+const STEP_LOG_FLUSH_MS = 2000;
 /** After the first failure of a task run or a DLQ send, one warning per this many. */
 const WARN_EVERY = 10;
 
@@ -102,6 +105,8 @@ export class Worker {
   private redis: Redis | undefined;
   private commands: CommandProducer | undefined;
   private dlqProducer: PortProducer | undefined;
+  private logProducer: PortProducer | undefined;
+  private stepLogs: StepLogSender | undefined;
   private consumers: TaskConsumer[] = [];
   private starting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
@@ -201,6 +206,17 @@ export class Worker {
     });
     this.dlqProducer = dlq;
     await untilAvailable(wait, "kafka", "connect the DLQ producer", () => dlq.connect());
+    // Its own producer, not idempotent and with few retries: a log record is worth a try, not
+    // a queue behind the DLQ's sends (a duplicate only writes the attempt's row again).
+    const logProducer = kafka.producer({
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 },
+    });
+    this.logProducer = logProducer;
+    await untilAvailable(wait, "kafka", "connect the step-log producer", () =>
+      logProducer.connect(),
+    );
+    this.stepLogs = new StepLogSender(logProducer, topics.stepLogs(this.config));
 
     const runner = new StepRunner({
       workerId: this.workerId,
@@ -212,6 +228,7 @@ export class Worker {
       shutdown: this.shutdown.signal,
       metrics: this.metrics,
       clock: this.options.clock,
+      stepLogs: this.stepLogs,
     });
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
@@ -304,9 +321,11 @@ export class Worker {
         this.log.warn({ err }, `could not close the ${what}`);
       }
     };
-    const { commands, dlqProducer, redis } = this;
+    const { commands, dlqProducer, logProducer, redis } = this;
     if (commands) await quietly("command producer", () => commands.close());
     if (dlqProducer) await quietly("DLQ producer", () => dlqProducer.disconnect());
+    await this.stepLogs?.flush(STEP_LOG_FLUSH_MS);
+    if (logProducer) await quietly("step-log producer", () => logProducer.disconnect());
     if (redis && this.ownsRedis) {
       await quietly("Redis client", () => redis.quit().catch(() => redis.disconnect()));
     }

@@ -9,6 +9,23 @@ export interface StepOptions {
   taskQueue?: string;
 }
 
+/** The levels of a step's log lines, least severe first. */
+export type StepLogLevel = "debug" | "info" | "warn" | "error";
+
+/**
+ * A step's log: each line goes to the worker's log (with the workflow ID, step seq and attempt)
+ * and is kept with the attempt, shown next to it by the API, the CLI, the dashboard and the
+ * test kit. Kept out of history: the worker sends an attempt's lines once it ends, on a topic
+ * of their own. An attempt keeps at most 100 lines (64 KiB, 8 KiB a line; longer ones are cut),
+ * then counts what it dropped.
+ */
+export interface StepLog {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
 /** What a step handler gets besides its input. */
 export interface StepContext {
   readonly workflowId: string;
@@ -22,6 +39,8 @@ export interface StepContext {
   readonly signal: AbortSignal;
   /** Extends the attempt's lease; call it from long steps. */
   heartbeat(): Promise<void>;
+  /** Lines kept with this attempt (`step.log.info("charged", { amount })`). */
+  readonly log: StepLog;
 }
 
 export type StepHandler<I, O> = (input: I, step: StepContext) => Promise<O> | O;
