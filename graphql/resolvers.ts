@@ -4,6 +4,7 @@ import { InvalidInputError } from "../core/errors";
 import { assertWorkflowId } from "../core/ids";
 import type { Logger } from "../core/logger";
 import type { LiveEvent } from "../projections/live-changes";
+import type { StepLogLineJson } from "../projections/rows";
 import type { CommandProducer } from "../producers/command-producer";
 import {
   sendToRun,
@@ -35,6 +36,7 @@ import {
   runMatches,
   signalsOf,
   stepAttemptsOf,
+  stepLogsOf,
   timersOf,
   type RunFilter,
   type RunRow,
@@ -258,6 +260,10 @@ export function createResolvers({
         resolve: (list: ProcessRecord[]) => list,
       },
     },
+    StepAttempt: {
+      logs: async (a: StepAttemptSource) => ((await a.logsOf())?.lines ?? []) as StepLogLineJson[],
+      logsDropped: async (a: StepAttemptSource) => Number((await a.logsOf())?.dropped ?? 0),
+    },
     Workflow: {
       ...registry.Workflow,
       id: (run: RunRow) => run.workflow_id,
@@ -273,8 +279,18 @@ export function createResolvers({
       runNumber: (run: RunRow) => run.run_number,
       runStartSeq: (run: RunRow) => run.run_start_seq,
       updatedAt: (run: RunRow) => iso(run.updated_at),
-      steps: async (run: RunRow) =>
-        (await stepAttemptsOf(db, run.workflow_id)).map((a) => ({
+      steps: async (run: RunRow) => {
+        // Logs travel apart from history: an attempt's row and its logs' row are joined here,
+        // whichever was projected first (an attempt without logs yet has none). They are read
+        // once per run, and only when a query asks for them.
+        let logs: Promise<Map<string, StepLogsRow>> | undefined;
+        const logsOf = (key: string) => {
+          logs ??= stepLogsOf(db, run.workflow_id).then(
+            (rows) => new Map(rows.map((l) => [`${l.step_seq}/${l.attempt}`, l])),
+          );
+          return logs.then((byAttempt) => byAttempt.get(key));
+        };
+        return (await stepAttemptsOf(db, run.workflow_id)).map((a): StepAttemptSource => ({
           stepSeq: a.step_seq,
           attempt: a.attempt,
           stepName: a.step_name,
@@ -288,7 +304,9 @@ export function createResolvers({
           durationMs: a.duration_ms === null ? null : Number(a.duration_ms),
           error: a.error,
           result: a.result,
-        })),
+          logsOf: () => logsOf(`${a.step_seq}/${a.attempt}`),
+        }));
+      },
       timers: async (run: RunRow) =>
         (await timersOf(db, run.workflow_id)).map((t) => ({
           kind: t.kind,
@@ -311,6 +329,26 @@ export function createResolvers({
         (await eventsOf(db, run.workflow_id)).map((e) => ({ ...e, at: iso(e.at) })),
     },
   };
+}
+
+type StepLogsRow = Awaited<ReturnType<typeof stepLogsOf>>[number];
+
+/** An attempt as the StepAttempt resolvers get it: its columns, and a way to its logs. */
+interface StepAttemptSource {
+  stepSeq: number;
+  attempt: number;
+  stepName: string;
+  taskQueue: string;
+  status: string;
+  workerId: string | null;
+  timeoutMs: number | null;
+  scheduledAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: unknown;
+  result: unknown;
+  logsOf(): Promise<StepLogsRow | undefined>;
 }
 
 function failedStepFields(row: FailedStepRow) {

@@ -144,6 +144,15 @@ export async function stepAttemptsOf(db: ReadModelDb, workflowId: string) {
     .execute();
 }
 
+/** The run's step logs, one row per attempt that logged. */
+export async function stepLogsOf(db: ReadModelDb, workflowId: string) {
+  return db.db
+    .selectFrom("weft_step_logs")
+    .select(["step_seq", "attempt", "lines", "dropped"])
+    .where("workflow_id", "=", workflowId)
+    .execute();
+}
+
 export async function timersOf(db: ReadModelDb, workflowId: string) {
   return db.db
     .selectFrom("weft_timers")

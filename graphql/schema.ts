@@ -37,6 +37,17 @@ export const schema = /* GraphQL */ `
     requestId: String!
   }
 
+  "A line a step logged (step.log.info(…)) in one attempt; kept out of history."
+  type StepLogLine {
+    "debug, info, warn or error"
+    level: String!
+    message: String!
+    "The line's fields (an object), or null."
+    fields: JSON
+    "When the worker logged it (ISO-8601, the worker's clock)."
+    at: String!
+  }
+
   type StepAttempt {
     stepSeq: Int!
     attempt: Int!
@@ -51,6 +62,10 @@ export const schema = /* GraphQL */ `
     durationMs: Float
     error: JSON
     result: JSON
+    "What the attempt logged, in order; once it logged past its bound (100 lines, 64 KiB), a last line says how many were dropped. Empty until the worker's record is projected."
+    logs: [StepLogLine!]!
+    "Lines the attempt logged past its bound."
+    logsDropped: Int!
   }
 
   type Timer {

@@ -58,6 +58,8 @@ export const JSON_COLUMNS: ReadonlySet<string> = new Set([
   "body",
   "payload",
   "retry",
+  // Step logs: an attempt's lines.
+  "lines",
 ]);
 
 /** Columns that hold arrays of text (text[]; a JSON array on SQLite), read back as arrays. */

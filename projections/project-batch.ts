@@ -6,16 +6,19 @@ import {
   headerText,
   historyCodec,
   registrationCodec,
+  stepLogCodec,
 } from "../schemas/codec";
 import type { Command, HistoryEvent } from "../schemas/types";
 import { foldEvents } from "./fold-events";
 import { foldRegistrations } from "./fold-registrations";
 import { foldStarts } from "./fold-starts";
+import { checkStepLog, foldStepLogs } from "./fold-step-logs";
 import type { ReadModelDb } from "./read-model-db";
 import { upsertDefinitions } from "./tables/definitions";
 import { lockOffset, saveOffset, type OffsetKey } from "./tables/offsets";
 import { upsertProcesses } from "./tables/processes";
 import { insertPendingRuns, loadRunStates } from "./tables/runs";
+import { upsertStepLogs } from "./tables/step-logs";
 import { writeChanges } from "./write-changes";
 
 /**
@@ -33,7 +36,7 @@ export interface DeadRecord {
 }
 
 /** The topics the projector reads: history, and from the others only what it needs. */
-export const PROJECTED_SOURCES = ["history", "registrations", "commands"] as const;
+export const PROJECTED_SOURCES = ["history", "registrations", "commands", "stepLogs"] as const;
 export type ProjectedSource = (typeof PROJECTED_SOURCES)[number];
 
 export interface BatchInput {
@@ -108,6 +111,7 @@ const PROJECT: Record<ProjectedSource, ProjectRecords> = {
   history: projectHistory,
   registrations: projectRegistrations,
   commands: projectStarts,
+  stepLogs: projectStepLogs,
 };
 
 /** Decodes records; those that do not decode (or are poisoned) come back as dead. */
@@ -197,4 +201,26 @@ async function projectStarts(
   }
   const workflowIds = await insertPendingRuns(client, foldStarts(starts));
   return { events: [], workflowIds, processIds: [] };
+}
+
+/**
+ * Step logs: each attempt's lines into its own row, apart from the attempt's row (the two come
+ * on different topics, in either order). The run is named as changed, so a subscriber sees them.
+ */
+async function projectStepLogs(
+  client: ReadModelDb,
+  records: readonly PortConsumedMessage[],
+  input: BatchInput,
+): Promise<BatchChanges> {
+  const { decoded, dead } = decodeAll(records, input, (m) =>
+    checkStepLog(stepLogCodec.decode(m.value, m.headers)),
+  );
+  const rows = foldStepLogs(decoded);
+  if (dead.length > 0) await input.deadLetter(dead);
+  await upsertStepLogs(client, rows);
+  return {
+    events: [],
+    workflowIds: [...new Set(rows.map((r) => r.workflow_id))],
+    processIds: [],
+  };
 }

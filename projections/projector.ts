@@ -30,7 +30,7 @@ import { readOffsets, type OffsetKey } from "./tables/offsets";
 
 /** What one committed transaction changed; handed to `onCommitted` after the COMMIT. */
 export interface CommittedChanges {
-  /** The topic the batch came from: history, registrations or commands. */
+  /** The topic the batch came from: history, registrations, commands or step logs. */
   readonly topic: string;
   /** The batch's partition of `topic`. */
   readonly partition: number;
@@ -70,7 +70,8 @@ export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.pro
 
 /**
  * A member of the `<prefix>.projector` consumer group over `weft.history`, `weft.registrations`
- * (definitions and processes) and `weft.commands` (starts only: pending runs): it builds the
+ * (definitions and processes), `weft.commands` (starts only: pending runs) and
+ * `weft.step-logs` (each attempt's `step.log` lines): it builds the
  * read models (PostgreSQL or SQLite), exactly once. Each batch of a partition commits in one
  * transaction with the partition's next offset; Kafka's committed offsets are never used.
  * On every assignment each partition is sought to the offset stored in the read models.
@@ -117,6 +118,7 @@ export class Projector {
       [this.historyTopic, "history"],
       [topics.registrations(options.config), "registrations"],
       [topics.commands(options.config), "commands"],
+      [topics.stepLogs(options.config), "stepLogs"],
     ]);
     this.log = options.logger.child({ role: "projector" });
     this.readiness = options.readiness ?? new Readiness();
@@ -199,8 +201,8 @@ export class Projector {
         await consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
         await consumer.run({
           autoCommit: false,
-          // History and commands have commandPartitions each; registrations one.
-          partitionsConsumedConcurrently: 2 * config.commandPartitions + 1,
+          // History, commands and step logs have commandPartitions each; registrations one.
+          partitionsConsumedConcurrently: 3 * config.commandPartitions + 1,
           eachBatch: (payload) => this.onBatch(payload),
         });
       },

@@ -69,6 +69,17 @@ export interface ReadModelTables {
     error: unknown;
     result: unknown;
   };
+  /** One attempt's step log lines (see migrations/0006_step_logs.sql). */
+  weft_step_logs: {
+    workflow_id: string;
+    step_seq: number;
+    attempt: number;
+    step_name: string;
+    worker_id: string;
+    at: Date;
+    lines: unknown;
+    dropped: number;
+  };
   weft_timers: {
     workflow_id: string;
     kind: string;

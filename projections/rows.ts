@@ -220,3 +220,23 @@ export function iso(ms: number, what: "event" | "record" = "record"): string {
   if (Number.isNaN(date.getTime())) throw new RangeError(`${what} time ${ms} is not a valid time`);
   return date.toISOString();
 }
+
+/** One attempt's step log (weft_step_logs). */
+export interface StepLogRow {
+  workflow_id: string;
+  step_seq: number;
+  attempt: number;
+  step_name: string;
+  worker_id: string;
+  at: string;
+  lines: StepLogLineJson[];
+  dropped: number;
+}
+
+/** A line as stored and served: fields parsed (an object), `at` ISO-8601. */
+export interface StepLogLineJson {
+  level: string;
+  message: string;
+  fields: unknown;
+  at: string;
+}
