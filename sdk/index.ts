@@ -6,6 +6,8 @@ export type {
   WorkflowOptions,
   WorkflowExample,
   StepContext,
+  StepLog,
+  StepLogLevel,
   StepDefinition,
   StepOptions,
   StepHandler,

@@ -5,6 +5,8 @@
 export { createTestEnvironment, TestEnvironment } from "../testing/environment";
 export type {
   StartRunOptions,
+  StepAttemptLogs,
+  StepLogLineView,
   StepReplacement,
   TestEnvironmentOptions,
 } from "../testing/environment";

@@ -14,7 +14,7 @@ import {
   startWorkflowCommand,
 } from "../producers/workflow-commands";
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
-import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
+import type { HistoryEvent, IdReusePolicy, StepLogLevel, StepLogRecord } from "../schemas/types";
 import { closesRun, runResult, type AcceptedRequest, type RequestOptions } from "../sdk/client";
 import { EmbeddedKafka } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
@@ -51,6 +51,26 @@ export interface TestEnvironmentOptions {
   logLevel?: string;
 }
 
+/** One attempt's `step.log` lines, as `env.logsOf` gives them. */
+export interface StepAttemptLogs {
+  stepSeq: number;
+  attempt: number;
+  stepName: string;
+  /** In order; past the bound (100 lines, 64 KiB), a last line says how many were dropped. */
+  lines: StepLogLineView[];
+  /** Lines logged past the bound. */
+  dropped: number;
+}
+
+export interface StepLogLineView {
+  level: StepLogLevel;
+  message: string;
+  /** The fields given, as JSON would carry them; null when none. */
+  fields: Record<string, unknown> | null;
+  /** Virtual time. */
+  at: number;
+}
+
 export interface StartRunOptions {
   workflowId?: string;
   idempotencyKey?: string;
@@ -70,6 +90,8 @@ export class TestEnvironment {
   private readonly ownSteps: ReadonlyMap<string, StepDefinition>;
   private readonly historyRead = new Map<number, number>();
   private readonly histories = new Map<string, HistoryEvent[]>();
+  /** Step logs by workflow ID, then `<stepSeq>/<attempt>`: kept in memory, no topic. */
+  private readonly stepLogs: Map<string, Map<string, StepLogRecord>>;
   private tasksHandled = 0;
   private shutdown: Promise<void> | undefined;
   /** What `signal` and `cancel` check runs against, as the client does: the history. */
@@ -87,7 +109,9 @@ export class TestEnvironment {
     private readonly stopping: AbortController,
     steps: Map<string, StepDefinition>,
     private readonly resultTimeoutMs: number,
+    stepLogs: Map<string, Map<string, StepLogRecord>>,
   ) {
+    this.stepLogs = stepLogs;
     this.steps = steps;
     this.ownSteps = new Map(steps);
     this.runs = historyRunView({
@@ -130,6 +154,16 @@ export class TestEnvironment {
     const kafka = await EmbeddedKafka.open({ directory, sync: "never", logger });
     const stopping = new AbortController();
     let env: TestEnvironment | undefined;
+    // The worker hands each attempt's record here as the attempt ends, before its report: by
+    // the time a test sees the result, the lines are in.
+    const stepLogs = new Map<string, Map<string, StepLogRecord>>();
+    const keepLogs = {
+      deliver(record: StepLogRecord): void {
+        const run = stepLogs.get(record.workflowId) ?? new Map<string, StepLogRecord>();
+        run.set(`${record.stepSeq}/${record.attempt}`, record);
+        stepLogs.set(record.workflowId, run);
+      },
+    };
     try {
       const decider = new Decider({
         config,
@@ -152,6 +186,7 @@ export class TestEnvironment {
         stopping: stopping.signal,
         shutdown: stopping.signal,
         clock,
+        stepLogs: keepLogs,
       });
       const log = logger.child({ component: "worker" });
       const consumers = [...queues].map(
@@ -188,6 +223,7 @@ export class TestEnvironment {
         stopping,
         steps,
         options.resultTimeoutMs ?? 10_000,
+        stepLogs,
       );
       for (const consumer of consumers) await consumer.start();
       return env;
@@ -302,6 +338,28 @@ export class TestEnvironment {
     await this.idle();
     this.readHistory();
     return [...(this.histories.get(workflowId) ?? [])];
+  }
+
+  /**
+   * What the run's steps logged (`step.log.*`) once nothing is in flight: one entry per attempt
+   * that logged, by step seq then attempt.
+   */
+  async logsOf(workflowId: string): Promise<StepAttemptLogs[]> {
+    await this.idle();
+    const records = [...(this.stepLogs.get(workflowId)?.values() ?? [])];
+    records.sort((a, b) => a.stepSeq - b.stepSeq || a.attempt - b.attempt);
+    return records.map((r) => ({
+      stepSeq: r.stepSeq,
+      attempt: r.attempt,
+      stepName: r.stepName,
+      dropped: r.dropped,
+      lines: r.lines.map((line) => ({
+        level: line.level,
+        message: line.message,
+        fields: line.fields === null ? null : (JSON.parse(line.fields) as Record<string, unknown>),
+        at: line.at,
+      })),
+    }));
   }
 
   /** Runs `handler` instead of the step from now on (until `restoreSteps`). */
