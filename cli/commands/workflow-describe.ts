@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import { print } from "../output";
 import { describeRunWaiting, errorMessage, notFound, RUN_FIELDS, type RunView } from "../runs";
-import { duration, fields, json, table, time } from "../tables";
+import { duration, fields, json, oneLine, table, time } from "../tables";
 import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
 
 const DESCRIBE = `query ($id: String!) {
   workflow(id: $id) {
     ${RUN_FIELDS} idempotencyKey updatedAt
-    steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result }
+    steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result logs { level message fields at } logsDropped }
     timers { kind seq attempt dueAt firedAt status }
     signals { seq name payload requestId receivedAt waitSeq }
   }
@@ -22,6 +22,13 @@ interface Step {
   workerId: string | null;
   durationMs: number | null;
   error: unknown;
+  logs: StepLogLine[];
+}
+export interface StepLogLine {
+  level: string;
+  message: string;
+  fields: unknown;
+  at: string;
 }
 interface Timer {
   kind: string;
@@ -51,7 +58,7 @@ export function registerWorkflowDescribe(workflow: Command): void {
     workflow
       .command("describe")
       .description(
-        "show a run: status, times, input, result or error, what it waits on now, its steps, timers and signals",
+        "show a run: status, times, input, result or error, what it waits on now, its steps (with what each attempt logged), timers and signals",
       )
       .argument("<workflowId>"),
   ).action((workflowId: string, opts: ApiCliOptions) =>
@@ -111,5 +118,26 @@ function render(run: Described): string {
     { header: "TAKEN BY", value: (s) => (s.waitSeq === null ? "(buffered)" : `#${s.waitSeq}`) },
     { header: "PAYLOAD", value: (s) => json(s.payload, 60) },
   ]);
-  return `${summary}\n\nsteps\n${steps}\n\ntimers\n${timers}\n\nsignals\n${signals}`;
+  const logs = renderStepLogs(run.steps);
+  return `${summary}\n\nsteps\n${steps}\n\nstep logs\n${logs}\n\ntimers\n${timers}\n\nsignals\n${signals}`;
+}
+
+/**
+ * What each attempt logged (step.log.*), under a line naming the attempt: one line each, time,
+ * level, message and fields, a field-less line without braces. `--json` has them whole.
+ */
+export function renderStepLogs(
+  steps: readonly Pick<Step, "stepSeq" | "attempt" | "stepName" | "logs">[],
+): string {
+  const logged = steps.filter((s) => s.logs.length > 0);
+  if (logged.length === 0) return "(none)";
+  return logged
+    .map((s) => {
+      const lines = s.logs.map((l) => {
+        const extra = l.fields == null ? "" : `  ${json(l.fields, 200)}`;
+        return `  ${time(l.at)}  ${l.level.toUpperCase().padEnd(5)}  ${oneLine(l.message)}${extra}`;
+      });
+      return [`#${s.stepSeq} ${s.stepName}, attempt ${s.attempt}`, ...lines].join("\n");
+    })
+    .join("\n");
 }

@@ -1,4 +1,5 @@
 /** The CLI's readable output and wait progress, without services. */
+import { renderStepLogs } from "../../cli/commands/workflow-describe";
 import { summary } from "../../cli/commands/workflow-history";
 import { chooseLogFormat, formatLogRecord } from "../../cli/log-output";
 import { Progress, type ProgressStream } from "../../cli/progress";
@@ -283,4 +284,28 @@ it("run events read as one short line each; a closed run is forgotten", () => {
       body: { type: "StepCompleted", stepSeq: 4, attempt: 1, workerId: null, result: "1" },
     }),
   ).toBe("12:00:00.000  s-2  step #4 completed: 1");
+});
+
+it("shows each attempt's step logs under the attempt, one line each", () => {
+  const at = "2026-01-01T00:00:01.000Z";
+  const steps = [
+    { stepSeq: 1, attempt: 1, stepName: "charge", logs: [] },
+    {
+      stepSeq: 1,
+      attempt: 2,
+      stepName: "charge",
+      logs: [
+        { level: "info", message: "charging\nthe card", fields: { order: "A-1" }, at },
+        { level: "warn", message: "slow network", fields: null, at },
+      ],
+    },
+  ];
+  expect(renderStepLogs(steps)).toBe(
+    [
+      "#1 charge, attempt 2",
+      `  ${at}  INFO   charging the card  {"order":"A-1"}`,
+      `  ${at}  WARN   slow network`,
+    ].join("\n"),
+  );
+  expect(renderStepLogs(steps.slice(0, 1))).toBe("(none)");
 });
