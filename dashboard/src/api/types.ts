@@ -34,6 +34,16 @@ export interface StepAttempt {
   durationMs: number | null;
   error: unknown;
   result: unknown;
+  /** What the attempt logged (step.log.*); past the bound, a last line counts the dropped. */
+  logs: StepLogLine[];
+  logsDropped: number;
+}
+
+export interface StepLogLine {
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  fields: unknown;
+  at: string;
 }
 
 export interface Timer {

@@ -1,7 +1,9 @@
+import { Fragment } from "react";
 import type { StepAttempt, Timer } from "../api/types";
 import { useNow } from "../api/hooks";
 import { formatAbsolute, formatDuration } from "../format";
 import { statusClass } from "./common";
+import { AttemptLogs } from "./step-logs";
 
 /** Each attempt as a bar on the run's time axis: waiting in the queue (pale), then running. */
 export function AttemptTimeline(props: {
@@ -52,42 +54,41 @@ export function AttemptTimeline(props: {
             : null;
         const runEnd = finished ?? started ?? scheduled;
         return (
-          <div
-            className="timeline-row"
-            key={`${a.stepSeq}-${a.attempt}`}
-            data-attempt={`${a.stepName}#${a.stepSeq}.${a.attempt}`}
-          >
-            <div
-              className="timeline-label"
-              title={`${a.stepName} #${a.stepSeq}, attempt ${a.attempt}, queue ${a.taskQueue}`}
-            >
-              <span>{a.stepName}</span>{" "}
-              <span className="muted">
-                #{a.stepSeq} a{a.attempt}
-              </span>
-            </div>
-            <div className="timeline-track">
+          <Fragment key={`${a.stepSeq}-${a.attempt}`}>
+            <div className="timeline-row" data-attempt={`${a.stepName}#${a.stepSeq}.${a.attempt}`}>
               <div
-                className="timeline-wait"
-                style={{ left: pct(scheduled), width: width(scheduled, started ?? runEnd) }}
-                title={`queued ${formatDuration((started ?? runEnd) - scheduled)} (scheduled ${formatAbsolute(a.scheduledAt)})`}
-              />
-              {started !== null ? (
+                className="timeline-label"
+                title={`${a.stepName} #${a.stepSeq}, attempt ${a.attempt}, queue ${a.taskQueue}`}
+              >
+                <span>{a.stepName}</span>{" "}
+                <span className="muted">
+                  #{a.stepSeq} a{a.attempt}
+                </span>
+              </div>
+              <div className="timeline-track">
                 <div
-                  className={`timeline-bar ${statusClass(a.status)}`}
-                  style={{ left: pct(started), width: width(started, runEnd) }}
-                  title={`${a.status}: ran ${formatDuration(runEnd - started)}${a.workerId ? ` on ${a.workerId}` : ""}`}
+                  className="timeline-wait"
+                  style={{ left: pct(scheduled), width: width(scheduled, started ?? runEnd) }}
+                  title={`queued ${formatDuration((started ?? runEnd) - scheduled)} (scheduled ${formatAbsolute(a.scheduledAt)})`}
                 />
-              ) : null}
+                {started !== null ? (
+                  <div
+                    className={`timeline-bar ${statusClass(a.status)}`}
+                    style={{ left: pct(started), width: width(started, runEnd) }}
+                    title={`${a.status}: ran ${formatDuration(runEnd - started)}${a.workerId ? ` on ${a.workerId}` : ""}`}
+                  />
+                ) : null}
+              </div>
+              <div className="timeline-value">
+                {a.durationMs !== null
+                  ? formatDuration(a.durationMs)
+                  : started !== null
+                    ? formatDuration(runEnd - started)
+                    : a.status}
+              </div>
             </div>
-            <div className="timeline-value">
-              {a.durationMs !== null
-                ? formatDuration(a.durationMs)
-                : started !== null
-                  ? formatDuration(runEnd - started)
-                  : a.status}
-            </div>
-          </div>
+            <AttemptLogs attempt={a} />
+          </Fragment>
         );
       })}
       {sleeps.map((t) => {
