@@ -115,6 +115,7 @@ it("applies the shipped read-model migrations, in order", async () => {
     "weft_schema_migrations",
     "weft_signals",
     "weft_step_attempts",
+    "weft_step_logs",
     "weft_timers",
   ]);
 });
