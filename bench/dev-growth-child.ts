@@ -4,9 +4,11 @@
  * `READY <ms>` once started, then answers lines on stdin:
  *   `run <n> <inflight>` → starts n runs, at most inflight unfinished, prints `DONE <ms>`
  *   `stat` → collects garbage, prints `STAT {"rss":…,"heap":…}` (bytes)
+ *   `heap <file>` → writes a V8 heap snapshot there (to see what holds the heap), prints `HEAP`
  */
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
+import { writeHeapSnapshot } from "node:v8";
 import { createLogger } from "../core/logger";
 import { defineStep, defineWorkflow } from "../sdk";
 import { startEmbedded } from "../sdk/embedded";
@@ -89,6 +91,9 @@ async function main(): Promise<void> {
       process.stdout.write(
         `STAT ${JSON.stringify({ rss: m.rss, heap: m.heapUsed + m.arrayBuffers })}\n`,
       );
+    } else if (command === "heap") {
+      writeHeapSnapshot(args[0]);
+      process.stdout.write("HEAP\n");
     }
   }
 }

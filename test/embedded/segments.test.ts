@@ -211,6 +211,34 @@ describe("retention", () => {
     );
   });
 
+  it("drops a topic's records its own retention.ms after their segment sealed, read or not", async () => {
+    const k = await open(0);
+    await k.admin().createTopics({
+      topics: [
+        {
+          topic: "logs",
+          numPartitions: 1,
+          configEntries: [{ name: "retention.ms", value: "60000" }],
+        },
+      ],
+    });
+    await sendMany(k, "logs", 200, (i) => ({ value: pad(`l${i}`) }));
+    const ids = k.log.segmentIds();
+    expect(ids.length).toBeGreaterThan(1);
+    // No group commits on the topic: within its retention everything stays.
+    k.log.retain();
+    expect(k.log.segmentIds()).toEqual(ids);
+    expect(valuesOf(k, "logs")).toHaveLength(200);
+    // Past it the sealed segments go; the active one stays.
+    k.log.retain(Date.now() + 61_000);
+    expect(k.log.segmentIds()).toEqual(ids.slice(-1));
+    const low = k.log.lowWatermark("logs", 0);
+    expect(low).toBeGreaterThan(150);
+    expect(valuesOf(k, "logs")).toEqual(
+      Array.from({ length: 200 - low }, (_, i) => pad(`l${low + i}`)),
+    );
+  });
+
   it("keeps history (retention.ms -1) for ever, and the segments holding it", async () => {
     const k = await open(0);
     await k.admin().createTopics({

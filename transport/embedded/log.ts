@@ -29,7 +29,8 @@
  * Retention (retention.ts), at each roll, every `retentionCheckMs` and at open, over sealed
  * segments only: a delete-policy topic's records (commands, tasks) are forgotten once every
  * consumer group that committed on their partition committed past them and their segment was
- * sealed `retentionMs` ago (the topic's `retention.ms`, else the log's default); a compacted
+ * sealed `retentionMs` ago; a topic created with its own `retention.ms` (step logs) loses its
+ * records that long after their segment was sealed, committed past or not; a compacted
  * topic's record is forgotten when a later record of its key (or a tombstone) supersedes it; a
  * topic with `retention.ms` -1 (history, the audit log) is kept for ever. A segment none of whose
  * records is held any more is deleted with its index. The metadata it recorded lives on in the
@@ -502,6 +503,7 @@ export class EmbeddedLog {
     const deletable = applyRetention(sealed, now, {
       committedFloor: (p) => floors.get(offsetKey(p.topic.name, p.partition)),
       retentionMs: (p) => this.retentionOf(p.topic),
+      ownRetention: (p) => p.topic.retentionMs !== undefined,
     });
     for (const segment of deletable) this.deleteSegment(segment);
   }
