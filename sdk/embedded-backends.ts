@@ -51,6 +51,8 @@ export async function embeddedBackends(
     }
     stepLeases = await InProcessStepLeaseStore.open(
       doneMarkersFile(log.log.directory, log.log, options.logger),
+      // Once the workers committed past a task it is not delivered again: its marker can go.
+      (topic, partition) => log.log.committedFloor(topic, partition),
     );
   } catch (err) {
     await log.close();

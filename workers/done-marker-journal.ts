@@ -1,64 +1,106 @@
 import { open, readFile, rename, type FileHandle } from "node:fs/promises";
 
+/** Where the task an attempt came in sits in its topic: the marker matters until it is committed. */
+export interface TaskPosition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** A done-marker: until when it holds, and the task it was set for (when known). */
+export interface DoneMarker {
+  readonly until: number;
+  readonly task?: TaskPosition;
+}
+
+/** A marker still needed when opened: not expired, and its task not committed past. */
+export type MarkerLive = (marker: DoneMarker) => boolean;
+
+type Line = [number, string] | [number, string, string, number, number];
+
 /**
- * Done-markers on local disk, for embedded mode: one JSON line `[expiresAtMs, attempt]` per
- * marker, appended in batches. Opening reads the live markers back and rewrites the file
- * without the expired ones; a torn last line (a crash mid-write) is skipped. A marker is in
- * the kernel before `append` resolves, so it survives the process being killed.
+ * Done-markers on local disk, for embedded mode: one JSON line per marker, `[until, attempt]`
+ * or `[until, attempt, topic, partition, offset]`, appended in batches. Opening reads the live
+ * markers back and rewrites the file with them only; so does `compact`, which the store calls
+ * when the file holds many more lines than live markers, so that the file follows the markers
+ * still needed rather than every attempt ever run. A torn last line (a crash mid-write) is
+ * skipped. A marker is in the kernel before `append` resolves, so it survives the process being
+ * killed.
  */
 export class DoneMarkerJournal {
   private pending: string[] = [];
+  /** Every write to the file, in order: appends and compactions never interleave. */
+  private chain: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** Lines in the file now (live or not): what `compact` is weighed against. */
+  private lines: number;
 
   private constructor(
-    private readonly file: FileHandle,
-    /** The live markers found on opening: attempt → expiry. */
-    readonly loaded: ReadonlyMap<string, number>,
-  ) {}
+    private file: FileHandle,
+    private readonly path: string,
+    /** The live markers found on opening. */
+    readonly loaded: ReadonlyMap<string, DoneMarker>,
+  ) {
+    this.lines = loaded.size;
+  }
 
-  static async open(path: string, now = Date.now()): Promise<DoneMarkerJournal> {
-    const loaded = new Map<string, number>();
+  static async open(path: string, live: MarkerLive): Promise<DoneMarkerJournal> {
+    const loaded = new Map<string, DoneMarker>();
     const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") return "";
       throw err;
     });
     for (const line of text.split("\n")) {
       if (line === "") continue;
-      try {
-        const [until, key] = JSON.parse(line) as [number, string];
-        if (typeof until === "number" && typeof key === "string" && until > now)
-          loaded.set(key, until);
-      } catch {
-        // A torn line from a crash mid-append: that marker was never acknowledged.
-      }
+      const parsed = parseLine(line);
+      if (!parsed) continue;
+      const [key, marker] = parsed;
+      if (live(marker)) loaded.set(key, marker);
+      else loaded.delete(key);
     }
-    // Compact: only live markers, written aside and renamed over (atomic on POSIX).
-    const tmp = `${path}.tmp`;
-    const fresh = await open(tmp, "w");
-    try {
-      const lines = [...loaded].map(([key, until]) => JSON.stringify([until, key]) + "\n");
-      if (lines.length > 0) await fresh.writeFile(lines.join(""));
-      await fresh.sync();
-    } finally {
-      await fresh.close();
-    }
-    await rename(tmp, path);
-    return new DoneMarkerJournal(await open(path, "a"), loaded);
+    await writeAtomically(path, loaded);
+    return new DoneMarkerJournal(await open(path, "a"), path, loaded);
+  }
+
+  /** Lines written to the file since it was last rewritten, live markers included. */
+  get lineCount(): number {
+    return this.lines;
   }
 
   /** Resolves once the marker is written (with the others of its batch). */
-  append(key: string, until: number): Promise<void> {
+  append(key: string, marker: DoneMarker): Promise<void> {
     if (this.closed) return Promise.reject(new Error("the done-marker journal is closed"));
-    this.pending.push(JSON.stringify([until, key]) + "\n");
-    this.flushing ??= this.flush();
+    this.pending.push(JSON.stringify(toLine(key, marker)) + "\n");
+    this.lines++;
+    this.flushing ??= this.enqueue(() => this.flush());
     return this.flushing;
+  }
+
+  /**
+   * Rewrites the file with `live()`'s markers only (taken when the rewrite runs, after the
+   * appends before it). Lines appended meanwhile follow in the new file.
+   */
+  compact(live: () => ReadonlyMap<string, DoneMarker>): Promise<void> {
+    return this.enqueue(async () => {
+      const markers = live();
+      await writeAtomically(this.path, markers);
+      await this.file.close();
+      this.file = await open(this.path, "a");
+      this.lines = markers.size + this.pending.length;
+    });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.flushing?.catch(() => undefined);
+    await this.chain.catch(() => undefined);
     await this.file.close();
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(work);
+    this.chain = next.catch(() => undefined);
+    return next;
   }
 
   private async flush(): Promise<void> {
@@ -74,4 +116,39 @@ export class DoneMarkerJournal {
       this.flushing = undefined;
     }
   }
+}
+
+function toLine(key: string, marker: DoneMarker): Line {
+  const { task } = marker;
+  return task ? [marker.until, key, task.topic, task.partition, task.offset] : [marker.until, key];
+}
+
+function parseLine(line: string): [string, DoneMarker] | undefined {
+  try {
+    const [until, key, topic, partition, offset] = JSON.parse(line) as Partial<Line>;
+    if (typeof until !== "number" || typeof key !== "string") return undefined;
+    if (typeof topic === "string" && typeof partition === "number" && typeof offset === "number")
+      return [key, { until, task: { topic, partition, offset } }];
+    return [key, { until }];
+  } catch {
+    // A torn line from a crash mid-append: that marker was never acknowledged.
+    return undefined;
+  }
+}
+
+/** The markers written aside, synced and renamed over the file (atomic on POSIX). */
+async function writeAtomically(
+  path: string,
+  markers: ReadonlyMap<string, DoneMarker>,
+): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fresh = await open(tmp, "w");
+  try {
+    const lines = [...markers].map(([key, marker]) => JSON.stringify(toLine(key, marker)) + "\n");
+    if (lines.length > 0) await fresh.writeFile(lines.join(""));
+    await fresh.sync();
+  } finally {
+    await fresh.close();
+  }
+  await rename(tmp, path);
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "../core/logger";
 import type { AttemptRef } from "./attempt";
+import type { TaskPosition } from "./done-marker-journal";
 import type { LeaseLock, StepLeaseStore } from "./lease-store";
 import type { SignalFanOut } from "../core/signal-fan-out";
 
@@ -30,8 +31,8 @@ export class StepLeases {
     this.retryMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
   }
 
-  markDone(ref: AttemptRef): Promise<void> {
-    return this.store.markDone(ref, this.workerId);
+  markDone(ref: AttemptRef, task?: TaskPosition): Promise<void> {
+    return this.store.markDone(ref, this.workerId, task);
   }
 
   /**

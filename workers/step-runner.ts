@@ -164,7 +164,7 @@ export class StepRunner {
       const [, reported] = await Promise.all([started, this.report(task, body, log)]);
       if (!reported) return "abandoned";
       try {
-        await this.options.leases.markDone(ref);
+        await this.options.leases.markDone(ref, delivery?.position);
       } catch (err) {
         log.warn(
           { err },

@@ -1,3 +1,4 @@
+import type { TaskPosition } from "./done-marker-journal";
 import type {
   KafkaPort,
   PortConsumedMessage,
@@ -19,6 +20,8 @@ export const COMMIT_INTERVAL_MS = 200;
 export interface TaskDelivery {
   queue: string;
   scheduledAt: number;
+  /** Where the task record sits: its done-marker is needed until the offset is committed. */
+  position: TaskPosition;
 }
 
 export interface TaskConsumerOptions {
@@ -226,7 +229,11 @@ export class TaskConsumer {
         stepName: task.stepName,
       });
       pool.run(async () => {
-        const delivery = { queue: this.options.queue, scheduledAt: Number(message.timestamp) };
+        const delivery = {
+          queue: this.options.queue,
+          scheduledAt: Number(message.timestamp),
+          position: { topic, partition, offset: Number(offset) },
+        };
         if (await this.options.runTask(task, log, delivery)) owner.finish(offset);
       });
       payload.resolveOffset(offset);

@@ -49,6 +49,64 @@ describe("InProcessStepLeaseStore", () => {
   });
 });
 
+describe("done-markers that follow the tasks in flight", () => {
+  const at = (offset: number) => ({ topic: "weft.tasks.default", partition: 0, offset });
+  const attempt = (stepSeq: number) => ({ workflowId: "wf-2", stepSeq, attempt: 1 });
+
+  it("forgets a marker once the workers committed past its task, in memory and on reopen", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "done-markers");
+      let committed: number | undefined;
+      const commits = () => committed;
+      const first = await InProcessStepLeaseStore.open(path, commits);
+      for (let seq = 0; seq < 5; seq++) await first.markDone(attempt(seq), "w", at(seq));
+      // Nothing committed yet: every task may be delivered again, every marker holds.
+      expect(first.markers).toBe(5);
+      committed = 3;
+      await first.markDone(attempt(5), "w", at(5));
+      // Tasks 0-2 are below the committed offset: their markers went; 3-5 stay.
+      expect(first.markers).toBe(3);
+      expect(await first.isDone(attempt(2))).toBe(false);
+      expect(await first.isDone(attempt(3))).toBe(true);
+      await first.close();
+      committed = 5;
+      const second = await InProcessStepLeaseStore.open(path, commits);
+      expect(second.markers).toBe(1);
+      expect(await second.isDone(attempt(5))).toBe(true);
+      await second.close();
+      expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(1);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("rewrites its file when it holds many more lines than live markers", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "done-markers");
+      let committed = 0;
+      const store = await InProcessStepLeaseStore.open(path, () => committed);
+      // 30,000 attempts, the workers committing right behind them: a few markers live at a time.
+      for (let seq = 0; seq < 30_000; seq++) {
+        committed = Math.max(0, seq - 10);
+        await store.markDone(attempt(seq), "w", at(seq));
+      }
+      expect(store.markers).toBeLessThanOrEqual(11);
+      await store.close();
+      const lines = readFileSync(path, "utf8").trim().split("\n").length;
+      // Without the rewrite the file would hold all 30,000 lines.
+      expect(lines).toBeLessThan(12_000);
+      const reopened = await InProcessStepLeaseStore.open(path, () => committed);
+      expect(await reopened.isDone(attempt(29_999))).toBe(true);
+      expect(reopened.markers).toBeLessThanOrEqual(11);
+      await reopened.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 describe("InProcessMigrationLock", () => {
   it("runs holders one after the other and times out a waiter", async () => {
     const lock = new InProcessMigrationLock();

@@ -455,6 +455,20 @@ export class EmbeddedLog {
     return true;
   }
 
+  /**
+   * The lowest offset the consumer groups that commit on the partition committed there: every
+   * record below it was delivered to all of them. Undefined when no group commits on it.
+   */
+  committedFloor(topic: string, partition: number): number | undefined {
+    const key = offsetKey(topic, partition);
+    let floor: number | undefined;
+    for (const byPartition of this.offsets.values()) {
+      const offset = byPartition.get(key);
+      if (offset !== undefined && (floor === undefined || offset < floor)) floor = offset;
+    }
+    return floor;
+  }
+
   /** Starts a new epoch for a transactional ID: producers of older epochs are fenced. */
   bumpEpoch(transactionalId: string): number {
     const epoch = (this.epochs.get(transactionalId) ?? -1) + 1;
