@@ -20,6 +20,10 @@
  *
  * Code of a run that resumes outside any drive (after a promise that is not a ctx operation
  * settled) sees the real globals; such a run is parked already (see execution.ts).
+ *
+ * Cost: before Node 24, an AsyncLocalStorage in use turns on promise hooks for the whole
+ * process, a small cost on every promise (Node 24 carries the context with the promise
+ * instead). The swap itself is a few property definitions per drive.
  */
 // Not I/O: it tells a run's continuations from everyone else's.
 // eslint-disable-next-line no-restricted-imports -- the host side of the sandbox, see above
@@ -39,26 +43,39 @@ export interface SandboxScope {
   hostTimer(kind: HostTimer, delayMs: unknown): void;
 }
 
-const scopes = new AsyncLocalStorage<SandboxScope>();
+/**
+ * The storage and the count of drives, one per realm: two copies of Weft in one process (a
+ * duplicate install) must not each swap the globals, or one would put back the other's
+ * forwarders for good. The first copy's forwarders serve both.
+ */
+interface Shared {
+  readonly scopes: AsyncLocalStorage<SandboxScope>;
+  /** Drives in progress (several partitions may decide at once); swapped while > 0. */
+  drivers: number;
+  restore: (() => void) | undefined;
+}
+const SHARED = Symbol.for("weft.sandbox");
+const shared: Shared = ((globalThis as unknown as Record<symbol, Shared | undefined>)[SHARED] ??= {
+  scopes: new AsyncLocalStorage<SandboxScope>(),
+  drivers: 0,
+  restore: undefined,
+});
+const scopes = shared.scopes;
 
 /** Calls `fn` as code of the run `scope` answers for; its continuations stay that run's. */
 export function runInScope<T>(scope: SandboxScope, fn: () => T): T {
   return scopes.run(scope, fn);
 }
 
-/** Drives in progress (several partitions may decide at once); the globals are swapped while > 0. */
-let drivers = 0;
-let restore: (() => void) | undefined;
-
 /** Runs `drive` with the forwarding globals in place; the last driver to end puts them back. */
 export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T> {
-  if (drivers++ === 0) restore = install();
+  if (shared.drivers++ === 0) shared.restore = install();
   try {
     return await drive();
   } finally {
-    if (--drivers === 0) {
-      const put = restore;
-      restore = undefined;
+    if (--shared.drivers === 0) {
+      const put = shared.restore;
+      shared.restore = undefined;
       put?.();
     }
   }
@@ -66,7 +83,7 @@ export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T>
 
 /** Whether the forwarding globals are in place (for tests). */
 export function sandboxGlobalsInstalled(): boolean {
-  return drivers > 0;
+  return shared.drivers > 0;
 }
 
 type Swapped = [target: object, key: PropertyKey, before: PropertyDescriptor | undefined];
