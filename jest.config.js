@@ -7,6 +7,7 @@ module.exports = {
   moduleNameMapper: {
     "^@weft-engine/weft$": "<rootDir>/sdk/index.ts",
     "^@weft-engine/weft/testing$": "<rootDir>/sdk/testing.ts",
+    "^@weft-engine/weft/eslint$": "<rootDir>/sdk/eslint.ts",
   },
   transform: { "^.+\\.ts$": ["@swc/jest"], "^.+\\.js$": ["@swc/jest"] },
   // ESM-only packages that mercurius and fastify inject() load (require(esm), import()), and

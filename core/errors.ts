@@ -12,6 +12,8 @@ export const ErrorCodes = {
   UNKNOWN_STEP: "A worker received a task for a step it does not host.",
   UNDECODABLE_RECORD: "A Kafka record does not decode against its schema; it went to weft.dlq.",
   DETERMINISM_VIOLATION: "Replaying history through the workflow code issued different commands.",
+  NON_DETERMINISTIC_AWAIT:
+    "Workflow code waits on something that is not a ctx operation (a promise of its own, fetch, a timer of the process) or called setTimeout, setInterval or setImmediate: the run is blocked; the message names it.",
   STEP_FAILED: "A step failed for good: a terminal error or its retries were exhausted.",
   STEP_TIMEOUT: "A step attempt ran longer than its timeoutMs.",
   TERMINAL: "A step threw TerminalError: never retried.",

@@ -1,4 +1,9 @@
-import { DeterminismViolationError, StepFailedError, WeftError } from "../core/errors";
+import {
+  DeterminismViolationError,
+  StepFailedError,
+  WeftError,
+  type ErrorCode,
+} from "../core/errors";
 import { toJsonText } from "../core/json";
 import type { ErrorInfo, HistoryEvent, JsonText } from "../schemas/types";
 import type {
@@ -10,6 +15,13 @@ import type {
   WorkflowInfo,
 } from "./definitions";
 import { seededRandom, uuidFrom } from "./random";
+import { runInScope, withSandboxGlobals, type HostTimer, type SandboxScope } from "./sandbox";
+
+/**
+ * The block code of a run whose code waits on something that is not a ctx operation (a
+ * promise of its own, a setTimeout) or asks the process for a timer: see `WorkflowExecution`.
+ */
+export const NON_DETERMINISTIC_AWAIT: ErrorCode = "NON_DETERMINISTIC_AWAIT";
 
 /** What workflow code asked for that history does not hold yet. */
 export type WorkflowCommand =
@@ -57,6 +69,19 @@ export const CONTINUE_AS_NEW_AFTER = 10_000;
  * numbers then never repeat within a workflow ID, so a late report, a done-marker or a read
  * model row of an earlier run is never taken for this run's. A first run (startSeq 1)
  * numbers them from 1, as it always has.
+ *
+ * The code runs in a sandbox (sandbox.ts): while it runs, `Date.now()`, `new Date()` and
+ * `Date()` are the time of the event being processed (what `ctx.now()` says),
+ * `performance.now()` is that time less the run's start, and `Math.random()` draws from a
+ * seeded stream of the run's own. That stream is not `ctx.random()`'s: a library that calls
+ * `Math.random()` (or stops calling it in a new version) then never shifts the run's
+ * `ctx.random()` and `ctx.uuid()` values. Each drive of the code (`begin`, and each event that
+ * settles a ctx promise) ends once every microtask has run; if the code then has neither ended
+ * nor a ctx operation pending, it waits on something history cannot replay (a promise of its
+ * own, `fetch`, a timer of the process) and would hang as running: the run is parked as
+ * blocked (`NON_DETERMINISTIC_AWAIT`), naming the ctx operation it last resumed after. A call
+ * of `setTimeout`, `setInterval` or `setImmediate` from the code parks it at once, naming the
+ * call (the timer it gets never fires).
  */
 export class WorkflowExecution {
   private seq: number;
@@ -64,6 +89,16 @@ export class WorkflowExecution {
   private delivered = 1;
   private currentTime: number;
   private readonly random: () => number;
+  /** What `Math.random()` draws from in the code: a stream apart from `ctx.random()`'s. */
+  private readonly globalRandom: () => number;
+  /** Where the code last resumed, for messages: `at its start`, `after step "charge"`. */
+  private resumedAfter = "at its start";
+  private readonly scope: SandboxScope = {
+    now: () => this.currentTime,
+    random: () => this.globalRandom(),
+    sinceStart: () => this.currentTime - this.startedAt,
+    hostTimer: (kind, delayMs) => this.hostTimer(kind, delayMs),
+  };
   private readonly issued = new Map<number, { descriptor: string; command: WorkflowCommand }>();
   private readonly recorded = new Set<number>();
   private readonly pending = new Map<number, Pending>();
@@ -76,14 +111,16 @@ export class WorkflowExecution {
     private readonly definition: WorkflowDefinition,
     readonly workflowId: string,
     private readonly input: JsonText,
-    startedAt: number,
+    private readonly startedAt: number,
     /** The history seq of the run's WorkflowStarted (1 for a workflow ID's first run). */
     private readonly startSeq = 1,
   ) {
     this.currentTime = startedAt;
     this.seq = startSeq - 1;
     // Each run of a workflow ID draws its own numbers (ctx.uuid() must not repeat a run's).
-    this.random = seededRandom(startSeq === 1 ? workflowId : `${workflowId}#${startSeq}`);
+    const seed = startSeq === 1 ? workflowId : `${workflowId}#${startSeq}`;
+    this.random = seededRandom(seed);
+    this.globalRandom = seededRandom(`${seed}/Math.random`);
   }
 
   get outcome(): ExecutionOutcome | undefined {
@@ -104,13 +141,14 @@ export class WorkflowExecution {
     } catch {
       input = undefined;
     }
-    Promise.resolve()
-      .then(() => this.definition.fn(ctx, input))
-      .then(
-        (value) => this.finish(value),
-        (error) => this.fail(error),
-      );
-    await drain();
+    await this.drive(() => {
+      Promise.resolve()
+        .then(() => runInScope(this.scope, () => this.definition.fn(ctx, input)))
+        .then(
+          (value) => this.finish(value),
+          (error) => this.fail(error),
+        );
+    });
   }
 
   /** Feeds one history event to the code. */
@@ -166,7 +204,38 @@ export class WorkflowExecution {
       default:
         return;
     }
-    await drain();
+    await this.drive(() => undefined);
+  }
+
+  /**
+   * Lets the code run (`start` resolves ctx promises or calls it) with the sandbox's globals
+   * in place until every microtask has run, then parks the run if the code waits on nothing
+   * history holds. The globals go in before the first continuation can run: continuations of
+   * promises resolved just before are microtasks, and those run only after this returns.
+   */
+  private async drive(start: () => void): Promise<void> {
+    await withSandboxGlobals(() => {
+      start();
+      return drain();
+    });
+    if (this.result || this.pending.size > 0) return;
+    this.block(
+      NON_DETERMINISTIC_AWAIT,
+      `workflow ${this.workflowId} waits ${this.resumedAfter} on something that is not a ctx operation: ` +
+        "no step, timer or signal wait of it is pending and it has not returned, so it would hang as running. " +
+        "A promise of its own, fetch or another I/O call, or a timer of the process (timers/promises) is not in history and is not replayed after a restart: " +
+        "do I/O in a step (ctx.step) and wait with ctx.sleep(ms) or ctx.waitForSignal.",
+    );
+  }
+
+  private hostTimer(kind: HostTimer, delayMs: unknown): void {
+    const delay = typeof delayMs === "number" ? ` (${delayMs} ms)` : "";
+    this.block(
+      NON_DETERMINISTIC_AWAIT,
+      `workflow ${this.workflowId} called ${kind}${delay} ${this.resumedAfter}: a timer of the process is not in history, ` +
+        "does not survive a restart and is not replayed, so workflow code may not start one (its callback never runs). " +
+        "Wait with ctx.sleep(ms), a durable timer, instead.",
+    );
   }
 
   /** Commands the code issued that history does not hold yet, in the order issued. */
@@ -185,7 +254,7 @@ export class WorkflowExecution {
   private match(seq: number, expected: string): void {
     const found = this.issued.get(seq);
     if (!found || found.descriptor !== expected) {
-      this.block(
+      this.diverge(
         new DeterminismViolationError(
           this.workflowId,
           seq,
@@ -202,6 +271,7 @@ export class WorkflowExecution {
     const pending = this.pending.get(seq);
     if (!pending) return;
     this.pending.delete(seq);
+    this.resumedAfter = `after ${pending.descriptor}`;
     action(pending);
   }
 
@@ -318,16 +388,22 @@ export class WorkflowExecution {
   private fail(error: unknown): void {
     if (this.result) return;
     if (error instanceof DeterminismViolationError) {
-      this.block(error);
+      this.diverge(error);
       return;
     }
     this.result = { kind: "failed", error: errorInfo(error) };
   }
 
-  private block(error: DeterminismViolationError): void {
+  private diverge(error: DeterminismViolationError): void {
     if (this.result?.kind === "blocked") return;
     this.violation = error;
-    this.result = { kind: "blocked", code: error.code, reason: error.message };
+    this.block(error.code, error.message);
+  }
+
+  /** Parks the run: the first reason stands, and it replaces any outcome not yet taken. */
+  private block(code: string, reason: string): void {
+    if (this.result?.kind === "blocked") return;
+    this.result = { kind: "blocked", code, reason };
   }
 }
 

@@ -74,6 +74,8 @@ it("the tarball holds the build, the dashboard and the bin, and none of the repo
       "dist/sdk/index.js",
       "dist/sdk/index.d.ts",
       "dist/sdk/testing.d.ts",
+      "dist/sdk/eslint.js",
+      "dist/sdk/eslint.d.ts",
       "dist/cli/weft.js",
       "dashboard/dist/index.html",
       "schemas/command.avsc",

@@ -1,0 +1,169 @@
+/**
+ * The globals workflow code sees. While a run's code runs, `Date.now()`, `new Date()` (no
+ * arguments), `Date()`, `Math.random()` and `performance.now()` answer from the run — the time
+ * of the history event being processed and a seeded stream — so a replay sees what the first
+ * execution saw; `setTimeout`, `setInterval` and `setImmediate` tell the run (which parks
+ * itself) and hand back a timer that never fires. Everything else sees the real ones.
+ *
+ * Two parts, because neither is enough alone:
+ * - Whose code is running: an AsyncLocalStorage holds the run's scope. The workflow function is
+ *   called inside `runInScope`, and every continuation of its code (after an `await`, in a
+ *   `Promise.all`, in a `.then`) resumes in the scope it was registered in.
+ * - When: the globals are swapped for forwarding versions only while an execution drives its
+ *   code (`withSandboxGlobals`: from resolving the ctx promises until every microtask has run),
+ *   and put back, descriptors and identity included, when the last driver ends. Between
+ *   decisions the process has its own globals. While swapped, a forwarder asks the storage
+ *   whose code calls it: a run's code gets the run's answer; anything else — the roles, a step
+ *   running in the same process, other partitions' decisions in the same microtasks, a test —
+ *   gets the real one. Swapping alone would hand the run's time to that other code; the
+ *   storage alone would need the globals swapped for the life of the process.
+ *
+ * Code of a run that resumes outside any drive (after a promise that is not a ctx operation
+ * settled) sees the real globals; such a run is parked already (see execution.ts).
+ *
+ * Cost: before Node 24, an AsyncLocalStorage in use turns on promise hooks for the whole
+ * process, a small cost on every promise (Node 24 carries the context with the promise
+ * instead). The swap itself is a few property definitions per drive.
+ */
+// Not I/O: it tells a run's continuations from everyone else's.
+// eslint-disable-next-line no-restricted-imports -- the host side of the sandbox, see above
+import { AsyncLocalStorage } from "node:async_hooks";
+
+export type HostTimer = "setTimeout" | "setInterval" | "setImmediate";
+
+/** What the globals answer for one run's code. */
+export interface SandboxScope {
+  /** `Date.now()`, `new Date()`, `Date()`: the time of the event being processed. */
+  now(): number;
+  /** `Math.random()`: the run's seeded stream. */
+  random(): number;
+  /** `performance.now()`: milliseconds since the run started, in event time. */
+  sinceStart(): number;
+  /** The code asked the process for a timer; the run decides what that means (it parks). */
+  hostTimer(kind: HostTimer, delayMs: unknown): void;
+}
+
+/**
+ * The storage and the count of drives, one per realm: two copies of Weft in one process (a
+ * duplicate install) must not each swap the globals, or one would put back the other's
+ * forwarders for good. The first copy's forwarders serve both.
+ */
+interface Shared {
+  readonly scopes: AsyncLocalStorage<SandboxScope>;
+  /** Drives in progress (several partitions may decide at once); swapped while > 0. */
+  drivers: number;
+  restore: (() => void) | undefined;
+}
+const SHARED = Symbol.for("weft.sandbox");
+const shared: Shared = ((globalThis as unknown as Record<symbol, Shared | undefined>)[SHARED] ??= {
+  scopes: new AsyncLocalStorage<SandboxScope>(),
+  drivers: 0,
+  restore: undefined,
+});
+const scopes = shared.scopes;
+
+/** Calls `fn` as code of the run `scope` answers for; its continuations stay that run's. */
+export function runInScope<T>(scope: SandboxScope, fn: () => T): T {
+  return scopes.run(scope, fn);
+}
+
+/** Runs `drive` with the forwarding globals in place; the last driver to end puts them back. */
+export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T> {
+  if (shared.drivers++ === 0) shared.restore = install();
+  try {
+    return await drive();
+  } finally {
+    if (--shared.drivers === 0) {
+      const put = shared.restore;
+      shared.restore = undefined;
+      put?.();
+    }
+  }
+}
+
+/** Whether the forwarding globals are in place (for tests). */
+export function sandboxGlobalsInstalled(): boolean {
+  return shared.drivers > 0;
+}
+
+type Swapped = [target: object, key: PropertyKey, before: PropertyDescriptor | undefined];
+
+/**
+ * Swaps the globals for forwarders to the ones in place now (a test's fake timers included),
+ * and returns what puts those back.
+ */
+function install(): () => void {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const swapped: Swapped[] = [];
+  const swap = (target: object, key: PropertyKey, value: unknown): void => {
+    const before = Object.getOwnPropertyDescriptor(target, key);
+    try {
+      Object.defineProperty(target, key, {
+        value,
+        writable: true,
+        configurable: true,
+        enumerable: before?.enumerable ?? false,
+      });
+      swapped.push([target, key, before]);
+    } catch {
+      // A frozen global (a hardened realm) stays as it is: it is not guarded, not broken.
+    }
+  };
+
+  const RealDate = g.Date as DateConstructor;
+  const realNow = RealDate.now.bind(RealDate);
+  const now = (): number => scopes.getStore()?.now() ?? realNow();
+  const SandboxDate: DateConstructor = new Proxy(RealDate, {
+    // `new Date()` is the run's time; `new Date(x)` is x, for every caller.
+    construct(target, args: unknown[], newTarget: DateConstructor) {
+      const scope = scopes.getStore();
+      const at = (scope && args.length === 0 ? [scope.now()] : args) as [number];
+      return Reflect.construct(target, at, newTarget === SandboxDate ? target : newTarget);
+    },
+    // `Date()` called as a function: the current time as text.
+    apply(target, thisArg, args: unknown[]) {
+      const scope = scopes.getStore();
+      if (scope) return new target(scope.now()).toString();
+      return Reflect.apply(target, thisArg, args) as unknown;
+    },
+    get(target, key) {
+      return key === "now" ? now : (Reflect.get(target, key) as unknown);
+    },
+  });
+  swap(g, "Date", SandboxDate);
+
+  // eslint-disable-next-line no-restricted-properties -- the real one, for everyone but a run
+  const realRandom = Math.random;
+  swap(Math, "random", () => scopes.getStore()?.random() ?? realRandom());
+
+  const performance = g.performance as { now(): number } | undefined;
+  if (performance && typeof performance.now === "function") {
+    const realPerformanceNow = performance.now.bind(performance);
+    swap(performance, "now", () => scopes.getStore()?.sinceStart() ?? realPerformanceNow());
+  }
+
+  const timer = (kind: HostTimer, clear: string): void => {
+    const real = g[kind] as ((...args: unknown[]) => unknown) | undefined;
+    const realClear = g[clear] as ((handle: unknown) => void) | undefined;
+    if (typeof real !== "function" || typeof realClear !== "function") return;
+    swap(g, kind, function (this: unknown, ...args: unknown[]): unknown {
+      const scope = scopes.getStore();
+      if (!scope) return Reflect.apply(real, this, args);
+      scope.hostTimer(kind, kind === "setImmediate" ? undefined : args[1]);
+      // A handle of the kind asked for (unref, refresh and clear work on it) that never fires.
+      const handle = real(() => undefined, 0);
+      realClear(handle);
+      return handle;
+    });
+  };
+  timer("setTimeout", "clearTimeout");
+  timer("setInterval", "clearInterval");
+  timer("setImmediate", "clearImmediate");
+
+  return () => {
+    for (const [target, key, before] of swapped.reverse()) {
+      if (before) Object.defineProperty(target, key, before);
+      else delete (target as Record<PropertyKey, unknown>)[key];
+    }
+  };
+}
