@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry as MetricsRegistry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from "prom-client";
 import { deadLetterCounter } from "../core/metrics";
 
 /** What the gauges read when scraped, so they are never stale. */
@@ -8,6 +8,12 @@ export interface DeciderGaugeSources {
   /** Per owned partition, seconds without state (0 when ready); empty when none is owned. */
   notReadySeconds?(): ReadonlyMap<number, number>;
 }
+
+/** Fine at the low end: a hop on loopback takes a few milliseconds. */
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1,
+  0.25, 0.5, 1, 2.5, 5,
+];
 
 /** Decider metrics; each decider gets its own registry (no process-wide singletons). */
 export function createDeciderMetrics(
@@ -57,6 +63,19 @@ export function createDeciderMetrics(
         for (const [partition, seconds] of sources.notReadySeconds?.() ?? [])
           this.set({ partition: String(partition) }, seconds);
       },
+    }),
+    // Where a decision's milliseconds go, for the latency breakdown (bench:peers prints it).
+    commandWait: new Histogram({
+      name: "weft_decider_command_wait_seconds",
+      help: "From a command's record timestamp (when it was produced) until the decider decides on it: fetch, queue and linger",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    commitDuration: new Histogram({
+      name: "weft_decider_commit_seconds",
+      help: "A decision transaction from its first send to the broker's answer to its commit",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
     }),
     pendingTimers: new Gauge({
       name: "weft_timers_pending",

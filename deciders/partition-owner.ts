@@ -275,6 +275,11 @@ export class PartitionOwner {
     const state = this.state;
     if (!state || this.epoch !== epoch) return;
     const now = this.clock.now();
+    const decidingAt = Date.now();
+    for (const { message } of batch) {
+      const producedAt = Number(message.timestamp);
+      if (producedAt > 0) this.deps.metrics.commandWait.observe((decidingAt - producedAt) / 1000);
+    }
     const deadLetters: PortMessage[] = [];
     const toDlq = (message: PortConsumedMessage, reason: string) => {
       this.deps.metrics.deadLetters.inc();
@@ -578,6 +583,7 @@ export class PartitionOwner {
     await this.faults.at("decider.before-commit");
     const producer = this.producer;
     if (this.epoch !== epoch || !producer) return;
+    const sendingAt = Date.now();
     const tx = await producer.transaction();
     try {
       // One partition per request: see BatchingProducer for the kafkajs retry bug this avoids.
@@ -609,6 +615,7 @@ export class PartitionOwner {
       if (err instanceof RevokedDuringCommit) return;
       throw err;
     }
+    this.deps.metrics.commitDuration.observe((Date.now() - sendingAt) / 1000);
     if (nextOffset !== undefined) this.offsets.committedThrough(nextOffset);
     this.failures = 0;
     this.deps.metrics.events.inc(decisions.events.length);

@@ -5,7 +5,11 @@ import { deadLetterCounter } from "../core/metrics";
 export type AttemptOutcome = "completed" | "failed" | "abandoned";
 
 /** Seconds: from a few ms (a warm queue) to minutes (a backlog or a long step). */
-const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
+// Fine at the low end too: on loopback a task reaches its worker within milliseconds.
+const BUCKETS = [
+  0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+  60, 300, 900,
+];
 
 /**
  * Worker metrics, in the registry given (the process's) or one of the worker's own: no

@@ -126,7 +126,7 @@ async function measure(target: Target): Promise<RoundResult> {
             hops: Object.fromEntries(
               Object.entries(hops).map(([hop, samples]) => [
                 hop,
-                samples ? percentiles(samples) : null,
+                Array.isArray(samples) ? percentiles(samples) : samples,
               ]),
             ),
           }

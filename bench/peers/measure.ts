@@ -11,8 +11,11 @@ export interface RunTiming {
   thirdDone: number;
 }
 
-/** A target's per-hop samples (ms) by hop name; null for a hop nothing records. */
-export type Hops = Record<string, number[] | null>;
+/**
+ * A target's per-hop samples (ms) by hop name, or percentiles read from a histogram; null for
+ * a hop nothing records.
+ */
+export type Hops = Record<string, number[] | Percentiles | null>;
 
 /** One system under test, as a round's driver runs it. */
 export interface Target {

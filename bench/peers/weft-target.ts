@@ -17,6 +17,7 @@ import { startEmbedded } from "../../sdk/embedded";
 import { createKafka, readerConsumer } from "../../transport/kafka";
 import type { KafkaPort } from "../../transport/port";
 import { echo, threeSteps } from "../../test/fixtures/workflows";
+import { freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
 import { spawnRoles } from "../../test/support/processes";
 import type { Hops, RunTiming, Target } from "./measure";
 import type { Watched } from "./process-stats";
@@ -42,9 +43,11 @@ function benchConfig(partitions: number): WeftConfig {
 /** Weft on Kafka: the roles in child processes, the client in the driver. */
 export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   const config = benchConfig(options.partitions);
-  const decider = await spawnRoles(config, "decider");
+  const [deciderPort, workerPort] = [await freePort(), await freePort()];
+  const decider = await spawnRoles(config, "decider", { WEFT_METRICS_PORT: String(deciderPort) });
   const worker = await spawnRoles(config, "worker", {
     WEFT_WORKER_CONCURRENCY: String(options.concurrency),
+    WEFT_METRICS_PORT: String(workerPort),
   });
   const kafka = createKafka(config, logger);
   return weftTarget({
@@ -52,6 +55,19 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
     config,
     transport: kafka,
     connect: () => WeftClient.connect({ config, logger, transport: kafka }),
+    metrics: [
+      {
+        url: `http://127.0.0.1:${deciderPort}/metrics`,
+        hops: {
+          [COMMAND_WAIT]: "weft_decider_command_wait_seconds",
+          [COMMIT]: "weft_decider_commit_seconds",
+        },
+      },
+      {
+        url: `http://127.0.0.1:${workerPort}/metrics`,
+        hops: { [TASK_TO_START]: "weft_step_schedule_to_start_seconds" },
+      },
+    ],
     watched: [
       { name: "decider", pid: decider.pid, fresh: true },
       { name: "worker", pid: worker.pid, fresh: true },
@@ -89,8 +105,21 @@ export async function weftEmbedded(options: WeftOptions): Promise<Target> {
   });
 }
 
+/** Hops read from the roles' histograms (metric-hops.ts): Weft on Kafka only. */
+const COMMAND_WAIT = "command produced → decided on (decider fetch, queue, linger)";
+const COMMIT = "decision transaction: first send → commit answered";
+const TASK_TO_START = "task written → step started (worker fetch, lease)";
+
+interface MetricSource {
+  url: string;
+  /** Hop name → histogram name. */
+  hops: Record<string, string>;
+}
+
 interface Setup {
   name: string;
+  /** Where the roles serve their histograms; absent: those hops are not recorded. */
+  metrics?: MetricSource[];
   config: WeftConfig;
   transport: KafkaPort;
   connect(): Promise<WeftClient>;
@@ -100,6 +129,9 @@ interface Setup {
 
 async function weftTarget(setup: Setup): Promise<Target> {
   let client = await setup.connect();
+  const sources = setup.metrics ?? [];
+  const scrapeAll = () => Promise.all(sources.map((s) => scrape(s.url, Object.values(s.hops))));
+  let beforeSteady: Map<string, Buckets>[] = [];
   return {
     name: setup.name,
     watched: setup.watched,
@@ -117,6 +149,7 @@ async function weftTarget(setup: Setup): Promise<Target> {
       // not compete with Weft for the CPU while latencies are taken.
       await client.close();
       client = await setup.connect();
+      beforeSteady = await scrapeAll();
     },
     async timings(sentAt) {
       const reports = await readCommands(setup.transport, setup.config, sentAt);
@@ -127,13 +160,17 @@ async function weftTarget(setup: Setup): Promise<Target> {
         "step started → step done reported": [],
         "step done reported → StepCompleted recorded": [],
         "StepCompleted recorded → next step started": [],
-        // No record carries these times: the decider does not note when it consumed a
-        // command or when its transaction committed, nor the worker when it fetched a task.
-        "command consumed by the decider": null,
-        "decision transaction committed": null,
-        "step task fetched by the worker": null,
+        // No record carries these times: read from the roles' histograms where served.
+        [COMMAND_WAIT]: null,
+        [COMMIT]: null,
+        [TASK_TO_START]: null,
       };
-      const push = (hop: string, ms: number) => hops[hop]!.push(ms);
+      const after = await scrapeAll();
+      sources.forEach((source, i) => {
+        for (const [hop, metric] of Object.entries(source.hops))
+          hops[hop] = percentilesBetween(beforeSteady[i]?.get(metric), after[i]!.get(metric)!);
+      });
+      const push = (hop: string, ms: number) => (hops[hop] as number[]).push(ms);
       for (const [id, sent] of sentAt) {
         const t = runTimes(await client.getHistory(id));
         const r = reports.get(id);
