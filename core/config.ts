@@ -49,6 +49,13 @@ export interface WeftConfig {
    */
   readonly stepLogRetentionMs: number;
   /**
+   * How long `<prefix>.history` keeps its events, set when Weft creates the topic; -1 (the
+   * default): for ever. Deciders restore from the runs changelog and never read history back,
+   * so a run's state does not depend on it; what does is listed in docs/operations.md
+   * (rebuilding the read models, the client's `result` of an old run, exporting a history).
+   */
+  readonly historyRetentionMs: number;
+  /**
    * When set, a process serves its metrics at `http://127.0.0.1:<port>/metrics` (the api role
    * serves them on its own port regardless). 0 picks a free port.
    */
@@ -69,6 +76,7 @@ export const DEFAULTS = {
   registrationIntervalMs: 10_000,
   projectorStallMs: 30_000,
   stepLogRetentionMs: 7 * 24 * 3_600_000,
+  historyRetentionMs: -1,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -146,6 +154,9 @@ export function loadConfig(
       60_000,
       10 * 365 * 24 * 3_600_000,
     ),
+    historyRetentionMs: historyRetention(
+      options.historyRetentionMs ?? env.WEFT_HISTORY_RETENTION_MS,
+    ),
     metricsPort: optionalPort(
       "metricsPort / WEFT_METRICS_PORT",
       options.metricsPort ?? env.WEFT_METRICS_PORT,
@@ -189,6 +200,15 @@ function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 
   }
   return value;
 }
+
+/** -1 (for ever), or at least a day: a shorter audit log would lose runs that are still open. */
+function historyRetention(raw: unknown): number {
+  const name = "historyRetentionMs / WEFT_HISTORY_RETENTION_MS";
+  if (raw === -1 || raw === "-1") return -1;
+  return intOption(name, raw, DEFAULTS.historyRetentionMs, DAY_MS, 100 * 365 * DAY_MS);
+}
+
+const DAY_MS = 24 * 3_600_000;
 
 function optionalPort(name: string, raw: unknown): number | undefined {
   return optionalInt(name, raw, 0, 65_535);

@@ -18,7 +18,7 @@ import {
   LatestByKey,
   type ChangelogEntry,
 } from "./run-changelog";
-import { isFencingError } from "../transport/kafka";
+import { isFencingError, withAdmin } from "../transport/kafka";
 import { canReadCompacted, readCompacted } from "../transport/compacted-reader";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
@@ -422,6 +422,14 @@ export class PartitionOwner {
     }
   }
 
+  /** Whether the partition's history still holds its first record (no retention cut it). */
+  private async historyComplete(): Promise<boolean> {
+    const offsets = await withAdmin(this.deps.kafka, (admin) =>
+      admin.fetchTopicOffsets(this.historyTopic),
+    );
+    return offsets.find((o) => o.partition === this.partition)?.low === "0";
+  }
+
   /**
    * Rebuilds the partition's open runs (and the IDs of its closed ones) from the changelog.
    * A partition whose changelog was never built (its first open after an upgrade) restores
@@ -453,8 +461,18 @@ export class PartitionOwner {
       // The read stopped moving short of its end (the compacted reader's last resort; the
       // consumer-group reader at an empty batch); history holds everything the changelog
       // does, so this open restores from it (as before the changelog, at that cost) and the
-      // partition goes on.
+      // partition goes on. Unless history no longer starts at offset 0 (a retention set with
+      // WEFT_HISTORY_RETENTION_MS cut it): restoring from what is left would lose the open
+      // runs whose start is gone, so the open fails and is tried again, the changelog first.
       latest.clear();
+      if (!(await this.historyComplete())) {
+        this.deps.metrics.partitionResets.inc({ reason: "changelog-unreadable" });
+        throw new Error(
+          `the changelog of partition ${this.partition} could not be read to its end, and ` +
+            `history no longer starts at offset 0 (WEFT_HISTORY_RETENTION_MS): not restoring ` +
+            `from part of it; the open will be tried again (${(err as Error).message})`,
+        );
+      }
       this.log.warn({ err }, "changelog unreadable; restoring the partition from history");
       this.deps.metrics.partitionResets.inc({ reason: "changelog-unreadable" });
       return this.restoreFromHistory(state, live);

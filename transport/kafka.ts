@@ -104,8 +104,11 @@ export async function ensureTopics(
       topic: topics.history(config),
       numPartitions: config.commandPartitions,
       replicationFactor: rf,
-      // The event store: kept forever.
-      configEntries: [{ name: "retention.ms", value: "-1" }, ...durable],
+      // The audit log: for ever unless the operator bounds it (deciders never read it back).
+      configEntries: [
+        { name: "retention.ms", value: String(config.historyRetentionMs) },
+        ...durable,
+      ],
     },
     {
       topic: topics.changelog(config),

@@ -264,3 +264,46 @@ function message(value: Buffer, offset: number): KafkaMessage {
     size: 0,
   } as unknown as KafkaMessage;
 }
+
+describe("a changelog that cannot be read once a retention cut history (Kafka)", () => {
+  it("is read again, never replaced by the part of history that is left", async () => {
+    const config = isolatedConfig({ commandPartitions: 1 });
+    const kafka = kafkaFor(config);
+    const logger = testLogger(config);
+    const faults = new FaultPoints();
+    const decider = new Decider({ config, kafka, logger, workflows, faults });
+    let client: WeftClient | undefined;
+    const admin = kafka.admin();
+    try {
+      await decider.start();
+      await decider.ready();
+      client = await WeftClient.connect({ config, logger, transport: kafka });
+      const connected = client;
+      const { workflowId } = await connected.start(waiter, {
+        workflowId: "cut-1",
+        input: { timeoutMs: 600_000 },
+      });
+      await waitFor("the run to wait for its signal", async () =>
+        types(await connected.getHistory(workflowId)).includes("SignalWaitStarted"),
+      );
+      // A retention removes the run's first events: history now starts after its start.
+      await admin.connect();
+      const topic = topics.history(config);
+      const [end] = await admin.fetchTopicOffsets(topic);
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: end!.high }] });
+      // The signal's decision fails to commit; the reopen's first changelog read stalls.
+      faults
+        .fail("decider.commit", 1)
+        .fail("decider.changelog-read", 1, () => new ReadStalledError("runs", "0@0"));
+      await connected.signal(workflowId, "go", { v: 3 });
+      // Restored from what is left of history the run would be unknown and the signal dropped.
+      expect(await connected.result(workflowId, { timeoutMs: 60_000 })).toEqual({ received: 3 });
+      expect(faults.hits("decider.changelog-read")).toBeGreaterThanOrEqual(2);
+      expect(decider.partitionsNotReady).toEqual([]);
+    } finally {
+      await admin.disconnect();
+      await client?.close();
+      await decider.stop();
+    }
+  });
+});
