@@ -96,6 +96,8 @@ async function main(): Promise<void> {
       process.stdout.write("HEAP\n");
     }
   }
+  // stdin closed: the parent is done with this child (it is normally killed, never asked).
+  process.exit(0);
 }
 
 void main().catch((err: unknown) => {
