@@ -150,9 +150,7 @@ export async function updateRuns(db: ReadModelDb, rows: readonly RunUpdateRow[])
   if (rows.length === 0) return;
   await db.db
     .updateTable("weft_runs as r")
-    .from(
-      db.dialect.recordset<ReadModelTables["weft_runs"] & { state_set: number }>(rows, UPDATE),
-    )
+    .from(db.dialect.recordset<ReadModelTables["weft_runs"] & { state_set: number }>(rows, UPDATE))
     .set((eb) => ({
       status: eb.ref("v.status"),
       result: eb.fn.coalesce("v.result", "r.result"),
