@@ -167,6 +167,21 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
         </Panel>
         {closed ? null : outcome}
       </div>
+      {run.state != null ? (
+        <Panel
+          title={
+            <>
+              State{" "}
+              <span className="muted small">
+                {OPEN.has(run.status) ? "live, as ctx.setState publishes it" : "as the run left it"}
+              </span>
+            </>
+          }
+          id="state"
+        >
+          <JsonView value={run.state} />
+        </Panel>
+      ) : null}
       {failures.length > 0 ? (
         <Panel
           title={`${cause ? "Earlier failed attempts" : "Failed attempts"} (${failures.length})`}
@@ -196,7 +211,9 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
                 <th className="num">seq</th>
                 <th>name</th>
                 <th>received</th>
-                <th>taken by wait</th>
+                <th title="A signal no waitForSignal took is buffered, or went to an onSignal handler">
+                  taken by wait
+                </th>
                 <th>payload</th>
               </tr>
             </thead>
@@ -208,7 +225,7 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
                   <td>
                     <Time iso={s.receivedAt} />
                   </td>
-                  <td>{s.waitSeq ?? <span className="muted">buffered</span>}</td>
+                  <td>{s.waitSeq ?? <span className="muted">buffered or handled</span>}</td>
                   <td>
                     <code className="mono small">{JSON.stringify(s.payload)}</code>
                   </td>
