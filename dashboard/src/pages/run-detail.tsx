@@ -168,18 +168,13 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
         {closed ? null : outcome}
       </div>
       {run.state != null ? (
-        <Panel
-          title={
-            <>
-              State{" "}
-              <span className="muted small">
-                {OPEN.has(run.status) ? "live, as ctx.setState publishes it" : "as the run left it"}
-              </span>
-            </>
-          }
-          id="state"
-        >
+        <Panel title="State" id="state">
           <JsonView value={run.state} />
+          <div className="muted small" data-testid="state-note">
+            {OPEN.has(run.status)
+              ? "Live: what the run last published with ctx.setState."
+              : "What the run last published with ctx.setState before it ended."}
+          </div>
         </Panel>
       ) : null}
       {failures.length > 0 ? (
