@@ -115,6 +115,8 @@ export class RunEventLines {
         return `${paint("green", "continued as a new run")}${this.close(workflowId, at)} with ${payload(body.input)}`;
       case "WorkflowBlocked":
         return `${paint("red", "blocked")} (${body.code}): ${cut(oneLine(body.reason), 200)}`;
+      case "StateUpdated":
+        return `state is now ${payload(body.state)}`;
     }
   }
 }

@@ -14,6 +14,8 @@ export const ErrorCodes = {
   DETERMINISM_VIOLATION: "Replaying history through the workflow code issued different commands.",
   NON_DETERMINISTIC_AWAIT:
     "Workflow code waits on something that is not a ctx operation (a promise of its own, fetch, a timer of the process) or called setTimeout, setInterval or setImmediate: the run is blocked; the message names it.",
+  STATE_TOO_LARGE:
+    "ctx.setState was given a value whose JSON is over 64 KiB: nothing is recorded, and the error is thrown in the workflow code (uncaught, it fails the run).",
   STEP_FAILED: "A step failed for good: a terminal error or its retries were exhausted.",
   STEP_TIMEOUT: "A step attempt ran longer than its timeoutMs.",
   TERMINAL: "A step threw TerminalError: never retried.",
@@ -211,6 +213,20 @@ export class DeterminismViolationError extends WeftError {
 }
 
 /** Throw from a step to fail it without retries. */
+/**
+ * `ctx.setState(value)` with a value whose JSON is over the limit: thrown in the workflow code
+ * before anything is recorded, so the run's last state stays.
+ */
+export class StateTooLargeError extends WeftError {
+  constructor(bytes: number, limit: number) {
+    super(
+      "STATE_TOO_LARGE",
+      `ctx.setState: the state is ${bytes} bytes of JSON; the limit is ${limit} (keep large data in a step's result or elsewhere, and a summary in the state)`,
+      { bytes, limit },
+    );
+  }
+}
+
 export class TerminalError extends WeftError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super("TERMINAL", message, details);

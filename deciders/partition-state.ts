@@ -363,6 +363,18 @@ export class PartitionState {
     const log = this.log.child({ workflowId: command.workflowId });
     if (body.type === "StartWorkflow") {
       const closed = run ? undefined : this.closed.get(command.workflowId);
+      if (run && body.signal && !run.closed) {
+        // signalWithStart on an open run: the signal is for it (once per request ID).
+        if (run.hasRecorded(body.requestId)) return;
+        this.append(run, {
+          type: "SignalReceived",
+          signalName: body.signal.signalName,
+          payload: body.signal.payload,
+          requestId: body.requestId,
+        });
+        await this.advance(run);
+        return;
+      }
       if (run || (closed && !reusesClosedId(body.idReusePolicy, closed.status))) {
         log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
         return;
@@ -385,6 +397,16 @@ export class PartitionState {
         idempotencyKey: body.idempotencyKey,
         requestId: body.requestId,
       });
+      // signalWithStart: the signal follows the start in the same decision, so the code sees
+      // it as the first thing that happened to the run.
+      if (body.signal) {
+        this.append(created, {
+          type: "SignalReceived",
+          signalName: body.signal.signalName,
+          payload: body.signal.payload,
+          requestId: body.requestId,
+        });
+      }
       await this.advance(created);
       return;
     }
@@ -620,6 +642,10 @@ export class PartitionState {
         this.block(run, outcome.code, outcome.reason);
         return;
       }
+      // The state the code set, before what it decided next (or how it ended): recorded only
+      // when it changed, once per decision however often the code set it.
+      const state = execution.stateChange();
+      if (state !== undefined) this.append(run, { type: "StateUpdated", state });
       if (outcome?.kind === "completed") {
         this.append(run, { type: "WorkflowCompleted", result: outcome.result });
         return;

@@ -14,6 +14,7 @@ import {
 } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
+  signalWithStartCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
@@ -164,6 +165,35 @@ export function createResolvers({
             input: args.input,
             idempotencyKey: args.idempotencyKey ?? undefined,
             idReusePolicy: args.idReusePolicy ? ID_REUSE_POLICY[args.idReusePolicy] : undefined,
+          });
+          const { waitingForDecider } = await checkStartable(db, args.type);
+          await commands.send(command);
+          return {
+            workflowId: command.workflowId,
+            requestId: command.body.requestId,
+            waitingForDecider,
+          };
+        }),
+      signalWithStart: (
+        _root,
+        args: {
+          type: string;
+          workflowId: string;
+          name: string;
+          payload?: unknown;
+          input?: unknown;
+          idReusePolicy?: keyof typeof ID_REUSE_POLICY | null;
+          requestId?: string | null;
+        },
+      ) =>
+        withErrorCodes(async () => {
+          const command = signalWithStartCommand(args.type, {
+            workflowId: args.workflowId,
+            input: args.input,
+            idReusePolicy: args.idReusePolicy ? ID_REUSE_POLICY[args.idReusePolicy] : undefined,
+            signalName: args.name,
+            payload: args.payload,
+            requestId: args.requestId,
           });
           const { waitingForDecider } = await checkStartable(db, args.type);
           await commands.send(command);

@@ -114,6 +114,8 @@ export const schema = /* GraphQL */ `
     runStartSeq: Int!
     "PENDING and no live decider hosts its type: it starts when one comes back."
     waitingForDecider: Boolean!
+    "What the current run last published with ctx.setState (any JSON, at most 64 KiB); null when it set none. workflowUpdated pushes the row each time it changes."
+    state: JSON
     steps: [StepAttempt!]!
     timers: [Timer!]!
     signals: [Signal!]!
@@ -344,6 +346,21 @@ export const schema = /* GraphQL */ `
       payload: JSON
       requestId: String
     ): AcceptedResult!
+    """
+    Starts a run of the type under workflowId unless one is open there, and delivers the signal to
+    it, in one command: a run it starts records the signal right after its start; an open run records
+    it as any signal (once per requestId). A closed run's ID starts a new run only as idReusePolicy
+    allows; otherwise the decider drops the command. UNKNOWN_WORKFLOW_TYPE as for startWorkflow.
+    """
+    signalWithStart(
+      type: String!
+      workflowId: String!
+      name: String!
+      payload: JSON
+      input: JSON
+      idReusePolicy: IdReusePolicy
+      requestId: String
+    ): StartResult!
     "As signalWorkflow: a retry with the same requestId is recorded once; NOT_FOUND, RUN_CLOSED."
     cancelWorkflow(workflowId: String!, reason: String, requestId: String): AcceptedResult!
   }

@@ -59,6 +59,43 @@ export function startWorkflowCommand(
       idempotencyKey: options.idempotencyKey ?? null,
       requestId: randomUUID(),
       idReusePolicy: policy ?? null,
+      signal: null,
+    },
+  };
+}
+
+export interface SignalWithStartCommandOptions extends StartCommandOptions {
+  /** Required: the run to signal, or to start and signal. */
+  workflowId: string;
+  signalName: string;
+  payload?: unknown;
+  /** Names the request: a retry with the same ID records the signal once. */
+  requestId?: string | null;
+}
+
+/**
+ * signalWithStart: one StartWorkflow command carrying a signal. The decider starts the run
+ * when the ID names no open run (as a start would, under its ID-reuse policy) and records the
+ * signal right after its WorkflowStarted; when the ID names an open run it records the signal
+ * for that run. One command, so one decision: no window in which the run exists without it.
+ */
+export function signalWithStartCommand(
+  workflowType: string,
+  options: SignalWithStartCommandOptions,
+): CommandOf<"StartWorkflow"> {
+  if (typeof options.workflowId !== "string")
+    throw new InvalidInputError("signalWithStart needs a workflowId: the run to signal or start");
+  assertName(options.signalName, "signal name");
+  const command = startWorkflowCommand(workflowType, options);
+  return {
+    ...command,
+    body: {
+      ...command.body,
+      requestId: requestIdOf(options.requestId),
+      signal: {
+        signalName: options.signalName,
+        payload: toJsonText(options.payload, `payload of signal ${options.signalName}`),
+      },
     },
   };
 }

@@ -58,6 +58,8 @@ export const JSON_COLUMNS: ReadonlySet<string> = new Set([
   "body",
   "payload",
   "retry",
+  // Run state (ctx.setState).
+  "state",
   // Step logs: an attempt's lines.
   "lines",
 ]);

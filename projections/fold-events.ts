@@ -46,6 +46,8 @@ interface RunWork {
   error: unknown;
   closedAt: string | null;
   updatedAt: string;
+  /** The run's ctx.setState value as of the batch, when the batch set it (or a new run did). */
+  published?: RawJson | null;
 }
 
 type Entry<Full, Patch> = { isNew: true; row: Full } | { isNew: false; row: Patch };
@@ -169,6 +171,8 @@ class BatchFold {
         run_start_seq: event.seq,
       },
       restarted: prior !== undefined,
+      // A run starts without a state, also when it takes over the row of an earlier run.
+      published: null,
       result: null,
       error: null,
       closedAt: null,
@@ -353,6 +357,9 @@ class BatchFold {
         }
         return;
       }
+      case "StateUpdated":
+        run.published = RawJson.from(body.state);
+        return;
       case "WorkflowBlocked":
         state.status = "blocked";
         state.blockedCode = body.code;
@@ -560,9 +567,15 @@ class BatchFold {
         last_seq: state.lastSeq,
         updated_at: run.updatedAt,
       };
-      if (run.restarted) out.runRestarts.push({ ...common, ...run.created! });
-      else if (run.created) out.runInserts.push({ ...common, ...run.created });
-      else out.runUpdates.push(common);
+      const runState = run.published ?? null;
+      if (run.restarted) out.runRestarts.push({ ...common, ...run.created!, state: runState });
+      else if (run.created) out.runInserts.push({ ...common, ...run.created, state: runState });
+      else
+        out.runUpdates.push({
+          ...common,
+          state: runState,
+          state_set: run.published === undefined ? 0 : 1,
+        });
     }
     for (const entry of this.attempts.values()) {
       if (entry.isNew) {

@@ -29,6 +29,7 @@ export function foldStarts(commands: readonly Command[]): PendingRunRow[] {
       updated_at: at,
       run_number: 1,
       run_start_seq: 1,
+      state: null,
     });
   }
   return [...rows.values()];

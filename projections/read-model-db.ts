@@ -51,6 +51,7 @@ export interface ReadModelTables {
     updated_at: Date;
     run_number: number;
     run_start_seq: number;
+    state: unknown;
   };
   weft_events: { workflow_id: string; seq: number; type: string; at: Date; body: unknown };
   weft_step_attempts: {

@@ -77,13 +77,18 @@ export interface RunInsertRow {
   updated_at: string;
   run_number: number;
   run_start_seq: number;
+  /** What the run last published with ctx.setState; null when it set none. */
+  state: RawJson | null;
 }
 
-/** An existing run: its state columns are set; result, error and closed_at only when given. */
+/**
+ * An existing run: its state columns are set; result, error and closed_at only when given;
+ * `state` only when `state_set` is 1 (the batch held a StateUpdated: the state may be JSON null).
+ */
 export type RunUpdateRow = Omit<
   RunInsertRow,
   "workflow_type" | "input" | "idempotency_key" | "started_at" | "run_number" | "run_start_seq"
->;
+> & { state_set: 0 | 1 };
 
 export interface EventRow {
   workflow_id: string;

@@ -129,21 +129,24 @@ function schemaDir(): string {
     : __dirname;
 }
 
-/** v2: StartWorkflow carries an ID-reuse policy. */
+/** v2: StartWorkflow carries an ID-reuse policy. v3: and an optional signal (signalWithStart). */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
-  2,
+  3,
   "command.avsc",
   true,
-  { 1: "command.v1.avsc" },
+  { 1: "command.v1.avsc", 2: "command.v2.avsc" },
 );
-/** v2: WorkflowCancelled records the cancel's request ID. */
+/**
+ * v2: WorkflowCancelled records the cancel's request ID. v3: WorkflowContinuedAsNew. v4:
+ * StateUpdated (ctx.setState).
+ */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  3,
+  4,
   "history-event.avsc",
   true,
-  { 1: "history-event.v1.avsc", 2: "history-event.v2.avsc" },
+  { 1: "history-event.v1.avsc", 2: "history-event.v2.avsc", 3: "history-event.v3.avsc" },
 );
 export const taskCodec = new RecordCodec<StepTask>(
   "weft.tasks.StepTask",

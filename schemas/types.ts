@@ -48,6 +48,12 @@ export type CommandBody =
       requestId: string;
       /** Null (records before v2 too): rejectDuplicate. */
       idReusePolicy?: IdReusePolicy | null;
+      /**
+       * signalWithStart (v3): recorded as a SignalReceived (with `requestId`) right after the
+       * WorkflowStarted, or, when the ID names an open run, for that run instead of a start.
+       * Null in plain starts and in records before v3.
+       */
+      signal?: StartSignal | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
@@ -74,6 +80,12 @@ export type CommandBody =
       workerId: string;
       error: ErrorInfo;
     };
+
+/** The signal a signalWithStart delivers with (or instead of) its start. */
+export interface StartSignal {
+  signalName: string;
+  payload: JsonText;
+}
 
 export type CommandType = CommandBody["type"];
 
@@ -164,7 +176,12 @@ export type EventBody =
    * WorkflowStarted (with `input`) is the next event. Schema v3.
    */
   | { type: "WorkflowContinuedAsNew"; input: JsonText }
-  | { type: "WorkflowBlocked"; code: string; reason: string };
+  | { type: "WorkflowBlocked"; code: string; reason: string }
+  /**
+   * The run's state (`ctx.setState`) after a decision that changed it: recorded before that
+   * decision's commands or closing event. Output only: replay re-derives it. Schema v4.
+   */
+  | { type: "StateUpdated"; state: JsonText };
 
 export type EventType = EventBody["type"];
 

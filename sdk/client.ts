@@ -17,6 +17,7 @@ import {
 } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
+  signalWithStartCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
@@ -37,6 +38,25 @@ export interface StartOptions<I> {
    * cancel (`allowAfterFailure`). A start whose ID names an open run is that run's duplicate.
    */
   idReusePolicy?: IdReusePolicy;
+}
+
+export interface SignalWithStartOptions<I> {
+  /** The run to signal, or to start (with `input`) and then signal. */
+  workflowId: string;
+  signal: string;
+  payload?: unknown;
+  input?: I;
+  /** As for `start`: whether a closed run's ID starts a new run (else the command is dropped). */
+  idReusePolicy?: IdReusePolicy;
+  /** Names the request: a retry with the same ID records the signal once. Default: a new UUID. */
+  requestId?: string;
+}
+
+/** A signalWithStart accepted durably. */
+export interface SignalWithStartResult {
+  workflowId: string;
+  /** The signal's request ID, and the start's when it started the run. */
+  requestId: string;
 }
 
 /** A start accepted durably. */
@@ -154,6 +174,38 @@ export class WeftClient {
     return this.toRun(signalWorkflowCommand(workflowId, signalName, payload, options.requestId));
   }
 
+  /**
+   * Starts the run unless one is open under `workflowId`, and delivers the signal to it, in one
+   * command the decider applies at once: a run it starts sees the signal right after its start;
+   * an open run records it as any signal (once per request ID). Resolves once the command is
+   * durably accepted. A closed run's ID starts a new run only as `idReusePolicy` allows; else
+   * the decider drops the command.
+   */
+  async signalWithStart<I>(
+    workflow: string | WorkflowDefinition<I>,
+    options: SignalWithStartOptions<I>,
+  ): Promise<SignalWithStartResult> {
+    const workflowType = typeof workflow === "string" ? workflow : workflow.name;
+    const command = signalWithStartCommand(workflowType, {
+      workflowId: options.workflowId,
+      input: options.input,
+      idReusePolicy: options.idReusePolicy,
+      signalName: options.signal,
+      payload: options.payload,
+      requestId: options.requestId,
+    });
+    await this.producer.send(command);
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
+  }
+
+  /**
+   * The run's state as its workflow code last set it (`ctx.setState`), from its committed
+   * history: of the workflow ID's latest run, undefined when it set none (or there is no run).
+   */
+  async getState<T = unknown>(workflowId: string): Promise<T | undefined> {
+    return stateOf<T>(await this.getHistory(workflowId));
+  }
+
   /** Cancels a run; request IDs and errors as for `signal`. */
   async cancel(
     workflowId: string,
@@ -244,6 +296,19 @@ export class WeftClient {
     await this.history.close();
     await this.producer.close();
   }
+}
+
+/**
+ * The state of the latest run in a workflow ID's history: its last StateUpdated after the last
+ * WorkflowStarted, parsed; undefined when that run set none.
+ */
+export function stateOf<T>(events: readonly HistoryEvent[]): T | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const body = events[i]!.body;
+    if (body.type === "StateUpdated") return JSON.parse(body.state) as T;
+    if (body.type === "WorkflowStarted") return undefined;
+  }
+  return undefined;
 }
 
 function lastStart(events: readonly HistoryEvent[]): number {

@@ -12,10 +12,19 @@ export type {
   StepOptions,
   StepHandler,
   WaitForSignalOptions,
+  ConditionOptions,
+  SignalHandler,
 } from "../workflow/definitions";
 export type { RetryPolicy } from "../core/retry";
 export { WeftClient } from "./client";
-export type { AcceptedRequest, ClientOptions, RequestOptions, StartOptions } from "./client";
+export type {
+  AcceptedRequest,
+  ClientOptions,
+  RequestOptions,
+  SignalWithStartOptions,
+  SignalWithStartResult,
+  StartOptions,
+} from "./client";
 export { startRuntime, ROLES } from "./runtime";
 export type { Runtime, RuntimeOptions, Role } from "./runtime";
 export { startEmbedded, DEFAULT_EMBEDDED_DIR } from "./embedded";
@@ -41,6 +50,7 @@ export {
   WaitTimeoutError,
   RunNotFoundError,
   RunClosedError,
+  StateTooLargeError,
 } from "../core/errors";
 export type { ErrorCode } from "../core/errors";
 export type { HistoryEvent, EventBody, EventType } from "../schemas/types";

@@ -10,12 +10,21 @@ import { CommandProducer } from "../producers/command-producer";
 import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
+  signalWithStartCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
 import type { HistoryEvent, IdReusePolicy, StepLogLevel, StepLogRecord } from "../schemas/types";
-import { closesRun, runResult, type AcceptedRequest, type RequestOptions } from "../sdk/client";
+import {
+  closesRun,
+  runResult,
+  stateOf,
+  type AcceptedRequest,
+  type RequestOptions,
+  type SignalWithStartOptions,
+  type SignalWithStartResult,
+} from "../sdk/client";
 import { EmbeddedKafka } from "../transport/embedded";
 import { InProcessStepLeaseStore } from "../workers/lease-store";
 import { SlotPool } from "../workers/slot-pool";
@@ -264,6 +273,35 @@ export class TestEnvironment {
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
     return this.toRun(signalWorkflowCommand(workflowId, signalName, payload, options.requestId));
+  }
+
+  /**
+   * As the client's: starts the run unless one is open under `workflowId` and delivers the
+   * signal to it, in one command. Resolves once the command is on the log.
+   */
+  async signalWithStart<I>(
+    workflow: string | WorkflowDefinition<I>,
+    options: SignalWithStartOptions<I>,
+  ): Promise<SignalWithStartResult> {
+    const type = typeof workflow === "string" ? workflow : workflow.name;
+    const command = signalWithStartCommand(type, {
+      workflowId: options.workflowId,
+      input: options.input,
+      idReusePolicy: options.idReusePolicy,
+      signalName: options.signal,
+      payload: options.payload,
+      requestId: options.requestId,
+    });
+    await this.commands.send(command);
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
+  }
+
+  /**
+   * The run's state (`ctx.setState`) once nothing is in flight: what the workflow ID's latest
+   * run last set, undefined when it set none.
+   */
+  async stateOf<T = unknown>(workflowId: string): Promise<T | undefined> {
+    return stateOf<T>(await this.history(workflowId));
   }
 
   /** As `signal`, for a cancel. */

@@ -77,6 +77,18 @@ export interface WaitForSignalOptions {
   timeoutMs?: number;
 }
 
+export interface ConditionOptions {
+  /** Resolve with `false` when the predicate has not held within this time (a durable timer). */
+  timeoutMs?: number;
+}
+
+/**
+ * Called with a signal's payload, in history order. Runs as workflow code: it may change the
+ * run's variables, call `ctx.setState`, and call ctx operations; what it throws (or its promise
+ * rejects with) fails the run.
+ */
+export type SignalHandler<T = unknown> = (payload: T) => void | Promise<void>;
+
 /** The only door from workflow code to the outside world. Everything on it is replay-safe. */
 export interface WorkflowContext {
   readonly workflowId: string;
@@ -106,8 +118,34 @@ export interface WorkflowContext {
   wait(ms: number): Promise<void>;
   /** Alias of `wait`. */
   sleep(ms: number): Promise<void>;
-  /** Resolves with the next signal of that name, or `undefined` after `timeoutMs`. */
+  /**
+   * Resolves with the next signal of that name, or `undefined` after `timeoutMs`. A wait open
+   * when a signal arrives takes it before any `onSignal` handler of the name.
+   */
   waitForSignal<T = unknown>(name: string, options?: WaitForSignalOptions): Promise<T | undefined>;
+  /**
+   * Calls `handler` for each signal of that name, in history order, synchronously as it is
+   * delivered. Signals of the name that arrived before (and that no `waitForSignal` took) are
+   * handed to it at once, in order. A `waitForSignal` of the name open when a signal arrives
+   * takes that signal instead. Registering again replaces the handler.
+   */
+  onSignal<T = unknown>(name: string, handler: SignalHandler<T>): void;
+  /**
+   * Resolves with `true` once `predicate` holds: checked now, then again each time the code has
+   * run (after a signal handler, a step result, a timer…). With `timeoutMs`, resolves with
+   * `false` when it has not held by then (a durable timer, recorded as `sleep`'s is). The
+   * predicate must only read the run's own variables: it is not recorded, only re-run.
+   */
+  condition(predicate: () => boolean, options?: ConditionOptions): Promise<boolean>;
+  /**
+   * Publishes the run's state (any JSON value, at most 64 KiB): recorded in history as a
+   * StateUpdated event after the decision in which it changed (only when it changed), kept on
+   * the run's row (`workflow(id) { state }`, pushed by `workflowUpdated`), read by
+   * `client.getState` and `env.stateOf`. Throws StateTooLargeError (STATE_TOO_LARGE) over the
+   * limit, before anything is recorded. Replay does not match it against a call: the code sets
+   * it again as it replays, so adding or changing `setState` never breaks running workflows.
+   */
+  setState(value: unknown): void;
   /** The time of the event being processed: stable across replays. Use instead of Date.now(). */
   now(): number;
   /** Seeded per run: stable across replays. Use instead of Math.random(). */

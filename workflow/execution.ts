@@ -1,5 +1,6 @@
 import {
   DeterminismViolationError,
+  StateTooLargeError,
   StepFailedError,
   WeftError,
   type ErrorCode,
@@ -7,6 +8,8 @@ import {
 import { toJsonText } from "../core/json";
 import type { ErrorInfo, HistoryEvent, JsonText } from "../schemas/types";
 import type {
+  ConditionOptions,
+  SignalHandler,
   StepDefinition,
   StepOptions,
   WaitForSignalOptions,
@@ -22,6 +25,13 @@ import { runInScope, withSandboxGlobals, type HostTimer, type SandboxScope } fro
  * promise of its own, a setTimeout) or asks the process for a timer: see `WorkflowExecution`.
  */
 export const NON_DETERMINISTIC_AWAIT: ErrorCode = "NON_DETERMINISTIC_AWAIT";
+
+/**
+ * The most a run's state (`ctx.setState`) may take as JSON. A decider holds it for each cached
+ * run and the read models keep it on the run's row, where every subscriber is pushed it whole
+ * on each change: kept well under the 512 KiB of a payload.
+ */
+export const MAX_STATE_BYTES = 64 * 1024;
 
 /** What workflow code asked for that history does not hold yet. */
 export type WorkflowCommand =
@@ -53,6 +63,15 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   descriptor: string;
+}
+
+/** A `ctx.condition` not yet settled. */
+interface Condition {
+  predicate: () => boolean;
+  resolve: (holds: boolean) => void;
+  reject: (error: unknown) => void;
+  /** The seq of its timeout's timer, when it has one. */
+  timerSeq: number | undefined;
 }
 
 /** Default of WorkflowOptions.continueAsNewAfter. */
@@ -104,6 +123,13 @@ export class WorkflowExecution {
   private readonly pending = new Map<number, Pending>();
   private readonly bufferedSignals = new Map<string, JsonText[]>();
   private readonly signalWaiters: { seq: number; name: string }[] = [];
+  private readonly signalHandlers = new Map<string, SignalHandler<unknown>>();
+  /** Open `ctx.condition`s, in the order called: re-evaluated after each drive of the code. */
+  private conditions: Condition[] = [];
+  /** The state the code last set (`ctx.setState`), as JSON; undefined while it set none. */
+  private state: JsonText | undefined;
+  /** The state history last recorded for this run (its last StateUpdated delivered). */
+  private recordedState: JsonText | undefined;
   private result: ExecutionOutcome | undefined;
   private violation: DeterminismViolationError | undefined;
 
@@ -190,10 +216,17 @@ export class WorkflowExecution {
         this.settle(body.waitSeq, (p) => p.resolve(undefined));
         break;
       case "SignalReceived": {
+        // An open waitForSignal of the name takes the signal first, then a handler
+        // (ctx.onSignal); else it waits in the buffer for whichever of the two comes first.
         const index = this.signalWaiters.findIndex((w) => w.name === body.signalName);
+        const handler = this.signalHandlers.get(body.signalName);
         if (index >= 0) {
           const [waiter] = this.signalWaiters.splice(index, 1);
           this.settle(waiter!.seq, (p) => p.resolve(JSON.parse(body.payload)));
+        } else if (handler) {
+          this.resumedAfter = `after ${signalDescriptor(body.signalName)}`;
+          await this.drive(() => runInScope(this.scope, () => this.handle(handler, body.payload)));
+          return;
         } else {
           const queue = this.bufferedSignals.get(body.signalName) ?? [];
           queue.push(body.payload);
@@ -201,10 +234,70 @@ export class WorkflowExecution {
         }
         break;
       }
+      case "StateUpdated":
+        this.recordedState = body.state;
+        return;
       default:
         return;
     }
     await this.drive(() => undefined);
+  }
+
+  /**
+   * The state the code has set since history last recorded one, or undefined when it is the
+   * one recorded (or the code set none). The decider records it as a StateUpdated; replay
+   * never matches it against a call (see `ctx.setState`).
+   */
+  stateChange(): JsonText | undefined {
+    return this.state !== this.recordedState ? this.state : undefined;
+  }
+
+  /** The state the code last set, as JSON (undefined: none). */
+  get currentState(): JsonText | undefined {
+    return this.state;
+  }
+
+  /** Calls a signal handler; what it throws (or its promise rejects with) fails the run. */
+  private handle(handler: SignalHandler<unknown>, payload: JsonText): void {
+    try {
+      const returned = handler(JSON.parse(payload)) as unknown;
+      if (isThenable(returned)) returned.then(undefined, (error) => this.fail(error));
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /**
+   * Settles each open condition whose predicate now holds, in the order they were called;
+   * true when one did (its continuation may change what the others see).
+   */
+  private checkConditions(): boolean {
+    if (this.conditions.length === 0 || this.result) return false;
+    let settled = false;
+    runInScope(this.scope, () => {
+      for (const condition of [...this.conditions]) {
+        let holds: boolean;
+        try {
+          holds = condition.predicate();
+        } catch (error) {
+          this.dropCondition(condition);
+          condition.reject(error);
+          settled = true;
+          continue;
+        }
+        if (!holds) continue;
+        this.dropCondition(condition);
+        condition.resolve(true);
+        settled = true;
+      }
+    });
+    return settled;
+  }
+
+  /** A settled condition: its timeout's timer, if any, is no longer waited on. */
+  private dropCondition(condition: Condition): void {
+    this.conditions = this.conditions.filter((c) => c !== condition);
+    if (condition.timerSeq !== undefined) this.pending.delete(condition.timerSeq);
   }
 
   /**
@@ -214,15 +307,18 @@ export class WorkflowExecution {
    * promises resolved just before are microtasks, and those run only after this returns.
    */
   private async drive(start: () => void): Promise<void> {
-    await withSandboxGlobals(() => {
+    await withSandboxGlobals(async () => {
       start();
-      return drain();
+      await drain();
+      // A condition is looked at after the code ran as far as it can (a signal handler, a
+      // step result…): what it reads can change only then. Deterministic, as the drives are.
+      while (this.checkConditions()) await drain();
     });
-    if (this.result || this.pending.size > 0) return;
+    if (this.result || this.pending.size > 0 || this.conditions.length > 0) return;
     this.block(
       NON_DETERMINISTIC_AWAIT,
       `workflow ${this.workflowId} waits ${this.resumedAfter} on something that is not a ctx operation: ` +
-        "no step, timer or signal wait of it is pending and it has not returned, so it would hang as running. " +
+        "no step, timer, signal wait or condition of it is pending and it has not returned, so it would hang as running. " +
         "A promise of its own, fetch or another I/O call, or a timer of the process (timers/promises) is not in history and is not replayed after a restart: " +
         "do I/O in a step (ctx.step) and wait with ctx.sleep(ms) or ctx.waitForSignal.",
     );
@@ -370,6 +466,70 @@ export class WorkflowExecution {
         }
         return promise;
       },
+      setState: (value: unknown) => {
+        // Checked before anything is recorded: a state over the limit throws here, in the
+        // code, and the last state recorded stays.
+        const text = toJsonText(value, "workflow state");
+        const bytes = Buffer.byteLength(text);
+        if (bytes > MAX_STATE_BYTES) throw new StateTooLargeError(bytes, MAX_STATE_BYTES);
+        if (!this.result) this.state = text;
+      },
+      onSignal: <T>(name: string, handler: SignalHandler<T>) => {
+        if (typeof name !== "string" || name === "")
+          throw new TypeError("ctx.onSignal: the signal name must be a non-empty string");
+        if (typeof handler !== "function")
+          throw new TypeError(`ctx.onSignal("${name}"): the handler must be a function`);
+        const own = handler as SignalHandler<unknown>;
+        this.signalHandlers.set(name, own);
+        // Signals that came before the handler (none took them) go to it now, in order. A
+        // handler that replaces itself from inside leaves the rest to the new one.
+        const buffered = this.bufferedSignals.get(name);
+        while (
+          buffered &&
+          buffered.length > 0 &&
+          !this.result &&
+          this.signalHandlers.get(name) === own
+        )
+          this.handle(own, buffered.shift()!);
+        if (buffered?.length === 0) this.bufferedSignals.delete(name);
+      },
+      condition: (predicate: () => boolean, options: ConditionOptions = {}) => {
+        if (typeof predicate !== "function")
+          return Promise.reject(new TypeError("ctx.condition: the predicate must be a function"));
+        const timeoutMs = options.timeoutMs;
+        if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs < 0)) {
+          return Promise.reject(
+            new TypeError(`ctx.condition: timeoutMs must be a finite number ≥ 0, got ${timeoutMs}`),
+          );
+        }
+        if (this.result) return new Promise<boolean>(() => undefined);
+        let holds: boolean;
+        try {
+          holds = predicate();
+        } catch (error) {
+          return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+        // True already, or no time to wait: settled at once, nothing recorded.
+        if (holds) return Promise.resolve(true);
+        if (timeoutMs === 0) return Promise.resolve(false);
+        return new Promise<boolean>((resolve, reject) => {
+          const condition: Condition = { predicate, resolve, reject, timerSeq: undefined };
+          this.conditions.push(condition);
+          if (timeoutMs === undefined) return;
+          // The timeout is a durable timer, recorded as ctx.sleep's is (TimerStarted).
+          const timer = this.issue<void>(waitDescriptor(), (seq) => ({
+            kind: "sleep",
+            seq,
+            durationMs: Math.round(timeoutMs),
+          }));
+          condition.timerSeq = this.seq;
+          void timer.then(() => {
+            if (!this.conditions.includes(condition)) return;
+            this.conditions = this.conditions.filter((c) => c !== condition);
+            resolve(false);
+          });
+        });
+      },
       now: () => this.currentTime,
       random: () => this.random(),
       uuid: () => uuidFrom(this.random),
@@ -427,6 +587,14 @@ function waitDescriptor(): string {
 }
 function signalDescriptor(name: string): string {
   return `signal "${name}"`;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }
 
 /** Lets every microtask the workflow code can run finish: its code awaits nothing else. */

@@ -6,9 +6,12 @@ import { commandDescriptor, WorkflowExecution } from "./execution";
 /**
  * - command: history records one command at this position, the code issues another (or none);
  * - unrecordedCommand: the code issues a command history does not hold;
- * - outcome: the run ends differently (another result, failure instead of completion, …).
+ * - outcome: the run ends differently (another result, failure instead of completion, …);
+ * - state: at a StateUpdated, the code's state (`ctx.setState`) is not the one recorded. The
+ *   decider would record the new state and carry on (state is re-derived, never matched), but
+ *   a reader of the state would see it change: worth knowing before a deploy.
  */
-export type ReplayDivergenceKind = "command" | "unrecordedCommand" | "outcome";
+export type ReplayDivergenceKind = "command" | "unrecordedCommand" | "outcome" | "state";
 
 export interface ReplayDivergence {
   readonly kind: ReplayDivergenceKind;
@@ -144,6 +147,18 @@ async function checkRun(
         expected: violation.expected,
         found: violation.found,
         message: `history event ${event.seq} (${event.body.type}): ${violation.message}`,
+      });
+    }
+    if (event.body.type === "StateUpdated" && execution.currentState !== event.body.state) {
+      const found = execution.currentState ?? "no state";
+      return report(delivered, {
+        kind: "state",
+        eventSeq: event.seq,
+        eventType: event.body.type,
+        position: null,
+        expected: event.body.state,
+        found,
+        message: `history event ${event.seq} (StateUpdated): history records the state ${event.body.state}, the code now has ${found}`,
       });
     }
     if (CLOSING.has(event.body.type)) {

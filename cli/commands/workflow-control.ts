@@ -2,11 +2,16 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import { ApiUnreachableError, type ApiClient } from "../api-client";
+import { WeftError } from "../../core/errors";
 import { parseJsonOption, print } from "../output";
+import { ID_REUSE } from "./workflow-start";
 import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
 
 const SIGNAL = `mutation ($workflowId: String!, $name: String!, $payload: JSON, $requestId: String) {
   signalWorkflow(workflowId: $workflowId, name: $name, payload: $payload, requestId: $requestId) { workflowId accepted requestId }
+}`;
+const SIGNAL_WITH_START = `mutation ($type: String!, $workflowId: String!, $name: String!, $payload: JSON, $input: JSON, $idReusePolicy: IdReusePolicy, $requestId: String) {
+  signalWithStart(type: $type, workflowId: $workflowId, name: $name, payload: $payload, input: $input, idReusePolicy: $idReusePolicy, requestId: $requestId) { workflowId requestId waitingForDecider }
 }`;
 const CANCEL = `mutation ($workflowId: String!, $reason: String, $requestId: String) {
   cancelWorkflow(workflowId: $workflowId, reason: $reason, requestId: $requestId) { workflowId accepted requestId }
@@ -76,6 +81,64 @@ export function registerWorkflowControl(workflow: Command): void {
         () => `signal ${name} sent to ${workflowId} (request ID ${signalWorkflow.requestId})`,
       );
     }),
+  );
+
+  apiOptions(
+    requestIdOption(
+      workflow
+        .command("signal-with-start")
+        .description(
+          "start a run of <type> under <workflowId> unless one is open there, and send it the signal, in one command",
+        )
+        .argument("<type>", "workflow type")
+        .argument("<workflowId>")
+        .argument("<name>", "signal name")
+        .argument("[payload]", "payload as JSON")
+        .option("--input <json>", "the run's input as JSON, when this starts it")
+        .option(
+          "--id-reuse <policy>",
+          "when the ID names a closed run: reject-duplicate (default: the command is dropped), allow-after-close or allow-after-failure (a new run)",
+        ),
+    ),
+  ).action(
+    (
+      type: string,
+      workflowId: string,
+      name: string,
+      payload: string | undefined,
+      opts: ControlOptions & { input?: string; idReuse?: string },
+    ) =>
+      withApi(opts, async (client) => {
+        const reuse = opts.idReuse === undefined ? undefined : ID_REUSE[opts.idReuse];
+        if (opts.idReuse !== undefined && !reuse) {
+          throw new WeftError(
+            "INVALID_INPUT",
+            `--id-reuse ${opts.idReuse} is none of ${Object.keys(ID_REUSE).join(", ")}`,
+          );
+        }
+        const { signalWithStart } = await sendRequest<{
+          signalWithStart: { workflowId: string; requestId: string; waitingForDecider: boolean };
+        }>(client, SIGNAL_WITH_START, {
+          type,
+          workflowId,
+          name,
+          payload: parseJsonOption(payload, "payload"),
+          input: parseJsonOption(opts.input, "--input"),
+          idReusePolicy: reuse?.graphql,
+          requestId: opts.requestId ?? randomUUID(),
+        });
+        if (signalWithStart.waitingForDecider) {
+          process.stderr.write(
+            `weft: no live decider hosts ${type} right now: the command waits in Kafka and is applied when one comes back\n`,
+          );
+        }
+        print(
+          signalWithStart,
+          opts,
+          () =>
+            `signal ${name} sent to ${workflowId}, started if no run was open (request ID ${signalWithStart.requestId})`,
+        );
+      }),
   );
 
   apiOptions(

@@ -6,7 +6,7 @@ import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
 
 const DESCRIBE = `query ($id: String!) {
   workflow(id: $id) {
-    ${RUN_FIELDS} idempotencyKey updatedAt
+    ${RUN_FIELDS} idempotencyKey updatedAt state
     steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result logs { level message fields at } logsDropped }
     timers { kind seq attempt dueAt firedAt status }
     signals { seq name payload requestId receivedAt waitSeq }
@@ -47,6 +47,8 @@ interface Signal {
 }
 interface Described extends RunView {
   idempotencyKey: string | null;
+  /** What the run last published with ctx.setState; null when it set none. */
+  state: unknown;
   updatedAt: string;
   steps: Step[];
   timers: Timer[];
@@ -58,7 +60,7 @@ export function registerWorkflowDescribe(workflow: Command): void {
     workflow
       .command("describe")
       .description(
-        "show a run: status, times, input, result or error, what it waits on now, its steps (with what each attempt logged), timers and signals",
+        "show a run: status, times, input, result or error, its state (ctx.setState), what it waits on now, its steps (with what each attempt logged), timers and signals",
       )
       .argument("<workflowId>"),
   ).action((workflowId: string, opts: ApiCliOptions) =>
@@ -90,6 +92,7 @@ function render(run: Described): string {
         ? `${run.blockedCode ?? "?"}: ${run.blockedReason ?? ""}`
         : undefined,
     ],
+    ["state", run.state != null ? json(run.state, 200) : undefined],
     ["waiting on", run.closedAt ? undefined : describeRunWaiting(run)],
     ["events", String(run.lastSeq)],
   ]);

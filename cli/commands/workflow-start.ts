@@ -15,7 +15,7 @@ const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $ide
 const BEFORE = `query ($id: String!) { workflow(id: $id) { status lastSeq } }`;
 
 /** --id-reuse values → the policy, and GraphQL's name of it. */
-const ID_REUSE: Record<string, { policy: IdReusePolicy; graphql: string }> = {
+export const ID_REUSE: Record<string, { policy: IdReusePolicy; graphql: string }> = {
   "reject-duplicate": { policy: "rejectDuplicate", graphql: "REJECT_DUPLICATE" },
   "allow-after-close": { policy: "allowAfterClose", graphql: "ALLOW_AFTER_CLOSE" },
   "allow-after-failure": { policy: "allowAfterFailure", graphql: "ALLOW_AFTER_FAILURE" },

@@ -60,6 +60,7 @@ const RUN = {
   updated_at: "timestamptz",
   run_number: "integer",
   run_start_seq: "integer",
+  state: "jsonb",
 } as const;
 const COLUMNS = Object.keys(RUN) as (keyof typeof RUN)[];
 
@@ -137,14 +138,19 @@ const UPDATE = {
   closed_at: "timestamptz",
   last_seq: "integer",
   updated_at: "timestamptz",
+  state: "jsonb",
+  state_set: "integer",
 } as const;
 
-/** Sets the state columns; result, error and closed_at only where the row gives them. */
+/**
+ * Sets the state columns; result, error and closed_at only where the row gives them, the run
+ * state only where the row says it set one (a state may be JSON null, so no coalesce).
+ */
 export async function updateRuns(db: ReadModelDb, rows: readonly RunUpdateRow[]): Promise<void> {
   if (rows.length === 0) return;
   await db.db
     .updateTable("weft_runs as r")
-    .from(db.dialect.recordset<ReadModelTables["weft_runs"]>(rows, UPDATE))
+    .from(db.dialect.recordset<ReadModelTables["weft_runs"] & { state_set: number }>(rows, UPDATE))
     .set((eb) => ({
       status: eb.ref("v.status"),
       result: eb.fn.coalesce("v.result", "r.result"),
@@ -156,6 +162,12 @@ export async function updateRuns(db: ReadModelDb, rows: readonly RunUpdateRow[])
       closed_at: eb.fn.coalesce("v.closed_at", "r.closed_at"),
       last_seq: eb.ref("v.last_seq"),
       updated_at: eb.ref("v.updated_at"),
+      state: eb
+        .case()
+        .when("v.state_set", "=", 1)
+        .then(eb.ref("v.state"))
+        .else(eb.ref("r.state"))
+        .end(),
     }))
     .whereRef("r.workflow_id", "=", "v.workflow_id")
     .execute();

@@ -19,6 +19,7 @@ import {
   terminalFailure,
   threeSteps,
 } from "../fixtures/workflows";
+import { approvalCounter } from "../fixtures/run-state";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 
@@ -40,7 +41,7 @@ beforeAll(async () => {
     config,
     logger,
     roles: ["decider", "worker", "projector", "api"],
-    workflows: [threeSteps, approval, sleepy, terminalFailure, tally],
+    workflows: [threeSteps, approval, sleepy, terminalFailure, tally, approvalCounter],
     steps,
     api: { port: 0, tokens: { admin: [], read: [] } },
   });
@@ -228,6 +229,47 @@ it("a signal lets an approval run complete while `wait` waits for it", async () 
     workflowId,
     status: "COMPLETED",
     result: { approved: true, by: "ada" },
+  });
+});
+
+it("signal-with-start starts the run once and signals it; describe shows its state", async () => {
+  const workflowId = `cli-approvals-${Date.now().toString(36)}`;
+  const send = (by: string) =>
+    weft([
+      "workflow",
+      "signal-with-start",
+      "approvalCounter",
+      workflowId,
+      "approve",
+      JSON.stringify({ by }),
+      "--input",
+      '{"needed":2}',
+    ]);
+  const first = await send("ada");
+  expect(first.code).toBe(0);
+  expect(first.stdout).toMatch(
+    new RegExp(
+      `^signal approve sent to ${workflowId}, started if no run was open \\(request ID [0-9a-f-]{36}\\)\n$`,
+    ),
+  );
+  await readModelShows(workflowId, (run) => run.status === "RUNNING");
+  expect((await send("bob")).code).toBe(0);
+  const result = await weft(["workflow", "wait", workflowId, "--timeout", "30000", "--json"]);
+  expect(JSON.parse(result.stdout)).toMatchObject({
+    status: "COMPLETED",
+    result: { approved: true, approvals: 2, by: ["ada", "bob"] },
+  });
+  const history = await client.getHistory(workflowId);
+  expect(history.filter((e) => e.body.type === "WorkflowStarted")).toHaveLength(1);
+  await readModelShows(workflowId, (run) => run.status === "COMPLETED");
+  const described = await weft(["workflow", "describe", workflowId]);
+  // jsonb keeps keys in its own order: the line holds the state, whatever the order.
+  const stateLine = described.stdout.split("\n").find((line) => line.startsWith("state "));
+  expect(JSON.parse(stateLine!.slice("state".length).trim())).toEqual({
+    approvals: 2,
+    needed: 2,
+    by: ["ada", "bob"],
+    phase: "approved",
   });
 });
 

@@ -92,6 +92,32 @@ describe("foldEvents", () => {
     }
   });
 
+  it("keeps the latest run state on the row, sets it only in batches that changed it, and starts a continued run without one", () => {
+    const events = history("s", [
+      started,
+      { type: "StateUpdated", state: '{"approvals":0}' },
+      { type: "SignalReceived", signalName: "approve", payload: "{}", requestId: "r1" },
+      { type: "StateUpdated", state: '{"approvals":1}' },
+      { type: "TimerStarted", timerSeq: 2, durationMs: 10, dueAt: T0 + 99_000 },
+      { type: "StateUpdated", state: "null" },
+      { type: "WorkflowContinuedAsNew", input: "{}" },
+      started,
+    ]);
+    const [first, second, third, fourth] = foldInBatches(events, [2, 4, 5]);
+    expect(first!.runInserts[0]!.state).toEqual(RawJson.from('{"approvals":0}'));
+    expect(second!.runUpdates[0]).toMatchObject({
+      state: RawJson.from('{"approvals":1}'),
+      state_set: 1,
+    });
+    // A batch without a StateUpdated leaves the column as it is.
+    expect(third!.runUpdates[0]).toMatchObject({ state: null, state_set: 0 });
+    // JSON null is a state like any other: set, not left alone.
+    expect(fourth!.runRestarts[0]!.state).toBeNull();
+    const whole = foldEvents(new Map(), events.slice(0, 6), log);
+    expect(whole.runInserts[0]!.state).toEqual(RawJson.from("null"));
+    expect(whole.events.map((e) => e.type)).toContain("StateUpdated");
+  });
+
   it("gives a buffered signal to the next wait for it, across batches", () => {
     const events = history("w1", [
       started,

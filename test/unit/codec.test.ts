@@ -25,6 +25,7 @@ describe("wire codecs", () => {
           idempotencyKey: null,
           requestId: "r",
           idReusePolicy: null,
+          signal: null,
         },
       },
       {
@@ -37,6 +38,7 @@ describe("wire codecs", () => {
           idempotencyKey: "k",
           requestId: "r2",
           idReusePolicy: "allowAfterFailure",
+          signal: { signalName: "approve", payload: '{"by":"ada"}' },
         },
       },
       {
@@ -143,7 +145,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("3");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("4");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -177,8 +179,8 @@ describe("wire codecs", () => {
     });
     // A version this code does not know is refused, not guessed at.
     expect(() =>
-      historyCodec.decode(oldCancel, { ...v1Headers, "weft-schema-version": "4" }),
-    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3, record names .* v4/);
+      historyCodec.decode(oldCancel, { ...v1Headers, "weft-schema-version": "5" }),
+    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4, record names .* v5/);
   });
 
   it("records a run continued as new (v3), and reads starts written before ID-reuse policies (command v1)", () => {
@@ -191,7 +193,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(continued), { ...historyCodec.headers }),
     ).toEqual(continued);
-    expect(commandCodec.headers["weft-schema-version"]).toBe("2");
+    expect(commandCodec.headers["weft-schema-version"]).toBe("3");
     const v1 = avro.Type.forSchema(
       JSON.parse(
         readFileSync(join(__dirname, "..", "..", "schemas", "command.v1.avsc"), "utf8"),
@@ -225,7 +227,71 @@ describe("wire codecs", () => {
         idempotencyKey: null,
         requestId: "r",
         idReusePolicy: null,
+        signal: null,
       },
+    });
+  });
+
+  it("records run state (history v4), and reads starts written before signalWithStart (command v2)", () => {
+    const updated: HistoryEvent = {
+      workflowId: "w",
+      seq: 2,
+      at: 9,
+      body: { type: "StateUpdated", state: '{"approvals":1}' },
+    };
+    expect(historyCodec.decode(historyCodec.encode(updated), { ...historyCodec.headers })).toEqual(
+      updated,
+    );
+    const v3 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "history-event.v3.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const oldContinued = v3.toBuffer({
+      workflowId: "w",
+      seq: 5,
+      at: 9,
+      body: { "weft.events.WorkflowContinuedAsNew": { input: "{}" } },
+    });
+    expect(
+      historyCodec.decode(oldContinued, {
+        "weft-schema": "weft.events.HistoryEvent",
+        "weft-schema-version": "3",
+      }).body,
+    ).toEqual({ type: "WorkflowContinuedAsNew", input: "{}" });
+    const v2 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "command.v2.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const oldStart = v2.toBuffer({
+      workflowId: "w",
+      sentAt: 1,
+      body: {
+        "weft.commands.StartWorkflow": {
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "r",
+          idReusePolicy: "allowAfterClose",
+        },
+      },
+    });
+    expect(
+      commandCodec.decode(oldStart, {
+        "weft-schema": "weft.commands.Command",
+        "weft-schema-version": "2",
+      }).body,
+    ).toEqual({
+      type: "StartWorkflow",
+      workflowType: "t",
+      input: "{}",
+      idempotencyKey: null,
+      requestId: "r",
+      idReusePolicy: "allowAfterClose",
+      signal: null,
     });
   });
 

@@ -101,6 +101,8 @@ export interface WorkflowDetail extends RunRow {
   input: unknown;
   result: unknown;
   error: unknown;
+  /** What the run last published with ctx.setState; null when it set none. */
+  state: unknown;
   idempotencyKey: string | null;
   blockedCode: string | null;
   blockedReason: string | null;

@@ -167,6 +167,16 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
         </Panel>
         {closed ? null : outcome}
       </div>
+      {run.state != null ? (
+        <Panel title="State" id="state">
+          <JsonView value={run.state} />
+          <div className="muted small" data-testid="state-note">
+            {OPEN.has(run.status)
+              ? "Live: what the run last published with ctx.setState."
+              : "What the run last published with ctx.setState before it ended."}
+          </div>
+        </Panel>
+      ) : null}
       {failures.length > 0 ? (
         <Panel
           title={`${cause ? "Earlier failed attempts" : "Failed attempts"} (${failures.length})`}
@@ -196,7 +206,9 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
                 <th className="num">seq</th>
                 <th>name</th>
                 <th>received</th>
-                <th>taken by wait</th>
+                <th title="A signal no waitForSignal took is buffered, or went to an onSignal handler">
+                  taken by wait
+                </th>
                 <th>payload</th>
               </tr>
             </thead>
@@ -208,7 +220,7 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
                   <td>
                     <Time iso={s.receivedAt} />
                   </td>
-                  <td>{s.waitSeq ?? <span className="muted">buffered</span>}</td>
+                  <td>{s.waitSeq ?? <span className="muted">buffered or handled</span>}</td>
                   <td>
                     <code className="mono small">{JSON.stringify(s.payload)}</code>
                   </td>
