@@ -476,7 +476,10 @@ describe.each(TEST_DIALECTS)("the projector on %s", (dialect) => {
     }
     expect([...new Set(reasons())].sort()).toEqual([
       "could not project: event time 9000000000000000 is not a valid time",
-      "expected schema weft.events.HistoryEvent v1/v2/v3, record names x vnone",
+      // Every history schema version is named, whichever is the latest.
+      expect.stringMatching(
+        /^expected schema weft\.events\.HistoryEvent v1(\/v\d+)+, record names x vnone$/,
+      ),
     ]);
     const projected = async () =>
       await pool.db
