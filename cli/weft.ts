@@ -22,7 +22,7 @@ const program = new Command()
       "Exit codes:",
       "  0  done (wait and start --wait: the run completed)",
       "  1  a failure without a Weft code: the API unreachable, a run not in the read models,",
-      "     a usage mistake",
+      "     a usage mistake; `replay workflows`: a run diverged",
       "  2  a coded Weft error, printed as `weft: <CODE>: <message>`: invalid input or",
       "     configuration, WAIT_TIMEOUT, a run that failed, was cancelled or is blocked,",
       "     NOT_FOUND, RUN_CLOSED, UNAUTHENTICATED, …; `repair`: damage left in place",

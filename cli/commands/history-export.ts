@@ -21,7 +21,7 @@ export function registerHistory(program: Command): void {
   history
     .command("export")
     .description(
-      "write a workflow's recorded history as a history file: every run of the ID, or the runs from --run-start-seq on. checkReplay (the test kit), the golden tests and `weft replay workflows --file` read it",
+      "write a workflow's recorded history as a history file: every run of the ID, or the one run that starts at --run-start-seq. checkReplay (the test kit), the golden tests and `weft replay workflows --file` read it",
     )
     .argument("<workflowId>")
     .option("--out <file>", "write to this file (default: stdout)")
