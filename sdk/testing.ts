@@ -13,6 +13,8 @@ export type {
 export { VirtualClock } from "../testing/virtual-clock";
 export type { Clock, ClockTimer } from "../core/clock";
 export { assertReplays, checkReplay, ReplayDivergenceError } from "../workflow/replay-check";
+export { historyFileText, readHistoryFile } from "../testing/history-file";
+export type { CallSite } from "../workflow/call-sites";
 export type {
   RecordedHistory,
   ReplayDivergence,

@@ -1,5 +1,6 @@
 import { InvalidInputError, WeftError } from "../core/errors";
 import type { EventBody, EventType, HistoryEvent } from "../schemas/types";
+import { CallSites, type CallSite } from "./call-sites";
 import type { AnyWorkflowDefinition, WorkflowDefinition } from "./definitions";
 import { commandDescriptor, WorkflowExecution } from "./execution";
 
@@ -25,6 +26,17 @@ export interface ReplayDivergence {
   /** What the current code does instead. */
   readonly found: string;
   readonly message: string;
+  /** The seq of the WorkflowStarted of the run that diverged (1 for a workflow ID's first). */
+  readonly runStartSeq: number;
+  /**
+   * Where in the workflow code the divergent command was asked for (the caller's file, line
+   * and column from a stack captured at the `ctx` call); when the code asks for nothing there,
+   * its last `ctx` call. Null for an outcome divergence, with `callSites: false`, or when the
+   * stack names no file.
+   */
+  readonly source: CallSite | null;
+  /** The call at `source`: `found`, or the code's last call when it asks for nothing. */
+  readonly sourceCall: string | null;
 }
 
 export interface ReplayReport {
@@ -49,11 +61,18 @@ export interface ReplayOptions {
    * `ctx.random()` and `ctx.uuid()`: code that uses them replays only under the right ID.
    */
   workflowId?: string;
+  /**
+   * Capture where the code calls `ctx` (a stack per command call) so that a divergence names
+   * the source line (`divergence.source`). Default true; the decider never does this.
+   */
+  callSites?: boolean;
 }
 
 /**
- * A recorded history as `WeftClient.getHistory` returns it, or as `weft workflow history
- * --json` prints it (`{ seq, type, at, body }`, `at` an ISO time).
+ * A recorded history as `WeftClient.getHistory` returns it, as `weft workflow history --json`
+ * prints it (`{ seq, type, at, body }`, `at` an ISO time), or as `weft history export` writes
+ * it. It starts at a WorkflowStarted: seq 1, or a later run's (after a continue-as-new) when
+ * only the runs from there on are to be checked; its seqs follow on without a gap.
  */
 export type RecordedHistory = readonly (
   | HistoryEvent
@@ -88,7 +107,7 @@ export async function checkReplay(
   // A history of several runs (each after a WorkflowContinuedAsNew) replays run by run.
   let replayed = 0;
   for (const run of splitRuns(history)) {
-    const report = await checkRun(definition, run, replayed);
+    const report = await checkRun(definition, run, replayed, options.callSites !== false);
     if (!report.ok || run === history) return report;
     replayed = report.events;
   }
@@ -113,8 +132,10 @@ async function checkRun(
   definition: AnyWorkflowDefinition,
   history: HistoryEvent[],
   before: number,
+  withCallSites: boolean,
 ): Promise<ReplayReport> {
   const first = history[0]!;
+  const sites = withCallSites ? new CallSites(definition) : undefined;
   const started = first.body as Extract<EventBody, { type: "WorkflowStarted" }>;
   const workflowId = first.workflowId;
   const report = (events: number, divergence: ReplayDivergence | null): ReplayReport => ({
@@ -125,7 +146,7 @@ async function checkRun(
     divergence,
   });
   const execution = new WorkflowExecution(
-    definition as WorkflowDefinition,
+    sites?.definition ?? (definition as WorkflowDefinition),
     workflowId,
     started.input,
     first.at,
@@ -139,6 +160,10 @@ async function checkRun(
     delivered++;
     const violation = execution.divergence;
     if (violation) {
+      const last = violation.found === "nothing" ? sites?.last() : undefined;
+      const source = last
+        ? last.site
+        : (sites?.at(violation.position, first.seq, violation.found) ?? null);
       return report(delivered, {
         kind: "command",
         eventSeq: event.seq,
@@ -147,6 +172,9 @@ async function checkRun(
         expected: violation.expected,
         found: violation.found,
         message: `history event ${event.seq} (${event.body.type}): ${violation.message}`,
+        runStartSeq: first.seq,
+        source,
+        sourceCall: last ? last.descriptor : source ? violation.found : null,
       });
     }
     if (event.body.type === "StateUpdated" && execution.currentState !== event.body.state) {
@@ -173,6 +201,7 @@ async function checkRun(
     expected: string,
     found: string,
     message: string,
+    source: CallSite | null = null,
   ): ReplayReport =>
     report(delivered, {
       kind,
@@ -182,6 +211,9 @@ async function checkRun(
       expected,
       found,
       message: `workflow ${workflowId} diverged from its history: ${message}`,
+      runStartSeq: first.seq,
+      source,
+      sourceCall: source ? found : null,
     });
 
   // A cancelled run ends wherever the code was; a blocked one resumes from here, recording
@@ -197,6 +229,7 @@ async function checkRun(
       "nothing",
       found,
       `the code asks for ${found} as command ${unrecorded.seq}, which history (${history.length} events, last ${last.body.type}) does not hold`,
+      sites?.at(unrecorded.seq, first.seq, found) ?? null,
     );
   }
   const expected = describeClose(closing?.body);
@@ -259,9 +292,16 @@ function normalise(
     const at = typeof entry.at === "string" ? Date.parse(entry.at) : entry.at;
     if (typeof type !== "string" || typeof at !== "number" || Number.isNaN(at))
       throw new InvalidInputError(`history event ${index + 1} has no type or no time`);
-    if (entry.seq !== index + 1) {
+    // A later run's WorkflowStarted may open the history (the runs from there on are checked).
+    const firstSeq = index === 0 && typeof entry.seq === "number" ? entry.seq : events[0]?.seq;
+    if (
+      typeof entry.seq !== "number" ||
+      !Number.isInteger(entry.seq) ||
+      entry.seq < 1 ||
+      entry.seq !== (firstSeq ?? 1) + index
+    ) {
       throw new InvalidInputError(
-        `history event ${index + 1} has seq ${String(entry.seq)}: give the whole history, in order`,
+        `history event ${index + 1} has seq ${String(entry.seq)}: give the history from a WorkflowStarted on, every event in order`,
       );
     }
     const body = { ...rawBody, type } as EventBody;

@@ -7,6 +7,7 @@ import { migrate } from "../../projections/migrate";
 import { RedisMigrationLock, withMigrationRedis } from "../../projections/migration-lock";
 import { replayProjections } from "../../projections/replay";
 import { fail, print } from "../output";
+import { registerReplayWorkflows } from "./replay-workflows";
 
 export function registerProjections(program: Command): void {
   program
@@ -51,7 +52,12 @@ export function registerProjections(program: Command): void {
       }
     });
 
-  const replay = program.command("replay").description("rebuild state derived from history");
+  const replay = program
+    .command("replay")
+    .description(
+      "rebuild state derived from history (projections), or check new workflow code against it (workflows)",
+    );
+  registerReplayWorkflows(replay);
   replay
     .command("projections")
     .description(

@@ -21,6 +21,14 @@ const definitions = new Map<string, AnyWorkflowDefinition>(
 );
 const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
+/** The line of this file that holds `marker` (a comment after the call it names). */
+function lineOf(marker: string): number {
+  const lines = readFileSync(__filename, "utf8").split("\n");
+  const index = lines.findIndex((l) => l.includes(`// ${marker}`));
+  if (index < 0) throw new Error(`no line marked ${marker}`);
+  return index + 1;
+}
+
 function golden(name: string): HistoryEvent[] {
   return JSON.parse(readFileSync(join(dir, name), "utf8")) as HistoryEvent[];
 }
@@ -52,7 +60,7 @@ describe("checkReplay on runs continued as new", () => {
     const changed = defineWorkflow(
       "countdown",
       async (ctx, input: Parameters<typeof countdown.fn>[1]) => {
-        if (ctx.info.runStartSeq > 1) await ctx.sleep(1);
+        if (ctx.info.runStartSeq > 1) await ctx.sleep(1); // later runs sleep
         return countdown.fn(ctx, input);
       },
     );
@@ -68,8 +76,24 @@ describe("checkReplay on runs continued as new", () => {
         position: secondStart.seq,
         expected: 'step "echo"',
         found: "wait",
+        runStartSeq: secondStart.seq,
+        source: { file: __filename, line: lineOf("later runs sleep") },
+        sourceCall: "wait",
       },
     });
+  });
+
+  it("checks a history that opens at a later run's start", async () => {
+    const starts = history.filter((e) => e.body.type === "WorkflowStarted");
+    const fromSecond = history.slice(starts[1]!.seq - 1);
+    expect(await checkReplay(countdown, fromSecond)).toMatchObject({
+      ok: true,
+      events: fromSecond.length,
+    });
+    // Cut inside a run, it is refused: the run's start must be there.
+    await expect(checkReplay(countdown, history.slice(starts[1]!.seq))).rejects.toThrow(
+      /starts with WorkflowStarted/,
+    );
   });
 });
 
@@ -80,7 +104,7 @@ describe("checkReplay on changed code", () => {
     // The second step was echo when the history was recorded.
     const changed = defineWorkflow("threeSteps", async (ctx, input: { n: number }) => {
       const a = await ctx.step<{ n: number }>(echo, { n: input.n + 1 });
-      await ctx.step(flaky, { failTimes: 0 });
+      await ctx.step(flaky, { failTimes: 0 }); // the changed call
       return ctx.step<{ n: number }>(echo, { n: a.n + 2 });
     });
     const report = await checkReplay(changed, history);
@@ -93,8 +117,16 @@ describe("checkReplay on changed code", () => {
       position: 2,
       expected: 'step "echo"',
       found: 'step "flaky"',
+      runStartSeq: 1,
+      // Where the code asks for it, from a stack captured at the ctx call.
+      source: { file: __filename, line: lineOf("the changed call"), column: expect.any(Number) },
+      sourceCall: 'step "flaky"',
     });
-    console.log(report.divergence!.message);
+    expect((await checkReplay(changed, history, { callSites: false })).divergence).toMatchObject({
+      position: 2,
+      source: null,
+      sourceCall: null,
+    });
     expect(report.divergence!.message).toMatch(
       /^history event 5 \(StepScheduled\): .* at command 2: history has step "echo"/,
     );
@@ -122,7 +154,7 @@ describe("checkReplay on changed code", () => {
       const a = await ctx.step<{ n: number }>(echo, { n: input.n + 1 });
       const b = await ctx.step<{ n: number }>(echo, { n: a.n + 1 });
       const c = await ctx.step<{ n: number }>(echo, { n: b.n + 1 });
-      await ctx.waitForSignal("audit");
+      await ctx.waitForSignal("audit"); // the added wait
       return c;
     });
     expect((await checkReplay(longer, history)).divergence).toMatchObject({
@@ -131,6 +163,7 @@ describe("checkReplay on changed code", () => {
       expected: "nothing",
       found: 'signal "audit"',
       eventType: "WorkflowCompleted",
+      source: { file: __filename, line: lineOf("the added wait") },
     });
   });
 
@@ -149,14 +182,18 @@ describe("checkReplay on changed code", () => {
   });
 
   it("reports a command the code no longer issues", async () => {
-    const shorter = defineWorkflow("threeSteps", async (ctx, input: { n: number }) =>
-      ctx.step<{ n: number }>(echo, { n: input.n + 3 }),
+    const shorter = defineWorkflow(
+      "threeSteps",
+      async (ctx, input: { n: number }) => ctx.step<{ n: number }>(echo, { n: input.n + 3 }), // the only call
     );
     expect((await checkReplay(shorter, history)).divergence).toMatchObject({
       kind: "command",
       position: 2,
       expected: 'step "echo"',
       found: "nothing",
+      // Nothing is asked for there: the code's last call is named instead.
+      source: { file: __filename, line: lineOf("the only call") },
+      sourceCall: 'step "echo"',
     });
   });
 });

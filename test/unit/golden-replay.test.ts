@@ -2,10 +2,10 @@
  * Recorded histories (test/golden/histories) replayed through today's engine and workflow code:
  * an engine change that would break runs already in flight fails here.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createUserSignupFlow } from "../../examples/signup";
-import type { HistoryEvent } from "../../schemas/types";
+import { readHistoryFile } from "../../testing/history-file";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { WorkflowExecution } from "../../workflow/execution";
 import { workflows } from "../fixtures/workflows";
@@ -21,7 +21,8 @@ it("has recorded histories to replay", () => {
 });
 
 describe.each(files)("%s", (file) => {
-  const recorded = JSON.parse(readFileSync(join(dir, file), "utf8")) as HistoryEvent[];
+  // The loader of `weft replay workflows --file`: these are the files `weft history export` writes.
+  const recorded = readHistoryFile(join(dir, file));
   // The last run of the history (earlier ones continued as new), as its decider replays it.
   const lastStart = recorded.map((e) => e.body.type).lastIndexOf("WorkflowStarted");
   const history = recorded.slice(Math.max(0, lastStart));
