@@ -187,6 +187,10 @@ async function checkRun(
         expected: event.body.state,
         found,
         message: `history event ${event.seq} (StateUpdated): history records the state ${event.body.state}, the code now has ${found}`,
+        runStartSeq: first.seq,
+        // setState is not matched by position, so no recorded call site speaks for it.
+        source: null,
+        sourceCall: null,
       });
     }
     if (CLOSING.has(event.body.type)) {

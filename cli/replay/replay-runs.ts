@@ -102,5 +102,7 @@ export function verdictLine(v: RunVerdict): string {
       return `${run}: ${at}: the code asks for ${d.found} as command ${d.position}${source}, which history does not hold`;
     case "outcome":
       return `${run}: ${at}: history has the run ${d.expected}, the code has it ${d.found}`;
+    case "state":
+      return `${run}: ${at}: history records the state ${d.expected}, the code now sets ${d.found}`;
   }
 }
