@@ -1,9 +1,17 @@
 import type { RecordEntry } from "./frames";
 
 /**
+ * What a decoded record costs in the heap besides its bytes: the entry's array, the key and
+ * value Buffer objects, the headers' arrays, strings and Buffers (about ten objects). Counting
+ * only the frame's bytes let the cache hold several times its bound: a heap snapshot of
+ * `weft dev` after 60,000 runs found ~100,000 cached record Buffers under an 8 MiB bound.
+ */
+const RECORD_OVERHEAD_BYTES = 512;
+
+/**
  * The records of recently written or read frames, decoded, by segment and position. Consumers
  * mostly read what was just written, so a small cache spares most reads from disk; the least
- * recently used frame goes first.
+ * recently used frame goes first. Its bound counts each frame's bytes and its records' objects.
  */
 export class FrameCache {
   private readonly frames = new Map<number, RecordEntry[]>();
@@ -21,9 +29,10 @@ export class FrameCache {
     return entries;
   }
 
-  set(segment: number, position: number, entries: RecordEntry[], size: number): void {
+  set(segment: number, position: number, entries: RecordEntry[], frameBytes: number): void {
     const key = cacheKey(segment, position);
     if (this.frames.has(key)) return;
+    const size = frameBytes + entries.length * RECORD_OVERHEAD_BYTES;
     this.frames.set(key, entries);
     this.sizes.set(key, size);
     this.bytes += size;
