@@ -567,7 +567,7 @@ export class PartitionState {
 
   /** Why a step report must be ignored, or undefined when it is the one to apply. */
   private checkReport(run: Run, stepSeq: number, attempt: number): string | undefined {
-    const step = run.steps.get(stepSeq);
+    const step = run.steps.get(stepSeq) ?? run.finishedStep(stepSeq);
     if (!step) return `no step ${stepSeq} was scheduled`;
     if (attempt !== step.attempt)
       return `stale attempt ${attempt}: the current attempt is ${step.attempt}`;
