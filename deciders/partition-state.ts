@@ -421,7 +421,8 @@ export class PartitionState {
       return;
     }
     // A client's retry of a signal whose first try got through is recorded once, not again. A
-    // cancel needs no check: it closes the run, so its retry finds the run closed (above).
+    // cancel is recorded once per run (below): its retry, or another cancel, finds the cancel
+    // requested already, or the run closed (above).
     if (body.type === "SignalWorkflow" && run.hasRecorded(body.requestId)) {
       log.debug(
         { requestId: body.requestId },
@@ -439,12 +440,29 @@ export class PartitionState {
         });
         break;
       case "CancelWorkflow":
+        // A blocked run cannot run code to clean up: it closes at once, as every run did
+        // before cancel requests (also one whose cancel was requested before it blocked).
+        if (run.status === "blocked") {
+          this.append(run, {
+            type: "WorkflowCancelled",
+            reason: body.reason,
+            requestId: body.requestId,
+          });
+          return;
+        }
+        if (run.cancelRequested) {
+          log.debug({ requestId: body.requestId }, "cancel already requested; ignored");
+          return;
+        }
+        // The code sees the cancel at its current awaits and may clean up (ctx.nonCancellable);
+        // code that does not catch it ends at once, and the run closes cancelled in this same
+        // decision (advanceExecution).
         this.append(run, {
-          type: "WorkflowCancelled",
+          type: "WorkflowCancelRequested",
           reason: body.reason,
           requestId: body.requestId,
         });
-        return;
+        break;
       case "ReportStepStarted": {
         const step = run.steps.get(body.stepSeq);
         if (
@@ -652,6 +670,14 @@ export class PartitionState {
       }
       if (outcome?.kind === "failed") {
         this.append(run, { type: "WorkflowFailed", error: outcome.error });
+        return;
+      }
+      if (outcome?.kind === "cancelled") {
+        this.append(run, {
+          type: "WorkflowCancelled",
+          reason: outcome.reason,
+          requestId: outcome.requestId,
+        });
         return;
       }
       if (outcome?.kind === "continuedAsNew") {
