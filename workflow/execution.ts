@@ -621,7 +621,9 @@ export class WorkflowExecution {
       },
       nonCancellable: <T>(fn: () => Promise<T> | T): Promise<T> => {
         if (typeof fn !== "function")
-          return Promise.reject(new TypeError("ctx.nonCancellable: the argument must be a function"));
+          return Promise.reject(
+            new TypeError("ctx.nonCancellable: the argument must be a function"),
+          );
         const scope: SandboxScope = { ...this.scope, nonCancellable: true };
         try {
           return Promise.resolve(runInScope(scope, fn));
