@@ -145,7 +145,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("4");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("5");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
