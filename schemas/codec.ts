@@ -8,6 +8,7 @@ import type {
   HistoryEvent,
   Registration,
   StepLogRecord,
+  StepCancel,
   StepTask,
 } from "./types";
 
@@ -157,6 +158,13 @@ export const taskCodec = new RecordCodec<StepTask>(
   "weft.tasks.StepTask",
   1,
   "step-task.avsc",
+  false,
+);
+/** Beside StepTask on the task topics, told apart by the schema header (see task-consumer.ts). */
+export const stepCancelCodec = new RecordCodec<StepCancel>(
+  "weft.tasks.StepCancel",
+  1,
+  "step-cancel.avsc",
   false,
 );
 export const deadLetterCodec = new RecordCodec<DeadLetter>(

@@ -199,6 +199,19 @@ export interface HistoryEvent {
   body: EventBody;
 }
 
+/**
+ * Tells the worker running an attempt that the attempt's run was cancelled (the step is no
+ * longer awaited): the step's AbortSignal aborts. On the attempt's task partition, after its
+ * task; the Kafka key is `workflowId/stepSeq`.
+ */
+export interface StepCancel {
+  workflowId: string;
+  stepSeq: number;
+  attempt: number;
+  reason: string | null;
+  requestId: string;
+}
+
 /** Asks a worker to run one attempt of a step. The Kafka key is `workflowId/stepSeq`. */
 export interface StepTask {
   workflowId: string;

@@ -35,7 +35,11 @@ export interface StepContext {
   readonly attempt: number;
   /** `<workflowId>/<stepSeq>`: stable across attempts; pass it to external systems. */
   readonly idempotencyKey: string;
-  /** Aborted when the attempt times out or the worker shuts down. */
+  /**
+   * Aborted when the attempt times out, the worker shuts down, or the run is cancelled while
+   * the attempt runs (`signal.reason` is then a StepCancelledError; whatever the handler then
+   * throws fails the attempt for good, and a result it still returns is recorded).
+   */
   readonly signal: AbortSignal;
   /** Extends the attempt's lease; call it from long steps. */
   heartbeat(): Promise<void>;

@@ -10,7 +10,7 @@ import { WorkflowCancelledError, WorkflowFailedError } from "../../core/errors";
 import type { HistoryEvent } from "../../schemas/types";
 import type { WeftClient } from "../../sdk/client";
 import { checkReplay } from "../../workflow/replay-check";
-import { invocationsOf, plainApproval, transfer } from "../fixtures/transfer";
+import { creditAbortedWith, invocationsOf, plainApproval, transfer } from "../fixtures/transfer";
 import { waitFor } from "../support/env";
 import { eventsOf, expectGapless, types } from "../support/history";
 
@@ -109,6 +109,40 @@ export function cancellationScenario(name: string, open: OpenWeft): void {
         requestId,
       });
       expect(invocationsOf("credit", transferId)).toBe(0);
+      await expectRefundedOnce(history, transferId);
+    } finally {
+      await weft.stop();
+    }
+  });
+
+  it("aborts the running credit's signal on a cancel, refunds once, and records the credit's end", async () => {
+    const weft = await open();
+    try {
+      const transferId = `${name}-aborted`;
+      const { workflowId } = await weft.client.start(transfer, {
+        input: { transfer: transferId, cents: 900, slowCredit: true },
+      });
+      await waitFor("the credit to start", async () =>
+        eventsOf(await weft.client.getHistory(workflowId), "StepStarted").some(
+          (e) => e.body.stepSeq === 2,
+        ),
+      );
+      await weft.client.cancel(workflowId, "too slow");
+      await expect(weft.client.result(workflowId, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
+        WorkflowCancelledError,
+      );
+      // The worker aborted the step's signal with StepCancelledError; the attempt's failure
+      // comes in on its own time, after the cancel, and is recorded, never retried.
+      expect(creditAbortedWith(transferId)).toBe("STEP_CANCELLED");
+      const history = await waitFor("the credit's failure to be recorded", async () => {
+        const events = await weft.client.getHistory(workflowId);
+        return eventsOf(events, "StepFailed").length > 0 ? events : undefined;
+      });
+      const [failed] = eventsOf(history, "StepFailed");
+      expect(failed!.body).toMatchObject({ stepSeq: 2, willRetry: false });
+      expect(failed!.body.error.code).toBe("STEP_CANCELLED");
+      expect(types(history)).not.toContain("StepRetryScheduled");
+      expect(invocationsOf("credit", transferId)).toBe(1);
       await expectRefundedOnce(history, transferId);
     } finally {
       await weft.stop();

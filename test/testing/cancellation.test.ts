@@ -5,9 +5,16 @@
  */
 import { WorkflowCancelledError, WorkflowFailedError } from "../../sdk";
 import { createTestEnvironment, type TestEnvironment } from "../../sdk/testing";
-import { transfer, transferSteps, transferWorkflows, invocationsOf } from "../fixtures/transfer";
+import {
+  creditAbortedWith,
+  invocationsOf,
+  transfer,
+  transferSteps,
+  transferWorkflows,
+} from "../fixtures/transfer";
 import { expectRefundedOnce } from "../integration/cancellation-scenario";
-import { count, types } from "../support/history";
+import { waitFor } from "../support/env";
+import { count, eventsOf, types } from "../support/history";
 
 describe("cancellation in the test kit", () => {
   let env: TestEnvironment;
@@ -45,5 +52,21 @@ describe("cancellation in the test kit", () => {
     expect(invocationsOf("debit", "kit-cancelled")).toBe(1);
     expect(invocationsOf("credit", "kit-cancelled")).toBe(0);
     await expectRefundedOnce(history, "kit-cancelled");
+  });
+
+  it("aborts the running step's signal on a cancel; its failure is recorded once, not retried", async () => {
+    const id = await env.start(transfer, { transfer: "kit-aborted", cents: 300, slowCredit: true });
+    // Not env.history: that waits until nothing is in flight, and the credit runs 30 s.
+    await waitFor("the credit to start", () => invocationsOf("credit", "kit-aborted") === 1);
+    await env.cancel(id, "too slow");
+    await expect(env.result(id)).rejects.toBeInstanceOf(WorkflowCancelledError);
+    await env.idle();
+    expect(creditAbortedWith("kit-aborted")).toBe("STEP_CANCELLED");
+    const history = await env.history(id);
+    const failed = eventsOf(history, "StepFailed");
+    expect(failed.map((e) => [e.body.stepSeq, e.body.error.code, e.body.willRetry])).toEqual([
+      [2, "STEP_CANCELLED", false],
+    ]);
+    await expectRefundedOnce(history, "kit-aborted");
   });
 });

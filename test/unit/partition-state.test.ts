@@ -293,14 +293,28 @@ describe("PartitionState decisions", () => {
       const h = harness([saga]);
       await h.apply("s1", start("saga"));
       expect(types(h.history)).toEqual(["WorkflowStarted", "SignalWaitStarted", "StepScheduled"]);
-      await h.apply("s1", cancel("c-1", "changed my mind"));
+      const decided = await h.apply("s1", cancel("c-1", "changed my mind"));
       expect(types(h.history).slice(3)).toEqual(["WorkflowCancelRequested", "StepScheduled"]);
+      // The echo the code no longer awaits is to be aborted; the cleanup's step is not.
+      expect(decided.cancels).toEqual([
+        {
+          queue: "default",
+          cancel: {
+            workflowId: "s1",
+            stepSeq: 2,
+            attempt: 1,
+            reason: "changed my mind",
+            requestId: "c-1",
+          },
+        },
+      ]);
       // The step that was running when the cancel came completes: recorded, nothing more.
       await h.apply("s1", completed(2, { work: true }));
       expect(types(h.history).slice(5)).toEqual(["StepCompleted"]);
       // A second cancel while cleaning up (another request ID) is not recorded again.
       const again = await h.apply("s1", cancel("c-2"));
       expect(again.events).toEqual([]);
+      expect(again.cancels).toEqual([]);
       await h.apply("s1", completed(3, { undo: 1 }));
       await h.apply("s1", completed(4, { undo: 2 }));
       expect(types(h.history).slice(6)).toEqual([
@@ -319,6 +333,29 @@ describe("PartitionState decisions", () => {
       // Rebuilt from history (a restart), the run decides the same: replay is deterministic.
       const replay = await checkReplay(saga, h.history);
       expect(replay.divergence).toBeNull();
+    });
+
+    it("lets a step made inside nonCancellable finish when the cancel comes, then cancels at the next await", async () => {
+      const careful = defineWorkflow("careful", async (ctx) => {
+        await ctx.nonCancellable(() => ctx.step(echo, { settle: true }));
+        await ctx.sleep(60_000);
+        return "slept";
+      });
+      const h = harness([careful]);
+      await h.apply("n1", start("careful"));
+      const decided = await h.apply("n1", cancel("c-1"));
+      expect(types(decided.events)).toEqual(["WorkflowCancelRequested"]);
+      expect(decided.cancels).toEqual([]);
+      await h.apply("n1", completed(1, { settle: true }));
+      // The sleep after the scope is refused as it is called: never recorded.
+      expect(types(h.history)).toEqual([
+        "WorkflowStarted",
+        "StepScheduled",
+        "WorkflowCancelRequested",
+        "StepCompleted",
+        "WorkflowCancelled",
+      ]);
+      expect((await checkReplay(careful, h.history)).ok).toBe(true);
     });
 
     it("completes a run whose code catches the cancel and returns a value", async () => {
