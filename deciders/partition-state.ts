@@ -538,12 +538,13 @@ export class PartitionState {
     );
     const attempts = running.map((s) => ({ seq: s.seq, attempt: s.attempt, queue: s.taskQueue }));
     this.append(run, { type: "WorkflowCancelRequested", reason, requestId });
+    // Held here: the execution cache may let the run's execution go as the decision ends.
+    const execution = await this.ensureExecution(run);
     await this.advance(run);
     // Blocked: what its code awaits is known only once it replays again; no notice.
-    if (!run.closed && !run.execution) return;
-    const execution = run.closed ? undefined : run.execution;
+    if (run.status === "blocked" || (!run.closed && !execution)) return;
     for (const { seq, attempt, queue } of attempts) {
-      if (execution?.isWaiting(seq)) continue;
+      if (!run.closed && execution?.isWaiting(seq)) continue;
       this.out.cancels.push({
         queue,
         cancel: { workflowId: run.workflowId, stepSeq: seq, attempt, reason, requestId },

@@ -335,6 +335,14 @@ describe("PartitionState decisions", () => {
       expect(replay.divergence).toBeNull();
     });
 
+    it("tells the worker of the abandoned step also when the execution cache keeps no run", async () => {
+      const h = harness([saga], 0);
+      await h.apply("s2", start("saga"));
+      const decided = await h.apply("s2", cancel("c-1"));
+      expect(decided.cancels.map((c) => c.cancel.stepSeq)).toEqual([2]);
+      expect(types(decided.events)).toEqual(["WorkflowCancelRequested", "StepScheduled"]);
+    });
+
     it("lets a step made inside nonCancellable finish when the cancel comes, then cancels at the next await", async () => {
       const careful = defineWorkflow("careful", async (ctx) => {
         await ctx.nonCancellable(() => ctx.step(echo, { settle: true }));
