@@ -117,6 +117,8 @@ export class RunEventLines {
         return `${paint("red", "blocked")} (${body.code}): ${cut(oneLine(body.reason), 200)}`;
       case "StateUpdated":
         return `state is now ${payload(body.state)}`;
+      case "WorkflowCancelRequested":
+        return `${paint("yellow", "cancel requested")}${body.reason ? `: ${cut(oneLine(body.reason), 200)}` : ""} (the code may clean up first)`;
     }
   }
 }

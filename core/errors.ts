@@ -18,6 +18,8 @@ export const ErrorCodes = {
     "ctx.setState was given a value whose JSON is over 64 KiB: nothing is recorded, and the error is thrown in the workflow code (uncaught, it fails the run).",
   STEP_FAILED: "A step failed for good: a terminal error or its retries were exhausted.",
   STEP_TIMEOUT: "A step attempt ran longer than its timeoutMs.",
+  STEP_CANCELLED:
+    "The step's run was cancelled while the attempt ran: its AbortSignal aborted, and the attempt, unless it completed anyway, failed for good.",
   TERMINAL: "A step threw TerminalError: never retried.",
   WORKFLOW_FAILED: "The run ended because the workflow code threw.",
   WORKFLOW_CANCELLED: "The run was cancelled.",
@@ -267,6 +269,20 @@ export class WorkflowCancelledError extends WeftError {
         workflowId,
         reason,
       },
+    );
+  }
+}
+
+/**
+ * The reason a step's `signal` aborts with when its run was cancelled while the attempt ran
+ * (or before it started); the attempt then fails for good with it, unless it completes anyway.
+ */
+export class StepCancelledError extends WeftError {
+  constructor(workflowId: string, stepSeq: number, attempt: number, reason: string | null) {
+    super(
+      "STEP_CANCELLED",
+      `workflow ${workflowId} was cancelled while its step ${stepSeq} (attempt ${attempt}) ran${reason ? `: ${reason}` : ""}`,
+      { workflowId, stepSeq, attempt, reason },
     );
   }
 }

@@ -5,8 +5,13 @@ import { topics, type WeftConfig } from "../core/config";
 import { noFaults, type FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
-import { commandCodec, historyCodec, taskCodec } from "../schemas/codec";
-import type { StepTask } from "../schemas/types";
+import {
+  commandCodec,
+  historyCodec,
+  stepCancelCodec,
+  taskCodec,
+  type RecordHeaders,
+} from "../schemas/codec";
 import {
   readHistoryPartitions,
   readPartitions,
@@ -571,24 +576,38 @@ export class PartitionOwner {
         messages: decisions.changes.flatMap((entry) => changelogMessages(entry, this.partition)),
       });
     }
-    const byQueue = new Map<string, StepTask[]>();
-    for (const { queue, task } of decisions.tasks) {
+    const byQueue = new Map<string, { key: string; value: Buffer; headers: RecordHeaders }[]>();
+    const toQueue = (
+      queue: string,
+      record: { key: string; value: Buffer; headers: RecordHeaders },
+    ) => {
       const list = byQueue.get(queue) ?? [];
-      list.push(task);
+      list.push(record);
       byQueue.set(queue, list);
+    };
+    for (const { queue, task } of decisions.tasks) {
+      toQueue(queue, {
+        key: `${task.workflowId}/${task.stepSeq}`,
+        value: taskCodec.encode(task),
+        headers: { ...taskCodec.headers },
+      });
     }
-    for (const [queue, tasks] of byQueue) {
+    // A cancel notice goes where its attempt's task went (the same key and partition), so the
+    // consumer that took the task reads the notice after it.
+    for (const { queue, cancel } of decisions.cancels) {
+      toQueue(queue, {
+        key: `${cancel.workflowId}/${cancel.stepSeq}`,
+        value: stepCancelCodec.encode(cancel),
+        headers: { ...stepCancelCodec.headers },
+      });
+    }
+    for (const [queue, records] of byQueue) {
       // Tasks of this partition go to one task partition: each transaction then writes
       // commit markers to few partitions, which is most of the broker's work per decision.
       const partition = this.partition % (await this.deps.taskPartitions(queue));
       topicMessages.push({
         topic: topics.tasks(this.deps.config, queue),
-        messages: tasks.map((task) => ({
-          key: `${task.workflowId}/${task.stepSeq}`,
-          partition,
-          value: taskCodec.encode(task),
-          headers: { ...taskCodec.headers },
-        })),
+        messages: records.map((record) => ({ ...record, partition })),
       });
     }
     if (deadLetters.length > 0)

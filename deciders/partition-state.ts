@@ -2,7 +2,14 @@ import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/
 import { retryDelayMs, shouldRetry, type ResolvedRetryPolicy } from "../core/retry";
 import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
-import type { Command, ErrorInfo, EventBody, HistoryEvent, StepTask } from "../schemas/types";
+import type {
+  Command,
+  ErrorInfo,
+  EventBody,
+  HistoryEvent,
+  StepCancel,
+  StepTask,
+} from "../schemas/types";
 import { reusesClosedId } from "../schemas/types";
 import type { Registry } from "./registry";
 import { DEFAULT_CHUNK_BYTES, Run, type TimerEntry } from "./run";
@@ -16,10 +23,18 @@ export interface OutgoingTask {
   task: StepTask;
 }
 
+/** Tells the worker of a running attempt that its run was cancelled (see StepCancel). */
+export interface OutgoingCancel {
+  queue: string;
+  cancel: StepCancel;
+}
+
 /** What one decision batch produces; committed in one Kafka transaction or not at all. */
 export interface Decisions {
   events: HistoryEvent[];
   tasks: OutgoingTask[];
+  /** On the task topics after the tasks: attempts whose run was cancelled under them. */
+  cancels: OutgoingCancel[];
   /** The same decisions as the changelog records them (see run-changelog.ts). */
   changes: ChangelogEntry[];
 }
@@ -74,7 +89,7 @@ export class PartitionState {
   private readonly chunkBytes: number;
   private readonly dedupeRetentionMs: number;
   private readonly closedSnapshotAfter: number;
-  private out: Decisions = { events: [], tasks: [], changes: [] };
+  private out: Decisions = { events: [], tasks: [], cancels: [], changes: [] };
   /** Runs continued as new in the current decisions, by workflow ID (see continueAsNew). */
   private readonly continuedInBatch = new Map<string, number>();
   /** Runs the current decisions touched: each gets one changelog record when they are taken. */
@@ -338,7 +353,7 @@ export class PartitionState {
     this.touched.clear();
     this.continuedInBatch.clear();
     if (this.snapshotDue(this.now)) out.changes.push(...this.closedSnapshot(this.now));
-    this.out = { events: [], tasks: [], changes: [] };
+    this.out = { events: [], tasks: [], cancels: [], changes: [] };
     return out;
   }
 
@@ -421,7 +436,8 @@ export class PartitionState {
       return;
     }
     // A client's retry of a signal whose first try got through is recorded once, not again. A
-    // cancel needs no check: it closes the run, so its retry finds the run closed (above).
+    // cancel is recorded once per run (below): its retry, or another cancel, finds the cancel
+    // requested already, or the run closed (above).
     if (body.type === "SignalWorkflow" && run.hasRecorded(body.requestId)) {
       log.debug(
         { requestId: body.requestId },
@@ -439,11 +455,24 @@ export class PartitionState {
         });
         break;
       case "CancelWorkflow":
-        this.append(run, {
-          type: "WorkflowCancelled",
-          reason: body.reason,
-          requestId: body.requestId,
-        });
+        // A blocked run cannot run code to clean up: it closes at once, as every run did
+        // before cancel requests (also one whose cancel was requested before it blocked).
+        if (run.status === "blocked") {
+          this.append(run, {
+            type: "WorkflowCancelled",
+            reason: body.reason,
+            requestId: body.requestId,
+          });
+          return;
+        }
+        if (run.cancelRequested) {
+          log.debug({ requestId: body.requestId }, "cancel already requested; ignored");
+          return;
+        }
+        // The code sees the cancel at its current awaits and may clean up (ctx.nonCancellable);
+        // code that does not catch it ends at once, and the run closes cancelled in this same
+        // decision (advanceExecution).
+        await this.requestCancel(run, body.reason, body.requestId);
         return;
       case "ReportStepStarted": {
         const step = run.steps.get(body.stepSeq);
@@ -494,6 +523,33 @@ export class PartitionState {
       }
     }
     await this.advance(run);
+  }
+
+  /**
+   * Records the cancel request, lets the code see it, and tells the workers of the attempts
+   * the code no longer awaits (cancelled with it) to abort them: an attempt scheduled or
+   * running before, whose step the code, after the cancel, neither waits on (it was not made
+   * inside ctx.nonCancellable) nor can (the run closed). A notice is a hint to the worker,
+   * outside history: the attempt's report is applied as any other.
+   */
+  private async requestCancel(run: Run, reason: string | null, requestId: string): Promise<void> {
+    const running = [...run.steps.values()].filter(
+      (s) => s.status === "scheduled" || s.status === "started",
+    );
+    const attempts = running.map((s) => ({ seq: s.seq, attempt: s.attempt, queue: s.taskQueue }));
+    this.append(run, { type: "WorkflowCancelRequested", reason, requestId });
+    // Held here: the execution cache may let the run's execution go as the decision ends.
+    const execution = await this.ensureExecution(run);
+    await this.advance(run);
+    // Blocked: what its code awaits is known only once it replays again; no notice.
+    if (run.status === "blocked" || (!run.closed && !execution)) return;
+    for (const { seq, attempt, queue } of attempts) {
+      if (!run.closed && execution?.isWaiting(seq)) continue;
+      this.out.cancels.push({
+        queue,
+        cancel: { workflowId: run.workflowId, stepSeq: seq, attempt, reason, requestId },
+      });
+    }
   }
 
   /** Fires every timer due by `now`, in due order. */
@@ -652,6 +708,14 @@ export class PartitionState {
       }
       if (outcome?.kind === "failed") {
         this.append(run, { type: "WorkflowFailed", error: outcome.error });
+        return;
+      }
+      if (outcome?.kind === "cancelled") {
+        this.append(run, {
+          type: "WorkflowCancelled",
+          reason: outcome.reason,
+          requestId: outcome.requestId,
+        });
         return;
       }
       if (outcome?.kind === "continuedAsNew") {

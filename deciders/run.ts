@@ -81,6 +81,8 @@ export class Run {
   /** Events appended since the execution last saw history. */
   undelivered: HistoryEvent[] = [];
   blockedReason: string | undefined;
+  /** History holds a WorkflowCancelRequested: a further cancel is not recorded again. */
+  cancelRequested = false;
   /**
    * Request IDs of the signals this open run has recorded: a command that carries one again (a
    * client retrying a call it could not confirm) is not recorded twice. Folded from history, so
@@ -287,6 +289,9 @@ export class Run {
         break;
       case "SignalReceived":
         if (body.requestId !== "") (this.requestIds ??= new Set()).add(body.requestId);
+        break;
+      case "WorkflowCancelRequested":
+        this.cancelRequested = true;
         break;
       case "WorkflowBlocked":
         this.status = "blocked";

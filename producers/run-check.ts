@@ -163,14 +163,20 @@ export function runOfHistory(events: readonly HistoryEvent[]): SeenRun | undefin
   }
 }
 
-/** Whether the history holds the signal or cancel carrying this command's request ID. */
+/**
+ * Whether the history holds the signal or cancel carrying this command's request ID. A cancel
+ * is recorded by its WorkflowCancelRequested (the run may then close otherwise, its code having
+ * caught the cancel) or, before history v5 and for a blocked run, by its WorkflowCancelled.
+ */
 export function recordedInHistory(events: readonly HistoryEvent[], command: RunCommand): boolean {
   const { requestId } = command.body;
-  const recordedType =
-    command.body.type === "SignalWorkflow" ? "SignalReceived" : "WorkflowCancelled";
+  const recordedTypes: readonly string[] =
+    command.body.type === "SignalWorkflow"
+      ? ["SignalReceived"]
+      : ["WorkflowCancelRequested", "WorkflowCancelled"];
   return events.some(
     (e) =>
-      e.body.type === recordedType &&
+      recordedTypes.includes(e.body.type) &&
       (e.body as { requestId?: string | null }).requestId === requestId,
   );
 }

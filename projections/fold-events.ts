@@ -373,6 +373,10 @@ class BatchFold {
         run.error = body.error;
         this.close(run, workflowId, "failed", at);
         return;
+      case "WorkflowCancelRequested":
+        // The run stays running while its code cleans up (ctx.nonCancellable); its event is in
+        // weft_events, and WorkflowCancelled (or how the code ends) closes the row.
+        return;
       case "WorkflowCancelled":
         run.error = { code: "WORKFLOW_CANCELLED", reason: body.reason };
         this.close(run, workflowId, "cancelled", at);

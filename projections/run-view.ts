@@ -43,11 +43,15 @@ async function recordedInReadModels(db: ReadModelDb, command: RunCommand): Promi
       .executeTakeFirst();
     return row !== undefined;
   }
-  const cancelled = await db.db
+  // A cancel's request ID is on its WorkflowCancelRequested (history v5) or on the
+  // WorkflowCancelled of a run closed at once (before v5, or blocked).
+  const cancels = await db.db
     .selectFrom("weft_events")
     .select("body")
     .where("workflow_id", "=", workflowId)
-    .where("type", "=", "WorkflowCancelled")
-    .executeTakeFirst();
-  return (cancelled?.body as { requestId?: unknown } | undefined)?.requestId === body.requestId;
+    .where("type", "in", ["WorkflowCancelRequested", "WorkflowCancelled"])
+    .execute();
+  return cancels.some(
+    (row) => (row.body as { requestId?: unknown } | undefined)?.requestId === body.requestId,
+  );
 }

@@ -8,6 +8,7 @@ import type {
   HistoryEvent,
   Registration,
   StepLogRecord,
+  StepCancel,
   StepTask,
 } from "./types";
 
@@ -139,19 +140,31 @@ export const commandCodec = new RecordCodec<Command>(
 );
 /**
  * v2: WorkflowCancelled records the cancel's request ID. v3: WorkflowContinuedAsNew. v4:
- * StateUpdated (ctx.setState).
+ * StateUpdated (ctx.setState). v5: WorkflowCancelRequested (a cancel the code may clean up after).
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  4,
+  5,
   "history-event.avsc",
   true,
-  { 1: "history-event.v1.avsc", 2: "history-event.v2.avsc", 3: "history-event.v3.avsc" },
+  {
+    1: "history-event.v1.avsc",
+    2: "history-event.v2.avsc",
+    3: "history-event.v3.avsc",
+    4: "history-event.v4.avsc",
+  },
 );
 export const taskCodec = new RecordCodec<StepTask>(
   "weft.tasks.StepTask",
   1,
   "step-task.avsc",
+  false,
+);
+/** Beside StepTask on the task topics, told apart by the schema header (see task-consumer.ts). */
+export const stepCancelCodec = new RecordCodec<StepCancel>(
+  "weft.tasks.StepCancel",
+  1,
+  "step-cancel.avsc",
   false,
 );
 export const deadLetterCodec = new RecordCodec<DeadLetter>(

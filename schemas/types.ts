@@ -181,7 +181,13 @@ export type EventBody =
    * The run's state (`ctx.setState`) after a decision that changed it: recorded before that
    * decision's commands or closing event. Output only: replay re-derives it. Schema v4.
    */
-  | { type: "StateUpdated"; state: JsonText };
+  | { type: "StateUpdated"; state: JsonText }
+  /**
+   * A cancel reached the open run (schema v5): the code's pending ctx operations outside
+   * `ctx.nonCancellable` reject with WorkflowCancelledError, and the run closes as its code
+   * ends (WorkflowCancelled when it throws). Recorded once per run.
+   */
+  | { type: "WorkflowCancelRequested"; reason: string | null; requestId: string };
 
 export type EventType = EventBody["type"];
 
@@ -191,6 +197,19 @@ export interface HistoryEvent {
   seq: number;
   at: number;
   body: EventBody;
+}
+
+/**
+ * Tells the worker running an attempt that the attempt's run was cancelled (the step is no
+ * longer awaited): the step's AbortSignal aborts. On the attempt's task partition, after its
+ * task; the Kafka key is `workflowId/stepSeq`.
+ */
+export interface StepCancel {
+  workflowId: string;
+  stepSeq: number;
+  attempt: number;
+  reason: string | null;
+  requestId: string;
 }
 
 /** Asks a worker to run one attempt of a step. The Kafka key is `workflowId/stepSeq`. */

@@ -46,6 +46,7 @@ export {
   StepFailedError,
   WorkflowFailedError,
   WorkflowCancelledError,
+  StepCancelledError,
   WorkflowBlockedError,
   WaitTimeoutError,
   RunNotFoundError,

@@ -214,6 +214,14 @@ export class TestEnvironment {
                 if (env) env.tasksHandled++;
               }
             },
+            // A cancel notice is a record of the task topic too: handled once it is read.
+            cancelTask: (cancel, taskLog) => {
+              try {
+                runner.cancel(cancel, taskLog);
+              } finally {
+                if (env) env.tasksHandled++;
+              }
+            },
             deadLetter: () => {
               if (env) env.tasksHandled++;
               return Promise.resolve(true);

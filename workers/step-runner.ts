@@ -1,11 +1,11 @@
 import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock } from "../core/clock";
-import { InvalidInputError, WeftError } from "../core/errors";
+import { InvalidInputError, StepCancelledError, WeftError } from "../core/errors";
 import { noFaults, type FaultSeam } from "../core/fault-points";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
 import { SignalFanOut } from "../core/signal-fan-out";
-import type { Command, CommandBody, ErrorInfo, StepTask } from "../schemas/types";
+import type { Command, CommandBody, ErrorInfo, StepCancel, StepTask } from "../schemas/types";
 import type { StepContext, StepDefinition } from "../workflow/definitions";
 import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
@@ -71,10 +71,21 @@ export class WorkerShutdownError extends Error {
   }
 }
 
+/**
+ * Cancel notices kept for attempts that have not ended here: a notice may be read before its
+ * attempt starts (the task is handed to the pool a moment before), and one for an attempt that
+ * never runs here (another worker took it) is dropped oldest first past this many.
+ */
+const MAX_CANCEL_NOTICES = 10_000;
+
 /** Runs one attempt of a step: done-marker, lease, started report, handler, result report. */
 export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
   private readonly local = new Map<string, Promise<TaskOutcome>>();
+  /** Cancel notices by attempt, until the attempt ends here (see MAX_CANCEL_NOTICES). */
+  private readonly cancels = new Map<string, StepCancelledError>();
+  /** The abort controller of each attempt whose handler runs here. */
+  private readonly controllers = new Map<string, AbortController>();
   private readonly reportBackoff: Backoff;
   private readonly faults: FaultSeam;
   private readonly clock: Clock;
@@ -94,9 +105,36 @@ export class StepRunner {
     this.clock = options.clock ?? systemClock;
   }
 
+  /**
+   * The attempt's run was cancelled (a StepCancel notice): its step's signal aborts with
+   * StepCancelledError if its handler runs here, or, if it has not started yet, its handler
+   * never runs. Either way the attempt then fails for good, unless the handler completes.
+   */
+  cancel(notice: StepCancel, log: Logger): void {
+    const key = attemptKey(notice);
+    const error = new StepCancelledError(
+      notice.workflowId,
+      notice.stepSeq,
+      notice.attempt,
+      notice.reason,
+    );
+    this.cancels.set(key, error);
+    for (const oldest of this.cancels.keys()) {
+      if (this.cancels.size <= MAX_CANCEL_NOTICES) break;
+      this.cancels.delete(oldest);
+    }
+    const controller = this.controllers.get(key);
+    if (controller && !controller.signal.aborted) {
+      log.info({ reason: notice.reason }, "run cancelled: aborting the step's signal");
+      controller.abort(error);
+    } else {
+      log.debug("run cancelled: the attempt does not run here (yet)");
+    }
+  }
+
   /** Never rejects. */
   run(task: StepTask, log: Logger, delivery?: TaskDelivery): Promise<TaskOutcome> {
-    const key = `${task.workflowId}/${task.stepSeq}/${task.attempt}`;
+    const key = attemptKey(task);
     const previous = this.local.get(key);
     const run = (async (): Promise<TaskOutcome> => {
       if (previous) {
@@ -112,7 +150,9 @@ export class StepRunner {
     })();
     this.local.set(key, run);
     const forget = (): void => {
-      if (this.local.get(key) === run) this.local.delete(key);
+      if (this.local.get(key) !== run) return;
+      this.local.delete(key);
+      this.cancels.delete(key);
     };
     void run.then(forget, forget);
     return run;
@@ -214,9 +254,17 @@ export class StepRunner {
       );
     }
 
+    const key = attemptKey(task);
+    const cancelled = this.cancels.get(key);
+    if (cancelled) {
+      log.info("the run was cancelled before the attempt started; not running it");
+      return failed(terminal(cancelled));
+    }
+
     reportStarted();
 
     const controller = new AbortController();
+    this.controllers.set(key, controller);
     const forgetShutdown = this.shutdown.onAbort(() => controller.abort(new WorkerShutdownError()));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -260,11 +308,16 @@ export class StepRunner {
         );
         return undefined;
       }
+      if (controller.signal.reason instanceof StepCancelledError) {
+        log.info({ err, durationMs: Date.now() - began }, "step stopped by its run's cancel");
+        return failed(terminal(controller.signal.reason));
+      }
       log.info({ err, durationMs: Date.now() - began }, "step failed");
       return failed(errorInfo(err));
     } finally {
       clearTimeout(timer);
       forgetShutdown();
+      this.controllers.delete(key);
     }
     let text: string;
     try {
@@ -381,6 +434,10 @@ export class StepRunner {
       body,
     });
   }
+}
+
+function attemptKey(ref: { workflowId: string; stepSeq: number; attempt: number }): string {
+  return `${ref.workflowId}/${ref.stepSeq}/${ref.attempt}`;
 }
 
 /** A failure that must not be retried. */

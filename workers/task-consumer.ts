@@ -9,8 +9,8 @@ import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { Readiness } from "../core/readiness";
 import { ConsumerKeeper } from "../transport/consumer-keeper";
-import { taskCodec } from "../schemas/codec";
-import type { StepTask } from "../schemas/types";
+import { headerText, SCHEMA_HEADER, stepCancelCodec, taskCodec } from "../schemas/codec";
+import type { StepCancel, StepTask } from "../schemas/types";
 import { OffsetTracker } from "./offset-tracker";
 import type { SlotPool } from "./slot-pool";
 
@@ -36,6 +36,11 @@ export interface TaskConsumerOptions {
   readiness?: Readiness;
   /** Runs a task; resolves true when its offset may be committed. Must not reject. */
   runTask(task: StepTask, log: Logger, delivery: TaskDelivery): Promise<boolean>;
+  /**
+   * A cancel notice (StepCancel) for an attempt whose task came before it on this partition:
+   * aborts the attempt if it runs here. Must not throw. Without it, notices are skipped.
+   */
+  cancelTask?(cancel: StepCancel, log: Logger): void;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
   deadLetter(
     source: { topic: string; partition: number; message: PortConsumedMessage },
@@ -186,6 +191,15 @@ export class TaskConsumer {
     return fresh;
   }
 
+  private cancel(cancel: StepCancel): void {
+    const log = this.log.child({
+      workflowId: cancel.workflowId,
+      stepSeq: cancel.stepSeq,
+      attempt: cancel.attempt,
+    });
+    this.options.cancelTask?.(cancel, log);
+  }
+
   private async eachBatch(payload: PortEachBatchPayload): Promise<void> {
     const { batch } = payload;
     const { pool, stopping } = this.options;
@@ -211,6 +225,14 @@ export class TaskConsumer {
       owner.track(offset);
       let task: StepTask;
       try {
+        // A cancel notice shares the topic with the tasks (its schema header tells them
+        // apart): it aborts what runs here, and is done with as soon as it is read.
+        if (headerText(message.headers, SCHEMA_HEADER) === stepCancelCodec.schemaName) {
+          this.cancel(stepCancelCodec.decode(message.value, message.headers));
+          owner.finish(offset);
+          payload.resolveOffset(offset);
+          continue;
+        }
         task = taskCodec.decode(message.value, message.headers);
       } catch (err) {
         const reason = (err as Error).message;

@@ -241,6 +241,7 @@ export class Worker {
         readiness: this.readiness,
         runTask: (task: StepTask, log: Logger, delivery) =>
           this.runUntilSettled(runner, task, log, delivery),
+        cancelTask: (cancel, log) => runner.cancel(cancel, log),
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
       });

@@ -35,7 +35,11 @@ export interface StepContext {
   readonly attempt: number;
   /** `<workflowId>/<stepSeq>`: stable across attempts; pass it to external systems. */
   readonly idempotencyKey: string;
-  /** Aborted when the attempt times out or the worker shuts down. */
+  /**
+   * Aborted when the attempt times out, the worker shuts down, or the run is cancelled while
+   * the attempt runs (`signal.reason` is then a StepCancelledError; whatever the handler then
+   * throws fails the attempt for good, and a result it still returns is recorded).
+   */
   readonly signal: AbortSignal;
   /** Extends the attempt's lease; call it from long steps. */
   heartbeat(): Promise<void>;
@@ -146,6 +150,16 @@ export interface WorkflowContext {
    * it again as it replays, so adding or changing `setState` never breaks running workflows.
    */
   setState(value: unknown): void;
+  /**
+   * Runs `fn` so that a cancel of the run does not reach the ctx operations it makes: where a
+   * saga's compensations go. Outside it, once the run is cancelled, every pending ctx
+   * operation rejects with WorkflowCancelledError (where the code awaits it) and every new one
+   * rejects as it is called. Inside it, steps, timers and signal waits run and are awaited as
+   * usual, durably. Whether an operation is cancellable is fixed when it is called.
+   */
+  nonCancellable<T>(fn: () => Promise<T> | T): Promise<T>;
+  /** Whether a cancel of this run has been requested (as of the event being processed). */
+  isCancelRequested(): boolean;
   /** The time of the event being processed: stable across replays. Use instead of Date.now(). */
   now(): number;
   /** Seeded per run: stable across replays. Use instead of Math.random(). */

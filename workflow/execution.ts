@@ -3,6 +3,7 @@ import {
   StateTooLargeError,
   StepFailedError,
   WeftError,
+  WorkflowCancelledError,
   type ErrorCode,
 } from "../core/errors";
 import { toJsonText } from "../core/json";
@@ -18,7 +19,13 @@ import type {
   WorkflowInfo,
 } from "./definitions";
 import { seededRandom, uuidFrom } from "./random";
-import { runInScope, withSandboxGlobals, type HostTimer, type SandboxScope } from "./sandbox";
+import {
+  currentScope,
+  runInScope,
+  withSandboxGlobals,
+  type HostTimer,
+  type SandboxScope,
+} from "./sandbox";
 
 /**
  * The block code of a run whose code waits on something that is not a ctx operation (a
@@ -57,12 +64,16 @@ export type ExecutionOutcome =
   /** `ctx.continueAsNew(input)`: the run closes and a new one starts with `input`. */
   | { kind: "continuedAsNew"; input: JsonText }
   | { kind: "failed"; error: ErrorInfo }
+  /** After a cancel request, the code threw WorkflowCancelledError: the run closes cancelled. */
+  | { kind: "cancelled"; reason: string | null; requestId: string }
   | { kind: "blocked"; code: string; reason: string };
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   descriptor: string;
+  /** Called outside `ctx.nonCancellable`: a cancel request rejects it. */
+  cancellable: boolean;
 }
 
 /** A `ctx.condition` not yet settled. */
@@ -72,6 +83,8 @@ interface Condition {
   reject: (error: unknown) => void;
   /** The seq of its timeout's timer, when it has one. */
   timerSeq: number | undefined;
+  /** Made outside `ctx.nonCancellable`: a cancel request rejects it. */
+  cancellable: boolean;
 }
 
 /** Default of WorkflowOptions.continueAsNewAfter. */
@@ -101,6 +114,16 @@ export const CONTINUE_AS_NEW_AFTER = 10_000;
  * blocked (`NON_DETERMINISTIC_AWAIT`), naming the ctx operation it last resumed after. A call
  * of `setTimeout`, `setInterval` or `setImmediate` from the code parks it at once, naming the
  * call (the timer it gets never fires).
+ *
+ * Cancellation: a WorkflowCancelRequested in history rejects, at that point of the replay,
+ * every pending ctx operation (and open condition) the code made outside
+ * `ctx.nonCancellable`, with WorkflowCancelledError; from then on such an operation rejects
+ * as it is called, and is not recorded. Inside `ctx.nonCancellable(fn)` operations run as
+ * before, so the code can clean up (a saga's compensations) with durable steps. Because the
+ * request is an event at a fixed place in history, every replay rejects the same operations at
+ * the same point. The code then ends as it chooses: throwing WorkflowCancelledError closes
+ * the run cancelled, any other error fails it (a failed compensation stays visible), a value
+ * completes it.
  */
 export class WorkflowExecution {
   private seq: number;
@@ -131,6 +154,8 @@ export class WorkflowExecution {
   /** The state history last recorded for this run (its last StateUpdated delivered). */
   private recordedState: JsonText | undefined;
   private result: ExecutionOutcome | undefined;
+  /** The cancel request history delivered, once it has. */
+  private cancel: { reason: string | null; requestId: string } | undefined;
   private violation: DeterminismViolationError | undefined;
 
   constructor(
@@ -237,10 +262,51 @@ export class WorkflowExecution {
       case "StateUpdated":
         this.recordedState = body.state;
         return;
+      case "WorkflowCancelRequested":
+        if (this.cancel) return;
+        this.cancel = { reason: body.reason, requestId: body.requestId };
+        this.resumedAfter = "after the cancel request";
+        this.rejectCancellable();
+        break;
       default:
         return;
     }
     await this.drive(() => undefined);
+  }
+
+  /** Whether history delivered a cancel request to this run. */
+  get cancelRequested(): boolean {
+    return this.cancel !== undefined;
+  }
+
+  /**
+   * The error a cancelled operation rejects with, when a cancel was requested and the calling
+   * code is outside `ctx.nonCancellable`; undefined when the operation is to run.
+   */
+  private refusal(): WorkflowCancelledError | undefined {
+    if (!this.cancel || currentScope()?.nonCancellable === true) return undefined;
+    return new WorkflowCancelledError(this.workflowId, this.cancel.reason);
+  }
+
+  /**
+   * The cancel reaches the code's current awaits: conditions first (their timeout timers go
+   * with them), then steps, timers and signal waits, each in the order it was made. A signal
+   * wait rejected here no longer takes signals; a step or timer rejected here may still
+   * complete in history, and its result is only recorded.
+   */
+  private rejectCancellable(): void {
+    const reason = this.cancel?.reason ?? null;
+    for (const condition of [...this.conditions]) {
+      if (!condition.cancellable) continue;
+      this.dropCondition(condition);
+      condition.reject(new WorkflowCancelledError(this.workflowId, reason));
+    }
+    for (const [seq, pending] of [...this.pending]) {
+      if (!pending.cancellable) continue;
+      this.pending.delete(seq);
+      this.removeWaiter(seq);
+      pending.reject(new WorkflowCancelledError(this.workflowId, reason));
+    }
   }
 
   /**
@@ -378,11 +444,19 @@ export class WorkflowExecution {
 
   private issue<T>(descriptor: string, build: (seq: number) => WorkflowCommand): Promise<T> {
     if (this.result) return new Promise<T>(() => undefined);
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    const cancellable = currentScope()?.nonCancellable !== true;
     const seq = ++this.seq;
     const command = build(seq);
     this.issued.set(seq, { descriptor, command });
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject, descriptor });
+      this.pending.set(seq, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        descriptor,
+        cancellable,
+      });
     });
   }
 
@@ -447,6 +521,8 @@ export class WorkflowExecution {
             new TypeError(`ctx.waitForSignal: timeoutMs must be ≥ 0, got ${timeoutMs}`),
           );
         }
+        const refused = this.refusal();
+        if (refused) return Promise.reject(refused);
         const buffered = this.bufferedSignals.get(name);
         const satisfied = buffered !== undefined && buffered.length > 0;
         const promise = this.issue<T | undefined>(signalDescriptor(name), (seq) => ({
@@ -503,6 +579,9 @@ export class WorkflowExecution {
           );
         }
         if (this.result) return new Promise<boolean>(() => undefined);
+        const refused = this.refusal();
+        if (refused) return Promise.reject(refused);
+        const cancellable = currentScope()?.nonCancellable !== true;
         let holds: boolean;
         try {
           holds = predicate();
@@ -513,7 +592,13 @@ export class WorkflowExecution {
         if (holds) return Promise.resolve(true);
         if (timeoutMs === 0) return Promise.resolve(false);
         return new Promise<boolean>((resolve, reject) => {
-          const condition: Condition = { predicate, resolve, reject, timerSeq: undefined };
+          const condition: Condition = {
+            predicate,
+            resolve,
+            reject,
+            timerSeq: undefined,
+            cancellable,
+          };
           this.conditions.push(condition);
           if (timeoutMs === undefined) return;
           // The timeout is a durable timer, recorded as ctx.sleep's is (TimerStarted).
@@ -523,13 +608,30 @@ export class WorkflowExecution {
             durationMs: Math.round(timeoutMs),
           }));
           condition.timerSeq = this.seq;
-          void timer.then(() => {
-            if (!this.conditions.includes(condition)) return;
-            this.conditions = this.conditions.filter((c) => c !== condition);
-            resolve(false);
-          });
+          void timer.then(
+            () => {
+              if (!this.conditions.includes(condition)) return;
+              this.conditions = this.conditions.filter((c) => c !== condition);
+              resolve(false);
+            },
+            // A cancel rejects the condition itself (rejectCancellable), not through its timer.
+            () => undefined,
+          );
         });
       },
+      nonCancellable: <T>(fn: () => Promise<T> | T): Promise<T> => {
+        if (typeof fn !== "function")
+          return Promise.reject(
+            new TypeError("ctx.nonCancellable: the argument must be a function"),
+          );
+        const scope: SandboxScope = { ...this.scope, nonCancellable: true };
+        try {
+          return Promise.resolve(runInScope(scope, fn));
+        } catch (error) {
+          return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+      isCancelRequested: () => this.cancel !== undefined,
       now: () => this.currentTime,
       random: () => this.random(),
       uuid: () => uuidFrom(this.random),
@@ -549,6 +651,13 @@ export class WorkflowExecution {
     if (this.result) return;
     if (error instanceof DeterminismViolationError) {
       this.diverge(error);
+      return;
+    }
+    // After a cancel request, the cancel itself (the code rethrew it, or did not catch it)
+    // closes the run cancelled; another error (a compensation that failed) fails it, so the
+    // error stays visible.
+    if (this.cancel && WeftError.is(error) && error.code === "WORKFLOW_CANCELLED") {
+      this.result = { kind: "cancelled", ...this.cancel };
       return;
     }
     this.result = { kind: "failed", error: errorInfo(error) };

@@ -220,9 +220,14 @@ async function checkRun(
       sourceCall: source ? found : null,
     });
 
-  // A cancelled run ends wherever the code was; a blocked one resumes from here, recording
-  // what the code asks for next: only the recorded part has to replay.
-  if (closing?.body.type === "WorkflowCancelled" || last.body.type === "WorkflowBlocked")
+  // A run cancelled without a cancel request (history before v5, or a blocked run) ends
+  // wherever the code was; a blocked one resumes from here, recording what the code asks for
+  // next: only the recorded part has to replay. A run cancelled after a request ran its code
+  // to the end (its cleanup included), so that end is checked like any other.
+  if (
+    (closing?.body.type === "WorkflowCancelled" && !execution.cancelRequested) ||
+    last.body.type === "WorkflowBlocked"
+  )
     return report(delivered, null);
   const [unrecorded] = execution.newCommands();
   if (unrecorded) {
@@ -247,7 +252,9 @@ async function checkRun(
           ? `failed with ${JSON.stringify(outcome.error.message)}`
           : outcome.kind === "continuedAsNew"
             ? `continued as new with ${outcome.input}`
-            : `blocked: ${outcome.reason}`;
+            : outcome.kind === "cancelled"
+              ? "cancelled"
+              : `blocked: ${outcome.reason}`;
   if (expected !== found) {
     return at(
       "outcome",
@@ -276,6 +283,7 @@ function describeClose(body: EventBody | undefined): string {
   if (body?.type === "WorkflowCompleted") return `completed with ${body.result}`;
   if (body?.type === "WorkflowFailed") return `failed with ${JSON.stringify(body.error.message)}`;
   if (body?.type === "WorkflowContinuedAsNew") return `continued as new with ${body.input}`;
+  if (body?.type === "WorkflowCancelled") return "cancelled";
   return "still running";
 }
 

@@ -41,6 +41,11 @@ export interface SandboxScope {
   sinceStart(): number;
   /** The code asked the process for a timer; the run decides what that means (it parks). */
   hostTimer(kind: HostTimer, delayMs: unknown): void;
+  /**
+   * Code inside `ctx.nonCancellable(fn)`: its ctx operations are not rejected by a cancel. The
+   * scope follows the code's continuations as the run's scope does (the storage below).
+   */
+  readonly nonCancellable?: boolean;
 }
 
 /**
@@ -65,6 +70,11 @@ const scopes = shared.scopes;
 /** Calls `fn` as code of the run `scope` answers for; its continuations stay that run's. */
 export function runInScope<T>(scope: SandboxScope, fn: () => T): T {
   return scopes.run(scope, fn);
+}
+
+/** The scope of the code calling, or undefined outside any run's code. */
+export function currentScope(): SandboxScope | undefined {
+  return scopes.getStore();
 }
 
 /** Runs `drive` with the forwarding globals in place; the last driver to end puts them back. */

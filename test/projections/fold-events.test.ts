@@ -118,6 +118,30 @@ describe("foldEvents", () => {
     expect(whole.events.map((e) => e.type)).toContain("StateUpdated");
   });
 
+  it("keeps a run whose cancel was requested running while it cleans up, then closes it cancelled", () => {
+    const events = history("x", [
+      started,
+      { type: "SignalWaitStarted", waitSeq: 1, signalName: "go", timeoutMs: null, dueAt: null },
+      { type: "WorkflowCancelRequested", reason: "stop", requestId: "c1" },
+      {
+        type: "StepScheduled",
+        stepSeq: 2,
+        stepName: "refund",
+        attempt: 1,
+        input: "{}",
+        taskQueue: "default",
+        timeoutMs: null,
+        retryPolicy: "{}",
+      },
+      { type: "StepCompleted", stepSeq: 2, attempt: 1, workerId: "w", result: "{}" },
+      { type: "WorkflowCancelled", reason: "stop", requestId: "c1" },
+    ]);
+    const [cleaning, closed] = foldInBatches(events, [4]);
+    expect(cleaning!.runInserts[0]).toMatchObject({ status: "running", last_seq: 4 });
+    expect(cleaning!.events.map((e) => e.type)).toContain("WorkflowCancelRequested");
+    expect(closed!.runUpdates[0]).toMatchObject({ status: "cancelled", last_seq: 6 });
+  });
+
   it("gives a buffered signal to the next wait for it, across batches", () => {
     const events = history("w1", [
       started,

@@ -28,6 +28,11 @@ export const greetFlow = defineWorkflow("greetFlow", async (ctx, input: { name: 
   const result = await ctx.step(greet, input);
   expectTypeOf(result).toEqualTypeOf<{ greeting: string }>();
   expectTypeOf((await ctx.step(greet, input, { timeoutMs: 1000 })).greeting).toBeString();
+  // Cleanup that a cancel does not reach resolves with what its function does.
+  expectTypeOf(await ctx.nonCancellable(() => ctx.step(greet, input))).toEqualTypeOf<{
+    greeting: string;
+  }>();
+  expectTypeOf(ctx.isCancelRequested()).toBeBoolean();
 
   // The input is checked against the handler's, and required when it cannot be undefined.
   // @ts-expect-error: `wrong` is no property of { name: string }

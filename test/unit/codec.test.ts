@@ -145,7 +145,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("4");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("5");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -179,8 +179,11 @@ describe("wire codecs", () => {
     });
     // A version this code does not know is refused, not guessed at.
     expect(() =>
-      historyCodec.decode(oldCancel, { ...v1Headers, "weft-schema-version": "5" }),
-    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4, record names .* v5/);
+      historyCodec.decode(oldCancel, {
+        ...v1Headers,
+        "weft-schema-version": String(historyCodec.version + 1),
+      }),
+    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5, record names .* v6/);
   });
 
   it("records a run continued as new (v3), and reads starts written before ID-reuse policies (command v1)", () => {
@@ -230,6 +233,36 @@ describe("wire codecs", () => {
         signal: null,
       },
     });
+  });
+
+  it("records a cancel request (history v5) and reads v4 records", () => {
+    const requested: HistoryEvent = {
+      workflowId: "w",
+      seq: 3,
+      at: 9,
+      body: { type: "WorkflowCancelRequested", reason: "duplicate", requestId: "r1" },
+    };
+    expect(
+      historyCodec.decode(historyCodec.encode(requested), { ...historyCodec.headers }),
+    ).toEqual(requested);
+    const v4 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "history-event.v4.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const oldState = v4.toBuffer({
+      workflowId: "w",
+      seq: 2,
+      at: 9,
+      body: { "weft.events.StateUpdated": { state: "1" } },
+    });
+    expect(
+      historyCodec.decode(oldState, {
+        "weft-schema": "weft.events.HistoryEvent",
+        "weft-schema-version": "4",
+      }).body,
+    ).toEqual({ type: "StateUpdated", state: "1" });
   });
 
   it("records run state (history v4), and reads starts written before signalWithStart (command v2)", () => {

@@ -14,6 +14,7 @@ import {
   versionedV1,
   versionedV2,
 } from "../fixtures/workflows";
+import { checkReplay } from "../../workflow/replay-check";
 import { expectGapless, types } from "../support/history";
 
 const log = createLogger("silent");
@@ -250,6 +251,172 @@ describe("PartitionState decisions", () => {
       expect(
         h.history.filter((e) => e.body.type === "WorkflowCancelled").map((e) => e.body),
       ).toEqual([{ type: "WorkflowCancelled", reason: "no", requestId: "c-1" }]);
+    });
+  });
+
+  describe("cancel requests", () => {
+    const cancel = (requestId: string, reason = "stop"): CommandBody => ({
+      type: "CancelWorkflow",
+      reason,
+      requestId,
+    });
+    /** Waits for "go" and an echo in parallel; on a cancel, cleans up with two echo steps. */
+    const saga = defineWorkflow("saga", async (ctx) => {
+      try {
+        await Promise.all([ctx.waitForSignal("go"), ctx.step(echo, { work: true })]);
+        return "done";
+      } catch (error) {
+        await ctx.nonCancellable(async () => {
+          await ctx.step(echo, { undo: 1 });
+          await ctx.step(echo, { undo: 2 });
+        });
+        // Outside the scope again: a new operation is refused at once, and never recorded.
+        const late = await ctx.sleep(1000).then(
+          () => "slept",
+          (err: unknown) => (err as Error).name,
+        );
+        if (ctx.isCancelRequested() && late === "WorkflowCancelledError") throw error;
+        return late;
+      }
+    });
+    /** Catches the cancel and completes with what it undid. */
+    const forgiving = defineWorkflow("forgiving", async (ctx) => {
+      try {
+        await ctx.waitForSignal("go");
+        return "went";
+      } catch {
+        return ctx.nonCancellable(() => ctx.step(echo, { undone: true }));
+      }
+    });
+
+    it("rejects the pending operations, runs the cleanup inside nonCancellable, and closes cancelled when the code rethrows", async () => {
+      const h = harness([saga]);
+      await h.apply("s1", start("saga"));
+      expect(types(h.history)).toEqual(["WorkflowStarted", "SignalWaitStarted", "StepScheduled"]);
+      const decided = await h.apply("s1", cancel("c-1", "changed my mind"));
+      expect(types(h.history).slice(3)).toEqual(["WorkflowCancelRequested", "StepScheduled"]);
+      // The echo the code no longer awaits is to be aborted; the cleanup's step is not.
+      expect(decided.cancels).toEqual([
+        {
+          queue: "default",
+          cancel: {
+            workflowId: "s1",
+            stepSeq: 2,
+            attempt: 1,
+            reason: "changed my mind",
+            requestId: "c-1",
+          },
+        },
+      ]);
+      // The step that was running when the cancel came completes: recorded, nothing more.
+      await h.apply("s1", completed(2, { work: true }));
+      expect(types(h.history).slice(5)).toEqual(["StepCompleted"]);
+      // A second cancel while cleaning up (another request ID) is not recorded again.
+      const again = await h.apply("s1", cancel("c-2"));
+      expect(again.events).toEqual([]);
+      expect(again.cancels).toEqual([]);
+      await h.apply("s1", completed(3, { undo: 1 }));
+      await h.apply("s1", completed(4, { undo: 2 }));
+      expect(types(h.history).slice(6)).toEqual([
+        "StepCompleted",
+        "StepScheduled",
+        "StepCompleted",
+        "WorkflowCancelled",
+      ]);
+      expect(h.history.at(-1)!.body).toEqual({
+        type: "WorkflowCancelled",
+        reason: "changed my mind",
+        requestId: "c-1",
+      });
+      expect(h.tasks.map((t) => t.stepSeq)).toEqual([2, 3, 4]);
+      expectGapless(h.history);
+      // Rebuilt from history (a restart), the run decides the same: replay is deterministic.
+      const replay = await checkReplay(saga, h.history);
+      expect(replay.divergence).toBeNull();
+    });
+
+    it("tells the worker of the abandoned step also when the execution cache keeps no run", async () => {
+      const h = harness([saga], 0);
+      await h.apply("s2", start("saga"));
+      const decided = await h.apply("s2", cancel("c-1"));
+      expect(decided.cancels.map((c) => c.cancel.stepSeq)).toEqual([2]);
+      expect(types(decided.events)).toEqual(["WorkflowCancelRequested", "StepScheduled"]);
+    });
+
+    it("lets a step made inside nonCancellable finish when the cancel comes, then cancels at the next await", async () => {
+      const careful = defineWorkflow("careful", async (ctx) => {
+        await ctx.nonCancellable(() => ctx.step(echo, { settle: true }));
+        await ctx.sleep(60_000);
+        return "slept";
+      });
+      const h = harness([careful]);
+      await h.apply("n1", start("careful"));
+      const decided = await h.apply("n1", cancel("c-1"));
+      expect(types(decided.events)).toEqual(["WorkflowCancelRequested"]);
+      expect(decided.cancels).toEqual([]);
+      await h.apply("n1", completed(1, { settle: true }));
+      // The sleep after the scope is refused as it is called: never recorded.
+      expect(types(h.history)).toEqual([
+        "WorkflowStarted",
+        "StepScheduled",
+        "WorkflowCancelRequested",
+        "StepCompleted",
+        "WorkflowCancelled",
+      ]);
+      expect((await checkReplay(careful, h.history)).ok).toBe(true);
+    });
+
+    it("completes a run whose code catches the cancel and returns a value", async () => {
+      const h = harness([forgiving]);
+      await h.apply("f1", start("forgiving"));
+      await h.apply("f1", cancel("c-1"));
+      await h.apply("f1", completed(2, { undone: true }));
+      expect(types(h.history)).toEqual([
+        "WorkflowStarted",
+        "SignalWaitStarted",
+        "WorkflowCancelRequested",
+        "StepScheduled",
+        "StepCompleted",
+        "WorkflowCompleted",
+      ]);
+      // The rejected wait takes no signal; one sent now is recorded and buffered.
+      expect((await checkReplay(forgiving, h.history)).ok).toBe(true);
+    });
+
+    it("fails a run whose cleanup fails after a cancel, with the cleanup's error", async () => {
+      const h = harness([forgiving]);
+      await h.apply("f2", start("forgiving"));
+      await h.apply("f2", cancel("c-1"));
+      await h.apply("f2", {
+        type: "ReportStepFailed",
+        stepSeq: 2,
+        attempt: 1,
+        workerId: "w1",
+        error: {
+          name: "TerminalError",
+          message: "ledger down",
+          stack: null,
+          terminal: true,
+          code: "TERMINAL",
+        },
+      });
+      const last = h.history.at(-1)!.body;
+      expect(last.type).toBe("WorkflowFailed");
+      expect((last as { error: { message: string } }).error.message).toMatch(/ledger down/);
+    });
+
+    it("closes a blocked run at once, also after its cancel was requested", async () => {
+      const h = harness([versionedV1]);
+      await h.apply("b1", start("versioned"));
+      const v2 = new PartitionState(0, new Registry([versionedV2], [echo]), log);
+      for (const e of h.history) v2.restore(e);
+      await v2.apply({ workflowId: "b1", sentAt: 0, body: cancel("c-1") }, 5000);
+      const first = v2.takeDecisions().events;
+      expect(types(first)).toEqual(["WorkflowCancelRequested", "WorkflowBlocked"]);
+      await v2.apply({ workflowId: "b1", sentAt: 0, body: cancel("c-2", "give up") }, 5001);
+      expect(v2.takeDecisions().events.map((e) => e.body)).toEqual([
+        { type: "WorkflowCancelled", reason: "give up", requestId: "c-2" },
+      ]);
     });
   });
 

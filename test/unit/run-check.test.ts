@@ -173,6 +173,14 @@ describe("a run as its history shows it", () => {
     expect(recordedInHistory(history, signalWorkflowCommand("r", "go", null, "s-2"))).toBe(false);
     expect(recordedInHistory(history, cancelWorkflowCommand("r", null, "c-1"))).toBe(true);
     expect(recordedInHistory(history, cancelWorkflowCommand("r", null, "s-1"))).toBe(false);
+    // A cancel the code caught: its request ID is on the request, the run completed.
+    const caught = [
+      started,
+      event({ type: "WorkflowCancelRequested", reason: null, requestId: "c-2" }),
+      event({ type: "WorkflowCompleted", result: "1" }),
+    ];
+    expect(recordedInHistory(caught, cancelWorkflowCommand("r", null, "c-2"))).toBe(true);
+    expect(recordedInHistory(caught, cancelWorkflowCommand("r", null, "c-3"))).toBe(false);
   });
 });
 
