@@ -28,6 +28,8 @@ let config: WeftConfig;
 let weft: TestWeft;
 let dir: string;
 const ids: string[] = [];
+/** `ids` in the tool's order (see beforeAll). */
+const newestFirst: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "weft-replay-"));
@@ -45,6 +47,14 @@ beforeAll(async () => {
   }
   await weft.client.start(pingFlow, { workflowId: "ping-1" });
   for (const id of [...ids, "ping-1"]) await weft.client.result(id, { timeoutMs: 30_000 });
+  // The order the tool lists runs in: latest WorkflowStarted first, ties by ID (latest first).
+  // Started one after the other, the runs may still be decided in another order (they sit on
+  // different partitions) or in the same millisecond.
+  const startedAt = new Map<string, number>();
+  for (const id of ids) startedAt.set(id, (await weft.client.getHistory(id))[0]!.at);
+  newestFirst.push(
+    ...[...ids].sort((a, b) => startedAt.get(b)! - startedAt.get(a)! || (a < b ? 1 : -1)),
+  );
 });
 
 afterAll(async () => {
@@ -157,7 +167,7 @@ describe("on Kafka", () => {
       skippedTypes: { pingFlow: 1 },
     });
     // Most recently started first.
-    expect(unchanged.runs.map((r) => r.workflowId)).toEqual([...ids].reverse());
+    expect(unchanged.runs.map((r) => r.workflowId)).toEqual(newestFirst);
 
     const text = await cli(["replay", "workflows", "--module", MODULE]);
     expect(text.code).toBe(0);
@@ -172,7 +182,7 @@ describe("on Kafka", () => {
     changed = JSON.parse(res.stdout) as Summary;
     expect(changed).toMatchObject({ checked: 3, passed: 0, diverged: 3 });
     expect(changed.runs).toEqual(
-      [...ids].reverse().map((id): unknown => expect.objectContaining(changedVerdict(id))),
+      newestFirst.map((id): unknown => expect.objectContaining(changedVerdict(id))),
     );
 
     // The readable form: one line per run, then the counts.
@@ -181,7 +191,7 @@ describe("on Kafka", () => {
     const lines = text.stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(4);
     const line = lineOf(CHANGED, "the inserted step");
-    for (const [i, id] of [...ids].reverse().entries()) {
+    for (const [i, id] of newestFirst.entries()) {
       expect(lines[i]).toMatch(
         new RegExp(
           `^${id} \\(orderFlow, run from seq 1, started \\S+\\): event 5 StepScheduled "charge": ` +
