@@ -20,6 +20,7 @@ import {
   signalWithStartCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
+  type CommandOf,
 } from "../producers/workflow-commands";
 import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
@@ -50,6 +51,21 @@ export interface SignalWithStartOptions<I> {
   idReusePolicy?: IdReusePolicy;
   /** Names the request: a retry with the same ID records the signal once. Default: a new UUID. */
   requestId?: string;
+}
+
+/** The command a signalWithStart sends (the client's and the test kit's). */
+export function signalWithStartOf<I>(
+  workflow: string | WorkflowDefinition<I>,
+  options: SignalWithStartOptions<I>,
+): CommandOf<"StartWorkflow"> {
+  return signalWithStartCommand(typeof workflow === "string" ? workflow : workflow.name, {
+    workflowId: options.workflowId,
+    input: options.input,
+    idReusePolicy: options.idReusePolicy,
+    signalName: options.signal,
+    payload: options.payload,
+    requestId: options.requestId,
+  });
 }
 
 /** A signalWithStart accepted durably. */
@@ -185,15 +201,7 @@ export class WeftClient {
     workflow: string | WorkflowDefinition<I>,
     options: SignalWithStartOptions<I>,
   ): Promise<SignalWithStartResult> {
-    const workflowType = typeof workflow === "string" ? workflow : workflow.name;
-    const command = signalWithStartCommand(workflowType, {
-      workflowId: options.workflowId,
-      input: options.input,
-      idReusePolicy: options.idReusePolicy,
-      signalName: options.signal,
-      payload: options.payload,
-      requestId: options.requestId,
-    });
+    const command = signalWithStartOf(workflow, options);
     await this.producer.send(command);
     return { workflowId: command.workflowId, requestId: command.body.requestId };
   }

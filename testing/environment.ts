@@ -10,7 +10,6 @@ import { CommandProducer } from "../producers/command-producer";
 import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
-  signalWithStartCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
@@ -19,6 +18,7 @@ import type { HistoryEvent, IdReusePolicy, StepLogLevel, StepLogRecord } from ".
 import {
   closesRun,
   runResult,
+  signalWithStartOf,
   stateOf,
   type AcceptedRequest,
   type RequestOptions,
@@ -291,15 +291,7 @@ export class TestEnvironment {
     workflow: string | WorkflowDefinition<I>,
     options: SignalWithStartOptions<I>,
   ): Promise<SignalWithStartResult> {
-    const type = typeof workflow === "string" ? workflow : workflow.name;
-    const command = signalWithStartCommand(type, {
-      workflowId: options.workflowId,
-      input: options.input,
-      idReusePolicy: options.idReusePolicy,
-      signalName: options.signal,
-      payload: options.payload,
-      requestId: options.requestId,
-    });
+    const command = signalWithStartOf(workflow, options);
     await this.commands.send(command);
     return { workflowId: command.workflowId, requestId: command.body.requestId };
   }

@@ -4,11 +4,10 @@
  * begun after a cancel must rebuild the same way).
  */
 import type { ConfigInput } from "../../core/config";
-import { startEmbedded } from "../../sdk/embedded";
 import { transferSteps, transferWorkflows } from "../fixtures/transfer";
 import { cancellationScenario } from "../integration/cancellation-scenario";
-import { isolatedConfig, testLogger } from "../support/env";
-import { tempDir } from "./helpers";
+import { isolatedConfig } from "../support/env";
+import { embeddedClient, tempDir } from "./helpers";
 
 function embedded(name: string, overrides: ConfigInput): void {
   describe(name, () => {
@@ -16,25 +15,7 @@ function embedded(name: string, overrides: ConfigInput): void {
     const { dir, cleanup } = tempDir();
     afterAll(() => cleanup());
 
-    cancellationScenario(name, async () => {
-      const weft = await startEmbedded({
-        dir,
-        workflows: transferWorkflows,
-        steps: transferSteps,
-        database: false,
-        sync: "never",
-        config,
-        logger: testLogger(config),
-      });
-      const client = await weft.connectClient();
-      return {
-        client,
-        async stop() {
-          await client.close();
-          await weft.stop();
-        },
-      };
-    });
+    cancellationScenario(name, () => embeddedClient(dir, config, transferWorkflows, transferSteps));
   });
 }
 

@@ -1,6 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { WeftConfig } from "../../core/config";
+import type { WeftClient } from "../../sdk/client";
+import { startEmbedded } from "../../sdk/embedded";
 import { EmbeddedKafka } from "../../transport/embedded";
 import type {
   PortConsumedMessage,
@@ -8,6 +11,8 @@ import type {
   PortConsumerRunConfig,
   PortGroupJoinEvent,
 } from "../../transport/port";
+import type { AnyStepDefinition, AnyWorkflowDefinition } from "../../workflow/definitions";
+import { testLogger } from "../support/env";
 
 /** A fresh directory for one test's log, removed by `cleanup()`. */
 export function tempDir(): { dir: string; cleanup: () => void } {
@@ -49,4 +54,33 @@ export async function collect(
 
 export function values(messages: readonly PortConsumedMessage[]): string[] {
   return messages.map((m) => m.value?.toString() ?? "");
+}
+
+/**
+ * An embedded Weft (no read models, no fsync) on `dir` with a client: what the scenarios shared
+ * with the Kafka tests start for each "process" of theirs; `stop` closes both.
+ */
+export async function embeddedClient(
+  dir: string,
+  config: WeftConfig,
+  workflows: readonly AnyWorkflowDefinition[],
+  steps: readonly AnyStepDefinition[],
+): Promise<{ client: WeftClient; stop(): Promise<void> }> {
+  const weft = await startEmbedded({
+    dir,
+    workflows,
+    steps,
+    database: false,
+    sync: "never",
+    config,
+    logger: testLogger(config),
+  });
+  const client = await weft.connectClient();
+  return {
+    client,
+    async stop() {
+      await client.close();
+      await weft.stop();
+    },
+  };
 }
