@@ -58,6 +58,8 @@ interface Shared {
   /** Drives in progress (several partitions may decide at once); swapped while > 0. */
   drivers: number;
   restore: (() => void) | undefined;
+  /** The forwarders last built, with the originals they wrap (see `install`). */
+  forwarders?: Forwarders;
 }
 const SHARED = Symbol.for("weft.sandbox");
 const shared: Shared = ((globalThis as unknown as Record<symbol, Shared | undefined>)[SHARED] ??= {
@@ -102,10 +104,22 @@ type Swapped = [target: object, key: PropertyKey, before: PropertyDescriptor | u
  * Swaps the globals for forwarders to the ones in place now (a test's fake timers included),
  * and returns what puts those back.
  */
+/** What a drive puts in place: each global's forwarder, built for the originals it wraps. */
+interface Forwarders {
+  readonly originals: readonly unknown[];
+  readonly entries: readonly [target: object, key: PropertyKey, value: unknown][];
+}
+
+/**
+ * Puts the forwarders in place until the returned function puts the originals back. The
+ * forwarders are built once and kept while the globals they wrap stay the same (a test may
+ * install fake timers between drives: then they are built again around those), so a drive,
+ * which happens once per event a run replays, only swaps properties.
+ */
 function install(): () => void {
-  const g = globalThis as unknown as Record<string, unknown>;
+  const wanted = forwarders();
   const swapped: Swapped[] = [];
-  const swap = (target: object, key: PropertyKey, value: unknown): void => {
+  for (const [target, key, value] of wanted.entries) {
     const before = Object.getOwnPropertyDescriptor(target, key);
     try {
       Object.defineProperty(target, key, {
@@ -118,8 +132,45 @@ function install(): () => void {
     } catch {
       // A frozen global (a hardened realm) stays as it is: it is not guarded, not broken.
     }
+  }
+  return () => {
+    for (const [target, key, before] of swapped.reverse()) {
+      if (before) Object.defineProperty(target, key, before);
+      else delete (target as Record<PropertyKey, unknown>)[key];
+    }
   };
+}
 
+const TIMERS = [
+  ["setTimeout", "clearTimeout"],
+  ["setInterval", "clearInterval"],
+  ["setImmediate", "clearImmediate"],
+] as const;
+
+function forwarders(): Forwarders {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const performance = g.performance as { now(): number } | undefined;
+  const originals = [
+    g.Date,
+    // eslint-disable-next-line no-restricted-properties -- the real one, for everyone but a run
+    Math.random,
+    // Compared by identity only, never called from here.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    performance?.now,
+    ...TIMERS.flatMap(([kind, clear]) => [g[kind], g[clear]]),
+  ];
+  const cached = shared.forwarders;
+  if (cached && cached.originals.every((o, i) => o === originals[i])) return cached;
+  const built = { originals, entries: buildForwarders(g, performance) };
+  shared.forwarders = built;
+  return built;
+}
+
+function buildForwarders(
+  g: Record<string, unknown>,
+  performance: { now(): number } | undefined,
+): Forwarders["entries"] {
+  const entries: [object, PropertyKey, unknown][] = [];
   const RealDate = g.Date as DateConstructor;
   const realNow = RealDate.now.bind(RealDate);
   const now = (): number => scopes.getStore()?.now() ?? realNow();
@@ -140,23 +191,26 @@ function install(): () => void {
       return key === "now" ? now : (Reflect.get(target, key) as unknown);
     },
   });
-  swap(g, "Date", SandboxDate);
+  entries.push([g, "Date", SandboxDate]);
 
   // eslint-disable-next-line no-restricted-properties -- the real one, for everyone but a run
   const realRandom = Math.random;
-  swap(Math, "random", () => scopes.getStore()?.random() ?? realRandom());
+  entries.push([Math, "random", () => scopes.getStore()?.random() ?? realRandom()]);
 
-  const performance = g.performance as { now(): number } | undefined;
   if (performance && typeof performance.now === "function") {
     const realPerformanceNow = performance.now.bind(performance);
-    swap(performance, "now", () => scopes.getStore()?.sinceStart() ?? realPerformanceNow());
+    entries.push([
+      performance,
+      "now",
+      () => scopes.getStore()?.sinceStart() ?? realPerformanceNow(),
+    ]);
   }
 
   const timer = (kind: HostTimer, clear: string): void => {
     const real = g[kind] as ((...args: unknown[]) => unknown) | undefined;
     const realClear = g[clear] as ((handle: unknown) => void) | undefined;
     if (typeof real !== "function" || typeof realClear !== "function") return;
-    swap(g, kind, function (this: unknown, ...args: unknown[]): unknown {
+    const forward = function (this: unknown, ...args: unknown[]): unknown {
       const scope = scopes.getStore();
       if (!scope) return Reflect.apply(real, this, args);
       scope.hostTimer(kind, kind === "setImmediate" ? undefined : args[1]);
@@ -164,16 +218,10 @@ function install(): () => void {
       const handle = real(() => undefined, 0);
       realClear(handle);
       return handle;
-    });
+    };
+    entries.push([g, kind, forward]);
   };
-  timer("setTimeout", "clearTimeout");
-  timer("setInterval", "clearInterval");
-  timer("setImmediate", "clearImmediate");
+  for (const [kind, clear] of TIMERS) timer(kind, clear);
 
-  return () => {
-    for (const [target, key, before] of swapped.reverse()) {
-      if (before) Object.defineProperty(target, key, before);
-      else delete (target as Record<PropertyKey, unknown>)[key];
-    }
-  };
+  return entries;
 }
