@@ -273,6 +273,59 @@ describe("retention", () => {
   });
 });
 
+describe("history kept for ever", () => {
+  it("stays on disk once sealed: memory follows the segments, every record reads back", async () => {
+    const k = await open(0);
+    await k.admin().createTopics({
+      topics: [
+        {
+          topic: "history",
+          numPartitions: 2,
+          configEntries: [{ name: "retention.ms", value: "-1" }],
+        },
+      ],
+    });
+    const count = 400;
+    const expected = [0, 1].map((p) =>
+      Array.from({ length: count / 2 }, (_, i) => pad(`p${p}-${i}`)),
+    );
+    await sendMany(k, "history", count, (i) => ({
+      value: pad(`p${i % 2}-${Math.floor(i / 2)}`),
+      partition: i % 2,
+    }));
+    // ~35 records a segment: more sealed segments than the log keeps indexes of decoded.
+    expect(k.log.segmentIds().length).toBeGreaterThan(8);
+    const expectOnDisk = (log: EmbeddedKafka["log"]) => {
+      for (const p of [0, 1]) {
+        const held = log.locationsHeld("history", p);
+        expect(held.sealedRanges).toBeGreaterThan(8);
+        expect(held.offsets).toBeLessThan(40);
+      }
+    };
+    expectOnDisk(k.log);
+    // Read back from every sealed segment (their indexes read again), both partitions in turn.
+    for (const p of [0, 1]) expect(valuesOf(k, "history", p)).toEqual(expected[p]);
+    const consumed = await collect(k, "history", "reader");
+    await waitFor("every record", () => consumed.messages.length === count);
+    for (const p of [0, 1])
+      expect(consumed.messages.filter((m) => m.partition === p).map((m) => m.offset)).toEqual(
+        expected[p]!.map((_, i) => String(i)),
+      );
+    await consumed.consumer.disconnect();
+
+    const reopened = await open(0);
+    expectOnDisk(reopened.log);
+    for (const p of [0, 1]) expect(valuesOf(reopened, "history", p)).toEqual(expected[p]);
+    // Appends after reopening land after the sealed ranges.
+    await sendMany(reopened, "history", 2, (i) => ({ value: pad(`late-${i}`), partition: 0 }));
+    expect(valuesOf(reopened, "history", 0).slice(-3)).toEqual([
+      expected[0]!.at(-1),
+      pad("late-0"),
+      pad("late-1"),
+    ]);
+  });
+});
+
 describe("compacted topics on disk", () => {
   it("delete segments whose records were all superseded, and keep the last of each key", async () => {
     let k = await open(0);

@@ -372,15 +372,24 @@ export class EmbeddedConsumer implements PortConsumer {
     // Offsets below the low watermark are gone (retention, compaction): as Kafka's consumers
     // reset to the earliest offset, the fetch starts there.
     const from = Math.max(position.offset, this.log.lowWatermark(topic, partition));
-    const records = this.log.read(
+    const fetched = this.log.fetch(
       topic,
       partition,
       from,
       this.config.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
     );
     const high = this.log.highWatermark(topic, partition);
-    const messages = records.map((r, i) => toMessage(r, from + i));
-    const last = from + records.length - 1;
+    const messages = fetched.records.map((r, i) => toMessage(r, fetched.offsets[i]!));
+    const last = fetched.end - 1;
+    if (messages.length === 0) {
+      // Only gaps: as kafkajs does with a fetch whose records were all filtered out, move past
+      // them and say so (END_BATCH_PROCESS) without handing eachBatch an empty batch.
+      position.offset = fetched.end;
+      if (this.run$.autoCommit && this.generation === generation)
+        await this.commitOffsets([{ topic, partition, offset: String(fetched.end) }]);
+      this.emitEndBatch(topic, partition, high, from, last, 0, started);
+      return;
+    }
     const batch: PortBatch = {
       topic,
       partition,
@@ -426,13 +435,25 @@ export class EmbeddedConsumer implements PortConsumer {
       if (this.run$.autoCommit && this.generation === generation)
         await this.commitOffsets([{ topic, partition, offset: String(resolved + 1) }]);
     }
+    this.emitEndBatch(topic, partition, high, from, last, messages.length, started);
+  }
+
+  private emitEndBatch(
+    topic: string,
+    partition: number,
+    high: number,
+    from: number,
+    last: number,
+    batchSize: number,
+    started: number,
+  ): void {
     this.emit(EVENTS.END_BATCH_PROCESS, {
       topic,
       partition,
       highWatermark: String(high),
       offsetLag: String(Math.max(0, high - 1 - last)),
       offsetLagLow: String(Math.max(0, high - 1 - from)),
-      batchSize: messages.length,
+      batchSize,
       firstOffset: String(from),
       lastOffset: String(last),
       duration: Date.now() - started,

@@ -76,7 +76,7 @@ import {
 } from "./frames";
 import { lockDirectory, type DirectoryLock } from "./lock";
 import { scanLog, type LogScan } from "./log-scan";
-import { NO_SEGMENT, PartitionIndex } from "./partition-index";
+import { NO_SEGMENT, PartitionIndex, type SealedLocations } from "./partition-index";
 import { applyRetention } from "./retention";
 import { Segment, type PartitionState, type TopicState } from "./segment";
 import {
@@ -169,6 +169,25 @@ export interface StoredRecord {
  * What an offset without a record reads as (compacted, dropped by retention, or in a deleted
  * segment): its offset stays taken, as in Kafka, where compaction leaves gaps.
  */
+/** Sealed segments' indexes kept decoded for reads of history's sealed records (~1 MB each). */
+const SEALED_INDEXES_CACHED = 4;
+
+/** An index's blocks by "topic\0partition". */
+function blocksByPartition(index: SegmentIndex): Map<string, IndexBlock> {
+  return new Map(index.blocks.map((b) => [offsetKey(b.topic, b.partition), b]));
+}
+
+/** Offsets one fetch looks at, at most: gaps cost a look each, so a fetch stays short. */
+const MAX_SCAN = 1 << 18;
+
+export interface LogFetch {
+  records: StoredRecord[];
+  /** The offset of each record. */
+  offsets: number[];
+  /** The offset after the last one scanned: the next fetch starts there. */
+  end: number;
+}
+
 const COMPACTED: StoredRecord = Object.freeze({
   timestamp: 0,
   key: null,
@@ -224,6 +243,11 @@ export class EmbeddedLog {
   private readonly retentionMs: number;
   private readonly cache: FrameCache;
   private recordCount = 0;
+  /**
+   * The blocks of a few sealed segments' indexes, read back for partitions that keep their
+   * sealed records on disk (history): segment → "topic\0partition" → block. Oldest first.
+   */
+  private readonly sealedIndexes = new Map<number, Map<string, IndexBlock>>();
   private logId: string | undefined;
   private readonly scratch = Buffer.allocUnsafe(READ_AHEAD);
 
@@ -386,6 +410,15 @@ export class EmbeddedLog {
     return this.topics.get(topic)?.partitions.length;
   }
 
+  /**
+   * What the log holds in memory to find a partition's records: offsets in its arrays, and
+   * sealed ranges whose positions stay in their segment's index file (history's).
+   */
+  locationsHeld(topic: string, partition: number): { offsets: number; sealedRanges: number } {
+    const { index } = this.partition(topic, partition);
+    return { offsets: index.held, sealedRanges: index.sealedRanges };
+  }
+
   /** The offset the next record of the partition gets (every record is committed). */
   highWatermark(topic: string, partition: number): number {
     return this.partition(topic, partition).index.end;
@@ -396,7 +429,37 @@ export class EmbeddedLog {
     return this.partition(topic, partition).index.start;
   }
 
-  /** Records from `offset` on, at least one when there is one, up to about `maxBytes`. */
+  /**
+   * What a consumer's fetch gets, as from Kafka: the records still held from `offset` on (at
+   * least one when there is one, up to about `maxBytes`), each with its offset, and `end`, the
+   * offset after the last one scanned. Gaps (compacted, dropped, deleted) are skipped, not
+   * returned: a compacted changelog read from 0 costs its live records, not every record it
+   * ever had. A scan stops after `MAX_SCAN` offsets, so one fetch over a long run of gaps
+   * stays short; its `end` then says how far it went.
+   */
+  fetch(topic: string, partition: number, offset: number, maxBytes: number): LogFetch {
+    const { index } = this.partition(topic, partition);
+    const records: StoredRecord[] = [];
+    const offsets: number[] = [];
+    let bytes = 0;
+    const limit = Math.min(index.end, offset + MAX_SCAN);
+    let o = offset;
+    for (; o < limit; o++) {
+      const segment = index.segmentOf(o);
+      if (segment === NO_SEGMENT) continue;
+      const record = this.recordAt(segment, index.positionOf(o), index.slotOf(o));
+      if (records.length > 0 && bytes + record.size > maxBytes) break;
+      bytes += record.size;
+      records.push(record);
+      offsets.push(o);
+    }
+    return { records, offsets, end: o };
+  }
+
+  /**
+   * Every offset from `offset` on, gaps included (as empty records), up to about `maxBytes`:
+   * for tools and tests that look at the offsets themselves. Consumers use `fetch`.
+   */
   read(topic: string, partition: number, offset: number, maxBytes: number): StoredRecord[] {
     const { index } = this.partition(topic, partition);
     const out: StoredRecord[] = [];
@@ -618,6 +681,10 @@ export class EmbeddedLog {
       const p = this.topics.get(block.topic)?.partitions[block.partition];
       if (!p) continue;
       const pins = this.pins(p.topic);
+      if (p.index.keepsSealedOnDisk) {
+        this.loadSealedRange(segment, p, block, pins);
+        continue;
+      }
       for (let i = 0; i < block.positions.length; i++) {
         const position = block.positions[i]!;
         if (position === NO_POSITION) continue;
@@ -637,6 +704,47 @@ export class EmbeddedLog {
         this.compact(p, name, keys.offsets[k]!, keys.tombstones[k] === 1);
       }
     }
+  }
+
+  /** A block of a partition keeping sealed records on disk: one range, no positions. */
+  private loadSealedRange(
+    segment: Segment,
+    p: PartitionState,
+    block: IndexBlock,
+    pins: boolean,
+  ): void {
+    let count = 0;
+    for (let i = 0; i < block.positions.length; i++) {
+      if (block.positions[i] === NO_POSITION) continue;
+      count++;
+      segment.addRecord(p, block.first + i);
+    }
+    if (count === 0) return;
+    const range = segment.ranges.get(p)!;
+    p.index.putSealed(range.first, range.last + 1, segment.id);
+    if (pins) segment.pinned += count;
+    this.recordCount += count;
+  }
+
+  /** One sealed segment's block of one partition, from its index file (a few are cached). */
+  private sealedBlock(id: number, topic: string, partition: number): SealedLocations | undefined {
+    let blocks = this.sealedIndexes.get(id);
+    if (blocks) {
+      this.sealedIndexes.delete(id);
+    } else {
+      const file = join(this.directory, segmentFile(id));
+      const size = this.segments.get(id)?.size ?? statSync(file).size;
+      let index = readIndex(join(this.directory, indexFile(id)));
+      if (!index || index.bytes !== size || index.segment !== id)
+        index = this.indexByScan(id, file);
+      blocks = blocksByPartition(index);
+    }
+    this.sealedIndexes.set(id, blocks);
+    for (const old of this.sealedIndexes.keys()) {
+      if (this.sealedIndexes.size <= SEALED_INDEXES_CACHED) break;
+      this.sealedIndexes.delete(old);
+    }
+    return blocks.get(offsetKey(topic, partition));
   }
 
   /**
@@ -723,12 +831,16 @@ export class EmbeddedLog {
     this.active = new Segment(id, file, head.length);
     this.segments.set(id, this.active);
     this.activeFrames = 0;
-    writeFileAtomically(
-      join(this.directory, indexFile(sealed.id)),
-      encodeIndex(this.indexOf(sealed)),
-      durable,
-    );
+    const index = this.indexOf(sealed);
+    writeFileAtomically(join(this.directory, indexFile(sealed.id)), encodeIndex(index), durable);
     sealed.keys = undefined;
+    // Partitions kept for ever now read the sealed records' positions back from that index.
+    for (const [p, range] of sealed.ranges) p.index.seal(range.last, sealed.id);
+    this.sealedIndexes.set(sealed.id, blocksByPartition(index));
+    for (const old of this.sealedIndexes.keys()) {
+      if (this.sealedIndexes.size <= SEALED_INDEXES_CACHED) break;
+      this.sealedIndexes.delete(old);
+    }
     this.retain();
   }
 
@@ -781,6 +893,7 @@ export class EmbeddedLog {
 
   private deleteSegment(segment: Segment): void {
     for (const [p, range] of segment.ranges) p.index.forgetRange(range.first, range.last);
+    this.sealedIndexes.delete(segment.id);
     if (segment.fd !== undefined) closeSync(segment.fd);
     segment.fd = undefined;
     this.segments.delete(segment.id);
@@ -863,11 +976,16 @@ export class EmbeddedLog {
   ): void {
     if (this.topics.has(name)) return;
     const topic: TopicState = { name, compacted, retentionMs, partitions: [] };
+    // A topic kept for ever (history) keeps its sealed records' positions on disk, not here.
+    const keptForEver = !compacted && retentionMs !== undefined && retentionMs < 0;
     for (let partition = 0; partition < count; partition++) {
       topic.partitions.push({
         topic,
         partition,
-        index: new PartitionIndex(),
+        index: new PartitionIndex(
+          0,
+          keptForEver ? (segment) => this.sealedBlock(segment, name, partition) : undefined,
+        ),
         waiters: new Set(),
         ...(compacted ? { latest: new Map<string, number>() } : {}),
       });
