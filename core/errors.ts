@@ -64,6 +64,11 @@ export const ErrorCodes = {
   UNAVAILABLE:
     "The API is up but still waits for Kafka, Redis or PostgreSQL (GET /readyz names which); try again shortly.",
   STOPPED: "A role was stopped while it still waited for a dependency to start.",
+  UNKNOWN_TRIGGER: "A webhook names a trigger this API does not define (POST /hooks/<name>).",
+  BAD_SIGNATURE:
+    "A webhook delivery carries no token or HMAC signature, or one that does not match the trigger's secret.",
+  UNMAPPABLE_INPUT:
+    "A trigger's record or webhook body does not map to a command: it does not decode, has no usable workflow ID, or its map function refused it. A Kafka record goes to weft.dlq with the reason.",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -368,5 +373,26 @@ export class LogCorruptError extends WeftError {
         "(what was recorded after that point is lost; the read models are rebuilt at the next start). Or restore the file from a backup.",
       { ...details },
     );
+  }
+}
+
+/** A webhook names no trigger this API defines. */
+export class UnknownTriggerError extends WeftError {
+  constructor(name: string) {
+    super("UNKNOWN_TRIGGER", `no webhook trigger is named ${JSON.stringify(name)}`, { name });
+  }
+}
+
+/** A webhook delivery's token or HMAC signature is missing or wrong. */
+export class BadSignatureError extends WeftError {
+  constructor(trigger: string, message: string) {
+    super("BAD_SIGNATURE", message, { trigger });
+  }
+}
+
+/** A trigger's record or webhook body does not map to a command; the message says why. */
+export class UnmappableInputError extends WeftError {
+  constructor(trigger: string, reason: string) {
+    super("UNMAPPABLE_INPUT", `trigger ${trigger}: ${reason}`, { trigger, reason });
   }
 }

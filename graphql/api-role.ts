@@ -23,6 +23,9 @@ import { browserPolicyFromEnv, guardListener, type BrowserPolicy } from "./brows
 import { metricsTokenFromEnv } from "./metrics-plugin";
 import { createApiServer } from "./server";
 import { startingHandler } from "./starting-handler";
+import type { TriggerDefinition } from "../triggers/definition";
+import type { TriggerCounters } from "../triggers/trigger-counters";
+import { hookRequestsPerMinuteFromEnv } from "../triggers/webhook-plugin";
 
 export const DEFAULT_API_PORT = 8080;
 export const DEFAULT_API_HOST = "127.0.0.1";
@@ -78,6 +81,8 @@ export async function startApiRole(options: {
   /** The process's readiness: /readyz also fails while another role of the process waits. */
   readiness?: Readiness;
   signal?: AbortSignal;
+  /** Triggers of this process: webhooks are served at /hooks/<name>, all are listed. */
+  triggers?: { definitions: readonly TriggerDefinition[]; counters: TriggerCounters };
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
   const log = logger.child({ role: "api" });
@@ -91,6 +96,11 @@ export async function startApiRole(options: {
   const browser = options.listen?.browser ?? browserPolicyFromEnv(env);
   const metricsToken = options.listen?.metricsToken ?? metricsTokenFromEnv(env);
   const accessLog = options.listen?.accessLog ?? accessLogFromEnv(env) ?? true;
+  const triggers = options.triggers && {
+    triggers: options.triggers.definitions,
+    counters: options.triggers.counters,
+    requestsPerMinute: hookRequestsPerMinuteFromEnv(env),
+  };
   const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
   // For the migration lock and /readyz; without an offline queue a PING fails at once while
@@ -165,6 +175,7 @@ export async function startApiRole(options: {
       browser,
       metricsToken,
       accessLog,
+      triggers,
       readiness: checks,
       serverFactory: (fastifyHandler) => {
         handler = fastifyHandler;

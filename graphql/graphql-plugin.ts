@@ -28,6 +28,9 @@ import { ProjectorBoard } from "./projector-board";
 import { createProjectorResolvers, projectorsFeed } from "./projector-resolvers";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
+import { createTriggerResolvers, triggerSchema } from "./trigger-resolvers";
+import { TriggerCounters } from "../triggers/trigger-counters";
+import type { WebhookOptions } from "../triggers/webhook-plugin";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
 import { SocketGuard, withSubscriptionSlots } from "./socket-guard";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
@@ -46,6 +49,8 @@ export interface GraphqlPluginOptions {
   live?: LiveEmitter;
   /** What a document, a client and a WebSocket may cost. */
   limits: ApiLimits;
+  /** The triggers of this process, for the `triggers` query; default none. */
+  triggers?: Pick<WebhookOptions, "triggers" | "counters">;
 }
 
 /** How often stats are recomputed at most while runs change, for their subscribers. */
@@ -142,7 +147,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   // graphql-js's own option (mercurius' types predate it; 100 is graphql-js's default).
   const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
-    schema,
+    schema: schema + triggerSchema,
     resolvers: withSubscriptionSlots(
       mergeResolvers(
         createResolvers({
@@ -153,7 +158,12 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
           runCheck: options.runCheck,
           log: logger.child({ component: "api" }),
         }),
-        createProjectorResolvers({ board, feed }),
+        mergeResolvers(
+          createProjectorResolvers({ board, feed }),
+          createTriggerResolvers(
+            options.triggers ?? { triggers: [], counters: new TriggerCounters() },
+          ),
+        ),
       ),
       guard,
     ),

@@ -24,6 +24,7 @@ import { healthPlugin } from "./health-plugin";
 import { metricsPlugin } from "./metrics-plugin";
 import { readinessPlugin, type ReadinessChecks } from "./readiness-plugin";
 import type { LagSource } from "./stats";
+import { webhookPlugin, type WebhookOptions } from "../triggers/webhook-plugin";
 
 export interface ApiServerOptions {
   config: WeftConfig;
@@ -70,6 +71,8 @@ export interface ApiServerOptions {
   metricsToken?: string;
   /** Log every request at info (fastify's access log); default true. Errors are logged anyway. */
   accessLog?: boolean;
+  /** Triggers: webhooks at POST /hooks/<name>, and the `triggers` query. Default none. */
+  triggers?: WebhookOptions;
 }
 
 /** Fastify's request logging without the two info lines every request writes. */
@@ -132,7 +135,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     lag: options.lag,
     live: options.live,
     limits: options.limits ?? DEFAULT_API_LIMITS,
+    triggers: options.triggers,
   });
+  if (options.triggers) await app.register(webhookPlugin, { ...options.triggers, commands });
   await app.register(dashboardPlugin, {});
   await app.ready();
   return app;

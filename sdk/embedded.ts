@@ -6,6 +6,7 @@ import type { ApiListenOptions } from "../graphql/api-role";
 import { openReadModelDb, ReadModelDb } from "../projections/read-model-db";
 import type { OpenDatabase } from "../projections/read-side-backends";
 import type { SyncMode } from "../transport/embedded";
+import type { TriggerDefinition } from "../triggers/definition";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import type { Backends } from "./backends";
 import { WeftClient } from "./client";
@@ -19,6 +20,11 @@ export interface EmbeddedOptions {
   dir?: string;
   workflows?: readonly AnyWorkflowDefinition[];
   steps?: readonly AnyStepDefinition[];
+  /**
+   * Triggers: the Kafka ones consume their topic from the embedded log (not a broker), the
+   * webhooks are served by the api role. See docs/triggers.md.
+   */
+  triggers?: readonly TriggerDefinition[];
   /** Where the api role listens (it runs when there is a read-model database), or false. */
   api?: ApiListenOptions | false;
   /**
@@ -74,6 +80,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
   const roles: Role[] = [];
   if (workflows.length > 0) roles.push("decider");
   if (steps.length > 0) roles.push("worker");
+  const triggers = options.triggers ?? [];
+  if (triggers.some((t) => t.source.type === "kafka")) roles.push("trigger");
   if (backends.hasDatabase) {
     roles.push("projector");
     if (options.api !== false) roles.push("api");
@@ -85,6 +93,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     runtime = await startRuntime({
       workflows,
       steps,
+      triggers,
       roles,
       config,
       logger,

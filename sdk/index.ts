@@ -16,6 +16,18 @@ export type {
   SignalHandler,
 } from "../workflow/definitions";
 export type { RetryPolicy } from "../core/retry";
+export { defineTrigger } from "../triggers/definition";
+export type {
+  TriggerDefinition,
+  TriggerOptions,
+  TriggerAction,
+  TriggerSourceInfo,
+  KafkaTriggerSource,
+  WebhookTriggerSource,
+  WebhookHmac,
+  WorkflowIdSource,
+} from "../triggers/definition";
+export { signWebhookBody } from "../triggers/webhook-auth";
 export { WeftClient } from "./client";
 export type {
   AcceptedRequest,
@@ -52,6 +64,9 @@ export {
   RunNotFoundError,
   RunClosedError,
   StateTooLargeError,
+  UnknownTriggerError,
+  BadSignatureError,
+  UnmappableInputError,
 } from "../core/errors";
 export type { ErrorCode } from "../core/errors";
 export type { HistoryEvent, EventBody, EventType } from "../schemas/types";

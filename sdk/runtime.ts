@@ -19,9 +19,12 @@ import { createKafka } from "../transport/kafka";
 import type { KafkaPort } from "../transport/port";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
+import { assertDistinctTriggers, type TriggerDefinition } from "../triggers/definition";
+import { TriggerCounters } from "../triggers/trigger-counters";
+import type { TriggerRole, startTriggerRole } from "../triggers/trigger-role";
 import type { Backends } from "./backends";
 
-export const ROLES = ["decider", "worker", "projector", "api"] as const;
+export const ROLES = ["decider", "worker", "projector", "api", "trigger"] as const;
 export type Role = (typeof ROLES)[number];
 /** What a process plays when not told: the projector needs PostgreSQL, so it is asked for. */
 export const DEFAULT_ROLES: readonly Role[] = ["decider", "worker"];
@@ -29,6 +32,11 @@ export const DEFAULT_ROLES: readonly Role[] = ["decider", "worker"];
 export interface RuntimeOptions {
   workflows?: readonly AnyWorkflowDefinition[];
   steps?: readonly AnyStepDefinition[];
+  /**
+   * Triggers (defineTrigger): the trigger role consumes the Kafka ones; the api role serves
+   * the webhooks at /hooks/<name> and lists them all.
+   */
+  triggers?: readonly TriggerDefinition[];
   /** Which roles this process plays; default decider and worker. */
   roles?: readonly Role[];
   config?: WeftConfig | ConfigInput;
@@ -55,6 +63,8 @@ export interface Runtime {
   readonly worker: Worker | undefined;
   readonly projector: Projector | undefined;
   readonly api: ApiRole | undefined;
+  /** The Kafka trigger consumers (trigger role), else undefined. */
+  readonly trigger: TriggerRole | undefined;
   /** The ID this process registers under (decider and worker roles), else undefined. */
   readonly processId: string | undefined;
   /** Where /metrics is served when `metricsPort` is set and the api role is not run here. */
@@ -91,6 +101,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (roles.includes("worker") && steps.length === 0) {
     throw new ConfigError("the worker role needs at least one step definition");
   }
+  const triggers = options.triggers ?? [];
+  assertDistinctTriggers(triggers);
+  if (roles.includes("trigger") && !triggers.some((t) => t.source.type === "kafka")) {
+    throw new ConfigError("the trigger role needs at least one Kafka trigger (defineTrigger)");
+  }
+  const triggerCounters = new TriggerCounters();
   // One registry for the whole process: every role registers its metrics in it.
   const metrics = processMetrics();
   // One readiness for the whole process: what each role waits for, for /readyz.
@@ -203,26 +219,50 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           backends: backends?.readSide,
           readiness,
           signal: stopping.signal,
+          triggers: { definitions: triggers, counters: triggerCounters },
         }),
       )
     : undefined;
-  const [deciderOutcome, workerOutcome, registrationOutcome, projectorOutcome, apiOutcome] =
-    await Promise.allSettled([
-      deciderStart,
-      workerStart,
-      registrationStart,
-      projectorStart,
-      apiStart,
-    ]);
+  // Needs a broker (or the embedded log) only: it turns records into commands.
+  const triggerStart = roles.includes("trigger")
+    ? starting("trigger")(() =>
+        loadTriggerRole().startTriggerRole({
+          config,
+          kafka,
+          logger,
+          triggers,
+          counters: triggerCounters,
+          readiness,
+          signal: stopping.signal,
+        }),
+      )
+    : undefined;
+  const [
+    deciderOutcome,
+    workerOutcome,
+    registrationOutcome,
+    projectorOutcome,
+    apiOutcome,
+    triggerOutcome,
+  ] = await Promise.allSettled([
+    deciderStart,
+    workerStart,
+    registrationStart,
+    projectorStart,
+    apiStart,
+    triggerStart,
+  ]);
   signal?.removeEventListener("abort", onAbort);
   const projector = settledValue(projectorOutcome);
   const api = settledValue(apiOutcome);
+  const trigger = settledValue(triggerOutcome);
   const runtime: Runtime = {
     config,
     decider,
     worker,
     projector: projector?.projector,
     api,
+    trigger,
     processId: registration?.processId,
     metrics,
     get metricsAddress() {
@@ -232,6 +272,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // The API stops taking commands first; workers drain so their results reach a decider
       // that is still running.
       await api?.stop();
+      // Before the deciders: what it commits meanwhile waits in Kafka for the next ones.
+      await trigger?.stop();
       await worker?.stop();
       if (deciderOutcome.status === "fulfilled") await decider?.stop();
       // After the roles drained: "stopped" is then the truth.
@@ -246,6 +288,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     registrationOutcome,
     projectorOutcome,
     apiOutcome,
+    triggerOutcome,
   ]
     .filter((o): o is PromiseRejectedResult => o.status === "rejected")
     .map((o) => o.reason as unknown);
@@ -277,6 +320,12 @@ function settledValue<T>(outcome: PromiseSettledResult<T> | undefined): T | unde
 function loadApiRole(): { startApiRole: typeof startApiRole } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require("../graphql/api-role") as { startApiRole: typeof startApiRole };
+}
+
+/** Loaded only where the trigger role runs. */
+function loadTriggerRole(): { startTriggerRole: typeof startTriggerRole } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../triggers/trigger-role") as { startTriggerRole: typeof startTriggerRole };
 }
 
 /** The process's registry for /metrics: Node's process metrics, then those of its roles. */

@@ -39,11 +39,12 @@ export function registerDev(program: Command): void {
             : {},
         );
         const logger = cliLogger(format, config.logLevel);
-        const { workflows, steps } = loadDefinitions(modulePath);
+        const { workflows, steps, triggers } = loadDefinitions(modulePath);
         const weft = await startEmbedded({
           dir: opts.dir,
           workflows,
           steps,
+          triggers,
           config,
           logger,
           worker: { concurrency: Number(opts.concurrency) },

@@ -67,9 +67,9 @@ export function registerStart(program: Command): void {
             "--processes is ignored in a node:cluster worker: its manager runs the instances",
           );
         }
-        const { workflows, steps } = modulePath
+        const { workflows, steps, triggers } = modulePath
           ? loadDefinitions(modulePath)
-          : { workflows: [], steps: [] };
+          : { workflows: [], steps: [], triggers: [] };
         // A signal while the roles still wait for Kafka, Redis or PostgreSQL stops them too.
         const interrupted = new AbortController();
         const interrupt = () => interrupted.abort();
@@ -82,6 +82,7 @@ export function registerStart(program: Command): void {
             logger,
             workflows,
             steps,
+            triggers,
             roles,
             worker: {
               concurrency: Number(opts.concurrency),

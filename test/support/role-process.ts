@@ -2,6 +2,7 @@
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
 import { startRuntime, type Role } from "../../sdk/runtime";
+import { ordersTrigger } from "../fixtures/triggers";
 import { steps, workflows } from "../fixtures/workflows";
 
 async function main(): Promise<void> {
@@ -18,6 +19,10 @@ async function main(): Promise<void> {
       logger: createLogger(config.logLevel, { role: roles.join("+") }),
       workflows,
       steps,
+      // The trigger tests name the topic their orders trigger reads.
+      triggers: process.env.WEFT_TRIGGER_TOPIC
+        ? [ordersTrigger(process.env.WEFT_TRIGGER_TOPIC)]
+        : [],
       roles,
       worker: {
         leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000),

@@ -1,0 +1,341 @@
+/**
+ * A Kafka trigger: consumes a user's topic (read_committed, consumer group
+ * `<prefix>.trigger.<name>`) and turns each record into a command, exactly once. For each
+ * batch one transaction carries the commands (to `weft.commands`), the records that map to
+ * none (to `weft.dlq`, with the reason) and the consumed offset; it commits all or nothing.
+ *
+ * Ownership of a source partition is fenced like a decider's: a transactional producer whose
+ * ID names the trigger and the partition, opened (and its first transaction aborted, which
+ * fences any older owner and aborts its open transaction) before the committed offset is read
+ * and the consumer moved there. So a zombie owner cannot commit, and what the new owner reads
+ * as committed is final. A record that is consumed twice anyway (its transaction aborted)
+ * maps to the same workflow ID and request ID again (map-delivery.ts), and deciders only read
+ * committed commands: one run per record.
+ */
+import { backoffMs, sleep, type Backoff } from "../core/backoff";
+import { topics, type WeftConfig } from "../core/config";
+import type { Logger } from "../core/logger";
+import { bySize } from "../deciders/partition-owner";
+import { deadLetterMessage } from "../producers/dead-letter";
+import { commandCodec, commandHeaders } from "../schemas/codec";
+import { ensureTopics, headersToStrings, withAdmin } from "../transport/kafka";
+import { partitionCount, partitionForKey } from "../transport/partitioning";
+import type {
+  KafkaPort,
+  PortConsumedMessage,
+  PortConsumer,
+  PortEachBatchPayload,
+  PortMessage,
+  PortProducer,
+} from "../transport/port";
+import type { KafkaTriggerSource, TriggerDefinition } from "./definition";
+import { mapDelivery, recordDelivery } from "./map-delivery";
+import type { TriggerCounters } from "./trigger-counters";
+
+export interface KafkaTriggerOptions {
+  kafka: KafkaPort;
+  config: WeftConfig;
+  logger: Logger;
+  trigger: TriggerDefinition;
+  counters: TriggerCounters;
+}
+
+/** Records per transaction at most: a batch is split, each part committed on its own. */
+const MAX_RECORDS_PER_COMMIT = 500;
+/** Records of one partition per produce request: under the broker's 1 MiB batch limit. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+/** Between tries after a failed commit or open: 100 ms doubling to 2 s. */
+const RETRY_BACKOFF: Backoff = { initialMs: 100, maxMs: 2000, jitter: 0.25 };
+
+export function triggerGroup(config: WeftConfig, trigger: string): string {
+  return `${config.topicPrefix}.trigger.${trigger}`;
+}
+
+/** A source partition this member owns, fenced, and where its next record is. */
+interface OwnedPartition {
+  producer: PortProducer;
+  /** Every record below this offset is committed (as commands or dead letters). */
+  next: bigint;
+}
+
+export class KafkaTrigger {
+  private readonly log: Logger;
+  private readonly group: string;
+  private readonly topic: string;
+  private readonly source: Readonly<KafkaTriggerSource>;
+  private readonly commandsTopic: string;
+  private commandPartitions = 0;
+  private consumer: PortConsumer | undefined;
+  private readonly owned = new Map<number, OwnedPartition>();
+  private failures = 0;
+  private stopped = false;
+
+  constructor(private readonly options: KafkaTriggerOptions) {
+    const { trigger, config } = options;
+    if (trigger.source.type !== "kafka")
+      throw new Error(`trigger ${trigger.name} is not a Kafka trigger`);
+    this.source = trigger.source.kafka;
+    this.topic = this.source.topic;
+    this.group = triggerGroup(config, trigger.name);
+    this.commandsTopic = topics.commands(config);
+    this.log = options.logger.child({ role: "trigger", trigger: trigger.name, topic: this.topic });
+  }
+
+  get name(): string {
+    return this.options.trigger.name;
+  }
+
+  /** Joins the group; throws (to be tried again) while the topics are not there. */
+  async start(): Promise<void> {
+    const { kafka, config } = this.options;
+    this.commandPartitions = await withAdmin(kafka, async (admin) => {
+      await ensureTopics(admin, config);
+      // The user's topic is theirs: Weft never creates it; missing, the start is retried.
+      await partitionCount(admin, this.topic);
+      return partitionCount(admin, this.commandsTopic);
+    });
+    const consumer = kafka.consumer({
+      groupId: this.group,
+      readUncommitted: false,
+      sessionTimeout: config.deciderSessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(config.deciderSessionTimeoutMs / 6)),
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    // Any rebalance may have moved a partition away and back: each is fenced again.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      this.log.info({ partitions: payload.memberAssignment[this.topic] ?? [] }, "trigger assigned");
+      this.releaseAll();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      this.log.error({ err: payload.error, restart: payload.restart }, "trigger consumer crashed");
+      this.releaseAll();
+      if (!payload.restart) void this.restart(consumer);
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({
+        topic: this.topic,
+        fromBeginning: this.source.fromBeginning ?? true,
+      });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 4,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          if (batch.messages.length === 0 || payload.isStale() || this.stopped) return;
+          await this.onBatch(batch.partition, batch.messages, payload);
+        },
+      });
+    } catch (err) {
+      this.consumer = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    this.log.info({ group: this.group }, "Kafka trigger started");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    await consumer?.disconnect().catch(() => undefined);
+    this.releaseAll();
+  }
+
+  private async onBatch(
+    partition: number,
+    messages: PortConsumedMessage[],
+    payload: Pick<PortEachBatchPayload, "resolveOffset" | "isStale">,
+  ): Promise<void> {
+    const owned = this.owned.get(partition);
+    try {
+      if (!owned) {
+        // The batch in hand was fetched before the fence: it is dropped, and the consumer
+        // starts again at the offset committed by whoever owned the partition before.
+        await this.open(partition);
+        return;
+      }
+      // Below `next`: committed already (fetched again after a rebalance); skipped.
+      const fresh = messages.filter((m) => BigInt(m.offset) >= owned.next);
+      for (let i = 0; i < fresh.length; i += MAX_RECORDS_PER_COMMIT) {
+        if (payload.isStale() || this.owned.get(partition) !== owned) return;
+        const part = fresh.slice(i, i + MAX_RECORDS_PER_COMMIT);
+        await this.commit(partition, owned, part);
+        payload.resolveOffset(part[part.length - 1]!.offset);
+      }
+      this.failures = 0;
+    } catch (err) {
+      if (this.stopped) return;
+      this.failures++;
+      const delay = backoffMs(RETRY_BACKOFF, this.failures);
+      this.log.warn(
+        { err, partition, retryInMs: delay },
+        "trigger transaction failed; reopening the partition from its committed offset",
+      );
+      this.release(partition);
+      await sleep(delay);
+    }
+  }
+
+  /** Fences older owners, then moves the consumer to the committed offset. */
+  private async open(partition: number): Promise<void> {
+    const { kafka, config, trigger } = this.options;
+    const producer = kafka.producer({
+      transactionalId: `${config.topicPrefix}.trigger.${trigger.name}.p${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 30_000,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 60 },
+    });
+    try {
+      await producer.connect();
+      const fence = await producer.transaction();
+      await fence.abort();
+      const next = await this.committedOffset(partition);
+      if (this.stopped || !this.consumer) throw new Error("the trigger stopped");
+      this.consumer.seek({ topic: this.topic, partition, offset: next.toString() });
+      this.owned.set(partition, { producer, next });
+      this.log.info({ partition, offset: String(next) }, "trigger partition opened");
+    } catch (err) {
+      await producer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The group's committed offset, else where a new group starts (first or next record). */
+  private committedOffset(partition: number): Promise<bigint> {
+    return withAdmin(this.options.kafka, async (admin) => {
+      const [entry] = await admin.fetchOffsets({ groupId: this.group, topics: [this.topic] });
+      const found = entry?.partitions.find((p) => p.partition === partition);
+      if (found && BigInt(found.offset) >= 0n) return BigInt(found.offset);
+      const ends = await admin.fetchTopicOffsets(this.topic);
+      const end = ends.find((o) => o.partition === partition);
+      if (!end) throw new Error(`${this.topic} has no partition ${partition}`);
+      const fromBeginning = this.source.fromBeginning ?? true;
+      return BigInt(fromBeginning ? end.low : end.high);
+    });
+  }
+
+  /** One transaction: the records' commands and dead letters, and the consumed offset. */
+  private async commit(
+    partition: number,
+    owned: OwnedPartition,
+    messages: PortConsumedMessage[],
+  ): Promise<void> {
+    const { trigger, config, counters } = this.options;
+    const byCommandPartition = new Map<number, PortMessage[]>();
+    const deadLetters: PortMessage[] = [];
+    for (const message of messages) {
+      const outcome = mapDelivery(trigger, {
+        key: message.key,
+        value: message.value,
+        delivery: recordDelivery(this.topic, partition, message.offset),
+        headers: headersToStrings(message.headers),
+      });
+      if (outcome.kind === "unmappable") {
+        this.log.warn(
+          { partition, offset: message.offset, reason: outcome.reason },
+          "record sent to the DLQ",
+        );
+        deadLetters.push({
+          ...deadLetterMessage(
+            { topic: this.topic, partition, message },
+            `UNMAPPABLE_INPUT: ${outcome.reason}`,
+            this.group,
+          ),
+          partition: 0,
+        });
+        continue;
+      }
+      const { command } = outcome;
+      const target = partitionForKey(
+        this.commandsTopic,
+        command.workflowId,
+        this.commandPartitions,
+      );
+      const list = byCommandPartition.get(target) ?? [];
+      list.push({
+        key: command.workflowId,
+        partition: target,
+        value: commandCodec.encode(command),
+        headers: commandHeaders(command),
+      });
+      byCommandPartition.set(target, list);
+    }
+    const requests: { topic: string; messages: PortMessage[] }[] = [];
+    for (const list of byCommandPartition.values())
+      for (const request of bySize(list, MAX_REQUEST_BYTES))
+        requests.push({ topic: this.commandsTopic, messages: request });
+    for (const request of bySize(deadLetters, MAX_REQUEST_BYTES))
+      requests.push({ topic: topics.dlq(config), messages: request });
+    const nextOffset = BigInt(messages[messages.length - 1]!.offset) + 1n;
+    const tx = await owned.producer.transaction();
+    try {
+      // One partition per request, as the decider does (see BatchingProducer).
+      for (const request of requests) await tx.sendBatch({ topicMessages: [request], acks: -1 });
+      await retryConcurrentTransactions(() =>
+        tx.sendOffsets({
+          consumerGroupId: this.group,
+          topics: [
+            { topic: this.topic, partitions: [{ partition, offset: nextOffset.toString() }] },
+          ],
+        }),
+      );
+      // Revoked (or stopped) while sending: abort rather than commit what another may redo.
+      if (this.owned.get(partition) !== owned) throw new Error("partition revoked during commit");
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => undefined);
+      throw err;
+    }
+    owned.next = nextOffset;
+    counters.accepted(trigger.name, messages.length - deadLetters.length);
+    counters.refused(trigger.name, deadLetters.length);
+  }
+
+  private release(partition: number): void {
+    const owned = this.owned.get(partition);
+    if (!owned) return;
+    this.owned.delete(partition);
+    void owned.producer.disconnect().catch(() => undefined);
+  }
+
+  private releaseAll(): void {
+    for (const partition of [...this.owned.keys()]) this.release(partition);
+  }
+
+  /** kafkajs gave up on the consumer: a new one joins after a backoff, until it succeeds. */
+  private async restart(crashed: PortConsumer): Promise<void> {
+    this.consumer = undefined;
+    await crashed.disconnect().catch(() => undefined);
+    for (let attempt = 1; !this.stopped; attempt++) {
+      await sleep(backoffMs(RETRY_BACKOFF, attempt));
+      if (this.stopped) return;
+      try {
+        await this.start();
+        return;
+      } catch (err) {
+        this.log.warn({ err }, "could not restart the trigger consumer");
+      }
+    }
+  }
+}
+
+/** kafkajs does not retry AddOffsetsToTxn on CONCURRENT_TRANSACTIONS; the broker expects it. */
+async function retryConcurrentTransactions(operation: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await operation();
+      return;
+    } catch (err) {
+      if ((err as { type?: string }).type !== "CONCURRENT_TRANSACTIONS" || attempt >= 50) throw err;
+      await sleep(Math.min(2 * attempt, 20));
+    }
+  }
+}
