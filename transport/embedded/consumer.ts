@@ -26,6 +26,13 @@ const EVENTS: PortConsumerEvents = {
 const DEFAULT_MAX_WAIT_MS = 5000;
 const DEFAULT_MAX_BYTES_PER_PARTITION = 1024 * 1024;
 const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000;
+/**
+ * The most one fetch reads, whatever `maxBytesPerPartition` asks: a fetch here reads the disk
+ * synchronously on the event loop every role of the process shares (a broker reads elsewhere),
+ * so its size is how long the others wait. A projector catching up with 4 MiB fetches held a
+ * restart's decider and first run back by a second and more at 40,000 runs.
+ */
+const MAX_FETCH_BYTES = 256 * 1024;
 /** After eachBatch threw, the partition is fetched again from its last resolved offset. */
 const CRASH_RETRY_MS = 1000;
 
@@ -376,7 +383,10 @@ export class EmbeddedConsumer implements PortConsumer {
       topic,
       partition,
       from,
-      this.config.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
+      Math.min(
+        this.config.maxBytesPerPartition ?? DEFAULT_MAX_BYTES_PER_PARTITION,
+        MAX_FETCH_BYTES,
+      ),
     );
     const high = this.log.highWatermark(topic, partition);
     const messages = fetched.records.map((r, i) => toMessage(r, fetched.offsets[i]!));

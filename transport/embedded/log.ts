@@ -21,7 +21,9 @@
  * its CRC), and by `weft repair`, which scans every segment.
  *
  * Memory: per partition, three typed arrays (segment, frame position, place in the frame: 12
- * bytes a record; partition-index.ts), shifted as retention forgets their oldest records; per
+ * bytes a record; partition-index.ts), shifted as retention forgets their oldest records, and
+ * for history (kept for ever) only over the active segment: its sealed records' positions are
+ * read back from their segment's index when read; per
  * segment a few numbers per partition (segment.ts); compacted topics' live keys; a small cache
  * of decoded frames (frame-cache.ts), which spares the disk the reads of what was just written.
  * Records are read from disk (pread) when fetched.
@@ -172,9 +174,12 @@ export interface StoredRecord {
 /** Sealed segments' indexes kept decoded for reads of history's sealed records (~1 MB each). */
 const SEALED_INDEXES_CACHED = 4;
 
-/** An index's blocks by "topic\0partition". */
-function blocksByPartition(index: SegmentIndex): Map<string, IndexBlock> {
-  return new Map(index.blocks.map((b) => [offsetKey(b.topic, b.partition), b]));
+/** The index's blocks of partitions `wanted` by "topic\0partition" (the others are let go). */
+function blocksByPartition(
+  index: SegmentIndex,
+  wanted: (block: IndexBlock) => boolean,
+): Map<string, IndexBlock> {
+  return new Map(index.blocks.filter(wanted).map((b) => [offsetKey(b.topic, b.partition), b]));
 }
 
 /** Offsets one fetch looks at, at most: gaps cost a look each, so a fetch stays short. */
@@ -726,6 +731,12 @@ export class EmbeddedLog {
     this.recordCount += count;
   }
 
+  private keepsSealedOnDisk(block: IndexBlock): boolean {
+    return (
+      this.topics.get(block.topic)?.partitions[block.partition]?.index.keepsSealedOnDisk ?? false
+    );
+  }
+
   /** One sealed segment's block of one partition, from its index file (a few are cached). */
   private sealedBlock(id: number, topic: string, partition: number): SealedLocations | undefined {
     let blocks = this.sealedIndexes.get(id);
@@ -737,14 +748,19 @@ export class EmbeddedLog {
       let index = readIndex(join(this.directory, indexFile(id)));
       if (!index || index.bytes !== size || index.segment !== id)
         index = this.indexByScan(id, file);
-      blocks = blocksByPartition(index);
+      blocks = blocksByPartition(index, (b) => this.keepsSealedOnDisk(b));
     }
+    this.cacheSealedIndex(id, blocks);
+    return blocks.get(offsetKey(topic, partition));
+  }
+
+  /** Keeps a sealed index's blocks as the most recent; the oldest beyond a few go. */
+  private cacheSealedIndex(id: number, blocks: Map<string, IndexBlock>): void {
     this.sealedIndexes.set(id, blocks);
     for (const old of this.sealedIndexes.keys()) {
       if (this.sealedIndexes.size <= SEALED_INDEXES_CACHED) break;
       this.sealedIndexes.delete(old);
     }
-    return blocks.get(offsetKey(topic, partition));
   }
 
   /**
@@ -836,11 +852,10 @@ export class EmbeddedLog {
     sealed.keys = undefined;
     // Partitions kept for ever now read the sealed records' positions back from that index.
     for (const [p, range] of sealed.ranges) p.index.seal(range.last, sealed.id);
-    this.sealedIndexes.set(sealed.id, blocksByPartition(index));
-    for (const old of this.sealedIndexes.keys()) {
-      if (this.sealedIndexes.size <= SEALED_INDEXES_CACHED) break;
-      this.sealedIndexes.delete(old);
-    }
+    this.cacheSealedIndex(
+      sealed.id,
+      blocksByPartition(index, (b) => this.keepsSealedOnDisk(b)),
+    );
     this.retain();
   }
 
