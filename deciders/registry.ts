@@ -9,6 +9,15 @@ import type {
 
 export const DEFAULT_TASK_QUEUE = "default";
 
+/** How one step call runs: its queue, its limits and its retry policy. */
+export interface StepPolicy {
+  taskQueue: string;
+  timeoutMs: number | null;
+  heartbeatTimeoutMs: number | null;
+  scheduleToStartTimeoutMs: number | null;
+  retry: ResolvedRetryPolicy;
+}
+
 /** The workflow and step types one process hosts, looked up by name. */
 export class Registry {
   readonly workflows = new Map<string, WorkflowDefinition>();
@@ -33,12 +42,15 @@ export class Registry {
     workflow: WorkflowDefinition,
     stepName: string,
     call: StepOptions | undefined,
-  ): { taskQueue: string; timeoutMs: number | null; retry: ResolvedRetryPolicy } {
+  ): StepPolicy {
     const defined = this.steps.get(stepName)?.options;
     return {
       taskQueue:
         call?.taskQueue ?? defined?.taskQueue ?? workflow.options.taskQueue ?? DEFAULT_TASK_QUEUE,
       timeoutMs: call?.timeoutMs ?? defined?.timeoutMs ?? workflow.options.stepTimeoutMs ?? null,
+      heartbeatTimeoutMs: call?.heartbeatTimeoutMs ?? defined?.heartbeatTimeoutMs ?? null,
+      scheduleToStartTimeoutMs:
+        call?.scheduleToStartTimeoutMs ?? defined?.scheduleToStartTimeoutMs ?? null,
       retry: resolveRetryPolicy(workflow.options.retry, defined?.retry, call?.retry),
     };
   }

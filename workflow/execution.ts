@@ -8,6 +8,7 @@ import {
 } from "../core/errors";
 import { toJsonText } from "../core/json";
 import type { ErrorInfo, HistoryEvent, JsonText } from "../schemas/types";
+import { checkStepTimeouts } from "./definitions";
 import type {
   ConditionOptions,
   SignalHandler,
@@ -57,7 +58,12 @@ export type WorkflowCommand =
       timeoutMs: number | null;
       /** A buffered signal satisfied the wait at once: no timer needed. */
       satisfied: boolean;
-    };
+    }
+  /**
+   * `ctx.patched` / `ctx.deprecatePatch` took a patch live: recorded as PatchMarked. Takes no
+   * seq (a replay of history from before the patch must number the other calls as it did).
+   */
+  | { kind: "patch"; patchId: string; afterEvents: number; deprecated: boolean };
 
 export type ExecutionOutcome =
   | { kind: "completed"; result: JsonText }
@@ -157,6 +163,17 @@ export class WorkflowExecution {
   /** The cancel request history delivered, once it has. */
   private cancel: { reason: string | null; requestId: string } | undefined;
   private violation: DeterminismViolationError | undefined;
+  /**
+   * Events recorded before this execution was made, which it replays: until it has seen them
+   * all, the code runs where history already says what it did (see `ctx.patched`).
+   */
+  private replayCount = 0;
+  /** PatchMarked events of the history it replays: patch ID → the position it was taken at. */
+  private readonly recordedPatches = new Map<string, number>();
+  /** Patches this run has taken (answered true), recorded or not yet. */
+  private readonly takenPatches = new Set<string>();
+  /** Patches taken live whose PatchMarked is not in history yet, in the order taken. */
+  private unrecordedPatches: Extract<WorkflowCommand, { kind: "patch" }>[] = [];
 
   constructor(
     private readonly definition: WorkflowDefinition,
@@ -181,6 +198,19 @@ export class WorkflowExecution {
   /** Where replay diverged from history, when it did. */
   get divergence(): DeterminismViolationError | undefined {
     return this.violation;
+  }
+
+  /**
+   * Says which of the events this execution will be fed were recorded before it was made (the
+   * run's history up to the decision at hand): until it has been fed them all, it replays, and
+   * `ctx.patched` answers from the PatchMarked events among them. Called before `begin`.
+   */
+  replaying(events: readonly HistoryEvent[]): void {
+    this.replayCount = events.length;
+    for (const event of events) {
+      if (event.body.type === "PatchMarked" && !this.recordedPatches.has(event.body.patchId))
+        this.recordedPatches.set(event.body.patchId, event.body.afterEvents);
+    }
   }
 
   /** Calls the workflow function and lets it run until it waits on something. */
@@ -261,6 +291,10 @@ export class WorkflowExecution {
       }
       case "StateUpdated":
         this.recordedState = body.state;
+        return;
+      case "PatchMarked":
+        // A marker no call asks for (the code dropped its deprecatePatch) is left alone.
+        this.unrecordedPatches = this.unrecordedPatches.filter((p) => p.patchId !== body.patchId);
         return;
       case "WorkflowCancelRequested":
         if (this.cancel) return;
@@ -403,7 +437,8 @@ export class WorkflowExecution {
   /** Commands the code issued that history does not hold yet, in the order issued. */
   newCommands(): WorkflowCommand[] {
     if (this.result?.kind === "blocked") return [];
-    const out: WorkflowCommand[] = [];
+    // Patch markers first: each was taken before the calls it decided between.
+    const out: WorkflowCommand[] = [...this.unrecordedPatches];
     for (const [seq, entry] of this.issued) if (!this.recorded.has(seq)) out.push(entry.command);
     return out;
   }
@@ -411,6 +446,32 @@ export class WorkflowExecution {
   /** Whether a signal wait is still open (its timeout timer is then still meaningful). */
   isWaiting(seq: number): boolean {
     return this.pending.has(seq);
+  }
+
+  /**
+   * Whether the run takes the new branch of a patch (see `ctx.patched`): true once taken in
+   * this run; while replaying, true only from where history recorded the run taking it; live,
+   * true, and the marker is recorded.
+   */
+  private patch(patchId: string, deprecated: boolean): boolean {
+    const method = deprecated ? "ctx.deprecatePatch" : "ctx.patched";
+    if (typeof patchId !== "string" || patchId === "")
+      throw new TypeError(`${method}: the patch ID must be a non-empty string`);
+    if (this.takenPatches.has(patchId)) return true;
+    const takenAt = this.recordedPatches.get(patchId);
+    if (takenAt === undefined || takenAt > this.delivered) {
+      // History goes on past this point without the marker: the run did not take the patch
+      // here, so it keeps the branch it took then.
+      if (this.delivered < this.replayCount || this.result) return false;
+      this.unrecordedPatches.push({
+        kind: "patch",
+        patchId,
+        afterEvents: this.delivered,
+        deprecated,
+      });
+    }
+    this.takenPatches.add(patchId);
+    return true;
   }
 
   private match(seq: number, expected: string): void {
@@ -500,6 +561,7 @@ export class WorkflowExecution {
         const stepName = typeof step === "string" ? step : step.name;
         let inputText: JsonText;
         try {
+          if (options) checkStepTimeouts(`ctx.step(${JSON.stringify(stepName)})`, options);
           inputText = toJsonText(input, `input of step ${stepName}`);
         } catch (err) {
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -632,6 +694,10 @@ export class WorkflowExecution {
         }
       },
       isCancelRequested: () => this.cancel !== undefined,
+      patched: (patchId: string) => this.patch(patchId, false),
+      deprecatePatch: (patchId: string) => {
+        this.patch(patchId, true);
+      },
       now: () => this.currentTime,
       random: () => this.random(),
       uuid: () => uuidFrom(this.random),
@@ -685,6 +751,8 @@ export function commandDescriptor(command: WorkflowCommand): string {
       return waitDescriptor();
     case "signalWait":
       return signalDescriptor(command.signalName);
+    case "patch":
+      return `patch "${command.patchId}"`;
   }
 }
 
