@@ -508,7 +508,10 @@ export class PartitionState {
         if (details !== null && Buffer.byteLength(details) > MAX_HEARTBEAT_DETAILS_BYTES) {
           // The worker refuses these before sending; one that did not still proves the attempt
           // alive, but its details are not kept.
-          log.warn({ stepSeq: body.stepSeq, bytes: Buffer.byteLength(details) }, "heartbeat details too large; not kept");
+          log.warn(
+            { stepSeq: body.stepSeq, bytes: Buffer.byteLength(details) },
+            "heartbeat details too large; not kept",
+          );
           details = null;
         }
         // Not delivered to the code (it never sees heartbeats): no replay for a heartbeat.

@@ -185,7 +185,9 @@ describe("wire codecs", () => {
         ...v1Headers,
         "weft-schema-version": String(historyCodec.version + 1),
       }),
-    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6, record names .* v7/);
+    ).toThrow(
+      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6, record names .* v7/,
+    );
   });
 
   it("records a run continued as new (v3), and reads starts written before ID-reuse policies (command v1)", () => {
