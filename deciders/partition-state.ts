@@ -736,6 +736,9 @@ export class PartitionState {
         this.block(run, outcome.code, outcome.reason);
         return;
       }
+      // Patches the code took, before all else it did: each decided between what follows.
+      for (const marker of execution.takePatchMarkers())
+        this.append(run, { type: "PatchMarked", ...marker });
       // The state the code set, before what it decided next (or how it ended): recorded only
       // when it changed, once per decision however often the code set it.
       const state = execution.stateChange();
@@ -902,14 +905,6 @@ export class PartitionState {
           timerSeq: command.seq,
           durationMs: command.durationMs,
           dueAt: this.now + command.durationMs,
-        });
-        break;
-      case "patch":
-        this.append(run, {
-          type: "PatchMarked",
-          patchId: command.patchId,
-          afterEvents: command.afterEvents,
-          deprecated: command.deprecated,
         });
         break;
       case "signalWait":

@@ -40,7 +40,7 @@ export class HeartbeatReporter {
    * Checks and records one beat; throws InvalidInputError for details that are not JSON or
    * over MAX_HEARTBEAT_DETAILS_BYTES (nothing is sent then).
    */
-  beat(details: unknown): void {
+  beat(details?: unknown): void {
     const text = heartbeatDetails(details);
     if (this.closed) return;
     this.restartWatch();

@@ -58,12 +58,19 @@ export type WorkflowCommand =
       timeoutMs: number | null;
       /** A buffered signal satisfied the wait at once: no timer needed. */
       satisfied: boolean;
-    }
-  /**
-   * `ctx.patched` / `ctx.deprecatePatch` took a patch live: recorded as PatchMarked. Takes no
-   * seq (a replay of history from before the patch must number the other calls as it did).
-   */
-  | { kind: "patch"; patchId: string; afterEvents: number; deprecated: boolean };
+    };
+
+/**
+ * A patch `ctx.patched` / `ctx.deprecatePatch` took live, to be recorded as PatchMarked. Not a
+ * command: it takes no seq (a replay of history from before the patch must number the other
+ * calls as it did) and nothing in history is matched against it.
+ */
+export interface PatchMarker {
+  patchId: string;
+  /** Events of the run the code had seen when it called (its WorkflowStarted counted). */
+  afterEvents: number;
+  deprecated: boolean;
+}
 
 export type ExecutionOutcome =
   | { kind: "completed"; result: JsonText }
@@ -172,8 +179,8 @@ export class WorkflowExecution {
   private readonly recordedPatches = new Map<string, number>();
   /** Patches this run has taken (answered true), recorded or not yet. */
   private readonly takenPatches = new Set<string>();
-  /** Patches taken live whose PatchMarked is not in history yet, in the order taken. */
-  private unrecordedPatches: Extract<WorkflowCommand, { kind: "patch" }>[] = [];
+  /** Patches taken live and not yet handed to the decider, in the order taken. */
+  private unrecordedPatches: PatchMarker[] = [];
 
   constructor(
     private readonly definition: WorkflowDefinition,
@@ -293,8 +300,8 @@ export class WorkflowExecution {
         this.recordedState = body.state;
         return;
       case "PatchMarked":
-        // A marker no call asks for (the code dropped its deprecatePatch) is left alone.
-        this.unrecordedPatches = this.unrecordedPatches.filter((p) => p.patchId !== body.patchId);
+        // Answered from `replaying`'s look ahead; a marker no call asks for (the code dropped
+        // its deprecatePatch) is left alone.
         return;
       case "WorkflowCancelRequested":
         if (this.cancel) return;
@@ -437,10 +444,20 @@ export class WorkflowExecution {
   /** Commands the code issued that history does not hold yet, in the order issued. */
   newCommands(): WorkflowCommand[] {
     if (this.result?.kind === "blocked") return [];
-    // Patch markers first: each was taken before the calls it decided between.
-    const out: WorkflowCommand[] = [...this.unrecordedPatches];
+    const out: WorkflowCommand[] = [];
     for (const [seq, entry] of this.issued) if (!this.recorded.has(seq)) out.push(entry.command);
     return out;
+  }
+
+  /**
+   * The patches taken live since the last call, to record before anything else the code did in
+   * this decision (its commands, its state, how it ended): a run that ends in the decision
+   * that took a patch must still replay with it.
+   */
+  takePatchMarkers(): PatchMarker[] {
+    const taken = this.unrecordedPatches;
+    this.unrecordedPatches = [];
+    return taken;
   }
 
   /** Whether a signal wait is still open (its timeout timer is then still meaningful). */
@@ -464,7 +481,6 @@ export class WorkflowExecution {
       // here, so it keeps the branch it took then.
       if (this.delivered < this.replayCount || this.result) return false;
       this.unrecordedPatches.push({
-        kind: "patch",
         patchId,
         afterEvents: this.delivered,
         deprecated,
@@ -751,8 +767,6 @@ export function commandDescriptor(command: WorkflowCommand): string {
       return waitDescriptor();
     case "signalWait":
       return signalDescriptor(command.signalName);
-    case "patch":
-      return `patch "${command.patchId}"`;
   }
 }
 

@@ -233,8 +233,8 @@ async function checkRun(
   )
     return report(delivered, null);
   // A patch taken past the end of history is what a live run would record next, not a
-  // divergence: replay answered every patched() call inside history from history.
-  const [unrecorded] = execution.newCommands().filter((c) => c.kind !== "patch");
+  // divergence (and not a command): replay answered every patched() call inside history.
+  const [unrecorded] = execution.newCommands();
   if (unrecorded) {
     const found = commandDescriptor(unrecorded);
     return at(

@@ -254,6 +254,21 @@ describe("ctx.patched", () => {
     expect((await checkReplay(feeV3, old.history)).divergence?.found).toBe('step "percentFee"');
   });
 
+  it("records a patch taken in the decision that ends the run, so the run replays", async () => {
+    const quick = defineWorkflow("quick", (ctx) =>
+      Promise.resolve(ctx.patched("fast-path") ? "new" : "old"),
+    );
+    const h = harness([quick]);
+    await h.apply("q1", start("quick"), 0);
+    expect(h.history.map((e) => e.body.type)).toEqual([
+      "WorkflowStarted",
+      "PatchMarked",
+      "WorkflowCompleted",
+    ]);
+    expect(eventsOf(h.history, "WorkflowCompleted")[0]!.body.result).toBe('"new"');
+    expect((await checkReplay(quick, h.history)).ok).toBe(true);
+  });
+
   it("refuses a patch ID that is not a non-empty string", async () => {
     const h = harness([
       { ...feeV2, fn: (ctx) => Promise.resolve(ctx.patched("")) } as AnyWorkflowDefinition,
