@@ -412,6 +412,7 @@ export class PartitionState {
         idempotencyKey: body.idempotencyKey,
         requestId: body.requestId,
         executionDeadline: this.executionDeadline(body.workflowType),
+        definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
       });
       // signalWithStart: the signal follows the start in the same decision, so the code sees
       // it as the first thing that happened to the run.
@@ -821,6 +822,7 @@ export class PartitionState {
       idempotencyKey: null,
       requestId: null,
       executionDeadline: run.executionDeadline,
+      definitionHash: this.registry.workflowHash(run.workflowType) ?? null,
     });
     await this.advance(next);
   }

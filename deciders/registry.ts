@@ -1,4 +1,5 @@
 import { resolveRetryPolicy, type ResolvedRetryPolicy } from "../core/retry";
+import { definitionHash } from "../producers/registration-publisher";
 import type {
   AnyStepDefinition,
   AnyWorkflowDefinition,
@@ -22,6 +23,7 @@ export interface StepPolicy {
 export class Registry {
   readonly workflows = new Map<string, WorkflowDefinition>();
   readonly steps = new Map<string, StepDefinition>();
+  private readonly hashes = new Map<string, string>();
 
   constructor(
     workflows: readonly AnyWorkflowDefinition[] = [],
@@ -35,6 +37,20 @@ export class Registry {
       if (this.steps.has(s.name)) throw new TypeError(`step ${s.name} is defined twice`);
       this.steps.set(s.name, s as StepDefinition);
     }
+  }
+
+  /**
+   * The hash a process registers for the workflow type (its code and options): the version a
+   * run records it started under. Undefined for a type this process does not define.
+   */
+  workflowHash(workflowType: string): string | undefined {
+    let hash = this.hashes.get(workflowType);
+    const workflow = this.workflows.get(workflowType);
+    if (hash === undefined && workflow) {
+      hash = definitionHash(workflow.fn, workflow.options);
+      this.hashes.set(workflowType, hash);
+    }
+    return hash;
   }
 
   /** Call options beat the step's definition, which beats the workflow's defaults. */

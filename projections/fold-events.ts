@@ -38,7 +38,13 @@ interface RunWork {
   /** Set when the batch holds the run's WorkflowStarted: the row is inserted. */
   created?: Pick<
     RunInsertRow,
-    "workflow_type" | "input" | "idempotency_key" | "started_at" | "run_number" | "run_start_seq"
+    | "workflow_type"
+    | "input"
+    | "idempotency_key"
+    | "started_at"
+    | "run_number"
+    | "run_start_seq"
+    | "definition_hash"
   >;
   /** The run continues an earlier one of its workflow ID: the row is handed over whole. */
   restarted?: boolean;
@@ -175,6 +181,7 @@ class BatchFold {
         started_at: iso(event.at, "event"),
         run_number: runNumber,
         run_start_seq: event.seq,
+        definition_hash: body.definitionHash ?? null,
       },
       restarted: prior !== undefined,
       // A run starts without a state, also when it takes over the row of an earlier run.

@@ -144,8 +144,8 @@ export const commandCodec = new RecordCodec<Command>(
 /**
  * v2: WorkflowCancelled records the cancel's request ID. v3: WorkflowContinuedAsNew. v4:
  * StateUpdated (ctx.setState). v5: WorkflowCancelRequested (a cancel the code may clean up after).
- * v6: timeouts and versioning: WorkflowStarted's executionDeadline, StepScheduled's heartbeat and
- * schedule-to-start timeouts, StepHeartbeatRecorded, PatchMarked (ctx.patched).
+ * v6: timeouts and versioning: WorkflowStarted's executionDeadline and definitionHash,
+ * StepScheduled's heartbeat and schedule-to-start timeouts, StepHeartbeatRecorded, PatchMarked.
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",

@@ -124,6 +124,11 @@ export type EventBody =
        * absent (records before v6): none.
        */
       executionDeadline?: number | null;
+      /**
+       * The registered hash of the definition the decider started the run with (the code's
+       * version it began under); null or absent (records before v6) when unknown.
+       */
+      definitionHash?: string | null;
     }
   | {
       type: "StepScheduled";

@@ -345,6 +345,7 @@ describe("wire codecs", () => {
           idempotencyKey: null,
           requestId: "r",
           executionDeadline: 1009,
+          definitionHash: "0123456789abcdef",
         },
       },
       {
@@ -400,7 +401,7 @@ describe("wire codecs", () => {
         },
       },
     });
-    // A run started before v6 has no deadline: it never times out.
+    // A run started before v6 has no deadline (it never times out) and no recorded version.
     expect(
       historyCodec.decode(oldStart, {
         "weft-schema": "weft.events.HistoryEvent",
@@ -413,6 +414,7 @@ describe("wire codecs", () => {
       idempotencyKey: null,
       requestId: null,
       executionDeadline: null,
+      definitionHash: null,
     });
   });
 
