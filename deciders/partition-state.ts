@@ -411,7 +411,7 @@ export class PartitionState {
         input: body.input,
         idempotencyKey: body.idempotencyKey,
         requestId: body.requestId,
-        executionDeadline: this.executionDeadline(body.workflowType),
+        executionDeadline: this.executionDeadline(body.workflowType, body.executionTimeoutMs),
         definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
       });
       // signalWithStart: the signal follows the start in the same decision, so the code sees
@@ -972,9 +972,17 @@ export class PartitionState {
     }
   }
 
-  /** The run's execution deadline, from its workflow's executionTimeoutMs; null without one. */
-  private executionDeadline(workflowType: string): number | null {
-    const limit = this.registry.workflows.get(workflowType)?.options.executionTimeoutMs;
+  /**
+   * A new run's execution deadline: its start's executionTimeoutMs, else its workflow's; null
+   * without either.
+   */
+  private executionDeadline(workflowType: string, requested?: number | null): number | null {
+    // The front ends refuse a limit that is not positive; one that got through anyway is not
+    // taken as a deadline already past.
+    const limit =
+      requested !== null && requested !== undefined && requested > 0
+        ? requested
+        : this.registry.workflows.get(workflowType)?.options.executionTimeoutMs;
     return limit === undefined ? null : this.now + limit;
   }
 

@@ -132,7 +132,7 @@ function schemaDir(): string {
 
 /**
  * v2: StartWorkflow carries an ID-reuse policy. v3: and an optional signal (signalWithStart).
- * v4: ReportStepHeartbeat (step.heartbeat reaches the decider).
+ * v4: ReportStepHeartbeat (step.heartbeat reaches the decider), StartWorkflow's executionTimeoutMs.
  */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",

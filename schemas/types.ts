@@ -60,6 +60,11 @@ export type CommandBody =
        * Null in plain starts and in records before v3.
        */
       signal?: StartSignal | null;
+      /**
+       * This run's execution timeout (v4), over the workflow's `executionTimeoutMs`. Null or
+       * absent: the workflow's.
+       */
+      executionTimeoutMs?: number | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }

@@ -3,7 +3,7 @@
  * a schedule-to-start timeout on a queue nobody serves), and a step whose handler stops
  * heartbeating is retried with its last details.
  */
-import { WorkflowFailedError } from "../../sdk";
+import { InvalidInputError, WorkflowFailedError } from "../../sdk";
 import { createTestEnvironment, type TestEnvironment } from "../../sdk/testing";
 import { defineWorkflow } from "../../workflow/definitions";
 import {
@@ -49,6 +49,18 @@ describe("timeouts in the test kit", () => {
     const [failed] = eventsOf(await env.history(id), "WorkflowFailed");
     expect(failed!.at - startedAt).toBeGreaterThanOrEqual(2 * DAY);
     expect(failed!.at - startedAt).toBeLessThan(7 * DAY);
+  });
+
+  it("takes a start's execution timeout over the workflow's, and refuses one that is not positive", async () => {
+    const startedAt = env.now();
+    const id = await env.start(approvalWithDeadline, {}, { executionTimeoutMs: DAY / 2 });
+    await expect(env.result(id)).rejects.toBeInstanceOf(WorkflowFailedError);
+    const [failed] = eventsOf(await env.history(id), "WorkflowFailed");
+    expect(failed!.at - startedAt).toBeGreaterThanOrEqual(DAY / 2);
+    expect(failed!.at - startedAt).toBeLessThan(DAY);
+    await expect(env.start(approvalWithDeadline, {}, { executionTimeoutMs: 0 })).rejects.toThrow(
+      InvalidInputError,
+    );
   });
 
   it("fails a step nobody starts with STEP_SCHEDULE_TO_START_TIMEOUT after its retries", async () => {

@@ -26,6 +26,7 @@ describe("wire codecs", () => {
           requestId: "r",
           idReusePolicy: null,
           signal: null,
+          executionTimeoutMs: null,
         },
       },
       {
@@ -39,6 +40,7 @@ describe("wire codecs", () => {
           requestId: "r2",
           idReusePolicy: "allowAfterFailure",
           signal: { signalName: "approve", payload: '{"by":"ada"}' },
+          executionTimeoutMs: 86_400_000,
         },
       },
       {
@@ -235,6 +237,7 @@ describe("wire codecs", () => {
         requestId: "r",
         idReusePolicy: null,
         signal: null,
+        executionTimeoutMs: null,
       },
     });
   });
@@ -329,6 +332,7 @@ describe("wire codecs", () => {
       requestId: "r",
       idReusePolicy: "allowAfterClose",
       signal: null,
+      executionTimeoutMs: null,
     });
   });
 
