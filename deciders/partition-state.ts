@@ -638,9 +638,12 @@ export class PartitionState {
         break;
       }
       case "workflowTimeout": {
-        const running = [...run.steps.values()];
-        const limit = run.executionDeadline! - run.startedAt;
-        const message = `workflow ${run.workflowId} did not close by its execution deadline ${new Date(run.executionDeadline!).toISOString()}`;
+        // Attempts waiting for their retry run nowhere: only those scheduled or running are told.
+        const running = [...run.steps.values()].filter(
+          (s) => s.status === "scheduled" || s.status === "started",
+        );
+        const deadline = new Date(run.executionDeadline!).toISOString();
+        const message = `workflow ${run.workflowId} did not close by its execution deadline ${deadline}`;
         this.append(run, {
           type: "WorkflowFailed",
           error: {
@@ -651,7 +654,7 @@ export class PartitionState {
             code: "WORKFLOW_TIMEOUT",
           },
         });
-        this.log.info({ workflowId: run.workflowId, limit }, "run timed out");
+        this.log.info({ workflowId: run.workflowId, deadline }, "run timed out");
         this.noticeAttempts(run, running, message);
         break;
       }
