@@ -119,6 +119,10 @@ export class RunEventLines {
         return `state is now ${payload(body.state)}`;
       case "WorkflowCancelRequested":
         return `${paint("yellow", "cancel requested")}${body.reason ? `: ${cut(oneLine(body.reason), 200)}` : ""} (the code may clean up first)`;
+      case "StepHeartbeatRecorded":
+        return `${this.step(workflowId, body.stepSeq)} heartbeat${attempt(body.attempt)}${body.details === null ? "" : `: ${payload(body.details)}`}`;
+      case "PatchMarked":
+        return `took patch ${JSON.stringify(body.patchId)}${body.deprecated ? " (deprecated)" : ""}`;
     }
   }
 }

@@ -18,6 +18,12 @@ export const ErrorCodes = {
     "ctx.setState was given a value whose JSON is over 64 KiB: nothing is recorded, and the error is thrown in the workflow code (uncaught, it fails the run).",
   STEP_FAILED: "A step failed for good: a terminal error or its retries were exhausted.",
   STEP_TIMEOUT: "A step attempt ran longer than its timeoutMs.",
+  STEP_HEARTBEAT_TIMEOUT:
+    "A step attempt with a heartbeatTimeoutMs went that long without step.heartbeat(): it is taken as lost and retried per its policy.",
+  STEP_SCHEDULE_TO_START_TIMEOUT:
+    "No worker started a step attempt within its scheduleToStartTimeoutMs: the attempt fails and is retried per its policy.",
+  WORKFLOW_TIMEOUT:
+    "The run was still open at its executionTimeoutMs (counted from the start of the first run of a continue-as-new chain): it failed.",
   STEP_CANCELLED:
     "The step's run was cancelled while the attempt ran: its AbortSignal aborted, and the attempt, unless it completed anyway, failed for good.",
   TERMINAL: "A step threw TerminalError: never retried.",

@@ -10,9 +10,9 @@ import type {
   StepCancel,
   StepTask,
 } from "../schemas/types";
-import { reusesClosedId } from "../schemas/types";
+import { MAX_HEARTBEAT_DETAILS_BYTES, reusesClosedId } from "../schemas/types";
 import type { Registry } from "./registry";
-import { DEFAULT_CHUNK_BYTES, Run, type TimerEntry } from "./run";
+import { DEFAULT_CHUNK_BYTES, Run, type StepState, type TimerEntry } from "./run";
 import type { ChangelogEntry } from "./run-changelog";
 import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
@@ -411,6 +411,8 @@ export class PartitionState {
         input: body.input,
         idempotencyKey: body.idempotencyKey,
         requestId: body.requestId,
+        executionDeadline: this.executionDeadline(body.workflowType, body.executionTimeoutMs),
+        definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
       });
       // signalWithStart: the signal follows the start in the same decision, so the code sees
       // it as the first thing that happened to the run.
@@ -490,6 +492,35 @@ export class PartitionState {
           attempt: body.attempt,
           workerId: body.workerId,
           startedAt: body.startedAt,
+        });
+        return;
+      }
+      case "ReportStepHeartbeat": {
+        const step = run.steps.get(body.stepSeq);
+        if (
+          !step ||
+          step.attempt !== body.attempt ||
+          (step.status !== "scheduled" && step.status !== "started")
+        ) {
+          log.debug({ stepSeq: body.stepSeq, attempt: body.attempt }, "stale heartbeat; dropped");
+          return;
+        }
+        let details = body.details;
+        if (details !== null && Buffer.byteLength(details) > MAX_HEARTBEAT_DETAILS_BYTES) {
+          // The worker refuses these before sending; one that did not still proves the attempt
+          // alive, but its details are not kept.
+          log.warn(
+            { stepSeq: body.stepSeq, bytes: Buffer.byteLength(details) },
+            "heartbeat details too large; not kept",
+          );
+          details = null;
+        }
+        // Not delivered to the code (it never sees heartbeats): no replay for a heartbeat.
+        this.append(run, {
+          type: "StepHeartbeatRecorded",
+          stepSeq: body.stepSeq,
+          attempt: body.attempt,
+          details,
         });
         return;
       }
@@ -586,34 +617,45 @@ export class PartitionState {
       case "retry": {
         const step = run.steps.get(timer.seq);
         if (!step || step.status !== "backoff" || step.attempt + 1 !== timer.attempt) return false;
-        this.schedule(
-          run,
-          step.seq,
-          step.name,
-          timer.attempt,
-          step.input,
-          step.taskQueue,
-          step.timeoutMs,
-          step.retryPolicy,
-        );
+        this.schedule(run, step, timer.attempt);
         return true;
       }
-      case "stepTimeout": {
+      case "stepTimeout":
+      case "heartbeat":
+      case "scheduleToStart": {
         const step = run.steps.get(timer.seq);
-        if (
-          !step ||
-          step.attempt !== timer.attempt ||
-          (step.status !== "started" && step.status !== "scheduled")
-        ) {
-          return false;
-        }
-        this.failAttempt(run, step.seq, step.attempt, null, {
-          name: "StepTimeoutError",
-          message: `attempt ${step.attempt} of step ${step.name} ran longer than ${step.timeoutMs} ms`,
-          stack: null,
-          terminal: false,
-          code: "STEP_TIMEOUT",
+        const live =
+          timer.kind === "scheduleToStart"
+            ? step?.status === "scheduled"
+            : step?.status === "started" || step?.status === "scheduled";
+        if (!step || step.attempt !== timer.attempt || !live) return false;
+        const error = attemptTimeout(timer.kind, step);
+        this.failAttempt(run, step.seq, step.attempt, null, error);
+        // A lost attempt may still run somewhere (a hung handler, a worker cut off): tell its
+        // worker, which aborts the step's signal or never starts it; a report it still sends
+        // is only recorded as ignored.
+        if (timer.kind !== "stepTimeout") this.noticeAttempts(run, [step], error.message);
+        break;
+      }
+      case "workflowTimeout": {
+        // Attempts waiting for their retry run nowhere: only those scheduled or running are told.
+        const running = [...run.steps.values()].filter(
+          (s) => s.status === "scheduled" || s.status === "started",
+        );
+        const deadline = new Date(run.executionDeadline!).toISOString();
+        const message = `workflow ${run.workflowId} did not close by its execution deadline ${deadline}`;
+        this.append(run, {
+          type: "WorkflowFailed",
+          error: {
+            name: "WorkflowTimeoutError",
+            message,
+            stack: null,
+            terminal: true,
+            code: "WORKFLOW_TIMEOUT",
+          },
         });
+        this.log.info({ workflowId: run.workflowId, deadline }, "run timed out");
+        this.noticeAttempts(run, running, message);
         break;
       }
     }
@@ -698,6 +740,9 @@ export class PartitionState {
         this.block(run, outcome.code, outcome.reason);
         return;
       }
+      // Patches the code took, before all else it did: each decided between what follows.
+      for (const marker of execution.takePatchMarkers())
+        this.append(run, { type: "PatchMarked", ...marker });
       // The state the code set, before what it decided next (or how it ended): recorded only
       // when it changed, once per decision however often the code set it.
       const state = execution.stateChange();
@@ -772,12 +817,15 @@ export class PartitionState {
     );
     this.reopen(run.workflowId);
     this.runs.set(run.workflowId, next);
+    // The execution timeout spans the chain: the next run keeps the first run's deadline.
     this.append(next, {
       type: "WorkflowStarted",
       workflowType: run.workflowType,
       input,
       idempotencyKey: null,
       requestId: null,
+      executionDeadline: run.executionDeadline,
+      definitionHash: this.registry.workflowHash(run.workflowType) ?? null,
     });
     await this.advance(next);
   }
@@ -802,10 +850,11 @@ export class PartitionState {
       run.startSeq,
     );
     try {
-      await execution.begin();
       // The undelivered events are the last ones appended; the execution sees them next.
       const all = run.events();
       const replayed = all.slice(0, all.length - run.undelivered.length);
+      execution.replaying(replayed);
+      await execution.begin();
       for (const event of replayed) {
         if (execution.outcome) break;
         await execution.deliver(event);
@@ -840,13 +889,18 @@ export class PartitionState {
         const policy = this.registry.stepPolicy(definition, command.stepName, command.options);
         this.schedule(
           run,
-          command.seq,
-          command.stepName,
+          {
+            seq: command.seq,
+            name: command.stepName,
+            input: command.input,
+            taskQueue: policy.taskQueue,
+            timeoutMs: policy.timeoutMs,
+            retryPolicy: JSON.stringify(policy.retry),
+            heartbeatTimeoutMs: policy.heartbeatTimeoutMs,
+            scheduleToStartTimeoutMs: policy.scheduleToStartTimeoutMs,
+            lastHeartbeatDetails: null,
+          },
           1,
-          command.input,
-          policy.taskQueue,
-          policy.timeoutMs,
-          JSON.stringify(policy.retry),
         );
         break;
       }
@@ -870,40 +924,69 @@ export class PartitionState {
     }
   }
 
-  private schedule(
-    run: Run,
-    stepSeq: number,
-    stepName: string,
-    attempt: number,
-    input: string,
-    taskQueue: string,
-    timeoutMs: number | null,
-    retryPolicy: string,
-  ): void {
+  /** Records an attempt of the step and hands its task to the step's queue. */
+  private schedule(run: Run, step: StepSpec, attempt: number): void {
     this.append(run, {
       type: "StepScheduled",
-      stepSeq,
-      stepName,
+      stepSeq: step.seq,
+      stepName: step.name,
       attempt,
-      input,
-      taskQueue,
-      timeoutMs,
-      retryPolicy,
+      input: step.input,
+      taskQueue: step.taskQueue,
+      timeoutMs: step.timeoutMs,
+      retryPolicy: step.retryPolicy,
+      heartbeatTimeoutMs: step.heartbeatTimeoutMs,
+      scheduleToStartTimeoutMs: step.scheduleToStartTimeoutMs,
     });
     this.out.tasks.push({
-      queue: taskQueue,
+      queue: step.taskQueue,
       task: {
         workflowId: run.workflowId,
         workflowType: run.workflowType,
-        stepSeq,
-        stepName,
+        stepSeq: step.seq,
+        stepName: step.name,
         attempt,
-        input,
-        idempotencyKey: stepIdempotencyKey(run.workflowId, stepSeq),
-        timeoutMs,
+        input: step.input,
+        idempotencyKey: stepIdempotencyKey(run.workflowId, step.seq),
+        timeoutMs: step.timeoutMs,
         dispatchedAt: this.now,
+        heartbeatTimeoutMs: step.heartbeatTimeoutMs,
+        lastHeartbeatDetails: step.lastHeartbeatDetails,
       },
     });
+  }
+
+  /**
+   * Tells the workers of these attempts, scheduled or running, that they are no longer wanted
+   * (a StepCancel notice: the worker aborts the step's signal, or does not start it).
+   */
+  private noticeAttempts(run: Run, steps: readonly StepState[], reason: string): void {
+    for (const step of steps) {
+      this.out.cancels.push({
+        queue: step.taskQueue,
+        cancel: {
+          workflowId: run.workflowId,
+          stepSeq: step.seq,
+          attempt: step.attempt,
+          reason,
+          requestId: "",
+        },
+      });
+    }
+  }
+
+  /**
+   * A new run's execution deadline: its start's executionTimeoutMs, else its workflow's; null
+   * without either.
+   */
+  private executionDeadline(workflowType: string, requested?: number | null): number | null {
+    // The front ends refuse a limit that is not positive; one that got through anyway is not
+    // taken as a deadline already past.
+    const limit =
+      requested !== null && requested !== undefined && requested > 0
+        ? requested
+        : this.registry.workflows.get(workflowType)?.options.executionTimeoutMs;
+    return limit === undefined ? null : this.now + limit;
   }
 
   private append(run: Run, body: EventBody): void {
@@ -919,6 +1002,43 @@ export class PartitionState {
     if (run.closed) this.forget(run, event.at);
     else run.undelivered.push(event);
   }
+}
+
+/** What a step is scheduled with: its definition as the run recorded it. */
+type StepSpec = Pick<
+  StepState,
+  | "seq"
+  | "name"
+  | "input"
+  | "taskQueue"
+  | "timeoutMs"
+  | "retryPolicy"
+  | "heartbeatTimeoutMs"
+  | "scheduleToStartTimeoutMs"
+  | "lastHeartbeatDetails"
+>;
+
+/** The failure of an attempt whose limit (start-to-close, heartbeat, schedule-to-start) passed. */
+function attemptTimeout(
+  kind: "stepTimeout" | "heartbeat" | "scheduleToStart",
+  step: StepState,
+): ErrorInfo {
+  const attempt = `attempt ${step.attempt} of step ${step.name}`;
+  const [name, code, message] =
+    kind === "stepTimeout"
+      ? ["StepTimeoutError", "STEP_TIMEOUT", `${attempt} ran longer than ${step.timeoutMs} ms`]
+      : kind === "heartbeat"
+        ? [
+            "StepHeartbeatTimeoutError",
+            "STEP_HEARTBEAT_TIMEOUT",
+            `${attempt} did not heartbeat for ${step.heartbeatTimeoutMs} ms: taken as lost`,
+          ]
+        : [
+            "StepScheduleToStartTimeoutError",
+            "STEP_SCHEDULE_TO_START_TIMEOUT",
+            `${attempt} was not started by any worker within ${step.scheduleToStartTimeoutMs} ms`,
+          ];
+  return { name, message, stack: null, terminal: false, code };
 }
 
 function closedStatus(status: string | undefined): ClosedStatus {

@@ -22,7 +22,19 @@ function intern(name: string): string {
 /** `continued`: closed by `ctx.continueAsNew`; a new run under the same ID follows at once. */
 export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled" | "continued";
 
-export type TimerKind = "sleep" | "signalTimeout" | "retry" | "stepTimeout";
+/**
+ * What a timer of the decider is for: a workflow's own timers (sleep, signalTimeout), a step's
+ * retry and its limits (stepTimeout: start-to-close, heartbeat, scheduleToStart), and the
+ * run's execution timeout (workflowTimeout).
+ */
+export type TimerKind =
+  | "sleep"
+  | "signalTimeout"
+  | "retry"
+  | "stepTimeout"
+  | "heartbeat"
+  | "scheduleToStart"
+  | "workflowTimeout";
 
 export interface TimerEntry {
   readonly key: string;
@@ -44,8 +56,12 @@ export interface StepState {
   readonly timeoutMs: number | null;
   /** The retry policy as recorded (JSON): parsed only when an attempt fails. */
   readonly retryPolicy: string;
+  readonly heartbeatTimeoutMs: number | null;
+  readonly scheduleToStartTimeoutMs: number | null;
   attempt: number;
   status: StepStatus;
+  /** The last details an attempt heartbeated (JSON): handed to the next attempt's task. */
+  lastHeartbeatDetails: string | null;
 }
 
 const CLOSED_STATUS = {
@@ -83,6 +99,11 @@ export class Run {
   blockedReason: string | undefined;
   /** History holds a WorkflowCancelRequested: a further cancel is not recorded again. */
   cancelRequested = false;
+  /**
+   * Epoch ms past which the run fails with WORKFLOW_TIMEOUT (from its WorkflowStarted), or
+   * null; a run continued as new hands it on.
+   */
+  executionDeadline: number | null = null;
   /**
    * Request IDs of the signals this open run has recorded: a command that carries one again (a
    * client retrying a call it could not confirm) is not recorded twice. Folded from history, so
@@ -205,22 +226,39 @@ export class Run {
       onTimer(entry);
     };
     switch (body.type) {
+      case "WorkflowStarted":
+        this.executionDeadline = body.executionDeadline ?? null;
+        if (this.executionDeadline !== null)
+          addTimer({ kind: "workflowTimeout", seq: 0, attempt: 0, dueAt: this.executionDeadline });
+        break;
       case "StepScheduled": {
-        const existing = this.steps.get(body.stepSeq);
-        if (existing) {
-          existing.attempt = body.attempt;
-          existing.status = "scheduled";
+        let step = this.steps.get(body.stepSeq);
+        if (step) {
+          step.attempt = body.attempt;
+          step.status = "scheduled";
           this.timers.delete(`retry:${body.stepSeq}:${body.attempt}`);
         } else {
-          (this.stepsInFlight ??= new Map()).set(body.stepSeq, {
+          step = {
             seq: body.stepSeq,
             name: intern(body.stepName),
             taskQueue: intern(body.taskQueue),
             input: body.input,
             timeoutMs: body.timeoutMs,
             retryPolicy: body.retryPolicy,
+            heartbeatTimeoutMs: body.heartbeatTimeoutMs ?? null,
+            scheduleToStartTimeoutMs: body.scheduleToStartTimeoutMs ?? null,
             attempt: body.attempt,
             status: "scheduled",
+            lastHeartbeatDetails: null,
+          };
+          (this.stepsInFlight ??= new Map()).set(body.stepSeq, step);
+        }
+        if (step.scheduleToStartTimeoutMs !== null) {
+          addTimer({
+            kind: "scheduleToStart",
+            seq: body.stepSeq,
+            attempt: body.attempt,
+            dueAt: event.at + step.scheduleToStartTimeoutMs,
           });
         }
         break;
@@ -229,12 +267,38 @@ export class Run {
         const step = this.steps.get(body.stepSeq);
         if (!step) break;
         step.status = "started";
+        this.timers.delete(`scheduleToStart:${body.stepSeq}:${body.attempt}`);
         if (step.timeoutMs !== null) {
           addTimer({
             kind: "stepTimeout",
             seq: body.stepSeq,
             attempt: body.attempt,
             dueAt: event.at + step.timeoutMs,
+          });
+        }
+        // The heartbeat timeout counts from the start, then from each heartbeat.
+        if (step.heartbeatTimeoutMs !== null) {
+          addTimer({
+            kind: "heartbeat",
+            seq: body.stepSeq,
+            attempt: body.attempt,
+            dueAt: event.at + step.heartbeatTimeoutMs,
+          });
+        }
+        break;
+      }
+      case "StepHeartbeatRecorded": {
+        const step = this.steps.get(body.stepSeq);
+        if (!step) break;
+        // A heartbeat without details keeps the progress an earlier one reported.
+        if (body.details !== null) step.lastHeartbeatDetails = body.details;
+        // Replacing the entry under its key makes the queued one stale (see fireDue).
+        if (step.heartbeatTimeoutMs !== null) {
+          addTimer({
+            kind: "heartbeat",
+            seq: body.stepSeq,
+            attempt: body.attempt,
+            dueAt: event.at + step.heartbeatTimeoutMs,
           });
         }
         break;
@@ -244,6 +308,8 @@ export class Run {
         const step = this.steps.get(body.stepSeq);
         if (!step) break;
         this.timers.delete(`stepTimeout:${body.stepSeq}:${body.attempt}`);
+        this.timers.delete(`heartbeat:${body.stepSeq}:${body.attempt}`);
+        this.timers.delete(`scheduleToStart:${body.stepSeq}:${body.attempt}`);
         step.status =
           body.type === "StepCompleted" ? "completed" : body.willRetry ? "backoff" : "failed";
         // A step done for good takes no more reports: its input and retry policy leave memory

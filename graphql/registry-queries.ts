@@ -45,6 +45,8 @@ export interface ProcessRecord {
 
 export interface DefinitionRecord {
   kind: "workflow" | "step";
+  /** Open runs (running or blocked) that started under this version; 0 for steps. */
+  open_runs: number | string;
   name: string;
   hash: string;
   task_queue: string | null;
@@ -123,6 +125,19 @@ export async function listDefinitions(
         "process_id",
       )
       .as("hosts"),
+    // One count per row, from weft_runs_open_by_version (0008); a step has no runs.
+    eb
+      .selectFrom("weft_runs as r")
+      .select((r) => r.fn.countAll().as("n"))
+      .where((r) =>
+        r.and([
+          r("d.kind", "=", "workflow"),
+          r("r.workflow_type", "=", r.ref("d.name")),
+          r("r.definition_hash", "=", r.ref("d.hash")),
+          r("r.status", "in", ["running", "blocked"]),
+        ]),
+      )
+      .as("open_runs"),
   ]);
   if (kind !== null) query = query.where("d.kind", "=", kind);
   const rows = await query

@@ -54,6 +54,7 @@ export function createRegistryResolvers({ db }: { db: ReadModelDb }) {
       kind: (d: DefinitionRecord) => d.kind.toUpperCase(),
       taskQueue: (d: DefinitionRecord) => d.task_queue,
       timeoutMs: (d: DefinitionRecord) => (d.timeout_ms === null ? null : Number(d.timeout_ms)),
+      openRuns: (d: DefinitionRecord) => (d.kind === "workflow" ? Number(d.open_runs) : null),
       firstSeenAt: (d: DefinitionRecord) => iso(d.first_seen),
       lastSeenAt: (d: DefinitionRecord) => iso(d.last_seen),
     },

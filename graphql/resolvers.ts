@@ -308,6 +308,7 @@ export function createResolvers({
       lastSeq: (run: RunRow) => run.last_seq,
       runNumber: (run: RunRow) => run.run_number,
       runStartSeq: (run: RunRow) => run.run_start_seq,
+      definitionHash: (run: RunRow) => run.definition_hash,
       updatedAt: (run: RunRow) => iso(run.updated_at),
       steps: async (run: RunRow) => {
         // Logs travel apart from history: an attempt's row and its logs' row are joined here,

@@ -114,6 +114,8 @@ export const schema = /* GraphQL */ `
     runStartSeq: Int!
     "PENDING and no live decider hosts its type: it starts when one comes back."
     waitingForDecider: Boolean!
+    "The hash (see Definition.hash) of the workflow definition the current run started under; null for runs started before Weft recorded it."
+    definitionHash: String
     "What the current run last published with ctx.setState (any JSON, at most 64 KiB); null when it set none. workflowUpdated pushes the row each time it changes."
     state: JSON
     steps: [StepAttempt!]!
@@ -217,6 +219,8 @@ export const schema = /* GraphQL */ `
     lastSeenAt: String!
     "Processes that host this version and are alive now."
     hosts: [String!]!
+    "Workflows: runs open now (running or blocked) that started under this version (runs started before Weft recorded versions are in no version's count). Null for steps."
+    openRuns: Int
   }
 
   type StatusCount {

@@ -24,6 +24,11 @@ export interface StartCommandOptions {
   idempotencyKey?: string;
   /** Whether a closed run's workflow ID may start a new run (see IdReusePolicy). */
   idReusePolicy?: IdReusePolicy;
+  /**
+   * The run fails with WORKFLOW_TIMEOUT if still open this long after its start; over the
+   * workflow's own `executionTimeoutMs`.
+   */
+  executionTimeoutMs?: number;
 }
 
 /**
@@ -43,6 +48,15 @@ export function startWorkflowCommand(
       `ID-reuse policy ${JSON.stringify(policy)} is none of ${ID_REUSE_POLICIES.join(", ")}`,
     );
   }
+  const timeout = options.executionTimeoutMs;
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || !Number.isSafeInteger(timeout) || timeout <= 0)
+  ) {
+    throw new InvalidInputError(
+      `executionTimeoutMs must be a positive whole number of milliseconds, got ${String(timeout)}`,
+    );
+  }
   const workflowId = assertWorkflowId(
     options.workflowId ??
       (options.idempotencyKey !== undefined
@@ -60,6 +74,7 @@ export function startWorkflowCommand(
       requestId: randomUUID(),
       idReusePolicy: policy ?? null,
       signal: null,
+      executionTimeoutMs: timeout ?? null,
     },
   };
 }

@@ -38,7 +38,13 @@ interface RunWork {
   /** Set when the batch holds the run's WorkflowStarted: the row is inserted. */
   created?: Pick<
     RunInsertRow,
-    "workflow_type" | "input" | "idempotency_key" | "started_at" | "run_number" | "run_start_seq"
+    | "workflow_type"
+    | "input"
+    | "idempotency_key"
+    | "started_at"
+    | "run_number"
+    | "run_start_seq"
+    | "definition_hash"
   >;
   /** The run continues an earlier one of its workflow ID: the row is handed over whole. */
   restarted?: boolean;
@@ -54,6 +60,12 @@ type Entry<Full, Patch> = { isNew: true; row: Full } | { isNew: false; row: Patc
 
 /** Events that only workflow code issues: seeing one, a blocked run has been unblocked. */
 const PROGRESS: ReadonlySet<EventBody["type"]> = new Set(["TimerStarted", "SignalWaitStarted"]);
+/** Failures of an attempt that ran out of time: its row's status is `timed_out`. */
+const ATTEMPT_TIMEOUT_CODES: ReadonlySet<string> = new Set([
+  "STEP_TIMEOUT",
+  "STEP_HEARTBEAT_TIMEOUT",
+  "STEP_SCHEDULE_TO_START_TIMEOUT",
+]);
 
 class BatchFold {
   private readonly runs = new Map<string, RunWork>();
@@ -169,6 +181,7 @@ class BatchFold {
         started_at: iso(event.at, "event"),
         run_number: runNumber,
         run_start_seq: event.seq,
+        definition_hash: body.definitionHash ?? null,
       },
       restarted: prior !== undefined,
       // A run starts without a state, also when it takes over the row of an earlier run.
@@ -252,11 +265,11 @@ class BatchFold {
         return;
       }
       case "StepFailed": {
-        const timedOut = body.error.code === "STEP_TIMEOUT";
+        const timedOut = ATTEMPT_TIMEOUT_CODES.has(body.error.code ?? "");
         const step = this.takeStep(run, body.stepSeq, body.attempt);
         if (step?.state === "started" && step.timeoutMs !== null) {
           // The decider fails an attempt that outlived its timeout with no worker ID.
-          const fired = timedOut && body.workerId === null;
+          const fired = body.error.code === "STEP_TIMEOUT" && body.workerId === null;
           const status = fired ? "fired" : "cancelled";
           this.finishTimer(workflowId, "step_timeout", body.stepSeq, body.attempt, status, at);
         }
@@ -372,6 +385,10 @@ class BatchFold {
       case "WorkflowFailed":
         run.error = body.error;
         this.close(run, workflowId, "failed", at);
+        return;
+      case "StepHeartbeatRecorded":
+      case "PatchMarked":
+        // Kept in weft_events only: neither changes what the run waits on or its attempts.
         return;
       case "WorkflowCancelRequested":
         // The run stays running while its code cleans up (ctx.nonCancellable); its event is in

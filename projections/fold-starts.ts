@@ -30,6 +30,7 @@ export function foldStarts(commands: readonly Command[]): PendingRunRow[] {
       run_number: 1,
       run_start_seq: 1,
       state: null,
+      definition_hash: null,
     });
   }
   return [...rows.values()];

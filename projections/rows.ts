@@ -79,6 +79,8 @@ export interface RunInsertRow {
   run_start_seq: number;
   /** What the run last published with ctx.setState; null when it set none. */
   state: RawJson | null;
+  /** The registered hash of the definition the run started under; null when not recorded. */
+  definition_hash: string | null;
 }
 
 /**
@@ -87,7 +89,13 @@ export interface RunInsertRow {
  */
 export type RunUpdateRow = Omit<
   RunInsertRow,
-  "workflow_type" | "input" | "idempotency_key" | "started_at" | "run_number" | "run_start_seq"
+  | "workflow_type"
+  | "input"
+  | "idempotency_key"
+  | "started_at"
+  | "run_number"
+  | "run_start_seq"
+  | "definition_hash"
 > & { state_set: 0 | 1 };
 
 export interface EventRow {

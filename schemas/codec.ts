@@ -130,21 +130,26 @@ function schemaDir(): string {
     : __dirname;
 }
 
-/** v2: StartWorkflow carries an ID-reuse policy. v3: and an optional signal (signalWithStart). */
+/**
+ * v2: StartWorkflow carries an ID-reuse policy. v3: and an optional signal (signalWithStart).
+ * v4: ReportStepHeartbeat (step.heartbeat reaches the decider), StartWorkflow's executionTimeoutMs.
+ */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
-  3,
+  4,
   "command.avsc",
   true,
-  { 1: "command.v1.avsc", 2: "command.v2.avsc" },
+  { 1: "command.v1.avsc", 2: "command.v2.avsc", 3: "command.v3.avsc" },
 );
 /**
  * v2: WorkflowCancelled records the cancel's request ID. v3: WorkflowContinuedAsNew. v4:
  * StateUpdated (ctx.setState). v5: WorkflowCancelRequested (a cancel the code may clean up after).
+ * v6: timeouts and versioning: WorkflowStarted's executionDeadline and definitionHash,
+ * StepScheduled's heartbeat and schedule-to-start timeouts, StepHeartbeatRecorded, PatchMarked.
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  5,
+  6,
   "history-event.avsc",
   true,
   {
@@ -152,13 +157,16 @@ export const historyCodec = new RecordCodec<HistoryEvent>(
     2: "history-event.v2.avsc",
     3: "history-event.v3.avsc",
     4: "history-event.v4.avsc",
+    5: "history-event.v5.avsc",
   },
 );
+/** v2: the attempt's heartbeat timeout and the step's last heartbeat details. */
 export const taskCodec = new RecordCodec<StepTask>(
   "weft.tasks.StepTask",
-  1,
+  2,
   "step-task.avsc",
   false,
+  { 1: "step-task.v1.avsc" },
 );
 /** Beside StepTask on the task topics, told apart by the schema header (see task-consumer.ts). */
 export const stepCancelCodec = new RecordCodec<StepCancel>(

@@ -5,6 +5,12 @@
 
 export type JsonText = string;
 
+/**
+ * The most a heartbeat's details (`step.heartbeat(details)`) may take as JSON: the decider keeps
+ * them with the step in flight and hands them to every later attempt's task.
+ */
+export const MAX_HEARTBEAT_DETAILS_BYTES = 64 * 1024;
+
 export interface ErrorInfo {
   name: string;
   message: string;
@@ -54,6 +60,11 @@ export type CommandBody =
        * Null in plain starts and in records before v3.
        */
       signal?: StartSignal | null;
+      /**
+       * This run's execution timeout (v4), over the workflow's `executionTimeoutMs`. Null or
+       * absent: the workflow's.
+       */
+      executionTimeoutMs?: number | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
@@ -79,6 +90,15 @@ export type CommandBody =
       attempt: number;
       workerId: string;
       error: ErrorInfo;
+    }
+  /** `step.heartbeat(details)` of a running attempt, throttled by its worker (v4). */
+  | {
+      type: "ReportStepHeartbeat";
+      stepSeq: number;
+      attempt: number;
+      workerId: string;
+      /** JSON of the details (at most 64 KiB), or null. */
+      details: JsonText | null;
     };
 
 /** The signal a signalWithStart delivers with (or instead of) its start. */
@@ -103,6 +123,17 @@ export type EventBody =
       input: JsonText;
       idempotencyKey: string | null;
       requestId: string | null;
+      /**
+       * Epoch ms past which the run fails with WORKFLOW_TIMEOUT (its workflow's
+       * `executionTimeoutMs`, counted from the first run of a continue-as-new chain). Null or
+       * absent (records before v6): none.
+       */
+      executionDeadline?: number | null;
+      /**
+       * The registered hash of the definition the decider started the run with (the code's
+       * version it began under); null or absent (records before v6) when unknown.
+       */
+      definitionHash?: string | null;
     }
   | {
       type: "StepScheduled";
@@ -113,6 +144,10 @@ export type EventBody =
       taskQueue: string;
       timeoutMs: number | null;
       retryPolicy: JsonText;
+      /** v6: lost unless it heartbeats at least this often (STEP_HEARTBEAT_TIMEOUT). */
+      heartbeatTimeoutMs?: number | null;
+      /** v6: fails when no worker started it within this (STEP_SCHEDULE_TO_START_TIMEOUT). */
+      scheduleToStartTimeoutMs?: number | null;
     }
   | {
       type: "StepStarted";
@@ -187,7 +222,18 @@ export type EventBody =
    * `ctx.nonCancellable` reject with WorkflowCancelledError, and the run closes as its code
    * ends (WorkflowCancelled when it throws). Recorded once per run.
    */
-  | { type: "WorkflowCancelRequested"; reason: string | null; requestId: string };
+  | { type: "WorkflowCancelRequested"; reason: string | null; requestId: string }
+  /**
+   * A worker's heartbeat of a running attempt (schema v6): the attempt's heartbeat timeout
+   * starts again, and `details` go to the step's next attempt (`step.lastHeartbeatDetails`).
+   */
+  | { type: "StepHeartbeatRecorded"; stepSeq: number; attempt: number; details: JsonText | null }
+  /**
+   * `ctx.patched(patchId)` answered true (or `ctx.deprecatePatch`) while the code ran live
+   * (schema v6). `afterEvents` is how many of the run's events the code had seen when it called:
+   * a replay answers true from there on, false before, and false in a history without it.
+   */
+  | { type: "PatchMarked"; patchId: string; afterEvents: number; deprecated: boolean };
 
 export type EventType = EventBody["type"];
 
@@ -223,6 +269,10 @@ export interface StepTask {
   idempotencyKey: string;
   timeoutMs: number | null;
   dispatchedAt: number;
+  /** v2: the attempt is lost unless `step.heartbeat` is called at least this often. */
+  heartbeatTimeoutMs: number | null;
+  /** v2: JSON of the step's last heartbeat in an earlier attempt, or null. */
+  lastHeartbeatDetails: JsonText | null;
 }
 
 export interface DeadLetter {

@@ -39,6 +39,11 @@ export interface StartOptions<I> {
    * cancel (`allowAfterFailure`). A start whose ID names an open run is that run's duplicate.
    */
   idReusePolicy?: IdReusePolicy;
+  /**
+   * The run fails with WORKFLOW_TIMEOUT (`WorkflowFailedError`, `details.errorCode`) if still
+   * open this long after its start, over the workflow's own `executionTimeoutMs`.
+   */
+  executionTimeoutMs?: number;
 }
 
 export interface SignalWithStartOptions<I> {

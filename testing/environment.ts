@@ -85,6 +85,8 @@ export interface StartRunOptions {
   idempotencyKey?: string;
   /** Whether a closed run's workflow ID may start a new run (default rejectDuplicate). */
   idReusePolicy?: IdReusePolicy;
+  /** The run's execution timeout (virtual time), over the workflow's `executionTimeoutMs`. */
+  executionTimeoutMs?: number;
 }
 
 /**

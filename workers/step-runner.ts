@@ -11,6 +11,7 @@ import { errorInfo } from "../workflow/execution";
 import type { AttemptOutcome, WorkerMetrics } from "./metrics";
 import type { AttemptRef } from "./attempt";
 import type { StepLease, StepLeases } from "./step-lease";
+import { HeartbeatReporter, heartbeatDetails } from "./heartbeat-reporter";
 import { StepLogCapture, type StepLogSink } from "./step-log";
 import type { TaskDelivery } from "./task-consumer";
 
@@ -267,7 +268,24 @@ export class StepRunner {
     this.controllers.set(key, controller);
     const forgetShutdown = this.shutdown.onAbort(() => controller.abort(new WorkerShutdownError()));
     let timer: NodeJS.Timeout | undefined;
+    let heartbeats: HeartbeatReporter | undefined;
     const timedOut = new Promise<never>((_, reject) => {
+      const hbMs = task.heartbeatTimeoutMs;
+      if (hbMs !== null && hbMs > 0) {
+        heartbeats = new HeartbeatReporter(
+          hbMs,
+          (details) => this.heartbeat(task, details, log),
+          () => {
+            const error = new WeftError(
+              "STEP_HEARTBEAT_TIMEOUT",
+              `step ${task.stepName} attempt ${task.attempt} did not heartbeat for ${hbMs} ms`,
+              { heartbeatTimeoutMs: hbMs },
+            );
+            controller.abort(error);
+            reject(error);
+          },
+        );
+      }
       if (task.timeoutMs === null || task.timeoutMs <= 0) return;
       const ms = task.timeoutMs;
       timer = setTimeout(() => {
@@ -288,18 +306,26 @@ export class StepRunner {
       attempt: task.attempt,
       idempotencyKey: task.idempotencyKey,
       signal: controller.signal,
-      heartbeat: () => lease.extend(),
+      heartbeat: (details?: unknown) => {
+        // Checked even without a heartbeat timeout: bad details are the step's bug either way.
+        if (heartbeats) heartbeats.beat(details);
+        else heartbeatDetails(details);
+        return lease.extend();
+      },
+      lastHeartbeatDetails: parseDetails(task.lastHeartbeatDetails),
       log: capture.log,
     };
 
     const began = Date.now();
     log.debug("step started");
     let result: unknown;
+    let succeeded = false;
     try {
       result = await Promise.race([
         Promise.resolve().then(() => step.handler(input, context)),
         timedOut,
       ]);
+      succeeded = true;
     } catch (err) {
       if (controller.signal.reason instanceof WorkerShutdownError) {
         log.info(
@@ -318,6 +344,8 @@ export class StepRunner {
       clearTimeout(timer);
       forgetShutdown();
       this.controllers.delete(key);
+      // A failed attempt's last details go out before its failure: the retry resumes from them.
+      await heartbeats?.close(!succeeded);
     }
     let text: string;
     try {
@@ -382,6 +410,11 @@ export class StepRunner {
     }
   }
 
+  /** One heartbeat to the decider (ReportStepHeartbeat); a failed send is only logged. */
+  private async heartbeat(task: StepTask, details: string | null, log: Logger): Promise<void> {
+    await this.sendOnce(task, { type: "ReportStepHeartbeat", ...this.ids(task), details }, log);
+  }
+
   private ids(task: StepTask): { stepSeq: number; attempt: number; workerId: string } {
     return { stepSeq: task.stepSeq, attempt: task.attempt, workerId: this.options.workerId };
   }
@@ -438,6 +471,16 @@ export class StepRunner {
 
 function attemptKey(ref: { workflowId: string; stepSeq: number; attempt: number }): string {
   return `${ref.workflowId}/${ref.stepSeq}/${ref.attempt}`;
+}
+
+/** The details an earlier attempt heartbeated, as the step reads them; undefined for none. */
+function parseDetails(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A failure that must not be retried. */

@@ -1,3 +1,4 @@
+import { ConfigError } from "../core/errors";
 import type { RetryPolicy } from "../core/retry";
 
 /** Per-call overrides of a step's policy. */
@@ -7,6 +8,17 @@ export interface StepOptions {
   timeoutMs?: number;
   /** Task queue (`weft.tasks.<queue>`) whose workers run the step. */
   taskQueue?: string;
+  /**
+   * An attempt that goes this long without `step.heartbeat()` (from its start, then from its
+   * last heartbeat) is taken as lost: it fails with STEP_HEARTBEAT_TIMEOUT and is retried per
+   * the retry policy, where `step.lastHeartbeatDetails` has what it last heartbeated.
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * An attempt no worker has started this long after it was scheduled fails with
+   * STEP_SCHEDULE_TO_START_TIMEOUT and is retried per the retry policy.
+   */
+  scheduleToStartTimeoutMs?: number;
 }
 
 /** The levels of a step's log lines, least severe first. */
@@ -41,8 +53,19 @@ export interface StepContext {
    * throws fails the attempt for good, and a result it still returns is recorded).
    */
   readonly signal: AbortSignal;
-  /** Extends the attempt's lease; call it from long steps. */
-  heartbeat(): Promise<void>;
+  /**
+   * Extends the attempt's lease; call it from long steps. With a `heartbeatTimeoutMs`, it also
+   * tells the decider the attempt is alive (at most twice per timeout, the latest details
+   * winning), and `details` (JSON, at most 64 KiB) reach the step's next attempt as
+   * `lastHeartbeatDetails`. Throws InvalidInputError (INVALID_INPUT) for details that are not
+   * JSON or too large.
+   */
+  heartbeat(details?: unknown): Promise<void>;
+  /**
+   * What an earlier attempt of this step last heartbeated (`step.heartbeat(details)`), as the
+   * decider recorded it: where to resume. Undefined when no attempt heartbeated details.
+   */
+  readonly lastHeartbeatDetails: unknown;
   /** Lines kept with this attempt (`step.log.info("charged", { amount })`). */
   readonly log: StepLog;
 }
@@ -167,6 +190,20 @@ export interface WorkflowContext {
   /** A random UUID (v4 layout) from the run's seeded generator. */
   uuid(): string;
   /**
+   * Versioning of workflow code: true where the run takes the code's new branch. A run that
+   * reaches the call live records a PatchMarked event and gets true; a run replaying history
+   * recorded before the patch (no marker where it called) gets false, so it replays its old
+   * branch. Once true in a run, true for the rest of it. Remove the old branch later with
+   * `deprecatePatch`.
+   */
+  patched(patchId: string): boolean;
+  /**
+   * Marks a patch whose old branch is gone: records the marker as `patched` does (so code rolled
+   * back to `patched` still takes the new branch), and replays histories with or without it.
+   * Once no run from before the patch is open, remove this call too.
+   */
+  deprecatePatch(patchId: string): void;
+  /**
    * Closes this run and starts a new one under the same workflow ID with `input`, the same
    * workflow type and a history of its own: how a run that loops for ever (a subscription, a
    * poller, an entity) keeps its history, and its replays, short. Never resolves: the code
@@ -199,6 +236,12 @@ export interface WorkflowOptions {
   retry?: RetryPolicy;
   taskQueue?: string;
   stepTimeoutMs?: number;
+  /**
+   * The run fails with WORKFLOW_TIMEOUT if it is still open this long after its start (a
+   * durable timer of the decider; a chain of runs continued as new counts from the first
+   * run's start). Default: none.
+   */
+  executionTimeoutMs?: number;
   /**
    * History length (events of one run) from which `ctx.info.continueAsNewSuggested` is true.
    * Default 10,000: replaying a run costs time in its length each time its execution is
@@ -236,6 +279,25 @@ function checkName(kind: string, name: string): void {
   }
 }
 
+/**
+ * Refuses a duration option that is not a positive, finite number of milliseconds, naming the
+ * option: a zero or NaN limit would fail every run or attempt at once.
+ */
+function checkDuration(owner: string, option: string, value: number | undefined): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0)
+    throw new ConfigError(
+      `${owner}: ${option} must be a positive number of milliseconds, got ${String(value)}`,
+    );
+}
+
+/** Checks a step's timeouts, in its definition or in the options of one `ctx.step` call. */
+export function checkStepTimeouts(owner: string, options: StepOptions): void {
+  checkDuration(owner, "timeoutMs", options.timeoutMs);
+  checkDuration(owner, "heartbeatTimeoutMs", options.heartbeatTimeoutMs);
+  checkDuration(owner, "scheduleToStartTimeoutMs", options.scheduleToStartTimeoutMs);
+}
+
 export function defineWorkflow<I = unknown, O = unknown>(
   name: string,
   fn: WorkflowFunction<I, O>,
@@ -244,6 +306,7 @@ export function defineWorkflow<I = unknown, O = unknown>(
   checkName("workflow", name);
   if (typeof fn !== "function")
     throw new TypeError(`workflow ${name}: the body must be a function`);
+  checkDuration(`workflow ${name}`, "executionTimeoutMs", options.executionTimeoutMs);
   return Object.freeze({ kind: "workflow", name, fn, options: Object.freeze({ ...options }) });
 }
 
@@ -256,5 +319,6 @@ export function defineStep<I = unknown, O = unknown>(
   if (typeof handler !== "function")
     throw new TypeError(`step ${name}: the handler must be a function`);
   if (options.taskQueue !== undefined) checkName("task queue", options.taskQueue);
+  checkStepTimeouts(`step ${name}`, options);
   return Object.freeze({ kind: "step", name, handler, options: Object.freeze({ ...options }) });
 }

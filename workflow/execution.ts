@@ -8,6 +8,7 @@ import {
 } from "../core/errors";
 import { toJsonText } from "../core/json";
 import type { ErrorInfo, HistoryEvent, JsonText } from "../schemas/types";
+import { checkStepTimeouts } from "./definitions";
 import type {
   ConditionOptions,
   SignalHandler,
@@ -58,6 +59,18 @@ export type WorkflowCommand =
       /** A buffered signal satisfied the wait at once: no timer needed. */
       satisfied: boolean;
     };
+
+/**
+ * A patch `ctx.patched` / `ctx.deprecatePatch` took live, to be recorded as PatchMarked. Not a
+ * command: it takes no seq (a replay of history from before the patch must number the other
+ * calls as it did) and nothing in history is matched against it.
+ */
+export interface PatchMarker {
+  patchId: string;
+  /** Events of the run the code had seen when it called (its WorkflowStarted counted). */
+  afterEvents: number;
+  deprecated: boolean;
+}
 
 export type ExecutionOutcome =
   | { kind: "completed"; result: JsonText }
@@ -157,6 +170,17 @@ export class WorkflowExecution {
   /** The cancel request history delivered, once it has. */
   private cancel: { reason: string | null; requestId: string } | undefined;
   private violation: DeterminismViolationError | undefined;
+  /**
+   * Events recorded before this execution was made, which it replays: until it has seen them
+   * all, the code runs where history already says what it did (see `ctx.patched`).
+   */
+  private replayCount = 0;
+  /** PatchMarked events of the history it replays: patch ID → the position it was taken at. */
+  private readonly recordedPatches = new Map<string, number>();
+  /** Patches this run has taken (answered true), recorded or not yet. */
+  private readonly takenPatches = new Set<string>();
+  /** Patches taken live and not yet handed to the decider, in the order taken. */
+  private unrecordedPatches: PatchMarker[] = [];
 
   constructor(
     private readonly definition: WorkflowDefinition,
@@ -181,6 +205,19 @@ export class WorkflowExecution {
   /** Where replay diverged from history, when it did. */
   get divergence(): DeterminismViolationError | undefined {
     return this.violation;
+  }
+
+  /**
+   * Says which of the events this execution will be fed were recorded before it was made (the
+   * run's history up to the decision at hand): until it has been fed them all, it replays, and
+   * `ctx.patched` answers from the PatchMarked events among them. Called before `begin`.
+   */
+  replaying(events: readonly HistoryEvent[]): void {
+    this.replayCount = events.length;
+    for (const event of events) {
+      if (event.body.type === "PatchMarked" && !this.recordedPatches.has(event.body.patchId))
+        this.recordedPatches.set(event.body.patchId, event.body.afterEvents);
+    }
   }
 
   /** Calls the workflow function and lets it run until it waits on something. */
@@ -261,6 +298,10 @@ export class WorkflowExecution {
       }
       case "StateUpdated":
         this.recordedState = body.state;
+        return;
+      case "PatchMarked":
+        // Answered from `replaying`'s look ahead; a marker no call asks for (the code dropped
+        // its deprecatePatch) is left alone.
         return;
       case "WorkflowCancelRequested":
         if (this.cancel) return;
@@ -408,9 +449,45 @@ export class WorkflowExecution {
     return out;
   }
 
+  /**
+   * The patches taken live since the last call, to record before anything else the code did in
+   * this decision (its commands, its state, how it ended): a run that ends in the decision
+   * that took a patch must still replay with it.
+   */
+  takePatchMarkers(): PatchMarker[] {
+    const taken = this.unrecordedPatches;
+    this.unrecordedPatches = [];
+    return taken;
+  }
+
   /** Whether a signal wait is still open (its timeout timer is then still meaningful). */
   isWaiting(seq: number): boolean {
     return this.pending.has(seq);
+  }
+
+  /**
+   * Whether the run takes the new branch of a patch (see `ctx.patched`): true once taken in
+   * this run; while replaying, true only from where history recorded the run taking it; live,
+   * true, and the marker is recorded.
+   */
+  private patch(patchId: string, deprecated: boolean): boolean {
+    const method = deprecated ? "ctx.deprecatePatch" : "ctx.patched";
+    if (typeof patchId !== "string" || patchId === "")
+      throw new TypeError(`${method}: the patch ID must be a non-empty string`);
+    if (this.takenPatches.has(patchId)) return true;
+    const takenAt = this.recordedPatches.get(patchId);
+    if (takenAt === undefined || takenAt > this.delivered) {
+      // History goes on past this point without the marker: the run did not take the patch
+      // here, so it keeps the branch it took then.
+      if (this.delivered < this.replayCount || this.result) return false;
+      this.unrecordedPatches.push({
+        patchId,
+        afterEvents: this.delivered,
+        deprecated,
+      });
+    }
+    this.takenPatches.add(patchId);
+    return true;
   }
 
   private match(seq: number, expected: string): void {
@@ -500,6 +577,7 @@ export class WorkflowExecution {
         const stepName = typeof step === "string" ? step : step.name;
         let inputText: JsonText;
         try {
+          if (options) checkStepTimeouts(`ctx.step(${JSON.stringify(stepName)})`, options);
           inputText = toJsonText(input, `input of step ${stepName}`);
         } catch (err) {
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
@@ -632,6 +710,10 @@ export class WorkflowExecution {
         }
       },
       isCancelRequested: () => this.cancel !== undefined,
+      patched: (patchId: string) => this.patch(patchId, false),
+      deprecatePatch: (patchId: string) => {
+        this.patch(patchId, true);
+      },
       now: () => this.currentTime,
       random: () => this.random(),
       uuid: () => uuidFrom(this.random),

@@ -152,6 +152,7 @@ async function checkRun(
     first.at,
     first.seq,
   );
+  execution.replaying(history);
   await execution.begin();
   let closing: HistoryEvent | undefined;
   let delivered = 0;
@@ -224,11 +225,15 @@ async function checkRun(
   // wherever the code was; a blocked one resumes from here, recording what the code asks for
   // next: only the recorded part has to replay. A run cancelled after a request ran its code
   // to the end (its cleanup included), so that end is checked like any other.
+  // A run that timed out (WORKFLOW_TIMEOUT) was closed by its decider wherever the code was.
   if (
     (closing?.body.type === "WorkflowCancelled" && !execution.cancelRequested) ||
+    (closing?.body.type === "WorkflowFailed" && closing.body.error.code === "WORKFLOW_TIMEOUT") ||
     last.body.type === "WorkflowBlocked"
   )
     return report(delivered, null);
+  // A patch taken past the end of history is what a live run would record next, not a
+  // divergence (and not a command): replay answered every patched() call inside history.
   const [unrecorded] = execution.newCommands();
   if (unrecorded) {
     const found = commandDescriptor(unrecorded);

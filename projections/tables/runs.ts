@@ -61,6 +61,7 @@ const RUN = {
   run_number: "integer",
   run_start_seq: "integer",
   state: "jsonb",
+  definition_hash: "text",
 } as const;
 const COLUMNS = Object.keys(RUN) as (keyof typeof RUN)[];
 

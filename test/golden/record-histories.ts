@@ -13,11 +13,13 @@ import {
   closeFixtures,
   countdown,
   parallel,
+  resumableAcrossWorkers,
   retryExponential,
   steps,
   terminalFailure,
   threeSteps,
 } from "../fixtures/workflows";
+import { feeV2, flatFee, percentFee } from "../fixtures/timeouts";
 import { isolatedConfig, waitFor } from "../support/env";
 import { types } from "../support/history";
 import { startTestWeft } from "../support/weft";
@@ -33,8 +35,10 @@ async function main(): Promise<void> {
       terminalFailure,
       approval,
       countdown,
+      resumableAcrossWorkers,
+      feeV2,
     ],
-    steps: [...steps, sendWelcomeEmail, sendFollowupEmail],
+    steps: [...steps, sendWelcomeEmail, sendFollowupEmail, flatFee, percentFee],
   });
   const scenarios: [string, () => Promise<string>][] = [
     [
@@ -62,6 +66,28 @@ async function main(): Promise<void> {
           types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
         );
         await weft.client.signal(workflowId, "confirmed", { by: "link" });
+        return workflowId;
+      },
+    ],
+    [
+      // History v6: a heartbeat, an attempt lost to its heartbeat timeout, the retry.
+      "heartbeat-retry",
+      async () =>
+        (
+          await weft.client.start(resumableAcrossWorkers, {
+            input: { key: "golden", pages: 3 },
+          })
+        ).workflowId,
+    ],
+    [
+      // History v6: a run that took a patch (PatchMarked), then its new branch.
+      "fee-patched",
+      async () => {
+        const { workflowId } = await weft.client.start(feeV2, { input: { cents: 1000 } });
+        await waitFor("the signal wait", async () =>
+          types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+        );
+        await weft.client.signal(workflowId, "confirmed", {});
         return workflowId;
       },
     ],

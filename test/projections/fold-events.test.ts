@@ -293,6 +293,57 @@ describe("foldEvents", () => {
     ]);
   });
 
+  it("records an attempt lost to its heartbeat timeout as timed out, and leaves heartbeats and patches to weft_events", () => {
+    const scheduled: EventBody = {
+      type: "StepScheduled",
+      stepSeq: 1,
+      stepName: "resumable",
+      attempt: 1,
+      input: "{}",
+      taskQueue: "default",
+      timeoutMs: 60_000,
+      retryPolicy: "{}",
+      heartbeatTimeoutMs: 400,
+      scheduleToStartTimeoutMs: null,
+    };
+    const events = history("w5", [
+      started,
+      { type: "PatchMarked", patchId: "p", afterEvents: 1, deprecated: false },
+      scheduled,
+      { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w-a", startedAt: 0 },
+      { type: "StepHeartbeatRecorded", stepSeq: 1, attempt: 1, details: '{"page":2}' },
+      {
+        type: "StepFailed",
+        stepSeq: 1,
+        attempt: 1,
+        workerId: null,
+        error: {
+          name: "StepHeartbeatTimeoutError",
+          message: "lost",
+          stack: null,
+          terminal: false,
+          code: "STEP_HEARTBEAT_TIMEOUT",
+        },
+        willRetry: false,
+      },
+    ]);
+    const whole = foldEvents(new Map(), events, log);
+    expect(whole.attemptInserts.map((a) => [a.attempt, a.status, a.worker_id])).toEqual([
+      [1, "timed_out", "w-a"],
+    ]);
+    // Its start-to-close timer did not fire: the heartbeat timeout ended the attempt.
+    expect(whole.timerUpserts.map((t) => [t.kind, t.status])).toEqual([
+      ["step_timeout", "cancelled"],
+    ]);
+    expect(whole.runInserts[0]!.waiting_on).toEqual([]);
+    // The same rows however the events are cut into batches.
+    const [, later] = foldInBatches(events, [4]);
+    expect(later!.attemptUpdates[0]).toMatchObject({ attempt: 1, status: "timed_out" });
+    expect(later!.timerUpdates).toEqual([
+      expect.objectContaining({ kind: "step_timeout", status: "cancelled" }),
+    ]);
+  });
+
   it("unblocks a blocked run when its code makes progress, and cancels what is open at close", () => {
     const changes = foldEvents(
       new Map(),

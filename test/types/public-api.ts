@@ -18,6 +18,20 @@ const greet = defineStep("greet", (input: { name: string }) =>
   Promise.resolve({ greeting: `hello ${input.name}` }),
 );
 const tick = defineStep("tick", () => 42);
+// A step that heartbeats its progress and resumes from an earlier attempt's.
+export const pages = defineStep(
+  "pages",
+  async (_input: undefined, step) => {
+    expectTypeOf(step.lastHeartbeatDetails).toBeUnknown();
+    expectTypeOf(step.heartbeat({ page: 1 })).toEqualTypeOf<Promise<void>>();
+    await step.heartbeat();
+    return 1;
+  },
+  { heartbeatTimeoutMs: 10_000 },
+);
+export const bounded = defineWorkflow("bounded", () => Promise.resolve(1), {
+  executionTimeoutMs: 60_000,
+});
 const echo = defineStep("echo", (input: unknown) => input);
 const maybe = defineStep("maybe", (input: { name: string } | undefined) => input?.name ?? "");
 
@@ -33,6 +47,11 @@ export const greetFlow = defineWorkflow("greetFlow", async (ctx, input: { name: 
     greeting: string;
   }>();
   expectTypeOf(ctx.isCancelRequested()).toBeBoolean();
+  // Versioning: patched answers at once; deprecatePatch returns nothing.
+  expectTypeOf(ctx.patched("greeting-v2")).toBeBoolean();
+  expectTypeOf(ctx.deprecatePatch("greeting-v1")).toBeVoid();
+  // Step timeouts go in a call's options like its start-to-close limit.
+  await ctx.step(greet, input, { heartbeatTimeoutMs: 5000, scheduleToStartTimeoutMs: 60_000 });
 
   // The input is checked against the handler's, and required when it cannot be undefined.
   // @ts-expect-error: `wrong` is no property of { name: string }

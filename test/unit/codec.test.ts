@@ -26,6 +26,7 @@ describe("wire codecs", () => {
           requestId: "r",
           idReusePolicy: null,
           signal: null,
+          executionTimeoutMs: null,
         },
       },
       {
@@ -39,6 +40,7 @@ describe("wire codecs", () => {
           requestId: "r2",
           idReusePolicy: "allowAfterFailure",
           signal: { signalName: "approve", payload: '{"by":"ada"}' },
+          executionTimeoutMs: 86_400_000,
         },
       },
       {
@@ -131,6 +133,8 @@ describe("wire codecs", () => {
       idempotencyKey: "w/1",
       timeoutMs: null,
       dispatchedAt: 5,
+      heartbeatTimeoutMs: 2000,
+      lastHeartbeatDetails: '{"page":3}',
     };
     expect(taskCodec.decode(taskCodec.encode(task))).toEqual(task);
   });
@@ -145,7 +149,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("5");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("6");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -183,7 +187,9 @@ describe("wire codecs", () => {
         ...v1Headers,
         "weft-schema-version": String(historyCodec.version + 1),
       }),
-    ).toThrow(/expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5, record names .* v6/);
+    ).toThrow(
+      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6, record names .* v7/,
+    );
   });
 
   it("records a run continued as new (v3), and reads starts written before ID-reuse policies (command v1)", () => {
@@ -196,7 +202,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(continued), { ...historyCodec.headers }),
     ).toEqual(continued);
-    expect(commandCodec.headers["weft-schema-version"]).toBe("3");
+    expect(commandCodec.headers["weft-schema-version"]).toBe("4");
     const v1 = avro.Type.forSchema(
       JSON.parse(
         readFileSync(join(__dirname, "..", "..", "schemas", "command.v1.avsc"), "utf8"),
@@ -231,6 +237,7 @@ describe("wire codecs", () => {
         requestId: "r",
         idReusePolicy: null,
         signal: null,
+        executionTimeoutMs: null,
       },
     });
   });
@@ -325,7 +332,134 @@ describe("wire codecs", () => {
       requestId: "r",
       idReusePolicy: "allowAfterClose",
       signal: null,
+      executionTimeoutMs: null,
     });
+  });
+
+  it("records timeouts, heartbeats and patches (history v6), and reads v5 records", () => {
+    const events: HistoryEvent[] = [
+      {
+        workflowId: "w",
+        seq: 1,
+        at: 9,
+        body: {
+          type: "WorkflowStarted",
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "r",
+          executionDeadline: 1009,
+          definitionHash: "0123456789abcdef",
+        },
+      },
+      {
+        workflowId: "w",
+        seq: 2,
+        at: 9,
+        body: { type: "PatchMarked", patchId: "new-fee", afterEvents: 1, deprecated: false },
+      },
+      {
+        workflowId: "w",
+        seq: 3,
+        at: 9,
+        body: {
+          type: "StepScheduled",
+          stepSeq: 1,
+          stepName: "s",
+          attempt: 1,
+          input: "{}",
+          taskQueue: "q",
+          timeoutMs: null,
+          retryPolicy: "{}",
+          heartbeatTimeoutMs: 500,
+          scheduleToStartTimeoutMs: 700,
+        },
+      },
+      {
+        workflowId: "w",
+        seq: 4,
+        at: 10,
+        body: { type: "StepHeartbeatRecorded", stepSeq: 1, attempt: 1, details: '{"page":2}' },
+      },
+    ];
+    for (const event of events)
+      expect(historyCodec.decode(historyCodec.encode(event), { ...historyCodec.headers })).toEqual(
+        event,
+      );
+    const v5 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "history-event.v5.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const oldStart = v5.toBuffer({
+      workflowId: "w",
+      seq: 1,
+      at: 9,
+      body: {
+        "weft.events.WorkflowStarted": {
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: null,
+        },
+      },
+    });
+    // A run started before v6 has no deadline (it never times out) and no recorded version.
+    expect(
+      historyCodec.decode(oldStart, {
+        "weft-schema": "weft.events.HistoryEvent",
+        "weft-schema-version": "5",
+      }).body,
+    ).toEqual({
+      type: "WorkflowStarted",
+      workflowType: "t",
+      input: "{}",
+      idempotencyKey: null,
+      requestId: null,
+      executionDeadline: null,
+      definitionHash: null,
+    });
+  });
+
+  it("reports heartbeats (command v4) and reads tasks written before heartbeat timeouts (task v1)", () => {
+    const beat = {
+      workflowId: "w",
+      sentAt: 5,
+      body: {
+        type: "ReportStepHeartbeat" as const,
+        stepSeq: 1,
+        attempt: 2,
+        workerId: "k",
+        details: "[1]",
+      },
+    };
+    expect(commandCodec.decode(commandCodec.encode(beat), { ...commandCodec.headers })).toEqual(
+      beat,
+    );
+    const v1 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "step-task.v1.avsc"), "utf8"),
+      ) as avro.Schema,
+    );
+    const oldTask = {
+      workflowId: "w",
+      workflowType: "t",
+      stepSeq: 1,
+      stepName: "s",
+      attempt: 1,
+      input: "{}",
+      idempotencyKey: "w/1",
+      timeoutMs: null,
+      dispatchedAt: 5,
+    };
+    expect(
+      taskCodec.decode(v1.toBuffer(oldTask), {
+        "weft-schema": "weft.tasks.StepTask",
+        "weft-schema-version": "1",
+      }),
+    ).toEqual({ ...oldTask, heartbeatTimeoutMs: null, lastHeartbeatDetails: null });
+    expect(taskCodec.headers["weft-schema-version"]).toBe("2");
   });
 
   it("refuses garbage and records that name another schema", () => {

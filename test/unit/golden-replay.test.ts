@@ -8,11 +8,15 @@ import { createUserSignupFlow } from "../../examples/signup";
 import { readHistoryFile } from "../../testing/history-file";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { WorkflowExecution } from "../../workflow/execution";
+import { feeV2 } from "../fixtures/timeouts";
 import { workflows } from "../fixtures/workflows";
 
 const dir = join(__dirname, "..", "golden", "histories");
 const definitions = new Map<string, AnyWorkflowDefinition>(
-  [...workflows, createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 })].map((w) => [w.name, w]),
+  [...workflows, feeV2, createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 })].map((w) => [
+    w.name,
+    w,
+  ]),
 );
 const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
@@ -41,6 +45,8 @@ describe.each(files)("%s", (file) => {
       first.at,
       first.seq,
     );
+    // As a decider rebuilds a run: all of it is history (ctx.patched answers from it).
+    execution.replaying(history);
     await execution.begin();
     for (const event of history.slice(0, -1)) {
       await execution.deliver(event);
