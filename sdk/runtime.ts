@@ -20,6 +20,7 @@ import type { KafkaPort } from "../transport/port";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
 import type { Backends } from "./backends";
+import { hostSchedules } from "./schedules";
 
 export const ROLES = ["decider", "worker", "projector", "api"] as const;
 export type Role = (typeof ROLES)[number];
@@ -29,6 +30,11 @@ export const DEFAULT_ROLES: readonly Role[] = ["decider", "worker"];
 export interface RuntimeOptions {
   workflows?: readonly AnyWorkflowDefinition[];
   steps?: readonly AnyStepDefinition[];
+  /**
+   * Hosts schedules (docs/schedules.md): the decider role runs the built-in `weft.schedule`
+   * workflow and the worker role its steps (on the default task queue). Default false.
+   */
+  schedules?: boolean;
   /** Which roles this process plays; default decider and worker. */
   roles?: readonly Role[];
   config?: WeftConfig | ConfigInput;
@@ -83,8 +89,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const backends = options.backends;
   const kafka: KafkaPort = backends?.transport ?? createKafka(config, logger);
-  const workflows = options.workflows ?? [];
-  const steps = options.steps ?? [];
+  const schedules = options.schedules ? hostSchedules(kafka, config, logger) : undefined;
+  const workflows = [...(options.workflows ?? []), ...(schedules?.workflows ?? [])];
+  const steps = [...(options.steps ?? []), ...(schedules?.steps ?? [])];
   if (roles.includes("decider") && workflows.length === 0) {
     throw new ConfigError("the decider role needs at least one workflow definition");
   }
@@ -233,6 +240,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // that is still running.
       await api?.stop();
       await worker?.stop();
+      await schedules?.close();
       if (deciderOutcome.status === "fulfilled") await decider?.stop();
       // After the roles drained: "stopped" is then the truth.
       if (registrationOutcome.status === "fulfilled") await registration?.stop();

@@ -141,7 +141,7 @@ function normalizeSpec(spec: unknown): ScheduleSpec {
       (everyMs as number) > MAX_INTERVAL_MS
     )
       throw new InvalidScheduleError(
-        `everyMs must be a whole number of ms from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS}, got ${String(everyMs)}`,
+        `everyMs must be a whole number of ms from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS}, got ${JSON.stringify(everyMs)}`,
       );
     const offsetMs = s.offsetMs ?? 0;
     if (
@@ -172,7 +172,7 @@ function assertOverlap(overlap: unknown): OverlapPolicy {
 function assertCatchupWindow(ms: unknown): number {
   if (!Number.isInteger(ms) || (ms as number) < MIN_CATCHUP_WINDOW_MS)
     throw new InvalidScheduleError(
-      `catchupWindowMs must be a whole number of ms, at least ${MIN_CATCHUP_WINDOW_MS}, got ${String(ms)}`,
+      `catchupWindowMs must be a whole number of ms, at least ${MIN_CATCHUP_WINDOW_MS}, got ${JSON.stringify(ms)}`,
     );
   return ms as number;
 }
