@@ -3,6 +3,7 @@ import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
 import { startRuntime, type Role } from "../../sdk/runtime";
 import { steps, workflows } from "../fixtures/workflows";
+import { recordTick, scheduledJob } from "../fixtures/scheduled";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,8 +17,14 @@ async function main(): Promise<void> {
     runtime = await startRuntime({
       config,
       logger: createLogger(config.logLevel, { role: roles.join("+") }),
-      workflows,
-      steps,
+      // WEFT_SCHEDULES=1: also hosts schedules and the job they start (test/fault/schedules).
+      ...(process.env.WEFT_SCHEDULES === "1"
+        ? {
+            workflows: [...workflows, scheduledJob],
+            steps: [...steps, recordTick],
+            schedules: true,
+          }
+        : { workflows, steps }),
       roles,
       worker: {
         leaseMs: Number(process.env.WEFT_LEASE_MS ?? 10_000),
