@@ -28,6 +28,8 @@ import { ProjectorBoard } from "./projector-board";
 import { createProjectorResolvers, projectorsFeed } from "./projector-resolvers";
 import { createResolvers } from "./resolvers";
 import { schema } from "./schema";
+import { createScheduleResolvers } from "./schedule-resolvers";
+import { scheduleSchema } from "./schedule-schema";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
 import { SocketGuard, withSubscriptionSlots } from "./socket-guard";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
@@ -142,9 +144,9 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   // graphql-js's own option (mercurius' types predate it; 100 is graphql-js's default).
   const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
-    schema,
+    schema: schema + scheduleSchema,
     resolvers: withSubscriptionSlots(
-      mergeResolvers(
+      [
         createResolvers({
           db,
           commands,
@@ -154,7 +156,14 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
           log: logger.child({ component: "api" }),
         }),
         createProjectorResolvers({ board, feed }),
-      ),
+        createScheduleResolvers({
+          db,
+          commands,
+          runs: readModelRunView(db, config),
+          runCheck: options.runCheck,
+          log: logger.child({ component: "api" }),
+        }),
+      ].reduce(mergeResolvers),
       guard,
     ),
     path: "/graphql",
