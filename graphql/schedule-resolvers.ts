@@ -147,10 +147,14 @@ export function createScheduleResolvers(deps: ScheduleResolverDeps): IResolvers 
       deleteSchedule: (_root, args: { name: string }) =>
         withErrorCodes(() => client.delete(args.name)),
       updateSchedule: (_root, args: DefinitionArgs) =>
-        withErrorCodes(() => {
+        withErrorCodes(async () => {
           const patch: SchedulePatch = {};
           if (args.spec) patch.spec = specOf(args.spec);
-          if (args.workflowType) patch.workflowType = args.workflowType;
+          if (args.workflowType) {
+            // As on create: a type no decider registered would fail at every tick.
+            await checkStartable(db, args.workflowType);
+            patch.workflowType = args.workflowType;
+          }
           if (args.input !== undefined) patch.input = args.input;
           if (args.overlap) patch.overlap = OVERLAP[args.overlap];
           if (args.catchupWindowMs !== undefined && args.catchupWindowMs !== null)
