@@ -9,10 +9,13 @@ import { readHistoryFile } from "../../testing/history-file";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { WorkflowExecution } from "../../workflow/execution";
 import { workflows } from "../fixtures/workflows";
+import { scheduleWorkflow } from "../../workflow/schedules/schedule-workflow";
 
 const dir = join(__dirname, "..", "golden", "histories");
 const definitions = new Map<string, AnyWorkflowDefinition>(
-  [...workflows, createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 })].map((w) => [w.name, w]),
+  [...workflows, createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 }), scheduleWorkflow].map(
+    (w) => [w.name, w],
+  ),
 );
 const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
