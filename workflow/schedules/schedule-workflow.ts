@@ -231,6 +231,8 @@ async function runSchedule(ctx: WorkflowContext, input: ScheduleInput): Promise<
     }
     let startedNow = false;
     for (const dueTick of due) {
+      // A pause or delete that came while a step ran stops the batch: those ticks are dropped.
+      if (deleted || config.paused) break;
       if (config.overlap !== "allow" && progress.lastRunId !== null) {
         // A run started in this same wake-up is taken as still open: no lookup for it.
         const open = startedNow || (await runOpen(progress.lastRunId));
