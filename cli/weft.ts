@@ -6,6 +6,7 @@ import { registerProjections } from "./commands/projections";
 import { registerRepair } from "./commands/repair";
 import { registerStart } from "./commands/start";
 import { registerWorkflow } from "./commands/workflow";
+import { registerSchedule } from "./commands/schedule";
 import { fail } from "./output";
 import { weftPackage } from "./package-info";
 
@@ -34,6 +35,7 @@ registerInit(program);
 registerDev(program);
 registerStart(program);
 registerWorkflow(program);
+registerSchedule(program);
 registerProjections(program);
 registerHistory(program);
 registerRepair(program);

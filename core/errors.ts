@@ -9,6 +9,8 @@ export const ErrorCodes = {
     "A workflow ID is empty, too long or has characters outside [A-Za-z0-9._:@/-].",
   UNKNOWN_WORKFLOW_TYPE:
     "No decider has ever registered a workflow of that type (the API refuses the start), or the decider that owns the run does not define it (the run is blocked).",
+  INVALID_SCHEDULE:
+    "A schedule's definition is invalid (a cron expression, an interval, its overlap policy or catch-up window, or its name); the message says which part.",
   UNKNOWN_STEP: "A worker received a task for a step it does not host.",
   UNDECODABLE_RECORD: "A Kafka record does not decode against its schema; it went to weft.dlq.",
   DETERMINISM_VIOLATION: "Replaying history through the workflow code issued different commands.",
@@ -400,5 +402,16 @@ export class BadSignatureError extends WeftError {
 export class UnmappableInputError extends WeftError {
   constructor(trigger: string, reason: string) {
     super("UNMAPPABLE_INPUT", `trigger ${trigger}: ${reason}`, { trigger, reason });
+  }
+}
+
+/**
+ * A schedule's definition is invalid: its cron expression (naming the field), its interval,
+ * overlap policy, catch-up window or name. Raised where it is given (client, API, CLI), before
+ * anything is sent.
+ */
+export class InvalidScheduleError extends WeftError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("INVALID_SCHEDULE", message, details);
   }
 }

@@ -31,6 +31,8 @@ import { schema } from "./schema";
 import { createTriggerResolvers, triggerSchema } from "./trigger-resolvers";
 import { TriggerCounters } from "../triggers/trigger-counters";
 import type { WebhookOptions } from "../triggers/webhook-plugin";
+import { createScheduleResolvers } from "./schedule-resolvers";
+import { scheduleSchema } from "./schedule-schema";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
 import { SocketGuard, withSubscriptionSlots } from "./socket-guard";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
@@ -147,9 +149,9 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   // graphql-js's own option (mercurius' types predate it; 100 is graphql-js's default).
   const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
-    schema: schema + triggerSchema,
+    schema: schema + triggerSchema + scheduleSchema,
     resolvers: withSubscriptionSlots(
-      mergeResolvers(
+      [
         createResolvers({
           db,
           commands,
@@ -158,13 +160,18 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
           runCheck: options.runCheck,
           log: logger.child({ component: "api" }),
         }),
-        mergeResolvers(
-          createProjectorResolvers({ board, feed }),
-          createTriggerResolvers(
-            options.triggers ?? { triggers: [], counters: new TriggerCounters() },
-          ),
+        createProjectorResolvers({ board, feed }),
+        createTriggerResolvers(
+          options.triggers ?? { triggers: [], counters: new TriggerCounters() },
         ),
-      ),
+        createScheduleResolvers({
+          db,
+          commands,
+          runs: readModelRunView(db, config),
+          runCheck: options.runCheck,
+          log: logger.child({ component: "api" }),
+        }),
+      ].reduce(mergeResolvers),
       guard,
     ),
     path: "/graphql",

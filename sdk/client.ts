@@ -26,6 +26,7 @@ import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { WorkflowDefinition } from "../workflow/definitions";
+import { ScheduleClient } from "./schedules";
 
 export interface StartOptions<I> {
   /** Names the run; a second start with the same ID returns the same run (see idReusePolicy). */
@@ -134,6 +135,8 @@ export class WeftClient {
   /** What `signal` and `cancel` check runs against: history, as the deciders committed it. */
   private readonly runs: RunView;
   private readonly log: Logger;
+  /** Makes, pauses, resumes, updates, deletes and describes schedules (docs/schedules.md). */
+  readonly schedules: ScheduleClient = new ScheduleClient(this);
 
   private constructor(
     readonly config: WeftConfig,

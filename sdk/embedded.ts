@@ -38,6 +38,8 @@ export interface EmbeddedOptions {
   config?: WeftConfig | ConfigInput;
   logger?: Logger;
   worker?: RuntimeOptions["worker"];
+  /** Hosts schedules (docs/schedules.md); the decider and worker then run. Default false. */
+  schedules?: boolean;
 }
 
 /** Every role of a Weft installation in this process, on the state in one directory. */
@@ -78,8 +80,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     ownsDatabase: database?.inDirectory,
   });
   const roles: Role[] = [];
-  if (workflows.length > 0) roles.push("decider");
-  if (steps.length > 0) roles.push("worker");
+  if (workflows.length > 0 || options.schedules) roles.push("decider");
+  if (steps.length > 0 || options.schedules) roles.push("worker");
   const triggers = options.triggers ?? [];
   if (triggers.some((t) => t.source.type === "kafka")) roles.push("trigger");
   if (backends.hasDatabase) {
@@ -98,6 +100,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       config,
       logger,
       backends,
+      schedules: options.schedules,
       worker: options.worker,
       api: options.api === false ? undefined : options.api,
     });

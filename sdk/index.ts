@@ -37,6 +37,22 @@ export type {
   SignalWithStartResult,
   StartOptions,
 } from "./client";
+export { ScheduleClient } from "./schedules";
+export type { ScheduleRef } from "./schedules";
+export {
+  OVERLAP_POLICIES,
+  SCHEDULE_WORKFLOW_TYPE,
+  scheduleWorkflowId,
+  tickWorkflowId,
+} from "../workflow/schedules/spec";
+export type {
+  OverlapPolicy,
+  ScheduleDefinition,
+  ScheduleSpec,
+  SchedulePatch,
+  ScheduleConfig,
+} from "../workflow/schedules/spec";
+export type { ScheduleState } from "../workflow/schedules/schedule-workflow";
 export { startRuntime, ROLES } from "./runtime";
 export type { Runtime, RuntimeOptions, Role } from "./runtime";
 export { startEmbedded, DEFAULT_EMBEDDED_DIR } from "./embedded";
@@ -67,6 +83,7 @@ export {
   UnknownTriggerError,
   BadSignatureError,
   UnmappableInputError,
+  InvalidScheduleError,
 } from "../core/errors";
 export type { ErrorCode } from "../core/errors";
 export type { HistoryEvent, EventBody, EventType } from "../schemas/types";

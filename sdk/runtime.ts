@@ -23,6 +23,7 @@ import { assertDistinctTriggers, type TriggerDefinition } from "../triggers/defi
 import { TriggerCounters } from "../triggers/trigger-counters";
 import type { TriggerRole, startTriggerRole } from "../triggers/trigger-role";
 import type { Backends } from "./backends";
+import { hostSchedules } from "./schedules";
 
 export const ROLES = ["decider", "worker", "projector", "api", "trigger"] as const;
 export type Role = (typeof ROLES)[number];
@@ -37,6 +38,11 @@ export interface RuntimeOptions {
    * the webhooks at /hooks/<name> and lists them all.
    */
   triggers?: readonly TriggerDefinition[];
+  /**
+   * Hosts schedules (docs/schedules.md): the decider role runs the built-in `weft.schedule`
+   * workflow and the worker role its steps (on the default task queue). Default false.
+   */
+  schedules?: boolean;
   /** Which roles this process plays; default decider and worker. */
   roles?: readonly Role[];
   config?: WeftConfig | ConfigInput;
@@ -93,8 +99,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const backends = options.backends;
   const kafka: KafkaPort = backends?.transport ?? createKafka(config, logger);
-  const workflows = options.workflows ?? [];
-  const steps = options.steps ?? [];
+  const schedules = options.schedules ? hostSchedules(kafka, config, logger) : undefined;
+  const workflows = [...(options.workflows ?? []), ...(schedules?.workflows ?? [])];
+  const steps = [...(options.steps ?? []), ...(schedules?.steps ?? [])];
   if (roles.includes("decider") && workflows.length === 0) {
     throw new ConfigError("the decider role needs at least one workflow definition");
   }
@@ -275,6 +282,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Before the deciders: what it commits meanwhile waits in Kafka for the next ones.
       await trigger?.stop();
       await worker?.stop();
+      await schedules?.close();
       if (deciderOutcome.status === "fulfilled") await decider?.stop();
       // After the roles drained: "stopped" is then the truth.
       if (registrationOutcome.status === "fulfilled") await registration?.stop();

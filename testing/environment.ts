@@ -39,6 +39,10 @@ import type {
   WorkflowDefinition,
 } from "../workflow/definitions";
 import { VirtualClock } from "./virtual-clock";
+import { runOfHistory } from "../producers/run-check";
+import { scheduleSteps } from "../producers/schedule-steps";
+import { ScheduleClient } from "../sdk/schedules";
+import { scheduleWorkflow } from "../workflow/schedules/schedule-workflow";
 
 /* eslint-disable-next-line @typescript-eslint/no-explicit-any -- a replacement takes any input */
 export type StepReplacement = StepHandler<any, unknown>;
@@ -58,6 +62,8 @@ export interface TestEnvironmentOptions {
   /** Default: a pino logger at `logLevel` (default "warn"). */
   logger?: Logger;
   logLevel?: string;
+  /** Hosts schedules (`env.schedules`): the `weft.schedule` workflow and its steps. */
+  schedules?: boolean;
 }
 
 /** One attempt's `step.log` lines, as `env.logsOf` gives them. */
@@ -152,7 +158,18 @@ export class TestEnvironment {
       throw new TypeError(`startTime must be a time, got ${String(options.startTime)}`);
     const clock = new VirtualClock(startAt);
 
-    const definitions = options.steps ?? [];
+    let env: TestEnvironment | undefined;
+    // The schedule's steps reach the environment once it exists: they only run after that.
+    const hosted = options.schedules
+      ? scheduleSteps({
+          send: (command) => env!.commands.send(command),
+          isOpen: (workflowId) => Promise.resolve(env!.runOpen(workflowId)),
+        })
+      : [];
+    const workflows = options.schedules
+      ? [...options.workflows, scheduleWorkflow]
+      : options.workflows;
+    const definitions = [...(options.steps ?? []), ...hosted];
     const steps = new Map<string, StepDefinition>();
     for (const step of definitions) steps.set(step.name, step as StepDefinition);
     for (const [name, handler] of Object.entries(options.stepOverrides ?? {}))
@@ -164,7 +181,6 @@ export class TestEnvironment {
     const directory = mkdtempSync(join(tmpdir(), "weft-test-env-"));
     const kafka = await EmbeddedKafka.open({ directory, sync: "never", logger });
     const stopping = new AbortController();
-    let env: TestEnvironment | undefined;
     // The worker hands each attempt's record here as the attempt ends, before its report: by
     // the time a test sees the result, the lines are in.
     const stepLogs = new Map<string, Map<string, StepLogRecord>>();
@@ -180,7 +196,7 @@ export class TestEnvironment {
         config,
         kafka,
         logger,
-        workflows: options.workflows,
+        workflows,
         steps: definitions,
         clock,
       });
@@ -252,6 +268,27 @@ export class TestEnvironment {
       rmSync(directory, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * Makes, pauses, resumes, updates, deletes and describes schedules, as `client.schedules`
+   * does (needs `schedules: true`); their ticks follow the virtual clock.
+   */
+  get schedules(): ScheduleClient {
+    return new ScheduleClient({
+      start: async (type, options) => ({
+        workflowId: await this.start(type, options.input, options),
+      }),
+      signal: (workflowId, name, payload) => this.signal(workflowId, name, payload),
+      getState: (workflowId) => this.stateOf(workflowId),
+    });
+  }
+
+  /** Whether the run is open as history shows it now; a start not yet applied counts as open. */
+  private runOpen(workflowId: string): boolean {
+    this.readHistory();
+    const run = runOfHistory(this.histories.get(workflowId) ?? []);
+    return run === undefined || !run.closed;
   }
 
   /** The virtual time. */

@@ -12,6 +12,7 @@ interface DevCliOptions {
   dir: string;
   concurrency: string;
   accessLog?: boolean;
+  schedules?: boolean;
 }
 
 /** In the human format, Weft's own log shows problems only, unless WEFT_LOG_LEVEL says more. */
@@ -30,6 +31,7 @@ export function registerDev(program: Command): void {
       "--access-log",
       "log every API request (off in weft dev unless this or WEFT_ACCESS_LOG=1; always on in weft start)",
     )
+    .option("--schedules", "host schedules (docs/schedules.md)")
     .action(async (modulePath: string, opts: DevCliOptions) => {
       try {
         const format = chooseLogFormat(process.env, process.stdout, true);
@@ -45,6 +47,7 @@ export function registerDev(program: Command): void {
           workflows,
           steps,
           triggers,
+          schedules: opts.schedules === true,
           config,
           logger,
           worker: { concurrency: Number(opts.concurrency) },

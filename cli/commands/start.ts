@@ -17,6 +17,7 @@ interface StartCliOptions {
   concurrency: string;
   processes?: string;
   drainTimeout: string;
+  schedules?: boolean;
 }
 
 export function registerStart(program: Command): void {
@@ -39,6 +40,10 @@ export function registerStart(program: Command): void {
       "--drain-timeout <ms>",
       "with --processes: how long children get to drain after SIGTERM/SIGINT before they are killed",
       String(DEFAULT_DRAIN_TIMEOUT_MS),
+    )
+    .option(
+      "--schedules",
+      "host schedules: the decider role runs the weft.schedule workflow and the worker role its steps (docs/schedules.md)",
     )
     .action(async (modulePath: string | undefined, opts: StartCliOptions) => {
       try {
@@ -84,6 +89,7 @@ export function registerStart(program: Command): void {
             steps,
             triggers,
             roles,
+            schedules: opts.schedules === true,
             worker: {
               concurrency: Number(opts.concurrency),
               ...(child ? { workerId: child.processId } : {}),

@@ -7,6 +7,7 @@ import { Failed } from "./pages/failed";
 import { Overview } from "./pages/overview";
 import { RunDetail } from "./pages/run-detail";
 import { Runs } from "./pages/runs";
+import { Schedules } from "./pages/schedules";
 import { Timers } from "./pages/timers";
 import { Workers } from "./pages/workers";
 import { Link, useLocation } from "./router";
@@ -17,6 +18,7 @@ const NAV: { path: string; label: string; icon: string }[] = [
   { path: "/failed", label: "Failed steps", icon: "⚠" },
   { path: "/workers", label: "Workers", icon: "⚙" },
   { path: "/timers", label: "Timers", icon: "◷" },
+  { path: "/schedules", label: "Schedules", icon: "⟳" },
   { path: "/definitions", label: "Definitions", icon: "▤" },
 ];
 
@@ -30,6 +32,7 @@ function page(path: string): ReactNode {
   if (path === "/failed") return <Failed />;
   if (path === "/workers") return <Workers />;
   if (path === "/timers") return <Timers />;
+  if (path === "/schedules") return <Schedules />;
   if (path === "/definitions") return <Definitions />;
   return (
     <div className="page">

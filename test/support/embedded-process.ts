@@ -4,11 +4,15 @@
  * runs in `WEFT_START` (JSON: `[{ type, workflowId, input }]`), sends the signals in
  * `WEFT_SIGNAL` (JSON: `[{ workflowId, name, payload }]`), and prints `EVENT <workflowId> <seq>
  * <type>` for each event of the runs named in `WEFT_WATCH` (comma-separated) or started here.
+ * With `WEFT_SCHEDULES=1` it hosts schedules and makes those in `WEFT_SCHEDULE_CREATE` (JSON:
+ * `[ScheduleDefinition]`; a schedule that runs already is left as it is).
  */
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
 import { startEmbedded } from "../../sdk/embedded";
+import type { ScheduleDefinition } from "../../sdk";
 import { steps, workflows } from "../fixtures/workflows";
+import { recordTick, scheduledJob } from "../fixtures/scheduled";
 
 interface StartRequest {
   type: string;
@@ -31,10 +35,12 @@ async function main(): Promise<void> {
   const dir = process.env.WEFT_EMBEDDED_DIR;
   if (!dir) throw new Error("WEFT_EMBEDDED_DIR is not set");
   const config = loadConfig();
+  const schedules = process.env.WEFT_SCHEDULES === "1";
   const weft = await startEmbedded({
     dir,
-    workflows,
-    steps,
+    workflows: schedules ? [...workflows, scheduledJob] : workflows,
+    steps: schedules ? [...steps, recordTick] : steps,
+    schedules,
     database: false,
     config,
     logger: createLogger(config.logLevel, { role: "embedded" }),
@@ -44,6 +50,9 @@ async function main(): Promise<void> {
   const starts = jsonList<StartRequest>("WEFT_START");
   for (const start of starts) {
     await client.start(start.type, { workflowId: start.workflowId, input: start.input });
+  }
+  for (const schedule of jsonList<ScheduleDefinition>("WEFT_SCHEDULE_CREATE")) {
+    await client.schedules.create(schedule);
   }
   for (const signal of jsonList<SignalRequest>("WEFT_SIGNAL")) {
     await client.signal(signal.workflowId, signal.name, signal.payload);

@@ -4,6 +4,7 @@ import { createLogger } from "../../core/logger";
 import { startRuntime, type Role } from "../../sdk/runtime";
 import { ordersTrigger } from "../fixtures/triggers";
 import { steps, workflows } from "../fixtures/workflows";
+import { recordTick, scheduledJob } from "../fixtures/scheduled";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -17,8 +18,14 @@ async function main(): Promise<void> {
     runtime = await startRuntime({
       config,
       logger: createLogger(config.logLevel, { role: roles.join("+") }),
-      workflows,
-      steps,
+      // WEFT_SCHEDULES=1: also hosts schedules and the job they start (test/fault/schedules).
+      ...(process.env.WEFT_SCHEDULES === "1"
+        ? {
+            workflows: [...workflows, scheduledJob],
+            steps: [...steps, recordTick],
+            schedules: true,
+          }
+        : { workflows, steps }),
       // The trigger tests name the topic their orders trigger reads.
       triggers: process.env.WEFT_TRIGGER_TOPIC
         ? [ordersTrigger(process.env.WEFT_TRIGGER_TOPIC)]
