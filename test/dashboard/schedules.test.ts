@@ -1,8 +1,10 @@
 /**
  * The Schedules page, in headless Chromium against embedded mode (read models in SQLite): a
  * schedule ticking every second is listed with its spec, policy and next tick, and its count of
- * runs goes up live, without a reload; a paused one says so.
+ * runs goes up live, without a reload; a paused one says so. The screenshot goes to a temporary
+ * folder, or to docs/ with WEFT_UPDATE_SCREENSHOTS=1.
  */
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { openReadModelDb } from "../../projections/read-model-db";
@@ -14,6 +16,10 @@ import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { ensureDashboardBuilt, launchBrowser } from "./browser";
 
 const LIVE = 30_000;
+const DOCS =
+  process.env.WEFT_UPDATE_SCREENSHOTS === "1"
+    ? join(__dirname, "..", "..", "docs")
+    : join(tmpdir(), "weft-dashboard-screenshots");
 const { dir, cleanup } = tempDir();
 let weft: EmbeddedWeft;
 let client: WeftClient;
@@ -80,4 +86,5 @@ it("lists schedules with their next tick and follows their runs live", async () 
   await expect(paused.locator("td[data-label=name]").innerText()).resolves.toMatch(/paused/);
   await expect(paused.locator("td[data-label='next tick']").innerText()).resolves.toBe("–");
   await page.locator("nav.nav").getByRole("link", { name: "Schedules", exact: true }).waitFor();
+  await page.screenshot({ path: join(DOCS, "dashboard-schedules.png") });
 }, 120_000);

@@ -85,7 +85,8 @@ export const PROJECTORS = `query Projectors { projectors { ${PROJECTOR_FIELDS} }
 export const PROJECTORS_LIVE = `subscription ProjectorsLive { projectors { ${PROJECTOR_FIELDS} } }`;
 
 export const DEFINITIONS = `query Definitions {
-  definitions { kind name hash taskQueue retry timeoutMs firstSeenAt lastSeenAt hosts }
+  definitions { kind name hash taskQueue retry timeoutMs firstSeenAt lastSeenAt hosts openRuns }
+  triggers { name kind source format action workflowType signal workflowId accepted refused }
 }`;
 
 export const WORKFLOW_TYPES = `query WorkflowTypes { definitions(kind: WORKFLOW) { name } }`;

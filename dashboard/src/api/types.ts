@@ -204,6 +204,22 @@ export interface Definition {
   firstSeenAt: string;
   lastSeenAt: string;
   hosts: string[];
+  /** Workflows: runs open now that started under this version; null for steps. */
+  openRuns: number | null;
+}
+
+/** A trigger the API's process defines (docs/triggers.md). */
+export interface Trigger {
+  name: string;
+  kind: "KAFKA" | "WEBHOOK";
+  source: string;
+  format: string | null;
+  action: "START" | "SIGNAL" | "SIGNAL_WITH_START";
+  workflowType: string | null;
+  signal: string | null;
+  workflowId: string;
+  accepted: number;
+  refused: number;
 }
 
 export interface Stats {

@@ -1,12 +1,12 @@
 import { DEFINITIONS, WORKERS_LIVE } from "../api/documents";
 import { useQuery, useSubscription, useThrottled } from "../api/hooks";
-import type { Definition } from "../api/types";
+import type { Definition, Trigger } from "../api/types";
 import { Empty, ErrorBox, Loading, Mono, Panel, Time } from "../components/common";
 import { formatDuration } from "../format";
 import { describeRetry } from "../retry-policy";
 
 export function Definitions() {
-  const query = useQuery<{ definitions: Definition[] }>(DEFINITIONS);
+  const query = useQuery<{ definitions: Definition[]; triggers: Trigger[] }>(DEFINITIONS);
   // Hosts change when processes come and go: refresh on the process feed.
   const refetch = useThrottled(query.refetch, 2000);
   const liveError = useSubscription(WORKERS_LIVE, { includeStopped: false }, refetch);
@@ -32,6 +32,7 @@ export function Definitions() {
         <div data-ready="true" className="stack-panels">
           <DefinitionTable title="Workflows" rows={list.filter((d) => d.kind === "WORKFLOW")} />
           <DefinitionTable title="Steps" rows={list.filter((d) => d.kind === "STEP")} steps />
+          <TriggerTable rows={query.data?.triggers ?? []} />
         </div>
       )}
     </div>
@@ -62,6 +63,7 @@ function DefinitionTable({
             <tr>
               <th>name</th>
               <th>version</th>
+              {steps ? null : <th className="num">open runs</th>}
               {steps ? (
                 <>
                   <th>queue</th>
@@ -90,6 +92,15 @@ function DefinitionTable({
                 <td data-label="version">
                   <Mono title={d.hash}>{d.hash.slice(0, 12)}</Mono>
                 </td>
+                {steps ? null : (
+                  <td
+                    data-label="open runs"
+                    className="num"
+                    title="Runs open now that started under this version: old code can go once it is 0"
+                  >
+                    {d.openRuns ?? "–"}
+                  </td>
+                )}
                 {steps ? (
                   <>
                     <td data-label="queue">
@@ -119,6 +130,64 @@ function DefinitionTable({
                 </td>
                 <td data-label="last seen">
                   <Time iso={d.lastSeenAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
+  );
+}
+
+const ACTIONS: Record<Trigger["action"], string> = {
+  START: "starts",
+  SIGNAL: "signals",
+  SIGNAL_WITH_START: "signals or starts",
+};
+
+/** The triggers the API's process defines, with what they did since it started. */
+function TriggerTable({ rows }: { rows: Trigger[] }) {
+  return (
+    <Panel title={`Triggers (${rows.length})`}>
+      {rows.length === 0 ? (
+        <div className="muted">
+          None defined in the API&apos;s process (<code>defineTrigger</code>, docs/triggers.md).
+        </div>
+      ) : (
+        <table className="table cards-sm">
+          <thead>
+            <tr>
+              <th>name</th>
+              <th>source</th>
+              <th>does</th>
+              <th>workflow ID from</th>
+              <th className="num">accepted</th>
+              <th className="num">refused</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((t) => (
+              <tr key={t.name} data-trigger={t.name}>
+                <td className="wide">
+                  <b>{t.name}</b> <span className="badge">{t.kind.toLowerCase()}</span>
+                </td>
+                <td data-label="source">
+                  <Mono>{t.source}</Mono>
+                  {t.format ? <span className="muted small"> · {t.format}</span> : null}
+                </td>
+                <td data-label="does">
+                  {ACTIONS[t.action]} <b>{t.workflowType ?? "–"}</b>
+                  {t.signal ? <span className="muted"> with {t.signal}</span> : null}
+                </td>
+                <td data-label="workflow ID from">
+                  <Mono>{t.workflowId}</Mono>
+                </td>
+                <td data-label="accepted" className="num">
+                  {t.accepted}
+                </td>
+                <td data-label="refused" className="num">
+                  {t.refused}
                 </td>
               </tr>
             ))}

@@ -89,7 +89,12 @@ export function Schedules() {
                     <Link to={runPath(s.workflowId)} className="mono" title={s.note ?? undefined}>
                       {s.name}
                     </Link>
-                    {s.paused ? <span className="badge"> paused</span> : null}
+                    {s.paused ? (
+                      <>
+                        {" "}
+                        <span className="badge">paused</span>
+                      </>
+                    ) : null}
                     {s.lastError ? (
                       <div className="muted" title={s.lastError}>
                         ⚠ {s.lastError}
