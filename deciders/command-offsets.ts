@@ -9,6 +9,12 @@
  * committed offset shows again is real (offsets the log does not hold, e.g. after retention)
  * and is admitted then.
  *
+ * A gap inside what the consumer fetched from where the partition is skips nothing: those are
+ * records the consumer filters out (transaction markers of commands written in a transaction,
+ * by a Kafka trigger for one, and records of aborted transactions). `fetched` records each
+ * fetched range that continues from the partition's position, and a record after such a gap
+ * is admitted at once, its decision covering the gap.
+ *
  * A decision batch may commit only when it continues exactly from `committed`, record after
  * record: `commitOffset` is the one place that turns a batch into an offset, and it throws
  * otherwise.
@@ -39,6 +45,8 @@ export class CommandOffsets {
   private nextToAdmit = 0n;
   private committedTo = 0n;
   private suspectedGap: { from: bigint; to: bigint } | undefined;
+  /** Every offset below this was fetched, from the position on (filtered records included). */
+  private fetchedTo = 0n;
 
   /** Every command below this offset is decided and committed. */
   get committed(): bigint {
@@ -54,11 +62,27 @@ export class CommandOffsets {
   openAt(committed: bigint): void {
     this.committedTo = committed;
     this.nextToAdmit = committed;
+    this.fetchedTo = committed;
+  }
+
+  /**
+   * The consumer fetched offsets `first` to `last`, records it filters out included (its
+   * batch's range). Counted only when it continues from what was admitted or fetched before:
+   * a fetch that starts further on (a stale one) may have skipped records.
+   */
+  fetched(first: bigint, last: bigint): void {
+    const position = this.fetchedTo > this.nextToAdmit ? this.fetchedTo : this.nextToAdmit;
+    if (first <= position && last + 1n > this.fetchedTo) this.fetchedTo = last + 1n;
   }
 
   admit(offset: bigint): Admission {
     if (offset < this.nextToAdmit) return { kind: "duplicate" };
     const from = this.nextToAdmit;
+    if (offset > from && offset <= this.fetchedTo) {
+      // Only filtered records in between: nothing was skipped.
+      this.nextToAdmit = offset + 1n;
+      return { kind: "admit", from };
+    }
     if (offset > from) {
       const seen = this.suspectedGap;
       if (!seen || seen.from !== from || seen.to !== offset) {

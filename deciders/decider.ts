@@ -131,6 +131,17 @@ export class Decider {
       if (this.consumer !== consumer) return;
       this.onAssignment(new Set(payload.memberAssignment[this.commandsTopic] ?? []));
     });
+    // A fetch of filtered records only (a marker, an aborted transaction) reaches no eachBatch:
+    // its range still tells the partition's owner that nothing was skipped there.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      if (payload.batchSize !== 0 || payload.topic !== this.commandsTopic) return;
+      if (!payload.firstOffset || !this.owners.has(payload.partition)) return;
+      this.owner(payload.partition).fetchedFiltered(
+        BigInt(payload.firstOffset),
+        BigInt(payload.lastOffset),
+      );
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (this.consumer !== consumer) return;
       if ((payload.error as { type?: string }).type === "INVALID_SESSION_TIMEOUT") {
@@ -162,7 +173,12 @@ export class Decider {
           if (batch.messages.length === 0 || payload.isStale()) return;
           await this.options.faults?.at("decider.fetch");
           if (payload.isStale()) return;
-          await this.owner(batch.partition).accept(batch.messages);
+          // The batch's whole range, transaction markers and aborted records included.
+          const first = batch.firstOffset() ?? batch.messages[0]!.offset;
+          await this.owner(batch.partition).accept(batch.messages, {
+            first: BigInt(first),
+            last: BigInt(batch.lastOffset()),
+          });
           payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
         },
       });

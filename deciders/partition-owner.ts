@@ -201,9 +201,13 @@ export class PartitionOwner {
    * transaction. Resolves at once unless too much is pending. Records fetched while the
    * partition is not ready are dropped: the next open seeks back to the committed offset.
    */
-  async accept(messages: readonly PortConsumedMessage[]): Promise<void> {
+  async accept(
+    messages: readonly PortConsumedMessage[],
+    fetched?: { first: bigint; last: bigint },
+  ): Promise<void> {
     if (this.phase !== "ready") return;
     const epoch = this.epoch;
+    if (fetched) this.offsets.fetched(fetched.first, fetched.last);
     for (const message of messages) {
       const admission = this.offsets.admit(BigInt(message.offset));
       if (admission.kind === "duplicate") continue;
@@ -220,6 +224,14 @@ export class PartitionOwner {
     }
     this.kick();
     while (this.pending.length > MAX_PENDING && this.epoch === epoch) await this.draining;
+  }
+
+  /**
+   * The consumer fetched a range holding only records it filters out (a transaction marker,
+   * an aborted transaction): a record after it does not mean commands were skipped.
+   */
+  fetchedFiltered(first: bigint, last: bigint): void {
+    if (this.phase === "ready") this.offsets.fetched(first, last);
   }
 
   /** Resolves when everything accepted so far is committed, or after `timeoutMs`. */
