@@ -49,6 +49,16 @@ function perInstance(role, count, firstPort, args) {
   }));
 }
 
+/**
+ * The trigger role consumes the module's Kafka triggers (defineTrigger, docs/triggers.md) and
+ * refuses to start without one: set WEFT_KAFKA_TRIGGERS=1 when the module defines some. One
+ * app is enough to begin with; more share the triggers' topic partitions.
+ */
+const triggerApps =
+  process.env.WEFT_KAFKA_TRIGGERS === "1"
+    ? perInstance("trigger", 1, 9490, ["start", MODULE, "--roles", "trigger"])
+    : [];
+
 module.exports = {
   apps: [
     {
@@ -78,5 +88,6 @@ module.exports = {
       "--concurrency",
       "32",
     ]),
+    ...triggerApps,
   ],
 };

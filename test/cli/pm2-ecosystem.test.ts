@@ -5,7 +5,7 @@
  * — forked with an IPC channel as PM2 forks it, it sends "ready" once its roles run and drains
  * on SIGINT, PM2's stop signal.
  */
-import { fork } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { DEFAULT_DRAIN_TIMEOUT_MS } from "../../cli/supervisor/supervisor";
@@ -27,7 +27,8 @@ interface Pm2App {
 
 const ROOT = join(__dirname, "..", "..");
 const load = createRequire(__filename);
-const { apps } = load("../../examples/pm2/ecosystem.config.cjs") as { apps: Pm2App[] };
+const ECOSYSTEM = join(ROOT, "examples", "pm2", "ecosystem.config.cjs");
+const { apps } = load(ECOSYSTEM) as { apps: Pm2App[] };
 const pkg = load("../../package.json") as { name: string; bin: { weft: string } };
 
 const rolesOf = (app: Pm2App) => app.args[app.args.indexOf("--roles") + 1]!.split(",");
@@ -43,7 +44,21 @@ it("runs every role with `weft start` through the package's bin, one app per rol
       expect(app.args[1]).toMatch(/^[^-]/);
     }
   }
-  expect(new Set(apps.flatMap(rolesOf))).toEqual(new Set(ROLES));
+  // The trigger role refuses a module without Kafka triggers: its app is there when asked for.
+  expect(new Set(apps.flatMap(rolesOf))).toEqual(new Set(ROLES.filter((r) => r !== "trigger")));
+  // Read as PM2 reads it, in a process of its own, with the variable set.
+  const withTriggers = (
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        ["-e", "console.log(JSON.stringify(require(process.argv[1])))", ECOSYSTEM],
+        { env: { ...process.env, WEFT_KAFKA_TRIGGERS: "1" }, encoding: "utf8" },
+      ),
+    ) as { apps: Pm2App[] }
+  ).apps;
+  expect(new Set(withTriggers.flatMap(rolesOf))).toEqual(new Set(ROLES));
+  const trigger = withTriggers.find((a) => rolesOf(a).includes("trigger"))!;
+  expect(trigger.args[1]).toMatch(/^[^-]/);
 });
 
 it("gives each app Weft's drain before PM2's SIGKILL, and waits for its ready message", () => {
