@@ -160,7 +160,7 @@ export function runOperationsApiScenario(name: string, open: OpenStack): void {
     }
   }, 90_000);
 
-  it("resets a failed run to a step through the API: the results before it are reused", async () => {
+  it("resets a failed run to a step through the API, and re-runs it in bulk once", async () => {
     const stack = await open();
     const gql = <T>(query: string, variables: Record<string, unknown> = {}, token = ADMIN) =>
       httpGql<T>(stack.address, query, variables, token);
@@ -203,6 +203,32 @@ export function runOperationsApiScenario(name: string, open: OpenStack): void {
       expect(orderInvocations("reserve", order)).toBe(1);
       expect(orderInvocations("charge", order)).toBe(1);
       expect(orderInvocations("ship", order)).toBe(2);
+
+      // The failed run again, in bulk: a retried call starts no second run.
+      const RERUN = `mutation ($filter: WorkflowFilter!, $requestId: String) {
+        rerunWorkflows(filter: $filter, dryRun: false, requestId: $requestId) {
+          matched applied { workflowId newWorkflowId error }
+        }
+      }`;
+      const filter = { text: order, status: "FAILED" };
+      const calls: { matched: number; applied: { newWorkflowId: string }[] }[] = [];
+      for (let i = 0; i < 2; i++) {
+        const bulk = await gql<{ rerunWorkflows: (typeof calls)[number] }>(RERUN, {
+          filter,
+          requestId: `${order}-rerun-all`,
+        });
+        expect(bulk.errors).toBeUndefined();
+        calls.push(bulk.data!.rerunWorkflows);
+      }
+      expect(calls.map((c) => c.matched)).toEqual([1, 1]);
+      const newId = calls[0]!.applied[0]!.newWorkflowId;
+      expect(calls[1]!.applied[0]!.newWorkflowId).toBe(newId);
+      await expect(stack.client.result(newId, { timeoutMs: 30_000 })).resolves.toEqual({
+        reservation: `${order}-r2`,
+        charged: 900,
+      });
+      expect(count(await stack.client.getHistory(newId), "WorkflowStarted")).toBe(1);
+      expect(orderInvocations("reserve", order)).toBe(2);
     } finally {
       await stack.stop();
     }

@@ -616,6 +616,8 @@ function summarize(e: HistoryEvent): string {
   if (typeof b.workflowType === "string") parts.push(b.workflowType);
   if (b.error != null) parts.push(errorMessage(b.error));
   if (typeof b.reason === "string") parts.push(b.reason);
+  if (b.terminated === true) parts.push("terminated: no cleanup ran");
+  if (typeof b.reusedFrom === "string") parts.push(`result reused from ${b.reusedFrom}`);
   return parts.join(" · ");
 }
 
