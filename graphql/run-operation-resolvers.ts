@@ -143,7 +143,14 @@ export function createRunOperationResolvers(deps: RunOperationDeps): IResolvers 
   /** The ID's latest run as the read models' events show it (NOT_FOUND without one). */
   const source = async (workflowId: string) => {
     assertWorkflowId(workflowId);
-    const rows = await eventsOf(db, workflowId);
+    // Only the latest run's events: an ID continued as new many times holds many runs.
+    const latest = await db.db
+      .selectFrom("weft_events")
+      .select((eb) => eb.fn.max("seq").as("seq"))
+      .where("workflow_id", "=", workflowId)
+      .where("type", "=", "WorkflowStarted")
+      .executeTakeFirst();
+    const rows = await eventsOf(db, workflowId, Number(latest?.seq ?? 1) - 1);
     const events: HistoryEvent[] = rows.map((row) => ({
       workflowId,
       seq: row.seq,
