@@ -37,6 +37,10 @@ export const ErrorCodes = {
     "A signal or cancel names a run no start was acknowledged for (the view of the runs had caught up with every command sent before it).",
   RUN_CLOSED:
     "A signal or cancel names a run that has closed (completed, failed or cancelled): a closed run takes no more commands.",
+  RUN_OPEN:
+    "A reset names a run that is still open, or a re-run asks for an open run's own workflow ID: terminate or cancel the run first.",
+  INVALID_RESET_POINT:
+    "A reset names a step the run never scheduled: the step seq must be one of the run's own steps.",
   UNAUTHENTICATED:
     "The API (or /metrics) has tokens configured and the request carries no bearer token, or an unknown one; it was refused before its body was read.",
   FORBIDDEN: "The request's token is read-only: it may query and subscribe, not mutate.",
@@ -339,6 +343,29 @@ export class RunClosedError extends WeftError {
       "RUN_CLOSED",
       `run ${JSON.stringify(workflowId)} is ${status}: a closed run takes no signal or cancel`,
       { workflowId, status },
+    );
+  }
+}
+
+/** A reset (or a re-run under the run's own ID) names a run that is still open. */
+export class RunOpenError extends WeftError {
+  constructor(workflowId: string, status: string, operation: string) {
+    super(
+      "RUN_OPEN",
+      `run ${JSON.stringify(workflowId)} is ${status}: ${operation} needs it closed; terminate or cancel it first`,
+      { workflowId, status },
+    );
+  }
+}
+
+/** A reset names a step seq that the run never scheduled. */
+export class InvalidResetPointError extends WeftError {
+  constructor(workflowId: string, stepSeq: number, steps: readonly number[]) {
+    const known = steps.length === 0 ? "it scheduled no step" : `its steps are ${steps.join(", ")}`;
+    super(
+      "INVALID_RESET_POINT",
+      `run ${JSON.stringify(workflowId)} has no step ${stepSeq} to reset to: ${known}`,
+      { workflowId, stepSeq },
     );
   }
 }

@@ -413,6 +413,7 @@ export class PartitionState {
         requestId: body.requestId,
         executionDeadline: this.executionDeadline(body.workflowType, body.executionTimeoutMs),
         definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
+        reset: body.reset ?? null,
       });
       // signalWithStart: the signal follows the start in the same decision, so the code sees
       // it as the first thing that happened to the run.
@@ -457,6 +458,10 @@ export class PartitionState {
         });
         break;
       case "CancelWorkflow":
+        if (body.terminate) {
+          this.terminate(run, body.reason, body.requestId);
+          return;
+        }
         // A blocked run cannot run code to clean up: it closes at once, as every run did
         // before cancel requests (also one whose cancel was requested before it blocked).
         if (run.status === "blocked") {
@@ -581,6 +586,20 @@ export class PartitionState {
         cancel: { workflowId: run.workflowId, stepSeq: seq, attempt, reason, requestId },
       });
     }
+  }
+
+  /**
+   * Closes the run cancelled at once, its code not run (no cleanup, whatever it awaits or was
+   * cleaning up after a cancel), and tells the workers of its attempts scheduled or running to
+   * stop. A retry of the terminate finds the run closed and is dropped.
+   */
+  private terminate(run: Run, reason: string | null, requestId: string): void {
+    const running = [...run.steps.values()].filter(
+      (s) => s.status === "scheduled" || s.status === "started",
+    );
+    this.append(run, { type: "WorkflowCancelled", reason, requestId, terminated: true });
+    this.log.info({ workflowId: run.workflowId, requestId }, "run terminated");
+    this.noticeAttempts(run, running, reason ?? `workflow ${run.workflowId} was terminated`);
   }
 
   /** Fires every timer due by `now`, in due order. */
@@ -887,21 +906,20 @@ export class PartitionState {
       case "step": {
         const definition = this.registry.workflows.get(run.workflowType)!;
         const policy = this.registry.stepPolicy(definition, command.stepName, command.options);
-        this.schedule(
-          run,
-          {
-            seq: command.seq,
-            name: command.stepName,
-            input: command.input,
-            taskQueue: policy.taskQueue,
-            timeoutMs: policy.timeoutMs,
-            retryPolicy: JSON.stringify(policy.retry),
-            heartbeatTimeoutMs: policy.heartbeatTimeoutMs,
-            scheduleToStartTimeoutMs: policy.scheduleToStartTimeoutMs,
-            lastHeartbeatDetails: null,
-          },
-          1,
-        );
+        const spec: StepSpec = {
+          seq: command.seq,
+          name: command.stepName,
+          input: command.input,
+          taskQueue: policy.taskQueue,
+          timeoutMs: policy.timeoutMs,
+          retryPolicy: JSON.stringify(policy.retry),
+          heartbeatTimeoutMs: policy.heartbeatTimeoutMs,
+          scheduleToStartTimeoutMs: policy.scheduleToStartTimeoutMs,
+          lastHeartbeatDetails: null,
+        };
+        const reused = run.reused?.get(command.seq);
+        if (reused && reused.stepName === command.stepName) this.reuse(run, spec, reused.result);
+        else this.schedule(run, spec, 1);
         break;
       }
       case "sleep":
@@ -953,6 +971,35 @@ export class PartitionState {
         heartbeatTimeoutMs: step.heartbeatTimeoutMs,
         lastHeartbeatDetails: step.lastHeartbeatDetails,
       },
+    });
+  }
+
+  /**
+   * A reset run's step before its reset point: recorded as scheduled and completed in one go
+   * with the source run's result (no task, no worker), marked with where the result came from.
+   * The code gets it as the next event, as it would a worker's.
+   */
+  private reuse(run: Run, step: StepSpec, result: string): void {
+    this.append(run, {
+      type: "StepScheduled",
+      stepSeq: step.seq,
+      stepName: step.name,
+      attempt: 1,
+      input: step.input,
+      taskQueue: step.taskQueue,
+      timeoutMs: null,
+      retryPolicy: step.retryPolicy,
+      heartbeatTimeoutMs: null,
+      // None: no worker is asked, so no limit on one starting it.
+      scheduleToStartTimeoutMs: null,
+    });
+    this.append(run, {
+      type: "StepCompleted",
+      stepSeq: step.seq,
+      attempt: 1,
+      workerId: null,
+      result,
+      reusedFrom: run.resetSource ?? null,
     });
   }
 

@@ -1,4 +1,4 @@
-import type { HistoryEvent, JsonText } from "../schemas/types";
+import type { HistoryEvent, JsonText, ReusedStep } from "../schemas/types";
 import type { WorkflowExecution } from "../workflow/execution";
 import { PackedHistory, unpackEvents } from "./packed-events";
 
@@ -104,6 +104,14 @@ export class Run {
    * null; a run continued as new hands it on.
    */
   executionDeadline: number | null = null;
+  /**
+   * A reset run's recorded results not yet taken, by step seq (from its WorkflowStarted): a
+   * step the code calls with one of these seqs and the same name completes with it at once.
+   * Each leaves as its StepCompleted is folded, so a restore rebuilds what is left.
+   */
+  reused: Map<number, ReusedStep> | undefined = undefined;
+  /** The workflow ID of the run a reset run reuses results of. */
+  resetSource: string | undefined = undefined;
   /**
    * Request IDs of the signals this open run has recorded: a command that carries one again (a
    * client retrying a call it could not confirm) is not recorded twice. Folded from history, so
@@ -230,6 +238,13 @@ export class Run {
         this.executionDeadline = body.executionDeadline ?? null;
         if (this.executionDeadline !== null)
           addTimer({ kind: "workflowTimeout", seq: 0, attempt: 0, dueAt: this.executionDeadline });
+        if (body.reset && body.reset.steps.length > 0) {
+          // Command seqs count from a run's WorkflowStarted (unique across the runs of an ID):
+          // the source's step n is this run's step n, whatever seq either run started at.
+          const shift = this.firstSeq - body.reset.sourceRunStartSeq;
+          this.resetSource = body.reset.sourceWorkflowId;
+          this.reused = new Map(body.reset.steps.map((step) => [step.stepSeq + shift, step]));
+        }
         break;
       case "StepScheduled": {
         let step = this.steps.get(body.stepSeq);
@@ -305,6 +320,7 @@ export class Run {
       }
       case "StepCompleted":
       case "StepFailed": {
+        if (body.type === "StepCompleted" && body.reusedFrom) this.reused?.delete(body.stepSeq);
         const step = this.steps.get(body.stepSeq);
         if (!step) break;
         this.timers.delete(`stepTimeout:${body.stepSeq}:${body.attempt}`);

@@ -33,6 +33,7 @@ import { TriggerCounters } from "../triggers/trigger-counters";
 import type { WebhookOptions } from "../triggers/webhook-plugin";
 import { createScheduleResolvers } from "./schedule-resolvers";
 import { scheduleSchema } from "./schedule-schema";
+import { createRunOperationResolvers, runOperationSchema } from "./run-operation-resolvers";
 import { listProcesses, WORKERS_FEED } from "./registry-queries";
 import { SocketGuard, withSubscriptionSlots } from "./socket-guard";
 import { readStats, STATS_FEED, type LagSource } from "./stats";
@@ -149,7 +150,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
   // graphql-js's own option (mercurius' types predate it; 100 is graphql-js's default).
   const validateOptions = { maxErrors: 100, hideSuggestions };
   await app.register(mercurius, {
-    schema: schema + triggerSchema + scheduleSchema,
+    schema: schema + triggerSchema + scheduleSchema + runOperationSchema,
     resolvers: withSubscriptionSlots(
       [
         createResolvers({
@@ -165,6 +166,13 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
           options.triggers ?? { triggers: [], counters: new TriggerCounters() },
         ),
         createScheduleResolvers({
+          db,
+          commands,
+          runs: readModelRunView(db, config),
+          runCheck: options.runCheck,
+          log: logger.child({ component: "api" }),
+        }),
+        createRunOperationResolvers({
           db,
           commands,
           runs: readModelRunView(db, config),

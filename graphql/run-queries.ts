@@ -84,19 +84,12 @@ export function runMatches(row: RunRow, filter: RunFilter): boolean {
 }
 
 /**
- * A page of runs, newest first, by keyset: `(started_at DESC, workflow_id ASC)` is the order of
- * the runs' indexes, so each page is an index range scan however deep it is.
+ * The runs a (checked) filter matches, to select from: the one place that turns a filter into
+ * SQL, for a page of runs and for the bulk operations' counts and batches alike.
  */
-export async function listRuns(
-  db: ReadModelDb,
-  filter: RunFilter,
-  first: number,
-  after: string | null | undefined,
-): Promise<RunPage> {
-  checkListSize(first, MAX_PAGE_SIZE);
+export function filteredRuns(db: ReadModelDb, filter: RunFilter) {
   const { dialect } = db;
-  filter = checkFilter(filter);
-  let query = db.db.selectFrom("weft_runs").selectAll();
+  let query = db.db.selectFrom("weft_runs");
   if (filter.status) query = query.where("status", "=", filter.status);
   if (filter.type) query = query.where("workflow_type", "=", filter.type);
   if (filter.from) query = query.where("started_at", ">=", dialect.time(filter.from) as never);
@@ -110,6 +103,22 @@ export async function listRuns(
       ]),
     );
   }
+  return query;
+}
+
+/**
+ * A page of runs, newest first, by keyset: `(started_at DESC, workflow_id ASC)` is the order of
+ * the runs' indexes, so each page is an index range scan however deep it is.
+ */
+export async function listRuns(
+  db: ReadModelDb,
+  filter: RunFilter,
+  first: number,
+  after: string | null | undefined,
+): Promise<RunPage> {
+  checkListSize(first, MAX_PAGE_SIZE);
+  const { dialect } = db;
+  let query = filteredRuns(db, checkFilter(filter)).selectAll();
   if (after) {
     const cursor = decodeCursor(after);
     const at = dialect.time(cursor.startedAtMs) as never;

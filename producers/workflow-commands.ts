@@ -160,6 +160,19 @@ export function cancelWorkflowCommand(
   };
 }
 
+/**
+ * A terminate: the run closes cancelled at once, its code not run (no cleanup), and its
+ * running steps are told to stop. Checked and deduplicated as a cancel is.
+ */
+export function terminateWorkflowCommand(
+  workflowId: string,
+  reason?: string | null,
+  requestId?: string | null,
+): CommandOf<"CancelWorkflow"> {
+  const command = cancelWorkflowCommand(workflowId, reason, requestId);
+  return { ...command, body: { ...command.body, terminate: true } };
+}
+
 function assertName(value: string, what: string): void {
   assertText(value, what);
   if (value.trim() === "") throw new InvalidInputError(`${what} must not be empty`);

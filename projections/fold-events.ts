@@ -395,7 +395,10 @@ class BatchFold {
         // weft_events, and WorkflowCancelled (or how the code ends) closes the row.
         return;
       case "WorkflowCancelled":
-        run.error = { code: "WORKFLOW_CANCELLED", reason: body.reason };
+        // A terminate is a cancel that ran no code: told apart in the row's error.
+        run.error = body.terminated
+          ? { code: "WORKFLOW_CANCELLED", reason: body.reason, terminated: true }
+          : { code: "WORKFLOW_CANCELLED", reason: body.reason };
         this.close(run, workflowId, "cancelled", at);
         return;
       case "WorkflowContinuedAsNew":

@@ -65,10 +65,21 @@ export type CommandBody =
        * absent: the workflow's.
        */
       executionTimeoutMs?: number | null;
+      /** A reset of another run to a step (v5): copied into the run's WorkflowStarted. */
+      reset?: ResetFrom | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
-  | { type: "CancelWorkflow"; reason: string | null; requestId: string }
+  | {
+      type: "CancelWorkflow";
+      reason: string | null;
+      requestId: string;
+      /**
+       * v5: terminate: the run closes cancelled at once, its code not run (no cleanup), and its
+       * running steps are told to stop. False or absent (records before v5): a cancel.
+       */
+      terminate?: boolean;
+    }
   | {
       type: "ReportStepStarted";
       stepSeq: number;
@@ -100,6 +111,27 @@ export type CommandBody =
       /** JSON of the details (at most 64 KiB), or null. */
       details: JsonText | null;
     };
+
+/** A step result a reset run takes from the run it resets instead of running the step. */
+export interface ReusedStep {
+  stepSeq: number;
+  stepName: string;
+  result: JsonText;
+}
+
+/**
+ * Where a reset run comes from (command v5, history v7): the source run, the step it runs
+ * again, and the results of the steps before it that completed there. Carried whole in the
+ * start, then in WorkflowStarted, so the new run replays from its own history alone (the
+ * source's history may be gone by then).
+ */
+export interface ResetFrom {
+  sourceWorkflowId: string;
+  /** The seq of the source run's WorkflowStarted. */
+  sourceRunStartSeq: number;
+  toStepSeq: number;
+  steps: ReusedStep[];
+}
 
 /** The signal a signalWithStart delivers with (or instead of) its start. */
 export interface StartSignal {
@@ -134,6 +166,8 @@ export type EventBody =
        * version it began under); null or absent (records before v6) when unknown.
        */
       definitionHash?: string | null;
+      /** v7: the run is a reset of another run; null or absent: a plain start. */
+      reset?: ResetFrom | null;
     }
   | {
       type: "StepScheduled";
@@ -163,6 +197,11 @@ export type EventBody =
       attempt: number;
       workerId: string | null;
       result: JsonText;
+      /**
+       * v7: the workflow ID of the run whose recorded result a reset run reused (no worker ran
+       * it); null or absent: a worker's result.
+       */
+      reusedFrom?: string | null;
     }
   | {
       type: "StepFailed";
@@ -205,6 +244,8 @@ export type EventBody =
       reason: string | null;
       /** The cancel command's request ID; null in records written before schema v2. */
       requestId: string | null;
+      /** v7: closed by a terminate (its code not run); false or absent: by a cancel. */
+      terminated?: boolean;
     }
   /**
    * The run closed by continuing as a new run under the same workflow ID: the new run's

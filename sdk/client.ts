@@ -17,6 +17,7 @@ import {
 } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
+  terminateWorkflowCommand,
   signalWithStartCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
@@ -24,6 +25,12 @@ import {
 } from "../producers/workflow-commands";
 import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
+import {
+  resetCommand,
+  rerunCommand,
+  sourceRun,
+  type NewRunOptions,
+} from "../producers/run-operations";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { WorkflowDefinition } from "../workflow/definitions";
 import { ScheduleClient } from "./schedules";
@@ -229,6 +236,49 @@ export class WeftClient {
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
     return this.toRun(cancelWorkflowCommand(workflowId, reason, options.requestId));
+  }
+
+  /**
+   * Terminates a run: it closes cancelled at once (`WorkflowCancelled` with `terminated`), its
+   * code not run, so no cleanup; its running steps are told to stop. Request IDs and errors as
+   * for `cancel`.
+   */
+  async terminate(
+    workflowId: string,
+    reason?: string,
+    options: RequestOptions = {},
+  ): Promise<AcceptedRequest> {
+    return this.toRun(terminateWorkflowCommand(workflowId, reason, options.requestId));
+  }
+
+  /**
+   * Starts a new run with the type and input of the workflow ID's latest run (read from
+   * `weft.history`). Its ID is `options.workflowId`, or one derived from the source's and the
+   * request ID (a retry with the same `requestId` is the same run); the source's own ID starts
+   * the new run under it once the source has closed (RUN_OPEN before). NOT_FOUND when history
+   * has no run of the ID.
+   */
+  async rerun(workflowId: string, options: NewRunOptions = {}): Promise<AcceptedRequest> {
+    const command = rerunCommand(sourceRun(workflowId, await this.getHistory(workflowId)), options);
+    await this.producer.send(command);
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
+  }
+
+  /**
+   * Resets a closed run to a step: a new run (IDs as for `rerun`) whose steps before
+   * `toStepSeq` that completed in the source take their recorded results instead of running;
+   * that step and all after it run again. RUN_OPEN for an open run, INVALID_RESET_POINT for a
+   * step seq the run never scheduled.
+   */
+  async reset(
+    workflowId: string,
+    toStepSeq: number,
+    options: NewRunOptions = {},
+  ): Promise<AcceptedRequest> {
+    const source = sourceRun(workflowId, await this.getHistory(workflowId));
+    const command = resetCommand(source, toStepSeq, options);
+    await this.producer.send(command);
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
   private async toRun(command: RunCommand): Promise<AcceptedRequest> {

@@ -37,6 +37,7 @@ export type {
   SignalWithStartResult,
   StartOptions,
 } from "./client";
+export type { NewRunOptions } from "../producers/run-operations";
 export { ScheduleClient } from "./schedules";
 export type { ScheduleRef } from "./schedules";
 export {
@@ -79,6 +80,8 @@ export {
   WaitTimeoutError,
   RunNotFoundError,
   RunClosedError,
+  RunOpenError,
+  InvalidResetPointError,
   StateTooLargeError,
   UnknownTriggerError,
   BadSignatureError,

@@ -10,6 +10,7 @@ import { CommandProducer } from "../producers/command-producer";
 import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
 import {
   cancelWorkflowCommand,
+  terminateWorkflowCommand,
   signalWorkflowCommand,
   startWorkflowCommand,
 } from "../producers/workflow-commands";
@@ -40,6 +41,12 @@ import type {
 } from "../workflow/definitions";
 import { VirtualClock } from "./virtual-clock";
 import { runOfHistory } from "../producers/run-check";
+import {
+  resetCommand,
+  rerunCommand,
+  sourceRun,
+  type NewRunOptions,
+} from "../producers/run-operations";
 import { scheduleSteps } from "../producers/schedule-steps";
 import { ScheduleClient } from "../sdk/schedules";
 import { scheduleWorkflow } from "../workflow/schedules/schedule-workflow";
@@ -350,6 +357,43 @@ export class TestEnvironment {
     options: RequestOptions = {},
   ): Promise<AcceptedRequest> {
     return this.toRun(cancelWorkflowCommand(workflowId, reason, options.requestId));
+  }
+
+  /**
+   * As the client's: closes the run cancelled at once without running its code; request IDs
+   * and errors as for `cancel`.
+   */
+  async terminate(
+    workflowId: string,
+    reason?: string,
+    options: RequestOptions = {},
+  ): Promise<AcceptedRequest> {
+    return this.toRun(terminateWorkflowCommand(workflowId, reason, options.requestId));
+  }
+
+  /**
+   * As the client's: starts a new run of the workflow ID's latest run's type with its input,
+   * once nothing is in flight; returns the new run's ID and the request ID.
+   */
+  async rerun(workflowId: string, options: NewRunOptions = {}): Promise<AcceptedRequest> {
+    const command = rerunCommand(sourceRun(workflowId, await this.history(workflowId)), options);
+    await this.commands.send(command);
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
+  }
+
+  /**
+   * As the client's: a new run that takes the closed run's recorded results of the steps
+   * before `toStepSeq` and runs that step and what follows again.
+   */
+  async reset(
+    workflowId: string,
+    toStepSeq: number,
+    options: NewRunOptions = {},
+  ): Promise<AcceptedRequest> {
+    const source = sourceRun(workflowId, await this.history(workflowId));
+    const command = resetCommand(source, toStepSeq, options);
+    await this.commands.send(command);
+    return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
   private async toRun(command: RunCommand): Promise<AcceptedRequest> {

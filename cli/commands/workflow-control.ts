@@ -33,7 +33,7 @@ const RETRY_DELAYS_MS = [500, 2000];
  * lost (reset, timeout, a proxy's error page). Every try carries the same request ID, so one
  * that got through before its answer was lost is not recorded twice.
  */
-async function sendRequest<T>(
+export async function sendRequest<T>(
   client: ApiClient,
   mutation: string,
   variables: Record<string, unknown> & { requestId: string },
@@ -49,7 +49,7 @@ async function sendRequest<T>(
   }
 }
 
-function requestIdOption(command: Command): Command {
+export function requestIdOption(command: Command): Command {
   return command.option(
     "--request-id <id>",
     "names this request: sent again with the same ID, it is recorded once (default: a new UUID, printed)",

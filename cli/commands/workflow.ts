@@ -3,6 +3,7 @@ import { registerWorkflowControl } from "./workflow-control";
 import { registerWorkflowDescribe } from "./workflow-describe";
 import { registerWorkflowHistory } from "./workflow-history";
 import { registerWorkflowList } from "./workflow-list";
+import { registerWorkflowOperations } from "./workflow-operations";
 import { registerWorkflowStart } from "./workflow-start";
 import { registerWorkflowWait } from "./workflow-wait";
 
@@ -11,10 +12,11 @@ export function registerWorkflow(program: Command): void {
   const workflow = program
     .command("workflow")
     .description(
-      "start, signal, cancel, inspect and wait for runs through the Weft API (WEFT_API_URL, WEFT_API_TOKEN)",
+      "start, signal, cancel, terminate, re-run, reset, inspect and wait for runs through the Weft API (WEFT_API_URL, WEFT_API_TOKEN)",
     );
   registerWorkflowStart(workflow);
   registerWorkflowControl(workflow);
+  registerWorkflowOperations(workflow);
   registerWorkflowDescribe(workflow);
   registerWorkflowList(workflow);
   registerWorkflowHistory(workflow);

@@ -308,6 +308,7 @@ it("cancel cancels; waiting on it then fails with the reason on one line", async
     type: "WorkflowCancelled",
     reason: "not needed",
     requestId: "cli-cancel-request-1",
+    terminated: false,
   });
 });
 

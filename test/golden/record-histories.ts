@@ -91,6 +91,29 @@ async function main(): Promise<void> {
         return workflowId;
       },
     ],
+    [
+      // History v7: a reset to step 2 of a completed run; step 1's result is reused (reusedFrom).
+      "three-steps-reset",
+      async () => {
+        const { workflowId } = await weft.client.start(threeSteps, { input: { n: 1 } });
+        await weft.client.result(workflowId, { timeoutMs: 30_000 });
+        return (await weft.client.reset(workflowId, 2, { requestId: "golden" })).workflowId;
+      },
+    ],
+    [
+      // History v7: a run waiting for a signal, terminated (WorkflowCancelled with terminated).
+      "approval-terminated",
+      async () => {
+        const { workflowId } = await weft.client.start(approval, {
+          input: { timeoutMs: 600_000 },
+        });
+        await waitFor("the signal wait", async () =>
+          types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+        );
+        await weft.client.terminate(workflowId, "no longer needed");
+        return workflowId;
+      },
+    ],
   ];
   const only = process.argv.slice(2);
   for (const [name, run] of scenarios) {

@@ -107,6 +107,7 @@ export function cancellationScenario(name: string, open: OpenWeft): void {
         type: "WorkflowCancelled",
         reason: "the customer withdrew",
         requestId,
+        terminated: false, // its code ran to the end (history v7)
       });
       expect(invocationsOf("credit", transferId)).toBe(0);
       await expectRefundedOnce(history, transferId);

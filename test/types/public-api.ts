@@ -6,6 +6,8 @@
 import {
   defineStep,
   defineWorkflow,
+  type AcceptedRequest,
+  type NewRunOptions,
   type StepDefinition,
   type WeftClient,
   type WorkflowDefinition,
@@ -95,4 +97,15 @@ export async function startRuns(client: WeftClient): Promise<void> {
   await env.start(greetFlow, { wrong: 1 });
   expectTypeOf(await env.result<string>(id)).toEqualTypeOf<string>();
   await env.close();
+}
+
+// Run operations: terminate takes what cancel does; a re-run and a reset answer the new run.
+export async function operateOnRuns(client: WeftClient): Promise<void> {
+  await client.terminate("order-7", "stuck", { requestId: "t-1" });
+  const reset = await client.reset("order-7", 3, { workflowId: "order-7", requestId: "r-1" });
+  expectTypeOf(reset).toEqualTypeOf<AcceptedRequest>();
+  const options: NewRunOptions = { requestId: "r-2" };
+  await client.rerun("order-7", options);
+  // @ts-expect-error: a reset names the step to run again
+  await client.reset("order-7");
 }

@@ -27,6 +27,7 @@ describe("wire codecs", () => {
           idReusePolicy: null,
           signal: null,
           executionTimeoutMs: null,
+          reset: null,
         },
       },
       {
@@ -41,6 +42,12 @@ describe("wire codecs", () => {
           idReusePolicy: "allowAfterFailure",
           signal: { signalName: "approve", payload: '{"by":"ada"}' },
           executionTimeoutMs: 86_400_000,
+          reset: {
+            sourceWorkflowId: "w0",
+            sourceRunStartSeq: 1,
+            toStepSeq: 3,
+            steps: [{ stepSeq: 1, stepName: "s", result: '{"ok":true}' }],
+          },
         },
       },
       {
@@ -51,7 +58,12 @@ describe("wire codecs", () => {
       {
         workflowId: "w",
         sentAt: 1,
-        body: { type: "CancelWorkflow", reason: "why", requestId: "r" },
+        body: { type: "CancelWorkflow", reason: "why", requestId: "r", terminate: false },
+      },
+      {
+        workflowId: "w",
+        sentAt: 1,
+        body: { type: "CancelWorkflow", reason: "stuck", requestId: "r", terminate: true },
       },
       {
         workflowId: "w",
@@ -144,12 +156,12 @@ describe("wire codecs", () => {
       workflowId: "w",
       seq: 4,
       at: 9,
-      body: { type: "WorkflowCancelled", reason: "why", requestId: "c-1" },
+      body: { type: "WorkflowCancelled", reason: "why", requestId: "c-1", terminated: false },
     };
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("6");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("7");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -167,7 +179,7 @@ describe("wire codecs", () => {
     });
     expect(historyCodec.decode(oldCancel, v1Headers)).toEqual({
       ...cancelled,
-      body: { type: "WorkflowCancelled", reason: "why", requestId: null },
+      body: { type: "WorkflowCancelled", reason: "why", requestId: null, terminated: false },
     });
     const oldSignal = v1.toBuffer({
       workflowId: "w",
@@ -188,7 +200,7 @@ describe("wire codecs", () => {
         "weft-schema-version": String(historyCodec.version + 1),
       }),
     ).toThrow(
-      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6, record names .* v7/,
+      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6\/v7, record names .* v8/,
     );
   });
 
@@ -202,7 +214,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(continued), { ...historyCodec.headers }),
     ).toEqual(continued);
-    expect(commandCodec.headers["weft-schema-version"]).toBe("4");
+    expect(commandCodec.headers["weft-schema-version"]).toBe("5");
     const v1 = avro.Type.forSchema(
       JSON.parse(
         readFileSync(join(__dirname, "..", "..", "schemas", "command.v1.avsc"), "utf8"),
@@ -238,6 +250,7 @@ describe("wire codecs", () => {
         idReusePolicy: null,
         signal: null,
         executionTimeoutMs: null,
+        reset: null,
       },
     });
   });
@@ -333,6 +346,7 @@ describe("wire codecs", () => {
       idReusePolicy: "allowAfterClose",
       signal: null,
       executionTimeoutMs: null,
+      reset: null,
     });
   });
 
@@ -350,6 +364,7 @@ describe("wire codecs", () => {
           requestId: "r",
           executionDeadline: 1009,
           definitionHash: "0123456789abcdef",
+          reset: null,
         },
       },
       {
@@ -419,7 +434,95 @@ describe("wire codecs", () => {
       requestId: null,
       executionDeadline: null,
       definitionHash: null,
+      reset: null,
     });
+  });
+
+  it("records run operations (history v7, command v5), and reads v6 and v4 records", () => {
+    const reset = {
+      sourceWorkflowId: "order-7",
+      sourceRunStartSeq: 1,
+      toStepSeq: 3,
+      steps: [{ stepSeq: 1, stepName: "reserve", result: '{"held":2}' }],
+    };
+    const events: HistoryEvent[] = [
+      {
+        workflowId: "order-7.reset",
+        seq: 1,
+        at: 9,
+        body: {
+          type: "WorkflowStarted",
+          workflowType: "order",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "r",
+          executionDeadline: null,
+          definitionHash: null,
+          reset,
+        },
+      },
+      {
+        workflowId: "order-7.reset",
+        seq: 3,
+        at: 9,
+        body: {
+          type: "StepCompleted",
+          stepSeq: 1,
+          attempt: 1,
+          workerId: null,
+          result: '{"held":2}',
+          reusedFrom: "order-7",
+        },
+      },
+      {
+        workflowId: "order-7.reset",
+        seq: 4,
+        at: 10,
+        body: { type: "WorkflowCancelled", reason: "stuck", requestId: "t", terminated: true },
+      },
+    ];
+    for (const event of events)
+      expect(historyCodec.decode(historyCodec.encode(event), { ...historyCodec.headers })).toEqual(
+        event,
+      );
+    const schema = (file: string): avro.Type =>
+      avro.Type.forSchema(
+        JSON.parse(
+          readFileSync(join(__dirname, "..", "..", "schemas", file), "utf8"),
+        ) as avro.Schema,
+        { wrapUnions: "auto" },
+      );
+    // Written before run operations: a worker's result, a cancel, a start that resets nothing.
+    const v6 = schema("history-event.v6.avsc").toBuffer({
+      workflowId: "w",
+      seq: 2,
+      at: 9,
+      body: { "weft.events.StepCompleted": { stepSeq: 1, attempt: 1, workerId: "k", result: "1" } },
+    });
+    expect(
+      historyCodec.decode(v6, {
+        "weft-schema": "weft.events.HistoryEvent",
+        "weft-schema-version": "6",
+      }).body,
+    ).toEqual({
+      type: "StepCompleted",
+      stepSeq: 1,
+      attempt: 1,
+      workerId: "k",
+      result: "1",
+      reusedFrom: null,
+    });
+    const v4 = schema("command.v4.avsc").toBuffer({
+      workflowId: "w",
+      sentAt: 1,
+      body: { "weft.commands.CancelWorkflow": { reason: null, requestId: "c" } },
+    });
+    expect(
+      commandCodec.decode(v4, {
+        "weft-schema": "weft.commands.Command",
+        "weft-schema-version": "4",
+      }).body,
+    ).toEqual({ type: "CancelWorkflow", reason: null, requestId: "c", terminate: false });
   });
 
   it("reports heartbeats (command v4) and reads tasks written before heartbeat timeouts (task v1)", () => {

@@ -102,3 +102,15 @@ export const SIGNAL_WORKFLOW = `mutation Signal($workflowId: String!, $name: Str
 export const CANCEL_WORKFLOW = `mutation Cancel($workflowId: String!, $reason: String) {
   cancelWorkflow(workflowId: $workflowId, reason: $reason) { accepted }
 }`;
+
+export const TERMINATE_WORKFLOW = `mutation Terminate($workflowId: String!, $reason: String) {
+  terminateWorkflow(workflowId: $workflowId, reason: $reason) { accepted }
+}`;
+
+export const RERUN_WORKFLOW = `mutation Rerun($workflowId: String!) {
+  rerunWorkflow(workflowId: $workflowId) { workflowId reusedSteps }
+}`;
+
+export const RESET_WORKFLOW = `mutation Reset($workflowId: String!, $toStepSeq: Int!) {
+  resetWorkflow(workflowId: $workflowId, toStepSeq: $toStepSeq) { workflowId reusedSteps }
+}`;

@@ -24,6 +24,7 @@ import {
   Time,
 } from "../components/common";
 import { ErrorDetails } from "../components/error-view";
+import { RunOperationDialog, type RunOperation } from "../components/run-operations";
 import { StepGraph } from "../components/step-graph";
 import { AttemptTimeline } from "../components/timeline";
 import { errorCode, errorMessage, formatAbsolute, formatDuration } from "../format";
@@ -615,11 +616,13 @@ function summarize(e: HistoryEvent): string {
   if (typeof b.workflowType === "string") parts.push(b.workflowType);
   if (b.error != null) parts.push(errorMessage(b.error));
   if (typeof b.reason === "string") parts.push(b.reason);
+  if (b.terminated === true) parts.push("terminated: no cleanup ran");
+  if (typeof b.reusedFrom === "string") parts.push(`result reused from ${b.reusedFrom}`);
   return parts.join(" · ");
 }
 
 function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
-  const [dialog, setDialog] = useState<"signal" | "cancel">();
+  const [dialog, setDialog] = useState<"signal" | "cancel" | RunOperation>();
   const [sent, setSent] = useState<string>();
   const open = OPEN.has(run.status);
   useEffect(() => {
@@ -650,6 +653,25 @@ function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
       >
         Cancel run…
       </button>
+      <button
+        className="btn danger"
+        disabled={!open}
+        onClick={() => setDialog("terminate")}
+        title={open ? "Close it now without running its cleanup" : "The run is closed"}
+      >
+        Terminate…
+      </button>
+      <button className="btn" onClick={() => setDialog("rerun")}>
+        Re-run…
+      </button>
+      <button
+        className="btn"
+        disabled={open || run.steps.length === 0}
+        onClick={() => setDialog("reset")}
+        title={open ? "The run is still open" : undefined}
+      >
+        Reset to step…
+      </button>
       {dialog === "signal" ? (
         <SignalDialog
           run={run}
@@ -663,6 +685,14 @@ function Actions({ run, onDone }: { run: WorkflowDetail; onDone: () => void }) {
       ) : null}
       {dialog === "cancel" ? (
         <CancelDialog run={run} onClose={() => setDialog(undefined)} onDone={onDone} />
+      ) : null}
+      {dialog === "terminate" || dialog === "rerun" || dialog === "reset" ? (
+        <RunOperationDialog
+          run={run}
+          operation={dialog}
+          onClose={() => setDialog(undefined)}
+          onDone={onDone}
+        />
       ) : null}
     </div>
   );
