@@ -2,7 +2,10 @@
  * The run page's Terminate, Re-run and Reset buttons in headless Chromium, against the roles
  * and the API on Kafka, PostgreSQL and Redis: each asks for confirmation first (closing the
  * dialog sends nothing), a reset opens the new run's page, and a read-only token is refused.
+ * The screenshot goes to a temporary folder, or to docs/ with WEFT_UPDATE_SCREENSHOTS=1.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { WorkflowFailedError } from "../../core/errors";
 import { WeftClient } from "../../sdk/client";
@@ -22,6 +25,10 @@ import { ensureDashboardBuilt, launchBrowser } from "./browser";
 const ADMIN_TOKEN = "dashboard-ops-admin-token-0123456789";
 const READ_TOKEN = "dashboard-ops-read-token-0123456789";
 const LIVE = 30_000;
+const DOCS =
+  process.env.WEFT_UPDATE_SCREENSHOTS === "1"
+    ? join(__dirname, "..", "..", "docs")
+    : join(tmpdir(), "weft-dashboard-screenshots");
 
 let db: TestSchema;
 let engine: Runtime;
@@ -104,6 +111,7 @@ it("resets a failed run to its failed step and opens the new run", async () => {
   await page.getByRole("button", { name: "Reset to step…" }).click();
   // The failed step is offered first.
   await expect(page.locator("dialog select[name=toStepSeq]").inputValue()).resolves.toBe("3");
+  await page.screenshot({ path: join(DOCS, "dashboard-run-reset.png") });
   await page.locator("dialog").getByRole("button", { name: "Reset to step #3" }).click();
   await page.locator("[data-run-status=COMPLETED]").waitFor({ timeout: LIVE });
   expect(decodeURIComponent(new URL(page.url()).pathname)).toMatch(/^\/runs\/ui-reset\.reset-/);
