@@ -133,23 +133,25 @@ function schemaDir(): string {
 /**
  * v2: StartWorkflow carries an ID-reuse policy. v3: and an optional signal (signalWithStart).
  * v4: ReportStepHeartbeat (step.heartbeat reaches the decider), StartWorkflow's executionTimeoutMs.
+ * v5: child workflows: StartWorkflow's parent, ReportChildClosed, CancelWorkflow's skipCleanup.
  */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
-  4,
+  5,
   "command.avsc",
   true,
-  { 1: "command.v1.avsc", 2: "command.v2.avsc", 3: "command.v3.avsc" },
+  { 1: "command.v1.avsc", 2: "command.v2.avsc", 3: "command.v3.avsc", 4: "command.v4.avsc" },
 );
 /**
  * v2: WorkflowCancelled records the cancel's request ID. v3: WorkflowContinuedAsNew. v4:
  * StateUpdated (ctx.setState). v5: WorkflowCancelRequested (a cancel the code may clean up after).
  * v6: timeouts and versioning: WorkflowStarted's executionDeadline and definitionHash,
  * StepScheduled's heartbeat and schedule-to-start timeouts, StepHeartbeatRecorded, PatchMarked.
+ * v7: child workflows: WorkflowStarted's parent, ChildWorkflowScheduled/Completed/Failed.
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  6,
+  7,
   "history-event.avsc",
   true,
   {
@@ -158,6 +160,7 @@ export const historyCodec = new RecordCodec<HistoryEvent>(
     3: "history-event.v3.avsc",
     4: "history-event.v4.avsc",
     5: "history-event.v5.avsc",
+    6: "history-event.v6.avsc",
   },
 );
 /** v2: the attempt's heartbeat timeout and the step's last heartbeat details. */

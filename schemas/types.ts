@@ -65,10 +65,24 @@ export type CommandBody =
        * absent: the workflow's.
        */
       executionTimeoutMs?: number | null;
+      /**
+       * The parent run whose `ctx.child` call this start comes from (v5), sent by the parent's
+       * decider; null or absent for any other start.
+       */
+      parent?: ParentLink | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
-  | { type: "CancelWorkflow"; reason: string | null; requestId: string }
+  | {
+      type: "CancelWorkflow";
+      reason: string | null;
+      requestId: string;
+      /**
+       * v5: the run closes cancelled at once, its code's cleanup not run (a parent's close with
+       * the `terminate` policy). False or absent: the code sees the cancel and may clean up.
+       */
+      skipCleanup?: boolean;
+    }
   | {
       type: "ReportStepStarted";
       stepSeq: number;
@@ -99,7 +113,41 @@ export type CommandBody =
       workerId: string;
       /** JSON of the details (at most 64 KiB), or null. */
       details: JsonText | null;
+    }
+  /**
+   * A child run closed (v5): sent by the child's decider, in the transaction that closed it, to
+   * the parent's partition (the command's workflowId is the parent's). Recorded once per child.
+   */
+  | {
+      type: "ReportChildClosed";
+      childSeq: number;
+      childWorkflowId: string;
+      status: ChildCloseStatus;
+      /** JSON result of a completed child; null otherwise. */
+      result: JsonText | null;
+      /** Why it did not complete; null for a completed child. */
+      error: ErrorInfo | null;
     };
+
+/**
+ * How a child run ended, as its parent records it: `refused` when its workflow ID already named
+ * another run, so it never started.
+ */
+export type ChildCloseStatus = "completed" | "failed" | "cancelled" | "refused";
+
+/** What a child may get when its parent closes before it (ctx.child's `parentClosePolicy`). */
+export type ParentClosePolicy = "cancel" | "terminate" | "abandon";
+export const PARENT_CLOSE_POLICIES: readonly ParentClosePolicy[] = [
+  "cancel",
+  "terminate",
+  "abandon",
+];
+
+/** The run that started a run as its child, and the seq of the call that did. */
+export interface ParentLink {
+  workflowId: string;
+  childSeq: number;
+}
 
 /** The signal a signalWithStart delivers with (or instead of) its start. */
 export interface StartSignal {
@@ -134,6 +182,8 @@ export type EventBody =
        * version it began under); null or absent (records before v6) when unknown.
        */
       definitionHash?: string | null;
+      /** v7: the run that started this one as its child; null or absent otherwise. */
+      parent?: ParentLink | null;
     }
   | {
       type: "StepScheduled";
@@ -233,7 +283,32 @@ export type EventBody =
    * (schema v6). `afterEvents` is how many of the run's events the code had seen when it called:
    * a replay answers true from there on, false before, and false in a history without it.
    */
-  | { type: "PatchMarked"; patchId: string; afterEvents: number; deprecated: boolean };
+  | { type: "PatchMarked"; patchId: string; afterEvents: number; deprecated: boolean }
+  /**
+   * `ctx.child` / `ctx.startChild` (schema v7): the child's StartWorkflow left in the same
+   * transaction. Open until its ChildWorkflowCompleted or ChildWorkflowFailed.
+   */
+  | {
+      type: "ChildWorkflowScheduled";
+      childSeq: number;
+      childWorkflowId: string;
+      workflowType: string;
+      input: JsonText;
+      parentClosePolicy: ParentClosePolicy;
+    }
+  /** The child completed (schema v7): `ctx.child` resolves with `result`. */
+  | { type: "ChildWorkflowCompleted"; childSeq: number; childWorkflowId: string; result: JsonText }
+  /**
+   * The child failed, was cancelled or never started (schema v7): `ctx.child` rejects with
+   * ChildWorkflowFailedError.
+   */
+  | {
+      type: "ChildWorkflowFailed";
+      childSeq: number;
+      childWorkflowId: string;
+      status: Exclude<ChildCloseStatus, "completed">;
+      error: ErrorInfo;
+    };
 
 export type EventType = EventBody["type"];
 

@@ -27,6 +27,7 @@ describe("wire codecs", () => {
           idReusePolicy: null,
           signal: null,
           executionTimeoutMs: null,
+          parent: null,
         },
       },
       {
@@ -41,6 +42,7 @@ describe("wire codecs", () => {
           idReusePolicy: "allowAfterFailure",
           signal: { signalName: "approve", payload: '{"by":"ada"}' },
           executionTimeoutMs: 86_400_000,
+          parent: { workflowId: "p", childSeq: 3 },
         },
       },
       {
@@ -51,7 +53,19 @@ describe("wire codecs", () => {
       {
         workflowId: "w",
         sentAt: 1,
-        body: { type: "CancelWorkflow", reason: "why", requestId: "r" },
+        body: { type: "CancelWorkflow", reason: "why", requestId: "r", skipCleanup: true },
+      },
+      {
+        workflowId: "p",
+        sentAt: 1,
+        body: {
+          type: "ReportChildClosed",
+          childSeq: 3,
+          childWorkflowId: "p/3",
+          status: "failed",
+          result: null,
+          error: { name: "E", message: "m", stack: null, terminal: false, code: "C" },
+        },
       },
       {
         workflowId: "w",
@@ -149,7 +163,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("6");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("7");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -188,7 +202,7 @@ describe("wire codecs", () => {
         "weft-schema-version": String(historyCodec.version + 1),
       }),
     ).toThrow(
-      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6, record names .* v7/,
+      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6\/v7, record names .* v8/,
     );
   });
 
@@ -202,7 +216,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(continued), { ...historyCodec.headers }),
     ).toEqual(continued);
-    expect(commandCodec.headers["weft-schema-version"]).toBe("4");
+    expect(commandCodec.headers["weft-schema-version"]).toBe("5");
     const v1 = avro.Type.forSchema(
       JSON.parse(
         readFileSync(join(__dirname, "..", "..", "schemas", "command.v1.avsc"), "utf8"),
@@ -238,6 +252,7 @@ describe("wire codecs", () => {
         idReusePolicy: null,
         signal: null,
         executionTimeoutMs: null,
+        parent: null,
       },
     });
   });
@@ -333,6 +348,7 @@ describe("wire codecs", () => {
       idReusePolicy: "allowAfterClose",
       signal: null,
       executionTimeoutMs: null,
+      parent: null,
     });
   });
 
@@ -350,6 +366,7 @@ describe("wire codecs", () => {
           requestId: "r",
           executionDeadline: 1009,
           definitionHash: "0123456789abcdef",
+          parent: null,
         },
       },
       {
@@ -419,7 +436,104 @@ describe("wire codecs", () => {
       requestId: null,
       executionDeadline: null,
       definitionHash: null,
+      parent: null,
     });
+  });
+
+  it("records child workflows (history v7, command v5), and reads v6 starts and v4 cancels", () => {
+    const error = { name: "E", message: "m", stack: null, terminal: true, code: "C" };
+    const events: HistoryEvent[] = [
+      {
+        workflowId: "p/1",
+        seq: 1,
+        at: 9,
+        body: {
+          type: "WorkflowStarted",
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "r",
+          executionDeadline: null,
+          definitionHash: null,
+          parent: { workflowId: "p", childSeq: 1 },
+        },
+      },
+      {
+        workflowId: "p",
+        seq: 2,
+        at: 9,
+        body: {
+          type: "ChildWorkflowScheduled",
+          childSeq: 1,
+          childWorkflowId: "p/1",
+          workflowType: "t",
+          input: "{}",
+          parentClosePolicy: "terminate",
+        },
+      },
+      {
+        workflowId: "p",
+        seq: 3,
+        at: 9,
+        body: { type: "ChildWorkflowCompleted", childSeq: 1, childWorkflowId: "p/1", result: "1" },
+      },
+      {
+        workflowId: "p",
+        seq: 4,
+        at: 9,
+        body: {
+          type: "ChildWorkflowFailed",
+          childSeq: 2,
+          childWorkflowId: "p/2",
+          status: "cancelled",
+          error,
+        },
+      },
+    ];
+    for (const event of events)
+      expect(historyCodec.decode(historyCodec.encode(event), { ...historyCodec.headers })).toEqual(
+        event,
+      );
+    const load = (file: string) =>
+      avro.Type.forSchema(
+        JSON.parse(
+          readFileSync(join(__dirname, "..", "..", "schemas", file), "utf8"),
+        ) as avro.Schema,
+        { wrapUnions: "auto" },
+      );
+    // A run started before v7 has no parent.
+    const oldStart = load("history-event.v6.avsc").toBuffer({
+      workflowId: "w",
+      seq: 1,
+      at: 9,
+      body: {
+        "weft.events.WorkflowStarted": {
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: null,
+          executionDeadline: null,
+          definitionHash: null,
+        },
+      },
+    });
+    const started = historyCodec.decode(oldStart, {
+      "weft-schema": "weft.events.HistoryEvent",
+      "weft-schema-version": "6",
+    }).body;
+    expect(started).toMatchObject({ type: "WorkflowStarted", parent: null });
+    // A cancel sent before v5 lets the code clean up.
+    const oldCancel = load("command.v4.avsc").toBuffer({
+      workflowId: "w",
+      sentAt: 1,
+      body: { "weft.commands.CancelWorkflow": { reason: null, requestId: "c" } },
+    });
+    expect(
+      commandCodec.decode(oldCancel, {
+        "weft-schema": "weft.commands.Command",
+        "weft-schema-version": "4",
+      }).body,
+    ).toEqual({ type: "CancelWorkflow", reason: null, requestId: "c", skipCleanup: false });
   });
 
   it("reports heartbeats (command v4) and reads tasks written before heartbeat timeouts (task v1)", () => {
