@@ -9,6 +9,13 @@
  * committed offset shows again is real (offsets the log does not hold, e.g. after retention)
  * and is admitted then.
  *
+ * Offsets that hold no command are normal where transactions write to the topic (a decider's
+ * commands for other runs, a trigger's): each transaction leaves a commit marker, and an
+ * aborted one leaves records a read_committed consumer never sees. Within one fetched batch
+ * the broker returned a contiguous range, so an offset it skipped there, or after its last
+ * record up to the batch's last offset, holds no command: admitted without a reopen
+ * (`coveredThrough`).
+ *
  * A decision batch may commit only when it continues exactly from `committed`, record after
  * record: `commitOffset` is the one place that turns a batch into an offset, and it throws
  * otherwise.
@@ -39,6 +46,8 @@ export class CommandOffsets {
   private nextToAdmit = 0n;
   private committedTo = 0n;
   private suspectedGap: { from: bigint; to: bigint } | undefined;
+  /** Offsets below this that were not admitted hold no command (the broker skipped them). */
+  private coveredTo = 0n;
 
   /** Every command below this offset is decided and committed. */
   get committed(): bigint {
@@ -54,12 +63,36 @@ export class CommandOffsets {
   openAt(committed: bigint): void {
     this.committedTo = committed;
     this.nextToAdmit = committed;
+    this.coveredTo = committed;
   }
 
-  admit(offset: bigint): Admission {
+  /**
+   * Offsets below this that no record was admitted for: where the broker's fetches showed no
+   * command (see `coveredThrough`); at least `next`.
+   */
+  get covered(): bigint {
+    return this.coveredTo > this.nextToAdmit ? this.coveredTo : this.nextToAdmit;
+  }
+
+  /**
+   * The broker returned a batch that ends at `lastOffset` (a commit marker, say), and every
+   * record of it up to here was admitted: the offsets after the last admitted one, up to
+   * `lastOffset`, hold no command.
+   */
+  coveredThrough(lastOffset: bigint): void {
+    if (lastOffset + 1n > this.coveredTo) this.coveredTo = lastOffset + 1n;
+  }
+
+  /**
+   * `afterInBatch`: the record before this one in the same fetched batch (a contiguous range
+   * of the log), so the offsets between the two hold no command.
+   */
+  admit(offset: bigint, afterInBatch?: bigint): Admission {
     if (offset < this.nextToAdmit) return { kind: "duplicate" };
     const from = this.nextToAdmit;
-    if (offset > from) {
+    const skippedByBroker =
+      offset <= this.coveredTo || (afterInBatch !== undefined && afterInBatch < from);
+    if (offset > from && !skippedByBroker) {
       const seen = this.suspectedGap;
       if (!seen || seen.from !== from || seen.to !== offset) {
         this.suspectedGap = { from, to: offset };

@@ -48,6 +48,7 @@ export class Decider {
   private readonly groupId: string;
   private readonly commandsTopic: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
+  private commandTopicPartitions: Promise<number> | undefined;
   private admin: Promise<PortAdmin> | undefined;
   private stopped = false;
   private restarts = 0;
@@ -127,6 +128,15 @@ export class Decider {
       ],
     });
     this.consumer = consumer;
+    // A fetch of only commit markers (a transaction wrote commands here) never reaches
+    // eachBatch: its owner still learns those offsets hold no command.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize !== 0 || payload.topic !== this.commandsTopic) return;
+      if (payload.firstOffset === null || payload.firstOffset === undefined) return;
+      this.owners
+        .get(payload.partition)
+        ?.skipped(BigInt(payload.firstOffset), BigInt(payload.lastOffset));
+    });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (this.consumer !== consumer) return;
       this.onAssignment(new Set(payload.memberAssignment[this.commandsTopic] ?? []));
@@ -162,7 +172,10 @@ export class Decider {
           if (batch.messages.length === 0 || payload.isStale()) return;
           await this.options.faults?.at("decider.fetch");
           if (payload.isStale()) return;
-          await this.owner(batch.partition).accept(batch.messages);
+          await this.owner(batch.partition).accept(batch.messages, {
+            first: batch.firstOffset(),
+            last: batch.lastOffset(),
+          });
           payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
         },
       });
@@ -248,6 +261,7 @@ export class Decider {
         clock: this.options.clock,
         faults: this.options.faults,
         taskPartitions: (queue) => this.taskPartitions(queue),
+        commandPartitions: () => this.commandPartitions(),
         cursor: this.cursor,
       });
       this.owners.set(partition, owner);
@@ -299,6 +313,19 @@ export class Decider {
       void current.then((a) => a.disconnect()).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Partitions of the commands topic, read once (a failed read is tried again next time). */
+  private commandPartitions(): Promise<number> {
+    if (!this.commandTopicPartitions) {
+      const { kafka } = this.options;
+      const known = withAdmin(kafka, (admin) => partitionCount(admin, this.commandsTopic));
+      known.catch(() => {
+        if (this.commandTopicPartitions === known) this.commandTopicPartitions = undefined;
+      });
+      this.commandTopicPartitions = known;
+    }
+    return this.commandTopicPartitions;
   }
 
   /** Task topics are created on first use, so a step on a new queue never fails a commit. */

@@ -7,6 +7,7 @@ import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import {
   commandCodec,
+  commandHeaders,
   historyCodec,
   stepCancelCodec,
   taskCodec,
@@ -24,6 +25,7 @@ import {
   type ChangelogEntry,
 } from "./run-changelog";
 import { isFencingError, withAdmin } from "../transport/kafka";
+import { partitionForKey } from "../transport/partitioning";
 import { canReadCompacted, readCompacted } from "../transport/compacted-reader";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
@@ -67,6 +69,8 @@ export interface OwnerDeps {
   metrics: DeciderMetrics;
   /** Partition count of a task queue's topic, creating the topic when it is new. */
   taskPartitions(queue: string): Promise<number>;
+  /** Partitions of `weft.commands`: where a command for another run goes (by its key). */
+  commandPartitions(): Promise<number>;
   cursor: PartitionCursor;
   /** The time of decisions and durable timers; default the system clock. */
   clock?: Clock;
@@ -201,11 +205,19 @@ export class PartitionOwner {
    * transaction. Resolves at once unless too much is pending. Records fetched while the
    * partition is not ready are dropped: the next open seeks back to the committed offset.
    */
-  async accept(messages: readonly PortConsumedMessage[]): Promise<void> {
+  async accept(
+    messages: readonly PortConsumedMessage[],
+    range?: { first: string | null; last: string },
+  ): Promise<void> {
     if (this.phase !== "ready") return;
     const epoch = this.epoch;
+    const lastOffset = range?.last;
+    // The broker's batch is one contiguous range of the log from `first` (a commit marker
+    // may come before its first command): offsets it skipped hold no command.
+    let previous = range?.first ? BigInt(range.first) - 1n : undefined;
     for (const message of messages) {
-      const admission = this.offsets.admit(BigInt(message.offset));
+      const admission = this.offsets.admit(BigInt(message.offset), previous);
+      previous = BigInt(message.offset);
       if (admission.kind === "duplicate") continue;
       if (admission.kind === "gap") {
         this.reset(
@@ -218,8 +230,20 @@ export class PartitionOwner {
       }
       this.pending.push({ message, offset: BigInt(message.offset), from: admission.from });
     }
+    // A commit marker after the batch's last command is no command: the timers' gate and the
+    // next batch's first record need not wait for it (see CommandOffsets).
+    if (lastOffset !== undefined && previous !== undefined && BigInt(lastOffset) > previous)
+      this.offsets.coveredThrough(BigInt(lastOffset));
     this.kick();
     while (this.pending.length > MAX_PENDING && this.epoch === epoch) await this.draining;
+  }
+
+  /**
+   * The consumer fetched offsets `first`..`last` and found no command there (only commit
+   * markers, or records of aborted transactions): they need no decision.
+   */
+  skipped(first: bigint, last: bigint): void {
+    if (this.phase === "ready" && first <= this.offsets.next) this.offsets.coveredThrough(last);
   }
 
   /** Resolves when everything accepted so far is committed, or after `timeoutMs`. */
@@ -610,6 +634,20 @@ export class PartitionOwner {
         messages: records.map((record) => ({ ...record, partition })),
       });
     }
+    if (decisions.commands.length > 0) {
+      // Commands for other runs (a child's start, a child's close for its parent): on the
+      // partition each run's commands go to, as CommandProducer sends them.
+      const partitions = await this.deps.commandPartitions();
+      topicMessages.push({
+        topic: this.commandsTopic,
+        messages: decisions.commands.map((command) => ({
+          key: command.workflowId,
+          partition: partitionForKey(this.commandsTopic, command.workflowId, partitions),
+          value: commandCodec.encode(command),
+          headers: commandHeaders(command),
+        })),
+      });
+    }
     if (deadLetters.length > 0)
       topicMessages.push({
         topic: topics.dlq(this.deps.config),
@@ -829,7 +867,13 @@ export class PartitionOwner {
     const state = this.state;
     if (!gate || !state || this.epoch !== epoch) return;
     // Commands still to come in first: the drain calls again after applying them.
-    if (this.appliedTo < gate.end) return;
+    // Offsets past the last command that hold none (commit markers) count as applied once
+    // every command before them is.
+    const applied =
+      this.appliedTo >= this.offsets.next && this.pending.length === 0
+        ? this.offsets.covered
+        : this.appliedTo;
+    if (applied < gate.end) return;
     this.fireGate = undefined;
     const fired = await state.fireDue(gate.at);
     if (this.epoch !== epoch) return;

@@ -61,4 +61,36 @@ describe("CommandOffsets", () => {
     offsets.openAt(9n);
     expect(() => offsets.committedThrough(4n)).toThrow(OffsetInvariantError);
   });
+
+  it("admits past offsets the broker showed hold no command (commit markers) without a reopen", () => {
+    const offsets = new CommandOffsets();
+    offsets.openAt(0n);
+    const batch = batchOf(offsets, 0);
+    // A batch 1..4 whose offsets 1 and 3 are commit markers: contiguous from 1, so no gap.
+    const second = offsets.admit(2n, 0n);
+    const fourth = offsets.admit(4n, 2n);
+    expect([second, fourth]).toEqual([
+      { kind: "admit", from: 1n },
+      { kind: "admit", from: 3n },
+    ]);
+    // A fetch of only a marker (5) ahead of the next record (6).
+    offsets.coveredThrough(5n);
+    expect(offsets.covered).toBe(6n);
+    const sixth = offsets.admit(6n);
+    expect(sixth).toEqual({ kind: "admit", from: 5n });
+    // The decision batch still covers every offset from the committed one: it may commit.
+    batch.push({ offset: 2n, from: 1n }, { offset: 4n, from: 3n }, { offset: 6n, from: 5n });
+    expect(offsets.commitOffset(batch)).toBe(7n);
+    // Past what any fetch covered, a jump is still a suspected gap.
+    expect(offsets.admit(9n)).toEqual({ kind: "gap", expected: 7n, fetched: 9n });
+  });
+
+  it("forgets what fetches covered when it reopens", () => {
+    const offsets = new CommandOffsets();
+    offsets.openAt(0n);
+    offsets.coveredThrough(3n);
+    offsets.openAt(0n);
+    expect(offsets.covered).toBe(0n);
+    expect(offsets.admit(2n)).toEqual({ kind: "gap", expected: 0n, fetched: 2n });
+  });
 });
