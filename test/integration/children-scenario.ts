@@ -112,6 +112,37 @@ export function childrenScenario(name: string, open: OpenWeft): void {
   cancelledHalfway("terminate", 10);
   cancelledHalfway("abandon", 10);
 
+  it("a parent and its children reopen after a restart, and the children's closes still reach the parent once", async () => {
+    const parentId = `${name}-family-restarted`;
+    const before = await open();
+    try {
+      await before.client.start(familyParent, {
+        workflowId: parentId,
+        input: { count: 6, done: 3, policy: "cancel" },
+      });
+      await waitFor("3 children to complete", async () => {
+        const history = await before.client.getHistory(parentId);
+        return count(history, "ChildWorkflowCompleted") === 3;
+      });
+    } finally {
+      await before.stop();
+    }
+    const after = await open();
+    try {
+      // The held children were restored with their parent link, the parent with its children.
+      for (const n of [4, 5, 6]) await after.client.signal(`${parentId}/${n}`, "release", null);
+      // 2 × (0 + 1 + … + 5)
+      expect(await after.client.result(parentId, { timeoutMs: 60_000 })).toBe(30);
+      const parent = await after.client.getHistory(parentId);
+      expectGapless(parent);
+      const completed = eventsOf(parent, "ChildWorkflowCompleted").map((e) => e.body.childSeq);
+      expect(completed.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect((await checkReplay(familyParent, parent)).ok).toBe(true);
+    } finally {
+      await after.stop();
+    }
+  });
+
   it("ctx.child resolves with the child's result, and rejects with CHILD_WORKFLOW_FAILED when it fails", async () => {
     const weft = await open();
     try {
