@@ -10,7 +10,7 @@ import { WorkflowCancelledError } from "../../core/errors";
 import type { HistoryEvent, ParentClosePolicy } from "../../schemas/types";
 import type { WeftClient } from "../../sdk/client";
 import { checkReplay } from "../../workflow/replay-check";
-import { carefulParent, familyParent } from "../fixtures/children";
+import { carefulParent, familyParent, patientParent } from "../fixtures/children";
 import { waitFor } from "../support/env";
 import { count, eventsOf, expectGapless, types } from "../support/history";
 
@@ -140,6 +140,20 @@ export function childrenScenario(name: string, open: OpenWeft): void {
       expect((await checkReplay(familyParent, parent)).ok).toBe(true);
     } finally {
       await after.stop();
+    }
+  });
+
+  it("fires a timer that follows a child's report, the last command of the parent's partition", async () => {
+    const weft = await open();
+    try {
+      const { workflowId } = await weft.client.start(patientParent, {
+        workflowId: `${name}-patient`,
+      });
+      expect(await weft.client.result(workflowId, { timeoutMs: 30_000 })).toBe(8);
+      const history = await weft.client.getHistory(workflowId);
+      expect(types(history).slice(-3)).toEqual(["TimerStarted", "TimerFired", "WorkflowCompleted"]);
+    } finally {
+      await weft.stop();
     }
   });
 
