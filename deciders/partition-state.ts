@@ -7,11 +7,15 @@ import type {
   ErrorInfo,
   EventBody,
   HistoryEvent,
+  ParentLink,
   StepCancel,
   StepTask,
 } from "../schemas/types";
-import type { ParentLink } from "../schemas/types";
-import { MAX_HEARTBEAT_DETAILS_BYTES, reusesClosedId } from "../schemas/types";
+import {
+  MAX_HEARTBEAT_DETAILS_BYTES,
+  reusesClosedId,
+  TERMINAL_EVENT_TYPES,
+} from "../schemas/types";
 import type { Registry } from "./registry";
 import { DEFAULT_CHUNK_BYTES, Run, type OpenChild, type StepState, type TimerEntry } from "./run";
 import { childClosedReport, childRefusedReport, parentCloseCommand } from "./child-commands";
@@ -1119,10 +1123,11 @@ export class PartitionState {
       at: this.now,
       body,
     };
+    const closing = TERMINAL_EVENT_TYPES.has(body.type) || body.type === "WorkflowContinuedAsNew";
     // Taken before the fold: a closing event releases what the run held.
-    const children: [number, OpenChild][] = run.closed ? [] : [...run.children];
+    const children: [number, OpenChild][] = closing ? [...run.children] : [];
     run.fold(event, (t) => this.timers.push(t));
-    if (run.closed && children.length + (run.parent ? 1 : 0) > 0)
+    if (closing && run.closed && children.length + (run.parent ? 1 : 0) > 0)
       this.closeFamily(run, body, children);
     this.out.events.push(event);
     this.touched.set(run.workflowId, run);

@@ -14,10 +14,19 @@ import {
 } from "../../sdk/testing";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { countdown, echo, flaky, workflows } from "../fixtures/workflows";
+import { familyWorkflows } from "../fixtures/children";
+import { feeV2 } from "../fixtures/timeouts";
+import { scheduleWorkflow } from "../../workflow/schedules/schedule-workflow";
 
 const dir = join(__dirname, "..", "golden", "histories");
 const definitions = new Map<string, AnyWorkflowDefinition>(
-  [...workflows, createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 })].map((w) => [w.name, w]),
+  [
+    ...workflows,
+    ...familyWorkflows,
+    feeV2,
+    scheduleWorkflow,
+    createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 }),
+  ].map((w) => [w.name, w]),
 );
 const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
 
