@@ -109,6 +109,21 @@ describe("checkReplay on runs continued as new", () => {
 describe("checkReplay on changed code", () => {
   const history = golden("three-steps.json");
 
+  it("names a child call that changed, and where the code makes it", async () => {
+    // The parent awaited a familyChild when its history was recorded.
+    const changed = defineWorkflow("carefulParent", async (ctx) => {
+      return ctx.child("otherChild", {}); // the changed child
+    });
+    const report = await checkReplay(changed, golden("child-failed-parent.json"));
+    expect(report.divergence).toMatchObject({
+      kind: "command",
+      position: 1,
+      expected: 'child workflow "familyChild"',
+      found: 'child workflow "otherChild"',
+      source: { file: __filename, line: lineOf("the changed child") },
+    });
+  });
+
   it("names the event, the position, what history has and what the code asks for", async () => {
     // The second step was echo when the history was recorded.
     const changed = defineWorkflow("threeSteps", async (ctx, input: { n: number }) => {
