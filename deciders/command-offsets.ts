@@ -117,6 +117,13 @@ export class CommandOffsets {
         );
       expected = offset + 1n;
     }
+    // Commit markers right after the batch (nothing admitted since) are committed with it:
+    // otherwise the committed offset would stop short of the partition's end for good, and
+    // whoever waits for it to reach the end (a run check, the backlog) would wait on nothing.
+    if (expected === this.nextToAdmit && this.coveredTo > expected) {
+      this.nextToAdmit = this.coveredTo;
+      return this.coveredTo;
+    }
     return expected;
   }
 

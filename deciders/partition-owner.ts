@@ -869,10 +869,11 @@ export class PartitionOwner {
     // Commands still to come in first: the drain calls again after applying them.
     // Offsets past the last command that hold none (commit markers) count as applied once
     // every command before them is.
+    // (A batch's commit may take the markers after it: its committed offset is applied too.)
+    const decided =
+      this.appliedTo > this.offsets.committed ? this.appliedTo : this.offsets.committed;
     const applied =
-      this.appliedTo >= this.offsets.next && this.pending.length === 0
-        ? this.offsets.covered
-        : this.appliedTo;
+      decided >= this.offsets.next && this.pending.length === 0 ? this.offsets.covered : decided;
     if (applied < gate.end) return;
     this.fireGate = undefined;
     const fired = await state.fireDue(gate.at);

@@ -93,4 +93,24 @@ describe("CommandOffsets", () => {
     expect(offsets.covered).toBe(0n);
     expect(offsets.admit(2n)).toEqual({ kind: "gap", expected: 0n, fetched: 2n });
   });
+
+  it("commits the commit markers right after a batch with it, and not past a record admitted since", () => {
+    const offsets = new CommandOffsets();
+    offsets.openAt(0n);
+    const batch = batchOf(offsets, 0);
+    offsets.coveredThrough(1n); // 1 is the marker of 0's transaction
+    expect(offsets.commitOffset(batch)).toBe(2n);
+    offsets.committedThrough(2n);
+    expect(offsets.next).toBe(2n);
+    // The next record continues from there.
+    expect(offsets.admit(2n)).toEqual({ kind: "admit", from: 2n });
+
+    const later = new CommandOffsets();
+    later.openAt(0n);
+    const first = batchOf(later, 0);
+    later.coveredThrough(1n);
+    batchOf(later, 2);
+    // A record came after the markers: the batch of 0 commits up to itself only.
+    expect(later.commitOffset(first)).toBe(1n);
+  });
 });
