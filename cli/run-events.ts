@@ -123,6 +123,12 @@ export class RunEventLines {
         return `${this.step(workflowId, body.stepSeq)} heartbeat${attempt(body.attempt)}${body.details === null ? "" : `: ${payload(body.details)}`}`;
       case "PatchMarked":
         return `took patch ${JSON.stringify(body.patchId)}${body.deprecated ? " (deprecated)" : ""}`;
+      case "ChildWorkflowScheduled":
+        return `started child ${paint("bold", body.workflowType)} ${paint("cyan", body.childWorkflowId)} (#${body.childSeq}) with ${payload(body.input)}`;
+      case "ChildWorkflowCompleted":
+        return `child ${paint("cyan", body.childWorkflowId)} (#${body.childSeq}) completed: ${payload(body.result)}`;
+      case "ChildWorkflowFailed":
+        return `child ${paint("cyan", body.childWorkflowId)} (#${body.childSeq}) ${paint("red", body.status)}: ${cut(oneLine(body.error.message), 160)}`;
     }
   }
 }

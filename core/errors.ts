@@ -28,6 +28,10 @@ export const ErrorCodes = {
     "The run was still open at its executionTimeoutMs (counted from the start of the first run of a continue-as-new chain): it failed.",
   STEP_CANCELLED:
     "The step's run was cancelled while the attempt ran: its AbortSignal aborted, and the attempt, unless it completed anyway, failed for good.",
+  CHILD_WORKFLOW_FAILED:
+    "A child run (ctx.child) failed, was cancelled or could not start: ctx.child and a handle's result() reject with ChildWorkflowFailedError, whose details name the child and its own error.",
+  CHILD_WORKFLOW_ID_IN_USE:
+    "ctx.child named a workflow ID that already names another run: the child never started, and ctx.child rejects with CHILD_WORKFLOW_FAILED whose cause has this code.",
   TERMINAL: "A step threw TerminalError: never retried.",
   WORKFLOW_FAILED: "The run ended because the workflow code threw.",
   WORKFLOW_CANCELLED: "The run was cancelled.",
@@ -286,6 +290,25 @@ export class WorkflowCancelledError extends WeftError {
         workflowId,
         reason,
       },
+    );
+  }
+}
+
+/**
+ * What `ctx.child` (and a child handle's `result()`) rejects with when the child run did not
+ * complete: `status` says how it ended (failed, cancelled, or refused when its workflow ID named
+ * another run), `cause` is the child's own error.
+ */
+export class ChildWorkflowFailedError extends WeftError {
+  constructor(
+    readonly childWorkflowId: string,
+    readonly status: "failed" | "cancelled" | "refused",
+    override readonly cause: { name: string; message: string; code: string | null },
+  ) {
+    super(
+      "CHILD_WORKFLOW_FAILED",
+      `child workflow ${childWorkflowId} ${status === "refused" ? "could not start" : status}: ${cause.message}`,
+      { childWorkflowId, status, causeName: cause.name, causeCode: cause.code },
     );
   }
 }

@@ -58,6 +58,14 @@ export class CommandOffsets {
     return this.nextToAdmit;
   }
 
+  /**
+   * Offsets below this hold no command that is not admitted: `next`, and past it the records
+   * fetched since that the consumer filtered out (commit markers after the last command).
+   */
+  get covered(): bigint {
+    return this.fetchedTo > this.nextToAdmit ? this.fetchedTo : this.nextToAdmit;
+  }
+
   /** A (re)open: state is restored up to `committed`, nothing is pending. */
   openAt(committed: bigint): void {
     this.committedTo = committed;
@@ -107,6 +115,14 @@ export class CommandOffsets {
           `decision batch is not contiguous: expected a record from offset ${expected}, got ${from}..${offset} (committed ${this.committedTo})`,
         );
       expected = offset + 1n;
+    }
+    // Records right after the batch that hold no command (the commit markers after it; nothing
+    // admitted since) are committed with it: otherwise the committed offset would stop short of
+    // the partition's end for good, and whoever waits for it to reach the end (a run check, the
+    // backlog) would wait on nothing.
+    if (expected === this.nextToAdmit && this.fetchedTo > expected) {
+      this.nextToAdmit = this.fetchedTo;
+      return this.fetchedTo;
     }
     return expected;
   }

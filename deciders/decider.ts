@@ -48,6 +48,7 @@ export class Decider {
   private readonly groupId: string;
   private readonly commandsTopic: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
+  private commandTopicPartitions: Promise<number> | undefined;
   private admin: Promise<PortAdmin> | undefined;
   private stopped = false;
   private restarts = 0;
@@ -264,6 +265,7 @@ export class Decider {
         clock: this.options.clock,
         faults: this.options.faults,
         taskPartitions: (queue) => this.taskPartitions(queue),
+        commandPartitions: () => this.commandPartitions(),
         cursor: this.cursor,
       });
       this.owners.set(partition, owner);
@@ -315,6 +317,19 @@ export class Decider {
       void current.then((a) => a.disconnect()).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Partitions of the commands topic, read once (a failed read is tried again next time). */
+  private commandPartitions(): Promise<number> {
+    if (!this.commandTopicPartitions) {
+      const { kafka } = this.options;
+      const known = withAdmin(kafka, (admin) => partitionCount(admin, this.commandsTopic));
+      known.catch(() => {
+        if (this.commandTopicPartitions === known) this.commandTopicPartitions = undefined;
+      });
+      this.commandTopicPartitions = known;
+    }
+    return this.commandTopicPartitions;
   }
 
   /** Task topics are created on first use, so a step on a new queue never fails a commit. */

@@ -7,6 +7,7 @@ import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import {
   commandCodec,
+  commandHeaders,
   historyCodec,
   stepCancelCodec,
   taskCodec,
@@ -24,6 +25,7 @@ import {
   type ChangelogEntry,
 } from "./run-changelog";
 import { isFencingError, withAdmin } from "../transport/kafka";
+import { partitionForKey } from "../transport/partitioning";
 import { canReadCompacted, readCompacted } from "../transport/compacted-reader";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
@@ -67,6 +69,8 @@ export interface OwnerDeps {
   metrics: DeciderMetrics;
   /** Partition count of a task queue's topic, creating the topic when it is new. */
   taskPartitions(queue: string): Promise<number>;
+  /** Partitions of `weft.commands`: where a command for another run goes (by its key). */
+  commandPartitions(): Promise<number>;
   cursor: PartitionCursor;
   /** The time of decisions and durable timers; default the system clock. */
   clock?: Clock;
@@ -622,6 +626,20 @@ export class PartitionOwner {
         messages: records.map((record) => ({ ...record, partition })),
       });
     }
+    if (decisions.commands.length > 0) {
+      // Commands for other runs (a child's start, a child's close for its parent): on the
+      // partition each run's commands go to, as CommandProducer sends them.
+      const partitions = await this.deps.commandPartitions();
+      topicMessages.push({
+        topic: this.commandsTopic,
+        messages: decisions.commands.map((command) => ({
+          key: command.workflowId,
+          partition: partitionForKey(this.commandsTopic, command.workflowId, partitions),
+          value: commandCodec.encode(command),
+          headers: commandHeaders(command),
+        })),
+      });
+    }
     if (deadLetters.length > 0)
       topicMessages.push({
         topic: topics.dlq(this.deps.config),
@@ -841,7 +859,14 @@ export class PartitionOwner {
     const state = this.state;
     if (!gate || !state || this.epoch !== epoch) return;
     // Commands still to come in first: the drain calls again after applying them.
-    if (this.appliedTo < gate.end) return;
+    // Offsets past the last command that hold none (commit markers) count as applied once
+    // every command before them is.
+    // (A batch's commit may take the markers after it: its committed offset is applied too.)
+    const decided =
+      this.appliedTo > this.offsets.committed ? this.appliedTo : this.offsets.committed;
+    const applied =
+      decided >= this.offsets.next && this.pending.length === 0 ? this.offsets.covered : decided;
+    if (applied < gate.end) return;
     this.fireGate = undefined;
     const fired = await state.fireDue(gate.at);
     if (this.epoch !== epoch) return;

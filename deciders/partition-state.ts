@@ -7,12 +7,18 @@ import type {
   ErrorInfo,
   EventBody,
   HistoryEvent,
+  ParentLink,
   StepCancel,
   StepTask,
 } from "../schemas/types";
-import { MAX_HEARTBEAT_DETAILS_BYTES, reusesClosedId } from "../schemas/types";
+import {
+  MAX_HEARTBEAT_DETAILS_BYTES,
+  reusesClosedId,
+  TERMINAL_EVENT_TYPES,
+} from "../schemas/types";
 import type { Registry } from "./registry";
-import { DEFAULT_CHUNK_BYTES, Run, type StepState, type TimerEntry } from "./run";
+import { DEFAULT_CHUNK_BYTES, Run, type OpenChild, type StepState, type TimerEntry } from "./run";
+import { childClosedReport, childRefusedReport, parentCloseCommand } from "./child-commands";
 import type { ChangelogEntry } from "./run-changelog";
 import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
@@ -37,6 +43,11 @@ export interface Decisions {
   cancels: OutgoingCancel[];
   /** The same decisions as the changelog records them (see run-changelog.ts). */
   changes: ChangelogEntry[];
+  /**
+   * Commands for other runs, to `weft.commands` in the same transaction: a child's start, a
+   * child's close reported to its parent, a parent's close passed on to its children.
+   */
+  commands: Command[];
 }
 
 export interface PartitionStateOptions {
@@ -89,7 +100,7 @@ export class PartitionState {
   private readonly chunkBytes: number;
   private readonly dedupeRetentionMs: number;
   private readonly closedSnapshotAfter: number;
-  private out: Decisions = { events: [], tasks: [], cancels: [], changes: [] };
+  private out: Decisions = { events: [], tasks: [], cancels: [], changes: [], commands: [] };
   /** Runs continued as new in the current decisions, by workflow ID (see continueAsNew). */
   private readonly continuedInBatch = new Map<string, number>();
   /** Runs the current decisions touched: each gets one changelog record when they are taken. */
@@ -353,7 +364,7 @@ export class PartitionState {
     this.touched.clear();
     this.continuedInBatch.clear();
     if (this.snapshotDue(this.now)) out.changes.push(...this.closedSnapshot(this.now));
-    this.out = { events: [], tasks: [], cancels: [], changes: [] };
+    this.out = { events: [], tasks: [], cancels: [], changes: [], commands: [] };
     return out;
   }
 
@@ -391,6 +402,14 @@ export class PartitionState {
         return;
       }
       if (run || (closed && !reusesClosedId(body.idReusePolicy, closed.status))) {
+        const parent = body.parent;
+        if (parent && !(run && sameParent(run.parent, parent))) {
+          // A child whose ID names another run never starts: its parent is told, or it
+          // would wait for it for ever. (A repeat of the same child's start is only a repeat.)
+          log.info({ parent: parent.workflowId }, "child's workflow ID names another run");
+          this.out.commands.push(childRefusedReport(command.workflowId, parent, this.now));
+          return;
+        }
         log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
         return;
       }
@@ -414,6 +433,7 @@ export class PartitionState {
         executionDeadline: this.executionDeadline(body.workflowType, body.executionTimeoutMs),
         definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
         reset: body.reset ?? null,
+        parent: body.parent ?? null,
       });
       // signalWithStart: the signal follows the start in the same decision, so the code sees
       // it as the first thing that happened to the run.
@@ -458,6 +478,7 @@ export class PartitionState {
         });
         break;
       case "CancelWorkflow":
+        // Terminate (an operator's, or a parent-close policy): closed at once, its code not run.
         if (body.terminate) {
           this.terminate(run, body.reason, body.requestId);
           return;
@@ -481,6 +502,40 @@ export class PartitionState {
         // decision (advanceExecution).
         await this.requestCancel(run, body.reason, body.requestId);
         return;
+      case "ReportChildClosed": {
+        const child = run.children.get(body.childSeq);
+        if (!child || child.workflowId !== body.childWorkflowId) {
+          // Recorded already (a repeated report), or no child of this run: recorded once.
+          log.debug(
+            { childSeq: body.childSeq, child: body.childWorkflowId },
+            "child report for no open child; dropped",
+          );
+          return;
+        }
+        if (body.status === "completed") {
+          this.append(run, {
+            type: "ChildWorkflowCompleted",
+            childSeq: body.childSeq,
+            childWorkflowId: body.childWorkflowId,
+            result: body.result ?? "null",
+          });
+        } else {
+          this.append(run, {
+            type: "ChildWorkflowFailed",
+            childSeq: body.childSeq,
+            childWorkflowId: body.childWorkflowId,
+            status: body.status,
+            error: body.error ?? {
+              name: "Error",
+              message: `child ${body.status}`,
+              stack: null,
+              terminal: true,
+              code: null,
+            },
+          });
+        }
+        break;
+      }
       case "ReportStepStarted": {
         const step = run.steps.get(body.stepSeq);
         if (
@@ -585,6 +640,14 @@ export class PartitionState {
         queue,
         cancel: { workflowId: run.workflowId, stepSeq: seq, attempt, reason, requestId },
       });
+    }
+    // Children the code no longer awaits get the parent-close policy now, as a step its
+    // notice; the run's close passes it on to those it still awaits (see append).
+    if (run.closed || !execution) return;
+    for (const [seq, child] of run.children) {
+      if (execution.isWaiting(seq)) continue;
+      const passed = parentCloseCommand(run.workflowId, seq, child, "was cancelled", this.now);
+      if (passed) this.out.commands.push(passed);
     }
   }
 
@@ -845,6 +908,8 @@ export class PartitionState {
       requestId: null,
       executionDeadline: run.executionDeadline,
       definitionHash: this.registry.workflowHash(run.workflowType) ?? null,
+      // The chain is one child to its parent: the last run's close is reported.
+      parent: run.parent,
     });
     await this.advance(next);
   }
@@ -928,6 +993,33 @@ export class PartitionState {
           timerSeq: command.seq,
           durationMs: command.durationMs,
           dueAt: this.now + command.durationMs,
+        });
+        break;
+      case "child":
+        this.append(run, {
+          type: "ChildWorkflowScheduled",
+          childSeq: command.seq,
+          childWorkflowId: command.childWorkflowId,
+          workflowType: command.workflowType,
+          input: command.input,
+          parentClosePolicy: command.parentClosePolicy,
+        });
+        // Deduplicated by the child's ID (and parent link) at its decider: a start repeated
+        // for whatever reason never makes a second child.
+        this.out.commands.push({
+          workflowId: command.childWorkflowId,
+          sentAt: this.now,
+          body: {
+            type: "StartWorkflow",
+            workflowType: command.workflowType,
+            input: command.input,
+            idempotencyKey: null,
+            requestId: `${run.workflowId}/${command.seq}`,
+            idReusePolicy: null,
+            signal: null,
+            executionTimeoutMs: null,
+            parent: { workflowId: run.workflowId, childSeq: command.seq },
+          },
         });
         break;
       case "signalWait":
@@ -1036,6 +1128,28 @@ export class PartitionState {
     return limit === undefined ? null : this.now + limit;
   }
 
+  /**
+   * In the decision that closes a run: its parent is told how it ended (unless it continued
+   * as new: the next run of the chain reports), and its open children get their
+   * parent-close policy.
+   */
+  private closeFamily(run: Run, body: EventBody, children: [number, OpenChild][]): void {
+    if (run.parent) {
+      const report = childClosedReport(run.workflowId, run.parent, body, this.now);
+      if (report) this.out.commands.push(report);
+    }
+    const how =
+      run.status === "continued"
+        ? "continued as new"
+        : run.status === "cancelled"
+          ? "was cancelled"
+          : run.status;
+    for (const [seq, child] of children) {
+      const passed = parentCloseCommand(run.workflowId, seq, child, how, this.now);
+      if (passed) this.out.commands.push(passed);
+    }
+  }
+
   private append(run: Run, body: EventBody): void {
     const event: HistoryEvent = {
       workflowId: run.workflowId,
@@ -1043,12 +1157,22 @@ export class PartitionState {
       at: this.now,
       body,
     };
+    const closing = TERMINAL_EVENT_TYPES.has(body.type) || body.type === "WorkflowContinuedAsNew";
+    // Taken before the fold: a closing event releases what the run held.
+    const children: [number, OpenChild][] = closing ? [...run.children] : [];
     run.fold(event, (t) => this.timers.push(t));
+    if (closing && run.closed && children.length + (run.parent ? 1 : 0) > 0)
+      this.closeFamily(run, body, children);
     this.out.events.push(event);
     this.touched.set(run.workflowId, run);
     if (run.closed) this.forget(run, event.at);
     else run.undelivered.push(event);
   }
+}
+
+/** Whether a start's parent link is the one the run was started with. */
+function sameParent(a: ParentLink | null, b: ParentLink): boolean {
+  return a !== null && a.workflowId === b.workflowId && a.childSeq === b.childSeq;
 }
 
 /** What a step is scheduled with: its definition as the run recorded it. */

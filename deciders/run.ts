@@ -1,4 +1,10 @@
-import type { HistoryEvent, JsonText, ReusedStep } from "../schemas/types";
+import type {
+  HistoryEvent,
+  JsonText,
+  ParentClosePolicy,
+  ParentLink,
+  ReusedStep,
+} from "../schemas/types";
 import type { WorkflowExecution } from "../workflow/execution";
 import { PackedHistory, unpackEvents } from "./packed-events";
 
@@ -73,6 +79,13 @@ const CLOSED_STATUS = {
 
 const NO_STEPS: ReadonlyMap<number, StepState> = new Map();
 
+/** A child run this run started and has not heard the end of (see ChildWorkflowScheduled). */
+export interface OpenChild {
+  readonly workflowId: string;
+  readonly parentClosePolicy: ParentClosePolicy;
+}
+const NO_CHILDREN: ReadonlyMap<number, OpenChild> = new Map();
+
 /** A run as its decider holds it: folded from history, plus the live execution when cached. */
 export class Run {
   status: RunStatus = "running";
@@ -97,6 +110,14 @@ export class Run {
   /** Events appended since the execution last saw history. */
   undelivered: HistoryEvent[] = [];
   blockedReason: string | undefined;
+  /** The run that started this one as its child (from WorkflowStarted), told when it closes. */
+  parent: ParentLink | null = null;
+  /**
+   * Children started and not yet closed as history knows it, by the seq of their call: a
+   * report of a child not here (already recorded) is not recorded again, and these get the
+   * parent-close policy when this run closes. Made on the first child.
+   */
+  private openChildren: Map<number, OpenChild> | undefined = undefined;
   /** History holds a WorkflowCancelRequested: a further cancel is not recorded again. */
   cancelRequested = false;
   /**
@@ -159,6 +180,11 @@ export class Run {
   /** Steps in flight by seq (see `stepsInFlight`). */
   get steps(): ReadonlyMap<number, StepState> {
     return this.stepsInFlight ?? NO_STEPS;
+  }
+
+  /** Children still open, by call seq (see `openChildren`). */
+  get children(): ReadonlyMap<number, OpenChild> {
+    return this.openChildren ?? NO_CHILDREN;
   }
 
   /** A step that completed or failed for good: its last attempt and how it ended. */
@@ -235,6 +261,7 @@ export class Run {
     };
     switch (body.type) {
       case "WorkflowStarted":
+        this.parent = body.parent ?? null;
         this.executionDeadline = body.executionDeadline ?? null;
         if (this.executionDeadline !== null)
           addTimer({ kind: "workflowTimeout", seq: 0, attempt: 0, dueAt: this.executionDeadline });
@@ -375,6 +402,17 @@ export class Run {
       case "WorkflowCancelRequested":
         this.cancelRequested = true;
         break;
+      case "ChildWorkflowScheduled":
+        (this.openChildren ??= new Map()).set(body.childSeq, {
+          workflowId: body.childWorkflowId,
+          parentClosePolicy: body.parentClosePolicy,
+        });
+        break;
+      case "ChildWorkflowCompleted":
+      case "ChildWorkflowFailed":
+        this.openChildren?.delete(body.childSeq);
+        if (this.openChildren?.size === 0) this.openChildren = undefined;
+        break;
       case "WorkflowBlocked":
         this.status = "blocked";
         this.blockedReason = body.reason;
@@ -397,6 +435,7 @@ export class Run {
     this.history = new PackedHistory(this.chunkBytes);
     this.undelivered = [];
     this.stepsInFlight = undefined;
+    this.openChildren = undefined;
     this.timers.clear();
     this.requestIds = undefined;
     this.finished = undefined;

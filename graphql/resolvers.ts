@@ -31,6 +31,7 @@ import {
 } from "./ops-queries";
 import {
   checkFilter,
+  childrenOf,
   eventsOf,
   findRun,
   listRuns,
@@ -309,6 +310,11 @@ export function createResolvers({
       runNumber: (run: RunRow) => run.run_number,
       runStartSeq: (run: RunRow) => run.run_start_seq,
       definitionHash: (run: RunRow) => run.definition_hash,
+      parentId: (run: RunRow) => run.parent_workflow_id,
+      parent: (run: RunRow) =>
+        run.parent_workflow_id === null ? null : findRun(db, run.parent_workflow_id),
+      children: (run: RunRow, args: { first?: number | null }) =>
+        childrenOf(db, run.workflow_id, args.first ?? 100),
       updatedAt: (run: RunRow) => iso(run.updated_at),
       steps: async (run: RunRow) => {
         // Logs travel apart from history: an attempt's row and its logs' row are joined here,

@@ -42,6 +42,29 @@ export async function findRun(db: ReadModelDb, workflowId: string): Promise<RunR
   return row ?? null;
 }
 
+/** The most children `Workflow.children` lists at once. */
+export const MAX_CHILDREN = 500;
+
+/**
+ * The runs that `parentId` started as its children (ctx.child), oldest first: at most `first`
+ * (clamped to 1..MAX_CHILDREN), through the index of 0009_children_parent.
+ */
+export async function childrenOf(
+  db: ReadModelDb,
+  parentId: string,
+  first: number,
+): Promise<RunRow[]> {
+  const limit = Math.min(Math.max(Math.trunc(first), 1), MAX_CHILDREN);
+  return db.db
+    .selectFrom("weft_runs")
+    .selectAll()
+    .where("parent_workflow_id", "=", parentId)
+    .orderBy("started_at")
+    .orderBy("workflow_id")
+    .limit(limit)
+    .execute();
+}
+
 /** The rows of these runs (those that exist), in no particular order. */
 export async function findRuns(db: ReadModelDb, workflowIds: readonly string[]): Promise<RunRow[]> {
   if (workflowIds.length === 0) return [];

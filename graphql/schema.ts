@@ -116,6 +116,12 @@ export const schema = /* GraphQL */ `
     waitingForDecider: Boolean!
     "The hash (see Definition.hash) of the workflow definition the current run started under; null for runs started before Weft recorded it."
     definitionHash: String
+    "The run that started this one as its child (ctx.child / ctx.startChild); null for a run no parent started, or whose parent's row is not there."
+    parent: Workflow
+    "The ID of the run that started this one as its child, even when that run's row is not there; null otherwise."
+    parentId: String
+    "The runs this one started as its children, oldest first (at most first, up to 500)."
+    children(first: Int = 100): [Workflow!]!
     "What the current run last published with ctx.setState (any JSON, at most 64 KiB); null when it set none. workflowUpdated pushes the row each time it changes."
     state: JSON
     steps: [StepAttempt!]!

@@ -45,6 +45,7 @@ interface RunWork {
     | "run_number"
     | "run_start_seq"
     | "definition_hash"
+    | "parent_workflow_id"
   >;
   /** The run continues an earlier one of its workflow ID: the row is handed over whole. */
   restarted?: boolean;
@@ -182,6 +183,7 @@ class BatchFold {
         run_number: runNumber,
         run_start_seq: event.seq,
         definition_hash: body.definitionHash ?? null,
+        parent_workflow_id: body.parent?.workflowId ?? null,
       },
       restarted: prior !== undefined,
       // A run starts without a state, also when it takes over the row of an earlier run.

@@ -31,6 +31,7 @@ export function foldStarts(commands: readonly Command[]): PendingRunRow[] {
       run_start_seq: 1,
       state: null,
       definition_hash: null,
+      parent_workflow_id: body.parent?.workflowId ?? null,
     });
   }
   return [...rows.values()];

@@ -53,6 +53,7 @@ export interface ReadModelTables {
     run_start_seq: number;
     state: unknown;
     definition_hash: string | null;
+    parent_workflow_id: string | null;
   };
   weft_events: { workflow_id: string; seq: number; type: string; at: Date; body: unknown };
   weft_step_attempts: {

@@ -81,6 +81,8 @@ export interface RunInsertRow {
   state: RawJson | null;
   /** The registered hash of the definition the run started under; null when not recorded. */
   definition_hash: string | null;
+  /** The run that started this one as its child (ctx.child); null otherwise. */
+  parent_workflow_id: string | null;
 }
 
 /**
@@ -96,6 +98,7 @@ export type RunUpdateRow = Omit<
   | "run_number"
   | "run_start_seq"
   | "definition_hash"
+  | "parent_workflow_id"
 > & { state_set: 0 | 1 };
 
 export interface EventRow {

@@ -133,7 +133,8 @@ function schemaDir(): string {
 /**
  * v2: StartWorkflow carries an ID-reuse policy. v3: and an optional signal (signalWithStart).
  * v4: ReportStepHeartbeat (step.heartbeat reaches the decider), StartWorkflow's executionTimeoutMs.
- * v5: run operations: StartWorkflow's reset (a reset to a step), CancelWorkflow's terminate.
+ * v5: run operations: StartWorkflow's reset (a reset to a step), CancelWorkflow's terminate;
+ * child workflows: StartWorkflow's parent, ReportChildClosed.
  */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
@@ -153,7 +154,7 @@ export const commandCodec = new RecordCodec<Command>(
  * v6: timeouts and versioning: WorkflowStarted's executionDeadline and definitionHash,
  * StepScheduled's heartbeat and schedule-to-start timeouts, StepHeartbeatRecorded, PatchMarked.
  * v7: run operations: WorkflowStarted's reset, StepCompleted's reusedFrom, WorkflowCancelled's
- * terminated.
+ * terminated; child workflows: WorkflowStarted's parent, ChildWorkflowScheduled/Completed/Failed.
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",

@@ -67,6 +67,11 @@ export type CommandBody =
       executionTimeoutMs?: number | null;
       /** A reset of another run to a step (v5): copied into the run's WorkflowStarted. */
       reset?: ResetFrom | null;
+      /**
+       * The parent run whose `ctx.child` call this start comes from (v5), sent by the parent's
+       * decider; null or absent for any other start.
+       */
+      parent?: ParentLink | null;
     }
   /** `requestId` names the request: a decider records a run's signal or cancel once per ID. */
   | { type: "SignalWorkflow"; signalName: string; payload: JsonText; requestId: string }
@@ -76,7 +81,8 @@ export type CommandBody =
       requestId: string;
       /**
        * v5: terminate: the run closes cancelled at once, its code not run (no cleanup), and its
-       * running steps are told to stop. False or absent (records before v5): a cancel.
+       * running steps are told to stop (also a parent's close with the `terminate` policy). False
+       * or absent (records before v5): a cancel.
        */
       terminate?: boolean;
     }
@@ -110,6 +116,20 @@ export type CommandBody =
       workerId: string;
       /** JSON of the details (at most 64 KiB), or null. */
       details: JsonText | null;
+    }
+  /**
+   * A child run closed (v5): sent by the child's decider, in the transaction that closed it, to
+   * the parent's partition (the command's workflowId is the parent's). Recorded once per child.
+   */
+  | {
+      type: "ReportChildClosed";
+      childSeq: number;
+      childWorkflowId: string;
+      status: ChildCloseStatus;
+      /** JSON result of a completed child; null otherwise. */
+      result: JsonText | null;
+      /** Why it did not complete; null for a completed child. */
+      error: ErrorInfo | null;
     };
 
 /** A step result a reset run takes from the run it resets instead of running the step. */
@@ -131,6 +151,26 @@ export interface ResetFrom {
   sourceRunStartSeq: number;
   toStepSeq: number;
   steps: ReusedStep[];
+}
+
+/**
+ * How a child run ended, as its parent records it: `refused` when its workflow ID already named
+ * another run, so it never started.
+ */
+export type ChildCloseStatus = "completed" | "failed" | "cancelled" | "refused";
+
+/** What a child may get when its parent closes before it (ctx.child's `parentClosePolicy`). */
+export type ParentClosePolicy = "cancel" | "terminate" | "abandon";
+export const PARENT_CLOSE_POLICIES: readonly ParentClosePolicy[] = [
+  "cancel",
+  "terminate",
+  "abandon",
+];
+
+/** The run that started a run as its child, and the seq of the call that did. */
+export interface ParentLink {
+  workflowId: string;
+  childSeq: number;
 }
 
 /** The signal a signalWithStart delivers with (or instead of) its start. */
@@ -168,6 +208,8 @@ export type EventBody =
       definitionHash?: string | null;
       /** v7: the run is a reset of another run; null or absent: a plain start. */
       reset?: ResetFrom | null;
+      /** v7: the run that started this one as its child; null or absent otherwise. */
+      parent?: ParentLink | null;
     }
   | {
       type: "StepScheduled";
@@ -274,7 +316,32 @@ export type EventBody =
    * (schema v6). `afterEvents` is how many of the run's events the code had seen when it called:
    * a replay answers true from there on, false before, and false in a history without it.
    */
-  | { type: "PatchMarked"; patchId: string; afterEvents: number; deprecated: boolean };
+  | { type: "PatchMarked"; patchId: string; afterEvents: number; deprecated: boolean }
+  /**
+   * `ctx.child` / `ctx.startChild` (schema v7): the child's StartWorkflow left in the same
+   * transaction. Open until its ChildWorkflowCompleted or ChildWorkflowFailed.
+   */
+  | {
+      type: "ChildWorkflowScheduled";
+      childSeq: number;
+      childWorkflowId: string;
+      workflowType: string;
+      input: JsonText;
+      parentClosePolicy: ParentClosePolicy;
+    }
+  /** The child completed (schema v7): `ctx.child` resolves with `result`. */
+  | { type: "ChildWorkflowCompleted"; childSeq: number; childWorkflowId: string; result: JsonText }
+  /**
+   * The child failed, was cancelled or never started (schema v7): `ctx.child` rejects with
+   * ChildWorkflowFailedError.
+   */
+  | {
+      type: "ChildWorkflowFailed";
+      childSeq: number;
+      childWorkflowId: string;
+      status: Exclude<ChildCloseStatus, "completed">;
+      error: ErrorInfo;
+    };
 
 export type EventType = EventBody["type"];
 

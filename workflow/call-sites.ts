@@ -21,7 +21,7 @@ interface TracedCall {
 
 /**
  * The call sites of one replay: a copy of the definition whose `ctx` records, for each
- * command call (`step`, `wait`/`sleep`, `waitForSignal`), the descriptor the execution names
+ * command call (`step`, `wait`/`sleep`, `waitForSignal`, `child`/`startChild`), the descriptor the execution names
  * it by and the caller's frame of a captured stack.
  *
  * Only the replay check uses it, never the decider: capturing a stack costs a few microseconds
@@ -102,7 +102,41 @@ export class CallSites {
       );
       return ctx.waitForSignal(name, options);
     };
-    return { ...ctx, step: step as WorkflowContext["step"], wait, sleep: wait, waitForSignal };
+    // ctx.child and ctx.startChild are overloaded too, and take the same arguments.
+    const childCall = (method: "child" | "startChild") => {
+      // ctx is a plain object of arrow functions: nothing depends on `this`.
+      const forward = (ref: unknown, input?: unknown, options?: unknown): unknown =>
+        (ctx[method] as (ref: unknown, input?: unknown, options?: unknown) => unknown)(
+          ref,
+          input,
+          options,
+        );
+      const call = (ref: string | { name: string }, input?: unknown, options?: unknown) => {
+        const workflowType = typeof ref === "string" ? ref : ref.name;
+        record(
+          commandDescriptor({
+            kind: "child",
+            seq: 0,
+            workflowType,
+            childWorkflowId: "",
+            input: "",
+            parentClosePolicy: "cancel",
+          }),
+          call,
+        );
+        return forward(ref, input, options);
+      };
+      return call;
+    };
+    return {
+      ...ctx,
+      step: step as WorkflowContext["step"],
+      wait,
+      sleep: wait,
+      waitForSignal,
+      child: childCall("child") as WorkflowContext["child"],
+      startChild: childCall("startChild") as WorkflowContext["startChild"],
+    };
   }
 }
 

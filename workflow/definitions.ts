@@ -1,5 +1,36 @@
 import { ConfigError } from "../core/errors";
 import type { RetryPolicy } from "../core/retry";
+import type { ParentClosePolicy } from "../schemas/types";
+
+export type { ParentClosePolicy } from "../schemas/types";
+
+/** How `ctx.child` / `ctx.startChild` start a child run. */
+export interface ChildOptions {
+  /**
+   * The child's workflow ID. Default `<parentWorkflowId>/<seq>` (the call's seq): the same on
+   * every replay, so a replayed or repeated start never makes a second child. An ID that
+   * already names another run is refused (CHILD_WORKFLOW_ID_IN_USE).
+   */
+  workflowId?: string;
+  /**
+   * What the child gets if this run closes (completes, fails, is cancelled, continues as new)
+   * while the child is still open: `cancel` (the default: a cancel request, its code may clean
+   * up), `terminate` (it closes cancelled at once, its cleanup not run) or `abandon` (nothing:
+   * it runs on by itself).
+   */
+  parentClosePolicy?: ParentClosePolicy;
+}
+
+/** A child run started by `ctx.startChild`: await `result()` where the parent needs it. */
+export interface ChildHandle<O = unknown> {
+  readonly workflowId: string;
+  /**
+   * The child's result once it completes; rejects with ChildWorkflowFailedError
+   * (CHILD_WORKFLOW_FAILED) when it fails, is cancelled or could not start. Cancellable like
+   * any ctx operation: a cancel of this run rejects it (outside `ctx.nonCancellable`).
+   */
+  result(): Promise<O>;
+}
 
 /** Per-call overrides of a step's policy. */
 export interface StepOptions {
@@ -141,6 +172,33 @@ export interface WorkflowContext {
   ): Promise<O>;
   /** By name (a step this code does not import): input and result are not checked. */
   step<O = unknown>(step: string, input?: unknown, options?: StepOptions): Promise<O>;
+  /**
+   * Starts `workflow` as a child run and resolves with its result; rejects with
+   * ChildWorkflowFailedError (CHILD_WORKFLOW_FAILED) when the child fails, is cancelled or
+   * could not start. Recorded in history (ChildWorkflowScheduled, then ChildWorkflowCompleted
+   * or ChildWorkflowFailed), so it survives restarts like a step. By name, the input and
+   * result are not checked.
+   */
+  child<I, O>(
+    workflow: WorkflowDefinition<I, O>,
+    input: I,
+    options?: ChildOptions,
+  ): Promise<Awaited<O>>;
+  child<O = unknown>(workflow: string, input?: unknown, options?: ChildOptions): Promise<O>;
+  /**
+   * Starts `workflow` as a child run without waiting for it: resolves at once with a handle
+   * whose `result()` waits (children run in parallel: start them, then await their results).
+   */
+  startChild<I, O>(
+    workflow: WorkflowDefinition<I, O>,
+    input: I,
+    options?: ChildOptions,
+  ): Promise<ChildHandle<Awaited<O>>>;
+  startChild<O = unknown>(
+    workflow: string,
+    input?: unknown,
+    options?: ChildOptions,
+  ): Promise<ChildHandle<O>>;
   /** A durable timer: survives restarts; resolves after `ms`. */
   wait(ms: number): Promise<void>;
   /** Alias of `wait`. */

@@ -1,5 +1,7 @@
 import {
+  ChildWorkflowFailedError,
   DeterminismViolationError,
+  InvalidInputError,
   StateTooLargeError,
   StepFailedError,
   WeftError,
@@ -7,9 +9,13 @@ import {
   type ErrorCode,
 } from "../core/errors";
 import { toJsonText } from "../core/json";
-import type { ErrorInfo, HistoryEvent, JsonText } from "../schemas/types";
+import { assertWorkflowId } from "../core/ids";
+import type { ErrorInfo, HistoryEvent, JsonText, ParentClosePolicy } from "../schemas/types";
+import { PARENT_CLOSE_POLICIES } from "../schemas/types";
 import { checkStepTimeouts } from "./definitions";
 import type {
+  ChildHandle,
+  ChildOptions,
   ConditionOptions,
   SignalHandler,
   StepDefinition,
@@ -58,6 +64,14 @@ export type WorkflowCommand =
       timeoutMs: number | null;
       /** A buffered signal satisfied the wait at once: no timer needed. */
       satisfied: boolean;
+    }
+  | {
+      kind: "child";
+      seq: number;
+      workflowType: string;
+      childWorkflowId: string;
+      input: JsonText;
+      parentClosePolicy: ParentClosePolicy;
     };
 
 /**
@@ -255,6 +269,23 @@ export class WorkflowExecution {
       case "SignalWaitStarted":
         this.match(body.waitSeq, signalDescriptor(body.signalName));
         return;
+      case "ChildWorkflowScheduled":
+        this.match(body.childSeq, childDescriptor(body.workflowType));
+        return;
+      case "ChildWorkflowCompleted":
+        this.settle(body.childSeq, (p) => p.resolve(JSON.parse(body.result)));
+        break;
+      case "ChildWorkflowFailed":
+        this.settle(body.childSeq, (p) =>
+          p.reject(
+            new ChildWorkflowFailedError(body.childWorkflowId, body.status, {
+              name: body.error.name,
+              message: body.error.message,
+              code: body.error.code,
+            }),
+          ),
+        );
+        break;
       case "StepCompleted":
         this.settle(body.stepSeq, (p) => p.resolve(JSON.parse(body.result)));
         break;
@@ -556,10 +587,69 @@ export class WorkflowExecution {
       historyLength: { get: () => this.delivered, enumerable: true },
       continueAsNewSuggested: { get: () => this.delivered >= suggestAfter, enumerable: true },
     });
+    const startChild = (
+      workflow: string | WorkflowDefinition,
+      input: unknown,
+      options: ChildOptions = {},
+    ): { workflowId: string; result: Promise<unknown> } | Error => {
+      const workflowType = typeof workflow === "string" ? workflow : workflow?.name;
+      try {
+        if (typeof workflowType !== "string" || workflowType === "")
+          throw new TypeError("ctx.child: the workflow must be a definition or a type name");
+        const policy = options.parentClosePolicy ?? "cancel";
+        if (!PARENT_CLOSE_POLICIES.includes(policy))
+          throw new InvalidInputError(
+            `ctx.child(${JSON.stringify(workflowType)}): parentClosePolicy must be one of ${PARENT_CLOSE_POLICIES.join(", ")}, got ${JSON.stringify(policy)}`,
+          );
+        const inputText = toJsonText(input, `input of child workflow ${workflowType}`);
+        // The default ID comes from the call's seq: the same on every replay.
+        const seq = this.seq + 1;
+        const childWorkflowId = assertWorkflowId(options.workflowId ?? `${this.workflowId}/${seq}`);
+        if (childWorkflowId === this.workflowId)
+          throw new InvalidInputError(
+            `ctx.child: a run cannot be its own child (${childWorkflowId})`,
+          );
+        const result = this.issue<unknown>(childDescriptor(workflowType), (issued) => ({
+          kind: "child",
+          seq: issued,
+          workflowType,
+          childWorkflowId,
+          input: inputText,
+          parentClosePolicy: policy,
+        }));
+        return { workflowId: childWorkflowId, result };
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    };
     return {
       workflowId: this.workflowId,
       workflowType: this.definition.name,
       info: Object.freeze(info),
+      child: <O>(
+        workflow: string | WorkflowDefinition,
+        input?: unknown,
+        options?: ChildOptions,
+      ) => {
+        const started = startChild(workflow, input, options);
+        return started instanceof Error ? Promise.reject(started) : (started.result as Promise<O>);
+      },
+      startChild: <O>(
+        workflow: string | WorkflowDefinition,
+        input?: unknown,
+        options?: ChildOptions,
+      ): Promise<ChildHandle<O>> => {
+        const started = startChild(workflow, input, options);
+        if (started instanceof Error) return Promise.reject(started);
+        // The code may never ask for the result (the child is left to the parent-close
+        // policy): its rejection must not surface as unhandled.
+        started.result.catch(() => undefined);
+        const handle: ChildHandle<O> = Object.freeze({
+          workflowId: started.workflowId,
+          result: () => started.result as Promise<O>,
+        });
+        return Promise.resolve(handle);
+      },
       continueAsNew: (input?: unknown) => {
         if (!this.result) {
           try {
@@ -767,7 +857,13 @@ export function commandDescriptor(command: WorkflowCommand): string {
       return waitDescriptor();
     case "signalWait":
       return signalDescriptor(command.signalName);
+    case "child":
+      return childDescriptor(command.workflowType);
   }
+}
+
+function childDescriptor(workflowType: string): string {
+  return `child workflow "${workflowType}"`;
 }
 
 export function stepDescriptor(name: string): string {

@@ -6,7 +6,8 @@ import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
 
 const DESCRIBE = `query ($id: String!) {
   workflow(id: $id) {
-    ${RUN_FIELDS} idempotencyKey updatedAt state
+    ${RUN_FIELDS} idempotencyKey updatedAt state parentId
+    children(first: 500) { id status }
     steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result logs { level message fields at } logsDropped }
     timers { kind seq attempt dueAt firedAt status }
     signals { seq name payload requestId receivedAt waitSeq }
@@ -45,8 +46,15 @@ interface Signal {
   receivedAt: string;
   waitSeq: number | null;
 }
+/** A child run as describe lists it. */
+export interface ChildView {
+  id: string;
+  status: string;
+}
 interface Described extends RunView {
   idempotencyKey: string | null;
+  parentId: string | null;
+  children: ChildView[];
   /** What the run last published with ctx.setState; null when it set none. */
   state: unknown;
   updatedAt: string;
@@ -83,6 +91,8 @@ function render(run: Described): string {
     ["started", time(run.startedAt)],
     ["closed", run.closedAt ? `${time(run.closedAt)} (took ${duration(took)})` : undefined],
     ["idempotency", run.idempotencyKey ?? undefined],
+    ["parent", run.parentId ?? undefined],
+    ["children", describeChildren(run.children)],
     ["input", json(run.input, 200)],
     ["result", run.status === "COMPLETED" ? json(run.result, 200) : undefined],
     ["error", run.error != null ? errorMessage(run.error) : undefined],
@@ -123,6 +133,20 @@ function render(run: Described): string {
   ]);
   const logs = renderStepLogs(run.steps);
   return `${summary}\n\nsteps\n${steps}\n\nstep logs\n${logs}\n\ntimers\n${timers}\n\nsignals\n${signals}`;
+}
+
+/**
+ * A run's children in one line: how many, by status (in the order first seen), and the first
+ * few IDs; undefined without children. `--json` has them all.
+ */
+export function describeChildren(children: readonly ChildView[]): string | undefined {
+  if (children.length === 0) return undefined;
+  const byStatus = new Map<string, number>();
+  for (const child of children) byStatus.set(child.status, (byStatus.get(child.status) ?? 0) + 1);
+  const counts = [...byStatus].map(([status, n]) => `${n} ${status}`).join(", ");
+  const shown = children.slice(0, 3).map((c) => c.id);
+  const more = children.length > shown.length ? ", …" : "";
+  return `${children.length} (${counts}): ${shown.join(", ")}${more}`;
 }
 
 /**

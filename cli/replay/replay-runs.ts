@@ -72,6 +72,8 @@ export function describeEvent(event: HistoryEvent): string {
     case "SignalWaitStarted":
     case "SignalReceived":
       return `${body.type} "${body.signalName}"`;
+    case "ChildWorkflowScheduled":
+      return `${body.type} "${body.workflowType}"`;
     default:
       return body.type;
   }

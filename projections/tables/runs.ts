@@ -62,6 +62,7 @@ const RUN = {
   run_start_seq: "integer",
   state: "jsonb",
   definition_hash: "text",
+  parent_workflow_id: "text",
 } as const;
 const COLUMNS = Object.keys(RUN) as (keyof typeof RUN)[];
 

@@ -1,5 +1,5 @@
 /** The CLI's readable output and wait progress, without services. */
-import { renderStepLogs } from "../../cli/commands/workflow-describe";
+import { describeChildren, renderStepLogs } from "../../cli/commands/workflow-describe";
 import { summary } from "../../cli/commands/workflow-history";
 import { chooseLogFormat, formatLogRecord } from "../../cli/log-output";
 import { Progress, type ProgressStream } from "../../cli/progress";
@@ -308,4 +308,54 @@ it("shows each attempt's step logs under the attempt, one line each", () => {
     ].join("\n"),
   );
   expect(renderStepLogs(steps.slice(0, 1))).toBe("(none)");
+});
+
+it("describes a run's children in one line, and none as nothing", () => {
+  expect(describeChildren([])).toBeUndefined();
+  expect(
+    describeChildren([
+      { id: "order-1/1", status: "COMPLETED" },
+      { id: "order-1/2", status: "RUNNING" },
+      { id: "order-1/3", status: "COMPLETED" },
+      { id: "order-1/4", status: "CANCELLED" },
+    ]),
+  ).toBe("4 (2 COMPLETED, 1 RUNNING, 1 CANCELLED): order-1/1, order-1/2, order-1/3, …");
+});
+
+it("prints a parent's child events as lines", () => {
+  const lines = new RunEventLines();
+  const event = (seq: number, body: EventBody) => ({ workflowId: "p", seq, at: 0, body });
+  const error = { name: "E", message: "no stock", stack: null, terminal: true, code: null };
+  const scheduled = lines.line(
+    event(2, {
+      type: "ChildWorkflowScheduled",
+      childSeq: 1,
+      childWorkflowId: "p/1",
+      workflowType: "ship",
+      input: '{"parcel":"a"}',
+      parentClosePolicy: "cancel",
+    }),
+  );
+  expect(scheduled).toMatch(/started child ship p\/1 \(#1\) with \{"parcel":"a"\}$/);
+  expect(
+    lines.line(
+      event(3, {
+        type: "ChildWorkflowCompleted",
+        childSeq: 1,
+        childWorkflowId: "p/1",
+        result: "7",
+      }),
+    ),
+  ).toMatch(/child p\/1 \(#1\) completed: 7$/);
+  expect(
+    lines.line(
+      event(4, {
+        type: "ChildWorkflowFailed",
+        childSeq: 2,
+        childWorkflowId: "p/2",
+        status: "cancelled",
+        error,
+      }),
+    ),
+  ).toMatch(/child p\/2 \(#2\) cancelled: no stock$/);
 });

@@ -208,6 +208,7 @@ describe.each(Object.keys(transports))("decider fault points on %s", (name) => {
       groupId: topics.deciderGroup(config),
       metrics: createDeciderMetrics({ openRuns: () => 0, pendingTimers: () => 0 }),
       taskPartitions: () => Promise.resolve(config.taskPartitions),
+      commandPartitions: () => Promise.resolve(config.commandPartitions),
       faults,
       cursor: {
         committedOffset: () => Promise.resolve(0n),

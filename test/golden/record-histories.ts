@@ -20,6 +20,7 @@ import {
   threeSteps,
 } from "../fixtures/workflows";
 import { feeV2, flatFee, percentFee } from "../fixtures/timeouts";
+import { carefulParent, familySteps, familyWorkflows } from "../fixtures/children";
 import { isolatedConfig, waitFor } from "../support/env";
 import { types } from "../support/history";
 import { startTestWeft } from "../support/weft";
@@ -37,8 +38,9 @@ async function main(): Promise<void> {
       countdown,
       resumableAcrossWorkers,
       feeV2,
+      ...familyWorkflows,
     ],
-    steps: [...steps, sendWelcomeEmail, sendFollowupEmail, flatFee, percentFee],
+    steps: [...steps, sendWelcomeEmail, sendFollowupEmail, flatFee, percentFee, ...familySteps],
   });
   const scenarios: [string, () => Promise<string>][] = [
     [
@@ -112,6 +114,25 @@ async function main(): Promise<void> {
         );
         await weft.client.terminate(workflowId, "no longer needed");
         return workflowId;
+      },
+    ],
+    [
+      // History v7: a parent whose child failed (ChildWorkflowScheduled, ChildWorkflowFailed).
+      "child-failed-parent",
+      async () =>
+        (
+          await weft.client.start(carefulParent, {
+            workflowId: "golden-careful",
+            input: { fail: true },
+          })
+        ).workflowId,
+    ],
+    [
+      // History v7: that child, its WorkflowStarted linked to its parent.
+      "child-failed-child",
+      async () => {
+        await weft.client.result("golden-careful", { timeoutMs: 30_000 });
+        return "golden-careful/1";
       },
     ],
   ];

@@ -29,6 +29,7 @@ function owner(seeks: bigint[]): PartitionOwner {
     groupId: topics.deciderGroup(config),
     metrics: createDeciderMetrics({ openRuns: () => 0, pendingTimers: () => 0 }),
     taskPartitions: () => Promise.resolve(config.taskPartitions),
+    commandPartitions: () => Promise.resolve(config.commandPartitions),
     cursor: {
       committedOffset: () => Promise.resolve(0n),
       endOffset: () => Promise.resolve(0n),

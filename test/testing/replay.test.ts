@@ -14,6 +14,7 @@ import {
 } from "../../sdk/testing";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { countdown, echo, flaky, workflows } from "../fixtures/workflows";
+import { familyWorkflows } from "../fixtures/children";
 import { feeV2 } from "../fixtures/timeouts";
 import { scheduleWorkflow } from "../../workflow/schedules/schedule-workflow";
 
@@ -21,6 +22,7 @@ const dir = join(__dirname, "..", "golden", "histories");
 const definitions = new Map<string, AnyWorkflowDefinition>(
   [
     ...workflows,
+    ...familyWorkflows,
     feeV2,
     createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 }),
     scheduleWorkflow,
@@ -106,6 +108,21 @@ describe("checkReplay on runs continued as new", () => {
 
 describe("checkReplay on changed code", () => {
   const history = golden("three-steps.json");
+
+  it("names a child call that changed, and where the code makes it", async () => {
+    // The parent awaited a familyChild when its history was recorded.
+    const changed = defineWorkflow("carefulParent", async (ctx) => {
+      return ctx.child("otherChild", {}); // the changed child
+    });
+    const report = await checkReplay(changed, golden("child-failed-parent.json"));
+    expect(report.divergence).toMatchObject({
+      kind: "command",
+      position: 1,
+      expected: 'child workflow "familyChild"',
+      found: 'child workflow "otherChild"',
+      source: { file: __filename, line: lineOf("the changed child") },
+    });
+  });
 
   it("names the event, the position, what history has and what the code asks for", async () => {
     // The second step was echo when the history was recorded.

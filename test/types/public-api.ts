@@ -4,9 +4,11 @@
  * below must still meet an error, or the compiler reports the directive as unused.
  */
 import {
+  ChildWorkflowFailedError,
   defineStep,
   defineWorkflow,
   type AcceptedRequest,
+  type ChildHandle,
   type NewRunOptions,
   type StepDefinition,
   type WeftClient,
@@ -84,6 +86,28 @@ export const greetFlow = defineWorkflow("greetFlow", async (ctx, input: { name: 
 });
 
 expectTypeOf(greetFlow).toEqualTypeOf<WorkflowDefinition<{ name: string }, string>>();
+
+// A child run: its input is checked against the child's, its result is the child's.
+export const family = defineWorkflow("family", async (ctx) => {
+  expectTypeOf(await ctx.child(greetFlow, { name: "ada" })).toEqualTypeOf<string>();
+  const handle = await ctx.startChild(
+    greetFlow,
+    { name: "bo" },
+    { parentClosePolicy: "abandon", workflowId: "bo" },
+  );
+  expectTypeOf(handle).toEqualTypeOf<ChildHandle<string>>();
+  expectTypeOf(await handle.result()).toEqualTypeOf<string>();
+  // @ts-expect-error: the child's input is checked against the workflow's
+  await ctx.child(greetFlow, { wrong: 1 });
+  // @ts-expect-error: no such parent-close policy
+  await ctx.child(greetFlow, { name: "cy" }, { parentClosePolicy: "orphan" });
+  expectTypeOf(await ctx.child<number>("counter", { from: 1 })).toEqualTypeOf<number>();
+  try {
+    await ctx.child("counter");
+  } catch (error) {
+    if (error instanceof ChildWorkflowFailedError) expectTypeOf(error.status).toBeString();
+  }
+});
 
 export async function startRuns(client: WeftClient): Promise<void> {
   await client.start(greetFlow, { input: { name: "ada" } });

@@ -28,6 +28,7 @@ describe("wire codecs", () => {
           signal: null,
           executionTimeoutMs: null,
           reset: null,
+          parent: null,
         },
       },
       {
@@ -48,6 +49,7 @@ describe("wire codecs", () => {
             toStepSeq: 3,
             steps: [{ stepSeq: 1, stepName: "s", result: '{"ok":true}' }],
           },
+          parent: { workflowId: "p", childSeq: 3 },
         },
       },
       {
@@ -64,6 +66,18 @@ describe("wire codecs", () => {
         workflowId: "w",
         sentAt: 1,
         body: { type: "CancelWorkflow", reason: "stuck", requestId: "r", terminate: true },
+      },
+      {
+        workflowId: "p",
+        sentAt: 1,
+        body: {
+          type: "ReportChildClosed",
+          childSeq: 3,
+          childWorkflowId: "p/3",
+          status: "failed",
+          result: null,
+          error: { name: "E", message: "m", stack: null, terminal: false, code: "C" },
+        },
       },
       {
         workflowId: "w",
@@ -251,6 +265,7 @@ describe("wire codecs", () => {
         signal: null,
         executionTimeoutMs: null,
         reset: null,
+        parent: null,
       },
     });
   });
@@ -347,6 +362,7 @@ describe("wire codecs", () => {
       signal: null,
       executionTimeoutMs: null,
       reset: null,
+      parent: null,
     });
   });
 
@@ -365,6 +381,7 @@ describe("wire codecs", () => {
           executionDeadline: 1009,
           definitionHash: "0123456789abcdef",
           reset: null,
+          parent: null,
         },
       },
       {
@@ -435,6 +452,7 @@ describe("wire codecs", () => {
       executionDeadline: null,
       definitionHash: null,
       reset: null,
+      parent: null,
     });
   });
 
@@ -459,6 +477,7 @@ describe("wire codecs", () => {
           executionDeadline: null,
           definitionHash: null,
           reset,
+          parent: null,
         },
       },
       {
@@ -519,6 +538,103 @@ describe("wire codecs", () => {
     });
     expect(
       commandCodec.decode(v4, {
+        "weft-schema": "weft.commands.Command",
+        "weft-schema-version": "4",
+      }).body,
+    ).toEqual({ type: "CancelWorkflow", reason: null, requestId: "c", terminate: false });
+  });
+
+  it("records child workflows (history v7, command v5), and reads v6 starts and v4 cancels", () => {
+    const error = { name: "E", message: "m", stack: null, terminal: true, code: "C" };
+    const events: HistoryEvent[] = [
+      {
+        workflowId: "p/1",
+        seq: 1,
+        at: 9,
+        body: {
+          type: "WorkflowStarted",
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: "r",
+          executionDeadline: null,
+          definitionHash: null,
+          reset: null,
+          parent: { workflowId: "p", childSeq: 1 },
+        },
+      },
+      {
+        workflowId: "p",
+        seq: 2,
+        at: 9,
+        body: {
+          type: "ChildWorkflowScheduled",
+          childSeq: 1,
+          childWorkflowId: "p/1",
+          workflowType: "t",
+          input: "{}",
+          parentClosePolicy: "terminate",
+        },
+      },
+      {
+        workflowId: "p",
+        seq: 3,
+        at: 9,
+        body: { type: "ChildWorkflowCompleted", childSeq: 1, childWorkflowId: "p/1", result: "1" },
+      },
+      {
+        workflowId: "p",
+        seq: 4,
+        at: 9,
+        body: {
+          type: "ChildWorkflowFailed",
+          childSeq: 2,
+          childWorkflowId: "p/2",
+          status: "cancelled",
+          error,
+        },
+      },
+    ];
+    for (const event of events)
+      expect(historyCodec.decode(historyCodec.encode(event), { ...historyCodec.headers })).toEqual(
+        event,
+      );
+    const load = (file: string) =>
+      avro.Type.forSchema(
+        JSON.parse(
+          readFileSync(join(__dirname, "..", "..", "schemas", file), "utf8"),
+        ) as avro.Schema,
+        { wrapUnions: "auto" },
+      );
+    // A run started before v7 has no parent.
+    const oldStart = load("history-event.v6.avsc").toBuffer({
+      workflowId: "w",
+      seq: 1,
+      at: 9,
+      body: {
+        "weft.events.WorkflowStarted": {
+          workflowType: "t",
+          input: "{}",
+          idempotencyKey: null,
+          requestId: null,
+          executionDeadline: null,
+          definitionHash: null,
+        },
+      },
+    });
+    const started = historyCodec.decode(oldStart, {
+      "weft-schema": "weft.events.HistoryEvent",
+      "weft-schema-version": "6",
+    }).body;
+    expect(started).toMatchObject({ type: "WorkflowStarted", reset: null, parent: null });
+    // A cancel sent before v5 lets the code clean up.
+    const oldCancel = load("command.v4.avsc").toBuffer({
+      workflowId: "w",
+      sentAt: 1,
+      body: { "weft.commands.CancelWorkflow": { reason: null, requestId: "c" } },
+    });
+    expect(
+      commandCodec.decode(oldCancel, {
         "weft-schema": "weft.commands.Command",
         "weft-schema-version": "4",
       }).body,

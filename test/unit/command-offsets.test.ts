@@ -93,4 +93,58 @@ describe("CommandOffsets", () => {
     offsets.openAt(9n);
     expect(() => offsets.committedThrough(4n)).toThrow(OffsetInvariantError);
   });
+
+  it("admits past offsets the broker showed hold no command (commit markers) without a reopen", () => {
+    const offsets = new CommandOffsets();
+    offsets.openAt(0n);
+    const batch = batchOf(offsets, 0);
+    // A batch 1..4 whose offsets 1 and 3 are commit markers: contiguous from 1, so no gap.
+    offsets.fetched(1n, 4n);
+    const second = offsets.admit(2n);
+    const fourth = offsets.admit(4n);
+    expect([second, fourth]).toEqual([
+      { kind: "admit", from: 1n },
+      { kind: "admit", from: 3n },
+    ]);
+    // A fetch of only a marker (5) ahead of the next record (6).
+    offsets.fetched(5n, 5n);
+    expect(offsets.covered).toBe(6n);
+    const sixth = offsets.admit(6n);
+    expect(sixth).toEqual({ kind: "admit", from: 5n });
+    // The decision batch still covers every offset from the committed one: it may commit.
+    batch.push({ offset: 2n, from: 1n }, { offset: 4n, from: 3n }, { offset: 6n, from: 5n });
+    expect(offsets.commitOffset(batch)).toBe(7n);
+    // Past what any fetch covered, a jump is still a suspected gap.
+    expect(offsets.admit(9n)).toEqual({ kind: "gap", expected: 7n, fetched: 9n });
+  });
+
+  it("forgets what fetches covered when it reopens", () => {
+    const offsets = new CommandOffsets();
+    offsets.openAt(0n);
+    offsets.fetched(0n, 3n);
+    expect(offsets.covered).toBe(4n);
+    offsets.openAt(0n);
+    expect(offsets.covered).toBe(0n);
+    expect(offsets.admit(2n)).toEqual({ kind: "gap", expected: 0n, fetched: 2n });
+  });
+
+  it("commits the commit markers right after a batch with it, and not past a record admitted since", () => {
+    const offsets = new CommandOffsets();
+    offsets.openAt(0n);
+    const batch = batchOf(offsets, 0);
+    offsets.fetched(1n, 1n); // 1 is the marker of 0's transaction
+    expect(offsets.commitOffset(batch)).toBe(2n);
+    offsets.committedThrough(2n);
+    expect(offsets.next).toBe(2n);
+    // The next record continues from there.
+    expect(offsets.admit(2n)).toEqual({ kind: "admit", from: 2n });
+
+    const later = new CommandOffsets();
+    later.openAt(0n);
+    const first = batchOf(later, 0);
+    later.fetched(1n, 1n);
+    batchOf(later, 2);
+    // A record came after the markers: the batch of 0 commits up to itself only.
+    expect(later.commitOffset(first)).toBe(1n);
+  });
 });

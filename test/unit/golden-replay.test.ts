@@ -9,6 +9,7 @@ import { readHistoryFile } from "../../testing/history-file";
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { WorkflowExecution } from "../../workflow/execution";
 import { feeV2 } from "../fixtures/timeouts";
+import { familyWorkflows } from "../fixtures/children";
 import { workflows } from "../fixtures/workflows";
 import { scheduleWorkflow } from "../../workflow/schedules/schedule-workflow";
 
@@ -17,6 +18,7 @@ const definitions = new Map<string, AnyWorkflowDefinition>(
   [
     ...workflows,
     feeV2,
+    ...familyWorkflows,
     createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 }),
     scheduleWorkflow,
   ].map((w) => [w.name, w]),

@@ -18,6 +18,7 @@ export const WORKFLOW_UPDATED = `subscription RunUpdated($filter: WorkflowFilter
 
 const RUN_STATE = `${RUN_ROW}
     input result error state idempotencyKey blockedCode blockedReason waitingOn
+    parentId children(first: 100) { id type status }
     steps { stepSeq attempt stepName taskQueue status workerId timeoutMs scheduledAt startedAt finishedAt durationMs error result logs { level message fields at } logsDropped }
     timers { kind seq attempt dueAt firedAt status }
     signals { seq name payload requestId receivedAt waitSeq }`;

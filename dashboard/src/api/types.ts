@@ -104,6 +104,10 @@ export interface WorkflowDetail extends RunRow {
   /** What the run last published with ctx.setState; null when it set none. */
   state: unknown;
   idempotencyKey: string | null;
+  /** The run that started this one as its child (ctx.child); null otherwise. */
+  parentId: string | null;
+  /** The runs this one started as its children, oldest first (the first 100). */
+  children: { id: string; type: string; status: string }[];
   blockedCode: string | null;
   blockedReason: string | null;
   waitingOn: WaitItem[];

@@ -28,7 +28,7 @@ import { RunOperationDialog, type RunOperation } from "../components/run-operati
 import { StepGraph } from "../components/step-graph";
 import { AttemptTimeline } from "../components/timeline";
 import { errorCode, errorMessage, formatAbsolute, formatDuration } from "../format";
-import { Link } from "../router";
+import { Link, runPath } from "../router";
 
 const OPEN = new Set(["PENDING", "RUNNING", "BLOCKED"]);
 
@@ -154,6 +154,14 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
                 idempotency key <Mono>{run.idempotencyKey}</Mono>
               </span>
             ) : null}
+            {run.parentId ? (
+              <span data-testid="run-parent">
+                child of{" "}
+                <Link to={runPath(run.parentId)} className="mono">
+                  {run.parentId}
+                </Link>
+              </span>
+            ) : null}
           </div>
         </div>
         <Actions run={run} onDone={refresh} />
@@ -188,6 +196,21 @@ export function RunDetail({ workflowId }: { workflowId: string }) {
       <Panel title="Input">
         <JsonView value={run.input} empty="no input" />
       </Panel>
+      {run.children.length > 0 ? (
+        <Panel title={`Children (${run.children.length})`} id="children">
+          <ul className="child-runs" data-testid="run-children">
+            {run.children.map((child) => (
+              <li key={child.id}>
+                <StatusBadge status={child.status} />{" "}
+                <Link to={runPath(child.id)} className="mono">
+                  {child.id}
+                </Link>{" "}
+                <span className="muted">{child.type}</span>
+              </li>
+            ))}
+          </ul>
+        </Panel>
+      ) : null}
       <Panel title="Step graph">
         <StepGraph steps={run.steps} events={events} runStatus={run.status} retrying={retrying} />
       </Panel>
