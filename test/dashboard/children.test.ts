@@ -1,8 +1,10 @@
 /**
  * Parent and children on the run page, in headless Chromium against embedded mode: a parent's
  * page lists its children with their status, each a link to the child's page, and a child's
- * page links back to its parent.
+ * page links back to its parent. The screenshot goes to a temporary folder, or to docs/ with
+ * WEFT_UPDATE_SCREENSHOTS=1.
  */
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { openReadModelDb } from "../../projections/read-model-db";
@@ -14,6 +16,10 @@ import { isolatedConfig, testLogger } from "../support/env";
 import { ensureDashboardBuilt, launchBrowser } from "./browser";
 
 const LIVE = 30_000;
+const DOCS =
+  process.env.WEFT_UPDATE_SCREENSHOTS === "1"
+    ? join(__dirname, "..", "..", "docs")
+    : join(tmpdir(), "weft-dashboard-screenshots");
 const { dir, cleanup } = tempDir();
 let weft: EmbeddedWeft;
 let client: WeftClient;
@@ -66,6 +72,8 @@ it("links a parent's page to its children's and back", async () => {
     "order-77/2",
     "order-77/3",
   ]);
+  await page.locator("section.panel#children").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(DOCS, "dashboard-run-children.png") });
 
   await children.locator("a", { hasText: "order-77/3" }).click();
   await page.locator("h1.run-id", { hasText: "order-77/3" }).waitFor({ timeout: LIVE });
