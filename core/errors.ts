@@ -383,11 +383,14 @@ export class RunOpenError extends WeftError {
 
 /** A reset names a step seq that the run never scheduled. */
 export class InvalidResetPointError extends WeftError {
-  constructor(workflowId: string, stepSeq: number, steps: readonly number[]) {
+  /** `stepSeq` null: the run's failed step was asked for, and every step it ran completed. */
+  constructor(workflowId: string, stepSeq: number | null, steps: readonly number[]) {
     const known = steps.length === 0 ? "it scheduled no step" : `its steps are ${steps.join(", ")}`;
     super(
       "INVALID_RESET_POINT",
-      `run ${JSON.stringify(workflowId)} has no step ${stepSeq} to reset to: ${known}`,
+      stepSeq === null
+        ? `run ${JSON.stringify(workflowId)} has no failed step to reset to: every step it scheduled completed (${known}); re-run it instead`
+        : `run ${JSON.stringify(workflowId)} has no step ${stepSeq} to reset to: ${known}`,
       { workflowId, stepSeq },
     );
   }

@@ -140,4 +140,5 @@ const RUN_REFUSALS: ReadonlySet<string> = new Set([
   "RUN_CLOSED",
   "RUN_OPEN",
   "INVALID_INPUT",
+  "INVALID_RESET_POINT",
 ]);

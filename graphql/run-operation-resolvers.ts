@@ -6,13 +6,14 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IResolvers } from "mercurius";
-import { InvalidInputError } from "../core/errors";
+import { InvalidInputError, RunOpenError } from "../core/errors";
 import { assertWorkflowId } from "../core/ids";
 import type { Logger } from "../core/logger";
 import type { ReadModelDb } from "../projections/read-model-db";
 import type { CommandProducer } from "../producers/command-producer";
 import { sendToRun, type RunCheckOptions, type RunView } from "../producers/run-check";
 import {
+  failedStepOf,
   resetCommand,
   rerunCommand,
   sourceRun,
@@ -103,6 +104,17 @@ export const runOperationSchema = /* GraphQL */ `
       limit: Int = 100
       requestId: String
     ): BulkRunResult!
+    """
+    Resets every run the filter matches to its failed step (the first it scheduled that never
+    completed), as terminateWorkflows does; each new run's ID is derived. A run still open
+    (RUN_OPEN) or without a failed step (INVALID_RESET_POINT) is reported and left as it is.
+    """
+    resetWorkflows(
+      filter: WorkflowFilter!
+      dryRun: Boolean = true
+      limit: Int = 100
+      requestId: String
+    ): BulkRunResult!
   }
 `;
 
@@ -162,10 +174,14 @@ export function createRunOperationResolvers(deps: RunOperationDeps): IResolvers 
 
   const startNewRun = async (
     workflowId: string,
-    toStepSeq: number | null,
+    toStepSeq: number | null | "failed",
     options: NewRunOptions,
   ) => {
     const run = await source(workflowId);
+    if (toStepSeq === "failed") {
+      if (run.status === "open") throw new RunOpenError(workflowId, "open", "a reset");
+      toStepSeq = failedStepOf(run);
+    }
     const command =
       toStepSeq === null ? rerunCommand(run, options) : resetCommand(run, toStepSeq, options);
     const { waitingForDecider } = await checkStartable(db, run.workflowType);
@@ -241,6 +257,15 @@ export function createRunOperationResolvers(deps: RunOperationDeps): IResolvers 
             false,
             async (workflowId, requestId) =>
               (await startNewRun(workflowId, null, { requestId })).workflowId,
+          ),
+        ),
+      resetWorkflows: (_root, args: BulkArgs) =>
+        withErrorCodes(() =>
+          bulk(
+            args,
+            false,
+            async (workflowId, requestId) =>
+              (await startNewRun(workflowId, "failed", { requestId })).workflowId,
           ),
         ),
     },

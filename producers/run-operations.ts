@@ -115,6 +115,25 @@ export function resetFrom(run: SourceRun, toStepSeq: number): ResetFrom {
   return { sourceWorkflowId: run.workflowId, sourceRunStartSeq: run.startSeq, toStepSeq, steps };
 }
 
+/**
+ * Where a reset "to the failed step" goes: the first step the run scheduled that never
+ * completed (it failed, timed out or was cut short). INVALID_RESET_POINT when every step it
+ * scheduled completed (the workflow's own code failed it: a re-run is what it needs).
+ */
+export function failedStepOf(run: SourceRun): number {
+  const done = new Set<number>();
+  const scheduled: number[] = [];
+  for (const event of run.events) {
+    const body = event.body;
+    if (body.type === "StepScheduled" && !scheduled.includes(body.stepSeq))
+      scheduled.push(body.stepSeq);
+    else if (body.type === "StepCompleted") done.add(body.stepSeq);
+  }
+  const failed = scheduled.filter((seq) => !done.has(seq)).sort((a, b) => a - b)[0];
+  if (failed === undefined) throw new InvalidResetPointError(run.workflowId, null, scheduled);
+  return failed;
+}
+
 export interface NewRunOptions {
   /**
    * The new run's workflow ID. The source's own ID starts the new run under it (the source must

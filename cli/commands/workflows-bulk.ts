@@ -14,6 +14,10 @@ const RERUN = `mutation ($filter: WorkflowFilter!, $dryRun: Boolean, $limit: Int
   rerunWorkflows(filter: $filter, dryRun: $dryRun, limit: $limit, requestId: $requestId) { ${RESULT_FIELDS} }
 }`;
 
+const RESET = `mutation ($filter: WorkflowFilter!, $dryRun: Boolean, $limit: Int, $requestId: String) {
+  resetWorkflows(filter: $filter, dryRun: $dryRun, limit: $limit, requestId: $requestId) { ${RESULT_FIELDS} }
+}`;
+
 interface BulkResult {
   dryRun: boolean;
   matched: number;
@@ -99,7 +103,7 @@ async function runBulkCall(
       result.applied,
       [
         { header: "ID", value: (r) => r.workflowId },
-        ...(verb === "re-run"
+        ...(verb === "re-run" || verb === "reset"
           ? [
               {
                 header: "NEW RUN",
@@ -119,7 +123,7 @@ async function runBulkCall(
     process.stderr.write(`weft: ${result.remaining} more match: run the command again\n`);
 }
 
-/** `weft workflows terminate|rerun`: every run a filter matches, counted first. */
+/** `weft workflows terminate|rerun|reset`: every run a filter matches, counted first. */
 export function registerWorkflows(program: Command): void {
   const workflows = program
     .command("workflows")
@@ -153,6 +157,21 @@ export function registerWorkflows(program: Command): void {
         async ({ reason: _reason, ...variables }) =>
           (await sendRequest<{ rerunWorkflows: BulkResult }>(client, RERUN, variables))
             .rerunWorkflows,
+      ),
+    ),
+  );
+  bulkCommand(
+    workflows,
+    "reset",
+    "reset the runs a filter matches to their failed step, reusing the results before it (at most --limit per call); counts them unless --yes",
+  ).action((opts: BulkOptions) =>
+    withApi(opts, (client) =>
+      runBulkCall(
+        opts,
+        "reset",
+        async ({ reason: _reason, ...variables }) =>
+          (await sendRequest<{ resetWorkflows: BulkResult }>(client, RESET, variables))
+            .resetWorkflows,
       ),
     ),
   );

@@ -1,5 +1,5 @@
 /**
- * `weft workflow terminate|rerun|reset` and `weft workflows terminate|rerun` end to end: the
+ * `weft workflow terminate|rerun|reset` and `weft workflows terminate|rerun|reset` end to end: the
  * roles and the API in one runtime on Kafka, PostgreSQL and Redis; the CLI as a child process
  * from its sources, reaching the API through WEFT_API_URL.
  */
@@ -179,4 +179,41 @@ it("workflow reset reuses the results before the step; terminate and rerun act o
   await expect(client.result("cli-terminate", { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
     WorkflowCancelledError,
   );
+}, 90_000);
+
+it("workflows reset counts first, then resets each failed run of the filter to its failed step", async () => {
+  const order = "cli-bulk-reset";
+  brokenCarriers.add(order);
+  await client.start(orderFlow, { workflowId: order, input: { order, cents: 7 } });
+  await expect(client.result(order, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
+    WorkflowFailedError,
+  );
+  await waitFor("the failed run in the API", async () => (await statusOf(order)) === "FAILED");
+  brokenCarriers.delete(order);
+
+  const dry = await weft(["workflows", "reset", "--text", order, "--status", "failed"]);
+  expect(dry.stdout.trimEnd().split("\n")).toEqual(["1 run(s) match", order]);
+  expect(dry.stderr).toBe("weft: nothing sent: add --yes to reset these runs\n");
+
+  const done = await weft([
+    "workflows",
+    "reset",
+    "--text",
+    order,
+    "--status",
+    "failed",
+    "--yes",
+    "--json",
+  ]);
+  expect(done.code).toBe(0);
+  const result = JSON.parse(done.stdout) as {
+    applied: { workflowId: string; newWorkflowId: string; error: string | null }[];
+  };
+  expect(result.applied).toEqual([expect.objectContaining({ workflowId: order, error: null })]);
+  await expect(
+    client.result(result.applied[0]!.newWorkflowId, { timeoutMs: 30_000 }),
+  ).resolves.toEqual({ reservation: `${order}-r1`, charged: 7 });
+  // Reserve and charge were reused: only the failed step ran again.
+  expect(orderInvocations("reserve", order)).toBe(1);
+  expect(orderInvocations("ship", order)).toBe(2);
 }, 90_000);

@@ -233,4 +233,71 @@ export function runOperationsApiScenario(name: string, open: OpenStack): void {
       await stack.stop();
     }
   }, 90_000);
+
+  it("resets every failed run a filter matches to its failed step, counted first", async () => {
+    const stack = await open();
+    const gql = <T>(query: string, variables: Record<string, unknown> = {}) =>
+      httpGql<T>(stack.address, query, variables, ADMIN);
+    try {
+      const orders = [`${name}-bulk-reset-a`, `${name}-bulk-reset-b`];
+      for (const order of orders) {
+        brokenCarriers.add(order);
+        await stack.client.start(orderFlow, { workflowId: order, input: { order, cents: 5 } });
+      }
+      for (const order of orders) {
+        await expect(stack.client.result(order, { timeoutMs: 30_000 })).rejects.toBeInstanceOf(
+          WorkflowFailedError,
+        );
+      }
+      const filter = { text: `${name}-bulk-reset-`, status: "FAILED" };
+      await waitFor("the API to show both runs failed", async () => {
+        const res = await gql<{ workflows: { nodes: { id: string }[] } }>(
+          `query ($filter: WorkflowFilter) { workflows(filter: $filter) { nodes { id } } }`,
+          { filter },
+        );
+        expect(res.errors).toBeUndefined();
+        return res.data?.workflows.nodes.length === 2;
+      });
+      const RESET = `mutation ($filter: WorkflowFilter!, $dryRun: Boolean, $requestId: String) {
+        resetWorkflows(filter: $filter, dryRun: $dryRun, requestId: $requestId) {
+          dryRun matched sample applied { workflowId newWorkflowId error }
+        }
+      }`;
+      type Reset = {
+        dryRun: boolean;
+        matched: number;
+        sample: string[];
+        applied: { workflowId: string; newWorkflowId: string; error: string | null }[];
+      };
+      const counted = await gql<{ resetWorkflows: Reset }>(RESET, { filter });
+      expect(counted.errors).toBeUndefined();
+      expect(counted.data!.resetWorkflows).toMatchObject({ dryRun: true, matched: 2, applied: [] });
+      expect([...counted.data!.resetWorkflows.sample].sort()).toEqual(orders);
+
+      for (const order of orders) brokenCarriers.delete(order);
+      const applied = await gql<{ resetWorkflows: Reset }>(RESET, {
+        filter,
+        dryRun: false,
+        requestId: `${name}-bulk-reset`,
+      });
+      expect(applied.errors).toBeUndefined();
+      const items = applied.data!.resetWorkflows.applied;
+      expect(items.map((i) => i.workflowId).sort()).toEqual(orders);
+      expect(items.map((i) => i.error)).toEqual([null, null]);
+      for (const item of items) {
+        await expect(
+          stack.client.result(item.newWorkflowId, { timeoutMs: 30_000 }),
+        ).resolves.toEqual({
+          reservation: `${item.workflowId}-r1`,
+          charged: 5,
+        });
+        // Reserve and charge came from the failed run; only the failed step ran again.
+        expect(orderInvocations("reserve", item.workflowId)).toBe(1);
+        expect(orderInvocations("charge", item.workflowId)).toBe(1);
+        expect(orderInvocations("ship", item.workflowId)).toBe(2);
+      }
+    } finally {
+      await stack.stop();
+    }
+  }, 90_000);
 }

@@ -9,6 +9,7 @@ import { PartitionState } from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
 import {
   derivedRunId,
+  failedStepOf,
   latestRun,
   MAX_RESET_RESULT_BYTES,
   resetCommand,
@@ -76,6 +77,12 @@ describe("reset and re-run starts", () => {
     done(1, '{"n":1}'),
     failedRun,
   ]);
+
+  it("finds the failed step: the first the run scheduled that never completed", () => {
+    expect(failedStepOf(sourceRun("p-1", failed))).toBe(3);
+    const allDone = historyOf("p-2", [started(), scheduled(1), done(1, "1"), failedRun]);
+    expect(codeOf(() => failedStepOf(sourceRun("p-2", allDone)))).toBe("INVALID_RESET_POINT");
+  });
 
   it("carries the completed results before the step, and the source's type and input", () => {
     const command = resetCommand(sourceRun("p-1", failed), 2, { requestId: "op-1" });
