@@ -28,6 +28,13 @@ export interface WeftConfig {
    */
   readonly deciderLingerMs: number;
   /**
+   * Where a process runs both a decider and a worker on Kafka: the worker runs the tasks the
+   * decider commits for task partitions it holds at once, and reports to that decider
+   * directly when it owns the run, instead of each going through its topic first. Off, each
+   * role talks to the other through Kafka only, as separate processes do.
+   */
+  readonly localDispatch: boolean;
+  /**
    * Live executions a decider keeps per partition; others are rebuilt by replaying their
    * history on their next event. 0 replays every run from scratch at every step (a test mode
    * that proves replay).
@@ -72,6 +79,7 @@ export const DEFAULTS = {
   deciderSessionTimeoutMs: 3000,
   logLevel: "info",
   deciderLingerMs: 3,
+  localDispatch: true,
   executionCacheSize: 10_000,
   registrationIntervalMs: 10_000,
   projectorStallMs: 30_000,
@@ -125,6 +133,11 @@ export function loadConfig(
       options.deciderLingerMs ?? env.WEFT_DECIDER_LINGER_MS,
       DEFAULTS.deciderLingerMs,
       0,
+    ),
+    localDispatch: boolOption(
+      "localDispatch / WEFT_LOCAL_DISPATCH",
+      options.localDispatch ?? env.WEFT_LOCAL_DISPATCH,
+      DEFAULTS.localDispatch,
     ),
     executionCacheSize: intOption(
       "executionCacheSize / WEFT_EXECUTION_CACHE_SIZE",
@@ -188,6 +201,14 @@ function isLoadedConfig(value: unknown): value is WeftConfig {
   return (
     typeof value === "object" && value !== null && Object.isFrozen(value) && "kafkaBrokers" in value
   );
+}
+
+function boolOption(name: string, raw: unknown, fallback: boolean): boolean {
+  if (raw === undefined || raw === "") return fallback;
+  if (typeof raw === "boolean") return raw;
+  if (raw === "1" || raw === "true") return true;
+  if (raw === "0" || raw === "false") return false;
+  throw new ConfigError(`${name} must be true or false (1 or 0), got ${JSON.stringify(raw)}`);
 }
 
 function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 10_000): number {

@@ -8,10 +8,11 @@ import type { Logger } from "../core/logger";
 import { PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/kafka";
 import { stickyAssigner } from "../transport/sticky-assigner";
-import { partitionCount } from "../transport/partitioning";
+import { partitionCount, partitionForKey } from "../transport/partitioning";
+import type { Command } from "../schemas/types";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
-import { PartitionOwner, type PartitionCursor } from "./partition-owner";
+import { PartitionOwner, type CommittedWork, type PartitionCursor } from "./partition-owner";
 import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
 
 export interface DeciderOptions {
@@ -51,6 +52,7 @@ export class Decider {
   private commandTopicPartitions: Promise<number> | undefined;
   private admin: Promise<PortAdmin> | undefined;
   private stopped = false;
+  private tasksCommitted: ((work: CommittedWork) => void) | undefined;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   /** The group session timeout in use: the configured one, unless the broker refused it. */
@@ -80,6 +82,33 @@ export class Decider {
   /** Partitions this decider owns right now. */
   get ownedPartitions(): number[] {
     return [...this.owners.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Hands `command` to this decider when it owns the command's partition, ready: it is
+   * decided with the partition's next transaction, without the round trip through
+   * `weft.commands`. Resolves true once that transaction committed, false when the command
+   * must go through Kafka instead (the partition is elsewhere, not ready, or the commit failed).
+   */
+  async submit(command: Command): Promise<boolean> {
+    if (this.stopped) return false;
+    let partitions: number;
+    try {
+      partitions = await this.commandPartitions();
+    } catch {
+      return false;
+    }
+    const partition = partitionForKey(this.commandsTopic, command.workflowId, partitions);
+    const owner = this.owners.get(partition);
+    return owner ? owner.submit(command) : false;
+  }
+
+  /**
+   * Where each commit's step tasks go besides their topic: a worker in this process that runs
+   * at once those it can (see Worker.offer). Set before the decider starts.
+   */
+  onTasksCommitted(listener: (work: CommittedWork) => void): void {
+    this.tasksCommitted = listener;
   }
 
   /** Partitions owned but not ready (restoring, or reopening after a failure). */
@@ -267,6 +296,7 @@ export class Decider {
         taskPartitions: (queue) => this.taskPartitions(queue),
         commandPartitions: () => this.commandPartitions(),
         cursor: this.cursor,
+        tasksCommitted: (work) => this.tasksCommitted?.(work),
       });
       this.owners.set(partition, owner);
       this.log.info({ partition }, "partition assigned");

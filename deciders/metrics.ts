@@ -25,6 +25,10 @@ export function createDeciderMetrics(
   return {
     registry,
     commands: counter("weft_decider_commands_total", "Commands applied by deciders"),
+    localCommands: counter(
+      "weft_decider_local_commands_total",
+      "Commands a worker in the decider's process handed over directly, committed without weft.commands",
+    ),
     events: counter("weft_history_events_total", "History events committed"),
     tasks: counter("weft_tasks_dispatched_total", "Step tasks dispatched to workers"),
     deadLetters: deadLetterCounter(registry),

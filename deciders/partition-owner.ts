@@ -13,6 +13,7 @@ import {
   taskCodec,
   type RecordHeaders,
 } from "../schemas/codec";
+import type { Command, StepCancel, StepTask } from "../schemas/types";
 import {
   readHistoryPartitions,
   readPartitions,
@@ -76,6 +77,11 @@ export interface OwnerDeps {
   clock?: Clock;
   /** Named fault points for tests; default none. */
   faults?: FaultSeam;
+  /**
+   * Called after each commit with the step tasks it wrote (a worker in this process takes
+   * those it can run at once; the task records stay, for any other worker should it not).
+   */
+  tasksCommitted?(work: CommittedWork): void;
 }
 
 /** Commands decided in one transaction at most, and pending before fetching waits. */
@@ -95,6 +101,32 @@ const REOPEN_BACKOFF: Backoff = { initialMs: 100, maxMs: 1000, jitter: 0.25 };
 
 interface PendingCommand extends AdmittedOffset {
   message: PortConsumedMessage;
+}
+
+/**
+ * A command handed over in this process (a step report from the worker beside this decider)
+ * rather than read from `weft.commands`: it holds no offset, and its sender learns whether the
+ * transaction that applied it committed (true) or not (false: it sends the command through
+ * Kafka instead, where a copy already applied is a stale report the state ignores).
+ */
+interface LocalCommand {
+  command: Command;
+  settle(committed: boolean): void;
+}
+
+/** A task this owner's commit wrote, for a worker in this process that may run it at once. */
+export interface CommittedTask {
+  queue: string;
+  /** The task topic's partition it was written to. */
+  partition: number;
+  task: StepTask;
+}
+
+/** What one commit wrote to the task topics, for a worker in this process. */
+export interface CommittedWork {
+  tasks: readonly CommittedTask[];
+  /** Cancel notices of running attempts (their run was cancelled). */
+  cancels: readonly StepCancel[];
 }
 
 /**
@@ -119,6 +151,7 @@ export class PartitionOwner {
   private chain: Promise<unknown> = Promise.resolve();
   private timer: ClockTimer | undefined;
   private pending: PendingCommand[] = [];
+  private local: LocalCommand[] = [];
   private readonly offsets = new CommandOffsets();
   /** Every command below this offset is applied to `state` (committed or in the batch at hand). */
   private appliedTo = 0n;
@@ -238,10 +271,23 @@ export class PartitionOwner {
     if (this.phase === "ready") this.offsets.fetched(first, last);
   }
 
+  /**
+   * Decides `command` (for a run of this partition) in the next transaction, with whatever
+   * else is pending. Resolves true once that transaction committed; false when the partition
+   * is not ready here or the transaction failed, the sender then sends it through Kafka.
+   */
+  submit(command: Command): Promise<boolean> {
+    if (this.phase !== "ready") return Promise.resolve(false);
+    return new Promise<boolean>((settle) => {
+      this.local.push({ command, settle });
+      this.kick();
+    });
+  }
+
   /** Resolves when everything accepted so far is committed, or after `timeoutMs`. */
   async flush(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while ((this.draining || this.pending.length > 0) && Date.now() < deadline) {
+    while ((this.draining || this.hasWork()) && Date.now() < deadline) {
       await Promise.race([this.draining, new Promise((r) => setTimeout(r, 50))]);
     }
   }
@@ -270,7 +316,7 @@ export class PartitionOwner {
   }
 
   private kick(): void {
-    if (this.draining || this.pending.length === 0 || this.phase !== "ready") return;
+    if (this.draining || !this.hasWork() || this.phase !== "ready") return;
     const epoch = this.epoch;
     this.draining = this.serial(() => this.drain(epoch))
       .catch((err) => this.fail(epoch, err, "decision-not-committed"))
@@ -281,18 +327,34 @@ export class PartitionOwner {
   }
 
   private async drain(epoch: number): Promise<void> {
-    while (this.epoch === epoch && this.pending.length > 0) {
+    while (this.epoch === epoch && this.hasWork()) {
       const linger = this.deps.config.deciderLingerMs;
-      if (linger > 0 && this.pending.length < MAX_BATCH)
+      // Only commands from Kafka linger (more may be on their way in the same fetch): one
+      // handed over here is a step's report, and its next step waits on this commit.
+      if (linger > 0 && this.local.length === 0 && this.pending.length < MAX_BATCH)
         await new Promise((r) => setTimeout(r, linger));
       if (this.epoch !== epoch) return;
       const batch = this.pending.splice(0, MAX_BATCH);
-      await this.decideAndCommit(epoch, batch);
+      const local = this.local.splice(0, MAX_BATCH);
+      try {
+        await this.decideAndCommit(epoch, batch, local);
+      } finally {
+        // Whatever did not commit (a failure, a revoke) is sent through Kafka by its sender.
+        for (const item of local) item.settle(false);
+      }
       await this.fireIfCaughtUp(epoch);
     }
   }
 
-  private async decideAndCommit(epoch: number, batch: PendingCommand[]): Promise<void> {
+  private hasWork(): boolean {
+    return this.pending.length > 0 || this.local.length > 0;
+  }
+
+  private async decideAndCommit(
+    epoch: number,
+    batch: PendingCommand[],
+    local: readonly LocalCommand[] = [],
+  ): Promise<void> {
     const state = this.state;
     if (!state || this.epoch !== epoch) return;
     const now = this.clock.now();
@@ -301,6 +363,8 @@ export class PartitionOwner {
       const producedAt = Number(message.timestamp);
       if (producedAt > 0) this.deps.metrics.commandWait.observe((decidingAt - producedAt) / 1000);
     }
+    for (const { command } of local)
+      this.deps.metrics.commandWait.observe(Math.max(0, decidingAt - command.sentAt) / 1000);
     const deadLetters: PortMessage[] = [];
     const toDlq = (message: PortConsumedMessage, reason: string) => {
       this.deps.metrics.deadLetters.inc();
@@ -331,9 +395,34 @@ export class PartitionOwner {
       }
       if (this.epoch !== epoch) return;
     }
-    this.appliedTo = batch[batch.length - 1]!.offset + 1n;
-    await this.commit(epoch, state.takeDecisions(), deadLetters, batch);
-    this.deps.metrics.commands.inc(batch.length);
+    // A local command that cannot be applied is not committed here: its sender sends it
+    // through Kafka, where it fails the same way and goes to the DLQ like any other.
+    const applied: LocalCommand[] = [];
+    for (const item of local) {
+      try {
+        await state.apply(item.command, now);
+        applied.push(item);
+      } catch (err) {
+        if (this.epoch !== epoch) return;
+        this.log.warn(
+          { err, workflowId: item.command.workflowId },
+          "a command handed over in this process could not be applied; its sender sends it through Kafka",
+        );
+      }
+      if (this.epoch !== epoch) return;
+    }
+    const last = batch[batch.length - 1];
+    if (last) this.appliedTo = last.offset + 1n;
+    await this.commit(
+      epoch,
+      state.takeDecisions(),
+      deadLetters,
+      batch.length > 0 ? batch : undefined,
+    );
+    if (this.epoch !== epoch) return;
+    for (const item of applied) item.settle(true);
+    this.deps.metrics.commands.inc(batch.length + applied.length);
+    if (applied.length > 0) this.deps.metrics.localCommands.inc(applied.length);
   }
 
   private open(): Promise<void> {
@@ -617,10 +706,12 @@ export class PartitionOwner {
         headers: { ...stepCancelCodec.headers },
       });
     }
+    const taskPartition = new Map<string, number>();
     for (const [queue, records] of byQueue) {
       // Tasks of this partition go to one task partition: each transaction then writes
       // commit markers to few partitions, which is most of the broker's work per decision.
       const partition = this.partition % (await this.deps.taskPartitions(queue));
+      taskPartition.set(queue, partition);
       topicMessages.push({
         topic: topics.tasks(this.deps.config, queue),
         messages: records.map((record) => ({ ...record, partition })),
@@ -685,6 +776,16 @@ export class PartitionOwner {
     this.deps.metrics.commitDuration.observe((Date.now() - sendingAt) / 1000);
     if (nextOffset !== undefined) this.offsets.committedThrough(nextOffset);
     this.failures = 0;
+    if (this.deps.tasksCommitted && (decisions.tasks.length > 0 || decisions.cancels.length > 0)) {
+      this.deps.tasksCommitted({
+        tasks: decisions.tasks.map(({ queue, task }) => ({
+          queue,
+          partition: taskPartition.get(queue)!,
+          task,
+        })),
+        cancels: decisions.cancels.map(({ cancel }) => cancel),
+      });
+    }
     this.deps.metrics.events.inc(decisions.events.length);
     this.deps.metrics.tasks.inc(decisions.tasks.length);
     this.countRuns(decisions);
@@ -774,6 +875,7 @@ export class PartitionOwner {
     this.clearTimer();
     this.state = undefined;
     this.pending = [];
+    for (const item of this.local.splice(0)) item.settle(false);
     this.fireGate = undefined;
   }
 

@@ -127,6 +127,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const decider = roles.includes("decider")
     ? new Decider({ config, kafka, logger, workflows, steps, metricsRegistry: metrics })
     : undefined;
+  // On Kafka, a worker beside a decider takes the tasks it commits at once and reports to it
+  // directly (config.localDispatch). The embedded log is in-process already: no gain there.
+  const localDecider =
+    decider && config.localDispatch && !backends?.stepLeases ? decider : undefined;
   const worker = roles.includes("worker")
     ? new Worker({
         config,
@@ -136,9 +140,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         metricsRegistry: metrics,
         leases: backends?.stepLeases,
         readiness,
+        localDecider,
         ...options.worker,
       })
     : undefined;
+  if (localDecider && worker) localDecider.onTasksCommitted((tasks) => worker.offer(tasks));
   // Served from the start, so that /readyz answers while the roles wait.
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined && !roles.includes("api")) {

@@ -20,6 +20,12 @@ export interface StepLeaseStore {
   markDone(ref: AttemptRef, workerId: string, task?: TaskPosition): Promise<void>;
   /** The attempt's lock for `durationMs`, or undefined when someone else holds it. */
   tryLock(ref: AttemptRef, durationMs: number): Promise<LeaseLock | undefined>;
+  /**
+   * In one step: "done" when the attempt's done-marker is set, else its lock as `tryLock`
+   * takes it. A store that can (Redis, in one script: one round trip rather than three) offers
+   * it; StepLeases otherwise checks, locks and checks again.
+   */
+  lockUnlessDone?(ref: AttemptRef, durationMs: number): Promise<LeaseLock | "done" | undefined>;
 }
 
 /** How long a done-marker outlives the attempt it marks. */

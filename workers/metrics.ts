@@ -39,6 +39,12 @@ export function createWorkerMetrics(registry: MetricsRegistry = new MetricsRegis
       labelNames: ["queue", "step", "outcome"],
       registers: [registry],
     }),
+    localTasks: new Counter({
+      name: "weft_step_tasks_local_total",
+      help: "Step tasks the decider in this process handed to this worker as it committed them, by queue",
+      labelNames: ["queue"],
+      registers: [registry],
+    }),
     deadLetters: deadLetterCounter(registry),
   };
 }

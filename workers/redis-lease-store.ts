@@ -1,10 +1,26 @@
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { AttemptRef } from "./attempt";
 import { DONE_MARKER_TTL_MS, type LeaseLock, type StepLeaseStore } from "./lease-store";
 import { workerKeys } from "./redis-keys";
-import { createRedlock, lockedByOther, ResourceLockedError, type Redlock } from "./redlock";
+import {
+  createRedlock,
+  lockedByOther,
+  redlockLock,
+  ResourceLockedError,
+  type Redlock,
+} from "./redlock";
+
+const DONE = -1;
+const LOCKED = 1;
+/** KEYS: the done-marker, the lease. ARGV: the lock's value, its duration in ms. */
+const LOCK_UNLESS_DONE = `
+if redis.call("exists", KEYS[1]) == 1 then return ${DONE} end
+if redis.call("set", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return ${LOCKED} end
+return 0
+`;
 
 /**
  * Step leases and done-markers in Redis, shared by every worker of an installation: a
@@ -37,6 +53,30 @@ export class RedisStepLeaseStore implements StepLeaseStore {
       "PX",
       DONE_MARKER_TTL_MS,
     );
+  }
+
+  /**
+   * One script, so one round trip: the done-marker checked, then the lease taken as redlock
+   * takes it (SET NX PX with a random value), so that redlock extends and releases it.
+   * Throws on Redis errors.
+   */
+  async lockUnlessDone(
+    ref: AttemptRef,
+    durationMs: number,
+  ): Promise<LeaseLock | "done" | undefined> {
+    const resource = workerKeys.lease(this.config, ref);
+    const value = randomBytes(16).toString("hex");
+    const taken = (await this.redis.eval(
+      LOCK_UNLESS_DONE,
+      2,
+      workerKeys.done(this.config, ref),
+      resource,
+      value,
+      String(durationMs),
+    )) as number;
+    if (taken === DONE) return "done";
+    if (taken !== LOCKED) return undefined;
+    return redlockLock(this.redlock, resource, value, Date.now() + durationMs);
   }
 
   /** Throws on Redis errors. */

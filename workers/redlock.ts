@@ -40,6 +40,13 @@ export interface Redlock {
 
 interface RedlockModule {
   default: new (clients: Iterable<Redis>, settings?: Partial<RedlockSettings>) => Redlock;
+  Lock: new (
+    redlock: Redlock,
+    resources: string[],
+    value: string,
+    attempts: ReadonlyArray<Promise<ExecutionStats>>,
+    expiration: number,
+  ) => Lock;
   ResourceLockedError: new (message: string) => Error;
   ExecutionError: new (
     message: string,
@@ -57,6 +64,19 @@ export function createRedlock(
   settings?: Partial<RedlockSettings>,
 ): Redlock {
   return new redlockModule.default(clients, settings);
+}
+
+/**
+ * A lock on `resource` that was taken outside redlock with `value` (SET NX PX, as redlock's
+ * own acquire does): redlock extends and releases it by that value.
+ */
+export function redlockLock(
+  redlock: Redlock,
+  resource: string,
+  value: string,
+  expiration: number,
+): Lock {
+  return new redlockModule.Lock(redlock, [resource], value, [], expiration);
 }
 
 /** Thrown (or voted) when a resource is locked by someone else. */

@@ -35,6 +35,19 @@ export class StepLeases {
     return this.store.markDone(ref, this.workerId, task);
   }
 
+  /** "done", the attempt's lock, or undefined while another worker holds it. */
+  private async lockUnlessDone(ref: AttemptRef): Promise<LeaseLock | "done" | undefined> {
+    if (this.store.lockUnlessDone) return this.store.lockUnlessDone(ref, this.leaseMs);
+    if (await this.store.isDone(ref)) return "done";
+    const lock = await this.store.tryLock(ref, this.leaseMs);
+    // The holder may have reported and released between our check and our lock.
+    if (lock && (await this.store.isDone(ref))) {
+      await lock.release().catch(() => undefined);
+      return "done";
+    }
+    return lock;
+  }
+
   /**
    * Takes the attempt's lease, waiting while another worker holds it. Between tries it checks
    * the done-marker: a duplicate delivery ends when the holder reports; a task whose worker
@@ -45,16 +58,9 @@ export class StepLeases {
     for (;;) {
       if (stopping.aborted) return { kind: "stopped" };
       try {
-        if (await this.store.isDone(ref)) return { kind: "done" };
-        const lock = await this.store.tryLock(ref, this.leaseMs);
-        if (lock) {
-          // The holder may have reported and released between our check and our lock.
-          if (await this.store.isDone(ref)) {
-            await lock.release().catch(() => undefined);
-            return { kind: "done" };
-          }
-          return { kind: "acquired", lease: new StepLease(lock, this.leaseMs, log) };
-        }
+        const lock = await this.lockUnlessDone(ref);
+        if (lock === "done") return { kind: "done" };
+        if (lock) return { kind: "acquired", lease: new StepLease(lock, this.leaseMs, log) };
         if (!waitingLogged) {
           log.info(
             "attempt is leased by another worker; waiting for its result or its lease to expire",

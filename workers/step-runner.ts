@@ -79,6 +79,13 @@ export class WorkerShutdownError extends Error {
  */
 const MAX_CANCEL_NOTICES = 10_000;
 
+/**
+ * Attempts whose result this process reported (acknowledged by Kafka or committed by the
+ * decider beside it), newest last: a later delivery of one (the record of a task the decider
+ * handed over here) ends at once instead of asking the lease store. Older ones ask it.
+ */
+const MAX_REPORTED_HERE = 10_000;
+
 /** Runs one attempt of a step: done-marker, lease, started report, handler, result report. */
 export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
@@ -87,6 +94,7 @@ export class StepRunner {
   private readonly cancels = new Map<string, StepCancelledError>();
   /** The abort controller of each attempt whose handler runs here. */
   private readonly controllers = new Map<string, AbortController>();
+  private readonly reportedHere = new Set<string>();
   private readonly reportBackoff: Backoff;
   private readonly faults: FaultSeam;
   private readonly clock: Clock;
@@ -133,6 +141,14 @@ export class StepRunner {
     }
   }
 
+  private rememberReported(key: string): void {
+    this.reportedHere.add(key);
+    for (const oldest of this.reportedHere) {
+      if (this.reportedHere.size <= MAX_REPORTED_HERE) break;
+      this.reportedHere.delete(oldest);
+    }
+  }
+
   /** Never rejects. */
   run(task: StepTask, log: Logger, delivery?: TaskDelivery): Promise<TaskOutcome> {
     const key = attemptKey(task);
@@ -142,8 +158,11 @@ export class StepRunner {
         log.debug("attempt delivered again while it runs here; waiting for the local run");
         await previous;
       }
+      if (this.reportedHere.has(key)) return "skipped";
       try {
-        return await this.runOnce(task, log, delivery);
+        const outcome = await this.runOnce(task, log, delivery);
+        if (outcome === "reported") this.rememberReported(key);
+        return outcome;
       } catch (err) {
         log.error({ err }, "unexpected error running the task; it will be delivered again");
         return "abandoned";

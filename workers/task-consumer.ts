@@ -20,8 +20,11 @@ export const COMMIT_INTERVAL_MS = 200;
 export interface TaskDelivery {
   queue: string;
   scheduledAt: number;
-  /** Where the task record sits: its done-marker is needed until the offset is committed. */
-  position: TaskPosition;
+  /**
+   * Where the task record sits: its done-marker is needed until the offset is committed.
+   * Unknown for a task the decider in this process handed over (Worker.offer).
+   */
+  position: TaskPosition | undefined;
 }
 
 export interface TaskConsumerOptions {
@@ -61,6 +64,8 @@ export class TaskConsumer {
   private readonly log: Logger;
   /** Per assigned partition; replaced on every group join (kafkajs then restarts from commits). */
   private trackers = new Map<number, OffsetTracker>();
+  /** The partitions the group assigned here at its last join. */
+  private assigned = new Set<number>();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private running = false;
@@ -95,6 +100,15 @@ export class TaskConsumer {
       readiness: options.readiness,
       signal: options.stopping,
     });
+  }
+
+  get queue(): string {
+    return this.options.queue;
+  }
+
+  /** Whether the group assigned the partition here (as of its last join). */
+  holds(partition: number): boolean {
+    return this.running && this.assigned.has(partition);
   }
 
   /** Joins the group and starts consuming; waits (with backoff) while Kafka is unreachable. */
@@ -174,6 +188,7 @@ export class TaskConsumer {
     // done-marker) instead of running twice.
     const pending = [...this.trackers.values()].reduce((n, t) => n + t.pending, 0);
     this.trackers = new Map();
+    this.assigned = new Set(assigned);
     this.log.info(
       { partitions: [...assigned].sort((a, b) => a - b), pendingDropped: pending },
       "task partitions assigned",

@@ -14,7 +14,7 @@ import { untilAvailable, type WaitOptions } from "../core/until-available";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
 import { deadLetterMessage } from "../producers/dead-letter";
-import type { StepTask } from "../schemas/types";
+import type { Command, StepCancel, StepTask } from "../schemas/types";
 import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
 import type { AnyStepDefinition, StepDefinition } from "../workflow/definitions";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
@@ -23,7 +23,7 @@ import type { StepLeaseStore } from "./lease-store";
 import { RedisStepLeaseStore } from "./redis-lease-store";
 import { StepLeases } from "./step-lease";
 import { StepLogSender } from "./step-log-sender";
-import { StepRunner } from "./step-runner";
+import { StepRunner, type CommandSender } from "./step-runner";
 import { TaskConsumer, type TaskDelivery } from "./task-consumer";
 
 export interface WorkerOptions {
@@ -63,6 +63,18 @@ export interface WorkerOptions {
   readiness?: Readiness;
   /** Named fault points a test arms (`worker.report`); default none. */
   faults?: FaultSeam;
+  /**
+   * The decider in this process, if any: step reports go to it first when it owns the run's
+   * partition (decided in its next transaction, no round trip through `weft.commands`), and
+   * through Kafka otherwise. Tasks it offers (`offer`) run here at once.
+   */
+  localDecider?: LocalDecider;
+}
+
+/** What a worker needs of a decider in its process. */
+export interface LocalDecider {
+  /** True once a transaction holding `command` committed; false: send it through Kafka. */
+  submit(command: Command): Promise<boolean>;
 }
 
 const DEFAULT_CONCURRENCY = 32;
@@ -108,6 +120,7 @@ export class Worker {
   private logProducer: PortProducer | undefined;
   private stepLogs: StepLogSender | undefined;
   private consumers: TaskConsumer[] = [];
+  private runner: StepRunner | undefined;
   private starting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -218,11 +231,12 @@ export class Worker {
     );
     this.stepLogs = new StepLogSender(logProducer, topics.stepLogs(this.config));
 
+    const local = this.options.localDecider;
     const runner = new StepRunner({
       workerId: this.workerId,
       steps: this.steps,
       leases,
-      commands,
+      commands: local ? localFirst(local, commands) : commands,
       faults: this.options.faults,
       stopping: this.stopping.signal,
       shutdown: this.shutdown.signal,
@@ -248,6 +262,7 @@ export class Worker {
       this.consumers.push(consumer);
       await consumer.start();
     }
+    this.runner = runner;
     this.log.info(
       {
         queues: this.queues,
@@ -257,6 +272,52 @@ export class Worker {
       },
       "worker started",
     );
+  }
+
+  /**
+   * Tasks the decider in this process just committed: each one this worker can run now (its
+   * queue's consumer here holds the task's partition, and a slot is free) starts at once,
+   * rather than after the task topic's round trip. Its record, fetched later by the same
+   * consumer, then finds the attempt running or reported here. Anything else is left to the
+   * task topic, as without this path: nothing is lost by passing.
+   */
+  offer(work: {
+    tasks: readonly { queue: string; partition: number; task: StepTask }[];
+    cancels: readonly StepCancel[];
+  }): void {
+    const runner = this.runner;
+    if (!runner) return;
+    // Cancels first: an attempt running here is aborted now, not after the notice's round
+    // trip through the task topic (its cleanup steps, in the same commit, would run first).
+    for (const cancel of work.cancels) {
+      runner.cancel(
+        cancel,
+        this.log.child({
+          workflowId: cancel.workflowId,
+          stepSeq: cancel.stepSeq,
+          attempt: cancel.attempt,
+        }),
+      );
+    }
+    if (this.stopping.signal.aborted) return;
+    const scheduledAt = Date.now();
+    const { tasks } = work;
+    for (const { queue, partition, task } of tasks) {
+      if (this.pool.full) return;
+      const consumer = this.consumers.find((c) => c.queue === queue);
+      if (!consumer?.holds(partition)) continue;
+      const log = this.log.child({
+        queue,
+        workflowId: task.workflowId,
+        stepSeq: task.stepSeq,
+        attempt: task.attempt,
+      });
+      this.metrics.localTasks.inc({ queue });
+      this.pool.run(async () => {
+        // One try: if nothing is reported, the task's record is delivered here as any other.
+        await runner.run(task, log, { queue, scheduledAt, position: undefined });
+      });
+    }
   }
 
   /**
@@ -412,4 +473,14 @@ export class Worker {
       }
     }
   }
+}
+
+/** Sends a command to the decider in this process when it takes it, else through Kafka. */
+function localFirst(local: LocalDecider, kafka: CommandSender): CommandSender {
+  return {
+    async send(command) {
+      if (await local.submit(command)) return;
+      await kafka.send(command);
+    },
+  };
 }

@@ -44,6 +44,8 @@ async function setUp(): Promise<Target> {
   switch (values.target) {
     case "weft-kafka":
       return weftOnKafka({ partitions, concurrency, shared: shared() });
+    case "weft-kafka-split":
+      return weftOnKafka({ partitions, concurrency, shared: shared(), split: true });
     case "weft-embedded":
       return weftEmbedded({ partitions, concurrency });
     case "bullmq":

@@ -1,8 +1,9 @@
 /**
- * Weft as a target of the side-by-side benchmark, on Kafka (a decider process and a worker
- * process, as bench/core-bench.ts starts them) or embedded (decider and worker in the
- * driver's process, on a log in a temporary folder). The workflow is the fixtures'
- * `threeSteps`: three `echo` steps in a row.
+ * Weft as a target of the side-by-side benchmark, on Kafka (decider and worker in one process,
+ * as `weft start` runs them, or, split, a decider process and a worker process as
+ * bench/core-bench.ts starts them) or embedded (decider and worker in the driver's process, on
+ * a log in a temporary folder). The workflow is the fixtures' `threeStamped`: three steps in a
+ * row, each returning its input and the worker's clock as it returns.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -16,7 +17,7 @@ import { WeftClient } from "../../sdk/client";
 import { startEmbedded } from "../../sdk/embedded";
 import { createKafka, readerConsumer } from "../../transport/kafka";
 import type { KafkaPort } from "../../transport/port";
-import { echo, threeSteps } from "../../test/fixtures/workflows";
+import { stamped, threeStamped } from "../../test/fixtures/workflows";
 import { freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
 import { spawnRoles } from "../../test/support/processes";
 import type { Hops, RunTiming, Target } from "./measure";
@@ -27,6 +28,8 @@ export interface WeftOptions {
   concurrency: number;
   /** The broker's and Redis's pids (Kafka mode), watched beside Weft's own processes. */
   shared?: Watched[];
+  /** Kafka mode: the decider and the worker in two processes (no local dispatch). */
+  split?: boolean;
 }
 
 const logger = createLogger("warn");
@@ -43,15 +46,17 @@ function benchConfig(partitions: number): WeftConfig {
 /** Weft on Kafka: the roles in child processes, the client in the driver. */
 export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   const config = benchConfig(options.partitions);
+  const workerEnv = { WEFT_WORKER_CONCURRENCY: String(options.concurrency) };
+  if (!options.split) return weftOnKafkaInOneProcess(config, workerEnv, options.shared ?? []);
   const [deciderPort, workerPort] = [await freePort(), await freePort()];
   const decider = await spawnRoles(config, "decider", { WEFT_METRICS_PORT: String(deciderPort) });
   const worker = await spawnRoles(config, "worker", {
-    WEFT_WORKER_CONCURRENCY: String(options.concurrency),
+    ...workerEnv,
     WEFT_METRICS_PORT: String(workerPort),
   });
   const kafka = createKafka(config, logger);
   return weftTarget({
-    name: "weft-kafka",
+    name: "weft-kafka-split",
     config,
     transport: kafka,
     connect: () => WeftClient.connect({ config, logger, transport: kafka }),
@@ -79,14 +84,49 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   });
 }
 
+/**
+ * Weft on Kafka as `weft start` runs it: decider and worker in one process, the worker taking
+ * the tasks its decider commits at once and reporting to it directly (config.localDispatch).
+ */
+async function weftOnKafkaInOneProcess(
+  config: WeftConfig,
+  workerEnv: Record<string, string>,
+  shared: Watched[],
+): Promise<Target> {
+  const port = await freePort();
+  const roles = await spawnRoles(config, "decider,worker", {
+    ...workerEnv,
+    WEFT_METRICS_PORT: String(port),
+  });
+  const kafka = createKafka(config, logger);
+  return weftTarget({
+    name: "weft-kafka",
+    config,
+    transport: kafka,
+    connect: () => WeftClient.connect({ config, logger, transport: kafka }),
+    metrics: [
+      {
+        url: `http://127.0.0.1:${port}/metrics`,
+        hops: {
+          [COMMAND_WAIT]: "weft_decider_command_wait_seconds",
+          [COMMIT]: "weft_decider_commit_seconds",
+          [TASK_TO_START]: "weft_step_schedule_to_start_seconds",
+        },
+      },
+    ],
+    watched: [{ name: "decider + worker", pid: roles.pid, fresh: true }, ...shared],
+    stop: () => roles.stop(),
+  });
+}
+
 /** Embedded Weft: every role in the driver's process, on the embedded log (sync "interval"). */
 export async function weftEmbedded(options: WeftOptions): Promise<Target> {
   const config = benchConfig(options.partitions);
   const dir = mkdtempSync(join(tmpdir(), "weft-peers-embedded-"));
   const weft = await startEmbedded({
     dir,
-    workflows: [threeSteps],
-    steps: [echo],
+    workflows: [threeStamped],
+    steps: [stamped],
     database: false,
     config,
     logger,
@@ -137,7 +177,7 @@ async function weftTarget(setup: Setup): Promise<Target> {
     watched: setup.watched,
     async start(i) {
       const sent = Date.now();
-      const { workflowId } = await client.start(threeSteps, { input: { n: i } });
+      const { workflowId } = await client.start(threeStamped, { input: { n: i } });
       return { id: workflowId, sent };
     },
     async waitDone(ids) {
@@ -157,8 +197,8 @@ async function weftTarget(setup: Setup): Promise<Target> {
       const hops: Hops = {
         "start command produced → WorkflowStarted recorded": [],
         "WorkflowStarted recorded → step 1 started": [],
-        "step started → step done reported": [],
-        "step done reported → StepCompleted recorded": [],
+        "step started → step returned": [],
+        "step returned → StepCompleted recorded": [],
         "StepCompleted recorded → next step started": [],
         // No record carries these times: read from the roles' histograms where served.
         [COMMAND_WAIT]: null,
@@ -174,7 +214,9 @@ async function weftTarget(setup: Setup): Promise<Target> {
       for (const [id, sent] of sentAt) {
         const t = runTimes(await client.getHistory(id));
         const r = reports.get(id);
-        const reported = (seq: number) => r?.reported.get(seq) ?? NaN;
+        // The step's end: the worker's clock as its handler returned (in its result), whether
+        // its report went through weft.commands or straight to the decider beside it.
+        const reported = (seq: number) => t.ended(seq);
         runs.push({
           firstStep: t.started(1) - sent,
           // The worker's report of step k's end (its clock) → the next step began.
@@ -187,8 +229,8 @@ async function weftTarget(setup: Setup): Promise<Target> {
         );
         push("WorkflowStarted recorded → step 1 started", t.started(1) - t.workflowStarted);
         for (const k of [1, 2, 3]) {
-          push("step started → step done reported", reported(k) - t.started(k));
-          push("step done reported → StepCompleted recorded", t.completed(k) - reported(k));
+          push("step started → step returned", reported(k) - t.started(k));
+          push("step returned → StepCompleted recorded", t.completed(k) - reported(k));
           if (k < 3)
             push("StepCompleted recorded → next step started", t.started(k + 1) - t.completed(k));
         }
@@ -206,31 +248,34 @@ async function weftTarget(setup: Setup): Promise<Target> {
 function runTimes(events: readonly HistoryEvent[]) {
   const started = new Map<number, number>();
   const completed = new Map<number, number>();
+  const ended = new Map<number, number>();
   let workflowStarted = NaN;
   for (const e of events) {
     if (e.body.type === "WorkflowStarted") workflowStarted = e.at;
     if (e.body.type === "StepStarted" && !started.has(e.body.stepSeq))
       started.set(e.body.stepSeq, e.body.startedAt);
-    if (e.body.type === "StepCompleted") completed.set(e.body.stepSeq, e.at);
+    if (e.body.type === "StepCompleted") {
+      completed.set(e.body.stepSeq, e.at);
+      ended.set(e.body.stepSeq, (JSON.parse(e.body.result) as { endedAt: number }).endedAt);
+    }
   }
   return {
     workflowStarted,
     started: (seq: number) => started.get(seq) ?? NaN,
     completed: (seq: number) => completed.get(seq) ?? NaN,
+    ended: (seq: number) => ended.get(seq) ?? NaN,
   };
 }
 
 interface RunCommands {
   /** The start command's `sentAt` (the client's clock when it produced it). */
   start: number;
-  /** Step → the `sentAt` of its ReportStepCompleted (the worker's clock when it reported). */
-  reported: Map<number, number>;
 }
 
 /**
- * Reads the commands topic from the beginning, once, after the load: each command's envelope
- * carries `sentAt`, the only record of when a start was produced and when a worker reported a
- * step's end. Nothing in the engine changes for it.
+ * Reads the commands topic from the beginning, once, after the load: each start command's
+ * envelope carries `sentAt`, the only record of when the client produced it. Nothing in the
+ * engine changes for it.
  */
 async function readCommands(
   kafka: KafkaPort,
@@ -261,11 +306,8 @@ async function readCommands(
       for (const m of batch.messages) {
         const command = commandCodec.decode(m.value, m.headers);
         if (!wanted.has(command.workflowId)) continue;
-        const run = out.get(command.workflowId) ?? { start: NaN, reported: new Map() };
-        if (command.body.type === "StartWorkflow") run.start = command.sentAt;
-        if (command.body.type === "ReportStepCompleted" && !run.reported.has(command.body.stepSeq))
-          run.reported.set(command.body.stepSeq, command.sentAt);
-        out.set(command.workflowId, run);
+        if (command.body.type === "StartWorkflow")
+          out.set(command.workflowId, { start: command.sentAt });
       }
       await Promise.resolve();
     },
