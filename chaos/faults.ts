@@ -8,7 +8,7 @@ import { AssignerProtocol, type Admin, type Kafka } from "kafkajs";
 import type { KillRecord } from "./figures";
 import { brokerKill, brokerStart } from "./infra";
 import type { Random } from "./random";
-import type { RoleProcess, Supervisor } from "./roles";
+import { hostsRole, type RoleProcess, type Supervisor } from "./roles";
 
 const CLUSTER_SIZE = 3;
 
@@ -43,10 +43,9 @@ export class Faults {
       const victim = rng.pick(candidates);
       const restartDelay = rng.between(1000, 3000);
       const pid = victim.pid!;
-      const partitions =
-        victim.spec.role === "decider"
-          ? ((await this.ownedPartitions(pid)) ?? partitionsFromLog(victim.currentLog()))
-          : undefined;
+      const partitions = hostsRole(victim.spec.role, "decider")
+        ? ((await this.ownedPartitions(pid)) ?? partitionsFromLog(victim.currentLog()))
+        : undefined;
       const at = Date.now();
       await victim.kill9();
       const kill: KillRecord = {

@@ -13,7 +13,7 @@ const WEFT = join(ROOT, "bin", "weft.js");
 /** What `weft start` prints on stderr once every role of the process runs. */
 const READY_MARK = "Weft is running";
 
-export type RoleName = "decider" | "worker" | "projector" | "api";
+export type RoleName = "decider" | "worker" | "projector" | "api" | "decider,worker";
 
 export interface RoleSpec {
   /** Unique in the run: decider-1, api-2, … */
@@ -172,7 +172,12 @@ export class RoleProcess {
 }
 
 function needsModule(role: RoleName): boolean {
-  return role === "decider" || role === "worker";
+  return hostsRole(role, "decider") || hostsRole(role, "worker");
+}
+
+/** Whether a process started with `roles` runs `role`. */
+export function hostsRole(roles: RoleName, role: "decider" | "worker"): boolean {
+  return roles.split(",").includes(role);
 }
 
 /** Starts, restarts and stops the run's role processes; records the ones that died by themselves. */

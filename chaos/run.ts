@@ -144,9 +144,10 @@ async function runChaos(
   const ports = [await freePort(), await freePort()];
   const specs: RoleSpec[] = [
     { name: "decider-1", role: "decider" },
-    { name: "decider-2", role: "decider" },
     { name: "worker-1", role: "worker" },
-    { name: "worker-2", role: "worker" },
+    // Both roles in one process, as `weft start` runs them: its worker takes the tasks its
+    // decider commits at once and reports to it directly (config.localDispatch).
+    { name: "decider-worker-1", role: "decider,worker" },
     { name: "projector-1", role: "projector" },
     { name: "api-1", role: "api", port: ports[0] },
     { name: "api-2", role: "api", port: ports[1] },
