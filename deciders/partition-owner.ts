@@ -87,6 +87,14 @@ export interface OwnerDeps {
 /** Commands decided in one transaction at most, and pending before fetching waits. */
 const MAX_BATCH = 1000;
 const MAX_PENDING = 5000;
+/**
+ * Commands queued for the next transaction beyond which a worker in this process sends its
+ * reports through Kafka rather than hand them over: the local path is for latency, when the
+ * partition keeps up. Under a backlog, reports handed over one by one make many small
+ * transactions (a burst of 3,000 runs took 400–600 of them, against 36 through Kafka, and ran
+ * 10–25 % slower), while through Kafka they come back in the consumer's large fetches.
+ */
+const MAX_LOCAL_QUEUE = 16;
 /** No progress for this long while reading the changelog: see ReadStalledError. */
 const CHANGELOG_STALL_MS = 5000;
 /** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
@@ -274,10 +282,12 @@ export class PartitionOwner {
   /**
    * Decides `command` (for a run of this partition) in the next transaction, with whatever
    * else is pending. Resolves true once that transaction committed; false when the partition
-   * is not ready here or the transaction failed, the sender then sends it through Kafka.
+   * is not ready here, has a backlog (MAX_LOCAL_QUEUE) or the transaction failed: the sender
+   * then sends it through Kafka.
    */
   submit(command: Command): Promise<boolean> {
     if (this.phase !== "ready") return Promise.resolve(false);
+    if (this.pending.length + this.local.length >= MAX_LOCAL_QUEUE) return Promise.resolve(false);
     return new Promise<boolean>((settle) => {
       this.local.push({ command, settle });
       this.kick();
