@@ -8,12 +8,17 @@
  * ratios Weft / BullMQ and Weft's per-hop breakdown.
  *
  *   npm run bench:peers -- [--rounds 3] [--burst 5000] [--rate 100] [--seconds 20]
- *                          [--targets weft-kafka,weft-embedded,bullmq]
+ *                          [--targets weft-kafka,weft-embedded,bullmq] [--contend 0]
+ *
+ * Targets: weft-kafka (decider and worker in one process, as `weft start` runs them),
+ * weft-kafka-split (a decider process and a worker process), weft-embedded, bullmq.
+ * --contend N runs N busy processes beside every round (the CPU shared).
  *
  * Kafka and Redis for Weft: KAFKA_BROKERS and REDIS_URL (else the infra script's defaults);
  * when nothing answers there, the benchmark starts a broker and a redis-server of its own and
  * stops them at its end. BullMQ's redis-server is always the benchmark's own.
  */
+import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -35,6 +40,8 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "256" },
     partitions: { type: "string", default: "4" },
     targets: { type: "string", default: "weft-kafka,weft-embedded,bullmq" },
+    // Busy processes running beside every round: the CPU shared, as on a busy host.
+    contend: { type: "string", default: "0" },
   },
 });
 
@@ -135,8 +142,9 @@ async function main(): Promise<void> {
   );
 
   const env: Record<string, string> = {};
-  const shared: Record<string, string[]> = { "weft-kafka": [], bullmq: [] };
-  if (TARGETS.includes("weft-kafka")) {
+  const shared: Record<string, string[]> = { "weft-kafka": [], "weft-kafka-split": [], bullmq: [] };
+  const onKafka = TARGETS.filter((t) => t.startsWith("weft-kafka"));
+  if (onKafka.length > 0) {
     let brokers = process.env.KAFKA_BROKERS ?? DEFAULTS.kafkaBrokers;
     if (!(await answers(brokers.split(",")[0]!))) {
       log(`no broker answers at ${brokers}: starting one of the benchmark's own`);
@@ -157,8 +165,10 @@ async function main(): Promise<void> {
     const brokerPid = listenerPid(hostPort(brokers.split(",")[0]!).port);
     const redisPid = listenerPid(hostPort(redisUrl).port);
     log(`Weft on Kafka: broker ${brokers} (pid ${brokerPid}), Redis ${redisUrl} (pid ${redisPid})`);
-    if (brokerPid) shared["weft-kafka"]!.push(`kafka broker=${brokerPid}`);
-    if (redisPid) shared["weft-kafka"]!.push(`redis (leases)=${redisPid}`);
+    for (const target of onKafka) {
+      if (brokerPid) shared[target]!.push(`kafka broker=${brokerPid}`);
+      if (redisPid) shared[target]!.push(`redis (leases)=${redisPid}`);
+    }
   }
   let bullmqUrl = "";
   if (TARGETS.includes("bullmq")) {
@@ -172,6 +182,15 @@ async function main(): Promise<void> {
     log(
       `BullMQ ${bullmqPackage.version}: redis-server ${redis.url} (pid ${redis.pid}), appendonly yes, appendfsync ${(aof as string[])[1]}`,
     );
+  }
+
+  const contenders = Number(values.contend);
+  if (contenders > 0) {
+    for (let i = 0; i < contenders; i++) {
+      const hog = spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" });
+      cleanups.push(() => Promise.resolve(void hog.kill("SIGKILL")));
+    }
+    log(`CPU shared: ${contenders} busy process(es) run beside every round`);
   }
 
   const results: RoundResult[] = [];
