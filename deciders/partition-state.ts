@@ -1,4 +1,9 @@
-import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/execution";
+import {
+  errorInfo,
+  WorkflowExecution,
+  type OperationCommand,
+  type WorkflowCommand,
+} from "../workflow/execution";
 import { retryDelayMs, shouldRetry, type ResolvedRetryPolicy } from "../core/retry";
 import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
@@ -205,7 +210,13 @@ export class PartitionState {
       first.seq,
     );
     this.runs.set(workflowId, run);
-    run.restoreChunks(events, sealed, open, (t) => this.timers.push(t));
+    run.restoreChunks(
+      events,
+      sealed,
+      open,
+      (t) => this.timers.push(t),
+      (t) => this.timers.remove(t),
+    );
     if (run.closed) this.forget(run, events[events.length - 1]!.at);
   }
 
@@ -273,7 +284,12 @@ export class PartitionState {
       );
       run.lastSeq = event.seq - 1;
     }
-    run.fold(event, (t) => this.timers.push(t));
+    run.fold(
+      event,
+      (t) => this.timers.push(t),
+      true,
+      (t) => this.timers.remove(t),
+    );
     if (run.closed) this.forget(run, event.at);
   }
 
@@ -752,6 +768,7 @@ export class PartitionState {
     if (attempt !== step.attempt)
       return `stale attempt ${attempt}: the current attempt is ${step.attempt}`;
     if (step.status === "completed") return `attempt ${attempt} already completed`;
+    if (step.status === "cancelled") return `step ${stepSeq} was cancelled with its scope`;
     if (step.status === "failed" || step.status === "backoff") {
       return `attempt ${attempt} already failed (timed out or reported)`;
     }
@@ -829,6 +846,14 @@ export class PartitionState {
       // when it changed, once per decision however often the code set it.
       const state = execution.stateChange();
       if (state !== undefined) this.append(run, { type: "StateUpdated", state });
+      // Code that cancelled a scope and ended in the same drive: the cancels of operations
+      // history holds are recorded before the close, so history shows what was stopped and a
+      // replay that makes them again finds them (its other new commands are not: it ended).
+      if (outcome) {
+        for (const command of execution.newCommands())
+          if (command.kind === "cancel" && execution.isRecorded(command.seq))
+            this.record(run, command);
+      }
       if (outcome?.kind === "completed") {
         this.append(run, { type: "WorkflowCompleted", result: outcome.result });
         return;
@@ -1031,6 +1056,57 @@ export class PartitionState {
           dueAt: command.timeoutMs === null ? null : this.now + command.timeoutMs,
         });
         break;
+      case "cancel":
+        this.cancelOperation(run, command.of, command.reason);
+        break;
+    }
+  }
+
+  /**
+   * The code cancelled the scope of a pending operation (`scope.cancel`): records the cancel
+   * (replay matches it by the operation's seq) and stops what runs for the operation. A step's
+   * attempt scheduled or running gets a StepCancel notice, and the step takes no more reports;
+   * a timer or a signal wait's timeout leaves the timers (it never fires); a child still open
+   * gets its parent-close policy. Recorded also when the operation ended meanwhile (its result
+   * in this same decision, not yet seen by the code): a replay expects it.
+   */
+  private cancelOperation(run: Run, op: OperationCommand, reason: string | null): void {
+    switch (op.kind) {
+      case "step": {
+        const step = run.steps.get(op.seq);
+        const live = step?.status === "scheduled" || step?.status === "started";
+        const attempt = step?.attempt ?? run.finishedStep(op.seq)?.attempt ?? 1;
+        this.append(run, { type: "StepCancelled", stepSeq: op.seq, attempt, reason });
+        if (step && live) {
+          const why = `its scope was cancelled${reason ? `: ${reason}` : ""}`;
+          this.noticeAttempts(run, [step], why);
+        }
+        return;
+      }
+      case "sleep":
+        this.append(run, { type: "TimerCancelled", timerSeq: op.seq, reason });
+        return;
+      case "signalWait":
+        this.append(run, {
+          type: "SignalWaitCancelled",
+          waitSeq: op.seq,
+          signalName: op.signalName,
+          reason,
+        });
+        return;
+      case "child": {
+        const child = run.children.get(op.seq);
+        this.append(run, {
+          type: "ChildWorkflowCancelRequested",
+          childSeq: op.seq,
+          childWorkflowId: op.childWorkflowId,
+          reason,
+        });
+        const how = "cancelled the scope that awaited it";
+        const passed = child && parentCloseCommand(run.workflowId, op.seq, child, how, this.now);
+        if (passed) this.out.commands.push(passed);
+        return;
+      }
     }
   }
 
@@ -1160,7 +1236,12 @@ export class PartitionState {
     const closing = TERMINAL_EVENT_TYPES.has(body.type) || body.type === "WorkflowContinuedAsNew";
     // Taken before the fold: a closing event releases what the run held.
     const children: [number, OpenChild][] = closing ? [...run.children] : [];
-    run.fold(event, (t) => this.timers.push(t));
+    run.fold(
+      event,
+      (t) => this.timers.push(t),
+      true,
+      (t) => this.timers.remove(t),
+    );
     if (closing && run.closed && children.length + (run.parent ? 1 : 0) > 0)
       this.closeFamily(run, body, children);
     this.out.events.push(event);
