@@ -446,7 +446,7 @@ export class PartitionState {
         input: body.input,
         idempotencyKey: body.idempotencyKey,
         requestId: body.requestId,
-        executionDeadline: this.executionDeadline(body.workflowType, body.executionTimeoutMs),
+        ...this.executionLimit(body.workflowType, body.executionTimeoutMs),
         definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
         reset: body.reset ?? null,
         parent: body.parent ?? null,
@@ -741,7 +741,7 @@ export class PartitionState {
           (s) => s.status === "scheduled" || s.status === "started",
         );
         const deadline = new Date(run.executionDeadline!).toISOString();
-        const message = `workflow ${run.workflowId} did not close by its execution deadline ${deadline}`;
+        const message = executionTimeoutMessage(run);
         this.append(run, {
           type: "WorkflowFailed",
           error: {
@@ -932,6 +932,7 @@ export class PartitionState {
       idempotencyKey: null,
       requestId: null,
       executionDeadline: run.executionDeadline,
+      executionTimeoutMs: run.executionTimeoutMs,
       definitionHash: this.registry.workflowHash(run.workflowType) ?? null,
       // The chain is one child to its parent: the last run's close is reported.
       parent: run.parent,
@@ -1194,14 +1195,19 @@ export class PartitionState {
    * A new run's execution deadline: its start's executionTimeoutMs, else its workflow's; null
    * without either.
    */
-  private executionDeadline(workflowType: string, requested?: number | null): number | null {
+  private executionLimit(
+    workflowType: string,
+    requested?: number | null,
+  ): { executionDeadline: number | null; executionTimeoutMs: number | null } {
     // The front ends refuse a limit that is not positive; one that got through anyway is not
     // taken as a deadline already past.
     const limit =
       requested !== null && requested !== undefined && requested > 0
         ? requested
         : this.registry.workflows.get(workflowType)?.options.executionTimeoutMs;
-    return limit === undefined ? null : this.now + limit;
+    return limit === undefined
+      ? { executionDeadline: null, executionTimeoutMs: null }
+      : { executionDeadline: this.now + limit, executionTimeoutMs: limit };
   }
 
   /**
@@ -1291,6 +1297,49 @@ function attemptTimeout(
             `${attempt} was not started by any worker within ${step.scheduleToStartTimeoutMs} ms`,
           ];
   return { name, message, stack: null, terminal: false, code };
+}
+
+/**
+ * What a run that hit its execution timeout is told, and its running steps with it: which
+ * limit, how long, from when and when it passed. A run recorded before history v8 knows only
+ * its deadline.
+ */
+export function executionTimeoutMessage(
+  run: Pick<Run, "workflowId" | "executionDeadline" | "executionTimeoutMs" | "startedAt">,
+): string {
+  const deadline = run.executionDeadline ?? 0;
+  const at = new Date(deadline).toISOString();
+  const limit = run.executionTimeoutMs;
+  if (limit === null)
+    return `workflow ${run.workflowId} timed out: it was still open at its execution deadline, ${at}`;
+  const from = new Date(deadline - limit).toISOString();
+  // A run continued as new keeps the deadline of its chain's first run.
+  const counted =
+    deadline - limit === run.startedAt
+      ? "its start"
+      : "the start of the first run of its continue-as-new chain";
+  return (
+    `workflow ${run.workflowId} timed out: it was still open when its execution timeout ` +
+    `(executionTimeoutMs) of ${plainDuration(limit)} passed at ${at}, counted from ${counted} at ${from}`
+  );
+}
+
+/** `250 ms`, `45 s`, `30 min`, `6 h 30 min`, `2 d 4 h`: a limit as a person reads it. */
+export function plainDuration(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1000, "s"],
+  ];
+  for (const [i, [size, unit]] of units.entries()) {
+    if (ms < size) continue;
+    const whole = Math.floor(ms / size);
+    const next = units[i + 1];
+    const rest = next ? Math.floor((ms % size) / next[0]) : 0;
+    return rest > 0 && next ? `${whole} ${unit} ${rest} ${next[1]}` : `${whole} ${unit}`;
+  }
+  return `${ms} ms`;
 }
 
 function closedStatus(status: string | undefined): ClosedStatus {

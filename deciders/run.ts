@@ -130,6 +130,8 @@ export class Run {
    * null; a run continued as new hands it on.
    */
   executionDeadline: number | null = null;
+  /** The limit the deadline was set from (WorkflowStarted v8), or null when unknown. */
+  executionTimeoutMs: number | null = null;
   /**
    * A reset run's recorded results not yet taken, by step seq (from its WorkflowStarted): a
    * step the code calls with one of these seqs and the same name completes with it at once.
@@ -292,6 +294,7 @@ export class Run {
       case "WorkflowStarted":
         this.parent = body.parent ?? null;
         this.executionDeadline = body.executionDeadline ?? null;
+        this.executionTimeoutMs = body.executionTimeoutMs ?? null;
         if (this.executionDeadline !== null)
           addTimer({ kind: "workflowTimeout", seq: 0, attempt: 0, dueAt: this.executionDeadline });
         if (body.reset && body.reset.steps.length > 0) {

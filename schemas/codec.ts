@@ -156,7 +156,8 @@ export const commandCodec = new RecordCodec<Command>(
  * v7: run operations: WorkflowStarted's reset, StepCompleted's reusedFrom, WorkflowCancelled's
  * terminated; child workflows: WorkflowStarted's parent, ChildWorkflowScheduled/Completed/Failed.
  * v8: cancellation scopes (ctx.cancellable): StepCancelled, TimerCancelled, SignalWaitCancelled,
- * ChildWorkflowCancelRequested, each a pending operation of a scope the code cancelled.
+ * ChildWorkflowCancelRequested, each a pending operation of a scope the code cancelled;
+ * WorkflowStarted's executionTimeoutMs (what the deadline was set from).
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",

@@ -202,6 +202,12 @@ export type EventBody =
        */
       executionDeadline?: number | null;
       /**
+       * v8: the execution timeout `executionDeadline` was set from (the start's, else the
+       * workflow's), carried along a continue-as-new chain; null or absent (records before v8)
+       * when unknown.
+       */
+      executionTimeoutMs?: number | null;
+      /**
        * The registered hash of the definition the decider started the run with (the code's
        * version it began under); null or absent (records before v6) when unknown.
        */
