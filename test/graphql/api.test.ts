@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { WeftConfig } from "../../core/config";
-import { WorkflowCancelledError } from "../../core/errors";
+import { WorkflowCancelledError, WorkflowFailedError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { createApiServer } from "../../graphql/server";
 import { CommandProducer } from "../../producers/command-producer";
@@ -247,6 +247,55 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     await waitProjected(id);
     const { data } = await gql<WorkflowData>(WORKFLOW, { id });
     expect(data!.workflow!.signals.map((s) => s.payload)).toEqual([{ n: 5 }, { done: true }]);
+  });
+
+  it("takes an execution timeout on startWorkflow and signalWithStart, and refuses one that is not whole positive milliseconds", async () => {
+    const START_WITH_TIMEOUT = `mutation ($input: JSON, $ms: Float) {
+      startWorkflow(type: "approval", input: $input, executionTimeoutMs: $ms) { workflowId }
+    }`;
+    const res = await gql<{ startWorkflow: { workflowId: string } }>(START_WITH_TIMEOUT, {
+      input: { timeoutMs: 600_000 },
+      ms: 300,
+    });
+    const id = res.data!.startWorkflow.workflowId;
+    const error = await weft.client.result(id, { timeoutMs: 30_000 }).then(
+      () => undefined,
+      (err: unknown) => err as WorkflowFailedError,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(error!.details.errorCode).toBe("WORKFLOW_TIMEOUT");
+    expect(error!.message).toMatch(/execution timeout \(executionTimeoutMs\) of 300 ms passed/);
+    const started = (await weft.client.getHistory(id))[0]!;
+    expect(started.body).toMatchObject({
+      type: "WorkflowStarted",
+      executionTimeoutMs: 300,
+      executionDeadline: started.at + 300,
+    });
+
+    const SIGNAL_WITH_START = `mutation ($id: String!, $ms: Float) {
+      signalWithStart(type: "tally", workflowId: $id, name: "add", payload: { n: 1 }, executionTimeoutMs: $ms) { workflowId }
+    }`;
+    const sws = await gql(SIGNAL_WITH_START, { id: `sws-timeout-${dialect}`, ms: 86_400_000 });
+    expect(sws.errors).toBeUndefined();
+    const swsStart = await waitFor(
+      "the signalled run's start",
+      async () => (await weft.client.getHistory(`sws-timeout-${dialect}`))[0],
+    );
+    expect(swsStart.body).toMatchObject({
+      type: "WorkflowStarted",
+      executionTimeoutMs: 86_400_000,
+    });
+
+    for (const ms of [0, -5, 1.5, 1e300]) {
+      expect([ms, await errorCodes(START_WITH_TIMEOUT, { input: {}, ms })]).toEqual([
+        ms,
+        ["INVALID_INPUT"],
+      ]);
+      expect([ms, await errorCodes(SIGNAL_WITH_START, { id: "sws-refused", ms })]).toEqual([
+        ms,
+        ["INVALID_INPUT"],
+      ]);
+    }
   });
 
   it("the same idempotency key starts one run", async () => {
