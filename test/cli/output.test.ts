@@ -71,6 +71,11 @@ it("waitingOn and errors read as short phrases", () => {
     'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01T00:00:00.000Z',
   );
   expect(describeWaiting([])).toBe("nothing");
+  expect(
+    describeWaiting([
+      { kind: "child", childWorkflowId: "order-77/3", workflowType: "shipParcel", since: "x" },
+    ]),
+  ).toBe("child workflow shipParcel order-77/3");
   const due = { kind: "timer", dueAt: "2026-01-01T00:00:10.000Z" };
   expect(describeWaiting([due], Date.parse("2026-01-01T00:00:06.000Z"))).toBe("timer due in 4.0 s");
   expect(errorMessage({ name: "Error", message: "declined", code: "TERMINAL" })).toBe(
