@@ -661,7 +661,7 @@ export class PartitionState {
     // notice; the run's close passes it on to those it still awaits (see append).
     if (run.closed || !execution) return;
     for (const [seq, child] of run.children) {
-      if (execution.isWaiting(seq)) continue;
+      if (execution.isWaiting(seq) || child.policyPassed) continue;
       const passed = parentCloseCommand(run.workflowId, seq, child, "was cancelled", this.now);
       if (passed) this.out.commands.push(passed);
     }
@@ -1227,6 +1227,7 @@ export class PartitionState {
           ? "was cancelled"
           : run.status;
     for (const [seq, child] of children) {
+      if (child.policyPassed) continue;
       const passed = parentCloseCommand(run.workflowId, seq, child, how, this.now);
       if (passed) this.out.commands.push(passed);
     }

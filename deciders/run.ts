@@ -88,6 +88,11 @@ const NO_STEPS: ReadonlyMap<number, StepState> = new Map();
 export interface OpenChild {
   readonly workflowId: string;
   readonly parentClosePolicy: ParentClosePolicy;
+  /**
+   * The policy was already sent (the code cancelled the scope that awaited it): the run's
+   * close does not send it again. Its close is still recorded when it comes.
+   */
+  readonly policyPassed?: boolean;
 }
 const NO_CHILDREN: ReadonlyMap<number, OpenChild> = new Map();
 
@@ -450,6 +455,11 @@ export class Run {
           parentClosePolicy: body.parentClosePolicy,
         });
         break;
+      case "ChildWorkflowCancelRequested": {
+        const child = this.openChildren?.get(body.childSeq);
+        if (child) this.openChildren!.set(body.childSeq, { ...child, policyPassed: true });
+        break;
+      }
       case "ChildWorkflowCompleted":
       case "ChildWorkflowFailed":
         this.openChildren?.delete(body.childSeq);

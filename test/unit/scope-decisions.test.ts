@@ -223,6 +223,54 @@ describe("cancellation scopes in the decision core", () => {
     });
   });
 
+  it("sends a child awaited in a cancelled scope its parent-close policy once, not again when the parent closes", async () => {
+    const childInScope = defineWorkflow("childInScope", async (ctx) => {
+      const scope = ctx.cancellable(() => ctx.child("napOrWake", {}));
+      await ctx.waitForSignal("go");
+      scope.cancel("no longer needed");
+      return scope.result().then(
+        () => "done",
+        (error: Error & { code?: string }) => error.code,
+      );
+    });
+    const state = new PartitionState(
+      0,
+      new Registry([childInScope, napOrWake], scopeSteps),
+      createLogger("silent"),
+    );
+    const history: HistoryEvent[] = [];
+    const apply = async (body: CommandBody, at: number) => {
+      await state.apply({ workflowId: "cp", sentAt: at, body }, at);
+      const out = state.takeDecisions();
+      history.push(...out.events);
+      return out.commands;
+    };
+    const [childStart] = await apply(start("childInScope"), 10);
+    expect(childStart).toMatchObject({ workflowId: "cp/1", body: { type: "StartWorkflow" } });
+    const sent = await apply(signal("go"), 20);
+    expect(sent).toEqual([
+      expect.objectContaining({
+        workflowId: "cp/1",
+        body: expect.objectContaining({
+          type: "CancelWorkflow",
+          terminate: false,
+          reason:
+            "parent workflow cp cancelled the scope that awaited it (parent-close policy: cancel)",
+        }) as unknown,
+      }),
+    ]);
+    expect(types(history).slice(-3)).toEqual([
+      "SignalReceived",
+      "ChildWorkflowCancelRequested",
+      "WorkflowCompleted",
+    ]);
+    expect(lastBody(history)).toEqual({
+      type: "WorkflowCompleted",
+      result: JSON.stringify("SCOPE_CANCELLED"),
+    });
+    expect((await checkReplay(childInScope, history)).divergence).toBeNull();
+  });
+
   it("replay blocks code that no longer makes a recorded cancel, and code that makes one history lacks", async () => {
     const h = harness();
     await h.apply("d", start("stopWork", { key: "d" }));
