@@ -960,6 +960,8 @@ export class WorkflowExecution {
   ): CancellationScope<T> {
     const scope: CancelScope = { kind: "cancellable", parent: currentScope()?.cancelScope };
     let result: Promise<T> | undefined;
+    // Reached by its own cancel, an enclosing scope's or the run's (unless shielded).
+    const cancelRequested = () => this.refusal(null, scope) !== undefined;
     const handle: CancellationScope<T> = Object.freeze({
       cancel: (reason?: string) => {
         if (reason !== undefined && typeof reason !== "string")
@@ -975,7 +977,6 @@ export class WorkflowExecution {
       },
       result: () => result!,
     });
-    const cancelRequested = () => this.refusal(null, scope) !== undefined;
     if (typeof fn !== "function") {
       result = Promise.reject(new TypeError("ctx.cancellable: the argument must be a function"));
     } else {
