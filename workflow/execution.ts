@@ -397,6 +397,11 @@ export class WorkflowExecution {
       case "StateUpdated":
         this.recordedState = body.state;
         return;
+      case "WorkflowBlocked":
+        // The decision the code was in when the run blocked was never recorded: cancels made
+        // in it are the code's next decision (once it replays), not ones history must hold.
+        for (const cancel of this.cancels.values()) cancel.whileReplaying = false;
+        return;
       case "PatchMarked":
         // Answered from `replaying`'s look ahead; a marker no call asks for (the code dropped
         // its deprecatePatch) is left alone.

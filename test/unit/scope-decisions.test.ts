@@ -9,6 +9,7 @@ import { PartitionState } from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
 import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
 import { defineWorkflow } from "../../workflow/definitions";
+import { WorkflowExecution } from "../../workflow/execution";
 import { checkReplay } from "../../workflow/replay-check";
 import { longWork, napOrWake, scopeSteps, scopeWorkflows, stopWork } from "../fixtures/scopes";
 import { count, eventsOf, expectGapless, types } from "../support/history";
@@ -269,6 +270,33 @@ describe("cancellation scopes in the decision core", () => {
       result: JSON.stringify("SCOPE_CANCELLED"),
     });
     expect((await checkReplay(childInScope, history)).divergence).toBeNull();
+  });
+
+  it("a run blocked before its cancel was recorded replays, once fixed, with the cancel as its next decision", async () => {
+    // napOrWake's history up to the wake signal, where code that could not replay blocked it.
+    const at = 1_000;
+    const history: HistoryEvent[] = [
+      {
+        type: "WorkflowStarted",
+        workflowType: "napOrWake",
+        input: "{}",
+        idempotencyKey: null,
+        requestId: "r",
+      } as const,
+      { type: "TimerStarted", timerSeq: 1, durationMs: 2_592_000_000, dueAt: at + 2_592_000_000 },
+      { type: "SignalWaitStarted", waitSeq: 2, signalName: "wake", timeoutMs: null, dueAt: null },
+      { type: "SignalReceived", signalName: "wake", payload: "{}", requestId: "s" },
+      { type: "WorkflowBlocked", code: "NON_DETERMINISTIC_AWAIT", reason: "old code" },
+      { type: "SignalReceived", signalName: "other", payload: "{}", requestId: "s2" },
+    ].map((body, i) => ({ workflowId: "b", seq: i + 1, at, body }) as HistoryEvent);
+    const execution = new WorkflowExecution(napOrWake, "b", "{}", at, 1);
+    execution.replaying(history);
+    await execution.begin();
+    for (const event of history.slice(1)) await execution.deliver(event);
+    expect(execution.divergence).toBeUndefined();
+    expect(execution.newCommands()).toEqual([
+      expect.objectContaining({ kind: "cancel", seq: 1, reason: "woken" }),
+    ]);
   });
 
   it("replay blocks code that no longer makes a recorded cancel, and code that makes one history lacks", async () => {
