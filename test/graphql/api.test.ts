@@ -13,6 +13,7 @@ import { migrate } from "../../projections/migrate";
 import { Projector } from "../../projections/projector";
 import type { ReadModelDb } from "../../projections/read-model-db";
 import { approval, closeFixtures, sleepy, steps, tally, threeSteps } from "../fixtures/workflows";
+import { napOrWake, scopeSteps, stopWork } from "../fixtures/scopes";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from "../support/read-models";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
@@ -32,8 +33,8 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     config = isolatedConfig({ databaseUrl: db.databaseUrl });
     logger = testLogger(config);
     weft = await startTestWeft(config, {
-      workflows: [threeSteps, approval, sleepy, tally],
-      steps,
+      workflows: [threeSteps, approval, sleepy, tally, stopWork, napOrWake],
+      steps: [...steps, ...scopeSteps],
     });
     pool = db.db;
     await migrate(pool);
@@ -50,7 +51,7 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
         .distinct()
         .where("kind", "=", "workflow")
         .execute();
-      return rows.length === 4;
+      return rows.length === 6;
     });
   });
 
@@ -187,6 +188,38 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
       }),
     ]);
     expect(run.signals).toEqual([]);
+  });
+
+  it("shows what a cancelled scope stopped: the step cancelled, the month's timer cancelled", async () => {
+    const SIGNAL = `mutation ($id: String!, $name: String!, $payload: JSON) {
+      signalWorkflow(workflowId: $id, name: $name, payload: $payload) { accepted }
+    }`;
+    const stopped = await start({ type: "stopWork", input: { key: `gql-${dialect}` } });
+    await waitFor("the step's start", async () =>
+      (await weft.client.getHistory(stopped)).some((e) => e.body.type === "StepStarted"),
+    );
+    await gql(SIGNAL, { id: stopped, name: "stop", payload: { why: "enough" } });
+    await weft.client.result(stopped, { timeoutMs: 30_000 });
+    const napping = await start({ type: "napOrWake" });
+    await waitFor("the wait for wake", async () =>
+      (await weft.client.getHistory(napping)).some((e) => e.body.type === "SignalWaitStarted"),
+    );
+    await gql(SIGNAL, { id: napping, name: "wake", payload: {} });
+    await weft.client.result(napping, { timeoutMs: 30_000 });
+
+    await waitProjected(stopped);
+    const step = (await gql<WorkflowData>(WORKFLOW, { id: stopped })).data!.workflow!;
+    expect(step.steps.map((s) => [s.stepSeq, s.stepName, s.status])).toEqual([
+      [1, "longWork", "cancelled"],
+      [3, "note", "completed"],
+    ]);
+    expect(step.events.map((e) => e.type)).toContain("StepCancelled");
+    await waitProjected(napping);
+    const nap = (await gql<WorkflowData>(WORKFLOW, { id: napping })).data!.workflow!;
+    expect(nap.status).toBe("COMPLETED");
+    expect(nap.timers).toEqual([
+      expect.objectContaining({ kind: "sleep", seq: 1, status: "cancelled", firedAt: null }),
+    ]);
   });
 
   it("signals and cancels runs through mutations", async () => {
