@@ -45,15 +45,16 @@ export interface CancellationScope<T = unknown> {
    * attempt's `step.signal` aborts, a timer or a signal wait's timeout never fires, a child
    * gets its parent-close policy. A decision of the code like a step call: a replay must make
    * it at the same point. Only the first call counts. `reason`: at most 1,024 characters.
+   * Bound to its scope: it may be passed around on its own (`onSignal("stop", () => cancel())`).
    */
-  cancel(reason?: string): void;
+  cancel(this: void, reason?: string): void;
   /** Whether a cancel reaches the scope: its own, an enclosing scope's or the run's. */
   readonly cancelRequested: boolean;
   /**
    * What the scope's function returned; rejects with what it threw (a ScopeCancelledError it
    * let through, when the scope was cancelled).
    */
-  result(): Promise<T>;
+  result(this: void): Promise<T>;
 }
 
 /** Per-call overrides of a step's policy. */
