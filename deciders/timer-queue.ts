@@ -1,15 +1,26 @@
 import type { TimerEntry } from "./run";
 
+/** Removed timers held before the heap is rebuilt without them (at least; see `remove`). */
+const COMPACT_AFTER = 64;
+
 /**
  * Min-heap of timers by due time. A timer that ends otherwise (a step's timeout once it
  * completed, a fired sleep's replacement) stays until popped, and callers re-check it against
- * its run; a cancelled timer, which may be due far ahead, leaves at once (`remove`).
+ * its run. A cancelled timer, which may be due far ahead, is taken out with `remove`: it is
+ * never popped or peeked again and no longer counts in `size`.
  */
 export class TimerQueue {
-  private readonly heap: TimerEntry[] = [];
+  private heap: TimerEntry[] = [];
+  /**
+   * Timers removed but still in the heap: dropped when they reach the top, or all at once when
+   * they make up half the heap, so a cancel costs O(1) and the heap stays within twice what is
+   * live. (A removed timer that had been popped already is dropped at the next rebuild.)
+   */
+  private readonly removed = new Set<TimerEntry>();
 
+  /** Timers held and not removed. */
   get size(): number {
-    return this.heap.length;
+    return Math.max(0, this.heap.length - this.removed.size);
   }
 
   push(timer: TimerEntry): void {
@@ -18,37 +29,42 @@ export class TimerQueue {
   }
 
   peekDueAt(): number | undefined {
+    this.dropRemovedTop();
     return this.heap[0]?.dueAt;
   }
 
   popDue(now: number): TimerEntry | undefined {
-    const heap = this.heap;
-    const top = heap[0];
+    this.dropRemovedTop();
+    const top = this.heap[0];
     if (!top || top.dueAt > now) return undefined;
+    this.popTop();
+    return top;
+  }
+
+  /** Takes this timer (the entry itself, not one equal to it) out of the queue. */
+  remove(timer: TimerEntry): void {
+    this.removed.add(timer);
+    if (this.removed.size >= COMPACT_AFTER && this.removed.size * 2 >= this.heap.length)
+      this.rebuild();
+  }
+
+  private dropRemovedTop(): void {
+    while (this.heap.length > 0 && this.removed.delete(this.heap[0]!)) this.popTop();
+  }
+
+  private popTop(): void {
+    const heap = this.heap;
     const last = heap.pop()!;
     if (heap.length > 0) {
       heap[0] = last;
       this.down(0);
     }
-    return top;
   }
 
-  /**
-   * Takes this timer (the entry itself, not one equal to it) out of the queue; false when it
-   * is not there. A scan: cancels are rare beside the timers a partition holds, and an index
-   * per timer would cost every sleeping run memory.
-   */
-  remove(timer: TimerEntry): boolean {
-    const heap = this.heap;
-    const index = heap.indexOf(timer);
-    if (index < 0) return false;
-    const last = heap.pop()!;
-    if (index < heap.length) {
-      heap[index] = last;
-      this.down(index);
-      this.up(index);
-    }
-    return true;
+  private rebuild(): void {
+    this.heap = this.heap.filter((timer) => !this.removed.has(timer));
+    this.removed.clear();
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.down(i);
   }
 
   private up(start: number): void {
