@@ -200,6 +200,56 @@ describe("cancellation scopes in the decision core", () => {
     });
   });
 
+  it("shields with nonCancellable from a cancel of the run, inside and around a scope", async () => {
+    const shielded = defineWorkflow("shielded", async (ctx) => {
+      // A scope whose sleep is shielded: the run's cancel does not reach it.
+      const outer = ctx.cancellable(() => ctx.nonCancellable(() => ctx.sleep(1_000)));
+      // Cleanup with a scope of its own: only its own cancel reaches it.
+      const cleanup = ctx.nonCancellable(async () => {
+        const inner = ctx.cancellable(() => ctx.sleep(60_000));
+        await ctx.waitForSignal("drop");
+        inner.cancel("dropped");
+        return inner.result().then(
+          () => "slept",
+          (error: Error & { code?: string }) => error.code,
+        );
+      });
+      await outer.result();
+      return { cleanup: await cleanup, runCancelled: ctx.isCancelRequested() };
+    });
+    const state = new PartitionState(
+      0,
+      new Registry([shielded], scopeSteps),
+      createLogger("silent"),
+    );
+    const history: HistoryEvent[] = [];
+    const step = async (run: () => Promise<unknown>) => {
+      await run();
+      history.push(...state.takeDecisions().events);
+    };
+    await step(() => state.apply({ workflowId: "s", sentAt: 0, body: start("shielded") }, 0));
+    await step(() =>
+      state.apply(
+        {
+          workflowId: "s",
+          sentAt: 10,
+          body: { type: "CancelWorkflow", reason: "stop", requestId: "c" },
+        },
+        10,
+      ),
+    );
+    expect(types(history).slice(-1)).toEqual(["WorkflowCancelRequested"]);
+    await step(() => state.apply({ workflowId: "s", sentAt: 20, body: signal("drop") }, 20));
+    expect(eventsOf(history, "TimerCancelled").map((e) => e.body.timerSeq)).toEqual([2]);
+    await step(() => state.fireDue(1_000));
+    expect(types(history).slice(-2)).toEqual(["TimerFired", "WorkflowCompleted"]);
+    expect(lastBody(history)).toEqual({
+      type: "WorkflowCompleted",
+      result: JSON.stringify({ cleanup: "SCOPE_CANCELLED", runCancelled: true }),
+    });
+    expect((await checkReplay(shielded, history)).divergence).toBeNull();
+  });
+
   it("a step made in a scope already cancelled is refused at the call and not recorded", async () => {
     const late = defineWorkflow("lateInScope", async (ctx) => {
       const scope = ctx.cancellable(async (self) => {
