@@ -250,6 +250,47 @@ describe("cancellation scopes in the decision core", () => {
     expect((await checkReplay(shielded, history)).divergence).toBeNull();
   });
 
+  it("rejects a condition in a cancelled scope and cancels its timeout's timer", async () => {
+    const waiting = defineWorkflow("conditionInScope", async (ctx) => {
+      let ready = false;
+      ctx.onSignal("ready", () => {
+        ready = true;
+      });
+      const scope = ctx.cancellable(() => ctx.condition(() => ready, { timeoutMs: 5_000 }));
+      await ctx.waitForSignal("give-up");
+      scope.cancel("gave up");
+      return scope.result().then(
+        (held) => `held: ${held}`,
+        (error: Error & { code?: string; operation?: string }) =>
+          `${error.code} ${error.operation}`,
+      );
+    });
+    const state = new PartitionState(
+      0,
+      new Registry([waiting], scopeSteps),
+      createLogger("silent"),
+    );
+    const history: HistoryEvent[] = [];
+    const apply = async (body: CommandBody, at: number) => {
+      await state.apply({ workflowId: "c", sentAt: at, body }, at);
+      history.push(...state.takeDecisions().events);
+    };
+    await apply(start("conditionInScope"), 0);
+    expect(state.timers.size).toBe(1);
+    await apply(signal("give-up"), 10);
+    expect(types(history).slice(-3)).toEqual([
+      "SignalReceived",
+      "TimerCancelled",
+      "WorkflowCompleted",
+    ]);
+    expect(lastBody(history)).toEqual({
+      type: "WorkflowCompleted",
+      result: JSON.stringify("SCOPE_CANCELLED condition"),
+    });
+    expect(state.timers.size).toBe(0);
+    expect((await checkReplay(waiting, history)).divergence).toBeNull();
+  });
+
   it("a step made in a scope already cancelled is refused at the call and not recorded", async () => {
     const late = defineWorkflow("lateInScope", async (ctx) => {
       const scope = ctx.cancellable(async (self) => {
