@@ -103,6 +103,10 @@ export const schema = /* GraphQL */ `
     idempotencyKey: String
     blockedCode: String
     blockedReason: String
+    """
+    What the open run waits on: items whose kind is step (an attempt scheduled or running), retry,
+    timer, signal, or child (childSeq, childWorkflowId, workflowType: a child run it awaits).
+    """
     waitingOn: JSON!
     startedAt: String!
     closedAt: String
