@@ -32,6 +32,11 @@ function payload(text: string, max = 80): string {
   return cut(oneLine(text), max);
 }
 
+/** `: <reason>` of a cancel, cut, or nothing without one. */
+function because(reason: string | null): string {
+  return reason ? `: ${cut(oneLine(reason), 160)}` : "";
+}
+
 /**
  * Turns history events into lines. It remembers, per open run, when it started and the names
  * of its steps (a step's later events carry only its sequence number) and forgets a run when
@@ -129,6 +134,14 @@ export class RunEventLines {
         return `child ${paint("cyan", body.childWorkflowId)} (#${body.childSeq}) completed: ${payload(body.result)}`;
       case "ChildWorkflowFailed":
         return `child ${paint("cyan", body.childWorkflowId)} (#${body.childSeq}) ${paint("red", body.status)}: ${cut(oneLine(body.error.message), 160)}`;
+      case "StepCancelled":
+        return `${this.step(workflowId, body.stepSeq)} ${paint("yellow", "cancelled")} with its scope${attempt(body.attempt)}${because(body.reason)}`;
+      case "TimerCancelled":
+        return `timer #${body.timerSeq} ${paint("yellow", "cancelled")} with its scope${because(body.reason)}`;
+      case "SignalWaitCancelled":
+        return `wait for signal ${JSON.stringify(body.signalName)} ${paint("yellow", "cancelled")} with its scope${because(body.reason)}`;
+      case "ChildWorkflowCancelRequested":
+        return `child ${paint("cyan", body.childWorkflowId)} (#${body.childSeq}) ${paint("yellow", "cancelled")} with its scope${because(body.reason)}`;
     }
   }
 }

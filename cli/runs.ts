@@ -36,6 +36,8 @@ export interface WaitItem {
   workerId?: string;
   timerSeq?: number;
   signalName?: string;
+  childWorkflowId?: string;
+  workflowType?: string;
   since?: string;
   dueAt?: string | null;
 }
@@ -83,6 +85,8 @@ function describeItem(item: WaitItem, now: number | undefined): string {
       return `timer${until}`;
     case "signal":
       return `signal ${JSON.stringify(item.signalName ?? "?")}${until}`;
+    case "child":
+      return `child workflow ${item.workflowType ?? "?"} ${item.childWorkflowId ?? "?"}`;
     default:
       return item.kind;
   }

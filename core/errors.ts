@@ -27,7 +27,9 @@ export const ErrorCodes = {
   WORKFLOW_TIMEOUT:
     "The run was still open at its executionTimeoutMs (counted from the start of the first run of a continue-as-new chain): it failed.",
   STEP_CANCELLED:
-    "The step's run was cancelled while the attempt ran: its AbortSignal aborted, and the attempt, unless it completed anyway, failed for good.",
+    "The step's run was cancelled, or the scope it was called in (ctx.cancellable), while the attempt ran: its AbortSignal aborted, and the attempt, unless it completed anyway, failed for good.",
+  SCOPE_CANCELLED:
+    "Workflow code cancelled a scope (ctx.cancellable(...).cancel()): each ctx operation made inside it that was still pending, or made after, rejects with ScopeCancelledError; its running step attempts are told to stop, its timers and signal waits end. The rest of the run goes on.",
   CHILD_WORKFLOW_FAILED:
     "A child run (ctx.child) failed, was cancelled or could not start: ctx.child and a handle's result() reject with ChildWorkflowFailedError, whose details name the child and its own error.",
   CHILD_WORKFLOW_ID_IN_USE:
@@ -295,6 +297,24 @@ export class WorkflowCancelledError extends WeftError {
 }
 
 /**
+ * What a ctx operation made inside a cancelled `ctx.cancellable` scope rejects with: pending
+ * when the workflow code called `scope.cancel(reason)`, or called after. `operation` names it
+ * (`step "charge"`, `wait`, `signal "approve"`, `child workflow "ship"`) when it was pending.
+ */
+export class ScopeCancelledError extends WeftError {
+  constructor(
+    readonly reason: string | null,
+    readonly operation: string | null,
+  ) {
+    const what = operation === null ? "the operation" : operation;
+    super("SCOPE_CANCELLED", `${what} was cancelled with its scope${reason ? `: ${reason}` : ""}`, {
+      reason,
+      operation,
+    });
+  }
+}
+
+/**
  * What `ctx.child` (and a child handle's `result()`) rejects with when the child run did not
  * complete: `status` says how it ended (failed, cancelled, or refused when its workflow ID named
  * another run), `cause` is the child's own error.
@@ -314,14 +334,15 @@ export class ChildWorkflowFailedError extends WeftError {
 }
 
 /**
- * The reason a step's `signal` aborts with when its run was cancelled while the attempt ran
- * (or before it started); the attempt then fails for good with it, unless it completes anyway.
+ * The reason a step's `signal` aborts with when its run was cancelled, or the scope the step
+ * was called in (`ctx.cancellable`), while the attempt ran or before it started; the attempt
+ * then fails for good with it, unless it completes anyway. `reason` says which.
  */
 export class StepCancelledError extends WeftError {
   constructor(workflowId: string, stepSeq: number, attempt: number, reason: string | null) {
     super(
       "STEP_CANCELLED",
-      `workflow ${workflowId} was cancelled while its step ${stepSeq} (attempt ${attempt}) ran${reason ? `: ${reason}` : ""}`,
+      `step ${stepSeq} (attempt ${attempt}) of workflow ${workflowId} was told to stop${reason ? `: ${reason}` : ": the run was cancelled"}`,
       { workflowId, stepSeq, attempt, reason },
     );
   }

@@ -1,4 +1,9 @@
-import { errorInfo, WorkflowExecution, type WorkflowCommand } from "../workflow/execution";
+import {
+  errorInfo,
+  WorkflowExecution,
+  type OperationCommand,
+  type WorkflowCommand,
+} from "../workflow/execution";
 import { retryDelayMs, shouldRetry, type ResolvedRetryPolicy } from "../core/retry";
 import { stepIdempotencyKey } from "../core/ids";
 import type { Logger } from "../core/logger";
@@ -205,7 +210,13 @@ export class PartitionState {
       first.seq,
     );
     this.runs.set(workflowId, run);
-    run.restoreChunks(events, sealed, open, (t) => this.timers.push(t));
+    run.restoreChunks(
+      events,
+      sealed,
+      open,
+      (t) => this.timers.push(t),
+      (t) => this.timers.remove(t),
+    );
     if (run.closed) this.forget(run, events[events.length - 1]!.at);
   }
 
@@ -273,7 +284,12 @@ export class PartitionState {
       );
       run.lastSeq = event.seq - 1;
     }
-    run.fold(event, (t) => this.timers.push(t));
+    run.fold(
+      event,
+      (t) => this.timers.push(t),
+      true,
+      (t) => this.timers.remove(t),
+    );
     if (run.closed) this.forget(run, event.at);
   }
 
@@ -430,7 +446,7 @@ export class PartitionState {
         input: body.input,
         idempotencyKey: body.idempotencyKey,
         requestId: body.requestId,
-        executionDeadline: this.executionDeadline(body.workflowType, body.executionTimeoutMs),
+        ...this.executionLimit(body.workflowType, body.executionTimeoutMs),
         definitionHash: this.registry.workflowHash(body.workflowType) ?? null,
         reset: body.reset ?? null,
         parent: body.parent ?? null,
@@ -645,7 +661,7 @@ export class PartitionState {
     // notice; the run's close passes it on to those it still awaits (see append).
     if (run.closed || !execution) return;
     for (const [seq, child] of run.children) {
-      if (execution.isWaiting(seq)) continue;
+      if (execution.isWaiting(seq) || child.policyPassed) continue;
       const passed = parentCloseCommand(run.workflowId, seq, child, "was cancelled", this.now);
       if (passed) this.out.commands.push(passed);
     }
@@ -725,7 +741,7 @@ export class PartitionState {
           (s) => s.status === "scheduled" || s.status === "started",
         );
         const deadline = new Date(run.executionDeadline!).toISOString();
-        const message = `workflow ${run.workflowId} did not close by its execution deadline ${deadline}`;
+        const message = executionTimeoutMessage(run);
         this.append(run, {
           type: "WorkflowFailed",
           error: {
@@ -752,6 +768,7 @@ export class PartitionState {
     if (attempt !== step.attempt)
       return `stale attempt ${attempt}: the current attempt is ${step.attempt}`;
     if (step.status === "completed") return `attempt ${attempt} already completed`;
+    if (step.status === "cancelled") return `step ${stepSeq} was cancelled with its scope`;
     if (step.status === "failed" || step.status === "backoff") {
       return `attempt ${attempt} already failed (timed out or reported)`;
     }
@@ -829,6 +846,14 @@ export class PartitionState {
       // when it changed, once per decision however often the code set it.
       const state = execution.stateChange();
       if (state !== undefined) this.append(run, { type: "StateUpdated", state });
+      // Code that cancelled a scope and ended in the same drive: the cancels of operations
+      // history holds are recorded before the close, so history shows what was stopped and a
+      // replay that makes them again finds them (its other new commands are not: it ended).
+      if (outcome) {
+        for (const command of execution.newCommands())
+          if (command.kind === "cancel" && execution.isRecorded(command.seq))
+            this.record(run, command);
+      }
       if (outcome?.kind === "completed") {
         this.append(run, { type: "WorkflowCompleted", result: outcome.result });
         return;
@@ -907,6 +932,7 @@ export class PartitionState {
       idempotencyKey: null,
       requestId: null,
       executionDeadline: run.executionDeadline,
+      executionTimeoutMs: run.executionTimeoutMs,
       definitionHash: this.registry.workflowHash(run.workflowType) ?? null,
       // The chain is one child to its parent: the last run's close is reported.
       parent: run.parent,
@@ -1031,6 +1057,57 @@ export class PartitionState {
           dueAt: command.timeoutMs === null ? null : this.now + command.timeoutMs,
         });
         break;
+      case "cancel":
+        this.cancelOperation(run, command.of, command.reason);
+        break;
+    }
+  }
+
+  /**
+   * The code cancelled the scope of a pending operation (`scope.cancel`): records the cancel
+   * (replay matches it by the operation's seq) and stops what runs for the operation. A step's
+   * attempt scheduled or running gets a StepCancel notice, and the step takes no more reports;
+   * a timer or a signal wait's timeout leaves the timers (it never fires); a child still open
+   * gets its parent-close policy. Recorded also when the operation ended meanwhile (its result
+   * in this same decision, not yet seen by the code): a replay expects it.
+   */
+  private cancelOperation(run: Run, op: OperationCommand, reason: string | null): void {
+    switch (op.kind) {
+      case "step": {
+        const step = run.steps.get(op.seq);
+        const live = step?.status === "scheduled" || step?.status === "started";
+        const attempt = step?.attempt ?? run.finishedStep(op.seq)?.attempt ?? 1;
+        this.append(run, { type: "StepCancelled", stepSeq: op.seq, attempt, reason });
+        if (step && live) {
+          const why = `its scope was cancelled${reason ? `: ${reason}` : ""}`;
+          this.noticeAttempts(run, [step], why);
+        }
+        return;
+      }
+      case "sleep":
+        this.append(run, { type: "TimerCancelled", timerSeq: op.seq, reason });
+        return;
+      case "signalWait":
+        this.append(run, {
+          type: "SignalWaitCancelled",
+          waitSeq: op.seq,
+          signalName: op.signalName,
+          reason,
+        });
+        return;
+      case "child": {
+        const child = run.children.get(op.seq);
+        this.append(run, {
+          type: "ChildWorkflowCancelRequested",
+          childSeq: op.seq,
+          childWorkflowId: op.childWorkflowId,
+          reason,
+        });
+        const how = "cancelled the scope that awaited it";
+        const passed = child && parentCloseCommand(run.workflowId, op.seq, child, how, this.now);
+        if (passed) this.out.commands.push(passed);
+        return;
+      }
     }
   }
 
@@ -1118,14 +1195,19 @@ export class PartitionState {
    * A new run's execution deadline: its start's executionTimeoutMs, else its workflow's; null
    * without either.
    */
-  private executionDeadline(workflowType: string, requested?: number | null): number | null {
+  private executionLimit(
+    workflowType: string,
+    requested?: number | null,
+  ): { executionDeadline: number | null; executionTimeoutMs: number | null } {
     // The front ends refuse a limit that is not positive; one that got through anyway is not
     // taken as a deadline already past.
     const limit =
       requested !== null && requested !== undefined && requested > 0
         ? requested
         : this.registry.workflows.get(workflowType)?.options.executionTimeoutMs;
-    return limit === undefined ? null : this.now + limit;
+    return limit === undefined
+      ? { executionDeadline: null, executionTimeoutMs: null }
+      : { executionDeadline: this.now + limit, executionTimeoutMs: limit };
   }
 
   /**
@@ -1145,6 +1227,7 @@ export class PartitionState {
           ? "was cancelled"
           : run.status;
     for (const [seq, child] of children) {
+      if (child.policyPassed) continue;
       const passed = parentCloseCommand(run.workflowId, seq, child, how, this.now);
       if (passed) this.out.commands.push(passed);
     }
@@ -1160,7 +1243,12 @@ export class PartitionState {
     const closing = TERMINAL_EVENT_TYPES.has(body.type) || body.type === "WorkflowContinuedAsNew";
     // Taken before the fold: a closing event releases what the run held.
     const children: [number, OpenChild][] = closing ? [...run.children] : [];
-    run.fold(event, (t) => this.timers.push(t));
+    run.fold(
+      event,
+      (t) => this.timers.push(t),
+      true,
+      (t) => this.timers.remove(t),
+    );
     if (closing && run.closed && children.length + (run.parent ? 1 : 0) > 0)
       this.closeFamily(run, body, children);
     this.out.events.push(event);
@@ -1210,6 +1298,49 @@ function attemptTimeout(
             `${attempt} was not started by any worker within ${step.scheduleToStartTimeoutMs} ms`,
           ];
   return { name, message, stack: null, terminal: false, code };
+}
+
+/**
+ * What a run that hit its execution timeout is told, and its running steps with it: which
+ * limit, how long, from when and when it passed. A run recorded before history v8 knows only
+ * its deadline.
+ */
+export function executionTimeoutMessage(
+  run: Pick<Run, "workflowId" | "executionDeadline" | "executionTimeoutMs" | "startedAt">,
+): string {
+  const deadline = run.executionDeadline ?? 0;
+  const at = new Date(deadline).toISOString();
+  const limit = run.executionTimeoutMs;
+  if (limit === null)
+    return `workflow ${run.workflowId} timed out: it was still open at its execution deadline, ${at}`;
+  const from = new Date(deadline - limit).toISOString();
+  // A run continued as new keeps the deadline of its chain's first run.
+  const counted =
+    deadline - limit === run.startedAt
+      ? "its start"
+      : "the start of the first run of its continue-as-new chain";
+  return (
+    `workflow ${run.workflowId} timed out: it was still open when its execution timeout ` +
+    `(executionTimeoutMs) of ${plainDuration(limit)} passed at ${at}, counted from ${counted} at ${from}`
+  );
+}
+
+/** `250 ms`, `45 s`, `30 min`, `6 h 30 min`, `2 d 4 h`: a limit as a person reads it. */
+export function plainDuration(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, "d"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1000, "s"],
+  ];
+  for (const [i, [size, unit]] of units.entries()) {
+    if (ms < size) continue;
+    const whole = Math.floor(ms / size);
+    const next = units[i + 1];
+    const rest = next ? Math.floor((ms % size) / next[0]) : 0;
+    return rest > 0 && next ? `${whole} ${unit} ${rest} ${next[1]}` : `${whole} ${unit}`;
+  }
+  return `${ms} ms`;
 }
 
 function closedStatus(status: string | undefined): ClosedStatus {

@@ -54,6 +54,11 @@ export interface TimerEntry {
 
 export type StepStatus = "scheduled" | "started" | "backoff" | "completed" | "failed";
 
+/** How a step ended for good: a completion, a failure, or a cancel of its scope. */
+export type FinishedStatus = "failed" | "completed" | "cancelled";
+/** Indexed by the low two bits of a packed finished step (see Run.finished). */
+const FINISHED: readonly FinishedStatus[] = ["failed", "completed", "cancelled"];
+
 export interface StepState {
   readonly seq: number;
   readonly name: string;
@@ -83,6 +88,11 @@ const NO_STEPS: ReadonlyMap<number, StepState> = new Map();
 export interface OpenChild {
   readonly workflowId: string;
   readonly parentClosePolicy: ParentClosePolicy;
+  /**
+   * The policy was already sent (the code cancelled the scope that awaited it): the run's
+   * close does not send it again. Its close is still recorded when it comes.
+   */
+  readonly policyPassed?: boolean;
 }
 const NO_CHILDREN: ReadonlyMap<number, OpenChild> = new Map();
 
@@ -125,6 +135,8 @@ export class Run {
    * null; a run continued as new hands it on.
    */
   executionDeadline: number | null = null;
+  /** The limit the deadline was set from (WorkflowStarted v8), or null when unknown. */
+  executionTimeoutMs: number | null = null;
   /**
    * A reset run's recorded results not yet taken, by step seq (from its WorkflowStarted): a
    * step the code calls with one of these seqs and the same name completes with it at once.
@@ -141,8 +153,9 @@ export class Run {
    */
   private requestIds: Set<string> | undefined = undefined;
   /**
-   * Steps done for good, as pairs (seq, attempt × 2 + 1 when it completed): small integers in
-   * a flat array, a few bytes a step. Only a late or repeated report looks here (a scan).
+   * Steps done for good, as pairs (seq, attempt × 4 + how it ended: 0 failed, 1 completed,
+   * 2 cancelled with its scope): small integers in a flat array, a few bytes a step. Only a
+   * late or repeated report looks here (a scan).
    */
   private finished: number[] | undefined = undefined;
 
@@ -187,8 +200,8 @@ export class Run {
     return this.openChildren ?? NO_CHILDREN;
   }
 
-  /** A step that completed or failed for good: its last attempt and how it ended. */
-  finishedStep(seq: number): { attempt: number; status: "completed" | "failed" } | undefined {
+  /** A step done for good (completed, failed or cancelled): its last attempt and how it ended. */
+  finishedStep(seq: number): { attempt: number; status: FinishedStatus } | undefined {
     const finished = this.finished ?? [];
     let packed: number | undefined;
     for (let i = finished.length - 2; i >= 0; i -= 2) {
@@ -197,7 +210,17 @@ export class Run {
       break;
     }
     if (packed === undefined) return undefined;
-    return { attempt: Math.floor(packed / 2), status: packed % 2 === 1 ? "completed" : "failed" };
+    return { attempt: Math.floor(packed / 4), status: FINISHED[packed % 4]! };
+  }
+
+  /** Records a step as done for good and lets go of what it held in flight. */
+  private finish(step: StepState, status: FinishedStatus): void {
+    this.stepsInFlight?.delete(step.seq);
+    if (this.stepsInFlight?.size === 0) this.stepsInFlight = undefined;
+    const packed = step.attempt * 4 + FINISHED.indexOf(status);
+    // A literal is allocated at its size; push would reserve room for 17 at once.
+    if (this.finished) this.finished.push(step.seq, packed);
+    else this.finished = [step.seq, packed];
   }
 
   /** Whether the run already recorded the request with this ID (an empty ID names none). */
@@ -224,8 +247,9 @@ export class Run {
     sealed: readonly Buffer[],
     open: Buffer,
     onTimer: (timer: TimerEntry) => void,
+    onTimerDropped?: (timer: TimerEntry) => void,
   ): void {
-    for (const event of events) this.fold(event, onTimer, false);
+    for (const event of events) this.fold(event, onTimer, false, onTimerDropped);
     if (!this.closed)
       this.history = PackedHistory.restored(this.chunkBytes, sealed, open, events.length);
   }
@@ -234,7 +258,13 @@ export class Run {
    * Applies one event to the run's state. Used for live decisions and for restore alike, so
    * the state after restore is the state before the crash.
    */
-  fold(event: HistoryEvent, onTimer: (timer: TimerEntry) => void, keep = true): void {
+  fold(
+    event: HistoryEvent,
+    onTimer: (timer: TimerEntry) => void,
+    keep = true,
+    /** A timer of the run that will never fire (cancelled): it leaves the partition's queue. */
+    onTimerDropped: (timer: TimerEntry) => void = () => undefined,
+  ): void {
     if (event.seq !== this.lastSeq + 1) {
       throw new Error(
         `history of ${this.workflowId} has a gap: event ${event.seq} follows ${this.lastSeq}`,
@@ -259,10 +289,17 @@ export class Run {
       this.timers.set(entry.key, entry);
       onTimer(entry);
     };
+    const dropTimer = (key: string) => {
+      const timer = this.timers.get(key);
+      if (!timer) return;
+      this.timers.delete(key);
+      onTimerDropped(timer);
+    };
     switch (body.type) {
       case "WorkflowStarted":
         this.parent = body.parent ?? null;
         this.executionDeadline = body.executionDeadline ?? null;
+        this.executionTimeoutMs = body.executionTimeoutMs ?? null;
         if (this.executionDeadline !== null)
           addTimer({ kind: "workflowTimeout", seq: 0, attempt: 0, dueAt: this.executionDeadline });
         if (body.reset && body.reset.steps.length > 0) {
@@ -358,16 +395,26 @@ export class Run {
         // A step done for good takes no more reports: its input and retry policy leave memory
         // now, so an open run holds its steps in flight, not every step it ran. What a late or
         // repeated report is told stays exact: the attempt and how it ended, in one number.
-        if (step.status !== "backoff") {
-          this.stepsInFlight?.delete(body.stepSeq);
-          if (this.stepsInFlight?.size === 0) this.stepsInFlight = undefined;
-          const packed = step.attempt * 2 + (step.status === "completed" ? 1 : 0);
-          // A literal is allocated at its size; push would reserve room for 17 at once.
-          if (this.finished) this.finished.push(body.stepSeq, packed);
-          else this.finished = [body.stepSeq, packed];
-        }
+        if (step.status !== "backoff") this.finish(step, step.status);
         break;
       }
+      case "StepCancelled": {
+        // Cancelled with its scope: done for good, whatever attempt runs or waits to retry; a
+        // report still to come is ignored (see PartitionState.checkReport).
+        const step = this.steps.get(body.stepSeq);
+        if (!step) break;
+        for (const kind of ["stepTimeout", "heartbeat", "scheduleToStart"] as const)
+          dropTimer(`${kind}:${step.seq}:${step.attempt}`);
+        dropTimer(`retry:${step.seq}:${step.attempt + 1}`);
+        this.finish(step, "cancelled");
+        break;
+      }
+      case "TimerCancelled":
+        dropTimer(`sleep:${body.timerSeq}:0`);
+        break;
+      case "SignalWaitCancelled":
+        dropTimer(`signalTimeout:${body.waitSeq}:0`);
+        break;
       case "StepRetryScheduled":
         addTimer({
           kind: "retry",
@@ -408,6 +455,11 @@ export class Run {
           parentClosePolicy: body.parentClosePolicy,
         });
         break;
+      case "ChildWorkflowCancelRequested": {
+        const child = this.openChildren?.get(body.childSeq);
+        if (child) this.openChildren!.set(body.childSeq, { ...child, policyPassed: true });
+        break;
+      }
       case "ChildWorkflowCompleted":
       case "ChildWorkflowFailed":
         this.openChildren?.delete(body.childSeq);

@@ -158,6 +158,7 @@ export function createResolvers({
           input?: unknown;
           idempotencyKey?: string | null;
           idReusePolicy?: keyof typeof ID_REUSE_POLICY | null;
+          executionTimeoutMs?: number | null;
         },
       ) =>
         withErrorCodes(async () => {
@@ -166,6 +167,7 @@ export function createResolvers({
             input: args.input,
             idempotencyKey: args.idempotencyKey ?? undefined,
             idReusePolicy: args.idReusePolicy ? ID_REUSE_POLICY[args.idReusePolicy] : undefined,
+            executionTimeoutMs: args.executionTimeoutMs ?? undefined,
           });
           const { waitingForDecider } = await checkStartable(db, args.type);
           await commands.send(command);
@@ -185,6 +187,7 @@ export function createResolvers({
           input?: unknown;
           idReusePolicy?: keyof typeof ID_REUSE_POLICY | null;
           requestId?: string | null;
+          executionTimeoutMs?: number | null;
         },
       ) =>
         withErrorCodes(async () => {
@@ -192,6 +195,7 @@ export function createResolvers({
             workflowId: args.workflowId,
             input: args.input,
             idReusePolicy: args.idReusePolicy ? ID_REUSE_POLICY[args.idReusePolicy] : undefined,
+            executionTimeoutMs: args.executionTimeoutMs ?? undefined,
             signalName: args.name,
             payload: args.payload,
             requestId: args.requestId,

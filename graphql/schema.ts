@@ -103,6 +103,10 @@ export const schema = /* GraphQL */ `
     idempotencyKey: String
     blockedCode: String
     blockedReason: String
+    """
+    What the open run waits on: items whose kind is step (an attempt scheduled or running), retry,
+    timer, signal, or child (childSeq, childWorkflowId, workflowType: a child run it awaits).
+    """
     waitingOn: JSON!
     startedAt: String!
     closedAt: String
@@ -338,12 +342,18 @@ export const schema = /* GraphQL */ `
   }
 
   type Mutation {
+    """
+    executionTimeoutMs: the run fails with WORKFLOW_TIMEOUT if still open this long after its start,
+    over the workflow's own executionTimeoutMs; a positive whole number of milliseconds
+    (INVALID_INPUT otherwise).
+    """
     startWorkflow(
       type: String!
       workflowId: String
       input: JSON
       idempotencyKey: String
       idReusePolicy: IdReusePolicy
+      executionTimeoutMs: Float
     ): StartResult!
     """
     requestId names this request (a new one when absent): a retry with the same ID is recorded once.
@@ -361,6 +371,7 @@ export const schema = /* GraphQL */ `
     it, in one command: a run it starts records the signal right after its start; an open run records
     it as any signal (once per requestId). A closed run's ID starts a new run only as idReusePolicy
     allows; otherwise the decider drops the command. UNKNOWN_WORKFLOW_TYPE as for startWorkflow.
+    executionTimeoutMs as for startWorkflow: it applies to a run this starts.
     """
     signalWithStart(
       type: String!
@@ -370,6 +381,7 @@ export const schema = /* GraphQL */ `
       input: JSON
       idReusePolicy: IdReusePolicy
       requestId: String
+      executionTimeoutMs: Float
     ): StartResult!
     "As signalWorkflow: a retry with the same requestId is recorded once; NOT_FOUND, RUN_CLOSED."
     cancelWorkflow(workflowId: String!, reason: String, requestId: String): AcceptedResult!

@@ -117,8 +117,10 @@ export function resetFrom(run: SourceRun, toStepSeq: number): ResetFrom {
 
 /**
  * Where a reset "to the failed step" goes: the first step the run scheduled that never
- * completed (it failed, timed out or was cut short). INVALID_RESET_POINT when every step it
- * scheduled completed (the workflow's own code failed it: a re-run is what it needs).
+ * completed (it failed, timed out or was cut short). A step its code cancelled with its scope
+ * (StepCancelled) did not fail: the code chose to stop it. INVALID_RESET_POINT when every
+ * step it scheduled completed or was cancelled so (the workflow's own code failed it: a
+ * re-run is what it needs).
  */
 export function failedStepOf(run: SourceRun): number {
   const done = new Set<number>();
@@ -127,7 +129,7 @@ export function failedStepOf(run: SourceRun): number {
     const body = event.body;
     if (body.type === "StepScheduled" && !scheduled.includes(body.stepSeq))
       scheduled.push(body.stepSeq);
-    else if (body.type === "StepCompleted") done.add(body.stepSeq);
+    else if (body.type === "StepCompleted" || body.type === "StepCancelled") done.add(body.stepSeq);
   }
   const failed = scheduled.filter((seq) => !done.has(seq)).sort((a, b) => a - b)[0];
   if (failed === undefined) throw new InvalidResetPointError(run.workflowId, null, scheduled);

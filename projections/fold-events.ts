@@ -60,7 +60,11 @@ interface RunWork {
 type Entry<Full, Patch> = { isNew: true; row: Full } | { isNew: false; row: Patch };
 
 /** Events that only workflow code issues: seeing one, a blocked run has been unblocked. */
-const PROGRESS: ReadonlySet<EventBody["type"]> = new Set(["TimerStarted", "SignalWaitStarted"]);
+const PROGRESS: ReadonlySet<EventBody["type"]> = new Set([
+  "TimerStarted",
+  "SignalWaitStarted",
+  "ChildWorkflowScheduled",
+]);
 /** Failures of an attempt that ran out of time: its row's status is `timed_out`. */
 const ATTEMPT_TIMEOUT_CODES: ReadonlySet<string> = new Set([
   "STEP_TIMEOUT",
@@ -408,6 +412,55 @@ class BatchFold {
         this.close(run, workflowId, "running", at);
         run.closedAt = null;
         return;
+      case "ChildWorkflowScheduled":
+        state.waitingOn.push({
+          kind: "child",
+          childSeq: body.childSeq,
+          childWorkflowId: body.childWorkflowId,
+          workflowType: body.workflowType,
+          since: at,
+        });
+        return;
+      case "ChildWorkflowCompleted":
+      case "ChildWorkflowFailed":
+      case "ChildWorkflowCancelRequested":
+        // A cancelled scope no longer awaits the child, though its close is still to come.
+        this.take(run, (w) => w.kind === "child" && w.childSeq === body.childSeq);
+        return;
+      case "StepCancelled": {
+        // Cancelled with its scope: its attempt in flight, or the retry it waited for, ends.
+        const step = this.take(
+          run,
+          (w) => (w.kind === "step" || w.kind === "retry") && w.stepSeq === body.stepSeq,
+        );
+        if (step?.kind === "step") {
+          this.patchAttempt(workflowId, step.stepSeq, step.attempt, "cancelled", {
+            finished_at: at,
+          });
+          if (step.state === "started" && step.timeoutMs !== null)
+            this.finishTimer(
+              workflowId,
+              "step_timeout",
+              step.stepSeq,
+              step.attempt,
+              "cancelled",
+              at,
+            );
+        } else if (step?.kind === "retry" && step.dueAt !== null) {
+          this.finishTimer(workflowId, "retry", step.stepSeq, step.nextAttempt, "cancelled", at);
+        }
+        return;
+      }
+      case "TimerCancelled":
+        if (this.take(run, (w) => w.kind === "timer" && w.timerSeq === body.timerSeq))
+          this.finishTimer(workflowId, "sleep", body.timerSeq, 0, "cancelled", at);
+        return;
+      case "SignalWaitCancelled": {
+        const wait = this.take(run, (w) => w.kind === "signal" && w.waitSeq === body.waitSeq);
+        if (wait?.kind === "signal" && wait.dueAt !== null)
+          this.finishTimer(workflowId, "signal_timeout", body.waitSeq, 0, "cancelled", at);
+        return;
+      }
     }
   }
 
@@ -441,6 +494,9 @@ class BatchFold {
           if (item.dueAt !== null) {
             this.finishTimer(workflowId, "signal_timeout", item.waitSeq, 0, "cancelled", at);
           }
+          break;
+        case "child":
+          // Its own row says how it ends; the parent-close policy reaches it on its own.
           break;
       }
     }

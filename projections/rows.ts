@@ -38,7 +38,15 @@ export type WaitItem =
       dueAt: string | null;
     }
   | { kind: "timer"; timerSeq: number; since: string; dueAt: string }
-  | { kind: "signal"; waitSeq: number; signalName: string; since: string; dueAt: string | null };
+  | { kind: "signal"; waitSeq: number; signalName: string; since: string; dueAt: string | null }
+  /** A child run the code awaits (ctx.child, or a ctx.startChild handle not yet closed). */
+  | {
+      kind: "child";
+      childSeq: number;
+      childWorkflowId: string;
+      workflowType: string;
+      since: string;
+    };
 
 /** A signal received that no waitForSignal has taken yet. */
 export interface BufferedSignal {

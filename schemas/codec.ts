@@ -155,10 +155,13 @@ export const commandCodec = new RecordCodec<Command>(
  * StepScheduled's heartbeat and schedule-to-start timeouts, StepHeartbeatRecorded, PatchMarked.
  * v7: run operations: WorkflowStarted's reset, StepCompleted's reusedFrom, WorkflowCancelled's
  * terminated; child workflows: WorkflowStarted's parent, ChildWorkflowScheduled/Completed/Failed.
+ * v8: cancellation scopes (ctx.cancellable): StepCancelled, TimerCancelled, SignalWaitCancelled,
+ * ChildWorkflowCancelRequested, each a pending operation of a scope the code cancelled;
+ * WorkflowStarted's executionTimeoutMs (what the deadline was set from).
  */
 export const historyCodec = new RecordCodec<HistoryEvent>(
   "weft.events.HistoryEvent",
-  7,
+  8,
   "history-event.avsc",
   true,
   {
@@ -168,6 +171,7 @@ export const historyCodec = new RecordCodec<HistoryEvent>(
     4: "history-event.v4.avsc",
     5: "history-event.v5.avsc",
     6: "history-event.v6.avsc",
+    7: "history-event.v7.avsc",
   },
 );
 /** v2: the attempt's heartbeat timeout and the step's last heartbeat details. */

@@ -202,6 +202,12 @@ export type EventBody =
        */
       executionDeadline?: number | null;
       /**
+       * v8: the execution timeout `executionDeadline` was set from (the start's, else the
+       * workflow's), carried along a continue-as-new chain; null or absent (records before v8)
+       * when unknown.
+       */
+      executionTimeoutMs?: number | null;
+      /**
        * The registered hash of the definition the decider started the run with (the code's
        * version it began under); null or absent (records before v6) when unknown.
        */
@@ -341,6 +347,23 @@ export type EventBody =
       childWorkflowId: string;
       status: Exclude<ChildCloseStatus, "completed">;
       error: ErrorInfo;
+    }
+  /**
+   * Schema v8, cancellation scopes: the code called `scope.cancel(reason)` on the
+   * `ctx.cancellable` scope a pending operation was made in. Recorded after the decision in
+   * which it called, one event per operation, and matched on replay like the call that made
+   * it. A cancelled step is done for good (a later report is ignored; a scheduled or running
+   * attempt is sent a StepCancel notice); a cancelled timer or signal wait never fires.
+   */
+  | { type: "StepCancelled"; stepSeq: number; attempt: number; reason: string | null }
+  | { type: "TimerCancelled"; timerSeq: number; reason: string | null }
+  | { type: "SignalWaitCancelled"; waitSeq: number; signalName: string; reason: string | null }
+  /** The child was sent its parent-close policy; its close is still recorded when it comes. */
+  | {
+      type: "ChildWorkflowCancelRequested";
+      childSeq: number;
+      childWorkflowId: string;
+      reason: string | null;
     };
 
 export type EventType = EventBody["type"];

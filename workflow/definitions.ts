@@ -32,6 +32,31 @@ export interface ChildHandle<O = unknown> {
   result(): Promise<O>;
 }
 
+/**
+ * A scope of workflow code the code itself can cancel (`ctx.cancellable`): part of a run, such
+ * as a step raced against a signal or a timer, stopped while the rest goes on.
+ */
+export interface CancellationScope<T = unknown> {
+  /**
+   * Cancels the scope: every ctx operation made in it (or in a scope inside it, unless a
+   * `ctx.nonCancellable` shields it) that is still pending rejects at once with
+   * ScopeCancelledError (SCOPE_CANCELLED), and each made in it later rejects as it is called.
+   * The decider records each cancel in history and stops what runs for it: a running step
+   * attempt's `step.signal` aborts, a timer or a signal wait's timeout never fires, a child
+   * gets its parent-close policy. A decision of the code like a step call: a replay must make
+   * it at the same point. Only the first call counts. `reason`: at most 1,024 characters.
+   * Bound to its scope: it may be passed around on its own (`onSignal("stop", () => cancel())`).
+   */
+  cancel(this: void, reason?: string): void;
+  /** Whether a cancel reaches the scope: its own, an enclosing scope's or the run's. */
+  readonly cancelRequested: boolean;
+  /**
+   * What the scope's function returned; rejects with what it threw (a ScopeCancelledError it
+   * let through, when the scope was cancelled).
+   */
+  result(this: void): Promise<T>;
+}
+
 /** Per-call overrides of a step's policy. */
 export interface StepOptions {
   retry?: RetryPolicy;
@@ -239,6 +264,17 @@ export interface WorkflowContext {
    * usual, durably. Whether an operation is cancellable is fixed when it is called.
    */
   nonCancellable<T>(fn: () => Promise<T> | T): Promise<T>;
+  /**
+   * Runs `fn` in a cancellation scope of its own and returns its handle at once (no await):
+   * `scope.cancel(reason)`, from anywhere in the code (after a signal, a timer in a
+   * `Promise.race`), rejects the ctx operations made in it that are pending with
+   * ScopeCancelledError and stops what runs for them, while the rest of the run goes on; await
+   * `scope.result()` for what `fn` returned. `fn` gets the same handle. A cancel of the run
+   * reaches inside too (WorkflowCancelledError), and a `ctx.nonCancellable` inside shields
+   * its operations from both. Nothing is recorded for the scope itself, only for each cancel:
+   * wrapping existing calls in a scope does not change how running workflows replay.
+   */
+  cancellable<T>(fn: (scope: CancellationScope<T>) => Promise<T> | T): CancellationScope<T>;
   /** Whether a cancel of this run has been requested (as of the event being processed). */
   isCancelRequested(): boolean;
   /** The time of the event being processed: stable across replays. Use instead of Date.now(). */

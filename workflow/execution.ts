@@ -2,6 +2,7 @@ import {
   ChildWorkflowFailedError,
   DeterminismViolationError,
   InvalidInputError,
+  ScopeCancelledError,
   StateTooLargeError,
   StepFailedError,
   WeftError,
@@ -14,6 +15,7 @@ import type { ErrorInfo, HistoryEvent, JsonText, ParentClosePolicy } from "../sc
 import { PARENT_CLOSE_POLICIES } from "../schemas/types";
 import { checkStepTimeouts } from "./definitions";
 import type {
+  CancellationScope,
   ChildHandle,
   ChildOptions,
   ConditionOptions,
@@ -30,6 +32,7 @@ import {
   currentScope,
   runInScope,
   withSandboxGlobals,
+  type CancelScope,
   type HostTimer,
   type SandboxScope,
 } from "./sandbox";
@@ -47,8 +50,8 @@ export const NON_DETERMINISTIC_AWAIT: ErrorCode = "NON_DETERMINISTIC_AWAIT";
  */
 export const MAX_STATE_BYTES = 64 * 1024;
 
-/** What workflow code asked for that history does not hold yet. */
-export type WorkflowCommand =
+/** A ctx operation workflow code asked for: each takes the next seq. */
+export type OperationCommand =
   | {
       kind: "step";
       seq: number;
@@ -75,6 +78,17 @@ export type WorkflowCommand =
     };
 
 /**
+ * What workflow code asked for that history does not hold yet: an operation, or the cancel of
+ * a pending one (`scope.cancel()` of the `ctx.cancellable` scope it was made in). A cancel
+ * takes no seq of its own: it names the operation's, and replay matches it by that.
+ */
+export type WorkflowCommand =
+  OperationCommand | { kind: "cancel"; seq: number; of: OperationCommand; reason: string | null };
+
+/** The longest reason `scope.cancel(reason)` takes: it is recorded with each operation. */
+export const MAX_CANCEL_REASON_CHARS = 1024;
+
+/**
  * A patch `ctx.patched` / `ctx.deprecatePatch` took live, to be recorded as PatchMarked. Not a
  * command: it takes no seq (a replay of history from before the patch must number the other
  * calls as it did) and nothing in history is matched against it.
@@ -99,8 +113,15 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   descriptor: string;
-  /** Called outside `ctx.nonCancellable`: a cancel request rejects it. */
-  cancellable: boolean;
+  /** The scope it was called in (see `reaches`): which cancels reject it. */
+  scope: CancelScope | undefined;
+}
+
+/** A command the code issued, and when (commands are recorded in the order issued). */
+interface Issued {
+  descriptor: string;
+  command: WorkflowCommand;
+  order: number;
 }
 
 /** A `ctx.condition` not yet settled. */
@@ -110,8 +131,20 @@ interface Condition {
   reject: (error: unknown) => void;
   /** The seq of its timeout's timer, when it has one. */
   timerSeq: number | undefined;
-  /** Made outside `ctx.nonCancellable`: a cancel request rejects it. */
-  cancellable: boolean;
+  /** The scope it was made in: which cancels reject it. */
+  scope: CancelScope | undefined;
+}
+
+/**
+ * Whether a cancel of `target` (undefined: the run's own cancel) reaches an operation made in
+ * `scope`: `target` encloses it (or is it) with no `ctx.nonCancellable` scope in between.
+ */
+function reaches(target: CancelScope | undefined, scope: CancelScope | undefined): boolean {
+  for (let s = scope; s !== undefined; s = s.parent) {
+    if (s === target) return true;
+    if (s.kind === "nonCancellable") return false;
+  }
+  return target === undefined;
 }
 
 /** Default of WorkflowOptions.continueAsNewAfter. */
@@ -151,6 +184,16 @@ export const CONTINUE_AS_NEW_AFTER = 10_000;
  * the same point. The code then ends as it chooses: throwing WorkflowCancelledError closes
  * the run cancelled, any other error fails it (a failed compensation stays visible), a value
  * completes it.
+ *
+ * Scopes: `ctx.cancellable(fn)` runs `fn` in a scope the code can cancel itself
+ * (`scope.cancel(reason)`); `ctx.nonCancellable(fn)` in one no cancel from outside it reaches.
+ * A cancel reaches an operation when it is its scope's or an enclosing scope's (the run's is
+ * the outermost) with no non-cancellable scope in between. A scope's cancel is the code's own
+ * decision: it rejects the pending operations it reaches with ScopeCancelledError at once,
+ * and issues a cancel command for each, which the decider records (StepCancelled,
+ * TimerCancelled, SignalWaitCancelled, ChildWorkflowCancelRequested) and a replay matches by
+ * the operation's seq, as it matches the operation. A recorded cancel the code no longer
+ * issues, or a cancel it issues where history has none, is a divergence.
  */
 export class WorkflowExecution {
   private seq: number;
@@ -168,8 +211,13 @@ export class WorkflowExecution {
     sinceStart: () => this.currentTime - this.startedAt,
     hostTimer: (kind, delayMs) => this.hostTimer(kind, delayMs),
   };
-  private readonly issued = new Map<number, { descriptor: string; command: WorkflowCommand }>();
+  private readonly issued = new Map<number, Issued>();
   private readonly recorded = new Set<number>();
+  /** Cancels of operations the code issued (scope.cancel), by the operation's seq. */
+  private readonly cancels = new Map<number, Issued & { whileReplaying: boolean }>();
+  private readonly recordedCancels = new Set<number>();
+  /** Commands issued so far, operations and cancels: their order of recording. */
+  private issuedCount = 0;
   private readonly pending = new Map<number, Pending>();
   private readonly bufferedSignals = new Map<string, JsonText[]>();
   private readonly signalWaiters: { seq: number; name: string }[] = [];
@@ -255,6 +303,13 @@ export class WorkflowExecution {
 
   /** Feeds one history event to the code. */
   async deliver(event: HistoryEvent): Promise<void> {
+    await this.deliverEvent(event);
+    // Replay has reached the end of what was recorded before this execution: a cancel the
+    // code issued before that end was recorded within it, if the code still does what it did.
+    if (this.delivered === this.replayCount) this.checkReplayedCancels();
+  }
+
+  private async deliverEvent(event: HistoryEvent): Promise<void> {
     if (this.result?.kind === "blocked") return;
     this.currentTime = event.at;
     const body = event.body;
@@ -271,6 +326,18 @@ export class WorkflowExecution {
         return;
       case "ChildWorkflowScheduled":
         this.match(body.childSeq, childDescriptor(body.workflowType));
+        return;
+      case "StepCancelled":
+        this.matchCancel(body.stepSeq);
+        return;
+      case "TimerCancelled":
+        this.matchCancel(body.timerSeq);
+        return;
+      case "SignalWaitCancelled":
+        this.matchCancel(body.waitSeq);
+        return;
+      case "ChildWorkflowCancelRequested":
+        this.matchCancel(body.childSeq);
         return;
       case "ChildWorkflowCompleted":
         this.settle(body.childSeq, (p) => p.resolve(JSON.parse(body.result)));
@@ -330,6 +397,11 @@ export class WorkflowExecution {
       case "StateUpdated":
         this.recordedState = body.state;
         return;
+      case "WorkflowBlocked":
+        // The decision the code was in when the run blocked was never recorded: cancels made
+        // in it are the code's next decision (once it replays), not ones history must hold.
+        for (const cancel of this.cancels.values()) cancel.whileReplaying = false;
+        return;
       case "PatchMarked":
         // Answered from `replaying`'s look ahead; a marker no call asks for (the code dropped
         // its deprecatePatch) is left alone.
@@ -352,12 +424,78 @@ export class WorkflowExecution {
   }
 
   /**
-   * The error a cancelled operation rejects with, when a cancel was requested and the calling
-   * code is outside `ctx.nonCancellable`; undefined when the operation is to run.
+   * The error an operation made in `scope` (by default, the calling code's) is refused with:
+   * the innermost cancelled scope that reaches it, else the run's cancel if it reaches it;
+   * undefined when no cancel reaches it and the operation is to run.
    */
-  private refusal(): WorkflowCancelledError | undefined {
-    if (!this.cancel || currentScope()?.nonCancellable === true) return undefined;
+  private refusal(
+    descriptor: string | null,
+    scope: CancelScope | undefined = currentScope()?.cancelScope,
+  ): WeftError | undefined {
+    for (let s = scope; s !== undefined; s = s.parent) {
+      if (s.kind === "nonCancellable") return undefined;
+      if (s.cancelled) return new ScopeCancelledError(s.cancelled.reason, descriptor);
+    }
+    if (!this.cancel) return undefined;
     return new WorkflowCancelledError(this.workflowId, this.cancel.reason);
+  }
+
+  /**
+   * `scope.cancel(reason)`: the scope's pending operations (and those of the scopes inside it
+   * that no non-cancellable scope shields) reject with ScopeCancelledError, conditions first,
+   * then the others in the order they were made; each gets a cancel command, so the decider
+   * stops what runs for it (a step's attempt, a timer, a signal wait's timeout, a child). A
+   * condition's timeout timer is one of those operations. Later calls change nothing.
+   */
+  private cancelScope(scope: CancelScope, reason: string | null): void {
+    if (scope.cancelled || this.result) return;
+    scope.cancelled = { reason };
+    for (const condition of [...this.conditions]) {
+      if (!reaches(scope, condition.scope)) continue;
+      this.conditions = this.conditions.filter((c) => c !== condition);
+      condition.reject(new ScopeCancelledError(reason, "condition"));
+    }
+    for (const [seq, pending] of [...this.pending]) {
+      if (!reaches(scope, pending.scope)) continue;
+      this.pending.delete(seq);
+      this.removeWaiter(seq);
+      const operation = this.issued.get(seq)?.command;
+      pending.reject(new ScopeCancelledError(reason, pending.descriptor));
+      if (!operation || operation.kind === "cancel") continue;
+      this.cancels.set(seq, {
+        descriptor: `cancel of ${pending.descriptor}`,
+        command: { kind: "cancel", seq, of: operation, reason },
+        order: ++this.issuedCount,
+        // History goes on past this point: it must hold the cancel (checkReplayedCancels).
+        whileReplaying: this.delivered < this.replayCount,
+      });
+    }
+  }
+
+  /** A recorded cancel of an operation: the code must have cancelled it as well, by now. */
+  private matchCancel(seq: number): void {
+    const expected = `cancel of ${this.issued.get(seq)?.descriptor ?? `command ${seq}`}`;
+    if (!this.cancels.has(seq)) {
+      this.diverge(new DeterminismViolationError(this.workflowId, seq, expected, "nothing"));
+      return;
+    }
+    this.recordedCancels.add(seq);
+  }
+
+  /**
+   * Cancels the code issued while it replayed, with recorded history still ahead of it: the
+   * decider records a cancel in the decision the code made it in, so history holds each by
+   * the end of what was recorded. One it does not hold is code that now cancels where it did
+   * not.
+   */
+  private checkReplayedCancels(): void {
+    for (const [seq, cancel] of this.cancels) {
+      if (!cancel.whileReplaying || this.recordedCancels.has(seq)) continue;
+      this.diverge(
+        new DeterminismViolationError(this.workflowId, seq, "no cancel", cancel.descriptor),
+      );
+      return;
+    }
   }
 
   /**
@@ -369,12 +507,12 @@ export class WorkflowExecution {
   private rejectCancellable(): void {
     const reason = this.cancel?.reason ?? null;
     for (const condition of [...this.conditions]) {
-      if (!condition.cancellable) continue;
+      if (!reaches(undefined, condition.scope)) continue;
       this.dropCondition(condition);
       condition.reject(new WorkflowCancelledError(this.workflowId, reason));
     }
     for (const [seq, pending] of [...this.pending]) {
-      if (!pending.cancellable) continue;
+      if (!reaches(undefined, pending.scope)) continue;
       this.pending.delete(seq);
       this.removeWaiter(seq);
       pending.reject(new WorkflowCancelledError(this.workflowId, reason));
@@ -475,9 +613,10 @@ export class WorkflowExecution {
   /** Commands the code issued that history does not hold yet, in the order issued. */
   newCommands(): WorkflowCommand[] {
     if (this.result?.kind === "blocked") return [];
-    const out: WorkflowCommand[] = [];
-    for (const [seq, entry] of this.issued) if (!this.recorded.has(seq)) out.push(entry.command);
-    return out;
+    const out: Issued[] = [];
+    for (const [seq, entry] of this.issued) if (!this.recorded.has(seq)) out.push(entry);
+    for (const [seq, entry] of this.cancels) if (!this.recordedCancels.has(seq)) out.push(entry);
+    return out.sort((a, b) => a.order - b.order).map((entry) => entry.command);
   }
 
   /**
@@ -489,6 +628,11 @@ export class WorkflowExecution {
     const taken = this.unrecordedPatches;
     this.unrecordedPatches = [];
     return taken;
+  }
+
+  /** Whether history holds the operation with this seq (its scheduling event). */
+  isRecorded(seq: number): boolean {
+    return this.recorded.has(seq);
   }
 
   /** Whether a signal wait is still open (its timeout timer is then still meaningful). */
@@ -550,20 +694,20 @@ export class WorkflowExecution {
     if (index >= 0) this.signalWaiters.splice(index, 1);
   }
 
-  private issue<T>(descriptor: string, build: (seq: number) => WorkflowCommand): Promise<T> {
+  private issue<T>(descriptor: string, build: (seq: number) => OperationCommand): Promise<T> {
     if (this.result) return new Promise<T>(() => undefined);
-    const refused = this.refusal();
+    const refused = this.refusal(descriptor);
     if (refused) return Promise.reject(refused);
-    const cancellable = currentScope()?.nonCancellable !== true;
+    const scope = currentScope()?.cancelScope;
     const seq = ++this.seq;
     const command = build(seq);
-    this.issued.set(seq, { descriptor, command });
+    this.issued.set(seq, { descriptor, command, order: ++this.issuedCount });
     return new Promise<T>((resolve, reject) => {
       this.pending.set(seq, {
         resolve: resolve as (v: unknown) => void,
         reject,
         descriptor,
-        cancellable,
+        scope,
       });
     });
   }
@@ -689,7 +833,7 @@ export class WorkflowExecution {
             new TypeError(`ctx.waitForSignal: timeoutMs must be ≥ 0, got ${timeoutMs}`),
           );
         }
-        const refused = this.refusal();
+        const refused = this.refusal(signalDescriptor(name));
         if (refused) return Promise.reject(refused);
         const buffered = this.bufferedSignals.get(name);
         const satisfied = buffered !== undefined && buffered.length > 0;
@@ -747,9 +891,9 @@ export class WorkflowExecution {
           );
         }
         if (this.result) return new Promise<boolean>(() => undefined);
-        const refused = this.refusal();
+        const refused = this.refusal("condition");
         if (refused) return Promise.reject(refused);
-        const cancellable = currentScope()?.nonCancellable !== true;
+        const scope = currentScope()?.cancelScope;
         let holds: boolean;
         try {
           holds = predicate();
@@ -765,7 +909,7 @@ export class WorkflowExecution {
             resolve,
             reject,
             timerSeq: undefined,
-            cancellable,
+            scope,
           };
           this.conditions.push(condition);
           if (timeoutMs === undefined) return;
@@ -782,7 +926,8 @@ export class WorkflowExecution {
               this.conditions = this.conditions.filter((c) => c !== condition);
               resolve(false);
             },
-            // A cancel rejects the condition itself (rejectCancellable), not through its timer.
+            // A cancel rejects the condition itself (rejectCancellable, cancelScope), not
+            // through its timer.
             () => undefined,
           );
         });
@@ -792,13 +937,17 @@ export class WorkflowExecution {
           return Promise.reject(
             new TypeError("ctx.nonCancellable: the argument must be a function"),
           );
-        const scope: SandboxScope = { ...this.scope, nonCancellable: true };
+        const scope: SandboxScope = {
+          ...this.scope,
+          cancelScope: { kind: "nonCancellable", parent: currentScope()?.cancelScope },
+        };
         try {
           return Promise.resolve(runInScope(scope, fn));
         } catch (error) {
           return Promise.reject(error instanceof Error ? error : new Error(String(error)));
         }
       },
+      cancellable: <T>(fn: (scope: CancellationScope<T>) => Promise<T> | T) => this.cancellable(fn),
       isCancelRequested: () => this.cancel !== undefined,
       patched: (patchId: string) => this.patch(patchId, false),
       deprecatePatch: (patchId: string) => {
@@ -808,6 +957,46 @@ export class WorkflowExecution {
       random: () => this.random(),
       uuid: () => uuidFrom(this.random),
     };
+  }
+
+  /** `ctx.cancellable(fn)`: runs `fn` in a scope of its own and hands back the scope. */
+  private cancellable<T>(
+    fn: (scope: CancellationScope<T>) => Promise<T> | T,
+  ): CancellationScope<T> {
+    const scope: CancelScope = { kind: "cancellable", parent: currentScope()?.cancelScope };
+    let result: Promise<T> | undefined;
+    // Reached by its own cancel, an enclosing scope's or the run's (unless shielded).
+    const cancelRequested = () => this.refusal(null, scope) !== undefined;
+    const handle: CancellationScope<T> = Object.freeze({
+      cancel: (reason?: string) => {
+        if (reason !== undefined && typeof reason !== "string")
+          throw new TypeError("scope.cancel: the reason must be a string");
+        if (reason !== undefined && reason.length > MAX_CANCEL_REASON_CHARS)
+          throw new InvalidInputError(
+            `scope.cancel: the reason has ${reason.length} characters; the limit is ${MAX_CANCEL_REASON_CHARS} (it is recorded with each operation cancelled)`,
+          );
+        this.cancelScope(scope, reason ?? null);
+      },
+      get cancelRequested(): boolean {
+        return cancelRequested();
+      },
+      result: () => result!,
+    });
+    if (typeof fn !== "function") {
+      result = Promise.reject(new TypeError("ctx.cancellable: the argument must be a function"));
+    } else {
+      try {
+        result = Promise.resolve(
+          runInScope({ ...this.scope, cancelScope: scope }, () => fn(handle)),
+        );
+      } catch (error) {
+        result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    // The code may never ask for the result (it cancelled the scope and moved on): its
+    // rejection must not surface as unhandled.
+    result.catch(() => undefined);
+    return handle;
   }
 
   private finish(value: unknown): void {
@@ -851,6 +1040,8 @@ export class WorkflowExecution {
 /** How a command is named in divergence reports: `step "charge"`, `wait`, `signal "approve"`. */
 export function commandDescriptor(command: WorkflowCommand): string {
   switch (command.kind) {
+    case "cancel":
+      return `cancel of ${commandDescriptor(command.of)}`;
     case "step":
       return stepDescriptor(command.stepName);
     case "sleep":

@@ -42,10 +42,23 @@ export interface SandboxScope {
   /** The code asked the process for a timer; the run decides what that means (it parks). */
   hostTimer(kind: HostTimer, delayMs: unknown): void;
   /**
-   * Code inside `ctx.nonCancellable(fn)`: its ctx operations are not rejected by a cancel. The
-   * scope follows the code's continuations as the run's scope does (the storage below).
+   * The innermost `ctx.cancellable` or `ctx.nonCancellable` scope the code runs in (none: the
+   * run's own). It follows the code's continuations as the run's scope does (the storage
+   * below), so an operation knows which cancels reach it wherever it is called from.
    */
-  readonly nonCancellable?: boolean;
+  readonly cancelScope?: CancelScope;
+}
+
+/**
+ * A cancellation scope of workflow code, linked to the one around it. A cancel reaches an
+ * operation made in a scope when it is that scope's or an enclosing one's, with no
+ * `nonCancellable` scope in between; the run's cancel is the outermost.
+ */
+export interface CancelScope {
+  readonly kind: "cancellable" | "nonCancellable";
+  readonly parent: CancelScope | undefined;
+  /** Set once the code cancelled this (cancellable) scope. */
+  cancelled?: { reason: string | null };
 }
 
 /**

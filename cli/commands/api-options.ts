@@ -40,6 +40,38 @@ export async function withApi(
 }
 
 /** A whole number from `min` up, from an option's text. */
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * A duration option: whole milliseconds (`90000`), or amounts with units (`90s`, `30m`, `6h`,
+ * `2d`, `1h30m`, `500ms`). Positive and whole in milliseconds, else INVALID_INPUT naming the
+ * option and the forms it takes.
+ */
+export function durationOption(text: string, name: string): number {
+  const refuse = (why: string) =>
+    new InvalidInputError(
+      `${name} must be a duration such as 90s, 30m, 6h, 2d or 1h30m (or whole milliseconds): ${why}, got ${JSON.stringify(text)}`,
+    );
+  const trimmed = text.trim();
+  let ms: number;
+  if (/^\d+$/.test(trimmed)) ms = Number(trimmed);
+  else {
+    if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(trimmed)) throw refuse("not one");
+    ms = 0;
+    for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g))
+      ms += Number(amount) * DURATION_UNITS[unit!]!;
+  }
+  if (!Number.isSafeInteger(ms)) throw refuse("not a whole number of milliseconds");
+  if (ms <= 0) throw refuse("it must be more than zero");
+  return ms;
+}
+
 export function intOption(text: string, name: string, min = 1): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) {

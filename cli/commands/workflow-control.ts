@@ -5,13 +5,13 @@ import { ApiUnreachableError, type ApiClient } from "../api-client";
 import { WeftError } from "../../core/errors";
 import { parseJsonOption, print } from "../output";
 import { ID_REUSE } from "./workflow-start";
-import { apiOptions, withApi, type ApiCliOptions } from "./api-options";
+import { apiOptions, durationOption, withApi, type ApiCliOptions } from "./api-options";
 
 const SIGNAL = `mutation ($workflowId: String!, $name: String!, $payload: JSON, $requestId: String) {
   signalWorkflow(workflowId: $workflowId, name: $name, payload: $payload, requestId: $requestId) { workflowId accepted requestId }
 }`;
-const SIGNAL_WITH_START = `mutation ($type: String!, $workflowId: String!, $name: String!, $payload: JSON, $input: JSON, $idReusePolicy: IdReusePolicy, $requestId: String) {
-  signalWithStart(type: $type, workflowId: $workflowId, name: $name, payload: $payload, input: $input, idReusePolicy: $idReusePolicy, requestId: $requestId) { workflowId requestId waitingForDecider }
+const SIGNAL_WITH_START = `mutation ($type: String!, $workflowId: String!, $name: String!, $payload: JSON, $input: JSON, $idReusePolicy: IdReusePolicy, $requestId: String, $executionTimeoutMs: Float) {
+  signalWithStart(type: $type, workflowId: $workflowId, name: $name, payload: $payload, input: $input, idReusePolicy: $idReusePolicy, requestId: $requestId, executionTimeoutMs: $executionTimeoutMs) { workflowId requestId waitingForDecider }
 }`;
 const CANCEL = `mutation ($workflowId: String!, $reason: String, $requestId: String) {
   cancelWorkflow(workflowId: $workflowId, reason: $reason, requestId: $requestId) { workflowId accepted requestId }
@@ -98,6 +98,10 @@ export function registerWorkflowControl(workflow: Command): void {
         .option(
           "--id-reuse <policy>",
           "when the ID names a closed run: reject-duplicate (default: the command is dropped), allow-after-close or allow-after-failure (a new run)",
+        )
+        .option(
+          "--execution-timeout <duration>",
+          "when this starts the run: it fails with WORKFLOW_TIMEOUT if still open this long after its start (90s, 30m, 6h, 2d, 1h30m or milliseconds)",
         ),
     ),
   ).action(
@@ -106,7 +110,7 @@ export function registerWorkflowControl(workflow: Command): void {
       workflowId: string,
       name: string,
       payload: string | undefined,
-      opts: ControlOptions & { input?: string; idReuse?: string },
+      opts: ControlOptions & { input?: string; idReuse?: string; executionTimeout?: string },
     ) =>
       withApi(opts, async (client) => {
         const reuse = opts.idReuse === undefined ? undefined : ID_REUSE[opts.idReuse];
@@ -126,6 +130,10 @@ export function registerWorkflowControl(workflow: Command): void {
           input: parseJsonOption(opts.input, "--input"),
           idReusePolicy: reuse?.graphql,
           requestId: opts.requestId ?? randomUUID(),
+          executionTimeoutMs:
+            opts.executionTimeout === undefined
+              ? undefined
+              : durationOption(opts.executionTimeout, "--execution-timeout"),
         });
         if (signalWithStart.waitingForDecider) {
           process.stderr.write(

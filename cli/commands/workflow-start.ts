@@ -4,10 +4,10 @@ import { WeftError } from "../../core/errors";
 import { reusesClosedId, type IdReusePolicy } from "../../schemas/types";
 import { CLOSED_STATUSES } from "../runs";
 import { waitAndReport } from "../wait";
-import { apiOptions, intOption, withApi, type ApiCliOptions } from "./api-options";
+import { apiOptions, durationOption, intOption, withApi, type ApiCliOptions } from "./api-options";
 
-const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $idempotencyKey: String, $idReusePolicy: IdReusePolicy) {
-  startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $idempotencyKey, idReusePolicy: $idReusePolicy) {
+const START = `mutation ($type: String!, $workflowId: String, $input: JSON, $idempotencyKey: String, $idReusePolicy: IdReusePolicy, $executionTimeoutMs: Float) {
+  startWorkflow(type: $type, workflowId: $workflowId, input: $input, idempotencyKey: $idempotencyKey, idReusePolicy: $idReusePolicy, executionTimeoutMs: $executionTimeoutMs) {
     workflowId
     waitingForDecider
   }
@@ -26,6 +26,7 @@ interface StartOptions extends ApiCliOptions {
   id?: string;
   idempotencyKey?: string;
   idReuse?: string;
+  executionTimeout?: string;
   wait?: boolean;
   timeout: string;
 }
@@ -45,6 +46,10 @@ export function registerWorkflowStart(workflow: Command): void {
         "--id-reuse <policy>",
         "when the ID names a closed run: reject-duplicate (default: the start is that run's), allow-after-close or allow-after-failure (a new run)",
       )
+      .option(
+        "--execution-timeout <duration>",
+        "the run fails with WORKFLOW_TIMEOUT if still open this long after its start (90s, 30m, 6h, 2d, 1h30m or milliseconds), over the workflow's own executionTimeoutMs",
+      )
       .option("--wait", "wait for the run to end, showing progress on stderr")
       .option(
         "--timeout <ms>",
@@ -55,6 +60,10 @@ export function registerWorkflowStart(workflow: Command): void {
     withApi(opts, async (client) => {
       const input = parseJsonOption(opts.input, "--input");
       const timeoutMs = intOption(opts.timeout, "--timeout");
+      const executionTimeoutMs =
+        opts.executionTimeout === undefined
+          ? undefined
+          : durationOption(opts.executionTimeout, "--execution-timeout");
       const reuse = opts.idReuse === undefined ? undefined : ID_REUSE[opts.idReuse];
       if (opts.idReuse !== undefined && !reuse) {
         throw new WeftError(
@@ -83,6 +92,7 @@ export function registerWorkflowStart(workflow: Command): void {
         input,
         idempotencyKey: opts.idempotencyKey,
         idReusePolicy: reuse?.graphql,
+        executionTimeoutMs,
       });
       const { workflowId, waitingForDecider } = startWorkflow;
       if (waitingForDecider) {

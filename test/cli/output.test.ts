@@ -71,6 +71,11 @@ it("waitingOn and errors read as short phrases", () => {
     'step charge #2 (attempt 1, started on w1); signal "approve" until 2026-01-01T00:00:00.000Z',
   );
   expect(describeWaiting([])).toBe("nothing");
+  expect(
+    describeWaiting([
+      { kind: "child", childWorkflowId: "order-77/3", workflowType: "shipParcel", since: "x" },
+    ]),
+  ).toBe("child workflow shipParcel order-77/3");
   const due = { kind: "timer", dueAt: "2026-01-01T00:00:10.000Z" };
   expect(describeWaiting([due], Date.parse("2026-01-01T00:00:06.000Z"))).toBe("timer due in 4.0 s");
   expect(errorMessage({ name: "Error", message: "declined", code: "TERMINAL" })).toBe(
@@ -358,4 +363,42 @@ it("prints a parent's child events as lines", () => {
       }),
     ),
   ).toMatch(/child p\/2 \(#2\) cancelled: no stock$/);
+});
+
+it("prints the cancels of a scope's operations as lines", () => {
+  const lines = new RunEventLines();
+  const event = (seq: number, body: EventBody) => ({ workflowId: "s", seq, at: 0, body });
+  lines.line(
+    event(2, {
+      type: "StepScheduled",
+      stepSeq: 1,
+      stepName: "export",
+      attempt: 1,
+      input: "{}",
+      taskQueue: "default",
+      timeoutMs: null,
+      retryPolicy: "{}",
+    }),
+  );
+  expect(
+    lines.line(event(3, { type: "StepCancelled", stepSeq: 1, attempt: 1, reason: "too slow" })),
+  ).toMatch(/step export #1 cancelled with its scope: too slow$/);
+  expect(lines.line(event(4, { type: "TimerCancelled", timerSeq: 2, reason: null }))).toMatch(
+    /timer #2 cancelled with its scope$/,
+  );
+  expect(
+    lines.line(
+      event(5, { type: "SignalWaitCancelled", waitSeq: 3, signalName: "stop", reason: "done" }),
+    ),
+  ).toMatch(/wait for signal "stop" cancelled with its scope: done$/);
+  expect(
+    lines.line(
+      event(6, {
+        type: "ChildWorkflowCancelRequested",
+        childSeq: 4,
+        childWorkflowId: "s/4",
+        reason: null,
+      }),
+    ),
+  ).toMatch(/child s\/4 \(#4\) cancelled with its scope$/);
 });

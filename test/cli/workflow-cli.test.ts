@@ -372,6 +372,55 @@ it("--id-reuse starts a new run under a closed run's ID, and --wait waits for th
   expect(lastLine(bad.stderr)).toMatch(/^weft: INVALID_INPUT: --id-reuse sometimes is none of/);
 });
 
+it("--execution-timeout gives the run its limit (start and signal-with-start); a bad duration is INVALID_INPUT", async () => {
+  const res = await weft([
+    "workflow",
+    "start",
+    "approval",
+    "--id",
+    "cli-execution-timeout",
+    "--input",
+    '{"timeoutMs":600000}',
+    "--execution-timeout",
+    "1s",
+    "--wait",
+    "--json",
+  ]);
+  expect(res.code).toBe(2);
+  expect(JSON.parse(res.stdout)).toMatchObject({ status: "FAILED" });
+  expect(lastLine(res.stderr)).toMatch(
+    /^weft: WORKFLOW_FAILED: workflow \S+ failed: workflow \S+ timed out: it was still open when its execution timeout \(executionTimeoutMs\) of 1 s passed at /,
+  );
+  expect((await client.getHistory("cli-execution-timeout"))[0]!.body).toMatchObject({
+    executionTimeoutMs: 1000,
+  });
+
+  const sws = await weft([
+    "workflow",
+    "signal-with-start",
+    "tally",
+    "cli-sws-timeout",
+    "add",
+    '{"n":1}',
+    "--execution-timeout",
+    "1h30m",
+  ]);
+  expect(sws.code).toBe(0);
+  const started = await waitFor(
+    "the signalled run's start",
+    async () => (await client.getHistory("cli-sws-timeout"))[0],
+  );
+  expect(started.body).toMatchObject({ type: "WorkflowStarted", executionTimeoutMs: 5_400_000 });
+
+  for (const bad of ["soon", "0", "-5s", "1.5ms"]) {
+    const refused = await weft(["workflow", "start", "threeSteps", "--execution-timeout", bad]);
+    expect([bad, refused.code]).toEqual([bad, 2]);
+    expect(lastLine(refused.stderr)).toMatch(
+      /^weft: INVALID_INPUT: --execution-timeout must be a duration such as 90s, 30m, 6h, 2d or 1h30m/,
+    );
+  }
+});
+
 it("a failed run exits non-zero with its error on one line", async () => {
   const res = await weft(["workflow", "start", "terminalFailure", "--wait", "--json"]);
   expect(res.code).toBe(2);

@@ -1,7 +1,7 @@
 /**
  * Parent and children on the run page, in headless Chromium against embedded mode: a parent's
- * page lists its children with their status, each a link to the child's page, and a child's
- * page links back to its parent. The screenshot goes to a temporary folder, or to docs/ with
+ * page lists its children with their status, each a link to the child's page, names the child
+ * it still awaits under "waiting on" (a link too), and a child's page links back to its parent. The screenshot goes to a temporary folder, or to docs/ with
  * WEFT_UPDATE_SCREENSHOTS=1.
  */
 import { tmpdir } from "node:os";
@@ -72,6 +72,15 @@ it("links a parent's page to its children's and back", async () => {
     "order-77/2",
     "order-77/3",
   ]);
+  // The parent still awaits its held child: "waiting on" names it, with its type and a link.
+  const waits = page.locator("[data-testid=waiting-on]");
+  await waits.locator("[data-testid=waiting-child]").first().waitFor({ timeout: LIVE });
+  await expect(waits.locator("[data-testid=waiting-child]").allInnerTexts()).resolves.toEqual([
+    "order-77/3",
+  ]);
+  await expect(waits.innerText()).resolves.toMatch(
+    /Child workflow familyChild order-77\/3 \(#3\) to close/,
+  );
   await page.locator("section.panel#children").scrollIntoViewIfNeeded();
   await page.screenshot({ path: join(DOCS, "dashboard-run-children.png") });
 
@@ -81,4 +90,7 @@ it("links a parent's page to its children's and back", async () => {
   await expect(parent.innerText()).resolves.toBe(parentId);
   await parent.click();
   await page.locator("h1.run-id", { hasText: parentId }).waitFor({ timeout: LIVE });
+  // The child named in "waiting on" is a link to its page too.
+  await page.locator("[data-testid=waiting-on] [data-testid=waiting-child]").click();
+  await page.locator("h1.run-id", { hasText: "order-77/3" }).waitFor({ timeout: LIVE });
 });

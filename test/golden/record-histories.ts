@@ -21,6 +21,7 @@ import {
 } from "../fixtures/workflows";
 import { feeV2, flatFee, percentFee } from "../fixtures/timeouts";
 import { carefulParent, familySteps, familyWorkflows } from "../fixtures/children";
+import { napOrWake, scopeSteps, scopeWorkflows, stopWork } from "../fixtures/scopes";
 import { isolatedConfig, waitFor } from "../support/env";
 import { types } from "../support/history";
 import { startTestWeft } from "../support/weft";
@@ -39,8 +40,17 @@ async function main(): Promise<void> {
       resumableAcrossWorkers,
       feeV2,
       ...familyWorkflows,
+      ...scopeWorkflows,
     ],
-    steps: [...steps, sendWelcomeEmail, sendFollowupEmail, flatFee, percentFee, ...familySteps],
+    steps: [
+      ...steps,
+      sendWelcomeEmail,
+      sendFollowupEmail,
+      flatFee,
+      percentFee,
+      ...familySteps,
+      ...scopeSteps,
+    ],
   });
   const scenarios: [string, () => Promise<string>][] = [
     [
@@ -133,6 +143,37 @@ async function main(): Promise<void> {
       async () => {
         await weft.client.result("golden-careful", { timeoutMs: 30_000 });
         return "golden-careful/1";
+      },
+    ],
+    [
+      // History v8: a running step's scope cancelled after a signal (StepCancelled), its
+      // aborted attempt's report ignored, and the code going on.
+      "scope-step-cancelled",
+      async () => {
+        const { workflowId } = await weft.client.start(stopWork, {
+          workflowId: "golden-stop",
+          input: { key: "golden" },
+        });
+        await waitFor("the step's start", async () =>
+          types(await weft.client.getHistory(workflowId)).includes("StepStarted"),
+        );
+        await weft.client.signal(workflowId, "stop", { why: "golden" });
+        await waitFor("the aborted attempt's report", async () =>
+          types(await weft.client.getHistory(workflowId)).includes("StepResultIgnored"),
+        );
+        return workflowId;
+      },
+    ],
+    [
+      // History v8: a month's sleep in a scope, cancelled when a signal came (TimerCancelled).
+      "scope-nap-cancelled",
+      async () => {
+        const { workflowId } = await weft.client.start(napOrWake, { workflowId: "golden-nap" });
+        await waitFor("the signal wait", async () =>
+          types(await weft.client.getHistory(workflowId)).includes("SignalWaitStarted"),
+        );
+        await weft.client.signal(workflowId, "wake", {});
+        return workflowId;
       },
     ],
   ];

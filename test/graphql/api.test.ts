@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { WeftConfig } from "../../core/config";
-import { WorkflowCancelledError } from "../../core/errors";
+import { WorkflowCancelledError, WorkflowFailedError } from "../../core/errors";
 import type { Logger } from "../../core/logger";
 import { createApiServer } from "../../graphql/server";
 import { CommandProducer } from "../../producers/command-producer";
@@ -13,6 +13,7 @@ import { migrate } from "../../projections/migrate";
 import { Projector } from "../../projections/projector";
 import type { ReadModelDb } from "../../projections/read-model-db";
 import { approval, closeFixtures, sleepy, steps, tally, threeSteps } from "../fixtures/workflows";
+import { napOrWake, scopeSteps, stopWork } from "../fixtures/scopes";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from "../support/read-models";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
@@ -32,8 +33,8 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     config = isolatedConfig({ databaseUrl: db.databaseUrl });
     logger = testLogger(config);
     weft = await startTestWeft(config, {
-      workflows: [threeSteps, approval, sleepy, tally],
-      steps,
+      workflows: [threeSteps, approval, sleepy, tally, stopWork, napOrWake],
+      steps: [...steps, ...scopeSteps],
     });
     pool = db.db;
     await migrate(pool);
@@ -50,7 +51,7 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
         .distinct()
         .where("kind", "=", "workflow")
         .execute();
-      return rows.length === 4;
+      return rows.length === 6;
     });
   });
 
@@ -189,6 +190,38 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     expect(run.signals).toEqual([]);
   });
 
+  it("shows what a cancelled scope stopped: the step cancelled, the month's timer cancelled", async () => {
+    const SIGNAL = `mutation ($id: String!, $name: String!, $payload: JSON) {
+      signalWorkflow(workflowId: $id, name: $name, payload: $payload) { accepted }
+    }`;
+    const stopped = await start({ type: "stopWork", input: { key: `gql-${dialect}` } });
+    await waitFor("the step's start", async () =>
+      (await weft.client.getHistory(stopped)).some((e) => e.body.type === "StepStarted"),
+    );
+    await gql(SIGNAL, { id: stopped, name: "stop", payload: { why: "enough" } });
+    await weft.client.result(stopped, { timeoutMs: 30_000 });
+    const napping = await start({ type: "napOrWake" });
+    await waitFor("the wait for wake", async () =>
+      (await weft.client.getHistory(napping)).some((e) => e.body.type === "SignalWaitStarted"),
+    );
+    await gql(SIGNAL, { id: napping, name: "wake", payload: {} });
+    await weft.client.result(napping, { timeoutMs: 30_000 });
+
+    await waitProjected(stopped);
+    const step = (await gql<WorkflowData>(WORKFLOW, { id: stopped })).data!.workflow!;
+    expect(step.steps.map((s) => [s.stepSeq, s.stepName, s.status])).toEqual([
+      [1, "longWork", "cancelled"],
+      [3, "note", "completed"],
+    ]);
+    expect(step.events.map((e) => e.type)).toContain("StepCancelled");
+    await waitProjected(napping);
+    const nap = (await gql<WorkflowData>(WORKFLOW, { id: napping })).data!.workflow!;
+    expect(nap.status).toBe("COMPLETED");
+    expect(nap.timers).toEqual([
+      expect.objectContaining({ kind: "sleep", seq: 1, status: "cancelled", firedAt: null }),
+    ]);
+  });
+
   it("signals and cancels runs through mutations", async () => {
     const signalled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
     const cancelled = await start({ type: "approval", input: { timeoutMs: 60_000 } });
@@ -247,6 +280,55 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     await waitProjected(id);
     const { data } = await gql<WorkflowData>(WORKFLOW, { id });
     expect(data!.workflow!.signals.map((s) => s.payload)).toEqual([{ n: 5 }, { done: true }]);
+  });
+
+  it("takes an execution timeout on startWorkflow and signalWithStart, and refuses one that is not whole positive milliseconds", async () => {
+    const START_WITH_TIMEOUT = `mutation ($input: JSON, $ms: Float) {
+      startWorkflow(type: "approval", input: $input, executionTimeoutMs: $ms) { workflowId }
+    }`;
+    const res = await gql<{ startWorkflow: { workflowId: string } }>(START_WITH_TIMEOUT, {
+      input: { timeoutMs: 600_000 },
+      ms: 300,
+    });
+    const id = res.data!.startWorkflow.workflowId;
+    const error = await weft.client.result(id, { timeoutMs: 30_000 }).then(
+      () => undefined,
+      (err: unknown) => err as WorkflowFailedError,
+    );
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(error!.details.errorCode).toBe("WORKFLOW_TIMEOUT");
+    expect(error!.message).toMatch(/execution timeout \(executionTimeoutMs\) of 300 ms passed/);
+    const started = (await weft.client.getHistory(id))[0]!;
+    expect(started.body).toMatchObject({
+      type: "WorkflowStarted",
+      executionTimeoutMs: 300,
+      executionDeadline: started.at + 300,
+    });
+
+    const SIGNAL_WITH_START = `mutation ($id: String!, $ms: Float) {
+      signalWithStart(type: "tally", workflowId: $id, name: "add", payload: { n: 1 }, executionTimeoutMs: $ms) { workflowId }
+    }`;
+    const sws = await gql(SIGNAL_WITH_START, { id: `sws-timeout-${dialect}`, ms: 86_400_000 });
+    expect(sws.errors).toBeUndefined();
+    const swsStart = await waitFor(
+      "the signalled run's start",
+      async () => (await weft.client.getHistory(`sws-timeout-${dialect}`))[0],
+    );
+    expect(swsStart.body).toMatchObject({
+      type: "WorkflowStarted",
+      executionTimeoutMs: 86_400_000,
+    });
+
+    for (const ms of [0, -5, 1.5, 1e300]) {
+      expect([ms, await errorCodes(START_WITH_TIMEOUT, { input: {}, ms })]).toEqual([
+        ms,
+        ["INVALID_INPUT"],
+      ]);
+      expect([ms, await errorCodes(SIGNAL_WITH_START, { id: "sws-refused", ms })]).toEqual([
+        ms,
+        ["INVALID_INPUT"],
+      ]);
+    }
   });
 
   it("the same idempotency key starts one run", async () => {

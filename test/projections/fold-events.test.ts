@@ -223,6 +223,80 @@ describe("foldEvents", () => {
     ]);
   });
 
+  it("ends what a cancelled scope held: its attempt shows cancelled, its timers cancelled, and the run waits on none of it", () => {
+    const events = history("sc", [
+      started,
+      {
+        type: "StepScheduled",
+        stepSeq: 1,
+        stepName: "work",
+        attempt: 1,
+        input: "{}",
+        taskQueue: "default",
+        timeoutMs: 60_000,
+        retryPolicy: "{}",
+      },
+      { type: "TimerStarted", timerSeq: 2, durationMs: 86_400_000, dueAt: T0 + 86_403_000 },
+      {
+        type: "SignalWaitStarted",
+        waitSeq: 3,
+        signalName: "go",
+        timeoutMs: 9000,
+        dueAt: T0 + 13_000,
+      },
+      {
+        type: "ChildWorkflowScheduled",
+        childSeq: 4,
+        childWorkflowId: "sc/4",
+        workflowType: "ship",
+        input: "{}",
+        parentClosePolicy: "cancel",
+      },
+      { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w1", startedAt: T0 + 6000 },
+      { type: "StepCancelled", stepSeq: 1, attempt: 1, reason: "stop" },
+      { type: "TimerCancelled", timerSeq: 2, reason: "stop" },
+      { type: "SignalWaitCancelled", waitSeq: 3, signalName: "go", reason: "stop" },
+      {
+        type: "ChildWorkflowCancelRequested",
+        childSeq: 4,
+        childWorkflowId: "sc/4",
+        reason: "stop",
+      },
+    ]);
+    // Before the cancels, the run waits on each of the four, the child named.
+    const before = foldInBatches(events, [6]);
+    expect(before[0]!.runInserts[0]!.waiting_on.map((w) => w.kind)).toEqual([
+      "step",
+      "timer",
+      "signal",
+      "child",
+    ]);
+    expect(before[0]!.runInserts[0]!.waiting_on[3]).toEqual({
+      kind: "child",
+      childSeq: 4,
+      childWorkflowId: "sc/4",
+      workflowType: "ship",
+      since: iso(5000),
+    });
+    for (let cut = 1; cut < events.length; cut++) {
+      const batches = foldInBatches(events, [cut]);
+      const last = batches[batches.length - 1]!;
+      const row = [...last.runInserts, ...last.runUpdates].find((r) => r.workflow_id === "sc");
+      expect({ cut, waiting: row?.waiting_on }).toEqual({ cut, waiting: [] });
+      const attempt = batches.flatMap((b) => [
+        ...b.attemptInserts.filter((a) => a.step_seq === 1),
+        ...b.attemptUpdates.filter((a) => a.step_seq === 1),
+      ]);
+      expect(attempt.at(-1)).toMatchObject({ status: "cancelled", finished_at: iso(7000) });
+      const timers = batches.flatMap((b) => [...b.timerUpserts, ...b.timerUpdates]);
+      const finalStatus = (kind: string, seq: number) =>
+        timers.filter((t) => t.kind === kind && t.seq === seq).at(-1)?.status;
+      expect(finalStatus("step_timeout", 1)).toBe("cancelled");
+      expect(finalStatus("sleep", 2)).toBe("cancelled");
+      expect(finalStatus("signal_timeout", 3)).toBe("cancelled");
+    }
+  });
+
   it("records a timed-out attempt, its retry and the next attempt", () => {
     const events = history("w4", [
       started,

@@ -15,6 +15,7 @@ import {
 import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { countdown, echo, flaky, workflows } from "../fixtures/workflows";
 import { familyWorkflows } from "../fixtures/children";
+import { scopeWorkflows } from "../fixtures/scopes";
 import { feeV2 } from "../fixtures/timeouts";
 import { scheduleWorkflow } from "../../workflow/schedules/schedule-workflow";
 
@@ -23,6 +24,7 @@ const definitions = new Map<string, AnyWorkflowDefinition>(
   [
     ...workflows,
     ...familyWorkflows,
+    ...scopeWorkflows,
     feeV2,
     createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 }),
     scheduleWorkflow,

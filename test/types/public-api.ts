@@ -7,7 +7,9 @@ import {
   ChildWorkflowFailedError,
   defineStep,
   defineWorkflow,
+  ScopeCancelledError,
   type AcceptedRequest,
+  type CancellationScope,
   type ChildHandle,
   type NewRunOptions,
   type StepDefinition,
@@ -51,6 +53,27 @@ export const greetFlow = defineWorkflow("greetFlow", async (ctx, input: { name: 
     greeting: string;
   }>();
   expectTypeOf(ctx.isCancelRequested()).toBeBoolean();
+  // A scope the code cancels: returned at once, its result typed as its function's.
+  const scope = ctx.cancellable(() => ctx.step(greet, input));
+  expectTypeOf(scope).toEqualTypeOf<CancellationScope<{ greeting: string }>>();
+  expectTypeOf(scope.cancel).parameters.toEqualTypeOf<[reason?: string]>();
+  expectTypeOf(scope.cancelRequested).toBeBoolean();
+  expectTypeOf(await scope.result()).toEqualTypeOf<{ greeting: string }>();
+  // The function gets the scope itself.
+  ctx.cancellable((self) => {
+    expectTypeOf(self.cancel).toBeFunction();
+    return 1;
+  });
+  // @ts-expect-error: a reason is text
+  scope.cancel(42);
+  try {
+    await scope.result();
+  } catch (error) {
+    if (error instanceof ScopeCancelledError) {
+      expectTypeOf(error.reason).toEqualTypeOf<string | null>();
+      expectTypeOf(error.operation).toEqualTypeOf<string | null>();
+    }
+  }
   // Versioning: patched answers at once; deprecatePatch returns nothing.
   expectTypeOf(ctx.patched("greeting-v2")).toBeBoolean();
   expectTypeOf(ctx.deprecatePatch("greeting-v1")).toBeVoid();

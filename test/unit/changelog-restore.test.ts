@@ -23,6 +23,7 @@ import {
   threeSteps,
   timedOut,
 } from "../fixtures/workflows";
+import { note, scoped } from "../fixtures/scopes";
 
 /**
  * A decider restored from its changelog must be the decider restored from history: the same
@@ -33,8 +34,19 @@ import {
  */
 
 const log = createLogger("silent");
-const WORKFLOWS = [threeSteps, approval, tally, sleepy, parallel, retryFixed, timedOut, countdown];
-const registry = () => new Registry(WORKFLOWS, [echo, flaky, slow]);
+const WORKFLOWS = [
+  threeSteps,
+  approval,
+  tally,
+  sleepy,
+  parallel,
+  retryFixed,
+  timedOut,
+  countdown,
+  // Cancels part of itself: cancelled steps, timers and signal waits leave the timers.
+  scoped,
+];
+const registry = () => new Registry(WORKFLOWS, [echo, flaky, slow, note]);
 
 /** One step of a random workload: an action kind and numbers that pick its target. */
 type Move = { kind: number; a: number; b: number };

@@ -175,7 +175,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(cancelled), { ...historyCodec.headers }),
     ).toEqual(cancelled);
-    expect(historyCodec.headers["weft-schema-version"]).toBe("7");
+    expect(historyCodec.headers["weft-schema-version"]).toBe("8");
 
     // Records as a v1 writer put them on the wire, read back through today's codec.
     const v1 = avro.Type.forSchema(
@@ -214,7 +214,7 @@ describe("wire codecs", () => {
         "weft-schema-version": String(historyCodec.version + 1),
       }),
     ).toThrow(
-      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6\/v7, record names .* v8/,
+      /expected schema weft.events.HistoryEvent v1\/v2\/v3\/v4\/v5\/v6\/v7\/v8, record names .* v9/,
     );
   });
 
@@ -379,6 +379,7 @@ describe("wire codecs", () => {
           idempotencyKey: null,
           requestId: "r",
           executionDeadline: 1009,
+          executionTimeoutMs: 1000,
           definitionHash: "0123456789abcdef",
           reset: null,
           parent: null,
@@ -450,6 +451,7 @@ describe("wire codecs", () => {
       idempotencyKey: null,
       requestId: null,
       executionDeadline: null,
+      executionTimeoutMs: null,
       definitionHash: null,
       reset: null,
       parent: null,
@@ -475,6 +477,7 @@ describe("wire codecs", () => {
           idempotencyKey: null,
           requestId: "r",
           executionDeadline: null,
+          executionTimeoutMs: null,
           definitionHash: null,
           reset,
           parent: null,
@@ -558,6 +561,7 @@ describe("wire codecs", () => {
           idempotencyKey: null,
           requestId: "r",
           executionDeadline: null,
+          executionTimeoutMs: null,
           definitionHash: null,
           reset: null,
           parent: { workflowId: "p", childSeq: 1 },
@@ -639,6 +643,61 @@ describe("wire codecs", () => {
         "weft-schema-version": "4",
       }).body,
     ).toEqual({ type: "CancelWorkflow", reason: null, requestId: "c", terminate: false });
+  });
+
+  it("records cancels of a scope's operations (history v8), and reads v7 records", () => {
+    const events: HistoryEvent[] = [
+      {
+        workflowId: "w",
+        seq: 5,
+        at: 9,
+        body: { type: "StepCancelled", stepSeq: 2, attempt: 3, reason: "enough" },
+      },
+      {
+        workflowId: "w",
+        seq: 6,
+        at: 9,
+        body: { type: "TimerCancelled", timerSeq: 3, reason: null },
+      },
+      {
+        workflowId: "w",
+        seq: 7,
+        at: 9,
+        body: { type: "SignalWaitCancelled", waitSeq: 4, signalName: "go", reason: "r" },
+      },
+      {
+        workflowId: "w",
+        seq: 8,
+        at: 9,
+        body: {
+          type: "ChildWorkflowCancelRequested",
+          childSeq: 5,
+          childWorkflowId: "w/5",
+          reason: null,
+        },
+      },
+    ];
+    for (const event of events)
+      expect(historyCodec.decode(historyCodec.encode(event), { ...historyCodec.headers })).toEqual(
+        event,
+      );
+    const v7 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "history-event.v7.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    ).toBuffer({
+      workflowId: "w",
+      seq: 2,
+      at: 9,
+      body: { "weft.events.TimerFired": { timerSeq: 1 } },
+    });
+    expect(
+      historyCodec.decode(v7, {
+        "weft-schema": "weft.events.HistoryEvent",
+        "weft-schema-version": "7",
+      }).body,
+    ).toEqual({ type: "TimerFired", timerSeq: 1 });
   });
 
   it("reports heartbeats (command v4) and reads tasks written before heartbeat timeouts (task v1)", () => {

@@ -10,6 +10,7 @@ import type { AnyWorkflowDefinition } from "../../workflow/definitions";
 import { WorkflowExecution } from "../../workflow/execution";
 import { feeV2 } from "../fixtures/timeouts";
 import { familyWorkflows } from "../fixtures/children";
+import { scopeWorkflows } from "../fixtures/scopes";
 import { workflows } from "../fixtures/workflows";
 import { scheduleWorkflow } from "../../workflow/schedules/schedule-workflow";
 
@@ -19,6 +20,7 @@ const definitions = new Map<string, AnyWorkflowDefinition>(
     ...workflows,
     feeV2,
     ...familyWorkflows,
+    ...scopeWorkflows,
     createUserSignupFlow({ waitMs: 0, confirmTimeoutMs: 0 }),
     scheduleWorkflow,
   ].map((w) => [w.name, w]),

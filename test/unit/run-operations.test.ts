@@ -82,6 +82,15 @@ describe("reset and re-run starts", () => {
     expect(failedStepOf(sourceRun("p-1", failed))).toBe(3);
     const allDone = historyOf("p-2", [started(), scheduled(1), done(1, "1"), failedRun]);
     expect(codeOf(() => failedStepOf(sourceRun("p-2", allDone)))).toBe("INVALID_RESET_POINT");
+    // A step the code stopped through its scope is not a failure to go back to.
+    const scoped = historyOf("p-3", [
+      started(),
+      scheduled(1),
+      { type: "StepCancelled", stepSeq: 1, attempt: 1, reason: "raced" },
+      scheduled(2),
+      failedRun,
+    ]);
+    expect(failedStepOf(sourceRun("p-3", scoped))).toBe(2);
   });
 
   it("carries the completed results before the step, and the source's type and input", () => {

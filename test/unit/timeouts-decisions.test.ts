@@ -5,7 +5,11 @@
  * told, and `ctx.patched` is answered from history while a run replays.
  */
 import { createLogger } from "../../core/logger";
-import { PartitionState } from "../../deciders/partition-state";
+import {
+  executionTimeoutMessage,
+  PartitionState,
+  plainDuration,
+} from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
 import type { Command, CommandBody, HistoryEvent, StepCancel, StepTask } from "../../schemas/types";
 import { defineWorkflow, type AnyWorkflowDefinition } from "../../workflow/definitions";
@@ -97,6 +101,32 @@ describe("execution timeout", () => {
     ]);
     // The sleep's timer, an hour later, finds the run closed.
     expect(await h.fire(1000 + 3600_000)).toEqual([]);
+  });
+
+  it("says which timeout, how long, from when and when it passed", async () => {
+    const h = harness([overdue]);
+    await h.apply("o2", start("overdue"), Date.parse("2026-01-01T10:00:00.000Z"));
+    const started = eventsOf(h.history, "WorkflowStarted")[0]!.body;
+    expect(started.executionTimeoutMs).toBe(500);
+    const [failed] = await h.fire(Date.parse("2026-01-01T10:00:01.000Z"));
+    expect((failed!.body as { error: { message: string } }).error.message).toBe(
+      "workflow o2 timed out: it was still open when its execution timeout (executionTimeoutMs) " +
+        "of 500 ms passed at 2026-01-01T10:00:00.500Z, counted from its start at 2026-01-01T10:00:00.000Z",
+    );
+    // Runs recorded before history v8 know their deadline only.
+    expect(
+      executionTimeoutMessage({
+        workflowId: "old",
+        executionDeadline: Date.parse("2026-01-01T12:00:00.000Z"),
+        executionTimeoutMs: null,
+        startedAt: 0,
+      }),
+    ).toBe(
+      "workflow old timed out: it was still open at its execution deadline, 2026-01-01T12:00:00.000Z",
+    );
+    expect(
+      [500, 45_000, 30 * 60_000, 6.5 * 3600_000, 2 * 86_400_000 + 4 * 3600_000].map(plainDuration),
+    ).toEqual(["500 ms", "45 s", "30 min", "6 h 30 min", "2 d 4 h"]);
   });
 
   it("tells the worker of a step still running when the run times out", async () => {

@@ -95,7 +95,14 @@ export type WaitItem =
       dueAt: string | null;
     }
   | { kind: "timer"; timerSeq: number; since: string; dueAt: string }
-  | { kind: "signal"; waitSeq: number; signalName: string; since: string; dueAt: string | null };
+  | { kind: "signal"; waitSeq: number; signalName: string; since: string; dueAt: string | null }
+  | {
+      kind: "child";
+      childSeq: number;
+      childWorkflowId: string;
+      workflowType: string;
+      since: string;
+    };
 
 export interface WorkflowDetail extends RunRow {
   input: unknown;

@@ -71,6 +71,13 @@ function waitNodes(events: readonly HistoryEvent[]): GraphNode[] {
         end: null,
         attempts: [],
       });
+    } else if (e.type === "TimerCancelled") {
+      // Its scope was cancelled (ctx.cancellable): it never fires.
+      const n = nodes.get(`timer-${String(b.timerSeq)}`);
+      if (n) Object.assign(n, { status: "cancelled", end: at });
+    } else if (e.type === "SignalWaitCancelled") {
+      const n = nodes.get(`signal-${String(b.waitSeq)}`);
+      if (n) Object.assign(n, { status: "cancelled", end: at });
     } else if (e.type === "SignalWaitTimedOut") {
       const n = nodes.get(`signal-${String(b.waitSeq)}`);
       if (n) Object.assign(n, { status: "timed_out", end: at });

@@ -416,6 +416,8 @@ function waitKey(item: WaitItem): string {
       return `timer-${item.timerSeq}`;
     case "signal":
       return `signal-${item.waitSeq}`;
+    case "child":
+      return `child-${item.childSeq}`;
   }
 }
 
@@ -439,6 +441,18 @@ function Due({ iso, now }: { iso: string; now: number }) {
 
 function describeWait(item: WaitItem, now: number): ReactNode {
   switch (item.kind) {
+    case "child":
+      return (
+        <>
+          Child workflow <b>{item.workflowType}</b>{" "}
+          <Link to={runPath(item.childWorkflowId)} className="mono" data-testid="waiting-child">
+            {item.childWorkflowId}
+          </Link>{" "}
+          <span className="muted">
+            (#{item.childSeq}) to close, for <b>{formatDuration(now - Date.parse(item.since))}</b>
+          </span>
+        </>
+      );
     case "step": {
       const since = item.state === "started" && item.startedAt ? item.startedAt : item.since;
       return (
