@@ -127,10 +127,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const decider = roles.includes("decider")
     ? new Decider({ config, kafka, logger, workflows, steps, metricsRegistry: metrics })
     : undefined;
-  // On Kafka, a worker beside a decider takes the tasks it commits at once and reports to it
-  // directly (config.localDispatch). The embedded log is in-process already: no gain there.
-  const localDecider =
-    decider && config.localDispatch && !backends?.stepLeases ? decider : undefined;
+  // A worker beside a decider reports to it directly (config.localDispatch). On Kafka it also
+  // takes the tasks the decider commits at once; the embedded log hands tasks over in-process
+  // already, and its done-markers need the task's offset, which only the log's copy has.
+  const localDecider = decider && config.localDispatch ? decider : undefined;
   const worker = roles.includes("worker")
     ? new Worker({
         config,
@@ -144,7 +144,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ...options.worker,
       })
     : undefined;
-  if (localDecider && worker) localDecider.onTasksCommitted((tasks) => worker.offer(tasks));
+  if (localDecider && worker && !backends?.stepLeases)
+    localDecider.onTasksCommitted((work) => worker.offer(work));
   // Served from the start, so that /readyz answers while the roles wait.
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined && !roles.includes("api")) {
