@@ -11,6 +11,7 @@ import type {
   PortTransaction,
   PortTransactionOffsets,
 } from "../port";
+import { partitionForKey } from "../partitioning";
 import { EmbeddedLogError, producerFenced, unknownTopicOrPartition } from "./errors";
 import type { AppendRecord, EmbeddedLog, OffsetCommit } from "./log";
 
@@ -20,17 +21,19 @@ export type Partitioner = (topic: string, partitions: number, message: PortMessa
 export function defaultPartitioner(): Partitioner {
   const kafkajs = Partitioners.DefaultPartitioner();
   return (topic, count, message) =>
-    kafkajs({
-      topic,
-      partitionMetadata: Array.from({ length: count }, (_, i) => ({
-        partitionId: i,
-        leader: 0,
-        partitionErrorCode: 0,
-        replicas: [0],
-        isr: [0],
-      })),
-      message,
-    });
+    message.key !== null && message.key !== undefined
+      ? partitionForKey(topic, message.key, count)
+      : kafkajs({
+          topic,
+          partitionMetadata: Array.from({ length: count }, (_, i) => ({
+            partitionId: i,
+            leader: 0,
+            partitionErrorCode: 0,
+            replicas: [0],
+            isr: [0],
+          })),
+          message,
+        });
 }
 
 /**
