@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
@@ -21,6 +21,7 @@ if redis.call("exists", KEYS[1]) == 1 then return ${DONE} end
 if redis.call("set", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return ${LOCKED} end
 return 0
 `;
+const LOCK_UNLESS_DONE_SHA = createHash("sha1").update(LOCK_UNLESS_DONE).digest("hex");
 
 /**
  * Step leases and done-markers in Redis, shared by every worker of an installation: a
@@ -66,14 +67,16 @@ export class RedisStepLeaseStore implements StepLeaseStore {
   ): Promise<LeaseLock | "done" | undefined> {
     const resource = workerKeys.lease(this.config, ref);
     const value = randomBytes(16).toString("hex");
-    const taken = (await this.redis.eval(
-      LOCK_UNLESS_DONE,
-      2,
-      workerKeys.done(this.config, ref),
-      resource,
-      value,
-      String(durationMs),
-    )) as number;
+    const args = [workerKeys.done(this.config, ref), resource, value, String(durationMs)];
+    // By its hash (the script's text is not sent again on every attempt); Redis forgets
+    // scripts on a restart or SCRIPT FLUSH, and then it goes by its text once more.
+    let taken: number;
+    try {
+      taken = (await this.redis.evalsha(LOCK_UNLESS_DONE_SHA, 2, ...args)) as number;
+    } catch (err) {
+      if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+      taken = (await this.redis.eval(LOCK_UNLESS_DONE, 2, ...args)) as number;
+    }
     if (taken === DONE) return "done";
     if (taken !== LOCKED) return undefined;
     return redlockLock(this.redlock, resource, value, Date.now() + durationMs);

@@ -79,3 +79,12 @@ it("lets a lease that was not extended expire, so a dead worker's attempt runs e
   }
   held(again);
 });
+
+it("takes leases by the script's hash, and by its text again once Redis forgot it", async () => {
+  await redis.script("FLUSH");
+  const first = nextRef();
+  held(await store.lockUnlessDone(first, 5000));
+  const second = nextRef();
+  held(await store.lockUnlessDone(second, 5000));
+  expect(await store.lockUnlessDone(second, 5000)).toBeUndefined();
+});
