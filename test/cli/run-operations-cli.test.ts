@@ -70,6 +70,17 @@ function weft(args: string[]): Promise<CliResult> {
   });
 }
 
+async function startedAtOf(workflowId: string): Promise<string> {
+  const res = await httpGql<{ workflow: { startedAt: string } | null }>(
+    engine.api!.address,
+    `query ($id: String!) { workflow(id: $id) { startedAt } }`,
+    { id: workflowId },
+  );
+  const startedAt = res.data?.workflow?.startedAt;
+  if (startedAt === undefined) throw new Error(`no startedAt for ${workflowId}`);
+  return startedAt;
+}
+
 async function statusOf(workflowId: string): Promise<string | undefined> {
   const res = await httpGql<{ workflow: { status: string } | null }>(
     engine.api!.address,
@@ -95,10 +106,14 @@ it("workflows terminate counts first, then terminates the open runs of the filte
 
   const dry = await weft(["workflows", "terminate", "--text", "cli-bulk-", "--dry-run"]);
   expect(dry).toMatchObject({ code: 0, stderr: "" });
-  expect(dry.stdout.trimEnd().split("\n")).toEqual([
-    "2 run(s) match",
-    ...[...ids].sort().reverse(), // newest first
-  ]);
+  // Newest first: by the time each run's WorkflowStarted was recorded (the two starts may be
+  // decided on different partitions, in either order), then by ID.
+  const started = new Map<string, string>();
+  for (const id of ids) started.set(id, await startedAtOf(id));
+  const newestFirst = [...ids].sort(
+    (a, b) => started.get(b)!.localeCompare(started.get(a)!) || a.localeCompare(b),
+  );
+  expect(dry.stdout.trimEnd().split("\n")).toEqual(["2 run(s) match", ...newestFirst]);
   // Without --yes it only counts too, and says how to go on.
   const unconfirmed = await weft(["workflows", "terminate", "--text", "cli-bulk-"]);
   expect(unconfirmed.stderr).toBe("weft: nothing sent: add --yes to terminate these runs\n");
