@@ -128,24 +128,13 @@ export class StepRunner {
       notice.reason,
     );
     this.cancels.set(key, error);
-    for (const oldest of this.cancels.keys()) {
-      if (this.cancels.size <= MAX_CANCEL_NOTICES) break;
-      this.cancels.delete(oldest);
-    }
+    keepNewest(this.cancels, MAX_CANCEL_NOTICES);
     const controller = this.controllers.get(key);
     if (controller && !controller.signal.aborted) {
       log.info({ reason: notice.reason }, "run cancelled: aborting the step's signal");
       controller.abort(error);
     } else {
       log.debug("run cancelled: the attempt does not run here (yet)");
-    }
-  }
-
-  private rememberReported(key: string): void {
-    this.reportedHere.add(key);
-    for (const oldest of this.reportedHere) {
-      if (this.reportedHere.size <= MAX_REPORTED_HERE) break;
-      this.reportedHere.delete(oldest);
     }
   }
 
@@ -161,7 +150,10 @@ export class StepRunner {
       if (this.reportedHere.has(key)) return "skipped";
       try {
         const outcome = await this.runOnce(task, log, delivery);
-        if (outcome === "reported") this.rememberReported(key);
+        if (outcome === "reported") {
+          this.reportedHere.add(key);
+          keepNewest(this.reportedHere, MAX_REPORTED_HERE);
+        }
         return outcome;
       } catch (err) {
         log.error({ err }, "unexpected error running the task; it will be delivered again");
@@ -485,6 +477,21 @@ export class StepRunner {
       sentAt: this.clock.now(),
       body,
     });
+  }
+}
+
+/** Drops the oldest entries (insertion order) of a map or set until at most `max` remain. */
+function keepNewest(
+  entries: {
+    readonly size: number;
+    keys(): IterableIterator<string>;
+    delete(key: string): boolean;
+  },
+  max: number,
+): void {
+  for (const oldest of entries.keys()) {
+    if (entries.size <= max) break;
+    entries.delete(oldest);
   }
 }
 

@@ -19,7 +19,7 @@ import { createKafka, readerConsumer } from "../../transport/kafka";
 import type { KafkaPort } from "../../transport/port";
 import { stamped, threeStamped } from "../../test/fixtures/workflows";
 import { freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
-import { spawnRoles } from "../../test/support/processes";
+import { spawnRoles, type RoleProcess } from "../../test/support/processes";
 import type { Hops, RunTiming, Target } from "./measure";
 import type { Watched } from "./process-stats";
 
@@ -43,79 +43,65 @@ function benchConfig(partitions: number): WeftConfig {
   });
 }
 
-/** Weft on Kafka: the roles in child processes, the client in the driver. */
+/** Hops read from the roles' histograms (metric-hops.ts): Weft on Kafka only. */
+const COMMAND_WAIT = "command produced → decided on (decider fetch, queue, linger)";
+const COMMIT = "decision transaction: first send → commit answered";
+const TASK_TO_START = "task written → step started (worker fetch, lease)";
+
+/** The hops each role's histograms give. */
+const DECIDER_HOPS = {
+  [COMMAND_WAIT]: "weft_decider_command_wait_seconds",
+  [COMMIT]: "weft_decider_commit_seconds",
+};
+const WORKER_HOPS = { [TASK_TO_START]: "weft_step_schedule_to_start_seconds" };
+
+/**
+ * Weft on Kafka: the roles in child processes, the client in the driver. By default decider
+ * and worker share one process, as `weft start` runs them (the worker takes the tasks its
+ * decider commits at once and reports to it directly, config.localDispatch); split, they are
+ * two processes that talk through Kafka only.
+ */
 export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   const config = benchConfig(options.partitions);
   const workerEnv = { WEFT_WORKER_CONCURRENCY: String(options.concurrency) };
-  if (!options.split) return weftOnKafkaInOneProcess(config, workerEnv, options.shared ?? []);
-  const [deciderPort, workerPort] = [await freePort(), await freePort()];
-  const decider = await spawnRoles(config, "decider", { WEFT_METRICS_PORT: String(deciderPort) });
-  const worker = await spawnRoles(config, "worker", {
-    ...workerEnv,
-    WEFT_METRICS_PORT: String(workerPort),
-  });
+  const layout = options.split
+    ? [
+        { name: "decider", roles: "decider", env: {}, hops: DECIDER_HOPS },
+        { name: "worker", roles: "worker", env: workerEnv, hops: WORKER_HOPS },
+      ]
+    : [
+        {
+          name: "decider + worker",
+          roles: "decider,worker",
+          env: workerEnv,
+          hops: { ...DECIDER_HOPS, ...WORKER_HOPS },
+        },
+      ];
+  const processes: {
+    name: string;
+    hops: Record<string, string>;
+    child: RoleProcess;
+    url: string;
+  }[] = [];
+  for (const { roles, env, ...rest } of layout) {
+    const port = await freePort();
+    const child = await spawnRoles(config, roles, { ...env, WEFT_METRICS_PORT: String(port) });
+    processes.push({ ...rest, child, url: `http://127.0.0.1:${port}/metrics` });
+  }
   const kafka = createKafka(config, logger);
   return weftTarget({
-    name: "weft-kafka-split",
+    name: options.split ? "weft-kafka-split" : "weft-kafka",
     config,
     transport: kafka,
     connect: () => WeftClient.connect({ config, logger, transport: kafka }),
-    metrics: [
-      {
-        url: `http://127.0.0.1:${deciderPort}/metrics`,
-        hops: {
-          [COMMAND_WAIT]: "weft_decider_command_wait_seconds",
-          [COMMIT]: "weft_decider_commit_seconds",
-        },
-      },
-      {
-        url: `http://127.0.0.1:${workerPort}/metrics`,
-        hops: { [TASK_TO_START]: "weft_step_schedule_to_start_seconds" },
-      },
-    ],
+    metrics: processes.map(({ url, hops }) => ({ url, hops })),
     watched: [
-      { name: "decider", pid: decider.pid, fresh: true },
-      { name: "worker", pid: worker.pid, fresh: true },
+      ...processes.map(({ name, child }) => ({ name, pid: child.pid, fresh: true })),
       ...(options.shared ?? []),
     ],
     stop: async () => {
-      await Promise.all([decider.stop(), worker.stop()]);
+      await Promise.all(processes.map(({ child }) => child.stop()));
     },
-  });
-}
-
-/**
- * Weft on Kafka as `weft start` runs it: decider and worker in one process, the worker taking
- * the tasks its decider commits at once and reporting to it directly (config.localDispatch).
- */
-async function weftOnKafkaInOneProcess(
-  config: WeftConfig,
-  workerEnv: Record<string, string>,
-  shared: Watched[],
-): Promise<Target> {
-  const port = await freePort();
-  const roles = await spawnRoles(config, "decider,worker", {
-    ...workerEnv,
-    WEFT_METRICS_PORT: String(port),
-  });
-  const kafka = createKafka(config, logger);
-  return weftTarget({
-    name: "weft-kafka",
-    config,
-    transport: kafka,
-    connect: () => WeftClient.connect({ config, logger, transport: kafka }),
-    metrics: [
-      {
-        url: `http://127.0.0.1:${port}/metrics`,
-        hops: {
-          [COMMAND_WAIT]: "weft_decider_command_wait_seconds",
-          [COMMIT]: "weft_decider_commit_seconds",
-          [TASK_TO_START]: "weft_step_schedule_to_start_seconds",
-        },
-      },
-    ],
-    watched: [{ name: "decider + worker", pid: roles.pid, fresh: true }, ...shared],
-    stop: () => roles.stop(),
   });
 }
 
@@ -144,11 +130,6 @@ export async function weftEmbedded(options: WeftOptions): Promise<Target> {
     },
   });
 }
-
-/** Hops read from the roles' histograms (metric-hops.ts): Weft on Kafka only. */
-const COMMAND_WAIT = "command produced → decided on (decider fetch, queue, linger)";
-const COMMIT = "decision transaction: first send → commit answered";
-const TASK_TO_START = "task written → step started (worker fetch, lease)";
 
 interface MetricSource {
   url: string;

@@ -4,7 +4,7 @@
  * lock it returns is redlock's own (extended and released by its value).
  */
 import { Redis } from "ioredis";
-import { testLogger, isolatedConfig } from "../support/env";
+import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { RedisStepLeaseStore } from "../../workers/redis-lease-store";
 import { workerKeys } from "../../workers/redis-keys";
 import type { LeaseLock } from "../../workers/lease-store";
@@ -70,13 +70,9 @@ it("lets a lease that was not extended expire, so a dead worker's attempt runs e
   const ref = nextRef();
   held(await store.lockUnlessDone(ref, 300));
   expect(await store.lockUnlessDone(ref, 300)).toBeUndefined();
-  const deadline = Date.now() + 5000;
-  let again: LeaseLock | "done" | undefined;
-  while (Date.now() < deadline) {
-    again = await store.lockUnlessDone(ref, 300);
-    if (again) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const again = await waitFor("the dead holder's lease to expire", () =>
+    store.lockUnlessDone(ref, 300),
+  );
   held(again);
 });
 

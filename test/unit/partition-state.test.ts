@@ -16,6 +16,7 @@ import {
 } from "../fixtures/workflows";
 import { checkReplay } from "../../workflow/replay-check";
 import { expectGapless, types } from "../support/history";
+import { completed, start } from "../support/command-bodies";
 
 const log = createLogger("silent");
 
@@ -46,21 +47,6 @@ function harness(
   };
   return { state, history, tasks, apply, fire };
 }
-
-const start = (workflowType: string, input: unknown = {}): CommandBody => ({
-  type: "StartWorkflow",
-  workflowType,
-  input: JSON.stringify(input),
-  idempotencyKey: null,
-  requestId: "r",
-});
-const completed = (stepSeq: number, result: unknown, attempt = 1): CommandBody => ({
-  type: "ReportStepCompleted",
-  stepSeq,
-  attempt,
-  workerId: "w1",
-  result: JSON.stringify(result),
-});
 
 describe("PartitionState decisions", () => {
   it("records parallel steps and completes when all results arrive in any order", async () => {

@@ -13,6 +13,7 @@ import { WorkflowExecution } from "../../workflow/execution";
 import { checkReplay } from "../../workflow/replay-check";
 import { longWork, napOrWake, scopeSteps, scopeWorkflows, stopWork } from "../fixtures/scopes";
 import { count, eventsOf, expectGapless, types } from "../support/history";
+import { completed, signal, start } from "../support/command-bodies";
 
 function harness(cacheSize?: number) {
   const state = new PartitionState(
@@ -43,26 +44,6 @@ function harness(cacheSize?: number) {
   return { state, history, notices, apply, fire };
 }
 
-const start = (workflowType: string, input: unknown = {}): CommandBody => ({
-  type: "StartWorkflow",
-  workflowType,
-  input: JSON.stringify(input),
-  idempotencyKey: null,
-  requestId: "r",
-});
-const signal = (signalName: string, payload: unknown = {}): CommandBody => ({
-  type: "SignalWorkflow",
-  signalName,
-  payload: JSON.stringify(payload),
-  requestId: `s-${signalName}`,
-});
-const completed = (stepSeq: number, result: unknown): CommandBody => ({
-  type: "ReportStepCompleted",
-  stepSeq,
-  attempt: 1,
-  workerId: "w1",
-  result: JSON.stringify(result),
-});
 const lastBody = (history: HistoryEvent[]) => history[history.length - 1]!.body;
 
 describe("cancellation scopes in the decision core", () => {

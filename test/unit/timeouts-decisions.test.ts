@@ -25,6 +25,7 @@ import {
   unstartedFlow,
 } from "../fixtures/timeouts";
 import { eventsOf, expectGapless, types } from "../support/history";
+import { start } from "../support/command-bodies";
 
 const log = createLogger("silent");
 
@@ -63,13 +64,6 @@ function harness(workflows: AnyWorkflowDefinition[], cacheSize?: number) {
   };
 }
 
-const start = (workflowType: string, input: unknown = {}): CommandBody => ({
-  type: "StartWorkflow",
-  workflowType,
-  input: JSON.stringify(input),
-  idempotencyKey: null,
-  requestId: "r",
-});
 const started = (stepSeq: number, attempt: number): CommandBody => ({
   type: "ReportStepStarted",
   stepSeq,
