@@ -43,7 +43,10 @@ function rssMb(pid: number): number {
 
 interface Restored {
   partition: number;
+  /** From the open's start to the state restored: fencing, then the read. */
   ms: number;
+  /** Of which fencing the previous owner (the producer's InitProducerId). */
+  fencedMs: number;
   records: number;
   from: string;
   openRuns: number;
@@ -59,6 +62,7 @@ function restoredLines(output: string): Restored[] {
     const j = JSON.parse(line) as Restored & { restoredMs?: number; events?: number };
     out.push({
       ...j,
+      fencedMs: j.fencedMs ?? 0,
       ms: j.restoredMs ?? j.ms,
       records: j.records ?? j.events ?? 0,
       from: j.from ?? "history",
@@ -136,7 +140,11 @@ async function main(): Promise<void> {
     const child = decider;
     await until("the decider's memory report", () => child.output().includes("MEMORY "));
     const report = /MEMORY (\{.*\})/.exec(child.output())![1]!;
-    const { heapUsed, arrayBuffers } = JSON.parse(report) as Record<string, number>;
+    const {
+      heapUsed,
+      arrayBuffers,
+      rss: rssAfterGc,
+    } = JSON.parse(report) as Record<string, number>;
     const heapMb = (heapUsed! + arrayBuffers!) / 1048576;
     const before = completed;
     await client.start("threeSteps", { input: { n: 0 } });
@@ -146,6 +154,7 @@ async function main(): Promise<void> {
       readyMs,
       firstRunMs: Date.now() - at,
       rss,
+      rssAfterGcMb: rssAfterGc! / 1048576,
       heapMb,
       restored: restoredLines(decider.output()),
     };
@@ -165,8 +174,8 @@ async function main(): Promise<void> {
     const records = r.restored.reduce((n, p) => n + p.records, 0);
     const line =
       `${String(completed).padStart(7)} closed runs: restore per partition max ${maxMs} ms ` +
-      `(${r.restored.map((p) => p.ms).join("/")} ms; ${records} records from ${[...new Set(r.restored.map((p) => p.from))].join("+")}), ` +
-      `decider RSS ${r.rss.toFixed(0)} MB (heap after GC ${r.heapMb.toFixed(1)} MB), restart → ready ${r.readyMs} ms, → a new run completed ${r.firstRunMs} ms ` +
+      `(${r.restored.map((p) => p.ms).join("/")} ms, of which fencing ${r.restored.map((p) => p.fencedMs).join("/")} ms; ${records} records from ${[...new Set(r.restored.map((p) => p.from))].join("+")}), ` +
+      `decider RSS ${r.rss.toFixed(0)} MB once ready, ${r.rssAfterGcMb.toFixed(0)} MB after a full GC (heap after GC ${r.heapMb.toFixed(1)} MB), restart → ready ${r.readyMs} ms, → a new run completed ${r.firstRunMs} ms ` +
       `[batch took ${seconds.toFixed(0)} s, load ${load()}]`;
     rows.push(line);
     process.stdout.write(line + "\n");

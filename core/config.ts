@@ -63,6 +63,13 @@ export interface WeftConfig {
    */
   readonly historyRetentionMs: number;
   /**
+   * How long a closed run's workflow ID (or idempotency key) keeps deduplicating starts, as a
+   * Temporal namespace's retention does: within it, a start with the ID is a duplicate unless
+   * its idReusePolicy allows a new run; after it, the ID starts a new run. -1: for ever.
+   * The decider keeps 16 bytes per closed run within it.
+   */
+  readonly dedupeRetentionMs: number;
+  /**
    * When set, a process serves its metrics at `http://127.0.0.1:<port>/metrics` (the api role
    * serves them on its own port regardless). 0 picks a free port.
    */
@@ -85,6 +92,7 @@ export const DEFAULTS = {
   projectorStallMs: 30_000,
   stepLogRetentionMs: 7 * 24 * 3_600_000,
   historyRetentionMs: -1,
+  dedupeRetentionMs: 7 * 24 * 3_600_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -170,6 +178,7 @@ export function loadConfig(
     historyRetentionMs: historyRetention(
       options.historyRetentionMs ?? env.WEFT_HISTORY_RETENTION_MS,
     ),
+    dedupeRetentionMs: dedupeRetention(options.dedupeRetentionMs ?? env.WEFT_DEDUPE_RETENTION_MS),
     metricsPort: optionalPort(
       "metricsPort / WEFT_METRICS_PORT",
       options.metricsPort ?? env.WEFT_METRICS_PORT,
@@ -230,6 +239,13 @@ function historyRetention(raw: unknown): number {
 }
 
 const DAY_MS = 24 * 3_600_000;
+
+/** -1 (for ever), or from a second to a hundred years. */
+function dedupeRetention(raw: unknown): number {
+  const name = "dedupeRetentionMs / WEFT_DEDUPE_RETENTION_MS";
+  if (raw === -1 || raw === "-1") return -1;
+  return intOption(name, raw, DEFAULTS.dedupeRetentionMs, 1_000, 100 * 365 * DAY_MS);
+}
 
 function optionalPort(name: string, raw: unknown): number | undefined {
   return optionalInt(name, raw, 0, 65_535);

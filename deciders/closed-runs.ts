@@ -79,18 +79,23 @@ export class ClosedRuns {
     return true;
   }
 
-  /** Drops every run that closed before `before` (ms); returns how many. */
-  expire(before: number): number {
+  /**
+   * Drops every run that closed before `before` (ms). Returns how many, and the highest last
+   * seq among them: a later run under one of their IDs must begin above it.
+   */
+  expire(before: number): { dropped: number; lastSeq: number } {
     const cutoff = Math.floor(before / 1000);
     let dropped = 0;
+    let lastSeq = 0;
     for (let slot = 0; slot < this.hi.length;) {
       if (this.hi[slot] !== 0 && this.at[slot]! < cutoff) {
+        lastSeq = Math.max(lastSeq, this.meta[slot]! & MAX_SEQ);
         // Backward-shift deletion may move a later entry into this slot: look at it again.
         this.removeAt(slot);
         dropped++;
       } else slot++;
     }
-    return dropped;
+    return { dropped, lastSeq };
   }
 
   /** Every entry, 16 bytes each (see ENTRY_BYTES), in chunks of at most `chunkBytes`. */
@@ -116,6 +121,22 @@ export class ClosedRuns {
     }
     if (used > 0) chunks.push(chunk);
     return chunks;
+  }
+
+  /** The entries of these IDs (those held), 16 bytes each, as a snapshot chunk holds them. */
+  entriesOf(ids: readonly string[]): Buffer {
+    const out = Buffer.alloc(ids.length * ENTRY_BYTES);
+    let used = 0;
+    for (const id of ids) {
+      const slot = this.find(...hashId(id));
+      if (slot < 0) continue;
+      out.writeUInt32BE(this.hi[slot]!, used);
+      out.writeUInt32BE(this.lo[slot]!, used + 4);
+      out.writeUInt32BE(this.at[slot]!, used + 8);
+      out.writeUInt32BE(this.meta[slot]!, used + 12);
+      used += ENTRY_BYTES;
+    }
+    return out.subarray(0, used);
   }
 
   /** Each entry as hex, sorted: a comparable picture of the table (for tests and checks). */

@@ -474,8 +474,10 @@ export class PartitionOwner {
       await fence.abort();
       lap("fencedMs");
       if (!live()) return;
+      const { dedupeRetentionMs } = this.deps.config;
       const state = new PartitionState(this.partition, this.deps.registry, this.log, {
         executionCacheSize: this.deps.config.executionCacheSize,
+        dedupeRetentionMs: dedupeRetentionMs < 0 ? Number.POSITIVE_INFINITY : dedupeRetentionMs,
       });
       const started = Date.now();
       let events = 0;

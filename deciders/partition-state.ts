@@ -27,7 +27,7 @@ import { childClosedReport, childRefusedReport, parentCloseCommand } from "./chi
 import type { ChangelogEntry } from "./run-changelog";
 import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
-import { ClosedRuns, type ClosedStatus } from "./closed-runs";
+import { ClosedRuns, ENTRY_BYTES, type ClosedStatus } from "./closed-runs";
 
 export interface OutgoingTask {
   queue: string;
@@ -61,18 +61,25 @@ export interface PartitionStateOptions {
   /** About how large a sealed chunk of a run's history in the changelog grows. */
   chunkBytes?: number;
   /**
-   * How long a closed run's workflow ID keeps deduplicating starts. Default: as long as the
-   * engine lives. Not a setting yet: a start after it must begin a new run under the same ID,
-   * which needs runs told apart by more than their workflow ID (in step keys, reports, the
-   * read models and the client), so only tests set it.
+   * How long a closed run's workflow ID keeps deduplicating starts (WEFT_DEDUPE_RETENTION_MS).
+   * Default here: as long as the state lives. After it, a start with the ID begins a new run
+   * whatever its idReusePolicy, its history above every seq the expired runs reached.
    */
   dedupeRetentionMs?: number;
-  /** Closed-run markers the changelog holds before they are folded into a snapshot. */
+  /** Closed runs folded in since the last snapshot before the next (or a tenth of all). */
   closedSnapshotAfter?: number;
+  /** Closed-run markers the changelog holds before they are folded into a delta. */
+  closedDeltaAfter?: number;
 }
 
-/** Markers before a snapshot: at least this many, or a tenth of the closed runs held. */
+/** Runs closed since the last snapshot before the next: this many, or a tenth of those held. */
 const CLOSED_SNAPSHOT_AFTER = 4_000;
+/**
+ * Markers before they are folded into a delta (16 kB). A restore reads every marker not yet
+ * folded, and every erased one until compaction drops its tombstone: folding them by the
+ * thousand keeps that apart from the closed runs held (a tenth of 125,000 was 12,500).
+ */
+const CLOSED_DELTA_AFTER = 1_000;
 /** A snapshot also comes this long after the last one, so that retention drops what expired. */
 const CLOSED_SNAPSHOT_INTERVAL_MS = 3600_000;
 /** Runs of one workflow ID continued as new in one decision before the chain is blocked. */
@@ -100,11 +107,21 @@ export class PartitionState {
   private pendingMarkers: string[] = [];
   /** Chunks of the last snapshot of `closed` in the changelog (the next erases extra ones). */
   private snapshotChunks = 0;
+  /** Deltas written since the last snapshot (indices 0 … deltaCount-1), and their entries. */
+  private deltaCount = 0;
+  private deltaEntries = 0;
+  /**
+   * The highest last seq of the runs whose entries retention dropped. A run under an ID not
+   * held in `closed` begins its history above it: the ID may have named one of those runs,
+   * and its events (history, step keys, read models) must not be taken for theirs.
+   */
+  private seqFloor = 0;
   private lastSnapshotAt = 0;
   private readonly executionCacheSize: number;
   private readonly chunkBytes: number;
   private readonly dedupeRetentionMs: number;
   private readonly closedSnapshotAfter: number;
+  private readonly closedDeltaAfter: number;
   private out: Decisions = { events: [], tasks: [], cancels: [], changes: [], commands: [] };
   /** Runs continued as new in the current decisions, by workflow ID (see continueAsNew). */
   private readonly continuedInBatch = new Map<string, number>();
@@ -125,6 +142,7 @@ export class PartitionState {
     this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     this.dedupeRetentionMs = options.dedupeRetentionMs ?? Number.POSITIVE_INFINITY;
     this.closedSnapshotAfter = options.closedSnapshotAfter ?? CLOSED_SNAPSHOT_AFTER;
+    this.closedDeltaAfter = options.closedDeltaAfter ?? CLOSED_DELTA_AFTER;
   }
 
   /**
@@ -135,11 +153,14 @@ export class PartitionState {
     const chunks = new Map<string, Map<number, Buffer>>();
     const rest: ChangelogEntry[] = [];
     const snapshotChunks = new Map<number, Buffer>();
-    let snapshot: { chunks: number; takenAt: number } | undefined;
+    const deltas: { index: number; packed: Buffer }[] = [];
+    let snapshot: { chunks: number; takenAt: number; seqFloor?: number } | undefined;
     for (const entry of entries) {
       if (entry.kind === "closedSnapshot") snapshot = entry;
       else if (entry.kind === "closedChunk") {
         if (entry.packed) snapshotChunks.set(entry.index, entry.packed);
+      } else if (entry.kind === "closedDelta") {
+        if (entry.packed) deltas.push({ index: entry.index, packed: entry.packed });
       } else if (entry.kind !== "chunk") rest.push(entry);
       else {
         let byIndex = chunks.get(entry.workflowId);
@@ -157,7 +178,15 @@ export class PartitionState {
       }
       this.snapshotChunks = snapshot.chunks;
       this.lastSnapshotAt = snapshot.takenAt;
+      this.seqFloor = snapshot.seqFloor ?? 0;
     }
+    // Then the deltas since, in the order written (a later entry of an ID replaces one before).
+    deltas.sort((a, b) => a.index - b.index);
+    for (const delta of deltas) {
+      this.closed.load(delta.packed);
+      this.deltaEntries += delta.packed.length / ENTRY_BYTES;
+    }
+    this.deltaCount = deltas.length > 0 ? deltas[deltas.length - 1]!.index + 1 : 0;
     for (const entry of rest) {
       if (entry.kind === "closed") {
         const run = this.runs.get(entry.workflowId);
@@ -319,14 +348,28 @@ export class PartitionState {
    * restore reads them in one go. The markers it folds in are erased in the same transaction.
    */
   private closedSnapshot(now: number): ChangelogEntry[] {
-    if (Number.isFinite(this.dedupeRetentionMs)) this.closed.expire(now - this.dedupeRetentionMs);
+    if (Number.isFinite(this.dedupeRetentionMs)) {
+      const { lastSeq } = this.closed.expire(now - this.dedupeRetentionMs);
+      this.seqFloor = Math.max(this.seqFloor, lastSeq);
+    }
     const chunks = this.closed.snapshot(CLOSED_CHUNK_BYTES);
     const entries: ChangelogEntry[] = [
-      { kind: "closedSnapshot", chunks: chunks.length, count: this.closed.size, takenAt: now },
+      {
+        kind: "closedSnapshot",
+        chunks: chunks.length,
+        count: this.closed.size,
+        takenAt: now,
+        seqFloor: this.seqFloor,
+      },
       ...chunks.map((packed, index) => ({ kind: "closedChunk" as const, index, packed })),
     ];
     for (let index = chunks.length; index < this.snapshotChunks; index++)
       entries.push({ kind: "closedChunk", index, packed: null });
+    // The snapshot holds the deltas' runs.
+    for (let index = 0; index < this.deltaCount; index++)
+      entries.push({ kind: "closedDelta", index, packed: null });
+    this.deltaCount = 0;
+    this.deltaEntries = 0;
     // A marker whose ID names an open run again is that run's record now: left alone.
     for (const workflowId of this.pendingMarkers)
       if (!this.runs.has(workflowId)) entries.push({ kind: "forget", workflowId });
@@ -336,9 +379,29 @@ export class PartitionState {
     return entries;
   }
 
+  /**
+   * Folds the closed-run markers in: a snapshot once the runs closed since the last reach a
+   * tenth of those held (so rewriting it costs each closed run a bounded share), else a
+   * delta once they reach `closedDeltaAfter`.
+   */
+  private foldMarkers(now: number): ChangelogEntry[] {
+    if (this.snapshotDue(now)) return this.closedSnapshot(now);
+    if (this.pendingMarkers.length < this.closedDeltaAfter) return [];
+    // A marker whose ID names an open run again is that run's record now: left alone.
+    const ids = this.pendingMarkers.filter((id) => !this.runs.has(id));
+    const packed = this.closed.entriesOf(ids);
+    const entries: ChangelogEntry[] = [{ kind: "closedDelta", index: this.deltaCount, packed }];
+    for (const workflowId of ids) entries.push({ kind: "forget", workflowId });
+    this.pendingMarkers = [];
+    this.deltaCount++;
+    this.deltaEntries += packed.length / ENTRY_BYTES;
+    return entries;
+  }
+
   private snapshotDue(now: number): boolean {
     const pending = this.pendingMarkers.length;
-    if (pending >= Math.max(this.closedSnapshotAfter, this.closed.size / 10)) return true;
+    const since = pending + this.deltaEntries;
+    if (since >= Math.max(this.closedSnapshotAfter, this.closed.size / 10)) return true;
     const retains = Number.isFinite(this.dedupeRetentionMs) && this.closed.size > 0;
     return now - this.lastSnapshotAt >= CLOSED_SNAPSHOT_INTERVAL_MS && (pending > 0 || retains);
   }
@@ -379,7 +442,7 @@ export class PartitionState {
     }
     this.touched.clear();
     this.continuedInBatch.clear();
-    if (this.snapshotDue(this.now)) out.changes.push(...this.closedSnapshot(this.now));
+    out.changes.push(...this.foldMarkers(this.now));
     this.out = { events: [], tasks: [], cancels: [], changes: [], commands: [] };
     return out;
   }
@@ -387,6 +450,11 @@ export class PartitionState {
   /** Closed runs whose changelog marker is still its own record (not yet in a snapshot). */
   get pendingMarkerCount(): number {
     return this.pendingMarkers.length;
+  }
+
+  /** Deltas of closed runs in the changelog since its last snapshot. */
+  get closedDeltaCount(): number {
+    return this.deltaCount;
   }
 
   get openRuns(): number {
@@ -405,6 +473,8 @@ export class PartitionState {
     const log = this.log.child({ workflowId: command.workflowId });
     if (body.type === "StartWorkflow") {
       const closed = run ? undefined : this.closed.get(command.workflowId);
+      // Past the retention the ID is free again, also before a snapshot drops its entry.
+      const expired = closed !== undefined && closed.closedAt < now - this.dedupeRetentionMs;
       if (run && body.signal && !run.closed) {
         // signalWithStart on an open run: the signal is for it (once per request ID).
         if (run.hasRecorded(body.requestId)) return;
@@ -417,7 +487,7 @@ export class PartitionState {
         await this.advance(run);
         return;
       }
-      if (run || (closed && !reusesClosedId(body.idReusePolicy, closed.status))) {
+      if (run || (closed && !expired && !reusesClosedId(body.idReusePolicy, closed.status))) {
         const parent = body.parent;
         if (parent && !(run && sameParent(run.parent, parent))) {
           // A child whose ID names another run never starts: its parent is told, or it
@@ -437,7 +507,7 @@ export class PartitionState {
         body.input,
         now,
         this.chunkBytes,
-        (closed?.lastSeq ?? 0) + 1,
+        (closed?.lastSeq ?? this.seqFloor) + 1,
       );
       this.runs.set(command.workflowId, created);
       this.append(created, {

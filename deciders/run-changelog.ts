@@ -19,10 +19,13 @@ import type { RunStatus } from "./run";
  *   built (from history on an upgrade, or empty). A partition without it restores from
  *   history once.
  * - `\0closed` → `closedSnapshot`, and `\0closed\0<index>` → `closedChunk`: the closed runs
- *   still deduplicating starts, 16 bytes each (see closed-runs.ts), rewritten from time to
- *   time in one transaction that also erases (`forget`) the markers it folded in. So the
- *   records a restore reads follow the open runs and the runs closed since the last
- *   snapshot, not every run the partition closed.
+ *   still deduplicating starts, 16 bytes each (see closed-runs.ts), rewritten once the runs
+ *   closed since the last reach a tenth of them, in one transaction that also erases
+ *   (`forget`) the markers it folded in and the deltas.
+ * - `\0closed-delta\0<index>` → `closedDelta`: between two snapshots, each thousand markers
+ *   are folded into one record of their 16-byte entries (and erased with it), so that
+ *   neither the markers nor the snapshot's rewriting grow with the runs closed. So the
+ *   records a restore reads follow the open runs, not every run the partition closed.
  */
 export type ChangelogEntry =
   | {
@@ -52,9 +55,17 @@ export type ChangelogEntry =
       readonly chunks: number;
       readonly count: number;
       readonly takenAt: number;
+      /** The highest last seq of the runs retention dropped (see PartitionState). */
+      readonly seqFloor?: number;
     }
   /** A chunk of the closed-run snapshot; null erases an index the last snapshot had. */
   | { readonly kind: "closedChunk"; readonly index: number; readonly packed: Buffer | null }
+  /**
+   * Closed runs folded in since the last snapshot, 16 bytes each, written as their markers
+   * reach a thousand (the markers erased with it); null erases it (the next snapshot holds
+   * its runs). Indices count from 0 after each snapshot.
+   */
+  | { readonly kind: "closedDelta"; readonly index: number; readonly packed: Buffer | null }
   /** Erases a closed run's marker (folded into a snapshot). */
   | { readonly kind: "forget"; readonly workflowId: string };
 
@@ -76,6 +87,8 @@ const CLOSED_SNAPSHOT_KEY = "\u0000closed";
 
 const chunkKey = (workflowId: string, index: number) => `${workflowId}\u0000${index}`;
 const closedChunkKey = (index: number) => `${CLOSED_SNAPSHOT_KEY}\u0000${index}`;
+const CLOSED_DELTA_KEY = "\u0000closed-delta";
+const closedDeltaKey = (index: number) => `${CLOSED_DELTA_KEY}\u0000${index}`;
 
 /** The records an entry is written as (a run's new chunks come before the run's record). */
 export function changelogMessages(entry: ChangelogEntry, partition: number): PortMessage[] {
@@ -138,6 +151,7 @@ export function changelogMessages(entry: ChangelogEntry, partition: number): Por
             chunks: entry.chunks,
             count: entry.count,
             takenAt: entry.takenAt,
+            seqFloor: entry.seqFloor ?? 0,
           }),
           headers: { [KIND_HEADER]: "closed-snapshot" },
         },
@@ -149,6 +163,15 @@ export function changelogMessages(entry: ChangelogEntry, partition: number): Por
           partition,
           value: entry.packed,
           headers: { [KIND_HEADER]: "closed-chunk" },
+        },
+      ];
+    case "closedDelta":
+      return [
+        {
+          key: closedDeltaKey(entry.index),
+          partition,
+          value: entry.packed,
+          headers: { [KIND_HEADER]: "closed-delta" },
         },
       ];
     case "forget":
@@ -209,18 +232,26 @@ export function changelogEntry(message: PortConsumedMessage): ChangelogEntry | u
         chunks: number;
         count: number;
         takenAt: number;
+        seqFloor?: number;
       };
       return {
         kind: "closedSnapshot",
         chunks: snapshot.chunks,
         count: snapshot.count,
         takenAt: snapshot.takenAt,
+        seqFloor: snapshot.seqFloor ?? 0,
       };
     }
     case "closed-chunk":
       return {
         kind: "closedChunk",
         index: Number(key.slice(CLOSED_SNAPSHOT_KEY.length + 1)),
+        packed: message.value,
+      };
+    case "closed-delta":
+      return {
+        kind: "closedDelta",
+        index: Number(key.slice(CLOSED_DELTA_KEY.length + 1)),
         packed: message.value,
       };
     case "partition": {

@@ -60,6 +60,13 @@ interface RunWork {
 type Entry<Full, Patch> = { isNew: true; row: Full } | { isNew: false; row: Patch };
 
 /** Events that only workflow code issues: seeing one, a blocked run has been unblocked. */
+/** A run in one of these took its last event: a later WorkflowStarted is a new run's. */
+const CLOSED_STATUSES: ReadonlySet<RunState["status"]> = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+]);
+
 const PROGRESS: ReadonlySet<EventBody["type"]> = new Set([
   "TimerStarted",
   "SignalWaitStarted",
@@ -134,10 +141,13 @@ class BatchFold {
     const prior = existing?.state ?? loaded;
     if (body.type === "WorkflowStarted") {
       // A first run, or the next run of the workflow ID (the last closed or continued as
-      // new), which takes the row over.
+      // new), which takes the row over: right after the last's events, or above them when
+      // the ID's start-deduplication retention had passed (the decider forgot the last seq).
       if (!prior) return this.startRun(event, body);
-      if (prior.lastSeq > 0 && event.seq === prior.lastSeq + 1)
-        return this.startRun(event, body, prior);
+      const after =
+        event.seq === prior.lastSeq + 1 ||
+        (event.seq > prior.lastSeq && CLOSED_STATUSES.has(prior.status));
+      if (prior.lastSeq > 0 && after) return this.startRun(event, body, prior);
     }
     if (existing) return existing;
     if (!loaded) {

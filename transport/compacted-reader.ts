@@ -22,10 +22,11 @@
  * control batches are skipped.
  */
 import { createRequire } from "node:module";
-import type { KafkaPort, PortConsumedMessage, PortHeaders } from "./port";
+import type { KafkaPort, PortConsumedMessage } from "./port";
 import { readableRanges, ReadStalledError } from "./history-reader";
 import { withAdmin } from "./kafka";
 import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
+import { decodeBatch, type DecodedRecord } from "./record-batches";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
 
@@ -42,14 +43,7 @@ interface KafkajsDecoder {
 }
 type DecoderCtor = new (buffer: Buffer) => KafkajsDecoder;
 
-export interface StoredRecord {
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: string;
-  attributes: number;
-  offset: string;
-  headers: PortHeaders;
-}
+export type StoredRecord = DecodedRecord;
 
 interface KafkajsBatch {
   firstOffset: string;
@@ -112,8 +106,6 @@ interface FetchResponse {
 /** The magic byte of record batches (message format v2, the only one Kafka 4 writes). */
 const MAGIC_V2 = 2;
 const MAGIC_OFFSET = 16;
-/** A batch header up to its record count: less than this cannot be a batch. */
-const BATCH_OVERHEAD = 61;
 
 async function decodeBatches(decoder: KafkajsDecoder): Promise<StoredBatch[]> {
   const size = decoder.readInt32();
@@ -123,26 +115,19 @@ async function decodeBatches(decoder: KafkajsDecoder): Promise<StoredBatch[]> {
     throw new Error(`record format ${buffer.readInt8(MAGIC_OFFSET)} is not supported`);
   }
   const batches: StoredBatch[] = [];
-  const records = new Decoder(buffer);
-  while (records.canReadBytes(BATCH_OVERHEAD)) {
-    let batch: KafkajsBatch;
-    try {
-      batch = await decodeRecordBatch(records);
-    } catch (err) {
-      // A response ends where the fetch's byte limit fell, possibly inside a batch: the next
-      // fetch starts at that batch.
-      if ((err as Error).name === "KafkaJSPartialMessageError") break;
-      throw err;
+  let pos = 0;
+  for (;;) {
+    // Undefined where the fetch's byte limit fell inside a batch: the next fetch starts there.
+    const decoded = decodeBatch(buffer, pos);
+    if (!decoded) break;
+    const { batch } = decoded;
+    if (batch.compression === 0) batches.push(batch);
+    else {
+      // Compressed by a producer other than Weft's: kafkajs's codecs decode its records.
+      const kafkajsBatch = await decodeRecordBatch(new Decoder(buffer.subarray(pos, decoded.next)));
+      batches.push({ ...batch, records: kafkajsBatch.records });
     }
-    const baseOffset = BigInt(batch.firstOffset);
-    batches.push({
-      baseOffset,
-      lastOffset: baseOffset + BigInt(batch.lastOffsetDelta),
-      producerId: batch.producerId,
-      transactional: batch.inTransaction,
-      control: batch.isControlBatch,
-      records: batch.records,
-    });
+    pos = decoded.next;
   }
   return batches;
 }
@@ -272,16 +257,10 @@ export function committedRecords(
         abortedProducers.delete(batch.producerId);
       }
     } else if (!(batch.transactional && abortedProducers.has(batch.producerId))) {
+      // Only a batch that began before the position holds records already read.
+      const partlyRead = batch.baseOffset < next;
       for (const r of batch.records) {
-        if (BigInt(r.offset) < next) continue;
-        records.push({
-          key: r.key,
-          value: r.value,
-          timestamp: r.timestamp,
-          attributes: r.attributes,
-          offset: r.offset,
-          headers: r.headers,
-        });
+        if (!partlyRead || BigInt(r.offset) >= next) records.push(r);
       }
     }
     next = batch.lastOffset + 1n;
@@ -355,8 +334,10 @@ export async function readCompacted(
             continue;
           }
           const { records, next } = committedRecords(fetched, offset);
+          // Records past the end the read aims at are left for later readers.
+          const within = next <= high;
           for (const record of records) {
-            if (BigInt(record.offset) < high) onMessage(partition, record);
+            if (within || BigInt(record.offset) < high) onMessage(partition, record);
           }
           if (next > offset) {
             offset = next;

@@ -116,19 +116,20 @@ export async function ensureTopics(
       replicationFactor: rf,
       // Compacted: a key's last record stays (an open run's events, a closed run's marker),
       // so the topic, and a decider's restore, follow the open runs, not every run ever.
-      // Segments roll every 15 s: only a closed segment is compacted, so what a restore reads
-      // beyond the open runs and closed markers is about 15 s of decisions plus the cleaner's
-      // lag (the broker's log.cleaner.backoff.ms, 15 s by default).
-      // Tombstones (the markers a closed-run snapshot folded in, a closed run's chunks) go a
-      // minute after compaction reached them, not Kafka's default day: each would otherwise
+      // Segments roll every 5 s: only a closed segment is compacted, so what a restore reads
+      // beyond the open runs and closed markers is about 5 s of decisions plus the cleaner's
+      // lag (the broker's log.cleaner.backoff.ms, 15 s by default). At 15 s, that tail was
+      // most of what a restore read after a busy minute.
+      // Tombstones (the markers a closed-run snapshot folded in, a closed run's chunks) go
+      // 10 s after compaction reached them, not Kafka's default day: each would otherwise
       // be a record every restore reads for a day. A restore that reads a record whose
       // tombstone went meanwhile gets a marker the snapshot holds anyway, or a chunk no run
       // record counts: harmless either way.
       configEntries: [
         { name: "cleanup.policy", value: "compact" },
         { name: "min.cleanable.dirty.ratio", value: "0.1" },
-        { name: "segment.ms", value: "15000" },
-        { name: "delete.retention.ms", value: "60000" },
+        { name: "segment.ms", value: "5000" },
+        { name: "delete.retention.ms", value: "10000" },
         ...durable,
       ],
     },

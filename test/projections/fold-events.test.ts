@@ -92,6 +92,41 @@ describe("foldEvents", () => {
     }
   });
 
+  it("hands a closed run's row to a run started above its seqs (its ID's retention passed), but not an open run's", () => {
+    const first = history("r1", [started, { type: "WorkflowCompleted", result: '"one"' }]);
+    // The decider forgot the first run's last seq: the next begins above a partition's floor.
+    const later: HistoryEvent[] = [
+      { workflowId: "r1", seq: 40, at: T0 + 40_000, body: { ...started, input: '{"a":9}' } },
+      {
+        workflowId: "r1",
+        seq: 41,
+        at: T0 + 41_000,
+        body: { type: "WorkflowCompleted", result: '"two"' },
+      },
+    ];
+    for (const cut of [2, 3]) {
+      const row: Record<string, unknown> = {};
+      for (const changes of foldInBatches([...first, ...later], [cut]))
+        for (const r of [...changes.runInserts, ...changes.runRestarts, ...changes.runUpdates])
+          Object.assign(row, JSON.parse(JSON.stringify(r)));
+      expect({ cut, ...row }).toMatchObject({
+        cut,
+        status: "completed",
+        input: { text: '{"a":9}' },
+        result: { text: '"two"' },
+        run_number: 2,
+        run_start_seq: 40,
+        last_seq: 41,
+      });
+    }
+    // A WorkflowStarted above an open run's events is no new run of it.
+    const open = history("r2", [started]);
+    const changes = foldEvents(new Map(), [...open, { ...later[0]!, workflowId: "r2" }], log);
+    expect(changes.runRestarts).toEqual([]);
+    expect(changes.runInserts).toHaveLength(1);
+    expect(changes.runInserts[0]).toMatchObject({ run_number: 1, run_start_seq: 1 });
+  });
+
   it("keeps the latest run state on the row, sets it only in batches that changed it, and starts a continued run without one", () => {
     const events = history("s", [
       started,

@@ -222,12 +222,17 @@ function byRun(events: HistoryEvent[]): unknown {
 
 /** Small chunks, so that runs here have several: a restore must put them back together. */
 const CHUNK_BYTES = 300;
-/** A snapshot of the closed runs after every few closes, so that workloads here write some. */
-const SNAPSHOT_AFTER = 3;
+/**
+ * A snapshot of the closed runs after every few closes, and a delta of them between two, so
+ * that workloads here write both.
+ */
+const SNAPSHOT_AFTER = 5;
+const DELTA_AFTER = 2;
 const newState = () =>
   new PartitionState(0, registry(), log, {
     chunkBytes: CHUNK_BYTES,
     closedSnapshotAfter: SNAPSHOT_AFTER,
+    closedDeltaAfter: DELTA_AFTER,
   });
 
 /** As a decider restores: each key's last record, decoded. */
@@ -265,8 +270,9 @@ describe("restore from the changelog equals restore from history", () => {
           expect(picture(asWritten)).toEqual(expected);
           expect(picture(asCompacted)).toEqual(expected);
           // Compaction leaves a record per open run (its open chunk) and its sealed chunks, a
-          // marker per run closed since the last snapshot of the closed runs, and that
-          // snapshot (a header and a chunk): nothing else of a closed run.
+          // marker per run closed since the last delta, the deltas since the last snapshot
+          // of the closed runs, and that snapshot (a header and a chunk): nothing else of a
+          // closed run.
           const sealed = [...live.runs.values()].reduce((n, r) => n + r.history.sealedCount, 0);
           const kinds = compacted(recorded.changelog).map((r) => changelogEntry(r)?.kind);
           const count = (kind: string) => kinds.filter((k) => k === kind).length;
@@ -277,10 +283,12 @@ describe("restore from the changelog equals restore from history", () => {
             count("closedChunk") > 0 ? 1 : count("closedSnapshot"),
           );
           expect(count("closedChunk")).toBeLessThanOrEqual(1);
+          expect(count("closedDelta")).toBe(live.closedDeltaCount);
           expect(kinds).toHaveLength(
             live.runs.size +
               sealed +
               live.pendingMarkerCount +
+              live.closedDeltaCount +
               count("closedSnapshot") +
               count("closedChunk"),
           );
@@ -350,14 +358,17 @@ describe("restore from the changelog equals restore from history", () => {
       99,
     );
     expect(state.takeDecisions().events).toEqual([]);
-    // Compacted, the changelog holds one snapshot of the closed runs (a header and one chunk)
-    // and a marker for each run closed since: not a record per closed run.
+    // Compacted, the changelog holds one snapshot of the closed runs (a header and one
+    // chunk), the deltas since and a marker for each run closed after the last delta: not a
+    // record per closed run.
     const kinds = compacted(out.changelog).map((r) => changelogEntry(r)?.kind);
-    expect(state.pendingMarkerCount).toBeLessThan(Math.max(SNAPSHOT_AFTER, 50 / 10));
+    expect(state.pendingMarkerCount).toBeLessThan(DELTA_AFTER);
+    expect(state.closedDeltaCount).toBeLessThanOrEqual(SNAPSHOT_AFTER / DELTA_AFTER);
     expect(kinds.sort()).toEqual(
       [
         "closedChunk",
         "closedSnapshot",
+        ...Array<string>(state.closedDeltaCount).fill("closedDelta"),
         ...Array<string>(state.pendingMarkerCount).fill("closed"),
       ].sort(),
     );
