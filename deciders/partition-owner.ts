@@ -493,7 +493,7 @@ export class PartitionOwner {
         })(),
         (async () => {
           await this.faults.at("decider.restore");
-          const restored = await this.restore(state, live);
+          const restored = await this.restore(state, live, lap);
           events = restored.records;
           source = restored.source;
           lap("restoredMs");
@@ -561,6 +561,7 @@ export class PartitionOwner {
   private async restore(
     state: PartitionState,
     live: () => boolean,
+    lap: (phase: string) => void,
   ): Promise<{ records: number; source: "changelog" | "history" }> {
     const latest = new LatestByKey();
     try {
@@ -599,6 +600,7 @@ export class PartitionOwner {
       this.deps.metrics.partitionResets.inc({ reason: "changelog-unreadable" });
       return this.restoreFromHistory(state, live);
     }
+    lap("readMs");
     const { records } = latest;
     let built = false;
     const entries: ChangelogEntry[] = [];
