@@ -2,12 +2,7 @@ import fc from "fast-check";
 import { createLogger } from "../../core/logger";
 import { PartitionState } from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
-import {
-  changelogEntry,
-  changelogMessages,
-  LatestByKey,
-  type ChangelogEntry,
-} from "../../deciders/run-changelog";
+import { changelogEntry, LatestByKey, type ChangelogEntry } from "../../deciders/run-changelog";
 import type { Command, CommandBody, HistoryEvent } from "../../schemas/types";
 import type { PortConsumedMessage } from "../../transport/port";
 import {
@@ -24,6 +19,7 @@ import {
   timedOut,
 } from "../fixtures/workflows";
 import { note, scoped } from "../fixtures/scopes";
+import { appendChangelog } from "../support/changelog-records";
 
 /**
  * A decider restored from its changelog must be the decider restored from history: the same
@@ -64,18 +60,7 @@ interface Recorded {
 /** The changelog records as a consumer would receive them (through the codec, both ways). */
 function record(into: Recorded, events: HistoryEvent[], changes: ChangelogEntry[]): void {
   into.history.push(...events);
-  for (const m of changes.flatMap((change) => changelogMessages(change, 0))) {
-    const headers: Record<string, Buffer> = {};
-    for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Buffer.from(String(v));
-    into.changelog.push({
-      key: m.key === undefined || m.key === null ? null : Buffer.from(m.key),
-      value: m.value === null ? null : Buffer.from(m.value),
-      timestamp: "0",
-      attributes: 0,
-      offset: String(into.changelog.length),
-      headers,
-    });
-  }
+  appendChangelog(into.changelog, changes);
 }
 
 /** What Kafka's compaction may leave: each key's last record, tombstones dropped, in order. */

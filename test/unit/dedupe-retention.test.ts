@@ -6,15 +6,11 @@
 import { createLogger } from "../../core/logger";
 import { PartitionState, type PartitionStateOptions } from "../../deciders/partition-state";
 import { Registry } from "../../deciders/registry";
-import {
-  changelogEntry,
-  changelogMessages,
-  LatestByKey,
-  type ChangelogEntry,
-} from "../../deciders/run-changelog";
+import { changelogEntry, LatestByKey, type ChangelogEntry } from "../../deciders/run-changelog";
 import type { HistoryEvent, IdReusePolicy } from "../../schemas/types";
 import type { PortConsumedMessage } from "../../transport/port";
 import { echo, tally } from "../fixtures/workflows";
+import { appendChangelog } from "../support/changelog-records";
 
 const DAY = 86_400_000;
 const OPTIONS: PartitionStateOptions = {
@@ -76,23 +72,8 @@ class Driver {
   private take(): HistoryEvent[] {
     const d = this.state.takeDecisions();
     this.history.push(...d.events);
-    this.write(d.changes);
+    appendChangelog(this.changelog, d.changes);
     return d.events;
-  }
-
-  private write(changes: ChangelogEntry[]): void {
-    for (const m of changes.flatMap((change) => changelogMessages(change, 0))) {
-      const headers: Record<string, Buffer> = {};
-      for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = Buffer.from(String(v));
-      this.changelog.push({
-        key: m.key === undefined || m.key === null ? null : Buffer.from(m.key),
-        value: m.value === null ? null : Buffer.from(m.value),
-        timestamp: "0",
-        attributes: 0,
-        offset: String(this.changelog.length),
-        headers,
-      });
-    }
   }
 
   /** A new state restored from the changelog as compaction leaves it. */
