@@ -223,7 +223,11 @@ export class PartitionState {
   ): void {
     this.runs.delete(workflowId);
     this.closed.delete(workflowId);
-    const events = unpackEvents(Buffer.concat([...sealed, open]), headers);
+    // Each chunk decoded where it is (chunks end at event boundaries), not concatenated: the
+    // run keeps a copy of `open` made next, and a garbage concatenation between two kept
+    // copies in the allocation pool's 8 kB slabs left the slabs half empty (1.37 kB of
+    // buffers per restored sleeping run, not 0.69).
+    const events = [...sealed, open].flatMap((chunk) => unpackEvents(chunk, headers));
     const first = events[0];
     if (!packedInCurrentVersion(headers) || first?.body.type !== "WorkflowStarted") {
       // Written in an earlier schema version (or odd): fold and pack the events again.

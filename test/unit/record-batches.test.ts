@@ -137,14 +137,14 @@ test("a compressed batch is reported, not misread; a record past its batch is an
   expect(() => decodeBatch(plain, 0)).toThrow(RecordBatchError);
 });
 
-test("the decoded key and value are copies: the fetch response they came in can go", async () => {
+test("the decoded value is a copy that outlives the fetch response; the key is a view", async () => {
   const buffer = await encode(
     [{ key: Buffer.from("key"), value: Buffer.from("value"), headers: {}, timestampDelta: 0 }],
     "0",
     1,
   );
   const record = decodeBatch(buffer, 0)!.batch.records[0]!;
+  expect(record.key!.buffer).toBe(buffer.buffer);
   buffer.fill(0);
   expect(record.value!.toString()).toBe("value");
-  expect(record.key!.toString()).toBe("key");
 });
