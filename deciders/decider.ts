@@ -150,6 +150,7 @@ export class Decider {
       heartbeatInterval: Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      retry: { restartOnFailure: () => Promise.resolve(!this.stopped) },
       // Keep partitions where they are: each one moved costs its new owner a restore.
       partitionAssigners: [
         stickyAssigner(() => ({ [this.commandsTopic]: this.ownedPartitions })),

@@ -173,6 +173,7 @@ export class Projector {
       // Larger fetches make larger transactions when the projector is behind.
       maxBytesPerPartition: 4 * 1024 * 1024,
       allowAutoTopicCreation: false,
+      retry: { restartOnFailure: () => Promise.resolve(!this.stopping.signal.aborted) },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -115,6 +115,13 @@ export interface PortConsumerConfig {
   allowAutoTopicCreation?: boolean;
   /** How a broker's group deals partitions (kafkajs); the embedded log has its own. */
   partitionAssigners?: PartitionAssigner[];
+  /**
+   * Asked after a crash kafkajs restarts from by itself: false once the consumer's owner is
+   * stopping. kafkajs schedules that restart after its own disconnect, so a stop that came
+   * during the crash was undone by it, and the consumer went on restarting against brokers
+   * that were gone, in a process that had stopped the role. The embedded log never crashes.
+   */
+  retry?: { restartOnFailure?: (error: Error) => Promise<boolean> };
 }
 
 export interface PortBatch {

@@ -101,6 +101,7 @@ export class KafkaTrigger {
       heartbeatInterval: Math.max(100, Math.floor(config.deciderSessionTimeoutMs / 6)),
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      retry: { restartOnFailure: () => Promise.resolve(!this.stopped) },
     });
     this.consumer = consumer;
     // Any rebalance may have moved a partition away and back: each is fenced again.

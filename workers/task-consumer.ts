@@ -69,6 +69,8 @@ export class TaskConsumer {
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private running = false;
+  /** Stopping or stopped: a crash is not restarted from (see PortConsumerConfig.retry). */
+  private stopped = false;
 
   constructor(private readonly options: TaskConsumerOptions) {
     const { kafka, config, queue } = options;
@@ -83,6 +85,9 @@ export class TaskConsumer {
       heartbeatInterval: 1000,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
+      retry: {
+        restartOnFailure: () => Promise.resolve(!this.stopped && !options.stopping.aborted),
+      },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       this.onGroupJoin(payload.memberAssignment[this.topic] ?? []);
@@ -143,6 +148,7 @@ export class TaskConsumer {
 
   /** Commits what finished, then leaves the group. Never rejects. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.commitTimer);
     this.commitTimer = undefined;
     this.keeper.stop();
