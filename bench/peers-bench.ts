@@ -11,7 +11,9 @@
  *                          [--targets weft-kafka,weft-embedded,bullmq] [--contend 0]
  *
  * Targets: weft-kafka (decider and worker in one process, as `weft start` runs them),
- * weft-kafka-split (a decider process and a worker process), weft-embedded, bullmq.
+ * weft-kafka-split (a decider process and a worker process), weft-kafka-kafkajs (as weft-kafka,
+ * its decider committing with kafkajs's producer instead of the pipelined one), weft-embedded,
+ * bullmq.
  * --contend N runs N busy processes beside every round (the CPU shared).
  *
  * Kafka and Redis for Weft: KAFKA_BROKERS and REDIS_URL (else the infra script's defaults);
@@ -142,7 +144,12 @@ async function main(): Promise<void> {
   );
 
   const env: Record<string, string> = {};
-  const shared: Record<string, string[]> = { "weft-kafka": [], "weft-kafka-split": [], bullmq: [] };
+  const shared: Record<string, string[]> = {
+    "weft-kafka": [],
+    "weft-kafka-split": [],
+    "weft-kafka-kafkajs": [],
+    bullmq: [],
+  };
   const onKafka = TARGETS.filter((t) => t.startsWith("weft-kafka"));
   if (onKafka.length > 0) {
     let brokers = process.env.KAFKA_BROKERS ?? DEFAULTS.kafkaBrokers;

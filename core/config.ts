@@ -35,6 +35,12 @@ export interface WeftConfig {
    */
   readonly localDispatch: boolean;
   /**
+   * On Kafka, a decider commits each decision with its own pipelined transactional producer
+   * (three round trips of requests sent side by side); off, with kafkajs's producer, which
+   * sends them one after another. The embedded log has one kind of transaction.
+   */
+  readonly pipelinedCommit: boolean;
+  /**
    * Live executions a decider keeps per partition; others are rebuilt by replaying their
    * history on their next event. 0 replays every run from scratch at every step (a test mode
    * that proves replay).
@@ -87,6 +93,7 @@ export const DEFAULTS = {
   logLevel: "info",
   deciderLingerMs: 3,
   localDispatch: true,
+  pipelinedCommit: true,
   executionCacheSize: 10_000,
   registrationIntervalMs: 10_000,
   projectorStallMs: 30_000,
@@ -146,6 +153,11 @@ export function loadConfig(
       "localDispatch / WEFT_LOCAL_DISPATCH",
       options.localDispatch ?? env.WEFT_LOCAL_DISPATCH,
       DEFAULTS.localDispatch,
+    ),
+    pipelinedCommit: boolOption(
+      "pipelinedCommit / WEFT_PIPELINED_COMMIT",
+      options.pipelinedCommit ?? env.WEFT_PIPELINED_COMMIT,
+      DEFAULTS.pipelinedCommit,
     ),
     executionCacheSize: intOption(
       "executionCacheSize / WEFT_EXECUTION_CACHE_SIZE",

@@ -103,6 +103,25 @@ export interface PortProducer extends PortSender {
   transaction(): Promise<PortTransaction>;
 }
 
+/**
+ * A transaction as a decider uses it: records and the consumed offset, visible together on
+ * commit or never. The records may be held until `commit` (the Kafka adapter's pipelined
+ * producer sends everything then), so nothing is known of them before it resolves.
+ */
+export interface PortCommitTransaction {
+  sendBatch(batch: PortProducerBatch): Promise<unknown>;
+  sendOffsets(offsets: PortTransactionOffsets): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A decider's producer: `connect` takes the transactional ID and fences older holders. */
+export interface PortTransactionalProducer {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  transaction(): Promise<PortCommitTransaction>;
+}
+
 export interface PortConsumerConfig {
   groupId: string;
   /** Weft always reads committed records only. */

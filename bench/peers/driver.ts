@@ -46,6 +46,8 @@ async function setUp(): Promise<Target> {
       return weftOnKafka({ partitions, concurrency, shared: shared() });
     case "weft-kafka-split":
       return weftOnKafka({ partitions, concurrency, shared: shared(), split: true });
+    case "weft-kafka-kafkajs":
+      return weftOnKafka({ partitions, concurrency, shared: shared(), kafkajsCommit: true });
     case "weft-embedded":
       return weftEmbedded({ partitions, concurrency });
     case "bullmq":

@@ -30,6 +30,8 @@ export interface WeftOptions {
   shared?: Watched[];
   /** Kafka mode: the decider and the worker in two processes (no local dispatch). */
   split?: boolean;
+  /** Kafka mode: deciders commit with kafkajs's producer (WEFT_PIPELINED_COMMIT=0). */
+  kafkajsCommit?: boolean;
 }
 
 const logger = createLogger("warn");
@@ -64,16 +66,19 @@ const WORKER_HOPS = { [TASK_TO_START]: "weft_step_schedule_to_start_seconds" };
 export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   const config = benchConfig(options.partitions);
   const workerEnv = { WEFT_WORKER_CONCURRENCY: String(options.concurrency) };
+  const deciderEnv: Record<string, string> = options.kafkajsCommit
+    ? { WEFT_PIPELINED_COMMIT: "0" }
+    : {};
   const layout = options.split
     ? [
-        { name: "decider", roles: "decider", env: {}, hops: DECIDER_HOPS },
+        { name: "decider", roles: "decider", env: deciderEnv, hops: DECIDER_HOPS },
         { name: "worker", roles: "worker", env: workerEnv, hops: WORKER_HOPS },
       ]
     : [
         {
           name: "decider + worker",
           roles: "decider,worker",
-          env: workerEnv,
+          env: { ...workerEnv, ...deciderEnv },
           hops: { ...DECIDER_HOPS, ...WORKER_HOPS },
         },
       ];
@@ -90,7 +95,7 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   }
   const kafka = createKafka(config, logger);
   return weftTarget({
-    name: options.split ? "weft-kafka-split" : "weft-kafka",
+    name: `weft-kafka${options.split ? "-split" : ""}${options.kafkajsCommit ? "-kafkajs" : ""}`,
     config,
     transport: kafka,
     connect: () => WeftClient.connect({ config, logger, transport: kafka }),

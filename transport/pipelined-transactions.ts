@@ -1,0 +1,445 @@
+/**
+ * The decider's transactional producer on Kafka. A decision writes records to a few partitions
+ * (history, changelog, a task topic) and commits its consumed offset. This producer sends all
+ * of it in three steps, each step's requests side by side:
+ *
+ *   1. AddPartitionsToTxn (every partition at once) and AddOffsetsToTxn, to the coordinator;
+ *   2. Produce (one request per leader, all the partitions it leads) and TxnOffsetCommit;
+ *   3. EndTxn.
+ *
+ * kafkajs's transactional producer takes seven to nine round trips in a row for the same
+ * decision. It looks the coordinator up before each call, adds partitions and produces
+ * separately for each sendBatch, and Weft must give it one partition per sendBatch: its
+ * retries of a multi-partition request drop or duplicate records when a leader moves
+ * (kafkajs #1303). Here a request that fails on a retriable error is sent again whole, with
+ * the same sequence numbers, to the partitions' current leaders; the broker's idempotence
+ * keeps a batch it already wrote once.
+ *
+ * Records are held until `commit`: `sendBatch` sends nothing. A commit that fails leaves the
+ * producer unusable, since its sequence numbers may be ahead of the broker's. The decider
+ * discards it and opens the partition again, as it does after any failed commit.
+ *
+ * Built on kafkajs's own cluster and broker requests (see kafkajs-cluster.ts), so it uses the
+ * client's brokers, TLS and SASL.
+ */
+import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
+import type {
+  KafkaPort,
+  PortCommitTransaction,
+  PortMessage,
+  PortProducerBatch,
+  PortTransactionOffsets,
+  PortTransactionalProducer,
+} from "./port";
+
+/** The coordinator types of FindCoordinator. */
+const GROUP_COORDINATOR = 0;
+const TRANSACTION_COORDINATOR = 1;
+
+/**
+ * Tries of one request before the commit fails. The backoff below makes it about 25 s, so a
+ * leader election after a broker's loss delays a commit rather than failing it (a failed
+ * commit costs a reopen and a restore of the partition).
+ */
+const TRIES = 60;
+
+interface TransactionBroker extends KafkajsBroker {
+  initProducerId(args: {
+    transactionalId: string;
+    transactionTimeout: number;
+  }): Promise<{ producerId: string; producerEpoch: number }>;
+  addPartitionsToTxn(
+    args: Identity & { topics: { topic: string; partitions: number[] }[] },
+  ): Promise<unknown>;
+  addOffsetsToTxn(args: Identity & { groupId: string }): Promise<unknown>;
+  txnOffsetCommit(
+    args: Identity & { groupId: string; topics: PortTransactionOffsets["topics"] },
+  ): Promise<unknown>;
+  endTxn(args: Identity & { transactionResult: boolean }): Promise<unknown>;
+  produce(
+    args: Identity & {
+      acks: number;
+      timeout: number;
+      topicData: {
+        topic: string;
+        partitions: { partition: number; firstSequence: number; messages: PortMessage[] }[];
+      }[];
+    },
+  ): Promise<unknown>;
+}
+
+interface TransactionCluster extends KafkajsCluster {
+  findGroupCoordinator(args: { groupId: string; coordinatorType: number }): Promise<KafkajsBroker>;
+}
+
+interface Identity {
+  transactionalId: string;
+  producerId: string;
+  producerEpoch: number;
+}
+
+/** One partition's records in one produce request, with the sequence number of the first. */
+interface PartitionBatch {
+  topic: string;
+  partition: number;
+  firstSequence: number;
+  messages: PortMessage[];
+}
+
+export interface PipelinedProducerOptions {
+  transactionalId: string;
+  transactionTimeout: number;
+}
+
+/**
+ * The pipelined producer for a kafkajs client; undefined for a client without kafkajs's
+ * cluster (the embedded log, whose own transactions cost no round trip).
+ */
+export function pipelinedProducer(
+  kafka: KafkaPort,
+  options: PipelinedProducerOptions,
+): PortTransactionalProducer | undefined {
+  const create = clusterFactory(kafka);
+  if (!create) return undefined;
+  return new PipelinedProducer(
+    create({ allowAutoTopicCreation: false }) as TransactionCluster,
+    options,
+  );
+}
+
+/** Thrown by `transaction()` once a commit failed: the producer must be replaced. */
+export class ProducerUnusableError extends Error {
+  constructor(cause: unknown) {
+    super(`a commit of this producer failed; it cannot be used again (${String(cause)})`, {
+      cause,
+    });
+    this.name = "ProducerUnusableError";
+  }
+}
+
+class PipelinedProducer implements PortTransactionalProducer {
+  private identity: Identity | undefined;
+  private coordinator: TransactionBroker | undefined;
+  private readonly groupCoordinators = new Map<string, TransactionBroker>();
+  private readonly sequences = new Map<string, number>();
+  private readonly knownTopics = new Set<string>();
+  private open: PipelinedTransaction | undefined;
+  private failure: unknown;
+  private connected = false;
+
+  constructor(
+    private readonly cluster: TransactionCluster,
+    private readonly options: PipelinedProducerOptions,
+  ) {}
+
+  /** Connects and takes the transactional ID: an older producer with it is fenced. */
+  async connect(): Promise<void> {
+    await this.cluster.connect();
+    this.connected = true;
+    const { transactionalId, transactionTimeout } = this.options;
+    // The coordinator answers CONCURRENT_TRANSACTIONS while it aborts the previous owner's
+    // open transaction: retried like any other.
+    const { producerId, producerEpoch } = await this.atCoordinator((broker) =>
+      broker.initProducerId({ transactionalId, transactionTimeout }),
+    );
+    this.identity = { transactionalId, producerId, producerEpoch };
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    this.connected = false;
+    await this.cluster.disconnect();
+  }
+
+  transaction(): Promise<PortCommitTransaction> {
+    if (this.failure !== undefined) return Promise.reject(new ProducerUnusableError(this.failure));
+    if (!this.identity) return Promise.reject(new Error("the producer is not connected"));
+    if (this.open)
+      return Promise.reject(new Error("there is an ongoing transaction on this producer"));
+    this.open = new PipelinedTransaction(this);
+    return Promise.resolve(this.open);
+  }
+
+  /** Sends a transaction's records and offsets and commits it. */
+  async commit(
+    tx: PipelinedTransaction,
+    chunks: ReadonlyMap<string, { topic: string; partition: number; chunks: PortMessage[][] }>,
+    offsets: PortTransactionOffsets | undefined,
+  ): Promise<void> {
+    this.close(tx);
+    const identity = this.identity!;
+    if (chunks.size === 0 && !offsets) return;
+    try {
+      const added = new Map<string, number[]>();
+      for (const { topic, partition } of chunks.values()) {
+        const list = added.get(topic) ?? [];
+        list.push(partition);
+        added.set(topic, list);
+      }
+      for (const topic of added.keys()) await this.learnTopic(topic);
+      await Promise.all([
+        added.size === 0
+          ? undefined
+          : this.atCoordinator((broker) =>
+              broker.addPartitionsToTxn({
+                ...identity,
+                topics: [...added].map(([topic, partitions]) => ({ topic, partitions })),
+              }),
+            ),
+        offsets === undefined
+          ? undefined
+          : this.atCoordinator((broker) =>
+              broker.addOffsetsToTxn({ ...identity, groupId: offsets.consumerGroupId }),
+            ),
+      ]);
+      // A partition's chunks go in order, one produce request each (a request holds one
+      // batch a partition); the n-th chunks of all partitions go together.
+      const rounds: PartitionBatch[][] = [];
+      for (const { topic, partition, chunks: list } of chunks.values()) {
+        list.forEach((messages, i) => {
+          (rounds[i] ??= []).push({
+            topic,
+            partition,
+            firstSequence: this.nextSequence(topic, partition, messages.length),
+            messages,
+          });
+        });
+      }
+      await settleAll([
+        (async () => {
+          for (const round of rounds) await this.produce(round, 1);
+        })(),
+        offsets === undefined
+          ? undefined
+          : this.atGroupCoordinator(offsets.consumerGroupId, (broker) =>
+              broker.txnOffsetCommit({
+                ...identity,
+                groupId: offsets.consumerGroupId,
+                topics: offsets.topics,
+              }),
+            ),
+      ]);
+      await this.atCoordinator((broker) => broker.endTxn({ ...identity, transactionResult: true }));
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+  }
+
+  /** Ends an open transaction without committing it. */
+  abort(tx: PipelinedTransaction): void {
+    this.close(tx);
+    // Nothing reached the broker unless a commit was tried, and a failed commit leaves the
+    // producer unusable: the next owner's fencing aborts what the broker holds of it.
+  }
+
+  private close(tx: PipelinedTransaction): void {
+    if (this.open === tx) this.open = undefined;
+  }
+
+  private nextSequence(topic: string, partition: number, records: number): number {
+    const key = `${topic}\0${partition}`;
+    const first = this.sequences.get(key) ?? 0;
+    // Sequence numbers wrap at 2^31, as the Java producer's do.
+    this.sequences.set(key, (first + records) % 2 ** 31);
+    return first;
+  }
+
+  private async learnTopic(topic: string): Promise<void> {
+    if (this.knownTopics.has(topic)) return;
+    await this.cluster.addTargetTopic(topic);
+    this.knownTopics.add(topic);
+  }
+
+  /** Produces `batches`, one request per leader; a leader that failed gets its part again. */
+  private async produce(batches: PartitionBatch[], attempt: number): Promise<void> {
+    const byLeader = new Map<string, PartitionBatch[]>();
+    for (const batch of batches) {
+      const leaders = this.cluster.findLeaderForPartitions(batch.topic, [batch.partition]);
+      const nodeId = Object.keys(leaders)[0];
+      if (nodeId === undefined)
+        throw new Error(`no leader known for ${batch.topic} partition ${batch.partition}`);
+      const list = byLeader.get(nodeId) ?? [];
+      list.push(batch);
+      byLeader.set(nodeId, list);
+    }
+    await settleAll(
+      [...byLeader].map(async ([nodeId, group]) => {
+        try {
+          const broker = (await this.cluster.findBroker({ nodeId })) as TransactionBroker;
+          await broker.produce({
+            ...this.identity!,
+            acks: -1,
+            timeout: 30_000,
+            topicData: topicData(group),
+          });
+        } catch (err) {
+          if (!retriable(err) || attempt >= TRIES) throw err;
+          await delay(backoff(err, attempt));
+          await this.cluster.refreshMetadata().catch(() => undefined);
+          await this.produce(group, attempt + 1);
+        }
+      }),
+    );
+  }
+
+  private async atCoordinator<T>(request: (broker: TransactionBroker) => Promise<T>): Promise<T> {
+    return this.retrying(async (fresh) => {
+      if (fresh || !this.coordinator)
+        this.coordinator = (await this.cluster.findGroupCoordinator({
+          groupId: this.options.transactionalId,
+          coordinatorType: TRANSACTION_COORDINATOR,
+        })) as TransactionBroker;
+      return request(this.coordinator);
+    });
+  }
+
+  private async atGroupCoordinator<T>(
+    groupId: string,
+    request: (broker: TransactionBroker) => Promise<T>,
+  ): Promise<T> {
+    return this.retrying(async (fresh) => {
+      let broker = this.groupCoordinators.get(groupId);
+      if (fresh || !broker) {
+        broker = (await this.cluster.findGroupCoordinator({
+          groupId,
+          coordinatorType: GROUP_COORDINATOR,
+        })) as TransactionBroker;
+        this.groupCoordinators.set(groupId, broker);
+      }
+      return request(broker);
+    });
+  }
+
+  /** Runs `request` until it succeeds or fails on an error that is not retriable. */
+  private async retrying<T>(request: (fresh: boolean) => Promise<T>): Promise<T> {
+    let fresh = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request(fresh);
+      } catch (err) {
+        if (!retriable(err) || attempt >= TRIES) throw err;
+        // After a failure other than CONCURRENT_TRANSACTIONS, the coordinator may have moved.
+        fresh = !concurrentTransactions(err);
+        await delay(backoff(err, attempt));
+      }
+    }
+  }
+}
+
+class PipelinedTransaction implements PortCommitTransaction {
+  private readonly chunks = new Map<
+    string,
+    { topic: string; partition: number; chunks: PortMessage[][] }
+  >();
+  private offsets: PortTransactionOffsets | undefined;
+  private done = false;
+
+  constructor(private readonly producer: PipelinedProducer) {}
+
+  /** Holds the records for the commit. Each call's records to a partition form one batch. */
+  sendBatch(batch: PortProducerBatch): Promise<void> {
+    this.assertOpen();
+    for (const { topic, messages } of batch.topicMessages ?? []) {
+      const byPartition = new Map<number, PortMessage[]>();
+      for (const message of messages) {
+        if (message.partition === undefined)
+          throw new Error(`a transactional record to ${topic} must name its partition`);
+        const list = byPartition.get(message.partition) ?? [];
+        list.push(message);
+        byPartition.set(message.partition, list);
+      }
+      for (const [partition, list] of byPartition) {
+        const key = `${topic}\0${partition}`;
+        const held = this.chunks.get(key) ?? { topic, partition, chunks: [] };
+        held.chunks.push(list);
+        this.chunks.set(key, held);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  sendOffsets(offsets: PortTransactionOffsets): Promise<void> {
+    this.assertOpen();
+    if (this.offsets && this.offsets.consumerGroupId !== offsets.consumerGroupId)
+      throw new Error("a transaction commits the offsets of one consumer group");
+    this.offsets = this.offsets
+      ? { ...offsets, topics: [...this.offsets.topics, ...offsets.topics] }
+      : offsets;
+    return Promise.resolve();
+  }
+
+  async commit(): Promise<void> {
+    this.assertOpen();
+    this.done = true;
+    await this.producer.commit(this, this.chunks, this.offsets);
+  }
+
+  abort(): Promise<void> {
+    if (!this.done) {
+      this.done = true;
+      this.producer.abort(this);
+    }
+    return Promise.resolve();
+  }
+
+  private assertOpen(): void {
+    if (this.done) throw new Error("the transaction has ended");
+  }
+}
+
+function topicData(batches: PartitionBatch[]) {
+  const byTopic = new Map<string, PartitionBatch[]>();
+  for (const batch of batches) {
+    const list = byTopic.get(batch.topic) ?? [];
+    list.push(batch);
+    byTopic.set(batch.topic, list);
+  }
+  return [...byTopic].map(([topic, list]) => ({
+    topic,
+    partitions: list.map(({ partition, firstSequence, messages }) => ({
+      partition,
+      firstSequence,
+      messages,
+    })),
+  }));
+}
+
+/** Errors worth the same request again: a leader or coordinator moving, a lost connection. */
+const RETRIED_ERRORS = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSBrokerNotFound",
+]);
+
+function concurrentTransactions(err: unknown): boolean {
+  return (err as { type?: string } | undefined)?.type === "CONCURRENT_TRANSACTIONS";
+}
+
+function retriable(err: unknown): boolean {
+  const e = err as { retriable?: boolean; name?: string } | undefined;
+  if (concurrentTransactions(err)) return true;
+  return e?.retriable === true || RETRIED_ERRORS.has(e?.name ?? "");
+}
+
+/**
+ * CONCURRENT_TRANSACTIONS means the coordinator still writes the previous commit's markers,
+ * a millisecond or two: retried soon. Anything else (an election) backs off to 500 ms.
+ */
+function backoff(err: unknown, attempt: number): number {
+  if (concurrentTransactions(err)) return Math.min(2 * attempt, 20);
+  return Math.min(5 * 2 ** attempt, 500);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits for every promise, then throws the first failure: nothing is left in flight. */
+async function settleAll(work: (Promise<unknown> | undefined)[]): Promise<void> {
+  const results = await Promise.allSettled(
+    work.filter((p): p is Promise<unknown> => p !== undefined),
+  );
+  for (const result of results) if (result.status === "rejected") throw result.reason;
+}
