@@ -90,6 +90,8 @@ const MAX_REPORTED_HERE = 10_000;
 export class StepRunner {
   /** Attempts running in this process, so a redelivery waits for the local run. */
   private readonly local = new Map<string, Promise<TaskOutcome>>();
+  /** The same runs by their task record's key (`workflowId/stepSeq`): see `runningStep`. */
+  private readonly localSteps = new Map<string, Promise<TaskOutcome>>();
   /** Cancel notices by attempt, until the attempt ends here (see MAX_CANCEL_NOTICES). */
   private readonly cancels = new Map<string, StepCancelledError>();
   /** The abort controller of each attempt whose handler runs here. */
@@ -138,6 +140,14 @@ export class StepRunner {
     }
   }
 
+  /**
+   * The run in this process of an attempt of the step whose task record has this key
+   * (`workflowId/stepSeq`, as the decider keys tasks); undefined when none runs here.
+   */
+  runningStep(key: string): Promise<TaskOutcome> | undefined {
+    return this.localSteps.get(key);
+  }
+
   /** Never rejects. */
   run(task: StepTask, log: Logger, delivery?: TaskDelivery): Promise<TaskOutcome> {
     const key = attemptKey(task);
@@ -161,7 +171,10 @@ export class StepRunner {
       }
     })();
     this.local.set(key, run);
+    const step = recordKey(task);
+    this.localSteps.set(step, run);
     const forget = (): void => {
+      if (this.localSteps.get(step) === run) this.localSteps.delete(step);
       if (this.local.get(key) !== run) return;
       this.local.delete(key);
       this.cancels.delete(key);
@@ -493,6 +506,11 @@ function keepNewest(
     if (entries.size <= max) break;
     entries.delete(oldest);
   }
+}
+
+/** A task record's key, as the decider writes it. */
+function recordKey(ref: { workflowId: string; stepSeq: number }): string {
+  return `${ref.workflowId}/${ref.stepSeq}`;
 }
 
 function attemptKey(ref: { workflowId: string; stepSeq: number; attempt: number }): string {

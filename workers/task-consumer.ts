@@ -44,6 +44,11 @@ export interface TaskConsumerOptions {
    * aborts the attempt if it runs here. Must not throw. Without it, notices are skipped.
    */
   cancelTask?(cancel: StepCancel, log: Logger): void;
+  /**
+   * The run of an attempt already running in this process, by the task record's key: the
+   * decider here handed the task over before its record came. Undefined when none runs.
+   */
+  runningHere?(recordKey: string): Promise<unknown> | undefined;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
   deadLetter(
     source: { topic: string; partition: number; message: PortConsumedMessage },
@@ -232,7 +237,10 @@ export class TaskConsumer {
         dispatchedAll = false;
         break;
       }
-      if (pool.full && !(await pool.waitForSlot(() => payload.heartbeat()))) {
+      // A record whose attempt already runs here needs no slot of its own (below).
+      const key = message.key?.toString();
+      const here = key === undefined ? undefined : this.options.runningHere?.(key);
+      if (!here && pool.full && !(await pool.waitForSlot(() => payload.heartbeat()))) {
         dispatchedAll = false;
         break;
       }
@@ -271,14 +279,22 @@ export class TaskConsumer {
         attempt: task.attempt,
         stepName: task.stepName,
       });
-      pool.run(async () => {
-        const delivery = {
-          queue: this.options.queue,
-          scheduledAt: Number(message.timestamp),
-          position: { topic, partition, offset: Number(offset) },
-        };
-        if (await this.options.runTask(task, log, delivery)) owner.finish(offset);
-      });
+      const delivery = {
+        queue: this.options.queue,
+        scheduledAt: Number(message.timestamp),
+        position: { topic, partition, offset: Number(offset) },
+      };
+      const dispatch = () =>
+        pool.run(async () => {
+          if (await this.options.runTask(task, log, delivery)) owner.finish(offset);
+        });
+      // The attempt runs here already: its record waits for that run outside the pool, its
+      // offset held back meanwhile. Waiting in a slot, copies of running attempts could fill
+      // the pool and keep out the tasks those attempts' runs wait on. Then it takes a slot
+      // for a moment (the attempt was reported here: nothing runs) or, if the run here ended
+      // without a report, to run the attempt as any delivery does.
+      if (here) void here.then(dispatch, dispatch);
+      else dispatch();
       payload.resolveOffset(offset);
     }
     // Offsets past the last record (transaction markers) have nothing left to do.

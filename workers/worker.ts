@@ -256,6 +256,7 @@ export class Worker {
         runTask: (task: StepTask, log: Logger, delivery) =>
           this.runUntilSettled(runner, task, log, delivery),
         cancelTask: (cancel, log) => runner.cancel(cancel, log),
+        runningHere: (key) => runner.runningStep(key),
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
       });

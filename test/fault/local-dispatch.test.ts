@@ -60,12 +60,11 @@ it("records each result once when the commits holding reports handed over direct
   const sum = async (metric: { get(): Promise<{ values: { value: number }[] }> }) =>
     (await metric.get()).values.reduce((n, v) => n + v.value, 0);
   try {
-    // At most half the worker's 32 slots: a task's record, read from Kafka while the same
-    // attempt runs here (handed over directly), waits for that run in a slot of its own, so
-    // with more gated runs than that the copies could fill the pool before every first step
-    // got one, and none of them would end before the gate opens.
+    // More than half the worker's 32 slots: a task's record read from Kafka while the same
+    // attempt runs here waits for that run outside the pool, so the copies cannot fill it
+    // before every first step got a slot (test/embedded/task-consumer-local.test.ts).
     const runs = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => client.start(gatedFlow, { input: { i } })),
+      Array.from({ length: 24 }, (_, i) => client.start(gatedFlow, { input: { i } })),
     );
     await waitFor("every run's first step to run", () => running === runs.length);
     expect(await sum(worker.metrics.localTasks)).toBeGreaterThan(0);

@@ -46,9 +46,10 @@ async function committedReader(topics: string[], readUncommitted = false) {
   await consumer.connect();
   await consumer.subscribe({ topics, fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ topic, partition, message: m }) => {
+    eachMessage: ({ topic, partition, message: m }) => {
       const key = `${topic}/${partition}`;
       seen.set(key, [...(seen.get(key) ?? []), m.value!.toString()]);
+      return Promise.resolve();
     },
   });
   return {
