@@ -349,6 +349,10 @@ export class PartitionOwner {
       // handed over here is a step's report, and its next step waits on this commit.
       if (linger > 0 && this.local.length === 0 && this.pending.length < MAX_BATCH)
         await new Promise((r) => setTimeout(r, linger));
+      // Reports handed over within one turn of the event loop (a quick step's started and
+      // result reports, steps ending together) go in one transaction: taken one by one,
+      // each would wait for the commit of the one before.
+      else if (this.local.length > 0) await new Promise((r) => setImmediate(r));
       if (this.epoch !== epoch) return;
       const batch = this.pending.splice(0, MAX_BATCH);
       const local = this.local.splice(0, MAX_BATCH);
