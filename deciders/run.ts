@@ -128,6 +128,22 @@ export class Run {
    * parent-close policy when this run closes. Made on the first child.
    */
   private openChildren: Map<number, OpenChild> | undefined = undefined;
+  /**
+   * Signal waits recorded and not known to be over, oldest first, as name and seq pairs in
+   * one flat array (a run waits on one or two at a time; a map would be most of a waiting
+   * run's memory): a signal satisfies the oldest open wait of its name, whose timeout timer
+   * then leaves the queue. Made on the first wait.
+   *
+   * The run's code decides which wait a signal satisfies: the oldest open one of the name,
+   * else a handler (ctx.onSignal), else the signal waits in a buffer for the next wait, which
+   * is then satisfied at once and records no timeout. History does not say whether a signal
+   * went to a handler or to the buffer, nor whether a wait without a timeout was satisfied
+   * at once, so this list may hold waits the code no longer has open, never fewer: a signal
+   * taken off it may stand for a wait already over, never for one still open. So a timer is
+   * only ever dropped for a wait that is over; one left behind fires and is ignored, as all
+   * were before (test/unit/signal-wait-timers.test.ts).
+   */
+  private openSignalWaits: (string | number)[] | undefined = undefined;
   /** History holds a WorkflowCancelRequested: a further cancel is not recorded again. */
   cancelRequested = false;
   /**
@@ -414,6 +430,7 @@ export class Run {
         break;
       case "SignalWaitCancelled":
         dropTimer(`signalTimeout:${body.waitSeq}:0`);
+        this.signalWaitOver(body.signalName, body.waitSeq);
         break;
       case "StepRetryScheduled":
         addTimer({
@@ -430,6 +447,7 @@ export class Run {
         this.timers.delete(`sleep:${body.timerSeq}:0`);
         break;
       case "SignalWaitStarted":
+        (this.openSignalWaits ??= []).push(body.signalName, body.waitSeq);
         if (body.dueAt !== null) {
           addTimer({
             kind: "signalTimeout",
@@ -442,10 +460,19 @@ export class Run {
         break;
       case "SignalWaitTimedOut":
         this.timers.delete(`signalTimeout:${body.waitSeq}:0`);
+        this.signalWaitOver(body.signalName, body.waitSeq);
         break;
-      case "SignalReceived":
+      case "SignalReceived": {
         if (body.requestId !== "") (this.requestIds ??= new Set()).add(body.requestId);
+        const waits = this.openSignalWaits;
+        const at = waits ? waits.indexOf(body.signalName) : -1;
+        if (at >= 0) {
+          const satisfied = waits![at + 1] as number;
+          dropTimer(`signalTimeout:${satisfied}:0`);
+          this.signalWaitOver(body.signalName, satisfied);
+        }
         break;
+      }
       case "WorkflowCancelRequested":
         this.cancelRequested = true;
         break;
@@ -481,6 +508,17 @@ export class Run {
     }
   }
 
+  private signalWaitOver(name: string, seq: number): void {
+    const waits = this.openSignalWaits;
+    if (!waits) return;
+    for (let i = 0; i < waits.length; i += 2) {
+      if (waits[i] !== name || waits[i + 1] !== seq) continue;
+      waits.splice(i, 2);
+      break;
+    }
+    if (waits.length === 0) this.openSignalWaits = undefined;
+  }
+
   /** A closed run keeps only what deduplication and late reports need. */
   private release(): void {
     this.chunksAtClose = this.history.writtenChunks;
@@ -488,6 +526,7 @@ export class Run {
     this.undelivered = [];
     this.stepsInFlight = undefined;
     this.openChildren = undefined;
+    this.openSignalWaits = undefined;
     this.timers.clear();
     this.requestIds = undefined;
     this.finished = undefined;
