@@ -101,6 +101,8 @@ const MAX_PENDING = 5000;
  * 10–25 % slower), while through Kafka they come back in the consumer's large fetches.
  */
 const MAX_LOCAL_QUEUE = 16;
+/** Attempts whose started report was refused, remembered until their result (oldest go first). */
+const MAX_REFUSED_STARTS = 10_000;
 /** No progress for this long while reading the changelog: see ReadStalledError. */
 const CHANGELOG_STALL_MS = 5000;
 /** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
@@ -159,6 +161,8 @@ export class PartitionOwner {
   private epoch = 0;
   private state: PartitionState | undefined;
   private producer: PortTransactionalProducer | undefined;
+  /** See `submit`: attempts whose started report went through Kafka. */
+  private readonly refusedStarts = new Set<string>();
   private opening: Promise<void> | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -292,8 +296,32 @@ export class PartitionOwner {
    * then sends it through Kafka.
    */
   submit(command: Command): Promise<boolean> {
-    if (this.phase !== "ready") return Promise.resolve(false);
-    if (this.pending.length + this.local.length >= MAX_LOCAL_QUEUE) return Promise.resolve(false);
+    const { body } = command;
+    const attempt =
+      body.type === "ReportStepStarted" ||
+      body.type === "ReportStepCompleted" ||
+      body.type === "ReportStepFailed"
+        ? `${command.workflowId}/${body.stepSeq}/${body.attempt}`
+        : undefined;
+    // The result of an attempt whose started report was refused goes through Kafka too,
+    // after it: decided here first, it would make the started report stale (dropped), and the
+    // step's start would be missing from history.
+    if (
+      attempt !== undefined &&
+      body.type !== "ReportStepStarted" &&
+      this.refusedStarts.has(attempt)
+    ) {
+      this.refusedStarts.delete(attempt);
+      return Promise.resolve(false);
+    }
+    if (this.phase !== "ready" || this.pending.length + this.local.length >= MAX_LOCAL_QUEUE) {
+      if (body.type === "ReportStepStarted") {
+        this.refusedStarts.add(attempt!);
+        if (this.refusedStarts.size > MAX_REFUSED_STARTS)
+          this.refusedStarts.delete(this.refusedStarts.values().next().value!);
+      }
+      return Promise.resolve(false);
+    }
     return new Promise<boolean>((settle) => {
       this.local.push({ command, settle });
       this.kick();
