@@ -425,6 +425,27 @@ export class PartitionOwner {
         ),
       );
     };
+    // Commands handed over here first: each was handed over before any report of the same
+    // attempt that came through Kafka since (a started report here, its result refused for a
+    // long queue and sent through Kafka). Decided after it, the started report would be stale
+    // and dropped, and history would miss the step's start. (A result is never handed over
+    // after its started report went through Kafka: see `submit`.)
+    // A local command that cannot be applied is not committed here: its sender sends it
+    // through Kafka, where it fails the same way and goes to the DLQ like any other.
+    const applied: LocalCommand[] = [];
+    for (const item of local) {
+      try {
+        await state.apply(item.command, now);
+        applied.push(item);
+      } catch (err) {
+        if (this.epoch !== epoch) return;
+        this.log.warn(
+          { err, workflowId: item.command.workflowId },
+          "a command handed over in this process could not be applied; its sender sends it through Kafka",
+        );
+      }
+      if (this.epoch !== epoch) return;
+    }
     for (const { message } of batch) {
       let command;
       try {
@@ -440,22 +461,6 @@ export class PartitionOwner {
         // A command the decider cannot apply must not stop the partition.
         this.log.error({ err, workflowId: command.workflowId }, "command could not be applied");
         toDlq(message, `decider could not apply it: ${(err as Error).message}`);
-      }
-      if (this.epoch !== epoch) return;
-    }
-    // A local command that cannot be applied is not committed here: its sender sends it
-    // through Kafka, where it fails the same way and goes to the DLQ like any other.
-    const applied: LocalCommand[] = [];
-    for (const item of local) {
-      try {
-        await state.apply(item.command, now);
-        applied.push(item);
-      } catch (err) {
-        if (this.epoch !== epoch) return;
-        this.log.warn(
-          { err, workflowId: item.command.workflowId },
-          "a command handed over in this process could not be applied; its sender sends it through Kafka",
-        );
       }
       if (this.epoch !== epoch) return;
     }
