@@ -314,15 +314,26 @@ export class PartitionOwner {
       this.refusedStarts.delete(attempt);
       return Promise.resolve(false);
     }
+    const refused = () => {
+      if (body.type !== "ReportStepStarted") return;
+      this.refusedStarts.add(attempt!);
+      if (this.refusedStarts.size > MAX_REFUSED_STARTS)
+        this.refusedStarts.delete(this.refusedStarts.values().next().value!);
+    };
     if (this.phase !== "ready" || this.pending.length + this.local.length >= MAX_LOCAL_QUEUE) {
-      if (body.type === "ReportStepStarted") {
-        this.refusedStarts.add(attempt!);
-        if (this.refusedStarts.size > MAX_REFUSED_STARTS)
-          this.refusedStarts.delete(this.refusedStarts.values().next().value!);
-      }
+      refused();
       return Promise.resolve(false);
     }
-    return new Promise<boolean>((settle) => {
+    return new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (committed: boolean) => {
+        if (settled) return;
+        settled = true;
+        // Not committed (the transaction failed, the partition was dropped): the sender sends
+        // it through Kafka, as it would a refused one.
+        if (!committed) refused();
+        resolve(committed);
+      };
       this.local.push({ command, settle });
       this.kick();
     });
