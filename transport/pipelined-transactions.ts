@@ -125,6 +125,12 @@ class PipelinedProducer implements PortTransactionalProducer {
   private readonly knownTopics = new Set<string>();
   private open: PipelinedTransaction | undefined;
   private failure: unknown;
+  /**
+   * When the current commit (or connect) stops retrying: past the transaction timeout the
+   * coordinator aborts the transaction anyway. Each request may wait for its own timeout, so
+   * tries alone could hold a commit for many minutes against a broker that does not answer.
+   */
+  private deadline = Number.POSITIVE_INFINITY;
   private connected = false;
 
   constructor(
@@ -137,6 +143,7 @@ class PipelinedProducer implements PortTransactionalProducer {
     await this.cluster.connect();
     this.connected = true;
     const { transactionalId, transactionTimeout } = this.options;
+    this.deadline = Date.now() + transactionTimeout;
     // The coordinator answers CONCURRENT_TRANSACTIONS while it aborts the previous owner's
     // open transaction: retried like any other.
     const { producerId, producerEpoch } = await this.atCoordinator((broker) =>
@@ -169,6 +176,7 @@ class PipelinedProducer implements PortTransactionalProducer {
     this.close(tx);
     const identity = this.identity!;
     if (chunks.size === 0 && !offsets) return;
+    this.deadline = Date.now() + this.options.transactionTimeout;
     try {
       const added = new Map<string, number[]>();
       for (const { topic, partition } of chunks.values()) {
@@ -274,7 +282,7 @@ class PipelinedProducer implements PortTransactionalProducer {
             topicData: topicData(group),
           });
         } catch (err) {
-          if (!retriable(err) || attempt >= TRIES) throw err;
+          if (this.giveUp(err, attempt)) throw err;
           await delay(backoff(err, attempt));
           await this.cluster.refreshMetadata().catch(() => undefined);
           await this.produce(group, attempt + 1);
@@ -311,6 +319,10 @@ class PipelinedProducer implements PortTransactionalProducer {
     });
   }
 
+  private giveUp(err: unknown, attempt: number): boolean {
+    return !retriable(err) || attempt >= TRIES || Date.now() >= this.deadline;
+  }
+
   /** Runs `request` until it succeeds or fails on an error that is not retriable. */
   private async retrying<T>(request: (fresh: boolean) => Promise<T>): Promise<T> {
     let fresh = false;
@@ -318,7 +330,7 @@ class PipelinedProducer implements PortTransactionalProducer {
       try {
         return await request(fresh);
       } catch (err) {
-        if (!retriable(err) || attempt >= TRIES) throw err;
+        if (this.giveUp(err, attempt)) throw err;
         // After a failure other than CONCURRENT_TRANSACTIONS, the coordinator may have moved.
         fresh = !concurrentTransactions(err);
         await delay(backoff(err, attempt));

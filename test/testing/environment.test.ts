@@ -81,14 +81,16 @@ describe("createTestEnvironment", () => {
     await env.close();
   });
 
-  it("completes a workflow with a 30-day wait in well under a second of real time", async () => {
+  it("completes a workflow with a 30-day wait in virtual time, not real time", async () => {
     const began = performance.now();
     const id = await env.start(trial, { name: "ada" });
     const result = await env.result(id);
     const realMs = performance.now() - began;
     console.log(`30-day wait: ${realMs.toFixed(1)} ms of real time`);
     expect(result).toEqual({ greeting: "hello ada", endedAt: START + 30 * DAY });
-    expect(realMs).toBeLessThan(1000);
+    // Tens of ms on a quiet machine (printed above); the bound only tells a skipped wait from
+    // a waited one, and leaves room for a loaded CI machine (it took 1.06 s once).
+    expect(realMs).toBeLessThan(30_000);
     expect(env.now()).toBe(START + 30 * DAY);
   });
 
@@ -131,7 +133,8 @@ describe("createTestEnvironment", () => {
     expect(history.at(-1)!.at).toBe(START + 7 * HOUR);
     expect(calls).toBe(4);
     console.log(`3 retries over 7 h of backoff: ${realMs.toFixed(1)} ms of real time`);
-    expect(realMs).toBeLessThan(1000);
+    // As for the 30-day wait: a skipped backoff, not a speed target.
+    expect(realMs).toBeLessThan(30_000);
   });
 
   it("fails the run when a replaced step fails for good", async () => {
