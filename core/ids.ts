@@ -24,3 +24,13 @@ export function newWorkflowId(workflowType: string): string {
 export function stepIdempotencyKey(workflowId: string, stepSeq: number): string {
   return `${workflowId}/${stepSeq}`;
 }
+
+/** A step task's record key (and its cancel notice's): the step, whatever the attempt. */
+export function taskRecordKey(ref: { workflowId: string; stepSeq: number }): string {
+  return `${ref.workflowId}/${ref.stepSeq}`;
+}
+
+/** One attempt of a step: its leases, its done-marker, reports about it. */
+export function attemptPath(ref: { workflowId: string; stepSeq: number; attempt: number }): string {
+  return `${ref.workflowId}/${ref.stepSeq}/${ref.attempt}`;
+}

@@ -9,6 +9,8 @@ import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import { noFaults, type FaultSeam } from "../core/fault-points";
+import { attemptPath, taskRecordKey } from "../core/ids";
+import { groupBy } from "../core/group-by";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import {
@@ -301,7 +303,11 @@ export class PartitionOwner {
       body.type === "ReportStepStarted" ||
       body.type === "ReportStepCompleted" ||
       body.type === "ReportStepFailed"
-        ? `${command.workflowId}/${body.stepSeq}/${body.attempt}`
+        ? attemptPath({
+            workflowId: command.workflowId,
+            stepSeq: body.stepSeq,
+            attempt: body.attempt,
+          })
         : undefined;
     // The result of an attempt whose started report was refused goes through Kafka too,
     // after it: decided here first, it would make the started report stale (dropped), and the
@@ -314,14 +320,9 @@ export class PartitionOwner {
       this.refusedStarts.delete(attempt);
       return Promise.resolve(false);
     }
-    const refused = () => {
-      if (body.type !== "ReportStepStarted") return;
-      this.refusedStarts.add(attempt!);
-      if (this.refusedStarts.size > MAX_REFUSED_STARTS)
-        this.refusedStarts.delete(this.refusedStarts.values().next().value!);
-    };
+    const started = body.type === "ReportStepStarted" ? attempt : undefined;
     if (this.phase !== "ready" || this.pending.length + this.local.length >= MAX_LOCAL_QUEUE) {
-      refused();
+      this.startRefused(started);
       return Promise.resolve(false);
     }
     return new Promise<boolean>((resolve) => {
@@ -331,12 +332,20 @@ export class PartitionOwner {
         settled = true;
         // Not committed (the transaction failed, the partition was dropped): the sender sends
         // it through Kafka, as it would a refused one.
-        if (!committed) refused();
+        if (!committed) this.startRefused(started);
         resolve(committed);
       };
       this.local.push({ command, settle });
       this.kick();
     });
+  }
+
+  /** Remembers the attempt of a started report that goes through Kafka (see `submit`). */
+  private startRefused(attempt: string | undefined): void {
+    if (attempt === undefined) return;
+    this.refusedStarts.add(attempt);
+    if (this.refusedStarts.size > MAX_REFUSED_STARTS)
+      this.refusedStarts.delete(this.refusedStarts.values().next().value!);
   }
 
   /** Resolves when everything accepted so far is committed, or after `timeoutMs`. */
@@ -749,7 +758,7 @@ export class PartitionOwner {
     };
     for (const { queue, task } of decisions.tasks) {
       toQueue(queue, {
-        key: `${task.workflowId}/${task.stepSeq}`,
+        key: taskRecordKey(task),
         value: taskCodec.encode(task),
         headers: { ...taskCodec.headers },
       });
@@ -758,7 +767,7 @@ export class PartitionOwner {
     // consumer that took the task reads the notice after it.
     for (const { queue, cancel } of decisions.cancels) {
       toQueue(queue, {
-        key: `${cancel.workflowId}/${cancel.stepSeq}`,
+        key: taskRecordKey(cancel),
         value: stepCancelCodec.encode(cancel),
         headers: { ...stepCancelCodec.headers },
       });
@@ -1084,13 +1093,7 @@ export class PartitionOwner {
 class RevokedDuringCommit extends Error {}
 
 function byPartition(messages: PortMessage[]): PortMessage[][] {
-  const groups = new Map<number, PortMessage[]>();
-  for (const m of messages) {
-    const list = groups.get(m.partition ?? -1) ?? [];
-    list.push(m);
-    groups.set(m.partition ?? -1, list);
-  }
-  return [...groups.values()];
+  return [...groupBy(messages, (m) => m.partition ?? -1).values()];
 }
 
 /**

@@ -22,6 +22,7 @@
  * Built on kafkajs's own cluster and broker requests (see kafkajs-cluster.ts), so it uses the
  * client's brokers, TLS and SASL.
  */
+import { groupBy } from "../core/group-by";
 import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
 import type {
   KafkaPort,
@@ -178,12 +179,7 @@ class PipelinedProducer implements PortTransactionalProducer {
     if (chunks.size === 0 && !offsets) return;
     this.deadline = Date.now() + this.options.transactionTimeout;
     try {
-      const added = new Map<string, number[]>();
-      for (const { topic, partition } of chunks.values()) {
-        const list = added.get(topic) ?? [];
-        list.push(partition);
-        added.set(topic, list);
-      }
+      const added = groupBy(chunks.values(), (held) => held.topic);
       for (const topic of added.keys()) await this.learnTopic(topic);
       await Promise.all([
         added.size === 0
@@ -191,7 +187,10 @@ class PipelinedProducer implements PortTransactionalProducer {
           : this.atCoordinator((broker) =>
               broker.addPartitionsToTxn({
                 ...identity,
-                topics: [...added].map(([topic, partitions]) => ({ topic, partitions })),
+                topics: [...added].map(([topic, held]) => ({
+                  topic,
+                  partitions: held.map((h) => h.partition),
+                })),
               }),
             ),
         offsets === undefined
@@ -261,16 +260,13 @@ class PipelinedProducer implements PortTransactionalProducer {
 
   /** Produces `batches`, one request per leader; a leader that failed gets its part again. */
   private async produce(batches: PartitionBatch[], attempt: number): Promise<void> {
-    const byLeader = new Map<string, PartitionBatch[]>();
-    for (const batch of batches) {
+    const byLeader = groupBy(batches, (batch) => {
       const leaders = this.cluster.findLeaderForPartitions(batch.topic, [batch.partition]);
       const nodeId = Object.keys(leaders)[0];
       if (nodeId === undefined)
         throw new Error(`no leader known for ${batch.topic} partition ${batch.partition}`);
-      const list = byLeader.get(nodeId) ?? [];
-      list.push(batch);
-      byLeader.set(nodeId, list);
-    }
+      return nodeId;
+    });
     await settleAll(
       [...byLeader].map(async ([nodeId, group]) => {
         try {
@@ -353,14 +349,11 @@ class PipelinedTransaction implements PortCommitTransaction {
   sendBatch(batch: PortProducerBatch): Promise<void> {
     this.assertOpen();
     for (const { topic, messages } of batch.topicMessages ?? []) {
-      const byPartition = new Map<number, PortMessage[]>();
-      for (const message of messages) {
+      const byPartition = groupBy(messages, (message) => {
         if (message.partition === undefined)
           throw new Error(`a transactional record to ${topic} must name its partition`);
-        const list = byPartition.get(message.partition) ?? [];
-        list.push(message);
-        byPartition.set(message.partition, list);
-      }
+        return message.partition;
+      });
       for (const [partition, list] of byPartition) {
         const key = `${topic}\0${partition}`;
         const held = this.chunks.get(key) ?? { topic, partition, chunks: [] };
@@ -401,13 +394,7 @@ class PipelinedTransaction implements PortCommitTransaction {
 }
 
 function topicData(batches: PartitionBatch[]) {
-  const byTopic = new Map<string, PartitionBatch[]>();
-  for (const batch of batches) {
-    const list = byTopic.get(batch.topic) ?? [];
-    list.push(batch);
-    byTopic.set(batch.topic, list);
-  }
-  return [...byTopic].map(([topic, list]) => ({
+  return [...groupBy(batches, (batch) => batch.topic)].map(([topic, list]) => ({
     topic,
     partitions: list.map(({ partition, firstSequence, messages }) => ({
       partition,

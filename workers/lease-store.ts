@@ -1,3 +1,4 @@
+import { attemptPath } from "../core/ids";
 import type { AttemptRef } from "./attempt";
 import { DoneMarkerJournal, type DoneMarker, type TaskPosition } from "./done-marker-journal";
 
@@ -31,9 +32,7 @@ export interface StepLeaseStore {
 /** How long a done-marker outlives the attempt it marks. */
 export const DONE_MARKER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
-export function attemptPath(ref: AttemptRef): string {
-  return `${ref.workflowId}/${ref.stepSeq}/${ref.attempt}`;
-}
+export { attemptPath };
 
 /**
  * Where the workers committed on a task partition (the lowest offset every group that commits

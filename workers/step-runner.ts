@@ -1,6 +1,7 @@
 import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock } from "../core/clock";
 import { InvalidInputError, StepCancelledError, WeftError } from "../core/errors";
+import { attemptPath, taskRecordKey } from "../core/ids";
 import { noFaults, type FaultSeam } from "../core/fault-points";
 import { toJsonText } from "../core/json";
 import type { Logger } from "../core/logger";
@@ -122,7 +123,7 @@ export class StepRunner {
    * never runs. Either way the attempt then fails for good, unless the handler completes.
    */
   cancel(notice: StepCancel, log: Logger): void {
-    const key = attemptKey(notice);
+    const key = attemptPath(notice);
     const error = new StepCancelledError(
       notice.workflowId,
       notice.stepSeq,
@@ -150,7 +151,7 @@ export class StepRunner {
 
   /** Never rejects. */
   run(task: StepTask, log: Logger, delivery?: TaskDelivery): Promise<TaskOutcome> {
-    const key = attemptKey(task);
+    const key = attemptPath(task);
     const previous = this.local.get(key);
     const run = (async (): Promise<TaskOutcome> => {
       if (previous) {
@@ -171,7 +172,7 @@ export class StepRunner {
       }
     })();
     this.local.set(key, run);
-    const step = recordKey(task);
+    const step = taskRecordKey(task);
     this.localSteps.set(step, run);
     const forget = (): void => {
       if (this.localSteps.get(step) === run) this.localSteps.delete(step);
@@ -279,7 +280,7 @@ export class StepRunner {
       );
     }
 
-    const key = attemptKey(task);
+    const key = attemptPath(task);
     const cancelled = this.cancels.get(key);
     if (cancelled) {
       log.info("the run was cancelled before the attempt started; not running it");
@@ -506,15 +507,6 @@ function keepNewest(
     if (entries.size <= max) break;
     entries.delete(oldest);
   }
-}
-
-/** A task record's key, as the decider writes it. */
-function recordKey(ref: { workflowId: string; stepSeq: number }): string {
-  return `${ref.workflowId}/${ref.stepSeq}`;
-}
-
-function attemptKey(ref: { workflowId: string; stepSeq: number; attempt: number }): string {
-  return `${ref.workflowId}/${ref.stepSeq}/${ref.attempt}`;
 }
 
 /** The details an earlier attempt heartbeated, as the step reads them; undefined for none. */
