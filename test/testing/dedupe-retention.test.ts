@@ -61,4 +61,10 @@ test("the retention is a setting: -1 keeps IDs for ever, anything else is checke
   expect(loadConfig({}, { WEFT_LOCAL_DISPATCH: "0" }).localDispatch).toBe(false);
   expect(() => loadConfig({}, { WEFT_LOCAL_DISPATCH: "maybe" })).toThrow(ConfigError);
   expect(() => loadConfig({}, { WEFT_LOCAL_DISPATCH: "maybe" })).toThrow(/WEFT_LOCAL_DISPATCH/);
+  // Deciders on Kafka commit with the pipelined producer unless told not to.
+  expect(loadConfig({}, {}).pipelinedCommit).toBe(true);
+  expect(loadConfig({}, { WEFT_PIPELINED_COMMIT: "0" }).pipelinedCommit).toBe(false);
+  expect(() => loadConfig({}, { WEFT_PIPELINED_COMMIT: "yes please" })).toThrow(
+    /INVALID_CONFIG|WEFT_PIPELINED_COMMIT/,
+  );
 });
