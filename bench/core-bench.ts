@@ -14,7 +14,7 @@ import { Pool } from "pg";
 import { WeftClient } from "../sdk/client";
 import type { HistoryEvent } from "../schemas/types";
 import { DEFAULTS, loadConfig, topics, type WeftConfig } from "../core/config";
-import { createKafka } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
 import { createLogger } from "../core/logger";
 import { spawnRoles, type RoleProcess } from "../test/support/processes";
 

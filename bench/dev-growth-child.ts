@@ -12,7 +12,7 @@ import { writeHeapSnapshot } from "node:v8";
 import { createLogger } from "../core/logger";
 import { defineStep, defineWorkflow } from "../sdk";
 import { startEmbedded } from "../sdk/embedded";
-import type { EmbeddedKafka } from "../transport/embedded";
+import type { EmbeddedKafka } from "../adapters/embedded";
 
 const echo = defineStep("echo", (input: unknown) => input);
 const threeSteps = defineWorkflow("threeSteps", async (ctx, input: { n: number }) => {

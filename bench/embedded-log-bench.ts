@@ -22,7 +22,7 @@ import { createLogger } from "../core/logger";
 import { openReadModelDb } from "../projections/read-model-db";
 import { startEmbedded } from "../sdk/embedded";
 import { HistoryTail } from "../transport/history-tail";
-import { EmbeddedKafka, type SyncMode } from "../transport/embedded";
+import { EmbeddedKafka, type SyncMode } from "../adapters/embedded";
 import { echo, threeSteps } from "../test/fixtures/workflows";
 
 const { values } = parseArgs({

@@ -15,7 +15,8 @@ import { parseArgs } from "node:util";
 import { DEFAULTS, loadConfig, topics, type WeftConfig } from "../core/config";
 import { createLogger } from "../core/logger";
 import { WeftClient } from "../sdk/client";
-import { createKafka, withAdmin } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
+import { withAdmin } from "../transport/topics";
 import { brokerKill, brokerStart, CLUSTER_BROKERS, clusterUp } from "../test/support/cluster";
 import { spawnRoles, type RoleProcess } from "../test/support/processes";
 

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { loadConfig, topics } from "../core/config";
 import { createLogger } from "../core/logger";
 import { WeftClient } from "../sdk/client";
-import { createKafka } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
 import { spawnRoles, type RoleProcess } from "../test/support/processes";
 
 const { values } = parseArgs({

@@ -18,7 +18,8 @@ import { Projector } from "../projections/projector";
 import { ReadModelDb } from "../projections/read-model-db";
 import { historyCodec } from "../schemas/codec";
 import type { EventBody, HistoryEvent } from "../schemas/types";
-import { createKafka, ensureTopics } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
+import { ensureTopics } from "../transport/topics";
 
 const { values } = parseArgs({
   options: {

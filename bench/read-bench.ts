@@ -21,7 +21,8 @@ import { ReadModelDb } from "../projections/read-model-db";
 import { READ_MODEL_TABLES } from "../projections/read-model-tables";
 import { findRun } from "../graphql/run-queries";
 import { ConsumerLagReader } from "../transport/consumer-lag";
-import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
+import { ensureTopics, withAdmin } from "../transport/topics";
 import { SEED_TYPES, seedRuns } from "./seed-runs";
 
 const { values } = parseArgs({

@@ -14,7 +14,7 @@ import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import type { EventBody, HistoryEvent } from "../schemas/types";
-import { readerConsumer } from "../transport/kafka";
+import { readerConsumer } from "../transport/topics";
 import type { KafkaPort } from "../transport/port";
 import { clockTime, type Paint } from "./log-output";
 import { cut, duration, oneLine } from "./tables";

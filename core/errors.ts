@@ -417,7 +417,7 @@ export class InvalidResetPointError extends WeftError {
   }
 }
 
-/** Where an embedded log is damaged (see transport/embedded/log-scan.ts). */
+/** Where an embedded log is damaged (see adapters/embedded/log-scan.ts). */
 export interface LogCorruptDetails {
   /** The log file. */
   file: string;

@@ -4,7 +4,7 @@ import type {
   PortMessage,
   PortTransactionalProducer,
 } from "../transport/port";
-import { pipelinedProducer } from "../transport/pipelined-transactions";
+import { pipelinedProducer } from "../adapters/kafka/pipelined-transactions";
 import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
@@ -33,9 +33,10 @@ import {
   LatestByKey,
   type ChangelogEntry,
 } from "./run-changelog";
-import { isFencingError, withAdmin } from "../transport/kafka";
+import { isFencingError } from "../transport/fencing";
+import { withAdmin } from "../transport/topics";
 import { partitionForKey } from "../transport/partitioning";
-import { canReadCompacted, readCompacted } from "../transport/compacted-reader";
+import { canReadCompacted, readCompacted } from "../adapters/kafka/compacted-reader";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
 import type { Registry } from "./registry";

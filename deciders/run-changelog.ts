@@ -1,6 +1,6 @@
 import { historyCodec } from "../schemas/codec";
 import type { PortConsumedMessage, PortMessage } from "../transport/port";
-import { headersToStrings } from "../transport/kafka";
+import { headersToStrings } from "../transport/headers";
 import type { RunStatus } from "./run";
 
 /**

@@ -9,7 +9,8 @@ import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
 import type { RunCheckOptions } from "../producers/run-check";
 import { readModelRunView } from "../projections/run-view";
-import { closeLiveEmitter, createLiveEmitter, type LiveEmitter } from "../projections/live-changes";
+import { closeLiveEmitter, type LiveEmitter } from "../projections/live-changes";
+import { createLiveEmitter } from "../adapters/redis/live-emitter";
 import { limitVariable, type ApiLimits } from "./api-limits";
 import { assertAllowed, type Access, type ApiAuth } from "./auth";
 import {

@@ -2,7 +2,7 @@ import type { KafkaPort, PortAdmin, PortProducer } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import { commandCodec, commandHeaders } from "../schemas/codec";
 import type { Command } from "../schemas/types";
-import { withAdmin } from "../transport/kafka";
+import { withAdmin } from "../transport/topics";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import { BatchingProducer } from "./batching-producer";
 

@@ -1,6 +1,6 @@
 import type { PortConsumedMessage, PortMessage } from "../transport/port";
 import { deadLetterCodec } from "../schemas/codec";
-import { headersToStrings } from "../transport/kafka";
+import { headersToStrings } from "../transport/headers";
 
 /** Wraps a record no one could decode, with the reason, for `weft.dlq`. */
 export function deadLetterMessage(

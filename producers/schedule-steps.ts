@@ -13,7 +13,7 @@ import { topics } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { HistoryEvent } from "../schemas/types";
 import { readHistoryPartitions } from "../transport/history-reader";
-import { withAdmin } from "../transport/kafka";
+import { withAdmin } from "../transport/topics";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import type { KafkaPort } from "../transport/port";
 import { defineStep, type StepDefinition } from "../workflow/definitions";

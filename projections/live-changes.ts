@@ -1,6 +1,4 @@
-import Redis from "ioredis";
-import mqemitter, { type MQEmitter } from "mqemitter";
-import mqemitterRedis from "mqemitter-redis";
+import type { MQEmitter } from "mqemitter";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { HistoryEvent } from "../schemas/types";
@@ -69,28 +67,6 @@ export const liveTopics = (config: WeftConfig) => ({
  * package, which mqemitter-redis builds on: the same API).
  */
 export type LiveEmitter = MQEmitter;
-
-/** An emitter within this process: the projector and API of embedded mode share one. */
-export function createInProcessLiveEmitter(): LiveEmitter {
-  return mqemitter({ concurrency: 100 });
-}
-
-/** An emitter over Redis pub/sub (two connections: one publishes, one subscribes). */
-export function createLiveEmitter(config: WeftConfig, logger: Logger): LiveEmitter {
-  const emitter = mqemitterRedis({
-    pubConn: new Redis(config.redisUrl, { enableAutoPipelining: true }),
-    // The ready check (INFO) is not allowed once the connection subscribes; skip it. A
-    // SUBSCRIBE sent while Redis is unreachable waits for it instead of failing after a few
-    // reconnections: a failed one would never be made again, and the feed would stay deaf.
-    subConn: new Redis(config.redisUrl, { enableReadyCheck: false, maxRetriesPerRequest: null }),
-  });
-  // Live updates are best effort: a Redis outage must never stop projecting or serving.
-  // `state` (connection events) is not in the package's types.
-  (emitter as unknown as { state: NodeJS.EventEmitter }).state.on("error", (err: unknown) =>
-    logger.warn({ err }, "live-update Redis error"),
-  );
-  return emitter;
-}
 
 export function closeLiveEmitter(emitter: LiveEmitter): Promise<void> {
   return new Promise((resolve) => emitter.close(() => resolve()));

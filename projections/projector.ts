@@ -13,7 +13,7 @@ import { dependencyOf, untilAvailable, type WaitOptions } from "../core/until-av
 import { ConsumerKeeper } from "../transport/consumer-keeper";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
-import { ensureTopics, withAdmin } from "../transport/kafka";
+import { ensureTopics, withAdmin } from "../transport/topics";
 import { isDataError } from "./database-errors";
 import { checkSchema } from "./migrate";
 import type { ReadModelDb } from "./read-model-db";

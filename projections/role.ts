@@ -15,7 +15,7 @@ import {
 import { migrate } from "./migrate";
 import { Projector, type ProjectorOptions } from "./projector";
 import { healthJson, projectorCheck } from "./projector-health";
-import { readSideParts, type ReadSideBackends } from "./read-side-backends";
+import { readSideParts, type ReadSideBackends } from "../adapters/read-side-backends";
 
 export interface ProjectorRole {
   readonly projector: Projector;

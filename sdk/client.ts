@@ -31,7 +31,8 @@ import {
   sourceRun,
   type NewRunOptions,
 } from "../producers/run-operations";
-import { createKafka, ensureTopics, withAdmin } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
+import { ensureTopics, withAdmin } from "../transport/topics";
 import type { WorkflowDefinition } from "../workflow/definitions";
 import { ScheduleClient } from "./schedules";
 

@@ -4,13 +4,13 @@ import { ConfigError } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import type { ApiListenOptions } from "../graphql/api-role";
 import { openReadModelDb, ReadModelDb } from "../projections/read-model-db";
-import type { OpenDatabase } from "../projections/read-side-backends";
-import type { SyncMode } from "../transport/embedded";
+import type { OpenDatabase } from "../adapters/read-side-backends";
+import type { SyncMode } from "../adapters/embedded";
 import type { TriggerDefinition } from "../triggers/definition";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
-import type { Backends } from "./backends";
+import type { Backends } from "../adapters/backends";
 import { WeftClient } from "./client";
-import { embeddedBackends } from "./embedded-backends";
+import { embeddedBackends } from "../adapters/embedded-backends";
 import { startRuntime, type Role, type Runtime, type RuntimeOptions } from "./runtime";
 
 export const DEFAULT_EMBEDDED_DIR = ".weft";
@@ -33,7 +33,7 @@ export interface EmbeddedOptions {
    * (PostgreSQL, or `sqlite:/path/file.db`). `false`: none, and only the decider and worker run.
    */
   database?: OpenDatabase | false;
-  /** How the log reaches the disk; default "interval" (see transport/embedded/README.md). */
+  /** How the log reaches the disk; default "interval" (see adapters/embedded/README.md). */
   sync?: SyncMode;
   config?: WeftConfig | ConfigInput;
   logger?: Logger;

@@ -62,9 +62,9 @@ export { startRuntime, ROLES } from "./runtime";
 export type { Runtime, RuntimeOptions, Role } from "./runtime";
 export { startEmbedded, DEFAULT_EMBEDDED_DIR } from "./embedded";
 export type { EmbeddedOptions, EmbeddedWeft } from "./embedded";
-export { embeddedBackends } from "./embedded-backends";
-export type { EmbeddedBackendsOptions } from "./embedded-backends";
-export type { Backends } from "./backends";
+export { embeddedBackends } from "../adapters/embedded-backends";
+export type { EmbeddedBackendsOptions } from "../adapters/embedded-backends";
+export type { Backends } from "../adapters/backends";
 export { loadConfig } from "../core/config";
 export type { WeftConfig, ConfigInput } from "../core/config";
 export {

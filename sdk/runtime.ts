@@ -15,14 +15,14 @@ import { RegistrationPublisher } from "../producers/registration-publisher";
 import { startProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { createKafka } from "../transport/kafka";
+import { createKafka } from "../adapters/kafka/client";
 import type { KafkaPort } from "../transport/port";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
 import { assertDistinctTriggers, type TriggerDefinition } from "../triggers/definition";
 import { TriggerCounters } from "../triggers/trigger-counters";
 import type { TriggerRole, startTriggerRole } from "../triggers/trigger-role";
-import type { Backends } from "./backends";
+import type { Backends } from "../adapters/backends";
 import { hostSchedules } from "./schedules";
 
 export const ROLES = ["decider", "worker", "projector", "api", "trigger"] as const;

@@ -26,8 +26,8 @@ import {
   type SignalWithStartOptions,
   type SignalWithStartResult,
 } from "../sdk/client";
-import { EmbeddedKafka } from "../transport/embedded";
-import { InProcessStepLeaseStore } from "../workers/lease-store";
+import { EmbeddedKafka } from "../adapters/embedded";
+import { InProcessStepLeaseStore } from "../adapters/in-process/step-lease-store";
 import { SlotPool } from "../workers/slot-pool";
 import { StepLeases } from "../workers/step-lease";
 import { StepRunner } from "../workers/step-runner";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { KafkaPort, PortConsumedMessage } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
-import { readerConsumer, withAdmin } from "./kafka";
+import { readerConsumer, withAdmin } from "./topics";
 import type { HistoryEvent } from "../schemas/types";
 
 /**

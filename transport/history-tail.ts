@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { KafkaPort, PortAdmin, PortConsumer } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
-import { readerConsumer } from "./kafka";
+import { readerConsumer } from "./topics";
 import { WrittenEnd } from "./written-end";
 import type { HistoryEvent } from "../schemas/types";
 

@@ -1,7 +1,7 @@
 /**
  * The transport port: the part of the kafkajs client API that Weft's roles use, and nothing
  * more. kafkajs's `Kafka` satisfies it as it is (checked below at compile time); the embedded
- * log (transport/embedded) implements it without a broker. Shapes follow kafkajs 2.2.4 so that
+ * log (adapters/embedded) implements it without a broker. Shapes follow kafkajs 2.2.4 so that
  * a role written against the port runs on either.
  *
  * Only types live here: importing this module loads nothing.

@@ -15,7 +15,11 @@
  * is already the written end.
  */
 import type { KafkaPort, PortAdmin } from "./port";
-import { clusterFactory, READ_UNCOMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
+import {
+  clusterFactory,
+  READ_UNCOMMITTED,
+  type KafkajsCluster,
+} from "../adapters/kafka/kafkajs-cluster";
 
 export class WrittenEnd {
   private readonly cluster: KafkajsCluster | undefined;

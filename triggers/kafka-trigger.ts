@@ -18,7 +18,8 @@ import type { Logger } from "../core/logger";
 import { bySize } from "../deciders/partition-owner";
 import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, commandHeaders } from "../schemas/codec";
-import { ensureTopics, headersToStrings, withAdmin } from "../transport/kafka";
+import { ensureTopics, withAdmin } from "../transport/topics";
+import { headersToStrings } from "../transport/headers";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import type {
   KafkaPort,

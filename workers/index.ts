@@ -1,2 +1,2 @@
 export { Worker, type WorkerOptions } from "./worker";
-export { workerKeys } from "./redis-keys";
+export { workerKeys } from "../adapters/redis/keys";

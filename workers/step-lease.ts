@@ -1,6 +1,6 @@
 import type { Logger } from "../core/logger";
 import type { AttemptRef } from "./attempt";
-import type { TaskPosition } from "./done-marker-journal";
+import type { TaskPosition } from "./task-position";
 import type { LeaseLock, StepLeaseStore } from "./lease-store";
 import type { SignalFanOut } from "../core/signal-fan-out";
 

@@ -1,4 +1,4 @@
-import type { TaskPosition } from "./done-marker-journal";
+import type { TaskPosition } from "./task-position";
 import type {
   KafkaPort,
   PortConsumedMessage,

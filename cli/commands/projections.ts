@@ -4,7 +4,7 @@ import { createLogger } from "../../core/logger";
 import { redact } from "../../projections/database";
 import { openReadModelDb } from "../../projections/read-model-db";
 import { migrate } from "../../projections/migrate";
-import { RedisMigrationLock, withMigrationRedis } from "../../projections/migration-lock";
+import { RedisMigrationLock, withMigrationRedis } from "../../adapters/redis/migration-lock";
 import { replayProjections } from "../../projections/replay";
 import { fail, print } from "../output";
 import { registerReplayWorkflows } from "./replay-workflows";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { DEFAULT_EMBEDDED_DIR } from "../../sdk/embedded";
-import { repairLog, type LogRepair } from "../../transport/embedded";
+import { repairLog, type LogRepair } from "../../adapters/embedded";
 import { fail, print } from "../output";
 
 /** Exit code when the log has damage in the middle and it was not repaired (no --truncate). */

@@ -23,9 +23,10 @@ import type { Logger } from "../../core/logger";
 import { historyCodec } from "../../schemas/codec";
 import type { HistoryEvent } from "../../schemas/types";
 import { readHistoryFile } from "../../testing/history-file";
-import { EmbeddedKafka, EmbeddedLogError, LEGACY_LOG_FILE } from "../../transport/embedded";
+import { EmbeddedKafka, EmbeddedLogError, LEGACY_LOG_FILE } from "../../adapters/embedded";
 import { readPartitions } from "../../transport/history-reader";
-import { createKafka, withAdmin } from "../../transport/kafka";
+import { createKafka } from "../../adapters/kafka/client";
+import { withAdmin } from "../../transport/topics";
 import { partitionCount, partitionForKey } from "../../transport/partitioning";
 import type { KafkaPort } from "../../transport/port";
 

@@ -5,7 +5,7 @@
  * A frame is Weft's when its file is
  * - inside Weft's package as installed: `…/node_modules/@weft-engine/weft/…`;
  * - in one of Weft's source folders (`workers/`, `deciders/`, `workflow/`, `sdk/`, `core/`,
- *   `transport/`, or the same under `dist/`) of a Weft checkout. A checkout is recognised by the
+ *   `transport/`, `adapters/`, or the same under `dist/`) of a Weft checkout. A checkout is recognised by the
  *   files every step or run failure passes through (`workers/step-runner`, `workflow/execution`,
  *   …): a user's own `workers/` folder elsewhere stays the user's;
  * - Node's own (`node:internal/…`, `node:events`, …).
@@ -33,7 +33,7 @@ export interface SplitStack {
 }
 
 const PACKAGE = "/node_modules/@weft-engine/weft/";
-const FOLDERS = ["workers", "deciders", "workflow", "sdk", "core", "transport"];
+const FOLDERS = ["workers", "deciders", "workflow", "sdk", "core", "transport", "adapters"];
 /** Files of a Weft checkout that a failure's stack runs through. */
 const SIGNATURES = [
   "workers/step-runner",
@@ -45,7 +45,7 @@ const SIGNATURES = [
   "sdk/runtime",
   "sdk/embedded",
   "sdk/client",
-  "transport/kafka",
+  "adapters/kafka/client",
 ];
 const SIGNATURE = new RegExp(
   `^(.*?)/(?:dist/)?(?:${SIGNATURES.join("|")})\\.(?:ts|js|mjs|cjs|tsx)(?::\\d+)*$`,

@@ -8,8 +8,8 @@
 import { spawn } from "node:child_process";
 import { readFileSync, realpathSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { type EmbeddedKafka, FIRST_SEGMENT } from "../../transport/embedded";
-import { MAGIC, readFrame } from "../../transport/embedded/frames";
+import { type EmbeddedKafka, FIRST_SEGMENT } from "../../adapters/embedded";
+import { MAGIC, readFrame } from "../../adapters/embedded/frames";
 import { waitFor } from "../support/env";
 import { openLog, tempDir } from "./helpers";
 

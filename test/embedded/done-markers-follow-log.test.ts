@@ -5,9 +5,9 @@
  */
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { doneMarkersFile } from "../../sdk/embedded-done-markers";
-import { FIRST_SEGMENT, LEGACY_LOG_FILE } from "../../transport/embedded";
-import { encodeFrame, MAGIC } from "../../transport/embedded/frames";
+import { doneMarkersFile } from "../../adapters/embedded-done-markers";
+import { FIRST_SEGMENT, LEGACY_LOG_FILE } from "../../adapters/embedded";
+import { encodeFrame, MAGIC } from "../../adapters/embedded/frames";
 import { openLog, tempDir } from "./helpers";
 
 let dir: string;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { WeftConfig } from "../../core/config";
 import type { WeftClient } from "../../sdk/client";
 import { startEmbedded } from "../../sdk/embedded";
-import { EmbeddedKafka } from "../../transport/embedded";
+import { EmbeddedKafka } from "../../adapters/embedded";
 import type {
   PortConsumedMessage,
   PortConsumer,

@@ -4,8 +4,8 @@
  */
 import { ConfigError } from "../../core/errors";
 import { loadConfig, topics } from "../../core/config";
-import { EmbeddedKafka } from "../../transport/embedded";
-import { ensureTopics } from "../../transport/kafka";
+import { EmbeddedKafka } from "../../adapters/embedded";
+import { ensureTopics } from "../../transport/topics";
 import { tempDir } from "./helpers";
 
 const DAY = 24 * 3_600_000;

@@ -16,8 +16,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { LogCorruptError, WeftError } from "../../core/errors";
-import { EmbeddedKafka, FIRST_SEGMENT, repairLog } from "../../transport/embedded";
-import { encodeFrame, MAGIC, readFrame } from "../../transport/embedded/frames";
+import { EmbeddedKafka, FIRST_SEGMENT, repairLog } from "../../adapters/embedded";
+import { encodeFrame, MAGIC, readFrame } from "../../adapters/embedded/frames";
 import { openLog, tempDir } from "./helpers";
 
 const SENDS = 400;

@@ -5,9 +5,9 @@
 import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import type { Kafka } from "kafkajs";
-import { isFencingError } from "../../transport/kafka";
+import { isFencingError } from "../../transport/fencing";
 import { partitionForKey } from "../../transport/partitioning";
-import { EmbeddedKafka, FIRST_SEGMENT } from "../../transport/embedded";
+import { EmbeddedKafka, FIRST_SEGMENT } from "../../adapters/embedded";
 import type { KafkaPort, PortAdmin, PortConsumedMessage, PortProducer } from "../../transport/port";
 import { waitFor } from "../support/env";
 import { collect, openLog, tempDir, values } from "./helpers";

@@ -10,9 +10,9 @@ import { CommandProducer } from "../../producers/command-producer";
 import { signalWorkflowCommand, startWorkflowCommand } from "../../producers/workflow-commands";
 import type { HistoryEvent } from "../../schemas/types";
 import { HistoryTail } from "../../transport/history-tail";
-import { EmbeddedKafka } from "../../transport/embedded";
+import { EmbeddedKafka } from "../../adapters/embedded";
 import { Worker } from "../../workers";
-import { InProcessStepLeaseStore } from "../../workers/lease-store";
+import { InProcessStepLeaseStore } from "../../adapters/in-process/step-lease-store";
 import {
   approval,
   closeFixtures,

@@ -21,9 +21,9 @@ import {
   LEGACY_LOG_FILE,
   repairLog,
   segmentFile,
-} from "../../transport/embedded";
-import { encodeFrame, identityFrame, MAGIC, readFrame } from "../../transport/embedded/frames";
-import { indexFile } from "../../transport/embedded/segment-files";
+} from "../../adapters/embedded";
+import { encodeFrame, identityFrame, MAGIC, readFrame } from "../../adapters/embedded/frames";
+import { indexFile } from "../../adapters/embedded/segment-files";
 import type { PortProducer } from "../../transport/port";
 import { collect, tempDir, values } from "./helpers";
 import { waitFor } from "../support/env";

@@ -8,7 +8,7 @@
 import { loadConfig, topics } from "../../core/config";
 import { taskCodec } from "../../schemas/codec";
 import type { StepTask } from "../../schemas/types";
-import type { EmbeddedKafka } from "../../transport/embedded";
+import type { EmbeddedKafka } from "../../adapters/embedded";
 import { SlotPool } from "../../workers/slot-pool";
 import { TaskConsumer } from "../../workers/task-consumer";
 import { testLogger, waitFor } from "../support/env";

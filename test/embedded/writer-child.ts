@@ -5,7 +5,7 @@
  * transaction with a record that must never be seen. A second argument sets the log's segment
  * size.
  */
-import { EmbeddedKafka } from "../../transport/embedded";
+import { EmbeddedKafka } from "../../adapters/embedded";
 import type { PortTransaction } from "../../transport/port";
 
 async function main(): Promise<void> {

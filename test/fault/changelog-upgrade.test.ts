@@ -5,7 +5,7 @@
  */
 import { topics } from "../../core/config";
 import { readPartitions } from "../../transport/history-reader";
-import { createKafka } from "../../transport/kafka";
+import { createKafka } from "../../adapters/kafka/client";
 import { createLogger } from "../../core/logger";
 import { closeFixtures, longRun, steps, tally, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, waitFor } from "../support/env";

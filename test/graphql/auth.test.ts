@@ -16,7 +16,7 @@ import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { httpGql, subscribe } from "../support/graphql-client";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { kafkaFor } from "../support/weft";
-import { ensureTopics, withAdmin } from "../../transport/kafka";
+import { ensureTopics, withAdmin } from "../../transport/topics";
 
 const ADMIN = "admin-token-0123456789abcdef";
 const READER = "read-token-0123456789abcdef";

@@ -16,9 +16,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Kafka, Producer } from "kafkajs";
-import { BatchFetcher, readCompacted } from "../../transport/compacted-reader";
+import { BatchFetcher, readCompacted } from "../../adapters/kafka/compacted-reader";
 import { readPartitions, ReadStalledError } from "../../transport/history-reader";
-import { withAdmin } from "../../transport/kafka";
+import { withAdmin } from "../../transport/topics";
 import type { PortConsumedMessage } from "../../transport/port";
 import { isolatedConfig, waitFor } from "../support/env";
 import { kafkaFor } from "../support/weft";

@@ -11,7 +11,7 @@ import {
   WorkflowFailedError,
 } from "../../core/errors";
 import { deadLetterCodec } from "../../schemas/codec";
-import { embeddedBackends } from "../../sdk/embedded-backends";
+import { embeddedBackends } from "../../adapters/embedded-backends";
 import { createUserSignupFlow, sendFollowupEmail, sendWelcomeEmail } from "../../examples/signup";
 import {
   approval,

@@ -10,7 +10,7 @@ import { Registry } from "../../deciders/registry";
 import { commandCodec } from "../../schemas/codec";
 import type { Command } from "../../schemas/types";
 import { HistoryTail } from "../../transport/history-tail";
-import { ensureTopics } from "../../transport/kafka";
+import { ensureTopics } from "../../transport/topics";
 import { closeFixtures, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger } from "../support/env";
 import { types } from "../support/history";

@@ -7,8 +7,12 @@
  * broker held, so read_committed readers go on past it.
  */
 import type { Consumer, Kafka } from "kafkajs";
-import { isFencingError, withAdmin } from "../../transport/kafka";
-import { pipelinedProducer, ProducerUnusableError } from "../../transport/pipelined-transactions";
+import { isFencingError } from "../../transport/fencing";
+import { withAdmin } from "../../transport/topics";
+import {
+  pipelinedProducer,
+  ProducerUnusableError,
+} from "../../adapters/kafka/pipelined-transactions";
 import type { PortTransactionalProducer } from "../../transport/port";
 import { isolatedConfig, waitFor } from "../support/env";
 import { kafkaFor } from "../support/weft";

@@ -5,8 +5,8 @@
  */
 import { Redis } from "ioredis";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
-import { RedisStepLeaseStore } from "../../workers/redis-lease-store";
-import { workerKeys } from "../../workers/redis-keys";
+import { RedisStepLeaseStore } from "../../adapters/redis/step-lease-store";
+import { workerKeys } from "../../adapters/redis/keys";
 import type { LeaseLock } from "../../workers/lease-store";
 
 const config = isolatedConfig();

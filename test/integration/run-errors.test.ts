@@ -17,7 +17,7 @@ import { CommandProducer } from "../../producers/command-producer";
 import { migrate } from "../../projections/migrate";
 import { Projector } from "../../projections/projector";
 import { WeftClient } from "../../sdk/client";
-import { embeddedBackends } from "../../sdk/embedded-backends";
+import { embeddedBackends } from "../../adapters/embedded-backends";
 import { tempDir } from "../embedded/helpers";
 import { approval, closeFixtures, steps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";

@@ -4,7 +4,7 @@
  * completed one is not, and a run with no history yet (its start not applied) counts as open.
  */
 import { historyOpenCheck } from "../../producers/schedule-steps";
-import { embeddedBackends } from "../../sdk/embedded-backends";
+import { embeddedBackends } from "../../adapters/embedded-backends";
 import { closeFixtures, sleepy, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger } from "../support/env";
 import { startTestWeft, type TestWeft } from "../support/weft";

@@ -10,7 +10,7 @@ import type { Kafka, Producer } from "kafkajs";
 import { historyCodec } from "../../schemas/codec";
 import type { HistoryEvent } from "../../schemas/types";
 import { HistoryTail } from "../../transport/history-tail";
-import { withAdmin } from "../../transport/kafka";
+import { withAdmin } from "../../transport/topics";
 import { WrittenEnd } from "../../transport/written-end";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { kafkaFor } from "../support/weft";

@@ -17,7 +17,7 @@ import {
   migrationsDir,
   type Migration,
 } from "../../projections/migrate";
-import { migrationLockKey, RedisMigrationLock } from "../../projections/migration-lock";
+import { migrationLockKey, RedisMigrationLock } from "../../adapters/redis/migration-lock";
 import {
   MigrationChangedError,
   SchemaOutdatedError,

@@ -11,7 +11,7 @@ import { createApiServer } from "../../graphql/server";
 import { CommandProducer } from "../../producers/command-producer";
 import { migrate } from "../../projections/migrate";
 import { ReadModelDb } from "../../projections/read-model-db";
-import { EmbeddedKafka } from "../../transport/embedded";
+import { EmbeddedKafka } from "../../adapters/embedded";
 import { tempDir } from "../embedded/helpers";
 import {
   BACKENDS,

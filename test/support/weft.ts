@@ -1,7 +1,7 @@
 import type { WeftConfig } from "../../core/config";
-import { createKafka } from "../../transport/kafka";
+import { createKafka } from "../../adapters/kafka/client";
 import type { KafkaPort } from "../../transport/port";
-import type { Backends } from "../../sdk/backends";
+import type { Backends } from "../../adapters/backends";
 import { WeftClient } from "../../sdk/client";
 import { startRuntime, type Runtime, type RuntimeOptions } from "../../sdk/runtime";
 import { testLogger } from "./env";

@@ -4,7 +4,7 @@
  * webhooks are served by the embedded API, as on Kafka.
  */
 import { startEmbedded, type EmbeddedWeft } from "../../sdk/embedded";
-import { EmbeddedKafka } from "../../transport/embedded";
+import { EmbeddedKafka } from "../../adapters/embedded";
 import type { WeftClient } from "../../sdk/client";
 import { closeFixtures, steps, workflows } from "../fixtures/workflows";
 import { ordersTrigger, webhookTriggers } from "../fixtures/triggers";

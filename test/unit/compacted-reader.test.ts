@@ -2,7 +2,7 @@
  * What the compacted reader delivers from one fetch's batches: read_committed as the Java
  * consumer does it, and a position that moves past every batch, empty ones included.
  */
-import { committedRecords, type StoredBatch } from "../../transport/compacted-reader";
+import { committedRecords, type StoredBatch } from "../../adapters/kafka/compacted-reader";
 
 const record = (offset: number, key = `k${offset}`) => ({
   key: Buffer.from(key),

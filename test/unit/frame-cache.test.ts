@@ -1,6 +1,6 @@
 /** The embedded log's frame cache: its bound counts the records' objects, not only bytes. */
-import { FrameCache } from "../../transport/embedded/frame-cache";
-import type { RecordEntry } from "../../transport/embedded/frames";
+import { FrameCache } from "../../adapters/embedded/frame-cache";
+import type { RecordEntry } from "../../adapters/embedded/frames";
 
 const records = (n: number): RecordEntry[] =>
   Array.from({ length: n }, (_, i) => ["t", 0, 0, null, Buffer.from(`v${i}`), []]);

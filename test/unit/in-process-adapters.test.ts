@@ -2,9 +2,10 @@
 import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WaitTimeoutError } from "../../core/errors";
-import { closeLiveEmitter, createInProcessLiveEmitter } from "../../projections/live-changes";
-import { InProcessMigrationLock } from "../../projections/migration-lock";
-import { InProcessStepLeaseStore } from "../../workers/lease-store";
+import { closeLiveEmitter } from "../../projections/live-changes";
+import { createInProcessLiveEmitter } from "../../adapters/in-process/live-emitter";
+import { InProcessMigrationLock } from "../../adapters/in-process/migration-lock";
+import { InProcessStepLeaseStore } from "../../adapters/in-process/step-lease-store";
 import { tempDir } from "../embedded/helpers";
 
 const ref = { workflowId: "wf-1", stepSeq: 2, attempt: 1 };

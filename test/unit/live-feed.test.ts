@@ -6,7 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
 import { LiveFeed } from "../../graphql/live-feed";
-import { createInProcessLiveEmitter, liveTopics } from "../../projections/live-changes";
+import { createInProcessLiveEmitter } from "../../adapters/in-process/live-emitter";
+import { liveTopics } from "../../projections/live-changes";
 import type { ReadModelDb } from "../../projections/read-model-db";
 
 const config = loadConfig({ topicPrefix: "unitfeed" });

@@ -4,7 +4,7 @@
  */
 import { createRequire } from "node:module";
 import fc from "fast-check";
-import { decodeBatch, RecordBatchError } from "../../transport/record-batches";
+import { decodeBatch, RecordBatchError } from "../../adapters/kafka/record-batches";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
 const Long = kafkajs("./src/utils/long") as { fromValue(v: string | number): unknown };

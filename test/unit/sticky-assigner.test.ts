@@ -1,4 +1,4 @@
-import { stickyPlan } from "../../transport/sticky-assigner";
+import { stickyPlan } from "../../adapters/kafka/sticky-assigner";
 
 const plan = (partitions: number, previous: Record<string, number[]>, members?: string[]) =>
   Object.fromEntries(

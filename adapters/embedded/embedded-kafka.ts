@@ -5,7 +5,7 @@ import type {
   PortConsumerConfig,
   PortProducer,
   PortProducerConfig,
-} from "../port";
+} from "../../transport/port";
 import { EmbeddedAdmin } from "./admin";
 import { EmbeddedConsumer, GroupCoordinator } from "./consumer";
 import { EmbeddedLog, type SyncMode } from "./log";

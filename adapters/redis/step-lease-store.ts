@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { WeftConfig } from "../core/config";
-import type { Logger } from "../core/logger";
-import type { AttemptRef } from "./attempt";
-import { DONE_MARKER_TTL_MS, type LeaseLock, type StepLeaseStore } from "./lease-store";
-import { workerKeys } from "./redis-keys";
+import type { WeftConfig } from "../../core/config";
+import type { Logger } from "../../core/logger";
+import type { AttemptRef } from "../../workers/attempt";
+import { DONE_MARKER_TTL_MS, type LeaseLock, type StepLeaseStore } from "../../workers/lease-store";
+import { workerKeys } from "./keys";
 import {
   createRedlock,
   lockedByOther,

@@ -22,7 +22,7 @@
  * Built on kafkajs's own cluster and broker requests (see kafkajs-cluster.ts), so it uses the
  * client's brokers, TLS and SASL.
  */
-import { groupBy } from "../core/group-by";
+import { groupBy } from "../../core/group-by";
 import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
 import type {
   KafkaPort,
@@ -31,7 +31,7 @@ import type {
   PortProducerBatch,
   PortTransactionOffsets,
   PortTransactionalProducer,
-} from "./port";
+} from "../../transport/port";
 
 /** The coordinator types of FindCoordinator. */
 const GROUP_COORDINATOR = 0;

@@ -1,11 +1,5 @@
 import { open, readFile, rename, type FileHandle } from "node:fs/promises";
-
-/** Where the task an attempt came in sits in its topic: the marker matters until it is committed. */
-export interface TaskPosition {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-}
+import type { TaskPosition } from "../../workers/task-position";
 
 /** A done-marker: until when it holds, and the task it was set for (when known). */
 export interface DoneMarker {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../core/logger";
-import type { EmbeddedLog } from "../transport/embedded";
+import type { EmbeddedLog } from "./embedded";
 
 /** The workers' done-markers, next to the log: `done-markers.<log ID>` (see DoneMarkerJournal). */
 const PREFIX = "done-markers";

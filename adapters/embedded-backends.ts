@@ -1,10 +1,12 @@
 import { createLogger, type Logger } from "../core/logger";
-import { closeLiveEmitter, createInProcessLiveEmitter } from "../projections/live-changes";
+import { closeLiveEmitter } from "../projections/live-changes";
+import { createInProcessLiveEmitter } from "./in-process/live-emitter";
 import { migrate } from "../projections/migrate";
-import { inProcessMigrationLock, type WithMigrationLock } from "../projections/migration-lock";
-import type { OpenDatabase } from "../projections/read-side-backends";
-import { EmbeddedKafka, type SyncMode } from "../transport/embedded";
-import { InProcessStepLeaseStore } from "../workers/lease-store";
+import { inProcessMigrationLock } from "./in-process/migration-lock";
+import { type WithMigrationLock } from "../projections/migration-lock";
+import type { OpenDatabase } from "./read-side-backends";
+import { EmbeddedKafka, type SyncMode } from "./embedded";
+import { InProcessStepLeaseStore } from "./in-process/step-lease-store";
 import type { Backends } from "./backends";
 import { doneMarkersFile } from "./embedded-done-markers";
 import { matchReadModelsToLog } from "./embedded-read-models";
@@ -12,7 +14,7 @@ import { matchReadModelsToLog } from "./embedded-read-models";
 export interface EmbeddedBackendsOptions {
   /** Where the log lives; one process at a time may hold it. */
   directory: string;
-  /** How the log reaches the disk; default "interval" (see transport/embedded/README.md). */
+  /** How the log reaches the disk; default "interval" (see adapters/embedded/README.md). */
   sync?: SyncMode;
   logger?: Logger;
   /** The read models; without one the projector and api roles cannot run. */

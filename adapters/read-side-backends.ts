@@ -1,9 +1,11 @@
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import type { PoolOptions } from "./database";
-import { createLiveEmitter, type LiveEmitter } from "./live-changes";
-import { redisMigrationLock, type WithMigrationLock } from "./migration-lock";
-import { openReadModelDb, type ReadModelDb } from "./read-model-db";
+import type { PoolOptions } from "../projections/database";
+import { createLiveEmitter } from "./redis/live-emitter";
+import { type LiveEmitter } from "../projections/live-changes";
+import { redisMigrationLock } from "./redis/migration-lock";
+import { type WithMigrationLock } from "../projections/migration-lock";
+import { openReadModelDb, type ReadModelDb } from "../projections/read-model-db";
 
 /** Opens the read-model database (PostgreSQL or SQLite); the caller closes what it opened. */
 export type OpenDatabase = (options: PoolOptions) => ReadModelDb;

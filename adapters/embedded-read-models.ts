@@ -3,7 +3,7 @@ import type { Logger } from "../core/logger";
 import type { ReadModelDb } from "../projections/read-model-db";
 import { emptyReadModels } from "../projections/replay";
 import { readProjectedLog, recordProjectedLog } from "../projections/tables/projected-log";
-import { type EmbeddedLog } from "../transport/embedded";
+import { type EmbeddedLog } from "./embedded";
 
 /** What `matchReadModelsToLog` did with the read models. */
 export type ReadModelMatch =

@@ -22,9 +22,9 @@
  * control batches are skipped.
  */
 import { createRequire } from "node:module";
-import type { KafkaPort, PortConsumedMessage } from "./port";
-import { readableRanges, ReadStalledError } from "./history-reader";
-import { withAdmin } from "./kafka";
+import type { KafkaPort, PortConsumedMessage } from "../../transport/port";
+import { readableRanges, ReadStalledError } from "../../transport/history-reader";
+import { withAdmin } from "../../transport/topics";
 import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
 import { decodeBatch, type DecodedRecord } from "./record-batches";
 

@@ -15,7 +15,7 @@
  * Compressed batches (Weft's producers do not compress; another producer might) are left to
  * the caller: `decodeBatch` reports them so that kafkajs's codecs decode them instead.
  */
-import type { PortHeaders } from "./port";
+import type { PortHeaders } from "../../transport/port";
 
 /** The header of a v2 batch, up to and including its record count. */
 export const BATCH_HEADER_BYTES = 61;

@@ -12,7 +12,7 @@ import type {
   PortHeaders,
   PortTopicPartitionOffset,
   PortTopicPartitions,
-} from "../port";
+} from "../../transport/port";
 import { unknownTopicOrPartition } from "./errors";
 import type { EmbeddedLog, StoredRecord } from "./log";
 

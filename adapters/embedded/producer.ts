@@ -10,8 +10,8 @@ import type {
   PortTopicMessages,
   PortTransaction,
   PortTransactionOffsets,
-} from "../port";
-import { partitionForKey } from "../partitioning";
+} from "../../transport/port";
+import { partitionForKey } from "../../transport/partitioning";
 import { EmbeddedLogError, producerFenced, unknownTopicOrPartition } from "./errors";
 import type { AppendRecord, EmbeddedLog, OffsetCommit } from "./log";
 

@@ -4,7 +4,7 @@
  * client's producers and consumers. kafkajs 2.2.4 (pinned) keeps the factory behind a symbol;
  * the embedded log has none, and callers fall back to the port's admin there.
  */
-import type { KafkaPort } from "./port";
+import type { KafkaPort } from "../../transport/port";
 
 export interface KafkajsBroker {
   versions?: Record<number, { minVersion: number; maxVersion: number }>;

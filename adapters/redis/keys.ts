@@ -1,6 +1,6 @@
-import type { WeftConfig } from "../core/config";
-import type { AttemptRef } from "./attempt";
-import { attemptPath } from "./lease-store";
+import type { WeftConfig } from "../../core/config";
+import type { AttemptRef } from "../../workers/attempt";
+import { attemptPath } from "../../workers/lease-store";
 
 /** Redis keys workers use; all start with the topic prefix so deployments can share a Redis. */
 export const workerKeys = {

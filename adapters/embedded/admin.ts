@@ -4,7 +4,7 @@ import type {
   PortPartitionMetadata,
   PortTopicConfig,
   PortTopicOffsets,
-} from "../port";
+} from "../../transport/port";
 import { unknownTopicOrPartition } from "./errors";
 import type { EmbeddedLog } from "./log";
 

@@ -1,4 +1,4 @@
-import type { ReadSideBackends } from "../projections/read-side-backends";
+import type { ReadSideBackends } from "./read-side-backends";
 import type { KafkaPort } from "../transport/port";
 import type { StepLeaseStore } from "../workers/lease-store";
 
