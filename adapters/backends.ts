@@ -6,8 +6,9 @@ import type { StepLeaseStore } from "../workers/lease-store";
  * What a Weft process runs on: the adapters behind its ports. The roles (decider, worker,
  * projector, api) are the same modules whatever they are given.
  *
- * - servers (the default of `startRuntime`): Kafka, Redis and PostgreSQL from the config; each
- *   role makes its own clients, as before.
+ * Two factories build them, and nothing else makes a client of Kafka or Redis for a role:
+ * - servers (`serverBackends`, what `startRuntime` fills in for a part not given): Kafka,
+ *   Redis and PostgreSQL from the config.
  * - embedded (`embeddedBackends`, `startEmbedded`): the embedded log in one directory, leases,
  *   the migration lock and live updates in the process, and the read-model database given.
  */

@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { PoolOptions } from "../projections/database";
@@ -25,17 +26,26 @@ export interface ReadSideBackends {
   readonly redis?: boolean;
 }
 
-/** The read side's parts, defaults filled in. `ownsLive`: the role closes the emitter. */
+/** The read side's parts as the projector and API roles take them: every part chosen. */
+export interface ReadSideParts {
+  openDatabase: OpenDatabase;
+  withMigrationLock: WithMigrationLock;
+  /** The live emitter; `owned`: the role closes it (one of its own, over Redis). */
+  live: () => { emitter: LiveEmitter; owned: boolean };
+  /**
+   * A Redis client for /readyz (lazily connected, no offline queue: a PING fails at once
+   * while Redis is unreachable; ioredis reconnects on its own), or null when the installation
+   * has none (embedded mode). The caller quits it.
+   */
+  readinessRedis: () => Redis | null;
+}
+
+/** The read side's parts: those given, and the server defaults for the rest. */
 export function readSideParts(
   config: WeftConfig,
   logger: Logger,
   backends: ReadSideBackends = {},
-): {
-  openDatabase: OpenDatabase;
-  withMigrationLock: WithMigrationLock;
-  live: () => { emitter: LiveEmitter; owned: boolean };
-  redis: boolean;
-} {
+): ReadSideParts {
   const shared = backends.live;
   return {
     openDatabase: backends.openDatabase ?? ((options) => openReadModelDb(config, logger, options)),
@@ -44,6 +54,11 @@ export function readSideParts(
       shared
         ? { emitter: shared, owned: false }
         : { emitter: createLiveEmitter(config, logger), owned: true },
-    redis: backends.redis ?? true,
+    readinessRedis: () => {
+      if (backends.redis === false) return null;
+      const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
+      redis.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
+      return redis;
+    },
   };
 }

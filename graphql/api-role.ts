@@ -1,7 +1,6 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { Redis } from "ioredis";
 import type { KafkaPort } from "../transport/port";
 import type { Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
@@ -12,8 +11,7 @@ import { untilAvailable } from "../core/until-available";
 import { CommandProducer } from "../producers/command-producer";
 import { closeLiveEmitter } from "../projections/live-changes";
 import { migrate } from "../projections/migrate";
-import { RedisMigrationLock } from "../adapters/redis/migration-lock";
-import { readSideParts, type ReadSideBackends } from "../adapters/read-side-backends";
+import type { ReadSideParts } from "../adapters/read-side-backends";
 import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/topics";
 import { apiLimitsFromEnv, type ApiLimits } from "./api-limits";
@@ -66,8 +64,8 @@ export interface ApiRole {
  * does), the topics exist and the command producer is connected; then the full server takes
  * over the port. Only a configuration error (PORT, tokens, DATABASE_URL, a schema newer than
  * this Weft) or a port that cannot be bound fails it; `signal` ends a start that still waits
- * (RoleStoppedError). `backends` swaps the read-side parts; with `redis: false` (embedded
- * mode) no Redis client is made.
+ * (RoleStoppedError). The read side's adapters (`readSide`) come from the backends: without
+ * Redis (embedded mode) /readyz checks none.
  */
 export async function startApiRole(options: {
   config: WeftConfig;
@@ -77,7 +75,8 @@ export async function startApiRole(options: {
   env?: NodeJS.ProcessEnv;
   /** Metrics of the roles running in this process, served with the API's at /metrics. */
   metrics?: Registry;
-  backends?: ReadSideBackends;
+  /** The read side's adapters, from the backends. */
+  readSide: ReadSideParts;
   /** The process's readiness: /readyz also fails while another role of the process waits. */
   readiness?: Readiness;
   signal?: AbortSignal;
@@ -86,7 +85,7 @@ export async function startApiRole(options: {
 }): Promise<ApiRole> {
   const { config, kafka, logger } = options;
   const log = logger.child({ role: "api" });
-  const parts = readSideParts(config, logger, options.backends);
+  const parts = options.readSide;
   const env = options.env ?? process.env;
   const port = options.listen?.port ?? portFromEnv(env);
   const auth = new ApiAuth(options.listen?.tokens ?? tokensFromEnv(env));
@@ -103,12 +102,8 @@ export async function startApiRole(options: {
   };
   const db = parts.openDatabase({ applicationName: `weft api ${config.clientId}` });
   const commands = new CommandProducer(kafka, config);
-  // For the migration lock and /readyz; without an offline queue a PING fails at once while
-  // Redis is unreachable. ioredis reconnects on its own from here on.
-  const redis = parts.redis
-    ? new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false })
-    : null;
-  redis?.on("error", (err: unknown) => logger.debug({ err }, "Redis connection error (api)"));
+  // For /readyz; ioredis reconnects on its own from here on.
+  const redis = parts.readinessRedis();
   const redisConnecting = redis?.connect().catch(() => undefined);
   const live = parts.live();
   const consumerLag = new ConsumerLagReader({ kafka, config, pool: db, logger });
@@ -147,13 +142,9 @@ export async function startApiRole(options: {
       await redisConnecting;
       await untilAvailable(wait, "redis", "reach Redis", () => redis.ping());
     }
-    const given = options.backends?.withMigrationLock;
     // The lock's errors name Redis; anything else here is PostgreSQL's.
     await untilAvailable(wait, "postgres", "migrate the read models", () =>
-      given || !redis
-        ? parts.withMigrationLock((lock) => migrate(db, { logger, lock }))
-        : // By default the Redis migration lock goes through the client /readyz uses.
-          migrate(db, { logger, lock: new RedisMigrationLock(redis, config, logger) }),
+      parts.withMigrationLock((lock) => migrate(db, { logger, lock })),
     );
     await untilAvailable(wait, "kafka", "create the topics", () =>
       withAdmin(kafka, (admin) => ensureTopics(admin, config)),

@@ -15,7 +15,7 @@ import {
 import { migrate } from "./migrate";
 import { Projector, type ProjectorOptions } from "./projector";
 import { healthJson, projectorCheck } from "./projector-health";
-import { readSideParts, type ReadSideBackends } from "../adapters/read-side-backends";
+import type { ReadSideParts } from "../adapters/read-side-backends";
 
 export interface ProjectorRole {
   readonly projector: Projector;
@@ -44,14 +44,15 @@ export async function startProjectorRole(options: {
   kafka: KafkaPort;
   logger: Logger;
   onCommitted?: ProjectorOptions["onCommitted"];
-  backends?: ReadSideBackends;
+  /** The read side's adapters, from the backends. */
+  readSide: ReadSideParts;
   readiness?: Readiness;
   /** The process's registry: the projector's metrics go there. */
   metrics?: Registry;
   signal?: AbortSignal;
 }): Promise<ProjectorRole> {
   const { config, kafka, logger } = options;
-  const parts = readSideParts(config, logger, options.backends);
+  const parts = options.readSide;
   const db = parts.openDatabase({
     max: 2 * config.commandPartitions + 3,
     applicationName: `weft projector ${config.clientId}`,

@@ -15,7 +15,7 @@ import { RegistrationPublisher } from "../producers/registration-publisher";
 import { startProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
-import { createKafka } from "../adapters/kafka/client";
+import { serverBackends } from "../adapters/server-backends";
 import type { KafkaPort } from "../transport/port";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { Worker } from "../workers";
@@ -97,8 +97,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const config = resolveConfig(options.config);
   const logger = options.logger ?? createLogger(config.logLevel);
-  const backends = options.backends;
-  const kafka: KafkaPort = backends?.transport ?? createKafka(config, logger);
+  const backends = serverBackends(config, logger, options.backends);
+  const kafka: KafkaPort = backends.transport;
   const schedules = options.schedules ? hostSchedules(kafka, config, logger) : undefined;
   const workflows = [...(options.workflows ?? []), ...(schedules?.workflows ?? [])];
   const steps = [...(options.steps ?? []), ...(schedules?.steps ?? [])];
@@ -138,13 +138,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         kafka,
         steps: [...steps],
         metricsRegistry: metrics,
-        leases: backends?.stepLeases,
+        leases: backends.stepLeases,
         readiness,
         localDecider,
         ...options.worker,
       })
     : undefined;
-  if (localDecider && worker && !backends?.stepLeases)
+  if (localDecider && worker && !backends.leasesGiven)
     localDecider.onTasksCommitted((work) => worker.offer(work));
   // Served from the start, so that /readyz answers while the roles wait.
   let metricsServer: MetricsServer | undefined;
@@ -214,7 +214,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           config,
           kafka,
           logger,
-          backends: backends?.readSide,
+          readSide: backends.readSide,
           readiness,
           metrics,
           signal: stopping.signal,
@@ -230,7 +230,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           logger,
           listen: options.api,
           metrics,
-          backends: backends?.readSide,
+          readSide: backends.readSide,
           readiness,
           signal: stopping.signal,
           triggers: { definitions: triggers, counters: triggerCounters },
@@ -295,6 +295,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (registrationOutcome.status === "fulfilled") await registration?.stop();
       await projector?.stop();
       await metricsServer?.close();
+      await backends.close();
     },
   };
   const failures = [

@@ -1,5 +1,6 @@
 import { attemptPath } from "../core/ids";
 import type { AttemptRef } from "./attempt";
+import type { WaitOptions } from "../core/until-available";
 import type { TaskPosition } from "./task-position";
 
 /** A held lock on one attempt. */
@@ -28,6 +29,12 @@ export interface StepLeaseStore {
    * it; StepLeases otherwise checks, locks and checks again.
    */
   lockUnlessDone?(ref: AttemptRef, durationMs: number): Promise<LeaseLock | "done" | undefined>;
+  /**
+   * Connects a store that needs it before first use, waiting (and saying so on /readyz) while
+   * what it stands on is unreachable; the worker's start calls it. A second call waits for the
+   * first.
+   */
+  open?(wait: WaitOptions): Promise<void>;
 }
 
 /** How long a done-marker outlives the attempt it marks. */

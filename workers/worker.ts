@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { Redis } from "ioredis";
 import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
 import { backoffMs, DEPENDENCY_BACKOFF } from "../core/backoff";
@@ -15,13 +14,11 @@ import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { Command, StepCancel, StepTask } from "../schemas/types";
-import { createKafka } from "../adapters/kafka/client";
 import { ensureTopics, withAdmin } from "../transport/topics";
 import type { AnyStepDefinition, StepDefinition } from "../workflow/definitions";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics";
 import { SlotPool } from "./slot-pool";
 import type { StepLeaseStore } from "./lease-store";
-import { RedisStepLeaseStore } from "../adapters/redis/step-lease-store";
 import { StepLeases } from "./step-lease";
 import { StepLogSender } from "./step-log-sender";
 import { StepRunner, type CommandSender } from "./step-runner";
@@ -40,17 +37,12 @@ export interface WorkerOptions {
   /** Default: `<host>-<pid>-<random>`. */
   workerId?: string;
   /**
-   * Where leases and done-markers live (left open on stop), e.g. an `InProcessStepLeaseStore`
-   * in embedded mode. Default: Redis, through `redis`.
+   * Where leases and done-markers live, from the backends (Redis on servers, memory in
+   * embedded mode): opened at start, left open on stop.
    */
-  leases?: StepLeaseStore;
-  /**
-   * Without `leases`: a Redis client (left open on stop) or URL (default `config.redisUrl`;
-   * closed on stop).
-   */
-  redis?: Redis | string;
-  /** A Kafka client to share; default one made from `config`. */
-  kafka?: KafkaPort;
+  leases: StepLeaseStore;
+  /** The transport, from the backends. */
+  kafka: KafkaPort;
   /** On stop, how long running steps may finish before their signal aborts. Default 15000 ms. */
   shutdownGraceMs?: number;
   /** Where the worker's metrics go (e.g. the process's registry); default a registry of its own. */
@@ -111,11 +103,7 @@ export class Worker {
   private readonly shutdown = new AbortController();
   /** Tasks in flight back off on `stopping` through this: one listener, not one per task. */
   private readonly taskWaits = new SignalFanOut(this.stopping.signal);
-  private readonly ownsRedis: boolean;
-  private readonly redisOption: Redis | string;
   private readonly readiness: Readiness;
-  private readonly redisWait = Symbol("redis");
-  private redis: Redis | undefined;
   private commands: CommandProducer | undefined;
   private dlqProducer: PortProducer | undefined;
   private logProducer: PortProducer | undefined;
@@ -148,8 +136,6 @@ export class Worker {
     this.metrics = createWorkerMetrics(options.metricsRegistry);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.shutdownGraceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
-    this.ownsRedis = !options.leases && typeof options.redis !== "object";
-    this.redisOption = options.redis ?? this.config.redisUrl;
     this.readiness = options.readiness ?? new Readiness();
   }
 
@@ -198,14 +184,11 @@ export class Worker {
       readiness: this.readiness,
       signal: this.stopping.signal,
     };
-    let store = this.options.leases;
-    if (!store) {
-      this.redis = await this.connectRedis(wait);
-      store = new RedisStepLeaseStore(this.redis, this.config, this.log);
-    }
+    const store = this.options.leases;
+    await store.open?.(wait);
     const leases = new StepLeases(store, this.leaseMs, this.workerId);
 
-    const kafka = this.options.kafka ?? createKafka(this.config, this.options.logger);
+    const kafka = this.options.kafka;
     await untilAvailable(wait, "kafka", "create the task topics", () =>
       withAdmin(kafka, (admin) => ensureTopics(admin, this.config, this.queues)),
     );
@@ -385,62 +368,11 @@ export class Worker {
         this.log.warn({ err }, `could not close the ${what}`);
       }
     };
-    const { commands, dlqProducer, logProducer, redis } = this;
+    const { commands, dlqProducer, logProducer } = this;
     if (commands) await quietly("command producer", () => commands.close());
     if (dlqProducer) await quietly("DLQ producer", () => dlqProducer.disconnect());
     await this.stepLogs?.flush(STEP_LOG_FLUSH_MS);
     if (logProducer) await quietly("step-log producer", () => logProducer.disconnect());
-    if (redis && this.ownsRedis) {
-      await quietly("Redis client", () => redis.quit().catch(() => redis.disconnect()));
-    }
-    this.readiness.clear(this.redisWait);
-  }
-
-  /**
-   * The Redis client of the default lease store, once Redis answers. ioredis reconnects on
-   * its own for as long as the client lives; while it is not connected the worker shows as
-   * waiting for Redis (leases wait too, see StepLeases.acquire).
-   */
-  private async connectRedis(wait: WaitOptions): Promise<Redis> {
-    if (typeof this.redisOption !== "string") return this.redisOption;
-    // Auto-pipelining: the lease commands of the steps running at once go out in one write
-    // per tick rather than one socket write (and system call) each.
-    const redis = new Redis(this.redisOption, { lazyConnect: true, enableAutoPipelining: true });
-    this.redis = redis;
-    let lastError: Error | undefined;
-    let failing = false;
-    redis.on("error", (err: Error) => {
-      lastError = err;
-      // One line per outage, not one per reconnection try.
-      if (!failing) this.log.warn({ err }, "Redis connection error; reconnecting");
-      failing = true;
-    });
-    redis.on("ready", () => {
-      if (failing) this.log.info("Redis connected again");
-      failing = false;
-      lastError = undefined;
-      this.readiness.clear(this.redisWait);
-    });
-    redis.on("close", () => {
-      if (this.stopping.signal.aborted) return;
-      this.readiness.wait(this.redisWait, {
-        role: "worker",
-        dependency: "redis",
-        action: "take step leases",
-        since: this.readiness.get(this.redisWait)?.since ?? Date.now(),
-        failures: (this.readiness.get(this.redisWait)?.failures ?? 0) + 1,
-        error: lastError?.message ?? "connection closed",
-      });
-    });
-    // The first try's outcome first; then ioredis's own reconnections.
-    await redis.connect().catch(() => undefined);
-    await untilAvailable(wait, "redis", "reach Redis", async () => {
-      if (redis.status !== "ready") {
-        throw lastError ?? new Error(`Redis is not connected (${redis.status})`);
-      }
-      await redis.ping();
-    });
-    return redis;
   }
 
   private async deadLetter(

@@ -11,6 +11,7 @@ import { FaultPoints } from "../../core/fault-points";
 import { Decider } from "../../deciders/decider";
 import { WeftClient } from "../../sdk/client";
 import { Worker } from "../../workers/worker";
+import { serverBackends } from "../../adapters/server-backends";
 import { defineStep, defineWorkflow } from "../../sdk";
 import { closeFixtures, echo, slowStep, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
@@ -51,7 +52,15 @@ it("records each result once when the commits holding reports handed over direct
   const kafka = kafkaFor(config);
   const faults = new FaultPoints();
   const decider = new Decider({ config, kafka, logger, workflows: [gatedFlow], faults });
-  const worker = new Worker({ config, kafka, logger, steps: [gated, echo], localDecider: decider });
+  const leases = serverBackends(config, logger, { transport: kafka });
+  const worker = new Worker({
+    config,
+    kafka,
+    logger,
+    leases: leases.stepLeases,
+    steps: [gated, echo],
+    localDecider: decider,
+  });
   decider.onTasksCommitted((work) => worker.offer(work));
   await decider.start();
   await decider.ready();
@@ -88,6 +97,7 @@ it("records each result once when the commits holding reports handed over direct
     await client.close();
     await worker.stop();
     await decider.stop();
+    await leases.close();
   }
 });
 

@@ -5,6 +5,7 @@
  * makes the first result reports fail more often than the old limit; the run completes, each
  * step body ran once, and the worker's group never rebalanced.
  */
+import { serverBackends, type ProcessBackends } from "../../adapters/server-backends";
 import { topics } from "../../core/config";
 import { FaultPoints } from "../../core/fault-points";
 import { defineStep, defineWorkflow } from "../../sdk";
@@ -30,6 +31,7 @@ const twoSteps = defineWorkflow("reportRetryTwoSteps", async (ctx, input: { n: n
 
 let weft: TestWeft;
 let worker: Worker;
+let backends: ProcessBackends | undefined;
 const faults = new FaultPoints().fail("worker.report", FAILED_REPORTS);
 let taskGroupJoins = 0;
 
@@ -51,11 +53,13 @@ beforeAll(async () => {
       return consumer;
     },
   };
+  backends = serverBackends(config, testLogger(config), { transport });
   worker = new Worker({
     config,
     steps: [counted],
     logger: testLogger(config),
     kafka: transport,
+    leases: backends.stepLeases,
     faults,
   });
   await worker.start();
@@ -63,6 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await worker?.stop();
+  await backends?.close();
   await weft?.stop();
 });
 

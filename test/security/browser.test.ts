@@ -7,10 +7,11 @@
 import { Registry } from "prom-client";
 import { ConfigError } from "../../core/errors";
 import { apiLimitsFromEnv } from "../../graphql/api-limits";
+import { readSideParts } from "../../adapters/read-side-backends";
 import { startApiRole } from "../../graphql/api-role";
 import { browserPolicyFromEnv } from "../../graphql/browser-guard";
 import { metricsTokenFromEnv } from "../../graphql/metrics-plugin";
-import { isolatedConfig, waitFor } from "../support/env";
+import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { freePort } from "../support/tcp-proxy";
 import { kafkaFor } from "../support/weft";
 import {
@@ -219,6 +220,7 @@ describe("while the api role still starts (PostgreSQL unreachable)", () => {
         config,
         kafka: kafkaFor(config),
         logger: capturingLogger("warn").logger,
+        readSide: readSideParts(config, testLogger(config)),
         listen: { port, tokens },
         env: {},
         metrics: new Registry(),

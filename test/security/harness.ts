@@ -13,6 +13,7 @@ import type { FastifyInstance } from "fastify";
 import pino from "pino";
 import WebSocket from "ws";
 import type { ApiLimits } from "../../graphql/api-limits";
+import { serverBackends } from "../../adapters/server-backends";
 import { startApiRole } from "../../graphql/api-role";
 import type { ApiTokens } from "../../graphql/auth";
 import type { BrowserPolicy } from "../../graphql/browser-guard";
@@ -121,7 +122,8 @@ export async function startTestApi(
   const schema = await createTestSchema();
   const config = isolatedConfig({ databaseUrl: schema.databaseUrl });
   const kafka = kafkaFor(config);
-  const role = await startApiRole({ config, kafka, logger, listen, env: {} });
+  const readSide = serverBackends(config, logger, { transport: kafka }).readSide;
+  const role = await startApiRole({ config, kafka, logger, listen, env: {}, readSide });
   const db = openReadModelDb(config, logger);
   return {
     backend,
