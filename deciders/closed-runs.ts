@@ -1,3 +1,5 @@
+import type { ClosedStatus } from "../core/run-lifecycle";
+
 /**
  * The closed runs a decider still deduplicates starts against, in 16 bytes each.
  *
@@ -13,8 +15,6 @@
  * closed runs on a partition, a new ID collides with probability n / 2^64 (5e-14 at a
  * million); the cost of a collision is one start deduplicated that should not have been.
  */
-
-export type ClosedStatus = "completed" | "failed" | "cancelled";
 
 export interface ClosedRun {
   /** When the run closed (ms since the epoch, kept to the second). */

@@ -27,7 +27,8 @@ import { childClosedReport, childRefusedReport, parentCloseCommand } from "./chi
 import type { ChangelogEntry } from "./run-changelog";
 import { packedInCurrentVersion, unpackEvents } from "./packed-events";
 import { TimerQueue } from "./timer-queue";
-import { ClosedRuns, ENTRY_BYTES, type ClosedStatus } from "./closed-runs";
+import { isClosedStatus, type ClosedStatus } from "../core/run-lifecycle";
+import { ClosedRuns, ENTRY_BYTES } from "./closed-runs";
 
 export interface OutgoingTask {
   queue: string;
@@ -1418,5 +1419,5 @@ export function plainDuration(ms: number): string {
 }
 
 function closedStatus(status: string | undefined): ClosedStatus {
-  return status === "failed" || status === "cancelled" ? status : "completed";
+  return status !== undefined && isClosedStatus(status) ? status : "completed";
 }

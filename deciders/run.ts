@@ -5,6 +5,7 @@ import type {
   ParentLink,
   ReusedStep,
 } from "../schemas/types";
+import { RUN_ENDS, type EndStatus } from "../core/run-lifecycle";
 import type { WorkflowExecution } from "../workflow/execution";
 import { PackedHistory, unpackEvents } from "./packed-events";
 
@@ -26,7 +27,7 @@ function intern(name: string): string {
 }
 
 /** `continued`: closed by `ctx.continueAsNew`; a new run under the same ID follows at once. */
-export type RunStatus = "running" | "blocked" | "completed" | "failed" | "cancelled" | "continued";
+export type RunStatus = "running" | "blocked" | EndStatus;
 
 /**
  * What a timer of the decider is for: a workflow's own timers (sleep, signalTimeout), a step's
@@ -74,13 +75,6 @@ export interface StepState {
   /** The last details an attempt heartbeated (JSON): handed to the next attempt's task. */
   lastHeartbeatDetails: string | null;
 }
-
-const CLOSED_STATUS = {
-  WorkflowCompleted: "completed",
-  WorkflowFailed: "failed",
-  WorkflowCancelled: "cancelled",
-  WorkflowContinuedAsNew: "continued",
-} as const;
 
 const NO_STEPS: ReadonlyMap<number, StepState> = new Map();
 
@@ -500,7 +494,7 @@ export class Run {
       case "WorkflowFailed":
       case "WorkflowCancelled":
       case "WorkflowContinuedAsNew":
-        this.status = CLOSED_STATUS[body.type];
+        this.status = RUN_ENDS[body.type];
         this.release();
         break;
       default:

@@ -6,12 +6,8 @@
 import type { IResolvers } from "mercurius";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
-import {
-  CLOSED_STATUSES,
-  sendToRun,
-  type RunCheckOptions,
-  type RunView,
-} from "../producers/run-check";
+import { CLOSED_STATUSES } from "../core/run-lifecycle";
+import { sendToRun, type RunCheckOptions, type RunView } from "../producers/run-check";
 import { signalWorkflowCommand, startWorkflowCommand } from "../producers/workflow-commands";
 import type { ReadModelDb } from "../projections/read-model-db";
 import { ScheduleClient } from "../sdk/schedules";

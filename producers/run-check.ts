@@ -39,9 +39,6 @@ export interface SeenRun {
   closed: boolean;
 }
 
-/** The statuses of a closed run (the decider's `Run.closed`); a blocked run is still open. */
-export const CLOSED_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "cancelled"]);
-
 /** What a front end knows of the runs, derived from the logs by a consumer of `weft.commands`. */
 export interface RunView {
   /**

@@ -18,6 +18,7 @@ import {
 } from "../core/errors";
 import { assertWorkflowId } from "../core/ids";
 import { MAX_PAYLOAD_BYTES } from "../core/json";
+import { endStatus } from "../core/run-lifecycle";
 import type { HistoryEvent, JsonText, ResetFrom, ReusedStep } from "../schemas/types";
 import type { CommandOf } from "./workflow-commands";
 
@@ -40,12 +41,6 @@ export interface SourceRun {
  */
 export const MAX_RESET_RESULT_BYTES = MAX_PAYLOAD_BYTES;
 
-const CLOSING = {
-  WorkflowCompleted: "completed",
-  WorkflowFailed: "failed",
-  WorkflowCancelled: "cancelled",
-} as const;
-
 /** The workflow ID's latest run in these events (its history, in seq order), if any. */
 export function latestRun(
   workflowId: string,
@@ -64,8 +59,9 @@ export function latestRun(
   const runEvents = events.slice(start);
   let status: SourceRun["status"] = "open";
   for (const event of runEvents) {
-    const type = event.body.type;
-    if (type in CLOSING) status = CLOSING[type as keyof typeof CLOSING];
+    // A continued run's next run follows in these events: that one is the latest.
+    const end = endStatus(event.body.type);
+    if (end && end !== "continued") status = end;
   }
   return {
     workflowId,

@@ -1,4 +1,5 @@
 import type { Logger } from "../core/logger";
+import { CLOSED_STATUSES } from "../core/run-lifecycle";
 import type { EventBody, HistoryEvent } from "../schemas/types";
 import {
   iso,
@@ -60,13 +61,6 @@ interface RunWork {
 type Entry<Full, Patch> = { isNew: true; row: Full } | { isNew: false; row: Patch };
 
 /** Events that only workflow code issues: seeing one, a blocked run has been unblocked. */
-/** A run in one of these took its last event: a later WorkflowStarted is a new run's. */
-const CLOSED_STATUSES: ReadonlySet<RunState["status"]> = new Set([
-  "completed",
-  "failed",
-  "cancelled",
-]);
-
 const PROGRESS: ReadonlySet<EventBody["type"]> = new Set([
   "TimerStarted",
   "SignalWaitStarted",

@@ -6,7 +6,8 @@
  * partition's end offset at the time of a call, a run that has no row was never started.
  */
 import { topics, type WeftConfig } from "../core/config";
-import { CLOSED_STATUSES, type RunCommand, type RunView } from "../producers/run-check";
+import { CLOSED_STATUSES } from "../core/run-lifecycle";
+import type { RunCommand, RunView } from "../producers/run-check";
 import { projectorGroup } from "./projector";
 import type { ReadModelDb } from "./read-model-db";
 import { readOffsets } from "./tables/offsets";

@@ -7,6 +7,7 @@ import {
   WorkflowFailedError,
 } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
+import { endStatus } from "../core/run-lifecycle";
 import { CommandProducer } from "../producers/command-producer";
 import {
   historyRunView,
@@ -384,16 +385,13 @@ function lastStart(events: readonly HistoryEvent[]): number {
   return 0;
 }
 
-const CLOSING_TYPES: ReadonlySet<string> = new Set([
-  "WorkflowCompleted",
-  "WorkflowFailed",
-  "WorkflowCancelled",
-  "WorkflowBlocked",
-]);
-
-/** Whether the event closes its run (completed, failed, cancelled or blocked). */
+/**
+ * Whether the event settles what a caller waits for: its run ended for good (completed,
+ * failed, cancelled) or is blocked. A run continued as new is not settled: its next run is.
+ */
 export function closesRun(event: HistoryEvent): boolean {
-  return CLOSING_TYPES.has(event.body.type);
+  const end = endStatus(event.body.type);
+  return (end !== undefined && end !== "continued") || event.body.type === "WorkflowBlocked";
 }
 
 /**

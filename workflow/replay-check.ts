@@ -1,4 +1,5 @@
 import { InvalidInputError, WeftError } from "../core/errors";
+import { endStatus } from "../core/run-lifecycle";
 import type { EventBody, EventType, HistoryEvent } from "../schemas/types";
 import { CallSites, type CallSite } from "./call-sites";
 import type { AnyWorkflowDefinition, WorkflowDefinition } from "./definitions";
@@ -78,13 +79,6 @@ export type RecordedHistory = readonly (
   | HistoryEvent
   | { workflowId?: string; seq: number; type?: string; at: number | string; body: object }
 )[];
-
-const CLOSING: ReadonlySet<EventType> = new Set([
-  "WorkflowCompleted",
-  "WorkflowFailed",
-  "WorkflowCancelled",
-  "WorkflowContinuedAsNew",
-]);
 
 /**
  * Replays a recorded history through the current workflow code, with the replay the decider
@@ -194,7 +188,7 @@ async function checkRun(
         sourceCall: null,
       });
     }
-    if (CLOSING.has(event.body.type)) {
+    if (endStatus(event.body.type) !== undefined) {
       closing = event;
       break;
     }
