@@ -1,5 +1,5 @@
 import type { ReadSideBackends } from "./read-side-backends";
-import type { KafkaPort } from "../transport/port";
+import type { KafkaPort, PortDecisionLog } from "../transport/port";
 import type { StepLeaseStore } from "../workers/lease-store";
 
 /**
@@ -15,6 +15,11 @@ import type { StepLeaseStore } from "../workers/lease-store";
 export interface Backends {
   /** Produced to and consumed from by every role: a kafkajs client or the embedded log. */
   readonly transport: KafkaPort;
+  /**
+   * The deciders' atomic commits and changelog reads over `transport`. Default: Kafka's
+   * (Weft's pipelined producer on a kafkajs client, see `WEFT_PIPELINED_COMMIT`).
+   */
+  readonly decisionLog?: PortDecisionLog;
   /** Workers' leases and done-markers. Default: Redis at `REDIS_URL`. */
   readonly stepLeases?: StepLeaseStore;
   /** The projector's and API's database, migration lock, live emitter and Redis check. */

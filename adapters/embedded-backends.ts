@@ -6,6 +6,7 @@ import { inProcessMigrationLock } from "./in-process/migration-lock";
 import { type WithMigrationLock } from "../projections/migration-lock";
 import type { OpenDatabase } from "./read-side-backends";
 import { EmbeddedKafka, type SyncMode } from "./embedded";
+import { embeddedDecisionLog } from "./embedded/decision-log";
 import { InProcessStepLeaseStore } from "./in-process/step-lease-store";
 import type { Backends } from "./backends";
 import { doneMarkersFile } from "./embedded-done-markers";
@@ -63,6 +64,7 @@ export async function embeddedBackends(
   const live = createInProcessLiveEmitter();
   return {
     transport: log,
+    decisionLog: embeddedDecisionLog(log),
     stepLeases,
     readSide: {
       openDatabase: options.openDatabase,

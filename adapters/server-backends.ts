@@ -1,6 +1,7 @@
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import type { KafkaPort } from "../transport/port";
+import type { KafkaPort, PortDecisionLog } from "../transport/port";
+import { kafkaDecisionLog } from "./kafka/decision-log";
 import type { StepLeaseStore } from "../workers/lease-store";
 import type { Backends } from "./backends";
 import { createKafka } from "./kafka/client";
@@ -10,6 +11,7 @@ import { ConnectedRedisStepLeases } from "./redis/connected-step-leases";
 /** Every part a process's roles run on, chosen. */
 export interface ProcessBackends {
   readonly transport: KafkaPort;
+  readonly decisionLog: PortDecisionLog;
   readonly stepLeases: StepLeaseStore;
   readonly readSide: ReadSideParts;
   /** True when `stepLeases` was given rather than made here (e.g. embedded mode's). */
@@ -31,8 +33,10 @@ export function serverBackends(
 ): ProcessBackends {
   let made: ConnectedRedisStepLeases | undefined;
   const stepLeases = given?.stepLeases ?? (made = new ConnectedRedisStepLeases(config, logger));
+  const transport = given?.transport ?? createKafka(config, logger);
   return {
-    transport: given?.transport ?? createKafka(config, logger),
+    transport,
+    decisionLog: given?.decisionLog ?? kafkaDecisionLog(transport, config),
     stepLeases,
     readSide: readSideParts(config, logger, given?.readSide),
     leasesGiven: made === undefined,

@@ -1,4 +1,4 @@
-import type { KafkaPort, PortAdmin, PortConsumer } from "../transport/port";
+import type { KafkaPort, PortAdmin, PortConsumer, PortDecisionLog } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
 import { backoffMs, type Backoff } from "../core/backoff";
 import type { Clock } from "../core/clock";
@@ -18,6 +18,8 @@ import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
 export interface DeciderOptions {
   config: WeftConfig;
   kafka: KafkaPort;
+  /** Each partition's atomic commits and changelog read, from the backends. */
+  decisionLog: PortDecisionLog;
   logger: Logger;
   workflows: readonly AnyWorkflowDefinition[];
   /** Step definitions whose policies (retry, timeout, queue) the decider should apply. */
@@ -287,6 +289,7 @@ export class Decider {
     if (!owner) {
       owner = new PartitionOwner(partition, {
         kafka: this.options.kafka,
+        decisionLog: this.options.decisionLog,
         config: this.options.config,
         registry: this.registry,
         log: this.log,

@@ -1,16 +1,15 @@
 import type {
   KafkaPort,
   PortConsumedMessage,
+  PortDecisionLog,
+  PortDecisionWriter,
   PortMessage,
-  PortTransactionalProducer,
 } from "../transport/port";
-import { pipelinedProducer } from "../adapters/kafka/pipelined-transactions";
 import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import { noFaults, type FaultSeam } from "../core/fault-points";
 import { attemptPath, taskRecordKey } from "../core/ids";
-import { groupBy } from "../core/group-by";
 import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import {
@@ -22,11 +21,7 @@ import {
   type RecordHeaders,
 } from "../schemas/codec";
 import type { Command, StepCancel, StepTask } from "../schemas/types";
-import {
-  readHistoryPartitions,
-  readPartitions,
-  ReadStalledError,
-} from "../transport/history-reader";
+import { readHistoryPartitions, ReadStalledError } from "../transport/history-reader";
 import {
   changelogEntry,
   changelogMessages,
@@ -36,7 +31,6 @@ import {
 import { isFencingError } from "../transport/fencing";
 import { withAdmin } from "../transport/topics";
 import { partitionForKey } from "../transport/partitioning";
-import { canReadCompacted, readCompacted } from "../adapters/kafka/compacted-reader";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
 import type { Registry } from "./registry";
@@ -72,6 +66,8 @@ export interface PartitionCursor {
 
 export interface OwnerDeps {
   kafka: KafkaPort;
+  /** The partition's atomic commits and its changelog read, from the backends. */
+  decisionLog: PortDecisionLog;
   config: WeftConfig;
   registry: Registry;
   log: Logger;
@@ -108,8 +104,6 @@ const MAX_LOCAL_QUEUE = 16;
 const MAX_REFUSED_STARTS = 10_000;
 /** No progress for this long while reading the changelog: see ReadStalledError. */
 const CHANGELOG_STALL_MS = 5000;
-/** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
-const MAX_REQUEST_BYTES = 512 * 1024;
 /**
  * Reopen backoff after consecutive failures: 100 ms doubling to 1 s, with jitter. While Kafka
  * elects new leaders after a broker's loss an open fails fast (connection refused) for
@@ -163,7 +157,7 @@ export class PartitionOwner {
   private phase: OwnerPhase = "down";
   private epoch = 0;
   private state: PartitionState | undefined;
-  private producer: PortTransactionalProducer | undefined;
+  private producer: PortDecisionWriter | undefined;
   /** See `submit`: attempts whose started report went through Kafka. */
   private readonly refusedStarts = new Set<string>();
   private opening: Promise<void> | undefined;
@@ -518,13 +512,10 @@ export class PartitionOwner {
       // Nothing is decided until the consumer stands at the committed offset again.
       this.pauseFetching();
       const transactionalId = `${this.deps.config.topicPrefix}.decider.p${this.partition}`;
-      const producer = this.decisionProducer(transactionalId);
+      const producer = this.deps.decisionLog.writer(transactionalId);
       this.producer = producer;
+      // The previous owner is now fenced and its open transaction, if any, aborted.
       await producer.connect();
-      // The producer ID is initialised: the previous owner is now fenced and its open
-      // transaction, if any, aborted (kafkajs's producer does it at its first transaction).
-      const fence = await producer.transaction();
-      await fence.abort();
       lap("fencedMs");
       if (!live()) return;
       const { dedupeRetentionMs } = this.deps.config;
@@ -619,11 +610,7 @@ export class PartitionOwner {
     const latest = new LatestByKey();
     try {
       await this.faults.at("decider.changelog-read");
-      // The compacted reader steps over the empty batches compaction leaves, which stop the
-      // consumer-group reader; the embedded log has none and is read through the port.
-      const read = canReadCompacted(this.deps.kafka) ? readCompacted : readPartitions;
-      await read(
-        this.deps.kafka,
+      await this.deps.decisionLog.readCompacted(
         this.changelogTopic,
         [this.partition],
         (_, message) => {
@@ -680,19 +667,7 @@ export class PartitionOwner {
     const messages = state
       .changelogSnapshot(this.clock.now())
       .flatMap((entry) => changelogMessages(entry, this.partition));
-    const tx = await producer.transaction();
-    try {
-      for (const request of bySize(messages, MAX_REQUEST_BYTES)) {
-        await tx.sendBatch({
-          topicMessages: [{ topic: this.changelogTopic, messages: request }],
-          acks: -1,
-        });
-      }
-      await tx.commit();
-    } catch (err) {
-      await tx.abort().catch(() => undefined);
-      throw err;
-    }
+    await producer.commit({ records: [{ topic: this.changelogTopic, messages }] });
     this.log.info(
       { events, openRuns: state.openRuns, closedRuns: state.closed.size },
       "changelog built from history",
@@ -809,34 +784,22 @@ export class PartitionOwner {
     const producer = this.producer;
     if (this.epoch !== epoch || !producer) return;
     const sendingAt = Date.now();
-    const tx = await producer.transaction();
+    const consumed =
+      nextOffset === undefined
+        ? undefined
+        : {
+            groupId: this.deps.groupId,
+            topic: this.commandsTopic,
+            partition: this.partition,
+            offset: nextOffset,
+          };
     try {
-      // One partition per request: see BatchingProducer for the kafkajs retry bug this avoids.
-      for (const { topic, messages } of topicMessages) {
-        for (const partitionMessages of byPartition(messages)) {
-          for (const request of bySize(partitionMessages, MAX_REQUEST_BYTES)) {
-            await tx.sendBatch({ topicMessages: [{ topic, messages: request }], acks: -1 });
-          }
-        }
-      }
-      if (nextOffset !== undefined) {
-        const offsets = {
-          consumerGroupId: this.deps.groupId,
-          topics: [
-            {
-              topic: this.commandsTopic,
-              partitions: [{ partition: this.partition, offset: nextOffset.toString() }],
-            },
-          ],
-        };
-        await retryConcurrentTransactions(() => tx.sendOffsets(offsets));
-      }
-      // Revoked while sending: leave the transaction to abort rather than commit.
-      if (this.epoch !== epoch) throw new RevokedDuringCommit();
-      await this.faults.at("decider.commit");
-      await tx.commit();
+      await producer.commit({ records: topicMessages, consumed }, async () => {
+        // Revoked while sending: leave the transaction to abort rather than commit.
+        if (this.epoch !== epoch) throw new RevokedDuringCommit();
+        await this.faults.at("decider.commit");
+      });
     } catch (err) {
-      await tx.abort().catch(() => undefined);
       if (err instanceof RevokedDuringCommit) return;
       throw err;
     }
@@ -975,33 +938,6 @@ export class PartitionOwner {
     }
   }
 
-  /**
-   * The producer of this epoch's decisions: on Kafka the pipelined one (a decision in three
-   * round trips), unless WEFT_PIPELINED_COMMIT=0 asks for kafkajs's own.
-   */
-  private decisionProducer(transactionalId: string): PortTransactionalProducer {
-    const transactionTimeout = 30_000;
-    const pipelined = this.deps.config.pipelinedCommit
-      ? pipelinedProducer(this.deps.kafka, { transactionalId, transactionTimeout })
-      : undefined;
-    return (
-      pipelined ??
-      this.deps.kafka.producer({
-        transactionalId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout,
-        allowAutoTopicCreation: false,
-        // The coordinator answers CONCURRENT_TRANSACTIONS while it still writes the markers
-        // of the previous commit: retry soon rather than after kafkajs's default 300 ms. Later
-        // tries back off to 500 ms and go on for about 25 s, so a leader election after a
-        // broker's loss delays the transaction instead of failing it (a failed commit costs a
-        // reopen and a restore).
-        retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 60 },
-      })
-    );
-  }
-
   private async discardProducer(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
@@ -1092,52 +1028,3 @@ export class PartitionOwner {
 
 /** The partition was revoked between sending and committing: the transaction is aborted. */
 class RevokedDuringCommit extends Error {}
-
-function byPartition(messages: PortMessage[]): PortMessage[][] {
-  return [...groupBy(messages, (m) => m.partition ?? -1).values()];
-}
-
-/**
- * Splits one partition's records into requests of at most about `maxBytes`: a request's
- * records go to the broker as one record batch, which the broker refuses above the topic's
- * `max.message.bytes` (1 MiB by default), and a refused batch would fail every retry of the
- * same decision. A record larger than `maxBytes` goes alone.
- */
-export function bySize(messages: PortMessage[], maxBytes: number): PortMessage[][] {
-  const requests: PortMessage[][] = [];
-  let current: PortMessage[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    let size = 70 + byteLength(m.key) + byteLength(m.value);
-    for (const [k, v] of Object.entries(m.headers ?? {})) size += k.length + byteLength(v);
-    if (current.length > 0 && bytes + size > maxBytes) {
-      requests.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(m);
-    bytes += size;
-  }
-  if (current.length > 0) requests.push(current);
-  return requests;
-}
-
-type Bytes = Buffer | string | null | undefined | (Buffer | string)[];
-function byteLength(value: Bytes): number {
-  if (value === null || value === undefined) return 0;
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + byteLength(v), 0);
-  return Buffer.isBuffer(value) ? value.length : Buffer.byteLength(value);
-}
-
-/** kafkajs does not retry AddOffsetsToTxn on CONCURRENT_TRANSACTIONS; the broker expects it. */
-async function retryConcurrentTransactions(operation: () => Promise<void>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await operation();
-      return;
-    } catch (err) {
-      if ((err as { type?: string }).type !== "CONCURRENT_TRANSACTIONS" || attempt >= 50) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(2 * attempt, 20)));
-    }
-  }
-}

@@ -125,7 +125,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (signal?.aborted) stopping.abort();
   else signal?.addEventListener("abort", onAbort, { once: true });
   const decider = roles.includes("decider")
-    ? new Decider({ config, kafka, logger, workflows, steps, metricsRegistry: metrics })
+    ? new Decider({
+        config,
+        kafka,
+        decisionLog: backends.decisionLog,
+        logger,
+        workflows,
+        steps,
+        metricsRegistry: metrics,
+      })
     : undefined;
   // A worker beside a decider reports to it directly (config.localDispatch). On Kafka it also
   // takes the tasks the decider commits at once; the embedded log hands tasks over in-process
@@ -243,6 +251,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         loadTriggerRole().startTriggerRole({
           config,
           kafka,
+          decisionLog: backends.decisionLog,
           logger,
           triggers,
           counters: triggerCounters,

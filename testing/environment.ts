@@ -1,3 +1,4 @@
+import { embeddedDecisionLog } from "../adapters/embedded/decision-log";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -202,6 +203,7 @@ export class TestEnvironment {
       const decider = new Decider({
         config,
         kafka,
+        decisionLog: embeddedDecisionLog(kafka),
         logger,
         workflows,
         steps: definitions,

@@ -122,6 +122,50 @@ export interface PortTransactionalProducer {
   transaction(): Promise<PortCommitTransaction>;
 }
 
+/** What one decision writes: records (each with its partition) and the command offset consumed. */
+export interface PortDecision {
+  readonly records: readonly PortTopicMessages[];
+  readonly consumed?: {
+    readonly groupId: string;
+    readonly topic: string;
+    readonly partition: number;
+    /** The next offset to consume. */
+    readonly offset: bigint;
+  };
+}
+
+/**
+ * A decider's writer for one ownership epoch of a partition. `connect` takes the
+ * transactional ID and fences every older holder: once it resolves, their open transaction is
+ * aborted and their commits fail. `commit` makes a decision visible whole, or not at all;
+ * `beforeCommit` runs once everything is sent, and a throw there aborts instead. After a
+ * failed commit the writer may be unusable: its owner replaces it (the partition reopens).
+ */
+export interface PortDecisionWriter {
+  connect(): Promise<void>;
+  commit(decision: PortDecision, beforeCommit?: () => Promise<void>): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * Reads the committed records of some partitions of a compacted topic, from their start up to
+ * the end they had when the read began. Throws ReadStalledError when answered fetches leave a
+ * partition's position where it is for `stallMs`; gives up after `timeoutMs`.
+ */
+export type ReadCompactedPartitions = (
+  topic: string,
+  partitions: readonly number[],
+  onMessage: (partition: number, message: PortConsumedMessage) => void,
+  timeoutMs: number,
+  stallMs?: number,
+) => Promise<void>;
+
+/** What a decider needs of the log beyond the client: its atomic commit and its restore read. */
+export interface PortDecisionLog {
+  writer(transactionalId: string): PortDecisionWriter;
+  readCompacted: ReadCompactedPartitions;
+}
+
 export interface PortConsumerConfig {
   groupId: string;
   /** Weft always reads committed records only. */

@@ -4,10 +4,10 @@
  * batch one transaction carries the commands (to `weft.commands`), the records that map to
  * none (to `weft.dlq`, with the reason) and the consumed offset; it commits all or nothing.
  *
- * Ownership of a source partition is fenced like a decider's: a transactional producer whose
- * ID names the trigger and the partition, opened (and its first transaction aborted, which
- * fences any older owner and aborts its open transaction) before the committed offset is read
- * and the consumer moved there. So a zombie owner cannot commit, and what the new owner reads
+ * Ownership of a source partition is fenced like a decider's: a writer of the decision log
+ * whose transactional ID names the trigger and the partition, connected (which fences any
+ * older owner and aborts its open transaction) before the committed offset is read and the
+ * consumer moved there. So a zombie owner cannot commit, and what the new owner reads
  * as committed is final. A record that is consumed twice anyway (its transaction aborted)
  * maps to the same workflow ID and request ID again (map-delivery.ts), and deciders only read
  * committed commands: one run per record.
@@ -15,7 +15,6 @@
 import { backoffMs, sleep, type Backoff } from "../core/backoff";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import { bySize } from "../deciders/partition-owner";
 import { deadLetterMessage } from "../producers/dead-letter";
 import { commandCodec, commandHeaders } from "../schemas/codec";
 import { ensureTopics, withAdmin } from "../transport/topics";
@@ -26,8 +25,9 @@ import type {
   PortConsumedMessage,
   PortConsumer,
   PortEachBatchPayload,
+  PortDecisionLog,
+  PortDecisionWriter,
   PortMessage,
-  PortProducer,
 } from "../transport/port";
 import type { KafkaTriggerSource, TriggerDefinition } from "./definition";
 import { mapDelivery, recordDelivery } from "./map-delivery";
@@ -35,6 +35,8 @@ import type { TriggerCounters } from "./trigger-counters";
 
 export interface KafkaTriggerOptions {
   kafka: KafkaPort;
+  /** Each source partition's atomic commits, from the backends. */
+  decisionLog: PortDecisionLog;
   config: WeftConfig;
   logger: Logger;
   trigger: TriggerDefinition;
@@ -43,8 +45,6 @@ export interface KafkaTriggerOptions {
 
 /** Records per transaction at most: a batch is split, each part committed on its own. */
 const MAX_RECORDS_PER_COMMIT = 500;
-/** Records of one partition per produce request: under the broker's 1 MiB batch limit. */
-const MAX_REQUEST_BYTES = 512 * 1024;
 /** Between tries after a failed commit or open: 100 ms doubling to 2 s. */
 const RETRY_BACKOFF: Backoff = { initialMs: 100, maxMs: 2000, jitter: 0.25 };
 
@@ -54,7 +54,7 @@ export function triggerGroup(config: WeftConfig, trigger: string): string {
 
 /** A source partition this member owns, fenced, and where its next record is. */
 interface OwnedPartition {
-  producer: PortProducer;
+  writer: PortDecisionWriter;
   /** Every record below this offset is committed (as commands or dead letters). */
   next: bigint;
 }
@@ -186,26 +186,19 @@ export class KafkaTrigger {
 
   /** Fences older owners, then moves the consumer to the committed offset. */
   private async open(partition: number): Promise<void> {
-    const { kafka, config, trigger } = this.options;
-    const producer = kafka.producer({
-      transactionalId: `${config.topicPrefix}.trigger.${trigger.name}.p${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 30_000,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 60 },
-    });
+    const { decisionLog, config, trigger } = this.options;
+    const writer = decisionLog.writer(
+      `${config.topicPrefix}.trigger.${trigger.name}.p${partition}`,
+    );
     try {
-      await producer.connect();
-      const fence = await producer.transaction();
-      await fence.abort();
+      await writer.connect();
       const next = await this.committedOffset(partition);
       if (this.stopped || !this.consumer) throw new Error("the trigger stopped");
       this.consumer.seek({ topic: this.topic, partition, offset: next.toString() });
-      this.owned.set(partition, { producer, next });
+      this.owned.set(partition, { writer, next });
       this.log.info({ partition, offset: String(next) }, "trigger partition opened");
     } catch (err) {
-      await producer.disconnect().catch(() => undefined);
+      await writer.disconnect().catch(() => undefined);
       throw err;
     }
   }
@@ -231,7 +224,7 @@ export class KafkaTrigger {
     messages: PortConsumedMessage[],
   ): Promise<void> {
     const { trigger, config, counters } = this.options;
-    const byCommandPartition = new Map<number, PortMessage[]>();
+    const commands: PortMessage[] = [];
     const deadLetters: PortMessage[] = [];
     for (const message of messages) {
       const outcome = mapDelivery(trigger, {
@@ -261,41 +254,29 @@ export class KafkaTrigger {
         command.workflowId,
         this.commandPartitions,
       );
-      const list = byCommandPartition.get(target) ?? [];
-      list.push({
+      commands.push({
         key: command.workflowId,
         partition: target,
         value: commandCodec.encode(command),
         headers: commandHeaders(command),
       });
-      byCommandPartition.set(target, list);
     }
-    const requests: { topic: string; messages: PortMessage[] }[] = [];
-    for (const list of byCommandPartition.values())
-      for (const request of bySize(list, MAX_REQUEST_BYTES))
-        requests.push({ topic: this.commandsTopic, messages: request });
-    for (const request of bySize(deadLetters, MAX_REQUEST_BYTES))
-      requests.push({ topic: topics.dlq(config), messages: request });
     const nextOffset = BigInt(messages[messages.length - 1]!.offset) + 1n;
-    const tx = await owned.producer.transaction();
-    try {
-      // One partition per request, as the decider does (see BatchingProducer).
-      for (const request of requests) await tx.sendBatch({ topicMessages: [request], acks: -1 });
-      await retryConcurrentTransactions(() =>
-        tx.sendOffsets({
-          consumerGroupId: this.group,
-          topics: [
-            { topic: this.topic, partitions: [{ partition, offset: nextOffset.toString() }] },
-          ],
-        }),
-      );
-      // Revoked (or stopped) while sending: abort rather than commit what another may redo.
-      if (this.owned.get(partition) !== owned) throw new Error("partition revoked during commit");
-      await tx.commit();
-    } catch (err) {
-      await tx.abort().catch(() => undefined);
-      throw err;
-    }
+    await owned.writer.commit(
+      {
+        records: [
+          { topic: this.commandsTopic, messages: commands },
+          { topic: topics.dlq(config), messages: deadLetters },
+        ],
+        consumed: { groupId: this.group, topic: this.topic, partition, offset: nextOffset },
+      },
+      () => {
+        // Revoked (or stopped) while sending: abort rather than commit what another may redo.
+        if (this.owned.get(partition) !== owned)
+          return Promise.reject(new Error("partition revoked during commit"));
+        return Promise.resolve();
+      },
+    );
     owned.next = nextOffset;
     counters.accepted(trigger.name, messages.length - deadLetters.length);
     counters.refused(trigger.name, deadLetters.length);
@@ -305,7 +286,7 @@ export class KafkaTrigger {
     const owned = this.owned.get(partition);
     if (!owned) return;
     this.owned.delete(partition);
-    void owned.producer.disconnect().catch(() => undefined);
+    void owned.writer.disconnect().catch(() => undefined);
   }
 
   private releaseAll(): void {
@@ -325,19 +306,6 @@ export class KafkaTrigger {
       } catch (err) {
         this.log.warn({ err }, "could not restart the trigger consumer");
       }
-    }
-  }
-}
-
-/** kafkajs does not retry AddOffsetsToTxn on CONCURRENT_TRANSACTIONS; the broker expects it. */
-async function retryConcurrentTransactions(operation: () => Promise<void>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await operation();
-      return;
-    } catch (err) {
-      if ((err as { type?: string }).type !== "CONCURRENT_TRANSACTIONS" || attempt >= 50) throw err;
-      await sleep(Math.min(2 * attempt, 20));
     }
   }
 }

@@ -2,7 +2,7 @@ import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { Readiness } from "../core/readiness";
 import { untilAvailable } from "../core/until-available";
-import type { KafkaPort } from "../transport/port";
+import type { KafkaPort, PortDecisionLog } from "../transport/port";
 import type { TriggerDefinition } from "./definition";
 import { KafkaTrigger } from "./kafka-trigger";
 import type { TriggerCounters } from "./trigger-counters";
@@ -20,6 +20,8 @@ export interface TriggerRole {
 export async function startTriggerRole(options: {
   config: WeftConfig;
   kafka: KafkaPort;
+  /** The source partitions' atomic commits, from the backends. */
+  decisionLog: PortDecisionLog;
   logger: Logger;
   triggers: readonly TriggerDefinition[];
   counters: TriggerCounters;

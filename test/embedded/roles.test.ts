@@ -3,6 +3,7 @@
  * complete with gapless histories, and a restart on the same directory resumes pending waits
  * and timers. Leases and done-markers are in memory: no Kafka, no Redis.
  */
+import { embeddedDecisionLog } from "../../adapters/embedded/decision-log";
 import { topics, type WeftConfig } from "../../core/config";
 import type { Logger } from "../../core/logger";
 import { Decider } from "../../deciders/decider";
@@ -39,7 +40,8 @@ class EmbeddedWeft {
 
   static async start(dir: string, config: WeftConfig, logger: Logger): Promise<EmbeddedWeft> {
     const kafka = await EmbeddedKafka.open({ directory: dir, sync: "never", logger });
-    const decider = new Decider({ config, kafka, logger, workflows, steps });
+    const decisionLog = embeddedDecisionLog(kafka);
+    const decider = new Decider({ config, kafka, decisionLog, logger, workflows, steps });
     await decider.start();
     await decider.ready();
     const worker = new Worker({
@@ -155,7 +157,14 @@ describe("decider and worker on the embedded log", () => {
   });
 
   it("shares partitions with a second decider, and hands them back when it stops", async () => {
-    const second = new Decider({ config, kafka: weft.kafka, logger, workflows, steps });
+    const second = new Decider({
+      config,
+      kafka: weft.kafka,
+      decisionLog: embeddedDecisionLog(weft.kafka),
+      logger,
+      workflows,
+      steps,
+    });
     await second.start();
     await waitFor("a split", () => second.ownedPartitions.length === 2);
     expect([...weft.decider.ownedPartitions, ...second.ownedPartitions].sort()).toEqual([

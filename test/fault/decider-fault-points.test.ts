@@ -6,6 +6,8 @@
  * - a partition revoked while its batch is in flight does no more work;
  * - a decider that lags: a signal acknowledged before its wait's deadline beats the timeout.
  */
+import { embeddedDecisionLog } from "../../adapters/embedded/decision-log";
+import { kafkaDecisionLog } from "../../adapters/kafka/decision-log";
 import type { KafkaMessage } from "kafkajs";
 import { topics, type WeftConfig } from "../../core/config";
 import { FaultPoints, type FaultPointName } from "../../core/fault-points";
@@ -21,7 +23,7 @@ import { EmbeddedKafka } from "../../adapters/embedded";
 import { ReadStalledError } from "../../transport/history-reader";
 import { HistoryTail } from "../../transport/history-tail";
 import { ensureTopics, withAdmin } from "../../transport/topics";
-import type { KafkaPort } from "../../transport/port";
+import type { KafkaPort, PortDecisionLog } from "../../transport/port";
 import { tempDir } from "../embedded/helpers";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { count, eventsOf, expectGapless, types } from "../support/history";
@@ -41,16 +43,25 @@ const workflows = [napper, waiter];
 
 interface Transport {
   kafka: KafkaPort;
+  decisionLog: PortDecisionLog;
   close(): Promise<void>;
 }
 
 const transports: Record<string, (config: WeftConfig) => Promise<Transport>> = {
-  kafka: (config) => Promise.resolve({ kafka: kafkaFor(config), close: () => Promise.resolve() }),
+  kafka: (config) => {
+    const kafka = kafkaFor(config);
+    return Promise.resolve({
+      kafka,
+      decisionLog: kafkaDecisionLog(kafka, config),
+      close: () => Promise.resolve(),
+    });
+  },
   embedded: async () => {
     const { dir, cleanup } = tempDir();
     const log = await EmbeddedKafka.open({ directory: dir, sync: "never" });
     return {
       kafka: log,
+      decisionLog: embeddedDecisionLog(log),
       close: async () => {
         await log.close();
         cleanup();
@@ -72,7 +83,14 @@ describe.each(Object.keys(transports))("decider fault points on %s", (name) => {
     transport = await transports[name]!(config);
     faults = new FaultPoints();
     const logger = testLogger(config);
-    decider = new Decider({ config, kafka: transport.kafka, logger, workflows, faults });
+    decider = new Decider({
+      config,
+      kafka: transport.kafka,
+      decisionLog: transport.decisionLog,
+      logger,
+      workflows,
+      faults,
+    });
     await decider.start();
     await decider.ready();
     client = await WeftClient.connect({ config, logger, transport: transport.kafka });
@@ -202,6 +220,7 @@ describe.each(Object.keys(transports))("decider fault points on %s", (name) => {
     await withAdmin(transport.kafka, (admin) => ensureTopics(admin, config, ["default"]));
     const owner = new PartitionOwner(0, {
       kafka: transport.kafka,
+      decisionLog: transport.decisionLog,
       config,
       registry: new Registry(workflows),
       log: logger,
@@ -272,7 +291,8 @@ describe("a changelog that cannot be read once a retention cut history (Kafka)",
     const kafka = kafkaFor(config);
     const logger = testLogger(config);
     const faults = new FaultPoints();
-    const decider = new Decider({ config, kafka, logger, workflows, faults });
+    const decisionLog = kafkaDecisionLog(kafka, config);
+    const decider = new Decider({ config, kafka, decisionLog, logger, workflows, faults });
     let client: WeftClient | undefined;
     const admin = kafka.admin();
     try {

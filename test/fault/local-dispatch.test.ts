@@ -7,6 +7,7 @@
  * - a process killed with SIGKILL while its steps run: the other process takes its
  *   partitions and its tasks over, and every run completes with gapless histories.
  */
+import { kafkaDecisionLog } from "../../adapters/kafka/decision-log";
 import { FaultPoints } from "../../core/fault-points";
 import { Decider } from "../../deciders/decider";
 import { WeftClient } from "../../sdk/client";
@@ -51,7 +52,15 @@ it("records each result once when the commits holding reports handed over direct
   const logger = testLogger(config);
   const kafka = kafkaFor(config);
   const faults = new FaultPoints();
-  const decider = new Decider({ config, kafka, logger, workflows: [gatedFlow], faults });
+  const decisionLog = kafkaDecisionLog(kafka, config);
+  const decider = new Decider({
+    config,
+    kafka,
+    decisionLog,
+    logger,
+    workflows: [gatedFlow],
+    faults,
+  });
   const leases = serverBackends(config, logger, { transport: kafka });
   const worker = new Worker({
     config,

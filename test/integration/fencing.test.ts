@@ -2,6 +2,7 @@
  * Invariant 1: a decider that lost its partition (a zombie) cannot commit. The new owner's
  * transactional producer fences it; the zombie's decisions never reach history.
  */
+import { kafkaDecisionLog } from "../../adapters/kafka/decision-log";
 import type { KafkaMessage } from "kafkajs";
 import { topics } from "../../core/config";
 import { createDeciderMetrics } from "../../deciders/metrics";
@@ -23,6 +24,7 @@ const log = testLogger(config);
 function owner(seeks: bigint[]): PartitionOwner {
   const deps: OwnerDeps = {
     kafka,
+    decisionLog: kafkaDecisionLog(kafka, config),
     config,
     registry: new Registry([threeSteps], steps),
     log,

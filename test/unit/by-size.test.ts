@@ -1,4 +1,4 @@
-import { bySize } from "../../deciders/partition-owner";
+import { bySize } from "../../adapters/kafka/decision-log";
 import type { PortMessage } from "../../transport/port";
 
 const message = (bytes: number, i: number): PortMessage => ({
