@@ -1039,11 +1039,7 @@ export class PartitionState {
       const all = run.events();
       const replayed = all.slice(0, all.length - run.undelivered.length);
       execution.replaying(replayed);
-      await execution.begin();
-      for (const event of replayed) {
-        if (execution.outcome) break;
-        await execution.deliver(event);
-      }
+      await execution.replay(replayed);
     } catch (err) {
       this.block(run, "REPLAY_FAILED", `replay threw: ${errorInfo(err).message}`);
       return undefined;

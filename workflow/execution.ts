@@ -301,6 +301,22 @@ export class WorkflowExecution {
     });
   }
 
+  /**
+   * Calls the workflow function and feeds it `events`, the history recorded before this
+   * execution was made (see `replaying`). The sandbox's globals stay in place for the whole
+   * replay rather than going in and out at each event: the drives are the same, and a
+   * replay of n events costs n drains instead of n drains and 2n swaps.
+   */
+  async replay(events: readonly HistoryEvent[]): Promise<void> {
+    await withSandboxGlobals(async () => {
+      await this.begin();
+      for (const event of events) {
+        if (this.outcome) break;
+        await this.deliver(event);
+      }
+    });
+  }
+
   /** Feeds one history event to the code. */
   async deliver(event: HistoryEvent): Promise<void> {
     await this.deliverEvent(event);
