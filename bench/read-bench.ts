@@ -8,6 +8,8 @@
  *
  *   npm run bench:read -- --runs 100000 --requests 2000 [--db sqlite:/tmp/weft-read.db]
  */
+import { createLiveEmitter } from "../adapters/redis/live-emitter";
+import { closeLiveEmitter } from "../projections/live-changes";
 import { rmSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createTestSchema } from "../test/support/postgres";
@@ -117,7 +119,8 @@ async function main(): Promise<void> {
     await withAdmin(kafka, (a) => ensureTopics(a, config));
     await commands.connect();
     const lag = new ConsumerLagReader({ kafka, config, pool: db, logger });
-    const app = await createApiServer({ config, db, logger, commands, lag });
+    const live = createLiveEmitter(config, logger);
+    const app = await createApiServer({ config, db, logger, commands, lag, live });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     const post = async (query: string, variables: Record<string, unknown>) => {
       const t0 = performance.now();
@@ -203,6 +206,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${summary("stats (counts, throughput, backlogs)", statsTimes)}\n`);
     process.stdout.write(`API process RSS ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB\n`);
     await app.close();
+    await closeLiveEmitter(live);
     await lag.close();
   } finally {
     await commands.close().catch(() => undefined);

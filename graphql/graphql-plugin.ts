@@ -9,8 +9,7 @@ import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
 import type { RunCheckOptions } from "../producers/run-check";
 import { readModelRunView } from "../projections/run-view";
-import { closeLiveEmitter, type LiveEmitter } from "../projections/live-changes";
-import { createLiveEmitter } from "../adapters/redis/live-emitter";
+import type { LiveEmitter } from "../projections/live-changes";
 import { limitVariable, type ApiLimits } from "./api-limits";
 import { assertAllowed, type Access, type ApiAuth } from "./auth";
 import {
@@ -49,8 +48,8 @@ export interface GraphqlPluginOptions {
   auth: ApiAuth;
   /** Consumer lag for the stats' backlogs; without it they read 0. */
   lag?: LagSource;
-  /** Live updates from the projector (the caller closes it); default one over Redis. */
-  live?: LiveEmitter;
+  /** Live updates from the projector, from the backends (the caller closes it). */
+  live: LiveEmitter;
   /** What a document, a client and a WebSocket may cost. */
   limits: ApiLimits;
   /** The triggers of this process, for the `triggers` query; default none. */
@@ -107,7 +106,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     max: limits.mutationsPerMinute,
     timeWindow: 60_000,
   });
-  const emitter = options.live ?? createLiveEmitter(config, logger);
+  const emitter = options.live;
   const board = new ProjectorBoard({ config, emitter, logger });
   const feed = new LiveFeed({
     config,
@@ -236,7 +235,6 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
     guard.stop();
     await feed.stop();
     await board.stop();
-    if (!options.live) await closeLiveEmitter(emitter);
   });
 }
 

@@ -51,8 +51,8 @@ export interface ApiServerOptions {
   kafka?: KafkaPort;
   /** `null`: the installation has no Redis (embedded mode); /readyz does not check one. */
   redis?: Redis | null;
-  /** Live updates from the projector (the caller closes it); default one over Redis. */
-  live?: LiveEmitter;
+  /** Live updates from the projector, from the backends (the caller closes it). */
+  live: LiveEmitter;
   /**
    * The checks /readyz answers with (the caller closes them); default checks of `db`,
    * `kafka` and `redis`.

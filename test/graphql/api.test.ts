@@ -17,6 +17,7 @@ import { napOrWake, scopeSteps, stopWork } from "../fixtures/scopes";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from "../support/read-models";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
+import { redisLive } from "../support/live";
 
 describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
   let db: TestDatabase;
@@ -42,7 +43,13 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
     await projector.start();
     commands = new CommandProducer(kafkaFor(config), config);
     await commands.connect();
-    app = await createApiServer({ config, db: pool, logger, commands });
+    app = await createApiServer({
+      live: redisLive(config, logger),
+      config,
+      db: pool,
+      logger,
+      commands,
+    });
     // The API starts only types a decider registered: wait until the projector has them.
     await waitFor("the decider's registration", async () => {
       const rows = await pool.db
@@ -474,7 +481,13 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
   it("an internal failure is INTERNAL, and its message stays in the log", async () => {
     const broken = db.open();
     await broken.close();
-    const server = await createApiServer({ config, db: broken, logger, commands });
+    const server = await createApiServer({
+      live: redisLive(config, logger),
+      config,
+      db: broken,
+      logger,
+      commands,
+    });
     try {
       const res = await server.inject({
         method: "POST",
@@ -490,7 +503,13 @@ describe.each(TEST_DIALECTS)("the API on %s", (dialect) => {
   });
 
   it("serves real HTTP when listening", async () => {
-    const server = await createApiServer({ config, db: pool, logger, commands });
+    const server = await createApiServer({
+      live: redisLive(config, logger),
+      config,
+      db: pool,
+      logger,
+      commands,
+    });
     try {
       const address = await server.listen({ port: 0, host: "127.0.0.1" });
       const health = await fetch(`${address}/healthz`);

@@ -17,6 +17,7 @@ import { httpGql, subscribe } from "../support/graphql-client";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { kafkaFor } from "../support/weft";
 import { ensureTopics, withAdmin } from "../../transport/topics";
+import { redisLive } from "../support/live";
 
 const ADMIN = "admin-token-0123456789abcdef";
 const READER = "read-token-0123456789abcdef";
@@ -43,6 +44,7 @@ beforeAll(async () => {
   commands = new CommandProducer(kafkaFor(config), config);
   await commands.connect();
   app = await createApiServer({
+    live: redisLive(config, logger),
     config,
     db: ReadModelDb.postgres(pool),
     logger,

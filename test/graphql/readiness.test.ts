@@ -15,6 +15,7 @@ import { ReadModelDb } from "../../projections/read-model-db";
 import { isolatedConfig, testLogger } from "../support/env";
 import { createTestSchema, type TestSchema } from "../support/postgres";
 import { kafkaFor } from "../support/weft";
+import { redisLive } from "../support/live";
 
 const schemas: TestSchema[] = [];
 const pools: Pool[] = [];
@@ -47,6 +48,7 @@ async function server(options: { redisUrl?: string; migrated: boolean; readiness
   redises.push(redis);
   if (options.redisUrl === undefined) await new Promise((r) => redis.once("ready", r));
   const app = await createApiServer({
+    live: redisLive(config, logger),
     config,
     db: ReadModelDb.postgres(pool),
     logger,

@@ -21,6 +21,7 @@ import { closeFixtures, echo, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { createTestSchema, readModelChecksums, type TestSchema } from "../support/postgres";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
+import { redisLive } from "../support/live";
 
 let db: TestSchema;
 let config: WeftConfig;
@@ -49,7 +50,13 @@ beforeAll(async () => {
   await projector.start();
   commands = new CommandProducer(kafkaFor(config), config);
   await commands.connect();
-  app = await createApiServer({ config, db: ReadModelDb.postgres(pool), logger, commands });
+  app = await createApiServer({
+    live: redisLive(config, logger),
+    config,
+    db: ReadModelDb.postgres(pool),
+    logger,
+    commands,
+  });
 });
 
 afterAll(async () => {

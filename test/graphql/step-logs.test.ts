@@ -16,6 +16,7 @@ import {
 import { isolatedConfig, testLogger } from "../support/env";
 import { createTestDatabase, type TestDatabase } from "../support/read-models";
 import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
+import { redisLive } from "../support/live";
 
 let db: TestDatabase;
 let weft: TestWeft;
@@ -34,7 +35,13 @@ beforeAll(async () => {
   await projector.start();
   commands = new CommandProducer(kafkaFor(config), config);
   await commands.connect();
-  app = await createApiServer({ config, db: db.db, logger, commands });
+  app = await createApiServer({
+    live: redisLive(config, logger),
+    config,
+    db: db.db,
+    logger,
+    commands,
+  });
   harness = {
     config,
     client: weft.client,

@@ -24,6 +24,7 @@ import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { types } from "../support/history";
 import { createTestDatabase, type TestDatabase } from "../support/read-models";
 import { startTestWeft, type TestWeft } from "../support/weft";
+import { redisLive } from "../support/live";
 
 const ROOT = join(__dirname, "..", "..");
 
@@ -77,6 +78,7 @@ describe.each<Backend>(["server", "embedded"])("on the %s backend", (backend) =>
     // Long enough that a run the read models lack is answered only once the projector has
     // caught up: the answer this test expects, whatever the machine's load.
     app = await createApiServer({
+      live: redisLive(config, logger),
       config,
       db: db.db,
       logger,
@@ -235,6 +237,7 @@ describe.each<Backend>(["server", "embedded"])("on the %s backend", (backend) =>
 
     // Meanwhile an API that waits only briefly sends a signal unconfirmed, never NOT_FOUND.
     const impatient = await createApiServer({
+      live: redisLive(config, logger),
       config,
       db: db.db,
       logger,

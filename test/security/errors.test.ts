@@ -4,6 +4,8 @@
  * status and its message, and is logged below error level; INTERNAL is left for Weft's own
  * faults. Through real HTTP on both backends, and the CLI as a child process.
  */
+import { createInProcessLiveEmitter } from "../../adapters/in-process/live-emitter";
+import { closeLiveEmitter } from "../../projections/live-changes";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { loadConfig } from "../../core/config";
@@ -143,7 +145,8 @@ it("Weft's own fault is INTERNAL, logged at error level with what went wrong", a
   const db = ReadModelDb.sqlite(join(dir, "broken.db"));
   await migrate(db);
   await db.close();
-  const server = await createApiServer({ config, db, logger, commands });
+  const live = createInProcessLiveEmitter();
+  const server = await createApiServer({ config, db, logger, commands, live });
   try {
     const res = await server.inject({
       method: "POST",
@@ -158,6 +161,7 @@ it("Weft's own fault is INTERNAL, logged at error level with what went wrong", a
     expect(JSON.stringify(logged[0])).toMatch(/closed/i);
   } finally {
     await server.close();
+    await closeLiveEmitter(live);
     await kafka.close();
     cleanup();
   }
