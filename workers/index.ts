@@ -1,2 +1,1 @@
 export { Worker, type WorkerOptions } from "./worker";
-export { workerKeys } from "../adapters/redis/keys";
