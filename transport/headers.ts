@@ -1,12 +1,38 @@
 import type { PortHeaders } from "./port";
 
+/**
+ * Sets `record[key]` as an own property whatever the key: a header named `__proto__` (any
+ * producer of a source topic may send one) would otherwise replace the object's prototype,
+ * or be dropped, rather than be a header.
+ */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === "__proto__")
+    Object.defineProperty(record, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else record[key] = value;
+}
+
+/** Adds a decoded header; a repeated key becomes an array, as kafkajs gives it. */
+export function addHeader(headers: PortHeaders, key: string, value: Buffer): void {
+  const earlier = Object.hasOwn(headers, key) ? headers[key] : undefined;
+  setOwn(
+    headers,
+    key,
+    earlier === undefined ? value : Array.isArray(earlier) ? [...earlier, value] : [earlier, value],
+  );
+}
+
 /** A record's headers as text (the first value of a repeated one). */
 export function headersToStrings(headers: PortHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
     if (v === undefined) continue;
     const first = Array.isArray(v) ? v[0] : v;
-    out[k] = Buffer.isBuffer(first) ? first.toString("utf8") : String(first);
+    setOwn(out, k, Buffer.isBuffer(first) ? first.toString("utf8") : String(first));
   }
   return out;
 }

@@ -13,6 +13,7 @@ import type {
   PortTopicPartitionOffset,
   PortTopicPartitions,
 } from "../../transport/port";
+import { addHeader } from "../../transport/headers";
 import { unknownTopicOrPartition } from "./errors";
 import type { EmbeddedLog, StoredRecord } from "./log";
 
@@ -514,11 +515,7 @@ export class EmbeddedConsumer implements PortConsumer {
 
 function toMessage(record: StoredRecord, offset: number): PortConsumedMessage {
   const headers: PortHeaders = {};
-  for (const [k, v] of record.headers) {
-    const seen = headers[k];
-    if (seen === undefined) headers[k] = v;
-    else headers[k] = [...(Array.isArray(seen) ? seen : [seen]), v];
-  }
+  for (const [k, v] of record.headers) addHeader(headers, k, v);
   return {
     key: record.key,
     value: record.value,

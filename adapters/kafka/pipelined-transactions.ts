@@ -24,6 +24,8 @@
  */
 import { groupBy } from "../../core/group-by";
 import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
+import { produceRequest } from "./produce-request";
+import { encodeRecordBatch } from "./record-batches";
 import type {
   KafkaPort,
   PortCommitTransaction,
@@ -43,8 +45,10 @@ const TRANSACTION_COORDINATOR = 1;
  * commit costs a reopen and a restore of the partition).
  */
 const TRIES = 60;
+const PRODUCE_API_KEY = 0;
 
 interface TransactionBroker extends KafkajsBroker {
+  disconnect?(): Promise<void>;
   initProducerId(args: {
     transactionalId: string;
     transactionTimeout: number;
@@ -271,12 +275,7 @@ class PipelinedProducer implements PortTransactionalProducer {
       [...byLeader].map(async ([nodeId, group]) => {
         try {
           const broker = (await this.cluster.findBroker({ nodeId })) as TransactionBroker;
-          await broker.produce({
-            ...this.identity!,
-            acks: -1,
-            timeout: 30_000,
-            topicData: topicData(group),
-          });
+          await this.sendProduce(broker, group);
         } catch (err) {
           if (this.giveUp(err, attempt)) throw err;
           await delay(backoff(err, attempt));
@@ -285,6 +284,40 @@ class PipelinedProducer implements PortTransactionalProducer {
         }
       }),
     );
+  }
+
+  /**
+   * One Produce request of these batches: encoded here (see produce-request.ts) when the
+   * broker speaks Produce v7 or later, else through kafkajs's encoders.
+   */
+  private async sendProduce(broker: TransactionBroker, group: PartitionBatch[]): Promise<void> {
+    const identity = this.identity!;
+    if ((broker.versions?.[PRODUCE_API_KEY]?.maxVersion ?? 0) < 7) {
+      await broker.produce({ ...identity, acks: -1, timeout: 30_000, topicData: topicData(group) });
+      return;
+    }
+    const batchIdentity = { ...identity, transactional: true };
+    const now = Date.now();
+    const request = produceRequest({
+      transactionalId: identity.transactionalId,
+      acks: -1,
+      timeout: 30_000,
+      topicData: [...groupBy(group, (batch) => batch.topic)].map(([topic, list]) => ({
+        topic,
+        partitions: list.map(({ partition, firstSequence, messages }) => ({
+          partition,
+          batch: encodeRecordBatch(batchIdentity, firstSequence, messages, now),
+        })),
+      })),
+    });
+    try {
+      await broker.connectionPool.send(request);
+    } catch (err) {
+      // As kafkajs's broker does: a closed connection is made again at the next request.
+      if ((err as Error).name === "KafkaJSConnectionClosedError")
+        await broker.disconnect?.().catch(() => undefined);
+      throw err;
+    }
   }
 
   private async atCoordinator<T>(request: (broker: TransactionBroker) => Promise<T>): Promise<T> {

@@ -42,7 +42,10 @@ const records = fc.array(
     key: bytes,
     value: bytes,
     headers: fc.dictionary(
-      fc.string({ maxLength: 12 }),
+      // kafkajs's decoder, the reference here, reads a key named like a property of
+      // Object.prototype (valueOf, __proto__) wrongly; test/embedded/header-keys.test.ts
+      // holds Weft's decoders to those.
+      fc.string({ maxLength: 12 }).filter((key) => !(key in Object.prototype)),
       fc.oneof(headerValue, fc.array(headerValue, { minLength: 2, maxLength: 3 })),
       { maxKeys: 4 },
     ),

@@ -1,0 +1,72 @@
+/**
+ * Produce requests for the pipelined producer, of record batches encoded in one buffer each
+ * (`encodeRecordBatch`, record-batches.ts) rather than through kafkajs's encoders. The request
+ * is Produce v7 (Kafka 2.1 and later; a 4.x broker speaks v3 to v12), sent over kafkajs's
+ * connections with its response parser, as the compacted reader sends Fetch.
+ */
+import { createRequire } from "node:module";
+
+const kafkajs = createRequire(require.resolve("kafkajs"));
+
+interface KafkajsEncoder {
+  writeString(value: string | null): KafkajsEncoder;
+  writeInt16(value: number): KafkajsEncoder;
+  writeInt32(value: number): KafkajsEncoder;
+  writeBuffer(value: Buffer): KafkajsEncoder;
+  writeArray(values: KafkajsEncoder[]): KafkajsEncoder;
+}
+type EncoderCtor = new (initialSize?: number) => KafkajsEncoder;
+
+const Encoder = kafkajs("./src/protocol/encoder") as EncoderCtor;
+const produceResponse = kafkajs("./src/protocol/requests/produce/v7/response") as {
+  decode(raw: Buffer): Promise<unknown>;
+  parse(data: unknown): Promise<unknown>;
+};
+
+const PRODUCE_API_KEY = 0;
+const PRODUCE_VERSION = 7;
+
+export interface ProduceTopicData {
+  topic: string;
+  partitions: { partition: number; batch: Buffer }[];
+}
+
+/** A Produce request of ready-made batches, in the shape kafkajs's connections send. */
+export function produceRequest(args: {
+  transactionalId: string | null;
+  acks: number;
+  timeout: number;
+  topicData: readonly ProduceTopicData[];
+}): {
+  request: unknown;
+  response: typeof produceResponse;
+} {
+  const request = {
+    apiKey: PRODUCE_API_KEY,
+    apiVersion: PRODUCE_VERSION,
+    apiName: "Produce",
+    expectResponse: () => args.acks !== 0,
+    encode: () =>
+      Promise.resolve(
+        new Encoder()
+          .writeString(args.transactionalId)
+          .writeInt16(args.acks)
+          .writeInt32(args.timeout)
+          .writeArray(
+            args.topicData.map(({ topic, partitions }) =>
+              new Encoder()
+                .writeString(topic)
+                .writeArray(
+                  partitions.map(({ partition, batch }) =>
+                    new Encoder(batch.length + 8)
+                      .writeInt32(partition)
+                      .writeInt32(batch.length)
+                      .writeBuffer(batch),
+                  ),
+                ),
+            ),
+          ),
+      ),
+  };
+  return { request, response: produceResponse };
+}
