@@ -31,6 +31,9 @@ type Resolver = ReturnType<avro.Type["createResolver"]>;
  * Records are written in the current version; a record of an earlier version (named by its
  * header) is read through Avro schema resolution, so the fields added since take their defaults.
  */
+/** Where every codec writes a record before copying it out; grows to the largest written. */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
 export class RecordCodec<T> {
   readonly headers: RecordHeaders;
   private readonly type: avro.Type;
@@ -59,7 +62,17 @@ export class RecordCodec<T> {
 
   encode(value: T): Buffer {
     const wire = this.hasBody ? this.wrapBody(value as WithBody) : value;
-    return this.type.toBuffer(wire);
+    // Written into a scratch buffer and copied into one from Node's pool, rather than by
+    // avsc's toBuffer, which gives each record a zero-filled buffer of its own (an
+    // ArrayBuffer each, several a step, and the garbage collection of them).
+    let end = this.type.encode(wire, scratch, 0);
+    if (end < 0) {
+      scratch = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, scratch.length - end));
+      end = this.type.encode(wire, scratch, 0);
+    }
+    const out = Buffer.allocUnsafe(end);
+    scratch.copy(out, 0, 0, end);
+    return out;
   }
 
   /**

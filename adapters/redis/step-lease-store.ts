@@ -24,6 +24,15 @@ return 0
 const LOCK_UNLESS_DONE_SHA = createHash("sha1").update(LOCK_UNLESS_DONE).digest("hex");
 
 /**
+ * A lease's value names its holder, so that only the holder extends or releases it: random
+ * for the process, then counted, which is as unique as 16 random bytes a lease and costs no
+ * call into the system's random source on every attempt.
+ */
+const HOLDER = randomBytes(12).toString("hex");
+let leases = 0;
+const leaseValue = (): string => `${HOLDER}-${(leases++).toString(36)}`;
+
+/**
  * Step leases and done-markers in Redis, shared by every worker of an installation: a
  * done-marker key per attempt (kept a week) and a redlock lock per attempt while it runs.
  */
@@ -66,7 +75,7 @@ export class RedisStepLeaseStore implements StepLeaseStore {
     durationMs: number,
   ): Promise<LeaseLock | "done" | undefined> {
     const resource = workerKeys.lease(this.config, ref);
-    const value = randomBytes(16).toString("hex");
+    const value = leaseValue();
     const args = [workerKeys.done(this.config, ref), resource, value, String(durationMs)];
     // By its hash (the script's text is not sent again on every attempt); Redis forgets
     // scripts on a restart or SCRIPT FLUSH, and then it goes by its text once more.
