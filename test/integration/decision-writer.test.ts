@@ -153,9 +153,7 @@ describe.each(Object.keys(setups))("the decision writer on %s", (name) => {
       (err: unknown) => err,
     );
     expect(failed).toBeDefined();
-    expect(isFencingError(failed) || (failed as Error).name === "ProducerUnusableError").toBe(
-      true,
-    );
+    expect(isFencingError(failed) || (failed as Error).name === "ProducerUnusableError").toBe(true);
     expect(await committed(other, [0])).toEqual(["0:x-other"]);
     expect(await groupOffset()).toBe("1");
   });

@@ -51,7 +51,9 @@ describe("a decision's requests on Kafka (transactionSending.requests)", () => {
       expect(bytes).toBeLessThanOrEqual(512 * 1024);
     }
     // Every record once, and a partition's records in the order given.
-    const sent = requests.flatMap((r) => r[0]!.messages.map((m) => `${r[0]!.topic}/${String(m.key)}`));
+    const sent = requests.flatMap((r) =>
+      r[0]!.messages.map((m) => `${r[0]!.topic}/${String(m.key)}`),
+    );
     expect([...sent].sort()).toEqual(
       records.flatMap((r) => r.messages.map((m) => `${r.topic}/${m.key}`)).sort(),
     );
