@@ -36,3 +36,19 @@ export function headersToStrings(headers: PortHeaders | undefined): Record<strin
   }
   return out;
 }
+
+/** A record's key or value as bytes (text as UTF-8), as producers send it. */
+export function recordBytes(value: Buffer | string | null | undefined): Buffer | null {
+  if (value === null || value === undefined) return null;
+  return Buffer.isBuffer(value) ? value : Buffer.from(value, "utf8");
+}
+
+/** A record's headers as the pairs a record holds: a repeated key once per value. */
+export function headerEntries(headers: PortHeaders | undefined): [string, Buffer][] {
+  const out: [string, Buffer][] = [];
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push([key, recordBytes(v)!]);
+  }
+  return out;
+}

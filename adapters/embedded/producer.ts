@@ -1,6 +1,5 @@
 import { Partitioners } from "kafkajs";
 import type {
-  PortHeaders,
   PortMessage,
   PortProducer,
   PortProducerBatch,
@@ -11,6 +10,7 @@ import type {
   PortTransaction,
   PortTransactionOffsets,
 } from "../../transport/port";
+import { headerEntries, recordBytes } from "../../transport/headers";
 import { partitionForKey } from "../../transport/partitioning";
 import { EmbeddedLogError, producerFenced, unknownTopicOrPartition } from "./errors";
 import type { AppendRecord, EmbeddedLog, OffsetCommit } from "./log";
@@ -119,9 +119,9 @@ export class EmbeddedProducer implements PortProducer {
           topic,
           partition,
           timestamp: m.timestamp === undefined ? now : Number(m.timestamp),
-          key: toBuffer(m.key),
-          value: toBuffer(m.value),
-          headers: toHeaderList(m.headers),
+          key: recordBytes(m.key),
+          value: recordBytes(m.value),
+          headers: headerEntries(m.headers),
         });
       }
     }
@@ -247,18 +247,4 @@ function metadata(records: AppendRecord[], offsets: number[]): PortRecordMetadat
     errorCode: 0,
     baseOffset: String(offsets[i]),
   }));
-}
-
-function toBuffer(value: Buffer | string | null | undefined): Buffer | null {
-  if (value === null || value === undefined) return null;
-  return Buffer.isBuffer(value) ? value : Buffer.from(value, "utf8");
-}
-
-function toHeaderList(headers: PortHeaders | undefined): [string, Buffer][] {
-  const out: [string, Buffer][] = [];
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.push([key, toBuffer(v)!]);
-  }
-  return out;
 }

@@ -16,7 +16,7 @@
  * the caller: `decodeBatch` reports them so that kafkajs's codecs decode them instead.
  */
 import { createRequire } from "node:module";
-import { addHeader } from "../../transport/headers";
+import { addHeader, headerEntries, recordBytes } from "../../transport/headers";
 import type { PortHeaders, PortMessage } from "../../transport/port";
 
 const crc32C = createRequire(require.resolve("kafkajs"))("./src/protocol/recordBatch/crc32C") as (
@@ -220,10 +220,10 @@ export function encodeRecordBatch(
   now = Date.now(),
 ): Buffer {
   const records = messages.map((m) => encodedRecord(m, now));
-  let timestamps: { first: number; max: number } = { first: now, max: now };
-  if (messages.some((m) => m.timestamp != null)) {
-    const all = messages.map((m) => (m.timestamp == null ? now : Number(m.timestamp)));
-    timestamps = { first: Math.min(...all), max: Math.max(...all) };
+  const timestamps = { first: records[0]!.timestamp, max: records[0]!.timestamp };
+  for (const { timestamp } of records) {
+    timestamps.first = Math.min(timestamps.first, timestamp);
+    timestamps.max = Math.max(timestamps.max, timestamp);
   }
   let size = BATCH_HEADER_BYTES;
   records.forEach((r, i) => (size += r.length(i, timestamps.first)));
@@ -249,14 +249,18 @@ export function encodeRecordBatch(
 
 /** A record's parts, measured once: its length depends on its offset and time deltas. */
 interface EncodedRecord {
+  /** Its create time: the message's own, else the batch's `now`. */
+  readonly timestamp: number;
   length(offsetDelta: number, firstTimestamp: number): number;
   write(out: Buffer, at: number, offsetDelta: number, firstTimestamp: number): number;
 }
 
 function encodedRecord(message: PortMessage, now: number): EncodedRecord {
-  const key = bytesOf(message.key);
-  const value = bytesOf(message.value);
-  const headers = headerList(message.headers);
+  const key = recordBytes(message.key);
+  const value = recordBytes(message.value);
+  const headers = headerEntries(message.headers).map(
+    ([k, v]) => [Buffer.from(k, "utf8"), v] as const,
+  );
   const timestamp = message.timestamp == null ? now : Number(message.timestamp);
   // Attributes (1), key, value and headers: all that does not depend on the deltas.
   let fixed = 1 + bytesSize(key) + bytesSize(value) + varIntSize(headers.length);
@@ -264,6 +268,7 @@ function encodedRecord(message: PortMessage, now: number): EncodedRecord {
   const bodyLength = (offsetDelta: number, first: number) =>
     fixed + varIntSize(timestamp - first) + varIntSize(offsetDelta);
   return {
+    timestamp,
     length: (offsetDelta, first) => {
       const body = bodyLength(offsetDelta, first);
       return varIntSize(body) + body;
@@ -283,21 +288,6 @@ function encodedRecord(message: PortMessage, now: number): EncodedRecord {
       return at;
     },
   };
-}
-
-function bytesOf(value: Buffer | string | null | undefined): Buffer | null {
-  if (value === null || value === undefined) return null;
-  return Buffer.isBuffer(value) ? value : Buffer.from(value, "utf8");
-}
-
-function headerList(headers: PortHeaders | undefined): [Buffer, Buffer | null][] {
-  const out: [Buffer, Buffer | null][] = [];
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v === undefined) continue;
-    const key = Buffer.from(k, "utf8");
-    for (const one of Array.isArray(v) ? v : [v]) out.push([key, bytesOf(one)]);
-  }
-  return out;
 }
 
 function bytesSize(value: Buffer | null): number {
