@@ -121,10 +121,42 @@ export async function ensureTopics(
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length === 0) return { created: [], replicationFactor: rf };
   try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    await createTopicsWithLeaders(admin, missing);
   } catch (err) {
     // Another process may have created them at the same moment.
     if (!/already exists/i.test((err as Error).message)) throw err;
   }
   return { created: missing.map((t) => t.topic), replicationFactor: rf };
+}
+
+/** What a broker answers about a topic it has just created and not yet placed. */
+const NOT_PLACED_YET = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE"]);
+
+/**
+ * Creates topics and resolves once every partition has a leader. kafkajs's own wait
+ * (`waitForLeaders`) retries only LEADER_NOT_AVAILABLE; a broker that has accepted the topics
+ * but not yet loaded them answers UNKNOWN_TOPIC_OR_PARTITION, which kafkajs gives up on (seen
+ * on a broker's first minute), so this waits on both.
+ */
+export async function createTopicsWithLeaders(
+  admin: PortAdmin,
+  wanted: PortTopicConfig[],
+  timeoutMs = 30_000,
+): Promise<boolean> {
+  const created = await admin.createTopics({ topics: wanted, waitForLeaders: false });
+  const names = wanted.map((t) => t.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    const placed = await admin.fetchTopicMetadata({ topics: names }).then(
+      (metadata) => metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0)),
+      (err: unknown) => {
+        if (NOT_PLACED_YET.has((err as { type?: string }).type ?? "")) return false;
+        throw err;
+      },
+    );
+    if (placed) return created;
+    if (Date.now() > deadline)
+      throw new Error(`topics ${names.join(", ")} had no leaders after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
 }

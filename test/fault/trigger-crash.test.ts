@@ -10,6 +10,7 @@ import { topics } from "../../core/config";
 import { commandCodec, deadLetterCodec } from "../../schemas/codec";
 import type { Command, DeadLetter } from "../../schemas/types";
 import { readTopic } from "../../chaos/topic-reader";
+import { createTopicsWithLeaders } from "../../transport/topics";
 import { closeFixtures, steps } from "../fixtures/workflows";
 import { isolatedConfig, waitFor } from "../support/env";
 import { count, expectGapless } from "../support/history";
@@ -49,7 +50,7 @@ async function produce(from: number, to: number): Promise<void> {
 beforeAll(async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: 3 }]);
   await admin.disconnect();
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();

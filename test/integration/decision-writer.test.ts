@@ -11,9 +11,10 @@ import type { WeftConfig } from "../../core/config";
 import { isFencingError } from "../../transport/fencing";
 import { readPartitions } from "../../transport/history-reader";
 import type { KafkaPort, PortDecisionLog, PortDecisionWriter } from "../../transport/port";
-import { withAdmin } from "../../transport/topics";
+import { createTopicsWithLeaders, withAdmin } from "../../transport/topics";
+import { WrittenEnd } from "../../transport/written-end";
 import { openLog, tempDir } from "../embedded/helpers";
-import { isolatedConfig } from "../support/env";
+import { isolatedConfig, waitFor } from "../support/env";
 import { kafkaFor } from "../support/weft";
 
 interface Setup {
@@ -64,14 +65,11 @@ describe.each(Object.keys(setups))("the decision writer on %s", (name) => {
     source = `${config.topicPrefix}.source`;
     group = `${config.topicPrefix}.group`;
     await withAdmin(setup.kafka, (admin) =>
-      admin.createTopics({
-        topics: [
-          { topic: out, numPartitions: 3, replicationFactor: 1 },
-          { topic: other, numPartitions: 1, replicationFactor: 1 },
-          { topic: source, numPartitions: 1, replicationFactor: 1 },
-        ],
-        waitForLeaders: true,
-      }),
+      createTopicsWithLeaders(admin, [
+        { topic: out, numPartitions: 3, replicationFactor: 1 },
+        { topic: other, numPartitions: 1, replicationFactor: 1 },
+        { topic: source, numPartitions: 1, replicationFactor: 1 },
+      ]),
     );
   });
 
@@ -87,8 +85,31 @@ describe.each(Object.keys(setups))("the decision writer on %s", (name) => {
     return made;
   };
 
+  /**
+   * Waits until every transaction written to these partitions is decided: Kafka's coordinator
+   * writes a commit's markers after it answers EndTxn, so a read straight after a commit can
+   * stop at a last stable offset before the decision's records.
+   */
+  const decided = (topic: string, partitions: number[]): Promise<void> =>
+    withAdmin(setup.kafka, async (admin) => {
+      const end = new WrittenEnd(setup.kafka, topic, () => Promise.resolve(admin));
+      try {
+        await waitFor(`the transactions on ${topic} to be decided`, async () => {
+          const stable = await admin.fetchTopicOffsets(topic);
+          for (const partition of partitions) {
+            const at = stable.find((o) => o.partition === partition)?.high;
+            if (at === undefined || BigInt(at) < (await end.of(partition))) return false;
+          }
+          return true;
+        });
+      } finally {
+        await end.close();
+      }
+    });
+
   /** The committed records of a topic's partitions, as `partition:value`. */
   const committed = async (topic: string, partitions: number[]): Promise<string[]> => {
+    await decided(topic, partitions);
     const seen: string[] = [];
     await readPartitions(setup.kafka, topic, partitions, (partition, m) => {
       seen.push(`${partition}:${m.value!.toString()}`);
