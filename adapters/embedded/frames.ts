@@ -1,10 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
+import {
+  decodeRecordsPayload,
+  encodeRecordsPayload,
+  isRecordsPayload,
+  RECORDS_MARK,
+} from "./records-frame";
 
 /**
  * The write-ahead log's framing. The file starts with MAGIC; then frames, each
- * `u32 LE payload length | u32 LE CRC-32 of the payload | payload (MessagePack)`.
+ * `u32 LE payload length | u32 LE CRC-32 of the payload | payload` (MessagePack, but for
+ * records frames, which have a layout of their own: records-frame.ts).
  * A frame is written with one write call, so a killed process leaves at most one torn frame,
  * at the end.
  */
@@ -72,7 +79,8 @@ export function identityFrame(): IdentityFrame {
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 export function encodeFrame(frame: Frame): Buffer {
-  const payload = packr.pack(frame);
+  const payload =
+    (frame[0] === 2 ? encodeRecordsPayload(frame[1], frame[2]) : undefined) ?? packr.pack(frame);
   if (payload.length > MAX_FRAME_BYTES)
     throw new RangeError(`a frame of ${payload.length} bytes exceeds ${MAX_FRAME_BYTES}`);
   const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
@@ -108,7 +116,7 @@ export function readFrame(data: Buffer, pos: number): FrameRead {
     return { ok: false, fault: "fails its checksum", end };
   let frame: unknown;
   try {
-    frame = packr.unpack(payload);
+    frame = isRecordsPayload(payload) ? decodeRecordsPayload(payload) : packr.unpack(payload);
   } catch {
     return { ok: false, fault: "has a payload that does not decode", end };
   }
@@ -131,12 +139,13 @@ export function looksLikeFrame(data: Buffer, pos: number): boolean {
 
 /**
  * Whether the payload of a frame at `pos` opens as every frame's does (a MessagePack array of
- * two to five items whose first is a known kind), as far as the file holds it: a write cut
- * short leaves a true prefix of a frame, garbage seldom does.
+ * two to five items whose first is a known kind, or a records frame's mark and kind), as far
+ * as the file holds it: a write cut short leaves a true prefix of a frame, garbage seldom does.
  */
 export function opensLikeFrame(data: Buffer, pos: number): boolean {
   const array = data[pos + HEADER_BYTES];
   const kind = data[pos + HEADER_BYTES + 1];
+  if (array === RECORDS_MARK) return kind === undefined || kind === 2;
   return (
     (array === undefined || (array >= 0x92 && array <= 0x95)) &&
     (kind === undefined || (kind >= 1 && kind <= 5))
