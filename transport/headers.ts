@@ -43,12 +43,39 @@ export function recordBytes(value: Buffer | string | null | undefined): Buffer |
   return Buffer.isBuffer(value) ? value : Buffer.from(value, "utf8");
 }
 
-/** A record's headers as the pairs a record holds: a repeated key once per value. */
+/**
+ * The bytes of header values given as text, by value: Weft's headers are a few values sent on
+ * every record (schema names and versions, command types), each of which was a new Buffer per
+ * record. Bounded: values past the first few thousand, or long ones, are converted each time.
+ */
+const headerText = new Map<string, Buffer>();
+const MAX_HEADER_TEXTS = 4096;
+const MAX_HEADER_TEXT_LENGTH = 64;
+
+function headerValueBytes(value: Buffer | string): Buffer {
+  if (typeof value !== "string") return value;
+  const known = headerText.get(value);
+  if (known !== undefined) return known;
+  const bytes = Buffer.from(value, "utf8");
+  if (value.length <= MAX_HEADER_TEXT_LENGTH && headerText.size < MAX_HEADER_TEXTS)
+    headerText.set(value, bytes);
+  return bytes;
+}
+
+/**
+ * A record's headers as the pairs a record holds: a repeated key once per value. A value given
+ * as text may come back as a Buffer shared with other records: the pairs are for writing out,
+ * never to be changed in place.
+ */
 export function headerEntries(headers: PortHeaders | undefined): [string, Buffer][] {
   const out: [string, Buffer][] = [];
-  for (const [key, value] of Object.entries(headers ?? {})) {
+  if (headers === undefined) return out;
+  for (const key in headers) {
+    if (!Object.hasOwn(headers, key)) continue;
+    const value = headers[key];
     if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) out.push([key, recordBytes(v)!]);
+    if (Array.isArray(value)) for (const v of value) out.push([key, headerValueBytes(v)]);
+    else out.push([key, headerValueBytes(value)]);
   }
   return out;
 }
