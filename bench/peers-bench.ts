@@ -9,12 +9,17 @@
  *
  *   npm run bench:peers -- [--rounds 3] [--burst 5000] [--rate 100] [--seconds 20]
  *                          [--targets weft-kafka,weft-embedded,bullmq] [--contend 0]
+ *                          [--warmup 1]
  *
  * Targets: weft-kafka (decider and worker in one process, as `weft start` runs them),
  * weft-kafka-split (a decider process and a worker process), weft-kafka-kafkajs (as weft-kafka,
  * its decider committing with kafkajs's producer instead of the pipelined one), weft-embedded,
  * bullmq.
  * --contend N runs N busy processes beside every round (the CPU shared).
+ * --warmup N runs N rounds of the first Kafka target before the measured ones, not counted: the
+ * broker is the one process that lives from round to round, and a freshly started one spent
+ * 46 CPU-s on its first round against 26 on the next (its JIT compiling), which made the first
+ * Kafka round of a run the slowest whoever ran it.
  *
  * Kafka and Redis for Weft: KAFKA_BROKERS and REDIS_URL (else the infra script's defaults);
  * when nothing answers there, the benchmark starts a broker and a redis-server of its own and
@@ -44,6 +49,7 @@ const { values } = parseArgs({
     targets: { type: "string", default: "weft-kafka,weft-embedded,bullmq" },
     // Busy processes running beside every round: the CPU shared, as on a busy host.
     contend: { type: "string", default: "0" },
+    warmup: { type: "string", default: "1" },
   },
 });
 
@@ -198,6 +204,17 @@ async function main(): Promise<void> {
       cleanups.push(() => Promise.resolve(void hog.kill("SIGKILL")));
     }
     log(`CPU shared: ${contenders} busy process(es) run beside every round`);
+  }
+
+  const warmups = onKafka.length > 0 ? Number(values.warmup) : 0;
+  for (let round = 1; round <= warmups; round++) {
+    const target = onKafka[0]!;
+    const extra = shared[target]?.length ? ["--shared", shared[target].join(",")] : [];
+    const r = await runRound(target, 0, env, extra);
+    log(
+      `warm-up ${round} ${target} (not counted): ${Math.round(r.burst.stepsPerSecond)} steps/s ` +
+        `[load ${r.loadStart[0]!.toFixed(2)} → ${r.loadEnd[0]!.toFixed(2)}]`,
+    );
   }
 
   const results: RoundResult[] = [];
