@@ -481,16 +481,23 @@ export class PartitionOwner {
     }
     const last = batch[batch.length - 1];
     if (last) this.appliedTo = last.offset + 1n;
-    await this.commit(
+    const committed = await this.commit(
       epoch,
       state.takeDecisions(),
       deadLetters,
       batch.length > 0 ? batch : undefined,
     );
     if (this.epoch !== epoch) return;
-    for (const item of applied) item.settle(true);
+    // Only a committed transaction shows that this process still holds the partition: a
+    // decider whose partition was given to another process (its group session lapsed under
+    // load; the other fenced its producer) learns it at its next commit. A report it drops
+    // (its run is unknown here: the new owner started it) writes nothing and commits nothing;
+    // taken as recorded, the worker would mark its attempt done and the run would wait for
+    // ever. Sent through Kafka instead, the partition's owner decides it (seen in a chaos run:
+    // two runs stranded so).
+    for (const item of applied) item.settle(committed);
     this.deps.metrics.commands.inc(batch.length + applied.length);
-    if (applied.length > 0) this.deps.metrics.localCommands.inc(applied.length);
+    if (committed && applied.length > 0) this.deps.metrics.localCommands.inc(applied.length);
   }
 
   private open(): Promise<void> {
@@ -695,13 +702,14 @@ export class PartitionOwner {
     return { records: events, source: "history" };
   }
 
+  /** Resolves true when a transaction committed; false when there was nothing to write. */
   private async commit(
     epoch: number,
     decisions: Decisions,
     deadLetters: PortMessage[],
     batch: readonly AdmittedOffset[] | undefined,
-  ): Promise<void> {
-    if (this.epoch !== epoch) return;
+  ): Promise<boolean> {
+    if (this.epoch !== epoch) return false;
     // The one place a consumed offset is chosen: only a batch that continues exactly from
     // the committed offset can move it.
     const nextOffset = batch ? this.offsets.commitOffset(batch) : undefined;
@@ -778,11 +786,11 @@ export class PartitionOwner {
         topic: topics.dlq(this.deps.config),
         messages: deadLetters.map((m) => ({ ...m, partition: 0 })),
       });
-    if (topicMessages.length === 0 && nextOffset === undefined) return;
+    if (topicMessages.length === 0 && nextOffset === undefined) return false;
 
     await this.faults.at("decider.before-commit");
     const producer = this.producer;
-    if (this.epoch !== epoch || !producer) return;
+    if (this.epoch !== epoch || !producer) return false;
     const sendingAt = Date.now();
     const consumed =
       nextOffset === undefined
@@ -800,7 +808,7 @@ export class PartitionOwner {
         await this.faults.at("decider.commit");
       });
     } catch (err) {
-      if (err instanceof RevokedDuringCommit) return;
+      if (err instanceof RevokedDuringCommit) return false;
       throw err;
     }
     this.deps.metrics.commitDuration.observe((Date.now() - sendingAt) / 1000);
@@ -820,6 +828,7 @@ export class PartitionOwner {
     this.deps.metrics.tasks.inc(decisions.tasks.length);
     this.countRuns(decisions);
     this.armTimer();
+    return true;
   }
 
   /** Runs started, closed and retried by this commit, labelled by workflow type (and step). */

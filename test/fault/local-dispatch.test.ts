@@ -5,7 +5,9 @@
  * - the commits holding reports handed over directly fail: the reports go through Kafka
  *   instead, and each step's result is recorded once;
  * - a process killed with SIGKILL while its steps run: the other process takes its
- *   partitions and its tasks over, and every run completes with gapless histories.
+ *   partitions and its tasks over, and every run completes with gapless histories;
+ * - a decider whose partition another process took without its knowing (its producer fenced)
+ *   takes no report as recorded that it did not commit.
  */
 import { kafkaDecisionLog } from "../../adapters/kafka/decision-log";
 import { FaultPoints } from "../../core/fault-points";
@@ -107,6 +109,45 @@ it("records each result once when the commits holding reports handed over direct
     await worker.stop();
     await decider.stop();
     await leases.close();
+  }
+});
+
+it("sends a report through Kafka when its decider lost the partition without knowing it", async () => {
+  const config = isolatedConfig({ commandPartitions: 1, taskPartitions: 1 });
+  const kafka = kafkaFor(config);
+  const decisionLog = kafkaDecisionLog(kafka, config);
+  const decider = new Decider({
+    config,
+    kafka,
+    decisionLog,
+    logger: testLogger(config),
+    workflows: [gatedFlow],
+  });
+  await decider.start();
+  await decider.ready();
+  const report = (workflowId: string) => ({
+    workflowId,
+    sentAt: Date.now(),
+    body: {
+      type: "ReportStepCompleted" as const,
+      stepSeq: 1,
+      attempt: 1,
+      workerId: "w-1",
+      result: "{}",
+    },
+  });
+  // Another process takes the partition over (its group session outlived this one's): its
+  // open fences this decider's producer, and this decider has not been told yet.
+  const next = decisionLog.writer(`${config.topicPrefix}.decider.p0`);
+  try {
+    await next.connect();
+    // The new owner started this run; this decider has never seen it, so deciding the report
+    // writes nothing here. Taken as recorded, the worker would mark the attempt done and
+    // the run would wait for ever (a chaos run stranded two runs so).
+    expect(await decider.submit(report("started-by-the-new-owner"))).toBe(false);
+  } finally {
+    await next.disconnect();
+    await decider.stop();
   }
 });
 
