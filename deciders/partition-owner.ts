@@ -496,7 +496,7 @@ export class PartitionOwner {
     // ever. Sent through Kafka instead, the partition's owner decides it (seen in a chaos run:
     // two runs stranded so).
     for (const item of applied) item.settle(committed);
-    this.deps.metrics.commands.inc(batch.length + applied.length);
+    this.deps.metrics.commands.inc(batch.length + (committed ? applied.length : 0));
     if (committed && applied.length > 0) this.deps.metrics.localCommands.inc(applied.length);
   }
 
