@@ -44,22 +44,27 @@ export function recordBytes(value: Buffer | string | null | undefined): Buffer |
 }
 
 /**
- * The bytes of header values given as text, by value: Weft's headers are a few values sent on
- * every record (schema names and versions, command types), each of which was a new Buffer per
- * record. Bounded: values past the first few thousand, or long ones, are converted each time.
+ * The bytes of header text (keys, and values given as text), by text: Weft's headers are a few
+ * keys and values sent on every record (schema names and versions, command types), each of
+ * which was a new Buffer per record. Bounded: texts past the first few thousand, or long ones,
+ * are converted each time. The bytes may be shared with other records: for writing out,
+ * never to be changed in place.
  */
 const headerText = new Map<string, Buffer>();
 const MAX_HEADER_TEXTS = 4096;
 const MAX_HEADER_TEXT_LENGTH = 64;
 
-function headerValueBytes(value: Buffer | string): Buffer {
-  if (typeof value !== "string") return value;
-  const known = headerText.get(value);
+export function headerTextBytes(text: string): Buffer {
+  const known = headerText.get(text);
   if (known !== undefined) return known;
-  const bytes = Buffer.from(value, "utf8");
-  if (value.length <= MAX_HEADER_TEXT_LENGTH && headerText.size < MAX_HEADER_TEXTS)
-    headerText.set(value, bytes);
+  const bytes = Buffer.from(text, "utf8");
+  if (text.length <= MAX_HEADER_TEXT_LENGTH && headerText.size < MAX_HEADER_TEXTS)
+    headerText.set(text, bytes);
   return bytes;
+}
+
+function headerValueBytes(value: Buffer | string): Buffer {
+  return typeof value === "string" ? headerTextBytes(value) : value;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { WeftConfig } from "../core/config";
 import { topics } from "../core/config";
+import { backoffMs, type Backoff } from "../core/backoff";
 import type { KafkaPort, PortAdmin, PortConsumer, PortTopicConfig } from "./port";
 
 /** Runs `work` with a connected admin client, and always disconnects it. */
@@ -129,6 +130,9 @@ export async function ensureTopics(
   return { created: missing.map((t) => t.topic), replicationFactor: rf };
 }
 
+/** A broker places new topics within milliseconds, or seconds in its first minute. */
+const PLACING: Backoff = { initialMs: 20, maxMs: 500, jitter: 0 };
+
 /** What a broker answers about a topic it has just created and not yet placed. */
 const NOT_PLACED_YET = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE"]);
 
@@ -146,7 +150,7 @@ export async function createTopicsWithLeaders(
   const created = await admin.createTopics({ topics: wanted, waitForLeaders: false });
   const names = wanted.map((t) => t.topic);
   const deadline = Date.now() + timeoutMs;
-  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+  for (let tries = 1; ; tries++) {
     const placed = await admin.fetchTopicMetadata({ topics: names }).then(
       (metadata) => metadata.topics.every((t) => t.partitions.every((p) => p.leader >= 0)),
       (err: unknown) => {
@@ -157,6 +161,6 @@ export async function createTopicsWithLeaders(
     if (placed) return created;
     if (Date.now() > deadline)
       throw new Error(`topics ${names.join(", ")} had no leaders after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    await new Promise((resolve) => setTimeout(resolve, backoffMs(PLACING, tries)));
   }
 }

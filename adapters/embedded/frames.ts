@@ -79,14 +79,22 @@ export function identityFrame(): IdentityFrame {
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 export function encodeFrame(frame: Frame): Buffer {
-  const payload =
-    (frame[0] === 2 ? encodeRecordsPayload(frame[1], frame[2]) : undefined) ?? packr.pack(frame);
+  // A records frame is written after room for the header: the frame is that buffer, uncopied.
+  const records =
+    frame[0] === 2 ? encodeRecordsPayload(frame[1], frame[2], HEADER_BYTES) : undefined;
+  let out: Buffer;
+  if (records) {
+    out = records;
+  } else {
+    const packed = packr.pack(frame);
+    out = Buffer.allocUnsafe(HEADER_BYTES + packed.length);
+    packed.copy(out, HEADER_BYTES);
+  }
+  const payload = out.subarray(HEADER_BYTES);
   if (payload.length > MAX_FRAME_BYTES)
     throw new RangeError(`a frame of ${payload.length} bytes exceeds ${MAX_FRAME_BYTES}`);
-  const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   out.writeUInt32LE(payload.length, 0);
   out.writeUInt32LE(crc32(payload), 4);
-  payload.copy(out, HEADER_BYTES);
   return out;
 }
 

@@ -15,7 +15,7 @@ import type { OffsetEntry, RecordEntry } from "./frames";
  *   u16 names; each: u16 byte length, UTF-8
  *   u32 records; each:
  *     u16 topic (name index), u32 partition, f64 timestamp,
- *     i32 key length (-1: null) and bytes, i32 value length (-1: null) and bytes,
+ *     u32 key length (0xffffffff: null) and bytes, u32 value length (the same) and bytes,
  *     u16 headers; each: u16 key (name index), u32 length and bytes
  *   u32 offsets; each: u16 group, u16 topic (name indexes), u32 partition, f64 next offset
  *
@@ -24,21 +24,32 @@ import type { OffsetEntry, RecordEntry } from "./frames";
 export const RECORDS_MARK = 0xc1;
 const RECORDS_KIND = 2;
 const MAX_NAMES = 0xffff;
+const MAX_NAME_BYTES = 0xffff;
+/** The length written for a null key or value. */
+const NULL_LENGTH = 0xffffffff;
 
-/** The payload of a records frame, or undefined when it names more than 65,535 strings. */
+/**
+ * The payload of a records frame after `headroom` bytes left for the caller (the frame's
+ * header, so that the frame is this one buffer), or undefined when it names more than 65,535
+ * strings or one longer than 65,535 bytes.
+ */
 export function encodeRecordsPayload(
   records: readonly RecordEntry[],
   offsets: readonly OffsetEntry[],
+  headroom = 0,
 ): Buffer | undefined {
   // Names first: a frame holds a few topics and header keys, each written once.
   const names = new Map<string, number>();
   const nameList: string[] = [];
-  let size = 2 + 2 + 4 + 4;
+  let size = headroom + 2 + 2 + 4 + 4;
+  let fits = true;
   const name = (text: string): void => {
     if (names.has(text)) return;
     names.set(text, nameList.length);
     nameList.push(text);
-    size += 2 + Buffer.byteLength(text);
+    const bytes = Buffer.byteLength(text);
+    if (bytes > MAX_NAME_BYTES) fits = false;
+    size += 2 + bytes;
   };
   for (const record of records) {
     name(record[0]);
@@ -54,15 +65,14 @@ export function encodeRecordsPayload(
     name(offset[1]);
     size += 16;
   }
-  if (nameList.length > MAX_NAMES) return undefined;
+  if (!fits || nameList.length > MAX_NAMES) return undefined;
 
   const out = Buffer.allocUnsafe(size);
-  out[0] = RECORDS_MARK;
-  out[1] = RECORDS_KIND;
-  let at = writeU16(out, 2, nameList.length);
+  out[headroom] = RECORDS_MARK;
+  out[headroom + 1] = RECORDS_KIND;
+  let at = writeU16(out, headroom + 2, nameList.length);
   for (const text of nameList) {
     const length = out.write(text, at + 2, "utf8");
-    if (length > 0xffff) return undefined;
     writeU16(out, at, length);
     at += 2 + length;
   }
@@ -107,9 +117,9 @@ function writeU32(out: Buffer, at: number, value: number): number {
   return at + 4;
 }
 
-/** A length (-1 for null) and the bytes. */
+/** A length (NULL_LENGTH for null) and the bytes. */
 function writeBytes(out: Buffer, at: number, value: Buffer | null): number {
-  if (value === null) return writeU32(out, at, 0xffffffff);
+  if (value === null) return writeU32(out, at, NULL_LENGTH);
   at = writeU32(out, at, value.length);
   out.set(value, at);
   return at + value.length;
@@ -119,8 +129,6 @@ function writeBytes(out: Buffer, at: number, value: Buffer | null): number {
 export function isRecordsPayload(payload: Buffer): boolean {
   return payload.length >= 2 && payload[0] === RECORDS_MARK && payload[1] === RECORDS_KIND;
 }
-
-const NULL_LENGTH = 0xffffffff;
 
 /**
  * Decodes a payload of this layout. Throws RangeError when it runs past its end or names a

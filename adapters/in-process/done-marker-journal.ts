@@ -28,6 +28,8 @@ export class DoneMarkerJournal {
   private flushing: Promise<void> | undefined;
   /** A rewrite queued and not yet begun (see `compact`). */
   private compacting: Promise<void> | undefined;
+  /** Rewrites of the file since it was opened (by `compact`). */
+  rewrites = 0;
   private closed = false;
   /** Lines in the file now (live or not): what `compact` is weighed against. */
   private lines: number;
@@ -58,9 +60,6 @@ export class DoneMarkerJournal {
     await writeAtomically(path, loaded);
     return new DoneMarkerJournal(await open(path, "a"), path, loaded);
   }
-
-  /** Rewrites of the file since it was opened (by `compact`). */
-  rewrites = 0;
 
   /** Lines written to the file since it was last rewritten, live markers included. */
   get lineCount(): number {

@@ -16,7 +16,7 @@
  * the caller: `decodeBatch` reports them so that kafkajs's codecs decode them instead.
  */
 import { createRequire } from "node:module";
-import { addHeader, headerEntries, recordBytes } from "../../transport/headers";
+import { addHeader, headerEntries, headerTextBytes, recordBytes } from "../../transport/headers";
 import type { PortHeaders, PortMessage } from "../../transport/port";
 
 const crc32C = createRequire(require.resolve("kafkajs"))("./src/protocol/recordBatch/crc32C") as (
@@ -258,9 +258,7 @@ interface EncodedRecord {
 function encodedRecord(message: PortMessage, now: number): EncodedRecord {
   const key = recordBytes(message.key);
   const value = recordBytes(message.value);
-  const headers = headerEntries(message.headers).map(
-    ([k, v]) => [Buffer.from(k, "utf8"), v] as const,
-  );
+  const headers = headerEntries(message.headers).map(([k, v]) => [headerTextBytes(k), v] as const);
   const timestamp = message.timestamp == null ? now : Number(message.timestamp);
   // Attributes (1), key, value and headers: all that does not depend on the deltas.
   let fixed = 1 + bytesSize(key) + bytesSize(value) + varIntSize(headers.length);
