@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { KafkaPort, PortAdmin, PortConsumer } from "./port";
+import type { KafkaPort, PortAdmin, PortConsumer, PortTopicOffsets } from "./port";
+import { backoffMs, DEPENDENCY_BACKOFF, sleep } from "../core/backoff";
+import { isUnrecoverable } from "../core/errors";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import { readerConsumer } from "./topics";
@@ -81,16 +83,37 @@ export class HistoryTail {
   /** Resolves when everything committed to history before this call has been read. */
   async catchUp(timeoutMs = 30_000): Promise<void> {
     await this.start();
-    const admin = await this.connectedAdmin();
-    const targets = (await admin.fetchTopicOffsets(this.topic)).map((o) => ({
+    const deadline = Date.now() + timeoutMs;
+    const targets = (await this.endsBy(deadline)).map((o) => ({
       partition: o.partition,
       high: BigInt(o.high),
     }));
-    const deadline = Date.now() + timeoutMs;
     while (targets.some((t) => (this.position.get(t.partition) ?? 0n) < t.high)) {
       if (Date.now() > deadline)
         throw new Error(`history tail did not catch up within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /**
+   * The history partitions' ends, asked again until `deadline` while a broker is away: a
+   * partition whose leader was just lost answers NOT_LEADER or not at all until its new leader
+   * is known (seen: every `result` of a client rejected at once after a broker's kill).
+   */
+  private async endsBy(deadline: number): Promise<PortTopicOffsets[]> {
+    for (let failures = 1; ; failures++) {
+      try {
+        return await (await this.connectedAdmin()).fetchTopicOffsets(this.topic);
+      } catch (err) {
+        const delay = backoffMs(DEPENDENCY_BACKOFF, failures);
+        if (isUnrecoverable(err) || Date.now() + delay > deadline) throw err;
+        // A fresh admin asks fresh metadata: where the partitions' leaders are now.
+        const admin = this.admin;
+        this.admin = undefined;
+        this.adminConnected = undefined;
+        await admin?.disconnect().catch(() => undefined);
+        await sleep(delay);
+      }
     }
   }
 
