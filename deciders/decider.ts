@@ -5,7 +5,7 @@ import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
-import { PartitionAssigners } from "kafkajs";
+import { AssignerProtocol, PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/topics";
 import { stickyAssigner } from "../adapters/kafka/sticky-assigner";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
@@ -48,6 +48,8 @@ export class Decider {
   private readonly owners = new Map<number, PartitionOwner>();
   private readonly log: Logger;
   private consumer: PortConsumer | undefined;
+  /** This decider's member ID in the group's current generation, once it joined. */
+  private memberId: string | undefined;
   private readonly groupId: string;
   private readonly commandsTopic: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
@@ -113,6 +115,15 @@ export class Decider {
     this.tasksCommitted = listener;
   }
 
+  /**
+   * Partitions this decider asks the group to leave here: those it owns, but not those whose
+   * producer another owner fenced since (a process whose session lapsed rejoins claiming them
+   * otherwise, and could win them back from their rightful owner: one more move and restore).
+   */
+  private get claimedPartitions(): number[] {
+    return this.ownedPartitions.filter((p) => !this.owners.get(p)!.fencedSinceOpen);
+  }
+
   /** Partitions owned but not ready (restoring, or reopening after a failure). */
   get partitionsNotReady(): number[] {
     return this.ownedPartitions.filter((p) => !this.owners.get(p)!.isReady);
@@ -155,13 +166,14 @@ export class Decider {
       retry: { restartOnFailure: () => Promise.resolve(!this.stopped) },
       // Keep partitions where they are: each one moved costs its new owner a restore.
       partitionAssigners: [
-        stickyAssigner(() => ({ [this.commandsTopic]: this.ownedPartitions })),
+        stickyAssigner(() => ({ [this.commandsTopic]: this.claimedPartitions })),
         PartitionAssigners.roundRobin,
       ],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (this.consumer !== consumer) return;
+      this.memberId = payload.memberId;
       this.onAssignment(new Set(payload.memberAssignment[this.commandsTopic] ?? []));
     });
     // A fetch of filtered records only (a marker, an aborted transaction) reaches no eachBatch:
@@ -324,6 +336,20 @@ export class Decider {
         const found = offsets.find((o) => o.partition === partition);
         if (!found) throw new Error(`no offsets for ${this.commandsTopic} partition ${partition}`);
         return BigInt(found.high);
+      }),
+    holds: (partition) =>
+      this.withSharedAdmin(async (admin) => {
+        const memberId = this.memberId;
+        // Where the coordinator cannot be asked (embedded mode), the open's fence decides.
+        if (!admin.describeGroups || !memberId) return true;
+        const { groups } = await admin.describeGroups([this.groupId]);
+        const group = groups.find((g) => g.groupId === this.groupId);
+        // A rebalance in progress ends with a GROUP_JOIN here that tells (or a revocation).
+        if (group?.state !== "Stable") return false;
+        const member = group.members.find((m) => m.memberId === memberId);
+        if (!member) return false;
+        const decoded = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+        return decoded?.assignment[this.commandsTopic]?.includes(partition) ?? false;
       }),
     seek: (partition, offset) => {
       if (!this.consumer) throw new Error("the decider consumer is not running");

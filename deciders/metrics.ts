@@ -57,6 +57,10 @@ export function createDeciderMetrics(
       labelNames: ["reason"],
       registers: [registry],
     }),
+    reopensDeferred: counter(
+      "weft_decider_reopens_deferred_total",
+      "Reopens of a fenced partition put off because the group gave it to another member or was rebalancing",
+    ),
     partitionNotReady: new Gauge({
       name: "weft_decider_partition_not_ready_seconds",
       help: "How long each owned partition of weft.commands has been without state (0 when ready)",

@@ -62,6 +62,11 @@ export interface PartitionCursor {
   resume(partition: number): void;
   /** The partition's end offset: every command acknowledged so far lies below it. */
   endOffset(partition: number): Promise<bigint>;
+  /**
+   * Whether the group, settled, gives the partition to this member. False while it
+   * rebalances or gave the partition to another member this process has not heard of yet.
+   */
+  holds(partition: number): Promise<boolean>;
 }
 
 export interface OwnerDeps {
@@ -111,6 +116,8 @@ const CHANGELOG_STALL_MS = 5000;
  * costs a few requests, not a restore (that comes after the fence, which is what fails).
  */
 const REOPEN_BACKOFF: Backoff = { initialMs: 100, maxMs: 1000, jitter: 0.25 };
+/** How often a fenced owner asks the group again whether the partition is still its own. */
+const HOLD_RECHECK_MS = 1000;
 
 interface PendingCommand extends AdmittedOffset {
   message: PortConsumedMessage;
@@ -163,6 +170,14 @@ export class PartitionOwner {
   private opening: Promise<void> | undefined;
   private reopenTimer: NodeJS.Timeout | undefined;
   private failures = 0;
+  /**
+   * Fenced by another producer: the partition reopens only once the group says it is still
+   * this member's. A process whose group session lapsed (under load) learns it from a fenced
+   * commit before its consumer hears of the rebalance; reopening then would fence the rightful
+   * owner, which would reopen and fence it in turn until the group settled (seen in a chaos
+   * run: ten seconds of the two fencing each other).
+   */
+  private confirmHold = false;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: ClockTimer | undefined;
   private pending: PendingCommand[] = [];
@@ -196,6 +211,11 @@ export class PartitionOwner {
 
   get isReady(): boolean {
     return this.phase === "ready";
+  }
+
+  /** Another owner's open fenced this one's producer, and the group has not confirmed it since. */
+  get fencedSinceOpen(): boolean {
+    return this.confirmHold;
   }
 
   get currentPhase(): OwnerPhase {
@@ -401,6 +421,10 @@ export class PartitionOwner {
       const local = this.local.splice(0, MAX_BATCH);
       try {
         await this.decideAndCommit(epoch, batch, local);
+      } catch (err) {
+        // The state is dropped before the senders hear: one that asks finds it not ready.
+        this.fail(epoch, err, "decision-not-committed");
+        return;
       } finally {
         // Whatever did not commit (a failure, a revoke) is sent through Kafka by its sender.
         for (const item of local) item.settle(false);
@@ -507,6 +531,7 @@ export class PartitionOwner {
 
   private async openOnce(): Promise<void> {
     if (this.phase !== "down") return;
+    if (this.confirmHold && !(await this.stillHeld())) return;
     this.transition("opening");
     const epoch = this.epoch;
     const live = () => this.epoch === epoch && this.phase === "opening";
@@ -593,6 +618,30 @@ export class PartitionOwner {
       await this.discardProducer();
       this.scheduleOpen(delay);
     }
+  }
+
+  /** After a fence: whether the group still gives the partition here (else a recheck is set). */
+  private async stillHeld(): Promise<boolean> {
+    let held: boolean;
+    try {
+      held = await this.deps.cursor.holds(this.partition);
+    } catch (err) {
+      // Unanswered (a coordinator moving, a missing ACL): the open's own fence decides.
+      this.log.debug({ err }, "could not ask the group who holds the partition; reopening");
+      held = true;
+    }
+    if (this.phase !== "down") return false;
+    if (held) {
+      this.confirmHold = false;
+      return true;
+    }
+    this.deps.metrics.reopensDeferred.inc();
+    this.log.info(
+      { retryInMs: HOLD_RECHECK_MS },
+      "the group gives the partition to another member or is rebalancing; not reopened",
+    );
+    this.scheduleOpen(HOLD_RECHECK_MS);
+    return false;
   }
 
   /** Whether the partition's history still holds its first record (no retention cut it). */
@@ -894,6 +943,7 @@ export class PartitionOwner {
     // Fenced: another decider opened the partition, and the rebalance that revokes it here is
     // on its way. Reopening at once would fence that owner in turn.
     const fenced = isFencingError(cause);
+    if (fenced) this.confirmHold = true;
     const delay = fenced
       ? Math.max(this.backoff(), this.deps.config.deciderSessionTimeoutMs)
       : this.backoff();

@@ -328,6 +328,19 @@ export interface PortAdmin {
   deleteGroups(groupIds: string[]): Promise<{ groupId: string; errorCode?: number }[]>;
   /** The cluster's brokers (absent where there is one log, as in embedded mode). */
   describeCluster?(): Promise<{ brokers: { nodeId: number }[] }>;
+  /**
+   * Consumer groups as their coordinator sees them: state and each member's assignment
+   * (absent where one process holds the log, as in embedded mode).
+   */
+  describeGroups?(groupIds: string[]): Promise<{ groups: PortGroupDescription[] }>;
+}
+
+export interface PortGroupDescription {
+  groupId: string;
+  /** "Stable" once every member has its assignment of the current generation. */
+  state: string;
+  /** Each member's assignment, encoded as the consumer protocol's MemberAssignment. */
+  members: { memberId: string; memberAssignment: Buffer }[];
 }
 
 export interface KafkaPort {

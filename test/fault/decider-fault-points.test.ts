@@ -235,6 +235,7 @@ describe.each(Object.keys(transports))("decider fault points on %s", (name) => {
         seek: () => undefined,
         pause: () => undefined,
         resume: () => undefined,
+        holds: () => Promise.resolve(true),
       },
     });
     await owner.ensureOpen();

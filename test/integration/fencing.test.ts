@@ -38,6 +38,7 @@ function owner(seeks: bigint[]): PartitionOwner {
       seek: (_, offset) => seeks.push(offset),
       pause: () => undefined,
       resume: () => undefined,
+      holds: () => Promise.resolve(true),
     },
   };
   return new PartitionOwner(0, deps);
