@@ -10,6 +10,13 @@ import type { HistoryEvent } from "../schemas/types";
 
 type Listener = (event: HistoryEvent) => void;
 
+/** One read of the partitions' ends, shared by the catchUp calls that joined it. */
+interface EndsRead {
+  /** The latest of its callers' deadlines: it asks again while a broker is away until then. */
+  deadline: number;
+  ends: Promise<PortTopicOffsets[]>;
+}
+
 /**
  * Follows every partition of `weft.history` from the beginning (read_committed) and keeps the
  * events per run in memory: what the client and the tests use to wait for results and read
@@ -24,6 +31,11 @@ export class HistoryTail {
   private adminConnected: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private readonly written: WrittenEnd;
+  /** catchUp calls waiting for the position to reach the ends they read. */
+  private readonly readWaiters = new Set<() => void>();
+  /** The read of the partitions' ends out now, and the one queued to start after it. */
+  private endsOut: EndsRead | undefined;
+  private endsQueued: EndsRead | undefined;
 
   constructor(
     private readonly kafka: KafkaPort,
@@ -84,29 +96,65 @@ export class HistoryTail {
   async catchUp(timeoutMs = 30_000): Promise<void> {
     await this.start();
     const deadline = Date.now() + timeoutMs;
-    const targets = (await this.endsBy(deadline)).map((o) => ({
+    const targets = (await this.endsAfterNow(deadline)).map((o) => ({
       partition: o.partition,
       high: BigInt(o.high),
     }));
-    while (targets.some((t) => (this.position.get(t.partition) ?? 0n) < t.high)) {
-      if (Date.now() > deadline)
-        throw new Error(`history tail did not catch up within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const reached = () => targets.every((t) => (this.position.get(t.partition) ?? 0n) >= t.high);
+    if (reached()) return;
+    await new Promise<void>((resolve, reject) => {
+      const waiter = () => {
+        if (!reached()) return;
+        clearTimeout(timer);
+        this.readWaiters.delete(waiter);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.readWaiters.delete(waiter);
+        reject(new Error(`history tail did not catch up within ${timeoutMs} ms`));
+      }, deadline - Date.now());
+      this.readWaiters.add(waiter);
+    });
   }
 
   /**
-   * The history partitions' ends, asked again until `deadline` while a broker is away: a
-   * partition whose leader was just lost answers NOT_LEADER or not at all until its new leader
-   * is known (seen: every `result` of a client rejected at once after a broker's kill).
+   * The partitions' ends as read after this call began. The read out now may have asked
+   * before it, so the call joins the read queued to start next: a client waiting on thousands
+   * of results asks a few times, not once each (an ask is two ListOffsets requests, work for
+   * the broker too).
    */
-  private async endsBy(deadline: number): Promise<PortTopicOffsets[]> {
+  private endsAfterNow(deadline: number): Promise<PortTopicOffsets[]> {
+    if (!this.endsQueued) {
+      const read: EndsRead = { deadline, ends: Promise.resolve([]) };
+      const before = this.endsOut?.ends.catch(() => undefined);
+      read.ends = (async () => {
+        await before;
+        this.endsQueued = undefined;
+        this.endsOut = read;
+        try {
+          return await this.endsBy(read);
+        } finally {
+          if (this.endsOut === read) this.endsOut = undefined;
+        }
+      })();
+      this.endsQueued = read;
+    }
+    this.endsQueued.deadline = Math.max(this.endsQueued.deadline, deadline);
+    return this.endsQueued.ends;
+  }
+
+  /**
+   * The history partitions' ends, asked again until the read's deadline while a broker is
+   * away: a partition whose leader was just lost answers NOT_LEADER or not at all until its new
+   * leader is known (seen: every `result` of a client rejected at once after a broker's kill).
+   */
+  private async endsBy(read: { deadline: number }): Promise<PortTopicOffsets[]> {
     for (let failures = 1; ; failures++) {
       try {
         return await (await this.connectedAdmin()).fetchTopicOffsets(this.topic);
       } catch (err) {
         const delay = backoffMs(DEPENDENCY_BACKOFF, failures);
-        if (isUnrecoverable(err) || Date.now() + delay > deadline) throw err;
+        if (isUnrecoverable(err) || Date.now() + delay > read.deadline) throw err;
         // A fresh admin asks fresh metadata: where the partitions' leaders are now.
         const admin = this.admin;
         this.admin = undefined;
@@ -132,8 +180,9 @@ export class HistoryTail {
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       const next = BigInt(payload.lastOffset) + 1n;
-      if (next > (this.position.get(payload.partition) ?? 0n))
-        this.position.set(payload.partition, next);
+      if (next <= (this.position.get(payload.partition) ?? 0n)) return;
+      this.position.set(payload.partition, next);
+      for (const waiter of this.readWaiters) waiter();
     });
     let joined: () => void = () => undefined;
     const hasJoined = new Promise<void>((resolve) => (joined = resolve));

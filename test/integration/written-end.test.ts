@@ -10,6 +10,7 @@ import type { Kafka, Producer } from "kafkajs";
 import { historyCodec } from "../../schemas/codec";
 import type { HistoryEvent } from "../../schemas/types";
 import { HistoryTail } from "../../transport/history-tail";
+import type { KafkaPort } from "../../transport/port";
 import { withAdmin } from "../../transport/topics";
 import { WrittenEnd } from "../../transport/written-end";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
@@ -95,4 +96,49 @@ it("an aborted transaction's records are passed over: the tail reaches the end w
   await aborted.abort();
   await waitFor("the tail to read past the abort marker", () => tail.readTo(0) >= end);
   expect(tail.events("d")).toEqual([]);
+});
+
+it("has concurrent catchUps share reads of the ends, never one asked before the call", async () => {
+  let asks = 0;
+  let hold: Promise<void> | undefined;
+  const counting: KafkaPort = {
+    producer: (c) => kafka.producer(c),
+    consumer: (c) => kafka.consumer(c),
+    admin: () => {
+      const admin = kafka.admin();
+      const fetch = admin.fetchTopicOffsets.bind(admin);
+      admin.fetchTopicOffsets = async (t: string) => {
+        asks++;
+        const ends = await fetch(t);
+        await hold;
+        return ends;
+      };
+      return admin;
+    },
+  };
+  const shared = new HistoryTail(counting, topic, testLogger(config));
+  try {
+    await shared.catchUp();
+    asks = 0;
+    const tx = await producer.transaction();
+    await tx.send({ topic, messages: [record(started("e", 1))] });
+    await tx.commit();
+    // Five hundred waits on results at once ask for the ends once.
+    await Promise.all(Array.from({ length: 500 }, () => shared.catchUp()));
+    expect(asks).toBe(1);
+    expect(shared.events("e").map((e) => e.seq)).toEqual([1]);
+
+    // A call made while a read is out (its answer may predate the call) waits for the next.
+    let release: () => void = () => undefined;
+    hold = new Promise((resolve) => (release = resolve));
+    const first = shared.catchUp();
+    await waitFor("the first read to be out", () => asks === 2);
+    const second = shared.catchUp();
+    const third = shared.catchUp();
+    release();
+    await Promise.all([first, second, third]);
+    expect(asks).toBe(3);
+  } finally {
+    await shared.close();
+  }
 });
