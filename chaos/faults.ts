@@ -4,7 +4,8 @@
  * Choices come from the seed; every kill is logged with its time. Before a decider is killed
  * the group coordinator is asked which command partitions it owns (for the failover figures).
  */
-import { AssignerProtocol, type Admin, type Kafka } from "kafkajs";
+import type { Admin, Kafka } from "kafkajs";
+import { assignedPartitions } from "../adapters/kafka/group-assignment";
 import type { KillRecord } from "./figures";
 import { brokerKill, brokerStart } from "./infra";
 import type { Random } from "./random";
@@ -154,8 +155,7 @@ export class Faults {
       if (!result) return null;
       const member = result.groups[0]?.members.find((m) => m.clientId.endsWith(`-${pid}`));
       if (!member) return [];
-      const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-      return [...(assignment?.assignment[this.commandsTopic] ?? [])].sort((a, b) => a - b);
+      return assignedPartitions(member, this.commandsTopic);
     } catch (err) {
       this.log(`could not describe the decider group: ${String(err).slice(0, 200)}`);
       return null;

@@ -5,8 +5,9 @@ import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
-import { AssignerProtocol, PartitionAssigners } from "kafkajs";
+import { PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/topics";
+import { assignedPartitions } from "../adapters/kafka/group-assignment";
 import { stickyAssigner } from "../adapters/kafka/sticky-assigner";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import type { Command } from "../schemas/types";
@@ -348,8 +349,7 @@ export class Decider {
         if (group?.state !== "Stable") return false;
         const member = group.members.find((m) => m.memberId === memberId);
         if (!member) return false;
-        const decoded = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-        return decoded?.assignment[this.commandsTopic]?.includes(partition) ?? false;
+        return assignedPartitions(member, this.commandsTopic).includes(partition);
       }),
     seek: (partition, offset) => {
       if (!this.consumer) throw new Error("the decider consumer is not running");

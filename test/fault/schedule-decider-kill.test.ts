@@ -6,6 +6,7 @@
  * while no decider owned the schedule are started late when its catch-up window (60 s) covers
  * them, and counted as missed, not started, when it does not (1 s).
  */
+import { assignedPartitions } from "../../adapters/kafka/group-assignment";
 import { topics } from "../../core/config";
 import type { ScheduleState } from "../../sdk";
 import { tickWorkflowId } from "../../sdk";
@@ -47,9 +48,7 @@ async function partitionsOf(pid: number): Promise<number[] | undefined> {
     if (members.length !== 2) return undefined;
     const mine = members.find((m) => m.clientId.includes(`-${pid}`));
     if (!mine) return undefined;
-    const { AssignerProtocol } = await import("kafkajs");
-    const assignment = AssignerProtocol.MemberAssignment.decode(mine.memberAssignment);
-    const owned = [...(assignment?.assignment[topics.commands(config)] ?? [])];
+    const owned = assignedPartitions(mine, topics.commands(config));
     return owned.length > 0 ? owned : undefined;
   } finally {
     await admin.disconnect();

@@ -11,6 +11,7 @@ import { Decider } from "../../deciders/decider";
 import type { Command } from "../../schemas/types";
 import { WeftClient } from "../../sdk/client";
 import { closeFixtures, echo, threeSteps } from "../fixtures/workflows";
+import { start as startBody } from "../support/command-bodies";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { groupAssignment } from "../support/groups";
 import { kafkaFor } from "../support/weft";
@@ -20,13 +21,7 @@ afterAll(closeFixtures);
 const start = (workflowId: string): Command => ({
   workflowId,
   sentAt: Date.now(),
-  body: {
-    type: "StartWorkflow",
-    workflowType: "threeSteps",
-    input: '{"n":0}',
-    idempotencyKey: null,
-    requestId: workflowId,
-  },
+  body: startBody("threeSteps", { n: 0 }),
 });
 
 const total = async (metric: { get(): Promise<{ values: { value: number }[] }> }) =>

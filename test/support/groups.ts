@@ -1,4 +1,5 @@
-import { AssignerProtocol, type Kafka } from "kafkajs";
+import type { Kafka } from "kafkajs";
+import { assignedPartitions } from "../../adapters/kafka/group-assignment";
 
 /** Partitions of `topic` each live member of `groupId` owns, by member client host/id. */
 export async function groupAssignment(
@@ -11,10 +12,7 @@ export async function groupAssignment(
   try {
     const { groups } = await admin.describeGroups([groupId]);
     const members = groups[0]?.members ?? [];
-    return members.map((m) => {
-      const decoded = AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
-      return [...(decoded?.assignment[topic] ?? [])].sort((a, b) => a - b);
-    });
+    return members.map((m) => assignedPartitions(m, topic));
   } finally {
     await admin.disconnect();
   }
