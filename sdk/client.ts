@@ -155,11 +155,13 @@ export class WeftClient {
   ) {
     this.log = logger.child({ component: "client" });
     this.producer = new CommandProducer(kafka, config);
-    this.history = new HistoryTail(kafka, topics.history(config), this.log);
+    // From now: what connecting costs does not grow with the runs history holds; a run begun
+    // before is read from its own partition when asked for.
+    this.history = new HistoryTail(kafka, topics.history(config), this.log, { from: "now" });
     this.runs = historyRunView({
       events: async (workflowId, fresh) => {
-        await (fresh ? this.history.catchUp() : this.history.start());
-        return this.history.events(workflowId);
+        if (fresh) await this.history.catchUp();
+        return this.history.eventsOf(workflowId);
       },
       commands: this.producer,
       deciderGroup: topics.deciderGroup(config),
@@ -174,6 +176,7 @@ export class WeftClient {
     await withAdmin(kafka, (admin) => ensureTopics(admin, config));
     const client = new WeftClient(config, kafka, logger, options.runCheckWaitMs);
     await client.producer.connect();
+    await client.history.beginAtEnds();
     return client;
   }
 
@@ -331,7 +334,7 @@ export class WeftClient {
   /** The seq of the last WorkflowStarted of the ID that history holds now (0: none yet). */
   private async latestRunStart(workflowId: string): Promise<number> {
     await this.history.catchUp();
-    return lastStart(this.history.events(workflowId));
+    return lastStart(await this.history.eventsOf(workflowId));
   }
 
   /**
@@ -347,7 +350,7 @@ export class WeftClient {
     const applied = await untilApplied(this.runs, this.producer, workflowId, deadline);
     if (!applied.caughtUp) throw new WaitTimeoutError(`the start of ${workflowId}`, 0);
     await this.history.catchUp();
-    const events = this.history.events(workflowId);
+    const events = await this.history.eventsOf(workflowId);
     const mine = events.find(
       (e) => e.body.type === "WorkflowStarted" && e.body.requestId === requestId,
     );
@@ -357,7 +360,7 @@ export class WeftClient {
   /** The run's history as committed so far. */
   async getHistory(workflowId: string): Promise<HistoryEvent[]> {
     await this.history.catchUp();
-    return [...this.history.events(workflowId)];
+    return [...(await this.history.eventsOf(workflowId))];
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,10 @@ import type { KafkaPort, PortAdmin, PortConsumer, PortTopicOffsets } from "./por
 import { backoffMs, DEPENDENCY_BACKOFF, sleep } from "../core/backoff";
 import { isUnrecoverable } from "../core/errors";
 import type { Logger } from "../core/logger";
+import { endStatus } from "../core/run-lifecycle";
 import { historyCodec } from "../schemas/codec";
+import { readPartitions } from "./history-reader";
+import { partitionForKey } from "./partitioning";
 import { readerConsumer } from "./topics";
 import { WrittenEnd } from "./written-end";
 import type { HistoryEvent } from "../schemas/types";
@@ -17,13 +20,36 @@ interface EndsRead {
   ends: Promise<PortTopicOffsets[]>;
 }
 
+export interface HistoryTailOptions {
+  /**
+   * Where the tail begins. "beginning" (the default): every run's events, all kept. "now":
+   * the partitions' ends when it starts, so that starting costs the same whatever history
+   * holds; a run begun before is read from its own partition when first asked for
+   * (`eventsOf`), and closed runs nobody waits on leave memory past `maxRuns`.
+   */
+  from?: "beginning" | "now";
+  /** From "now": runs whose events are kept at most (default 10,000). */
+  maxRuns?: number;
+}
+
+/** Runs looked at for letting go, at most, each time a run is added past `maxRuns`. */
+const EVICTION_SCAN = 64;
+
 /**
- * Follows every partition of `weft.history` from the beginning (read_committed) and keeps the
- * events per run in memory: what the client and the tests use to wait for results and read
- * histories. The read-side projections are the scalable way to query runs.
+ * Follows every partition of `weft.history` (read_committed) and keeps the events per run in
+ * memory: what the client and the tests use to wait for results and read histories. The
+ * read-side projections are the scalable way to query runs.
  */
 export class HistoryTail {
   private readonly runs = new Map<string, HistoryEvent[]>();
+  /**
+   * From "now": runs whose events are held from their first (their seq 1 was read here, or
+   * their partition was read for them). Any other run's are read before `eventsOf` answers.
+   */
+  private readonly complete = new Set<string>();
+  private readonly lookups = new Map<string, Promise<void>>();
+  private readonly from: "beginning" | "now";
+  private readonly maxRuns: number;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly position = new Map<number, bigint>();
   private consumer: PortConsumer | undefined;
@@ -41,8 +67,11 @@ export class HistoryTail {
     private readonly kafka: KafkaPort,
     private readonly topic: string,
     private readonly log: Logger,
+    options: HistoryTailOptions = {},
   ) {
     this.written = new WrittenEnd(kafka, topic, () => this.connectedAdmin());
+    this.from = options.from ?? "beginning";
+    this.maxRuns = options.maxRuns ?? 10_000;
   }
 
   start(): Promise<void> {
@@ -50,8 +79,30 @@ export class HistoryTail {
     return this.starting;
   }
 
+  /**
+   * From "now": fixes where the tail begins, at the partitions' ends as of this call, before it
+   * runs (a client calls it as it connects, so that every run it starts is read from its first
+   * event). Otherwise the tail begins where the partitions end when it starts.
+   */
+  async beginAtEnds(): Promise<void> {
+    if (this.from !== "now" || this.position.size > 0) return;
+    const ends = await this.endsAfterNow(Date.now() + 30_000);
+    if (this.position.size > 0) return;
+    for (const end of ends) this.position.set(end.partition, BigInt(end.high));
+  }
+
   events(workflowId: string): readonly HistoryEvent[] {
     return this.runs.get(workflowId) ?? [];
+  }
+
+  /**
+   * The run's events from its first on, as far as read: from "now", a run this tail did not
+   * see begin is first read from its partition of history (the whole partition, once).
+   */
+  async eventsOf(workflowId: string): Promise<readonly HistoryEvent[]> {
+    await this.start();
+    if (this.from === "now" && !this.complete.has(workflowId)) await this.lookUp(workflowId);
+    return this.events(workflowId);
   }
 
   get workflowIds(): string[] {
@@ -64,7 +115,11 @@ export class HistoryTail {
     const set = this.listeners.get(workflowId) ?? new Set();
     set.add(listener);
     this.listeners.set(workflowId, set);
-    return () => set.delete(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(workflowId) === set)
+        this.listeners.delete(workflowId);
+    };
   }
 
   /**
@@ -165,6 +220,75 @@ export class HistoryTail {
     }
   }
 
+  /** Reads the run's events written before this tail began, from its partition of history. */
+  private lookUp(workflowId: string): Promise<void> {
+    let pending = this.lookups.get(workflowId);
+    if (!pending) {
+      pending = (async () => {
+        // From "now" the tail stands somewhere on every partition since it started.
+        const partitions = this.position.size;
+        const partition = partitionForKey(this.topic, workflowId, partitions);
+        const key = Buffer.from(workflowId);
+        const found: HistoryEvent[] = [];
+        await readPartitions(this.kafka, this.topic, [partition], (_, message) => {
+          // Only this run's records are decoded: the partition holds every run of its key range.
+          if (!message.key?.equals(key)) return;
+          try {
+            found.push(historyCodec.decode(message.value, message.headers));
+          } catch (err) {
+            this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
+          }
+        });
+        const known = this.runs.get(workflowId) ?? [];
+        const lastKnown = known[known.length - 1]?.seq ?? 0;
+        const bySeq = new Map<number, HistoryEvent>();
+        for (const event of [...found, ...known]) bySeq.set(event.seq, event);
+        if (bySeq.size > 0)
+          this.runs.set(
+            workflowId,
+            [...bySeq.values()].sort((a, b) => a.seq - b.seq),
+          );
+        this.complete.add(workflowId);
+        // Read here ahead of the tail, which will pass them over as already held.
+        for (const event of found)
+          if (event.seq > lastKnown)
+            for (const listener of this.listeners.get(workflowId) ?? []) listener(event);
+      })().finally(() => this.lookups.delete(workflowId));
+      this.lookups.set(workflowId, pending);
+    }
+    return pending;
+  }
+
+  private record(event: HistoryEvent): void {
+    let list = this.runs.get(event.workflowId);
+    if (!list) {
+      list = [];
+      this.runs.set(event.workflowId, list);
+      // A run whose first event is read here is held whole.
+      if (this.from === "now" && event.seq === 1) this.complete.add(event.workflowId);
+    }
+    // A restarted consumer reads from where it stood again: keep each event once.
+    if (list.length > 0 && event.seq <= list[list.length - 1]!.seq) return;
+    list.push(event);
+    for (const listener of this.listeners.get(event.workflowId) ?? []) listener(event);
+    // Past the bound, a run added or a run ended lets the oldest ended ones go.
+    if (this.from === "now" && this.runs.size > this.maxRuns) this.letGo();
+  }
+
+  /** Lets the oldest runs go that are over and that nobody waits on (read again if asked). */
+  private letGo(): void {
+    let scanned = 0;
+    for (const [workflowId, list] of this.runs) {
+      if (this.runs.size <= this.maxRuns || scanned++ >= EVICTION_SCAN) return;
+      const last = list[list.length - 1];
+      if (!last || endStatus(last.body.type) === undefined) continue;
+      if ((this.listeners.get(workflowId)?.size ?? 0) > 0 || this.lookups.has(workflowId)) continue;
+      this.runs.delete(workflowId);
+      this.complete.delete(workflowId);
+      this.listeners.delete(workflowId);
+    }
+  }
+
   async close(): Promise<void> {
     await this.consumer?.disconnect();
     this.consumer = undefined;
@@ -184,11 +308,23 @@ export class HistoryTail {
       this.position.set(payload.partition, next);
       for (const waiter of this.readWaiters) waiter();
     });
+    await this.beginAtEnds();
     let joined: () => void = () => undefined;
     const hasJoined = new Promise<void>((resolve) => (joined = resolve));
-    consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Each join (a restart too) goes on from where the tail stands: the group commits no
+      // offsets, and from "now" it would otherwise begin at the ends of that moment.
+      if (this.from === "now")
+        for (const partition of payload.memberAssignment[this.topic] ?? [])
+          consumer.seek({
+            topic: this.topic,
+            partition,
+            offset: String(this.position.get(partition) ?? 0n),
+          });
+      joined();
+    });
     await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    await consumer.subscribe({ topic: this.topic, fromBeginning: this.from === "beginning" });
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
@@ -201,12 +337,7 @@ export class HistoryTail {
             this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
             continue;
           }
-          const list = this.runs.get(event.workflowId) ?? [];
-          // A restarted consumer reads from the beginning again: keep each event once.
-          if (list.length > 0 && event.seq <= list[list.length - 1]!.seq) continue;
-          list.push(event);
-          this.runs.set(event.workflowId, list);
-          for (const listener of this.listeners.get(event.workflowId) ?? []) listener(event);
+          this.record(event);
         }
         await Promise.resolve();
       },

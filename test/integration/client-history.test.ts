@@ -1,0 +1,108 @@
+/**
+ * What a client reads of history does not grow with the runs history holds: it follows
+ * `weft.history` from where the partitions end as it connects, and reads a run begun before
+ * from that run's own partition when asked for it. Runs started before it connected, after,
+ * and never, on the real broker.
+ */
+import { topics } from "../../core/config";
+import { RunClosedError, RunNotFoundError } from "../../core/errors";
+import { WeftClient } from "../../sdk/client";
+import { HistoryTail } from "../../transport/history-tail";
+import { approval, closeFixtures, steps, threeSteps } from "../fixtures/workflows";
+import { isolatedConfig, testLogger } from "../support/env";
+import { count, expectGapless, types } from "../support/history";
+import { startTestWeft, type TestWeft } from "../support/weft";
+
+const config = isolatedConfig({ commandPartitions: 2, taskPartitions: 2 });
+const logger = testLogger(config);
+let weft: TestWeft;
+const before: string[] = [];
+let waiting: string;
+
+beforeAll(async () => {
+  weft = await startTestWeft(config, { workflows: [threeSteps, approval], steps });
+  const started = await Promise.all(
+    Array.from({ length: 12 }, (_, n) => weft.client.start(threeSteps, { input: { n } })),
+  );
+  for (const { workflowId } of started) {
+    await weft.client.result(workflowId);
+    before.push(workflowId);
+  }
+  ({ workflowId: waiting } = await weft.client.start(approval, { input: { timeoutMs: 600_000 } }));
+  await weft.client.getHistory(waiting);
+});
+
+afterAll(async () => {
+  await weft?.stop();
+  await closeFixtures();
+});
+
+it("reads only the runs asked for that began before it, each whole", async () => {
+  const tail = new HistoryTail(weft.transport, topics.history(config), logger, { from: "now" });
+  try {
+    await tail.beginAtEnds();
+    await tail.catchUp();
+    expect(tail.workflowIds).toEqual([]);
+
+    const [old] = before;
+    const events = await tail.eventsOf(old!);
+    expectGapless(events);
+    expect(count(events, "WorkflowCompleted")).toBe(1);
+    expect(tail.workflowIds).toEqual([old]);
+    expect(await tail.eventsOf("never-started")).toEqual([]);
+
+    // A run started after the tail began is read from its first event, with no lookup.
+    const { workflowId } = await weft.client.start(threeSteps, { input: { n: 99 } });
+    await weft.client.result(workflowId);
+    await tail.catchUp();
+    expect(types(tail.events(workflowId))[0]).toBe("WorkflowStarted");
+    expect(count(tail.events(workflowId), "WorkflowCompleted")).toBe(1);
+  } finally {
+    await tail.close();
+  }
+});
+
+it("lets closed runs go past its bound and reads them again whole when asked", async () => {
+  const tail = new HistoryTail(weft.transport, topics.history(config), logger, {
+    from: "now",
+    maxRuns: 3,
+  });
+  try {
+    await tail.beginAtEnds();
+    const started = await Promise.all(
+      Array.from({ length: 10 }, (_, n) => weft.client.start(threeSteps, { input: { n } })),
+    );
+    for (const { workflowId } of started) await weft.client.result(workflowId);
+    await tail.catchUp();
+    expect(tail.workflowIds.length).toBeLessThanOrEqual(3);
+    for (const { workflowId } of started) {
+      const events = await tail.eventsOf(workflowId);
+      expectGapless(events);
+      expect(count(events, "WorkflowCompleted")).toBe(1);
+    }
+  } finally {
+    await tail.close();
+  }
+});
+
+it("a client connected later waits on, signals and refuses runs as one that saw them begin", async () => {
+  const client = await WeftClient.connect({ config, logger, transport: weft.transport });
+  try {
+    const [old] = before;
+    expect(await client.result(old!)).toEqual(await weft.client.result(old!));
+    expectGapless(await client.getHistory(old!));
+    await expect(client.signal(old!, "approve", {})).rejects.toBeInstanceOf(RunClosedError);
+    await expect(client.signal("never-started", "approve", {})).rejects.toBeInstanceOf(
+      RunNotFoundError,
+    );
+    // A run begun before the client, waiting for a signal: found, signalled, waited on.
+    await client.signal(waiting, "approve", { approvedBy: "a later client" });
+    expect(await client.result(waiting, { timeoutMs: 30_000 })).toEqual({
+      approved: true,
+      by: "a later client",
+    });
+    expect(count(await client.getHistory(waiting), "SignalReceived")).toBe(1);
+  } finally {
+    await client.close();
+  }
+});
