@@ -32,9 +32,6 @@ export interface HistoryTailOptions {
   maxRuns?: number;
 }
 
-/** Runs looked at for letting go, at most, each time a run is added past `maxRuns`. */
-const EVICTION_SCAN = 64;
-
 /**
  * Follows every partition of `weft.history` (read_committed) and keeps the events per run in
  * memory: what the client and the tests use to wait for results and read histories. The
@@ -47,7 +44,11 @@ export class HistoryTail {
    * their partition was read for them). Any other run's are read before `eventsOf` answers.
    */
   private readonly complete = new Set<string>();
-  private readonly lookups = new Map<string, Promise<void>>();
+  /** Partitions read whole (see readWhole): each of their runs is held from its first event. */
+  private readonly wholePartitions = new Set<number>();
+  private readonly partitionReads = new Map<number, Promise<void>>();
+  /** From "now": runs read here ending, in the order they ended (what `letGo` lets go first). */
+  private readonly ended = new Map<string, true>();
   private readonly from: "beginning" | "now";
   private readonly maxRuns: number;
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -101,7 +102,10 @@ export class HistoryTail {
    */
   async eventsOf(workflowId: string): Promise<readonly HistoryEvent[]> {
     await this.start();
-    if (this.from === "now" && !this.complete.has(workflowId)) await this.lookUp(workflowId);
+    if (this.from === "now" && !this.complete.has(workflowId)) {
+      const partition = this.partitionOf(workflowId);
+      if (!this.wholePartitions.has(partition)) await this.readWhole(partition);
+    }
     return this.events(workflowId);
   }
 
@@ -220,43 +224,57 @@ export class HistoryTail {
     }
   }
 
-  /** Reads the run's events written before this tail began, from its partition of history. */
-  private lookUp(workflowId: string): Promise<void> {
-    let pending = this.lookups.get(workflowId);
-    if (!pending) {
-      pending = (async () => {
-        // From "now" the tail stands somewhere on every partition since it started.
-        const partitions = this.position.size;
-        const partition = partitionForKey(this.topic, workflowId, partitions);
-        const key = Buffer.from(workflowId);
-        const found: HistoryEvent[] = [];
+  /** The partition of history that holds the run's events. */
+  private partitionOf(workflowId: string): number {
+    // From "now" the tail stands somewhere on every partition since it started.
+    return partitionForKey(this.topic, workflowId, this.position.size);
+  }
+
+  /**
+   * Reads a partition of history whole, from its first record to where it ends now, and keeps
+   * every run of it: a client asking for one run begun before it connected is often asking
+   * for more (a script signalling waiting runs), and each ask would cost a read of the whole
+   * partition again. Calls for the same partition share the read.
+   */
+  private readWhole(partition: number): Promise<void> {
+    let read = this.partitionReads.get(partition);
+    if (!read) {
+      read = (async () => {
+        const found = new Map<string, HistoryEvent[]>();
         await readPartitions(this.kafka, this.topic, [partition], (_, message) => {
-          // Only this run's records are decoded: the partition holds every run of its key range.
-          if (!message.key?.equals(key)) return;
           try {
-            found.push(historyCodec.decode(message.value, message.headers));
+            const event = historyCodec.decode(message.value, message.headers);
+            const list = found.get(event.workflowId);
+            if (list) list.push(event);
+            else found.set(event.workflowId, [event]);
           } catch (err) {
             this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
           }
         });
-        const known = this.runs.get(workflowId) ?? [];
-        const lastKnown = known[known.length - 1]?.seq ?? 0;
-        const bySeq = new Map<number, HistoryEvent>();
-        for (const event of [...found, ...known]) bySeq.set(event.seq, event);
-        if (bySeq.size > 0)
-          this.runs.set(
-            workflowId,
-            [...bySeq.values()].sort((a, b) => a.seq - b.seq),
-          );
-        this.complete.add(workflowId);
-        // Read here ahead of the tail, which will pass them over as already held.
-        for (const event of found)
-          if (event.seq > lastKnown)
-            for (const listener of this.listeners.get(workflowId) ?? []) listener(event);
-      })().finally(() => this.lookups.delete(workflowId));
-      this.lookups.set(workflowId, pending);
+        for (const [workflowId, events] of found) this.merge(workflowId, events);
+        this.wholePartitions.add(partition);
+      })();
+      // A failed read is tried again by the next ask.
+      read.catch(() => this.partitionReads.delete(partition));
+      this.partitionReads.set(partition, read);
     }
-    return pending;
+    return read;
+  }
+
+  /** Events read ahead of the tail into the run's list, in seq order, each once. */
+  private merge(workflowId: string, events: readonly HistoryEvent[]): void {
+    const known = this.runs.get(workflowId) ?? [];
+    const lastKnown = known[known.length - 1]?.seq ?? 0;
+    const bySeq = new Map<number, HistoryEvent>();
+    for (const event of [...events, ...known]) bySeq.set(event.seq, event);
+    this.runs.set(
+      workflowId,
+      [...bySeq.values()].sort((x, y) => x.seq - y.seq),
+    );
+    // The tail will pass these over as already held: their listeners hear of them here.
+    for (const event of events)
+      if (event.seq > lastKnown)
+        for (const listener of this.listeners.get(workflowId) ?? []) listener(event);
   }
 
   private record(event: HistoryEvent): void {
@@ -271,21 +289,23 @@ export class HistoryTail {
     if (list.length > 0 && event.seq <= list[list.length - 1]!.seq) return;
     list.push(event);
     for (const listener of this.listeners.get(event.workflowId) ?? []) listener(event);
-    // Past the bound, a run added or a run ended lets the oldest ended ones go.
-    if (this.from === "now" && this.runs.size > this.maxRuns) this.letGo();
+    if (this.from !== "now") return;
+    if (endStatus(event.body.type) !== undefined) this.ended.set(event.workflowId, true);
+    if (this.runs.size > this.maxRuns) this.letGo();
   }
 
-  /** Lets the oldest runs go that are over and that nobody waits on (read again if asked). */
+  /**
+   * Lets the runs go that ended longest ago, while more than `maxRuns` are held: not those a
+   * call waits on, nor those of a partition read whole. Asked for again, they are read again.
+   */
   private letGo(): void {
-    let scanned = 0;
-    for (const [workflowId, list] of this.runs) {
-      if (this.runs.size <= this.maxRuns || scanned++ >= EVICTION_SCAN) return;
-      const last = list[list.length - 1];
-      if (!last || endStatus(last.body.type) === undefined) continue;
-      if ((this.listeners.get(workflowId)?.size ?? 0) > 0 || this.lookups.has(workflowId)) continue;
+    for (const workflowId of this.ended.keys()) {
+      if (this.runs.size <= this.maxRuns) return;
+      this.ended.delete(workflowId);
+      if ((this.listeners.get(workflowId)?.size ?? 0) > 0) continue;
+      if (this.wholePartitions.has(this.partitionOf(workflowId))) continue;
       this.runs.delete(workflowId);
       this.complete.delete(workflowId);
-      this.listeners.delete(workflowId);
     }
   }
 

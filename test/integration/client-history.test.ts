@@ -8,6 +8,7 @@ import { topics } from "../../core/config";
 import { RunClosedError, RunNotFoundError } from "../../core/errors";
 import { WeftClient } from "../../sdk/client";
 import { HistoryTail } from "../../transport/history-tail";
+import { partitionForKey } from "../../transport/partitioning";
 import { approval, closeFixtures, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger } from "../support/env";
 import { count, expectGapless, types } from "../support/history";
@@ -15,6 +16,7 @@ import { startTestWeft, type TestWeft } from "../support/weft";
 
 const config = isolatedConfig({ commandPartitions: 2, taskPartitions: 2 });
 const logger = testLogger(config);
+const history = topics.history(config);
 let weft: TestWeft;
 const before: string[] = [];
 let waiting: string;
@@ -37,8 +39,8 @@ afterAll(async () => {
   await closeFixtures();
 });
 
-it("reads only the runs asked for that began before it, each whole", async () => {
-  const tail = new HistoryTail(weft.transport, topics.history(config), logger, { from: "now" });
+it("reads only the partition of a run asked for that began before it, and that run whole", async () => {
+  const tail = new HistoryTail(weft.transport, history, logger, { from: "now" });
   try {
     await tail.beginAtEnds();
     await tail.catchUp();
@@ -48,7 +50,16 @@ it("reads only the runs asked for that began before it, each whole", async () =>
     const events = await tail.eventsOf(old!);
     expectGapless(events);
     expect(count(events, "WorkflowCompleted")).toBe(1);
-    expect(tail.workflowIds).toEqual([old]);
+    // The partition read is kept (a client asking for one such run often asks for more):
+    // the other partition's runs were not read.
+    const partition = partitionForKey(history, old!, 2);
+    expect(tail.workflowIds).toContain(old);
+    expect(tail.workflowIds.every((id) => partitionForKey(history, id, 2) === partition)).toBe(
+      true,
+    );
+    const elsewhere = before.find((id) => partitionForKey(history, id, 2) !== partition)!;
+    expect(tail.workflowIds).not.toContain(elsewhere);
+    expectGapless(await tail.eventsOf(elsewhere));
     expect(await tail.eventsOf("never-started")).toEqual([]);
 
     // A run started after the tail began is read from its first event, with no lookup.
@@ -63,7 +74,7 @@ it("reads only the runs asked for that began before it, each whole", async () =>
 });
 
 it("lets closed runs go past its bound and reads them again whole when asked", async () => {
-  const tail = new HistoryTail(weft.transport, topics.history(config), logger, {
+  const tail = new HistoryTail(weft.transport, history, logger, {
     from: "now",
     maxRuns: 3,
   });
