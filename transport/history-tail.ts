@@ -13,6 +13,11 @@ import type { HistoryEvent } from "../schemas/types";
 
 type Listener = (event: HistoryEvent) => void;
 
+/** A partition read whole (see readWhole) gives up only when it stops moving for this long. */
+const WHOLE_READ_STALL_MS = 30_000;
+/** setTimeout's longest delay (about 24.8 days). */
+const WHOLE_READ_MAX_MS = 2 ** 31 - 1;
+
 /** One read of the partitions' ends, shared by the catchUp calls that joined it. */
 interface EndsRead {
   /** The latest of its callers' deadlines: it asks again while a broker is away until then. */
@@ -241,16 +246,25 @@ export class HistoryTail {
     if (!read) {
       read = (async () => {
         const found = new Map<string, HistoryEvent[]>();
-        await readPartitions(this.kafka, this.topic, [partition], (_, message) => {
-          try {
-            const event = historyCodec.decode(message.value, message.headers);
-            const list = found.get(event.workflowId);
-            if (list) list.push(event);
-            else found.set(event.workflowId, [event]);
-          } catch (err) {
-            this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
-          }
-        });
+        await readPartitions(
+          this.kafka,
+          this.topic,
+          [partition],
+          (_, message) => {
+            try {
+              const event = historyCodec.decode(message.value, message.headers);
+              const list = found.get(event.workflowId);
+              if (list) list.push(event);
+              else found.set(event.workflowId, [event]);
+            } catch (err) {
+              this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
+            }
+          },
+          // However long a large partition takes, as long as it moves: a read given up on
+          // would start again from its first record at the next ask.
+          WHOLE_READ_MAX_MS,
+          WHOLE_READ_STALL_MS,
+        );
         for (const [workflowId, events] of found) this.merge(workflowId, events);
         this.wholePartitions.add(partition);
       })();
