@@ -63,8 +63,8 @@ export class HistoryTail {
   private adminConnected: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   private readonly written: WrittenEnd;
-  /** catchUp calls waiting for the position to reach the ends they read. */
-  private readonly readWaiters = new Set<() => void>();
+  /** catchUp calls waiting for the position to reach the ends they read, by that read. */
+  private readonly readWaits = new Map<readonly PortTopicOffsets[], Set<() => void>>();
   /** The read of the partitions' ends out now, and the one queued to start after it. */
   private endsOut: EndsRead | undefined;
   private endsQueued: EndsRead | undefined;
@@ -160,25 +160,37 @@ export class HistoryTail {
   async catchUp(timeoutMs = 30_000): Promise<void> {
     await this.start();
     const deadline = Date.now() + timeoutMs;
-    const targets = (await this.endsAfterNow(deadline)).map((o) => ({
-      partition: o.partition,
-      high: BigInt(o.high),
-    }));
-    const reached = () => targets.every((t) => (this.position.get(t.partition) ?? 0n) >= t.high);
-    if (reached()) return;
+    const ends = await this.endsAfterNow(deadline);
+    if (this.reached(ends)) return;
+    // The calls that shared a read of the ends wait together: one check each time the tail
+    // moves, however many calls (a client waiting on 5,000 results makes 5,000).
+    let waiting = this.readWaits.get(ends);
+    if (!waiting) this.readWaits.set(ends, (waiting = new Set()));
+    const callers = waiting;
     await new Promise<void>((resolve, reject) => {
-      const waiter = () => {
-        if (!reached()) return;
-        clearTimeout(timer);
-        this.readWaiters.delete(waiter);
-        resolve();
-      };
       const timer = setTimeout(() => {
-        this.readWaiters.delete(waiter);
+        callers.delete(done);
         reject(new Error(`history tail did not catch up within ${timeoutMs} ms`));
       }, deadline - Date.now());
-      this.readWaiters.add(waiter);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      callers.add(done);
     });
+  }
+
+  private reached(ends: readonly PortTopicOffsets[]): boolean {
+    return ends.every((e) => (this.position.get(e.partition) ?? 0n) >= BigInt(e.high));
+  }
+
+  /** The tail moved: calls waiting for ends it has now reached go on. */
+  private moved(): void {
+    for (const [ends, callers] of this.readWaits) {
+      if (callers.size > 0 && !this.reached(ends)) continue;
+      this.readWaits.delete(ends);
+      for (const done of callers) done();
+    }
   }
 
   /**
@@ -340,7 +352,7 @@ export class HistoryTail {
       const next = BigInt(payload.lastOffset) + 1n;
       if (next <= (this.position.get(payload.partition) ?? 0n)) return;
       this.position.set(payload.partition, next);
-      for (const waiter of this.readWaiters) waiter();
+      this.moved();
     });
     await this.beginAtEnds();
     let joined: () => void = () => undefined;
