@@ -17,6 +17,8 @@ export function readHistoryPartitions(
   onEvent: (partition: number, event: HistoryEvent) => void,
   log: Logger,
   timeoutMs = 60_000,
+  /** Give up with ReadStalledError when no record arrives for this long (none: never). */
+  stallMs?: number,
 ): Promise<void> {
   return readPartitions(
     kafka,
@@ -30,6 +32,7 @@ export function readHistoryPartitions(
       }
     },
     timeoutMs,
+    stallMs,
   );
 }
 

@@ -5,7 +5,7 @@ import { isUnrecoverable } from "../core/errors";
 import type { Logger } from "../core/logger";
 import { endStatus } from "../core/run-lifecycle";
 import { historyCodec } from "../schemas/codec";
-import { readPartitions } from "./history-reader";
+import { readHistoryPartitions } from "./history-reader";
 import { partitionForKey } from "./partitioning";
 import { readerConsumer } from "./topics";
 import { WrittenEnd } from "./written-end";
@@ -258,20 +258,16 @@ export class HistoryTail {
     if (!read) {
       read = (async () => {
         const found = new Map<string, HistoryEvent[]>();
-        await readPartitions(
+        await readHistoryPartitions(
           this.kafka,
           this.topic,
           [partition],
-          (_, message) => {
-            try {
-              const event = historyCodec.decode(message.value, message.headers);
-              const list = found.get(event.workflowId);
-              if (list) list.push(event);
-              else found.set(event.workflowId, [event]);
-            } catch (err) {
-              this.log.error({ offset: message.offset, err }, "undecodable history record skipped");
-            }
+          (_, event) => {
+            const list = found.get(event.workflowId);
+            if (list) list.push(event);
+            else found.set(event.workflowId, [event]);
           },
+          this.log,
           // However long a large partition takes, as long as it moves: a read given up on
           // would start again from its first record at the next ask.
           WHOLE_READ_MAX_MS,
