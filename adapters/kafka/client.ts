@@ -1,6 +1,8 @@
-import { Kafka, logLevel as KafkaLogLevel } from "kafkajs";
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type AdminConfig } from "kafkajs";
+import { backoffMs, sleep, type Backoff } from "../../core/backoff";
 import type { WeftConfig } from "../../core/config";
 import type { Logger } from "../../core/logger";
+import { whileLeaderMoves } from "./leader-errors";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.ERROR]: "error",
@@ -20,7 +22,7 @@ const RETRIED = ["another concurrent operation on the same transaction", "coordi
 /** A kafkajs client whose logs go to pino (warnings and errors only: kafkajs is chatty). */
 export function createKafka(config: WeftConfig, logger: Logger, clientId = config.clientId): Kafka {
   const log = logger.child({ component: "kafka" });
-  return new Kafka({
+  return new WeftKafka({
     clientId,
     brokers: [...config.kafkaBrokers],
     logLevel: KafkaLogLevel.WARN,
@@ -41,4 +43,48 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
         log[routine ? "debug" : (LEVELS[level] ?? "info")](rest, message);
       },
   });
+}
+
+/** A topic's ends are asked again for as long as kafkajs retries other requests (above). */
+const ENDS_PATIENCE_MS = 17_000;
+const ENDS_BACKOFF: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
+
+/** kafkajs's client, with an admin whose `fetchTopicOffsets` rides out a leader's placing. */
+class WeftKafka extends Kafka {
+  override admin(config?: AdminConfig): Admin {
+    const admin = super.admin(config);
+    const fresh = () => super.admin(config);
+    return { ...admin, fetchTopicOffsets: (topic) => topicEnds(admin, fresh, topic) };
+  }
+}
+
+/**
+ * kafkajs's `fetchTopicOffsets` gives up at once on a ListOffsets answered NOT_LEADER (and on
+ * a broker it cannot reach). A single broker answers so for up to a second after it named a
+ * new topic's leaders in its metadata (measured: every one of 48 partitions asked then), and
+ * after a leader moves the admin's metadata stays stale for five minutes. So each role that
+ * read a fresh topic's ends failed its first read, and a dashboard's stats subscription ended
+ * with an error. Asked again here, through a fresh admin each time, which reads fresh
+ * metadata as it connects.
+ */
+async function topicEnds(admin: Admin, fresh: () => Admin, topic: string) {
+  const deadline = Date.now() + ENDS_PATIENCE_MS;
+  for (let failures = 1; ; failures++) {
+    try {
+      return await (failures === 1 ? admin.fetchTopicOffsets(topic) : askFresh(fresh(), topic));
+    } catch (err) {
+      const delay = backoffMs(ENDS_BACKOFF, failures);
+      if (!whileLeaderMoves(err) || Date.now() + delay > deadline) throw err;
+      await sleep(delay);
+    }
+  }
+}
+
+async function askFresh(admin: Admin, topic: string) {
+  await admin.connect();
+  try {
+    return await admin.fetchTopicOffsets(topic);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

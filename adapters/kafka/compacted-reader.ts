@@ -27,6 +27,7 @@ import { readableRanges, ReadStalledError } from "../../transport/history-reader
 import { withAdmin } from "../../transport/topics";
 import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
 import { decodeBatch, type DecodedRecord } from "./record-batches";
+import { whileLeaderMoves } from "./leader-errors";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
 
@@ -268,14 +269,6 @@ export function committedRecords(
   return { records, next };
 }
 
-const RETRIABLE =
-  /NOT_LEADER|LEADER_NOT_AVAILABLE|UNKNOWN_TOPIC_OR_PARTITION|FENCED_LEADER_EPOCH|UNKNOWN_LEADER_EPOCH|REPLICA_NOT_AVAILABLE|KafkaJSConnection|KafkaJSRequestTimeout|KafkaJSBrokerNotFound|KafkaJSLockTimeout|KafkaJSNumberOfRetriesExceeded/;
-
-function retriable(err: unknown): boolean {
-  const e = err as { type?: string; name?: string; retriable?: boolean } | undefined;
-  return e?.retriable === true || RETRIABLE.test(`${e?.type ?? ""} ${e?.name ?? ""}`);
-}
-
 /**
  * Reads the committed records of some partitions of a compacted topic from the beginning up to
  * the end they had when the read began (read_committed), stepping over empty batches. Throws
@@ -325,7 +318,7 @@ export async function readCompacted(
               movedAt = Date.now();
               continue;
             }
-            if (!retriable(err)) throw err;
+            if (!whileLeaderMoves(err)) throw err;
             // A stall is a position that answered fetches do not move; a broker that does
             // not answer (a leader election) is waited for up to the timeout instead.
             movedAt = Date.now();

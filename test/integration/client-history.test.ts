@@ -10,7 +10,7 @@ import { WeftClient } from "../../sdk/client";
 import { HistoryTail } from "../../transport/history-tail";
 import { partitionForKey } from "../../transport/partitioning";
 import { approval, closeFixtures, steps, threeSteps } from "../fixtures/workflows";
-import { isolatedConfig, testLogger } from "../support/env";
+import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { count, expectGapless, types } from "../support/history";
 import { startTestWeft, type TestWeft } from "../support/weft";
 
@@ -31,7 +31,10 @@ beforeAll(async () => {
     before.push(workflowId);
   }
   ({ workflowId: waiting } = await weft.client.start(approval, { input: { timeoutMs: 600_000 } }));
-  await weft.client.getHistory(waiting);
+  // Settled: it waits on its signal (and its timeout) and writes nothing until one comes.
+  await waitFor("the approval run to wait", async () =>
+    types(await weft.client.getHistory(waiting)).includes("SignalWaitStarted"),
+  );
 });
 
 afterAll(async () => {
