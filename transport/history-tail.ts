@@ -18,6 +18,13 @@ const WHOLE_READ_STALL_MS = 30_000;
 /** setTimeout's longest delay (about 24.8 days). */
 const WHOLE_READ_MAX_MS = 2 ** 31 - 1;
 
+/** One read of a partition of history whole, for the runs asked for while it was queued. */
+interface WholeRead {
+  readonly wanted: Set<string>;
+  /** The wanted runs' events as the read found them (none: the run never began there). */
+  done: Promise<ReadonlyMap<string, readonly HistoryEvent[]>>;
+}
+
 /** One read of the partitions' ends, shared by the catchUp calls that joined it. */
 interface EndsRead {
   /** The latest of its callers' deadlines: it asks again while a broker is away until then. */
@@ -49,9 +56,8 @@ export class HistoryTail {
    * their partition was read for them). Any other run's are read before `eventsOf` answers.
    */
   private readonly complete = new Set<string>();
-  /** Partitions read whole (see readWhole): each of their runs is held from its first event. */
-  private readonly wholePartitions = new Set<number>();
-  private readonly partitionReads = new Map<number, Promise<void>>();
+  /** Per partition, the whole read out now and the one queued to start after it. */
+  private readonly partitionReads = new Map<number, { out?: WholeRead; queued?: WholeRead }>();
   /** From "now": runs read here ending, in the order they ended (what `letGo` lets go first). */
   private readonly ended = new Map<string, true>();
   private readonly from: "beginning" | "now";
@@ -103,13 +109,14 @@ export class HistoryTail {
 
   /**
    * The run's events from its first on, as far as read: from "now", a run this tail did not
-   * see begin is first read from its partition of history (the whole partition, once).
+   * see begin is first read from its partition of history (see readFor).
    */
   async eventsOf(workflowId: string): Promise<readonly HistoryEvent[]> {
     await this.start();
     if (this.from === "now" && !this.complete.has(workflowId)) {
-      const partition = this.partitionOf(workflowId);
-      if (!this.wholePartitions.has(partition)) await this.readWhole(partition);
+      const read = await this.readFor(workflowId);
+      // Held, unless more runs than the bound were open: then from the read itself.
+      return this.runs.get(workflowId) ?? read.get(workflowId) ?? [];
     }
     return this.events(workflowId);
   }
@@ -248,39 +255,78 @@ export class HistoryTail {
   }
 
   /**
-   * Reads a partition of history whole, from its first record to where it ends now, and keeps
-   * every run of it: a client asking for one run begun before it connected is often asking
-   * for more (a script signalling waiting runs), and each ask would cost a read of the whole
-   * partition again. Calls for the same partition share the read.
+   * Reads the run's partition of history whole for it. Asks made while a read of the
+   * partition is out share the one queued after it (a read out now may have passed their
+   * runs' events): a script asking for many runs of a partition at once reads it about twice,
+   * not once per run.
    */
-  private readWhole(partition: number): Promise<void> {
-    let read = this.partitionReads.get(partition);
-    if (!read) {
-      read = (async () => {
-        const found = new Map<string, HistoryEvent[]>();
-        await readHistoryPartitions(
-          this.kafka,
-          this.topic,
-          [partition],
-          (_, event) => {
-            const list = found.get(event.workflowId);
-            if (list) list.push(event);
-            else found.set(event.workflowId, [event]);
-          },
-          this.log,
-          // However long a large partition takes, as long as it moves: a read given up on
-          // would start again from its first record at the next ask.
-          WHOLE_READ_MAX_MS,
-          WHOLE_READ_STALL_MS,
-        );
-        for (const [workflowId, events] of found) this.merge(workflowId, events);
-        this.wholePartitions.add(partition);
+  private readFor(workflowId: string): Promise<ReadonlyMap<string, readonly HistoryEvent[]>> {
+    const partition = this.partitionOf(workflowId);
+    let reads = this.partitionReads.get(partition);
+    if (!reads) this.partitionReads.set(partition, (reads = {}));
+    const slot = reads;
+    if (!slot.queued) {
+      const read: WholeRead = { wanted: new Set(), done: Promise.resolve(new Map()) };
+      const before = slot.out?.done.catch(() => undefined);
+      read.done = (async () => {
+        await before;
+        slot.queued = undefined;
+        slot.out = read;
+        try {
+          // A run the read before kept (an open one) needs no read of its own.
+          const wanted = new Set([...read.wanted].filter((id) => !this.complete.has(id)));
+          return wanted.size > 0 ? await this.readWhole(partition, wanted) : new Map();
+        } finally {
+          if (slot.out === read) slot.out = undefined;
+        }
       })();
-      // A failed read is tried again by the next ask.
-      read.catch(() => this.partitionReads.delete(partition));
-      this.partitionReads.set(partition, read);
+      slot.queued = read;
     }
-    return read;
+    slot.queued.wanted.add(workflowId);
+    return slot.queued.done;
+  }
+
+  /**
+   * Reads a partition of history from its first record to where it ends now, and keeps the
+   * runs asked for and the runs still open: a client asking for one run begun before it
+   * connected is often asking for more of those that wait (a script signalling them). A run
+   * that closed is let go as its end is read, so what the read holds is bounded by the open
+   * runs, as a decider's memory is, not by all the runs the partition ever held. A run asked
+   * for that the read did not find never began there.
+   */
+  private async readWhole(
+    partition: number,
+    wanted: ReadonlySet<string>,
+  ): Promise<Map<string, HistoryEvent[]>> {
+    const found = new Map<string, HistoryEvent[]>();
+    await readHistoryPartitions(
+      this.kafka,
+      this.topic,
+      [partition],
+      (_, event) => {
+        const id = event.workflowId;
+        const list = found.get(id);
+        if (list) list.push(event);
+        else found.set(id, [event]);
+        const end = endStatus(event.body.type);
+        if (end !== undefined && end !== "continued" && !wanted.has(id)) found.delete(id);
+      },
+      this.log,
+      // However long a large partition takes, as long as it moves: a read given up on would
+      // start again from its first record at the next ask.
+      WHOLE_READ_MAX_MS,
+      WHOLE_READ_STALL_MS,
+    );
+    for (const [workflowId, events] of found) {
+      // A later run under an ID whose earlier one closed here is held only from its start.
+      if (!wanted.has(workflowId) && events[0]!.seq !== 1) continue;
+      this.merge(workflowId, events);
+      this.complete.add(workflowId);
+      if (endStatus(events[events.length - 1]!.body.type) !== undefined)
+        this.ended.set(workflowId, true);
+    }
+    if (this.runs.size > this.maxRuns) this.letGo();
+    return new Map([...wanted].flatMap((id) => (found.has(id) ? [[id, found.get(id)!]] : [])));
   }
 
   /** Events read ahead of the tail into the run's list, in seq order, each once. */
@@ -317,15 +363,14 @@ export class HistoryTail {
   }
 
   /**
-   * Lets the runs go that ended longest ago, while more than `maxRuns` are held: not those a
-   * call waits on, nor those of a partition read whole. Asked for again, they are read again.
+   * Lets the runs go that ended longest ago, while more than `maxRuns` are held, except those
+   * a call waits on. Asked for again, they are read again.
    */
   private letGo(): void {
     for (const workflowId of this.ended.keys()) {
       if (this.runs.size <= this.maxRuns) return;
       this.ended.delete(workflowId);
       if ((this.listeners.get(workflowId)?.size ?? 0) > 0) continue;
-      if (this.wholePartitions.has(this.partitionOf(workflowId))) continue;
       this.runs.delete(workflowId);
       this.complete.delete(workflowId);
     }

@@ -53,14 +53,17 @@ it("reads only the partition of a run asked for that began before it, and that r
     const events = await tail.eventsOf(old!);
     expectGapless(events);
     expect(count(events, "WorkflowCompleted")).toBe(1);
-    // The partition read is kept (a client asking for one such run often asks for more):
-    // the other partition's runs were not read.
+    // Of the partition read, the run asked for and the runs still open are kept (a client
+    // asking for one such run often asks for more that wait); closed runs nobody asked for
+    // are not, and the other partition's runs were not read.
     const partition = partitionForKey(history, old!, 2);
-    expect(tail.workflowIds).toContain(old);
-    expect(tail.workflowIds.every((id) => partitionForKey(history, id, 2) === partition)).toBe(
-      true,
-    );
-    const elsewhere = before.find((id) => partitionForKey(history, id, 2) !== partition)!;
+    const inPartition = (id: string) => partitionForKey(history, id, 2) === partition;
+    const expected = [old!, ...(inPartition(waiting) ? [waiting] : [])];
+    expect(tail.workflowIds.sort()).toEqual(expected.sort());
+    const sibling = before.find((id) => id !== old && inPartition(id));
+    expect(sibling).toBeDefined();
+    expectGapless(await tail.eventsOf(sibling!));
+    const elsewhere = before.find((id) => !inPartition(id))!;
     expect(tail.workflowIds).not.toContain(elsewhere);
     expectGapless(await tail.eventsOf(elsewhere));
     expect(await tail.eventsOf("never-started")).toEqual([]);
@@ -71,6 +74,22 @@ it("reads only the partition of a run asked for that began before it, and that r
     await tail.catchUp();
     expect(types(tail.events(workflowId))[0]).toBe("WorkflowStarted");
     expect(count(tail.events(workflowId), "WorkflowCompleted")).toBe(1);
+  } finally {
+    await tail.close();
+  }
+});
+
+it("answers many asks for runs begun before it at once, each whole", async () => {
+  const tail = new HistoryTail(weft.transport, history, logger, { from: "now" });
+  try {
+    await tail.beginAtEnds();
+    const answers = await Promise.all([...before, waiting].map((id) => tail.eventsOf(id)));
+    for (const events of answers) expectGapless(events);
+    expect(answers.map((events) => count(events, "WorkflowCompleted"))).toEqual([
+      ...before.map(() => 1),
+      0,
+    ]);
+    expect(types(answers[answers.length - 1]!)).toContain("SignalWaitStarted");
   } finally {
     await tail.close();
   }
