@@ -96,8 +96,11 @@ async function main(): Promise<void> {
       const clientHeap = heapMb() - baseline;
       // A run begun before the client: its partition of history is read whole, once.
       const askBegan = performance.now();
-      await client.getHistory(size === 0 ? workflowId : "filler-0");
+      const asked = await client.getHistory(size === 0 ? workflowId : "filler-0");
       const askMs = performance.now() - askBegan;
+      const last = asked[asked.length - 1]?.body.type;
+      if (asked[0]?.seq !== 1 || last !== "WorkflowCompleted")
+        throw new Error(`the run begun before read as ${asked.length} events, ending ${last}`);
       const askHeap = heapMb() - baseline;
       await client.close();
 
