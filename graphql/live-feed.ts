@@ -171,6 +171,28 @@ export class LiveFeed {
     return state.feed.read();
   }
 
+  /**
+   * What a new subscriber of a derived feed starts with: its value read now, or nothing when
+   * that read fails (Kafka or PostgreSQL away a moment). Then the feed's next value goes out
+   * even if it equals the last one published: a subscription begun while a dependency was
+   * away gets its first value once it is back, rather than ending with the error (a dashboard
+   * would show it until reloaded).
+   */
+  async firstOfDerived(name: string): Promise<unknown[]> {
+    try {
+      return [await this.readDerived(name)];
+    } catch (err) {
+      const state = this.derived.get(name)!;
+      this.deps.logger.warn(
+        { err, feed: name },
+        "live value not read for a new subscriber; it gets the next one",
+      );
+      state.last = undefined;
+      this.markDirty(state);
+      return [];
+    }
+  }
+
   private async listen(topic: string, handle: (message: Record<string, unknown>) => void) {
     const listener: Listener = (message, done) => {
       try {

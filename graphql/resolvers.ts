@@ -119,8 +119,8 @@ export function createResolvers({
       const release = feed.watchDerived(name);
       try {
         const queue = await ctx.pubsub.subscribe<T>(localTopics.derived(name));
-        const current = (await feed.readDerived(name)) as T;
-        return withCleanup(map(concat([current], queue), view), release);
+        const first = (await feed.firstOfDerived(name)) as T[];
+        return withCleanup(map(concat(first, queue), view), release);
       } catch (err) {
         release();
         throw err;

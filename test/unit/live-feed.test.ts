@@ -9,6 +9,7 @@ import { LiveFeed } from "../../graphql/live-feed";
 import { createInProcessLiveEmitter } from "../../adapters/in-process/live-emitter";
 import { liveTopics } from "../../projections/live-changes";
 import type { ReadModelDb } from "../../projections/read-model-db";
+import { waitFor } from "../support/env";
 
 const config = loadConfig({ topicPrefix: "unitfeed" });
 
@@ -50,6 +51,46 @@ it("a change after an idle refresh was armed is pushed within the minimum interv
     expect(recomputed).toBeLessThan(40);
   } finally {
     release();
+    await feed.stop();
+    await new Promise<void>((resolve) => emitter.close(() => resolve()));
+  }
+});
+
+it("a subscriber whose first read failed gets the next value, even one already published", async () => {
+  const emitter = createInProcessLiveEmitter();
+  const published: unknown[] = [];
+  let reads = 0;
+  const feed = new LiveFeed({
+    config,
+    db: undefined as unknown as ReadModelDb,
+    emitter,
+    publish: (_topic, payload) => published.push(payload),
+    logger: createLogger("silent"),
+    derived: [
+      {
+        name: "stats",
+        // The second read fails, as a lag read does while a broker is away.
+        read: () => (++reads === 2 ? Promise.reject(new Error("broker away")) : Promise.resolve(7)),
+        minIntervalMs: 20,
+        refreshMs: 60_000,
+      },
+    ],
+  });
+  await feed.start();
+  const first = feed.watchDerived("stats");
+  try {
+    await waitFor("the first value", () => published.length === 1);
+    const second = feed.watchDerived("stats");
+    try {
+      expect(await feed.firstOfDerived("stats")).toEqual([]);
+      // Unchanged, yet sent: the new subscriber has nothing else to start from.
+      await waitFor("the value again", () => published.length === 2);
+      expect(published).toEqual([7, 7]);
+    } finally {
+      second();
+    }
+  } finally {
+    first();
     await feed.stop();
     await new Promise<void>((resolve) => emitter.close(() => resolve()));
   }
