@@ -16,25 +16,13 @@ import {
   type RunCommand,
   type RunView,
 } from "../producers/run-check";
-import {
-  cancelWorkflowCommand,
-  terminateWorkflowCommand,
-  signalWithStartCommand,
-  signalWorkflowCommand,
-  startWorkflowCommand,
-  type CommandOf,
-} from "../producers/workflow-commands";
+import { startWorkflowCommand } from "../producers/workflow-commands";
 import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
-import {
-  resetCommand,
-  rerunCommand,
-  sourceRun,
-  type NewRunOptions,
-} from "../producers/run-operations";
 import { createKafka } from "../adapters/kafka/client";
 import { ensureTopics, withAdmin } from "../transport/topics";
 import type { WorkflowDefinition } from "../workflow/definitions";
+import { RunRequests, type AcceptedRequest } from "./run-requests";
 import { ScheduleClient } from "./schedules";
 
 export interface StartOptions<I> {
@@ -56,40 +44,6 @@ export interface StartOptions<I> {
   executionTimeoutMs?: number;
 }
 
-export interface SignalWithStartOptions<I> {
-  /** The run to signal, or to start (with `input`) and then signal. */
-  workflowId: string;
-  signal: string;
-  payload?: unknown;
-  input?: I;
-  /** As for `start`: whether a closed run's ID starts a new run (else the command is dropped). */
-  idReusePolicy?: IdReusePolicy;
-  /** Names the request: a retry with the same ID records the signal once. Default: a new UUID. */
-  requestId?: string;
-}
-
-/** The command a signalWithStart sends (the client's and the test kit's). */
-export function signalWithStartOf<I>(
-  workflow: string | WorkflowDefinition<I>,
-  options: SignalWithStartOptions<I>,
-): CommandOf<"StartWorkflow"> {
-  return signalWithStartCommand(typeof workflow === "string" ? workflow : workflow.name, {
-    workflowId: options.workflowId,
-    input: options.input,
-    idReusePolicy: options.idReusePolicy,
-    signalName: options.signal,
-    payload: options.payload,
-    requestId: options.requestId,
-  });
-}
-
-/** A signalWithStart accepted durably. */
-export interface SignalWithStartResult {
-  workflowId: string;
-  /** The signal's request ID, and the start's when it started the run. */
-  requestId: string;
-}
-
 /** A start accepted durably. */
 export interface StartedRun {
   workflowId: string;
@@ -107,23 +61,13 @@ export interface ResultOptions {
   startRequestId?: string;
 }
 
-/** Options of a signal or cancel. */
-export interface RequestOptions {
-  /**
-   * Names this request: a retry with the same ID is recorded once by the run. Default: a new
-   * UUID, returned so that a caller can retry with it.
-   */
-  requestId?: string;
-}
-
-/**
- * A signal or cancel accepted durably (the command is in Kafka), or found already recorded by
- * its run (a retry with the request ID of one that got through).
- */
-export interface AcceptedRequest {
-  workflowId: string;
-  requestId: string;
-}
+export {
+  signalWithStartOf,
+  type AcceptedRequest,
+  type RequestOptions,
+  type SignalWithStartOptions,
+  type SignalWithStartResult,
+} from "./run-requests";
 
 export interface ClientOptions {
   config?: WeftConfig | ConfigInput;
@@ -138,8 +82,8 @@ export interface ClientOptions {
 }
 
 /** Starts, signals and cancels runs, and waits for their results. */
-export class WeftClient {
-  private readonly producer: CommandProducer;
+export class WeftClient extends RunRequests {
+  protected readonly commands: CommandProducer;
   private readonly history: HistoryTail;
   /** What `signal` and `cancel` check runs against: history, as the deciders committed it. */
   private readonly runs: RunView;
@@ -153,8 +97,9 @@ export class WeftClient {
     logger: Logger,
     private readonly runCheckWaitMs: number | undefined,
   ) {
+    super();
     this.log = logger.child({ component: "client" });
-    this.producer = new CommandProducer(kafka, config);
+    this.commands = new CommandProducer(kafka, config);
     // From now: what connecting costs does not grow with the runs history holds; a run begun
     // before is read from its own partition when asked for.
     this.history = new HistoryTail(kafka, topics.history(config), this.log, { from: "now" });
@@ -163,7 +108,7 @@ export class WeftClient {
         if (fresh) await this.history.catchUp();
         return this.history.eventsOf(workflowId);
       },
-      commands: this.producer,
+      commands: this.commands,
       deciderGroup: topics.deciderGroup(config),
       history: this.history,
     });
@@ -175,7 +120,7 @@ export class WeftClient {
     const kafka = options.transport ?? createKafka(config, logger);
     await withAdmin(kafka, (admin) => ensureTopics(admin, config));
     const client = new WeftClient(config, kafka, logger, options.runCheckWaitMs);
-    await client.producer.connect();
+    await client.commands.connect();
     await client.history.beginAtEnds();
     return client;
   }
@@ -187,42 +132,7 @@ export class WeftClient {
   ): Promise<StartedRun> {
     const workflowType = typeof workflow === "string" ? workflow : workflow.name;
     const command = startWorkflowCommand(workflowType, options);
-    await this.producer.send(command);
-    return { workflowId: command.workflowId, requestId: command.body.requestId };
-  }
-
-  /**
-   * Sends a signal; resolves once it is durably accepted. The producer's own retries resend
-   * the same command, request ID included; to retry a call that failed, pass its request ID.
-   *
-   * Rejects with RunNotFoundError (NOT_FOUND) when no start with that ID was acknowledged, and
-   * RunClosedError (RUN_CLOSED) when the run completed, failed or was cancelled. The run is
-   * looked up in `weft.history`, which the client then follows as `result` does; a run whose
-   * start the deciders have not applied yet is waited for (up to `runCheckWaitMs`), never
-   * refused (see producers/run-check.ts).
-   */
-  async signal(
-    workflowId: string,
-    signalName: string,
-    payload?: unknown,
-    options: RequestOptions = {},
-  ): Promise<AcceptedRequest> {
-    return this.toRun(signalWorkflowCommand(workflowId, signalName, payload, options.requestId));
-  }
-
-  /**
-   * Starts the run unless one is open under `workflowId`, and delivers the signal to it, in one
-   * command the decider applies at once: a run it starts sees the signal right after its start;
-   * an open run records it as any signal (once per request ID). Resolves once the command is
-   * durably accepted. A closed run's ID starts a new run only as `idReusePolicy` allows; else
-   * the decider drops the command.
-   */
-  async signalWithStart<I>(
-    workflow: string | WorkflowDefinition<I>,
-    options: SignalWithStartOptions<I>,
-  ): Promise<SignalWithStartResult> {
-    const command = signalWithStartOf(workflow, options);
-    await this.producer.send(command);
+    await this.commands.send(command);
     return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
@@ -234,60 +144,9 @@ export class WeftClient {
     return stateOf<T>(await this.getHistory(workflowId));
   }
 
-  /** Cancels a run; request IDs and errors as for `signal`. */
-  async cancel(
-    workflowId: string,
-    reason?: string,
-    options: RequestOptions = {},
-  ): Promise<AcceptedRequest> {
-    return this.toRun(cancelWorkflowCommand(workflowId, reason, options.requestId));
-  }
-
-  /**
-   * Terminates a run: it closes cancelled at once (`WorkflowCancelled` with `terminated`), its
-   * code not run, so no cleanup; its running steps are told to stop. Request IDs and errors as
-   * for `cancel`.
-   */
-  async terminate(
-    workflowId: string,
-    reason?: string,
-    options: RequestOptions = {},
-  ): Promise<AcceptedRequest> {
-    return this.toRun(terminateWorkflowCommand(workflowId, reason, options.requestId));
-  }
-
-  /**
-   * Starts a new run with the type and input of the workflow ID's latest run (read from
-   * `weft.history`). Its ID is `options.workflowId`, or one derived from the source's and the
-   * request ID (a retry with the same `requestId` is the same run); the source's own ID starts
-   * the new run under it once the source has closed (RUN_OPEN before). NOT_FOUND when history
-   * has no run of the ID.
-   */
-  async rerun(workflowId: string, options: NewRunOptions = {}): Promise<AcceptedRequest> {
-    const command = rerunCommand(sourceRun(workflowId, await this.getHistory(workflowId)), options);
-    await this.producer.send(command);
-    return { workflowId: command.workflowId, requestId: command.body.requestId };
-  }
-
-  /**
-   * Resets a closed run to a step: a new run (IDs as for `rerun`) whose steps before
-   * `toStepSeq` that completed in the source take their recorded results instead of running;
-   * that step and all after it run again. RUN_OPEN for an open run, INVALID_RESET_POINT for a
-   * step seq the run never scheduled.
-   */
-  async reset(
-    workflowId: string,
-    toStepSeq: number,
-    options: NewRunOptions = {},
-  ): Promise<AcceptedRequest> {
-    const source = sourceRun(workflowId, await this.getHistory(workflowId));
-    const command = resetCommand(source, toStepSeq, options);
-    await this.producer.send(command);
-    return { workflowId: command.workflowId, requestId: command.body.requestId };
-  }
-
-  private async toRun(command: RunCommand): Promise<AcceptedRequest> {
-    const check = await sendToRun(this.runs, this.producer, command, {
+  /** The run is looked up in `weft.history`, which the client then follows as `result` does. */
+  protected async toRun(command: RunCommand): Promise<AcceptedRequest> {
+    const check = await sendToRun(this.runs, this.commands, command, {
       waitMs: this.runCheckWaitMs,
     });
     if (check.kind === "unconfirmed") {
@@ -297,6 +156,10 @@ export class WeftClient {
       );
     }
     return { workflowId: command.workflowId, requestId: command.body.requestId };
+  }
+
+  protected historyOf(workflowId: string): Promise<readonly HistoryEvent[]> {
+    return this.getHistory(workflowId);
   }
 
   /**
@@ -347,7 +210,7 @@ export class WeftClient {
     requestId: string,
     deadline: number,
   ): Promise<number> {
-    const applied = await untilApplied(this.runs, this.producer, workflowId, deadline);
+    const applied = await untilApplied(this.runs, this.commands, workflowId, deadline);
     if (!applied.caughtUp) throw new WaitTimeoutError(`the start of ${workflowId}`, 0);
     await this.history.catchUp();
     const events = await this.history.eventsOf(workflowId);
@@ -365,7 +228,7 @@ export class WeftClient {
 
   async close(): Promise<void> {
     await this.history.close();
-    await this.producer.close();
+    await this.commands.close();
   }
 }
 

@@ -9,24 +9,11 @@ import { Decider } from "../deciders/decider";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
 import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
-import {
-  cancelWorkflowCommand,
-  terminateWorkflowCommand,
-  signalWorkflowCommand,
-  startWorkflowCommand,
-} from "../producers/workflow-commands";
+import { startWorkflowCommand } from "../producers/workflow-commands";
 import { deadLetterCodec, historyCodec } from "../schemas/codec";
 import type { HistoryEvent, IdReusePolicy, StepLogLevel, StepLogRecord } from "../schemas/types";
-import {
-  closesRun,
-  runResult,
-  signalWithStartOf,
-  stateOf,
-  type AcceptedRequest,
-  type RequestOptions,
-  type SignalWithStartOptions,
-  type SignalWithStartResult,
-} from "../sdk/client";
+import { closesRun, runResult, stateOf } from "../sdk/client";
+import { RunRequests, type AcceptedRequest } from "../sdk/run-requests";
 import { EmbeddedKafka } from "../adapters/embedded";
 import { InProcessStepLeaseStore } from "../adapters/in-process/step-lease-store";
 import { SlotPool } from "../workers/slot-pool";
@@ -42,12 +29,6 @@ import type {
 } from "../workflow/definitions";
 import { VirtualClock } from "./virtual-clock";
 import { runOfHistory } from "../producers/run-check";
-import {
-  resetCommand,
-  rerunCommand,
-  sourceRun,
-  type NewRunOptions,
-} from "../producers/run-operations";
 import { scheduleSteps } from "../producers/schedule-steps";
 import { ScheduleClient } from "../sdk/schedules";
 import { scheduleWorkflow } from "../workflow/schedules/schedule-workflow";
@@ -110,7 +91,7 @@ export interface StartRunOptions {
  * command undecided, no task unrun, no timer's decision uncommitted). No broker, database or
  * Redis is needed.
  */
-export class TestEnvironment {
+export class TestEnvironment extends RunRequests {
   private readonly steps: Map<string, StepDefinition>;
   private readonly ownSteps: ReadonlyMap<string, StepDefinition>;
   private readonly historyRead = new Map<number, number>();
@@ -128,7 +109,7 @@ export class TestEnvironment {
     private readonly kafka: EmbeddedKafka,
     private readonly directory: string,
     private readonly decider: Decider,
-    private readonly commands: CommandProducer,
+    protected readonly commands: CommandProducer,
     private readonly taskConsumers: readonly TaskConsumer[],
     private readonly pool: SlotPool,
     private readonly stopping: AbortController,
@@ -136,6 +117,7 @@ export class TestEnvironment {
     private readonly resultTimeoutMs: number,
     stepLogs: Map<string, Map<string, StepLogRecord>>,
   ) {
+    super();
     this.stepLogs = stepLogs;
     this.steps = steps;
     this.ownSteps = new Map(steps);
@@ -318,33 +300,6 @@ export class TestEnvironment {
   }
 
   /**
-   * As the client's: a repeat with the same `requestId` is recorded once; rejects with
-   * RunNotFoundError (NOT_FOUND) for a run never started and RunClosedError (RUN_CLOSED) for
-   * one that closed. A run just started is waited for until the decider has applied its start.
-   */
-  async signal(
-    workflowId: string,
-    signalName: string,
-    payload?: unknown,
-    options: RequestOptions = {},
-  ): Promise<AcceptedRequest> {
-    return this.toRun(signalWorkflowCommand(workflowId, signalName, payload, options.requestId));
-  }
-
-  /**
-   * As the client's: starts the run unless one is open under `workflowId` and delivers the
-   * signal to it, in one command. Resolves once the command is on the log.
-   */
-  async signalWithStart<I>(
-    workflow: string | WorkflowDefinition<I>,
-    options: SignalWithStartOptions<I>,
-  ): Promise<SignalWithStartResult> {
-    const command = signalWithStartOf(workflow, options);
-    await this.commands.send(command);
-    return { workflowId: command.workflowId, requestId: command.body.requestId };
-  }
-
-  /**
    * The run's state (`ctx.setState`) once nothing is in flight: what the workflow ID's latest
    * run last set, undefined when it set none.
    */
@@ -352,53 +307,8 @@ export class TestEnvironment {
     return stateOf<T>(await this.history(workflowId));
   }
 
-  /** As `signal`, for a cancel. */
-  async cancel(
-    workflowId: string,
-    reason?: string,
-    options: RequestOptions = {},
-  ): Promise<AcceptedRequest> {
-    return this.toRun(cancelWorkflowCommand(workflowId, reason, options.requestId));
-  }
-
-  /**
-   * As the client's: closes the run cancelled at once without running its code; request IDs
-   * and errors as for `cancel`.
-   */
-  async terminate(
-    workflowId: string,
-    reason?: string,
-    options: RequestOptions = {},
-  ): Promise<AcceptedRequest> {
-    return this.toRun(terminateWorkflowCommand(workflowId, reason, options.requestId));
-  }
-
-  /**
-   * As the client's: starts a new run of the workflow ID's latest run's type with its input,
-   * once nothing is in flight; returns the new run's ID and the request ID.
-   */
-  async rerun(workflowId: string, options: NewRunOptions = {}): Promise<AcceptedRequest> {
-    const command = rerunCommand(sourceRun(workflowId, await this.history(workflowId)), options);
-    await this.commands.send(command);
-    return { workflowId: command.workflowId, requestId: command.body.requestId };
-  }
-
-  /**
-   * As the client's: a new run that takes the closed run's recorded results of the steps
-   * before `toStepSeq` and runs that step and what follows again.
-   */
-  async reset(
-    workflowId: string,
-    toStepSeq: number,
-    options: NewRunOptions = {},
-  ): Promise<AcceptedRequest> {
-    const source = sourceRun(workflowId, await this.history(workflowId));
-    const command = resetCommand(source, toStepSeq, options);
-    await this.commands.send(command);
-    return { workflowId: command.workflowId, requestId: command.body.requestId };
-  }
-
-  private async toRun(command: RunCommand): Promise<AcceptedRequest> {
+  /** As the client's signal, cancel and terminate, rerun and reset (see RunRequests). */
+  protected async toRun(command: RunCommand): Promise<AcceptedRequest> {
     // The decider here always runs: it applies a start in milliseconds of real time.
     await sendToRun(this.runs, this.commands, command, { waitMs: this.resultTimeoutMs });
     return { workflowId: command.workflowId, requestId: command.body.requestId };
@@ -454,6 +364,10 @@ export class TestEnvironment {
   async idle(): Promise<void> {
     if (!(await this.settled(Date.now() + this.resultTimeoutMs)))
       throw new WaitTimeoutError("the test environment to settle", this.resultTimeoutMs);
+  }
+
+  protected historyOf(workflowId: string): Promise<readonly HistoryEvent[]> {
+    return this.history(workflowId);
   }
 
   /** The run's history once nothing is in flight: the events, for assertions. */
