@@ -1,6 +1,7 @@
 /** Integration tests share one broker, PostgreSQL and Redis (started by `npm run infra:up`). */
 module.exports = {
-  testEnvironment: "node",
+  // Node's, deleting the Kafka topics each test file made once it is done.
+  testEnvironment: "<rootDir>/test/support/topic-cleanup-environment.ts",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   // Examples import Weft by its package name, as a user does; here that is the sources.

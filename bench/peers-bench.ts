@@ -31,6 +31,7 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import bullmqPackage from "bullmq/package.json";
 import Redis from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
 import { DEFAULTS } from "../core/config";
 import { PrivateBroker } from "../test/support/private-broker";
 import { spawnScript, startRedis, type Child } from "./peers/children";
@@ -56,6 +57,8 @@ const { values } = parseArgs({
 const TARGETS = values.targets.split(",").filter(Boolean);
 const ROUNDS = Number(values.rounds);
 const log = (line: string) => process.stdout.write(`${line}\n`);
+/** Past this many partitions on the broker, its heap is mostly other runs' (see the log). */
+const CROWDED_BROKER = 2000;
 
 function hostPort(address: string): { host: string; port: number } {
   const u = new URL(address.includes("://") ? address : `tcp://${address}`);
@@ -178,6 +181,13 @@ async function main(): Promise<void> {
     const brokerPid = listenerPid(hostPort(brokers.split(",")[0]!).port);
     const redisPid = listenerPid(hostPort(redisUrl).port);
     log(`Weft on Kafka: broker ${brokers} (pid ${brokerPid}), Redis ${redisUrl} (pid ${redisPid})`);
+    const held = await partitionsHeld(brokers);
+    log(
+      `the broker holds ${held} partitions` +
+        (held > CROWDED_BROKER
+          ? ": topics left by earlier runs weigh on its heap (each full collection then stops it for about 0.3 s); delete them for figures comparable with a fresh broker"
+          : ""),
+    );
     for (const target of onKafka) {
       if (brokerPid) shared[target]!.push(`kafka broker=${brokerPid}`);
       if (redisPid) shared[target]!.push(`redis (leases)=${redisPid}`);
@@ -262,3 +272,15 @@ main()
     process.exitCode = 1;
   })
   .finally(() => process.exit());
+
+/** Partitions of every topic on the broker, internal ones included. */
+async function partitionsHeld(brokers: string): Promise<number> {
+  const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata();
+    return topics.reduce((sum, t) => sum + t.partitions.length, 0);
+  } finally {
+    await admin.disconnect();
+  }
+}

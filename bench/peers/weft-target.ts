@@ -21,6 +21,7 @@ import type { KafkaPort } from "../../transport/port";
 import { stamped, threeStamped } from "../../test/fixtures/workflows";
 import { freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
 import { spawnRoles, type RoleProcess } from "../../test/support/processes";
+import { deleteTopicsOf } from "../../test/support/topic-cleanup";
 import type { Hops, RunTiming, Target } from "./measure";
 import type { Watched } from "./process-stats";
 
@@ -107,6 +108,8 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
     ],
     stop: async () => {
       await Promise.all(processes.map(({ child }) => child.stop()));
+      // Each round's partitions would stay on the broker's heap for every round after it.
+      await deleteTopicsOf(kafka, [config.topicPrefix]);
     },
   });
 }

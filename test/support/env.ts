@@ -1,11 +1,16 @@
+import { PREFIXES_KEY } from "./topic-cleanup";
 import { randomBytes } from "node:crypto";
 import { loadConfig, type ConfigInput, type WeftConfig } from "../../core/config";
 import { createLogger, type Logger } from "../../core/logger";
 
 /** A config with topics and groups of its own, so tests never see each other's records. */
 export function isolatedConfig(overrides: ConfigInput = {}): WeftConfig {
+  const topicPrefix = `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  // The file's test environment deletes these topics when the file is done.
+  const global = globalThis as unknown as Record<string, Set<string> | undefined>;
+  (global[PREFIXES_KEY] ??= new Set()).add(topicPrefix);
   return loadConfig({
-    topicPrefix: `t${Date.now().toString(36)}${randomBytes(3).toString("hex")}`,
+    topicPrefix,
     commandPartitions: 4,
     taskPartitions: 4,
     logLevel: process.env.WEFT_TEST_LOG_LEVEL ?? "warn",
