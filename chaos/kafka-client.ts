@@ -1,8 +1,12 @@
-/** The harness's own kafkajs client: its warnings go to the run's harness log, not the screen. */
-import { Kafka, logLevel } from "kafkajs";
+/**
+ * The harness's own Kafka client: Weft's (its admin rides out a coordinator still loading after
+ * a broker's kill, as the roles' does), its warnings to the run's harness log, not the screen.
+ */
+import { logLevel, type Kafka } from "kafkajs";
+import { WeftKafka } from "../adapters/kafka/client";
 
 export function harnessKafka(brokers: string, log: (line: string) => void): Kafka {
-  return new Kafka({
+  return new WeftKafka({
     clientId: `weft-chaos-${process.pid}`,
     brokers: brokers.split(","),
     logLevel: logLevel.WARN,

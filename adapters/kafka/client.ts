@@ -2,7 +2,7 @@ import { Kafka, logLevel as KafkaLogLevel, type Admin, type AdminConfig } from "
 import { backoffMs, sleep, type Backoff } from "../../core/backoff";
 import type { WeftConfig } from "../../core/config";
 import type { Logger } from "../../core/logger";
-import { whileLeaderMoves } from "./leader-errors";
+import { isTransient } from "./transient-errors";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
   [KafkaLogLevel.ERROR]: "error",
@@ -45,45 +45,57 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
   });
 }
 
-/** A topic's ends are asked again for as long as kafkajs retries other requests (above). */
-const ENDS_PATIENCE_MS = 17_000;
-const ENDS_BACKOFF: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
+/** What the admin asks again is asked for as long as kafkajs retries other requests (above). */
+const PATIENCE_MS = 17_000;
+const AGAIN: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
 
-/** kafkajs's client, with an admin whose `fetchTopicOffsets` rides out a leader's placing. */
-class WeftKafka extends Kafka {
+/**
+ * kafkajs's client, with an admin that rides out a leader or coordinator moving for the two
+ * reads Weft's roles make of it on their paths: a topic's ends and a group's offsets.
+ *
+ * kafkajs's `fetchTopicOffsets` gives up at once on a ListOffsets answered NOT_LEADER, and its
+ * `fetchOffsets` on any error, a coordinator still loading its groups included. A single broker
+ * answers NOT_LEADER for up to a second after it named a new topic's leaders in its metadata
+ * (measured: every one of 48 partitions asked then), after a leader moves the admin's metadata
+ * stays stale for five minutes, and a broker restarted after a kill loads its groups for
+ * seconds. So a role's first read of a fresh topic's ends failed, a dashboard's stats
+ * subscription begun then ended with an error, and a check of a run's commands failed while a
+ * coordinator loaded. Asked again here, through a fresh admin each time, which reads fresh
+ * metadata as it connects.
+ */
+export class WeftKafka extends Kafka {
   override admin(config?: AdminConfig): Admin {
     const admin = super.admin(config);
     const fresh = () => super.admin(config);
-    return { ...admin, fetchTopicOffsets: (topic) => topicEnds(admin, fresh, topic) };
+    return {
+      ...admin,
+      fetchTopicOffsets: (topic) => askedAgain(admin, fresh, (a) => a.fetchTopicOffsets(topic)),
+      fetchOffsets: (options) => askedAgain(admin, fresh, (a) => a.fetchOffsets(options)),
+    };
   }
 }
 
-/**
- * kafkajs's `fetchTopicOffsets` gives up at once on a ListOffsets answered NOT_LEADER (and on
- * a broker it cannot reach). A single broker answers so for up to a second after it named a
- * new topic's leaders in its metadata (measured: every one of 48 partitions asked then), and
- * after a leader moves the admin's metadata stays stale for five minutes. So each role that
- * read a fresh topic's ends failed its first read, and a dashboard's stats subscription ended
- * with an error. Asked again here, through a fresh admin each time, which reads fresh
- * metadata as it connects.
- */
-async function topicEnds(admin: Admin, fresh: () => Admin, topic: string) {
-  const deadline = Date.now() + ENDS_PATIENCE_MS;
+async function askedAgain<T>(
+  admin: Admin,
+  fresh: () => Admin,
+  ask: (admin: Admin) => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + PATIENCE_MS;
   for (let failures = 1; ; failures++) {
     try {
-      return await (failures === 1 ? admin.fetchTopicOffsets(topic) : askFresh(fresh(), topic));
+      return await (failures === 1 ? ask(admin) : askFresh(fresh(), ask));
     } catch (err) {
-      const delay = backoffMs(ENDS_BACKOFF, failures);
-      if (!whileLeaderMoves(err) || Date.now() + delay > deadline) throw err;
+      const delay = backoffMs(AGAIN, failures);
+      if (!isTransient(err) || Date.now() + delay > deadline) throw err;
       await sleep(delay);
     }
   }
 }
 
-async function askFresh(admin: Admin, topic: string) {
+async function askFresh<T>(admin: Admin, ask: (admin: Admin) => Promise<T>): Promise<T> {
   await admin.connect();
   try {
-    return await admin.fetchTopicOffsets(topic);
+    return await ask(admin);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

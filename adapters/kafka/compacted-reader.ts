@@ -27,7 +27,7 @@ import { readableRanges, ReadStalledError } from "../../transport/history-reader
 import { withAdmin } from "../../transport/topics";
 import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
 import { decodeBatch, type DecodedRecord } from "./record-batches";
-import { whileLeaderMoves } from "./leader-errors";
+import { isTransient } from "./transient-errors";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
 
@@ -318,7 +318,7 @@ export async function readCompacted(
               movedAt = Date.now();
               continue;
             }
-            if (!whileLeaderMoves(err)) throw err;
+            if (!isTransient(err)) throw err;
             // A stall is a position that answered fetches do not move; a broker that does
             // not answer (a leader election) is waited for up to the timeout instead.
             movedAt = Date.now();
