@@ -32,6 +32,7 @@ import { Random } from "./random";
 import { formatReport } from "./report";
 import { Supervisor, type RoleSpec } from "./roles";
 import { readTopic } from "./topic-reader";
+import { deleteTopicsOf } from "../test/support/topic-cleanup";
 
 const ROOT = join(__dirname, "..");
 const MODULE = join(__dirname, "workflows.ts");
@@ -134,7 +135,7 @@ async function runChaos(
       log(`kept for inspection: PostgreSQL schema ${schema}, topics ${prefix}.*`);
     } else {
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await deleteTopics(kafka, prefix).catch((err: unknown) =>
+      await deleteTopicsOf(kafka, [prefix]).catch((err: unknown) =>
         log(`could not delete the run's topics: ${String(err)}`),
       );
     }
@@ -496,17 +497,6 @@ async function topicsWith(kafka: Kafka, prefix: string): Promise<string[]> {
   await admin.connect();
   try {
     return (await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort();
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function deleteTopics(kafka: Kafka, prefix: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const mine = await topicsWith(kafka, `${prefix}.`);
-    if (mine.length) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
   } finally {
     await admin.disconnect();
   }

@@ -21,7 +21,7 @@ const WHOLE_READ_MAX_MS = 2 ** 31 - 1;
 /** One read of a partition of history whole, for the runs asked for while it was queued. */
 interface WholeRead {
   readonly wanted: Set<string>;
-  /** The wanted runs' events as the read found them (none: the run never began there). */
+  /** The runs' events as the read found them: a wanted run absent never began there. */
   done: Promise<ReadonlyMap<string, readonly HistoryEvent[]>>;
 }
 
@@ -262,9 +262,8 @@ export class HistoryTail {
    */
   private readFor(workflowId: string): Promise<ReadonlyMap<string, readonly HistoryEvent[]>> {
     const partition = this.partitionOf(workflowId);
-    let reads = this.partitionReads.get(partition);
-    if (!reads) this.partitionReads.set(partition, (reads = {}));
-    const slot = reads;
+    const slot = this.partitionReads.get(partition) ?? {};
+    this.partitionReads.set(partition, slot);
     if (!slot.queued) {
       const read: WholeRead = { wanted: new Set(), done: Promise.resolve(new Map()) };
       const before = slot.out?.done.catch(() => undefined);
@@ -326,7 +325,7 @@ export class HistoryTail {
         this.ended.set(workflowId, true);
     }
     if (this.runs.size > this.maxRuns) this.letGo();
-    return new Map([...wanted].flatMap((id) => (found.has(id) ? [[id, found.get(id)!]] : [])));
+    return found;
   }
 
   /** Events read ahead of the tail into the run's list, in seq order, each once. */

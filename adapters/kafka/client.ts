@@ -60,43 +60,72 @@ const AGAIN: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
  * stays stale for five minutes, and a broker restarted after a kill loads its groups for
  * seconds. So a role's first read of a fresh topic's ends failed, a dashboard's stats
  * subscription begun then ended with an error, and a check of a run's commands failed while a
- * coordinator loaded. Asked again here, through a fresh admin each time, which reads fresh
- * metadata as it connects.
+ * coordinator loaded. Asked again here through a fresh admin, which reads fresh metadata as it
+ * connects.
  */
 export class WeftKafka extends Kafka {
   override admin(config?: AdminConfig): Admin {
-    const admin = super.admin(config);
-    const fresh = () => super.admin(config);
+    const own = super.admin(config);
+    const reads = new RenewedReads(own, () => super.admin(config));
     return {
-      ...admin,
-      fetchTopicOffsets: (topic) => askedAgain(admin, fresh, (a) => a.fetchTopicOffsets(topic)),
-      fetchOffsets: (options) => askedAgain(admin, fresh, (a) => a.fetchOffsets(options)),
+      ...own,
+      fetchTopicOffsets: (topic) => reads.ask((a) => a.fetchTopicOffsets(topic)),
+      fetchOffsets: (options) => reads.ask((a) => a.fetchOffsets(options)),
+      disconnect: async () => {
+        await reads.close();
+        await own.disconnect();
+      },
     };
   }
 }
 
-async function askedAgain<T>(
-  admin: Admin,
-  fresh: () => Admin,
-  ask: (admin: Admin) => Promise<T>,
-): Promise<T> {
-  const deadline = Date.now() + PATIENCE_MS;
-  for (let failures = 1; ; failures++) {
-    try {
-      return await (failures === 1 ? ask(admin) : askFresh(fresh(), ask));
-    } catch (err) {
-      const delay = backoffMs(AGAIN, failures);
-      if (!isTransient(err) || Date.now() + delay > deadline) throw err;
-      await sleep(delay);
+/**
+ * The two reads, through the admin that last answered them: the caller's, until a transient
+ * error; then a fresh one, kept once it answers (its metadata is the fresh one), so that the
+ * calls after it do not each meet the stale metadata again.
+ */
+class RenewedReads {
+  private current: Admin;
+
+  constructor(
+    private readonly own: Admin,
+    private readonly fresh: () => Admin,
+  ) {
+    this.current = own;
+  }
+
+  async ask<T>(read: (admin: Admin) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + PATIENCE_MS;
+    for (let failures = 1; ; failures++) {
+      try {
+        return await (failures === 1 ? read(this.current) : this.renewed(read));
+      } catch (err) {
+        const delay = backoffMs(AGAIN, failures);
+        if (!isTransient(err) || Date.now() + delay > deadline) throw err;
+        await sleep(delay);
+      }
     }
   }
-}
 
-async function askFresh<T>(admin: Admin, ask: (admin: Admin) => Promise<T>): Promise<T> {
-  await admin.connect();
-  try {
-    return await ask(admin);
-  } finally {
-    await admin.disconnect().catch(() => undefined);
+  async close(): Promise<void> {
+    const renewed = this.current;
+    this.current = this.own;
+    if (renewed !== this.own) await renewed.disconnect().catch(() => undefined);
+  }
+
+  private async renewed<T>(read: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = this.fresh();
+    let answer: T;
+    try {
+      await admin.connect();
+      answer = await read(admin);
+    } catch (err) {
+      await admin.disconnect().catch(() => undefined);
+      throw err;
+    }
+    const before = this.current;
+    this.current = admin;
+    if (before !== this.own) await before.disconnect().catch(() => undefined);
+    return answer;
   }
 }

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
-import { LiveFeed } from "../../graphql/live-feed";
+import { LiveFeed, type DerivedFeed } from "../../graphql/live-feed";
 import { createInProcessLiveEmitter } from "../../adapters/in-process/live-emitter";
 import { liveTopics } from "../../projections/live-changes";
 import type { ReadModelDb } from "../../projections/read-model-db";
@@ -13,10 +13,10 @@ import { waitFor } from "../support/env";
 
 const config = loadConfig({ topicPrefix: "unitfeed" });
 
-it("a change after an idle refresh was armed is pushed within the minimum interval", async () => {
+/** A feed of `derived` on an in-process emitter; what it publishes lands in `published`. */
+function feedOf(derived: DerivedFeed) {
   const emitter = createInProcessLiveEmitter();
   const published: unknown[] = [];
-  let reads = 0;
   const feed = new LiveFeed({
     config,
     // No run is watched, so the feed never reads rows.
@@ -24,9 +24,22 @@ it("a change after an idle refresh was armed is pushed within the minimum interv
     emitter,
     publish: (_topic, payload) => published.push(payload),
     logger: createLogger("silent"),
-    derived: [
-      { name: "n", read: () => Promise.resolve(++reads), minIntervalMs: 50, refreshMs: 60_000 },
-    ],
+    derived: [derived],
+  });
+  const stop = async () => {
+    await feed.stop();
+    await new Promise<void>((resolve) => emitter.close(() => resolve()));
+  };
+  return { feed, emitter, published, stop };
+}
+
+it("a change after an idle refresh was armed is pushed within the minimum interval", async () => {
+  let reads = 0;
+  const { feed, emitter, published, stop } = feedOf({
+    name: "n",
+    read: () => Promise.resolve(++reads),
+    minIntervalMs: 50,
+    refreshMs: 60_000,
   });
   await feed.start();
   const release = feed.watchDerived("n");
@@ -51,30 +64,18 @@ it("a change after an idle refresh was armed is pushed within the minimum interv
     expect(recomputed).toBeLessThan(40);
   } finally {
     release();
-    await feed.stop();
-    await new Promise<void>((resolve) => emitter.close(() => resolve()));
+    await stop();
   }
 });
 
 it("a subscriber whose first read failed gets the next value, even one already published", async () => {
-  const emitter = createInProcessLiveEmitter();
-  const published: unknown[] = [];
   let reads = 0;
-  const feed = new LiveFeed({
-    config,
-    db: undefined as unknown as ReadModelDb,
-    emitter,
-    publish: (_topic, payload) => published.push(payload),
-    logger: createLogger("silent"),
-    derived: [
-      {
-        name: "stats",
-        // The second read fails, as a lag read does while a broker is away.
-        read: () => (++reads === 2 ? Promise.reject(new Error("broker away")) : Promise.resolve(7)),
-        minIntervalMs: 20,
-        refreshMs: 60_000,
-      },
-    ],
+  const { feed, published, stop } = feedOf({
+    name: "stats",
+    // The second read fails, as a lag read does while a broker is away.
+    read: () => (++reads === 2 ? Promise.reject(new Error("broker away")) : Promise.resolve(7)),
+    minIntervalMs: 20,
+    refreshMs: 60_000,
   });
   await feed.start();
   const first = feed.watchDerived("stats");
@@ -91,7 +92,6 @@ it("a subscriber whose first read failed gets the next value, even one already p
     }
   } finally {
     first();
-    await feed.stop();
-    await new Promise<void>((resolve) => emitter.close(() => resolve()));
+    await stop();
   }
 });
