@@ -86,6 +86,31 @@ export default tseslint.config(
     },
   },
   {
+    // The roles speak to the log through the transport port; what is particular to a client
+    // (kafkajs's protocol, its workarounds) lives in its adapter, built by the backends.
+    files: [
+      "deciders/**/*.ts",
+      "workers/**/*.ts",
+      "projections/**/*.ts",
+      "triggers/**/*.ts",
+      "producers/**/*.ts",
+    ],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["kafkajs", "**/adapters/kafka/**", "**/adapters/embedded/**"],
+              allowTypeImports: true,
+              message: "roles reach the log through transport/port.ts; clients live in adapters/",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The dashboard runs in the browser: it reaches Weft through the GraphQL API only.
     files: ["dashboard/**/*.ts", "dashboard/**/*.tsx"],
     rules: {

@@ -1,19 +1,15 @@
-import type { KafkaPort, PortAdmin, PortConsumer, PortDecisionLog } from "../transport/port";
+import type { KafkaPort, PortDecisionLog, PortPartitionOwnership } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
-import { backoffMs, type Backoff } from "../core/backoff";
 import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
 import type { FaultSeam } from "../core/fault-points";
 import type { Logger } from "../core/logger";
-import { PartitionAssigners } from "kafkajs";
 import { ensureTopics, withAdmin } from "../transport/topics";
-import { assignedPartitions } from "../adapters/kafka/group-assignment";
-import { stickyAssigner } from "../adapters/kafka/sticky-assigner";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import type { Command } from "../schemas/types";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
 import { createDeciderMetrics, type DeciderMetrics } from "./metrics";
-import { PartitionOwner, type CommittedWork, type PartitionCursor } from "./partition-owner";
+import { PartitionOwner, type CommittedWork } from "./partition-owner";
 import { DEFAULT_TASK_QUEUE, Registry } from "./registry";
 
 export interface DeciderOptions {
@@ -34,11 +30,6 @@ export interface DeciderOptions {
   faults?: FaultSeam;
 }
 
-/** Consumer restarts after a crash kafkajs gave up on: 500 ms doubling to 15 s. */
-const RESTART_BACKOFF: Backoff = { initialMs: 500, maxMs: 15_000, jitter: 0 };
-/** Kafka's default `group.min.session.timeout.ms`. */
-const BROKER_DEFAULT_MIN_SESSION_MS = 6000;
-
 /**
  * A member of the `deciders` consumer group over `weft.commands`. Kafka assigns partitions;
  * for each, a PartitionOwner restores the partition's open runs and applies its commands.
@@ -48,20 +39,14 @@ export class Decider {
   private readonly registry: Registry;
   private readonly owners = new Map<number, PartitionOwner>();
   private readonly log: Logger;
-  private consumer: PortConsumer | undefined;
-  /** This decider's member ID in the group's current generation, once it joined. */
-  private memberId: string | undefined;
+  /** This decider's partitions of `weft.commands`, as the group deals them. */
+  private readonly ownership: PortPartitionOwnership;
   private readonly groupId: string;
   private readonly commandsTopic: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
   private commandTopicPartitions: Promise<number> | undefined;
-  private admin: Promise<PortAdmin> | undefined;
   private stopped = false;
   private tasksCommitted: ((work: CommittedWork) => void) | undefined;
-  private restarts = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** The group session timeout in use: the configured one, unless the broker refused it. */
-  private sessionTimeoutMs: number;
 
   constructor(private readonly options: DeciderOptions) {
     this.registry = new Registry(options.workflows, options.steps);
@@ -81,7 +66,13 @@ export class Decider {
     this.log = options.logger.child({ role: "decider" });
     this.groupId = topics.deciderGroup(options.config);
     this.commandsTopic = topics.commands(options.config);
-    this.sessionTimeoutMs = options.config.deciderSessionTimeoutMs;
+    this.ownership = options.decisionLog.ownership({
+      groupId: this.groupId,
+      topic: this.commandsTopic,
+      sessionTimeoutMs: options.config.deciderSessionTimeoutMs,
+      concurrency: options.config.commandPartitions,
+      logger: this.log,
+    });
   }
 
   /** Partitions this decider owns right now. */
@@ -149,134 +140,29 @@ export class Decider {
         },
         "topics created",
       );
-    await this.startConsumer();
+    await this.ownership.start({
+      assigned: (partitions) => this.onAssignment(partitions),
+      fetched: async (batch) => {
+        await this.options.faults?.at("decider.fetch");
+        if (batch.isStale()) return;
+        await this.owner(batch.partition).accept(batch.messages, batch);
+      },
+      skipped: (partition, first, last) => {
+        if (this.owners.has(partition)) this.owner(partition).fetchedFiltered(first, last);
+      },
+      claimed: () => this.claimedPartitions,
+    });
     this.log.info({ groupId: this.groupId }, "decider started");
-  }
-
-  private async startConsumer(): Promise<void> {
-    const { kafka, config } = this.options;
-    const consumer = kafka.consumer({
-      groupId: this.groupId,
-      readUncommitted: false,
-      sessionTimeout: this.sessionTimeoutMs,
-      rebalanceTimeout: 20_000,
-      // Several beats per session, so a live member is never taken for dead under load.
-      heartbeatInterval: Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
-      retry: { restartOnFailure: () => Promise.resolve(!this.stopped) },
-      // Keep partitions where they are: each one moved costs its new owner a restore.
-      partitionAssigners: [
-        stickyAssigner(() => ({ [this.commandsTopic]: this.claimedPartitions })),
-        PartitionAssigners.roundRobin,
-      ],
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      if (this.consumer !== consumer) return;
-      this.memberId = payload.memberId;
-      this.onAssignment(new Set(payload.memberAssignment[this.commandsTopic] ?? []));
-    });
-    // A fetch of filtered records only (a marker, an aborted transaction) reaches no eachBatch:
-    // its range still tells the partition's owner that nothing was skipped there.
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (this.consumer !== consumer) return;
-      if (payload.batchSize !== 0 || payload.topic !== this.commandsTopic) return;
-      if (!payload.firstOffset || !this.owners.has(payload.partition)) return;
-      this.owner(payload.partition).fetchedFiltered(
-        BigInt(payload.firstOffset),
-        BigInt(payload.lastOffset),
-      );
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (this.consumer !== consumer) return;
-      if ((payload.error as { type?: string }).type === "INVALID_SESSION_TIMEOUT") {
-        // The broker's group.min.session.timeout.ms is above ours: use Kafka's default floor.
-        const fallback = Math.max(this.sessionTimeoutMs * 2, BROKER_DEFAULT_MIN_SESSION_MS);
-        this.log.warn(
-          { configured: this.sessionTimeoutMs, using: fallback },
-          "the broker refused the decider session timeout (group.min.session.timeout.ms is higher); failover will be slower",
-        );
-        this.sessionTimeoutMs = fallback;
-      } else {
-        this.log.error(
-          { err: payload.error, restart: payload.restart },
-          "decider consumer crashed",
-        );
-      }
-      // kafkajs rejoins by itself unless it gave up: then this decider starts a new consumer.
-      if (!payload.restart) this.scheduleRestart(consumer);
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topic: this.commandsTopic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: config.commandPartitions,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
-          if (batch.messages.length === 0 || payload.isStale()) return;
-          await this.options.faults?.at("decider.fetch");
-          if (payload.isStale()) return;
-          // The batch's whole range, transaction markers and aborted records included.
-          const first = batch.firstOffset() ?? batch.messages[0]!.offset;
-          await this.owner(batch.partition).accept(batch.messages, {
-            first: BigInt(first),
-            last: BigInt(batch.lastOffset()),
-          });
-          payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-        },
-      });
-    } catch (err) {
-      this.consumer = undefined;
-      await consumer.disconnect().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  private scheduleRestart(crashed: PortConsumer): void {
-    if (this.stopped || this.restartTimer) return;
-    const delay = backoffMs(RESTART_BACKOFF, this.restarts + 1);
-    this.restarts++;
-    // The group moves our partitions elsewhere while we are gone: nothing of them is ours.
-    this.onAssignment(new Set());
-    this.consumer = undefined;
-    void crashed.disconnect().catch(() => undefined);
-    this.log.warn({ retryInMs: delay }, "restarting the decider consumer");
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.stopped) return;
-      this.startConsumer().then(
-        () => {
-          this.restarts = 0;
-          this.log.info("decider consumer restarted");
-        },
-        (err) => {
-          this.log.warn({ err }, "could not restart the decider consumer");
-          this.scheduleRestart(crashed);
-        },
-      );
-    }, delay);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.restartTimer);
     // Stop fetching, commit what is pending while still owning the partitions, then leave.
-    try {
-      this.consumer?.pause([{ topic: this.commandsTopic }]);
-    } catch (err) {
-      // kafkajs refuses while it restarts the consumer; nothing is fetched then anyway.
-      this.log.debug({ err }, "could not pause the consumer");
-    }
+    this.ownership.stopFetching();
     await Promise.all([...this.owners.values()].map((o) => o.flush(10_000)));
-    await this.consumer?.disconnect();
+    await this.ownership.leave();
     await Promise.all([...this.owners.values()].map((o) => o.close()));
     this.owners.clear();
-    const admin = this.admin;
-    this.admin = undefined;
-    await admin?.then((a) => a.disconnect()).catch(() => undefined);
     this.log.info("decider stopped");
   }
 
@@ -285,7 +171,7 @@ export class Decider {
     await Promise.all([...this.owners.values()].map((o) => o.whenReady()));
   }
 
-  private onAssignment(assigned: Set<number>): void {
+  private onAssignment(assigned: ReadonlySet<number>): void {
     for (const [partition, owner] of this.owners) {
       if (!assigned.has(partition)) {
         this.owners.delete(partition);
@@ -312,71 +198,13 @@ export class Decider {
         faults: this.options.faults,
         taskPartitions: (queue) => this.taskPartitions(queue),
         commandPartitions: () => this.commandPartitions(),
-        cursor: this.cursor,
+        cursor: this.ownership,
         tasksCommitted: (work) => this.tasksCommitted?.(work),
       });
       this.owners.set(partition, owner);
       this.log.info({ partition }, "partition assigned");
     }
     return owner;
-  }
-
-  private readonly cursor: PartitionCursor = {
-    committedOffset: (partition) =>
-      this.withSharedAdmin(async (admin) => {
-        const [entry] = await admin.fetchOffsets({
-          groupId: this.groupId,
-          topics: [this.commandsTopic],
-        });
-        const found = entry?.partitions.find((p) => p.partition === partition);
-        return found && found.offset !== "-1" ? BigInt(found.offset) : 0n;
-      }),
-    endOffset: (partition) =>
-      this.withSharedAdmin(async (admin) => {
-        const offsets = await admin.fetchTopicOffsets(this.commandsTopic);
-        const found = offsets.find((o) => o.partition === partition);
-        if (!found) throw new Error(`no offsets for ${this.commandsTopic} partition ${partition}`);
-        return BigInt(found.high);
-      }),
-    holds: (partition) =>
-      this.withSharedAdmin(async (admin) => {
-        const memberId = this.memberId;
-        // Where the coordinator cannot be asked (embedded mode), the open's fence decides.
-        if (!admin.describeGroups || !memberId) return true;
-        const { groups } = await admin.describeGroups([this.groupId]);
-        const group = groups.find((g) => g.groupId === this.groupId);
-        // A rebalance in progress ends with a GROUP_JOIN here that tells (or a revocation).
-        if (group?.state !== "Stable") return false;
-        const member = group.members.find((m) => m.memberId === memberId);
-        if (!member) return false;
-        return assignedPartitions(member, this.commandsTopic).includes(partition);
-      }),
-    seek: (partition, offset) => {
-      if (!this.consumer) throw new Error("the decider consumer is not running");
-      this.consumer.seek({ topic: this.commandsTopic, partition, offset: offset.toString() });
-    },
-    pause: (partition) =>
-      this.consumer?.pause([{ topic: this.commandsTopic, partitions: [partition] }]),
-    resume: (partition) =>
-      this.consumer?.resume([{ topic: this.commandsTopic, partitions: [partition] }]),
-  };
-
-  /** One admin client for the decider's offset reads; replaced after any error. */
-  private async withSharedAdmin<T>(work: (admin: PortAdmin) => Promise<T>): Promise<T> {
-    // A partition still opening when the decider stopped must not open a client nobody closes.
-    if (this.stopped) throw new Error("the decider is stopped");
-    if (!this.admin) {
-      const admin = this.options.kafka.admin();
-      this.admin = admin.connect().then(() => admin);
-    }
-    const current = this.admin;
-    try {
-      return await work(await current);
-    } catch (err) {
-      if (this.admin === current) this.admin = undefined;
-      void current.then((a) => a.disconnect()).catch(() => undefined);
-      throw err;
-    }
   }
 
   /** Partitions of the commands topic, read once (a failed read is tried again next time). */

@@ -4,6 +4,7 @@ import type {
   PortDecisionLog,
   PortDecisionWriter,
   PortMessage,
+  PartitionCursor,
 } from "../transport/port";
 import { backoffMs, type Backoff } from "../core/backoff";
 import { systemClock, type Clock, type ClockTimer } from "../core/clock";
@@ -52,22 +53,7 @@ const TRANSITIONS: Record<OwnerPhase, readonly OwnerPhase[]> = {
   closed: [],
 };
 
-/** The decider's consumer, as one partition owner sees it. */
-export interface PartitionCursor {
-  /** The group's committed offset of the partition (0 when there is none). */
-  committedOffset(partition: number): Promise<bigint>;
-  /** The next fetch of the partition starts at `offset`. Throws when the consumer cannot. */
-  seek(partition: number, offset: bigint): void;
-  pause(partition: number): void;
-  resume(partition: number): void;
-  /** The partition's end offset: every command acknowledged so far lies below it. */
-  endOffset(partition: number): Promise<bigint>;
-  /**
-   * Whether the group, settled, gives the partition to this member. False while it
-   * rebalances or gave the partition to another member this process has not heard of yet.
-   */
-  holds(partition: number): Promise<boolean>;
-}
+export type { PartitionCursor };
 
 export interface OwnerDeps {
   kafka: KafkaPort;

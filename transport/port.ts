@@ -7,6 +7,7 @@
  * Only types live here: importing this module loads nothing.
  */
 import type { Kafka, PartitionAssigner } from "kafkajs";
+import type { Logger } from "../core/logger";
 
 export interface PortHeaders {
   [key: string]: Buffer | string | (Buffer | string)[] | undefined;
@@ -160,8 +161,78 @@ export type ReadCompactedPartitions = (
   stallMs?: number,
 ) => Promise<void>;
 
-/** What a decider needs of the log beyond the client: its atomic commit and its restore read. */
+/** Records fetched from a partition this member owns. */
+export interface OwnedBatch {
+  readonly partition: number;
+  readonly messages: PortConsumedMessage[];
+  /** The fetch's whole range: transaction markers and aborted records between included. */
+  readonly first: bigint;
+  readonly last: bigint;
+  /** True once a seek or a new assignment made these records outdated: drop them. */
+  isStale(): boolean;
+}
+
+/** What an owner of partitions is told. */
+export interface OwnershipListener {
+  /** The partitions this member owns now; one missing from the set is lost (to another member). */
+  assigned(partitions: ReadonlySet<number>): void;
+  /** Records of an owned partition; the next fetch of it starts after them once this resolves. */
+  fetched(batch: OwnedBatch): Promise<void>;
+  /** A fetch whose records were all filtered out (markers, an aborted transaction): none lost. */
+  skipped(partition: number, first: bigint, last: bigint): void;
+  /** Partitions this member asks to keep when the group deals them again (where it can). */
+  claimed(): readonly number[];
+}
+
+/** An owned partition's read position and the log's view of it, as its owner uses them. */
+export interface PartitionCursor {
+  /** The group's committed offset of the partition (0 when there is none). */
+  committedOffset(partition: number): Promise<bigint>;
+  /** The next fetch of the partition starts at `offset`. Throws when the member cannot. */
+  seek(partition: number, offset: bigint): void;
+  pause(partition: number): void;
+  resume(partition: number): void;
+  /** The partition's end offset: every record acknowledged so far lies below it. */
+  endOffset(partition: number): Promise<bigint>;
+  /**
+   * Whether the group, settled, gives the partition to this member. False while it
+   * rebalances or gave the partition to another member this process has not heard of yet.
+   */
+  holds(partition: number): Promise<boolean>;
+}
+
+/**
+ * A member's share of a topic's partitions: the group deals them over its live members, each
+ * partition to one, and tells each member what it owns. Ownership is advisory until the
+ * owner's writer fences the previous one (PortDecisionWriter.connect): that is the token a
+ * commit is checked against, so two members that both believe they own a partition never both
+ * commit.
+ */
+export interface PortPartitionOwnership extends PartitionCursor {
+  /** Joins the group and starts fetching; resolves once the first assignment is in place. */
+  start(listener: OwnershipListener): Promise<void>;
+  /** Stops fetching every partition, still owning them (to finish what is in hand). */
+  stopFetching(): void;
+  /** Leaves the group: its partitions go to the other members. */
+  leave(): Promise<void>;
+}
+
+export interface OwnershipOptions {
+  groupId: string;
+  topic: string;
+  /** A member silent this long loses its partitions (where members can die apart). */
+  sessionTimeoutMs: number;
+  /** Partitions whose fetched records are handled at once. */
+  concurrency: number;
+  logger: Logger;
+}
+
+/**
+ * What a decider needs of the log beyond the client: its partitions' ownership, their atomic
+ * commit and their restore read.
+ */
 export interface PortDecisionLog {
+  ownership(options: OwnershipOptions): PortPartitionOwnership;
   writer(transactionalId: string): PortDecisionWriter;
   readCompacted: ReadCompactedPartitions;
 }

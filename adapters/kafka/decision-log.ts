@@ -10,7 +10,11 @@ import type {
 } from "../../transport/port";
 import { TransactionWriter, type TransactionSending } from "../../transport/transaction-writer";
 import { groupBy } from "../../core/group-by";
+import { GroupOwnership } from "../../transport/group-ownership";
+import { PartitionAssigners } from "kafkajs";
 import { canReadCompacted, readCompacted } from "./compacted-reader";
+import { assignedPartitions } from "./group-assignment";
+import { stickyAssigner } from "./sticky-assigner";
 import { pipelinedProducer } from "./pipelined-transactions";
 
 /** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
@@ -25,10 +29,20 @@ const TRANSACTION_TIMEOUT_MS = 30_000;
  * requests under the broker's batch limit, and its offset is retried on
  * CONCURRENT_TRANSACTIONS (see `transactionSending`). The restore read steps over the empty
  * batches compaction leaves (adapters/kafka/compacted-reader.ts), which stop a consumer group.
+ * Ownership is the consumer group's, dealt by the sticky assigner (a partition moved costs its
+ * new owner a restore) and checked with the coordinator before an owner opens.
  */
 export function kafkaDecisionLog(kafka: KafkaPort, config: WeftConfig): PortDecisionLog {
   const compacted = canReadCompacted(kafka);
   return {
+    ownership: (options) =>
+      new GroupOwnership(kafka, options, {
+        assigners: (claimed) => [
+          stickyAssigner(() => ({ [options.topic]: [...claimed()] })),
+          PartitionAssigners.roundRobin,
+        ],
+        assignedTo: (memberAssignment, topic) => assignedPartitions({ memberAssignment }, topic),
+      }),
     writer: (transactionalId) => kafkaTransactionWriter(kafka, config, transactionalId),
     readCompacted: (topic, partitions, onMessage, timeoutMs, stallMs) =>
       (compacted ? readCompacted : readPartitions)(
