@@ -54,13 +54,18 @@ const recordsOf = (partitions: Iterable<number>) =>
   [...partitions].flatMap((p) => Array.from({ length: PER_PARTITION }, (_, o) => `${p}:${o}`));
 const sorted = (xs: Iterable<string | number>) => [...xs].map(String).sort();
 
-async function contract(kafka: KafkaPort, log: PortDecisionLog, config: WeftConfig) {
+/** A topic of PARTITIONS partitions for the test, and a group to own it. */
+async function ownedTopic(kafka: KafkaPort, config: WeftConfig) {
   const topic = `${config.topicPrefix}.owned`;
-  const groupId = `${config.topicPrefix}.owners`;
   const admin = kafka.admin();
   await admin.connect();
   await createTopicsWithLeaders(admin, [{ topic, numPartitions: PARTITIONS }]);
   await admin.disconnect();
+  return { topic, groupId: `${config.topicPrefix}.owners` };
+}
+
+async function contract(kafka: KafkaPort, log: PortDecisionLog, config: WeftConfig) {
+  const { topic, groupId } = await ownedTopic(kafka, config);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   await producer.send({
@@ -118,12 +123,7 @@ it("on Kafka, an owner holds a partition only while the settled group gives it t
   const config = isolatedConfig();
   const kafka = createKafka(config, logger);
   const log = kafkaDecisionLog(kafka, config);
-  const topic = `${config.topicPrefix}.owned`;
-  const groupId = `${config.topicPrefix}.owners`;
-  const admin = kafka.admin();
-  await admin.connect();
-  await createTopicsWithLeaders(admin, [{ topic, numPartitions: PARTITIONS }]);
-  await admin.disconnect();
+  const { topic, groupId } = await ownedTopic(kafka, config);
   const a = await startOwner(log, groupId, topic);
   const b = await startOwner(log, groupId, topic);
   try {
