@@ -210,6 +210,15 @@ export class Run {
     return this.openChildren ?? NO_CHILDREN;
   }
 
+  /** Signal waits still open, oldest first (see `openSignalWaits`). */
+  get signalWaits(): { signalName: string; waitSeq: number }[] {
+    const waits = this.openSignalWaits ?? [];
+    const open: { signalName: string; waitSeq: number }[] = [];
+    for (let i = 0; i < waits.length; i += 2)
+      open.push({ signalName: waits[i] as string, waitSeq: waits[i + 1] as number });
+    return open;
+  }
+
   /** A step done for good (completed, failed or cancelled): its last attempt and how it ended. */
   finishedStep(seq: number): { attempt: number; status: FinishedStatus } | undefined {
     const finished = this.finished ?? [];

@@ -651,6 +651,11 @@ export class WorkflowExecution {
     return this.recorded.has(seq);
   }
 
+  /** The code's signal waits still open, oldest first: the next signal of a name goes there. */
+  get signalWaits(): { signalName: string; waitSeq: number }[] {
+    return this.signalWaiters.map((w) => ({ signalName: w.name, waitSeq: w.seq }));
+  }
+
   /** Whether a signal wait is still open (its timeout timer is then still meaningful). */
   isWaiting(seq: number): boolean {
     return this.pending.has(seq);
