@@ -30,6 +30,9 @@ export interface DeciderOptions {
   faults?: FaultSeam;
 }
 
+/** A rebalance waits this long for a decider to finish the commands in hand. */
+const REBALANCE_TIMEOUT_MS = 20_000;
+
 /**
  * A member of the `deciders` consumer group over `weft.commands`. Kafka assigns partitions;
  * for each, a PartitionOwner restores the partition's open runs and applies its commands.
@@ -71,6 +74,7 @@ export class Decider {
       topic: this.commandsTopic,
       sessionTimeoutMs: options.config.deciderSessionTimeoutMs,
       concurrency: options.config.commandPartitions,
+      rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
       logger: this.log,
     });
   }
@@ -146,6 +150,7 @@ export class Decider {
         await this.options.faults?.at("decider.fetch");
         if (batch.isStale()) return;
         await this.owner(batch.partition).accept(batch.messages, batch);
+        batch.take(batch.messages[batch.messages.length - 1]!.offset);
       },
       skipped: (partition, first, last) => {
         if (this.owners.has(partition)) this.owner(partition).fetchedFiltered(first, last);

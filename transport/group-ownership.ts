@@ -1,6 +1,7 @@
 import type { PartitionAssigner } from "kafkajs";
 import { backoffMs, type Backoff } from "../core/backoff";
 import type { Logger } from "../core/logger";
+import { dependencyOf } from "../core/until-available";
 import type {
   KafkaPort,
   OwnershipListener,
@@ -22,7 +23,6 @@ export interface GroupFeatures {
 const RESTART_BACKOFF: Backoff = { initialMs: 500, maxMs: 15_000, jitter: 0 };
 /** Kafka's default `group.min.session.timeout.ms`. */
 const BROKER_DEFAULT_MIN_SESSION_MS = 6000;
-const REBALANCE_TIMEOUT_MS = 20_000;
 const MAX_FETCH_WAIT_MS = 100;
 
 /**
@@ -43,6 +43,9 @@ export class GroupOwnership implements PortPartitionOwnership {
   /** The session timeout in use: the configured one, unless the broker refused it. */
   private sessionTimeoutMs: number;
   private readonly log: Logger;
+  /** The member's wait on /readyz, from a crash until it joins its group again. */
+  private readonly waitKey = Symbol("group member");
+  private crashes = 0;
 
   constructor(
     private readonly kafka: KafkaPort,
@@ -65,9 +68,10 @@ export class GroupOwnership implements PortPartitionOwnership {
       groupId,
       readUncommitted: false,
       sessionTimeout: this.sessionTimeoutMs,
-      rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+      rebalanceTimeout: this.options.rebalanceTimeoutMs,
       // Several beats per session, so a live member is never taken for dead under load.
-      heartbeatInterval: Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
+      heartbeatInterval:
+        this.options.heartbeatIntervalMs ?? Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
       maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
       allowAutoTopicCreation: false,
       retry: { restartOnFailure: () => Promise.resolve(!this.stopping) },
@@ -77,6 +81,8 @@ export class GroupOwnership implements PortPartitionOwnership {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       if (this.consumer !== consumer) return;
       this.memberId = payload.memberId;
+      this.crashes = 0;
+      this.options.waiting?.readiness.clear(this.waitKey);
       listener.assigned(new Set(payload.memberAssignment[topic] ?? []));
     });
     // A fetch of filtered records only (a marker, an aborted transaction) reaches no eachBatch:
@@ -88,6 +94,7 @@ export class GroupOwnership implements PortPartitionOwnership {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (this.consumer !== consumer) return;
+      this.showWaiting(payload.error);
       if ((payload.error as { type?: string }).type === "INVALID_SESSION_TIMEOUT") {
         // The broker's group.min.session.timeout.ms is above ours: use Kafka's default floor.
         const fallback = Math.max(this.sessionTimeoutMs * 2, BROKER_DEFAULT_MIN_SESSION_MS);
@@ -104,6 +111,7 @@ export class GroupOwnership implements PortPartitionOwnership {
     });
     try {
       await consumer.connect();
+      // A new group reads from the start: nothing written before its first member is missed.
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
@@ -117,9 +125,10 @@ export class GroupOwnership implements PortPartitionOwnership {
             messages: batch.messages,
             first: BigInt(batch.firstOffset() ?? batch.messages[0]!.offset),
             last: BigInt(batch.lastOffset()),
-            isStale: () => payload.isStale(),
+            isStale: () => payload.isStale() || !payload.isRunning(),
+            take: (offset) => payload.resolveOffset(offset),
+            heartbeat: () => payload.heartbeat(),
           });
-          payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
         },
       });
     } catch (err) {
@@ -165,8 +174,30 @@ export class GroupOwnership implements PortPartitionOwnership {
     }
   }
 
+  /** Shows the member waiting for the log from a crash until it joins its group again. */
+  private showWaiting(error: Error): void {
+    const waiting = this.options.waiting;
+    if (!waiting || this.stopping) return;
+    this.crashes += 1;
+    waiting.readiness.wait(this.waitKey, {
+      role: waiting.role,
+      dependency: dependencyOf(error, "kafka"),
+      action: waiting.what,
+      since: waiting.readiness.get(this.waitKey)?.since ?? Date.now(),
+      failures: this.crashes,
+      error: error.message,
+    });
+  }
+
+  async commit(offsets: readonly { partition: number; offset: string }[]): Promise<void> {
+    if (!this.consumer) throw new Error("the consumer is not running");
+    const { topic } = this.options;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic, ...o })));
+  }
+
   async leave(): Promise<void> {
     this.stopFetching();
+    this.options.waiting?.readiness.clear(this.waitKey);
     await this.consumer?.disconnect();
     const admin = this.admin;
     this.admin = undefined;

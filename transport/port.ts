@@ -8,6 +8,7 @@
  */
 import type { Kafka, PartitionAssigner } from "kafkajs";
 import type { Logger } from "../core/logger";
+import type { Readiness } from "../core/readiness";
 
 export interface PortHeaders {
   [key: string]: Buffer | string | (Buffer | string)[] | undefined;
@@ -168,15 +169,22 @@ export interface OwnedBatch {
   /** The fetch's whole range: transaction markers and aborted records between included. */
   readonly first: bigint;
   readonly last: bigint;
-  /** True once a seek or a new assignment made these records outdated: drop them. */
+  /** True once a seek, a new assignment or a stop made these records outdated: drop the rest. */
   isStale(): boolean;
+  /** The records up to `offset` are taken: the partition's next fetch starts after it. */
+  take(offset: string): void;
+  /** Tells the group this member lives, while a batch waits (for a free slot, say). */
+  heartbeat(): Promise<void>;
 }
 
 /** What an owner of partitions is told. */
 export interface OwnershipListener {
   /** The partitions this member owns now; one missing from the set is lost (to another member). */
   assigned(partitions: ReadonlySet<number>): void;
-  /** Records of an owned partition; the next fetch of it starts after them once this resolves. */
+  /**
+   * Records of an owned partition. Once this resolves, the partition's next fetch starts after
+   * the last record taken (`batch.take`): those not taken come again.
+   */
   fetched(batch: OwnedBatch): Promise<void>;
   /** A fetch whose records were all filtered out (markers, an aborted transaction): none lost. */
   skipped(partition: number, first: bigint, last: bigint): void;
@@ -215,6 +223,11 @@ export interface PortPartitionOwnership extends PartitionCursor {
   stopFetching(): void;
   /** Leaves the group: its partitions go to the other members. */
   leave(): Promise<void>;
+  /**
+   * Stores the group's offsets of owned partitions outside any transaction (an owner whose
+   * records need no atomic commit: a worker's tasks). Rejects while the group rebalances.
+   */
+  commit(offsets: readonly { partition: number; offset: string }[]): Promise<void>;
 }
 
 export interface OwnershipOptions {
@@ -224,7 +237,13 @@ export interface OwnershipOptions {
   sessionTimeoutMs: number;
   /** Partitions whose fetched records are handled at once. */
   concurrency: number;
+  /** How often the member tells the group it lives; default a sixth of the session. */
+  heartbeatIntervalMs?: number;
+  /** How long a rebalance waits for members to finish the batches in hand. */
+  rebalanceTimeoutMs: number;
   logger: Logger;
+  /** Where a member waiting for the log shows (a crash until the group is joined again). */
+  waiting?: { readiness: Readiness; role: string; what: string };
 }
 
 /**

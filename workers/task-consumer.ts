@@ -1,20 +1,26 @@
 import type { TaskPosition } from "./task-position";
 import type {
   KafkaPort,
+  OwnedBatch,
   PortConsumedMessage,
-  PortConsumer,
-  PortEachBatchPayload,
+  PortPartitionOwnership,
 } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
-import type { Readiness } from "../core/readiness";
-import { ConsumerKeeper } from "../transport/consumer-keeper";
+import { Readiness } from "../core/readiness";
+import { untilAvailable } from "../core/until-available";
+import { GroupOwnership } from "../transport/group-ownership";
 import { headerText, SCHEMA_HEADER, stepCancelCodec, taskCodec } from "../schemas/codec";
 import type { StepCancel, StepTask } from "../schemas/types";
 import { OffsetTracker } from "./offset-tracker";
 import type { SlotPool } from "./slot-pool";
 
 export const COMMIT_INTERVAL_MS = 200;
+/** A worker silent this long loses its task partitions to the others. */
+const SESSION_TIMEOUT_MS = 10_000;
+const HEARTBEAT_INTERVAL_MS = 1000;
+/** A rebalance waits this long for the tasks in hand to be dispatched (kafkajs's default). */
+const REBALANCE_TIMEOUT_MS = 60_000;
 
 /** Where a task came from: its queue, and when the decider wrote it (the record's timestamp). */
 export interface TaskDelivery {
@@ -64,52 +70,39 @@ export interface TaskConsumerOptions {
 export class TaskConsumer {
   readonly topic: string;
   readonly groupId: string;
-  private readonly consumer: PortConsumer;
-  private readonly keeper: ConsumerKeeper;
+  /** The queue's partitions this worker owns in the group, and their fetched tasks. */
+  private readonly ownership: PortPartitionOwnership;
+  private readonly readiness: Readiness;
   private readonly log: Logger;
-  /** Per assigned partition; replaced on every group join (kafkajs then restarts from commits). */
+  /** Per assigned partition; replaced on every assignment (fetching restarts from commits). */
   private trackers = new Map<number, OffsetTracker>();
   /** The partitions the group assigned here at its last join. */
   private assigned = new Set<number>();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private running = false;
-  /** Stopping or stopped: a crash is not restarted from (see PortConsumerConfig.retry). */
-  private stopped = false;
 
   constructor(private readonly options: TaskConsumerOptions) {
     const { kafka, config, queue } = options;
     this.topic = topics.tasks(config, queue);
     this.groupId = topics.workerGroup(config, queue);
     this.log = options.log.child({ queue, topic: this.topic });
-    this.consumer = kafka.consumer({
+    this.readiness = options.readiness ?? new Readiness();
+    this.ownership = new GroupOwnership(kafka, {
       groupId: this.groupId,
-      // Deciders write tasks in transactions: only committed ones may run.
-      readUncommitted: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
-      retry: {
-        restartOnFailure: () => Promise.resolve(!this.stopped && !options.stopping.aborted),
-      },
+      topic: this.topic,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
+      concurrency: config.taskPartitions,
+      logger: this.log,
+      waiting: { readiness: this.readiness, role: "worker", what: this.what },
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.onGroupJoin(payload.memberAssignment[this.topic] ?? []);
-    });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.log.error({ err: payload.error, restart: payload.restart }, "task consumer crashed");
-    });
-    // A crash kafkajs does not restart from would otherwise stop this queue for good.
-    this.keeper = new ConsumerKeeper({
-      consumer: this.consumer,
-      start: () => this.run(),
-      role: "worker",
-      what: `consume tasks of queue ${queue}`,
-      log: this.log,
-      readiness: options.readiness,
-      signal: options.stopping,
-    });
+  }
+
+  /** What this consumer does, for logs and /readyz. */
+  private get what(): string {
+    return `consume tasks of queue ${this.options.queue}`;
   }
 
   get queue(): string {
@@ -123,44 +116,37 @@ export class TaskConsumer {
 
   /** Joins the group and starts consuming; waits (with backoff) while Kafka is unreachable. */
   async start(): Promise<void> {
-    await this.keeper.start();
+    const { log, readiness } = this;
+    await untilAvailable(
+      { role: "worker", log, readiness, signal: this.options.stopping },
+      "kafka",
+      this.what,
+      () =>
+        this.ownership.start({
+          assigned: (partitions) => this.onGroupJoin([...partitions]),
+          fetched: (batch) => this.eachBatch(batch),
+          skipped: () => undefined,
+          claimed: () => [...this.assigned],
+        }),
+    );
     this.running = true;
     this.commitTimer = setInterval(() => void this.commit(), COMMIT_INTERVAL_MS);
     this.commitTimer.unref();
   }
 
-  private async run(): Promise<void> {
-    await this.consumer.connect();
-    // A new group must see tasks written before any worker of the queue ever ran.
-    await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.options.config.taskPartitions,
-      eachBatch: (payload) => this.eachBatch(payload),
-    });
-  }
-
-  /** Stops fetching; tasks already dispatched go on. */
+  /** Stops fetching, for good (the worker is stopping); tasks already dispatched go on. */
   pause(): void {
-    if (!this.running) return;
-    try {
-      this.consumer.pause([{ topic: this.topic }]);
-    } catch (err) {
-      this.log.debug({ err }, "could not pause the task consumer");
-    }
+    this.ownership.stopFetching();
   }
 
   /** Commits what finished, then leaves the group. Never rejects. */
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.commitTimer);
     this.commitTimer = undefined;
-    this.keeper.stop();
     if (this.running) await this.commit();
     this.running = false;
     try {
-      await this.consumer.disconnect();
+      await this.ownership.leave();
     } catch (err) {
       this.log.warn({ err }, "could not disconnect the task consumer");
     }
@@ -182,9 +168,7 @@ export class TaskConsumer {
     }
     if (due.length === 0) return;
     try {
-      await this.consumer.commitOffsets(
-        due.map(({ partition, offset }) => ({ topic: this.topic, partition, offset })),
-      );
+      await this.ownership.commit(due.map(({ partition, offset }) => ({ partition, offset })));
       for (const { tracker, offset } of due) tracker.markCommitted(offset);
     } catch (err) {
       // A rebalance in progress refuses commits; the next generation starts from the last one.
@@ -226,25 +210,25 @@ export class TaskConsumer {
     this.options.cancelTask?.(cancel, log);
   }
 
-  private async eachBatch(payload: PortEachBatchPayload): Promise<void> {
-    const { batch } = payload;
+  private async eachBatch(batch: OwnedBatch): Promise<void> {
     const { pool, stopping } = this.options;
-    const { topic, partition } = batch;
+    const { topic } = this;
+    const { partition } = batch;
     let dispatchedAll = true;
     let tracker: OffsetTracker | undefined;
     for (const message of batch.messages) {
-      if (stopping.aborted || !payload.isRunning() || payload.isStale()) {
+      if (stopping.aborted || batch.isStale()) {
         dispatchedAll = false;
         break;
       }
       // A record whose attempt already runs here needs no slot of its own (below).
       const key = message.key?.toString();
       const here = key === undefined ? undefined : this.options.runningHere?.(key);
-      if (!here && pool.full && !(await pool.waitForSlot(() => payload.heartbeat()))) {
+      if (!here && pool.full && !(await pool.waitForSlot(() => batch.heartbeat()))) {
         dispatchedAll = false;
         break;
       }
-      if (stopping.aborted || !payload.isRunning() || payload.isStale()) {
+      if (stopping.aborted || batch.isStale()) {
         dispatchedAll = false;
         break;
       }
@@ -259,7 +243,7 @@ export class TaskConsumer {
         if (headerText(message.headers, SCHEMA_HEADER) === stepCancelCodec.schemaName) {
           this.cancel(stepCancelCodec.decode(message.value, message.headers));
           owner.finish(offset);
-          payload.resolveOffset(offset);
+          batch.take(offset);
           continue;
         }
         task = taskCodec.decode(message.value, message.headers);
@@ -270,7 +254,7 @@ export class TaskConsumer {
           if (await this.options.deadLetter({ topic, partition, message }, reason))
             owner.finish(offset);
         });
-        payload.resolveOffset(offset);
+        batch.take(offset);
         continue;
       }
       const log = this.log.child({
@@ -295,9 +279,10 @@ export class TaskConsumer {
       // without a report, to run the attempt as any delivery does.
       if (here) void here.then(dispatch, dispatch);
       else dispatch();
-      payload.resolveOffset(offset);
+      batch.take(offset);
     }
     // Offsets past the last record (transaction markers) have nothing left to do.
-    if (dispatchedAll && tracker && batch.messages.length > 0) tracker.skipTo(batch.lastOffset());
+    if (dispatchedAll && tracker && batch.messages.length > 0)
+      tracker.skipTo(batch.last.toString());
   }
 }

@@ -5,6 +5,7 @@
  * partition's owner; a seek fetches again; an owner that leaves hands its partitions back.
  */
 import { createLogger } from "../../core/logger";
+import { Readiness } from "../../core/readiness";
 import type { WeftConfig } from "../../core/config";
 import { createKafka } from "../../adapters/kafka/client";
 import { kafkaDecisionLog } from "../../adapters/kafka/decision-log";
@@ -32,6 +33,7 @@ async function startOwner(log: PortDecisionLog, groupId: string, topic: string):
     topic,
     sessionTimeoutMs: 6000,
     concurrency: PARTITIONS,
+    rebalanceTimeoutMs: 20_000,
     logger,
   });
   const owner: Owner = { ownership, owned: new Set(), fetched: [] };
@@ -41,6 +43,7 @@ async function startOwner(log: PortDecisionLog, groupId: string, topic: string):
     },
     fetched: (batch) => {
       for (const m of batch.messages) owner.fetched.push(`${batch.partition}:${m.offset}`);
+      batch.take(batch.messages[batch.messages.length - 1]!.offset);
       return Promise.resolve();
     },
     skipped: () => undefined,
@@ -152,5 +155,58 @@ it("on the embedded log, two owners split the partitions, and one leaving hands 
   } finally {
     await kafka.close();
     cleanup();
+  }
+}, 60_000);
+
+it("on Kafka, an owner whose consumer crashed for good gets a new one, shown waiting meanwhile", async () => {
+  const config = isolatedConfig();
+  const kafka = createKafka(config, logger);
+  const { topic, groupId } = await ownedTopic(kafka, config);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  await producer.send({ topic, messages: [{ value: "hello", partition: 0 }] });
+  await producer.disconnect();
+  const readiness = new Readiness();
+  const ownership = kafkaDecisionLog(kafka, config).ownership({
+    groupId,
+    topic,
+    sessionTimeoutMs: 6000,
+    concurrency: PARTITIONS,
+    rebalanceTimeoutMs: 20_000,
+    logger,
+    waiting: { readiness, role: "test", what: "own the test topic" },
+  });
+  const assignments: number[][] = [];
+  const seen: string[] = [];
+  const missingAtCrash: string[][] = [];
+  let poisoned = false;
+  await ownership.start({
+    assigned: (partitions) => assignments.push([...partitions].sort()),
+    fetched: (batch) => {
+      if (!poisoned) {
+        poisoned = true;
+        // The consumer neither retries nor restarts after an error it is told is not retriable.
+        throw Object.assign(new Error("not retriable, on purpose"), { retriable: false });
+      }
+      for (const m of batch.messages) seen.push(m.value?.toString() ?? "");
+      batch.take(batch.messages[batch.messages.length - 1]!.offset);
+      return Promise.resolve();
+    },
+    skipped: () => undefined,
+    claimed: () => [],
+  });
+  try {
+    await waitFor("the crash shown", () => {
+      const missing = readiness.snapshot().missing;
+      if (missing.length > 0) missingAtCrash.push([...missing]);
+      return missing.length > 0;
+    });
+    expect(missingAtCrash[0]).toEqual(["kafka"]);
+    await waitFor("the record fetched by the new consumer", () => seen.includes("hello"));
+    // Every partition lost at the crash, then owned again by the new consumer.
+    expect(assignments).toEqual([all, [], all]);
+    expect(readiness.snapshot().waiting).toEqual([]);
+  } finally {
+    await ownership.leave();
   }
 }, 60_000);
