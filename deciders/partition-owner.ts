@@ -549,7 +549,8 @@ export class PartitionOwner {
       const [committed] = await Promise.all([
         (async () => {
           await this.faults.at("decider.committed-offset");
-          const offset = await cursor.committedOffset(this.partition);
+          // None committed yet: the partition's commands are all still to decide.
+          const offset = (await cursor.committedOffset(this.partition)) ?? 0n;
           lap("committedMs");
           return offset;
         })(),

@@ -111,8 +111,9 @@ export class GroupOwnership implements PortPartitionOwnership {
     });
     try {
       await consumer.connect();
-      // A new group reads from the start: nothing written before its first member is missed.
-      await consumer.subscribe({ topic, fromBeginning: true });
+      // A new group reads from the start unless told otherwise: nothing written before its
+      // first member is missed.
+      await consumer.subscribe({ topic, fromBeginning: this.options.fromBeginning ?? true });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -204,12 +205,12 @@ export class GroupOwnership implements PortPartitionOwnership {
     await admin?.then((a) => a.disconnect()).catch(() => undefined);
   }
 
-  committedOffset(partition: number): Promise<bigint> {
+  committedOffset(partition: number): Promise<bigint | undefined> {
     const { groupId, topic } = this.options;
     return this.withSharedAdmin(async (admin) => {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const found = entry?.partitions.find((p) => p.partition === partition);
-      return found && found.offset !== "-1" ? BigInt(found.offset) : 0n;
+      return found && BigInt(found.offset) >= 0n ? BigInt(found.offset) : undefined;
     });
   }
 

@@ -194,8 +194,8 @@ export interface OwnershipListener {
 
 /** An owned partition's read position and the log's view of it, as its owner uses them. */
 export interface PartitionCursor {
-  /** The group's committed offset of the partition (0 when there is none). */
-  committedOffset(partition: number): Promise<bigint>;
+  /** The group's committed offset of the partition; undefined when it has none. */
+  committedOffset(partition: number): Promise<bigint | undefined>;
   /** The next fetch of the partition starts at `offset`. Throws when the member cannot. */
   seek(partition: number, offset: bigint): void;
   pause(partition: number): void;
@@ -235,6 +235,8 @@ export interface OwnershipOptions {
   topic: string;
   /** A member silent this long loses its partitions (where members can die apart). */
   sessionTimeoutMs: number;
+  /** Where a group with no committed offset starts: a partition's first record (default) or its end. */
+  fromBeginning?: boolean;
   /** Partitions whose fetched records are handled at once. */
   concurrency: number;
   /** How often the member tells the group it lives; default a sixth of the session. */

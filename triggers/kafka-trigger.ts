@@ -22,12 +22,12 @@ import { headersToStrings } from "../transport/headers";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
 import type {
   KafkaPort,
+  OwnedBatch,
   PortConsumedMessage,
-  PortConsumer,
-  PortEachBatchPayload,
   PortDecisionLog,
   PortDecisionWriter,
   PortMessage,
+  PortPartitionOwnership,
 } from "../transport/port";
 import type { KafkaTriggerSource, TriggerDefinition } from "./definition";
 import { mapDelivery, recordDelivery } from "./map-delivery";
@@ -43,6 +43,10 @@ export interface KafkaTriggerOptions {
   counters: TriggerCounters;
 }
 
+/** Source partitions whose records are mapped and committed at once. */
+const SOURCE_PARTITIONS_AT_ONCE = 4;
+/** A rebalance waits this long for the batches in hand (kafkajs's default). */
+const REBALANCE_TIMEOUT_MS = 60_000;
 /** Records per transaction at most: a batch is split, each part committed on its own. */
 const MAX_RECORDS_PER_COMMIT = 500;
 /** Between tries after a failed commit or open: 100 ms doubling to 2 s. */
@@ -66,7 +70,8 @@ export class KafkaTrigger {
   private readonly source: Readonly<KafkaTriggerSource>;
   private readonly commandsTopic: string;
   private commandPartitions = 0;
-  private consumer: PortConsumer | undefined;
+  /** The source topic's partitions this member owns in the trigger's group. */
+  private readonly ownership: PortPartitionOwnership;
   private readonly owned = new Map<number, OwnedPartition>();
   private failures = 0;
   private stopped = false;
@@ -80,6 +85,16 @@ export class KafkaTrigger {
     this.group = triggerGroup(config, trigger.name);
     this.commandsTopic = topics.commands(config);
     this.log = options.logger.child({ role: "trigger", trigger: trigger.name, topic: this.topic });
+    this.ownership = options.decisionLog.ownership({
+      groupId: this.group,
+      topic: this.topic,
+      // A new trigger starts at the topic's first record unless told otherwise.
+      fromBeginning: this.source.fromBeginning ?? true,
+      sessionTimeoutMs: config.deciderSessionTimeoutMs,
+      concurrency: SOURCE_PARTITIONS_AT_ONCE,
+      rebalanceTimeoutMs: REBALANCE_TIMEOUT_MS,
+      logger: this.log,
+    });
   }
 
   get name(): string {
@@ -95,65 +110,30 @@ export class KafkaTrigger {
       await partitionCount(admin, this.topic);
       return partitionCount(admin, this.commandsTopic);
     });
-    const consumer = kafka.consumer({
-      groupId: this.group,
-      readUncommitted: false,
-      sessionTimeout: config.deciderSessionTimeoutMs,
-      heartbeatInterval: Math.max(100, Math.floor(config.deciderSessionTimeoutMs / 6)),
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
-      retry: { restartOnFailure: () => Promise.resolve(!this.stopped) },
+    await this.ownership.start({
+      // Any rebalance may have moved a partition away and back: each is fenced again.
+      assigned: (partitions) => {
+        this.log.info({ partitions: [...partitions] }, "trigger assigned");
+        this.releaseAll();
+      },
+      fetched: async (batch) => {
+        if (batch.isStale() || this.stopped) return;
+        await this.onBatch(batch);
+      },
+      skipped: () => undefined,
+      claimed: () => [...this.owned.keys()],
     });
-    this.consumer = consumer;
-    // Any rebalance may have moved a partition away and back: each is fenced again.
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      if (this.consumer !== consumer) return;
-      this.log.info({ partitions: payload.memberAssignment[this.topic] ?? [] }, "trigger assigned");
-      this.releaseAll();
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (this.consumer !== consumer) return;
-      this.log.error({ err: payload.error, restart: payload.restart }, "trigger consumer crashed");
-      this.releaseAll();
-      if (!payload.restart) void this.restart(consumer);
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({
-        topic: this.topic,
-        fromBeginning: this.source.fromBeginning ?? true,
-      });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 4,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
-          if (batch.messages.length === 0 || payload.isStale() || this.stopped) return;
-          await this.onBatch(batch.partition, batch.messages, payload);
-        },
-      });
-    } catch (err) {
-      this.consumer = undefined;
-      await consumer.disconnect().catch(() => undefined);
-      throw err;
-    }
     this.log.info({ group: this.group }, "Kafka trigger started");
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer?.disconnect().catch(() => undefined);
+    await this.ownership.leave().catch(() => undefined);
     this.releaseAll();
   }
 
-  private async onBatch(
-    partition: number,
-    messages: PortConsumedMessage[],
-    payload: Pick<PortEachBatchPayload, "resolveOffset" | "isStale">,
-  ): Promise<void> {
+  private async onBatch(batch: OwnedBatch): Promise<void> {
+    const { partition, messages } = batch;
     const owned = this.owned.get(partition);
     try {
       if (!owned) {
@@ -165,10 +145,10 @@ export class KafkaTrigger {
       // Below `next`: committed already (fetched again after a rebalance); skipped.
       const fresh = messages.filter((m) => BigInt(m.offset) >= owned.next);
       for (let i = 0; i < fresh.length; i += MAX_RECORDS_PER_COMMIT) {
-        if (payload.isStale() || this.owned.get(partition) !== owned) return;
+        if (batch.isStale() || this.owned.get(partition) !== owned) return;
         const part = fresh.slice(i, i + MAX_RECORDS_PER_COMMIT);
         await this.commit(partition, owned, part);
-        payload.resolveOffset(part[part.length - 1]!.offset);
+        batch.take(part[part.length - 1]!.offset);
       }
       this.failures = 0;
     } catch (err) {
@@ -193,8 +173,8 @@ export class KafkaTrigger {
     try {
       await writer.connect();
       const next = await this.committedOffset(partition);
-      if (this.stopped || !this.consumer) throw new Error("the trigger stopped");
-      this.consumer.seek({ topic: this.topic, partition, offset: next.toString() });
+      if (this.stopped) throw new Error("the trigger stopped");
+      this.ownership.seek(partition, next);
       this.owned.set(partition, { writer, next });
       this.log.info({ partition, offset: String(next) }, "trigger partition opened");
     } catch (err) {
@@ -204,11 +184,10 @@ export class KafkaTrigger {
   }
 
   /** The group's committed offset, else where a new group starts (first or next record). */
-  private committedOffset(partition: number): Promise<bigint> {
+  private async committedOffset(partition: number): Promise<bigint> {
+    const committed = await this.ownership.committedOffset(partition);
+    if (committed !== undefined) return committed;
     return withAdmin(this.options.kafka, async (admin) => {
-      const [entry] = await admin.fetchOffsets({ groupId: this.group, topics: [this.topic] });
-      const found = entry?.partitions.find((p) => p.partition === partition);
-      if (found && BigInt(found.offset) >= 0n) return BigInt(found.offset);
       const ends = await admin.fetchTopicOffsets(this.topic);
       const end = ends.find((o) => o.partition === partition);
       if (!end) throw new Error(`${this.topic} has no partition ${partition}`);
@@ -291,21 +270,5 @@ export class KafkaTrigger {
 
   private releaseAll(): void {
     for (const partition of [...this.owned.keys()]) this.release(partition);
-  }
-
-  /** kafkajs gave up on the consumer: a new one joins after a backoff, until it succeeds. */
-  private async restart(crashed: PortConsumer): Promise<void> {
-    this.consumer = undefined;
-    await crashed.disconnect().catch(() => undefined);
-    for (let attempt = 1; !this.stopped; attempt++) {
-      await sleep(backoffMs(RETRY_BACKOFF, attempt));
-      if (this.stopped) return;
-      try {
-        await this.start();
-        return;
-      } catch (err) {
-        this.log.warn({ err }, "could not restart the trigger consumer");
-      }
-    }
   }
 }
