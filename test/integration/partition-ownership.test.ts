@@ -12,7 +12,12 @@ import { kafkaDecisionLog } from "../../adapters/kafka/decision-log";
 import { embeddedDecisionLog } from "../../adapters/embedded/decision-log";
 import { EmbeddedKafka } from "../../adapters/embedded";
 import { createTopicsWithLeaders } from "../../transport/topics";
-import type { KafkaPort, PortDecisionLog, PortPartitionOwnership } from "../../transport/port";
+import type {
+  KafkaPort,
+  OwnershipOptions,
+  PortDecisionLog,
+  PortPartitionOwnership,
+} from "../../transport/port";
 import { isolatedConfig, waitFor } from "../support/env";
 import { tempDir } from "../embedded/helpers";
 
@@ -27,15 +32,17 @@ interface Owner {
   fetched: string[];
 }
 
+const ownershipOptions = (groupId: string, topic: string): OwnershipOptions => ({
+  groupId,
+  topic,
+  sessionTimeoutMs: 6000,
+  concurrency: PARTITIONS,
+  rebalanceTimeoutMs: 20_000,
+  logger,
+});
+
 async function startOwner(log: PortDecisionLog, groupId: string, topic: string): Promise<Owner> {
-  const ownership = log.ownership({
-    groupId,
-    topic,
-    sessionTimeoutMs: 6000,
-    concurrency: PARTITIONS,
-    rebalanceTimeoutMs: 20_000,
-    logger,
-  });
+  const ownership = log.ownership(ownershipOptions(groupId, topic));
   const owner: Owner = { ownership, owned: new Set(), fetched: [] };
   await ownership.start({
     assigned: (partitions) => {
@@ -168,12 +175,7 @@ it("on Kafka, an owner whose consumer crashed for good gets a new one, shown wai
   await producer.disconnect();
   const readiness = new Readiness();
   const ownership = kafkaDecisionLog(kafka, config).ownership({
-    groupId,
-    topic,
-    sessionTimeoutMs: 6000,
-    concurrency: PARTITIONS,
-    rebalanceTimeoutMs: 20_000,
-    logger,
+    ...ownershipOptions(groupId, topic),
     waiting: { readiness, role: "test", what: "own the test topic" },
   });
   const assignments: number[][] = [];
