@@ -1,8 +1,12 @@
 /**
- * The transport port: the part of the kafkajs client API that Weft's roles use, and nothing
- * more. kafkajs's `Kafka` satisfies it as it is (checked below at compile time); the embedded
- * log (adapters/embedded) implements it without a broker. Shapes follow kafkajs 2.2.4 so that
- * a role written against the port runs on either.
+ * The transport port, in two layers. Below, the part of the kafkajs client API that Weft uses,
+ * and nothing more: kafkajs's `Kafka` satisfies it as it is (checked below at compile time);
+ * the embedded log (adapters/embedded) implements it without a broker; shapes follow kafkajs
+ * 2.2.4. Above it, what roles need in Weft's own terms, which the backends build over it:
+ * `PortPartitionOwnership` and `PortDecisionLog` (a partition's ownership, its atomic commit,
+ * its restore read). Deciders and Kafka triggers own their partitions through the decision
+ * log, workers through `transport/group-ownership.ts`; the projector and the history readers
+ * still drive the consumer below.
  *
  * Only types live here: importing this module loads nothing.
  */
