@@ -212,3 +212,28 @@ it("on Kafka, an owner whose consumer crashed for good gets a new one, shown wai
     await ownership.leave();
   }
 }, 60_000);
+
+it("on Kafka, an owner whose session timeout the broker refuses joins with Kafka's default floor", async () => {
+  const config = isolatedConfig();
+  const kafka = createKafka(config, logger);
+  const { topic, groupId } = await ownedTopic(kafka, config);
+  // The test broker allows sessions of 1 s and more (group.min.session.timeout.ms).
+  const ownership = kafkaDecisionLog(kafka, config).ownership({
+    ...ownershipOptions(groupId, topic),
+    sessionTimeoutMs: 500,
+  });
+  const assignments: number[][] = [];
+  await ownership.start({
+    assigned: (partitions) => assignments.push([...partitions].sort()),
+    fetched: () => Promise.resolve(),
+    skipped: () => undefined,
+    claimed: () => [],
+  });
+  try {
+    await waitFor("the partitions owned", () => assignments.at(-1)?.length === PARTITIONS);
+    // The refused join crashed the consumer (nothing owned); the next one joined.
+    expect(assignments).toEqual([[], all]);
+  } finally {
+    await ownership.leave();
+  }
+}, 60_000);
