@@ -19,6 +19,27 @@ export interface ConsumerKeeperOptions {
 }
 
 /**
+ * Shows on /readyz, under `key`, a consumer of `role` waiting for the log after its
+ * `failures`-th crash (since the wait began), until the caller clears the key.
+ */
+export function showCrashed(
+  readiness: Readiness,
+  key: symbol,
+  consumer: { role: string; what: string },
+  error: Error,
+  failures: number,
+): void {
+  readiness.wait(key, {
+    role: consumer.role,
+    dependency: dependencyOf(error, "kafka"),
+    action: consumer.what,
+    since: readiness.get(key)?.since ?? Date.now(),
+    failures,
+    error: error.message,
+  });
+}
+
+/**
  * Keeps a consumer consuming. kafkajs restarts a crashed consumer by itself only when the
  * crash was retriable; after any other crash (`restart: false`, e.g. a heartbeat refused
  * with "the coordinator is not aware of this member") it disconnects the consumer and leaves
@@ -64,14 +85,7 @@ export class ConsumerKeeper {
     const { role, what, log, signal } = this.options;
     if (signal.aborted) return;
     this.crashes += 1;
-    this.readiness.wait(this.key, {
-      role,
-      dependency: dependencyOf(payload.error, "kafka"),
-      action: what,
-      since: this.readiness.get(this.key)?.since ?? Date.now(),
-      failures: this.crashes,
-      error: payload.error.message,
-    });
+    showCrashed(this.readiness, this.key, { role, what }, payload.error, this.crashes);
     if (this.restarting) {
       this.crashedWhileRestarting = { restart: payload.restart };
       return;

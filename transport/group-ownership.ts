@@ -1,7 +1,7 @@
 import type { PartitionAssigner } from "kafkajs";
 import { backoffMs, type Backoff } from "../core/backoff";
 import type { Logger } from "../core/logger";
-import { dependencyOf } from "../core/until-available";
+import { showCrashed } from "./consumer-keeper";
 import type {
   KafkaPort,
   OwnershipListener,
@@ -180,14 +180,7 @@ export class GroupOwnership implements PortPartitionOwnership {
     const waiting = this.options.waiting;
     if (!waiting || this.stopping) return;
     this.crashes += 1;
-    waiting.readiness.wait(this.waitKey, {
-      role: waiting.role,
-      dependency: dependencyOf(error, "kafka"),
-      action: waiting.what,
-      since: waiting.readiness.get(this.waitKey)?.since ?? Date.now(),
-      failures: this.crashes,
-      error: error.message,
-    });
+    showCrashed(waiting.readiness, this.waitKey, waiting, error, this.crashes);
   }
 
   async commit(offsets: readonly { partition: number; offset: string }[]): Promise<void> {
