@@ -1,16 +1,16 @@
 import type { Registry } from "prom-client";
 import type {
   KafkaPort,
-  PortBatch,
-  PortConsumer,
-  PortEachBatchPayload,
+  OwnedBatch,
+  PortPartitionOwnership,
   PortProducer,
 } from "../transport/port";
 import { topics, type WeftConfig } from "../core/config";
+import { backoffMs, sleep, type Backoff } from "../core/backoff";
 import type { Logger } from "../core/logger";
 import { Readiness } from "../core/readiness";
 import { dependencyOf, untilAvailable, type WaitOptions } from "../core/until-available";
-import { ConsumerKeeper } from "../transport/consumer-keeper";
+import { GroupOwnership } from "../transport/group-ownership";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
 import { ensureTopics, withAdmin } from "../transport/topics";
@@ -27,6 +27,9 @@ import {
 import { ProjectorHealth } from "./projector-health";
 import { createProjectorMetrics, type ProjectorMetrics } from "./projector-metrics";
 import { readOffsets, type OffsetKey } from "./tables/offsets";
+
+/** A batch that failed to project is tried again after 0.3 s, doubling to 10 s. */
+const RETRY_BACKOFF: Backoff = { initialMs: 300, maxMs: 10_000, jitter: 0.2 };
 
 /** What one committed transaction changed; handed to `onCommitted` after the COMMIT. */
 export interface CommittedChanges {
@@ -69,21 +72,25 @@ export interface ProjectorOptions {
 export const projectorGroup = (config: WeftConfig) => `${config.topicPrefix}.projector`;
 
 /**
- * A member of the `<prefix>.projector` consumer group over `weft.history`, `weft.registrations`
- * (definitions and processes), `weft.commands` (starts only: pending runs) and
- * `weft.step-logs` (each attempt's `step.log` lines): it builds the
- * read models (PostgreSQL or SQLite), exactly once. Each batch of a partition commits in one
- * transaction with the partition's next offset; Kafka's committed offsets are never used.
- * On every assignment each partition is sought to the offset stored in the read models.
+ * A projector: it builds the read models (PostgreSQL or SQLite), exactly once, from
+ * `weft.history`, `weft.registrations` (definitions and processes), `weft.commands` (starts
+ * only: pending runs) and `weft.step-logs` (each attempt's `step.log` lines). Projectors share
+ * each topic's partitions through a group per topic (`<prefix>.projector.<source>`). Each
+ * batch of a partition commits in one transaction with the partition's next offset, stored in
+ * the read models under `<prefix>.projector`; the log's committed offsets are never used. On
+ * every assignment each partition is sought to the offset stored in the read models.
  *
  * `replay projections` may run while projectors run: a projector finds its stored offset went
  * back (in its next transaction, or within `rewindCheckMs` when idle) and reads again from it.
  *
  * It never wedges on a record: one the database will not take goes to the DLQ with the reason
- * and the partition carries on. Whether each partition gets its batches through is in
- * `health` (for /readyz, the `weft_projector_*` metrics and the API's `projectors`).
+ * and the partition carries on. A batch that fails otherwise (the database unreachable) is
+ * tried again in place, with backoff, its partition held meanwhile. Whether each partition
+ * gets its batches through is in `health` (for /readyz, the `weft_projector_*` metrics and the
+ * API's `projectors`).
  */
 export class Projector {
+  /** The read models' key for this projector's stored offsets. */
   readonly groupId: string;
   /** How its partitions fare: stalled ones, and the records it sent to the DLQ. */
   readonly health: ProjectorHealth;
@@ -92,8 +99,8 @@ export class Projector {
   private readonly sources: ReadonlyMap<string, ProjectedSource>;
   private readonly historyTopic: string;
   private readonly log: Logger;
-  private consumer: PortConsumer | undefined;
-  private keeper: ConsumerKeeper | undefined;
+  /** Per topic, this member's share of its partitions. */
+  private readonly owners = new Map<string, PortPartitionOwnership>();
   private dlq: PortProducer | undefined;
   private readonly readiness: Readiness;
   private readonly stopping = new AbortController();
@@ -103,13 +110,14 @@ export class Projector {
   private readonly expected = new Map<string, bigint>();
   /** Per topic-partition: bumped by every seek, so a batch fetched before it is known stale. */
   private readonly epochs = new Map<string, number>();
-  private assigned: readonly TopicPartition[] = [];
-  private generation = 0;
-  private positioning: Promise<void> = Promise.resolve();
+  /** Per topic: the partitions owned now. */
+  private readonly assigned = new Map<string, readonly number[]>();
+  /** Per topic: bumped by each assignment, so a positioning that was overtaken stops. */
+  private readonly generations = new Map<string, number>();
+  /** Per topic: the seek of its partitions to their stored offsets, after the last assignment. */
+  private readonly positioning = new Map<string, Promise<void>>();
   private rewindTimer: NodeJS.Timeout | undefined;
   private checkingRewind = false;
-  private joined: () => void = () => undefined;
-  private readonly hasJoined = new Promise<void>((resolve) => (this.joined = resolve));
 
   constructor(private readonly options: ProjectorOptions) {
     this.groupId = projectorGroup(options.config);
@@ -131,10 +139,7 @@ export class Projector {
 
   /** Partitions of history this projector owns now. */
   get assignedPartitions(): number[] {
-    return this.assigned
-      .filter((tp) => tp.topic === this.historyTopic)
-      .map((tp) => tp.partition)
-      .sort((a, b) => a - b);
+    return [...(this.assigned.get(this.historyTopic) ?? [])].sort((a, b) => a - b);
   }
 
   /**
@@ -163,52 +168,33 @@ export class Projector {
     });
     this.dlq = dlq;
     await untilAvailable(wait, "kafka", "connect the DLQ producer", () => dlq.connect());
-    const consumer = kafka.consumer({
-      groupId: this.groupId,
-      readUncommitted: false,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 20_000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 100,
-      // Larger fetches make larger transactions when the projector is behind.
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      allowAutoTopicCreation: false,
-      retry: { restartOnFailure: () => Promise.resolve(!this.stopping.signal.aborted) },
-    });
-    this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      this.onAssignment(
-        [...this.sources.keys()].flatMap((topic) =>
-          (payload.memberAssignment[topic] ?? []).map((partition) => ({ topic, partition })),
-        ),
-      );
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.log.error(
-        { err: payload.error, restart: payload.restart },
-        "projector consumer crashed",
-      );
-    });
-    // A crash kafkajs does not restart from would otherwise stop projecting for good.
-    this.keeper = new ConsumerKeeper({
-      consumer,
-      role: "projector",
-      what: `consume ${[...this.sources.keys()].join(", ")}`,
-      log: this.log,
-      readiness: this.readiness,
-      signal: this.stopping.signal,
-      start: async () => {
-        await consumer.connect();
-        await consumer.subscribe({ topics: [...this.sources.keys()], fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          // History, commands and step logs have commandPartitions each; registrations one.
-          partitionsConsumedConcurrently: 3 * config.commandPartitions + 1,
-          eachBatch: (payload) => this.onBatch(payload),
+    await Promise.all(
+      [...this.sources].map(([topic, source]) => {
+        const what = `consume ${topic}`;
+        const owner = new GroupOwnership(kafka, {
+          groupId: `${this.groupId}.${source}`,
+          topic,
+          sessionTimeoutMs: 10_000,
+          rebalanceTimeoutMs: 20_000,
+          heartbeatIntervalMs: 1000,
+          // Registrations have one partition; history, commands and step logs commandPartitions.
+          concurrency: config.commandPartitions,
+          // Larger fetches make larger transactions when the projector is behind.
+          fetchMaxBytes: 4 * 1024 * 1024,
+          logger: this.log.child({ topic }),
+          waiting: { readiness: this.readiness, role: "projector", what },
         });
-      },
-    });
-    await this.keeper.start();
+        this.owners.set(topic, owner);
+        return untilAvailable(wait, "kafka", what, () =>
+          owner.start({
+            assigned: (partitions) => this.onAssignment(topic, [...partitions]),
+            fetched: (batch) => this.onBatch(topic, batch),
+            skipped: () => undefined,
+            claimed: () => this.assigned.get(topic) ?? [],
+          }),
+        );
+      }),
+    );
     this.rewindTimer = setInterval(
       () => void this.checkRewind(),
       this.options.rewindCheckMs ?? 1000,
@@ -220,48 +206,59 @@ export class Projector {
     );
   }
 
-  /** Resolves once the projector joined its group and sought its partitions. */
+  /** Resolves once the projector owns its partitions and sought them to their stored offsets. */
   async ready(): Promise<void> {
-    await this.hasJoined;
-    await this.positioning;
+    await Promise.all(this.positioning.values());
   }
 
-  /** Finishes the transaction in flight, then leaves the group. */
+  /** Finishes the transaction in flight, then leaves the groups. */
   async stop(): Promise<void> {
     this.stopping.abort();
     clearInterval(this.rewindTimer);
-    this.keeper?.stop();
     this.readiness.clear(this.projectWait);
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
+    for (const owner of this.owners.values()) owner.stopFetching();
+    await Promise.all([...this.owners.values()].map((owner) => owner.leave()));
+    this.owners.clear();
     await this.dlq?.disconnect();
     this.dlq = undefined;
     this.log.info("projector stopped");
   }
 
-  private onAssignment(partitions: readonly TopicPartition[]): void {
-    this.assigned = [...partitions];
-    this.health.assigned(partitions);
-    this.expected.clear();
-    const generation = ++this.generation;
-    this.positioning = this.position(partitions, generation)
-      .catch((err: unknown) => {
+  private onAssignment(topic: string, partitions: readonly number[]): void {
+    this.assigned.set(topic, partitions);
+    this.health.assigned(this.allAssigned());
+    for (const key of [...this.expected.keys()])
+      if (key.startsWith(`${topic}:`)) this.expected.delete(key);
+    const generation = (this.generations.get(topic) ?? 0) + 1;
+    this.generations.set(topic, generation);
+    this.positioning.set(
+      topic,
+      this.position(topic, partitions, generation).catch((err: unknown) => {
         // Each batch of a partition not positioned yet positions it first.
-        this.log.error({ err, partitions }, "reading the stored offsets failed");
-      })
-      .finally(() => this.joined());
+        this.log.error({ err, topic, partitions }, "reading the stored offsets failed");
+      }),
+    );
   }
 
-  /** Seeks each partition to the offset stored in the read models, whatever Kafka's group holds. */
-  private async position(partitions: readonly TopicPartition[], generation: number): Promise<void> {
+  private allAssigned(): TopicPartition[] {
+    return [...this.assigned].flatMap(([topic, ps]) =>
+      ps.map((partition) => ({ topic, partition })),
+    );
+  }
+
+  /** Seeks each partition to the offset stored in the read models, whatever the log's group holds. */
+  private async position(
+    topic: string,
+    partitions: readonly number[],
+    generation: number,
+  ): Promise<void> {
+    if (partitions.length === 0) return;
+    const stored = await readOffsets(this.options.db, this.groupId, topic, partitions);
+    if (generation !== this.generations.get(topic)) return;
     const offsets: Record<string, string> = {};
-    for (const [topic, ps] of byTopic(partitions)) {
-      const stored = await readOffsets(this.options.db, this.groupId, topic, ps);
-      if (generation !== this.generation) return;
-      for (const [partition, offset] of stored) {
-        this.seekTo(topic, partition, offset);
-        offsets[tpKey(topic, partition)] = offset.toString();
-      }
+    for (const [partition, offset] of stored) {
+      this.seekTo(topic, partition, offset);
+      offsets[tpKey(topic, partition)] = offset.toString();
     }
     this.log.info(
       { partitions: Object.keys(offsets), offsets },
@@ -271,34 +268,59 @@ export class Projector {
 
   private seekTo(topic: string, partition: number, offset: bigint): void {
     const key = tpKey(topic, partition);
-    this.consumer?.seek({ topic, partition, offset: offset.toString() });
+    this.owners.get(topic)?.seek(partition, offset);
     this.expected.set(key, offset);
     this.epochs.set(key, (this.epochs.get(key) ?? 0) + 1);
   }
 
-  private async onBatch(payload: PortEachBatchPayload): Promise<void> {
-    const { topic, partition } = payload.batch;
-    this.health.started(topic, partition, this.expected.get(tpKey(topic, partition)));
-    try {
-      await this.positionAndProject(payload);
-    } catch (err) {
-      this.onFailure(topic, partition, err);
-      throw err;
-    } finally {
-      this.health.finished(topic, partition);
+  /**
+   * Projects a batch, trying again with backoff while it fails for a reason other than its
+   * records (those go to the DLQ): the partition waits, its later records behind it. The group
+   * hears from this member meanwhile; a heartbeat refused (a rebalance) ends the batch, so that
+   * the member rejoins at once: its records come again to whoever owns the partition then.
+   */
+  private async onBatch(topic: string, batch: OwnedBatch): Promise<void> {
+    const { partition } = batch;
+    for (let failures = 0; !this.stopping.signal.aborted && !batch.isStale();) {
+      this.health.started(topic, partition, this.expected.get(tpKey(topic, partition)));
+      let failed = false;
+      try {
+        await this.positionAndProject(topic, batch);
+      } catch (err) {
+        this.onFailure(topic, partition, err);
+        failed = true;
+      } finally {
+        this.health.finished(topic, partition);
+      }
+      if (failed) {
+        failures++;
+        await this.waitBeforeRetry(batch, backoffMs(RETRY_BACKOFF, failures));
+        continue;
+      }
+      this.health.succeeded(topic, partition);
+      this.readiness.clear(this.projectWait);
+      await batch.heartbeat();
+      return;
     }
-    this.health.succeeded(topic, partition);
-    this.readiness.clear(this.projectWait);
+  }
+
+  /** Waits `ms`, telling the group this member lives about every second. */
+  private async waitBeforeRetry(batch: OwnedBatch, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping.signal.aborted && !batch.isStale() && Date.now() < until) {
+      await sleep(Math.min(1000, until - Date.now()), this.stopping.signal);
+      await batch.heartbeat();
+    }
   }
 
   /**
-   * kafkajs retries a failed batch (and restarts the consumer when its retries run out). Until
-   * one goes through again: a database or Kafka that cannot be reached is a dependency waited
-   * for (on /readyz at once, as for every role); whatever else fails shows in `health`, which
-   * stalls the partition at once for a database that refuses writes or is damaged, and after
-   * `projectorStallMs` otherwise.
+   * Until a failed batch goes through: a database or Kafka that cannot be reached is a
+   * dependency waited for (on /readyz at once, as for every role); whatever else fails shows
+   * in `health`, which stalls the partition at once for a database that refuses writes or is
+   * damaged, and after `projectorStallMs` otherwise.
    */
   private onFailure(topic: string, partition: number, err: unknown): void {
+    this.log.warn({ err, topic, partition }, "a batch did not project; trying it again");
     const fault = this.health.failed(topic, partition, err);
     this.metrics.errors.inc({ source: this.sources.get(topic) ?? "other", kind: fault });
     if (fault !== "unavailable" && fault !== "kafka") return;
@@ -313,31 +335,31 @@ export class Projector {
     });
   }
 
-  private async positionAndProject(payload: PortEachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    await this.positioning;
-    if (!this.expected.has(tpKey(batch.topic, batch.partition))) {
+  private async positionAndProject(topic: string, batch: OwnedBatch): Promise<void> {
+    const { partition } = batch;
+    await this.positioning.get(topic);
+    if (!this.expected.has(tpKey(topic, partition))) {
       // Positioning failed at assignment; after this seek the batch in hand is stale.
-      await this.position([{ topic: batch.topic, partition: batch.partition }], this.generation);
+      await this.position(topic, [partition], this.generations.get(topic) ?? 0);
       return;
     }
-    if (payload.isStale() || !payload.isRunning() || batch.isEmpty()) return;
-    await this.project(batch);
-    await payload.heartbeat();
+    if (batch.isStale()) return;
+    if (await this.project(topic, batch)) batch.take(batch.last.toString());
   }
 
-  private async project(batch: PortBatch): Promise<void> {
-    const { topic, partition } = batch;
+  /** Resolves true when the batch is projected (or was already): its records are taken. */
+  private async project(topic: string, batch: OwnedBatch): Promise<boolean> {
+    const { partition } = batch;
     const tp = tpKey(topic, partition);
     const source = this.sources.get(topic);
-    if (!source) return;
+    if (!source) return true;
     const epoch = this.epochs.get(tp);
     const key: OffsetKey = { consumerGroup: this.groupId, topic, partition };
     const input: BatchInput = {
       source,
       key,
       records: batch.messages,
-      nextOffset: BigInt(batch.lastOffset()) + 1n,
+      nextOffset: batch.last + 1n,
       expectedOffset: this.expected.get(tp)!,
       isCurrent: () => this.epochs.get(tp) === epoch,
       deadLetter: (records) => this.deadLetter(topic, partition, records),
@@ -348,14 +370,19 @@ export class Projector {
     } catch (err) {
       if (!isDataError(err)) throw err;
       this.log.warn(
-        { err, topic, partition, firstOffset: batch.firstOffset(), lastOffset: batch.lastOffset() },
+        {
+          err,
+          topic,
+          partition,
+          firstOffset: batch.first.toString(),
+          lastOffset: batch.last.toString(),
+        },
         "a batch did not project; projecting its records one by one to find the one at fault",
       );
       outcomes = await this.projectOneByOne(input);
     }
-    const highWatermark = BigInt(batch.highWatermark);
-    for (const outcome of outcomes)
-      await this.settle(topic, partition, epoch, outcome, highWatermark);
+    for (const outcome of outcomes) await this.settle(topic, partition, epoch, outcome, batch.end);
+    return this.epochs.get(tp) === epoch;
   }
 
   /** One transaction per record; a record that still fails goes to the DLQ with the reason. */
@@ -453,8 +480,9 @@ export class Projector {
     this.checkingRewind = true;
     try {
       const before = new Map(this.expected);
-      const partitions = this.assigned.filter((tp) => before.has(tpKey(tp.topic, tp.partition)));
-      for (const [topic, ps] of byTopic(partitions)) {
+      for (const [topic, owned] of this.assigned) {
+        const ps = owned.filter((partition) => before.has(tpKey(topic, partition)));
+        if (ps.length === 0) continue;
         const stored = await readOffsets(this.options.db, this.groupId, topic, ps);
         for (const [partition, offset] of stored) {
           const tp = tpKey(topic, partition);
@@ -484,14 +512,4 @@ interface TopicPartition {
 
 function tpKey(topic: string, partition: number): string {
   return `${topic}:${partition}`;
-}
-
-function byTopic(partitions: readonly TopicPartition[]): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const { topic, partition } of partitions) {
-    const list = out.get(topic) ?? [];
-    list.push(partition);
-    out.set(topic, list);
-  }
-  return out;
 }

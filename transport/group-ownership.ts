@@ -1,7 +1,7 @@
 import type { PartitionAssigner } from "kafkajs";
 import { backoffMs, type Backoff } from "../core/backoff";
 import type { Logger } from "../core/logger";
-import { showCrashed } from "./consumer-keeper";
+import { dependencyOf } from "../core/until-available";
 import type {
   KafkaPort,
   OwnershipListener,
@@ -73,6 +73,7 @@ export class GroupOwnership implements PortPartitionOwnership {
       heartbeatInterval:
         this.options.heartbeatIntervalMs ?? Math.max(100, Math.floor(this.sessionTimeoutMs / 6)),
       maxWaitTimeInMs: MAX_FETCH_WAIT_MS,
+      maxBytesPerPartition: this.options.fetchMaxBytes,
       allowAutoTopicCreation: false,
       retry: { restartOnFailure: () => Promise.resolve(!this.stopping) },
       partitionAssigners: this.features.assigners?.(() => listener.claimed()),
@@ -126,6 +127,7 @@ export class GroupOwnership implements PortPartitionOwnership {
             messages: batch.messages,
             first: BigInt(batch.firstOffset() ?? batch.messages[0]!.offset),
             last: BigInt(batch.lastOffset()),
+            end: BigInt(batch.highWatermark),
             isStale: () => payload.isStale() || !payload.isRunning(),
             take: (offset) => payload.resolveOffset(offset),
             heartbeat: () => payload.heartbeat(),
@@ -180,7 +182,15 @@ export class GroupOwnership implements PortPartitionOwnership {
     const waiting = this.options.waiting;
     if (!waiting || this.stopping) return;
     this.crashes += 1;
-    showCrashed(waiting.readiness, this.waitKey, waiting, error, this.crashes);
+    const { readiness } = waiting;
+    readiness.wait(this.waitKey, {
+      role: waiting.role,
+      dependency: dependencyOf(error, "kafka"),
+      action: waiting.what,
+      since: readiness.get(this.waitKey)?.since ?? Date.now(),
+      failures: this.crashes,
+      error: error.message,
+    });
   }
 
   async commit(offsets: readonly { partition: number; offset: string }[]): Promise<void> {

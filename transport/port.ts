@@ -173,6 +173,8 @@ export interface OwnedBatch {
   /** The fetch's whole range: transaction markers and aborted records between included. */
   readonly first: bigint;
   readonly last: bigint;
+  /** The partition's end (high watermark) as the fetch saw it: how far behind the owner is. */
+  readonly end: bigint;
   /** True once a seek, a new assignment or a stop made these records outdated: drop the rest. */
   isStale(): boolean;
   /** The records up to `offset` are taken: the partition's next fetch starts after it. */
@@ -243,6 +245,8 @@ export interface OwnershipOptions {
   fromBeginning?: boolean;
   /** Partitions whose fetched records are handled at once. */
   concurrency: number;
+  /** The most one fetch reads of a partition (default the log's: 1 MiB on Kafka). */
+  fetchMaxBytes?: number;
   /** How often the member tells the group it lives; default a sixth of the session. */
   heartbeatIntervalMs?: number;
   /** How long a rebalance waits for members to finish the batches in hand. */
