@@ -9,12 +9,11 @@
  * `RunEventLines` is the pure part (events in, lines out); `followRunEvents` feeds it from
  * `weft.history`, from the end, in a throw-away consumer group that never commits.
  */
-import { randomUUID } from "node:crypto";
 import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
 import type { EventBody, HistoryEvent } from "../schemas/types";
-import { readerConsumer } from "../transport/topics";
+import { topicReader } from "../transport/topic-reader";
 import type { KafkaPort } from "../transport/port";
 import { clockTime, type Paint } from "./log-output";
 import { cut, duration, oneLine } from "./tables";
@@ -163,16 +162,11 @@ export async function followRunEvents(options: {
 }): Promise<RunEventFeed> {
   const { kafka, config, logger, onEvent } = options;
   const topic = topics.history(config);
-  const consumer = readerConsumer(kafka, `${topic}.dev-feed.${randomUUID()}`);
-  let joined: () => void = () => undefined;
-  const hasJoined = new Promise<void>((resolve) => (joined = resolve));
-  consumer.on(consumer.events.GROUP_JOIN, () => joined());
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: false });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      for (const message of batch.messages) {
+  const read = await topicReader(kafka).follow({
+    topic,
+    from: "end",
+    onBatch: ({ messages }) => {
+      for (const message of messages) {
         let event: HistoryEvent;
         try {
           event = historyCodec.decode(message.value, message.headers);
@@ -182,9 +176,7 @@ export async function followRunEvents(options: {
         }
         onEvent(event);
       }
-      await Promise.resolve();
     },
   });
-  await hasJoined;
-  return { stop: () => consumer.disconnect() };
+  return { stop: () => read.close() };
 }

@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
 import type { KafkaPort, PortConsumedMessage } from "./port";
 import type { Logger } from "../core/logger";
 import { historyCodec } from "../schemas/codec";
-import { readerConsumer, withAdmin } from "./topics";
+import { withAdmin } from "./topics";
+import { topicReader } from "./topic-reader";
 import type { HistoryEvent } from "../schemas/types";
 
 /**
@@ -50,8 +50,7 @@ export async function readableRanges(
 
 /**
  * Reads the committed records of some partitions of a topic from the beginning up to the end
- * they had when the read began (read_committed). kafkajs has no manual assignment, so a
- * throw-away consumer group does the reading.
+ * they had when the read began (read_committed), through the log's topic reader.
  */
 export async function readPartitions(
   kafka: KafkaPort,
@@ -67,44 +66,26 @@ export async function readPartitions(
   );
   if (targets.size === 0) return;
 
-  const groupId = `${topic}.reader.${randomUUID()}`;
-  const consumer = readerConsumer(kafka, groupId);
   const position = new Map<number, bigint>();
   /** Batches seen so far, for the stall watch. */
   let delivered = 0;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
-  const advance = (partition: number, next: bigint) => {
-    if (next > (position.get(partition) ?? 0n)) position.set(partition, next);
-    for (const [p, high] of targets) if ((position.get(p) ?? 0n) < high) return;
-    finish();
-  };
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (payload.topic === topic && targets.has(payload.partition)) {
+  const read = await topicReader(kafka).follow({
+    topic,
+    partitions: [...targets.keys()],
+    from: "beginning",
+    onBatch: ({ partition, messages, next }) => {
+      const high = targets.get(partition)!;
       delivered++;
-      advance(payload.partition, BigInt(payload.lastOffset) + 1n);
-    }
+      for (const message of messages)
+        if (BigInt(message.offset) < high) onMessage(partition, message);
+      position.set(partition, next);
+      for (const [p, end] of targets) if ((position.get(p) ?? 0n) < end) return;
+      finish();
+    },
   });
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: Math.max(1, targets.size),
-      eachBatch: async ({ batch }) => {
-        if (!targets.has(batch.partition)) {
-          consumer.pause([{ topic, partitions: [batch.partition] }]);
-          return;
-        }
-        const high = targets.get(batch.partition)!;
-        for (const message of batch.messages) {
-          const offset = BigInt(message.offset);
-          if (offset >= high || offset < (position.get(batch.partition) ?? 0n)) continue;
-          onMessage(batch.partition, message);
-        }
-        await Promise.resolve();
-      },
-    });
     let timer: NodeJS.Timeout | undefined;
     let watch: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -139,8 +120,7 @@ export async function readPartitions(
       clearInterval(watch);
     }
   } finally {
-    await consumer.disconnect();
-    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
+    await read.close();
   }
 }
 

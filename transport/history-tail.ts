@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import type { KafkaPort, PortAdmin, PortConsumer, PortTopicOffsets } from "./port";
+import type { KafkaPort, PortAdmin, PortTopicOffsets, TopicRead } from "./port";
 import { backoffMs, DEPENDENCY_BACKOFF, sleep } from "../core/backoff";
 import { isUnrecoverable } from "../core/errors";
 import type { Logger } from "../core/logger";
@@ -7,7 +6,7 @@ import { endStatus } from "../core/run-lifecycle";
 import { historyCodec } from "../schemas/codec";
 import { readHistoryPartitions } from "./history-reader";
 import { partitionForKey } from "./partitioning";
-import { readerConsumer } from "./topics";
+import { topicReader } from "./topic-reader";
 import { WrittenEnd } from "./written-end";
 import type { HistoryEvent } from "../schemas/types";
 
@@ -64,7 +63,7 @@ export class HistoryTail {
   private readonly maxRuns: number;
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly position = new Map<number, bigint>();
-  private consumer: PortConsumer | undefined;
+  private read: TopicRead | undefined;
   private admin: PortAdmin | undefined;
   private adminConnected: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
@@ -376,8 +375,8 @@ export class HistoryTail {
   }
 
   async close(): Promise<void> {
-    await this.consumer?.disconnect();
-    this.consumer = undefined;
+    await this.read?.close();
+    this.read = undefined;
     await this.written.close();
     await this.admin?.disconnect();
     this.admin = undefined;
@@ -385,37 +384,13 @@ export class HistoryTail {
   }
 
   private async run(): Promise<void> {
-    const groupId = `${this.topic}.tail.${randomUUID()}`;
-    const consumer = readerConsumer(this.kafka, groupId);
-    this.consumer = consumer;
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const next = BigInt(payload.lastOffset) + 1n;
-      if (next <= (this.position.get(payload.partition) ?? 0n)) return;
-      this.position.set(payload.partition, next);
-      this.moved();
-    });
     await this.beginAtEnds();
-    let joined: () => void = () => undefined;
-    const hasJoined = new Promise<void>((resolve) => (joined = resolve));
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      // Each join (a restart too) goes on from where the tail stands: the group commits no
-      // offsets, and from "now" it would otherwise begin at the ends of that moment.
-      if (this.from === "now")
-        for (const partition of payload.memberAssignment[this.topic] ?? [])
-          consumer.seek({
-            topic: this.topic,
-            partition,
-            offset: String(this.position.get(partition) ?? 0n),
-          });
-      joined();
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: this.from === "beginning" });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
+    this.read = await topicReader(this.kafka).follow({
+      topic: this.topic,
+      // From "now", where beginAtEnds put the tail; else every partition from its first record.
+      from: this.from === "now" ? new Map(this.position) : "beginning",
+      onBatch: ({ partition, messages, next }) => {
+        for (const message of messages) {
           let event: HistoryEvent;
           try {
             event = historyCodec.decode(message.value, message.headers);
@@ -425,9 +400,10 @@ export class HistoryTail {
           }
           this.record(event);
         }
-        await Promise.resolve();
+        if (next <= (this.position.get(partition) ?? 0n)) return;
+        this.position.set(partition, next);
+        this.moved();
       },
     });
-    await hasJoined;
   }
 }

@@ -3,10 +3,11 @@
  * and nothing more: kafkajs's `Kafka` satisfies it as it is (checked below at compile time);
  * the embedded log (adapters/embedded) implements it without a broker; shapes follow kafkajs
  * 2.2.4. Above it, what roles need in Weft's own terms, which the backends build over it:
- * `PortPartitionOwnership` and `PortDecisionLog` (a partition's ownership, its atomic commit,
- * its restore read). Deciders and Kafka triggers own their partitions through the decision
- * log, workers through `transport/group-ownership.ts`; the projector and the history readers
- * still drive the consumer below.
+ * `PortPartitionOwnership` (a member's share of a topic's partitions), `PortDecisionLog` (a
+ * partition's ownership, its atomic commit, its restore read) and `PortTopicReader` (reading a
+ * topic without owning it). Deciders and Kafka triggers own their partitions through the
+ * decision log, workers and projectors through `transport/group-ownership.ts`; restores,
+ * clients following history, replays and tools read through `transport/topic-reader.ts`.
  *
  * Only types live here: importing this module loads nothing.
  */
@@ -266,6 +267,45 @@ export interface PortDecisionLog {
   readCompacted: ReadCompactedPartitions;
 }
 
+/** Records a topic reader fetched from one partition. */
+export interface ReadBatch {
+  readonly partition: number;
+  /**
+   * Committed records, in order, none read before by this reader (empty where the fetch held
+   * only transaction markers or aborted records).
+   */
+  readonly messages: readonly PortConsumedMessage[];
+  /** Where the partition's read goes on from: every offset below it was passed. */
+  readonly next: bigint;
+}
+
+export interface TopicReadOptions {
+  topic: string;
+  /** The partitions read; default every partition of the topic. */
+  partitions?: readonly number[];
+  /**
+   * Where each partition's read begins: its first record, its end as the read begins, or the
+   * offsets given (a partition without one from its first record).
+   */
+  from: "beginning" | "end" | ReadonlyMap<number, bigint>;
+  /** Each partition's batches come in order, the next once this one resolved. */
+  onBatch: (batch: ReadBatch) => void | Promise<void>;
+}
+
+/** A read in progress: it follows its partitions as records are committed, until closed. */
+export interface TopicRead {
+  close(): Promise<void>;
+}
+
+/**
+ * Reads a topic's committed records outside any group of Weft's: it owns nothing and takes
+ * no partition from an owner (a restore, a client following history, a replay, a tool).
+ */
+export interface PortTopicReader {
+  /** Starts reading; resolves once every partition read is positioned. */
+  follow(options: TopicReadOptions): Promise<TopicRead>;
+}
+
 export interface PortConsumerConfig {
   groupId: string;
   /** Weft always reads committed records only. */
@@ -447,6 +487,11 @@ export interface KafkaPort {
   producer(config?: PortProducerConfig): PortProducer;
   consumer(config: PortConsumerConfig): PortConsumer;
   admin(): PortAdmin;
+  /**
+   * A reader of the log's own, where it has one (the embedded log reads a partition directly);
+   * without it, `transport/topic-reader.ts` reads through a throw-away consumer group.
+   */
+  topicReader?(): PortTopicReader;
 }
 
 /** Compile-time proof that the kafkajs client implements the port. */

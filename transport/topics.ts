@@ -1,7 +1,7 @@
 import type { WeftConfig } from "../core/config";
 import { topics } from "../core/config";
 import { backoffMs, type Backoff } from "../core/backoff";
-import type { KafkaPort, PortAdmin, PortConsumer, PortTopicConfig } from "./port";
+import type { KafkaPort, PortAdmin, PortTopicConfig } from "./port";
 
 /** Runs `work` with a connected admin client, and always disconnects it. */
 export async function withAdmin<T>(
@@ -15,21 +15,6 @@ export async function withAdmin<T>(
   } finally {
     await admin.disconnect();
   }
-}
-
-/**
- * A consumer of its own, throw-away group that reads a topic from the beginning (kafkajs has
- * no manual assignment): used to restore partitions and to follow history from a client.
- */
-export function readerConsumer(kafka: KafkaPort, groupId: string): PortConsumer {
-  return kafka.consumer({
-    groupId,
-    readUncommitted: false,
-    maxWaitTimeInMs: 50,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1000,
-    allowAutoTopicCreation: false,
-  });
 }
 
 /** The replication factor of new topics: as configured, else min(3, brokers in the cluster). */

@@ -33,7 +33,7 @@ const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000;
  * so its size is how long the others wait. A projector catching up with 4 MiB fetches held a
  * restart's decider and first run back by a second and more at 40,000 runs.
  */
-const MAX_FETCH_BYTES = 256 * 1024;
+export const MAX_FETCH_BYTES = 256 * 1024;
 /** After eachBatch threw, the partition is fetched again from its last resolved offset. */
 const CRASH_RETRY_MS = 1000;
 
@@ -513,7 +513,7 @@ export class EmbeddedConsumer implements PortConsumer {
   }
 }
 
-function toMessage(record: StoredRecord, offset: number): PortConsumedMessage {
+export function toMessage(record: StoredRecord, offset: number): PortConsumedMessage {
   const headers: PortHeaders = {};
   for (const [k, v] of record.headers) addHeader(headers, k, v);
   return {

@@ -5,10 +5,12 @@ import type {
   PortConsumerConfig,
   PortProducer,
   PortProducerConfig,
+  PortTopicReader,
 } from "../../transport/port";
 import { EmbeddedAdmin } from "./admin";
 import { EmbeddedConsumer, GroupCoordinator } from "./consumer";
 import { EmbeddedLog, type SyncMode } from "./log";
+import { embeddedTopicReader } from "./topic-reader";
 import { defaultPartitioner, EmbeddedProducer, type Partitioner } from "./producer";
 
 export interface EmbeddedKafkaOptions {
@@ -82,6 +84,10 @@ export class EmbeddedKafka implements KafkaPort {
     );
     this.consumers.add(consumer);
     return consumer;
+  }
+
+  topicReader(): PortTopicReader {
+    return embeddedTopicReader(this.log);
   }
 
   admin(): PortAdmin {

@@ -16,7 +16,7 @@ import type { HistoryEvent } from "../../schemas/types";
 import { WeftClient } from "../../sdk/client";
 import { startEmbedded } from "../../sdk/embedded";
 import { createKafka } from "../../adapters/kafka/client";
-import { readerConsumer } from "../../transport/topics";
+import { topicReader } from "../../transport/topic-reader";
 import type { KafkaPort } from "../../transport/port";
 import { stamped, threeStamped } from "../../test/fixtures/workflows";
 import { freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
@@ -282,24 +282,17 @@ async function readCommands(
   await admin.disconnect();
   const position = new Map<number, bigint>();
   const out = new Map<string, RunCommands>();
-  const consumer = readerConsumer(kafka, `${topic}.peers-bench.${randomBytes(4).toString("hex")}`);
-  // As transport/history-tail.ts: a batch's last offset counts transaction markers too.
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    const next = BigInt(payload.lastOffset) + 1n;
-    if (next > (position.get(payload.partition) ?? 0n)) position.set(payload.partition, next);
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) {
+  const read = await topicReader(kafka).follow({
+    topic,
+    from: "beginning",
+    onBatch: ({ partition, messages, next }) => {
+      for (const m of messages) {
         const command = commandCodec.decode(m.value, m.headers);
         if (!wanted.has(command.workflowId)) continue;
         if (command.body.type === "StartWorkflow")
           out.set(command.workflowId, { start: command.sentAt });
       }
-      await Promise.resolve();
+      position.set(partition, next);
     },
   });
   const deadline = Date.now() + 120_000;
@@ -307,6 +300,6 @@ async function readCommands(
     if (Date.now() > deadline) throw new Error("the commands topic was not read in 120 s");
     await new Promise((r) => setTimeout(r, 20));
   }
-  await consumer.disconnect();
+  await read.close();
   return out;
 }
