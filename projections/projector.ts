@@ -10,7 +10,7 @@ import { backoffMs, sleep, type Backoff } from "../core/backoff";
 import type { Logger } from "../core/logger";
 import { Readiness } from "../core/readiness";
 import { dependencyOf, untilAvailable, type WaitOptions } from "../core/until-available";
-import { GroupOwnership } from "../transport/group-ownership";
+import { partitionOwnership } from "../transport/group-ownership";
 import { deadLetterMessage } from "../producers/dead-letter";
 import type { HistoryEvent } from "../schemas/types";
 import { ensureTopics, withAdmin } from "../transport/topics";
@@ -171,7 +171,7 @@ export class Projector {
     await Promise.all(
       [...this.sources].map(([topic, source]) => {
         const what = `consume ${topic}`;
-        const owner = new GroupOwnership(kafka, {
+        const owner = partitionOwnership(kafka, {
           groupId: `${this.groupId}.${source}`,
           topic,
           sessionTimeoutMs: 10_000,

@@ -11,6 +11,15 @@ import type {
   PortPartitionOwnership,
 } from "./port";
 
+/** The log's own partition ownership where it has one, else one over its consumer groups. */
+export function partitionOwnership(
+  kafka: KafkaPort,
+  options: OwnershipOptions,
+  features?: GroupFeatures,
+): PortPartitionOwnership {
+  return kafka.ownership?.(options) ?? new GroupOwnership(kafka, options, features);
+}
+
 /** What a log's consumer groups add to the common ownership, where they can. */
 export interface GroupFeatures {
   /** How the group deals partitions, given those this member asks to keep. */

@@ -492,6 +492,11 @@ export interface KafkaPort {
    * without it, `transport/topic-reader.ts` reads through a throw-away consumer group.
    */
   topicReader?(): PortTopicReader;
+  /**
+   * Partition ownership of the log's own, where it has one (the embedded log's groups live in
+   * its process); without it, `transport/group-ownership.ts` builds one on a consumer group.
+   */
+  ownership?(options: OwnershipOptions): PortPartitionOwnership;
 }
 
 /** Compile-time proof that the kafkajs client implements the port. */

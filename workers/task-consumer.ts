@@ -9,7 +9,7 @@ import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { Readiness } from "../core/readiness";
 import { untilAvailable } from "../core/until-available";
-import { GroupOwnership } from "../transport/group-ownership";
+import { partitionOwnership } from "../transport/group-ownership";
 import { headerText, SCHEMA_HEADER, stepCancelCodec, taskCodec } from "../schemas/codec";
 import type { StepCancel, StepTask } from "../schemas/types";
 import { OffsetTracker } from "./offset-tracker";
@@ -88,7 +88,7 @@ export class TaskConsumer {
     this.groupId = topics.workerGroup(config, queue);
     this.log = options.log.child({ queue, topic: this.topic });
     this.readiness = options.readiness ?? new Readiness();
-    this.ownership = new GroupOwnership(kafka, {
+    this.ownership = partitionOwnership(kafka, {
       groupId: this.groupId,
       topic: this.topic,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,

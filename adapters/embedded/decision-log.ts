@@ -1,18 +1,17 @@
-import { GroupOwnership } from "../../transport/group-ownership";
 import { readPartitions } from "../../transport/history-reader";
-import type { KafkaPort, PortDecisionLog } from "../../transport/port";
+import type { PortDecisionLog } from "../../transport/port";
+import type { EmbeddedKafka } from "./embedded-kafka";
 import { TransactionWriter } from "../../transport/transaction-writer";
 
 /**
  * The decision log on the embedded log: a transaction of its own producer per decision (all
- * of it in one append, no request limits to keep), and the restore read through its consumer
- * groups (it leaves no empty batches to step over). Ownership is its consumer groups': members
- * of this process, partitions dealt round-robin (the log cannot be asked for a member's view:
- * the writer's fence decides).
+ * of it in one append, no request limits to keep), and the restore read through its topic
+ * reader (it leaves no empty batches to step over). Ownership is its groups': members of this
+ * process, partitions dealt round-robin, each member knowing exactly what it holds.
  */
-export function embeddedDecisionLog(log: KafkaPort): PortDecisionLog {
+export function embeddedDecisionLog(log: EmbeddedKafka): PortDecisionLog {
   return {
-    ownership: (options) => new GroupOwnership(log, options),
+    ownership: (options) => log.ownership(options),
     writer: (transactionalId) =>
       new TransactionWriter(
         log.producer({

@@ -6,12 +6,18 @@ import type {
   PortProducer,
   PortProducerConfig,
   PortTopicReader,
+  OwnershipOptions,
+  PortPartitionOwnership,
 } from "../../transport/port";
 import { EmbeddedAdmin } from "./admin";
-import { EmbeddedConsumer, GroupCoordinator } from "./consumer";
+import { EmbeddedConsumer } from "./consumer";
+import { EmbeddedGroupMember, GroupCoordinator, MAX_FETCH_BYTES } from "./group-member";
 import { EmbeddedLog, type SyncMode } from "./log";
 import { embeddedTopicReader } from "./topic-reader";
 import { defaultPartitioner, EmbeddedProducer, type Partitioner } from "./producer";
+
+/** How long a member's caught-up partition waits before it looks again (a record wakes it). */
+const MEMBER_MAX_WAIT_MS = 100;
 
 export interface EmbeddedKafkaOptions {
   /** Where the log lives (created when missing), e.g. `.weft/`. One process owns it. */
@@ -40,6 +46,7 @@ export class EmbeddedKafka implements KafkaPort {
   private readonly groups: GroupCoordinator;
   private readonly partitioner: Partitioner = defaultPartitioner();
   private readonly consumers = new Set<EmbeddedConsumer>();
+  private readonly members = new Set<EmbeddedGroupMember>();
   private readonly warn: (obj: object, msg: string) => void;
 
   private constructor(
@@ -86,6 +93,23 @@ export class EmbeddedKafka implements KafkaPort {
     return consumer;
   }
 
+  /** A member's share of a topic's partitions, dealt over this process's members of the group. */
+  ownership(options: OwnershipOptions): PortPartitionOwnership {
+    const member: EmbeddedGroupMember = new EmbeddedGroupMember(this.log, this.groups, {
+      groupId: options.groupId,
+      topic: options.topic,
+      fromBeginning: options.fromBeginning ?? true,
+      concurrency: options.concurrency,
+      maxWaitMs: MEMBER_MAX_WAIT_MS,
+      fetchMaxBytes: options.fetchMaxBytes ?? MAX_FETCH_BYTES,
+      rebalanceTimeoutMs: options.rebalanceTimeoutMs,
+      warn: this.warn,
+      onLeft: () => this.members.delete(member),
+    });
+    this.members.add(member);
+    return member;
+  }
+
   topicReader(): PortTopicReader {
     return embeddedTopicReader(this.log);
   }
@@ -97,7 +121,9 @@ export class EmbeddedKafka implements KafkaPort {
   /** Stops every consumer made here and closes the log (syncing it). */
   async close(): Promise<void> {
     await Promise.all([...this.consumers].map((c) => c.stop()));
+    await Promise.all([...this.members].map((m) => m.leave()));
     this.consumers.clear();
+    this.members.clear();
     await this.log.close();
   }
 }

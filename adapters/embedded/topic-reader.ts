@@ -1,5 +1,5 @@
 import type { PortTopicReader, TopicRead, TopicReadOptions } from "../../transport/port";
-import { MAX_FETCH_BYTES, toMessage } from "./consumer";
+import { MAX_FETCH_BYTES, toMessage } from "./group-member";
 import { unknownTopicOrPartition } from "./errors";
 import type { EmbeddedLog } from "./log";
 

@@ -165,6 +165,33 @@ it("on the embedded log, two owners split the partitions, and one leaving hands 
   }
 }, 60_000);
 
+it("on the embedded log, an owner holds exactly the partitions its group gives it", async () => {
+  const { dir, cleanup } = tempDir();
+  const kafka = await EmbeddedKafka.open({ directory: dir, sync: "never" });
+  try {
+    const log = embeddedDecisionLog(kafka);
+    const { topic, groupId } = await ownedTopic(kafka, isolatedConfig());
+    const a = await startOwner(log, groupId, topic);
+    const b = await startOwner(log, groupId, topic);
+    await waitFor("the partitions split", () => a.owned.size > 0 && b.owned.size > 0);
+    for (const p of all) {
+      expect([await a.ownership.holds(p), await b.ownership.holds(p)]).toEqual([
+        a.owned.has(p),
+        b.owned.has(p),
+      ]);
+    }
+    await b.ownership.leave();
+    await waitFor("A owns every partition", () => a.owned.size === PARTITIONS);
+    for (const p of all) expect(await b.ownership.holds(p)).toBe(false);
+    for (const p of all) expect(await a.ownership.holds(p)).toBe(true);
+    await a.ownership.leave();
+    expect(await a.ownership.holds(0)).toBe(false);
+  } finally {
+    await kafka.close();
+    cleanup();
+  }
+}, 60_000);
+
 it("on Kafka, an owner whose consumer crashed for good gets a new one, shown waiting meanwhile", async () => {
   const config = isolatedConfig();
   const kafka = createKafka(config, logger);
