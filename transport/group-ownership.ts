@@ -15,9 +15,8 @@ import type {
 export function partitionOwnership(
   kafka: KafkaPort,
   options: OwnershipOptions,
-  features?: GroupFeatures,
 ): PortPartitionOwnership {
-  return kafka.ownership?.(options) ?? new GroupOwnership(kafka, options, features);
+  return kafka.ownership?.(options) ?? new GroupOwnership(kafka, options);
 }
 
 /** What a log's consumer groups add to the common ownership, where they can. */

@@ -50,7 +50,11 @@ async function followThroughGroup(kafka: KafkaPort, options: TopicReadOptions): 
     const { partition } = payload;
     if (payload.topic !== topic || (wanted && !wanted.has(partition))) return;
     const next = BigInt(payload.lastOffset) + 1n;
-    if (advance(partition, next)) void Promise.resolve(onBatch({ partition, messages: [], next }));
+    // Nothing to hand over but the position: a reader that fails on it has nothing to retry.
+    if (advance(partition, next))
+      Promise.resolve()
+        .then(() => onBatch({ partition, messages: [], next }))
+        .catch(() => undefined);
   });
   await consumer.connect();
   try {

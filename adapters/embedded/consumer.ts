@@ -116,7 +116,9 @@ export class EmbeddedConsumer implements PortConsumer {
           fetched: (batch) => this.eachBatch(topic, member, batch, run),
           skipped: (partition, first, last) => {
             if (run.autoCommit)
-              void this.commitOffsets([{ topic, partition, offset: String(last + 1n) }]);
+              this.commitOffsets([{ topic, partition, offset: String(last + 1n) }]).catch(
+                (err: unknown) => this.warn({ err, topic, partition }, "an offset commit failed"),
+              );
             const high = BigInt(this.log.highWatermark(topic, partition));
             this.endBatch(topic, partition, first, last, high, 0, Date.now());
           },

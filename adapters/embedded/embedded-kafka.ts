@@ -11,7 +11,8 @@ import type {
 } from "../../transport/port";
 import { EmbeddedAdmin } from "./admin";
 import { EmbeddedConsumer } from "./consumer";
-import { EmbeddedGroupMember, GroupCoordinator, MAX_FETCH_BYTES } from "./group-member";
+import { MAX_FETCH_BYTES } from "./fetch";
+import { EmbeddedGroupMember, GroupCoordinator } from "./group-member";
 import { EmbeddedLog, type SyncMode } from "./log";
 import { embeddedTopicReader } from "./topic-reader";
 import { defaultPartitioner, EmbeddedProducer, type Partitioner } from "./producer";

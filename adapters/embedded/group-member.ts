@@ -1,22 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type {
-  OwnedBatch,
-  OwnershipListener,
-  PortConsumedMessage,
-  PortHeaders,
-  PortPartitionOwnership,
-} from "../../transport/port";
-import { addHeader } from "../../transport/headers";
+import type { OwnedBatch, OwnershipListener, PortPartitionOwnership } from "../../transport/port";
 import { unknownTopicOrPartition } from "./errors";
-import type { EmbeddedLog, StoredRecord } from "./log";
+import { fetchMessages } from "./fetch";
+import type { EmbeddedLog } from "./log";
 
-/**
- * The most one fetch reads: a fetch here reads the disk synchronously on the event loop every
- * role of the process shares (a broker reads elsewhere), so its size is how long the others
- * wait. A projector catching up with 4 MiB fetches held a restart's decider and first run back
- * by a second and more at 40,000 runs.
- */
-export const MAX_FETCH_BYTES = 256 * 1024;
 /** After a listener threw, the partition is fetched again from its last record taken. */
 const RETRY_AFTER_THROW_MS = 1000;
 
@@ -29,7 +16,7 @@ export interface MemberOptions {
   concurrency: number;
   /** How long a caught-up partition waits for a record before it looks again. */
   maxWaitMs: number;
-  /** The most one fetch reads (never above MAX_FETCH_BYTES). */
+  /** The most one fetch reads (never above MAX_FETCH_BYTES, see fetch.ts). */
   fetchMaxBytes: number;
   /** How long a rebalance waits for the batches in hand. */
   rebalanceTimeoutMs: number;
@@ -316,21 +303,16 @@ export class EmbeddedGroupMember implements PortPartitionOwnership, GroupMember 
   private async deliver(generation: number, partition: number, position: Position): Promise<void> {
     const { topic } = this;
     const listener = this.listener!;
-    // Offsets below the low watermark are gone (retention, compaction): as Kafka's consumers
-    // reset to the earliest offset, the fetch starts there.
-    const from = Math.max(position.offset, this.log.lowWatermark(topic, partition));
-    const fetched = this.log.fetch(
-      topic,
-      partition,
+    const {
       from,
-      Math.min(this.options.fetchMaxBytes, MAX_FETCH_BYTES),
-    );
+      messages,
+      end: next,
+    } = fetchMessages(this.log, topic, partition, position.offset, this.options.fetchMaxBytes);
     const end = BigInt(this.log.highWatermark(topic, partition));
-    const messages = fetched.records.map((r, i) => toMessage(r, fetched.offsets[i]!));
-    const last = fetched.end - 1;
+    const last = next - 1;
     if (messages.length === 0) {
       // Only gaps: move past them and say so, as a Kafka fetch of filtered records does.
-      position.offset = fetched.end;
+      position.offset = next;
       listener.skipped(partition, BigInt(from), BigInt(last));
       return;
     }
@@ -413,17 +395,4 @@ export function commitOffsets(
       }
     }),
   );
-}
-
-export function toMessage(record: StoredRecord, offset: number): PortConsumedMessage {
-  const headers: PortHeaders = {};
-  for (const [k, v] of record.headers) addHeader(headers, k, v);
-  return {
-    key: record.key,
-    value: record.value,
-    timestamp: String(record.timestamp),
-    attributes: 0,
-    offset: String(offset),
-    headers,
-  };
 }

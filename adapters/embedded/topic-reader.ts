@@ -1,5 +1,5 @@
 import type { PortTopicReader, TopicRead, TopicReadOptions } from "../../transport/port";
-import { MAX_FETCH_BYTES, toMessage } from "./group-member";
+import { fetchMessages, MAX_FETCH_BYTES } from "./fetch";
 import { unknownTopicOrPartition } from "./errors";
 import type { EmbeddedLog } from "./log";
 
@@ -40,12 +40,10 @@ function follow(log: EmbeddedLog, options: TopicReadOptions): Promise<TopicRead>
         await log.waitForRecords(topic, partition, position, IDLE_WAIT_MS, wakers);
         continue;
       }
-      const start = Math.max(position, log.lowWatermark(topic, partition));
-      const fetched = log.fetch(topic, partition, start, MAX_FETCH_BYTES);
-      const messages = fetched.records.map((r, i) => toMessage(r, fetched.offsets[i]!));
+      const { messages, end } = fetchMessages(log, topic, partition, position, MAX_FETCH_BYTES);
       try {
-        await onBatch({ partition, messages, next: BigInt(fetched.end) });
-        position = fetched.end;
+        await onBatch({ partition, messages, next: BigInt(end) });
+        position = end;
       } catch {
         // As a consumer's failed batch: the same records come again, after a pause.
         await new Promise<void>((resolve) => setTimeout(resolve, RETRY_MS));
