@@ -44,6 +44,9 @@ export interface StartOptions<I> {
   executionTimeoutMs?: number;
 }
 
+/** Starts a client remembers as its own (see WeftClient's startedHere), at most. */
+const STARTS_REMEMBERED = 10_000;
+
 /** A start accepted durably. */
 export interface StartedRun {
   workflowId: string;
@@ -88,6 +91,12 @@ export class WeftClient extends RunRequests {
   /** What `signal` and `cancel` check runs against: history, as the deciders committed it. */
   private readonly runs: RunView;
   private readonly log: Logger;
+  /**
+   * Runs this client started, the latest STARTS_REMEMBERED of them: `result` waits for the
+   * deciders to apply such a start and finds the run in the tail from its first event, where
+   * asking at once (before it is decided) would read the run's partition of history whole.
+   */
+  private readonly startedHere = new Set<string>();
   /** Makes, pauses, resumes, updates, deletes and describes schedules (docs/schedules.md). */
   readonly schedules: ScheduleClient = new ScheduleClient(this);
 
@@ -133,6 +142,10 @@ export class WeftClient extends RunRequests {
     const workflowType = typeof workflow === "string" ? workflow : workflow.name;
     const command = startWorkflowCommand(workflowType, options);
     await this.commands.send(command);
+    this.startedHere.delete(command.workflowId);
+    this.startedHere.add(command.workflowId);
+    if (this.startedHere.size > STARTS_REMEMBERED)
+      this.startedHere.delete(this.startedHere.values().next().value!);
     return { workflowId: command.workflowId, requestId: command.body.requestId };
   }
 
@@ -173,7 +186,7 @@ export class WeftClient extends RunRequests {
     // The run to wait for starts at this seq: runs of the ID before it closed (or continued).
     const fromSeq =
       options.startRequestId === undefined
-        ? await this.latestRunStart(workflowId)
+        ? await this.latestRunStart(workflowId, deadline)
         : await this.runOfStart(workflowId, options.startRequestId, deadline);
     return new Promise<T>((resolve, reject) => {
       let unsubscribe: () => void = () => undefined;
@@ -195,7 +208,11 @@ export class WeftClient extends RunRequests {
   }
 
   /** The seq of the last WorkflowStarted of the ID that history holds now (0: none yet). */
-  private async latestRunStart(workflowId: string): Promise<number> {
+  private async latestRunStart(workflowId: string, deadline: number): Promise<number> {
+    // A start of this client's is in history once applied; the deciders behind, it is looked
+    // up as any run is.
+    if (this.startedHere.has(workflowId))
+      await untilApplied(this.runs, this.commands, workflowId, deadline);
     await this.history.catchUp();
     return lastStart(await this.history.eventsOf(workflowId));
   }

@@ -9,10 +9,12 @@ import { RunClosedError, RunNotFoundError } from "../../core/errors";
 import { WeftClient } from "../../sdk/client";
 import { HistoryTail } from "../../transport/history-tail";
 import { partitionForKey } from "../../transport/partitioning";
+import type { KafkaPort, TopicReadOptions } from "../../transport/port";
+import { topicReader } from "../../transport/topic-reader";
 import { approval, closeFixtures, steps, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { count, expectGapless, types } from "../support/history";
-import { startTestWeft, type TestWeft } from "../support/weft";
+import { kafkaFor, startTestWeft, type TestWeft } from "../support/weft";
 
 const config = isolatedConfig({ commandPartitions: 2, taskPartitions: 2 });
 const logger = testLogger(config);
@@ -137,5 +139,68 @@ it("a client connected later waits on, signals and refuses runs as one that saw 
     expect(count(await client.getHistory(waiting), "SignalReceived")).toBe(1);
   } finally {
     await client.close();
+  }
+});
+
+/** The transport, with every topic read begun through it noted in `reads`. */
+function notingReads(transport: KafkaPort, reads: TopicReadOptions[]): KafkaPort {
+  const reader = topicReader(transport);
+  return new Proxy(transport, {
+    get(target, key, receiver) {
+      if (key === "topicReader")
+        return () => ({
+          follow: (options: TopicReadOptions) => {
+            reads.push(options);
+            return reader.follow(options);
+          },
+        });
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === "function" ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
+it("waits on runs it started from their first events, reading no partition whole", async () => {
+  // History holds runs on every partition; then the client asks for the runs it starts before
+  // any decider has taken them (its deciders start after it asked), as when it asks at once.
+  const later = isolatedConfig({ commandPartitions: 2, taskPartitions: 2 });
+  let engine = await startTestWeft(later, { workflows: [threeSteps], steps });
+  const earlier: string[] = [];
+  try {
+    for (
+      let n = 0;
+      new Set(earlier.map((id) => partitionForKey(topics.history(later), id, 2))).size < 2;
+      n++
+    ) {
+      const { workflowId } = await engine.client.start(threeSteps, { input: { n } });
+      await engine.client.result(workflowId);
+      earlier.push(workflowId);
+    }
+  } finally {
+    await engine.stop();
+  }
+  const reads: TopicReadOptions[] = [];
+  const client = await WeftClient.connect({
+    config: later,
+    logger,
+    transport: notingReads(kafkaFor(later), reads),
+  });
+  const wholeReads = () =>
+    reads.filter((r) => r.topic === topics.history(later) && r.from === "beginning");
+  try {
+    const started = await Promise.all(
+      [1, 2, 3].map((n) => client.start(threeSteps, { input: { n } })),
+    );
+    const results = Promise.all(started.map(({ workflowId }) => client.result(workflowId)));
+    engine = await startTestWeft(later, { workflows: [threeSteps], steps });
+    expect(await results).toEqual([{ n: 4 }, { n: 5 }, { n: 6 }]);
+    for (const { workflowId } of started) expectGapless(await client.getHistory(workflowId));
+    expect(wholeReads()).toEqual([]);
+    // A run begun before it connected is read from its partition, as before.
+    await client.result(earlier[0]!);
+    expect(wholeReads()).toHaveLength(1);
+  } finally {
+    await client.close();
+    await engine.stop();
   }
 });
