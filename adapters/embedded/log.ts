@@ -78,6 +78,7 @@ import {
 } from "./frames";
 import { lockDirectory, type DirectoryLock } from "./lock";
 import { scanLog, type LogScan } from "./log-scan";
+import { CompactedIndex } from "./compacted-index";
 import { NO_SEGMENT, PartitionIndex, type SealedLocations } from "./partition-index";
 import { applyRetention } from "./retention";
 import { Segment, type PartitionState, type TopicState } from "./segment";
@@ -448,11 +449,9 @@ export class EmbeddedLog {
     const offsets: number[] = [];
     let bytes = 0;
     const limit = Math.min(index.end, offset + MAX_SCAN);
-    let o = offset;
-    for (; o < limit; o++) {
-      const segment = index.segmentOf(o);
-      if (segment === NO_SEGMENT) continue;
-      const record = this.recordAt(segment, index.positionOf(o), index.slotOf(o));
+    let o = index.nextHeld(offset, limit);
+    for (; o < limit; o = index.nextHeld(o + 1, limit)) {
+      const record = this.recordAt(index.segmentOf(o), index.positionOf(o), index.slotOf(o));
       if (records.length > 0 && bytes + record.size > maxBytes) break;
       bytes += record.size;
       records.push(record);
@@ -997,10 +996,12 @@ export class EmbeddedLog {
       topic.partitions.push({
         topic,
         partition,
-        index: new PartitionIndex(
-          0,
-          keptForEver ? (segment) => this.sealedBlock(segment, name, partition) : undefined,
-        ),
+        index: compacted
+          ? new CompactedIndex()
+          : new PartitionIndex(
+              0,
+              keptForEver ? (segment) => this.sealedBlock(segment, name, partition) : undefined,
+            ),
         waiters: new Set(),
         ...(compacted ? { latest: new Map<string, number>() } : {}),
       });

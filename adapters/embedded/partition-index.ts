@@ -1,6 +1,44 @@
 /** A position meaning "no record here": a compacted, dropped or deleted offset. */
 export const NO_SEGMENT = -1;
 
+/**
+ * Where each record of one partition is: its segment, the frame's byte position in it and the
+ * record's place in the frame, by offset. PartitionIndex holds a slot per offset (most topics);
+ * CompactedIndex an entry per live record (compacted topics, almost all gaps).
+ */
+export interface RecordIndex {
+  /** The low watermark: the first offset that may still hold a record. */
+  readonly start: number;
+  /** The high watermark: the offset the next record gets. */
+  readonly end: number;
+  /** Entries held in memory (for memory figures). */
+  readonly held: number;
+  /** Sealed ranges held by their segment alone (for memory figures). */
+  readonly sealedRanges: number;
+  /** Whether sealed records' positions are read back from their segment's index file. */
+  readonly keepsSealedOnDisk: boolean;
+  /** Records the record at `offset`, at or past the end (offsets skipped become gaps). */
+  put(offset: number, segment: number, position: number, slot: number): void;
+  /** Moves the end on without a record. */
+  extendTo(end: number): void;
+  /** Records offsets `first` to `end` (exclusive) as held by sealed `segment` (on disk). */
+  putSealed(first: number, end: number, segment: number): void;
+  /** The segment holding the records up to `last` was sealed. */
+  seal(last: number, segment: number): void;
+  /** The segment of the record at `offset`, or NO_SEGMENT for none. */
+  segmentOf(offset: number): number;
+  /** The frame's position of a record `segmentOf` found. */
+  positionOf(offset: number): number;
+  /** The record's place in its frame, for a record `segmentOf` found. */
+  slotOf(offset: number): number;
+  /** The first offset from `from` on, below `limit`, that holds a record; `limit` when none. */
+  nextHeld(from: number, limit: number): number;
+  /** The offset no longer holds a record (compaction): the low watermark stays. */
+  forget(offset: number): void;
+  /** Forgets `first` to `last` (inclusive): the low watermark moves past a gone prefix. */
+  forgetRange(first: number, last: number): void;
+}
+
 /** Where a sealed segment's records of one partition are: its index's block (segment-index.ts). */
 export interface SealedLocations {
   /** The block's first offset. */
@@ -35,7 +73,7 @@ const NO_POSITION = 0xffffffff;
  * numbers), whose positions are read back from the segment's index file when a record there is
  * read (the log caches a few indexes), so memory follows the segments, not the records.
  */
-export class PartitionIndex {
+export class PartitionIndex implements RecordIndex {
   /** The offset the arrays' first slot stands for. */
   private base: number;
   /** The low watermark: the first offset that may still hold a record. */
@@ -151,6 +189,13 @@ export class PartitionIndex {
     if (offset < this.low || offset >= this.high) return NO_SEGMENT;
     if (offset >= this.base) return this.segments[offset - this.base]!;
     return this.locate(offset);
+  }
+
+  nextHeld(from: number, limit: number): number {
+    const to = Math.min(limit, this.high);
+    for (let o = Math.max(from, this.low); o < to; o++)
+      if (this.segmentOf(o) !== NO_SEGMENT) return o;
+    return Math.max(from, to);
   }
 
   /** The frame's position of a record `segmentOf` found. */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { Packr } from "msgpackr";
 
@@ -23,6 +23,7 @@ export interface IndexKeys {
   offsets: Float64Array;
   /** Byte length of each key in `bytes`. */
   lengths: Int32Array;
+  /** As `readIndex` gives them: a view of the buffer index reads share, until the next read. */
   bytes: Buffer;
   /** 1: a tombstone (null value). */
   tombstones: Uint8Array;
@@ -93,10 +94,45 @@ type EncodedBlock = [
   [Buffer, Buffer, Buffer, Buffer] | null,
 ];
 
-/** The index in `file`, or undefined when it is missing or not whole and valid. */
+/**
+ * The buffer every index is read into. Opening reads an index of each sealed segment (about
+ * 1 MB each, a hundred at 200,000 runs): a fresh buffer for each left the allocator holding
+ * tens of megabytes it never gave back (measured: 35 MB of RSS after opening at 200,000 runs).
+ */
+let readBuffer = Buffer.alloc(0);
+
+/** The file's bytes, in `readBuffer`: valid until the next call. Undefined when it is missing. */
+function readShared(file: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (readBuffer.length < size)
+      readBuffer = Buffer.allocUnsafeSlow(Math.max(size, readBuffer.length * 2));
+    let done = 0;
+    while (done < size) {
+      const read = readSync(fd, readBuffer, done, size - done, done);
+      if (read === 0) break;
+      done += read;
+    }
+    return readBuffer.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The index in `file`, or undefined when it is missing or not whole and valid. Its arrays are
+ * its own; its keys' bytes are a view of the buffer reads share (used at once, by opening).
+ */
 export function readIndex(file: string): SegmentIndex | undefined {
-  if (!existsSync(file)) return undefined;
-  const data = readFileSync(file);
+  const data = readShared(file);
+  if (!data) return undefined;
   const at = INDEX_MAGIC.length + 8;
   if (data.length < at || !data.subarray(0, INDEX_MAGIC.length).equals(INDEX_MAGIC))
     return undefined;

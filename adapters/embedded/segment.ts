@@ -1,4 +1,4 @@
-import type { PartitionIndex } from "./partition-index";
+import type { RecordIndex } from "./partition-index";
 import { type KeyCollector } from "./segment-index";
 
 /** A topic of the log. */
@@ -16,7 +16,7 @@ export interface TopicState {
 export interface PartitionState {
   readonly topic: TopicState;
   readonly partition: number;
-  readonly index: PartitionIndex;
+  readonly index: RecordIndex;
   readonly waiters: Set<() => void>;
   /** Compacted topics only: each live key → the offset of its last record. */
   readonly latest?: Map<string, number>;
