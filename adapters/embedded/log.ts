@@ -23,7 +23,8 @@
  * Memory: per partition, three typed arrays (segment, frame position, place in the frame: 12
  * bytes a record; partition-index.ts), shifted as retention forgets their oldest records, and
  * for history (kept for ever) only over the active segment: its sealed records' positions are
- * read back from their segment's index when read; per
+ * read back from their segment's index when read; for a compacted topic an entry per live
+ * record only (compacted-index.ts: the runs changelog's offsets are almost all superseded); per
  * segment a few numbers per partition (segment.ts); compacted topics' live keys; a small cache
  * of decoded frames (frame-cache.ts), which spares the disk the reads of what was just written.
  * Records are read from disk (pread) when fetched.
@@ -98,6 +99,7 @@ import {
   NO_POSITION,
   readIndex,
   type IndexBlock,
+  type IndexKeys,
   type SegmentIndex,
 } from "./segment-index";
 
@@ -1123,6 +1125,8 @@ export function indexFrames(
       positions: number[];
       slots: number[];
       keys?: KeyCollector;
+      /** Offsets of the records that have a key (compacted topics). */
+      keyed?: number[];
     }
   >();
   scan.frames.forEach((frame, i) => {
@@ -1140,12 +1144,18 @@ export function indexFrames(
         let entry = blocks.get(k);
         if (!entry) {
           entry = { block: { topic, partition, first: offset }, positions: [], slots: [] };
-          if (compacted.get(topic)) entry.keys = new KeyCollector();
+          if (compacted.get(topic)) {
+            entry.keys = new KeyCollector();
+            entry.keyed = [];
+          }
           blocks.set(k, entry);
         }
         entry.positions.push(scan.positions[i]!);
         entry.slots.push(slot);
-        if (entry.keys && key) entry.keys.add(offset, key, value === null);
+        if (entry.keys && key) {
+          entry.keys.add(offset, key, value === null);
+          entry.keyed!.push(offset);
+        }
       });
     }
   });
@@ -1153,13 +1163,35 @@ export function indexFrames(
     segment: id,
     bytes,
     sealedAt,
-    blocks: [...blocks.values()].map(({ block, positions, slots, keys }) => ({
-      ...block,
-      positions: Uint32Array.from(positions),
-      slots: Int32Array.from(slots),
-      ...(keys ? { keys: keys.done() } : {}),
-    })),
+    blocks: [...blocks.values()].map(({ block, positions, slots, keys, keyed }) => {
+      const collected = keys?.done();
+      if (collected) supersedeWithin(block.first, positions, collected, keyed!);
+      return {
+        ...block,
+        positions: Uint32Array.from(positions),
+        slots: Int32Array.from(slots),
+        ...(collected ? { keys: collected } : {}),
+      };
+    }),
   };
+}
+
+/**
+ * A compacted block's keyed records other than each key's last in the segment, and its
+ * tombstones, hold no record: as the index written at the roll says (they were superseded as
+ * they were written), since its keys name only each key's last record.
+ */
+function supersedeWithin(
+  first: number,
+  positions: number[],
+  keys: IndexKeys,
+  keyed: readonly number[],
+): void {
+  const live = new Set<number>();
+  keys.offsets.forEach((offset, k) => {
+    if (keys.tombstones[k] === 0) live.add(offset);
+  });
+  for (const offset of keyed) if (!live.has(offset)) positions[offset - first] = NO_POSITION;
 }
 
 /** The file's content after checking it starts with MAGIC. */

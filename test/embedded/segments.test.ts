@@ -24,6 +24,7 @@ import {
 } from "../../adapters/embedded";
 import { encodeFrame, identityFrame, MAGIC, readFrame } from "../../adapters/embedded/frames";
 import { indexFile } from "../../adapters/embedded/segment-files";
+import { readIndex } from "../../adapters/embedded/segment-index";
 import type { PortProducer } from "../../transport/port";
 import { collect, tempDir, values } from "./helpers";
 import { waitFor } from "../support/env";
@@ -390,6 +391,68 @@ describe("compacted topics on disk", () => {
     const values = valuesOf(k, "runs").filter((v) => v !== null);
     expect(values).not.toContain("x1");
     expect(values).toHaveLength(3);
+  });
+  it("index each key once per sealed segment, at its last record, the same whether written at the roll or rebuilt", async () => {
+    let k = await open(0);
+    await k.admin().createTopics({
+      topics: [
+        {
+          topic: "runs",
+          numPartitions: 1,
+          configEntries: [{ name: "cleanup.policy", value: "compact" }],
+        },
+        { topic: "keep", numPartitions: 1, configEntries: [{ name: "retention.ms", value: "-1" }] },
+      ],
+    });
+    const producer = await producerOf(k);
+    // Each segment is held by a record kept for ever; keys change many times within one, and
+    // some end in a tombstone.
+    for (let i = 0; i < 240; i++) {
+      if (i % 20 === 0) await producer.send({ topic: "keep", messages: [{ value: `kept-${i}` }] });
+      const key = `run-${Math.floor(i / 8)}`;
+      const value = i % 8 === 7 && i % 16 === 15 ? null : pad(`${key}-${i}`);
+      await producer.send({ topic: "runs", messages: [{ key, value }] });
+    }
+    const live = (kk: EmbeddedKafka) => valuesOf(kk, "runs").filter((v) => v !== null);
+    const expected = live(k);
+    // The runs whose last record is not a tombstone, each at its last record.
+    expect(expected).toEqual(
+      Array.from({ length: 30 }, (_, r) => r)
+        .filter((r) => r % 2 === 0)
+        .map((r) => pad(`run-${r}-${r * 8 + 7}`)),
+    );
+    const sealed = k.log.segmentIds().slice(0, -1);
+    expect(sealed.length).toBeGreaterThan(2);
+    const runsBlocks = () =>
+      sealed.map((id) => {
+        const block = readIndex(join(dir, indexFile(id)))!.blocks.find((b) => b.topic === "runs");
+        if (!block?.keys) return undefined;
+        const { offsets, lengths, bytes, tombstones } = block.keys;
+        const names: string[] = [];
+        let at = 0;
+        for (const length of lengths)
+          names.push(bytes.toString("latin1", (at += length) - length, at));
+        return {
+          first: block.first,
+          positions: [...block.positions],
+          slots: [...block.slots],
+          keys: names.map((name, i) => [name, offsets[i], tombstones[i]]),
+        };
+      });
+    const written = runsBlocks();
+    for (const block of written) {
+      if (!block) continue;
+      const names = block.keys.map(([name]) => name);
+      expect(new Set(names).size).toBe(names.length);
+    }
+    expect(written.filter(Boolean).length).toBeGreaterThan(1);
+
+    await k.close();
+    kafka = undefined;
+    for (const id of sealed) rmSync(join(dir, indexFile(id)));
+    k = await open(0);
+    expect(runsBlocks()).toEqual(written);
+    expect(live(k)).toEqual(expected);
   });
 });
 
