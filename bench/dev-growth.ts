@@ -4,7 +4,8 @@
  * finish in a child process (dev-growth-child.ts); after each batch the child is killed
  * (SIGKILL) and started again on the same directory, and the benchmark prints, at that many
  * finished runs: the batch's throughput, restart → ready and restart → a new run completed,
- * RSS after the batch and after the restart, heap after GC, and the directory's bytes on disk
+ * RSS after the batch, after the restart and a second later (the restart's transient buffers
+ * given back: what the process holds once running), heap after GC, and the directory's bytes on disk
  * (the log's own files and all of it), each row with the load average beside it.
  *
  *   npm run bench:dev-growth -- [--runs 10000,20000,40000] [--inflight 200] [--dir path]
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
   const dir = values.dir ?? mkdtempSync(join(tmpdir(), "weft-dev-growth-"));
   console.log(`dev-growth: ${TOTALS.join(", ")} runs, ${INFLIGHT} in flight, in ${dir}`);
   console.log(
-    "runs    | batch runs/s | restart→ready ms | restart→run done ms | RSS after batch MB | RSS after restart MB | heap after GC MB | log MB | dir MB | load 1/5/15",
+    "runs    | batch runs/s | restart→ready ms | restart→run done ms | RSS after batch MB | RSS after restart MB | RSS 1 s later MB | heap after GC MB | log MB | dir MB | load 1/5/15",
   );
   let child = new Child(dir);
   await child.next("READY");
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
       await child.ask("run 1 1", "DONE");
       const firstRunMs = Date.now() - at;
       const afterRestart = await child.stat();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const settled = await child.stat();
       const disk = diskBytes(dir);
       console.log(
         [
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
           String(firstRunMs).padStart(19),
           mb(afterBatch.rss).padStart(18),
           mb(afterRestart.rss).padStart(20),
+          mb(settled.rss).padStart(16),
           mb(afterRestart.heap).padStart(16),
           mb(disk.log).padStart(6),
           mb(disk.all).padStart(6),
