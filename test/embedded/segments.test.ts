@@ -327,6 +327,20 @@ describe("history kept for ever", () => {
   });
 });
 
+/** A compacted topic "runs" and a topic "keep" kept for ever (whose records hold segments). */
+async function createRunsAndKeep(k: EmbeddedKafka): Promise<void> {
+  await k.admin().createTopics({
+    topics: [
+      {
+        topic: "runs",
+        numPartitions: 1,
+        configEntries: [{ name: "cleanup.policy", value: "compact" }],
+      },
+      { topic: "keep", numPartitions: 1, configEntries: [{ name: "retention.ms", value: "-1" }] },
+    ],
+  });
+}
+
 describe("compacted topics on disk", () => {
   it("delete segments whose records were all superseded, and keep the last of each key", async () => {
     let k = await open(0);
@@ -368,16 +382,7 @@ describe("compacted topics on disk", () => {
 
   it("keep a segment with a tombstone while an older segment holds its key", async () => {
     let k = await open(0);
-    await k.admin().createTopics({
-      topics: [
-        {
-          topic: "runs",
-          numPartitions: 1,
-          configEntries: [{ name: "cleanup.policy", value: "compact" }],
-        },
-        { topic: "keep", numPartitions: 1, configEntries: [{ name: "retention.ms", value: "-1" }] },
-      ],
-    });
+    await createRunsAndKeep(k);
     const producer = await producerOf(k);
     // The first segment is held by a record kept for ever, and holds "x".
     await producer.send({ topic: "keep", messages: [{ value: "kept" }] });
@@ -392,18 +397,10 @@ describe("compacted topics on disk", () => {
     expect(values).not.toContain("x1");
     expect(values).toHaveLength(3);
   });
+
   it("index each key once per sealed segment, at its last record, the same whether written at the roll or rebuilt", async () => {
     let k = await open(0);
-    await k.admin().createTopics({
-      topics: [
-        {
-          topic: "runs",
-          numPartitions: 1,
-          configEntries: [{ name: "cleanup.policy", value: "compact" }],
-        },
-        { topic: "keep", numPartitions: 1, configEntries: [{ name: "retention.ms", value: "-1" }] },
-      ],
-    });
+    await createRunsAndKeep(k);
     const producer = await producerOf(k);
     // Each segment is held by a record kept for ever; keys change many times within one, and
     // some end in a tombstone.
