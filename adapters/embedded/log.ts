@@ -99,7 +99,6 @@ import {
   NO_POSITION,
   readIndex,
   type IndexBlock,
-  type IndexKeys,
   type SegmentIndex,
 } from "./segment-index";
 
@@ -1060,8 +1059,9 @@ export class EmbeddedLog {
             if (tombstone) segment.tombstones = true;
             let keys = segment.keys!.get(p);
             if (!keys) segment.keys!.set(p, (keys = new KeyCollector()));
-            keys.add(offset, key, tombstone);
-            this.compact(p, key.toString("latin1"), offset, tombstone);
+            const name = key.toString("latin1");
+            keys.add(offset, name, tombstone);
+            this.compact(p, name, offset, tombstone);
           }
           touched.add(p);
         });
@@ -1125,8 +1125,6 @@ export function indexFrames(
       positions: number[];
       slots: number[];
       keys?: KeyCollector;
-      /** Offsets of the records that have a key (compacted topics). */
-      keyed?: number[];
     }
   >();
   scan.frames.forEach((frame, i) => {
@@ -1144,17 +1142,18 @@ export function indexFrames(
         let entry = blocks.get(k);
         if (!entry) {
           entry = { block: { topic, partition, first: offset }, positions: [], slots: [] };
-          if (compacted.get(topic)) {
-            entry.keys = new KeyCollector();
-            entry.keyed = [];
-          }
+          if (compacted.get(topic)) entry.keys = new KeyCollector();
           blocks.set(k, entry);
         }
+        const { first } = entry.block;
         entry.positions.push(scan.positions[i]!);
         entry.slots.push(slot);
         if (entry.keys && key) {
-          entry.keys.add(offset, key, value === null);
-          entry.keyed!.push(offset);
+          // As at the roll: a key's earlier record here, and a tombstone, hold no record.
+          const tombstone = value === null;
+          const before = entry.keys.add(offset, key.toString("latin1"), tombstone);
+          if (before !== undefined) entry.positions[before - first] = NO_POSITION;
+          if (tombstone) entry.positions[offset - first] = NO_POSITION;
         }
       });
     }
@@ -1163,35 +1162,13 @@ export function indexFrames(
     segment: id,
     bytes,
     sealedAt,
-    blocks: [...blocks.values()].map(({ block, positions, slots, keys, keyed }) => {
-      const collected = keys?.done();
-      if (collected) supersedeWithin(block.first, positions, collected, keyed!);
-      return {
-        ...block,
-        positions: Uint32Array.from(positions),
-        slots: Int32Array.from(slots),
-        ...(collected ? { keys: collected } : {}),
-      };
-    }),
+    blocks: [...blocks.values()].map(({ block, positions, slots, keys }) => ({
+      ...block,
+      positions: Uint32Array.from(positions),
+      slots: Int32Array.from(slots),
+      ...(keys ? { keys: keys.done() } : {}),
+    })),
   };
-}
-
-/**
- * A compacted block's keyed records other than each key's last in the segment, and its
- * tombstones, hold no record: as the index written at the roll says (they were superseded as
- * they were written), since its keys name only each key's last record.
- */
-function supersedeWithin(
-  first: number,
-  positions: number[],
-  keys: IndexKeys,
-  keyed: readonly number[],
-): void {
-  const live = new Set<number>();
-  keys.offsets.forEach((offset, k) => {
-    if (keys.tombstones[k] === 0) live.add(offset);
-  });
-  for (const offset of keyed) if (!live.has(offset)) positions[offset - first] = NO_POSITION;
 }
 
 /** The file's content after checking it starts with MAGIC. */

@@ -188,15 +188,17 @@ export class KeyCollector {
   /** Key (latin1) → its last record here: offset, tombstone. */
   private readonly last = new Map<string, { offset: number; tombstone: boolean }>();
 
-  add(offset: number, key: Buffer, tombstone: boolean): void {
-    const name = key.toString("latin1");
-    const entry = this.last.get(name);
-    if (entry) {
-      entry.offset = offset;
-      entry.tombstone = tombstone;
-    } else {
-      this.last.set(name, { offset, tombstone });
+  /** Notes the record of `key` (latin1) at `offset`; returns the key's record here before. */
+  add(offset: number, key: string, tombstone: boolean): number | undefined {
+    const entry = this.last.get(key);
+    if (!entry) {
+      this.last.set(key, { offset, tombstone });
+      return undefined;
     }
+    const before = entry.offset;
+    entry.offset = offset;
+    entry.tombstone = tombstone;
+    return before;
   }
 
   done(): IndexKeys {
