@@ -1,3 +1,4 @@
+import { readSync } from "node:fs";
 import {
   HEADER_BYTES,
   looksLikeFrame,
@@ -44,6 +45,9 @@ export interface LogScan {
   damage?: LogDamage;
 }
 
+/** Where a scan of a file ended, and what follows its good frames. */
+export type LogExtent = Omit<LogScan, "frames" | "positions">;
+
 /** Reads a whole log file (MAGIC already checked): its good frames and what follows them. */
 export function scanLog(data: Buffer): LogScan {
   const frames: Frame[] = [];
@@ -65,6 +69,76 @@ export function scanLog(data: Buffer): LogScan {
     pos = read.end;
   }
   return { frames, positions, validEnd: pos, size: data.length };
+}
+
+/** Bytes a file scan reads at a time; a larger frame is read whole. */
+export const SCAN_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Reads the log file open at `fd`, of `size` bytes (MAGIC already checked), frame by frame
+ * through a buffer of `chunkBytes`, handing each good frame to `visit` as it is read and
+ * keeping none. Opening replays the active segment this way: read whole, with its frames
+ * decoded all at once, it was up to 16 MiB of file and many times that of decoded records
+ * held together, all garbage a moment later, which the allocator kept as resident memory.
+ * The rest of the file is read only from a bad frame on, to tell a torn tail from corruption.
+ */
+export function scanLogFile(
+  fd: number,
+  size: number,
+  visit: (frame: Frame, position: number) => void,
+  chunkBytes = SCAN_CHUNK_BYTES,
+): LogExtent {
+  let buffer = Buffer.allocUnsafeSlow(Math.max(0, Math.min(chunkBytes, size)));
+  // The file's bytes [start, end) are in buffer[0, end - start).
+  let start = 0;
+  let end = 0;
+  const fill = (from: number, bytes: number) => {
+    const want = Math.min(Math.max(bytes, chunkBytes), size - from);
+    if (buffer.length < want) buffer = Buffer.allocUnsafeSlow(want);
+    readFully(fd, buffer, want, from);
+    start = from;
+    end = from + want;
+  };
+  let pos = MAGIC.length;
+  while (pos < size) {
+    if (pos + HEADER_BYTES > end) fill(pos, HEADER_BYTES);
+    if (pos + HEADER_BYTES <= end) {
+      // The whole frame in the buffer, when its length is plausible and the file holds it.
+      const frameEnd = pos + HEADER_BYTES + buffer.readUInt32LE(pos - start);
+      if (frameEnd > end && frameEnd <= size && frameEnd - pos <= HEADER_BYTES + MAX_FRAME_BYTES)
+        fill(pos, frameEnd - pos);
+    }
+    const read = readFrame(buffer.subarray(0, end - start), pos - start);
+    if (!read.ok) {
+      const rest = Buffer.allocUnsafeSlow(size - pos);
+      readFully(fd, rest, rest.length, pos);
+      const cutEnd = read.end === undefined ? undefined : read.end + start - pos;
+      const damage = classify(rest, 0, read.fault, cutEnd);
+      return {
+        validEnd: pos,
+        size,
+        damage: {
+          ...damage,
+          offset: pos,
+          ...(damage.kind === "corrupt" && damage.nextFrame !== undefined
+            ? { nextFrame: damage.nextFrame + pos }
+            : {}),
+        },
+      };
+    }
+    visit(read.frame, pos);
+    pos = read.end + start;
+  }
+  return { validEnd: pos, size };
+}
+
+function readFully(fd: number, into: Buffer, bytes: number, from: number): void {
+  let done = 0;
+  while (done < bytes) {
+    const read = readSync(fd, into, done, bytes - done, from + done);
+    if (read === 0) throw new Error(`the log file ended at ${from + done} of ${from + bytes}`);
+    done += read;
+  }
 }
 
 /**

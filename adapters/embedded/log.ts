@@ -49,6 +49,7 @@ import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
@@ -78,7 +79,7 @@ import {
   type RecordEntry,
 } from "./frames";
 import { lockDirectory, type DirectoryLock } from "./lock";
-import { scanLog, type LogScan } from "./log-scan";
+import { scanLog, scanLogFile, type LogExtent, type LogScan } from "./log-scan";
 import { CompactedIndex } from "./compacted-index";
 import { NO_SEGMENT, PartitionIndex, type SealedLocations } from "./partition-index";
 import { applyRetention } from "./retention";
@@ -175,6 +176,8 @@ export interface StoredRecord {
  */
 /** Sealed segments' indexes kept decoded for reads of history's sealed records (~1 MB each). */
 const SEALED_INDEXES_CACHED = 4;
+
+const NO_CHECKPOINT = "does not start with a checkpoint, as every segment after the first does";
 
 /** The index's blocks of partitions `wanted` by "topic\0partition" (the others are let go). */
 function blocksByPartition(
@@ -293,42 +296,50 @@ export class EmbeddedLog {
         created = true;
       }
       const file = join(directory, segmentFile(ids[ids.length - 1]!));
-      let data = readFileSync(file);
-      if (
-        ids.length === 1 &&
-        data.length < MAGIC.length &&
-        data.equals(MAGIC.subarray(0, data.length))
-      ) {
-        // Empty, or cut short while it was being created (by a Weft before segments): a new log.
-        data = Buffer.concat([MAGIC, encodeFrame(identityFrame())]);
-        writeFileSync(file, data);
-        created = true;
-      }
-      const scan = scanLog(checkMagic(file, data));
-      const { damage } = scan;
-      if (damage?.kind === "corrupt") throw new LogCorruptError({ file, directory, ...damage });
       const fd = openSync(file, "r+");
-      if (damage?.kind === "torn") {
-        // A write cut short by a crash: keep the bytes aside, drop them.
-        const savedTo = `${file}.tail-${Date.now()}`;
-        writeFileSync(savedTo, data.subarray(scan.validEnd));
-        ftruncateSync(fd, scan.validEnd);
-        fdatasyncSync(fd);
-        options.onTornTail?.({
-          validBytes: scan.validEnd,
-          droppedBytes: damage.bytes,
-          fault: damage.fault,
-          savedTo,
-        });
-      }
-      const log = new EmbeddedLog(directory, lock, options, {
-        created,
-        droppedTail: damage?.kind === "torn",
-        idAdded: false,
-        migrated,
-      });
+      let log: EmbeddedLog;
       try {
-        log.load(ids, fd, scan);
+        const size = fstatSync(fd).size;
+        const head = Buffer.alloc(Math.min(size, MAGIC.length));
+        readSync(fd, head, 0, head.length, 0);
+        if (ids.length === 1 && size < MAGIC.length && head.equals(MAGIC.subarray(0, size))) {
+          // Empty, or cut short while it was being created (by a Weft before segments): a new log.
+          const fresh = Buffer.concat([MAGIC, encodeFrame(identityFrame())]);
+          writeSync(fd, fresh, 0, fresh.length, 0);
+          created = true;
+        } else {
+          checkMagic(file, head);
+        }
+        log = new EmbeddedLog(directory, lock, options, {
+          created,
+          droppedTail: false,
+          idAdded: false,
+          migrated,
+        });
+        log.fd = fd;
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      try {
+        const { damage, validEnd, size } = log.load(ids);
+        if (damage?.kind === "corrupt") throw new LogCorruptError({ file, directory, ...damage });
+        if (damage?.kind === "torn") {
+          // A write cut short by a crash: keep the bytes aside, drop them.
+          const savedTo = `${file}.tail-${Date.now()}`;
+          const tail = Buffer.alloc(size - validEnd);
+          readSync(fd, tail, 0, tail.length, validEnd);
+          writeFileSync(savedTo, tail);
+          ftruncateSync(fd, validEnd);
+          fdatasyncSync(fd);
+          options.onTornTail?.({
+            validBytes: validEnd,
+            droppedBytes: damage.bytes,
+            fault: damage.fault,
+            savedTo,
+          });
+          log.opening = { ...log.opening, droppedTail: true };
+        }
       } catch (err) {
         log.closeFiles();
         throw err;
@@ -635,30 +646,39 @@ export class EmbeddedLog {
    * Builds the state: the active segment's checkpoint (topics, ends, offsets, ID), the sealed
    * segments' indexes (records), then the active segment's frames after its checkpoint.
    */
-  private load(ids: readonly number[], fd: number, scan: LogScan): void {
+  private load(ids: readonly number[]): LogExtent {
     const activeId = ids[ids.length - 1]!;
-    this.fd = fd;
-    let first = 0;
-    let ends: [string, number[]][] = [];
-    const head = scan.frames[0];
-    if (head?.[0] === 5) {
-      ends = this.applyCheckpoint(head);
-      first = 1;
-    } else if (ids.length > 1) {
-      throw new Error(
-        `${join(this.directory, segmentFile(activeId))} does not start with a checkpoint, as every segment after the first does`,
-      );
-    }
+    const file = join(this.directory, segmentFile(activeId));
+    this.active = new Segment(activeId, file, fstatSync(this.fd!).size);
+    this.segments.set(activeId, this.active);
+    let head = true;
+    const extent = scanLogFile(this.fd!, this.active.size, (frame, position) => {
+      if (head) {
+        head = false;
+        if (frame[0] === 5) {
+          this.loadSealedSegments(ids, this.applyCheckpoint(frame));
+          return;
+        }
+        if (ids.length > 1) throw new Error(`${file} ${NO_CHECKPOINT}`);
+      }
+      this.apply(frame, position);
+      this.activeFrames++;
+    });
+    if (head && ids.length > 1 && extent.damage?.kind !== "corrupt")
+      throw new Error(`${file} ${NO_CHECKPOINT}`);
+    this.active.size = extent.validEnd;
+    // Segments are kept oldest first: the active one, there while the sealed ones were read, last.
+    this.segments.delete(activeId);
+    this.segments.set(activeId, this.active);
+    return extent;
+  }
+
+  /** The sealed segments' records, from their indexes; then the partitions' ends as the active segment began. */
+  private loadSealedSegments(ids: readonly number[], ends: [string, number[]][]): void {
     for (const id of ids.slice(0, -1)) this.loadSealed(id);
     for (const [topic, partitionEnds] of ends) {
       const partitions = this.topics.get(topic)?.partitions ?? [];
       partitionEnds.forEach((end, p) => partitions[p]?.index.extendTo(end));
-    }
-    this.active = new Segment(activeId, join(this.directory, segmentFile(activeId)), scan.validEnd);
-    this.segments.set(activeId, this.active);
-    for (let i = first; i < scan.frames.length; i++) {
-      this.apply(scan.frames[i]!, scan.positions[i]!);
-      this.activeFrames++;
     }
   }
 
