@@ -67,6 +67,30 @@ export type CheckpointFrame = [
   ends: [string, number[]][],
   offsets: OffsetEntry[],
   logId: string | null,
+  /**
+   * Each compacted partition's live records when the segment began, so that opening takes
+   * them from here instead of from every key of every sealed segment. Absent in checkpoints
+   * written by a Weft before it (opening then reads the sealed segments' keys).
+   */
+  live?: CheckpointLive[],
+  /** The sealed segments holding a compacted topic's tombstone (see retention.ts). */
+  tombstoneSegments?: number[],
+];
+
+/**
+ * One compacted partition's live records, in offset order, as little-endian arrays:
+ * `[topic, partition, keys (latin1, one after another), key lengths (i32), offsets (f64),
+ * segments (i32), frame positions (u32), places in their frames (i32)]`.
+ */
+export type CheckpointLive = [
+  topic: string,
+  partition: number,
+  keys: Buffer,
+  lengths: Buffer,
+  offsets: Buffer,
+  segments: Buffer,
+  positions: Buffer,
+  slots: Buffer,
 ];
 
 export type IdentityFrame = [kind: 4, logId: string, createdAt: number];

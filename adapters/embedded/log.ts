@@ -73,6 +73,7 @@ import {
   MAGIC,
   readFrame,
   type CheckpointFrame,
+  type CheckpointLive,
   type Frame,
   type FrameFault,
   type OffsetEntry,
@@ -95,10 +96,13 @@ import {
   writeFileAtomically,
 } from "./segment-files";
 import {
+  bytesOf,
+  copyInto,
   encodeIndex,
   KeyCollector,
   NO_POSITION,
   readIndex,
+  type BlockExtent,
   type IndexBlock,
   type SegmentIndex,
 } from "./segment-index";
@@ -159,6 +163,12 @@ interface LogOpening {
   droppedTail: boolean;
   idAdded: boolean;
   migrated: boolean;
+  /**
+   * Where this open found the compacted topics' live records: the active segment's checkpoint,
+   * or every sealed segment's keys (a log from a Weft before checkpoints carried them, or one
+   * a repair cut).
+   */
+  liveRecordsFrom?: "checkpoint" | "segments";
 }
 
 export interface StoredRecord {
@@ -244,6 +254,8 @@ export class EmbeddedLog {
   private fd: number | undefined;
   /** Frames in the active segment after its checkpoint: a roll needs at least one. */
   private activeFrames = 0;
+  /** Bytes of the active segment before its first frame after the checkpoint. */
+  private headBytes = 0;
   private dirty = false;
   private syncTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -387,6 +399,11 @@ export class EmbeddedLog {
   /** True when this open made a one-file log (`log.wal`) the first segment. */
   get migrated(): boolean {
     return this.opening.migrated;
+  }
+
+  /** Where this open found the compacted topics' live records (undefined: one segment only). */
+  get liveRecordsFrom(): "checkpoint" | "segments" | undefined {
+    return this.opening.liveRecordsFrom;
   }
 
   /** Records appended since open, plus those opening found in the segments. */
@@ -656,14 +673,16 @@ export class EmbeddedLog {
       if (head) {
         head = false;
         if (frame[0] === 5) {
-          this.loadSealedSegments(ids, this.applyCheckpoint(frame));
+          this.loadSealedSegments(ids, frame);
           return;
         }
         if (ids.length > 1) throw new Error(`${file} ${NO_CHECKPOINT}`);
       }
+      if (this.activeFrames === 0) this.headBytes = position;
       this.apply(frame, position);
       this.activeFrames++;
     });
+    if (this.activeFrames === 0) this.headBytes = extent.validEnd;
     if (head && ids.length > 1 && extent.damage?.kind !== "corrupt")
       throw new Error(`${file} ${NO_CHECKPOINT}`);
     this.active.size = extent.validEnd;
@@ -673,9 +692,21 @@ export class EmbeddedLog {
     return extent;
   }
 
-  /** The sealed segments' records, from their indexes; then the partitions' ends as the active segment began. */
-  private loadSealedSegments(ids: readonly number[], ends: [string, number[]][]): void {
-    for (const id of ids.slice(0, -1)) this.loadSealed(id);
+  /**
+   * The sealed segments' records, from their indexes, and the compacted topics' live records,
+   * from the active segment's checkpoint when it has them and they can be trusted (see
+   * `liveRecordsOf`); then the partitions' ends as the active segment began.
+   */
+  private loadSealedSegments(ids: readonly number[], checkpoint: CheckpointFrame): void {
+    const ends = this.applyCheckpoint(checkpoint);
+    const sealed = ids.slice(0, -1);
+    const sizes = new Map(
+      sealed.map((id) => [id, statSync(join(this.directory, segmentFile(id))).size]),
+    );
+    const live = this.liveRecordsOf(checkpoint, sizes);
+    for (const id of sealed) this.loadSealed(id, sizes.get(id)!, live !== undefined);
+    if (live) this.loadLive(live, checkpoint[6] ?? []);
+    this.opening.liveRecordsFrom = live ? "checkpoint" : "segments";
     for (const [topic, partitionEnds] of ends) {
       const partitions = this.topics.get(topic)?.partitions ?? [];
       partitionEnds.forEach((end, p) => partitions[p]?.index.extendTo(end));
@@ -692,11 +723,91 @@ export class EmbeddedLog {
     return ends;
   }
 
-  /** A sealed segment's records, from its index (or, when that is not valid, its frames). */
-  private loadSealed(id: number): void {
+  /**
+   * The compacted topics' live records the checkpoint carries, decoded; undefined when it
+   * carries none (a Weft before them wrote it) or they may not match the segments: an index
+   * is missing (a repair cut its segment, and may have cut a record the checkpoint names) or a
+   * record lies beyond its segment's end. Opening then rebuilds them from the sealed segments'
+   * keys, as before. A record whose segment is gone was superseded in the active segment
+   * (a segment is deleted once none of its records is held): it is left out.
+   */
+  private liveRecordsOf(
+    checkpoint: CheckpointFrame,
+    sizes: ReadonlyMap<number, number>,
+  ): LiveRecords[] | undefined {
+    const carried = checkpoint[5];
+    if (!carried) return undefined;
+    for (const id of sizes.keys())
+      if (!existsSync(join(this.directory, indexFile(id)))) return undefined;
+    const live = carried.map(decodeLive);
+    for (const { segments, positions } of live) {
+      for (let i = 0; i < segments.length; i++) {
+        const size = sizes.get(segments[i]!);
+        if (size !== undefined && positions[i]! >= size) return undefined;
+      }
+    }
+    return live;
+  }
+
+  /** The compacted partitions' live records, as a checkpoint carried them. */
+  private loadLive(live: readonly LiveRecords[], tombstoneSegments: readonly number[]): void {
+    for (const { topic, partition, keys, lengths, offsets, segments, positions, slots } of live) {
+      const p = this.topics.get(topic)?.partitions[partition];
+      if (!p?.latest) continue;
+      let at = 0;
+      for (let i = 0; i < offsets.length; i++) {
+        const name = keys.toString("latin1", at, at + lengths[i]!);
+        at += lengths[i]!;
+        const offset = offsets[i]!;
+        const segment = this.segments.get(segments[i]!);
+        if (!segment) continue;
+        p.index.put(offset, segment.id, positions[i]!, slots[i]!);
+        segment.addRecord(p, offset);
+        segment.pinned++;
+        p.latest.set(name, offset);
+        this.recordCount++;
+      }
+    }
+    for (const id of tombstoneSegments) {
+      const segment = this.segments.get(id);
+      if (segment) segment.tombstones = true;
+    }
+  }
+
+  /**
+   * Whether a sealed block of a delete-policy partition is one retention forgets as soon as the
+   * log is open (delivered, and sealed long enough ago), by the offsets the checkpoint
+   * recorded: opening skips it rather than put every command and task ever into the index only
+   * to forget them.
+   */
+  private forgottenAtOpen(p: PartitionState, sealedAt: number, last: number): boolean {
+    const topic = p.topic;
+    const retention = this.retentionOf(topic);
+    if (topic.compacted || retention < 0 || Date.now() - sealedAt < retention) return false;
+    if (topic.retentionMs !== undefined) return true;
+    const floor = this.committedFloor(topic.name, p.partition);
+    return floor !== undefined && floor > last;
+  }
+
+  /**
+   * A sealed segment's records, from its index (or, when that is not valid, its frames); its
+   * compacted partitions' blocks are skipped when the checkpoint carried their live records.
+   */
+  private loadSealed(id: number, size: number, liveCarried: boolean): void {
     const file = join(this.directory, segmentFile(id));
-    const size = statSync(file).size;
-    let index = readIndex(join(this.directory, indexFile(id)));
+    // History's blocks become ranges, and blocks retention forgets at once are skipped: their
+    // extents are all opening needs of them.
+    const extentOnly = (block: {
+      topic: string;
+      partition: number;
+      last: number;
+      sealedAt: number;
+    }) => {
+      const p = this.topics.get(block.topic)?.partitions[block.partition];
+      if (!p || p.latest) return false;
+      return p.index.keepsSealedOnDisk || this.forgottenAtOpen(p, block.sealedAt, block.last);
+    };
+    let index = readIndex(join(this.directory, indexFile(id)), extentOnly);
     if (!index || index.bytes !== size || index.segment !== id) index = this.indexByScan(id, file);
     const segment = new Segment(id, file, size);
     segment.sealedAt = index.sealedAt;
@@ -706,8 +817,16 @@ export class EmbeddedLog {
       const p = this.topics.get(block.topic)?.partitions[block.partition];
       if (!p) continue;
       const pins = this.pins(p.topic);
+      if (p.latest && liveCarried) continue;
       if (p.index.keepsSealedOnDisk) {
         this.loadSealedRange(segment, p, block, pins);
+        continue;
+      }
+      if (
+        block.extent ||
+        this.forgottenAtOpen(p, segment.sealedAt, block.first + block.positions.length - 1)
+      ) {
+        this.recordCount += block.extent?.count ?? block.positions.length;
         continue;
       }
       for (let i = 0; i < block.positions.length; i++) {
@@ -738,15 +857,11 @@ export class EmbeddedLog {
     block: IndexBlock,
     pins: boolean,
   ): void {
-    let count = 0;
-    for (let i = 0; i < block.positions.length; i++) {
-      if (block.positions[i] === NO_POSITION) continue;
-      count++;
-      segment.addRecord(p, block.first + i);
-    }
+    const { first, last, count } = block.extent ?? extentOf(block);
     if (count === 0) return;
-    const range = segment.ranges.get(p)!;
-    p.index.putSealed(range.first, range.last + 1, segment.id);
+    segment.addRecord(p, first);
+    segment.addRecord(p, last);
+    p.index.putSealed(first, last + 1, segment.id);
     if (pins) segment.pinned += count;
     this.recordCount += count;
   }
@@ -819,7 +934,9 @@ export class EmbeddedLog {
   private write(frame: Frame): void {
     if (this.fd === undefined) throw new Error(`the embedded log in ${this.directory} is closed`);
     const bytes = encodeFrame(frame);
-    if (this.activeFrames > 0 && this.active.size + bytes.length > this.segmentBytes) this.roll();
+    // The checkpoint does not count: it grows with the compacted topics' live records.
+    const written = this.active.size - this.headBytes;
+    if (this.activeFrames > 0 && written + bytes.length > this.segmentBytes) this.roll();
     const fd = this.fd;
     const position = this.active.size;
     try {
@@ -867,6 +984,7 @@ export class EmbeddedLog {
     this.active = new Segment(id, file, head.length);
     this.segments.set(id, this.active);
     this.activeFrames = 0;
+    this.headBytes = head.length;
     const index = this.indexOf(sealed);
     writeFileAtomically(join(this.directory, indexFile(sealed.id)), encodeIndex(index), durable);
     sealed.keys = undefined;
@@ -888,12 +1006,22 @@ export class EmbeddedLog {
         offsets.push([group, key.slice(0, at), Number(key.slice(at + 1)), offset]);
       }
     }
+    const live: CheckpointLive[] = [];
+    for (const t of topics) {
+      if (!t.compacted) continue;
+      for (const p of t.partitions) live.push(encodeLive(p));
+    }
+    const tombstoneSegments = [...this.segments.values()]
+      .filter((s) => s.tombstones)
+      .map((s) => s.id);
     return [
       5,
       topics.map((t) => [t.name, t.partitions.length, t.compacted, t.retentionMs ?? null]),
       topics.map((t) => [t.name, t.partitions.map((p) => p.index.end)]),
       offsets,
       this.logId ?? null,
+      live,
+      tombstoneSegments,
     ];
   }
 
@@ -1199,4 +1327,61 @@ export function checkMagic(file: string, data: Buffer): Buffer {
     );
   }
   return data;
+}
+
+/** A compacted partition's live records, as a checkpoint carries them, decoded. */
+interface LiveRecords {
+  topic: string;
+  partition: number;
+  keys: Buffer;
+  lengths: Int32Array;
+  offsets: Float64Array;
+  segments: Int32Array;
+  positions: Uint32Array;
+  slots: Int32Array;
+}
+
+/** A compacted partition's live records in offset order, for a checkpoint. */
+function encodeLive(p: PartitionState): CheckpointLive {
+  const entries = [...p.latest!].sort((a, b) => a[1] - b[1]);
+  const offsets = Float64Array.from(entries, ([, offset]) => offset);
+  return [
+    p.topic.name,
+    p.partition,
+    Buffer.from(entries.map(([key]) => key).join(""), "latin1"),
+    bytesOf(Int32Array.from(entries, ([key]) => key.length)),
+    bytesOf(offsets),
+    bytesOf(Int32Array.from(offsets, (o) => p.index.segmentOf(o))),
+    bytesOf(Uint32Array.from(offsets, (o) => p.index.positionOf(o))),
+    bytesOf(Int32Array.from(offsets, (o) => p.index.slotOf(o))),
+  ];
+}
+
+function decodeLive([topic, partition, keys, ...arrays]: CheckpointLive): LiveRecords {
+  const [lengths, offsets, segments, positions, slots] = arrays;
+  return {
+    topic,
+    partition,
+    keys,
+    lengths: copyInto(lengths, (b) => new Int32Array(b)),
+    offsets: copyInto(offsets, (b) => new Float64Array(b)),
+    segments: copyInto(segments, (b) => new Int32Array(b)),
+    positions: copyInto(positions, (b) => new Uint32Array(b)),
+    slots: copyInto(slots, (b) => new Int32Array(b)),
+  };
+}
+
+/** A block's extent from its positions (an index rebuilt by scanning has them all). */
+function extentOf(block: IndexBlock): BlockExtent {
+  const { positions } = block;
+  let count = 0;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < positions.length; i++) {
+    if (positions[i] === NO_POSITION) continue;
+    count++;
+    if (first < 0) first = i;
+    last = i;
+  }
+  return { first: block.first + first, last: block.first + last, count };
 }

@@ -37,6 +37,17 @@ export interface IndexBlock {
   positions: Uint32Array;
   slots: Int32Array;
   keys?: IndexKeys;
+  /**
+   * Given instead of `positions` and `slots` (empty then) when the reader asked for the block's
+   * extent only: its records' first and last offsets and how many there are (none: count 0).
+   */
+  extent?: BlockExtent;
+}
+
+export interface BlockExtent {
+  first: number;
+  last: number;
+  count: number;
 }
 
 export interface SegmentIndex {
@@ -49,7 +60,8 @@ export interface SegmentIndex {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+/** A typed array's bytes, uncopied. */
+export const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 export function encodeIndex(index: SegmentIndex): Buffer {
   const payload = packr.pack([
@@ -80,8 +92,8 @@ export function encodeIndex(index: SegmentIndex): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** Copies bytes into a fresh (aligned) typed array. */
-function copy<T>(buf: Buffer, make: (b: ArrayBuffer) => T): T {
+/** Copies bytes (possibly unaligned) into a fresh, aligned typed array. */
+export function copyInto<T>(buf: Buffer, make: (b: ArrayBuffer) => T): T {
   return make(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
 }
 
@@ -129,8 +141,18 @@ function readShared(file: string): Buffer | undefined {
 /**
  * The index in `file`, or undefined when it is missing or not whole and valid. Its arrays are
  * its own; its keys' bytes are a view of the buffer reads share (used at once, by opening).
+ * The blocks `extentOnly` picks get their `extent` instead of their arrays: opening needs no
+ * more of history's blocks, and copying them was most of what reading an index cost.
  */
-export function readIndex(file: string): SegmentIndex | undefined {
+export function readIndex(
+  file: string,
+  extentOnly: (block: {
+    topic: string;
+    partition: number;
+    last: number;
+    sealedAt: number;
+  }) => boolean = () => false,
+): SegmentIndex | undefined {
   const data = readShared(file);
   if (!data) return undefined;
   const at = INDEX_MAGIC.length + 8;
@@ -157,15 +179,19 @@ export function readIndex(file: string): SegmentIndex | undefined {
         topic,
         partition,
         first,
-        positions: copy(positions, (b) => new Uint32Array(b)),
-        slots: copy(slots, (b) => new Int32Array(b)),
+        ...(extentOnly({ topic, partition, last: first + positions.length / 4 - 1, sealedAt })
+          ? { positions: NO_POSITIONS, slots: NO_SLOTS, extent: extentOf(first, positions) }
+          : {
+              positions: copyInto(positions, (b) => new Uint32Array(b)),
+              slots: copyInto(slots, (b) => new Int32Array(b)),
+            }),
         ...(keys
           ? {
               keys: {
-                offsets: copy(keys[0], (b) => new Float64Array(b)),
-                lengths: copy(keys[1], (b) => new Int32Array(b)),
+                offsets: copyInto(keys[0], (b) => new Float64Array(b)),
+                lengths: copyInto(keys[1], (b) => new Int32Array(b)),
                 bytes: keys[2],
-                tombstones: copy(keys[3], (b) => new Uint8Array(b)),
+                tombstones: copyInto(keys[3], (b) => new Uint8Array(b)),
               },
             }
           : {}),
@@ -174,6 +200,23 @@ export function readIndex(file: string): SegmentIndex | undefined {
   } catch {
     return undefined;
   }
+}
+
+const NO_POSITIONS = new Uint32Array(0);
+const NO_SLOTS = new Int32Array(0);
+
+/** The first and last offsets holding a record, and how many do, from encoded positions. */
+function extentOf(first: number, positions: Buffer): BlockExtent {
+  let count = 0;
+  let from = -1;
+  let to = -1;
+  for (let at = 0, i = 0; at + 4 <= positions.length; at += 4, i++) {
+    if (positions.readUInt32LE(at) === NO_POSITION) continue;
+    count++;
+    if (from < 0) from = i;
+    to = i;
+  }
+  return { first: first + from, last: first + to, count };
 }
 
 /**
