@@ -12,9 +12,10 @@
  *   and its compacted topics' keys. Written at the roll (also by temporary file and rename); a
  *   missing or bad one is rebuilt by scanning its segment.
  *
- * Opening reads the active segment (a bounded size) and replays it from its checkpoint, and
- * reads the sealed segments' indexes, not their records: restart time follows the segments
- * held, at a few bytes a record. Only the active segment can have a torn tail (a sealed one
+ * Opening replays the active segment (a bounded size) from its checkpoint a frame at a time,
+ * and reads the sealed segments' indexes, not their records (history's blocks as ranges); the
+ * compacted topics' live records come from the checkpoint, which carries them: restart time
+ * follows the segments held and the open runs, not every record ever written. Only the active segment can have a torn tail (a sealed one
  * was complete before the next was created); a bad frame anywhere else is corruption
  * (LogCorruptError naming the segment file and the byte offset), found at open in the active
  * segment or in a sealed one without a valid index, and by every read of a frame (each checks
@@ -101,8 +102,8 @@ import {
   encodeIndex,
   KeyCollector,
   NO_POSITION,
+  extentOf,
   readIndex,
-  type BlockExtent,
   type IndexBlock,
   type SegmentIndex,
 } from "./segment-index";
@@ -857,7 +858,8 @@ export class EmbeddedLog {
     block: IndexBlock,
     pins: boolean,
   ): void {
-    const { first, last, count } = block.extent ?? extentOf(block);
+    // An index rebuilt by scanning has the positions, not the extent.
+    const { first, last, count } = block.extent ?? extentOf(block.first, block.positions);
     if (count === 0) return;
     segment.addRecord(p, first);
     segment.addRecord(p, last);
@@ -1369,19 +1371,4 @@ function decodeLive([topic, partition, keys, ...arrays]: CheckpointLive): LiveRe
     positions: copyInto(positions, (b) => new Uint32Array(b)),
     slots: copyInto(slots, (b) => new Int32Array(b)),
   };
-}
-
-/** A block's extent from its positions (an index rebuilt by scanning has them all). */
-function extentOf(block: IndexBlock): BlockExtent {
-  const { positions } = block;
-  let count = 0;
-  let first = -1;
-  let last = -1;
-  for (let i = 0; i < positions.length; i++) {
-    if (positions[i] === NO_POSITION) continue;
-    count++;
-    if (first < 0) first = i;
-    last = i;
-  }
-  return { first: block.first + first, last: block.first + last, count };
 }

@@ -205,13 +205,23 @@ export function readIndex(
 const NO_POSITIONS = new Uint32Array(0);
 const NO_SLOTS = new Int32Array(0);
 
-/** The first and last offsets holding a record, and how many do, from encoded positions. */
-function extentOf(first: number, positions: Buffer): BlockExtent {
+/**
+ * The first and last offsets of a block holding a record, and how many do, from its positions
+ * (as encoded, or as an array).
+ */
+export function extentOf(first: number, positions: Buffer | Uint32Array): BlockExtent {
+  // An encoded block's positions are little-endian u32s, maybe unaligned: read where they lie.
+  const view =
+    positions instanceof Buffer
+      ? new DataView(positions.buffer, positions.byteOffset, positions.byteLength)
+      : undefined;
+  const length = view ? view.byteLength / 4 : positions.length;
+  const at = view ? (i: number) => view.getUint32(i * 4, true) : (i: number) => positions[i]!;
   let count = 0;
   let from = -1;
   let to = -1;
-  for (let at = 0, i = 0; at + 4 <= positions.length; at += 4, i++) {
-    if (positions.readUInt32LE(at) === NO_POSITION) continue;
+  for (let i = 0; i < length; i++) {
+    if (at(i) === NO_POSITION) continue;
     count++;
     if (from < 0) from = i;
     to = i;
