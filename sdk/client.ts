@@ -190,10 +190,15 @@ export class WeftClient extends RunRequests {
         : await this.runOfStart(workflowId, options.startRequestId, deadline);
     return new Promise<T>((resolve, reject) => {
       let unsubscribe: () => void = () => undefined;
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(new WaitTimeoutError(`result of ${workflowId}`, timeoutMs));
-      }, timeoutMs);
+      // One deadline for the whole call: finding the run may have used some of it (all of it,
+      // when no decider took the start), and the wait for its end gets only what is left.
+      const timer = setTimeout(
+        () => {
+          unsubscribe();
+          reject(new WaitTimeoutError(`result of ${workflowId}`, timeoutMs));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       const settle = (fn: () => void) => {
         clearTimeout(timer);
         queueMicrotask(() => unsubscribe());

@@ -5,7 +5,7 @@
  * and never, on the real broker.
  */
 import { topics } from "../../core/config";
-import { RunClosedError, RunNotFoundError } from "../../core/errors";
+import { RunClosedError, RunNotFoundError, WaitTimeoutError } from "../../core/errors";
 import { WeftClient } from "../../sdk/client";
 import { HistoryTail } from "../../transport/history-tail";
 import { partitionForKey } from "../../transport/partitioning";
@@ -202,5 +202,23 @@ it("waits on runs it started from their first events, reading no partition whole
   } finally {
     await client.close();
     await engine.stop();
+  }
+});
+
+it("keeps to the timeout asked for a run it started that no decider takes", async () => {
+  const idle = isolatedConfig({ commandPartitions: 2, taskPartitions: 2 });
+  // The topics exist (an engine ran once); no decider runs now.
+  await (await startTestWeft(idle, { workflows: [threeSteps], steps })).stop();
+  const client = await WeftClient.connect({ config: idle, logger, transport: kafkaFor(idle) });
+  try {
+    const { workflowId } = await client.start(threeSteps, { input: { n: 1 } });
+    const timeoutMs = 1_500;
+    const asked = Date.now();
+    await expect(client.result(workflowId, { timeoutMs })).rejects.toBeInstanceOf(WaitTimeoutError);
+    // Waiting for the start to be applied used the whole timeout; the wait for the run's end
+    // must not begin a second one (it did: about twice the timeout).
+    expect(Date.now() - asked).toBeLessThan(timeoutMs * 1.6);
+  } finally {
+    await client.close();
   }
 });
