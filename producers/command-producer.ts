@@ -46,7 +46,7 @@ export class CommandProducer {
     return this.batching.send(this.topic, {
       key: command.workflowId,
       // The decider owning this partition writes the run's history to the same partition.
-      partition: this.partitionOf(command.workflowId),
+      partition: this.partitionFor(command.workflowId),
       value,
       headers: commandHeaders(command),
     });
@@ -58,7 +58,7 @@ export class CommandProducer {
    */
   async partitionEnd(workflowId: string): Promise<{ partition: number; end: bigint }> {
     if (this.partitions === 0) throw new Error("CommandProducer.partitionEnd before connect()");
-    const partition = this.partitionOf(workflowId);
+    const partition = this.partitionFor(workflowId);
     const offsets = await (await this.connectedAdmin()).fetchTopicOffsets(this.topic);
     const high = offsets.find((o) => o.partition === partition)?.high;
     if (high === undefined) throw new Error(`${this.topic} has no partition ${partition}`);
@@ -88,7 +88,9 @@ export class CommandProducer {
     }
   }
 
-  private partitionOf(workflowId: string): number {
+  /** The partition of the commands topic the run's commands go to. */
+  partitionFor(workflowId: string): number {
+    if (this.partitions === 0) throw new Error("CommandProducer.partitionFor before connect()");
     return partitionForKey(this.topic, workflowId, this.partitions);
   }
 

@@ -8,14 +8,9 @@ import {
 } from "../core/errors";
 import { createLogger, type Logger } from "../core/logger";
 import { endStatus } from "../core/run-lifecycle";
+import { AppliedWaits } from "../producers/applied-waits";
 import { CommandProducer } from "../producers/command-producer";
-import {
-  historyRunView,
-  sendToRun,
-  untilApplied,
-  type RunCommand,
-  type RunView,
-} from "../producers/run-check";
+import { historyRunView, sendToRun, type RunCommand, type RunView } from "../producers/run-check";
 import { startWorkflowCommand } from "../producers/workflow-commands";
 import type { HistoryEvent, IdReusePolicy } from "../schemas/types";
 import { HistoryTail } from "../transport/history-tail";
@@ -90,6 +85,8 @@ export class WeftClient extends RunRequests {
   private readonly history: HistoryTail;
   /** What `signal` and `cancel` check runs against: history, as the deciders committed it. */
   private readonly runs: RunView;
+  /** Waits for the deciders to apply this client's starts, sharing their reads. */
+  private readonly applied: AppliedWaits;
   private readonly log: Logger;
   /**
    * Runs this client started, the latest STARTS_REMEMBERED of them: `result` waits for the
@@ -121,6 +118,7 @@ export class WeftClient extends RunRequests {
       deciderGroup: topics.deciderGroup(config),
       history: this.history,
     });
+    this.applied = new AppliedWaits(this.runs, this.commands);
   }
 
   static async connect(options: ClientOptions = {}): Promise<WeftClient> {
@@ -216,8 +214,7 @@ export class WeftClient extends RunRequests {
   private async latestRunStart(workflowId: string, deadline: number): Promise<number> {
     // A start of this client's is in history once applied; the deciders behind, it is looked
     // up as any run is.
-    if (this.startedHere.has(workflowId))
-      await untilApplied(this.runs, this.commands, workflowId, deadline);
+    if (this.startedHere.has(workflowId)) await this.applied.until(workflowId, deadline);
     await this.history.catchUp();
     return lastStart(await this.history.eventsOf(workflowId));
   }
@@ -232,7 +229,7 @@ export class WeftClient extends RunRequests {
     requestId: string,
     deadline: number,
   ): Promise<number> {
-    const applied = await untilApplied(this.runs, this.commands, workflowId, deadline);
+    const applied = await this.applied.until(workflowId, deadline);
     if (!applied.caughtUp) throw new WaitTimeoutError(`the start of ${workflowId}`, 0);
     await this.history.catchUp();
     const events = await this.history.eventsOf(workflowId);
