@@ -42,7 +42,7 @@ export interface GraphqlPluginOptions {
   config: WeftConfig;
   db: ReadModelDb;
   logger: Logger;
-  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd" | "partitionFor">;
   /** How long a signal or cancel waits for the projector to reach its run's start. */
   runCheck?: RunCheckOptions;
   auth: ApiAuth;

@@ -48,7 +48,7 @@ import { WORKERS_FEED, type ProcessRecord } from "./registry-queries";
 
 export interface ResolverDeps {
   db: ReadModelDb;
-  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd" | "partitionFor">;
   feed: LiveFeed;
   /** Whether a run takes a signal or cancel: the read models (projections/run-view.ts). */
   runs: RunView;

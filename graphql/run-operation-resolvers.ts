@@ -120,7 +120,7 @@ export const runOperationSchema = /* GraphQL */ `
 
 export interface RunOperationDeps {
   db: ReadModelDb;
-  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd" | "partitionFor">;
   /** Whether a run takes a terminate: the read models (projections/run-view.ts). */
   runs: RunView;
   runCheck?: RunCheckOptions;

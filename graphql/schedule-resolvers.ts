@@ -28,7 +28,7 @@ import { findRun, type RunRow } from "./run-queries";
 
 export interface ScheduleResolverDeps {
   db: ReadModelDb;
-  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd" | "partitionFor">;
   runs: RunView;
   runCheck?: RunCheckOptions;
   log: Logger;

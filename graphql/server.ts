@@ -32,7 +32,7 @@ export interface ApiServerOptions {
   db: ReadModelDb;
   logger: Logger;
   /** A connected producer: the caller owns it and closes it. */
-  commands: Pick<CommandProducer, "send" | "partitionEnd">;
+  commands: Pick<CommandProducer, "send" | "partitionEnd" | "partitionFor">;
   /**
    * How long a signal or cancel to a run the read models do not show waits for the projector
    * to reach the end of the run's commands partition; default RUN_CHECK_WAIT_MS.

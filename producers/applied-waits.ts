@@ -1,7 +1,12 @@
 /**
- * `untilApplied` (run-check.ts) for many runs at once: a client awaiting the results of a burst
- * of starts it sent waits, for each, until the deciders have applied its start. Each wait on
- * its own read its partition's end and then polled the deciders' position every 10–100 ms:
+ * Waits until a view's consumer (the deciders, the projector) has applied every command of a
+ * run's partition acknowledged before the wait began: they all sit below the partition's end
+ * offset read after it. `checkRun` (run-check.ts) waits so before it answers NOT_FOUND; a
+ * client, before it looks for a run it started in history.
+ *
+ * Many runs at once: a client awaiting the results of a burst of starts it sent waits, for
+ * each, until the deciders have applied its start. Each wait on its own read its partition's
+ * end and then polled the deciders' position every 10–100 ms:
  * 5,000 results of a burst made 5,000 pollers, each an admin request a look (measured: 5 % of
  * the embedded engine's CPU through a burst, all of it the client's waiting). Here the waits
  * share their reads:

@@ -22,9 +22,10 @@
  * - the view lacks the run and is still behind after `waitMs` → sent unconfirmed, as before this
  *   check existed (the decider drops it if the run is unknown). Never NOT_FOUND while behind.
  */
-import { backoffMs, type Backoff } from "../core/backoff";
+import type { Backoff } from "../core/backoff";
 import { RunClosedError, RunNotFoundError } from "../core/errors";
 import type { HistoryEvent } from "../schemas/types";
+import { AppliedWaits } from "./applied-waits";
 import type { CommandProducer } from "./command-producer";
 import type { CommandOf } from "./workflow-commands";
 
@@ -66,12 +67,12 @@ export interface RunCheckOptions {
   waitMs?: number;
   /** Between looks at the view's position; default 10 ms doubling to 100 ms. */
   poll?: Backoff;
+  /** Waits shared with the caller's other waits (a client's); by default one of its own. */
+  applied?: Pick<AppliedWaits, "until">;
 }
 
 /** Long enough for a projector or decider that keeps up; short enough for a caller to wait. */
 export const RUN_CHECK_WAIT_MS = 5000;
-
-const POLL: Backoff = Object.freeze({ initialMs: 10, maxMs: 100, jitter: 0 });
 
 /**
  * Judges whether the command's run takes it (see the module's comment); throws
@@ -79,20 +80,15 @@ const POLL: Backoff = Object.freeze({ initialMs: 10, maxMs: 100, jitter: 0 });
  */
 export async function checkRun(
   view: RunView,
-  commands: Pick<CommandProducer, "partitionEnd">,
+  commands: Pick<CommandProducer, "partitionEnd" | "partitionFor">,
   command: RunCommand,
   options: RunCheckOptions = {},
 ): Promise<RunCheck> {
   const { workflowId } = command;
   const seen = await view.find(workflowId, false);
   if (seen) return judgeSeen(view, command, seen);
-  const wait = await untilApplied(
-    view,
-    commands,
-    workflowId,
-    Date.now() + (options.waitMs ?? RUN_CHECK_WAIT_MS),
-    options.poll,
-  );
+  const applied = options.applied ?? new AppliedWaits(view, commands, options.poll);
+  const wait = await applied.until(workflowId, Date.now() + (options.waitMs ?? RUN_CHECK_WAIT_MS));
   if (!wait.caughtUp) {
     return { kind: "unconfirmed", partition: wait.partition, applied: wait.applied, end: wait.end };
   }
@@ -102,32 +98,12 @@ export async function checkRun(
 }
 
 /**
- * Waits (until `deadline`) for the view's consumer to apply every command of the run's
- * partition acknowledged before this call: they all sit below the partition's end offset now.
- */
-export async function untilApplied(
-  view: Pick<RunView, "appliedOffset">,
-  commands: Pick<CommandProducer, "partitionEnd">,
-  workflowId: string,
-  deadline: number,
-  poll: Backoff = POLL,
-): Promise<{ caughtUp: boolean; partition: number; applied: bigint; end: bigint }> {
-  const { partition, end } = await commands.partitionEnd(workflowId);
-  for (let looks = 1; ; looks++) {
-    const applied = await view.appliedOffset(partition);
-    if (applied >= end) return { caughtUp: true, partition, applied, end };
-    if (Date.now() >= deadline) return { caughtUp: false, partition, applied, end };
-    await pause(Math.min(backoffMs(poll, looks), deadline - Date.now()));
-  }
-}
-
-/**
  * Checks the run and sends the command when it should go: what `signal` and `cancel` of every
  * front end do. Throws as `checkRun` does, and when the send fails.
  */
 export async function sendToRun(
   view: RunView,
-  commands: Pick<CommandProducer, "partitionEnd" | "send">,
+  commands: Pick<CommandProducer, "partitionEnd" | "partitionFor" | "send">,
   command: RunCommand,
   options: RunCheckOptions = {},
 ): Promise<RunCheck> {
@@ -256,7 +232,3 @@ class AppliedThroughHistory {
 }
 
 const MAX_LOOKS = 64;
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}

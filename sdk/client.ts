@@ -159,6 +159,7 @@ export class WeftClient extends RunRequests {
   protected async toRun(command: RunCommand): Promise<AcceptedRequest> {
     const check = await sendToRun(this.runs, this.commands, command, {
       waitMs: this.runCheckWaitMs,
+      applied: this.applied,
     });
     if (check.kind === "unconfirmed") {
       this.log.info(

@@ -1,4 +1,3 @@
-import { readSync } from "node:fs";
 import {
   HEADER_BYTES,
   looksLikeFrame,
@@ -8,6 +7,7 @@ import {
   readFrame,
 } from "./frames";
 import type { Frame, FrameFault } from "./frames";
+import { readAll } from "./segment-files";
 
 /**
  * What is wrong with a log file, if anything.
@@ -95,7 +95,7 @@ export function scanLogFile(
   const fill = (from: number, bytes: number) => {
     const want = Math.min(Math.max(bytes, chunkBytes), size - from);
     if (buffer.length < want) buffer = Buffer.allocUnsafeSlow(want);
-    readFully(fd, buffer, want, from);
+    readAll(fd, buffer.subarray(0, want), from);
     start = from;
     end = from + want;
   };
@@ -111,7 +111,7 @@ export function scanLogFile(
     const read = readFrame(buffer.subarray(0, end - start), pos - start);
     if (!read.ok) {
       const rest = Buffer.allocUnsafeSlow(size - pos);
-      readFully(fd, rest, rest.length, pos);
+      readAll(fd, rest, pos);
       const cutEnd = read.end === undefined ? undefined : read.end + start - pos;
       const damage = classify(rest, 0, read.fault, cutEnd);
       return {
@@ -130,15 +130,6 @@ export function scanLogFile(
     pos = read.end + start;
   }
   return { validEnd: pos, size };
-}
-
-function readFully(fd: number, into: Buffer, bytes: number, from: number): void {
-  let done = 0;
-  while (done < bytes) {
-    const read = readSync(fd, into, done, bytes - done, from + done);
-    if (read === 0) throw new Error(`the log file ended at ${from + done} of ${from + bytes}`);
-    done += read;
-  }
 }
 
 /**

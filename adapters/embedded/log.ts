@@ -15,8 +15,9 @@
  * Opening replays the active segment (a bounded size) from its checkpoint a frame at a time,
  * and reads the sealed segments' indexes, not their records (history's blocks as ranges); the
  * compacted topics' live records come from the checkpoint, which carries them: restart time
- * follows the segments held and the open runs, not every record ever written. Only the active segment can have a torn tail (a sealed one
- * was complete before the next was created); a bad frame anywhere else is corruption
+ * follows the segments held and the open runs, not every record ever written. Only the active
+ * segment can have a torn tail (a sealed one was complete before the next was created); a bad
+ * frame anywhere else is corruption
  * (LogCorruptError naming the segment file and the byte offset), found at open in the active
  * segment or in a sealed one without a valid index, and by every read of a frame (each checks
  * its CRC), and by `weft repair`, which scans every segment.
@@ -92,6 +93,7 @@ import {
   LEGACY_LOG_FILE,
   leftoverTemporaryFiles,
   listSegments,
+  readAll,
   segmentFile,
   syncDirectory,
   writeFileAtomically,
@@ -104,6 +106,7 @@ import {
   NO_POSITION,
   extentOf,
   readIndex,
+  type BlockHeader,
   type IndexBlock,
   type SegmentIndex,
 } from "./segment-index";
@@ -314,7 +317,7 @@ export class EmbeddedLog {
       try {
         const size = fstatSync(fd).size;
         const head = Buffer.alloc(Math.min(size, MAGIC.length));
-        readSync(fd, head, 0, head.length, 0);
+        readAll(fd, head, 0);
         if (ids.length === 1 && size < MAGIC.length && head.equals(MAGIC.subarray(0, size))) {
           // Empty, or cut short while it was being created (by a Weft before segments): a new log.
           const fresh = Buffer.concat([MAGIC, encodeFrame(identityFrame())]);
@@ -341,7 +344,7 @@ export class EmbeddedLog {
           // A write cut short by a crash: keep the bytes aside, drop them.
           const savedTo = `${file}.tail-${Date.now()}`;
           const tail = Buffer.alloc(size - validEnd);
-          readSync(fd, tail, 0, tail.length, validEnd);
+          readAll(fd, tail, validEnd);
           writeFileSync(savedTo, tail);
           ftruncateSync(fd, validEnd);
           fdatasyncSync(fd);
@@ -798,12 +801,7 @@ export class EmbeddedLog {
     const file = join(this.directory, segmentFile(id));
     // History's blocks become ranges, and blocks retention forgets at once are skipped: their
     // extents are all opening needs of them.
-    const extentOnly = (block: {
-      topic: string;
-      partition: number;
-      last: number;
-      sealedAt: number;
-    }) => {
+    const extentOnly = (block: BlockHeader) => {
       const p = this.topics.get(block.topic)?.partitions[block.partition];
       if (!p || p.latest) return false;
       return p.index.keepsSealedOnDisk || this.forgottenAtOpen(p, block.sealedAt, block.last);
@@ -823,6 +821,7 @@ export class EmbeddedLog {
         this.loadSealedRange(segment, p, block, pins);
         continue;
       }
+      // Given as an extent, it is one retention forgets at once (history's went above).
       if (
         block.extent ||
         this.forgottenAtOpen(p, segment.sealedAt, block.first + block.positions.length - 1)

@@ -4,6 +4,7 @@ import {
   fsyncSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
   writeSync,
 } from "node:fs";
@@ -45,6 +46,16 @@ export function leftoverTemporaryFiles(directory: string): string[] {
 export function writeAll(fd: number, bytes: Buffer, at: number): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
+}
+
+/** Fills `into` with the file's bytes from `at` on; the file must hold them. */
+export function readAll(fd: number, into: Buffer, at: number): void {
+  let done = 0;
+  while (done < into.length) {
+    const read = readSync(fd, into, done, into.length - done, at + done);
+    if (read === 0) throw new Error(`the log file ended at ${at + done} of ${at + into.length}`);
+    done += read;
+  }
 }
 
 /**

@@ -44,6 +44,16 @@ export interface IndexBlock {
   extent?: BlockExtent;
 }
 
+/** What `readIndex` tells of a block before it decodes its arrays. */
+export interface BlockHeader {
+  topic: string;
+  partition: number;
+  /** Its last offset. */
+  last: number;
+  /** When its segment was sealed. */
+  sealedAt: number;
+}
+
 export interface BlockExtent {
   first: number;
   last: number;
@@ -146,12 +156,7 @@ function readShared(file: string): Buffer | undefined {
  */
 export function readIndex(
   file: string,
-  extentOnly: (block: {
-    topic: string;
-    partition: number;
-    last: number;
-    sealedAt: number;
-  }) => boolean = () => false,
+  extentOnly: (block: BlockHeader) => boolean = () => false,
 ): SegmentIndex | undefined {
   const data = readShared(file);
   if (!data) return undefined;

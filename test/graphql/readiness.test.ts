@@ -55,6 +55,7 @@ async function server(options: { redisUrl?: string; migrated: boolean; readiness
     commands: {
       send: () => Promise.resolve(),
       partitionEnd: () => Promise.reject(new Error("no commands in readiness tests")),
+      partitionFor: () => 0,
     },
     kafka: kafkaFor(config),
     redis,

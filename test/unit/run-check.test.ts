@@ -42,6 +42,7 @@ class FakeView implements RunView {
 const END = 10n;
 const commands = {
   sent: [] as unknown[],
+  partitionFor: () => 3,
   partitionEnd: () => Promise.resolve({ partition: 3, end: END }),
   send(command: unknown) {
     this.sent.push(command);
