@@ -8,11 +8,21 @@ import type { HistoryEvent } from "../schemas/types";
  * same bytes, so writing a run's record is a copy, not an encode.
  */
 export function packEvent(event: HistoryEvent): Buffer {
-  const bytes = historyCodec.encode(event);
-  const out = Buffer.allocUnsafe(4 + bytes.length);
-  out.writeUInt32BE(bytes.length, 0);
-  bytes.copy(out, 4);
+  const out = historyCodec.encodeAfter(event, 4);
+  out.writeUInt32BE(out.length - 4, 0);
+  encodings.set(event, out.subarray(4));
   return out;
+}
+
+/**
+ * The Avro bytes of events a decision packed into their runs' histories, until the event is
+ * gone: the commit writes the same bytes to history instead of encoding each event twice.
+ */
+const encodings = new WeakMap<HistoryEvent, Buffer>();
+
+/** An event's Avro bytes (history's current schema version), encoded once per event. */
+export function encodedEvent(event: HistoryEvent): Buffer {
+  return encodings.get(event) ?? historyCodec.encode(event);
 }
 
 /** Decodes packed events written with `headers` (the schema version they were encoded in). */

@@ -34,6 +34,7 @@ import { withAdmin } from "../transport/topics";
 import { partitionForKey } from "../transport/partitioning";
 import { CommandOffsets, type AdmittedOffset } from "./command-offsets";
 import { PartitionState, type Decisions } from "./partition-state";
+import { encodedEvent } from "./packed-events";
 import type { Registry } from "./registry";
 import type { DeciderMetrics } from "./metrics";
 
@@ -756,7 +757,7 @@ export class PartitionOwner {
         messages: decisions.events.map((event) => ({
           key: event.workflowId,
           partition: this.partition,
-          value: historyCodec.encode(event),
+          value: encodedEvent(event),
           headers: { ...historyCodec.headers, "weft-event": event.body.type },
         })),
       });

@@ -475,7 +475,9 @@ export class PartitionState {
     this.now = now;
     const run = this.runs.get(command.workflowId);
     const body = command.body;
-    const log = this.log.child({ workflowId: command.workflowId });
+    // The run's ID goes into each line logged rather than into a child logger made per
+    // command: most commands log nothing, and the child was garbage made on every one.
+    const workflowId = command.workflowId;
     if (body.type === "StartWorkflow") {
       const closed = run ? undefined : this.closed.get(command.workflowId);
       // Past the retention the ID is free again, also before a snapshot drops its entry.
@@ -497,11 +499,17 @@ export class PartitionState {
         if (parent && !(run && sameParent(run.parent, parent))) {
           // A child whose ID names another run never starts: its parent is told, or it
           // would wait for it for ever. (A repeat of the same child's start is only a repeat.)
-          log.info({ parent: parent.workflowId }, "child's workflow ID names another run");
+          this.log.info(
+            { workflowId, parent: parent.workflowId },
+            "child's workflow ID names another run",
+          );
           this.out.commands.push(childRefusedReport(command.workflowId, parent, this.now));
           return;
         }
-        log.debug({ requestId: body.requestId }, "start deduplicated: the run exists");
+        this.log.debug(
+          { workflowId, requestId: body.requestId },
+          "start deduplicated: the run exists",
+        );
         return;
       }
       // A closed run's ID taken again: the new run's history continues after the closed one's.
@@ -540,8 +548,9 @@ export class PartitionState {
       return;
     }
     if (!run || run.closed) {
-      log.info(
+      this.log.info(
         {
+          workflowId,
           command: body.type,
           status: run?.status ?? (this.closed.has(command.workflowId) ? "closed" : "unknown"),
         },
@@ -553,8 +562,8 @@ export class PartitionState {
     // cancel is recorded once per run (below): its retry, or another cancel, finds the cancel
     // requested already, or the run closed (above).
     if (body.type === "SignalWorkflow" && run.hasRecorded(body.requestId)) {
-      log.debug(
-        { requestId: body.requestId },
+      this.log.debug(
+        { workflowId, requestId: body.requestId },
         "signal with a request ID already recorded; ignored",
       );
       return;
@@ -585,7 +594,10 @@ export class PartitionState {
           return;
         }
         if (run.cancelRequested) {
-          log.debug({ requestId: body.requestId }, "cancel already requested; ignored");
+          this.log.debug(
+            { workflowId, requestId: body.requestId },
+            "cancel already requested; ignored",
+          );
           return;
         }
         // The code sees the cancel at its current awaits and may clean up (ctx.nonCancellable);
@@ -597,8 +609,8 @@ export class PartitionState {
         const child = run.children.get(body.childSeq);
         if (!child || child.workflowId !== body.childWorkflowId) {
           // Recorded already (a repeated report), or no child of this run: recorded once.
-          log.debug(
-            { childSeq: body.childSeq, child: body.childWorkflowId },
+          this.log.debug(
+            { workflowId, childSeq: body.childSeq, child: body.childWorkflowId },
             "child report for no open child; dropped",
           );
           return;
@@ -634,7 +646,10 @@ export class PartitionState {
           step.attempt !== body.attempt ||
           (step.status !== "scheduled" && step.status !== "started")
         ) {
-          log.debug({ stepSeq: body.stepSeq, attempt: body.attempt }, "stale step start; dropped");
+          this.log.debug(
+            { workflowId, stepSeq: body.stepSeq, attempt: body.attempt },
+            "stale step start; dropped",
+          );
           return;
         }
         this.append(run, {
@@ -653,15 +668,18 @@ export class PartitionState {
           step.attempt !== body.attempt ||
           (step.status !== "scheduled" && step.status !== "started")
         ) {
-          log.debug({ stepSeq: body.stepSeq, attempt: body.attempt }, "stale heartbeat; dropped");
+          this.log.debug(
+            { workflowId, stepSeq: body.stepSeq, attempt: body.attempt },
+            "stale heartbeat; dropped",
+          );
           return;
         }
         let details = body.details;
         if (details !== null && Buffer.byteLength(details) > MAX_HEARTBEAT_DETAILS_BYTES) {
           // The worker refuses these before sending; one that did not still proves the attempt
           // alive, but its details are not kept.
-          log.warn(
-            { stepSeq: body.stepSeq, bytes: Buffer.byteLength(details) },
+          this.log.warn(
+            { workflowId, stepSeq: body.stepSeq, bytes: Buffer.byteLength(details) },
             "heartbeat details too large; not kept",
           );
           details = null;

@@ -73,6 +73,14 @@ export class RecordCodec<T> {
   }
 
   encode(value: T): Buffer {
+    return this.encodeAfter(value, 0);
+  }
+
+  /**
+   * The record's bytes after `reserved` bytes left for the caller (a length prefix), in one
+   * buffer: a caller that frames the record does not copy it a second time.
+   */
+  encodeAfter(value: T, reserved: number): Buffer {
     const wire = this.hasBody ? this.wrapBody(value as WithBody) : value;
     // Written into a scratch buffer and copied into one from Node's pool, rather than by
     // avsc's toBuffer, which gives each record a zero-filled buffer of its own (an
@@ -82,8 +90,8 @@ export class RecordCodec<T> {
       scratch = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, scratch.length - end));
       end = this.type.encode(wire, scratch, 0);
     }
-    const out = Buffer.allocUnsafe(end);
-    scratch.copy(out, 0, 0, end);
+    const out = Buffer.allocUnsafe(reserved + end);
+    scratch.copy(out, reserved, 0, end);
     return out;
   }
 

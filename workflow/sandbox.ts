@@ -23,7 +23,8 @@
  *
  * Cost: before Node 24, an AsyncLocalStorage in use turns on promise hooks for the whole
  * process, a small cost on every promise (Node 24 carries the context with the promise
- * instead). The swap itself is a few property definitions per drive.
+ * instead), so the storage is on only while drives are. The swap itself is a few property
+ * definitions per drive.
  */
 // Not I/O: it tells a run's continuations from everyone else's.
 // eslint-disable-next-line no-restricted-imports -- the host side of the sandbox, see above
@@ -94,7 +95,14 @@ export function currentScope(): SandboxScope | undefined {
 
 /** Runs `drive` with the forwarding globals in place; the last driver to end puts them back. */
 export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T> {
-  if (shared.drivers++ === 0) shared.restore = install();
+  if (shared.drivers++ === 0) {
+    shared.restore = install();
+    // The storage is on only while drives are (a run's code runs only then): before Node 24
+    // it turns on promise hooks for the whole process, a cost on every promise of the
+    // roles, the steps and the application between decisions. The continuations made in a
+    // drive keep their run's scope while it is off and answer with it in the next drive.
+    scopes.enterWith(undefined as unknown as SandboxScope);
+  }
   try {
     return await drive();
   } finally {
@@ -102,6 +110,7 @@ export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T>
       const put = shared.restore;
       shared.restore = undefined;
       put?.();
+      scopes.disable();
     }
   }
 }
