@@ -7,6 +7,12 @@
 import { createServer } from "node:net";
 import type { Percentiles } from "./measure";
 
+/**
+ * The decider's transaction hop. Its count between the two scrapes is also the steady phase's
+ * decision transactions, which the report divides by its steps.
+ */
+export const COMMIT_HOP = "decision transaction: first send → commit answered";
+
 /** A histogram's cumulative counts by upper bound (seconds), summed over its label sets. */
 export type Buckets = Map<number, number>;
 

@@ -4,6 +4,7 @@
  * Weft's per-hop breakdown.
  */
 import { median, type Percentiles, type RoundResult } from "./measure";
+import { COMMIT_HOP } from "./metric-hops";
 
 const int = (v: number) => (Number.isNaN(v) ? "n/a" : Math.round(v).toLocaleString("en-US"));
 const fixed = (v: number, digits: number) => (Number.isNaN(v) ? "n/a" : v.toFixed(digits));
@@ -203,5 +204,19 @@ export function hopsTable(results: readonly RoundResult[]): string {
       return `${int(median(ps.map((p) => p.p50)))} / ${int(median(ps.map((p) => p.p99)))}`;
     }),
   ]);
+  // At a steady rate each transaction is requests and a round trip of its own: how many a step
+  // takes is what Weft on Kafka's cost and latency follow there (docs/benchmarks.md).
+  if (hopNames.includes(COMMIT_HOP))
+    rows.push([
+      "decision transactions per step (commits / steps of the steady phase)",
+      ...groups.map(([, rounds]) => {
+        const perStep = rounds.map((r) => {
+          const commits = r.steady.hops?.[COMMIT_HOP];
+          return commits ? commits.n / (3 * r.steady.runs) : NaN;
+        });
+        const value = median(perStep);
+        return Number.isNaN(value) ? "n/a (not recorded)" : value.toFixed(2);
+      }),
+    ]);
   return table(["hop (p50 / p99 ms)", ...groups.map(([target]) => target)], rows);
 }

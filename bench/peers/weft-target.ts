@@ -19,7 +19,7 @@ import { createKafka } from "../../adapters/kafka/client";
 import { topicReader } from "../../transport/topic-reader";
 import type { KafkaPort } from "../../transport/port";
 import { stamped, threeStamped } from "../../test/fixtures/workflows";
-import { freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
+import { COMMIT_HOP, freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
 import { spawnRoles, type RoleProcess } from "../../test/support/processes";
 import { deleteTopicsOf } from "../../test/support/topic-cleanup";
 import type { Hops, RunTiming, Target } from "./measure";
@@ -49,7 +49,7 @@ function benchConfig(partitions: number): WeftConfig {
 
 /** Hops read from the roles' histograms (metric-hops.ts): Weft on Kafka only. */
 const COMMAND_WAIT = "command produced → decided on (decider fetch, queue, linger)";
-const COMMIT = "decision transaction: first send → commit answered";
+const COMMIT = COMMIT_HOP;
 const TASK_TO_START = "task written → step started (worker fetch, lease)";
 
 /** The hops each role's histograms give. */
