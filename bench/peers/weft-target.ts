@@ -49,13 +49,12 @@ function benchConfig(partitions: number): WeftConfig {
 
 /** Hops read from the roles' histograms (metric-hops.ts): Weft on Kafka only. */
 const COMMAND_WAIT = "command produced → decided on (decider fetch, queue, linger)";
-const COMMIT = COMMIT_HOP;
 const TASK_TO_START = "task written → step started (worker fetch, lease)";
 
 /** The hops each role's histograms give. */
 const DECIDER_HOPS = {
   [COMMAND_WAIT]: "weft_decider_command_wait_seconds",
-  [COMMIT]: "weft_decider_commit_seconds",
+  [COMMIT_HOP]: "weft_decider_commit_seconds",
 };
 const WORKER_HOPS = { [TASK_TO_START]: "weft_step_schedule_to_start_seconds" };
 
@@ -192,7 +191,7 @@ async function weftTarget(setup: Setup): Promise<Target> {
         "StepCompleted recorded → next step started": [],
         // No record carries these times: read from the roles' histograms where served.
         [COMMAND_WAIT]: null,
-        [COMMIT]: null,
+        [COMMIT_HOP]: null,
         [TASK_TO_START]: null,
       };
       const after = await scrapeAll();

@@ -10,6 +10,14 @@ import { drive, moveArb, registry, type Recorded } from "../support/random-workl
  * the commit writes to history. Whatever a workload decides, those bytes must be exactly what
  * the history codec makes of the event, and read back as the event.
  */
+/** A small event of any run, as a decider would record it. */
+const timerFired = (workflowId: string, seq: number, timerSeq: number) => ({
+  workflowId,
+  seq,
+  at: 1_700_000_000_000,
+  body: { type: "TimerFired" as const, timerSeq },
+});
+
 describe("a decided event's encoding", () => {
   it("is the history codec's, byte for byte, for every event of random workloads", async () => {
     await fc.assert(
@@ -30,12 +38,7 @@ describe("a decided event's encoding", () => {
   });
 
   it("frames an event with its length, and a packed event reads back whole", () => {
-    const event = {
-      workflowId: "wf-1",
-      seq: 3,
-      at: 1_700_000_000_000,
-      body: { type: "TimerFired" as const, timerSeq: 2 },
-    };
+    const event = timerFired("wf-1", 3, 2);
     const packed = packEvent(event);
     expect(packed.readUInt32BE(0)).toBe(packed.length - 4);
     expect(packed.subarray(4).equals(encodedEvent(event))).toBe(true);
@@ -46,12 +49,7 @@ describe("a decided event's encoding", () => {
   });
 
   it("is made by the codec for an event no history packed (a closed run's)", () => {
-    const event = {
-      workflowId: "wf-2",
-      seq: 9,
-      at: 1_700_000_000_000,
-      body: { type: "TimerFired" as const, timerSeq: 7 },
-    };
+    const event = timerFired("wf-2", 9, 7);
     expect(encodedEvent(event).equals(historyCodec.encode(event))).toBe(true);
   });
 });
