@@ -41,6 +41,12 @@ export interface WeftConfig {
    */
   readonly pipelinedCommit: boolean;
   /**
+   * The Kafka transaction protocol of the pipelined producer: "auto" takes the second
+   * (KIP-890: no AddPartitionsToTxn or AddOffsetsToTxn, two round trips a commit) where the
+   * cluster speaks it, 1 or 2 asks for one.
+   */
+  readonly kafkaTransactionVersion: "auto" | 1 | 2;
+  /**
    * Live executions a decider keeps per partition; others are rebuilt by replaying their
    * history on their next event. 0 replays every run from scratch at every step (a test mode
    * that proves replay).
@@ -97,6 +103,7 @@ export const DEFAULTS = {
   deciderLingerMs: 0,
   localDispatch: true,
   pipelinedCommit: true,
+  kafkaTransactionVersion: "auto",
   executionCacheSize: 10_000,
   registrationIntervalMs: 10_000,
   projectorStallMs: 30_000,
@@ -161,6 +168,9 @@ export function loadConfig(
       "pipelinedCommit / WEFT_PIPELINED_COMMIT",
       options.pipelinedCommit ?? env.WEFT_PIPELINED_COMMIT,
       DEFAULTS.pipelinedCommit,
+    ),
+    kafkaTransactionVersion: transactionVersion(
+      options.kafkaTransactionVersion ?? env.WEFT_KAFKA_TRANSACTION_VERSION,
     ),
     executionCacheSize: intOption(
       "executionCacheSize / WEFT_EXECUTION_CACHE_SIZE",
@@ -233,6 +243,15 @@ function boolOption(name: string, raw: unknown, fallback: boolean): boolean {
   if (raw === "1" || raw === "true") return true;
   if (raw === "0" || raw === "false") return false;
   throw new ConfigError(`${name} must be true or false (1 or 0), got ${JSON.stringify(raw)}`);
+}
+
+function transactionVersion(raw: unknown): "auto" | 1 | 2 {
+  if (raw === undefined || raw === "" || raw === "auto") return DEFAULTS.kafkaTransactionVersion;
+  if (raw === 1 || raw === "1") return 1;
+  if (raw === 2 || raw === "2") return 2;
+  throw new ConfigError(
+    `kafkaTransactionVersion / WEFT_KAFKA_TRANSACTION_VERSION must be auto, 1 or 2, got ${JSON.stringify(raw)}`,
+  );
 }
 
 function intOption(name: string, raw: unknown, fallback: number, min = 1, max = 10_000): number {

@@ -261,6 +261,11 @@ group.min.session.timeout.ms=1000
 group.coordinator.rebalance.protocols=classic,consumer
 transaction.abort.timed.out.transaction.cleanup.interval.ms=10000
 transaction.remove.expired.transaction.cleanup.interval.ms=60000
+# Kafka's second transaction protocol: a produce that arrives while the coordinator still
+# writes the markers of the producer's previous commit (a millisecond or two) is retried by
+# the partition leader after this backoff, Kafka's default 20 ms. A decider commits again
+# straight after its previous commit, so a default backoff would be a 20 ms stall.
+add.partitions.to.txn.retry.backoff.ms=2
 
 # Small machine: few threads, small cleaner buffer.
 num.network.threads=2

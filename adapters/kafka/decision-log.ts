@@ -59,11 +59,15 @@ export function kafkaDecisionLog(kafka: KafkaPort, config: WeftConfig): PortDeci
 /** A transactional writer on Kafka for `transactionalId` (deciders' and triggers' partitions). */
 export function kafkaTransactionWriter(
   kafka: KafkaPort,
-  config: Pick<WeftConfig, "pipelinedCommit">,
+  config: Pick<WeftConfig, "pipelinedCommit" | "kafkaTransactionVersion">,
   transactionalId: string,
 ): PortDecisionWriter {
   const pipelined = config.pipelinedCommit
-    ? pipelinedProducer(kafka, { transactionalId, transactionTimeout: TRANSACTION_TIMEOUT_MS })
+    ? pipelinedProducer(kafka, {
+        transactionalId,
+        transactionTimeout: TRANSACTION_TIMEOUT_MS,
+        transactionVersion: config.kafkaTransactionVersion,
+      })
     : undefined;
   const producer: PortTransactionalProducer =
     pipelined ??

@@ -7,6 +7,11 @@
  *   2. Produce (one request per leader, all the partitions it leads) and TxnOffsetCommit;
  *   3. EndTxn.
  *
+ * On a cluster that speaks Kafka's second transaction protocol (KIP-890, Kafka 4.0 and later,
+ * `transaction.version` 2; see transaction-v2-requests.ts) the first step goes: the produce and
+ * the offset commit add their partitions themselves, and a commit takes two round trips. Each
+ * commit then bumps the producer's epoch, so its sequence numbers start again from zero.
+ *
  * kafkajs's transactional producer takes seven to nine round trips in a row for the same
  * decision. It looks the coordinator up before each call, adds partitions and produces
  * separately for each sendBatch, and Weft must give it one partition per sendBatch: its
@@ -26,6 +31,13 @@ import { groupBy } from "../../core/group-by";
 import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
 import { produceRequest } from "./produce-request";
 import { encodeRecordBatch } from "./record-batches";
+import {
+  endTxnV5,
+  produceV12,
+  speaksTransactionV2,
+  txnOffsetCommitV5,
+  type ProduceTopicBatches,
+} from "./transaction-v2-requests";
 import type {
   KafkaPort,
   PortCommitTransaction,
@@ -94,7 +106,14 @@ interface PartitionBatch {
 export interface PipelinedProducerOptions {
   transactionalId: string;
   transactionTimeout: number;
+  /**
+   * Kafka's transaction protocol: 2 (KIP-890) where the coordinator speaks it, else 1; a
+   * number asks for that one (a coordinator that cannot speak 2 fails the connect).
+   */
+  transactionVersion?: TransactionVersion | "auto";
 }
+
+export type TransactionVersion = 1 | 2;
 
 /**
  * The pipelined producer for a kafkajs client; undefined for a client without kafkajs's
@@ -137,6 +156,8 @@ class PipelinedProducer implements PortTransactionalProducer {
    */
   private deadline = Number.POSITIVE_INFINITY;
   private connected = false;
+  /** The transaction protocol, known once connected. */
+  private version: TransactionVersion = 1;
 
   constructor(
     private readonly cluster: TransactionCluster,
@@ -154,7 +175,23 @@ class PipelinedProducer implements PortTransactionalProducer {
     const { producerId, producerEpoch } = await this.atCoordinator((broker) =>
       broker.initProducerId({ transactionalId, transactionTimeout }),
     );
+    this.version = this.chooseVersion();
     this.identity = { transactionalId, producerId, producerEpoch };
+  }
+
+  /** The protocol version in use, once connected. */
+  get transactionVersion(): TransactionVersion {
+    return this.version;
+  }
+
+  private chooseVersion(): TransactionVersion {
+    const wanted = this.options.transactionVersion ?? "auto";
+    const speaks = speaksTransactionV2(this.coordinator?.versions);
+    if (wanted === 2 && !speaks)
+      throw new Error(
+        "the transaction coordinator does not speak Kafka's transaction protocol 2 (Kafka 4.0 or later with transaction.version 2)",
+      );
+    return wanted === 1 || !speaks ? 1 : 2;
   }
 
   async disconnect(): Promise<void> {
@@ -186,7 +223,7 @@ class PipelinedProducer implements PortTransactionalProducer {
       const added = groupBy(chunks.values(), (held) => held.topic);
       for (const topic of added.keys()) await this.learnTopic(topic);
       await Promise.all([
-        added.size === 0
+        added.size === 0 || this.version === 2
           ? undefined
           : this.atCoordinator((broker) =>
               broker.addPartitionsToTxn({
@@ -197,7 +234,7 @@ class PipelinedProducer implements PortTransactionalProducer {
                 })),
               }),
             ),
-        offsets === undefined
+        offsets === undefined || this.version === 2
           ? undefined
           : this.atCoordinator((broker) =>
               broker.addOffsetsToTxn({ ...identity, groupId: offsets.consumerGroupId }),
@@ -223,17 +260,47 @@ class PipelinedProducer implements PortTransactionalProducer {
         offsets === undefined
           ? undefined
           : this.atGroupCoordinator(offsets.consumerGroupId, (broker) =>
-              broker.txnOffsetCommit({
-                ...identity,
-                groupId: offsets.consumerGroupId,
-                topics: offsets.topics,
-              }),
+              this.version === 2
+                ? broker.connectionPool.send(
+                    txnOffsetCommitV5({
+                      ...identity,
+                      groupId: offsets.consumerGroupId,
+                      topics: offsets.topics,
+                    }),
+                  )
+                : broker.txnOffsetCommit({
+                    ...identity,
+                    groupId: offsets.consumerGroupId,
+                    topics: offsets.topics,
+                  }),
             ),
       ]);
-      await this.atCoordinator((broker) => broker.endTxn({ ...identity, transactionResult: true }));
+      await this.endTransaction(identity);
     } catch (err) {
       this.failure = err;
       throw err;
+    }
+  }
+
+  /**
+   * Commits at the coordinator. In the second protocol the answer carries the epoch (and, once
+   * an epoch is spent, the producer ID) of the next transaction, whose sequences start at zero.
+   */
+  private async endTransaction(identity: Identity): Promise<void> {
+    if (this.version === 1) {
+      await this.atCoordinator((broker) => broker.endTxn({ ...identity, transactionResult: true }));
+      return;
+    }
+    const next = (await this.atCoordinator((broker) =>
+      broker.connectionPool.send(endTxnV5({ ...identity, committed: true })),
+    )) as { producerId: string; producerEpoch: number };
+    if (next.producerId !== identity.producerId || next.producerEpoch !== identity.producerEpoch) {
+      this.identity = {
+        ...identity,
+        producerId: next.producerId,
+        producerEpoch: next.producerEpoch,
+      };
+      this.sequences.clear();
     }
   }
 
@@ -292,24 +359,28 @@ class PipelinedProducer implements PortTransactionalProducer {
    */
   private async sendProduce(broker: TransactionBroker, group: PartitionBatch[]): Promise<void> {
     const identity = this.identity!;
-    if ((broker.versions?.[PRODUCE_API_KEY]?.maxVersion ?? 0) < 7) {
+    if (this.version === 1 && (broker.versions?.[PRODUCE_API_KEY]?.maxVersion ?? 0) < 7) {
       await broker.produce({ ...identity, acks: -1, timeout: 30_000, topicData: topicData(group) });
       return;
     }
     const batchIdentity = { ...identity, transactional: true };
     const now = Date.now();
-    const request = produceRequest({
-      transactionalId: identity.transactionalId,
-      acks: -1,
-      timeout: 30_000,
-      topicData: [...groupBy(group, (batch) => batch.topic)].map(([topic, list]) => ({
+    const batches: ProduceTopicBatches[] = [...groupBy(group, (batch) => batch.topic)].map(
+      ([topic, list]) => ({
         topic,
         partitions: list.map(({ partition, firstSequence, messages }) => ({
           partition,
           batch: encodeRecordBatch(batchIdentity, firstSequence, messages, now),
         })),
-      })),
-    });
+      }),
+    );
+    const produce = {
+      transactionalId: identity.transactionalId,
+      acks: -1,
+      timeout: 30_000,
+      topicData: batches,
+    };
+    const request = this.version === 2 ? produceV12(produce) : produceRequest(produce);
     try {
       await broker.connectionPool.send(request);
     } catch (err) {

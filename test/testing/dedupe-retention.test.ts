@@ -67,4 +67,14 @@ test("the retention is a setting: -1 keeps IDs for ever, anything else is checke
   expect(() => loadConfig({}, { WEFT_PIPELINED_COMMIT: "yes please" })).toThrow(
     /INVALID_CONFIG|WEFT_PIPELINED_COMMIT/,
   );
+  // Its transaction protocol is the broker's best unless one is asked for.
+  expect(loadConfig({}, {}).kafkaTransactionVersion).toBe("auto");
+  expect(loadConfig({}, { WEFT_KAFKA_TRANSACTION_VERSION: "1" }).kafkaTransactionVersion).toBe(1);
+  expect(loadConfig({ kafkaTransactionVersion: 2 }, {}).kafkaTransactionVersion).toBe(2);
+  for (const bad of ["3", "0", "v2", "latest"]) {
+    expect(() => loadConfig({}, { WEFT_KAFKA_TRANSACTION_VERSION: bad })).toThrow(ConfigError);
+    expect(() => loadConfig({}, { WEFT_KAFKA_TRANSACTION_VERSION: bad })).toThrow(
+      /^kafkaTransactionVersion \/ WEFT_KAFKA_TRANSACTION_VERSION must be auto, 1 or 2/,
+    );
+  }
 });

@@ -1,0 +1,291 @@
+/**
+ * The requests of Kafka's second transaction protocol (KIP-890, Kafka 4.0 and later, on a
+ * cluster that finalizes `transaction.version` 2): a Produce v12 adds its partitions to the
+ * transaction and a TxnOffsetCommit v5 adds the group's offsets, so neither AddPartitionsToTxn
+ * nor AddOffsetsToTxn is sent; each EndTxn v5 answers with the producer's next epoch, which the
+ * next transaction uses, so a write of a zombie from the transaction before is refused.
+ *
+ * The three are flexible versions (compact strings and arrays, tagged fields), which kafkajs
+ * 2.2.4 does not encode. They are sent over its connections, as the other requests made here
+ * are. Their request header is v2: the v1 header kafkajs writes, then an empty tagged-field
+ * section, with which each body below begins. Their response header is v1: kafkajs reads the
+ * correlation ID, and each decoder below first skips the empty tagged fields after it.
+ */
+import { createRequire } from "node:module";
+
+const kafkajs = createRequire(require.resolve("kafkajs"));
+
+interface Encoder {
+  writeInt8(value: number): Encoder;
+  writeInt16(value: number): Encoder;
+  writeInt32(value: number): Encoder;
+  writeInt64(value: string | number): Encoder;
+  writeBoolean(value: boolean): Encoder;
+  writeUVarInt(value: number): Encoder;
+  writeUVarIntString(value: string | null): Encoder;
+  writeUVarIntBytes(value: Buffer): Encoder;
+  writeUVarIntArray(values: Encoder[], type: "object"): Encoder;
+}
+interface Decoder {
+  readInt16(): number;
+  readInt32(): number;
+  readInt64(): { toString(): string };
+  readUVarIntString(): string | null;
+  readUVarIntArray<T>(reader: (decoder: Decoder) => T): T[] | null;
+  readTaggedFields(): unknown;
+}
+
+const Encoder = kafkajs("./src/protocol/encoder") as new (initialSize?: number) => Encoder;
+const Decoder = kafkajs("./src/protocol/decoder") as new (buffer: Buffer) => Decoder;
+const errors = kafkajs("./src/protocol/error") as {
+  failure(code: number): boolean;
+  createErrorFromCode(code: number): Error;
+};
+
+export const PRODUCE_API_KEY = 0;
+export const END_TXN_API_KEY = 26;
+export const TXN_OFFSET_COMMIT_API_KEY = 28;
+/** The first versions of the second protocol; a broker offers them only once it is finalized. */
+const PRODUCE_V2 = 12;
+const END_TXN_V2 = 5;
+const TXN_OFFSET_COMMIT_V2 = 5;
+
+type Versions = Record<number, { minVersion: number; maxVersion: number }> | undefined;
+
+/**
+ * Whether a broker speaks the second transaction protocol. A 4.x broker whose cluster has not
+ * finalized `transaction.version` 2 offers Produce up to v11, EndTxn and TxnOffsetCommit up to
+ * v4 (KIP-890), so the versions alone tell.
+ */
+export function speaksTransactionV2(versions: Versions): boolean {
+  const max = (apiKey: number) => versions?.[apiKey]?.maxVersion ?? -1;
+  return (
+    max(PRODUCE_API_KEY) >= PRODUCE_V2 &&
+    max(END_TXN_API_KEY) >= END_TXN_V2 &&
+    max(TXN_OFFSET_COMMIT_API_KEY) >= TXN_OFFSET_COMMIT_V2
+  );
+}
+
+interface Response<T> {
+  decode(raw: Buffer): Promise<T>;
+  parse(data: T): Promise<T>;
+}
+
+export interface FlexibleRequest<T> {
+  request: {
+    apiKey: number;
+    apiVersion: number;
+    apiName: string;
+    expectResponse?: () => boolean;
+    encode(): Promise<Encoder>;
+  };
+  response: Response<T>;
+}
+
+/** A body of a flexible request: the request header's empty tagged fields come first. */
+const body = (initialSize?: number) => new Encoder(initialSize).writeUVarInt(0);
+const noTags = (encoder: Encoder) => encoder.writeUVarInt(0);
+
+/** Throws the broker's error for a failed code, as kafkajs's own parsers do. */
+function throwIfFailed(code: number): void {
+  if (errors.failure(code)) throw errors.createErrorFromCode(code);
+}
+
+/** A decoder of a flexible response, past the response header's tagged fields. */
+function responseDecoder(raw: Buffer): Decoder {
+  const decoder = new Decoder(raw);
+  decoder.readTaggedFields();
+  return decoder;
+}
+
+export interface ProduceTopicBatches {
+  topic: string;
+  partitions: { partition: number; batch: Buffer }[];
+}
+
+/** Produce v12 of ready-made record batches: a transactional one adds its partitions. */
+export function produceV12(args: {
+  transactionalId: string | null;
+  acks: number;
+  timeout: number;
+  topicData: readonly ProduceTopicBatches[];
+}): FlexibleRequest<{ errorCodes: number[] }> {
+  return {
+    request: {
+      apiKey: PRODUCE_API_KEY,
+      apiVersion: PRODUCE_V2,
+      apiName: "Produce",
+      expectResponse: () => args.acks !== 0,
+      encode: () =>
+        Promise.resolve(
+          noTags(
+            body()
+              .writeUVarIntString(args.transactionalId)
+              .writeInt16(args.acks)
+              .writeInt32(args.timeout)
+              .writeUVarIntArray(
+                args.topicData.map(({ topic, partitions }) =>
+                  noTags(
+                    new Encoder().writeUVarIntString(topic).writeUVarIntArray(
+                      partitions.map(({ partition, batch }) =>
+                        noTags(
+                          new Encoder(batch.length + 16)
+                            .writeInt32(partition)
+                            .writeUVarIntBytes(batch),
+                        ),
+                      ),
+                      "object",
+                    ),
+                  ),
+                ),
+                "object",
+              ),
+          ),
+        ),
+    },
+    response: {
+      decode: (raw) => {
+        const decoder = responseDecoder(raw);
+        const errorCodes: number[] = [];
+        decoder.readUVarIntArray((topic) => {
+          topic.readUVarIntString();
+          topic.readUVarIntArray((partition) => {
+            partition.readInt32(); // index
+            errorCodes.push(partition.readInt16());
+            partition.readInt64(); // base offset
+            partition.readInt64(); // log append time
+            partition.readInt64(); // log start offset
+            partition.readUVarIntArray((recordError) => {
+              recordError.readInt32();
+              recordError.readUVarIntString();
+              recordError.readTaggedFields();
+            });
+            partition.readUVarIntString(); // error message
+            partition.readTaggedFields();
+          });
+          topic.readTaggedFields();
+        });
+        return Promise.resolve({ errorCodes });
+      },
+      parse: (data) => {
+        for (const code of data.errorCodes) throwIfFailed(code);
+        return Promise.resolve(data);
+      },
+    },
+  };
+}
+
+export interface ProducerIdentity {
+  transactionalId: string;
+  producerId: string;
+  producerEpoch: number;
+}
+
+/** EndTxn v5: ends the transaction and answers with the producer ID and epoch to go on with. */
+export function endTxnV5(
+  args: ProducerIdentity & { committed: boolean },
+): FlexibleRequest<{ errorCode: number; producerId: string; producerEpoch: number }> {
+  return {
+    request: {
+      apiKey: END_TXN_API_KEY,
+      apiVersion: END_TXN_V2,
+      apiName: "EndTxn",
+      encode: () =>
+        Promise.resolve(
+          noTags(
+            body()
+              .writeUVarIntString(args.transactionalId)
+              .writeInt64(args.producerId)
+              .writeInt16(args.producerEpoch)
+              .writeBoolean(args.committed),
+          ),
+        ),
+    },
+    response: {
+      decode: (raw) => {
+        const decoder = responseDecoder(raw);
+        decoder.readInt32(); // throttle time
+        const errorCode = decoder.readInt16();
+        const producerId = decoder.readInt64().toString();
+        const producerEpoch = decoder.readInt16();
+        return Promise.resolve({ errorCode, producerId, producerEpoch });
+      },
+      parse: (data) => {
+        throwIfFailed(data.errorCode);
+        return Promise.resolve(data);
+      },
+    },
+  };
+}
+
+/**
+ * TxnOffsetCommit v5 of a producer that is not a member of the group (generation -1, no member
+ * ID): the decider commits the offsets of the partitions it owns, fenced by its producer epoch.
+ */
+export function txnOffsetCommitV5(
+  args: ProducerIdentity & {
+    groupId: string;
+    topics: readonly { topic: string; partitions: { partition: number; offset: string }[] }[];
+  },
+): FlexibleRequest<{ errorCodes: number[] }> {
+  return {
+    request: {
+      apiKey: TXN_OFFSET_COMMIT_API_KEY,
+      apiVersion: TXN_OFFSET_COMMIT_V2,
+      apiName: "TxnOffsetCommit",
+      encode: () =>
+        Promise.resolve(
+          noTags(
+            body()
+              .writeUVarIntString(args.transactionalId)
+              .writeUVarIntString(args.groupId)
+              .writeInt64(args.producerId)
+              .writeInt16(args.producerEpoch)
+              .writeInt32(-1) // generation
+              .writeUVarIntString("") // member ID
+              .writeUVarIntString(null) // group instance ID
+              .writeUVarIntArray(
+                args.topics.map(({ topic, partitions }) =>
+                  noTags(
+                    new Encoder().writeUVarIntString(topic).writeUVarIntArray(
+                      partitions.map(({ partition, offset }) =>
+                        noTags(
+                          new Encoder()
+                            .writeInt32(partition)
+                            .writeInt64(offset)
+                            .writeInt32(-1) // leader epoch: unknown
+                            .writeUVarIntString(null),
+                        ),
+                      ),
+                      "object",
+                    ),
+                  ),
+                ),
+                "object",
+              ),
+          ),
+        ),
+    },
+    response: {
+      decode: (raw) => {
+        const decoder = responseDecoder(raw);
+        decoder.readInt32(); // throttle time
+        const errorCodes: number[] = [];
+        decoder.readUVarIntArray((topic) => {
+          topic.readUVarIntString();
+          topic.readUVarIntArray((partition) => {
+            partition.readInt32();
+            errorCodes.push(partition.readInt16());
+            partition.readTaggedFields();
+          });
+          topic.readTaggedFields();
+        });
+        return Promise.resolve({ errorCodes });
+      },
+      parse: (data) => {
+        for (const code of data.errorCodes) throwIfFailed(code);
+        return Promise.resolve(data);
+      },
+    },
+  };
+}
