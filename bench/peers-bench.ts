@@ -13,7 +13,8 @@
  *
  * Targets: weft-kafka (decider and worker in one process, as `weft start` runs them),
  * weft-kafka-split (a decider process and a worker process), weft-kafka-kafkajs (as weft-kafka,
- * its decider committing with kafkajs's producer instead of the pipelined one), weft-embedded,
+ * its decider committing with kafkajs's producer instead of the pipelined one), weft-kafka-txv1
+ * (as weft-kafka, its pipelined producer on Kafka's first transaction protocol), weft-embedded,
  * bullmq.
  * --contend N runs N busy processes beside every round (the CPU shared).
  * --warmup N runs N rounds of the first Kafka target before the measured ones, not counted: the
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
     "weft-kafka": [],
     "weft-kafka-split": [],
     "weft-kafka-kafkajs": [],
+    "weft-kafka-txv1": [],
     bullmq: [],
   };
   const onKafka = TARGETS.filter((t) => t.startsWith("weft-kafka"));

@@ -48,6 +48,8 @@ async function setUp(): Promise<Target> {
       return weftOnKafka({ partitions, concurrency, shared: shared(), split: true });
     case "weft-kafka-kafkajs":
       return weftOnKafka({ partitions, concurrency, shared: shared(), kafkajsCommit: true });
+    case "weft-kafka-txv1":
+      return weftOnKafka({ partitions, concurrency, shared: shared(), transactionV1: true });
     case "weft-embedded":
       return weftEmbedded({ partitions, concurrency });
     case "bullmq":

@@ -34,6 +34,8 @@ export interface WeftOptions {
   split?: boolean;
   /** Kafka mode: deciders commit with kafkajs's producer (WEFT_PIPELINED_COMMIT=0). */
   kafkajsCommit?: boolean;
+  /** The deciders' pipelined producer on Kafka's first transaction protocol, not the second. */
+  transactionV1?: boolean;
 }
 
 const logger = createLogger("warn");
@@ -67,9 +69,10 @@ const WORKER_HOPS = { [TASK_TO_START]: "weft_step_schedule_to_start_seconds" };
 export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   const config = benchConfig(options.partitions);
   const workerEnv = { WEFT_WORKER_CONCURRENCY: String(options.concurrency) };
-  const deciderEnv: Record<string, string> = options.kafkajsCommit
-    ? { WEFT_PIPELINED_COMMIT: "0" }
-    : {};
+  const deciderEnv: Record<string, string> = {
+    ...(options.kafkajsCommit ? { WEFT_PIPELINED_COMMIT: "0" } : {}),
+    ...(options.transactionV1 ? { WEFT_KAFKA_TRANSACTION_VERSION: "1" } : {}),
+  };
   const layout = options.split
     ? [
         { name: "decider", roles: "decider", env: deciderEnv, hops: DECIDER_HOPS },
@@ -96,7 +99,7 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   }
   const kafka = createKafka(config, logger);
   return weftTarget({
-    name: `weft-kafka${options.split ? "-split" : ""}${options.kafkajsCommit ? "-kafkajs" : ""}`,
+    name: `weft-kafka${options.split ? "-split" : ""}${options.kafkajsCommit ? "-kafkajs" : ""}${options.transactionV1 ? "-txv1" : ""}`,
     config,
     transport: kafka,
     connect: () => WeftClient.connect({ config, logger, transport: kafka }),
