@@ -31,8 +31,9 @@ interface Decoder {
   readInt32(): number;
   readInt64(): { toString(): string };
   readUVarIntString(): string | null;
+  readUVarInt(): number;
   readUVarIntArray<T>(reader: (decoder: Decoder) => T): T[] | null;
-  readTaggedFields(): unknown;
+  forward(bytes: number): void;
 }
 
 const Encoder = kafkajs("./src/protocol/encoder") as new (initialSize?: number) => Encoder;
@@ -86,15 +87,32 @@ export interface FlexibleRequest<T> {
 const body = (initialSize?: number) => new Encoder(initialSize).writeUVarInt(0);
 const noTags = (encoder: Encoder) => encoder.writeUVarInt(0);
 
-/** Throws the broker's error for a failed code, as kafkajs's own parsers do. */
-function throwIfFailed(code: number): void {
-  if (errors.failure(code)) throw errors.createErrorFromCode(code);
+/** The response, or the broker's error for its first failed code, as kafkajs's parsers give. */
+function parsed<T>(data: T, codes: readonly number[]): Promise<T> {
+  const failed = codes.find((code) => errors.failure(code));
+  return failed === undefined
+    ? Promise.resolve(data)
+    : Promise.reject(errors.createErrorFromCode(failed));
+}
+
+/**
+ * Skips a tagged-field section: a count, then each field's tag and size (plain unsigned
+ * varints, not the size + 1 of compact bytes) and its bytes. A broker fills some of them, as
+ * the new leader of a partition beside a NOT_LEADER_OR_FOLLOWER error in a Produce response;
+ * kafkajs's own reader takes the size for size + 1 and would lose a byte at each.
+ */
+export function skipTaggedFields(decoder: Decoder): void {
+  const count = decoder.readUVarInt();
+  for (let i = 0; i < count; i++) {
+    decoder.readUVarInt(); // tag
+    decoder.forward(decoder.readUVarInt());
+  }
 }
 
 /** A decoder of a flexible response, past the response header's tagged fields. */
 function responseDecoder(raw: Buffer): Decoder {
   const decoder = new Decoder(raw);
-  decoder.readTaggedFields();
+  skipTaggedFields(decoder);
   return decoder;
 }
 
@@ -158,19 +176,16 @@ export function produceV12(args: {
             partition.readUVarIntArray((recordError) => {
               recordError.readInt32();
               recordError.readUVarIntString();
-              recordError.readTaggedFields();
+              skipTaggedFields(recordError);
             });
             partition.readUVarIntString(); // error message
-            partition.readTaggedFields();
+            skipTaggedFields(partition);
           });
-          topic.readTaggedFields();
+          skipTaggedFields(topic);
         });
         return Promise.resolve({ errorCodes });
       },
-      parse: (data) => {
-        for (const code of data.errorCodes) throwIfFailed(code);
-        return Promise.resolve(data);
-      },
+      parse: (data) => parsed(data, data.errorCodes),
     },
   };
 }
@@ -210,10 +225,7 @@ export function endTxnV5(
         const producerEpoch = decoder.readInt16();
         return Promise.resolve({ errorCode, producerId, producerEpoch });
       },
-      parse: (data) => {
-        throwIfFailed(data.errorCode);
-        return Promise.resolve(data);
-      },
+      parse: (data) => parsed(data, [data.errorCode]),
     },
   };
 }
@@ -276,16 +288,13 @@ export function txnOffsetCommitV5(
           topic.readUVarIntArray((partition) => {
             partition.readInt32();
             errorCodes.push(partition.readInt16());
-            partition.readTaggedFields();
+            skipTaggedFields(partition);
           });
-          topic.readTaggedFields();
+          skipTaggedFields(topic);
         });
         return Promise.resolve({ errorCodes });
       },
-      parse: (data) => {
-        for (const code of data.errorCodes) throwIfFailed(code);
-        return Promise.resolve(data);
-      },
+      parse: (data) => parsed(data, data.errorCodes),
     },
   };
 }
