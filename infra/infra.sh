@@ -8,6 +8,8 @@
 #   bash infra/infra.sh status                                    show what runs
 #   bash infra/infra.sh env                                       print the connection variables
 #   bash infra/infra.sh broker-kill N | broker-start N            failover helpers for the cluster (N = 1..3)
+#   bash infra/infra.sh elect-preferred TOPIC PARTITION            move a cluster partition's leadership back
+#                                                                 to its preferred replica
 #   bash infra/infra.sh reset [--cluster | --only ...]            stop and wipe data (keeps downloaded jars)
 #
 # Everything it installs is missing-only (apt-get for PostgreSQL/Redis/Java/Maven,
@@ -510,6 +512,15 @@ broker_kill() {
   say "kafka cluster broker $1 killed (was pid $pid, port $(cluster_broker_port "$1"))"
 }
 
+# elect_preferred TOPIC PARTITION: leadership of the cluster's partition back to its preferred
+# replica (after a broker came back), as the controller's own balancing would in a while.
+elect_preferred() {
+  [[ -n ${1:-} && ${2:-} =~ ^[0-9]+$ ]] || die "usage: infra.sh elect-preferred TOPIC PARTITION"
+  ensure_kafka_libs
+  kafka_tool org.apache.kafka.tools.LeaderElectionCommand --bootstrap-server "$(cluster_brokers)" \
+    --election-type PREFERRED --topic "$1" --partition "$2" >&2
+}
+
 broker_start() {
   cluster_id_arg "${1:-}"
   if kafka_running cluster "$1"; then
@@ -842,6 +853,7 @@ main() {
     env) print_env kafka postgres redis cluster ;;
     broker-kill) lock; broker_kill "${args[0]:-}" ;;
     broker-start) lock; broker_start "${args[0]:-}" ;;
+    elect-preferred) elect_preferred "${args[0]:-}" "${args[1]:-}" ;;
     help | -h | --help) usage ;;
     *) usage >&2; die "unknown command '$cmd'" ;;
   esac

@@ -1,0 +1,134 @@
+/**
+ * The deciders' pipelined producer on Kafka's second transaction protocol, while a partition's
+ * leader moves, on the three-broker cluster: its leader is killed with kill -9 (the produce
+ * meets a dead connection), then comes back and takes the leadership again (the produce, sent
+ * where the producer last saw the leader, is answered NOT_LEADER_OR_FOLLOWER with the new
+ * leader in the response's tagged fields, before the answer for the partition the broker still
+ * leads). Each time the commit goes on to the new leader and succeeds: the same producer
+ * commits every transaction, and a read_committed reader sees each record once, in order.
+ */
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import type { Consumer, Kafka } from "kafkajs";
+import { pipelinedProducer } from "../../adapters/kafka/pipelined-transactions";
+import type { PortTransactionalProducer } from "../../transport/port";
+import { withAdmin } from "../../transport/topics";
+import {
+  brokerKill,
+  brokerNumber,
+  brokerStart,
+  CLUSTER_BROKERS,
+  clusterDown,
+  clusterUp,
+} from "../support/cluster";
+import { isolatedConfig, waitFor } from "../support/env";
+import { kafkaFor } from "../support/weft";
+
+const HOOK_TIMEOUT_MS = 240_000;
+const INFRA = join(__dirname, "..", "..", "infra", "infra.sh");
+
+const config = isolatedConfig({ kafkaBrokers: CLUSTER_BROKERS, replicationFactor: 3 });
+const topic = `${config.topicPrefix}.moving`;
+let kafka: Kafka;
+let producer: PortTransactionalProducer | undefined;
+let reader: Consumer | undefined;
+let killed: number | undefined;
+
+beforeAll(async () => {
+  clusterUp();
+  kafka = kafkaFor(config);
+  await withAdmin(kafka, (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 3, replicationFactor: 3 }],
+    }),
+  );
+}, HOOK_TIMEOUT_MS);
+
+afterAll(async () => {
+  try {
+    if (killed !== undefined) brokerStart(killed);
+    await reader?.disconnect();
+    await producer?.disconnect();
+  } finally {
+    clusterDown();
+  }
+}, HOOK_TIMEOUT_MS);
+
+/** The infra number of the broker leading partition 0, as a fresh client sees it. */
+async function leader(): Promise<number | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { brokers } = await admin.describeCluster();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const nodeId = topics[0]?.partitions.find((p) => p.partitionId === 0)?.leader;
+    const broker = brokers.find((b) => b.nodeId === nodeId);
+    return broker === undefined ? undefined : brokerNumber(broker.port);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A record to each partition, partition 0's first in the produce request to its leader. */
+async function commit(value: string): Promise<void> {
+  const tx = await producer!.transaction();
+  for (const partition of [0, 1, 2])
+    await tx.sendBatch({ topicMessages: [{ topic, messages: [{ value, partition }] }] });
+  await tx.commit();
+}
+
+it(
+  "commits on across a killed leader and a leadership moved back, with the same producer",
+  async () => {
+    producer = pipelinedProducer(kafka, {
+      transactionalId: `${config.topicPrefix}.writer`,
+      transactionTimeout: 60_000,
+      transactionVersion: 2,
+    });
+    await producer!.connect();
+    await commit("one");
+
+    const first = await leader();
+    expect(first).toBeDefined();
+    brokerKill(first!);
+    killed = first;
+    await commit("two");
+
+    brokerStart(first!);
+    killed = undefined;
+    // The partition's preferred replica is its first leader: the election gives it back.
+    await waitFor(
+      "the first leader back in the partition's in-sync replicas",
+      async () => {
+        try {
+          execFileSync("bash", [INFRA, "elect-preferred", topic, "0"], { stdio: "ignore" });
+        } catch {
+          return false; // not in sync yet
+        }
+        return (await leader()) === first;
+      },
+      120_000,
+      1000,
+    );
+    // The producer still sends to the leader it last saw, which answers NOT_LEADER_OR_FOLLOWER.
+    await commit("three");
+    await commit("four");
+
+    const seen = new Map<number, string[]>();
+    reader = kafka.consumer({ groupId: `${config.topicPrefix}.reader`, maxWaitTimeInMs: 50 });
+    await reader.connect();
+    await reader.subscribe({ topics: [topic], fromBeginning: true });
+    await reader.run({
+      eachMessage: ({ partition, message }) => {
+        seen.set(partition, [...(seen.get(partition) ?? []), message.value!.toString()]);
+        return Promise.resolve();
+      },
+    });
+    const all = () => [...seen.values()].flat();
+    await waitFor("every committed record", () => all().length >= 12, 60_000);
+    for (const partition of [0, 1, 2])
+      expect(seen.get(partition)).toEqual(["one", "two", "three", "four"]);
+  },
+  HOOK_TIMEOUT_MS,
+);
