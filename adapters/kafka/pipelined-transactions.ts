@@ -29,14 +29,14 @@
  */
 import { groupBy } from "../../core/group-by";
 import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
-import { produceRequest } from "./produce-request";
+import { PRODUCE_API_KEY, produceRequest, type ProduceTopicData } from "./produce-request";
 import { encodeRecordBatch } from "./record-batches";
 import {
   endTxnV5,
   produceV12,
   speaksTransactionV2,
   txnOffsetCommitV5,
-  type ProduceTopicBatches,
+  type ProducerIdentity as Identity,
 } from "./transaction-v2-requests";
 import type {
   KafkaPort,
@@ -57,7 +57,6 @@ const TRANSACTION_COORDINATOR = 1;
  * commit costs a reopen and a restore of the partition).
  */
 const TRIES = 60;
-const PRODUCE_API_KEY = 0;
 
 interface TransactionBroker extends KafkajsBroker {
   disconnect?(): Promise<void>;
@@ -87,12 +86,6 @@ interface TransactionBroker extends KafkajsBroker {
 
 interface TransactionCluster extends KafkajsCluster {
   findGroupCoordinator(args: { groupId: string; coordinatorType: number }): Promise<KafkajsBroker>;
-}
-
-interface Identity {
-  transactionalId: string;
-  producerId: string;
-  producerEpoch: number;
 }
 
 /** One partition's records in one produce request, with the sequence number of the first. */
@@ -365,7 +358,7 @@ class PipelinedProducer implements PortTransactionalProducer {
     }
     const batchIdentity = { ...identity, transactional: true };
     const now = Date.now();
-    const batches: ProduceTopicBatches[] = [...groupBy(group, (batch) => batch.topic)].map(
+    const batches: ProduceTopicData[] = [...groupBy(group, (batch) => batch.topic)].map(
       ([topic, list]) => ({
         topic,
         partitions: list.map(({ partition, firstSequence, messages }) => ({

@@ -23,7 +23,7 @@ const produceResponse = kafkajs("./src/protocol/requests/produce/v7/response") a
   parse(data: unknown): Promise<unknown>;
 };
 
-const PRODUCE_API_KEY = 0;
+export const PRODUCE_API_KEY = 0;
 const PRODUCE_VERSION = 7;
 
 export interface ProduceTopicData {

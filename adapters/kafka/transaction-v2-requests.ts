@@ -12,11 +12,11 @@
  * correlation ID, and each decoder below first skips the empty tagged fields after it.
  */
 import { createRequire } from "node:module";
+import { PRODUCE_API_KEY, type ProduceTopicData } from "./produce-request";
 
 const kafkajs = createRequire(require.resolve("kafkajs"));
 
 interface Encoder {
-  writeInt8(value: number): Encoder;
   writeInt16(value: number): Encoder;
   writeInt32(value: number): Encoder;
   writeInt64(value: string | number): Encoder;
@@ -43,9 +43,8 @@ const errors = kafkajs("./src/protocol/error") as {
   createErrorFromCode(code: number): Error;
 };
 
-export const PRODUCE_API_KEY = 0;
-export const END_TXN_API_KEY = 26;
-export const TXN_OFFSET_COMMIT_API_KEY = 28;
+const END_TXN_API_KEY = 26;
+const TXN_OFFSET_COMMIT_API_KEY = 28;
 /** The first versions of the second protocol; a broker offers them only once it is finalized. */
 const PRODUCE_V2 = 12;
 const END_TXN_V2 = 5;
@@ -84,7 +83,7 @@ export interface FlexibleRequest<T> {
 }
 
 /** A body of a flexible request: the request header's empty tagged fields come first. */
-const body = (initialSize?: number) => new Encoder(initialSize).writeUVarInt(0);
+const body = () => new Encoder().writeUVarInt(0);
 const noTags = (encoder: Encoder) => encoder.writeUVarInt(0);
 
 /** The response, or the broker's error for its first failed code, as kafkajs's parsers give. */
@@ -101,7 +100,7 @@ function parsed<T>(data: T, codes: readonly number[]): Promise<T> {
  * the new leader of a partition beside a NOT_LEADER_OR_FOLLOWER error in a Produce response;
  * kafkajs's own reader takes the size for size + 1 and would lose a byte at each.
  */
-export function skipTaggedFields(decoder: Decoder): void {
+function skipTaggedFields(decoder: Decoder): void {
   const count = decoder.readUVarInt();
   for (let i = 0; i < count; i++) {
     decoder.readUVarInt(); // tag
@@ -116,17 +115,12 @@ function responseDecoder(raw: Buffer): Decoder {
   return decoder;
 }
 
-export interface ProduceTopicBatches {
-  topic: string;
-  partitions: { partition: number; batch: Buffer }[];
-}
-
 /** Produce v12 of ready-made record batches: a transactional one adds its partitions. */
 export function produceV12(args: {
   transactionalId: string | null;
   acks: number;
   timeout: number;
-  topicData: readonly ProduceTopicBatches[];
+  topicData: readonly ProduceTopicData[];
 }): FlexibleRequest<{ errorCodes: number[] }> {
   return {
     request: {
