@@ -86,6 +86,21 @@ export interface FlexibleRequest<T> {
 const body = () => new Encoder().writeUVarInt(0);
 const noTags = (encoder: Encoder) => encoder.writeUVarInt(0);
 
+/** Each topic of a request: its name, then its partitions, each encoded by `partition`. */
+function topicArray<P>(
+  topics: readonly { topic: string; partitions: readonly P[] }[],
+  partition: (each: P) => Encoder,
+): Encoder[] {
+  return topics.map(({ topic, partitions }) =>
+    noTags(
+      new Encoder().writeUVarIntString(topic).writeUVarIntArray(
+        partitions.map((each) => noTags(partition(each))),
+        "object",
+      ),
+    ),
+  );
+}
+
 /** The response, or the broker's error for its first failed code, as kafkajs's parsers give. */
 function parsed<T>(data: T, codes: readonly number[]): Promise<T> {
   const failed = codes.find((code) => errors.failure(code));
@@ -106,6 +121,25 @@ function skipTaggedFields(decoder: Decoder): void {
     decoder.readUVarInt(); // tag
     decoder.forward(decoder.readUVarInt());
   }
+}
+
+/**
+ * The error code of each partition in a response's topics (name, then partitions: index,
+ * error code, then what `rest` reads, then tagged fields), in the order the broker lists them.
+ */
+function partitionErrors(decoder: Decoder, rest: (partition: Decoder) => void): number[] {
+  const codes: number[] = [];
+  decoder.readUVarIntArray((topic) => {
+    topic.readUVarIntString();
+    topic.readUVarIntArray((partition) => {
+      partition.readInt32();
+      codes.push(partition.readInt16());
+      rest(partition);
+      skipTaggedFields(partition);
+    });
+    skipTaggedFields(topic);
+  });
+  return codes;
 }
 
 /** A decoder of a flexible response, past the response header's tagged fields. */
@@ -136,19 +170,8 @@ export function produceV12(args: {
               .writeInt16(args.acks)
               .writeInt32(args.timeout)
               .writeUVarIntArray(
-                args.topicData.map(({ topic, partitions }) =>
-                  noTags(
-                    new Encoder().writeUVarIntString(topic).writeUVarIntArray(
-                      partitions.map(({ partition, batch }) =>
-                        noTags(
-                          new Encoder(batch.length + 16)
-                            .writeInt32(partition)
-                            .writeUVarIntBytes(batch),
-                        ),
-                      ),
-                      "object",
-                    ),
-                  ),
+                topicArray(args.topicData, ({ partition, batch }) =>
+                  new Encoder(batch.length + 16).writeInt32(partition).writeUVarIntBytes(batch),
                 ),
                 "object",
               ),
@@ -158,24 +181,16 @@ export function produceV12(args: {
     response: {
       decode: (raw) => {
         const decoder = responseDecoder(raw);
-        const errorCodes: number[] = [];
-        decoder.readUVarIntArray((topic) => {
-          topic.readUVarIntString();
-          topic.readUVarIntArray((partition) => {
-            partition.readInt32(); // index
-            errorCodes.push(partition.readInt16());
-            partition.readInt64(); // base offset
-            partition.readInt64(); // log append time
-            partition.readInt64(); // log start offset
-            partition.readUVarIntArray((recordError) => {
-              recordError.readInt32();
-              recordError.readUVarIntString();
-              skipTaggedFields(recordError);
-            });
-            partition.readUVarIntString(); // error message
-            skipTaggedFields(partition);
+        const errorCodes = partitionErrors(decoder, (partition) => {
+          partition.readInt64(); // base offset
+          partition.readInt64(); // log append time
+          partition.readInt64(); // log start offset
+          partition.readUVarIntArray((recordError) => {
+            recordError.readInt32();
+            recordError.readUVarIntString();
+            skipTaggedFields(recordError);
           });
-          skipTaggedFields(topic);
+          partition.readUVarIntString(); // error message
         });
         return Promise.resolve({ errorCodes });
       },
@@ -251,21 +266,12 @@ export function txnOffsetCommitV5(
               .writeUVarIntString("") // member ID
               .writeUVarIntString(null) // group instance ID
               .writeUVarIntArray(
-                args.topics.map(({ topic, partitions }) =>
-                  noTags(
-                    new Encoder().writeUVarIntString(topic).writeUVarIntArray(
-                      partitions.map(({ partition, offset }) =>
-                        noTags(
-                          new Encoder()
-                            .writeInt32(partition)
-                            .writeInt64(offset)
-                            .writeInt32(-1) // leader epoch: unknown
-                            .writeUVarIntString(null),
-                        ),
-                      ),
-                      "object",
-                    ),
-                  ),
+                topicArray(args.topics, ({ partition, offset }) =>
+                  new Encoder()
+                    .writeInt32(partition)
+                    .writeInt64(offset)
+                    .writeInt32(-1) // leader epoch: unknown
+                    .writeUVarIntString(null),
                 ),
                 "object",
               ),
@@ -276,16 +282,7 @@ export function txnOffsetCommitV5(
       decode: (raw) => {
         const decoder = responseDecoder(raw);
         decoder.readInt32(); // throttle time
-        const errorCodes: number[] = [];
-        decoder.readUVarIntArray((topic) => {
-          topic.readUVarIntString();
-          topic.readUVarIntArray((partition) => {
-            partition.readInt32();
-            errorCodes.push(partition.readInt16());
-            skipTaggedFields(partition);
-          });
-          skipTaggedFields(topic);
-        });
+        const errorCodes = partitionErrors(decoder, () => undefined);
         return Promise.resolve({ errorCodes });
       },
       parse: (data) => parsed(data, data.errorCodes),
