@@ -7,25 +7,23 @@
  * leads). Each time the commit goes on to the new leader and succeeds: the same producer
  * commits every transaction, and a read_committed reader sees each record once, in order.
  */
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import type { Consumer, Kafka } from "kafkajs";
 import { pipelinedProducer } from "../../adapters/kafka/pipelined-transactions";
 import type { PortTransactionalProducer } from "../../transport/port";
 import { withAdmin } from "../../transport/topics";
 import {
   brokerKill,
-  brokerNumber,
   brokerStart,
   CLUSTER_BROKERS,
   clusterDown,
   clusterUp,
+  electPreferred,
+  leaderOf,
 } from "../support/cluster";
 import { isolatedConfig, waitFor } from "../support/env";
 import { kafkaFor } from "../support/weft";
 
 const HOOK_TIMEOUT_MS = 240_000;
-const INFRA = join(__dirname, "..", "..", "infra", "infra.sh");
 
 const config = isolatedConfig({ kafkaBrokers: CLUSTER_BROKERS, replicationFactor: 3 });
 const topic = `${config.topicPrefix}.moving`;
@@ -55,21 +53,6 @@ afterAll(async () => {
   }
 }, HOOK_TIMEOUT_MS);
 
-/** The infra number of the broker leading partition 0, as a fresh client sees it. */
-async function leader(): Promise<number | undefined> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const { brokers } = await admin.describeCluster();
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-    const nodeId = topics[0]?.partitions.find((p) => p.partitionId === 0)?.leader;
-    const broker = brokers.find((b) => b.nodeId === nodeId);
-    return broker === undefined ? undefined : brokerNumber(broker.port);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** A record to each partition, partition 0's first in the produce request to its leader. */
 async function commit(value: string): Promise<void> {
   const tx = await producer!.transaction();
@@ -89,7 +72,7 @@ it(
     await producer!.connect();
     await commit("one");
 
-    const first = await leader();
+    const first = await leaderOf(kafka, topic, 0);
     expect(first).toBeDefined();
     brokerKill(first!);
     killed = first;
@@ -102,11 +85,11 @@ it(
       "the first leader back in the partition's in-sync replicas",
       async () => {
         try {
-          execFileSync("bash", [INFRA, "elect-preferred", topic, "0"], { stdio: "ignore" });
+          electPreferred(topic, 0);
         } catch {
           return false; // not in sync yet
         }
-        return (await leader()) === first;
+        return (await leaderOf(kafka, topic, 0)) === first;
       },
       120_000,
       1000,

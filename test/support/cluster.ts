@@ -53,6 +53,30 @@ export function brokerNumber(port: number): number {
   return n;
 }
 
+/** Leadership of the cluster's partition back to its preferred replica (fails while it is not in sync). */
+export function electPreferred(topic: string, partition: number): void {
+  infra("elect-preferred", topic, String(partition));
+}
+
+/** The broker (infra number) leading a partition of `topic`, as a fresh client sees it. */
+export async function leaderOf(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+): Promise<number | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { brokers } = await admin.describeCluster();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const nodeId = topics[0]?.partitions.find((p) => p.partitionId === partition)?.leader;
+    const broker = brokers.find((b) => b.nodeId === nodeId);
+    return broker === undefined ? undefined : brokerNumber(broker.port);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** How many partitions of `topic` each broker (by infra number) leads. */
 export async function leadersByBroker(kafka: Kafka, topic: string): Promise<Map<number, number>> {
   const admin = kafka.admin();
