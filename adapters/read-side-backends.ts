@@ -2,11 +2,12 @@ import { Redis } from "ioredis";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { PoolOptions } from "../projections/database";
-import { createLiveEmitter } from "./redis/live-emitter";
+import type * as RedisLiveEmitter from "./redis/live-emitter";
 import { type LiveEmitter } from "../projections/live-changes";
 import { redisMigrationLock } from "./redis/migration-lock";
 import { type WithMigrationLock } from "../projections/migration-lock";
-import { openReadModelDb, type ReadModelDb } from "../projections/read-model-db";
+import type * as ReadModels from "../projections/read-model-db";
+import type { ReadModelDb } from "../projections/read-model-db";
 
 /** Opens the read-model database (PostgreSQL or SQLite); the caller closes what it opened. */
 export type OpenDatabase = (options: PoolOptions) => ReadModelDb;
@@ -48,12 +49,14 @@ export function readSideParts(
 ): ReadSideParts {
   const shared = backends.live;
   return {
-    openDatabase: backends.openDatabase ?? ((options) => openReadModelDb(config, logger, options)),
+    openDatabase:
+      backends.openDatabase ??
+      ((options) => loadReadModels().openReadModelDb(config, logger, options)),
     withMigrationLock: backends.withMigrationLock ?? redisMigrationLock(config, logger),
     live: () =>
       shared
         ? { emitter: shared, owned: false }
-        : { emitter: createLiveEmitter(config, logger), owned: true },
+        : { emitter: loadLiveEmitter().createLiveEmitter(config, logger), owned: true },
     readinessRedis: () => {
       if (backends.redis === false) return null;
       const redis = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false });
@@ -61,4 +64,19 @@ export function readSideParts(
       return redis;
     },
   };
+}
+
+/*
+ * The read side's code (Kysely, the PostgreSQL and SQLite drivers, the Redis emitter) loads when
+ * a projector or an API opens it: a decider's or worker's process never does.
+ */
+
+function loadReadModels(): typeof ReadModels {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../projections/read-model-db") as typeof ReadModels;
+}
+
+function loadLiveEmitter(): typeof RedisLiveEmitter {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("./redis/live-emitter") as typeof RedisLiveEmitter;
 }

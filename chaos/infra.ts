@@ -6,8 +6,9 @@
 import { execFile, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ROOT } from "./paths";
 
-const INFRA = join(__dirname, "..", "infra", "infra.sh");
+const INFRA = join(ROOT, "infra", "infra.sh");
 const run = promisify(execFile);
 
 export interface Servers {

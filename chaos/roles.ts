@@ -1,15 +1,14 @@
 /**
- * The role processes of a chaos run, each a `weft start chaos/workflows.ts --roles <role>`
- * child, supervised as an operator's process manager would: one killed with kill -9 is started
+ * The role processes of a chaos run, each a `weft start <chaos workflows> --roles <role>`
+ * child (compiled, see paths.ts), supervised as an operator's process manager would: one killed with kill -9 is started
  * again after a delay; one that exits on its own is recorded (a role must never die of a
  * transient fault) and started again too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { ROOT, WEFT_CLI } from "./paths";
 
-const ROOT = join(__dirname, "..");
-const WEFT = join(ROOT, "bin", "weft.js");
 /** What `weft start` prints on stderr once every role of the process runs. */
 const READY_MARK = "Weft is running";
 
@@ -74,7 +73,7 @@ export class RoleProcess {
     const env = { ...this.env, ...(this.spec.port ? { PORT: String(this.spec.port) } : {}) };
     const child = spawn(
       process.execPath,
-      [WEFT, "start", ...(needsModule(this.spec.role) ? [this.modulePath] : [])].concat([
+      [WEFT_CLI, "start", ...(needsModule(this.spec.role) ? [this.modulePath] : [])].concat([
         "--roles",
         this.spec.role,
       ]),

@@ -30,12 +30,11 @@ import { Load } from "./load";
 import { parseOptions, type ChaosOptions } from "./options";
 import { Random } from "./random";
 import { formatReport } from "./report";
+import { ROOT, WORKFLOWS_MODULE } from "./paths";
 import { Supervisor, type RoleSpec } from "./roles";
 import { readTopic } from "./topic-reader";
 import { deleteTopicsOf } from "../test/support/topic-cleanup";
 
-const ROOT = join(__dirname, "..");
-const MODULE = join(__dirname, "workflows.ts");
 const READ_MODEL_WAIT_MS = 60_000;
 
 class Interrupted extends Error {}
@@ -166,7 +165,7 @@ async function runChaos(
   };
   delete env.PORT;
   delete env.WEFT_METRICS_PORT;
-  const supervisor = new Supervisor(specs, env, MODULE, join(outDir, "roles"), log);
+  const supervisor = new Supervisor(specs, env, WORKFLOWS_MODULE, join(outDir, "roles"), log);
   // Interrupted (Ctrl-C also reaches the children, which drain and exit): no restarts.
   abort.addEventListener("abort", () => supervisor.halt());
   // Should the harness die without its cleanup, its role processes die with it.

@@ -16,6 +16,7 @@ import { ConsumerLagReader } from "../transport/consumer-lag";
 import { ensureTopics, withAdmin } from "../transport/topics";
 import { apiLimitsFromEnv, type ApiLimits } from "./api-limits";
 import { ApiAuth, tokensFromEnv, type ApiTokens } from "./auth";
+import { accessLogFromEnv } from "./access-log";
 import { ReadinessChecks } from "./readiness-plugin";
 import { browserPolicyFromEnv, guardListener, type BrowserPolicy } from "./browser-guard";
 import { metricsTokenFromEnv } from "./metrics-plugin";
@@ -194,17 +195,6 @@ function listen(http: Server, port: number, host: string): Promise<string> {
       resolve(`http://${host.includes(":") ? `[${host}]` : host}:${bound}`);
     });
   });
-}
-
-/** `WEFT_ACCESS_LOG`: true for 1/true/on, false for 0/false/off, undefined when unset. */
-export function accessLogFromEnv(env: NodeJS.ProcessEnv): boolean | undefined {
-  const raw = env.WEFT_ACCESS_LOG?.trim().toLowerCase();
-  if (raw === undefined || raw === "") return undefined;
-  if (["1", "true", "on"].includes(raw)) return true;
-  if (["0", "false", "off"].includes(raw)) return false;
-  throw new ConfigError(
-    `WEFT_ACCESS_LOG must be 1 or 0 (true/false, on/off), got ${JSON.stringify(env.WEFT_ACCESS_LOG)}`,
-  );
 }
 
 function portFromEnv(env: NodeJS.ProcessEnv): number {

@@ -1,4 +1,4 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import {
   CompiledQuery,
   Kysely,
@@ -191,7 +191,11 @@ export class ReadModelDb implements Queryable {
     const name = describeSqlite(file);
     let sqlite: Database.Database | undefined;
     try {
-      sqlite = new Database(file);
+      // The SQLite driver loads where a read model is a SQLite file: a PostgreSQL read model's
+      // process never compiles it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const SqliteDatabase = require("better-sqlite3") as typeof Database;
+      sqlite = new SqliteDatabase(file);
       // The first read of the file: a file that is not a database fails here.
       sqlite.pragma("journal_mode = WAL");
       sqlite.pragma("synchronous = NORMAL");

@@ -13,7 +13,9 @@ import { WeftClient } from "./client";
 import { embeddedBackends } from "../adapters/embedded-backends";
 import { startRuntime, type Role, type Runtime, type RuntimeOptions } from "./runtime";
 
-export const DEFAULT_EMBEDDED_DIR = ".weft";
+import { DEFAULT_EMBEDDED_DIR } from "./embedded-dir";
+
+export { DEFAULT_EMBEDDED_DIR };
 
 export interface EmbeddedOptions {
   /** Where everything is kept; default `.weft` in the working directory. */

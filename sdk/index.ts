@@ -58,11 +58,14 @@ export type {
   ScheduleConfig,
 } from "../workflow/schedules/spec";
 export type { ScheduleState } from "../workflow/schedules/schedule-workflow";
-export { startRuntime, ROLES } from "./runtime";
-export type { Runtime, RuntimeOptions, Role } from "./runtime";
-export { startEmbedded, DEFAULT_EMBEDDED_DIR } from "./embedded";
+// The starts load what they start when called (sdk/starts.ts): importing the package to
+// define workflows and steps loads no role.
+export { startRuntime, startEmbedded, embeddedBackends } from "./starts";
+export { ROLES } from "./roles";
+export type { Role } from "./roles";
+export type { Runtime, RuntimeOptions } from "./runtime";
+export { DEFAULT_EMBEDDED_DIR } from "./embedded-dir";
 export type { EmbeddedOptions, EmbeddedWeft } from "./embedded";
-export { embeddedBackends } from "../adapters/embedded-backends";
 export type { EmbeddedBackendsOptions } from "../adapters/embedded-backends";
 export type { Backends } from "../adapters/backends";
 export { loadConfig } from "../core/config";

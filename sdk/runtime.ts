@@ -9,26 +9,25 @@ import {
 } from "../core/metrics";
 import { Readiness } from "../core/readiness";
 import { untilAvailable } from "../core/until-available";
-import { Decider } from "../deciders/decider";
+import type { Decider } from "../deciders/decider";
 import type { ApiListenOptions, ApiRole, startApiRole } from "../graphql/api-role";
 import { RegistrationPublisher } from "../producers/registration-publisher";
-import { startProjectorRole } from "../projections/role";
+import type { startProjectorRole } from "../projections/role";
 import type { Projector } from "../projections/projector";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { serverBackends } from "../adapters/server-backends";
 import type { KafkaPort } from "../transport/port";
 import type { AnyStepDefinition, AnyWorkflowDefinition } from "../workflow/definitions";
-import { Worker } from "../workers";
+import type { Worker } from "../workers";
 import { assertDistinctTriggers, type TriggerDefinition } from "../triggers/definition";
 import { TriggerCounters } from "../triggers/trigger-counters";
 import type { TriggerRole, startTriggerRole } from "../triggers/trigger-role";
 import type { Backends } from "../adapters/backends";
 import { hostSchedules } from "./schedules";
 
-export const ROLES = ["decider", "worker", "projector", "api", "trigger"] as const;
-export type Role = (typeof ROLES)[number];
-/** What a process plays when not told: the projector needs PostgreSQL, so it is asked for. */
-export const DEFAULT_ROLES: readonly Role[] = ["decider", "worker"];
+import { DEFAULT_ROLES, ROLES, type Role } from "./roles";
+
+export { DEFAULT_ROLES, ROLES, type Role } from "./roles";
 
 export interface RuntimeOptions {
   workflows?: readonly AnyWorkflowDefinition[];
@@ -125,7 +124,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (signal?.aborted) stopping.abort();
   else signal?.addEventListener("abort", onAbort, { once: true });
   const decider = roles.includes("decider")
-    ? new Decider({
+    ? new (loadDecider().Decider)({
         config,
         kafka,
         decisionLog: backends.decisionLog,
@@ -140,7 +139,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   // already, and its done-markers need the task's offset, which only the log's copy has.
   const localDecider = decider && config.localDispatch ? decider : undefined;
   const worker = roles.includes("worker")
-    ? new Worker({
+    ? new (loadWorker().Worker)({
         config,
         logger,
         kafka,
@@ -218,7 +217,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   // Needs no definitions: it projects whatever history holds. It migrates the schema first.
   const projectorStart = roles.includes("projector")
     ? starting("projector")(() =>
-        startProjectorRole({
+        loadProjectorRole().startProjectorRole({
           config,
           kafka,
           logger,
@@ -339,6 +338,26 @@ async function startDecider(decider: Decider, stopping: AbortSignal): Promise<vo
 
 function settledValue<T>(outcome: PromiseSettledResult<T> | undefined): T | undefined {
   return outcome?.status === "fulfilled" ? outcome.value : undefined;
+}
+
+/*
+ * Each role's code loads only in the processes that play it: a process restarted after a crash
+ * compiles only what it runs, and is ready that much sooner on a busy machine.
+ */
+
+function loadDecider(): { Decider: typeof Decider } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../deciders/decider") as { Decider: typeof Decider };
+}
+
+function loadWorker(): { Worker: typeof Worker } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../workers") as { Worker: typeof Worker };
+}
+
+function loadProjectorRole(): { startProjectorRole: typeof startProjectorRole } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../projections/role") as { startProjectorRole: typeof startProjectorRole };
 }
 
 /** The HTTP stack loads only in processes that serve the API: deciders and workers stay lean. */

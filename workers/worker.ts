@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { KafkaPort, PortConsumedMessage, PortProducer } from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
 import { backoffMs, DEPENDENCY_BACKOFF } from "../core/backoff";
+import { ABORT_GRACE_MS, DEFAULT_SHUTDOWN_GRACE_MS } from "./drain";
 import type { Clock } from "../core/clock";
 import type { FaultSeam } from "../core/fault-points";
 import { topics, type WeftConfig } from "../core/config";
@@ -72,14 +73,7 @@ export interface LocalDecider {
 
 const DEFAULT_CONCURRENCY = 32;
 const DEFAULT_LEASE_MS = 10_000;
-const DEFAULT_SHUTDOWN_GRACE_MS = 15_000;
-/** After the abort, how long stop still waits for steps that ignore their signal. */
-const ABORT_GRACE_MS = 5000;
-/**
- * The longest a worker's stop waits for running steps at the default grace: a process manager
- * that kills on a timeout must give a stopping process more than this.
- */
-export const WORKER_DRAIN_MS = DEFAULT_SHUTDOWN_GRACE_MS + ABORT_GRACE_MS;
+export { WORKER_DRAIN_MS } from "./drain";
 /** On stop, how long the step logs still in flight may take to be sent. */
 const STEP_LOG_FLUSH_MS = 2000;
 /** After the first failure of a task run or a DLQ send, one warning per this many. */

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../core/config";
-import { accessLogFromEnv } from "../../graphql/api-role";
-import { DEFAULT_EMBEDDED_DIR, startEmbedded } from "../../sdk/embedded";
+import { accessLogFromEnv } from "../../graphql/access-log";
+import { DEFAULT_EMBEDDED_DIR } from "../../sdk/embedded-dir";
+import { startEmbedded } from "../../sdk/starts";
 import { loadDefinitions } from "../../sdk/module-loader";
 import { chooseLogFormat, cliLogger, paintFor } from "../log-output";
 import { fail } from "../output";
-import { followRunEvents, RunEventLines } from "../run-events";
+import type * as RunEvents from "../run-events";
 import { announce, stopOnSignals } from "../serve";
 
 interface DevCliOptions {
@@ -53,7 +54,10 @@ export function registerDev(program: Command): void {
           worker: { concurrency: Number(opts.concurrency) },
           api: { accessLog: opts.accessLog === true || accessLogFromEnv(process.env) === true },
         });
-        // A person at a terminal sees the runs go by, one line per event.
+        // A person at a terminal sees the runs go by, one line per event. Loaded here: `weft
+        // start` registers every command but loads only its own code.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { followRunEvents, RunEventLines } = require("../run-events") as typeof RunEvents;
         const lines = new RunEventLines(paintFor(process.stdout));
         const feed =
           format === "pretty"

@@ -4,8 +4,8 @@ import { loadConfig } from "../../core/config";
 import { InvalidInputError, WeftError } from "../../core/errors";
 import { createLogger } from "../../core/logger";
 import type { HistoryEvent } from "../../schemas/types";
-import { historyFileText } from "../../testing/history-file";
-import { readHistory } from "../replay/history-source";
+import type * as HistoryFile from "../../testing/history-file";
+import { loadHistorySource } from "../replay/lazy";
 import { fail } from "../output";
 
 interface ExportOptions {
@@ -39,11 +39,12 @@ export function registerHistory(program: Command): void {
           opts.dir === undefined
             ? { kind: "kafka" as const }
             : { kind: "dir" as const, dir: opts.dir };
+        const { readHistory } = loadHistorySource();
         const from = await readHistory(source, config, logger, (e) => events.push(e), workflowId);
         if (events.length === 0)
           throw new WeftError("NOT_FOUND", `no history of workflow ${workflowId} in ${from}`);
         const chosen = opts.runStartSeq === undefined ? events : oneRun(events, opts.runStartSeq);
-        const text = historyFileText(chosen);
+        const text = loadHistoryFile().historyFileText(chosen);
         if (opts.out === undefined) process.stdout.write(text);
         else writeFileSync(opts.out, text);
         const runs = chosen.filter((e) => e.body.type === "WorkflowStarted").map((e) => e.seq);
@@ -54,6 +55,13 @@ export function registerHistory(program: Command): void {
         fail(err);
       }
     });
+}
+
+/* Loaded when the command runs: `weft start` registers every command but loads only its own code. */
+
+function loadHistoryFile(): typeof HistoryFile {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../../testing/history-file") as typeof HistoryFile;
 }
 
 /** The run whose WorkflowStarted has seq `text`: up to the next WorkflowStarted. */

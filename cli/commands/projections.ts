@@ -1,11 +1,11 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../core/config";
 import { createLogger } from "../../core/logger";
-import { redact } from "../../projections/database";
-import { openReadModelDb } from "../../projections/read-model-db";
-import { migrate } from "../../projections/migrate";
-import { RedisMigrationLock, withMigrationRedis } from "../../adapters/redis/migration-lock";
-import { replayProjections } from "../../projections/replay";
+import type * as Database from "../../projections/database";
+import type * as ReadModelDb from "../../projections/read-model-db";
+import type * as Migrate from "../../projections/migrate";
+import type * as MigrationLock from "../../adapters/redis/migration-lock";
+import type * as Replay from "../../projections/replay";
 import { fail, print } from "../output";
 import { registerReplayWorkflows } from "./replay-workflows";
 
@@ -25,6 +25,8 @@ export function registerProjections(program: Command): void {
       try {
         const config = loadConfig();
         const logger = createLogger(config.logLevel);
+        const { openReadModelDb, migrate, redact, RedisMigrationLock, withMigrationRedis } =
+          loadReadModels();
         const db = openReadModelDb(config, logger, { max: 1 });
         try {
           // The summary below says what was applied; stdout stays clean for --json.
@@ -67,7 +69,9 @@ export function registerProjections(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       try {
         const config = loadConfig();
-        await replayProjections(config, { logger: createLogger(config.logLevel) });
+        await loadReadModels().replayProjections(config, {
+          logger: createLogger(config.logLevel),
+        });
         print(
           { emptied: true },
           opts,
@@ -77,4 +81,21 @@ export function registerProjections(program: Command): void {
         fail(err);
       }
     });
+}
+
+/** The read models' code, loaded when a command here runs: `weft start` loads only its own. */
+function loadReadModels(): typeof Database &
+  typeof ReadModelDb &
+  typeof Migrate &
+  typeof MigrationLock &
+  typeof Replay {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  return {
+    ...(require("../../projections/database") as typeof Database),
+    ...(require("../../projections/read-model-db") as typeof ReadModelDb),
+    ...(require("../../projections/migrate") as typeof Migrate),
+    ...(require("../../adapters/redis/migration-lock") as typeof MigrationLock),
+    ...(require("../../projections/replay") as typeof Replay),
+  };
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }

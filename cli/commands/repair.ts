@@ -1,6 +1,7 @@
 import type { Command } from "commander";
-import { DEFAULT_EMBEDDED_DIR } from "../../sdk/embedded";
-import { repairLog, type LogRepair } from "../../adapters/embedded";
+import { DEFAULT_EMBEDDED_DIR } from "../../sdk/embedded-dir";
+import type * as EmbeddedLog from "../../adapters/embedded";
+import type { LogRepair } from "../../adapters/embedded";
 import { fail, print } from "../output";
 
 /** Exit code when the log has damage in the middle and it was not repaired (no --truncate). */
@@ -20,6 +21,9 @@ export function registerRepair(program: Command): void {
     .option("--json", "print JSON")
     .action(async (dir: string, opts: { truncate?: boolean; json?: boolean }) => {
       try {
+        // Loaded here: `weft start` registers every command but loads only its own code.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { repairLog } = require("../../adapters/embedded") as typeof EmbeddedLog;
         const report = await repairLog(dir, { truncate: opts.truncate });
         print(report, opts, () => describe(dir, report));
         if (report.damage?.kind === "corrupt" && !report.keptAside) process.exitCode = NOT_REPAIRED;

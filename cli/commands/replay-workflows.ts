@@ -4,8 +4,8 @@ import { ConfigError, InvalidInputError } from "../../core/errors";
 import { createLogger } from "../../core/logger";
 import { loadDefinitions } from "../../sdk/module-loader";
 import { collect, historySourceOf, type SourceCliOptions } from "../replay/source-options";
-import { readHistory } from "../replay/history-source";
-import { replayRuns, verdictLine, type RunVerdict } from "../replay/replay-runs";
+import { loadHistorySource, loadReplayRuns } from "../replay/lazy";
+import type { RunVerdict } from "../replay/replay-runs";
 import { RunCollector, type CollectedRuns } from "../replay/run-collector";
 import { fail, print } from "../output";
 
@@ -81,12 +81,12 @@ export function registerReplayWorkflows(replay: Command): void {
           known: (type) => definitions.has(type),
         });
         let read = 0;
-        const from = await readHistory(source, config, logger, (event) => {
+        const from = await loadHistorySource().readHistory(source, config, logger, (event) => {
           read++;
           collector.add(event);
         });
         const collected = collector.result();
-        const verdicts = await replayRuns(collected.runs, definitions);
+        const verdicts = await loadReplayRuns().replayRuns(collected.runs, definitions);
         const summary = summarise(from, read, limit, collected, verdicts);
         print(summary, opts, () => readable(summary, verdicts));
         if (summary.diverged > 0) process.exitCode = DIVERGED;
@@ -143,7 +143,7 @@ function summarise(
 
 /** A line per run that diverged (or could not be replayed), then the counts. */
 function readable(s: Summary, verdicts: readonly RunVerdict[]): string {
-  const lines = verdicts.filter((v) => v.verdict !== "passed").map(verdictLine);
+  const lines = verdicts.filter((v) => v.verdict !== "passed").map(loadReplayRuns().verdictLine);
   const types = Object.entries(s.skippedTypes).map(([type, n]) => `${type} ×${n}`);
   const skipped = types.length > 0 ? `: ${types.join(", ")}` : "";
   lines.push(

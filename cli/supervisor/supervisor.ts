@@ -15,7 +15,7 @@
  */
 import cluster, { type ClusterSettings, type Worker } from "node:cluster";
 import type { Logger } from "../../core/logger";
-import { WORKER_DRAIN_MS } from "../../workers/worker";
+import { WORKER_DRAIN_MS } from "../../workers/drain";
 import { isChildReady, type ChildReady, type SupervisorState } from "./protocol";
 import { DEFAULT_RESTART_BACKOFF, nextRestart, type RestartBackoff } from "./restart-backoff";
 
