@@ -26,6 +26,7 @@ const PARTS = {
   readModels: /\/projections\/read-model-db\.[jt]s$|\/node_modules\/kysely\//,
   embedded: /\/adapters\/embedded\/|\/node_modules\/better-sqlite3\//,
   otherCommands: /\/cli\/replay\/history-source\.[jt]s$|\/cli\/run-events\.[jt]s$/,
+  kafka: /\/node_modules\/kafkajs\//,
 } as const;
 type Part = keyof typeof PARTS;
 
@@ -37,6 +38,13 @@ afterAll(async () => {
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+function partsIn(modules: readonly string[]): Set<Part> {
+  const loaded = new Set<Part>();
+  for (const part of Object.keys(PARTS) as Part[])
+    if (modules.some((m) => PARTS[part].test(m))) loaded.add(part);
+  return loaded;
+}
 
 /** Runs `weft start MODULE --roles <roles>` until it is running; the parts it loaded. */
 async function partsLoaded(roles: string): Promise<Set<Part>> {
@@ -70,27 +78,23 @@ async function partsLoaded(roles: string): Promise<Set<Part>> {
   });
   child.kill("SIGTERM");
   expect(await exited).toBe(0);
-  const modules = readFileSync(file, "utf8").split("\n");
-  const loaded = new Set<Part>();
-  for (const part of Object.keys(PARTS) as Part[])
-    if (modules.some((m) => PARTS[part].test(m))) loaded.add(part);
-  return loaded;
+  return partsIn(readFileSync(file, "utf8").split("\n"));
 }
 
 test("a decider and worker process loads neither the API, the read models, embedded mode nor another command", async () => {
-  expect(await partsLoaded("decider,worker")).toEqual(new Set(["decider", "worker"]));
+  expect(await partsLoaded("decider,worker")).toEqual(new Set(["decider", "worker", "kafka"]));
 });
 
 test("a decider process loads no worker, and a worker process no decider", async () => {
-  expect(await partsLoaded("decider")).toEqual(new Set(["decider"]));
-  expect(await partsLoaded("worker")).toEqual(new Set(["worker"]));
+  expect(await partsLoaded("decider")).toEqual(new Set(["decider", "kafka"]));
+  expect(await partsLoaded("worker")).toEqual(new Set(["worker", "kafka"]));
 });
 
 test("an API process loads the HTTP stack and the read models, and no decider or worker", async () => {
-  expect(await partsLoaded("api")).toEqual(new Set(["api", "httpStack", "readModels"]));
+  expect(await partsLoaded("api")).toEqual(new Set(["api", "httpStack", "readModels", "kafka"]));
 });
 
-test("importing the package, as a module of workflows does, loads no role", () => {
+test("importing the package, as a module of workflows does, loads no role: only the client's Kafka", () => {
   const out = spawnSync(
     process.execPath,
     [
@@ -104,8 +108,18 @@ test("importing the package, as a module of workflows does, loads no role", () =
   expect(out.stderr).toBe("");
   const modules = JSON.parse(out.stdout) as string[];
   expect(modules.some((m) => m.endsWith("/sdk/index.ts"))).toBe(true);
-  const loaded = (Object.keys(PARTS) as Part[]).filter((p) =>
-    modules.some((m) => PARTS[p].test(m)),
+  // The package's client (WeftClient) talks to Kafka: that much a module of workflows loads.
+  expect(partsIn(modules)).toEqual(new Set(["kafka"]));
+});
+
+test("a command that needs no role, such as weft --version, loads none and no Kafka client", () => {
+  const file = join(dir, "version.txt");
+  const out = spawnSync(
+    process.execPath,
+    ["--require", PRELOAD, join(ROOT, "bin", "weft.js"), "--version"],
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, LOADED_MODULES_FILE: file } },
   );
-  expect(loaded).toEqual([]);
+  expect(out.status).toBe(0);
+  expect(out.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  expect(partsIn(readFileSync(file, "utf8").split("\n"))).toEqual(new Set());
 });
