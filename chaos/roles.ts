@@ -1,8 +1,8 @@
 /**
- * The role processes of a chaos run, each a `weft start <chaos workflows> --roles <role>`
- * child (compiled, see paths.ts), supervised as an operator's process manager would: one killed with kill -9 is started
- * again after a delay; one that exits on its own is recorded (a role must never die of a
- * transient fault) and started again too.
+ * The role processes of a chaos run, each a `weft start <chaos workflows> --roles <role>` child
+ * (the compiled CLI, see paths.ts), supervised as an operator's process manager would: one
+ * killed with kill -9 is started again after a delay; one that exits on its own is recorded (a
+ * role must never die of a transient fault) and started again too.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";

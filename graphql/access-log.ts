@@ -1,5 +1,5 @@
 /*
- * The access-log switch, in a module of its own: \`weft dev\` reads it before it loads the API's
+ * The access-log switch, in a module of its own: `weft dev` reads it before it loads the API's
  * HTTP stack.
  */
 import { ConfigError } from "../core/errors";

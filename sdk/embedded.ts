@@ -12,7 +12,6 @@ import type { Backends } from "../adapters/backends";
 import { WeftClient } from "./client";
 import { embeddedBackends } from "../adapters/embedded-backends";
 import { startRuntime, type Role, type Runtime, type RuntimeOptions } from "./runtime";
-
 import { DEFAULT_EMBEDDED_DIR } from "./embedded-dir";
 
 export { DEFAULT_EMBEDDED_DIR };

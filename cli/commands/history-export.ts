@@ -57,7 +57,7 @@ export function registerHistory(program: Command): void {
     });
 }
 
-/* Loaded when the command runs: `weft start` registers every command but loads only its own code. */
+/* Loaded when the command runs: `weft start` registers every command, and loads only its own. */
 
 function loadHistoryFile(): typeof HistoryFile {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
