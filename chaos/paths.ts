@@ -9,7 +9,7 @@ import { join } from "node:path";
 const COMPILED = __filename.endsWith(".js");
 
 /** The repository: the roles' working directory, and where .chaos/ and infra/ are. */
-export const ROOT = join(__dirname, "..", ...(COMPILED ? [".."] : []));
+export const ROOT = COMPILED ? join(__dirname, "..", "..") : join(__dirname, "..");
 /** The CLI the roles run. */
 export const WEFT_CLI = COMPILED
   ? join(__dirname, "..", "cli", "weft.js")

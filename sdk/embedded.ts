@@ -14,8 +14,6 @@ import { embeddedBackends } from "../adapters/embedded-backends";
 import { startRuntime, type Role, type Runtime, type RuntimeOptions } from "./runtime";
 import { DEFAULT_EMBEDDED_DIR } from "./embedded-dir";
 
-export { DEFAULT_EMBEDDED_DIR };
-
 export interface EmbeddedOptions {
   /** Where everything is kept; default `.weft` in the working directory. */
   dir?: string;

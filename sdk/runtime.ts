@@ -24,10 +24,9 @@ import { TriggerCounters } from "../triggers/trigger-counters";
 import type { TriggerRole, startTriggerRole } from "../triggers/trigger-role";
 import type { Backends } from "../adapters/backends";
 import { hostSchedules } from "./schedules";
-
 import { DEFAULT_ROLES, ROLES, type Role } from "./roles";
 
-export { DEFAULT_ROLES, ROLES, type Role } from "./roles";
+export type { Role } from "./roles";
 
 export interface RuntimeOptions {
   workflows?: readonly AnyWorkflowDefinition[];

@@ -73,7 +73,6 @@ export interface LocalDecider {
 
 const DEFAULT_CONCURRENCY = 32;
 const DEFAULT_LEASE_MS = 10_000;
-export { WORKER_DRAIN_MS } from "./drain";
 /** On stop, how long the step logs still in flight may take to be sent. */
 const STEP_LOG_FLUSH_MS = 2000;
 /** After the first failure of a task run or a DLQ send, one warning per this many. */

@@ -9,8 +9,8 @@ import { execFileSync, fork } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { DEFAULT_DRAIN_TIMEOUT_MS } from "../../cli/supervisor/supervisor";
-import { ROLES } from "../../sdk/runtime";
-import { WORKER_DRAIN_MS } from "../../workers/worker";
+import { ROLES } from "../../sdk/roles";
+import { WORKER_DRAIN_MS } from "../../workers/drain";
 import { isolatedConfig } from "../support/env";
 
 interface Pm2App {
