@@ -48,6 +48,9 @@ export class Decider {
   private readonly commandsTopic: string;
   private readonly taskTopics = new Map<string, Promise<number>>();
   private commandTopicPartitions: Promise<number> | undefined;
+  /** The partition counts read so far, for answers that cannot wait (offersEveryTaskOf). */
+  private commandPartitionCount: number | undefined;
+  private readonly taskPartitionCounts = new Map<string, number>();
   private stopped = false;
   private tasksCommitted: ((work: CommittedWork) => void) | undefined;
 
@@ -109,6 +112,24 @@ export class Decider {
    */
   onTasksCommitted(listener: (work: CommittedWork) => void): void {
     this.tasksCommitted = listener;
+  }
+
+  /**
+   * True when this decider writes every task that partition `partition` of `queue`'s task
+   * topic receives, and hands each to `onTasksCommitted`: it owns, ready, every command
+   * partition whose tasks go there (command partition c writes to c modulo the task
+   * partitions). Tasks an earlier owner committed are not its own: a worker that reads such a
+   * partition quietly still catches up on it now and then (workers/quiet-fetch.ts).
+   */
+  offersEveryTaskOf(queue: string, partition: number): boolean {
+    const commands = this.commandPartitionCount;
+    const tasks = this.taskPartitionCounts.get(queue);
+    if (this.stopped || !this.tasksCommitted || commands === undefined || tasks === undefined)
+      return false;
+    if (partition >= Math.min(commands, tasks)) return false;
+    for (let c = partition; c < commands; c += tasks)
+      if (!this.owners.get(c)?.isReady) return false;
+    return true;
   }
 
   /**
@@ -217,9 +238,12 @@ export class Decider {
     if (!this.commandTopicPartitions) {
       const { kafka } = this.options;
       const known = withAdmin(kafka, (admin) => partitionCount(admin, this.commandsTopic));
-      known.catch(() => {
-        if (this.commandTopicPartitions === known) this.commandTopicPartitions = undefined;
-      });
+      known.then(
+        (count) => (this.commandPartitionCount = count),
+        () => {
+          if (this.commandTopicPartitions === known) this.commandTopicPartitions = undefined;
+        },
+      );
       this.commandTopicPartitions = known;
     }
     return this.commandTopicPartitions;
@@ -236,7 +260,10 @@ export class Decider {
           return partitionCount(admin, topics.tasks(config, queue));
         });
       })();
-      known.catch(() => this.taskTopics.delete(queue));
+      known.then(
+        (count) => this.taskPartitionCounts.set(queue, count),
+        () => this.taskTopics.delete(queue),
+      );
       this.taskTopics.set(queue, known);
     }
     return known;

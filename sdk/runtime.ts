@@ -150,8 +150,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ...options.worker,
       })
     : undefined;
-  if (localDecider && worker && !backends.leasesGiven)
+  if (localDecider && worker && !backends.leasesGiven) {
     localDecider.onTasksCommitted((work) => worker.offer(work));
+    worker.fetchQuietlyWhile((queue, partition) =>
+      localDecider.offersEveryTaskOf(queue, partition),
+    );
+  }
   // Served from the start, so that /readyz answers while the roles wait.
   let metricsServer: MetricsServer | undefined;
   if (config.metricsPort !== undefined && !roles.includes("api")) {

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry as MetricsRegistry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from "prom-client";
 import { deadLetterCounter } from "../core/metrics";
 
 /** What became of an attempt this worker started. */
@@ -42,6 +42,12 @@ export function createWorkerMetrics(registry: MetricsRegistry = new MetricsRegis
     localTasks: new Counter({
       name: "weft_step_tasks_local_total",
       help: "Step tasks the decider in this process handed to this worker as it committed them, by queue",
+      labelNames: ["queue"],
+      registers: [registry],
+    }),
+    quietPartitions: new Gauge({
+      name: "weft_worker_quiet_task_partitions",
+      help: "Task partitions whose every task the decider in this process hands to this worker, read in catch-ups rather than fetched as they come, by queue",
       labelNames: ["queue"],
       registers: [registry],
     }),

@@ -13,6 +13,7 @@ import { partitionOwnership } from "../transport/group-ownership";
 import { headerText, SCHEMA_HEADER, stepCancelCodec, taskCodec } from "../schemas/codec";
 import type { StepCancel, StepTask } from "../schemas/types";
 import { OffsetTracker } from "./offset-tracker";
+import { QUIET_CATCH_UP_MS, QuietFetch } from "./quiet-fetch";
 import type { SlotPool } from "./slot-pool";
 
 export const COMMIT_INTERVAL_MS = 200;
@@ -55,6 +56,14 @@ export interface TaskConsumerOptions {
    * decider here handed the task over before its record came. Undefined when none runs.
    */
   runningHere?(recordKey: string): Promise<unknown> | undefined;
+  /**
+   * True while the decider in this process writes, and hands to this worker as it commits
+   * them, every task of the partition: the partition is then read quietly (quiet-fetch.ts).
+   * Without it, every partition is fetched as usual.
+   */
+  covered?(partition: number): boolean;
+  /** How many of the queue's partitions are read quietly now, after each change. */
+  onQuiet?(count: number): void;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
   deadLetter(
     source: { topic: string; partition: number; message: PortConsumedMessage },
@@ -79,6 +88,8 @@ export class TaskConsumer {
   /** The partitions the group assigned here at its last join. */
   private assigned = new Set<number>();
   private commitTimer: NodeJS.Timeout | undefined;
+  private readonly quiet: QuietFetch | undefined;
+  private quietTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private running = false;
 
@@ -98,6 +109,15 @@ export class TaskConsumer {
       logger: this.log,
       waiting: { readiness: this.readiness, role: "worker", what: this.what },
     });
+    this.quiet = options.covered
+      ? new QuietFetch({
+          covered: (partition) => options.covered?.(partition) ?? false,
+          pause: (partition) => this.ownership.pause(partition),
+          resume: (partition) => this.ownership.resume(partition),
+          active: () => this.running && !options.stopping.aborted,
+          onQuiet: (count) => options.onQuiet?.(count),
+        })
+      : undefined;
   }
 
   /** What this consumer does, for logs and /readyz. */
@@ -125,13 +145,27 @@ export class TaskConsumer {
         this.ownership.start({
           assigned: (partitions) => this.onGroupJoin([...partitions]),
           fetched: (batch) => this.eachBatch(batch),
-          skipped: () => undefined,
+          // Records filtered out (transaction markers) still end a catch-up there.
+          skipped: (partition) => this.quiet?.handled(partition),
           claimed: () => [...this.assigned],
         }),
     );
     this.running = true;
     this.commitTimer = setInterval(() => void this.commit(), COMMIT_INTERVAL_MS);
     this.commitTimer.unref();
+    if (this.quiet) {
+      const quiet = this.quiet;
+      this.quietTimer = setInterval(() => quiet.tick(this.assigned), QUIET_CATCH_UP_MS);
+      this.quietTimer.unref();
+    }
+  }
+
+  /**
+   * A task of the partition, offered by the decider here, was not run at once (no free slot,
+   * or its run ended unreported): its record is needed now, not at the next catch-up.
+   */
+  wake(partition: number): void {
+    this.quiet?.wake(partition);
   }
 
   /** Stops fetching, for good (the worker is stopping); tasks already dispatched go on. */
@@ -143,6 +177,8 @@ export class TaskConsumer {
   async stop(): Promise<void> {
     clearInterval(this.commitTimer);
     this.commitTimer = undefined;
+    clearInterval(this.quietTimer);
+    this.quietTimer = undefined;
     if (this.running) await this.commit();
     this.running = false;
     try {
@@ -184,6 +220,7 @@ export class TaskConsumer {
     const pending = [...this.trackers.values()].reduce((n, t) => n + t.pending, 0);
     this.trackers = new Map();
     this.assigned = new Set(assigned);
+    this.quiet?.reset();
     this.log.info(
       { partitions: [...assigned].sort((a, b) => a - b), pendingDropped: pending },
       "task partitions assigned",
@@ -284,5 +321,6 @@ export class TaskConsumer {
     // Offsets past the last record (transaction markers) have nothing left to do.
     if (dispatchedAll && tracker && batch.messages.length > 0)
       tracker.skipTo(batch.last.toString());
+    if (dispatchedAll) this.quiet?.handled(partition);
   }
 }

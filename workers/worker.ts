@@ -103,6 +103,7 @@ export class Worker {
   private stepLogs: StepLogSender | undefined;
   private consumers: TaskConsumer[] = [];
   private runner: StepRunner | undefined;
+  private offersAll: ((queue: string, partition: number) => boolean) | undefined;
   private starting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -234,6 +235,8 @@ export class Worker {
           this.runUntilSettled(runner, task, log, delivery),
         cancelTask: (cancel, log) => runner.cancel(cancel, log),
         runningHere: (key) => runner.runningStep(key),
+        covered: this.offersAll && ((partition) => this.offersAll!(queue, partition)),
+        onQuiet: (count) => this.metrics.quietPartitions.set({ queue }, count),
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
       });
@@ -250,6 +253,16 @@ export class Worker {
       },
       "worker started",
     );
+  }
+
+  /**
+   * While `offersAll(queue, partition)` holds, the decider in this process writes every task
+   * of that task partition and hands each to `offer` as it commits: the partition's records
+   * are then read in a catch-up every so often rather than fetched as they come
+   * (quiet-fetch.ts). Set together with the offers, before the worker starts.
+   */
+  fetchQuietlyWhile(offersAll: (queue: string, partition: number) => boolean): void {
+    this.offersAll = offersAll;
   }
 
   /**
@@ -281,9 +294,13 @@ export class Worker {
     const scheduledAt = Date.now();
     const { tasks } = work;
     for (const { queue, partition, task } of tasks) {
-      if (this.pool.full) return;
       const consumer = this.consumers.find((c) => c.queue === queue);
       if (!consumer?.holds(partition)) continue;
+      // Not taken here now: its record is, as soon as the partition is fetched.
+      if (this.pool.full) {
+        consumer.wake(partition);
+        continue;
+      }
       const log = this.log.child({
         queue,
         workflowId: task.workflowId,
@@ -293,7 +310,8 @@ export class Worker {
       this.metrics.localTasks.inc({ queue });
       this.pool.run(async () => {
         // One try: if nothing is reported, the task's record is delivered here as any other.
-        await runner.run(task, log, { queue, scheduledAt, position: undefined });
+        const outcome = await runner.run(task, log, { queue, scheduledAt, position: undefined });
+        if (outcome === "abandoned") consumer.wake(partition);
       });
     }
   }
