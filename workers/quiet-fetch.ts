@@ -7,12 +7,14 @@
  * in one catch-up every QUIET_CATCH_UP_MS: each catch-up resumes it until its next batch has
  * been handled, which commits its offsets and runs whatever was not run here.
  *
- * Nothing waits on a quiet partition longer than a catch-up:
+ * Nothing waits on a quiet partition for more than about two catch-ups (under half a second:
+ * a batch fetched just before a catch-up began may end it, and a consumer whose partitions are
+ * all paused looks again after its fetch wait):
  * - a task the worker could not take when offered (no free slot, a failed run) wakes its
  *   partition at once (`wake`);
  * - a task written by another decider (one that owned the command partition before, or owns
- *   it now without this process knowing yet) is read at the next catch-up, and the partition
- *   fetches as usual from then on, as soon as the decider here no longer covers it;
+ *   it now without this process knowing yet) is read at a catch-up, and the partition fetches
+ *   as usual from then on, as soon as the decider here no longer covers it;
  * - a rebalance of the worker's group resumes every partition (`reset`).
  */
 export const QUIET_CATCH_UP_MS = 200;

@@ -20,20 +20,11 @@ import { closeFixtures, echo, slowStep, threeSteps } from "../fixtures/workflows
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { count, expectEachStepCompletedOnce, expectGapless } from "../support/history";
 import { spawnRoles, type RoleProcess } from "../support/processes";
+import { metricsOf, metricValue } from "../support/metrics-page";
 import { freePort } from "../support/tcp-proxy";
 import { kafkaFor } from "../support/weft";
 
 afterAll(closeFixtures);
-
-/** A counter's value in a Prometheus text page (0 when absent). */
-function counterValue(page: string, name: string): number {
-  const line = page.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(" ").pop()) : 0;
-}
-
-async function metricsOf(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
 
 /** Steps that wait for the test's go, so that their reports come in while it arms faults. */
 let running = 0;
@@ -180,7 +171,7 @@ it("loses nothing when a process running both roles is killed while its steps ru
     // Both processes took tasks their own decider committed, before the kill.
     await waitFor("each process to run tasks handed over by its decider", async () => {
       const pages = await Promise.all(ports.map(metricsOf));
-      return pages.every((p) => counterValue(p, "weft_step_tasks_local_total") > 0);
+      return pages.every((p) => metricValue(p, "weft_step_tasks_local_total") > 0);
     });
     const [victim] = processes;
     await victim!.kill9();
@@ -193,7 +184,7 @@ it("loses nothing when a process running both roles is killed while its steps ru
       expect(count(history, "WorkflowCompleted")).toBe(1);
     }
     const survivor = await metricsOf(ports[1]!);
-    expect(counterValue(survivor, "weft_decider_local_commands_total")).toBeGreaterThan(0);
+    expect(metricValue(survivor, "weft_decider_local_commands_total")).toBeGreaterThan(0);
   } finally {
     await client.close();
     await Promise.all(processes.map((p) => p.kill9()));

@@ -13,6 +13,7 @@ import { closeFixtures, threeSteps } from "../fixtures/workflows";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
 import { count, expectEachStepCompletedOnce, expectGapless } from "../support/history";
 import { spawnRoles, type RoleProcess } from "../support/processes";
+import { metricsOf, metricValue } from "../support/metrics-page";
 import { freePort } from "../support/tcp-proxy";
 import { kafkaFor } from "../support/weft";
 
@@ -20,18 +21,6 @@ afterAll(closeFixtures);
 
 const QUIET = "weft_worker_quiet_task_partitions";
 const LOCAL = "weft_step_tasks_local_total";
-
-/** A metric's value in a Prometheus text page, summed over its labels (0 when absent). */
-function metricValue(page: string, name: string): number {
-  return page
-    .split("\n")
-    .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
-    .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
-}
-
-async function metricsOf(port: number): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-}
 
 async function expectCompleted(client: WeftClient, workflowIds: readonly string[]): Promise<void> {
   for (const workflowId of workflowIds) {
@@ -76,33 +65,33 @@ it("runs from their records the tasks its worker could not take when offered", a
 it("loses nothing when a second process takes partitions over and the first is killed", async () => {
   const config = isolatedConfig();
   const kafka = kafkaFor(config);
-  const logger = testLogger(config);
-  const ports = [await freePort(), await freePort()];
-  const processes: RoleProcess[] = [];
-  const client = await WeftClient.connect({ config, logger, transport: kafka });
+  const client = await WeftClient.connect({ config, logger: testLogger(config), transport: kafka });
+  const processes: { role: RoleProcess; port: number }[] = [];
+  const spawnBoth = async () => {
+    const port = await freePort();
+    const role = await spawnRoles(config, "decider,worker", { WEFT_METRICS_PORT: String(port) });
+    processes.push({ role, port });
+    return port;
+  };
   const start = (from: number, n: number) =>
     Promise.all(
       Array.from({ length: n }, (_, i) => client.start(threeSteps, { input: { n: from + i } })),
     );
   try {
-    processes.push(
-      await spawnRoles(config, "decider,worker", { WEFT_METRICS_PORT: String(ports[0]) }),
-    );
+    const firstPort = await spawnBoth();
     // Runs started while the test watches: a partition is quiet between catch-ups while its
     // tasks flow, and fetches as usual once they stop.
     const first: { workflowId: string }[] = [];
     await waitFor("the first process to read its four task partitions quietly", async () => {
       first.push(...(await start(first.length, 5)));
-      return metricValue(await metricsOf(ports[0]!), QUIET) === 4;
+      return metricValue(await metricsOf(firstPort), QUIET) === 4;
     });
-    processes.push(
-      await spawnRoles(config, "decider,worker", { WEFT_METRICS_PORT: String(ports[1]) }),
-    );
+    const secondPort = await spawnBoth();
     const second = await start(1000, 40);
     await waitFor("the second process to run tasks its decider handed over", async () => {
-      return metricValue(await metricsOf(ports[1]!), LOCAL) > 0;
+      return metricValue(await metricsOf(secondPort), LOCAL) > 0;
     });
-    await processes[0]!.kill9();
+    await processes[0]!.role.kill9();
     const third = await start(2000, 20);
     await expectCompleted(
       client,
@@ -110,6 +99,6 @@ it("loses nothing when a second process takes partitions over and the first is k
     );
   } finally {
     await client.close();
-    await Promise.all(processes.map((p) => p.kill9()));
+    await Promise.all(processes.map(({ role }) => role.kill9()));
   }
 });
