@@ -222,6 +222,10 @@ export class Worker {
       clock: this.options.clock,
       stepLogs: this.stepLogs,
     });
+    // Offers run from here on, each once its queue's consumer holds the task's partition: a
+    // consumer already reading quietly must not have its decider's offers dropped while the
+    // next queue's consumer joins its group.
+    this.runner = runner;
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
         kafka,
@@ -243,7 +247,6 @@ export class Worker {
       this.consumers.push(consumer);
       await consumer.start();
     }
-    this.runner = runner;
     this.log.info(
       {
         queues: this.queues,
