@@ -41,12 +41,13 @@ export class QuietFetch {
   /** Every QUIET_CATCH_UP_MS: each covered partition catches up, any other fetches as usual. */
   tick(held: Iterable<number>): void {
     if (!this.options.active()) return;
+    const quietBefore = this.quiet.size;
     for (const partition of held) {
       this.resumeIfQuiet(partition);
       if (this.options.covered(partition)) this.catchingUp.add(partition);
       else this.catchingUp.delete(partition);
     }
-    this.changed();
+    if (this.quiet.size !== quietBefore) this.changed();
   }
 
   /** A batch of the partition was dispatched to its end: a catch-up is over there. */

@@ -226,6 +226,7 @@ export class Worker {
     // consumer already reading quietly must not have its decider's offers dropped while the
     // next queue's consumer joins its group.
     this.runner = runner;
+    const offersAll = this.offersAll;
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
         kafka,
@@ -239,7 +240,7 @@ export class Worker {
           this.runUntilSettled(runner, task, log, delivery),
         cancelTask: (cancel, log) => runner.cancel(cancel, log),
         runningHere: (key) => runner.runningStep(key),
-        covered: this.offersAll && ((partition) => this.offersAll!(queue, partition)),
+        covered: offersAll && ((partition) => offersAll(queue, partition)),
         onQuiet: (count) => this.metrics.quietPartitions.set({ queue }, count),
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
