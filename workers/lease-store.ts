@@ -8,6 +8,12 @@ export interface LeaseLock {
   /** Resolves with the extended lock (the old one is invalid afterwards); rejects when lost. */
   extend(durationMs: number): Promise<LeaseLock>;
   release(): Promise<unknown>;
+  /**
+   * Sets the attempt's done-marker, then gives the lock back, in one step. A store that can
+   * (Redis, in one script: one round trip rather than two, for every step a worker runs)
+   * offers it; StepLease otherwise marks done, then releases.
+   */
+  releaseDone?(workerId: string): Promise<void>;
 }
 
 /**

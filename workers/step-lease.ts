@@ -60,7 +60,11 @@ export class StepLeases {
       try {
         const lock = await this.lockUnlessDone(ref);
         if (lock === "done") return { kind: "done" };
-        if (lock) return { kind: "acquired", lease: new StepLease(lock, this.leaseMs, log) };
+        if (lock) {
+          const markDone = (task?: TaskPosition) => this.markDone(ref, task);
+          const lease = new StepLease(lock, this.leaseMs, log, this.workerId, markDone);
+          return { kind: "acquired", lease };
+        }
         if (!waitingLogged) {
           log.info(
             "attempt is leased by another worker; waiting for its result or its lease to expire",
@@ -75,6 +79,8 @@ export class StepLeases {
   }
 }
 
+const NOT_MARKED = "could not set the done-marker; a redelivery would run the attempt again";
+
 /** A held lease: extended periodically and on demand, released when the attempt ends. */
 export class StepLease {
   private timer: NodeJS.Timeout | undefined;
@@ -86,6 +92,8 @@ export class StepLease {
     private lock: LeaseLock,
     private readonly leaseMs: number,
     private readonly log: Logger,
+    private readonly workerId: string,
+    private readonly markDone: (task?: TaskPosition) => Promise<void>,
   ) {
     this.timer = setInterval(() => void this.extend(), Math.max(50, Math.floor(leaseMs / 3)));
     this.timer.unref();
@@ -114,11 +122,44 @@ export class StepLease {
 
   /** Stops extending and gives the lease back. Never rejects. */
   async release(): Promise<void> {
-    if (this.released) return;
+    if (!(await this.stopExtending())) return;
+    await this.giveBack();
+  }
+
+  /**
+   * The attempt was reported: sets its done-marker (`task`: where its task sits), then gives
+   * the lease back, in one step where the store can. Never rejects.
+   */
+  async releaseDone(task?: TaskPosition): Promise<void> {
+    if (!(await this.stopExtending())) return;
+    if (this.lock.releaseDone) {
+      try {
+        await this.lock.releaseDone(this.workerId);
+      } catch (err) {
+        // The lease expires on its own.
+        this.log.warn({ err }, NOT_MARKED);
+      }
+      return;
+    }
+    try {
+      await this.markDone(task);
+    } catch (err) {
+      this.log.warn({ err }, NOT_MARKED);
+    }
+    await this.giveBack();
+  }
+
+  /** False when the lease was given back already. */
+  private async stopExtending(): Promise<boolean> {
+    if (this.released) return false;
     this.released = true;
     clearInterval(this.timer);
     this.timer = undefined;
     if (this.extending) await this.extending;
+    return true;
+  }
+
+  private async giveBack(): Promise<void> {
     try {
       await this.lock.release();
     } catch (err) {

@@ -200,6 +200,7 @@ export class StepRunner {
       return "abandoned";
     }
     const lease = taken.lease;
+    let reported = false;
     let started: Promise<boolean> | undefined;
     let startedAt: number | undefined;
     const reportStarted = (): void => {
@@ -227,19 +228,13 @@ export class StepRunner {
       }
       // The result goes out without waiting for the started report's ack: one producer keeps
       // their order, and a quick step's two reports then usually reach the decider together.
-      const [, reported] = await Promise.all([started, this.report(task, body, log)]);
-      if (!reported) return "abandoned";
-      try {
-        await this.options.leases.markDone(ref, delivery?.position);
-      } catch (err) {
-        log.warn(
-          { err },
-          "could not set the done-marker; a redelivery would run the attempt again",
-        );
-      }
-      return "reported";
+      [, reported] = await Promise.all([started, this.report(task, body, log)]);
+      return reported ? "reported" : "abandoned";
     } finally {
-      await lease.release();
+      // A reported attempt's done-marker is set as its lease goes back: a redelivery of its
+      // task then finds it done rather than free.
+      if (reported) await lease.releaseDone(delivery?.position);
+      else await lease.release();
     }
   }
 

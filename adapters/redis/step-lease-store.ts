@@ -10,6 +10,7 @@ import {
   lockedByOther,
   redlockLock,
   ResourceLockedError,
+  type Lock,
   type Redlock,
 } from "./redlock";
 
@@ -21,7 +22,21 @@ if redis.call("exists", KEYS[1]) == 1 then return ${DONE} end
 if redis.call("set", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return ${LOCKED} end
 return 0
 `;
-const LOCK_UNLESS_DONE_SHA = createHash("sha1").update(LOCK_UNLESS_DONE).digest("hex");
+const LOCK_UNLESS_DONE_SHA = sha1(LOCK_UNLESS_DONE);
+/**
+ * KEYS: the done-marker, the lease. ARGV: the marker's value, its TTL in ms, the lock's value.
+ * The lease is removed only while it is still this lock's, as redlock's release removes it.
+ */
+const RELEASE_DONE = `
+redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2])
+if redis.call("get", KEYS[2]) == ARGV[3] then redis.call("del", KEYS[2]) end
+return 1
+`;
+const RELEASE_DONE_SHA = sha1(RELEASE_DONE);
+
+function sha1(script: string): string {
+  return createHash("sha1").update(script).digest("hex");
+}
 
 /**
  * A lease's value names its holder, so that only the holder extends or releases it: random
@@ -59,7 +74,7 @@ export class RedisStepLeaseStore implements StepLeaseStore {
   async markDone(ref: AttemptRef, workerId: string): Promise<void> {
     await this.redis.set(
       workerKeys.done(this.config, ref),
-      JSON.stringify({ workerId, at: Date.now() }),
+      doneMarker(workerId),
       "PX",
       DONE_MARKER_TTL_MS,
     );
@@ -77,27 +92,56 @@ export class RedisStepLeaseStore implements StepLeaseStore {
     const resource = workerKeys.lease(this.config, ref);
     const value = leaseValue();
     const args = [workerKeys.done(this.config, ref), resource, value, String(durationMs)];
-    // By its hash (the script's text is not sent again on every attempt); Redis forgets
-    // scripts on a restart or SCRIPT FLUSH, and then it goes by its text once more.
-    let taken: number;
-    try {
-      taken = (await this.redis.evalsha(LOCK_UNLESS_DONE_SHA, 2, ...args)) as number;
-    } catch (err) {
-      if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
-      taken = (await this.redis.eval(LOCK_UNLESS_DONE, 2, ...args)) as number;
-    }
+    const taken = (await this.script(LOCK_UNLESS_DONE, LOCK_UNLESS_DONE_SHA, args)) as number;
     if (taken === DONE) return "done";
     if (taken !== LOCKED) return undefined;
-    return redlockLock(this.redlock, resource, value, Date.now() + durationMs);
+    return this.leaseLock(ref, redlockLock(this.redlock, resource, value, Date.now() + durationMs));
+  }
+
+  /**
+   * By its hash (the script's text is not sent again on every call); Redis forgets scripts on
+   * a restart or SCRIPT FLUSH, and then it goes by its text once more.
+   */
+  private async script(text: string, sha: string, args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(sha, 2, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+      return await this.redis.eval(text, 2, ...args);
+    }
+  }
+
+  /** Redlock's lock, which also sets the attempt's done-marker as it goes back. */
+  private leaseLock(ref: AttemptRef, lock: Lock): LeaseLock {
+    return {
+      extend: async (durationMs) => this.leaseLock(ref, await lock.extend(durationMs)),
+      release: () => lock.release(),
+      releaseDone: async (workerId) => {
+        const args = [
+          workerKeys.done(this.config, ref),
+          workerKeys.lease(this.config, ref),
+          doneMarker(workerId),
+          String(DONE_MARKER_TTL_MS),
+          lock.value,
+        ];
+        await this.script(RELEASE_DONE, RELEASE_DONE_SHA, args);
+      },
+    };
   }
 
   /** Throws on Redis errors. */
   async tryLock(ref: AttemptRef, durationMs: number): Promise<LeaseLock | undefined> {
     try {
-      return await this.redlock.acquire([workerKeys.lease(this.config, ref)], durationMs);
+      const lock = await this.redlock.acquire([workerKeys.lease(this.config, ref)], durationMs);
+      return this.leaseLock(ref, lock);
     } catch (err) {
       if (await lockedByOther(err)) return undefined;
       throw err;
     }
   }
+}
+
+/** A done-marker's value: who reported the attempt, and when. */
+function doneMarker(workerId: string): string {
+  return JSON.stringify({ workerId, at: Date.now() });
 }

@@ -1,7 +1,8 @@
 /**
  * The Redis lease store's one-round-trip acquire against a real Redis: the done-marker wins
  * over a free lease, a held lease keeps others out until it is released or expires, and the
- * lock it returns is redlock's own (extended and released by its value).
+ * lock it returns is redlock's own (extended and released by its value), and it sets the
+ * done-marker as it goes back, in one script.
  */
 import { Redis } from "ioredis";
 import { isolatedConfig, testLogger, waitFor } from "../support/env";
@@ -83,4 +84,33 @@ it("takes leases by the script's hash, and by its text again once Redis forgot i
   const second = nextRef();
   held(await store.lockUnlessDone(second, 5000));
   expect(await store.lockUnlessDone(second, 5000)).toBeUndefined();
+});
+
+it("sets the done-marker and gives the lease back in one script, after an extension too", async () => {
+  const ref = nextRef();
+  const lock = await held(await store.lockUnlessDone(ref, 1000)).extend(8000);
+  await redis.script("FLUSH");
+  await lock.releaseDone!("w7");
+  expect(await redis.exists(workerKeys.lease(config, ref))).toBe(0);
+  const marker = JSON.parse((await redis.get(workerKeys.done(config, ref)))!) as {
+    workerId: string;
+  };
+  expect(marker.workerId).toBe("w7");
+  expect(await redis.pttl(workerKeys.done(config, ref))).toBeGreaterThan(6 * 24 * 3600 * 1000);
+  expect(await store.lockUnlessDone(ref, 5000)).toBe("done");
+});
+
+it("marks done without removing a lease that another worker took since", async () => {
+  const ref = nextRef();
+  const lock = held(await store.lockUnlessDone(ref, 5000));
+  await redis.set(workerKeys.lease(config, ref), "someone-else", "PX", 8000);
+  await lock.releaseDone!("w1");
+  expect(await redis.get(workerKeys.lease(config, ref))).toBe("someone-else");
+  expect(await store.lockUnlessDone(ref, 5000)).toBe("done");
+
+  const other = nextRef();
+  const plain = await store.tryLock(other, 5000);
+  await plain!.releaseDone!("w1");
+  expect(await redis.exists(workerKeys.lease(config, other))).toBe(0);
+  expect(await store.isDone(other)).toBe(true);
 });
