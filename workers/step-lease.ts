@@ -31,10 +31,6 @@ export class StepLeases {
     this.retryMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
   }
 
-  markDone(ref: AttemptRef, task?: TaskPosition): Promise<void> {
-    return this.store.markDone(ref, this.workerId, task);
-  }
-
   /** "done", the attempt's lock, or undefined while another worker holds it. */
   private async lockUnlessDone(ref: AttemptRef): Promise<LeaseLock | "done" | undefined> {
     if (this.store.lockUnlessDone) return this.store.lockUnlessDone(ref, this.leaseMs);
@@ -61,7 +57,7 @@ export class StepLeases {
         const lock = await this.lockUnlessDone(ref);
         if (lock === "done") return { kind: "done" };
         if (lock) {
-          const markDone = (task?: TaskPosition) => this.markDone(ref, task);
+          const markDone = (task?: TaskPosition) => this.store.markDone(ref, this.workerId, task);
           const lease = new StepLease(lock, this.leaseMs, log, this.workerId, markDone);
           return { kind: "acquired", lease };
         }
