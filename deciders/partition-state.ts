@@ -696,6 +696,22 @@ export class PartitionState {
       case "ReportStepCompleted":
       case "ReportStepFailed": {
         const outcome = body.type === "ReportStepCompleted" ? "completed" : "failed";
+        // A quick step's start comes with its result (the worker held its started report
+        // back): recorded first, as the report would have been, while the attempt waits to.
+        const step = run.steps.get(body.stepSeq);
+        if (
+          body.startedAt != null &&
+          step?.attempt === body.attempt &&
+          step.status === "scheduled"
+        ) {
+          this.append(run, {
+            type: "StepStarted",
+            stepSeq: body.stepSeq,
+            attempt: body.attempt,
+            workerId: body.workerId,
+            startedAt: body.startedAt,
+          });
+        }
         const ignored = this.checkReport(run, body.stepSeq, body.attempt);
         if (ignored) {
           this.append(run, {

@@ -187,10 +187,11 @@ function schemaDir(): string {
  * v4: ReportStepHeartbeat (step.heartbeat reaches the decider), StartWorkflow's executionTimeoutMs.
  * v5: run operations: StartWorkflow's reset (a reset to a step), CancelWorkflow's terminate;
  * child workflows: StartWorkflow's parent, ReportChildClosed.
+ * v6: a step result's startedAt (a quick step's start goes with its result, see step-runner.ts).
  */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
-  5,
+  6,
   "command.avsc",
   true,
   {
@@ -198,6 +199,7 @@ export const commandCodec = new RecordCodec<Command>(
     2: "command.v2.avsc",
     3: "command.v3.avsc",
     4: "command.v4.avsc",
+    5: "command.v5.avsc",
   },
 );
 /**

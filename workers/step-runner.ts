@@ -13,6 +13,7 @@ import type { AttemptOutcome, WorkerMetrics } from "./metrics";
 import type { AttemptRef } from "./attempt";
 import type { StepLease, StepLeases } from "./step-lease";
 import { HeartbeatReporter, heartbeatDetails } from "./heartbeat-reporter";
+import { HeldStart } from "./held-start";
 import { StepLogCapture, type StepLogSink } from "./step-log";
 import type { TaskDelivery } from "./task-consumer";
 
@@ -201,17 +202,19 @@ export class StepRunner {
     }
     const lease = taken.lease;
     let reported = false;
-    let started: Promise<boolean> | undefined;
+    let start: HeldStart | undefined;
     let startedAt: number | undefined;
-    const reportStarted = (): void => {
+    const reportStarted = (): HeldStart => {
       startedAt = Date.now();
       this.observeStart(task, delivery, startedAt);
+      const report: CommandBody = {
+        type: "ReportStepStarted",
+        ...this.ids(task),
+        startedAt: this.clock.now(),
+      };
       // One try: the decider needs no started report to apply the result.
-      started = this.sendOnce(
-        task,
-        { type: "ReportStepStarted", ...this.ids(task), startedAt: this.clock.now() },
-        log,
-      );
+      start = new HeldStart(report.startedAt, () => this.sendOnce(task, report, log));
+      return start;
     };
     try {
       const capture = new StepLogCapture(log, this.clock);
@@ -222,13 +225,17 @@ export class StepRunner {
         this.deliverLogs(task, capture, log);
       }
       this.observeClose(task, delivery, startedAt, body);
+      // A start not reported yet goes with the result, or not at all when there is none (the
+      // task is delivered again).
+      const withResult = start?.takeBack() === true;
       if (body === undefined) {
-        if (started) await started;
+        await start?.sent;
         return "abandoned";
       }
+      if (withResult && start) body = withStart(body, start.startedAt);
       // The result goes out without waiting for the started report's ack: one producer keeps
-      // their order, and a quick step's two reports then usually reach the decider together.
-      [, reported] = await Promise.all([started, this.report(task, body, log)]);
+      // their order, and a step's two reports then often reach the decider together.
+      [, reported] = await Promise.all([start?.sent, this.report(task, body, log)]);
       return reported ? "reported" : "abandoned";
     } finally {
       // A reported attempt's done-marker is set as its lease goes back: a redelivery of its
@@ -243,7 +250,7 @@ export class StepRunner {
     task: StepTask,
     lease: StepLease,
     log: Logger,
-    reportStarted: () => void,
+    reportStarted: () => HeldStart,
     capture: StepLogCapture,
   ): Promise<CommandBody | undefined> {
     const { workerId, steps } = this.options;
@@ -282,7 +289,7 @@ export class StepRunner {
       return failed(terminal(cancelled));
     }
 
-    reportStarted();
+    const start = reportStarted();
 
     const controller = new AbortController();
     this.controllers.set(key, controller);
@@ -294,7 +301,11 @@ export class StepRunner {
       if (hbMs !== null && hbMs > 0) {
         heartbeats = new HeartbeatReporter(
           hbMs,
-          (details) => this.heartbeat(task, details, log),
+          (details) => {
+            // History keeps the order: the start before any heartbeat of the attempt.
+            void start.flush();
+            return this.heartbeat(task, details, log);
+          },
           () => {
             const error = new WeftError(
               "STEP_HEARTBEAT_TIMEOUT",
@@ -517,4 +528,11 @@ function parseDetails(text: string | null): unknown {
 /** A failure that must not be retried. */
 function terminal(err: unknown): ErrorInfo {
   return { ...errorInfo(err), terminal: true };
+}
+
+/** A result that carries its attempt's start (no started report went before it). */
+function withStart(body: CommandBody, startedAt: number): CommandBody {
+  return body.type === "ReportStepCompleted" || body.type === "ReportStepFailed"
+    ? { ...body, startedAt }
+    : body;
 }

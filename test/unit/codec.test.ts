@@ -87,7 +87,26 @@ describe("wire codecs", () => {
       {
         workflowId: "w",
         sentAt: 1,
-        body: { type: "ReportStepCompleted", stepSeq: 1, attempt: 1, workerId: "x", result: "2" },
+        body: {
+          type: "ReportStepCompleted",
+          stepSeq: 1,
+          attempt: 1,
+          workerId: "x",
+          result: "2",
+          startedAt: null,
+        },
+      },
+      {
+        workflowId: "w",
+        sentAt: 1,
+        body: {
+          type: "ReportStepCompleted",
+          stepSeq: 2,
+          attempt: 1,
+          workerId: "x",
+          result: "3",
+          startedAt: 8,
+        },
       },
       {
         workflowId: "w",
@@ -98,6 +117,7 @@ describe("wire codecs", () => {
           attempt: 2,
           workerId: "x",
           error: { name: "E", message: "m", stack: null, terminal: false, code: "C" },
+          startedAt: 9,
         },
       },
     ];
@@ -228,7 +248,7 @@ describe("wire codecs", () => {
     expect(
       historyCodec.decode(historyCodec.encode(continued), { ...historyCodec.headers }),
     ).toEqual(continued);
-    expect(commandCodec.headers["weft-schema-version"]).toBe("5");
+    expect(commandCodec.headers["weft-schema-version"]).toBe("6");
     const v1 = avro.Type.forSchema(
       JSON.parse(
         readFileSync(join(__dirname, "..", "..", "schemas", "command.v1.avsc"), "utf8"),
@@ -738,6 +758,41 @@ describe("wire codecs", () => {
       }),
     ).toEqual({ ...oldTask, heartbeatTimeoutMs: null, lastHeartbeatDetails: null });
     expect(taskCodec.headers["weft-schema-version"]).toBe("2");
+  });
+
+  it("carries a quick step's start with its result (command v6), and reads v5 results", () => {
+    const v5 = avro.Type.forSchema(
+      JSON.parse(
+        readFileSync(join(__dirname, "..", "..", "schemas", "command.v5.avsc"), "utf8"),
+      ) as avro.Schema,
+      { wrapUnions: "auto" },
+    );
+    const headers = { "weft-schema": "weft.commands.Command", "weft-schema-version": "5" };
+    const completed = v5.toBuffer({
+      workflowId: "w",
+      sentAt: 1,
+      body: {
+        "weft.commands.ReportStepCompleted": { stepSeq: 1, attempt: 1, workerId: "x", result: "2" },
+      },
+    });
+    expect(commandCodec.decode(completed, headers).body).toEqual({
+      type: "ReportStepCompleted",
+      stepSeq: 1,
+      attempt: 1,
+      workerId: "x",
+      result: "2",
+      startedAt: null,
+    });
+    // A result written without the field (as a caller that never held a start writes it).
+    const bare = commandCodec.encode({
+      workflowId: "w",
+      sentAt: 1,
+      body: { type: "ReportStepCompleted", stepSeq: 1, attempt: 1, workerId: "x", result: "2" },
+    });
+    expect(commandCodec.decode(bare, { ...commandCodec.headers }).body).toMatchObject({
+      startedAt: null,
+    });
+    expect(commandCodec.headers["weft-schema-version"]).toBe("6");
   });
 
   it("refuses garbage and records that name another schema", () => {

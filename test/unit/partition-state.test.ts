@@ -80,6 +80,49 @@ describe("PartitionState decisions", () => {
     expect(h.history.filter((e) => e.body.type === "StepCompleted")).toHaveLength(1);
   });
 
+  it("records a start that came with its result first, and only for the attempt waiting to start", async () => {
+    const h = harness();
+    await h.apply("q1", start("parallel"));
+    // Step 1: a quick step, its start carried by its result.
+    await h.apply("q1", { ...completed(1, { n: 1 }), startedAt: 42 });
+    // Step 2: its started report went first; a start on the result is not recorded again.
+    await h.apply("q1", {
+      type: "ReportStepStarted",
+      stepSeq: 2,
+      attempt: 1,
+      workerId: "w1",
+      startedAt: 50,
+    });
+    await h.apply("q1", { ...completed(2, { n: 2 }), startedAt: 50 });
+    // Step 3: a stale attempt's result with a start: ignored, no start recorded.
+    await h.apply("q1", { ...completed(3, { n: 9 }, 4), startedAt: 60 });
+    // Step 3 fails, its start with the failure.
+    await h.apply("q1", {
+      type: "ReportStepFailed",
+      stepSeq: 3,
+      attempt: 1,
+      workerId: "w2",
+      error: { name: "E", message: "m", stack: null, terminal: true, code: null },
+      startedAt: 70,
+    });
+    const steps = h.history
+      .filter((e) => e.body.type.startsWith("Step"))
+      .map((e) => e.body)
+      .filter((b) => b.type !== "StepScheduled");
+    expect(steps).toEqual([
+      { type: "StepStarted", stepSeq: 1, attempt: 1, workerId: "w1", startedAt: 42 },
+      expect.objectContaining({ type: "StepCompleted", stepSeq: 1, attempt: 1 }),
+      { type: "StepStarted", stepSeq: 2, attempt: 1, workerId: "w1", startedAt: 50 },
+      expect.objectContaining({ type: "StepCompleted", stepSeq: 2, attempt: 1 }),
+      expect.objectContaining({ type: "StepResultIgnored", stepSeq: 3, attempt: 4 }),
+      { type: "StepStarted", stepSeq: 3, attempt: 1, workerId: "w2", startedAt: 70 },
+      expect.objectContaining({ type: "StepFailed", stepSeq: 3, attempt: 1, workerId: "w2" }),
+    ]);
+    expectGapless(h.history);
+    // A replay of that history gives the same decisions.
+    expect((await checkReplay(parallel, h.history)).ok).toBe(true);
+  });
+
   it("ignores, and records, a result that arrives after the decider timed the attempt out", async () => {
     const h = harness([timedOut]);
     await h.apply("t1", start("timedOut"), 0);
