@@ -15,6 +15,7 @@ import type { Logger } from "../core/logger";
 import { deadLetterMessage } from "../producers/dead-letter";
 import {
   commandCodec,
+  decodeCommand,
   commandHeaders,
   historyCodec,
   stepCancelCodec,
@@ -475,7 +476,7 @@ export class PartitionOwner {
     for (const { message } of batch) {
       let command;
       try {
-        command = commandCodec.decode(message.value, message.headers);
+        command = decodeCommand(message.value, message.headers);
       } catch (err) {
         toDlq(message, (err as Error).message);
         continue;

@@ -187,11 +187,10 @@ function schemaDir(): string {
  * v4: ReportStepHeartbeat (step.heartbeat reaches the decider), StartWorkflow's executionTimeoutMs.
  * v5: run operations: StartWorkflow's reset (a reset to a step), CancelWorkflow's terminate;
  * child workflows: StartWorkflow's parent, ReportChildClosed.
- * v6: a step result's startedAt (a quick step's start goes with its result, see step-runner.ts).
  */
 export const commandCodec = new RecordCodec<Command>(
   "weft.commands.Command",
-  6,
+  5,
   "command.avsc",
   true,
   {
@@ -199,7 +198,6 @@ export const commandCodec = new RecordCodec<Command>(
     2: "command.v2.avsc",
     3: "command.v3.avsc",
     4: "command.v4.avsc",
-    5: "command.v5.avsc",
   },
 );
 /**
@@ -262,9 +260,39 @@ export const stepLogCodec = new RecordCodec<StepLogRecord>(
   false,
 );
 
-/** The headers of a command record: its schema and its body type. */
+/**
+ * A step result's `startedAt` (its attempt's start, sent with it): in a header rather than the
+ * Avro body, so a decider of an earlier version still reads the result (and records no start)
+ * instead of sending a record of a schema version it does not know to the DLQ.
+ */
+export const STEP_STARTED_AT_HEADER = "weft-step-started-at";
+
+/** The headers of a command record: its schema, its body type, and a result's start. */
 export function commandHeaders(command: Command): RecordHeaders {
-  return { ...commandCodec.headers, [COMMAND_TYPE_HEADER]: command.body.type };
+  const { body } = command;
+  const headers = { ...commandCodec.headers, [COMMAND_TYPE_HEADER]: body.type };
+  if (
+    (body.type === "ReportStepCompleted" || body.type === "ReportStepFailed") &&
+    body.startedAt != null
+  )
+    return { ...headers, [STEP_STARTED_AT_HEADER]: String(body.startedAt) };
+  return headers;
+}
+
+/**
+ * A command record as the decider reads it: the Avro body, and a step result's `startedAt`
+ * from its header (a header that is not a time is ignored: the result still counts). Throws
+ * UndecodableRecordError.
+ */
+export function decodeCommand(
+  value: Buffer | null,
+  headers: Record<string, unknown> | undefined,
+): Command {
+  const command = commandCodec.decode(value, headers);
+  const { body } = command;
+  if (body.type !== "ReportStepCompleted" && body.type !== "ReportStepFailed") return command;
+  const startedAt = Number(headerText(headers, STEP_STARTED_AT_HEADER) ?? Number.NaN);
+  return Number.isSafeInteger(startedAt) ? { ...command, body: { ...body, startedAt } } : command;
 }
 
 /** A record header as text (kafkajs gives Buffers), or undefined. */

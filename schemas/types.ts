@@ -101,10 +101,11 @@ export type CommandBody =
       workerId: string;
       result: JsonText;
       /**
-       * v6: when the attempt's start went with its result (no started report before it: the
-       * step ended within the worker's hold of that report), the worker's clock when it began
-       * to run; the decider records the start first. Null or absent: a started report went
-       * before, or the attempt never ran (an unknown step, bad input, cancelled before it ran).
+       * When the attempt's start went with its result (no started report before it: the step
+       * ended within the worker's hold of that report), the worker's clock when it began to
+       * run; the decider records the start first. Carried in the record's header, not its Avro
+       * body (STEP_STARTED_AT_HEADER). Absent: a started report went before, or the attempt
+       * never ran (an unknown step, bad input, cancelled before it ran).
        */
       startedAt?: number | null;
     }
@@ -114,7 +115,7 @@ export type CommandBody =
       attempt: number;
       workerId: string;
       error: ErrorInfo;
-      /** v6: as ReportStepCompleted's. */
+      /** As ReportStepCompleted's. */
       startedAt?: number | null;
     }
   /** `step.heartbeat(details)` of a running attempt, throttled by its worker (v4). */

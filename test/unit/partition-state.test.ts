@@ -48,6 +48,16 @@ function harness(
   return { state, history, tasks, apply, fire };
 }
 
+/** A step result that carries its attempt's start (the worker held its started report). */
+const quick = (stepSeq: number, result: unknown, attempt: number, startedAt: number) => ({
+  type: "ReportStepCompleted" as const,
+  stepSeq,
+  attempt,
+  workerId: "w1",
+  result: JSON.stringify(result),
+  startedAt,
+});
+
 describe("PartitionState decisions", () => {
   it("records parallel steps and completes when all results arrive in any order", async () => {
     const h = harness();
@@ -84,7 +94,7 @@ describe("PartitionState decisions", () => {
     const h = harness();
     await h.apply("q1", start("parallel"));
     // Step 1: a quick step, its start carried by its result.
-    await h.apply("q1", { ...completed(1, { n: 1 }), startedAt: 42 });
+    await h.apply("q1", quick(1, { n: 1 }, 1, 42));
     // Step 2: its started report went first; a start on the result is not recorded again.
     await h.apply("q1", {
       type: "ReportStepStarted",
@@ -93,9 +103,9 @@ describe("PartitionState decisions", () => {
       workerId: "w1",
       startedAt: 50,
     });
-    await h.apply("q1", { ...completed(2, { n: 2 }), startedAt: 50 });
+    await h.apply("q1", quick(2, { n: 2 }, 1, 50));
     // Step 3: a stale attempt's result with a start: ignored, no start recorded.
-    await h.apply("q1", { ...completed(3, { n: 9 }, 4), startedAt: 60 });
+    await h.apply("q1", quick(3, { n: 9 }, 4, 60));
     // Step 3 fails, its start with the failure.
     await h.apply("q1", {
       type: "ReportStepFailed",
