@@ -652,13 +652,7 @@ export class PartitionState {
           );
           return;
         }
-        this.append(run, {
-          type: "StepStarted",
-          stepSeq: body.stepSeq,
-          attempt: body.attempt,
-          workerId: body.workerId,
-          startedAt: body.startedAt,
-        });
+        this.recordStart(run, body.stepSeq, body.attempt, body.workerId, body.startedAt);
         return;
       }
       case "ReportStepHeartbeat": {
@@ -697,20 +691,15 @@ export class PartitionState {
       case "ReportStepFailed": {
         const outcome = body.type === "ReportStepCompleted" ? "completed" : "failed";
         // A quick step's start comes with its result (the worker held its started report
-        // back): recorded first, as the report would have been, while the attempt waits to.
+        // back): recorded first, as that report would have been, if the attempt has not
+        // started yet.
         const step = run.steps.get(body.stepSeq);
         if (
           body.startedAt != null &&
           step?.attempt === body.attempt &&
           step.status === "scheduled"
         ) {
-          this.append(run, {
-            type: "StepStarted",
-            stepSeq: body.stepSeq,
-            attempt: body.attempt,
-            workerId: body.workerId,
-            startedAt: body.startedAt,
-          });
+          this.recordStart(run, body.stepSeq, body.attempt, body.workerId, body.startedAt);
         }
         const ignored = this.checkReport(run, body.stepSeq, body.attempt);
         if (ignored) {
@@ -871,6 +860,17 @@ export class PartitionState {
   }
 
   /** Why a step report must be ignored, or undefined when it is the one to apply. */
+  /** The attempt's StepStarted, from its started report or from a result that carries it. */
+  private recordStart(
+    run: Run,
+    stepSeq: number,
+    attempt: number,
+    workerId: string,
+    startedAt: number,
+  ): void {
+    this.append(run, { type: "StepStarted", stepSeq, attempt, workerId, startedAt });
+  }
+
   private checkReport(run: Run, stepSeq: number, attempt: number): string | undefined {
     const step = run.steps.get(stepSeq) ?? run.finishedStep(stepSeq);
     if (!step) return `no step ${stepSeq} was scheduled`;

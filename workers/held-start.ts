@@ -1,11 +1,11 @@
 /**
  * How long a worker holds an attempt's started report back. A step that ends sooner sends its
- * start with its result, one command instead of two: half the reports a quick step costs the
- * producer, the broker, the decider's fetch and its decision (a burst of 5,000 three-step runs
- * on one broker ran 5–23 % more steps a second). A longer step's started report goes out this
- * much later than it began, so its start shows that much later and its start-to-close timer,
- * which the decider starts when it records the start, runs that much longer; the worker's own
- * timeout of the attempt counts from the real start.
+ * start with its result: one command instead of two, so half the step reports for the
+ * producer, the broker, the decider's fetch and its decision to handle (docs/benchmarks.md
+ * has what that gained). A longer step's started report goes out this much later than the
+ * step began, so its start shows that much later and the decider's start-to-close timer, which
+ * counts from the recorded start, runs that much longer; the worker's own watch of the limit
+ * counts from the real start.
  */
 export const STARTED_REPORT_HOLD_MS = 10;
 
