@@ -9,7 +9,7 @@
  *
  *   npm run bench:peers -- [--rounds 3] [--burst 5000] [--rate 100] [--seconds 20]
  *                          [--targets weft-kafka,weft-embedded,bullmq] [--contend 0]
- *                          [--warmup 1]
+ *                          [--warmup 1] [--processes 1]
  *
  * Targets: weft-kafka (decider and worker in one process, as `weft start` runs them),
  * weft-kafka-split (a decider process and a worker process), weft-kafka-kafkajs (as weft-kafka,
@@ -17,6 +17,8 @@
  * (as weft-kafka, its pipelined producer on Kafka's first transaction protocol), weft-embedded,
  * bullmq.
  * --contend N runs N busy processes beside every round (the CPU shared).
+ * --processes N runs weft-kafka as N decider and worker processes (as `weft start --processes
+ * N`) and BullMQ with N worker processes; embedded Weft is one process whatever N is.
  * --warmup N runs N rounds of the first Kafka target before the measured ones, not counted: the
  * broker is the one process that lives from round to round, and a freshly started one spent
  * 46 CPU-s on its first round against 26 on the next (its JIT compiling), which made the first
@@ -52,6 +54,7 @@ const { values } = parseArgs({
     // Busy processes running beside every round: the CPU shared, as on a busy host.
     contend: { type: "string", default: "0" },
     warmup: { type: "string", default: "1" },
+    processes: { type: "string", default: "1" },
   },
 });
 
@@ -109,6 +112,8 @@ async function runRound(
     values.concurrency,
     "--partitions",
     values.partitions,
+    "--processes",
+    values.processes,
     ...extra,
   ];
   const driver: Child = spawnScript("driver", args, env, { detached: true });
@@ -147,7 +152,8 @@ async function main(): Promise<void> {
   log(
     `bench:peers: ${ROUNDS} rounds of ${TARGETS.join(", ")}; burst ${values.burst} × 3 steps, ` +
       `${values.rate} starts/s for ${values.seconds} s, worker concurrency ${values.concurrency}, ` +
-      `${values.partitions} partitions; ${cpus().length} CPUs, node ${process.version}, ` +
+      `${values.partitions} partitions, ${values.processes} process(es) per target; ` +
+      `${cpus().length} CPUs, node ${process.version}, ` +
       `load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(" ")}`,

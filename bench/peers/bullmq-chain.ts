@@ -52,6 +52,8 @@ export interface BullmqOptions {
   concurrency: number;
   /** The redis-server's pid, watched beside the worker. */
   shared: Watched[];
+  /** Worker processes (default 1). */
+  processes?: number;
 }
 
 export async function bullmqChain(options: BullmqOptions): Promise<Target> {
@@ -61,15 +63,25 @@ export async function bullmqChain(options: BullmqOptions): Promise<Target> {
   await admin.quit();
   const queue = new Queue<ChainData>(QUEUE, { connection: connection(options.url) });
   await queue.waitUntilReady();
-  const worker = spawnScript("bullmq-worker", [], {
-    BENCH_REDIS_URL: options.url,
-    BENCH_CONCURRENCY: String(options.concurrency),
-  });
-  await untilPrinted(worker, "READY", 30_000);
+  const count = options.processes ?? 1;
+  const workers = Array.from({ length: count }, () =>
+    spawnScript("bullmq-worker", [], {
+      BENCH_REDIS_URL: options.url,
+      BENCH_CONCURRENCY: String(options.concurrency),
+    }),
+  );
+  await Promise.all(workers.map((w) => untilPrinted(w, "READY", 30_000)));
   let expected = 0;
   return {
-    name: "bullmq",
-    watched: [{ name: "bullmq worker", pid: worker.pid, fresh: true }, ...options.shared],
+    name: count > 1 ? `bullmq-x${count}` : "bullmq",
+    watched: [
+      ...workers.map((w, i) => ({
+        name: count > 1 ? `bullmq worker ${i + 1}` : "bullmq worker",
+        pid: w.pid,
+        fresh: true,
+      })),
+      ...options.shared,
+    ],
     async start(i) {
       const sent = Date.now();
       const run = `r${i}`;
@@ -110,7 +122,7 @@ export async function bullmqChain(options: BullmqOptions): Promise<Target> {
       return { runs };
     },
     async close() {
-      await worker.stop();
+      await Promise.all(workers.map((w) => w.stop()));
       await queue.close();
     },
   };

@@ -19,6 +19,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "20" },
     concurrency: { type: "string", default: "256" },
     partitions: { type: "string", default: "4" },
+    processes: { type: "string", default: "1" },
     "bullmq-url": { type: "string" },
     /** name=pid,…: long-lived processes this target uses (the broker, redis-server). */
     shared: { type: "string", default: "" },
@@ -41,9 +42,10 @@ function shared(): Watched[] {
 async function setUp(): Promise<Target> {
   const concurrency = Number(values.concurrency);
   const partitions = Number(values.partitions);
+  const processes = Number(values.processes);
   switch (values.target) {
     case "weft-kafka":
-      return weftOnKafka({ partitions, concurrency, shared: shared() });
+      return weftOnKafka({ partitions, concurrency, shared: shared(), processes });
     case "weft-kafka-split":
       return weftOnKafka({ partitions, concurrency, shared: shared(), split: true });
     case "weft-kafka-kafkajs":
@@ -54,7 +56,7 @@ async function setUp(): Promise<Target> {
       return weftEmbedded({ partitions, concurrency });
     case "bullmq":
       if (!values["bullmq-url"]) throw new Error("--bullmq-url is required");
-      return bullmqChain({ url: values["bullmq-url"], concurrency, shared: shared() });
+      return bullmqChain({ url: values["bullmq-url"], concurrency, shared: shared(), processes });
     default:
       throw new Error(`unknown target ${values.target}`);
   }

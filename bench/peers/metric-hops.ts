@@ -43,6 +43,19 @@ export async function scrape(url: string, names: readonly string[]): Promise<Map
   return out;
 }
 
+/** The histograms of several processes (the same names and buckets), added up. */
+export function addUp(scrapes: readonly Map<string, Buckets>[]): Map<string, Buckets> {
+  const total = new Map<string, Buckets>();
+  for (const one of scrapes) {
+    for (const [name, buckets] of one) {
+      const sum = total.get(name) ?? new Map<number, number>();
+      for (const [le, count] of buckets) sum.set(le, (sum.get(le) ?? 0) + count);
+      total.set(name, sum);
+    }
+  }
+  return total;
+}
+
 /** p50 and p99 in ms of what was observed between two scrapes of one histogram. */
 export function percentilesBetween(before: Buckets | undefined, after: Buckets): Percentiles {
   const bounds = [...after.keys()].sort((a, b) => a - b);

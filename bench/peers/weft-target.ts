@@ -19,7 +19,14 @@ import { createKafka } from "../../adapters/kafka/client";
 import { topicReader } from "../../transport/topic-reader";
 import type { KafkaPort } from "../../transport/port";
 import { stamped, threeStamped } from "../../test/fixtures/workflows";
-import { COMMIT_HOP, freePort, percentilesBetween, scrape, type Buckets } from "./metric-hops";
+import {
+  addUp,
+  COMMIT_HOP,
+  freePort,
+  percentilesBetween,
+  scrape,
+  type Buckets,
+} from "./metric-hops";
 import { spawnRoles, type RoleProcess } from "../../test/support/processes";
 import { deleteTopicsOf } from "../../test/support/topic-cleanup";
 import type { Hops, RunTiming, Target } from "./measure";
@@ -32,6 +39,11 @@ export interface WeftOptions {
   shared?: Watched[];
   /** Kafka mode: the decider and the worker in two processes (no local dispatch). */
   split?: boolean;
+  /**
+   * Kafka mode, not split: this many decider and worker processes (default 1), sharing the
+   * partitions as `weft start --processes N` does.
+   */
+  processes?: number;
   /** Kafka mode: deciders commit with kafkajs's producer (WEFT_PIPELINED_COMMIT=0). */
   kafkajsCommit?: boolean;
   /** The deciders' pipelined producer on Kafka's first transaction protocol, not the second. */
@@ -78,14 +90,12 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
         { name: "decider", roles: "decider", env: deciderEnv, hops: DECIDER_HOPS },
         { name: "worker", roles: "worker", env: workerEnv, hops: WORKER_HOPS },
       ]
-    : [
-        {
-          name: "decider + worker",
-          roles: "decider,worker",
-          env: { ...workerEnv, ...deciderEnv },
-          hops: { ...DECIDER_HOPS, ...WORKER_HOPS },
-        },
-      ];
+    : Array.from({ length: options.processes ?? 1 }, (_, i) => ({
+        name: (options.processes ?? 1) > 1 ? `decider + worker ${i + 1}` : "decider + worker",
+        roles: "decider,worker",
+        env: { ...workerEnv, ...deciderEnv },
+        hops: { ...DECIDER_HOPS, ...WORKER_HOPS },
+      }));
   const processes: {
     name: string;
     hops: Record<string, string>;
@@ -99,7 +109,7 @@ export async function weftOnKafka(options: WeftOptions): Promise<Target> {
   }
   const kafka = createKafka(config, logger);
   return weftTarget({
-    name: `weft-kafka${options.split ? "-split" : ""}${options.kafkajsCommit ? "-kafkajs" : ""}${options.transactionV1 ? "-txv1" : ""}`,
+    name: `weft-kafka${options.split ? "-split" : ""}${options.kafkajsCommit ? "-kafkajs" : ""}${options.transactionV1 ? "-txv1" : ""}${(options.processes ?? 1) > 1 ? `-x${options.processes}` : ""}`,
     config,
     transport: kafka,
     connect: () => WeftClient.connect({ config, logger, transport: kafka }),
@@ -162,8 +172,10 @@ interface Setup {
 async function weftTarget(setup: Setup): Promise<Target> {
   let client = await setup.connect();
   const sources = setup.metrics ?? [];
-  const scrapeAll = () => Promise.all(sources.map((s) => scrape(s.url, Object.values(s.hops))));
-  let beforeSteady: Map<string, Buckets>[] = [];
+  // Several processes serve the same histograms (a decider and worker each): added up.
+  const scrapeAll = async () =>
+    addUp(await Promise.all(sources.map((s) => scrape(s.url, Object.values(s.hops)))));
+  let beforeSteady = new Map<string, Buckets>();
   return {
     name: setup.name,
     watched: setup.watched,
@@ -198,10 +210,10 @@ async function weftTarget(setup: Setup): Promise<Target> {
         [TASK_TO_START]: null,
       };
       const after = await scrapeAll();
-      sources.forEach((source, i) => {
+      for (const source of sources) {
         for (const [hop, metric] of Object.entries(source.hops))
-          hops[hop] = percentilesBetween(beforeSteady[i]?.get(metric), after[i]!.get(metric)!);
-      });
+          hops[hop] = percentilesBetween(beforeSteady.get(metric), after.get(metric)!);
+      }
       const push = (hop: string, ms: number) => (hops[hop] as number[]).push(ms);
       for (const [id, sent] of sentAt) {
         const t = runTimes(await client.getHistory(id));

@@ -1,5 +1,5 @@
 import type { Percentiles, RoundResult } from "../../bench/peers/measure";
-import { COMMIT_HOP } from "../../bench/peers/metric-hops";
+import { addUp, COMMIT_HOP, percentilesBetween } from "../../bench/peers/metric-hops";
 import { hopsTable } from "../../bench/peers/report";
 
 const p = (p50: number, p99: number, n: number): Percentiles => ({ p50, p99, n });
@@ -61,4 +61,43 @@ describe("bench:peers per-hop table", () => {
     const table = rows(hopsTable([round("weft-embedded", 50, { "some hop": p(1, 3, 50) })]));
     expect([...table.keys()]).toEqual(["some hop"]);
   });
+});
+
+it("adds up the histograms of several processes before taking percentiles", () => {
+  // Cumulative buckets (seconds → count) of one histogram in two processes: the first saw 10
+  // observations at or under 1 ms, the second 10 between 4 and 8 ms.
+  const one = new Map([
+    [
+      "h",
+      new Map([
+        [0.001, 10],
+        [0.004, 10],
+        [0.008, 10],
+        [Infinity, 10],
+      ]),
+    ],
+  ]);
+  const two = new Map([
+    [
+      "h",
+      new Map([
+        [0.001, 0],
+        [0.004, 0],
+        [0.008, 10],
+        [Infinity, 10],
+      ]),
+    ],
+  ]);
+  const both = addUp([one, two]);
+  expect([...both.get("h")!]).toEqual([
+    [0.001, 10],
+    [0.004, 10],
+    [0.008, 20],
+    [Infinity, 20],
+  ]);
+  const { p50, p99, n } = percentilesBetween(undefined, both.get("h")!);
+  expect(n).toBe(20);
+  expect(p50).toBeCloseTo(1, 5);
+  expect(p99).toBeGreaterThan(4);
+  expect(p99).toBeLessThanOrEqual(8);
 });
