@@ -73,7 +73,8 @@ export async function bullmqChain(options: BullmqOptions): Promise<Target> {
   await Promise.all(workers.map((w) => untilPrinted(w, "READY", 30_000)));
   let expected = 0;
   return {
-    name: count > 1 ? `bullmq-x${count}` : "bullmq",
+    // The peer the ratios are taken against, whatever its worker count (the banner says it).
+    name: "bullmq",
     watched: [
       ...workers.map((w, i) => ({
         name: count > 1 ? `bullmq worker ${i + 1}` : "bullmq worker",
