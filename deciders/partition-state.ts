@@ -859,7 +859,6 @@ export class PartitionState {
     return true;
   }
 
-  /** Why a step report must be ignored, or undefined when it is the one to apply. */
   /** The attempt's StepStarted, from its started report or from a result that carries it. */
   private recordStart(
     run: Run,
@@ -871,6 +870,7 @@ export class PartitionState {
     this.append(run, { type: "StepStarted", stepSeq, attempt, workerId, startedAt });
   }
 
+  /** Why a step report must be ignored, or undefined when it is the one to apply. */
   private checkReport(run: Run, stepSeq: number, attempt: number): string | undefined {
     const step = run.steps.get(stepSeq) ?? run.finishedStep(stepSeq);
     if (!step) return `no step ${stepSeq} was scheduled`;
