@@ -6,29 +6,33 @@
  * itself) and hand back a timer that never fires. Everything else sees the real ones.
  *
  * Two parts, because neither is enough alone:
- * - Whose code is running: an AsyncLocalStorage holds the run's scope. The workflow function is
- *   called inside `runInScope`, and every continuation of its code (after an `await`, in a
- *   `Promise.all`, in a `.then`) resumes in the scope it was registered in.
+ * - Whose code is running: the run's scope follows its code. The workflow function is called
+ *   inside `runInScope`, and every continuation of its code (after an `await`, in a
+ *   `Promise.all`, in a `.then`, in a `queueMicrotask` or `process.nextTick` callback) resumes
+ *   in the scope it was registered in: each promise made while a scope is current is tagged
+ *   with it, and its reactions run in it (V8's promise hooks, see `startPromiseHooks`).
  * - When: the globals are swapped for forwarding versions only while an execution drives its
  *   code (`withSandboxGlobals`: from resolving the ctx promises until every microtask has run),
  *   and put back, descriptors and identity included, when the last driver ends. Between
- *   decisions the process has its own globals. While swapped, a forwarder asks the storage
- *   whose code calls it: a run's code gets the run's answer; anything else — the roles, a step
- *   running in the same process, other partitions' decisions in the same microtasks, a test —
- *   gets the real one. Swapping alone would hand the run's time to that other code; the
- *   storage alone would need the globals swapped for the life of the process.
+ *   decisions the process has its own globals. While swapped, a forwarder asks whose code
+ *   calls it: a run's code gets the run's answer; anything else — the roles, a step running in
+ *   the same process, other partitions' decisions in the same microtasks, a test — gets the
+ *   real one. Swapping alone would hand the run's time to that other code; the scope alone
+ *   would need the globals swapped for the life of the process.
  *
  * Code of a run that resumes outside any drive (after a promise that is not a ctx operation
  * settled) sees the real globals; such a run is parked already (see execution.ts).
  *
- * Cost: before Node 24, an AsyncLocalStorage in use turns on promise hooks for the whole
- * process, a small cost on every promise (Node 24 carries the context with the promise
- * instead), so the storage is on only while drives are. The swap itself is a few property
+ * Cost: the promise hooks run for every promise of the process, so they are on only while
+ * drives are. They are Weft's own rather than an AsyncLocalStorage: before Node 24 that
+ * storage runs async_hooks' machinery on every promise (an async ID, resource lookups, its
+ * own stack), about three times the cost of a tag and two assignments, and that was 5 % of a
+ * decider and worker process's time in a burst. The swap itself is a few property
  * definitions per drive.
  */
-// Not I/O: it tells a run's continuations from everyone else's.
+// Not I/O: V8's promise hooks tell a run's continuations from everyone else's.
 // eslint-disable-next-line no-restricted-imports -- the host side of the sandbox, see above
-import { AsyncLocalStorage } from "node:async_hooks";
+import { promiseHooks } from "node:v8";
 
 export type HostTimer = "setTimeout" | "setInterval" | "setImmediate";
 
@@ -63,45 +67,84 @@ export interface CancelScope {
 }
 
 /**
- * The storage and the count of drives, one per realm: two copies of Weft in one process (a
- * duplicate install) must not each swap the globals, or one would put back the other's
- * forwarders for good. The first copy's forwarders serve both.
+ * The current scope and the count of drives, one per realm: two copies of Weft in one process
+ * (a duplicate install) must not each swap the globals, or one would put back the other's
+ * forwarders for good. The first copy's forwarders and promise hooks serve both.
  */
 interface Shared {
-  readonly scopes: AsyncLocalStorage<SandboxScope>;
+  /** The scope of the code running now: set by `runInScope` and by a promise's reactions. */
+  current: SandboxScope | undefined;
   /** Drives in progress (several partitions may decide at once); swapped while > 0. */
   drivers: number;
   restore: (() => void) | undefined;
+  /** Stops the promise hooks (on while drives are). */
+  stopHooks: (() => void) | undefined;
   /** The forwarders last built, with the originals they wrap (see `install`). */
   forwarders?: Forwarders;
 }
-const SHARED = Symbol.for("weft.sandbox");
+// Versioned: a copy of Weft from before the promise hooks keeps its own (an AsyncLocalStorage).
+const SHARED = Symbol.for("weft.sandbox.2");
+/** The property a promise made in a run's code carries its scope in. */
+const SCOPE = Symbol.for("weft.sandbox.scope");
+type Tagged = Promise<unknown> & { [SCOPE]?: SandboxScope };
 const shared: Shared = ((globalThis as unknown as Record<symbol, Shared | undefined>)[SHARED] ??= {
-  scopes: new AsyncLocalStorage<SandboxScope>(),
+  current: undefined,
   drivers: 0,
   restore: undefined,
+  stopHooks: undefined,
 });
-const scopes = shared.scopes;
 
 /** Calls `fn` as code of the run `scope` answers for; its continuations stay that run's. */
 export function runInScope<T>(scope: SandboxScope, fn: () => T): T {
-  return scopes.run(scope, fn);
+  const outer = shared.current;
+  shared.current = scope;
+  try {
+    return fn();
+  } finally {
+    shared.current = outer;
+  }
 }
 
 /** The scope of the code calling, or undefined outside any run's code. */
 export function currentScope(): SandboxScope | undefined {
-  return scopes.getStore();
+  return shared.current;
+}
+
+/**
+ * Carries the scope from where a promise is made to where its reactions run. Reaction jobs
+ * never nest (they run one at a time from the microtask queue), so one variable holds the
+ * scope a job interrupted. A promise made while no scope is current carries none, and its
+ * reactions run in none: code outside a run gets the real globals even when the run's code
+ * settles its promise.
+ */
+function startPromiseHooks(): () => void {
+  let interrupted: SandboxScope | undefined;
+  // Each `on…` hands back the function that takes its hook off again.
+  const stops = [
+    promiseHooks.onInit((promise) => {
+      if (shared.current !== undefined) (promise as Tagged)[SCOPE] = shared.current;
+    }),
+    promiseHooks.onBefore((promise) => {
+      interrupted = shared.current;
+      shared.current = (promise as Tagged)[SCOPE];
+    }),
+    promiseHooks.onAfter(() => {
+      shared.current = interrupted;
+      interrupted = undefined;
+    }),
+  ] as (() => void)[];
+  return () => {
+    for (const stop of stops) stop();
+  };
 }
 
 /** Runs `drive` with the forwarding globals in place; the last driver to end puts them back. */
 export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T> {
   if (shared.drivers++ === 0) {
     shared.restore = install();
-    // The storage is on only while drives are (a run's code runs only then): before Node 24
-    // it turns on promise hooks for the whole process, a cost on every promise of the
-    // roles, the steps and the application between decisions. The continuations made in a
-    // drive keep their run's scope while it is off and answer with it in the next drive.
-    scopes.enterWith(undefined as unknown as SandboxScope);
+    // The continuations made in a drive keep their run's scope (their promises' tag) while
+    // the hooks are off, and answer with it in the next drive.
+    shared.stopHooks = startPromiseHooks();
   }
   try {
     return await drive();
@@ -110,7 +153,10 @@ export async function withSandboxGlobals<T>(drive: () => Promise<T>): Promise<T>
       const put = shared.restore;
       shared.restore = undefined;
       put?.();
-      scopes.disable();
+      shared.stopHooks?.();
+      shared.stopHooks = undefined;
+      // Stopped inside a reaction job its hook will not close: no scope outlives the drives.
+      shared.current = undefined;
     }
   }
 }
@@ -180,6 +226,10 @@ function forwarders(): Forwarders {
     // eslint-disable-next-line @typescript-eslint/unbound-method
     performance?.now,
     ...TIMERS.flatMap(([kind, clear]) => [g[kind], g[clear]]),
+    g.queueMicrotask,
+    // Compared by identity only, never called from here.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    process.nextTick,
   ];
   const cached = shared.forwarders;
   if (cached && cached.originals.every((o, i) => o === originals[i])) return cached;
@@ -195,17 +245,17 @@ function buildForwarders(
   const entries: [object, PropertyKey, unknown][] = [];
   const RealDate = g.Date as DateConstructor;
   const realNow = RealDate.now.bind(RealDate);
-  const now = (): number => scopes.getStore()?.now() ?? realNow();
+  const now = (): number => shared.current?.now() ?? realNow();
   const SandboxDate: DateConstructor = new Proxy(RealDate, {
     // `new Date()` is the run's time; `new Date(x)` is x, for every caller.
     construct(target, args: unknown[], newTarget: DateConstructor) {
-      const scope = scopes.getStore();
+      const scope = shared.current;
       const at = (scope && args.length === 0 ? [scope.now()] : args) as [number];
       return Reflect.construct(target, at, newTarget === SandboxDate ? target : newTarget);
     },
     // `Date()` called as a function: the current time as text.
     apply(target, thisArg, args: unknown[]) {
-      const scope = scopes.getStore();
+      const scope = shared.current;
       if (scope) return new target(scope.now()).toString();
       return Reflect.apply(target, thisArg, args) as unknown;
     },
@@ -217,15 +267,11 @@ function buildForwarders(
 
   // eslint-disable-next-line no-restricted-properties -- the real one, for everyone but a run
   const realRandom = Math.random;
-  entries.push([Math, "random", () => scopes.getStore()?.random() ?? realRandom()]);
+  entries.push([Math, "random", () => shared.current?.random() ?? realRandom()]);
 
   if (performance && typeof performance.now === "function") {
     const realPerformanceNow = performance.now.bind(performance);
-    entries.push([
-      performance,
-      "now",
-      () => scopes.getStore()?.sinceStart() ?? realPerformanceNow(),
-    ]);
+    entries.push([performance, "now", () => shared.current?.sinceStart() ?? realPerformanceNow()]);
   }
 
   const timer = (kind: HostTimer, clear: string): void => {
@@ -233,7 +279,7 @@ function buildForwarders(
     const realClear = g[clear] as ((handle: unknown) => void) | undefined;
     if (typeof real !== "function" || typeof realClear !== "function") return;
     const forward = function (this: unknown, ...args: unknown[]): unknown {
-      const scope = scopes.getStore();
+      const scope = shared.current;
       if (!scope) return Reflect.apply(real, this, args);
       scope.hostTimer(kind, kind === "setImmediate" ? undefined : args[1]);
       // A handle of the kind asked for (unref, refresh and clear work on it) that never fires.
@@ -244,6 +290,33 @@ function buildForwarders(
     entries.push([g, kind, forward]);
   };
   for (const [kind, clear] of TIMERS) timer(kind, clear);
+
+  // Callbacks queued by a run's code run in its scope, as its promise continuations do (the
+  // promise hooks see only promises).
+  const realQueueMicrotask = g.queueMicrotask as ((callback: () => void) => void) | undefined;
+  if (typeof realQueueMicrotask === "function") {
+    entries.push([
+      g,
+      "queueMicrotask",
+      (callback: () => void): void => {
+        const scope = shared.current;
+        if (scope === undefined || typeof callback !== "function")
+          return realQueueMicrotask(callback);
+        realQueueMicrotask(() => runInScope(scope, callback));
+      },
+    ]);
+  }
+  const realNextTick = process.nextTick.bind(process);
+  entries.push([
+    process,
+    "nextTick",
+    (callback: (...args: unknown[]) => void, ...args: unknown[]): void => {
+      const scope = shared.current;
+      if (scope === undefined || typeof callback !== "function")
+        return realNextTick(callback, ...args);
+      realNextTick(() => runInScope(scope, () => callback(...args)));
+    },
+  ]);
 
   return entries;
 }

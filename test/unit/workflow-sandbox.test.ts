@@ -10,7 +10,7 @@ import { Registry } from "../../deciders/registry";
 import type { CommandBody, HistoryEvent } from "../../schemas/types";
 import { defineWorkflow, type AnyWorkflowDefinition } from "../../workflow/definitions";
 import { seededRandom } from "../../workflow/random";
-import { sandboxGlobalsInstalled } from "../../workflow/sandbox";
+import { currentScope, sandboxGlobalsInstalled } from "../../workflow/sandbox";
 import { expectGapless, types } from "../support/history";
 
 // The process's own globals, taken before any workflow code ran.
@@ -19,6 +19,10 @@ const realNow = Date.now;
 const realRandom = Math.random;
 const realSetTimeout = globalThis.setTimeout;
 const realSetImmediate = globalThis.setImmediate;
+const realQueueMicrotask = globalThis.queueMicrotask;
+// Compared by identity only.
+// eslint-disable-next-line @typescript-eslint/unbound-method
+const realNextTick = process.nextTick;
 const performanceNow = Object.getOwnPropertyDescriptor(performance, "now");
 const randomDescriptor = Object.getOwnPropertyDescriptor(Math, "random");
 
@@ -61,6 +65,10 @@ function expectRealGlobals(): void {
   expect(Object.getOwnPropertyDescriptor(Math, "random")).toEqual(randomDescriptor);
   expect(globalThis.setTimeout).toBe(realSetTimeout);
   expect(globalThis.setImmediate).toBe(realSetImmediate);
+  expect(globalThis.queueMicrotask).toBe(realQueueMicrotask);
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  expect(process.nextTick).toBe(realNextTick);
+  expect(currentScope()).toBeUndefined();
   expect(Object.getOwnPropertyDescriptor(performance, "now")).toEqual(performanceNow);
 }
 
@@ -141,6 +149,46 @@ describe("workflow code's clock", () => {
       date: completedAt,
       performance: completedAt - startedAt,
     });
+    expectRealGlobals();
+  });
+
+  // Every way a run's code continues: a helper's awaits, .then, Promise.all and race, a
+  // thenable, queueMicrotask and process.nextTick callbacks, after a step and before it.
+  const continuations = defineWorkflow("continuations", async (ctx) => {
+    const helper = async () => {
+      await Promise.resolve();
+      await Promise.resolve();
+      return Date.now();
+    };
+    const read = async () => {
+      const viaThen = await Promise.resolve().then(() => Date.now());
+      const [viaAll] = await Promise.all([helper(), Promise.resolve(1)]);
+      const viaRace = await Promise.race([helper()]);
+      const viaThenable = await { then: (resolve: (v: number) => void) => resolve(Date.now()) };
+      const viaMicrotask = await new Promise<number>((resolve) =>
+        queueMicrotask(() => resolve(Date.now())),
+      );
+      const viaNextTick = await new Promise<number>((resolve) =>
+        process.nextTick((a: number) => resolve(Date.now() + a), 0),
+      );
+      return [viaThen, viaAll, viaRace, viaThenable, viaMicrotask, viaNextTick];
+    };
+    const before = await read();
+    await ctx.step("tick");
+    return { before, after: await read() };
+  });
+
+  it("follows the run's code through every kind of continuation", async () => {
+    const h = harness([continuations]);
+    await h.start("c1", "continuations");
+    await h.complete("c1", 1);
+    const done = h.last();
+    if (done.type !== "WorkflowCompleted") throw new Error(`not completed: ${done.type}`);
+    const { before, after } = JSON.parse(done.result) as Record<string, number[]>;
+    const startedAt = h.history[0]!.at;
+    const completedAt = h.history.find((e) => e.body.type === "StepCompleted")!.at;
+    expect(before).toEqual(Array(6).fill(startedAt));
+    expect(after).toEqual(Array(6).fill(completedAt));
     expectRealGlobals();
   });
 
