@@ -21,15 +21,13 @@
  * whose aborted transaction the broker lists is skipped up to that producer's abort marker;
  * control batches are skipped.
  */
-import { createRequire } from "node:module";
 import type { KafkaPort, PortConsumedMessage } from "../../transport/port";
 import { readableRanges, ReadStalledError } from "../../transport/history-reader";
 import { withAdmin } from "../../transport/topics";
 import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
 import { decodeBatch, type DecodedRecord } from "./record-batches";
 import { isTransient } from "./transient-errors";
-
-const kafkajs = createRequire(require.resolve("kafkajs"));
+import { kafkajsModule, kafkajsRequestVersion } from "./kafkajs-modules";
 
 interface KafkajsDecoder {
   readInt8(): number;
@@ -55,11 +53,11 @@ interface KafkajsBatch {
   records: StoredRecord[];
 }
 
-const Decoder = kafkajs("./src/protocol/decoder") as DecoderCtor;
-const decodeRecordBatch = kafkajs("./src/protocol/recordBatch/v0/decoder") as (
+const Decoder = kafkajsModule("./src/protocol/decoder") as DecoderCtor;
+const decodeRecordBatch = kafkajsModule("./src/protocol/recordBatch/v0/decoder") as (
   d: KafkajsDecoder,
 ) => Promise<KafkajsBatch>;
-const fetchV11Request = kafkajs("./src/protocol/requests/fetch/v11/request") as (args: {
+const fetchV11Request = kafkajsRequestVersion("fetch", "v11/request") as (args: {
   replicaId: number;
   maxWaitTime: number;
   minBytes: number;
@@ -72,7 +70,7 @@ const fetchV11Request = kafkajs("./src/protocol/requests/fetch/v11/request") as 
 }) => unknown;
 /** Throws the partition's error (kafkajs's error types, OFFSET_OUT_OF_RANGE as its own). */
 const parseFetch = (
-  kafkajs("./src/protocol/requests/fetch/v11/response") as {
+  kafkajsRequestVersion("fetch", "v11/response") as {
     parse: (data: FetchResponse) => Promise<FetchResponse>;
   }
 ).parse;

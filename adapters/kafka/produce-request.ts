@@ -4,9 +4,7 @@
  * is Produce v7 (Kafka 2.1 and later; a 4.x broker speaks v3 to v12), sent over kafkajs's
  * connections with its response parser, as the compacted reader sends Fetch.
  */
-import { createRequire } from "node:module";
-
-const kafkajs = createRequire(require.resolve("kafkajs"));
+import { kafkajsModule, kafkajsRequestVersion } from "./kafkajs-modules";
 
 interface KafkajsEncoder {
   writeString(value: string | null): KafkajsEncoder;
@@ -17,8 +15,8 @@ interface KafkajsEncoder {
 }
 type EncoderCtor = new (initialSize?: number) => KafkajsEncoder;
 
-const Encoder = kafkajs("./src/protocol/encoder") as EncoderCtor;
-const produceResponse = kafkajs("./src/protocol/requests/produce/v7/response") as {
+const Encoder = kafkajsModule("./src/protocol/encoder") as EncoderCtor;
+const produceResponse = kafkajsRequestVersion("produce", "v7/response") as {
   decode(raw: Buffer): Promise<unknown>;
   parse(data: unknown): Promise<unknown>;
 };

@@ -15,13 +15,11 @@
  * Compressed batches (Weft's producers do not compress; another producer might) are left to
  * the caller: `decodeBatch` reports them so that kafkajs's codecs decode them instead.
  */
-import { createRequire } from "node:module";
 import { addHeader, headerEntries, headerTextBytes, recordBytes } from "../../transport/headers";
 import type { PortHeaders, PortMessage } from "../../transport/port";
+import { kafkajsModule } from "./kafkajs-modules";
 
-const crc32C = createRequire(require.resolve("kafkajs"))("./src/protocol/recordBatch/crc32C") as (
-  bytes: Buffer,
-) => number;
+const crc32C = kafkajsModule("./src/protocol/recordBatch/crc32C") as (bytes: Buffer) => number;
 
 /** The header of a v2 batch, up to and including its record count. */
 export const BATCH_HEADER_BYTES = 61;

@@ -11,10 +11,8 @@
  * section, with which each body below begins. Their response header is v1: kafkajs reads the
  * correlation ID, and each decoder below first skips the empty tagged fields after it.
  */
-import { createRequire } from "node:module";
 import { PRODUCE_API_KEY, type ProduceTopicData } from "./produce-request";
-
-const kafkajs = createRequire(require.resolve("kafkajs"));
+import { kafkajsModule } from "./kafkajs-modules";
 
 interface Encoder {
   writeInt16(value: number): Encoder;
@@ -36,9 +34,9 @@ interface Decoder {
   forward(bytes: number): void;
 }
 
-const Encoder = kafkajs("./src/protocol/encoder") as new (initialSize?: number) => Encoder;
-const Decoder = kafkajs("./src/protocol/decoder") as new (buffer: Buffer) => Decoder;
-const errors = kafkajs("./src/protocol/error") as {
+const Encoder = kafkajsModule("./src/protocol/encoder") as new (initialSize?: number) => Encoder;
+const Decoder = kafkajsModule("./src/protocol/decoder") as new (buffer: Buffer) => Decoder;
+const errors = kafkajsModule("./src/protocol/error") as {
   failure(code: number): boolean;
   createErrorFromCode(code: number): Error;
 };
