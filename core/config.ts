@@ -41,6 +41,11 @@ export interface WeftConfig {
    */
   readonly pipelinedCommit: boolean;
   /**
+   * On Kafka, commands and step reports are encoded by Weft's own idempotent producer, one
+   * buffer a partition's batch; off, by kafkajs's producer, an encoder per record and header.
+   */
+  readonly encodedProduce: boolean;
+  /**
    * The Kafka transaction protocol of the pipelined producer: "auto" takes the second
    * (KIP-890: no AddPartitionsToTxn or AddOffsetsToTxn, two round trips a commit) where the
    * cluster speaks it, 1 or 2 asks for one.
@@ -103,6 +108,7 @@ export const DEFAULTS = {
   deciderLingerMs: 0,
   localDispatch: true,
   pipelinedCommit: true,
+  encodedProduce: true,
   kafkaTransactionVersion: "auto",
   executionCacheSize: 10_000,
   registrationIntervalMs: 10_000,
@@ -168,6 +174,11 @@ export function loadConfig(
       "pipelinedCommit / WEFT_PIPELINED_COMMIT",
       options.pipelinedCommit ?? env.WEFT_PIPELINED_COMMIT,
       DEFAULTS.pipelinedCommit,
+    ),
+    encodedProduce: boolOption(
+      "encodedProduce / WEFT_ENCODED_PRODUCE",
+      options.encodedProduce ?? env.WEFT_ENCODED_PRODUCE,
+      DEFAULTS.encodedProduce,
     ),
     kafkaTransactionVersion: transactionVersion(
       options.kafkaTransactionVersion ?? env.WEFT_KAFKA_TRANSACTION_VERSION,

@@ -1,7 +1,16 @@
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type AdminConfig } from "kafkajs";
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type AdminConfig,
+  type KafkaConfig,
+  type Producer,
+  type ProducerConfig,
+} from "kafkajs";
 import { backoffMs, sleep, type Backoff } from "../../core/backoff";
 import type { WeftConfig } from "../../core/config";
 import type { Logger } from "../../core/logger";
+import { encodedProducer } from "./encoded-producer";
 import { isTransient } from "./transient-errors";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -22,27 +31,30 @@ const RETRIED = ["another concurrent operation on the same transaction", "coordi
 /** A kafkajs client whose logs go to pino (warnings and errors only: kafkajs is chatty). */
 export function createKafka(config: WeftConfig, logger: Logger, clientId = config.clientId): Kafka {
   const log = logger.child({ component: "kafka" });
-  return new WeftKafka({
-    clientId,
-    brokers: [...config.kafkaBrokers],
-    logLevel: KafkaLogLevel.WARN,
-    // Retries never more than a second apart, for about 17 s: a broker's loss takes Kafka a
-    // session timeout (6–9 s) to notice and a leader election to repair, and a client that
-    // backed off exponentially to 6–12 s between tries would find the repair long after it
-    // happened (measured: history resumed 12 s after a broker kill instead of 7).
-    retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 20 },
-    logCreator:
-      () =>
-      ({ level, log: entry }) => {
-        const { message, ...rest } = entry;
-        if (QUIET.some((q) => message.startsWith(q))) return;
-        // Retried at once and expected between back-to-back transactions: not an error.
-        const routine = RETRIED.some(
-          (r) => message.includes(r) || String(rest.error ?? "").includes(r),
-        );
-        log[routine ? "debug" : (LEVELS[level] ?? "info")](rest, message);
-      },
-  });
+  return new WeftKafka(
+    {
+      clientId,
+      brokers: [...config.kafkaBrokers],
+      logLevel: KafkaLogLevel.WARN,
+      // Retries never more than a second apart, for about 17 s: a broker's loss takes Kafka a
+      // session timeout (6–9 s) to notice and a leader election to repair, and a client that
+      // backed off exponentially to 6–12 s between tries would find the repair long after it
+      // happened (measured: history resumed 12 s after a broker kill instead of 7).
+      retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 20 },
+      logCreator:
+        () =>
+        ({ level, log: entry }) => {
+          const { message, ...rest } = entry;
+          if (QUIET.some((q) => message.startsWith(q))) return;
+          // Retried at once and expected between back-to-back transactions: not an error.
+          const routine = RETRIED.some(
+            (r) => message.includes(r) || String(rest.error ?? "").includes(r),
+          );
+          log[routine ? "debug" : (LEVELS[level] ?? "info")](rest, message);
+        },
+    },
+    { encodedProduce: config.encodedProduce },
+  );
 }
 
 /** What the admin asks again is asked for as long as kafkajs retries other requests (above). */
@@ -64,6 +76,32 @@ const AGAIN: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
  * connects.
  */
 export class WeftKafka extends Kafka {
+  private readonly encodedProduce: boolean;
+
+  /**
+   * `encodedProduce` (default on): an idempotent producer that is not transactional encodes
+   * and sends its records itself (encoded-producer.ts) rather than through kafkajs's encoders.
+   */
+  constructor(config: KafkaConfig, options: { encodedProduce?: boolean } = {}) {
+    super(config);
+    this.encodedProduce = options.encodedProduce ?? true;
+  }
+
+  override producer(config?: ProducerConfig): Producer {
+    const own = super.producer(config);
+    if (!this.encodedProduce || !config?.idempotent || config.transactionalId !== undefined)
+      return own;
+    const encoded = encodedProducer(this, own);
+    if (!encoded) return own;
+    return {
+      ...own,
+      connect: () => encoded.connect(),
+      disconnect: () => encoded.disconnect(),
+      send: (record) => encoded.send(record),
+      sendBatch: (batch) => encoded.sendBatch(batch),
+    };
+  }
+
   override admin(config?: AdminConfig): Admin {
     const own = super.admin(config);
     const reads = new RenewedReads(own, () => super.admin(config));

@@ -513,7 +513,7 @@ function concurrentTransactions(err: unknown): boolean {
   return (err as { type?: string } | undefined)?.type === "CONCURRENT_TRANSACTIONS";
 }
 
-function retriable(err: unknown): boolean {
+export function retriable(err: unknown): boolean {
   const e = err as { retriable?: boolean; name?: string } | undefined;
   if (concurrentTransactions(err)) return true;
   return e?.retriable === true || RETRIED_ERRORS.has(e?.name ?? "");
@@ -523,7 +523,7 @@ function retriable(err: unknown): boolean {
  * CONCURRENT_TRANSACTIONS means the coordinator still writes the previous commit's markers,
  * a millisecond or two: retried soon. Anything else (an election) backs off to 500 ms.
  */
-function backoff(err: unknown, attempt: number): number {
+export function backoff(err: unknown, attempt: number): number {
   if (concurrentTransactions(err)) return Math.min(2 * attempt, 20);
   return Math.min(5 * 2 ** attempt, 500);
 }

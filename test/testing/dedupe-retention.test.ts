@@ -67,6 +67,12 @@ test("the retention is a setting: -1 keeps IDs for ever, anything else is checke
   expect(() => loadConfig({}, { WEFT_PIPELINED_COMMIT: "yes please" })).toThrow(
     /INVALID_CONFIG|WEFT_PIPELINED_COMMIT/,
   );
+  // Commands and step reports on Kafka go through Weft's own producer unless told not to.
+  expect(loadConfig({}, {}).encodedProduce).toBe(true);
+  expect(loadConfig({}, { WEFT_ENCODED_PRODUCE: "0" }).encodedProduce).toBe(false);
+  expect(() => loadConfig({}, { WEFT_ENCODED_PRODUCE: "sometimes" })).toThrow(
+    /WEFT_ENCODED_PRODUCE/,
+  );
   // Its transaction protocol is the broker's best unless one is asked for.
   expect(loadConfig({}, {}).kafkaTransactionVersion).toBe("auto");
   expect(loadConfig({}, { WEFT_KAFKA_TRANSACTION_VERSION: "1" }).kafkaTransactionVersion).toBe(1);
