@@ -6,10 +6,13 @@
  * leader in the response's tagged fields, before the answer for the partition the broker still
  * leads). Each time the commit goes on to the new leader and succeeds: the same producer
  * commits every transaction, and a read_committed reader sees each record once, in order.
+ * Weft's idempotent producer (commands, step reports) sends on across a killed leader too:
+ * every record it acknowledged is there once, in the order sent to its partition.
  */
 import type { Consumer, Kafka } from "kafkajs";
+import { encodedProducer } from "../../adapters/kafka/encoded-producer";
 import { pipelinedProducer } from "../../adapters/kafka/pipelined-transactions";
-import type { PortTransactionalProducer } from "../../transport/port";
+import type { PortProducer, PortTransactionalProducer } from "../../transport/port";
 import { withAdmin } from "../../transport/topics";
 import {
   brokerKill,
@@ -27,9 +30,12 @@ const HOOK_TIMEOUT_MS = 240_000;
 
 const config = isolatedConfig({ kafkaBrokers: CLUSTER_BROKERS, replicationFactor: 3 });
 const topic = `${config.topicPrefix}.moving`;
+const encodedTopic = `${config.topicPrefix}.encoded`;
 let kafka: Kafka;
 let producer: PortTransactionalProducer | undefined;
+let sender: PortProducer | undefined;
 let reader: Consumer | undefined;
+const readers: Consumer[] = [];
 let killed: number | undefined;
 
 beforeAll(async () => {
@@ -38,7 +44,10 @@ beforeAll(async () => {
   await withAdmin(kafka, (admin) =>
     admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: 3, replicationFactor: 3 }],
+      topics: [
+        { topic, numPartitions: 3, replicationFactor: 3 },
+        { topic: encodedTopic, numPartitions: 3, replicationFactor: 3 },
+      ],
     }),
   );
 }, HOOK_TIMEOUT_MS);
@@ -47,7 +56,9 @@ afterAll(async () => {
   try {
     if (killed !== undefined) brokerStart(killed);
     await reader?.disconnect();
+    await Promise.all(readers.map((r) => r.disconnect()));
     await producer?.disconnect();
+    await sender?.disconnect();
   } finally {
     clusterDown();
   }
@@ -112,6 +123,63 @@ it(
     await waitFor("every committed record", () => all().length >= 12, 60_000);
     for (const partition of [0, 1, 2])
       expect(seen.get(partition)).toEqual(["one", "two", "three", "four"]);
+  },
+  HOOK_TIMEOUT_MS,
+);
+
+it(
+  "sends on across a killed leader with Weft's idempotent producer, each acknowledged record once and in order",
+  async () => {
+    const encoded = encodedProducer(kafka, kafka.producer({ idempotent: true }));
+    if (!encoded) throw new Error("kafkajs's cluster factory is not reachable");
+    sender = encoded;
+    await encoded.connect();
+    const acknowledged: string[][] = [[], [], []];
+    // Each partition's records one request after another, as the command producer sends them.
+    const send = async (n: number) => {
+      await Promise.all(
+        [0, 1, 2].map(async (partition) => {
+          const value = `e${n}`;
+          await encoded.sendBatch({
+            topicMessages: [{ topic: encodedTopic, messages: [{ value, partition }] }],
+          });
+          acknowledged[partition]!.push(value);
+        }),
+      );
+    };
+    for (let n = 0; n < 5; n++) await send(n);
+    const leader = await leaderOf(kafka, encodedTopic, 0);
+    expect(leader).toBeDefined();
+    brokerKill(leader!);
+    killed = leader;
+    for (let n = 5; n < 10; n++) await send(n);
+    brokerStart(leader!);
+    killed = undefined;
+
+    const seen = new Map<number, string[]>();
+    const consumer = kafka.consumer({
+      groupId: `${config.topicPrefix}.encoded-reader`,
+      maxWaitTimeInMs: 50,
+    });
+    readers.push(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [encodedTopic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: ({ partition, message }) => {
+        seen.set(partition, [...(seen.get(partition) ?? []), message.value!.toString()]);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(
+      "every acknowledged record",
+      () => [...seen.values()].flat().length >= 30,
+      60_000,
+    );
+    const expected = Array.from({ length: 10 }, (_, n) => `e${n}`);
+    for (const partition of [0, 1, 2]) {
+      expect(acknowledged[partition]).toEqual(expected);
+      expect(seen.get(partition)).toEqual(expected);
+    }
   },
   HOOK_TIMEOUT_MS,
 );
