@@ -63,7 +63,8 @@ const AGAIN: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
 
 /**
  * kafkajs's client, with an admin that rides out a leader or coordinator moving for the two
- * reads Weft's roles make of it on their paths: a topic's ends and a group's offsets.
+ * reads Weft's roles make of it on their paths: a topic's ends and a group's offsets; and
+ * idempotent producers that encode their own batches (see the constructor).
  *
  * kafkajs's `fetchTopicOffsets` gives up at once on a ListOffsets answered NOT_LEADER, and its
  * `fetchOffsets` on any error, a coordinator still loading its groups included. A single broker
