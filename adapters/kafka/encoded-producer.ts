@@ -18,6 +18,7 @@
  *
  * Records without a partition (left to kafkajs's partitioner) go through kafkajs's producer.
  */
+import { sleep } from "../../core/backoff";
 import { groupBy } from "../../core/group-by";
 import type {
   PortMessage,
@@ -93,6 +94,8 @@ class EncodedProducer implements PortProducer {
   private fallbackConnected: Promise<void> | undefined;
   /** False when the brokers do not speak Produce v7 (before Kafka 2.1): kafkajs's does it all. */
   private encoded = true;
+  /** Set by `disconnect`: a request failing after it is not tried again (it would reconnect). */
+  private closed = false;
 
   constructor(
     private readonly cluster: IdempotentCluster,
@@ -100,6 +103,7 @@ class EncodedProducer implements PortProducer {
   ) {}
 
   async connect(): Promise<void> {
+    this.closed = false;
     await this.cluster.connect();
     await this.cluster.refreshMetadata();
     const controller = await this.cluster.findControllerBroker();
@@ -114,6 +118,7 @@ class EncodedProducer implements PortProducer {
   }
 
   async disconnect(): Promise<void> {
+    this.closed = true;
     const fallback = this.fallbackConnected;
     this.fallbackConnected = undefined;
     if (fallback) await fallback.then(() => this.fallback.disconnect()).catch(() => undefined);
@@ -214,8 +219,8 @@ class EncodedProducer implements PortProducer {
         });
         return { producerId, producerEpoch, transactional: false, sequences: new Map() };
       } catch (err) {
-        if (!retriable(err) || attempt >= TRIES) throw err;
-        await delay(backoff(err, attempt));
+        if (this.closed || !retriable(err) || attempt >= TRIES) throw err;
+        await sleep(backoff(err, attempt));
       }
     }
   }
@@ -254,14 +259,10 @@ class EncodedProducer implements PortProducer {
         // As kafkajs's broker does: a closed connection is made again at the next request.
         if ((err as Error).name === "KafkaJSConnectionClosedError")
           await broker?.disconnect?.().catch(() => undefined);
-        if (!retriable(err) || attempt >= TRIES) throw err;
-        await delay(backoff(err, attempt));
+        if (this.closed || !retriable(err) || attempt >= TRIES) throw err;
+        await sleep(backoff(err, attempt));
         await this.cluster.refreshMetadata().catch(() => undefined);
       }
     }
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
