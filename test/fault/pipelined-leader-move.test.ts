@@ -120,9 +120,16 @@ it(
       },
     });
     const all = () => [...seen.values()].flat();
-    await waitFor("every committed record", () => all().length >= 12, 60_000);
-    for (const partition of [0, 1, 2])
-      expect(seen.get(partition)).toEqual(["one", "two", "three", "four"]);
+    try {
+      await waitFor("every committed record", () => all().length >= 12, 60_000);
+      for (const partition of [0, 1, 2])
+        expect(seen.get(partition)).toEqual(["one", "two", "three", "four"]);
+    } finally {
+      // Gone before the next case kills a broker: a consumer that meets the kill restarts
+      // itself, and would heartbeat on after the file's teardown.
+      await reader?.disconnect();
+      reader = undefined;
+    }
   },
   HOOK_TIMEOUT_MS,
 );
@@ -170,15 +177,20 @@ it(
         return Promise.resolve();
       },
     });
-    await waitFor(
-      "every acknowledged record",
-      () => [...seen.values()].flat().length >= 30,
-      60_000,
-    );
-    const expected = Array.from({ length: 10 }, (_, n) => `e${n}`);
-    for (const partition of [0, 1, 2]) {
-      expect(acknowledged[partition]).toEqual(expected);
-      expect(seen.get(partition)).toEqual(expected);
+    try {
+      await waitFor(
+        "every acknowledged record",
+        () => [...seen.values()].flat().length >= 30,
+        60_000,
+      );
+      const expected = Array.from({ length: 10 }, (_, n) => `e${n}`);
+      for (const partition of [0, 1, 2]) {
+        expect(acknowledged[partition]).toEqual(expected);
+        expect(seen.get(partition)).toEqual(expected);
+      }
+    } finally {
+      await consumer.disconnect();
+      readers.splice(readers.indexOf(consumer), 1);
     }
   },
   HOOK_TIMEOUT_MS,
