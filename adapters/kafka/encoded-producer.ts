@@ -152,9 +152,12 @@ class EncodedProducer implements PortProducer {
           .catch(() => undefined)
           .then(() => this.sendPartition(topic, partition, records, key));
         this.lanes.set(key, send);
-        void send.finally(() => {
+        // Both ways: `finally` would make a second promise, rejected with the send, that
+        // nobody awaits, and an unhandled rejection ends the process.
+        const forget = () => {
           if (this.lanes.get(key) === send) this.lanes.delete(key);
-        });
+        };
+        send.then(forget, forget);
         sends.push(send);
       }
     }

@@ -3,7 +3,8 @@
  * records sent side by side to several partitions arrive once each, in the order sent to each
  * partition, with their keys and headers, and the broker's offsets come back; a batch the
  * broker refuses for the producer's state goes again once under a new producer ID and is
- * written once; records without a partition go through kafkajs's producer; and the Weft
+ * written once; a batch refused for good fails its caller's send and nothing else; records
+ * without a partition go through kafkajs's producer; and the Weft
  * client's idempotent producers are this one unless `encodedProduce` is off.
  */
 import type { Consumer, Kafka } from "kafkajs";
@@ -137,6 +138,23 @@ it("sends a batch refused for its sequence again once, under a new producer ID, 
   await waitFor("the record after the renewal", () => read.values(1).includes("after-renewal"));
   const mine = read.values(1).filter((v) => /gap|renewal/.test(v));
   expect(mine).toEqual(["before-gap", "after-gap", "after-renewal"]);
+});
+
+it("fails a send the broker refuses for good to its caller alone, and the partition goes on", async () => {
+  const producer = ours();
+  await producer.connect();
+  const send = (value: string) =>
+    producer.sendBatch({
+      topicMessages: [{ topic, messages: [{ key: value, value, partition: 0 }] }],
+    });
+  // Over the broker's message.max.bytes (1 MB by default): refused, and not retriable.
+  await expect(send("x".repeat(1_500_000))).rejects.toMatchObject({ type: "MESSAGE_TOO_LARGE" });
+  // Unhandled rejections surface once the microtasks ran; Jest fails the test on one, as Node
+  // ends a role process on one.
+  await new Promise((resolve) => setImmediate(resolve));
+  await send("after-refusal");
+  const read = await reader();
+  await waitFor("the record after the refusal", () => read.values(0).includes("after-refusal"));
 });
 
 it("sends records without a partition through kafkajs's producer", async () => {
