@@ -27,7 +27,12 @@ import type {
   PortProducerRecord,
   PortRecordMetadata,
 } from "../../transport/port";
-import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
+import {
+  clusterFactory,
+  sendRequest,
+  type KafkajsBroker,
+  type KafkajsCluster,
+} from "./kafkajs-cluster";
 import { backoff, retriable } from "./pipelined-transactions";
 import { PRODUCE_API_KEY, produceRequest } from "./produce-request";
 import { encodeRecordBatch, type BatchIdentity } from "./record-batches";
@@ -87,6 +92,7 @@ export function encodedProducer(
 }
 
 class EncodedProducer implements PortProducer {
+  /** Taken at the first batch this producer encodes: a dead-letter producer never needs one. */
   private identity: Promise<Identity> | undefined;
   /** The last request of each partition: the next one goes after it. */
   private readonly lanes = new Map<string, Promise<unknown>>();
@@ -108,13 +114,10 @@ class EncodedProducer implements PortProducer {
     await this.cluster.refreshMetadata();
     const controller = await this.cluster.findControllerBroker();
     this.encoded = (controller.versions?.[PRODUCE_API_KEY]?.maxVersion ?? 0) >= 7;
-    if (!this.encoded) {
-      await this.viaFallback();
-      return;
-    }
-    const identity = this.newIdentity();
-    this.identity = identity;
-    await identity;
+    // A producer connected again starts under a new producer ID: the broker may have
+    // forgotten the old one meanwhile.
+    this.identity = undefined;
+    if (!this.encoded) await this.viaFallback();
   }
 
   async disconnect(): Promise<void> {
@@ -178,8 +181,9 @@ class EncodedProducer implements PortProducer {
       await this.cluster.addTargetTopic(topic);
       this.knownTopics.add(topic);
     }
-    for (let renewed = false; ; renewed = true) {
-      const identity = await this.currentIdentity();
+    let stale: Identity | undefined;
+    for (;;) {
+      const identity = await this.identityFor(stale);
       const first = identity.sequences.get(key) ?? 0;
       const batch = encodeRecordBatch(identity, first, messages);
       // Sequence numbers wrap at 2^31, as the Java producer's do.
@@ -187,29 +191,25 @@ class EncodedProducer implements PortProducer {
       try {
         return await this.produce(topic, partition, batch);
       } catch (err) {
-        if (renewed || !PRODUCER_STATE_ERRORS.has((err as { type?: string }).type ?? "")) throw err;
-        this.renew(identity);
+        if (stale || !PRODUCER_STATE_ERRORS.has((err as { type?: string }).type ?? "")) throw err;
+        stale = identity;
       }
     }
   }
 
-  private currentIdentity(): Promise<Identity> {
-    if (!this.identity) throw new Error("the producer is not connected");
-    // A failed renewal is tried again by the next send.
-    return this.identity.catch(() => {
-      const next = this.newIdentity();
-      this.identity = next;
-      return next;
-    });
-  }
-
-  /** Takes a new producer ID in place of `stale`, unless another send already did. */
-  private renew(stale: Identity): void {
-    const current = this.identity ?? Promise.reject(new Error("the producer is not connected"));
-    this.identity = current.then(
-      (identity) => (identity === stale ? this.newIdentity() : identity),
-      () => this.newIdentity(),
-    );
+  /**
+   * The producer ID to send under: taken at the first send, taken again after taking it
+   * failed, and renewed in place of `stale` unless another send already did.
+   */
+  private identityFor(stale?: Identity): Promise<Identity> {
+    const current = this.identity;
+    this.identity = current
+      ? current.then(
+          (identity) => (identity === stale ? this.newIdentity() : identity),
+          () => this.newIdentity(),
+        )
+      : this.newIdentity();
+    return this.identity;
   }
 
   private async newIdentity(): Promise<Identity> {
@@ -235,15 +235,15 @@ class EncodedProducer implements PortProducer {
     batch: Buffer,
   ): Promise<PortRecordMetadata> {
     for (let attempt = 1; ; attempt++) {
-      let broker: (KafkajsBroker & { disconnect?(): Promise<void> }) | undefined;
       try {
         const nodeId = Object.keys(this.cluster.findLeaderForPartitions(topic, [partition]))[0];
         if (nodeId === undefined)
           throw Object.assign(new Error(`no leader known for ${topic} partition ${partition}`), {
             retriable: true,
           });
-        broker = await this.cluster.findBroker({ nodeId });
-        const response = (await broker.connectionPool.send(
+        const broker = await this.cluster.findBroker({ nodeId });
+        const response = (await sendRequest(
+          broker,
           produceRequest({
             transactionalId: null,
             acks: -1,
@@ -259,9 +259,6 @@ class EncodedProducer implements PortProducer {
           baseOffset: answered?.baseOffset,
         };
       } catch (err) {
-        // As kafkajs's broker does: a closed connection is made again at the next request.
-        if ((err as Error).name === "KafkaJSConnectionClosedError")
-          await broker?.disconnect?.().catch(() => undefined);
         if (this.closed || !retriable(err) || attempt >= TRIES) throw err;
         await sleep(backoff(err, attempt));
         await this.cluster.refreshMetadata().catch(() => undefined);

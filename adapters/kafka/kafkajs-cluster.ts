@@ -9,6 +9,22 @@ import type { KafkaPort } from "../../transport/port";
 export interface KafkajsBroker {
   versions?: Record<number, { minVersion: number; maxVersion: number }>;
   connectionPool: { send(request: unknown): Promise<unknown> };
+  disconnect?(): Promise<void>;
+}
+
+/**
+ * One request Weft encoded itself, over the broker's connection. A connection found closed
+ * is dropped, as kafkajs's broker does for its own requests, so the next request opens it
+ * again.
+ */
+export async function sendRequest(broker: KafkajsBroker, request: unknown): Promise<unknown> {
+  try {
+    return await broker.connectionPool.send(request);
+  } catch (err) {
+    if ((err as Error).name === "KafkaJSConnectionClosedError")
+      await broker.disconnect?.().catch(() => undefined);
+    throw err;
+  }
 }
 
 export interface KafkajsCluster {

@@ -28,7 +28,12 @@
  * client's brokers, TLS and SASL.
  */
 import { groupBy } from "../../core/group-by";
-import { clusterFactory, type KafkajsBroker, type KafkajsCluster } from "./kafkajs-cluster";
+import {
+  clusterFactory,
+  sendRequest,
+  type KafkajsBroker,
+  type KafkajsCluster,
+} from "./kafkajs-cluster";
 import { PRODUCE_API_KEY, produceRequest, type ProduceTopicData } from "./produce-request";
 import { encodeRecordBatch } from "./record-batches";
 import {
@@ -59,7 +64,6 @@ const TRANSACTION_COORDINATOR = 1;
 const TRIES = 60;
 
 interface TransactionBroker extends KafkajsBroker {
-  disconnect?(): Promise<void>;
   initProducerId(args: {
     transactionalId: string;
     transactionTimeout: number;
@@ -373,15 +377,7 @@ class PipelinedProducer implements PortTransactionalProducer {
       timeout: 30_000,
       topicData: batches,
     };
-    const request = this.version === 2 ? produceV12(produce) : produceRequest(produce);
-    try {
-      await broker.connectionPool.send(request);
-    } catch (err) {
-      // As kafkajs's broker does: a closed connection is made again at the next request.
-      if ((err as Error).name === "KafkaJSConnectionClosedError")
-        await broker.disconnect?.().catch(() => undefined);
-      throw err;
-    }
+    await sendRequest(broker, this.version === 2 ? produceV12(produce) : produceRequest(produce));
   }
 
   private async atCoordinator<T>(request: (broker: TransactionBroker) => Promise<T>): Promise<T> {
