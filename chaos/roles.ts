@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, WEFT_CLI } from "./paths";
+import { exitReason } from "./exit-reason";
 
 /** What `weft start` prints on stderr once every role of the process runs. */
 const READY_MARK = "Weft is running";
@@ -95,7 +96,7 @@ export class RoleProcess {
                 pid: child.pid ?? -1,
                 code,
                 signal,
-                lastLines: this.tail(1500),
+                lastLines: this.tail(4000),
               },
         );
         resolve();
@@ -250,13 +251,8 @@ export class Supervisor {
   private exited(proc: RoleProcess, exit: RoleExit | undefined): void {
     if (!exit || this.stopping) return;
     this.unexpectedExits.push(exit);
-    const why = exit.lastLines
-      .split("\n")
-      .filter((line) => line && !line.startsWith("=== chaos"))
-      .slice(-2)
-      .join(" | ");
     this.log(
-      `${exit.name} (pid ${exit.pid}) exited on its own (code ${exit.code}, signal ${exit.signal}): ${why.slice(0, 400)}`,
+      `${exit.name} (pid ${exit.pid}) exited on its own (code ${exit.code}, signal ${exit.signal}): ${exitReason(exit.lastLines)}`,
     );
     setTimeout(() => this.restart(proc), this.restartDelayMs).unref();
   }

@@ -20,6 +20,7 @@ import type { HistoryEvent } from "../schemas/types";
 import { Apis, signalTakesRequestId } from "./api";
 import { runChecks, statusFromHistory, type Evidence, type ReadModelRow } from "./checks";
 import { diagnose, type LogPosition } from "./diagnose";
+import { exitReason } from "./exit-reason";
 import { brokerFailover, deciderFailover } from "./figures";
 import { Faults } from "./faults";
 import { HistoryTail } from "./history-tail";
@@ -376,7 +377,7 @@ async function runChaos(
     roleExits: supervisor.unexpectedExits.map((e) => ({
       name: e.name,
       pid: e.pid,
-      why: e.lastLines.split("\n").filter(Boolean).slice(-1)[0]?.slice(0, 200) ?? "",
+      why: exitReason(e.lastLines),
     })),
     deadLetters,
   };
