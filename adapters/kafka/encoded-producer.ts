@@ -92,7 +92,6 @@ export function encodedProducer(
 }
 
 class EncodedProducer implements PortProducer {
-  /** Taken at the first batch this producer encodes: a dead-letter producer never needs one. */
   private identity: Promise<Identity> | undefined;
   /** The last request of each partition: the next one goes after it. */
   private readonly lanes = new Map<string, Promise<unknown>>();
@@ -114,10 +113,15 @@ class EncodedProducer implements PortProducer {
     await this.cluster.refreshMetadata();
     const controller = await this.cluster.findControllerBroker();
     this.encoded = (controller.versions?.[PRODUCE_API_KEY]?.maxVersion ?? 0) >= 7;
-    // A producer connected again starts under a new producer ID: the broker may have
-    // forgotten the old one meanwhile.
+    if (!this.encoded) {
+      await this.viaFallback();
+      return;
+    }
+    // The producer ID is taken here, as kafkajs's producer takes its own: a process answers
+    // ready only once it can write. Taken at the first send, an API would answer ready and
+    // then hold its first starts for as long as the brokers take to give one.
     this.identity = undefined;
-    if (!this.encoded) await this.viaFallback();
+    await this.identityFor();
   }
 
   async disconnect(): Promise<void> {
@@ -198,7 +202,7 @@ class EncodedProducer implements PortProducer {
   }
 
   /**
-   * The producer ID to send under: taken at the first send, taken again after taking it
+   * The producer ID to send under: taken at `connect`, taken again by a send after taking it
    * failed, and renewed in place of `stale` unless another send already did.
    */
   private identityFor(stale?: Identity): Promise<Identity> {
