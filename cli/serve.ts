@@ -34,6 +34,18 @@ export function announce(options: BannerOptions): void {
 }
 
 /**
+ * An error nothing caught still ends the process, as Node ends it: a role unsure of its own
+ * state must not go on, and its supervisor starts it again. First it becomes a fatal line of
+ * the process's JSON log, so what collects the logs sees why the process ended, not only the
+ * stderr of a process that is gone.
+ */
+export function logCrashes(logger: Logger): void {
+  process.on("uncaughtExceptionMonitor", (err, origin) => {
+    logger.fatal({ err, origin }, "an error nothing caught ends the process");
+  });
+}
+
+/**
  * SIGTERM / SIGINT drain the roles, then exit. `say`, when given, tells a person at a
  * terminal that it is stopping (the log says it too, at info).
  */

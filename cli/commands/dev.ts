@@ -7,7 +7,7 @@ import { loadDefinitions } from "../../sdk/module-loader";
 import { chooseLogFormat, cliLogger, paintFor } from "../log-output";
 import { fail } from "../output";
 import type * as RunEvents from "../run-events";
-import { announce, stopOnSignals } from "../serve";
+import { announce, logCrashes, stopOnSignals } from "../serve";
 
 interface DevCliOptions {
   dir: string;
@@ -42,6 +42,7 @@ export function registerDev(program: Command): void {
             : {},
         );
         const logger = cliLogger(format, config.logLevel);
+        logCrashes(logger);
         const { workflows, steps, triggers } = loadDefinitions(modulePath);
         const weft = await startEmbedded({
           dir: opts.dir,

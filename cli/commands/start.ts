@@ -8,7 +8,7 @@ import { DEFAULT_ROLES, ROLES, type Role } from "../../sdk/roles";
 import { startRuntime } from "../../sdk/starts";
 import { chooseLogFormat, cliLogger } from "../log-output";
 import { fail } from "../output";
-import { announce, stopOnSignals } from "../serve";
+import { announce, logCrashes, stopOnSignals } from "../serve";
 import { reportReady, serveSupervisorMetrics, supervisedChild } from "../supervisor/child";
 import { CHILD_INDEX_ENV, SUPERVISOR_PID_ENV } from "../supervisor/protocol";
 import { DEFAULT_DRAIN_TIMEOUT_MS, Supervisor } from "../supervisor/supervisor";
@@ -54,6 +54,7 @@ export function registerStart(program: Command): void {
         // JSON lines, wherever stdout goes, unless WEFT_LOG_FORMAT says otherwise.
         const format = chooseLogFormat(process.env, process.stdout, false);
         const logger = cliLogger(format, config.logLevel, child ? { child: child.index } : {});
+        logCrashes(logger);
         const roles = parseRoles(opts.roles);
         if (modulePath === undefined && roles.some((r) => r !== "projector" && r !== "api")) {
           throw new ConfigError(
