@@ -24,7 +24,12 @@
 import type { KafkaPort, PortConsumedMessage } from "../../transport/port";
 import { readableRanges, ReadStalledError } from "../../transport/history-reader";
 import { withAdmin } from "../../transport/topics";
-import { clusterFactory, READ_COMMITTED, type KafkajsCluster } from "./kafkajs-cluster";
+import {
+  clusterFactory,
+  READ_COMMITTED,
+  sendRequest,
+  type KafkajsCluster,
+} from "./kafkajs-cluster";
 import { decodeBatch, type DecodedRecord } from "./record-batches";
 import { isTransient } from "./transient-errors";
 import { kafkajsModule, kafkajsRequestVersion } from "./kafkajs-modules";
@@ -199,7 +204,7 @@ export class BatchFetcher {
     const broker = await this.cluster.findBroker({ nodeId });
     const fetchVersion = broker.versions?.[FETCH_API_KEY]?.maxVersion ?? 0;
     if (fetchVersion < 11) throw new Error(`the broker speaks Fetch v${fetchVersion}, not v11`);
-    const response = (await broker.connectionPool.send({
+    const response = (await sendRequest(broker, {
       request: fetchV11Request({
         replicaId: -1,
         maxWaitTime: maxWaitMs,

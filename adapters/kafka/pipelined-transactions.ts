@@ -258,7 +258,8 @@ class PipelinedProducer implements PortTransactionalProducer {
           ? undefined
           : this.atGroupCoordinator(offsets.consumerGroupId, (broker) =>
               this.version === 2
-                ? broker.connectionPool.send(
+                ? sendRequest(
+                    broker,
                     txnOffsetCommitV5({
                       ...identity,
                       groupId: offsets.consumerGroupId,
@@ -289,7 +290,7 @@ class PipelinedProducer implements PortTransactionalProducer {
       return;
     }
     const next = (await this.atCoordinator((broker) =>
-      broker.connectionPool.send(endTxnV5({ ...identity, committed: true })),
+      sendRequest(broker, endTxnV5({ ...identity, committed: true })),
     )) as { producerId: string; producerEpoch: number };
     if (next.producerId !== identity.producerId || next.producerEpoch !== identity.producerEpoch) {
       this.identity = {
