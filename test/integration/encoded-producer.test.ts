@@ -56,6 +56,14 @@ function ours(): PortProducer {
   return made;
 }
 
+/** Sends one record, keyed by its value, to `partition`. */
+function sender(producer: PortProducer, partition: number) {
+  return (value: string) =>
+    producer.sendBatch({
+      topicMessages: [{ topic, messages: [{ key: value, value, partition }] }],
+    });
+}
+
 beforeAll(async () => {
   kafka = kafkaFor(config);
   await withAdmin(kafka, (admin) =>
@@ -117,10 +125,7 @@ it("writes records sent side by side once each, in order per partition, with key
 it("sends a batch refused for its sequence again once, under a new producer ID, and writes it once", async () => {
   const producer = ours();
   await producer.connect();
-  const send = (value: string) =>
-    producer.sendBatch({
-      topicMessages: [{ topic, messages: [{ key: value, value, partition: 1 }] }],
-    });
+  const send = sender(producer, 1);
   await send("before-gap");
   // A gap in the partition's sequence, as after a request that failed for good without being
   // written: the broker refuses the next batch (OUT_OF_ORDER_SEQUENCE_NUMBER).
@@ -143,10 +148,7 @@ it("sends a batch refused for its sequence again once, under a new producer ID, 
 it("fails a send the broker refuses for good to its caller alone, and the partition goes on", async () => {
   const producer = ours();
   await producer.connect();
-  const send = (value: string) =>
-    producer.sendBatch({
-      topicMessages: [{ topic, messages: [{ key: value, value, partition: 0 }] }],
-    });
+  const send = sender(producer, 0);
   // Over the broker's message.max.bytes (1 MB by default): refused, and not retriable.
   await expect(send("x".repeat(1_500_000))).rejects.toMatchObject({ type: "MESSAGE_TOO_LARGE" });
   // Unhandled rejections surface once the microtasks ran; Jest fails the test on one, as Node
