@@ -120,8 +120,7 @@ class EncodedProducer implements PortProducer {
     // The producer ID is taken here, as kafkajs's producer takes its own: a process answers
     // ready only once it can write. Taken at the first send, an API would answer ready and
     // then hold its first starts for as long as the brokers take to give one.
-    this.identity = undefined;
-    await this.identityFor();
+    await (this.identity = this.newIdentity());
   }
 
   async disconnect(): Promise<void> {

@@ -14,6 +14,7 @@ import { encodedProducer } from "../../adapters/kafka/encoded-producer";
 import { pipelinedProducer } from "../../adapters/kafka/pipelined-transactions";
 import type { PortProducer, PortTransactionalProducer } from "../../transport/port";
 import { withAdmin } from "../../transport/topics";
+import { readPartitions } from "../support/partition-reader";
 import {
   brokerKill,
   brokerStart,
@@ -109,21 +110,12 @@ it(
     await commit("three");
     await commit("four");
 
-    const seen = new Map<number, string[]>();
-    reader = kafka.consumer({ groupId: `${config.topicPrefix}.reader`, maxWaitTimeInMs: 50 });
-    await reader.connect();
-    await reader.subscribe({ topics: [topic], fromBeginning: true });
-    await reader.run({
-      eachMessage: ({ partition, message }) => {
-        seen.set(partition, [...(seen.get(partition) ?? []), message.value!.toString()]);
-        return Promise.resolve();
-      },
-    });
-    const all = () => [...seen.values()].flat();
+    const read = await readPartitions(kafka, `${config.topicPrefix}.reader`, topic);
+    reader = read.consumer;
     try {
-      await waitFor("every committed record", () => all().length >= 12, 60_000);
+      await waitFor("every committed record", () => read.count() >= 12, 60_000);
       for (const partition of [0, 1, 2])
-        expect(seen.get(partition)).toEqual(["one", "two", "three", "four"]);
+        expect(read.values(partition)).toEqual(["one", "two", "three", "four"]);
     } finally {
       // Gone before the next case kills a broker: a consumer that meets the kill restarts
       // itself, and would heartbeat on after the file's teardown.
@@ -163,34 +155,18 @@ it(
     brokerStart(leader!);
     killed = undefined;
 
-    const seen = new Map<number, string[]>();
-    const consumer = kafka.consumer({
-      groupId: `${config.topicPrefix}.encoded-reader`,
-      maxWaitTimeInMs: 50,
-    });
-    readers.push(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [encodedTopic], fromBeginning: true });
-    await consumer.run({
-      eachMessage: ({ partition, message }) => {
-        seen.set(partition, [...(seen.get(partition) ?? []), message.value!.toString()]);
-        return Promise.resolve();
-      },
-    });
+    const read = await readPartitions(kafka, `${config.topicPrefix}.encoded-reader`, encodedTopic);
+    readers.push(read.consumer);
     try {
-      await waitFor(
-        "every acknowledged record",
-        () => [...seen.values()].flat().length >= 30,
-        60_000,
-      );
+      await waitFor("every acknowledged record", () => read.count() >= 30, 60_000);
       const expected = Array.from({ length: 10 }, (_, n) => `e${n}`);
       for (const partition of [0, 1, 2]) {
         expect(acknowledged[partition]).toEqual(expected);
-        expect(seen.get(partition)).toEqual(expected);
+        expect(read.values(partition)).toEqual(expected);
       }
     } finally {
-      await consumer.disconnect();
-      readers.splice(readers.indexOf(consumer), 1);
+      await read.consumer.disconnect();
+      readers.splice(readers.indexOf(read.consumer), 1);
     }
   },
   HOOK_TIMEOUT_MS,

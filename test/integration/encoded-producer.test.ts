@@ -14,6 +14,7 @@ import { createLogger } from "../../core/logger";
 import { withAdmin } from "../../transport/topics";
 import type { PortProducer } from "../../transport/port";
 import { isolatedConfig, waitFor } from "../support/env";
+import { readPartitions } from "../support/partition-reader";
 import { kafkaFor } from "../support/weft";
 
 const config = isolatedConfig();
@@ -25,28 +26,13 @@ const consumers: Consumer[] = [];
 
 /** Every record of the topic, per partition, in order, as a read_committed consumer sees it. */
 async function reader() {
-  const seen = new Map<number, { key: string; value: string; headers: Record<string, string> }[]>();
-  const consumer = kafka.consumer({
-    groupId: `${config.topicPrefix}.reader-${consumers.length}`,
-    maxWaitTimeInMs: 50,
-  });
-  consumers.push(consumer);
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ partition, message }) => {
-      const headers = Object.fromEntries(
-        Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
-      );
-      seen.set(partition, [
-        ...(seen.get(partition) ?? []),
-        { key: message.key!.toString(), value: message.value!.toString(), headers },
-      ]);
-      return Promise.resolve();
-    },
-  });
-  const values = (partition: number) => (seen.get(partition) ?? []).map((r) => r.value);
-  return { seen, values };
+  const read = await readPartitions(
+    kafka,
+    `${config.topicPrefix}.reader-${consumers.length}`,
+    topic,
+  );
+  consumers.push(read.consumer);
+  return read;
 }
 
 function ours(): PortProducer {
