@@ -91,6 +91,14 @@ export interface WeftConfig {
    * serves them on its own port regardless). 0 picks a free port.
    */
   readonly metricsPort: number | undefined;
+  /**
+   * How long a command's sender (the API's mutations, the client) waits for Kafka to
+   * acknowledge it before answering NOT_ACKNOWLEDGED. A broker that is restarting or frozen
+   * can hold an acks=all produce for half a minute or more; the caller hears within this
+   * bound instead, and sends again with the same workflow ID or request ID, which Weft
+   * records once. The send itself goes on: the command may still be written.
+   */
+  readonly commandAckTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -116,6 +124,7 @@ export const DEFAULTS = {
   stepLogRetentionMs: 7 * 24 * 3_600_000,
   historyRetentionMs: -1,
   dedupeRetentionMs: 7 * 24 * 3_600_000,
+  commandAckTimeoutMs: 10_000,
 } as const;
 
 export type ConfigInput = Partial<Omit<WeftConfig, "kafkaBrokers">> & {
@@ -218,6 +227,13 @@ export function loadConfig(
     metricsPort: optionalPort(
       "metricsPort / WEFT_METRICS_PORT",
       options.metricsPort ?? env.WEFT_METRICS_PORT,
+    ),
+    commandAckTimeoutMs: intOption(
+      "commandAckTimeoutMs / WEFT_COMMAND_ACK_TIMEOUT_MS",
+      options.commandAckTimeoutMs ?? env.WEFT_COMMAND_ACK_TIMEOUT_MS,
+      DEFAULTS.commandAckTimeoutMs,
+      100,
+      600_000,
     ),
     clientId: options.clientId ?? `weft-${hostname()}-${process.pid}`,
   };

@@ -81,6 +81,8 @@ export const ErrorCodes = {
     "The embedded log is damaged before its end (not a write cut short by a crash): Weft refuses to start on it; the message names the file, the byte offset and `weft repair`.",
   UNAVAILABLE:
     "The API is up but still waits for Kafka, Redis or PostgreSQL (GET /readyz names which); try again shortly.",
+  NOT_ACKNOWLEDGED:
+    "Kafka did not acknowledge the command within WEFT_COMMAND_ACK_TIMEOUT_MS, or refused it after its retries: it may or may not be written. Send it again with the same workflowId (in the error's extensions) or request ID: Weft records it once.",
   STOPPED: "A role was stopped while it still waited for a dependency to start.",
   UNKNOWN_TRIGGER: "A webhook names a trigger this API does not define (POST /hooks/<name>).",
   BAD_SIGNATURE:

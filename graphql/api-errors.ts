@@ -1,9 +1,13 @@
 import mercurius from "mercurius";
 import { WeftError } from "../core/errors";
 
-/** A GraphQL error whose `extensions.code` is the WeftError's stable code. */
+/**
+ * A GraphQL error whose `extensions` are the WeftError's stable code and its details (such as
+ * the workflow ID of a command that was not acknowledged, to send it again with).
+ */
 export function toGraphQLError(err: unknown): unknown {
-  if (WeftError.is(err)) return new mercurius.ErrorWithProps(err.message, { code: err.code });
+  if (WeftError.is(err))
+    return new mercurius.ErrorWithProps(err.message, { ...err.details, code: err.code });
   return err;
 }
 

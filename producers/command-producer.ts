@@ -4,6 +4,7 @@ import { commandCodec, commandHeaders } from "../schemas/codec";
 import type { Command } from "../schemas/types";
 import { withAdmin } from "../transport/topics";
 import { partitionCount, partitionForKey } from "../transport/partitioning";
+import { acknowledgedWithin } from "./acknowledged-within";
 import { BatchingProducer } from "./batching-producer";
 
 /**
@@ -14,6 +15,7 @@ export class CommandProducer {
   private readonly producer: PortProducer;
   private readonly batching: BatchingProducer;
   private readonly topic: string;
+  private readonly ackTimeoutMs: number;
   private partitions = 0;
   /** For offsets of the commands topic: connected on first use, for the producer's life. */
   private admin: { client: PortAdmin; connected: Promise<void> } | undefined;
@@ -32,6 +34,7 @@ export class CommandProducer {
     });
     this.batching = new BatchingProducer(this.producer);
     this.topic = topics.commands(config);
+    this.ackTimeoutMs = config.commandAckTimeoutMs;
   }
 
   async connect(): Promise<void> {
@@ -39,17 +42,22 @@ export class CommandProducer {
     await this.producer.connect();
   }
 
+  /**
+   * Resolves once Kafka acknowledged the command; rejects NOT_ACKNOWLEDGED when it did not
+   * within `commandAckTimeoutMs` (the send goes on) or refused it after its retries.
+   */
   send(command: Command): Promise<void> {
     if (this.partitions === 0)
       return Promise.reject(new Error("CommandProducer.send before connect()"));
     const value = commandCodec.encode(command);
-    return this.batching.send(this.topic, {
+    const sent = this.batching.send(this.topic, {
       key: command.workflowId,
       // The decider owning this partition writes the run's history to the same partition.
       partition: this.partitionFor(command.workflowId),
       value,
       headers: commandHeaders(command),
     });
+    return acknowledgedWithin(sent, this.ackTimeoutMs, command);
   }
 
   /**

@@ -5,7 +5,7 @@
  * them, so nothing is downloaded again.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -43,10 +43,32 @@ export class PrivateBroker {
     await this.infra("up", "--only", "kafka");
   }
 
+  /**
+   * Freezes the broker's process (SIGSTOP), as a long pause or a stalled disk would: its
+   * connections stay open and nothing is answered until `thaw`.
+   */
+  freeze(): void {
+    process.kill(this.pid(), "SIGSTOP");
+  }
+
+  thaw(): void {
+    process.kill(this.pid(), "SIGCONT");
+  }
+
   /** Stops it (if it runs) and removes its data. */
   async destroy(): Promise<void> {
+    // A frozen broker would not hear the stop.
+    try {
+      this.thaw();
+    } catch {
+      // Never started, or already gone.
+    }
     await this.infra("down", "--only", "kafka").catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private pid(): number {
+    return Number(readFileSync(join(this.dir, "kafka", "single", "kafka.pid"), "utf8").trim());
   }
 
   private async infra(...args: string[]): Promise<void> {
