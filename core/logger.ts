@@ -1,4 +1,5 @@
 import pino from "pino";
+import { serializeError } from "./error-serializer";
 
 export type Logger = pino.Logger;
 
@@ -11,6 +12,10 @@ export function createLogger(
   bindings: Record<string, unknown> = {},
   destination?: pino.DestinationStream,
 ): Logger {
-  const options = { level, base: { pid: process.pid, ...bindings } };
+  const options = {
+    level,
+    base: { pid: process.pid, ...bindings },
+    serializers: { err: serializeError },
+  };
   return destination ? pino(options, destination) : pino(options);
 }
