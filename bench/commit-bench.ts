@@ -6,7 +6,11 @@
  * second, the CPU of the client and of the broker per commit, and the load average beside it;
  * then the medians and the second's ratios to the first.
  *
- *   npm run bench:commit -- [--rounds 6] [--commits 1000]
+ * `--decisions N` puts N decisions in each transaction, each on partitions of its own (as N
+ * partitions' deciders committing together would): what one transaction for a process's
+ * partitions would cost against one for each. CPU is then also given per decision.
+ *
+ *   npm run bench:commit -- [--rounds 6] [--commits 1000] [--decisions 1]
  *
  * Kafka: KAFKA_BROKERS (else the infra script's broker), which must speak the second protocol.
  */
@@ -29,10 +33,12 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "6" },
     commits: { type: "string", default: "1000" },
+    decisions: { type: "string", default: "1" },
   },
 });
 const ROUNDS = Number(values.rounds);
 const COMMITS = Number(values.commits);
+const DECISIONS = Number(values.decisions);
 const RECORD = "x".repeat(300);
 
 interface Round {
@@ -66,11 +72,20 @@ async function round(version: TransactionVersion, index: number): Promise<Round>
   for (let i = 0; i < COMMITS; i++) {
     const begun = performance.now();
     const tx = await producer.transaction();
-    for (let partition = 0; partition < 3; partition++)
+    // Decision d: a record to each of partitions 3d, 3d + 1, 3d + 2 and an offset on d.
+    for (let partition = 0; partition < 3 * DECISIONS; partition++)
       await tx.sendBatch({ topicMessages: [{ topic, messages: [{ value: RECORD, partition }] }] });
     await tx.sendOffsets({
       consumerGroupId: `${config.topicPrefix}.group`,
-      topics: [{ topic, partitions: [{ partition: 0, offset: String(i + 1) }] }],
+      topics: [
+        {
+          topic,
+          partitions: Array.from({ length: DECISIONS }, (_, partition) => ({
+            partition,
+            offset: String(i + 1),
+          })),
+        },
+      ],
     });
     await tx.commit();
     times.push(performance.now() - begun);
@@ -98,19 +113,19 @@ async function main(): Promise<void> {
   await withAdmin(kafka, (admin) =>
     admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
+      topics: [{ topic, numPartitions: 3 * DECISIONS, replicationFactor: 1 }],
     }),
   );
   const rounds: Round[] = [];
   console.log(
-    `${COMMITS} commits a round; broker pid ${brokerPid ?? "not found"}; load ${loadavg()
+    `${COMMITS} commits a round, ${DECISIONS} decision(s) each; broker pid ${brokerPid ?? "not found"}; load ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}`,
   );
   console.log(
-    "| round | protocol | p50 / p90 / p99 ms | commits/s | client CPU ms / commit | broker CPU ms / commit | load |",
+    "| round | protocol | p50 / p90 / p99 ms | commits/s | client CPU ms / commit | broker CPU ms / commit | client + broker CPU ms / decision | load |",
   );
-  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: |");
+  console.log("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
   // A warm-up round of each, not counted: the broker's JIT and the connections.
   for (const version of [1, 2] as const) await round(version, -version);
   for (let r = 0; r < ROUNDS; r++) {
@@ -118,7 +133,7 @@ async function main(): Promise<void> {
       const result = await round(version, rounds.length);
       rounds.push(result);
       console.log(
-        `| ${r + 1} | ${version} | ${ms(result.p50)} / ${ms(result.p90)} / ${ms(result.p99)} | ${result.perSecond.toFixed(0)} | ${ms(result.clientCpuMs)} | ${ms(result.brokerCpuMs)} | ${result.load} |`,
+        `| ${r + 1} | ${version} | ${ms(result.p50)} / ${ms(result.p90)} / ${ms(result.p99)} | ${result.perSecond.toFixed(0)} | ${ms(result.clientCpuMs)} | ${ms(result.brokerCpuMs)} | ${ms((result.clientCpuMs + result.brokerCpuMs) / DECISIONS)} | ${result.load} |`,
       );
     }
   }
@@ -134,6 +149,7 @@ async function main(): Promise<void> {
     ["commits/s", (r) => r.perSecond],
     ["client CPU ms / commit", (r) => r.clientCpuMs],
     ["broker CPU ms / commit", (r) => r.brokerCpuMs],
+    ["client + broker CPU ms / decision", (r) => (r.clientCpuMs + r.brokerCpuMs) / DECISIONS],
   ];
   for (const [name, pick] of figures) {
     const one = of(1, pick);
