@@ -35,7 +35,12 @@ export class Apis {
 
   constructor(
     readonly urls: readonly string[],
-    private readonly callTimeoutMs = 10_000,
+    /**
+     * Longer than the API's own bound on a command's acknowledgement (WEFT_COMMAND_ACK_TIMEOUT_MS,
+     * 10 s), so that a start Kafka does not acknowledge comes back NOT_ACKNOWLEDGED and is sent
+     * again, as a client would, rather than cut off here first.
+     */
+    private readonly callTimeoutMs = 15_000,
   ) {}
 
   /** The next API in turn. */

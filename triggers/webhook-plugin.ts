@@ -6,13 +6,14 @@
  * INVALID_INPUT), all before the body is read; then a body over the limit while it is read
  * (413), a signature that does not match the body (401), a body that maps to no command (422
  * UNMAPPABLE_INPUT). What passes is one command, produced as the API's mutations produce
- * theirs, answered 202 once Kafka has it. The delivery ID names the command's request ID (and,
- * with `workflowId: "delivery"`, the run): the sender's retry of a delivery is one run, one
- * signal.
+ * theirs, answered 202 once Kafka has it, or 503 NOT_ACKNOWLEDGED (with Retry-After) when
+ * Kafka does not within WEFT_COMMAND_ACK_TIMEOUT_MS. The delivery ID names the command's
+ * request ID (and, with `workflowId: "delivery"`, the run): the sender's retry of a delivery is
+ * one run, one signal.
  */
 import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ConfigError, type ErrorCode } from "../core/errors";
+import { ConfigError, WeftError, type ErrorCode } from "../core/errors";
 import { sendCodedError } from "../graphql/http-errors";
 import type { CommandProducer } from "../producers/command-producer";
 import type { TriggerDefinition } from "./definition";
@@ -33,6 +34,9 @@ export interface WebhookPluginOptions extends WebhookOptions {
 
 export const DEFAULT_HOOK_REQUESTS_PER_MINUTE = 600;
 /** A delivery ID becomes part of IDs: the characters of a workflow ID, 128 at most. */
+/** Seconds a delivery Kafka did not acknowledge is told to wait before it is sent again. */
+const RETRY_AFTER_S = 5;
+
 const DELIVERY_ID = /^[A-Za-z0-9._:@/-]{1,128}$/;
 
 /** `WEFT_HOOK_REQUESTS_PER_MINUTE`, checked (INVALID_CONFIG names the variable). */
@@ -141,7 +145,15 @@ export async function webhookPlugin(app: FastifyInstance, options: WebhookPlugin
           "UNMAPPABLE_INPUT",
           `trigger ${trigger.name}: ${outcome.reason}`,
         );
-      await options.commands.send(outcome.command);
+      try {
+        await options.commands.send(outcome.command);
+      } catch (err) {
+        if (!WeftError.is(err) || err.code !== "NOT_ACKNOWLEDGED") throw err;
+        // A webhook's sender delivers again after a 5xx; the same delivery ID makes the same
+        // run and request IDs, so a command written meanwhile is recorded once.
+        void reply.header("retry-after", String(RETRY_AFTER_S));
+        return refuse(reply, trigger.name, 503, "NOT_ACKNOWLEDGED", err.message);
+      }
       counters.accepted(trigger.name);
       const { command } = outcome;
       return reply.code(202).send({

@@ -3,14 +3,17 @@
  * one) is answered NOT_ACKNOWLEDGED within `commandAckTimeoutMs`, with the workflow ID to send
  * it again with, instead of holding the caller for as long as the broker stays silent. The
  * send goes on: once the broker thaws, the command is written; the caller sends the start again
- * with that workflow ID and the run is started once and completes. The broker is a private one
- * (the shared broker is never frozen).
+ * with that workflow ID and the run is started once and completes. A webhook delivery meets
+ * the same bound as 503 NOT_ACKNOWLEDGED with Retry-After; delivered again, it is one run. The
+ * broker is a private one (the shared broker is never frozen).
  */
 import { topics, type WeftConfig } from "../../core/config";
 import { WeftError } from "../../core/errors";
 import { withAdmin } from "../../transport/topics";
 import { defineStep, defineWorkflow } from "../../sdk";
+import { defineTrigger } from "../../triggers/definition";
 import { isolatedConfig, waitFor } from "../support/env";
+import { createTestSchema, type TestSchema } from "../support/postgres";
 import { count, expectGapless } from "../support/history";
 import { readPartitions } from "../support/partition-reader";
 import { PrivateBroker } from "../support/private-broker";
@@ -23,27 +26,59 @@ const greeting = defineWorkflow("ackGreeting", async (ctx, input: { name: string
   ctx.step(greet, input),
 );
 
+const HOOK_TOKEN = "ack-hook-token-0123456789abcdef";
+const hook = defineTrigger("ack-hook", {
+  webhook: { token: HOOK_TOKEN },
+  action: "start",
+  workflow: greeting,
+  workflowId: "delivery",
+});
+
 let broker: PrivateBroker;
+let schema: TestSchema;
 let config: WeftConfig;
 let weft: TestWeft | undefined;
 
 beforeAll(async () => {
   broker = await PrivateBroker.reserve();
   await broker.start();
+  schema = await createTestSchema();
   config = isolatedConfig({
     kafkaBrokers: broker.address,
+    databaseUrl: schema.databaseUrl,
     commandPartitions: 1,
     taskPartitions: 1,
     commandAckTimeoutMs: ACK_TIMEOUT_MS,
   });
-  weft = await startTestWeft(config, { workflows: [greeting], steps: [greet] });
+  weft = await startTestWeft(config, {
+    roles: ["decider", "worker", "api"],
+    workflows: [greeting],
+    steps: [greet],
+    triggers: [hook],
+    api: { port: 0 },
+  });
 });
 
 afterAll(async () => {
   broker?.thaw();
   await weft?.stop();
   await broker?.destroy();
+  await schema?.drop();
 });
+
+/** Delivers `{ name }` to the hook under `delivery`. */
+function deliver(delivery: string, name: string) {
+  return weft!.runtime.api!.server.inject({
+    method: "POST",
+    url: `/hooks/${hook.name}`,
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${HOOK_TOKEN}`,
+      "x-weft-delivery": delivery,
+    },
+    payload: JSON.stringify({ name }),
+  });
+}
 
 it("answers NOT_ACKNOWLEDGED within the bound while the broker is frozen; sent again with its workflow ID, the run starts once", async () => {
   const { client } = weft!;
@@ -108,4 +143,24 @@ it("answers NOT_ACKNOWLEDGED within the bound while the broker is frozen; sent a
   expectGapless(history);
   expect(count(history, "WorkflowStarted")).toBe(1);
   expect(count(history, "StepCompleted")).toBe(1);
+});
+
+it("answers a webhook delivery 503 NOT_ACKNOWLEDGED with Retry-After while the broker is frozen; delivered again, it is one run", async () => {
+  const { client } = weft!;
+  broker.freeze();
+  const sentAt = Date.now();
+  const refused = await deliver("frozen-1", "hooked").finally(() => broker.thaw());
+  expect(Date.now() - sentAt).toBeLessThan(ACK_TIMEOUT_MS + 5_000);
+  expect(refused.statusCode).toBe(503);
+  expect(refused.headers["retry-after"]).toBe("5");
+  const body = refused.json<{ errors: { message: string; extensions: { code: string } }[] }>();
+  expect(body.errors[0]!.extensions.code).toBe("NOT_ACKNOWLEDGED");
+
+  // The sender delivers again, as it does after a 5xx: the delivery's run, once.
+  const again = await deliver("frozen-1", "hooked");
+  expect(again.statusCode).toBe(202);
+  const workflowId = again.json<{ workflowId: string }>().workflowId;
+  expect(workflowId).toBe("ack-hook/frozen-1");
+  await expect(client.result(workflowId, { timeoutMs: 60_000 })).resolves.toBe("hello hooked");
+  expect(count(await client.getHistory(workflowId), "WorkflowStarted")).toBe(1);
 });
