@@ -35,14 +35,18 @@ const TOKEN_LIMIT = /^Syntax Error: Document contains more that (\d+) tokens/;
 const VARIABLE_VALUE_ERROR =
   /^Variable "\$[^"]+" (got invalid value|of required type|of non-null type)/;
 
-/** mercurius' `errorFormatter`: the answer for `execution.errors`. */
-export function createErrorFormatter() {
+/**
+ * mercurius' `errorFormatter`: the answer for `execution.errors`. `answered` hears the code of
+ * every error answered (INTERNAL for Weft's own faults), for the API's metrics.
+ */
+export function createErrorFormatter(answered: (code: string) => void = () => undefined) {
   return (
     execution: ExecutionResult & { statusCode?: number },
     context: { reply?: { log: FastifyBaseLogger }; app?: { log: FastifyBaseLogger } },
   ): FormattedErrors => {
     const log = context.reply?.log ?? context.app?.log;
     const classified = (execution.errors ?? []).flatMap(classify);
+    for (const c of classified) answered(c.internal !== undefined ? "INTERNAL" : c.code);
     const errors = classified.map((c): GraphQLFormattedError => {
       if (c.internal !== undefined) {
         log?.error({ err: c.internal, path: c.source.path }, "GraphQL internal error");

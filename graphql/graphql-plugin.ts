@@ -21,6 +21,7 @@ import {
   tokensOver,
   validateSubscription,
 } from "./document-limits";
+import { Counter, type Registry } from "prom-client";
 import { createErrorFormatter } from "./error-formatter";
 import { sendCodedError } from "./http-errors";
 import { LiveFeed } from "./live-feed";
@@ -54,6 +55,23 @@ export interface GraphqlPluginOptions {
   limits: ApiLimits;
   /** The triggers of this process, for the `triggers` query; default none. */
   triggers?: Pick<WebhookOptions, "triggers" | "counters">;
+  /** Where `weft_api_errors_total` is registered; without it, errors are not counted. */
+  registry?: Registry;
+}
+
+/**
+ * `weft_api_errors_total{code}`: GraphQL errors answered, by their code. NOT_ACKNOWLEDGED shows
+ * Kafka holding commands; INTERNAL Weft's own faults.
+ */
+function errorCounter(registry: Registry | undefined): (code: string) => void {
+  if (!registry) return () => undefined;
+  const counter = new Counter({
+    name: "weft_api_errors_total",
+    help: "GraphQL errors answered, by their code",
+    labelNames: ["code"],
+    registers: [registry],
+  });
+  return (code) => counter.inc({ code });
 }
 
 /** How often stats are recomputed at most while runs change, for their subscribers. */
@@ -202,7 +220,7 @@ export async function graphqlPlugin(app: FastifyInstance, options: GraphqlPlugin
       },
       keepAlive: 15_000,
     },
-    errorFormatter: createErrorFormatter(),
+    errorFormatter: createErrorFormatter(errorCounter(options.registry)),
   });
   guard.attach(app.websocketServer);
   const cost = new CostCheck(() => app.graphql.schema, limits);

@@ -136,6 +136,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<Fastif
     live: options.live,
     limits: options.limits ?? DEFAULT_API_LIMITS,
     triggers: options.triggers,
+    registry,
   });
   if (options.triggers) await app.register(webhookPlugin, { ...options.triggers, commands });
   await app.register(dashboardPlugin, {});

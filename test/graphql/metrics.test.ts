@@ -117,6 +117,22 @@ it("exposes Weft's counters and API latency, moving as runs complete", async () 
   expect(total(later, "weft_step_attempts_total", { step: "flaky", outcome: "failed" })).toBe(2);
   expect(total(later, "weft_step_attempts_total", { step: "flaky", outcome: "completed" })).toBe(1);
 
+  // GraphQL errors, by their code: two refused workflow IDs, one query that is not GraphQL.
+  const ask = (query: string) =>
+    fetch(`${address}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query }),
+    });
+  expect(total(later, "weft_api_errors_total")).toBe(0);
+  await ask(`{ workflow(id: "no spaces allowed") { id } }`);
+  await ask(`{ workflow(id: "") { id } }`);
+  await ask(`{ noSuchField }`);
+  const errors = await scrape();
+  expect(total(errors, "weft_api_errors_total", { code: "INVALID_WORKFLOW_ID" })).toBe(2);
+  expect(total(errors, "weft_api_errors_total", { code: "GRAPHQL_VALIDATION_FAILED" })).toBe(1);
+  expect(total(errors, "weft_api_errors_total")).toBe(3);
+
   // Ready: Kafka, PostgreSQL, Redis reachable and the schema current.
   const ready = await fetch(`${address}/readyz`);
   expect(ready.status).toBe(200);
