@@ -4,6 +4,7 @@ import websocket from "@fastify/websocket";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { Kind, OperationTypeNode, type DocumentNode, type GraphQLError } from "graphql";
 import mercurius, { type IResolvers } from "mercurius";
+import { Counter, type Registry } from "prom-client";
 import type { WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import type { CommandProducer } from "../producers/command-producer";
@@ -21,7 +22,6 @@ import {
   tokensOver,
   validateSubscription,
 } from "./document-limits";
-import { Counter, type Registry } from "prom-client";
 import { createErrorFormatter } from "./error-formatter";
 import { sendCodedError } from "./http-errors";
 import { LiveFeed } from "./live-feed";

@@ -33,10 +33,10 @@ export interface WebhookPluginOptions extends WebhookOptions {
 }
 
 export const DEFAULT_HOOK_REQUESTS_PER_MINUTE = 600;
-/** A delivery ID becomes part of IDs: the characters of a workflow ID, 128 at most. */
 /** Seconds a delivery Kafka did not acknowledge is told to wait before it is sent again. */
 const RETRY_AFTER_S = 5;
 
+/** A delivery ID becomes part of IDs: the characters of a workflow ID, 128 at most. */
 const DELIVERY_ID = /^[A-Za-z0-9._:@/-]{1,128}$/;
 
 /** `WEFT_HOOK_REQUESTS_PER_MINUTE`, checked (INVALID_CONFIG names the variable). */
