@@ -11,6 +11,7 @@ import { backoffMs, sleep, type Backoff } from "../../core/backoff";
 import type { WeftConfig } from "../../core/config";
 import type { Logger } from "../../core/logger";
 import { encodedProducer } from "./encoded-producer";
+import { installRequestQueueTimer } from "./request-queue-timer";
 import { isTransient } from "./transient-errors";
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -84,6 +85,7 @@ export class WeftKafka extends Kafka {
    * and sends its records itself (encoded-producer.ts) rather than through kafkajs's encoders.
    */
   constructor(config: KafkaConfig, options: { encodedProduce?: boolean } = {}) {
+    installRequestQueueTimer();
     super(config);
     this.encodedProduce = options.encodedProduce ?? true;
   }
