@@ -7,11 +7,13 @@
  * dozen connections ran about 7,700 of those timers a second while idle: the event loop woke
  * every millisecond and the process used 7 % of a core doing nothing.
  *
- * Weft's kafkajs clients replace that scheduling with the one the queue needs: a check only
- * while requests wait (at the throttle's end, or after kafkajs's own 10 ms interval when the
- * throttle has passed). A request that cannot be sent at once is queued by `push`, which
- * schedules a check; one held back only by the in-flight limit is sent when a response frees a
- * slot (`fulfillRequest` checks the queue); so a queue with nothing waiting needs no timer.
+ * The first Weft client a process creates replaces that scheduling on kafkajs's class, so for
+ * every client of the same kafkajs install in the process (an application's own included),
+ * with the one the queue needs: a check only while requests wait (at the throttle's end, or
+ * after kafkajs's own 10 ms interval when the throttle has passed). A request that cannot be
+ * sent at once is queued by `push`, which schedules a check; one held back only by the
+ * in-flight limit is sent when a response frees a slot (`fulfillRequest` checks the queue); so
+ * a queue with nothing waiting needs no timer.
  */
 import { kafkajsModule } from "./kafkajs-modules";
 
