@@ -29,8 +29,6 @@ interface RequestQueue {
 /** kafkajs's interval between checks while requests wait and no throttle says when to send. */
 const CHECK_PENDING_MS = 10;
 
-const INSTALLED = Symbol.for("weft.kafkajs.requestQueueTimer");
-
 /** Schedules the queue's next check only while requests wait in it. */
 function scheduleCheckPendingRequests(this: RequestQueue): void {
   if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
@@ -49,10 +47,7 @@ export function kafkajsRequestQueue(): { prototype: RequestQueue } {
   return kafkajsModule("./src/network/requestQueue/index.js") as { prototype: RequestQueue };
 }
 
-/** Replaces kafkajs's scheduling of pending-request checks, once per process. */
+/** Puts Weft's scheduling of pending-request checks on kafkajs's class; a second call changes nothing. */
 export function installRequestQueueTimer(): void {
-  const prototype = kafkajsRequestQueue().prototype as RequestQueue & { [INSTALLED]?: true };
-  if (prototype[INSTALLED]) return;
-  prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
-  prototype[INSTALLED] = true;
+  kafkajsRequestQueue().prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
 }

@@ -16,11 +16,11 @@ const ROOT = join(__dirname, "..", "..");
 
 const SCRIPT = `
 const { WeftKafka } = require("./adapters/kafka/client.ts");
-const { kafkajsRequestQueue, installRequestQueueTimer } = require("./adapters/kafka/request-queue-timer.ts");
+const { kafkajsRequestQueue } = require("./adapters/kafka/request-queue-timer.ts");
 const RequestQueue = kafkajsRequestQueue();
 const kafkajsOwn = RequestQueue.prototype.scheduleCheckPendingRequests;
+// Creating a Weft client is what installs the scheduling.
 new WeftKafka({ brokers: ["127.0.0.1:9"], logLevel: 0 });
-installRequestQueueTimer();
 const logger = { debug() {}, info() {}, warn() {}, error() {} };
 let correlationId = 0;
 const queue = new RequestQueue({
