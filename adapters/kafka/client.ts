@@ -61,6 +61,7 @@ export function createKafka(config: WeftConfig, logger: Logger, clientId = confi
 /** What the admin asks again is asked for as long as kafkajs retries other requests (above). */
 const PATIENCE_MS = 17_000;
 const AGAIN: Backoff = { initialMs: 50, maxMs: 1000, jitter: 0.2 };
+const DISCONNECTED = "the Kafka admin is disconnected";
 
 /**
  * kafkajs's client, with an admin that rides out a leader or coordinator moving for the two
@@ -112,6 +113,11 @@ export class WeftKafka extends Kafka {
       ...own,
       fetchTopicOffsets: (topic) => reads.ask((a) => a.fetchTopicOffsets(topic)),
       fetchOffsets: (options) => reads.ask((a) => a.fetchOffsets(options)),
+      connect: async () => {
+        // kafkajs lets an admin connect again after a disconnect; so do its reads.
+        reads.reopen();
+        await own.connect();
+      },
       disconnect: async () => {
         await reads.close();
         await own.disconnect();
@@ -127,6 +133,9 @@ export class WeftKafka extends Kafka {
  */
 class RenewedReads {
   private current: Admin;
+  /** Fresh admins connecting or reading, not yet kept. */
+  private readonly renewing = new Set<Admin>();
+  private closed = false;
 
   constructor(
     private readonly own: Admin,
@@ -136,6 +145,9 @@ class RenewedReads {
   }
 
   async ask<T>(read: (admin: Admin) => Promise<T>): Promise<T> {
+    // kafkajs's admin connects again by itself for a read after its disconnect, and nothing
+    // would close that connection.
+    if (this.closed) throw new Error(DISCONNECTED);
     const deadline = Date.now() + PATIENCE_MS;
     for (let failures = 1; ; failures++) {
       try {
@@ -148,21 +160,44 @@ class RenewedReads {
     }
   }
 
+  /** Takes reads again after `close` (the admin connected again). */
+  reopen(): void {
+    this.closed = false;
+  }
+
+  /**
+   * Disconnects the renewed admin and any still connecting. A renewal that ends after this
+   * disconnects its own admin: kept, it would hold a connection nobody closes, and the
+   * process could not exit.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     const renewed = this.current;
     this.current = this.own;
-    if (renewed !== this.own) await renewed.disconnect().catch(() => undefined);
+    const admins = [...this.renewing];
+    if (renewed !== this.own) admins.push(renewed);
+    this.renewing.clear();
+    await Promise.all(admins.map((admin) => admin.disconnect().catch(() => undefined)));
   }
 
   private async renewed<T>(read: (admin: Admin) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error(DISCONNECTED);
     const admin = this.fresh();
+    this.renewing.add(admin);
     let answer: T;
     try {
       await admin.connect();
       answer = await read(admin);
     } catch (err) {
+      this.renewing.delete(admin);
       await admin.disconnect().catch(() => undefined);
       throw err;
+    }
+    this.renewing.delete(admin);
+    if (this.closed) {
+      // Closed while it connected: its connections may have opened after close's disconnect.
+      await admin.disconnect().catch(() => undefined);
+      return answer;
     }
     const before = this.current;
     this.current = admin;
