@@ -189,11 +189,11 @@ class RenewedReads {
       await admin.connect();
       answer = await read(admin);
     } catch (err) {
-      this.renewing.delete(admin);
       await admin.disconnect().catch(() => undefined);
       throw err;
+    } finally {
+      this.renewing.delete(admin);
     }
-    this.renewing.delete(admin);
     if (this.closed) {
       // Closed while it connected: its connections may have opened after close's disconnect.
       await admin.disconnect().catch(() => undefined);
