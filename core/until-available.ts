@@ -103,7 +103,7 @@ function messageOf(err: unknown): string {
 }
 
 /** `promise`, or a rejection with `stopped()` as soon as `signal` aborts. */
-function abortable<T>(
+export function abortable<T>(
   promise: Promise<T>,
   signal: AbortSignal | undefined,
   stopped: () => Error,

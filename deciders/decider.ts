@@ -53,6 +53,9 @@ export class Decider {
   private readonly taskPartitionCounts = new Map<string, number>();
   private stopped = false;
   private tasksCommitted: ((work: CommittedWork) => void) | undefined;
+  /** Resolved by the group's first assignment here, or by the stop. */
+  private assignedOnce!: () => void;
+  private readonly firstAssigned = new Promise<void>((resolve) => (this.assignedOnce = resolve));
 
   constructor(private readonly options: DeciderOptions) {
     this.registry = new Registry(options.workflows, options.steps);
@@ -132,6 +135,23 @@ export class Decider {
     return true;
   }
 
+  /** Resolves once the group first dealt this decider its partitions (or it stopped first). */
+  firstAssignment(): Promise<void> {
+    return this.firstAssigned;
+  }
+
+  /**
+   * The partitions of `queue`'s task topic that the command partitions this decider owns
+   * write to (c modulo the task partitions), ready or still restoring: where a worker in this
+   * process asks its group to sit. None until the partition counts were read (at start).
+   */
+  tasksWrittenTo(queue: string): number[] {
+    const tasks = this.taskPartitionCounts.get(queue);
+    if (this.stopped || tasks === undefined) return [];
+    const written = new Set([...this.owners.keys()].map((c) => c % tasks));
+    return [...written].sort((a, b) => a - b);
+  }
+
   /**
    * Partitions this decider asks the group to leave here: those it owns, but not those whose
    * producer another owner fenced since (a process whose session lapsed rejoins claiming them
@@ -165,6 +185,12 @@ export class Decider {
         },
         "topics created",
       );
+    // Read now, so that a worker beside this decider knows at once where its tasks go
+    // (tasksWrittenTo); a failed read only leaves that unknown until the first commit.
+    await Promise.allSettled([
+      this.commandPartitions(),
+      ...[...queues].map((queue) => this.taskPartitions(queue)),
+    ]);
     await this.ownership.start({
       assigned: (partitions) => this.onAssignment(partitions),
       fetched: async (batch) => {
@@ -183,6 +209,7 @@ export class Decider {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.assignedOnce();
     // Stop fetching, commit what is pending while still owning the partitions, then leave.
     this.ownership.stopFetching();
     await Promise.all([...this.owners.values()].map((o) => o.flush(10_000)));
@@ -198,6 +225,7 @@ export class Decider {
   }
 
   private onAssignment(assigned: ReadonlySet<number>): void {
+    this.assignedOnce();
     for (const [partition, owner] of this.owners) {
       if (!assigned.has(partition)) {
         this.owners.delete(partition);

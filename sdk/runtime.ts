@@ -152,9 +152,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     : undefined;
   if (localDecider && worker && !backends.leasesGiven) {
     localDecider.onTasksCommitted((work) => worker.offer(work));
-    worker.fetchQuietlyWhile((queue, partition) =>
-      localDecider.offersEveryTaskOf(queue, partition),
-    );
+    worker.besideDecider(localDecider);
   }
   // Served from the start, so that /readyz answers while the roles wait.
   let metricsServer: MetricsServer | undefined;

@@ -1,4 +1,6 @@
-import type { PartitionAssigner } from "kafkajs";
+import { PartitionAssigners, type PartitionAssigner } from "kafkajs";
+import { assignedPartitions } from "../adapters/kafka/group-assignment";
+import { stickyAssigner } from "../adapters/kafka/sticky-assigner";
 import { backoffMs, type Backoff } from "../core/backoff";
 import type { Logger } from "../core/logger";
 import { dependencyOf } from "../core/until-available";
@@ -25,6 +27,22 @@ export interface GroupFeatures {
   assigners?: (claimed: () => readonly number[]) => PartitionAssigner[];
   /** The partitions of `topic` in a member's assignment as the coordinator describes it. */
   assignedTo?: (memberAssignment: Buffer, topic: string) => number[];
+}
+
+/**
+ * A Kafka consumer group's: the sticky assigner, so that each member keeps or gets the
+ * partitions it claims where the group's balance allows (a decider the partitions it owns, a
+ * worker those its decider writes tasks to), and kafkajs's round robin where a member of an
+ * older version offers only that. The coordinator is asked what a member holds.
+ */
+function claimingGroup(topic: string): GroupFeatures {
+  return {
+    assigners: (claimed) => [
+      stickyAssigner(() => ({ [topic]: [...claimed()] })),
+      PartitionAssigners.roundRobin,
+    ],
+    assignedTo: (memberAssignment, of) => assignedPartitions({ memberAssignment }, of),
+  };
 }
 
 /** Consumer restarts after a crash the consumer gave up on: 500 ms doubling to 15 s. */
@@ -58,7 +76,7 @@ export class GroupOwnership implements PortPartitionOwnership {
   constructor(
     private readonly kafka: KafkaPort,
     private readonly options: OwnershipOptions,
-    private readonly features: GroupFeatures = {},
+    private readonly features: GroupFeatures = claimingGroup(options.topic),
   ) {
     this.sessionTimeoutMs = options.sessionTimeoutMs;
     this.log = options.logger;

@@ -62,6 +62,12 @@ export interface TaskConsumerOptions {
    * Without it, every partition is fetched as usual.
    */
   covered?(partition: number): boolean;
+  /**
+   * The partitions this member asks its group for: those the decider in this process writes
+   * tasks to. The group deals them here where its balance allows (a partition two members
+   * ask for goes to one). Without it, the member asks to keep those it holds.
+   */
+  claims?(): readonly number[];
   /** How many of the queue's partitions are read quietly now, after each change. */
   onQuiet?(count: number): void;
   /** Sends an undecodable record to the DLQ; resolves true once it is there. Must not reject. */
@@ -147,7 +153,7 @@ export class TaskConsumer {
           fetched: (batch) => this.eachBatch(batch),
           // Records filtered out (transaction markers) still end a catch-up there.
           skipped: (partition) => this.quiet?.handled(partition),
-          claimed: () => [...this.assigned],
+          claimed: () => this.options.claims?.() ?? [...this.assigned],
         }),
     );
     this.running = true;

@@ -10,7 +10,8 @@ import { topics, type WeftConfig } from "../core/config";
 import type { Logger } from "../core/logger";
 import { Readiness } from "../core/readiness";
 import { SignalFanOut } from "../core/signal-fan-out";
-import { untilAvailable, type WaitOptions } from "../core/until-available";
+import { RoleStoppedError } from "../core/errors";
+import { abortable, untilAvailable, type WaitOptions } from "../core/until-available";
 import { DEFAULT_TASK_QUEUE } from "../deciders/registry";
 import { CommandProducer } from "../producers/command-producer";
 import { deadLetterMessage } from "../producers/dead-letter";
@@ -71,6 +72,16 @@ export interface LocalDecider {
   submit(command: Command): Promise<boolean>;
 }
 
+/** What a worker needs of the decider in its process that offers it its tasks (`offer`). */
+export interface OfferingDecider {
+  /** True while it writes, and offers here as it commits, every task of the partition. */
+  offersEveryTaskOf(queue: string, partition: number): boolean;
+  /** The partitions of `queue`'s task topic that its own partitions write tasks to. */
+  tasksWrittenTo(queue: string): readonly number[];
+  /** Resolves once its group first dealt it partitions (or it stopped first). */
+  firstAssignment(): Promise<void>;
+}
+
 const DEFAULT_CONCURRENCY = 32;
 const DEFAULT_LEASE_MS = 10_000;
 /** On stop, how long the step logs still in flight may take to be sent. */
@@ -103,7 +114,7 @@ export class Worker {
   private stepLogs: StepLogSender | undefined;
   private consumers: TaskConsumer[] = [];
   private runner: StepRunner | undefined;
-  private offersAll: ((queue: string, partition: number) => boolean) | undefined;
+  private offering: OfferingDecider | undefined;
   private starting: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private closed: Promise<void> | undefined;
@@ -226,7 +237,15 @@ export class Worker {
     // consumer already reading quietly must not have its decider's offers dropped while the
     // next queue's consumer joins its group.
     this.runner = runner;
-    const offersAll = this.offersAll;
+    const offering = this.offering;
+    // Beside an offering decider, the task groups are joined once it holds its partitions:
+    // each consumer then asks for the task partitions those write to (besideDecider).
+    if (offering)
+      await abortable(
+        offering.firstAssignment(),
+        this.stopping.signal,
+        () => new RoleStoppedError("worker", "join its task groups beside its decider"),
+      );
     for (const queue of this.queues) {
       const consumer = new TaskConsumer({
         kafka,
@@ -240,7 +259,8 @@ export class Worker {
           this.runUntilSettled(runner, task, log, delivery),
         cancelTask: (cancel, log) => runner.cancel(cancel, log),
         runningHere: (key) => runner.runningStep(key),
-        covered: offersAll && ((partition) => offersAll(queue, partition)),
+        covered: offering && ((partition) => offering.offersEveryTaskOf(queue, partition)),
+        claims: offering && (() => offering.tasksWrittenTo(queue)),
         onQuiet: (count) => this.metrics.quietPartitions.set({ queue }, count),
         deadLetter: (source, reason) =>
           this.deadLetter(source, reason, topics.workerGroup(this.config, queue)),
@@ -260,13 +280,15 @@ export class Worker {
   }
 
   /**
-   * While `offersAll(queue, partition)` holds, the decider in this process writes every task
-   * of that task partition and hands each to `offer` as it commits: the partition's records
-   * are then read in a catch-up every so often rather than fetched as they come
-   * (quiet-fetch.ts). Set together with the offers, before the worker starts.
+   * The decider in this process hands each task it commits to `offer`. The worker then asks
+   * its groups for the task partitions that decider writes to, so that with several processes
+   * each runs its own decider's tasks at once rather than another's through Kafka; and while
+   * the decider writes every task of a partition held here, that partition's records are read
+   * in a catch-up every so often rather than fetched as they come (quiet-fetch.ts). Set
+   * together with the offers, before the worker starts.
    */
-  fetchQuietlyWhile(offersAll: (queue: string, partition: number) => boolean): void {
-    this.offersAll = offersAll;
+  besideDecider(decider: OfferingDecider): void {
+    this.offering = decider;
   }
 
   /**

@@ -11,10 +11,7 @@ import type {
 import { TransactionWriter, type TransactionSending } from "../../transport/transaction-writer";
 import { groupBy } from "../../core/group-by";
 import { GroupOwnership } from "../../transport/group-ownership";
-import { PartitionAssigners } from "kafkajs";
 import { canReadCompacted, readCompacted } from "./compacted-reader";
-import { assignedPartitions } from "./group-assignment";
-import { stickyAssigner } from "./sticky-assigner";
 import { pipelinedProducer } from "./pipelined-transactions";
 
 /** Records of one partition per request: well under the broker's 1 MiB record-batch limit. */
@@ -35,14 +32,7 @@ const TRANSACTION_TIMEOUT_MS = 30_000;
 export function kafkaDecisionLog(kafka: KafkaPort, config: WeftConfig): PortDecisionLog {
   const compacted = canReadCompacted(kafka);
   return {
-    ownership: (options) =>
-      new GroupOwnership(kafka, options, {
-        assigners: (claimed) => [
-          stickyAssigner(() => ({ [options.topic]: [...claimed()] })),
-          PartitionAssigners.roundRobin,
-        ],
-        assignedTo: (memberAssignment, topic) => assignedPartitions({ memberAssignment }, topic),
-      }),
+    ownership: (options) => new GroupOwnership(kafka, options),
     writer: (transactionalId) => kafkaTransactionWriter(kafka, config, transactionalId),
     readCompacted: (topic, partitions, onMessage, timeoutMs, stallMs) =>
       (compacted ? readCompacted : readPartitions)(

@@ -1,18 +1,21 @@
 import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
 
 /**
- * A kafkajs partition assigner that keeps each member's partitions where balance allows.
+ * A kafkajs partition assigner that gives each member the partitions it claims where balance
+ * allows.
  *
  * kafkajs's round-robin assigner deals partitions out by sorted member ID, so one decider
  * joining or leaving moves most partitions, and every moved partition costs its new owner a
- * restore. Here each member reports what it owns in its join metadata; the leader keeps those,
- * up to an even share, and deals out only the rest. A decider's crash then moves only its own
- * partitions, and a new decider takes only its share.
+ * restore. Here each member reports what it claims in its join metadata (a decider, what it
+ * owns; a worker beside a decider, the task partitions that decider writes to); the leader
+ * gives those, up to an even share, and deals out only the rest. A decider's crash then moves
+ * only its own partitions, a new decider takes only its share, and each worker sits beside
+ * the decider whose tasks it runs.
  */
 export const STICKY_ASSIGNER = "WeftStickyAssigner";
 const VERSION = 1;
 
-/** `owned()`: topic → the partitions this member owns now. */
+/** `owned()`: topic → the partitions this member claims now (asked at each join). */
 export function stickyAssigner(owned: () => Record<string, number[]>): PartitionAssigner {
   return ({ cluster }) => ({
     name: STICKY_ASSIGNER,
