@@ -1,21 +1,13 @@
 /**
  * Produce requests for the pipelined producer, of record batches encoded in one buffer each
- * (`encodeRecordBatch`, record-batches.ts) rather than through kafkajs's encoders. The request
- * is Produce v7 (Kafka 2.1 and later; a 4.x broker speaks v3 to v12), sent over kafkajs's
- * connections with its response parser, as the compacted reader sends Fetch.
+ * (`encodeRecordBatch`, record-batches.ts) and a body written in one (produce-body.ts) rather
+ * than through kafkajs's encoders. The request is Produce v7 (Kafka 2.1 and later; a 4.x
+ * broker speaks v3 to v12), sent over kafkajs's connections with its response parser, as the
+ * compacted reader sends Fetch.
  */
-import { kafkajsModule, kafkajsRequestVersion } from "./kafkajs-modules";
+import { kafkajsRequestVersion } from "./kafkajs-modules";
+import { produceBodyV7 } from "./produce-body";
 
-interface KafkajsEncoder {
-  writeString(value: string | null): KafkajsEncoder;
-  writeInt16(value: number): KafkajsEncoder;
-  writeInt32(value: number): KafkajsEncoder;
-  writeBuffer(value: Buffer): KafkajsEncoder;
-  writeArray(values: KafkajsEncoder[]): KafkajsEncoder;
-}
-type EncoderCtor = new (initialSize?: number) => KafkajsEncoder;
-
-const Encoder = kafkajsModule("./src/protocol/encoder") as EncoderCtor;
 const produceResponse = kafkajsRequestVersion("produce", "v7/response") as {
   decode(raw: Buffer): Promise<unknown>;
   parse(data: unknown): Promise<unknown>;
@@ -44,27 +36,7 @@ export function produceRequest(args: {
     apiVersion: PRODUCE_VERSION,
     apiName: "Produce",
     expectResponse: () => args.acks !== 0,
-    encode: () =>
-      Promise.resolve(
-        new Encoder()
-          .writeString(args.transactionalId)
-          .writeInt16(args.acks)
-          .writeInt32(args.timeout)
-          .writeArray(
-            args.topicData.map(({ topic, partitions }) =>
-              new Encoder()
-                .writeString(topic)
-                .writeArray(
-                  partitions.map(({ partition, batch }) =>
-                    new Encoder(batch.length + 8)
-                      .writeInt32(partition)
-                      .writeInt32(batch.length)
-                      .writeBuffer(batch),
-                  ),
-                ),
-            ),
-          ),
-      ),
+    encode: () => Promise.resolve(produceBodyV7(args)),
   };
   return { request, response: produceResponse };
 }

@@ -11,6 +11,7 @@
  * section, with which each body below begins. Their response header is v1: kafkajs reads the
  * correlation ID, and each decoder below first skips the empty tagged fields after it.
  */
+import { produceBodyV12, type EncodedBody } from "./produce-body";
 import { PRODUCE_API_KEY, type ProduceTopicData } from "./produce-request";
 import { kafkajsModule } from "./kafkajs-modules";
 
@@ -75,7 +76,7 @@ export interface FlexibleRequest<T> {
     apiVersion: number;
     apiName: string;
     expectResponse?: () => boolean;
-    encode(): Promise<Encoder>;
+    encode(): Promise<Encoder | EncodedBody>;
   };
   response: Response<T>;
 }
@@ -160,21 +161,7 @@ export function produceV12(args: {
       apiVersion: PRODUCE_V2,
       apiName: "Produce",
       expectResponse: () => args.acks !== 0,
-      encode: () =>
-        Promise.resolve(
-          noTags(
-            body()
-              .writeUVarIntString(args.transactionalId)
-              .writeInt16(args.acks)
-              .writeInt32(args.timeout)
-              .writeUVarIntArray(
-                topicArray(args.topicData, ({ partition, batch }) =>
-                  new Encoder(batch.length + 16).writeInt32(partition).writeUVarIntBytes(batch),
-                ),
-                "object",
-              ),
-          ),
-        ),
+      encode: () => Promise.resolve(produceBodyV12(args)),
     },
     response: {
       decode: (raw) => {
