@@ -1,4 +1,9 @@
-import type { KafkaPort, PortDecisionLog, PortPartitionOwnership } from "../transport/port";
+import type {
+  KafkaPort,
+  PortAdmin,
+  PortDecisionLog,
+  PortPartitionOwnership,
+} from "../transport/port";
 import type { Registry as MetricsRegistry } from "prom-client";
 import type { Clock } from "../core/clock";
 import { topics, type WeftConfig } from "../core/config";
@@ -173,9 +178,16 @@ export class Decider {
       if (w.options.taskQueue) queues.add(w.options.taskQueue);
     for (const s of this.options.steps ?? [])
       if (s.options.taskQueue) queues.add(s.options.taskQueue);
-    const { created, replicationFactor } = await withAdmin(kafka, (admin) =>
-      ensureTopics(admin, config, [...queues]),
-    );
+    const { created, replicationFactor } = await withAdmin(kafka, async (admin) => {
+      const ensured = await ensureTopics(admin, config, [...queues]);
+      // Read now, with the same admin, so that a worker beside this decider knows at once
+      // where its tasks go (tasksWrittenTo); a failed read is read again at its first use.
+      await Promise.allSettled([
+        this.commandPartitions(admin),
+        ...[...queues].map((queue) => this.taskPartitions(queue, admin)),
+      ]);
+      return ensured;
+    });
     if (created.length > 0)
       this.log.info(
         {
@@ -185,12 +197,6 @@ export class Decider {
         },
         "topics created",
       );
-    // Read now, so that a worker beside this decider knows at once where its tasks go
-    // (tasksWrittenTo); a failed read only leaves that unknown until the first commit.
-    await Promise.allSettled([
-      this.commandPartitions(),
-      ...[...queues].map((queue) => this.taskPartitions(queue)),
-    ]);
     await this.ownership.start({
       assigned: (partitions) => this.onAssignment(partitions),
       fetched: async (batch) => {
@@ -261,11 +267,14 @@ export class Decider {
     return owner;
   }
 
-  /** Partitions of the commands topic, read once (a failed read is tried again next time). */
-  private commandPartitions(): Promise<number> {
+  /**
+   * Partitions of the commands topic, read once (a failed read is tried again next time),
+   * with `admin` when one is open.
+   */
+  private commandPartitions(admin?: PortAdmin): Promise<number> {
     if (!this.commandTopicPartitions) {
-      const { kafka } = this.options;
-      const known = withAdmin(kafka, (admin) => partitionCount(admin, this.commandsTopic));
+      const read = (a: PortAdmin) => partitionCount(a, this.commandsTopic);
+      const known = admin ? read(admin) : withAdmin(this.options.kafka, read);
       known.then(
         (count) => (this.commandPartitionCount = count),
         () => {
@@ -277,17 +286,21 @@ export class Decider {
     return this.commandTopicPartitions;
   }
 
-  /** Task topics are created on first use, so a step on a new queue never fails a commit. */
-  private taskPartitions(queue: string): Promise<number> {
+  /**
+   * Task topics are created on first use, so a step on a new queue never fails a commit.
+   * Given `admin`, the topic exists already (start ensured it): only its count is read.
+   */
+  private taskPartitions(queue: string, admin?: PortAdmin): Promise<number> {
     let known = this.taskTopics.get(queue);
     if (!known) {
-      known = (async () => {
-        const { kafka, config } = this.options;
-        return withAdmin(kafka, async (admin) => {
-          await ensureTopics(admin, config, [queue]);
-          return partitionCount(admin, topics.tasks(config, queue));
-        });
-      })();
+      const { kafka, config } = this.options;
+      const count = (a: PortAdmin) => partitionCount(a, topics.tasks(config, queue));
+      known = admin
+        ? count(admin)
+        : withAdmin(kafka, async (a) => {
+            await ensureTopics(a, config, [queue]);
+            return count(a);
+          });
       known.then(
         (count) => this.taskPartitionCounts.set(queue, count),
         () => this.taskTopics.delete(queue),

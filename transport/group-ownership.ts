@@ -1,4 +1,4 @@
-import { PartitionAssigners, type PartitionAssigner } from "kafkajs";
+import { PartitionAssigners } from "kafkajs";
 import { assignedPartitions } from "../adapters/kafka/group-assignment";
 import { stickyAssigner } from "../adapters/kafka/sticky-assigner";
 import { backoffMs, type Backoff } from "../core/backoff";
@@ -19,30 +19,6 @@ export function partitionOwnership(
   options: OwnershipOptions,
 ): PortPartitionOwnership {
   return kafka.ownership?.(options) ?? new GroupOwnership(kafka, options);
-}
-
-/** What a log's consumer groups add to the common ownership, where they can. */
-export interface GroupFeatures {
-  /** How the group deals partitions, given those this member asks to keep. */
-  assigners?: (claimed: () => readonly number[]) => PartitionAssigner[];
-  /** The partitions of `topic` in a member's assignment as the coordinator describes it. */
-  assignedTo?: (memberAssignment: Buffer, topic: string) => number[];
-}
-
-/**
- * A Kafka consumer group's: the sticky assigner, so that each member keeps or gets the
- * partitions it claims where the group's balance allows (a decider the partitions it owns, a
- * worker those its decider writes tasks to), and kafkajs's round robin where a member of an
- * older version offers only that. The coordinator is asked what a member holds.
- */
-function claimingGroup(topic: string): GroupFeatures {
-  return {
-    assigners: (claimed) => [
-      stickyAssigner(() => ({ [topic]: [...claimed()] })),
-      PartitionAssigners.roundRobin,
-    ],
-    assignedTo: (memberAssignment, of) => assignedPartitions({ memberAssignment }, of),
-  };
 }
 
 /** Consumer restarts after a crash the consumer gave up on: 500 ms doubling to 15 s. */
@@ -76,7 +52,6 @@ export class GroupOwnership implements PortPartitionOwnership {
   constructor(
     private readonly kafka: KafkaPort,
     private readonly options: OwnershipOptions,
-    private readonly features: GroupFeatures = claimingGroup(options.topic),
   ) {
     this.sessionTimeoutMs = options.sessionTimeoutMs;
     this.log = options.logger;
@@ -102,7 +77,14 @@ export class GroupOwnership implements PortPartitionOwnership {
       maxBytesPerPartition: this.options.fetchMaxBytes,
       allowAutoTopicCreation: false,
       retry: { restartOnFailure: () => Promise.resolve(!this.stopping) },
-      partitionAssigners: this.features.assigners?.(() => listener.claimed()),
+      // The sticky assigner: each member keeps or gets the partitions it claims where the
+      // group's balance allows (a decider the partitions it owns, a worker beside a decider
+      // those that decider writes tasks to); round robin where a member of an older version
+      // offers only that.
+      partitionAssigners: [
+        stickyAssigner(() => ({ [topic]: [...listener.claimed()] })),
+        PartitionAssigners.roundRobin,
+      ],
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -268,18 +250,17 @@ export class GroupOwnership implements PortPartitionOwnership {
 
   holds(partition: number): Promise<boolean> {
     const { groupId, topic } = this.options;
-    const assignedTo = this.features.assignedTo;
     return this.withSharedAdmin(async (admin) => {
       const memberId = this.memberId;
       // Where the coordinator cannot be asked (embedded mode), the writer's fence decides.
-      if (!admin.describeGroups || !assignedTo || !memberId) return true;
+      if (!admin.describeGroups || !memberId) return true;
       const { groups } = await admin.describeGroups([groupId]);
       const group = groups.find((g) => g.groupId === groupId);
       // A rebalance in progress ends with an assignment here that tells (or a revocation).
       if (group?.state !== "Stable") return false;
       const member = group.members.find((m) => m.memberId === memberId);
       if (!member) return false;
-      return assignedTo(member.memberAssignment, topic).includes(partition);
+      return assignedPartitions(member, topic).includes(partition);
     });
   }
 
