@@ -11,6 +11,7 @@ import { isolatedConfig } from "../support/env";
 
 const TOPICS = 6;
 const PARTITIONS = 4;
+const BATCHES = 5;
 
 /** A socket still open and holding the process alive (kafkajs unrefs one it disconnects). */
 function holdsProcess(socket: net.Socket): boolean {
@@ -24,7 +25,9 @@ it("an admin disconnected while it asks again through a fresh admin leaves no co
   const setup = createKafka(config, logger).admin();
   const admin = createKafka(config, logger).admin();
   const warm = `${config.topicPrefix}.warm`;
-  const names = Array.from({ length: TOPICS }, (_, i) => `${config.topicPrefix}.fresh-${i}`);
+  const batches = Array.from({ length: BATCHES }, (_, b) =>
+    Array.from({ length: TOPICS }, (_, i) => `${config.topicPrefix}.fresh-${b}-${i}`),
+  );
   const prototype = net.Socket.prototype as unknown as {
     connect: (this: net.Socket, ...args: unknown[]) => net.Socket;
   };
@@ -36,22 +39,35 @@ it("an admin disconnected while it asks again through a fresh admin leaves no co
     await setup.createTopics({ topics: [{ topic: warm }], waitForLeaders: true });
     await admin.fetchTopicOffsets(warm);
 
-    await setup.createTopics({
-      topics: names.map((topic) => ({ topic, numPartitions: PARTITIONS })),
-      waitForLeaders: false,
-    });
     const opened: net.Socket[] = [];
-    let freshAdminConnecting!: () => void;
-    const renewal = new Promise<void>((resolve) => (freshAdminConnecting = resolve));
-    prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-      opened.push(this);
-      freshAdminConnecting();
-      return connect.apply(this, args);
-    };
-    // Asked at once, the new partitions answer NOT_LEADER: the admin asks again through a
-    // fresh one, whose connect is the first socket opened from here.
-    const asks = Promise.allSettled(names.map((topic) => admin.fetchTopicOffsets(topic)));
-    await renewal;
+    // A broker that names the new partitions' leaders before they are asked answers at once,
+    // and nothing is renewed: then the next batch of fresh topics is asked, a bounded number of
+    // times, until one read goes through a fresh admin.
+    let asks: Promise<PromiseSettledResult<unknown>[]> | undefined;
+    for (const batch of batches) {
+      await setup.createTopics({
+        topics: batch.map((topic) => ({ topic, numPartitions: PARTITIONS })),
+        waitForLeaders: false,
+      });
+      let freshAdminConnecting!: () => void;
+      const renewal = new Promise<"renewed">(
+        (resolve) => (freshAdminConnecting = () => resolve("renewed")),
+      );
+      prototype.connect = function (this: net.Socket, ...args: unknown[]) {
+        opened.push(this);
+        freshAdminConnecting();
+        return connect.apply(this, args);
+      };
+      // Asked at once, the new partitions answer NOT_LEADER: the admin asks again through a
+      // fresh one, whose connect is the first socket opened from here.
+      const batchAsks = Promise.allSettled(batch.map((topic) => admin.fetchTopicOffsets(topic)));
+      if ((await Promise.race([renewal, batchAsks])) === "renewed") {
+        asks = batchAsks;
+        break;
+      }
+      prototype.connect = connect;
+    }
+    if (!asks) throw new Error(`no read of ${BATCHES} batches of fresh topics was asked again`);
     await admin.disconnect();
     const answers = await asks;
 
@@ -65,7 +81,7 @@ it("an admin disconnected while it asks again through a fresh admin leaves no co
     expect(await admin.fetchTopicOffsets(warm)).toHaveLength(1);
   } finally {
     prototype.connect = connect;
-    await setup.deleteTopics({ topics: [warm, ...names] }).catch(() => undefined);
+    await setup.deleteTopics({ topics: [warm, ...batches.flat()] }).catch(() => undefined);
     await setup.disconnect();
     await admin.disconnect().catch(() => undefined);
   }
